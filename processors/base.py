@@ -1,0 +1,101 @@
+"""The processor contract: a pure async unit, ``await step.process(envelope, ctx) -> Outcome``.
+
+A processor knows nothing about Kafka, files or ClickHouse. What it may use comes through ``ctx``.
+The runtimes (streams/local, streams/kafka) only move envelopes between processors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
+
+from schemas.envelope import Envelope
+
+
+class OutcomeKind(str, Enum):
+    EMIT = "emit"  # go on to the next step
+    REJECT = "reject"  # a rule said no: to the `rejected` topic
+    ROUTE = "route"  # go on along a named branch
+    FAIL = "fail"  # the step raised or could not decide: recovery, then `dlq`
+
+
+@dataclass(slots=True, frozen=True)
+class RuleResult:
+    """One evaluation of one rule: what an auditor needs to see why a decision was made."""
+
+    rule_id: str
+    step: str
+    passed: bool
+    severity: str  # "reject" | "warn"
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        from schemas.canonical import canonical_json
+
+        return {
+            "rule_id": self.rule_id,
+            "step": self.step,
+            "passed": self.passed,
+            "severity": self.severity,
+            "message": self.message,
+            "values": canonical_json(self.values),
+        }
+
+
+@dataclass(slots=True)
+class Outcome:
+    kind: OutcomeKind
+    envelope: Envelope
+    reasons: list[str] = field(default_factory=list)
+    rule_results: list[RuleResult] = field(default_factory=list)
+    branch: str | None = None
+    error: str | None = None
+    # extra audit fields a processor wants recorded with its transition (e.g. an LLM call's usage)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def emit(cls, env: Envelope, **kw: Any) -> Outcome:
+        return cls(OutcomeKind.EMIT, env, **kw)
+
+    @classmethod
+    def reject(cls, env: Envelope, reasons: list[str], **kw: Any) -> Outcome:
+        return cls(OutcomeKind.REJECT, env, reasons=reasons, **kw)
+
+    @classmethod
+    def route(cls, env: Envelope, branch: str, **kw: Any) -> Outcome:
+        return cls(OutcomeKind.ROUTE, env, branch=branch, **kw)
+
+    @classmethod
+    def fail(cls, env: Envelope, error: str, **kw: Any) -> Outcome:
+        return cls(OutcomeKind.FAIL, env, error=error, **kw)
+
+
+@runtime_checkable
+class AuditWriter(Protocol):
+    """Where a processor may record extra audit events (beyond the runtime's own transitions)."""
+
+    def record(self, env: Envelope, kind: str, step: str, details: dict[str, Any]) -> Envelope: ...
+
+
+@dataclass
+class StepContext:
+    """What a processor may use. The runtimes build one per worker and pass it to every step."""
+
+    clock: Callable[[], int]  # microseconds since the epoch
+    state: MutableMapping[str, Any] = field(default_factory=dict)  # a table (faust table in Kafka mode)
+    llm: Any = None  # an LLM client (processors/llm), None when the workflow has no llm step
+    audit: AuditWriter | None = None
+    knowledge: Any = None
+    settings: Any = None
+
+
+class Processor(Protocol):
+    """A compiled step."""
+
+    name: str
+    kind: str
+
+    async def process(self, env: Envelope, ctx: StepContext) -> Outcome: ...

@@ -1,0 +1,313 @@
+"""DriftMonitor: counts each monitored value into its event-time windows and scores every closed window.
+
+All state lives in the MutableMapping it is given, as JSON values under string keys, and every change
+is a fresh assignment: the local runtime passes a dict, the Kafka runtime a changelog-backed faust
+table, and a worker restarted over the same table continues the open windows' counts where they were.
+The monitor caches only what never changes once written (a frozen reference, a pinned baseline).
+
+State keys (``p`` is the key prefix, one per workflow):
+  ``p wm``                 watermark, the largest event time seen (int, microseconds)
+  ``p open``               starts of the open windows (sorted list of ints)
+  ``p late``               late events seen (int)
+  ``p w|<monitor>|<start>`` one window's counts: ``{"n": events, "c": {bin key: count}, "s": sketch?}``
+  ``p ref|<monitor>``      the reference being built or frozen: ``{"n", "c", "windows", "frozen", "edges"}``
+
+Call ``observe`` once per event, with the values of every monitor that event reached (a monitor after
+a step the event never reached is simply absent). Records come out in window order, then monitor order,
+so the same input gives the same records in every runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from processors.drift.baseline import MonitorBaseline, check_against, load_baselines
+from processors.drift.features import (
+    OTHER_KEY,
+    LogSketch,
+    bin_label,
+    bucket_label,
+)
+from processors.drift.metrics import js_distance, min_events, psi
+from processors.drift.monitor_config import TOP_MOVERS, MonitorConfig, configs_from_ir, make_extractor
+from processors.drift.records import DriftRecord, LateEvent, Level, Mover
+from processors.drift.windows import WindowDefinition, WindowTracker
+from workflow.ir import DriftIR
+
+DEFAULT_PREFIX = "drift|"
+
+
+class _Watch:
+    """One monitor's window counts and reference, over the shared state."""
+
+    def __init__(
+        self,
+        workflow: str,
+        cfg: MonitorConfig,
+        state: MutableMapping[str, Any],
+        prefix: str,
+        definition: WindowDefinition,
+        baseline: MonitorBaseline | None,
+    ) -> None:
+        self.workflow = workflow
+        self.cfg = cfg
+        self.id = cfg.id
+        self._state = state
+        self._w_prefix = f"{prefix}w|{cfg.id}|"
+        self._ref_key = f"{prefix}ref|{cfg.id}"
+        self._def = definition
+        self._sketch = LogSketch()
+        self._baseline = baseline
+        # Filled by load(): immutable once known.
+        self.edges: tuple[float, ...] | None = cfg.edges
+        self.ref_counts: dict[str, int] | None = None
+        self.ref_n = 0
+        self._extract = make_extractor(cfg, self._sketch)
+
+    def load(self) -> None:
+        """Read what is frozen: a pinned baseline, or a reference frozen before a restart."""
+        if self._baseline is not None:
+            self._freeze(dict(self._baseline.counts), self._baseline.count, self._baseline.edges)
+            return
+        ref = self._state.get(self._ref_key)
+        if ref is not None and ref.get("frozen"):
+            edges = ref.get("edges")
+            self._freeze(dict(ref["c"]), int(ref["n"]), None if edges is None else tuple(edges))
+
+    def _freeze(self, counts: dict[str, int], n: int, edges: tuple[float, ...] | None) -> None:
+        self.ref_counts = counts
+        self.ref_n = n
+        if self.cfg.feature == "numeric":
+            self.edges = edges
+            self._extract = make_extractor(self.cfg, self._sketch, edges)
+
+    @property
+    def sketching(self) -> bool:
+        return self.cfg.feature == "numeric" and self.edges is None
+
+    # -- per event -------------------------------------------------------------------------------------
+
+    def add(self, value: Any, starts: Sequence[int]) -> None:
+        keys = self._extract(value)
+        state = self._state
+        cap = self.cfg.max_categories
+        for start in starts:
+            wkey = self._w_prefix + str(start)
+            window = state.get(wkey)
+            if window is None:
+                window = {"n": 0, "c": {}, "s": True} if self.sketching else {"n": 0, "c": {}}
+            elif window.get("s") and self.edges is not None:
+                window = self._folded(window)
+            window["n"] += 1
+            counts = window["c"]
+            for key in keys:
+                if key in counts:
+                    counts[key] += 1
+                elif len(counts) < cap:
+                    counts[key] = 1
+                else:
+                    counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
+            state[wkey] = window
+
+    def _folded(self, window: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.edges is not None
+        return {"n": window["n"], "c": self._sketch.fold(window["c"], self.edges)}
+
+    # -- per closed window -----------------------------------------------------------------------------
+
+    def close(self, start: int, closed_by: str) -> DriftRecord | None:
+        window = self._state.pop(self._w_prefix + str(start), None)
+        if window is None:  # no event of this monitor fell in the window
+            return None
+        if self.ref_counts is None:
+            return self._absorb(start, window, closed_by)
+        if window.get("s"):
+            window = self._folded(window)
+        return self._score(start, int(window["n"]), window["c"], closed_by)
+
+    def _absorb(self, start: int, window: Mapping[str, Any], closed_by: str) -> DriftRecord:
+        """A reference window: add it to the reference; freeze after the K-th."""
+        ref = self._state.get(self._ref_key) or {"n": 0, "c": {}, "windows": 0, "frozen": False}
+        counts: dict[str, int] = dict(ref["c"])
+        for key, c in window["c"].items():
+            counts[key] = counts.get(key, 0) + c
+        n = int(ref["n"]) + int(window["n"])
+        windows = int(ref["windows"]) + 1
+        new_ref: dict[str, Any] = {"n": n, "c": counts, "windows": windows, "frozen": False}
+        if windows >= self.cfg.reference_windows:
+            edges = self.edges
+            if self.sketching:
+                edges = self._sketch.quantile_edges(counts, self.cfg.quantile_bins)
+                counts = self._sketch.fold(counts, edges)
+            new_ref = {"n": n, "c": counts, "windows": windows, "frozen": True}
+            if edges is not None:
+                new_ref["edges"] = list(edges)
+            self._freeze(dict(counts), n, edges)
+        self._state[self._ref_key] = new_ref
+        return self._record(start, int(window["n"]), None, None, "ok", "building", 0, (), False, closed_by)
+
+    def _score(self, start: int, n: int, counts: Mapping[str, int], closed_by: str) -> DriftRecord:
+        assert self.ref_counts is not None
+        cfg = self.cfg
+        result = psi(self.ref_counts, counts, cfg.eps)
+        js = js_distance(self.ref_counts, counts)
+        bins = len(result.contributions)
+        min_count = cfg.min_count if cfg.min_count is not None else min_events(bins, cfg.warn_psi)
+        below = n < min_count or self.ref_n < min_count
+        level: Level = "ok"
+        if not below and result.psi >= cfg.alert_psi:
+            level = "alert"
+        elif not below and result.psi >= cfg.warn_psi:
+            level = "warn"
+        ranked = sorted(result.contributions, key=lambda c: (-c.psi, c.key))[:TOP_MOVERS]
+        movers = tuple(Mover(self._label(c.key), c.expected, c.actual, c.psi) for c in ranked)
+        kind = "baseline" if self._baseline is not None else "windows"
+        return self._record(
+            start, n, result.psi, js, level, kind, self.ref_n, movers, below, closed_by, bins, min_count
+        )
+
+    def _label(self, key: str) -> str:
+        if self.cfg.feature == "numeric":
+            return bin_label(key, self.edges or ())
+        if self.cfg.feature == "text":
+            return bucket_label(key)
+        return key
+
+    def _record(
+        self,
+        start: int,
+        n: int,
+        psi_value: float | None,
+        js: float | None,
+        level: Level,
+        reference: Any,
+        reference_count: int,
+        movers: tuple[Mover, ...],
+        below: bool,
+        closed_by: Any,
+        bins: int = 0,
+        min_count: int = 0,
+    ) -> DriftRecord:
+        cfg = self.cfg
+        return DriftRecord(
+            workflow=self.workflow,
+            monitor=cfg.id,
+            field=cfg.field,
+            feature=cfg.feature,
+            step=cfg.step or "",
+            window_start_us=start,
+            window_end_us=self._def.end(start),
+            count=n,
+            psi=psi_value,
+            js=js,
+            level=level,
+            warn_psi=cfg.warn_psi,
+            alert_psi=cfg.alert_psi,
+            reference=reference,
+            reference_count=reference_count,
+            bins=bins,
+            min_count=min_count,
+            below_min_count=below,
+            top_movers=movers,
+            closed_by=closed_by,
+        )
+
+
+class DriftMonitor:
+    """Every drift monitor of one workflow, sharing one window definition and one watermark."""
+
+    def __init__(
+        self,
+        workflow: str,
+        drift: DriftIR,
+        state: MutableMapping[str, Any],
+        *,
+        baselines: Mapping[str, MonitorBaseline] | None = None,
+        base_dir: Path | None = None,
+        key_prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        """``baselines`` (monitor id -> baseline) wins; else files a monitor names are read from base_dir."""
+        self.workflow = workflow
+        self.definition = WindowDefinition.from_ir(drift.window)
+        configs = configs_from_ir(drift)
+        if baselines is None:
+            baselines = load_baselines(drift, base_dir or Path("."))
+        else:
+            for cfg in configs:
+                if cfg.id in baselines:
+                    check_against(cfg, baselines[cfg.id], f"baseline for {cfg.id!r}")
+        self._state = state
+        self._prefix = key_prefix
+        self._tracker = WindowTracker(self.definition, state, key_prefix)
+        self._watches = tuple(
+            _Watch(workflow, c, state, key_prefix, self.definition, baselines.get(c.id)) for c in configs
+        )
+        self._fields = tuple((w.id, w.cfg.field, w.cfg.step) for w in self._watches)
+        self._loaded = False
+
+    @property
+    def monitor_ids(self) -> tuple[str, ...]:
+        return tuple(w.id for w in self._watches)
+
+    @property
+    def watermark(self) -> int | None:
+        return self._tracker.watermark
+
+    @property
+    def late_events(self) -> int:
+        return int(self._state.get(self._prefix + "late", 0))
+
+    def values_from(self, payload: Mapping[str, Any], step: str | None = None) -> dict[str, Any]:
+        """The values of the monitors that observe ``step`` (None: the input) in this payload."""
+        return {mid: payload.get(field) for mid, field, at in self._fields if at == step}
+
+    def _load(self) -> None:
+        # Deferred to the first event: a faust table is only filled from its changelog after startup.
+        for w in self._watches:
+            w.load()
+        self._loaded = True
+
+    def observe(self, values: Mapping[str, Any], event_time_us: int) -> list[DriftRecord | LateEvent]:
+        """Count one event; return the late-event report (if any) and the records of windows it closed."""
+        if not self._loaded:
+            self._load()
+        out: list[DriftRecord | LateEvent] = []
+        assignment = self._tracker.assign(event_time_us)
+        if assignment.late:
+            key = self._prefix + "late"
+            self._state[key] = int(self._state.get(key, 0)) + 1
+            out.append(
+                LateEvent(
+                    self.workflow,
+                    event_time_us,
+                    self._tracker.watermark or 0,
+                    assignment.late,
+                    assignment.open,
+                )
+            )
+        if assignment.open:
+            for w in self._watches:
+                if w.id in values:
+                    w.add(values[w.id], assignment.open)
+        for start in self._tracker.advance(event_time_us):
+            out.extend(self._close(start, "watermark"))
+        return out
+
+    def flush(self) -> list[DriftRecord]:
+        """Close every open window now: the end of a finite input (the local runtime's last step)."""
+        if not self._loaded:
+            self._load()
+        out: list[DriftRecord] = []
+        for start in self._tracker.close_all():
+            out.extend(self._close(start, "flush"))
+        return out
+
+    def _close(self, start: int, closed_by: str) -> list[DriftRecord]:
+        out = []
+        for w in self._watches:
+            record = w.close(start, closed_by)
+            if record is not None:
+                out.append(record)
+        return out

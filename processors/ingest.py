@@ -1,0 +1,105 @@
+"""Admission of raw input events: parse, type-check against the input record, open the run's chain.
+
+Shared by the local runtime and `dana-wf produce`, so a malformed event gets the same verdict
+(and the same audit rows) whichever runtime sees it. Nothing is lost: unparseable input goes to
+`dlq` with the raw text, ill-typed input to `rejected` with one schema rule result per field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.audit_trail import transition
+from processors.base import RuleResult
+from schemas.envelope import GENESIS_HASH, Envelope
+from sinks.audit_model import AuditRow
+from workflow.ir import FieldIR, WorkflowIR
+
+INGEST = "ingest"
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "long": (int,),
+    "int": (int,),
+    "double": (float, int),
+    "float": (float, int),
+    "boolean": (bool,),
+}
+INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(slots=True)
+class Admission:
+    envelope: Envelope
+    accepted: bool
+    rows: list[AuditRow] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    dead: bool = False  # True: not even parseable; goes to dlq
+
+
+def run_id_for(workflow: str, ordinal: int, raw: str) -> str:
+    """Deterministic: the same input line at the same position always opens the same run."""
+    return hashlib.sha256(f"{workflow}\x00{ordinal}\x00{raw}".encode()).hexdigest()[:24]
+
+
+def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
+    """The value coerced to its Avro type, or why it cannot be."""
+    if value is None:
+        return (None, None) if f.optional else (None, f"'{f.name}' is required")
+    types = _PY_TYPES[f.type]
+    if isinstance(value, bool) and f.type != "boolean":
+        return None, f"'{f.name}' must be {f.type}, got boolean"
+    if not isinstance(value, types):
+        return None, f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
+    if f.type in ("double", "float"):
+        return float(value), None
+    if f.type == "int" and not INT32[0] <= value <= INT32[1]:
+        return None, f"'{f.name}' is out of range for int"
+    return value, None
+
+
+def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
+    run_id = run_id_for(ir.name, ordinal, raw)
+    env = Envelope(
+        event_id=f"{run_id}/in", run_id=run_id, workflow=ir.name, workflow_version=ir.version,
+        step=INGEST, payload={}, produced_at=ts_us, provenance=_empty_provenance(), chain_hash=GENESIS_HASH,
+    )
+    rows = [transition(env, "received", INGEST, ts_us, details={"ordinal": ordinal})]
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return _dead(env, rows, ts_us, f"line {ordinal + 1}: not valid JSON ({exc.msg} at column {exc.colno})", raw)
+    if not isinstance(data, dict):
+        return _dead(env, rows, ts_us, f"line {ordinal + 1}: an event must be a JSON object", raw)
+    payload: dict[str, Any] = {}
+    results: list[RuleResult] = []
+    for f in ir.input:
+        value, problem = check_field(f, data.get(f.name))
+        results.append(RuleResult(f"schema.{f.name}", INGEST, problem is None, "reject", problem or "",
+                                  {f.name: data.get(f.name)}))
+        payload[f.name] = value
+    reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
+    env.payload = payload if not reasons else {k: v for k, v in data.items()}
+    if reasons:
+        env.provenance["rule_results"] = [r.to_record() for r in results]
+        env.provenance["reasons"] = reasons
+        rows.append(transition(env, "rejected", INGEST, ts_us, decision="reject", reason="; ".join(reasons),
+                               rule_results=results))
+        return Admission(env, False, rows, reasons)
+    rows.append(transition(env, "emitted", INGEST, ts_us, decision="pass"))
+    return Admission(env, True, rows)
+
+
+def _dead(env: Envelope, rows: list[AuditRow], ts_us: int, reason: str, raw: str) -> Admission:
+    env.provenance["error"] = reason
+    env.payload = {"raw": raw}
+    rows.append(transition(env, "dlq", INGEST, ts_us, decision="dlq", reason=reason))
+    return Admission(env, False, rows, [reason], dead=True)
+
+
+def _empty_provenance() -> dict[str, Any]:
+    return {"rule_results": [], "reasons": [], "route": None, "error": None, "model": None,
+            "prompt_hash": None, "knowledge_versions": {}}

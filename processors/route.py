@@ -1,0 +1,33 @@
+"""route: the first branch whose CEL condition holds; its name is written to the payload."""
+
+from __future__ import annotations
+
+from processors.base import Outcome, RuleResult, StepContext
+from schemas.envelope import Envelope
+from workflow.cel_expr import EvaluationError, compile_expr
+from workflow.ir import RouteStepIR
+
+
+class RouteProcessor:
+    kind = "route"
+
+    def __init__(self, step: RouteStepIR) -> None:
+        self.name = step.name
+        self.field = step.field
+        self.branches = [(b.name, compile_expr(b.when)) for b in step.branches]
+
+    async def process(self, env: Envelope, ctx: StepContext) -> Outcome:
+        payload = env.payload
+        for name, cond in self.branches:
+            try:
+                taken = cond.evaluate(payload) is True
+            except EvaluationError as exc:
+                result = RuleResult(f"{self.name}.{name}", self.name, False, "reject", str(exc), cond.bindings(payload))
+                return Outcome.reject(env, [f"{self.name}.{name}: cannot evaluate condition: {exc}"],
+                                      rule_results=[result])
+            if taken:
+                env.payload = {**payload, self.field: name}
+                env.provenance["route"] = name
+                return Outcome.route(env, name)
+        result = RuleResult(f"{self.name}.no_branch", self.name, False, "reject", "no branch condition held", {})
+        return Outcome.reject(env, [f"{self.name}: no branch condition held"], rule_results=[result])

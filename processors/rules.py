@@ -1,0 +1,36 @@
+"""Compiled rules: evaluate, and record every evaluation as a RuleResult."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from processors.base import RuleResult
+from workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
+from workflow.ir import RuleIR
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    id: str
+    step: str
+    severity: str
+    message: str
+    expr: CompiledExpr
+
+    @classmethod
+    def of(cls, rule: RuleIR, step: str) -> CompiledRule:
+        return cls(rule.id, step, rule.severity, rule.message or f"rule {rule.id} failed", compile_expr(rule.expr))
+
+    def check(self, scope: Mapping[str, Any]) -> RuleResult:
+        """A rule that cannot be evaluated on this event (missing value, wrong type) fails, with why."""
+        values = self.expr.bindings(scope)
+        try:
+            ok = self.expr.evaluate(scope)
+        except EvaluationError as exc:
+            return RuleResult(self.id, self.step, False, self.severity, f"{self.message} (error: {exc})", values)
+        if not isinstance(ok, bool):
+            msg = f"{self.message} (error: rule returned {type(ok).__name__}, not a bool)"
+            return RuleResult(self.id, self.step, False, self.severity, msg, values)
+        return RuleResult(self.id, self.step, ok, self.severity, "" if ok else self.message, values)

@@ -1,0 +1,23 @@
+"""validate: business rules as a filter stage. A failing `reject` rule sends the event to `rejected`."""
+
+from __future__ import annotations
+
+from processors.base import Outcome, StepContext
+from processors.rules import CompiledRule
+from schemas.envelope import Envelope
+from workflow.ir import EnforceStepIR, ValidateStepIR
+
+
+class ValidateProcessor:
+    kind = "validate"
+
+    def __init__(self, step: ValidateStepIR | EnforceStepIR) -> None:
+        self.name = step.name
+        self.rules = [CompiledRule.of(r, step.name) for r in step.rules]
+
+    async def process(self, env: Envelope, ctx: StepContext) -> Outcome:
+        results = [rule.check(env.payload) for rule in self.rules]
+        reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed and r.severity == "reject"]
+        if reasons:
+            return Outcome.reject(env, reasons, rule_results=results)
+        return Outcome.emit(env, rule_results=results)

@@ -1,0 +1,76 @@
+"""The envelope every event travels in, between steps and across topics.
+
+A plain dataclass (hot path): pydantic stays at the edges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(value: Any) -> int:
+    """fastavro returns timestamp-micros as datetime; the envelope keeps plain integers."""
+    return (value - _EPOCH) // _MICRO if isinstance(value, datetime) else int(value)
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One event at one step boundary.
+
+    ``chain_seq``/``chain_hash`` carry the run's audit hash chain from step to step, so that
+    agents on different workers extend the same chain without asking the store.
+    """
+
+    event_id: str
+    run_id: str
+    workflow: str
+    workflow_version: int
+    step: str
+    payload: dict[str, Any]
+    produced_at: int = 0  # microseconds since the epoch
+    attempt: int = 0
+    provenance: dict[str, Any] = field(default_factory=dict)
+    chain_seq: int = 0
+    chain_hash: str = GENESIS_HASH
+
+    def evolve(self, **changes: Any) -> Envelope:
+        return dataclasses.replace(self, **changes)
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record form (see schemas/envelope.avsc)."""
+        return {
+            "event_id": self.event_id,
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "workflow_version": self.workflow_version,
+            "step": self.step,
+            "attempt": self.attempt,
+            "produced_at": self.produced_at,
+            "payload": self.payload,
+            "provenance": self.provenance,
+            "chain_seq": self.chain_seq,
+            "chain_hash": self.chain_hash,
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Envelope:
+        return cls(
+            event_id=rec["event_id"],
+            run_id=rec["run_id"],
+            workflow=rec["workflow"],
+            workflow_version=rec["workflow_version"],
+            step=rec["step"],
+            attempt=rec["attempt"],
+            produced_at=_micros(rec["produced_at"]),
+            payload=rec["payload"],
+            provenance=rec.get("provenance") or {},
+            chain_seq=rec.get("chain_seq", 0),
+            chain_hash=rec.get("chain_hash", GENESIS_HASH),
+        )

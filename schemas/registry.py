@@ -1,0 +1,75 @@
+"""A file-backed schema registry with stable ids: the id is derived from the schema's fingerprint.
+
+Ids are the first 31 bits of the SHA-256 fingerprint of the Parsing Canonical Form, so the same
+schema gets the same id on every machine, and a registry directory can be rebuilt from the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+
+class UnknownSchemaError(LookupError):
+    """A schema id this registry has never seen (e.g. from another cluster's registry)."""
+
+
+def schema_id(schema: dict[str, Any]) -> int:
+    canonical = to_parsing_canonical_form(fastavro.parse_schema(schema, _write_hint=False))
+    digest = bytes.fromhex(fingerprint(canonical, "SHA-256"))
+    return int(struct.unpack(">I", digest[:4])[0]) & 0x7FFFFFFF
+
+
+class FileRegistry:
+    """Schemas kept as `<id>.avsc` files under one directory; in-memory cache in front."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self._by_id: dict[int, dict[str, Any]] = {}
+        self._parsed: dict[int, Any] = {}
+
+    def register(self, schema: dict[str, Any]) -> int:
+        sid = schema_id(schema)
+        if sid not in self._by_id:
+            self._by_id[sid] = schema
+            if self.directory is not None:
+                self._write(sid, schema)
+        return sid
+
+    def _write(self, sid: int, schema: dict[str, Any]) -> None:
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{sid}.avsc"
+        if path.exists():
+            return
+        # write-then-rename: several workers may register the same schema at once
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(schema, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+
+    def lookup(self, sid: int) -> dict[str, Any]:
+        schema = self._by_id.get(sid)
+        if schema is None and self.directory is not None:
+            path = self.directory / f"{sid}.avsc"
+            if path.exists():
+                schema = json.loads(path.read_text())
+                self._by_id[sid] = schema
+        if schema is None:
+            where = self.directory or "memory"
+            raise UnknownSchemaError(f"schema id {sid} is not in the registry ({where})")
+        return schema
+
+    def parsed(self, sid: int) -> Any:
+        p = self._parsed.get(sid)
+        if p is None:
+            p = fastavro.parse_schema(self.lookup(sid))
+            self._parsed[sid] = p
+        return p

@@ -1,0 +1,62 @@
+"""Avro binary in the Confluent wire format: magic byte 0, 4-byte big-endian schema id, body."""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+import fastavro
+
+from schemas.envelope import Envelope
+from schemas.registry import FileRegistry, UnknownSchemaError
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+class PoisonMessageError(ValueError):
+    """Bytes that cannot be decoded; carries the reason and the raw bytes for the dlq."""
+
+    def __init__(self, reason: str, raw: bytes, schema_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+        self.schema_id = schema_id
+
+
+class EnvelopeSerde:
+    """Encode/decode Envelopes for one registry. Writers are bound to a schema id per topic."""
+
+    def __init__(self, registry: FileRegistry) -> None:
+        self.registry = registry
+
+    def encode(self, env: Envelope, sid: int) -> bytes:
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(MAGIC, sid))
+        fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
+        return buf.getvalue()
+
+    def decode(self, data: bytes) -> tuple[int, Envelope]:
+        return self._decode(data, None)
+
+    def decode_as(self, data: bytes, reader_sid: int) -> tuple[int, Envelope]:
+        """Decode with schema resolution into the reader schema a step expects."""
+        return self._decode(data, reader_sid)
+
+    def _decode(self, data: bytes, reader_sid: int | None) -> tuple[int, Envelope]:
+        if len(data) < 5:
+            raise PoisonMessageError(f"too short for the wire format ({len(data)} bytes)", data)
+        magic, sid = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise PoisonMessageError(f"magic byte is {magic}, expected 0 (not Confluent wire format)", data)
+        try:
+            writer = self.registry.parsed(sid)
+        except UnknownSchemaError as exc:
+            raise PoisonMessageError(str(exc), data, sid) from None
+        reader = self.registry.parsed(reader_sid) if reader_sid not in (None, sid) else None
+        try:
+            rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
+        except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
+            raise PoisonMessageError(f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid) from None
+        return sid, Envelope.from_record(rec)

@@ -1,0 +1,130 @@
+"""The audit row, its hash chain, and the store contract every audit backend implements.
+
+One row per transition of one event at one step. Rows of one run (one input's journey) form a
+SHA-256 chain: each row's hash covers its canonical content and the previous row's hash, so a
+changed, removed or reordered row breaks the chain at a point ``audit verify`` can name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+AUDIT_TABLE = "events"
+
+# Column order is the insert order and the order of the hash's canonical content.
+COLUMNS: tuple[str, ...] = (
+    "workflow",
+    "workflow_version",
+    "run_id",
+    "seq",
+    "event_id",
+    "step",
+    "kind",
+    "decision",
+    "reason",
+    "rule_results",
+    "attempt",
+    "duration_us",
+    "details",
+    "ts_us",
+    "prev_hash",
+    "hash",
+)
+
+HASHED_COLUMNS: tuple[str, ...] = COLUMNS[:-1]
+
+
+@dataclass(slots=True)
+class AuditRow:
+    workflow: str
+    workflow_version: int
+    run_id: str
+    seq: int
+    event_id: str
+    step: str
+    kind: str  # received | emitted | rejected | routed | warned | retry | error | dlq | completed | llm_call ...
+    decision: str = ""
+    reason: str = ""
+    rule_results: str = "[]"  # canonical JSON array
+    attempt: int = 0
+    duration_us: int = 0
+    details: str = "{}"  # canonical JSON object
+    ts_us: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in COLUMNS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in COLUMNS}
+
+    @classmethod
+    def from_mapping(cls, m: dict[str, Any]) -> AuditRow:
+        return cls(**{c: m[c] for c in COLUMNS})
+
+
+FIELD_SEPARATOR = "\x1f"  # ASCII unit separator
+
+
+def canonical_content(row: AuditRow) -> str:
+    """The hashed content: every column but `hash`, as text, joined by the unit separator.
+
+    Plain text rather than JSON so the chain can be recomputed in SQL as well
+    (docs/audit.md: `hex(SHA256(concat(...)))`).
+    """
+    return FIELD_SEPARATOR.join(
+        (
+            row.workflow,
+            str(row.workflow_version),
+            row.run_id,
+            str(row.seq),
+            row.event_id,
+            row.step,
+            row.kind,
+            row.decision,
+            row.reason,
+            row.rule_results,
+            str(row.attempt),
+            str(row.duration_us),
+            row.details,
+            str(row.ts_us),
+            row.prev_hash,
+        )
+    )
+
+
+def row_digest(row: AuditRow) -> str:
+    """The hash a row must carry: SHA-256 over its canonical content, which includes prev_hash."""
+    return hashlib.sha256(canonical_content(row).encode("utf-8")).hexdigest()
+
+
+def seal(row: AuditRow, prev_hash: str) -> AuditRow:
+    row.prev_hash = prev_hash
+    row.hash = row_digest(row)
+    return row
+
+
+@dataclass(slots=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class AuditStore(Protocol):
+    """An audit backend. Insert-only: no implementation offers update or delete.
+
+    Implementations block (chdb, clickhouse-driver); async runtimes call them from a thread.
+    """
+
+    def ensure_schema(self) -> None: ...
+
+    def insert(self, rows: Sequence[AuditRow], dedup_token: str | None = None) -> None: ...
+
+    def query(self, sql: str) -> QueryResult: ...
+
+    def close(self) -> None: ...

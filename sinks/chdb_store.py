@@ -1,0 +1,89 @@
+"""The embedded audit store: chdb (ClickHouse in-process) under a directory, `.dwf/audit` by default.
+
+chdb serves one process per directory, and one directory per process at a time; a second process
+gets a clear error that says to stop the other one or to use a ClickHouse server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.canonical import canonical_json
+from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
+from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
+
+
+class AuditStoreError(RuntimeError):
+    """The audit store could not do what was asked; the message says why and what to do."""
+
+
+class AuditStoreBusyError(AuditStoreError):
+    pass
+
+
+class ChdbAuditStore:
+    def __init__(self, path: str | Path = ".dwf/audit", database: str = "dwf") -> None:
+        from chdb import session
+
+        self.path = Path(path)
+        self.database = database
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session: Any = session.Session(str(self.path))
+        except Exception as exc:
+            text = str(exc)
+            if "EmbeddedServer" in text or "already initialized" in text:
+                raise AuditStoreBusyError(
+                    f"the embedded audit store at {self.path} is in use by another process or another store in "
+                    "this one (chdb serves one process per directory): stop the other process, pass another "
+                    "--audit directory, or use a ClickHouse server (DWF_AUDIT_DSN=clickhouse://host:9000/dwf)"
+                ) from exc
+            raise
+        self.version = parse_version(self._scalar("SELECT version()"))
+        self._ready = False
+
+    def _scalar(self, sql: str) -> str:
+        return str(self._session.query(sql, "TSVRaw")).strip()
+
+    def ensure_schema(self) -> None:
+        if self._ready:
+            return
+        self._session.query(create_database(self.database))
+        self._session.query(create_events_table(self.database, self.version))
+        self._ready = True
+
+    def insert(self, rows: Sequence[AuditRow], dedup_token: str | None = None) -> None:
+        if not rows:
+            return
+        self.ensure_schema()
+        settings = ""
+        if dedup_token and supports_dedup_token(self.version):
+            settings = f" SETTINGS insert_deduplication_token = '{_quote(dedup_token)}'"
+        body = "\n".join(canonical_json(r.as_tuple()) for r in rows)
+        cols = ", ".join(COLUMNS)
+        self._session.query(
+            f"INSERT INTO {self.database}.{AUDIT_TABLE} ({cols}){settings} FORMAT JSONCompactEachRow\n{body}"
+        )
+
+    def query(self, sql: str) -> QueryResult:
+        self.ensure_schema()
+        try:
+            raw = self._session.query(sql, "JSONCompact")
+        except Exception as exc:
+            raise AuditStoreError(f"query failed: {str(exc).splitlines()[0]}") from None
+        data = raw.bytes()
+        if not data:
+            return QueryResult([], [])
+        doc = json.loads(data)
+        return QueryResult([m["name"] for m in doc["meta"]], [tuple(r) for r in doc["data"]])
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+

@@ -1,0 +1,169 @@
+"""The audit store on a ClickHouse server, over the native protocol (clickhouse-driver).
+
+Same row model and DDL as the embedded chdb store. Inserts are columnar (one block per batch). Insert-only by
+construction: this module issues CREATE ... IF NOT EXISTS and INSERT, and runs user queries with
+``readonly=1`` so an audit query cannot change the table either.
+
+Exactly-once across retries: on ClickHouse >= 22.2 the insert carries ``insert_deduplication_token`` and
+the table keeps a deduplication window, so a retried or replayed batch adds no rows. Older servers (Debian's
+18.16) have neither; there, a batch whose previous attempt failed (outcome unknown: the server may have
+committed it before the connection dropped) is re-inserted only for the rows whose hash is not in the table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from clickhouse_driver import Client
+from pydantic import SecretStr
+
+from sinks import ddl
+from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
+
+if TYPE_CHECKING:
+    from sinks.dsn import ClickHouseServerConfig
+
+_CHECK_CHUNK = 1000  # hashes per presence query: stays well under the server's 256 KiB max_query_size
+
+
+class ServerAuditStore:
+    """AuditStore on a ClickHouse server. Blocking: async callers use a thread (BatchingAuditSink does)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        database: str = "dwf",
+        user: str = "default",
+        password: str | SecretStr = "",
+        *,
+        secure: bool = False,
+        verify: bool = True,
+        ca_certs: str | None = None,
+        connect_timeout: float = 10.0,
+        send_receive_timeout: float = 300.0,
+        compression: bool = False,
+    ) -> None:
+        secret = password if isinstance(password, SecretStr) else SecretStr(password)
+        self.host = host
+        self.port = port
+        self.database = database
+        self.user = user
+        self._client = Client(
+            host,
+            port=port,
+            user=user,
+            password=secret.get_secret_value(),
+            secure=secure,
+            verify=verify,
+            ca_certs=ca_certs,
+            connect_timeout=connect_timeout,
+            send_receive_timeout=send_receive_timeout,
+            compression=compression,
+            client_name="dana-workflows",
+        )
+        self._lock = threading.Lock()  # one clickhouse-driver connection; it is not thread-safe
+        self._version: tuple[int, ...] | None = None
+        self._unsure: set[str] = set()  # batches whose last attempt failed with an unknown outcome
+
+    @classmethod
+    def from_config(cls, config: ClickHouseServerConfig) -> ServerAuditStore:
+        return cls(
+            config.host,
+            config.port,
+            config.database,
+            config.user,
+            config.password,
+            secure=config.secure,
+            verify=config.verify,
+            ca_certs=config.ca_certs,
+            connect_timeout=config.connect_timeout,
+            send_receive_timeout=config.send_receive_timeout,
+            compression=config.compression,
+        )
+
+    @classmethod
+    def from_dsn(cls, dsn: str) -> ServerAuditStore:
+        from sinks.dsn import ClickHouseServerConfig, DsnError, parse_dsn
+
+        config = parse_dsn(dsn)
+        if not isinstance(config, ClickHouseServerConfig):
+            raise DsnError(f"ServerAuditStore needs a clickhouse:// DSN, got {config.redacted()!r}")
+        return cls.from_config(config)
+
+    def __repr__(self) -> str:
+        return f"ServerAuditStore({self.user}@{self.host}:{self.port}/{self.database})"
+
+    @property
+    def table(self) -> str:
+        return f"{self.database}.{AUDIT_TABLE}"
+
+    def _execute(self, sql: str, params: Any = None, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return self._client.execute(sql, params, **kwargs)
+            except BaseException:
+                self._client.disconnect()  # the next call starts a fresh connection
+                raise
+
+    def server_version(self) -> tuple[int, ...]:
+        if self._version is None:
+            self._version = ddl.parse_version(str(self._execute("SELECT version()")[0][0]))
+        return self._version
+
+    @property
+    def supports_dedup_token(self) -> bool:
+        return ddl.supports_dedup_token(self.server_version())
+
+    def ensure_schema(self) -> None:
+        version = self.server_version()
+        self._execute(ddl.create_database(self.database))
+        self._execute(ddl.create_events_table(self.database, version))
+
+    def insert(self, rows: Sequence[AuditRow], dedup_token: str | None = None) -> None:
+        if not rows:
+            return
+        dedup = self.supports_dedup_token
+        key = dedup_token or f"{rows[0].hash}-{rows[-1].hash}-{len(rows)}"
+        if not dedup and key in self._unsure:
+            rows = self._missing(rows)
+            if not rows:
+                self._unsure.discard(key)
+                return
+        columns = [list(col) for col in zip(*(r.as_tuple() for r in rows), strict=True)]
+        settings = {"insert_deduplication_token": dedup_token} if dedup and dedup_token else None
+        try:
+            self._execute(
+                f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES",
+                columns,
+                columnar=True,
+                settings=settings,
+            )
+        except BaseException:
+            if not dedup:
+                self._unsure.add(key)
+            raise
+        self._unsure.discard(key)
+
+    def _missing(self, rows: Sequence[AuditRow]) -> list[AuditRow]:
+        """The rows of a batch not yet in the table, found by hash (unique per row: it chains run and seq)."""
+        present: set[str] = set()
+        for start in range(0, len(rows), _CHECK_CHUNK):
+            chunk = rows[start : start + _CHECK_CHUNK]
+            found = self._execute(
+                f"SELECT hash FROM {self.table} WHERE run_id IN %(runs)s AND hash IN %(hashes)s",
+                {"runs": tuple({r.run_id for r in chunk}), "hashes": tuple(r.hash for r in chunk)},
+            )
+            present.update(h for (h,) in found)
+        return [r for r in rows if r.hash not in present]
+
+    def query(self, sql: str) -> QueryResult:
+        """Run a read-only query (readonly=1: the server refuses writes and DDL) and name its columns."""
+        rows, types = self._execute(sql, with_column_types=True, settings={"readonly": 1})
+        return QueryResult(columns=[name for name, _ in types], rows=[tuple(r) for r in rows])
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.disconnect()

@@ -1,0 +1,27 @@
+"""The local Apache Kafka broker launcher: a real KRaft broker from Maven Central jars, no Docker needed."""
+
+from streams.launcher.broker import (
+    BrokerInfo,
+    BrokerStatus,
+    KafkaLauncherError,
+    down,
+    ensure_jars,
+    free_port,
+    kafka_home,
+    kafka_version,
+    status,
+    up,
+)
+
+__all__ = [
+    "BrokerInfo",
+    "BrokerStatus",
+    "KafkaLauncherError",
+    "down",
+    "ensure_jars",
+    "free_port",
+    "kafka_home",
+    "kafka_version",
+    "status",
+    "up",
+]

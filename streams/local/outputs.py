@@ -1,0 +1,80 @@
+"""Output files named like the Kafka topics: dwf.<workflow>.<boundary>.jsonl (or .avro)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import fastavro
+
+from schemas.canonical import canonical_json
+from schemas.envelope import Envelope
+from streams.topology import Topology
+
+# Decision records: timestamps and chain hashes are left out so two runs are byte-identical.
+DECISION_FIELDS = ("event_id", "run_id", "workflow", "workflow_version", "step", "payload", "provenance")
+
+_MIXED_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Decision",
+    "namespace": "dwf",
+    "fields": [
+        {"name": "event_id", "type": "string"},
+        {"name": "run_id", "type": "string"},
+        {"name": "workflow", "type": "string"},
+        {"name": "workflow_version", "type": "int"},
+        {"name": "step", "type": "string"},
+        {"name": "payload_json", "type": "string"},
+        {"name": "provenance_json", "type": "string"},
+    ],
+}
+
+
+def decision_record(env: Envelope) -> dict[str, Any]:
+    rec = env.to_record()
+    return {k: rec[k] for k in DECISION_FIELDS}
+
+
+class OutputFiles:
+    def __init__(self, directory: Path, topology: Topology, fmt: str = "jsonl") -> None:
+        if fmt not in ("jsonl", "avro"):
+            raise ValueError(f"unknown output format {fmt!r}: use jsonl or avro")
+        self.directory = directory
+        self.topology = topology
+        self.fmt = fmt
+        self._files: dict[str, IO[Any]] = {}
+        self._avro: dict[str, list[dict[str, Any]]] = {}
+        self.paths: dict[str, Path] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, boundary: str, env: Envelope) -> None:
+        if self.fmt == "avro":
+            self._avro.setdefault(boundary, []).append(self._avro_record(env))
+            return
+        fh = self._files.get(boundary)
+        if fh is None:
+            path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
+            fh = self._files[boundary] = path.open("w", encoding="utf-8")
+            self.paths[boundary] = path
+        fh.write(canonical_json(decision_record(env)))
+        fh.write("\n")
+
+    def _avro_record(self, env: Envelope) -> dict[str, Any]:
+        rec = decision_record(env)
+        return {**{k: rec[k] for k in DECISION_FIELDS[:5]}, "payload_json": canonical_json(rec["payload"]),
+                "provenance_json": canonical_json(rec["provenance"])}
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        schema = fastavro.parse_schema(_MIXED_SCHEMA)
+        for boundary, records in self._avro.items():
+            path = self.directory / f"{self.topology.topic(boundary)}.avro"
+            with path.open("wb") as out:
+                fastavro.writer(out, schema, records, codec="deflate", sync_marker=b"dana-workflows!!")
+            self.paths[boundary] = path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]

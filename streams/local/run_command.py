@@ -1,0 +1,107 @@
+"""`dana-wf run`: the local runtime with a progress bar, an audit store and a summary at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from processors.base import StepContext
+from processors.chain import Pipeline
+from sinks.audit_model import AuditRow, AuditStore
+from sinks.verify import verify_rows
+from streams.app_builder import open_audit_store, topology_for
+from streams.local.outputs import OutputFiles
+from streams.local.runtime import LocalRuntime, RunSummary, wall_clock_us
+from streams.settings import Settings
+
+PROGRESS_MIN_EVENTS = 2000
+
+
+async def run_local(
+    pipeline: Pipeline,
+    input_path: Path,
+    out_dir: Path,
+    *,
+    fmt: str,
+    settings: Settings,
+    audit_dsn: str | None,
+    console: Console,
+    quiet: bool = False,
+) -> int:
+    lines = input_path.read_text(encoding="utf-8").splitlines()
+    topo = topology_for(pipeline, settings)
+    store: AuditStore | None = open_audit_store(audit_dsn) if audit_dsn else None
+    written: list[AuditRow] = []  # only this run's rows, to verify them once written
+
+    def sink(rows: Sequence[AuditRow]) -> None:
+        if store is not None:
+            store.insert(rows)
+        written.extend(rows)
+
+    try:
+        if store is not None:
+            await asyncio.to_thread(store.ensure_schema)
+        ctx = StepContext(clock=wall_clock_us, settings=settings)
+        from streams.local.extras import attach_extras
+
+        closers = attach_extras(pipeline, ctx, settings)
+        runtime = LocalRuntime(pipeline, topo, OutputFiles(out_dir, topo, fmt), sink, ctx,
+                               audit_batch=settings.audit_batch_size)
+        try:
+            if quiet or len(lines) < PROGRESS_MIN_EVENTS:
+                summary = await runtime.run(lines)
+            else:
+                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeRemainingColumn(), console=console, transient=True) as bar:
+                    task = bar.add_task(pipeline.workflow.name, total=len(lines))
+                    summary = await runtime.run(lines, on_event=lambda i: bar.update(task, completed=i + 1))
+        finally:
+            for close in closers:
+                await close()
+        chain_ok = verify_rows(written).ok
+        if not quiet:
+            print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
+        return 0 if chain_ok else 2
+    finally:
+        if store is not None:
+            store.close()
+
+
+def print_summary(console: Console, pipeline: Pipeline, s: RunSummary, outputs: OutputFiles | None,
+                  audit_dsn: str | None, chain_ok: bool) -> None:
+    wf = pipeline.workflow
+    console.print(f"[bold]{wf.name}[/bold] v{wf.version}: {s.events} events in {s.seconds:.2f}s "
+                  f"({s.events_per_second:,.0f} events/s)")
+    t = Table(title="outcomes")
+    t.add_column("outcome")
+    t.add_column("events", justify="right")
+    t.add_column("file")
+    for boundary, n in sorted(s.outcomes.items()):
+        path = outputs.paths.get(boundary) if outputs else None
+        t.add_row(boundary, str(n), str(path) if path else "")
+    console.print(t)
+    if s.rejected_by_rule:
+        r = Table(title="rejections by rule")
+        r.add_column("rule")
+        r.add_column("events", justify="right")
+        for rule, n in s.rejected_by_rule.most_common():
+            r.add_row(rule, str(n))
+        console.print(r)
+    st = Table(title="steps")
+    for col in ("step", "emitted", "routed", "rejected", "dlq", "ms"):
+        st.add_column(col, justify="right" if col != "step" else "left")
+    for name, stats in s.steps.items():
+        c = stats.counts
+        st.add_row(name, str(c["emitted"]), str(c["routed"]), str(c["rejected"]), str(c["dlq"]),
+                   f"{stats.seconds * 1000:.0f}")
+    console.print(st)
+    where = audit_dsn or "disabled"
+    status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
+    console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
+    if audit_dsn:
+        console.print('  try: dana-wf audit sql "SELECT kind, count() FROM dwf.events GROUP BY kind"')

@@ -1,0 +1,176 @@
+"""Run every event of a file through the compiled pipeline, in order, in this process.
+
+Every envelope is round-tripped through Avro at each step boundary (with the topic's schema),
+so the local runtime catches exactly what Kafka mode would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.audit_trail import transition
+from processors.base import StepContext
+from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
+from processors.executor import Disposition, execute
+from processors.ingest import INGEST, admit
+from schemas.envelope import Envelope
+from schemas.serde import EnvelopeSerde
+from sinks.audit_model import AuditRow
+from streams.local.outputs import OutputFiles
+from streams.topology import Topology
+
+AuditSink = Callable[[Sequence[AuditRow]], None]
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class StepStats:
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class RunSummary:
+    events: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # boundary -> count (out, branch, rejected, dlq)
+    steps: dict[str, StepStats] = field(default_factory=lambda: defaultdict(StepStats))
+    audit_rows: int = 0
+    seconds: float = 0.0
+    rejected_by_rule: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        topology: Topology,
+        outputs: OutputFiles | None,
+        audit: AuditSink,
+        ctx: StepContext | None = None,
+        audit_batch: int = 5000,
+    ) -> None:
+        self.pipeline = pipeline
+        self.topology = topology
+        self.serde = EnvelopeSerde(topology.registry)
+        self.outputs = outputs
+        self.audit = audit
+        self.ctx = ctx or StepContext(clock=wall_clock_us)
+        self.audit_batch = audit_batch
+        self._pending: list[AuditRow] = []
+        self.summary = RunSummary()
+        self.observers: list[Callable[[str, Envelope], None]] = []  # (boundary, envelope) taps, e.g. drift
+
+    async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
+        started = time.perf_counter()
+        for ordinal, line in enumerate(lines):
+            if not line.strip():
+                continue
+            await self.process_line(line.rstrip("\n"), ordinal)
+            if on_event is not None:
+                on_event(ordinal)
+        self.flush()
+        if self.outputs is not None:
+            self.outputs.close()
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    async def process_line(self, line: str, ordinal: int) -> None:
+        s = self.summary
+        s.events += 1
+        adm = admit(self.pipeline.workflow, line, ordinal, self.ctx.clock())
+        self._audit(adm.rows)
+        if not adm.accepted:
+            boundary = DLQ if adm.dead else REJECTED
+            s.steps[INGEST].counts[boundary] += 1
+            self._terminal(boundary, adm.envelope, adm.reasons)
+            return
+        s.steps[INGEST].counts["emitted"] += 1
+        await self.process_envelope(adm.envelope, ENTRY)
+
+    async def process_envelope(self, env: Envelope, boundary: str) -> None:
+        """Walk one envelope from `boundary` to a terminal, a rejection or the dlq."""
+        s = self.summary
+        while True:
+            env, ok = self._roundtrip(env, boundary)
+            if not ok:
+                return
+            for tap in self.observers:
+                tap(boundary, env)
+            node = self.pipeline.nodes[self.pipeline.consumers[boundary]]
+            t0 = time.perf_counter()
+            result = await execute(node, env, self.ctx)
+            stats = s.steps[node.path]
+            stats.seconds += time.perf_counter() - t0
+            forwarded = "routed" if node.branches else "emitted"
+            stats.counts[forwarded if result.disposition is Disposition.FORWARD else result.disposition.value] += 1
+            self._audit(result.rows)
+            if result.disposition is not Disposition.FORWARD:
+                self._terminal(result.boundary, result.envelope, result.reasons)
+                return
+            assert result.edge is not None
+            env, boundary = result.envelope, result.edge.boundary
+            if result.edge.node is None:
+                env, ok = self._roundtrip(env, boundary)
+                if ok:
+                    for tap in self.observers:
+                        tap(boundary, env)
+                    self._terminal(boundary, env, [])
+                return
+
+    def _roundtrip(self, env: Envelope, boundary: str) -> tuple[Envelope, bool]:
+        """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq."""
+        try:
+            data = self.serde.encode(env, self.topology.schema_id(boundary))
+            _, decoded = self.serde.decode(data)
+            return decoded, True
+        except (TypeError, ValueError, KeyError) as exc:
+            reason = f"payload does not fit the Avro schema of '{self.topology.topic(boundary)}': {exc}"
+            env.provenance["error"] = reason
+            self._audit([transition(env, "dlq", boundary, self.ctx.clock(), decision="dlq", reason=reason)])
+            self.summary.steps[boundary].counts[DLQ] += 1
+            self._terminal(DLQ, env, [reason])
+            return env, False
+
+    def _terminal(self, boundary: str, env: Envelope, reasons: list[str]) -> None:
+        self.summary.outcomes[boundary] += 1
+        if boundary == REJECTED:
+            for r in env.provenance.get("rule_results") or []:
+                if not r["passed"] and r["severity"] == "reject":
+                    self.summary.rejected_by_rule[r["rule_id"]] += 1
+        if self.outputs is not None:
+            self.outputs.write(boundary, env)
+
+    def _audit(self, rows: list[AuditRow]) -> None:
+        self._pending.extend(rows)
+        self.summary.audit_rows += len(rows)
+        if len(self._pending) >= self.audit_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.audit(batch)
+
+
+def collect_rows(into: list[AuditRow]) -> AuditSink:
+    """An audit sink that keeps rows in memory (tests, benchmarks)."""
+
+    def sink(rows: Sequence[AuditRow]) -> None:
+        into.extend(rows)
+
+    return sink
+
+
+def noop(*_: Any) -> None:
+    return None

@@ -1,0 +1,93 @@
+"""One settings object for the whole engine: env vars ``DWF_*``, an optional config file.
+
+Secrets are SecretStr so they are never printed by accident; `dana-wf config show` masks them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class LLMEndpoint(BaseModel):
+    """One OpenAI-compatible endpoint and the limits its provider grants this worker."""
+
+    base_url: str = "http://127.0.0.1:8765/v1"
+    api_key: SecretStr = SecretStr("")
+    model: str = "dwf-test-model"
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int = 4
+    timeout_s: float = 30.0
+    # USD per 1M tokens: {"input": 0.15, "output": 0.6}
+    price_per_mtok: dict[str, float] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DWF_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    # Kafka
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    topic_partitions: int = 4
+    topic_replication: int = 1
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    topic_prefix: str = "dwf"
+
+    # Audit
+    audit_dsn: str = "chdb://.dwf/audit"
+    audit_batch_size: int = 5000
+    audit_batch_interval_s: float = 1.0
+    audit_buffer_max: int = 100_000
+
+    # Schemas
+    schema_registry: str = "file://.dwf/schemas"
+
+    # LLM
+    llm_default: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    llm_endpoints: dict[str, LLMEndpoint] = Field(default_factory=dict)  # by model alias
+    llm_cache_path: Path = Path(".dwf/llm-cache")
+    llm_store_prompts: Literal["store", "hash"] = "hash"
+
+    # Runtime
+    data_dir: Path = Path(".dwf")
+    metrics_port: int = 9108
+    log_level: str = "INFO"
+
+    config_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from (lowest first) an optional YAML config file, DWF_* env vars, explicit overrides."""
+    import os
+
+    path = config_file or (Path(os.environ["DWF_CONFIG_FILE"]) if "DWF_CONFIG_FILE" in os.environ else None)
+    base: dict[str, Any] = {}
+    if path is not None:
+        from ruamel.yaml import YAML
+
+        loaded = YAML(typ="safe").load(path.read_text())
+        base = dict(loaded or {})
+    env_only = Settings()
+    merged = {**base, **env_only.model_dump(exclude_unset=True), **overrides}
+    return Settings(**merged)

@@ -1,0 +1,74 @@
+"""Topics, their Avro schemas, and a Mermaid picture of a compiled pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
+from schemas.avro import envelope_schema
+from schemas.registry import FileRegistry
+
+AUDIT_TOPIC = "audit"
+
+
+def topic_name(workflow: str, boundary: str, prefix: str = "dwf") -> str:
+    return f"{prefix}.{workflow}.{boundary}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    boundary: str
+    topic: str
+    schema: dict[str, Any] | None  # None: mixed payloads (rejected, dlq), each message names its schema id
+    schema_id: int | None
+
+
+class Topology:
+    """Boundary -> topic and schema id, registered once in the registry."""
+
+    def __init__(self, pipeline: Pipeline, registry: FileRegistry, prefix: str = "dwf") -> None:
+        self.pipeline = pipeline
+        self.registry = registry
+        self.prefix = prefix
+        wf = pipeline.workflow.name
+        self.topics: dict[str, TopicSpec] = {}
+        for boundary, fields in pipeline.boundaries.items():
+            schema = envelope_schema(wf, boundary, fields)
+            self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), schema,
+                                              registry.register(schema))
+        for boundary in (REJECTED, DLQ):
+            self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
+
+    def schema_id(self, boundary: str) -> int:
+        sid = self.topics[boundary].schema_id
+        assert sid is not None, f"{boundary} carries mixed schemas"
+        return sid
+
+    def topic(self, boundary: str) -> str:
+        return self.topics[boundary].topic
+
+    @property
+    def audit_topic(self) -> str:
+        return f"{self.prefix}.{AUDIT_TOPIC}"
+
+    def mermaid(self) -> str:
+        p = self.pipeline
+        ident = {b: f"t{i}" for i, b in enumerate(self.topics)}
+        lines = ["flowchart LR"]
+        for b, spec in self.topics.items():
+            lines.append(f'  {ident[b]}[("{spec.topic}")]')
+        for i, node in enumerate(p.nodes.values()):
+            nid = f"s{i}"
+            lines.append(f'  {nid}["{node.path} ({node.processor.kind})"]')
+            lines.append(f"  {ident[node.input]} --> {nid}")
+            if node.emit is not None:
+                lines.append(f"  {nid} --> {ident[node.emit.boundary]}")
+            for branch, edge in node.branches.items():
+                lines.append(f"  {nid} -- {branch} --> {ident[edge.boundary]}")
+            if node.processor.kind in ("validate", "enforce", "route"):
+                lines.append(f"  {nid} -. reject .-> {ident[REJECTED]}")
+            lines.append(f"  {nid} -. fail .-> {ident[DLQ]}")
+        lines.append(f"  {ident[ENTRY]}:::entry")
+        lines.append("  classDef entry fill:#e8f4ff")
+        return "\n".join(lines)

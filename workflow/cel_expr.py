@@ -1,0 +1,67 @@
+"""CEL expressions compiled once: the language for rules, conditions and derived fields.
+
+A compiled expression binds only the variables it reads, so per-event cost stays at a few
+microseconds however wide the payload is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+# Extra functions beyond the CEL standard library that spec authors ask for most.
+EXTRA_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "upper": lambda s: str(s).upper(),
+    "lower": lambda s: str(s).lower(),
+    "trim": lambda s: str(s).strip(),
+    "round2": lambda x: round(float(x), 2),
+}
+
+
+class ExpressionError(ValueError):
+    """An expression that does not compile; the message says where and why."""
+
+
+class EvaluationError(RuntimeError):
+    """An expression that failed on one event (missing field, wrong types, division by zero)."""
+
+
+@dataclass(slots=True)
+class CompiledExpr:
+    source: str
+    program: Any
+    variables: tuple[str, ...]
+    uses_functions: bool
+
+    def bindings(self, scope: Mapping[str, Any]) -> dict[str, Any]:
+        """The values this expression reads (recorded in rule results)."""
+        return {v: scope[v] for v in self.variables if v in scope}
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        values = self.bindings(scope)
+        try:
+            if self.uses_functions:
+                return self.program.execute(cel.Context(variables=values, functions=EXTRA_FUNCTIONS))
+            return self.program.execute(values)
+        except Exception as exc:  # the cel binding raises RuntimeError/ValueError/ZeroDivisionError
+            missing = [v for v in self.variables if v not in scope]
+            hint = f" (missing: {', '.join(missing)})" if missing else ""
+            raise EvaluationError(f"{self.source!r}: {exc}{hint}") from exc
+
+
+def compile_expr(source: str) -> CompiledExpr:
+    try:
+        program = cel.compile(source)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise ExpressionError(f"not a valid CEL expression: {first}") from exc
+    functions = set(program.functions())
+    return CompiledExpr(
+        source=source,
+        program=program,
+        variables=tuple(program.variables()),
+        uses_functions=bool(functions & EXTRA_FUNCTIONS.keys()),
+    )
