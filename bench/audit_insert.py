@@ -7,7 +7,7 @@ Server: the raw path is clickhouse-driver's columnar INSERT in batches of --batc
 (or DWF_BENCH_CLICKHOUSE_DSN) a local clickhouse-server is started on free ports and stopped afterwards.
 chdb: the raw path is a chdb session INSERT ... FORMAT JSONCompactEachRow per batch; the sink path is the
 same put loop through ChdbAuditStore. Each path writes its own fresh database. Prints rows/s and the ratios;
-a figure, never a pass/fail.
+best of --repeat runs; a figure, never a pass/fail.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -82,7 +83,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None) -> dict[str, float]:
+def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None, repeat: int) -> dict[str, float]:
     from clickhouse_driver import Client
 
     from sinks.clickhouse_server import ServerAuditStore
@@ -105,39 +106,43 @@ def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None) -> dict
     try:
         version = parse_version(client.execute("SELECT version()")[0][0])
         print(f"ClickHouse server {'.'.join(map(str, version))} at {config.redacted()}")
-        raw_db, sink_db = "dwf_bench_raw", "dwf_bench_sink"
-        for db in (raw_db, sink_db):
-            client.execute(f"DROP DATABASE IF EXISTS {db}")
-            client.execute(create_database(db))
-            client.execute(create_events_table(db, version))
-        insert = f"INSERT INTO {raw_db}.{AUDIT_TABLE} ({', '.join(COLUMNS)}) VALUES"
+        raw_times: list[float] = []
+        sink_times: list[float] = []
+        for i in range(repeat):
+            raw_db, sink_db = f"dwf_bench_raw_{i}", f"dwf_bench_sink_{i}"
+            for db in (raw_db, sink_db):
+                client.execute(f"DROP DATABASE IF EXISTS {db}")
+                client.execute(create_database(db))
+                client.execute(create_events_table(db, version))
+            insert = f"INSERT INTO {raw_db}.{AUDIT_TABLE} ({', '.join(COLUMNS)}) VALUES"
 
-        def raw() -> None:
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start : start + batch_size]
-                columns = [list(c) for c in zip(*(r.as_tuple() for r in chunk), strict=True)]
-                client.execute(insert, columns, columnar=True)
+            def raw(insert: str = insert) -> None:
+                for start in range(0, len(rows), batch_size):
+                    chunk = rows[start : start + batch_size]
+                    columns = [list(c) for c in zip(*(r.as_tuple() for r in chunk), strict=True)]
+                    client.execute(insert, columns, columnar=True)
 
-        raw_s = timed(raw)
-        store = ServerAuditStore.from_config(config.model_copy(update={"database": sink_db}))
-        store.ensure_schema()
-        sink_s = timed(lambda: asyncio.run(through_sink(store, rows, batch_size)))
-        store.close()
-        for db in (raw_db, sink_db):
-            stored = client.execute(f"SELECT count() FROM {db}.{AUDIT_TABLE}")[0][0]
-            assert stored == len(rows), f"{db}: {stored} rows stored, expected {len(rows)}"
+            raw_times.append(timed(raw))
+            store = ServerAuditStore.from_config(config.model_copy(update={"database": sink_db}))
+            store.ensure_schema()
+            sink_times.append(timed(lambda store=store: asyncio.run(through_sink(store, rows, batch_size))))
+            store.close()
+            for db in (raw_db, sink_db):
+                stored = client.execute(f"SELECT count() FROM {db}.{AUDIT_TABLE}")[0][0]
+                assert stored == len(rows), f"{db}: {stored} rows stored, expected {len(rows)}"
+                client.execute(f"DROP DATABASE IF EXISTS {db}")
+        raw_s, sink_s = min(raw_times), min(sink_times)
         line("raw clickhouse-driver columnar", len(rows), raw_s)
         line("BatchingAuditSink -> server", len(rows), sink_s, raw_s)
-        for db in (raw_db, sink_db):
-            client.execute(f"DROP DATABASE IF EXISTS {db}")
         return {"server_raw": raw_s, "server_sink": sink_s}
     finally:
         client.disconnect()
         if server is not None:
             server.down()
+            shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
-def bench_chdb(rows: list[AuditRow], batch_size: int) -> dict[str, float]:
+def bench_chdb(rows: list[AuditRow], batch_size: int, repeat: int) -> dict[str, float]:
     from chdb import session
 
     from sinks.chdb_store import ChdbAuditStore
@@ -146,24 +151,34 @@ def bench_chdb(rows: list[AuditRow], batch_size: int) -> dict[str, float]:
     raw_session = session.Session(str(path / "raw"))
     version = parse_version(str(raw_session.query("SELECT version()", "TSVRaw")).strip())
     print(f"chdb (ClickHouse {'.'.join(map(str, version))}) at {path}")
-    raw_session.query(create_database("dwf"))
-    raw_session.query(create_events_table("dwf", version))
-    head = f"INSERT INTO dwf.{AUDIT_TABLE} ({', '.join(COLUMNS)}) FORMAT JSONCompactEachRow\n"
+    raw_times: list[float] = []
+    for i in range(repeat):
+        db = f"raw_{i}"
+        raw_session.query(create_database(db))
+        raw_session.query(create_events_table(db, version))
+        head = f"INSERT INTO {db}.{AUDIT_TABLE} ({', '.join(COLUMNS)}) FORMAT JSONCompactEachRow\n"
 
-    def raw() -> None:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            raw_session.query(head + "\n".join(json.dumps(r.as_tuple(), ensure_ascii=False) for r in chunk))
+        def raw(head: str = head) -> None:
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                raw_session.query(
+                    head + "\n".join(json.dumps(r.as_tuple(), ensure_ascii=False) for r in chunk)
+                )
 
-    raw_s = timed(raw)
-    raw_count = int(str(raw_session.query(f"SELECT count() FROM dwf.{AUDIT_TABLE}", "TSVRaw")).strip())
+        raw_times.append(timed(raw))
+        raw_count = int(str(raw_session.query(f"SELECT count() FROM {db}.{AUDIT_TABLE}", "TSVRaw")).strip())
+        assert raw_count == len(rows), raw_count
     raw_session.close()  # chdb holds one session per process: close before the store opens its own
-    store = ChdbAuditStore(path / "sink", database="dwf")
-    store.ensure_schema()
-    sink_s = timed(lambda: asyncio.run(through_sink(store, rows, batch_size)))
-    sink_count = int(store.query(f"SELECT count() AS n FROM dwf.{AUDIT_TABLE}").rows[0][0])
-    store.close()
-    assert raw_count == sink_count == len(rows), (raw_count, sink_count)
+    sink_times: list[float] = []
+    for i in range(repeat):
+        store = ChdbAuditStore(path / "sink", database=f"sink_{i}")
+        store.ensure_schema()
+        sink_times.append(timed(lambda store=store: asyncio.run(through_sink(store, rows, batch_size))))
+        sink_count = int(store.query(f"SELECT count() AS n FROM sink_{i}.{AUDIT_TABLE}").rows[0][0])
+        store.close()
+        assert sink_count == len(rows), sink_count
+    shutil.rmtree(path, ignore_errors=True)
+    raw_s, sink_s = min(raw_times), min(sink_times)
     line("raw chdb INSERT (JSONCompactEachRow)", len(rows), raw_s)
     line("BatchingAuditSink -> ChdbAuditStore", len(rows), sink_s, raw_s)
     return {"chdb_raw": raw_s, "chdb_sink": sink_s}
@@ -176,6 +191,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--dsn", default=os.environ.get("DWF_BENCH_CLICKHOUSE_DSN"))
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs per path")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-chdb", action="store_true")
     args = parser.parse_args()
@@ -185,9 +201,9 @@ def main() -> int:
     print(f"{len(rows):,} chained audit rows built in {built:.2f}s; batch size {args.batch_size}")
     results: dict[str, float] = {}
     if not args.skip_server:
-        results |= bench_server(rows, args.batch_size, args.dsn)
+        results |= bench_server(rows, args.batch_size, args.dsn, args.repeat)
     if not args.skip_chdb:
-        results |= bench_chdb(rows, args.batch_size)
+        results |= bench_chdb(rows, args.batch_size, args.repeat)
     print("ratios (sink rows/s / raw rows/s):")
     for backend in ("server", "chdb"):
         if f"{backend}_raw" in results:

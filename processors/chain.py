@@ -96,7 +96,9 @@ def build_processor(step: StepIR, workflow: str, **deps: Any) -> Processor:
         try:
             from processors.llm import LLMProcessor
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise CompileError(f"step '{step.name}' is an llm step, but the llm runtime is missing: {exc}") from exc
+            raise CompileError(
+                f"step '{step.name}' is an llm step, but the llm runtime is missing: {exc}"
+            ) from exc
         return LLMProcessor(step, workflow)  # type: ignore[no-any-return]
     raise CompileError(f"unknown step kind {step!r}")  # pragma: no cover - the IR is a closed union
 
@@ -117,7 +119,9 @@ def _final_fields(ir: WorkflowIR) -> Fields:
     return fields
 
 
-def _build(p: Pipeline, steps: tuple[StepIR, ...], prefix: str, entry: str, fields: Fields, exit: Edge) -> None:
+def _build(
+    p: Pipeline, steps: tuple[StepIR, ...], prefix: str, entry: str, fields: Fields, exit: Edge
+) -> None:
     boundary, current = entry, fields
     for i, step in enumerate(steps):
         path = f"{prefix}{step.name}"
@@ -136,7 +140,9 @@ def _build(p: Pipeline, steps: tuple[StepIR, ...], prefix: str, entry: str, fiel
                 tail = Edge(branch.name, None) if branch.terminal else next_edge
                 if branch.terminal:
                     if branch.name in p.boundaries or branch.name in RESERVED_BOUNDARIES:
-                        raise CompileError(f"terminal branch '{branch.name}' clashes with a topic name; rename it")
+                        raise CompileError(
+                            f"terminal branch '{branch.name}' clashes with a topic name; rename it"
+                        )
                     p.terminals.append(branch.name)
                     p.boundaries[branch.name] = _fields_through(branch.steps, routed)
                 if branch.steps:

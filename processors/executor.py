@@ -45,8 +45,19 @@ class StepResult:
 
 def _fresh(env: Envelope, attempt: int) -> Envelope:
     """A copy for one attempt, so a failed attempt leaves nothing behind."""
-    return Envelope(env.event_id, env.run_id, env.workflow, env.workflow_version, env.step, dict(env.payload),
-                    env.produced_at, attempt, dict(env.provenance), env.chain_seq, env.chain_hash)
+    return Envelope(
+        env.event_id,
+        env.run_id,
+        env.workflow,
+        env.workflow_version,
+        env.step,
+        dict(env.payload),
+        env.produced_at,
+        attempt,
+        dict(env.provenance),
+        env.chain_seq,
+        env.chain_hash,
+    )
 
 
 async def execute(node: Node, env: Envelope, ctx: StepContext) -> StepResult:
@@ -65,20 +76,42 @@ async def execute(node: Node, env: Envelope, ctx: StepContext) -> StepResult:
             return _finish(node, outcome, took, rows, ctx)
         error = outcome.error or "failed"
         # the failed attempt is audited on the original chain (env), not the discarded copy
-        rows.append(transition(env, "error", node.path, ctx.clock(), reason=error, attempt=attempt,
-                               duration_us=took, details=outcome.details))
+        rows.append(
+            transition(
+                env,
+                "error",
+                node.path,
+                ctx.clock(),
+                reason=error,
+                attempt=attempt,
+                duration_us=took,
+                details=outcome.details,
+            )
+        )
         if attempt + 1 < policy.max_attempts and policy.backoff_ms:
             await asyncio.sleep(policy.backoff_ms * (2**attempt) / 1000)
     if policy.on_exhausted == "default" and policy.default is not None:
         out = _fresh(env, policy.max_attempts - 1)
         out.payload.update(policy.default)
-        rows.append(transition(out, "defaulted", node.path, ctx.clock(), decision="default", reason=error,
-                               attempt=out.attempt, details={"default": policy.default}))
+        rows.append(
+            transition(
+                out,
+                "defaulted",
+                node.path,
+                ctx.clock(),
+                decision="default",
+                reason=error,
+                attempt=out.attempt,
+                details={"default": policy.default},
+            )
+        )
         return _forward(node, out, node.emit or next(iter(node.branches.values())), rows)
-    dead = env.evolve(step=node.path, attempt=policy.max_attempts - 1,
-                      provenance={**env.provenance, "error": error})
-    rows.append(transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error,
-                           attempt=dead.attempt))
+    dead = env.evolve(
+        step=node.path, attempt=policy.max_attempts - 1, provenance={**env.provenance, "error": error}
+    )
+    rows.append(
+        transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error, attempt=dead.attempt)
+    )
     return StepResult(Disposition.DLQ, dead, None, rows, error=error)
 
 
@@ -90,27 +123,60 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
         env.provenance["rule_results"] = [r.to_record() for r in outcome.rule_results]
     if outcome.kind is OutcomeKind.REJECT:
         env.provenance["reasons"] = list(outcome.reasons)
-        rows.append(transition(env, "rejected", node.path, ctx.clock(), decision="reject",
-                               reason="; ".join(outcome.reasons), rule_results=outcome.rule_results,
-                               attempt=env.attempt, duration_us=took, details=outcome.details))
+        rows.append(
+            transition(
+                env,
+                "rejected",
+                node.path,
+                ctx.clock(),
+                decision="reject",
+                reason="; ".join(outcome.reasons),
+                rule_results=outcome.rule_results,
+                attempt=env.attempt,
+                duration_us=took,
+                details=outcome.details,
+            )
+        )
         return StepResult(Disposition.REJECTED, env, None, rows, reasons=outcome.reasons, outcome=outcome)
     if outcome.kind is OutcomeKind.ROUTE:
         assert outcome.branch is not None
         edge = node.branches[outcome.branch]
-        rows.append(transition(env, "routed", node.path, ctx.clock(), decision=outcome.branch,
-                               rule_results=outcome.rule_results, attempt=env.attempt, duration_us=took,
-                               details=outcome.details))
+        rows.append(
+            transition(
+                env,
+                "routed",
+                node.path,
+                ctx.clock(),
+                decision=outcome.branch,
+                rule_results=outcome.rule_results,
+                attempt=env.attempt,
+                duration_us=took,
+                details=outcome.details,
+            )
+        )
     else:
         assert node.emit is not None
         edge = node.emit
         warned = any(not r.passed for r in outcome.rule_results)
-        rows.append(transition(env, "emitted", node.path, ctx.clock(), decision="warn" if warned else "pass",
-                               rule_results=outcome.rule_results, attempt=env.attempt, duration_us=took,
-                               details=outcome.details))
+        rows.append(
+            transition(
+                env,
+                "emitted",
+                node.path,
+                ctx.clock(),
+                decision="warn" if warned else "pass",
+                rule_results=outcome.rule_results,
+                attempt=env.attempt,
+                duration_us=took,
+                details=outcome.details,
+            )
+        )
     return _forward(node, env, edge, rows, outcome)
 
 
-def _forward(node: Node, env: Envelope, edge: Edge, rows: list[AuditRow], outcome: Outcome | None = None) -> StepResult:
+def _forward(
+    node: Node, env: Envelope, edge: Edge, rows: list[AuditRow], outcome: Outcome | None = None
+) -> StepResult:
     env.attempt = 0
     env.event_id = f"{env.run_id}/{edge.boundary}"
     if edge.node is None:

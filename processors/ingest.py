@@ -64,30 +64,56 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
 def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
     run_id = run_id_for(ir.name, ordinal, raw)
     env = Envelope(
-        event_id=f"{run_id}/in", run_id=run_id, workflow=ir.name, workflow_version=ir.version,
-        step=INGEST, payload={}, produced_at=ts_us, provenance=_empty_provenance(), chain_hash=GENESIS_HASH,
+        event_id=f"{run_id}/in",
+        run_id=run_id,
+        workflow=ir.name,
+        workflow_version=ir.version,
+        step=INGEST,
+        payload={},
+        produced_at=ts_us,
+        provenance=_empty_provenance(),
+        chain_hash=GENESIS_HASH,
     )
     rows = [transition(env, "received", INGEST, ts_us, details={"ordinal": ordinal})]
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return _dead(env, rows, ts_us, f"line {ordinal + 1}: not valid JSON ({exc.msg} at column {exc.colno})", raw)
+        return _dead(
+            env, rows, ts_us, f"line {ordinal + 1}: not valid JSON ({exc.msg} at column {exc.colno})", raw
+        )
     if not isinstance(data, dict):
         return _dead(env, rows, ts_us, f"line {ordinal + 1}: an event must be a JSON object", raw)
     payload: dict[str, Any] = {}
     results: list[RuleResult] = []
     for f in ir.input:
         value, problem = check_field(f, data.get(f.name))
-        results.append(RuleResult(f"schema.{f.name}", INGEST, problem is None, "reject", problem or "",
-                                  {f.name: data.get(f.name)}))
+        results.append(
+            RuleResult(
+                f"schema.{f.name}",
+                INGEST,
+                problem is None,
+                "reject",
+                problem or "",
+                {f.name: data.get(f.name)},
+            )
+        )
         payload[f.name] = value
     reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
     env.payload = payload if not reasons else {k: v for k, v in data.items()}
     if reasons:
         env.provenance["rule_results"] = [r.to_record() for r in results]
         env.provenance["reasons"] = reasons
-        rows.append(transition(env, "rejected", INGEST, ts_us, decision="reject", reason="; ".join(reasons),
-                               rule_results=results))
+        rows.append(
+            transition(
+                env,
+                "rejected",
+                INGEST,
+                ts_us,
+                decision="reject",
+                reason="; ".join(reasons),
+                rule_results=results,
+            )
+        )
         return Admission(env, False, rows, reasons)
     rows.append(transition(env, "emitted", INGEST, ts_us, decision="pass"))
     return Admission(env, True, rows)
@@ -101,5 +127,12 @@ def _dead(env: Envelope, rows: list[AuditRow], ts_us: int, reason: str, raw: str
 
 
 def _empty_provenance() -> dict[str, Any]:
-    return {"rule_results": [], "reasons": [], "route": None, "error": None, "model": None,
-            "prompt_hash": None, "knowledge_versions": {}}
+    return {
+        "rule_results": [],
+        "reasons": [],
+        "route": None,
+        "error": None,
+        "model": None,
+        "prompt_hash": None,
+        "knowledge_versions": {},
+    }

@@ -22,12 +22,17 @@ class RouteProcessor:
             try:
                 taken = cond.evaluate(payload) is True
             except EvaluationError as exc:
-                result = RuleResult(f"{self.name}.{name}", self.name, False, "reject", str(exc), cond.bindings(payload))
-                return Outcome.reject(env, [f"{self.name}.{name}: cannot evaluate condition: {exc}"],
-                                      rule_results=[result])
+                result = RuleResult(
+                    f"{self.name}.{name}", self.name, False, "reject", str(exc), cond.bindings(payload)
+                )
+                return Outcome.reject(
+                    env, [f"{self.name}.{name}: cannot evaluate condition: {exc}"], rule_results=[result]
+                )
             if taken:
                 env.payload = {**payload, self.field: name}
                 env.provenance["route"] = name
                 return Outcome.route(env, name)
-        result = RuleResult(f"{self.name}.no_branch", self.name, False, "reject", "no branch condition held", {})
+        result = RuleResult(
+            f"{self.name}.no_branch", self.name, False, "reject", "no branch condition held", {}
+        )
         return Outcome.reject(env, [f"{self.name}: no branch condition held"], rule_results=[result])

@@ -21,7 +21,9 @@ class CompiledRule:
 
     @classmethod
     def of(cls, rule: RuleIR, step: str) -> CompiledRule:
-        return cls(rule.id, step, rule.severity, rule.message or f"rule {rule.id} failed", compile_expr(rule.expr))
+        return cls(
+            rule.id, step, rule.severity, rule.message or f"rule {rule.id} failed", compile_expr(rule.expr)
+        )
 
     def check(self, scope: Mapping[str, Any]) -> RuleResult:
         """A rule that cannot be evaluated on this event (missing value, wrong type) fails, with why."""
@@ -29,7 +31,9 @@ class CompiledRule:
         try:
             ok = self.expr.evaluate(scope)
         except EvaluationError as exc:
-            return RuleResult(self.id, self.step, False, self.severity, f"{self.message} (error: {exc})", values)
+            return RuleResult(
+                self.id, self.step, False, self.severity, f"{self.message} (error: {exc})", values
+            )
         if not isinstance(ok, bool):
             msg = f"{self.message} (error: rule returned {type(ok).__name__}, not a bool)"
             return RuleResult(self.id, self.step, False, self.severity, msg, values)

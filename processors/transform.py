@@ -17,8 +17,10 @@ def resolve_function(ref: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"transform function {ref!r} cannot be imported: {exc}; "
-                         "make sure the module is on PYTHONPATH and the name is right") from exc
+        raise ValueError(
+            f"transform function {ref!r} cannot be imported: {exc}; "
+            "make sure the module is on PYTHONPATH and the name is right"
+        ) from exc
     if not callable(fn):
         raise ValueError(f"transform function {ref!r} is not callable")
     return fn  # type: ignore[no-any-return]

@@ -16,6 +16,9 @@ from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
 
 
+READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
+
+
 class AuditStoreError(RuntimeError):
     """The audit store could not do what was asked; the message says why and what to do."""
 
@@ -32,7 +35,7 @@ class ChdbAuditStore:
         self.database = database
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._session: Any = session.Session(str(self.path))
+            self._session: Any = session.Session(str(self.path))  # type: ignore[no-untyped-call]
         except Exception as exc:
             text = str(exc)
             if "EmbeddedServer" in text or "already initialized" in text:
@@ -69,6 +72,13 @@ class ChdbAuditStore:
         )
 
     def query(self, sql: str) -> QueryResult:
+        """Read-only: the audit log is insert-only, and this is the path user SQL takes."""
+        first = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if first not in READ_ONLY_STATEMENTS:
+            raise AuditStoreError(
+                f"only reading statements ({', '.join(sorted(READ_ONLY_STATEMENTS))}) run against the audit "
+                f"log; {first or 'an empty statement'} is refused: audit rows are never changed or deleted"
+            )
         self.ensure_schema()
         try:
             raw = self._session.query(sql, "JSONCompact")

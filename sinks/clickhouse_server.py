@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
 from pydantic import SecretStr
 
 from sinks import ddl
@@ -25,6 +26,7 @@ from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
 if TYPE_CHECKING:
     from sinks.dsn import ClickHouseServerConfig
 
+_READONLY = 164  # ClickHouse error code READONLY
 _CHECK_CHUNK = 1000  # hashes per presence query: stays well under the server's 256 KiB max_query_size
 
 
@@ -67,6 +69,7 @@ class ServerAuditStore:
         self._lock = threading.Lock()  # one clickhouse-driver connection; it is not thread-safe
         self._version: tuple[int, ...] | None = None
         self._unsure: set[str] = set()  # batches whose last attempt failed with an unknown outcome
+        self._schema_ready = False
 
     @classmethod
     def from_config(cls, config: ClickHouseServerConfig) -> ServerAuditStore:
@@ -121,10 +124,13 @@ class ServerAuditStore:
         version = self.server_version()
         self._execute(ddl.create_database(self.database))
         self._execute(ddl.create_events_table(self.database, version))
+        self._schema_ready = True
 
     def insert(self, rows: Sequence[AuditRow], dedup_token: str | None = None) -> None:
         if not rows:
             return
+        if not self._schema_ready:  # like the chdb store: a writer needs no separate setup step
+            self.ensure_schema()
         dedup = self.supports_dedup_token
         key = dedup_token or f"{rows[0].hash}-{rows[-1].hash}-{len(rows)}"
         if not dedup and key in self._unsure:
@@ -161,7 +167,14 @@ class ServerAuditStore:
 
     def query(self, sql: str) -> QueryResult:
         """Run a read-only query (readonly=1: the server refuses writes and DDL) and name its columns."""
-        rows, types = self._execute(sql, with_column_types=True, settings={"readonly": 1})
+        try:
+            rows, types = self._execute(sql, with_column_types=True, settings={"readonly": 1})
+        except ServerException as exc:
+            # A user whose profile is already readonly=1 may not set settings at all, not even readonly; the
+            # server enforces read-only for it anyway. Only that refusal is retried, never a refused write.
+            if exc.code != _READONLY or "setting" not in str(exc.message).lower():
+                raise
+            rows, types = self._execute(sql, with_column_types=True)
         return QueryResult(columns=[name for name, _ in types], rows=[tuple(r) for r in rows])
 
     def close(self) -> None:

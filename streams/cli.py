@@ -20,7 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dana Workflo
 audit_app = typer.Typer(no_args_is_help=True, help="Query and verify the audit log.")
 app.add_typer(audit_app, name="audit")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)", exists=False)]
 
@@ -126,7 +126,7 @@ def run(
 def audit_sql(
     query: Annotated[str, typer.Argument(help="a SELECT over dwf.events")],
     dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object per row")] = False,
 ) -> None:
     """Run SQL against the audit store and print a table."""
     from streams.app_builder import open_audit_store
@@ -140,7 +140,7 @@ def audit_sql(
         store.close()
     if json_out:
         for row in res.rows:
-            console.print_json(json.dumps(dict(zip(res.columns, row, strict=True)), default=str))
+            typer.echo(json.dumps(dict(zip(res.columns, row, strict=True)), default=str))
         return
     table = Table()
     for c in res.columns:

@@ -238,6 +238,11 @@ class DriftMonitor:
             for cfg in configs:
                 if cfg.id in baselines:
                     check_against(cfg, baselines[cfg.id], f"baseline for {cfg.id!r}")
+                elif cfg.baseline is not None:
+                    raise ValueError(
+                        f"drift monitor {cfg.id!r} names the baseline {cfg.baseline!r} but none was given "
+                        "for it; pass it in `baselines` or let the monitor read the file (baselines=None)"
+                    )
         self._state = state
         self._prefix = key_prefix
         self._tracker = WindowTracker(self.definition, state, key_prefix)

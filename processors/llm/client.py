@@ -10,6 +10,7 @@ the conventions do not cover. The API key never leaves the ``openai`` client obj
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Mapping
@@ -69,7 +70,6 @@ class _Target:
     alias: str
     model: str
     endpoint: LLMEndpoint
-    client: openai.AsyncOpenAI
     limiter: RateLimiter
     breaker: CircuitBreaker
     mode: ResponseMode
@@ -147,7 +147,7 @@ class LLMClient:
         self.repair_attempts = repair_attempts
         self._targets: dict[str, _Target] = {}
         self._shared: dict[tuple[str, str], tuple[RateLimiter, CircuitBreaker]] = {}
-        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self._clients: dict[tuple[str, str, int], openai.AsyncOpenAI] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, cache: LLMCache | None = None, **kw: Any) -> LLMClient:
@@ -186,13 +186,18 @@ class LLMClient:
             )
             self._shared[key] = (limiter, CircuitBreaker(self.breaker_threshold, self.breaker_cooldown_s))
         limiter, breaker = self._shared[key]
-        target = _Target(alias, model, endpoint, self._client(endpoint), limiter, breaker, self.response_mode)
+        target = _Target(alias, model, endpoint, limiter, breaker, self.response_mode)
         self._targets[alias] = target
         return target
 
     def _client(self, endpoint: LLMEndpoint) -> openai.AsyncOpenAI:
+        """One SDK client per endpoint and event loop (its connection pool belongs to one loop)."""
         secret = endpoint.api_key.get_secret_value()
-        key = (endpoint.base_url, sha256_text(secret))
+        try:
+            loop_id = id(asyncio.get_running_loop())
+        except RuntimeError:
+            loop_id = 0
+        key = (endpoint.base_url, sha256_text(secret), loop_id)
         if key not in self._clients:
             self._clients[key] = openai.AsyncOpenAI(
                 base_url=endpoint.base_url,
@@ -204,7 +209,8 @@ class LLMClient:
 
     async def aclose(self) -> None:
         for client in self._clients.values():
-            await client.close()
+            with contextlib.suppress(Exception):  # a client of a finished event loop cannot close cleanly
+                await client.close()
         self._clients.clear()
         self._targets.clear()
 
@@ -300,7 +306,7 @@ class LLMClient:
             used: int | None = None  # None keeps the reservation (a timed-out call may have used it)
             t0 = time.perf_counter()
             try:
-                raw = await target.client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
+                raw = await self._client(target.endpoint).chat.completions.with_raw_response.create(  # type: ignore[call-overload]
                     model=target.model,
                     messages=messages,
                     temperature=req.temperature,

@@ -105,16 +105,26 @@ class RateLimiter:
         self._clock = clock
         self._slots: deque[_Slot] = deque()
         self._tokens = 0
-        self._last_admit = -math.inf
+        self._next_at = -math.inf  # when the smoothing schedule lets the next call start
         self._paused_until = -math.inf
-        self._sem = asyncio.Semaphore(concurrency) if concurrency else None
-        self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bind()
         self.admitted = 0
         self.waited_s = 0.0
 
+    def _bind(self) -> None:
+        """Fresh asyncio primitives: they belong to one event loop, and a compiled step may outlive it
+        (e.g. two ``asyncio.run`` calls over the same chain)."""
+        self._sem = asyncio.Semaphore(self.concurrency) if self.concurrency else None
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+
     # -- admission ---------------------------------------------------------------------------
     async def acquire(self, tokens: int = 0) -> Reservation:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._bind()
         if self.tpm is not None and tokens > self.tpm:
             raise LimitError(
                 f"{self.name}: one call reserves {tokens} tokens (prompt estimate + max_tokens) but the "
@@ -138,7 +148,9 @@ class RateLimiter:
                 slot = _Slot(now, tokens)
                 self._slots.append(slot)
                 self._tokens += tokens
-                self._last_admit = now
+                # schedule from the planned time, not the (late) wake-up, so lateness does not accumulate
+                base = self._next_at if now - self._next_at < self._interval else now
+                self._next_at = base + self._interval
                 self.admitted += 1
                 self.waited_s += now - start
         except BaseException:
@@ -153,7 +165,7 @@ class RateLimiter:
         slots = self._slots
         while slots and slots[0].done and slots[0].t <= horizon:
             self._tokens -= slots.popleft().tokens
-        wait = max(self._paused_until - now, self._last_admit + self._interval - now)
+        wait = max(self._paused_until - now, self._next_at - now)
         if self.rpm is not None and len(slots) >= self.rpm:
             wait = max(wait, self._expiry(slots[0], now))
         if self.tpm is not None and self._tokens + tokens > self.tpm:

@@ -31,7 +31,8 @@ EPS = 1e-4
 
 
 def test_psi_without_smoothing_matches_the_textbook_sum() -> None:
-    # e = (.5, .5), a = (.75, .25): (.75-.5) ln(.75/.5) + (.25-.5) ln(.25/.5) = .25 ln 1.5 + .25 ln 2 = .25 ln 3
+    # e = (.5, .5), a = (.75, .25): (.75-.5) ln(.75/.5) + (.25-.5) ln(.25/.5)
+    #                              = .25 ln 1.5 + .25 ln 2 = .25 ln 3
     result = psi({"a": 50, "b": 50}, {"a": 75, "b": 25}, eps=0.0)
     assert result.psi == pytest.approx(0.25 * math.log(3), rel=1e-12)
     assert [c.key for c in result.contributions] == ["a", "b"]
@@ -61,7 +62,8 @@ def test_psi_with_an_empty_reference_bin() -> None:
 
 def test_psi_with_a_category_the_reference_never_saw() -> None:
     # reference {USD: 80, EUR: 20}, window {USD: 60, EUR: 20, GBP: 20}; keys EUR, GBP, USD; norm = 1.0003
-    # EUR: same share -> 0; GBP: (0.2001-0.0001)/norm ln(0.2001/0.0001); USD: (0.6001-0.8001)/norm ln(0.6001/0.8001)
+    # EUR: same share -> 0; GBP: (0.2001-0.0001)/norm ln(0.2001/0.0001);
+    # USD: (0.6001-0.8001)/norm ln(0.6001/0.8001)
     # total = 0.2/norm * ln(2001 * 0.8001 / 0.6001)
     result = psi({"USD": 80, "EUR": 20}, {"USD": 60, "EUR": 20, "GBP": 20})
     assert result.psi == pytest.approx(0.2 / 1.0003 * math.log(2001 * 0.8001 / 0.6001), rel=1e-12)

@@ -96,14 +96,17 @@ key: {{ required (printf "workflows[%s].existingConfigMap.key is required" .wf.n
 
 {{/*
 Flatten .Values.settings into DWF_* env vars: nested keys join with "__", empty values are skipped so the
-engine's own default applies. Called with (dict "prefix" "DWF_" "settings" .Values.settings).
+engine's own default applies; names in .skip (a workflow's own env) are left to it.
+Called with (dict "prefix" "DWF_" "settings" .Values.settings "skip" $wf.env).
 */}}
 {{- define "dwf.settingsEnv" -}}
 {{- $prefix := .prefix -}}
+{{- $skip := .skip | default dict -}}
 {{- range $key, $value := .settings }}
 {{- $env := printf "%s%s" $prefix (upper $key) -}}
-{{- if kindIs "map" $value }}
-{{- include "dwf.settingsEnv" (dict "prefix" (printf "%s__" $env) "settings" $value) }}
+{{- if hasKey $skip $env }}
+{{- else if kindIs "map" $value }}
+{{- include "dwf.settingsEnv" (dict "prefix" (printf "%s__" $env) "settings" $value "skip" $skip) }}
 {{- else if kindIs "slice" $value }}
 - name: {{ $env }}
   value: {{ toJson $value | quote }}

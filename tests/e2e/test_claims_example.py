@@ -1,0 +1,149 @@
+"""The claims example end to end through the CLI, on embedded defaults (chdb audit, file registry)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import app
+from streams.local.outputs import read_jsonl
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+CLAIMS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DWF_SCHEMA_REGISTRY", f"file://{tmp_path / 'schemas'}")
+
+
+def run(tmp_path: Path, name: str, audit: Path | None) -> Path:
+    out = tmp_path / name
+    args = ["run", str(CLAIMS / "claims.yaml"), "--input", str(CLAIMS / "events.jsonl"), "--out", str(out), "-q"]
+    args += ["--audit", f"chdb://{audit}"] if audit else ["--no-audit"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_generator_is_deterministic_and_matches_the_committed_events() -> None:
+    sys.path.insert(0, str(CLAIMS))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(CLAIMS))
+    lines, expected = generate.generate(10_000, 7)
+    assert "\n".join(lines) + "\n" == (CLAIMS / "events.jsonl").read_text()
+    assert dict(sorted(expected.items())) == json.loads((CLAIMS / "expected.json").read_text())
+
+
+def test_outcome_counts_match_the_generators_expectations(tmp_path: Path) -> None:
+    expected = json.loads((CLAIMS / "expected.json").read_text())
+    out = run(tmp_path, "out", None)
+    decided = read_jsonl(out / "dwf.claims-triage.out.jsonl")
+    routes = Counter(r["payload"]["route"] for r in decided)
+    assert routes == {"auto_pay": expected["auto_pay"], "review": expected["review"]}
+    rejected = read_jsonl(out / "dwf.claims-triage.rejected.jsonl")
+    assert len(rejected) == expected["rejected"]
+    by_rule: Counter[str] = Counter()
+    for r in rejected:
+        failed = {x["rule_id"] for x in r["provenance"]["rule_results"]
+                  if not x["passed"] and x["severity"] == "reject"}
+        by_rule["schema" if any(f.startswith("schema.") for f in failed) else failed.pop()] += 1
+    assert by_rule == {k.split(":", 1)[1]: v for k, v in expected.items() if k.startswith("reject:")}
+    dlq = read_jsonl(out / "dwf.claims-triage.dlq.jsonl")
+    assert len(dlq) == expected["dlq"]
+    assert all("not valid JSON" in r["provenance"]["error"] for r in dlq)
+    # the objective held: nothing auto-paid above its policy limit
+    assert all(r["payload"]["amount_usd"] <= r["payload"]["policy_limit"]
+               for r in decided if r["payload"]["route"] == "auto_pay")
+
+
+def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
+    from sinks.chdb_store import ChdbAuditStore
+    from sinks.reader import read_rows
+
+    a = run(tmp_path, "a", tmp_path / "audit")
+    b = run(tmp_path, "b", None)
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir()) and len(names) == 3
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+    first = run(tmp_path, "c", tmp_path / "audit")  # a second run into the same store
+    assert first.exists()
+    store = ChdbAuditStore(tmp_path / "audit")
+    try:
+        rows = read_rows(store)
+    finally:
+        store.close()
+    def strip(r):  # type: ignore[no-untyped-def]
+        return (r.run_id, r.seq, r.event_id, r.step, r.kind, r.decision, r.reason, r.rule_results, r.details)
+    by_run: dict[tuple[object, ...], int] = Counter(strip(r) for r in rows)
+    assert set(by_run.values()) == {2}  # every row exactly twice: once per run, identical but for time
+
+
+def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
+    audit = tmp_path / "audit"
+    run(tmp_path, "out", audit)
+    dsn = f"chdb://{audit}"
+    res = runner.invoke(app, ["audit", "sql", "SELECT kind, count() AS n FROM dwf.events GROUP BY kind ORDER BY kind",
+                              "--dsn", dsn, "--json"])
+    assert res.exit_code == 0, res.output
+    kinds = {json.loads(line)["kind"]: int(json.loads(line)["n"]) for line in res.output.splitlines() if line.startswith("{")}
+    assert kinds["received"] == 10_000 and kinds["dlq"] == 32 and kinds["completed"] == 9_465
+
+    ok = runner.invoke(app, ["audit", "verify", "--dsn", dsn])
+    assert ok.exit_code == 0 and "chains OK" in ok.output
+
+    from chdb import session
+
+    raw = session.Session(str(audit))  # an insider with write access edits one decision in place
+    try:
+        victim = str(raw.query("SELECT run_id FROM dwf.events WHERE kind = 'routed' AND decision = 'review' "
+                               "ORDER BY run_id LIMIT 1", "TSVRaw")).strip()
+        raw.query(f"ALTER TABLE dwf.events UPDATE decision = 'auto_pay' WHERE run_id = '{victim}' "
+                  "AND kind = 'routed' SETTINGS mutations_sync = 1")
+    finally:
+        raw.close()
+    bad = runner.invoke(app, ["audit", "verify", "--dsn", dsn])
+    assert bad.exit_code == 2
+    assert f"changed: run {victim} seq" in bad.output and "BROKEN" in bad.output
+
+    report = runner.invoke(app, ["audit", "report", victim, "--dsn", dsn, "--html", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    assert "BROKEN" in report.output and "triage" in report.output
+    assert "<table>" in (tmp_path / "r.html").read_text()
+
+
+def test_validate_reports_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workflow: w\ninput: {amount: dubble}\nsteps:\n  - v: {validate: [{id: r, rule: 'amount >'}]}\n")
+    res = runner.invoke(app, ["validate", str(CLAIMS / "claims.yaml"), str(bad)])
+    assert res.exit_code == 1
+    assert "✓" in res.output and "claims-triage" in res.output
+    assert "bad.yaml:2: input.amount: unknown type 'dubble'" in res.output
+    assert "bad.yaml:4" in res.output
+
+
+def test_topology_prints_topics_schemas_and_mermaid(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["topology", str(CLAIMS / "claims.yaml"), "--write-schemas", str(tmp_path / "avsc")])
+    assert res.exit_code == 0, res.output
+    for topic in ("dwf.claims-triage.in", "dwf.claims-triage.normalize", "dwf.claims-triage.out",
+                  "dwf.claims-triage.rejected", "dwf.claims-triage.dlq"):
+        assert topic in res.output
+    assert "flowchart LR" in res.output and "-- auto_pay -->" in res.output
+    schema = json.loads((tmp_path / "avsc" / "dwf.claims-triage.normalize.avsc").read_text())
+    payload = next(f for f in schema["fields"] if f["name"] == "payload")["type"]
+    assert {"name": "amount_usd", "type": "double"} in payload["fields"]
+
+
+def test_missing_input_file_is_a_clear_error(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", str(CLAIMS / "claims.yaml"), "--input", str(tmp_path / "none.jsonl")])
+    assert res.exit_code == 1 and "does not exist" in res.output
