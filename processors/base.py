@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from schemas.envelope import Envelope
 
 
-class OutcomeKind(str, Enum):
+class OutcomeKind(StrEnum):
     EMIT = "emit"  # go on to the next step
     REJECT = "reject"  # a rule said no: to the `rejected` topic
     ROUTE = "route"  # go on along a named branch

@@ -99,7 +99,7 @@ def build_processor(step: StepIR, workflow: str, **deps: Any) -> Processor:
             raise CompileError(
                 f"step '{step.name}' is an llm step, but the llm runtime is missing: {exc}"
             ) from exc
-        return LLMProcessor(step, workflow)  # type: ignore[no-any-return]
+        return LLMProcessor(step, workflow)
     raise CompileError(f"unknown step kind {step!r}")  # pragma: no cover - the IR is a closed union
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from processors.audit_trail import transition
 from processors.base import Outcome, OutcomeKind, StepContext
@@ -17,7 +17,7 @@ from schemas.envelope import Envelope
 from sinks.audit_model import AuditRow
 
 
-class Disposition(str, Enum):
+class Disposition(StrEnum):
     FORWARD = "forward"  # to result.edge
     REJECTED = "rejected"
     DLQ = "dlq"

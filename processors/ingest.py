@@ -20,7 +20,7 @@ from workflow.ir import FieldIR, WorkflowIR
 
 INGEST = "ingest"
 
-_PY_TYPES: dict[str, tuple[type, ...]] = {
+_PY_TYPES: dict[str, tuple[type[Any], ...]] = {
     "string": (str,),
     "long": (int,),
     "int": (int,),
@@ -56,7 +56,7 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
         return None, f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
     if f.type in ("double", "float"):
         return float(value), None
-    if f.type == "int" and not INT32[0] <= value <= INT32[1]:
+    if f.type == "int" and isinstance(value, int) and not INT32[0] <= value <= INT32[1]:
         return None, f"'{f.name}' is out of range for int"
     return value, None
 

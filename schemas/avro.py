@@ -33,7 +33,9 @@ def _field_type(f: FieldIR) -> Any:
     return ["null", f.type] if f.optional else f.type
 
 
-def payload_schema(workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]) -> dict[str, Any]:
+def payload_schema(
+    workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]
+) -> dict[str, Any]:
     items = list(fields.values()) if isinstance(fields, dict) else list(fields)
     avro_fields: list[dict[str, Any]] = []
     for f in items:
@@ -51,7 +53,9 @@ def payload_schema(workflow: str, boundary: str, fields: dict[str, FieldIR] | li
     }
 
 
-def envelope_schema(workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]) -> dict[str, Any]:
+def envelope_schema(
+    workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]
+) -> dict[str, Any]:
     """The Envelope<Payload> record for one topic."""
     return {
         "type": "record",

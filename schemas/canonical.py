@@ -1,4 +1,4 @@
-"""Canonical JSON: one byte string per value (sorted keys, no spaces), so hashes and comparisons are stable."""
+"""Canonical JSON: one string per value (sorted keys, no spaces), so comparisons are stable."""
 
 from __future__ import annotations
 

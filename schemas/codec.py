@@ -43,6 +43,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _D = struct.Struct("<d")
 _F = struct.Struct("<f")
+_P2 = struct.Struct("2B").pack
+_P8 = struct.Struct("8B").pack
 
 
 class UnsupportedSchemaError(ValueError):
@@ -55,9 +57,30 @@ class UnsupportedSchemaError(ValueError):
 
 
 def _wvar(buf: bytearray, n: int, field: str, kind: str) -> None:
-    """Write an already zig-zagged value as a varint; n outside 64 bits means the value was."""
+    """Write an already zig-zagged value (>= 128) as a varint; n outside 64 bits means the value was.
+
+    Two fast paths: 2 bytes (lengths, small ints) and 8 bytes (timestamps in micros), each in one
+    struct call over 28-bit halves, which stay single-digit ints in CPython.
+    """
+    if n < 0x4000:
+        buf += _P2((n & 0x7F) | 0x80, n >> 7)
+        return
     if n >> 64 or n < 0:
         raise ValueError(f"value out of range for {kind} on field {field}")
+    if n >> 49 and not n >> 56:
+        lo = n & 0xFFFFFFF
+        hi = n >> 28
+        buf += _P8(
+            (lo & 0x7F) | 0x80,
+            (lo >> 7 & 0x7F) | 0x80,
+            (lo >> 14 & 0x7F) | 0x80,
+            (lo >> 21) | 0x80,
+            (hi & 0x7F) | 0x80,
+            (hi >> 7 & 0x7F) | 0x80,
+            (hi >> 14 & 0x7F) | 0x80,
+            hi >> 21,
+        )
+        return
     while n > 0x7F:
         buf.append((n & 0x7F) | 0x80)
         n >>= 7
@@ -155,8 +178,10 @@ def _need_record(v: object, field: str) -> Mapping[str, Any]:
     raise TypeError(f"must be record (got {type(v).__name__}) on field {field}")
 
 
-def _bad_utf8(exc: UnicodeError, field: str) -> ValueError:
-    return ValueError(f"string is not valid UTF-8 ({exc.reason}) on field {field}")
+def _str_error(v: object, field: str, exc: Exception) -> Exception:
+    if isinstance(exc, UnicodeEncodeError):
+        return ValueError(f"string is not valid UTF-8 ({exc.reason}) on field {field}")
+    return TypeError(f"must be string (got {type(v).__name__}) on field {field}")
 
 
 def _no_default(field: str) -> ValueError:
@@ -206,8 +231,8 @@ def _union_picker(kinds: list[str], schema: Any) -> Callable[[object, str], int]
     return pick
 
 
-def _rvar(d: bytes, p: int, b: int) -> tuple[int, int]:
-    """Rest of a multi-byte varint whose first byte b was read; returns (zig-zag decoded, pos)."""
+def _rraw(d: bytes, p: int, b: int) -> tuple[int, int]:
+    """Rest of a multi-byte varint whose first byte b was read (p is past it): (raw value, pos)."""
     n = b & 0x7F
     shift = 7
     while True:
@@ -221,6 +246,12 @@ def _rvar(d: bytes, p: int, b: int) -> tuple[int, int]:
             raise ValueError(f"varint longer than 10 bytes at offset {p}")
     if n >> 64:
         raise ValueError(f"varint out of 64-bit range at offset {p}")
+    return n, p
+
+
+def _rvar(d: bytes, p: int, b: int) -> tuple[int, int]:
+    """A long whose first byte b (p is past it) did not fit the one-byte fast path."""
+    n, p = _rraw(d, p, b)
     return (n >> 1) ^ -(n & 1), p
 
 
@@ -231,12 +262,27 @@ def _rvar32(d: bytes, p: int, b: int) -> tuple[int, int]:
     return v, p
 
 
-def _rlen(d: bytes, p: int, b: int) -> tuple[int, int]:
-    """A string/bytes length that did not fit the one-byte fast path (multi-byte or negative)."""
-    n, p = _rvar(d, p, b) if b > 0x7F else ((b >> 1) ^ -(b & 1), p)
+def _rspan(d: bytes, p: int, b: int) -> tuple[int, int]:
+    """(start, end) of a string/bytes whose length byte b at p is multi-byte or negative."""
+    if b > 0x7F:
+        n, p = _rvar(d, p + 1, b)
+    else:
+        n, p = (b >> 1) ^ -(b & 1), p + 1
     if n < 0:
         raise ValueError(f"negative length {n} at offset {p}")
-    return n, p
+    if p + n > len(d):
+        raise _past_end(n, p, len(d))
+    return p, p + n
+
+
+def _rneg(d: bytes, p: int, n: int) -> tuple[int, int]:
+    """A negative block count is followed by the block's byte size, which we skip."""
+    size = d[p]
+    if size & 0x81:
+        p = _rspan(d, p, size)[0]
+    else:
+        p += 1
+    return -n, p
 
 
 def _past_end(n: int, p: int, size: int) -> EOFError:
@@ -245,10 +291,6 @@ def _past_end(n: int, p: int, size: int) -> EOFError:
 
 def _bad_index(i: int, p: int, n: int) -> ValueError:
     return ValueError(f"union index {i} at offset {p} is not in 0..{n - 1}")
-
-
-def _bad_bool(b: int, p: int) -> ValueError:
-    return ValueError(f"boolean byte {b} at offset {p} is neither 0 nor 1")
 
 
 def _bad_count(n: int, p: int) -> ValueError:
@@ -260,7 +302,7 @@ _RUNTIME: dict[str, Any] = {
     for name, obj in globals().items()
     if name.startswith(("_w", "_need", "_pack", "_bad", "_no_", "_r", "_past"))
 }
-_RUNTIME.update(_pd=_D.pack, _ud=_D.unpack_from, _uf=_F.unpack_from, _M=object(), _Mapping=Mapping)
+_RUNTIME.update(_BOOL=(False, True), _pd=_D.pack, _ud=_D.unpack_from, _uf=_F.unpack_from, _Mapping=Mapping)
 
 
 # ---------------------------------------------------------------- schema walking
@@ -388,12 +430,13 @@ class _Compiler:
         elif kind == "float":
             e.add(i, f"buf += _pack_float({x}, {f})")
         elif kind == "string":
+            # No type check on the fast path: only str has an .encode() giving bytes here; anything
+            # else fails with AttributeError, turned into the field-naming TypeError.
             b = e.var("s")
-            e.add(i, f"if type({x}) is not str: {x} = _need_str({x}, {f})")
             e.add(i, "try:")
             e.add(i + 1, f"{b} = {x}.encode()")
-            e.add(i, "except UnicodeEncodeError as exc:")
-            e.add(i + 1, f"raise _bad_utf8(exc, {f}) from None")
+            e.add(i, "except (AttributeError, UnicodeEncodeError) as exc:")
+            e.add(i + 1, f"raise _str_error({x}, {f}, exc) from None")
             self._enc_str_bytes(i, b)
         elif kind == "bytes":
             e.add(i, f"if type({x}) is not bytes: {x} = _need_bytes({x}, {f})")
@@ -442,8 +485,8 @@ class _Compiler:
             elif isinstance(ftype, list) and "null" in ftype:
                 e.add(i, f"{y} = {x}.get({name!r})")
             else:
-                e.add(i, f"{y} = {x}.get({name!r}, _M)")
-                e.add(i, f"if {y} is _M: raise _no_default({name!r})")
+                e.add(i, f"try: {y} = {x}[{name!r}]")
+                e.add(i, f"except KeyError: raise _no_default({name!r}) from None")
             self.encode(ftype, y, i, name, ns)
         self._open.discard(full)
 
@@ -485,29 +528,14 @@ class _Compiler:
     def _dec_varint(self, i: int, x: str, kind: str) -> None:
         d = self.dec
         d.add(i, f"{x} = d[p]")
-        d.add(i, "p += 1")
-        d.add(i, f"if {x} < 128: {x} = ({x} >> 1) ^ -({x} & 1)")
-        d.add(i, f"else: {x}, p = {'_rvar32' if kind == 'int' else '_rvar'}(d, p, {x})")
-
-    def _dec_len(self, i: int, n: str) -> None:
-        """A non-negative length/count into n (odd one-byte values are negative: slow path)."""
-        d = self.dec
-        d.add(i, f"{n} = d[p]")
-        d.add(i, "p += 1")
-        d.add(i, f"if {n} < 128 and not {n} & 1: {n} >>= 1")
-        d.add(i, f"else: {n}, p = _rlen(d, p, {n})")
+        d.add(i, f"if {x} < 128: {x} = ({x} >> 1) ^ -({x} & 1); p += 1")
+        d.add(i, f"else: {x}, p = {'_rvar32' if kind == 'int' else '_rvar'}(d, p + 1, {x})")
 
     def _dec_block_count(self, i: int, n: str, min_size: int) -> None:
         """A block count: negative means a byte size follows (Java writers do that)."""
         d = self.dec
-        d.add(i, f"{n} = d[p]")
-        d.add(i, "p += 1")
-        d.add(i, f"if {n} < 128: {n} = ({n} >> 1) ^ -({n} & 1)")
-        d.add(i, f"else: {n}, p = _rvar(d, p, {n})")
-        d.add(i, f"if {n} < 0:")
-        skip = d.var("b")
-        d.add(i + 1, f"{n} = -{n}")
-        self._dec_len(i + 1, skip)
+        self._dec_varint(i, n, "long")
+        d.add(i, f"if {n} < 0: {n}, p = _rneg(d, p, {n})")
         limit = f"(L - p) // {min_size}" if min_size else str(_MAX_ZERO_SIZE_ITEMS)
         d.add(i, f"if {n} > {limit}: raise _bad_count({n}, p)")
 
@@ -517,10 +545,8 @@ class _Compiler:
         if kind == "null":
             d.add(i, f"{x} = None")
         elif kind == "boolean":
-            d.add(i, f"{x} = d[p]")
-            d.add(i, f"if {x} > 1: raise _bad_bool({x}, p)")
+            d.add(i, f"{x} = _BOOL[d[p]]")
             d.add(i, "p += 1")
-            d.add(i, f"{x} = {x} == 1")
         elif kind in ("int", "long", "timestamp-micros"):
             self._dec_varint(i, x, kind)
         elif kind == "double":
@@ -530,12 +556,14 @@ class _Compiler:
             d.add(i, f"{x} = _uf(d, p)[0]")
             d.add(i, "p += 4")
         elif kind in ("string", "bytes"):
-            n = d.var("n")
-            self._dec_len(i, n)
-            d.add(i, f"if p + {n} > L: raise _past_end({n}, p, L)")
-            conv = "str({}, 'utf-8')" if kind == "string" else "{}"
-            d.add(i, f"{x} = {conv.format(f'd[p:p + {n}]')}")
-            d.add(i, f"p += {n}")
+            # No bounds check here: a length past the end leaves p > L, which the next read or
+            # AvroCodec.decode's final p == L check turns into an error.
+            e = d.var("e")
+            d.add(i, f"{e} = d[p]")
+            d.add(i, f"if {e} & 0x81: p, {e} = _rspan(d, p, {e})")
+            d.add(i, f"else: p += 1; {e} = p + ({e} >> 1)")
+            d.add(i, f"{x} = d[p:{e}]{'.decode()' if kind == 'string' else ''}")
+            d.add(i, f"p = {e}")
         elif kind in ("array", "map"):
             n, it = d.var("n"), d.var("x")
             value_schema = s["items"] if kind == "array" else s["values"]
@@ -568,11 +596,14 @@ class _Compiler:
             raise UnsupportedSchemaError(f"kind {kind!r}")
 
     def _dec_union(self, branches: list[Any], x: str, i: int, ns: str) -> None:
+        """Branch on the raw (still zig-zagged) index: branch j is 2*j; negatives are odd."""
         d = self.dec
         u = d.var("u")
-        self._dec_varint(i, u, "long")
+        d.add(i, f"{u} = d[p]")
+        d.add(i, "p += 1")
+        d.add(i, f"if {u} > 127: {u}, p = _rraw(d, p, {u})")
         for j, b in enumerate(branches):
-            d.add(i, f"{'if' if j == 0 else 'elif'} {u} == {j}:")
+            d.add(i, f"{'if' if j == 0 else 'elif'} {u} == {2 * j}:")
             self.decode(b, x, i + 1, ns)
         d.add(i, f"else: raise _bad_index({u}, p, {len(branches)})")
 

@@ -58,5 +58,7 @@ class EnvelopeSerde:
         try:
             rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
-            raise PoisonMessageError(f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid) from None
+            raise PoisonMessageError(
+                f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid
+            ) from None
         return sid, Envelope.from_record(rec)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
 AUDIT_TABLE = "events"
 
 # Column order is the insert order and the order of the hash's canonical content.
@@ -46,7 +45,7 @@ class AuditRow:
     seq: int
     event_id: str
     step: str
-    kind: str  # received | emitted | rejected | routed | warned | retry | error | dlq | completed | llm_call ...
+    kind: str  # received | emitted | rejected | routed | error | defaulted | dlq | completed | drift ...
     decision: str = ""
     reason: str = ""
     rule_results: str = "[]"  # canonical JSON array

@@ -15,7 +15,6 @@ from schemas.canonical import canonical_json
 from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
 
-
 READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
 
 
@@ -40,7 +39,8 @@ class ChdbAuditStore:
             text = str(exc)
             if "EmbeddedServer" in text or "already initialized" in text:
                 raise AuditStoreBusyError(
-                    f"the embedded audit store at {self.path} is in use by another process or another store in "
+                    f"the embedded audit store at {self.path} is in use by another process or another "
+                    "store in "
                     "this one (chdb serves one process per directory): stop the other process, pass another "
                     "--audit directory, or use a ClickHouse server (DWF_AUDIT_DSN=clickhouse://host:9000/dwf)"
                 ) from exc
@@ -96,4 +96,3 @@ class ChdbAuditStore:
 
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
-

@@ -14,16 +14,19 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def read_rows(store: AuditStore, workflow: str | None = None, run_id: str | None = None,
-              database: str | None = None) -> list[AuditRow]:
+def read_rows(
+    store: AuditStore, workflow: str | None = None, run_id: str | None = None, database: str | None = None
+) -> list[AuditRow]:
     db = database or getattr(store, "database", "dwf")
     where = ["1 = 1"]
     if workflow:
         where.append(f"workflow = {_literal(workflow)}")
     if run_id:
         where.append(f"run_id = {_literal(run_id)}")
-    sql = (f"SELECT {', '.join(COLUMNS)} FROM {db}.{AUDIT_TABLE} WHERE {' AND '.join(where)} "
-           "ORDER BY workflow, run_id, seq, ts_us")
+    sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM {db}.{AUDIT_TABLE} WHERE {' AND '.join(where)} "
+        "ORDER BY workflow, run_id, seq, ts_us"
+    )
     return [to_row(r) for r in store.query(sql).rows]
 
 

@@ -27,22 +27,37 @@ def render_markdown(rows: list[AuditRow]) -> str:
         "",
         f"- Workflow: **{first.workflow}**, version **{first.workflow_version}**",
         f"- Started: {_ts(first.ts_us)}; last event: {_ts(last.ts_us)}",
-        f"- Final decision: **{last.kind}** at `{last.step}`" + (f" ({last.decision})" if last.decision else ""),
+        f"- Final decision: **{last.kind}** at `{last.step}`"
+        + (f" ({last.decision})" if last.decision else ""),
         f"- Audit rows: {len(rows)}; hash chain: **{chain}**",
     ]
     for f in report.findings:
         out.append(f"  - {f}")
-    out += ["", "## Steps", "", "| # | step | transition | decision | reason | attempt | µs |",
-            "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Steps",
+        "",
+        "| # | step | transition | decision | reason | attempt | µs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r.seq} | {_cell(r.step)} | {r.kind} | {_cell(r.decision)} | {_cell(r.reason)} | "
-                   f"{r.attempt} | {r.duration_us} |")
-    out += ["", "## Rule results", "", "| step | rule | passed | severity | message | values read |",
-            "|---|---|---|---|---|---|"]
+        out.append(
+            f"| {r.seq} | {_cell(r.step)} | {r.kind} | {_cell(r.decision)} | {_cell(r.reason)} | "
+            f"{r.attempt} | {r.duration_us} |"
+        )
+    out += [
+        "",
+        "## Rule results",
+        "",
+        "| step | rule | passed | severity | message | values read |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         for res in json.loads(r.rule_results):
-            out.append(f"| {_cell(res['step'])} | {_cell(res['rule_id'])} | {'yes' if res['passed'] else 'NO'} | "
-                       f"{res['severity']} | {_cell(res['message'])} | `{_cell(res['values'])}` |")
+            out.append(
+                f"| {_cell(res['step'])} | {_cell(res['rule_id'])} | {'yes' if res['passed'] else 'NO'} | "
+                f"{res['severity']} | {_cell(res['message'])} | `{_cell(res['values'])}` |"
+            )
     out += ["", "## Hashes", "", "| # | prev_hash | hash |", "|---|---|---|"]
     for r in rows:
         out.append(f"| {r.seq} | `{r.prev_hash[:16]}…` | `{r.hash[:16]}…` |")
@@ -75,7 +90,11 @@ def render_html(rows: list[AuditRow]) -> str:
             body.append(f"<p>{html.escape(line.strip()[2:])}</p>")
     if in_table:
         body.append("</table>")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}th{background:#f4f4f4}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Run {html.escape(rows[0].run_id)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}th{background:#f4f4f4}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Run {html.escape(rows[0].run_id)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )

@@ -59,7 +59,9 @@ def _verify_chain(chain: list[AuditRow]) -> Iterator[Finding]:
     for row in chain:
         key = (row.seq, row.hash)
         if key in by_hash_seen:
-            yield Finding("duplicate", row.run_id, row.seq, row.event_id, f"{row.kind} at {row.step} delivered again")
+            yield Finding(
+                "duplicate", row.run_id, row.seq, row.event_id, f"{row.kind} at {row.step} delivered again"
+            )
             continue
         by_hash_seen.add(key)
         unique.append(row)
@@ -67,15 +69,32 @@ def _verify_chain(chain: list[AuditRow]) -> Iterator[Finding]:
     prev_seq = -1
     for row in unique:
         if row_digest(row) != row.hash:
-            yield Finding("changed", row.run_id, row.seq, row.event_id,
-                          f"{row.kind} at {row.step}: content does not match its hash")
+            yield Finding(
+                "changed",
+                row.run_id,
+                row.seq,
+                row.event_id,
+                f"{row.kind} at {row.step}: content does not match its hash",
+            )
         if row.seq == prev_seq:
-            yield Finding("forked", row.run_id, row.seq, row.event_id, "two different rows claim this position")
+            yield Finding(
+                "forked", row.run_id, row.seq, row.event_id, "two different rows claim this position"
+            )
             continue
         if row.seq > expected_seq:
-            yield Finding("removed", row.run_id, expected_seq, row.event_id,
-                          f"rows {expected_seq}..{row.seq - 1} are missing before {row.kind} at {row.step}")
+            yield Finding(
+                "removed",
+                row.run_id,
+                expected_seq,
+                row.event_id,
+                f"rows {expected_seq}..{row.seq - 1} are missing before {row.kind} at {row.step}",
+            )
         elif row.prev_hash != prev_hash:
-            yield Finding("reordered", row.run_id, row.seq, row.event_id,
-                          f"{row.kind} at {row.step} does not link to the row before it")
+            yield Finding(
+                "reordered",
+                row.run_id,
+                row.seq,
+                row.event_id,
+                f"{row.kind} at {row.step} does not link to the row before it",
+            )
         prev_hash, prev_seq, expected_seq = row.hash, row.seq, row.seq + 1

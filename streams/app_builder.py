@@ -19,7 +19,9 @@ def load_pipeline(spec_path: str | Path) -> Pipeline:
 def registry_for(settings: Settings) -> FileRegistry:
     url = settings.schema_registry
     if not url.startswith("file://"):
-        raise ValueError(f"schema_registry {url!r}: only file:// registries are supported (DWF_SCHEMA_REGISTRY)")
+        raise ValueError(
+            f"schema_registry {url!r}: only file:// registries are supported (DWF_SCHEMA_REGISTRY)"
+        )
     return FileRegistry(Path(url.removeprefix("file://")))
 
 

@@ -16,7 +16,9 @@ from rich.table import Table
 from streams.settings import load_settings
 from workflow.errors import SpecError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dana Workflows: neurosymbolic workflows as streams.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Dana Workflows: neurosymbolic workflows as streams."
+)
 audit_app = typer.Typer(no_args_is_help=True, help="Query and verify the audit log.")
 app.add_typer(audit_app, name="audit")
 console = Console()
@@ -86,8 +88,14 @@ def topology(
         table.add_column(col)
     for b, t in topo.topics.items():
         fields = topo.pipeline.boundaries.get(b)
-        desc = ", ".join(f"{f.name}:{f.type}{'?' if f.optional else ''}" for f in fields.values()) if fields else "mixed"
-        table.add_row(b, t.topic, str(t.schema_id or "per message"), desc, topo.pipeline.consumers.get(b, "-"))
+        desc = (
+            ", ".join(f"{f.name}:{f.type}{'?' if f.optional else ''}" for f in fields.values())
+            if fields
+            else "mixed"
+        )
+        table.add_row(
+            b, t.topic, str(t.schema_id or "per message"), desc, topo.pipeline.consumers.get(b, "-")
+        )
     console.print(table)
     console.print("```mermaid\n" + topo.mermaid() + "\n```", markup=False, highlight=False)
     if write_schemas:
@@ -104,9 +112,15 @@ def run(
     input: Annotated[Path, typer.Option("--input", "-i", help="events, one JSON object per line")],
     out: Annotated[Path, typer.Option(help="directory for output files")] = Path(".dwf/out"),
     format: Annotated[str, typer.Option(help="jsonl or avro")] = "jsonl",
-    audit: Annotated[str | None, typer.Option(help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")] = None,
+    audit: Annotated[
+        str | None, typer.Option(help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")
+    ] = None,
     no_audit: Annotated[bool, typer.Option("--no-audit", help="do not write the audit log")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    llm_script: Annotated[
+        Path | None,
+        typer.Option(help="offline: serve llm steps from the local test server with this reply script"),
+    ] = None,
 ) -> None:
     """Run a workflow in this process over a file of events (no servers needed)."""
     from streams.local.run_command import run_local
@@ -115,10 +129,32 @@ def run(
     if not input.exists():
         raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
     pipeline = _load(spec)
-    summary_code = asyncio.run(
-        run_local(pipeline, input, out, fmt=format, settings=settings,
-                  audit_dsn=None if no_audit else (audit or settings.audit_dsn), console=console, quiet=quiet)
-    )
+    server = None
+    if llm_script is not None:
+        from streams.llm_server.script import load_script
+        from streams.llm_server.server import ServerThread
+
+        try:
+            server = ServerThread(load_script(llm_script)).start()
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
+    try:
+        summary_code = asyncio.run(
+            run_local(
+                pipeline,
+                input,
+                out,
+                fmt=format,
+                settings=settings,
+                audit_dsn=None if no_audit else (audit or settings.audit_dsn),
+                console=console,
+                quiet=quiet,
+            )
+        )
+    finally:
+        if server is not None:
+            server.stop()
     raise typer.Exit(summary_code)
 
 
@@ -171,8 +207,10 @@ def audit_verify(
     if len(report.findings) > 200:
         err.print(f"  ... and {len(report.findings) - 200} more")
     status = "[green]OK[/green]" if report.ok else "[red]BROKEN[/red]"
-    console.print(f"{report.runs} runs, {report.rows} rows: chains {status}; "
-                  f"{len(report.duplicates)} duplicate deliveries")
+    console.print(
+        f"{report.runs} runs, {report.rows} rows: chains {status}; "
+        f"{len(report.duplicates)} duplicate deliveries"
+    )
     if not report.ok:
         raise typer.Exit(2)
 
@@ -182,7 +220,9 @@ def audit_report(
     run_id: Annotated[str, typer.Argument(help="the run to report on")],
     dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
     html: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
-    markdown: Annotated[Path | None, typer.Option(help="write the Markdown report here (default: print it)")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="write the Markdown report here (default: print it)")
+    ] = None,
 ) -> None:
     """A compliance report for one run: every step, rule result, decision and the chain status."""
     from sinks.reader import read_rows
@@ -195,7 +235,10 @@ def audit_report(
     finally:
         store.close()
     if not rows:
-        raise _fail(f"no audit rows for run {run_id}; list runs with: dana-wf audit sql \"SELECT DISTINCT run_id FROM dwf.events LIMIT 10\"")
+        raise _fail(
+            f"no audit rows for run {run_id}; list runs with: "
+            'dana-wf audit sql "SELECT DISTINCT run_id FROM dwf.events LIMIT 10"'
+        )
     md = render_markdown(rows)
     if markdown:
         markdown.write_text(md)
@@ -209,7 +252,7 @@ def audit_report(
 
 _mount("streams.launcher.cli", "kafka", "Start, stop and inspect the local Kafka broker.")
 _mount("streams.config_cli", "config", "Show the effective settings (secrets masked).")
-_mount("streams.dev_cli", "dev", "Developer tools (the local OpenAI-compatible test server).")
+_mount("streams.llm_server.cli", "dev", "Developer tools (the local OpenAI-compatible test server).")
 _mount("streams.kafka.cli", "kafka-runtime", "Kafka runtime commands.")
 _mount("streams.drift_cli", "drift", "Drift baselines and reports.")
 

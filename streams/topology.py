@@ -35,8 +35,9 @@ class Topology:
         self.topics: dict[str, TopicSpec] = {}
         for boundary, fields in pipeline.boundaries.items():
             schema = envelope_schema(wf, boundary, fields)
-            self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), schema,
-                                              registry.register(schema))
+            self.topics[boundary] = TopicSpec(
+                boundary, topic_name(wf, boundary, prefix), schema, registry.register(schema)
+            )
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
 

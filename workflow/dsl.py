@@ -1,11 +1,11 @@
 """Compose a workflow in Python with `|`; it compiles through the same checks as the YAML spec.
 
-    wf = (
-        Workflow("claims", input={"amount": "double", "currency": "string"})
-        | validate("check", rule("positive", "amount > 0.0", "amount must be positive"))
-        | route("triage", auto_pay="amount < 1000.0", review="true")
-    )
-    ir = wf.build()
+wf = (
+    Workflow("claims", input={"amount": "double", "currency": "string"})
+    | validate("check", rule("positive", "amount > 0.0", "amount must be positive"))
+    | route("triage", auto_pay="amount < 1000.0", review="true")
+)
+ir = wf.build()
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def transform(name: str, set: dict[str, Any] | None = None, **options: Any) -> S
     return Step(name, {"transform": body, **options})
 
 
-def route(name: str, branches: dict[str, Any] | None = None, *, as_field: str | None = None, **conditions: Any) -> Step:
+def route(
+    name: str, branches: dict[str, Any] | None = None, *, as_field: str | None = None, **conditions: Any
+) -> Step:
     body: dict[str, Any] = {"route": {**(branches or {}), **conditions}}
     if as_field:
         body["as"] = as_field
@@ -79,8 +81,15 @@ class Workflow:
     def __or__(self, step: Step) -> Workflow:
         if not isinstance(step, Step):
             return NotImplemented
-        return Workflow(self.name, self.input, self.version, self.description, self.objective, self.drift,
-                        (*self.steps, step))
+        return Workflow(
+            self.name,
+            self.input,
+            self.version,
+            self.description,
+            self.objective,
+            self.drift,
+            (*self.steps, step),
+        )
 
     def as_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"workflow": self.name, "version": self.version, "input": dict(self.input)}

@@ -25,6 +25,7 @@ class SpecError(ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = problems
         n = len(problems)
-        super().__init__(f"{n} problem{'s' if n != 1 else ''} in workflow spec:\n" + "\n".join(
-            f"  - {p}" for p in problems
-        ))
+        super().__init__(
+            f"{n} problem{'s' if n != 1 else ''} in workflow spec:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )

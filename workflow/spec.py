@@ -76,7 +76,9 @@ def load_spec(path: str | Path) -> WorkflowIR:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError([SpecProblem(str(p), 0, "<file>", f"cannot read: {exc.strerror}", "check the path")])
+        raise SpecError(
+            [SpecProblem(str(p), 0, "<file>", f"cannot read: {exc.strerror}", "check the path")]
+        ) from None
     return parse_spec(text, str(p), base_dir=p.parent)
 
 
@@ -87,16 +89,22 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        raise SpecError([SpecProblem(file, line, "<yaml>", f"not valid YAML: {exc}", "fix the YAML syntax")])
+        raise SpecError(
+            [SpecProblem(file, line, "<yaml>", f"not valid YAML: {exc}", "fix the YAML syntax")]
+        ) from None
     if not isinstance(doc, CommentedMap):
-        raise SpecError([SpecProblem(file, 1, "<root>", "a spec is a mapping", "start with 'workflow: NAME'")])
+        raise SpecError(
+            [SpecProblem(file, 1, "<root>", "a spec is a mapping", "start with 'workflow: NAME'")]
+        )
 
     for key in doc:
         if key not in TOP_KEYS:
             c.add(doc, key, str(key), "unknown key", _suggest(str(key), TOP_KEYS))
     name = doc.get("workflow")
     if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-        c.add(doc, "workflow", "workflow", "needs a name of letters, digits, - or _", "workflow: claims-triage")
+        c.add(
+            doc, "workflow", "workflow", "needs a name of letters, digits, - or _", "workflow: claims-triage"
+        )
         name = "invalid"
     version = doc.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -108,7 +116,9 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     steps_node = doc.get("steps")
     steps: list[StepIR] = []
     if not isinstance(steps_node, CommentedSeq) or not steps_node:
-        c.add(doc, "steps", "steps", "a workflow needs a list of steps", "steps:\n  - check: {validate: [...]}")
+        c.add(
+            doc, "steps", "steps", "a workflow needs a list of steps", "steps:\n  - check: {validate: [...]}"
+        )
     else:
         steps = _parse_steps(steps_node, "steps", c)
     drift = _parse_drift(doc.get("drift"), doc, c)
@@ -152,11 +162,18 @@ def _parse_fields(node: Any, parent: Any, key: str, path: str, c: _Collector) ->
     for fname, ftype in node.items():
         parsed = _parse_type(ftype)
         if parsed is None:
-            c.add(node, fname, f"{path}.{fname}", f"unknown type {ftype!r}",
-                  f"use one of {', '.join(AVRO_PRIMITIVES)} (add '?' for optional, e.g. 'string?')")
+            c.add(
+                node,
+                fname,
+                f"{path}.{fname}",
+                f"unknown type {ftype!r}",
+                f"use one of {', '.join(AVRO_PRIMITIVES)} (add '?' for optional, e.g. 'string?')",
+            )
             continue
         if not str(fname).isidentifier():
-            c.add(node, fname, f"{path}.{fname}", "field names must be identifiers", "use letters, digits and _")
+            c.add(
+                node, fname, f"{path}.{fname}", "field names must be identifiers", "use letters, digits and _"
+            )
             continue
         out.append(FieldIR(name=str(fname), type=parsed[0], optional=parsed[1]))  # type: ignore[arg-type]
     return out
@@ -177,7 +194,9 @@ def _fields_from_avsc(node: CommentedMap, c: _Collector, base_dir: Path | None) 
     try:
         schema = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        c.add(node, "schema", "input.schema", f"cannot read Avro schema {path}: {exc}", "point to an .avsc file")
+        c.add(
+            node, "schema", "input.schema", f"cannot read Avro schema {path}: {exc}", "point to an .avsc file"
+        )
         return []
     out = []
     for f in schema.get("fields", []):
@@ -185,34 +204,55 @@ def _fields_from_avsc(node: CommentedMap, c: _Collector, base_dir: Path | None) 
         optional = isinstance(t, list) and "null" in t
         base = next((x for x in t if x != "null"), None) if isinstance(t, list) else t
         if base not in AVRO_PRIMITIVES:
-            c.add(node, "schema", f"input.schema.{f['name']}", f"unsupported Avro type {t!r}",
-                  "use primitive fields (string, long, int, double, float, boolean)")
+            c.add(
+                node,
+                "schema",
+                f"input.schema.{f['name']}",
+                f"unsupported Avro type {t!r}",
+                "use primitive fields (string, long, int, double, float, boolean)",
+            )
             continue
         out.append(FieldIR(name=f["name"], type=base, optional=optional, doc=f.get("doc", "")))
     return out
 
 
-def _parse_rule(node: Any, parent: Any, key: Any, path: str, c: _Collector, expr_key: str = "rule") -> RuleIR | None:
+def _parse_rule(
+    node: Any, parent: Any, key: Any, path: str, c: _Collector, expr_key: str = "rule"
+) -> RuleIR | None:
     if not isinstance(node, CommentedMap):
-        c.add(parent, key, path, "a rule is a mapping", "{id: positive_amount, rule: \"amount > 0.0\"}")
+        c.add(parent, key, path, "a rule is a mapping", '{id: positive_amount, rule: "amount > 0.0"}')
         return None
     ok = True
     for k in node:
         if k not in ("id", expr_key, "message", "severity"):
-            c.add(node, k, f"{path}.{k}", "unknown key", _suggest(str(k), ("id", expr_key, "message", "severity")))
+            c.add(
+                node,
+                k,
+                f"{path}.{k}",
+                "unknown key",
+                _suggest(str(k), ("id", expr_key, "message", "severity")),
+            )
             ok = False
     rid, expr = node.get("id"), node.get(expr_key)
     if not isinstance(rid, str) or not rid:
         c.add(node, None, f"{path}.id", "every rule needs an id", "id: positive_amount")
         ok = False
     if not isinstance(expr, str) or not expr:
-        c.add(node, None, f"{path}.{expr_key}", "every rule needs a CEL expression", f'{expr_key}: "amount > 0.0"')
+        c.add(
+            node,
+            None,
+            f"{path}.{expr_key}",
+            "every rule needs a CEL expression",
+            f'{expr_key}: "amount > 0.0"',
+        )
         ok = False
     else:
         ok &= _check_expr(expr, node, expr_key, f"{path}.{expr_key}", c)
     severity = node.get("severity", "reject")
     if severity not in ("reject", "warn"):
-        c.add(node, "severity", f"{path}.severity", f"unknown severity {severity!r}", "severity: reject or warn")
+        c.add(
+            node, "severity", f"{path}.severity", f"unknown severity {severity!r}", "severity: reject or warn"
+        )
         ok = False
     if not ok:
         return None
@@ -232,11 +272,23 @@ def _parse_objective(node: Any, doc: Any, c: _Collector) -> ObjectiveIR:
     if node is None:
         return ObjectiveIR()
     if not isinstance(node, CommentedMap):
-        c.add(doc, "objective", "objective", "a mapping with goal, constraints, success_criteria", "objective: {goal: ...}")
+        c.add(
+            doc,
+            "objective",
+            "objective",
+            "a mapping with goal, constraints, success_criteria",
+            "objective: {goal: ...}",
+        )
         return ObjectiveIR()
     for k in node:
         if k not in ("goal", "constraints", "success_criteria"):
-            c.add(node, k, f"objective.{k}", "unknown key", _suggest(str(k), ("goal", "constraints", "success_criteria")))
+            c.add(
+                node,
+                k,
+                f"objective.{k}",
+                "unknown key",
+                _suggest(str(k), ("goal", "constraints", "success_criteria")),
+            )
     rules: list[RuleIR] = []
     cons = node.get("constraints") or []
     for i, r in enumerate(cons):
@@ -244,8 +296,9 @@ def _parse_objective(node: Any, doc: Any, c: _Collector) -> ObjectiveIR:
         if rule is not None:
             rules.append(rule)
     crit = node.get("success_criteria") or []
-    return ObjectiveIR(goal=str(node.get("goal", "")), constraints=tuple(rules),
-                       success_criteria=tuple(str(x) for x in crit))
+    return ObjectiveIR(
+        goal=str(node.get("goal", "")), constraints=tuple(rules), success_criteria=tuple(str(x) for x in crit)
+    )
 
 
 def _parse_retry(node: Any, parent: Any, path: str, c: _Collector, default: RetryPolicyIR) -> RetryPolicyIR:
@@ -255,8 +308,13 @@ def _parse_retry(node: Any, parent: Any, path: str, c: _Collector, default: Retr
         return RetryPolicyIR(**dict(node))
     except (ValidationError, TypeError) as exc:
         msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        c.add(parent, "retry", path, f"invalid retry policy: {msg}",
-              "retry: {max_attempts: 3, backoff_ms: 100, on_exhausted: dlq}")
+        c.add(
+            parent,
+            "retry",
+            path,
+            f"invalid retry policy: {msg}",
+            "retry: {max_attempts: 3, backoff_ms: 100, on_exhausted: dlq}",
+        )
         return default
 
 
@@ -265,8 +323,13 @@ def _parse_steps(seq: CommentedSeq, path: str, c: _Collector) -> list[StepIR]:
     for i, item in enumerate(seq):
         ipath = f"{path}[{i}]"
         if not isinstance(item, CommentedMap) or len(item) != 1:
-            c.add(seq, i, ipath, "each step is a mapping with one key, its name",
-                  "- check_claim:\n    validate: [...]")
+            c.add(
+                seq,
+                i,
+                ipath,
+                "each step is a mapping with one key, its name",
+                "- check_claim:\n    validate: [...]",
+            )
             continue
         name, body = next(iter(item.items()))
         spath = f"{ipath}.{name}"
@@ -274,15 +337,26 @@ def _parse_steps(seq: CommentedSeq, path: str, c: _Collector) -> list[StepIR]:
             c.add(item, name, spath, "step names must be identifiers", "use letters, digits and _")
             continue
         if not isinstance(body, CommentedMap):
-            c.add(item, name, spath, "a step needs its kind", f"{name}:\n  validate: [...]  # or transform, route, llm")
+            c.add(
+                item,
+                name,
+                spath,
+                "a step needs its kind",
+                f"{name}:\n  validate: [...]  # or transform, route, llm",
+            )
             continue
         kinds = [k for k in body if k in STEP_KINDS]
         for k in body:
             if k not in STEP_KINDS and k not in STEP_OPTIONS:
                 c.add(body, k, f"{spath}.{k}", "unknown key", _suggest(str(k), STEP_KINDS + STEP_OPTIONS))
         if len(kinds) != 1:
-            c.add(item, name, spath, f"a step has exactly one kind, found {len(kinds)}",
-                  f"give one of {', '.join(STEP_KINDS)}")
+            c.add(
+                item,
+                name,
+                spath,
+                f"a step has exactly one kind, found {len(kinds)}",
+                f"give one of {', '.join(STEP_KINDS)}",
+            )
             continue
         kind = kinds[0]
         step = _STEP_PARSERS[kind](str(name), body, kind, spath, c)
@@ -294,8 +368,13 @@ def _parse_steps(seq: CommentedSeq, path: str, c: _Collector) -> list[StepIR]:
 def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: _Collector) -> StepIR | None:
     node = body[kind]
     if not isinstance(node, CommentedMap):
-        c.add(body, kind, f"{path}.{kind}", "a mapping with set, rename, drop or function",
-              'transform:\n  set: {currency: "upper(currency)"}')
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping with set, rename, drop or function",
+            'transform:\n  set: {currency: "upper(currency)"}',
+        )
         return None
     allowed = ("set", "rename", "drop", "function", "outputs")
     for k in node:
@@ -313,19 +392,38 @@ def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: _Co
         elif isinstance(spec, CommentedMap) and "expr" in spec:
             parsed = _parse_type(spec.get("type"))
             if parsed is None:
-                c.add(spec, "type", fpath + ".type", f"unknown type {spec.get('type')!r}",
-                      f"use one of {', '.join(AVRO_PRIMITIVES)}")
+                c.add(
+                    spec,
+                    "type",
+                    fpath + ".type",
+                    f"unknown type {spec.get('type')!r}",
+                    f"use one of {', '.join(AVRO_PRIMITIVES)}",
+                )
                 continue
             if _check_expr(str(spec["expr"]), spec, "expr", fpath + ".expr", c):
                 derive.append(DeriveIR(field=str(fname), expr=str(spec["expr"]), type=parsed[0]))  # type: ignore[arg-type]
         else:
-            c.add(sets, fname, fpath, "a CEL expression or {expr: ..., type: ...}",
-                  f'{fname}: {{expr: "amount * 1.1", type: double}}')
-    outputs = _parse_fields(node["outputs"], node, "outputs", f"{path}.{kind}.outputs", c) if "outputs" in node else []
+            c.add(
+                sets,
+                fname,
+                fpath,
+                "a CEL expression or {expr: ..., type: ...}",
+                f'{fname}: {{expr: "amount * 1.1", type: double}}',
+            )
+    outputs = (
+        _parse_fields(node["outputs"], node, "outputs", f"{path}.{kind}.outputs", c)
+        if "outputs" in node
+        else []
+    )
     function = node.get("function")
     if function is not None and (not isinstance(function, str) or ":" not in function):
-        c.add(node, "function", f"{path}.{kind}.function", "a registered function as 'module:callable'",
-              "function: mypkg.enrich:add_region")
+        c.add(
+            node,
+            "function",
+            f"{path}.{kind}.function",
+            "a registered function as 'module:callable'",
+            "function: mypkg.enrich:add_region",
+        )
     step = TransformStepIR(
         name=name,
         derive=tuple(derive),
@@ -343,22 +441,35 @@ def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: _Co
 def _parse_validate(name: str, body: CommentedMap, kind: str, path: str, c: _Collector) -> StepIR | None:
     node = body[kind]
     if not isinstance(node, CommentedSeq) or not node:
-        c.add(body, kind, f"{path}.{kind}", "a list of rules",
-              'validate:\n  - {id: positive_amount, rule: "amount > 0.0"}')
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a list of rules",
+            'validate:\n  - {id: positive_amount, rule: "amount > 0.0"}',
+        )
         return None
     rules = [_parse_rule(r, node, i, f"{path}.{kind}[{i}]", c) for i, r in enumerate(node)]
     ok = [r for r in rules if r is not None]  # keep the good rules so their fields get checked too
     if not ok:
         return None
-    return ValidateStepIR(name=name, rules=tuple(ok),
-                          retry=_parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()))
+    return ValidateStepIR(
+        name=name,
+        rules=tuple(ok),
+        retry=_parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()),
+    )
 
 
 def _parse_route(name: str, body: CommentedMap, kind: str, path: str, c: _Collector) -> StepIR | None:
     node = body[kind]
     if not isinstance(node, CommentedMap) or not node:
-        c.add(body, kind, f"{path}.{kind}", "a mapping of branch names to CEL conditions",
-              'route:\n  auto_pay: "amount < 1000.0"\n  review: "true"')
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping of branch names to CEL conditions",
+            'route:\n  auto_pay: "amount < 1000.0"\n  review: "true"',
+        )
         return None
     branches: list[BranchIR] = []
     for bname, spec in node.items():
@@ -372,30 +483,58 @@ def _parse_route(name: str, body: CommentedMap, kind: str, path: str, c: _Collec
         elif isinstance(spec, CommentedMap) and isinstance(spec.get("when"), str):
             for k in spec:
                 if k not in ("when", "steps", "terminal"):
-                    c.add(spec, k, f"{bpath}.{k}", "unknown key", _suggest(str(k), ("when", "steps", "terminal")))
+                    c.add(
+                        spec,
+                        k,
+                        f"{bpath}.{k}",
+                        "unknown key",
+                        _suggest(str(k), ("when", "steps", "terminal")),
+                    )
             if not _check_expr(spec["when"], spec, "when", bpath + ".when", c):
                 continue
             sub = spec.get("steps") or CommentedSeq()
-            branches.append(BranchIR(name=str(bname), when=spec["when"], steps=tuple(_parse_steps(sub, f"{bpath}.steps", c)),
-                                     terminal=bool(spec.get("terminal", False))))
+            branches.append(
+                BranchIR(
+                    name=str(bname),
+                    when=spec["when"],
+                    steps=tuple(_parse_steps(sub, f"{bpath}.steps", c)),
+                    terminal=bool(spec.get("terminal", False)),
+                )
+            )
         else:
-            c.add(node, bname, bpath, "a CEL condition or {when: ..., steps: [...], terminal: bool}",
-                  f'{bname}: "amount < 1000.0"')
+            c.add(
+                node,
+                bname,
+                bpath,
+                "a CEL condition or {when: ..., steps: [...], terminal: bool}",
+                f'{bname}: "amount < 1000.0"',
+            )
     field = str(body.get("as", "route"))
-    return RouteStepIR(name=name, branches=tuple(branches), field=field,
-                       retry=_parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()))
+    return RouteStepIR(
+        name=name,
+        branches=tuple(branches),
+        field=field,
+        retry=_parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()),
+    )
 
 
 def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: _Collector) -> StepIR | None:
     node = body[kind]
     if not isinstance(node, CommentedMap):
-        c.add(body, kind, f"{path}.{kind}", "a mapping with prompt and output",
-              "llm:\n  prompt: 'Assess {{ description }}'\n  output: {risk: string}")
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping with prompt and output",
+            "llm:\n  prompt: 'Assess {{ description }}'\n  output: {risk: string}",
+        )
         return None
     data = dict(node)
     out = _parse_fields(node.get("output"), node, "output", f"{path}.{kind}.output", c)
     data["output"] = tuple(out)
-    if isinstance(data.get("when"), str) and not _check_expr(data["when"], node, "when", f"{path}.{kind}.when", c):
+    if isinstance(data.get("when"), str) and not _check_expr(
+        data["when"], node, "when", f"{path}.{kind}.when", c
+    ):
         return None
     data.setdefault("template_id", f"{name}")
     data["retry"] = _parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR(max_attempts=1))
@@ -404,8 +543,13 @@ def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: _Collecto
     except ValidationError as exc:
         for e in exc.errors():
             key = e["loc"][0] if e["loc"] else None
-            c.add(node, key if key in node else None, f"{path}.{kind}.{_loc(e['loc'])}", e["msg"],
-                  "see docs/spec.md#llm")
+            c.add(
+                node,
+                key if key in node else None,
+                f"{path}.{kind}.{_loc(e['loc'])}",
+                e["msg"],
+                "see docs/spec.md#llm",
+            )
         return None
 
 
@@ -436,8 +580,9 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _check_names_and_fields(steps: list[StepIR], fields: Fields, objective: ObjectiveIR, c: _Collector,
-                            seq: Any) -> None:
+def _check_names_and_fields(
+    steps: list[StepIR], fields: Fields, objective: ObjectiveIR, c: _Collector, seq: Any
+) -> None:
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
     final = _check_steps(steps, fields, c, seq, "steps", seen)
@@ -445,7 +590,9 @@ def _check_names_and_fields(steps: list[StepIR], fields: Fields, objective: Obje
         _check_reads(rule.expr, final, c, None, f"objective.constraints[{i}].rule")
 
 
-def _check_steps(steps: list[StepIR], fields: Fields, c: _Collector, seq: Any, path: str, seen: set[str]) -> Fields:
+def _check_steps(
+    steps: list[StepIR], fields: Fields, c: _Collector, seq: Any, path: str, seen: set[str]
+) -> Fields:
     current = fields
     for i, step in enumerate(steps):
         spath = f"{path}[{i}].{step.name}"
@@ -458,23 +605,38 @@ def _check_steps(steps: list[StepIR], fields: Fields, c: _Collector, seq: Any, p
             resolved = list(step.derive)
             for fname, expr, sets in pending:
                 if fname not in current:
-                    c.add(sets, fname, f"{spath}.transform.set.{fname}", "a new field needs a type",
-                          f'{fname}: {{expr: "{expr}", type: double}}')
+                    c.add(
+                        sets,
+                        fname,
+                        f"{spath}.transform.set.{fname}",
+                        "a new field needs a type",
+                        f'{fname}: {{expr: "{expr}", type: double}}',
+                    )
                     continue
                 resolved.append(DeriveIR(field=fname, expr=expr, type=current[fname].type))
             for d in resolved:
                 _check_reads(d.expr, current, c, node, f"{spath}.transform.set.{d.field}")
             for old in step.rename:
                 if old not in current:
-                    c.add(node, step.name, f"{spath}.transform.rename.{old}", f"no field '{old}' to rename",
-                          _suggest(old, current))
+                    c.add(
+                        node,
+                        step.name,
+                        f"{spath}.transform.rename.{old}",
+                        f"no field '{old}' to rename",
+                        _suggest(old, current),
+                    )
             object.__setattr__(step, "derive", tuple(resolved))
         elif isinstance(step, ValidateStepIR | EnforceStepIR):
             ids = set()
             for j, rule in enumerate(step.rules):
                 if rule.id in ids:
-                    c.add(node, step.name, f"{spath}.validate[{j}].id", f"duplicate rule id '{rule.id}'",
-                          "give every rule its own id")
+                    c.add(
+                        node,
+                        step.name,
+                        f"{spath}.validate[{j}].id",
+                        f"duplicate rule id '{rule.id}'",
+                        "give every rule its own id",
+                    )
                 ids.add(rule.id)
                 _check_reads(rule.expr, current, c, node, f"{spath}.validate[{j}].rule")
         elif isinstance(step, RouteStepIR):
@@ -483,9 +645,8 @@ def _check_steps(steps: list[StepIR], fields: Fields, c: _Collector, seq: Any, p
             for branch in step.branches:
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
                 _check_steps(list(branch.steps), routed, c, None, f"{spath}.route.{branch.name}.steps", seen)
-        elif isinstance(step, LLMStepIR):
-            if step.when:
-                _check_reads(step.when, current, c, node, f"{spath}.llm.when")
+        elif isinstance(step, LLMStepIR) and step.when:
+            _check_reads(step.when, current, c, node, f"{spath}.llm.when")
         current = fields_after(step, current)
     return current
 
@@ -500,4 +661,6 @@ def _check_reads(expr: str, fields: Fields, c: _Collector, node: Any, path: str)
 
 def _bound_by_macro(expr: str, var: str) -> bool:
     """Comprehension macros (all, exists, map, filter) bind their own variable: `xs.all(x, x > 0)`."""
-    return any(f"{m}({var}," in expr.replace(" ", "") for m in ("all", "exists", "exists_one", "map", "filter"))
+    return any(
+        f"{m}({var}," in expr.replace(" ", "") for m in ("all", "exists", "exists_one", "map", "filter")
+    )

@@ -1,4 +1,4 @@
-"""Optional pieces the local runtime attaches when a workflow needs them (LLM client, drift)."""
+"""Optional pieces the local runtime attaches when a workflow needs them (the LLM client)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,22 @@ from collections.abc import Awaitable, Callable
 from processors.base import StepContext
 from processors.chain import Pipeline
 from streams.settings import Settings
+from workflow.ir import LLMStepIR
 
 Closer = Callable[[], Awaitable[None]]
 
 
+def has_llm_steps(pipeline: Pipeline) -> bool:
+    return any(isinstance(node.step, LLMStepIR) for node in pipeline.nodes.values())
+
+
 def attach_extras(pipeline: Pipeline, ctx: StepContext, settings: Settings) -> list[Closer]:
+    """Give ctx an LLM client (with a persistent cache: reruns make no new calls) when needed."""
     closers: list[Closer] = []
+    if has_llm_steps(pipeline):
+        from processors.llm import LLMClient, SqliteLLMCache
+
+        client = LLMClient.from_settings(settings, cache=SqliteLLMCache(settings.llm_cache_path))
+        ctx.llm = client
+        closers.append(client.aclose)
     return closers

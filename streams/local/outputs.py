@@ -62,8 +62,11 @@ class OutputFiles:
 
     def _avro_record(self, env: Envelope) -> dict[str, Any]:
         rec = decision_record(env)
-        return {**{k: rec[k] for k in DECISION_FIELDS[:5]}, "payload_json": canonical_json(rec["payload"]),
-                "provenance_json": canonical_json(rec["provenance"])}
+        return {
+            **{k: rec[k] for k in DECISION_FIELDS[:5]},
+            "payload_json": canonical_json(rec["payload"]),
+            "provenance_json": canonical_json(rec["provenance"]),
+        }
 
     def close(self) -> None:
         for fh in self._files.values():

@@ -50,14 +50,21 @@ async def run_local(
         from streams.local.extras import attach_extras
 
         closers = attach_extras(pipeline, ctx, settings)
-        runtime = LocalRuntime(pipeline, topo, OutputFiles(out_dir, topo, fmt), sink, ctx,
-                               audit_batch=settings.audit_batch_size)
+        runtime = LocalRuntime(
+            pipeline, topo, OutputFiles(out_dir, topo, fmt), sink, ctx, audit_batch=settings.audit_batch_size
+        )
         try:
             if quiet or len(lines) < PROGRESS_MIN_EVENTS:
                 summary = await runtime.run(lines)
             else:
-                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                              TimeRemainingColumn(), console=console, transient=True) as bar:
+                with Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                ) as bar:
                     task = bar.add_task(pipeline.workflow.name, total=len(lines))
                     summary = await runtime.run(lines, on_event=lambda i: bar.update(task, completed=i + 1))
         finally:
@@ -72,11 +79,19 @@ async def run_local(
             store.close()
 
 
-def print_summary(console: Console, pipeline: Pipeline, s: RunSummary, outputs: OutputFiles | None,
-                  audit_dsn: str | None, chain_ok: bool) -> None:
+def print_summary(
+    console: Console,
+    pipeline: Pipeline,
+    s: RunSummary,
+    outputs: OutputFiles | None,
+    audit_dsn: str | None,
+    chain_ok: bool,
+) -> None:
     wf = pipeline.workflow
-    console.print(f"[bold]{wf.name}[/bold] v{wf.version}: {s.events} events in {s.seconds:.2f}s "
-                  f"({s.events_per_second:,.0f} events/s)")
+    console.print(
+        f"[bold]{wf.name}[/bold] v{wf.version}: {s.events} events in {s.seconds:.2f}s "
+        f"({s.events_per_second:,.0f} events/s)"
+    )
     t = Table(title="outcomes")
     t.add_column("outcome")
     t.add_column("events", justify="right")
@@ -97,8 +112,14 @@ def print_summary(console: Console, pipeline: Pipeline, s: RunSummary, outputs: 
         st.add_column(col, justify="right" if col != "step" else "left")
     for name, stats in s.steps.items():
         c = stats.counts
-        st.add_row(name, str(c["emitted"]), str(c["routed"]), str(c["rejected"]), str(c["dlq"]),
-                   f"{stats.seconds * 1000:.0f}")
+        st.add_row(
+            name,
+            str(c["emitted"]),
+            str(c["routed"]),
+            str(c["rejected"]),
+            str(c["dlq"]),
+            f"{stats.seconds * 1000:.0f}",
+        )
     console.print(st)
     where = audit_dsn or "disabled"
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"

@@ -113,7 +113,9 @@ class LocalRuntime:
             stats = s.steps[node.path]
             stats.seconds += time.perf_counter() - t0
             forwarded = "routed" if node.branches else "emitted"
-            stats.counts[forwarded if result.disposition is Disposition.FORWARD else result.disposition.value] += 1
+            stats.counts[
+                forwarded if result.disposition is Disposition.FORWARD else result.disposition.value
+            ] += 1
             self._audit(result.rows)
             if result.disposition is not Disposition.FORWARD:
                 self._terminal(result.boundary, result.envelope, result.reasons)

@@ -25,7 +25,15 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run(tmp_path: Path, name: str, audit: Path | None) -> Path:
     out = tmp_path / name
-    args = ["run", str(CLAIMS / "claims.yaml"), "--input", str(CLAIMS / "events.jsonl"), "--out", str(out), "-q"]
+    args = [
+        "run",
+        str(CLAIMS / "claims.yaml"),
+        "--input",
+        str(CLAIMS / "events.jsonl"),
+        "--out",
+        str(out),
+        "-q",
+    ]
     args += ["--audit", f"chdb://{audit}"] if audit else ["--no-audit"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -53,16 +61,22 @@ def test_outcome_counts_match_the_generators_expectations(tmp_path: Path) -> Non
     assert len(rejected) == expected["rejected"]
     by_rule: Counter[str] = Counter()
     for r in rejected:
-        failed = {x["rule_id"] for x in r["provenance"]["rule_results"]
-                  if not x["passed"] and x["severity"] == "reject"}
+        failed = {
+            x["rule_id"]
+            for x in r["provenance"]["rule_results"]
+            if not x["passed"] and x["severity"] == "reject"
+        }
         by_rule["schema" if any(f.startswith("schema.") for f in failed) else failed.pop()] += 1
     assert by_rule == {k.split(":", 1)[1]: v for k, v in expected.items() if k.startswith("reject:")}
     dlq = read_jsonl(out / "dwf.claims-triage.dlq.jsonl")
     assert len(dlq) == expected["dlq"]
     assert all("not valid JSON" in r["provenance"]["error"] for r in dlq)
     # the objective held: nothing auto-paid above its policy limit
-    assert all(r["payload"]["amount_usd"] <= r["payload"]["policy_limit"]
-               for r in decided if r["payload"]["route"] == "auto_pay")
+    assert all(
+        r["payload"]["amount_usd"] <= r["payload"]["policy_limit"]
+        for r in decided
+        if r["payload"]["route"] == "auto_pay"
+    )
 
 
 def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
@@ -83,8 +97,10 @@ def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
         rows = read_rows(store)
     finally:
         store.close()
+
     def strip(r):  # type: ignore[no-untyped-def]
         return (r.run_id, r.seq, r.event_id, r.step, r.kind, r.decision, r.reason, r.rule_results, r.details)
+
     by_run: dict[tuple[object, ...], int] = Counter(strip(r) for r in rows)
     assert set(by_run.values()) == {2}  # every row exactly twice: once per run, identical but for time
 
@@ -93,10 +109,23 @@ def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
     audit = tmp_path / "audit"
     run(tmp_path, "out", audit)
     dsn = f"chdb://{audit}"
-    res = runner.invoke(app, ["audit", "sql", "SELECT kind, count() AS n FROM dwf.events GROUP BY kind ORDER BY kind",
-                              "--dsn", dsn, "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "audit",
+            "sql",
+            "SELECT kind, count() AS n FROM dwf.events GROUP BY kind ORDER BY kind",
+            "--dsn",
+            dsn,
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    kinds = {json.loads(line)["kind"]: int(json.loads(line)["n"]) for line in res.output.splitlines() if line.startswith("{")}
+    kinds = {
+        json.loads(line)["kind"]: int(json.loads(line)["n"])
+        for line in res.output.splitlines()
+        if line.startswith("{")
+    }
     assert kinds["received"] == 10_000 and kinds["dlq"] == 32 and kinds["completed"] == 9_465
 
     ok = runner.invoke(app, ["audit", "verify", "--dsn", dsn])
@@ -106,10 +135,17 @@ def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
 
     raw = session.Session(str(audit))  # an insider with write access edits one decision in place
     try:
-        victim = str(raw.query("SELECT run_id FROM dwf.events WHERE kind = 'routed' AND decision = 'review' "
-                               "ORDER BY run_id LIMIT 1", "TSVRaw")).strip()
-        raw.query(f"ALTER TABLE dwf.events UPDATE decision = 'auto_pay' WHERE run_id = '{victim}' "
-                  "AND kind = 'routed' SETTINGS mutations_sync = 1")
+        victim = str(
+            raw.query(
+                "SELECT run_id FROM dwf.events WHERE kind = 'routed' AND decision = 'review' "
+                "ORDER BY run_id LIMIT 1",
+                "TSVRaw",
+            )
+        ).strip()
+        raw.query(
+            f"ALTER TABLE dwf.events UPDATE decision = 'auto_pay' WHERE run_id = '{victim}' "
+            "AND kind = 'routed' SETTINGS mutations_sync = 1"
+        )
     finally:
         raw.close()
     bad = runner.invoke(app, ["audit", "verify", "--dsn", dsn])
@@ -124,7 +160,9 @@ def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
 
 def test_validate_reports_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("workflow: w\ninput: {amount: dubble}\nsteps:\n  - v: {validate: [{id: r, rule: 'amount >'}]}\n")
+    bad.write_text(
+        "workflow: w\ninput: {amount: dubble}\nsteps:\n  - v: {validate: [{id: r, rule: 'amount >'}]}\n"
+    )
     res = runner.invoke(app, ["validate", str(CLAIMS / "claims.yaml"), str(bad)])
     assert res.exit_code == 1
     assert "✓" in res.output and "claims-triage" in res.output
@@ -133,10 +171,17 @@ def test_validate_reports_every_problem(tmp_path: Path) -> None:
 
 
 def test_topology_prints_topics_schemas_and_mermaid(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["topology", str(CLAIMS / "claims.yaml"), "--write-schemas", str(tmp_path / "avsc")])
+    res = runner.invoke(
+        app, ["topology", str(CLAIMS / "claims.yaml"), "--write-schemas", str(tmp_path / "avsc")]
+    )
     assert res.exit_code == 0, res.output
-    for topic in ("dwf.claims-triage.in", "dwf.claims-triage.normalize", "dwf.claims-triage.out",
-                  "dwf.claims-triage.rejected", "dwf.claims-triage.dlq"):
+    for topic in (
+        "dwf.claims-triage.in",
+        "dwf.claims-triage.normalize",
+        "dwf.claims-triage.out",
+        "dwf.claims-triage.rejected",
+        "dwf.claims-triage.dlq",
+    ):
         assert topic in res.output
     assert "flowchart LR" in res.output and "-- auto_pay -->" in res.output
     schema = json.loads((tmp_path / "avsc" / "dwf.claims-triage.normalize.avsc").read_text())

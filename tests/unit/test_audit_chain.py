@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 
 import pytest
 
@@ -21,7 +22,7 @@ def chain(run: str, n: int) -> list[AuditRow]:
 def test_rows_link_by_hash_and_verify() -> None:
     rows = chain("r1", 4) + chain("r2", 3)
     assert rows[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(rows[:3], rows[1:4], strict=True))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows[:4]))
     report = verify_rows(reversed(rows))  # order of arrival does not matter
     assert report.ok and report.runs == 2 and report.rows == 7 and not report.findings
 

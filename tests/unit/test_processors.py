@@ -33,15 +33,22 @@ def ctx() -> StepContext:
 
 
 async def test_validate_records_every_rule_and_rejects_on_reject_severity() -> None:
-    step = ValidateStepIR(name="check", rules=(
-        RuleIR(id="positive", expr="amount > 0.0", message="amount must be positive"),
-        RuleIR(id="small", expr="amount < 100.0", message="too big", severity="warn"),
-        RuleIR(id="known", expr="currency in ['USD']", message="unknown currency"),
-    ))
+    step = ValidateStepIR(
+        name="check",
+        rules=(
+            RuleIR(id="positive", expr="amount > 0.0", message="amount must be positive"),
+            RuleIR(id="small", expr="amount < 100.0", message="too big", severity="warn"),
+            RuleIR(id="known", expr="currency in ['USD']", message="unknown currency"),
+        ),
+    )
     out = await ValidateProcessor(step).process(env(amount=-5.0, currency="USD"), ctx())
     assert out.kind is OutcomeKind.REJECT
     assert out.reasons == ["positive: amount must be positive"]
-    assert [(r.rule_id, r.passed) for r in out.rule_results] == [("positive", False), ("small", True), ("known", True)]
+    assert [(r.rule_id, r.passed) for r in out.rule_results] == [
+        ("positive", False),
+        ("small", True),
+        ("known", True),
+    ]
     assert out.rule_results[0].values == {"amount": -5.0}
 
     warn = await ValidateProcessor(step).process(env(amount=500.0, currency="USD"), ctx())
@@ -59,14 +66,24 @@ async def test_rule_that_cannot_evaluate_fails_with_the_reason() -> None:
 async def test_transform_derives_renames_and_drops_from_the_incoming_payload() -> None:
     step = TransformStepIR(
         name="t",
-        derive=(DeriveIR(field="fee", expr="amount * 0.1", type="double"),
-                DeriveIR(field="currency", expr="upper(currency)", type="string"),
-                DeriveIR(field="cents", expr="int(amount * 100.0)", type="long")),
+        derive=(
+            DeriveIR(field="fee", expr="amount * 0.1", type="double"),
+            DeriveIR(field="currency", expr="upper(currency)", type="string"),
+            DeriveIR(field="cents", expr="int(amount * 100.0)", type="long"),
+        ),
         rename={"note": "remark"},
         drop=("secret",),
     )
-    out = await TransformProcessor(step).process(env(amount=12.5, currency="eur", note="n", secret="s"), ctx())
-    assert out.envelope.payload == {"amount": 12.5, "currency": "EUR", "fee": 1.25, "remark": "n", "cents": 1250}
+    out = await TransformProcessor(step).process(
+        env(amount=12.5, currency="eur", note="n", secret="s"), ctx()
+    )
+    assert out.envelope.payload == {
+        "amount": 12.5,
+        "currency": "EUR",
+        "fee": 1.25,
+        "remark": "n",
+        "cents": 1250,
+    }
 
 
 def add_region(payload: dict[str, object]) -> dict[str, object]:
@@ -82,11 +99,15 @@ async def test_transform_calls_a_registered_function() -> None:
 
 
 async def test_route_takes_the_first_true_branch_and_writes_it() -> None:
-    step = RouteStepIR(name="triage", branches=(BranchIR(name="fast", when="amount < 10.0"),
-                                                BranchIR(name="slow", when="true")))
+    step = RouteStepIR(
+        name="triage",
+        branches=(BranchIR(name="fast", when="amount < 10.0"), BranchIR(name="slow", when="true")),
+    )
     p = RouteProcessor(step)
     fast = await p.process(env(amount=5.0), ctx())
-    assert fast.kind is OutcomeKind.ROUTE and fast.branch == "fast" and fast.envelope.payload["route"] == "fast"
+    assert (
+        fast.kind is OutcomeKind.ROUTE and fast.branch == "fast" and fast.envelope.payload["route"] == "fast"
+    )
     slow = await p.process(env(amount=50.0), ctx())
     assert slow.branch == "slow" and slow.envelope.provenance["route"] == "slow"
 
@@ -149,9 +170,14 @@ async def test_objective_constraint_is_enforced_as_the_last_stage() -> None:
 
 
 async def test_exhausted_retries_can_fall_back_to_a_symbolic_default() -> None:
-    step = TransformStepIR(name="t", function=f"{__name__}:explode",
-                           retry=RetryPolicyIR(max_attempts=2, on_exhausted="default", default={"amount": 0.0}))
-    ir = parse_spec("workflow: w\ninput: {amount: double}\nsteps:\n  - v: {validate: [{id: r, rule: 'true'}]}\n")
+    step = TransformStepIR(
+        name="t",
+        function=f"{__name__}:explode",
+        retry=RetryPolicyIR(max_attempts=2, on_exhausted="default", default={"amount": 0.0}),
+    )
+    ir = parse_spec(
+        "workflow: w\ninput: {amount: double}\nsteps:\n  - v: {validate: [{id: r, rule: 'true'}]}\n"
+    )
     pipeline = compile_pipeline(ir.model_copy(update={"steps": (step,)}))
     res = await execute(pipeline.entry_node, env(amount=13.0), ctx())
     assert res.disposition is Disposition.FORWARD

@@ -15,17 +15,45 @@ from workflow.ir import FieldIR
 
 pytestmark = pytest.mark.unit
 
-FIELDS = [FieldIR(name="amount", type="double"), FieldIR(name="note", type="string", optional=True),
-          FieldIR(name="count", type="long")]
+FIELDS = [
+    FieldIR(name="amount", type="double"),
+    FieldIR(name="note", type="string", optional=True),
+    FieldIR(name="count", type="long"),
+]
 
 
 def envelope(**payload: object) -> Envelope:
-    prov = {"rule_results": [{"rule_id": "r", "step": "s", "passed": False, "severity": "reject",
-                              "message": "m", "values": '{"amount":1.0}'}],
-            "reasons": ["r: m"], "route": "fast", "error": None, "model": None, "prompt_hash": None,
-            "knowledge_versions": {"kb": "3"}}
-    return Envelope("e1", "r1", "claims-triage", 2, "check", dict(payload), produced_at=1_767_225_600_123_456,
-                    attempt=1, provenance=prov, chain_seq=4, chain_hash="ab" * 32)
+    prov = {
+        "rule_results": [
+            {
+                "rule_id": "r",
+                "step": "s",
+                "passed": False,
+                "severity": "reject",
+                "message": "m",
+                "values": '{"amount":1.0}',
+            }
+        ],
+        "reasons": ["r: m"],
+        "route": "fast",
+        "error": None,
+        "model": None,
+        "prompt_hash": None,
+        "knowledge_versions": {"kb": "3"},
+    }
+    return Envelope(
+        "e1",
+        "r1",
+        "claims-triage",
+        2,
+        "check",
+        dict(payload),
+        produced_at=1_767_225_600_123_456,
+        attempt=1,
+        provenance=prov,
+        chain_seq=4,
+        chain_hash="ab" * 32,
+    )
 
 
 def test_round_trip_in_confluent_wire_format(registry: FileRegistry) -> None:
@@ -37,7 +65,9 @@ def test_round_trip_in_confluent_wire_format(registry: FileRegistry) -> None:
     got_sid, decoded = serde.decode(data)
     assert got_sid == sid and decoded == original
     # any Avro tool can read the body with the registered schema
-    body = fastavro.schemaless_reader(__import__("io").BytesIO(data[5:]), fastavro.parse_schema(registry.lookup(sid)))
+    body = fastavro.schemaless_reader(
+        __import__("io").BytesIO(data[5:]), fastavro.parse_schema(registry.lookup(sid))
+    )
     assert body["payload"] == {"amount": 12.5, "note": None, "count": 3}
 
 

@@ -80,7 +80,9 @@ steps:
     problems = {(p.line, p.field): p for p in info.value.problems}
     assert (7, "stepz") in problems and "did you mean 'steps'" in problems[(7, "stepz")].fix
     assert (3, "version") in problems
-    assert (5, "input.claim_id") in problems and "unknown type 'strin'" in problems[(5, "input.claim_id")].message
+    assert (5, "input.claim_id") in problems and "unknown type 'strin'" in problems[
+        (5, "input.claim_id")
+    ].message
     assert (12, "steps[0].check.validate[1].rule") in problems
     assert (12, "steps[0].check.validate[1].severity") in problems
     assert (14, "steps[1].triage.rout") in problems
@@ -166,10 +168,14 @@ def test_input_from_avsc(tmp_path: Path) -> None:
         ' {"name": "note", "type": ["null", "string"], "default": null}]}'
     )
     (tmp_path / "wf.yaml").write_text(
-        "workflow: w\ninput: {schema: claim.avsc}\nsteps:\n  - v: {validate: [{id: r, rule: 'amount > 0.0'}]}\n"
+        "workflow: w\ninput: {schema: claim.avsc}\n"
+        "steps:\n  - v: {validate: [{id: r, rule: 'amount > 0.0'}]}\n"
     )
     ir = load_spec(tmp_path / "wf.yaml")
-    assert [(f.name, f.type, f.optional) for f in ir.input] == [("amount", "double", False), ("note", "string", True)]
+    assert [(f.name, f.type, f.optional) for f in ir.input] == [
+        ("amount", "double", False),
+        ("note", "string", True),
+    ]
 
 
 def test_claims_example_parses(claims_spec: Path) -> None:

@@ -33,8 +33,18 @@ MIX = [
 def _claim(rng: random.Random, i: int, amount_usd: float, limit: float) -> dict[str, Any]:
     currency = rng.choice(["USD", "USD", "EUR", "GBP"])
     spelled = rng.choice([currency, currency.lower(), f" {currency} "])
-    words = rng.choice(["windscreen crack", "water damage in kitchen", "stolen bicycle", "hail on car roof",
-                        "broken phone screen", "burst pipe", "fire in garage", "lost luggage"])
+    words = rng.choice(
+        [
+            "windscreen crack",
+            "water damage in kitchen",
+            "stolen bicycle",
+            "hail on car roof",
+            "broken phone screen",
+            "burst pipe",
+            "fire in garage",
+            "lost luggage",
+        ]
+    )
     return {
         "claim_id": f"C{i:06d}",
         "policy_id": f"P{rng.randrange(10_000):05d}",

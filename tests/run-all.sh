@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install what the tests need, start the real services, run lint, types and every test, stop the services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+export PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+step() { printf '\n== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -q >/dev/null; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "$@" >/dev/null
+}
+
+step "python dependencies"
+$PY -m pip install -q -e '.[dev]'
+
+step "java and maven (Kafka broker jars)"
+command -v java >/dev/null && command -v mvn >/dev/null || apt_install openjdk-17-jre-headless maven
+$PY -m streams.launcher fetch
+
+step "clickhouse-server (Debian)"
+command -v clickhouse-server >/dev/null || $PY -m streams.clickhouse_local install
+
+step "helm and promtool (chart and alert-rule checks)"
+[ -x helm/install-helm.sh ] && bash helm/install-helm.sh || true
+command -v promtool >/dev/null || apt_install prometheus || echo "promtool unavailable: rule checks will be skipped"
+
+step "lint and types"
+ruff check .
+ruff format --check .
+mypy --strict workflow processors sinks schemas
+
+step "services"
+SERVICES=$(mktemp -d)
+stop_services() {
+  $PY -m streams.launcher down --data-dir "$SERVICES/kafka" >/dev/null 2>&1 || true
+  $PY -m streams.clickhouse_local down --data-dir "$SERVICES/clickhouse" >/dev/null 2>&1 || true
+}
+trap stop_services EXIT
+$PY -m streams.launcher up --port 19092 --data-dir "$SERVICES/kafka"
+$PY -m streams.clickhouse_local up --port 19000 --http-port 18123 --data-dir "$SERVICES/clickhouse"
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092
+export DWF_TEST_CLICKHOUSE_DSN=clickhouse://default@127.0.0.1:19000/default
+
+step "tests"
+$PY -m pytest -q -p no:cacheprovider --timeout=600 \
+  --cov --cov-report=term --cov-fail-under=90 "$@"
