@@ -75,11 +75,11 @@ FROM
         if(i = 1, '{GENESIS_HASH}', tupleElement(chain[i - 1], 2)) AS expected_prev
     FROM
     (
-        SELECT workflow, run_id, arraySort(groupArray((seq, hash, prev_hash, event_id))) AS chain
+        SELECT workflow, run_id, arraySort(groupArray((seq, kept_hash, kept_prev, kept_event))) AS chain
         FROM
         (
-            SELECT workflow, run_id, seq, min(hash) AS hash,
-                argMin(prev_hash, hash) AS prev_hash, argMin(event_id, hash) AS event_id
+            SELECT workflow, run_id, seq, min(hash) AS kept_hash,
+                argMin(prev_hash, hash) AS kept_prev, argMin(event_id, hash) AS kept_event
             FROM {db}.{AUDIT_TABLE}
             GROUP BY workflow, run_id, seq
         )
@@ -109,11 +109,14 @@ ORDER BY workflow, run_id, seq"""
 
 
 def duplicate_rows_sql(database: str = "dwf") -> str:
-    """The same row stored more than once (a replayed insert): expected after a crash, not tampering."""
+    """The same row stored more than once (a replayed insert): one finding per extra copy, like verify_rows.
+
+    Expected after a crash under at-least-once delivery; reported apart from tampering.
+    """
     db = _check_database(database)
     return f"""SELECT
     'duplicate' AS kind, workflow, run_id, seq, event_id,
-    concat(kind_, ' at ', step, ' delivered ', toString(copies), ' times') AS detail
+    concat(kind_, ' at ', step, ' delivered again') AS detail
 FROM
 (
     SELECT workflow, run_id, seq, hash, any(event_id) AS event_id, any(kind) AS kind_, any(step) AS step,
@@ -122,6 +125,7 @@ FROM
     GROUP BY workflow, run_id, seq, hash
     HAVING copies > 1
 )
+ARRAY JOIN range(toUInt64(copies - 1)) AS extra_copy
 ORDER BY workflow, run_id, seq"""
 
 
@@ -134,18 +138,11 @@ CHECKS: dict[str, Callable[[str], str]] = {
 
 
 def sql_chain_findings(store: AuditStore, database: str | None = None) -> list[Finding]:
-    """Run every check in the store's ClickHouse; one Finding per problem, as verify_rows would name it.
-
-    A row stored n times yields n - 1 duplicate findings, like verify_rows.
-    """
+    """Run every check in the store's ClickHouse; one Finding per problem, as verify_rows would name it."""
     db = database or str(getattr(store, "database", "dwf"))
     findings: list[Finding] = []
-    for name, build in CHECKS.items():
-        result = store.query(build(db))
-        for kind, _workflow, run_id, seq, event_id, detail in result.rows:
-            copies = 1
-            if name == "duplicate":
-                copies = int(str(detail).rsplit(" delivered ", 1)[1].split()[0]) - 1
-            findings.extend(Finding(str(kind), str(run_id), int(seq), str(event_id), str(detail)) for _ in range(copies))
+    for build in CHECKS.values():
+        for kind, _workflow, run_id, seq, event_id, detail in store.query(build(db)).rows:
+            findings.append(Finding(str(kind), str(run_id), int(seq), str(event_id), str(detail)))
     findings.sort(key=lambda f: (f.run_id, f.seq, f.kind, f.event_id))
     return findings

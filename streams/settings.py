@@ -89,5 +89,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         loaded = YAML(typ="safe").load(path.read_text())
         base = dict(loaded or {})
     env_only = Settings()
-    merged = {**base, **env_only.model_dump(exclude_unset=True), **overrides}
+    merged = _deep_merge(_deep_merge(base, env_only.model_dump(exclude_unset=True)), overrides)
     return Settings(**merged)
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """b over a, key by key inside nested mappings (an env var for one LLM field keeps the others)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -10,6 +10,7 @@ from schemas.avro import envelope_schema
 from schemas.registry import FileRegistry
 
 AUDIT_TOPIC = "audit"
+DRIFT = "drift"
 
 
 def topic_name(workflow: str, boundary: str, prefix: str = "dwf") -> str:
@@ -40,6 +41,11 @@ class Topology:
             )
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
+        if pipeline.workflow.drift.monitors:
+            from processors.drift.records import DRIFT_RECORD_SCHEMA
+
+            self.topics[DRIFT] = TopicSpec(DRIFT, topic_name(wf, DRIFT, prefix), DRIFT_RECORD_SCHEMA,
+                                           registry.register(DRIFT_RECORD_SCHEMA))
 
     def schema_id(self, boundary: str) -> int:
         sid = self.topics[boundary].schema_id
@@ -59,7 +65,7 @@ class Topology:
         lines = ["flowchart LR"]
         for b, spec in self.topics.items():
             lines.append(f'  {ident[b]}[("{spec.topic}")]')
-        for i, node in enumerate(p.nodes.values()):
+        for i, node in enumerate(p.nodes.values()):  # nodes; drift taps are not drawn
             nid = f"s{i}"
             lines.append(f'  {nid}["{node.path} ({node.processor.kind})"]')
             lines.append(f"  {ident[node.input]} --> {nid}")

@@ -24,8 +24,12 @@ step "clickhouse-server (Debian)"
 command -v clickhouse-server >/dev/null || $PY -m streams.clickhouse_local install
 
 step "helm and promtool (chart and alert-rule checks)"
-[ -x helm/install-helm.sh ] && bash helm/install-helm.sh || true
-command -v promtool >/dev/null || apt_install prometheus || echo "promtool unavailable: rule checks will be skipped"
+bash helm/install-helm.sh
+command -v promtool >/dev/null || apt_install --no-install-recommends prometheus \
+  || echo "promtool unavailable: rule checks will be skipped"
+# the Compose JSON schema the compose test validates against (from the compose-go module)
+(cd /tmp && go mod download github.com/compose-spec/compose-go/v2@v2.10.1) \
+  || echo "compose schema unavailable: the compose schema check will be skipped"
 
 step "lint and types"
 ruff check .

@@ -141,6 +141,9 @@ class DriftMonitorIR(_Model):
     alert_psi: float = 0.2
     reference_windows: int = 1
     baseline: str | None = None  # path to a pinned baseline file
+    quantile_bins: int = 10  # numeric without `bins`: bins cut at the reference's quantiles
+    min_count: int | None = None  # fewer events: scored, never warn/alert; None = derived from the bin count
+    max_categories: int = 1000  # categorical: distinct values per window before `<other>`
 
 
 class DriftIR(_Model):

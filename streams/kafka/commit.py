@@ -38,6 +38,7 @@ class Committer:
         self.last_commit_at = time.monotonic()
         self.committed_events = 0
         self._registered = 0
+        self.broken: BaseException | None = None  # set when a record was half handled: never commit again
 
     # -- inside an agent -----------------------------------------------------------------------------------
     def _tid(self, topic: str, partition: int) -> str:
@@ -75,6 +76,8 @@ class Committer:
             await self.commit()
 
     async def commit(self) -> None:
+        if self.broken is not None:
+            return
         if not self._pending:
             self.last_commit_at = time.monotonic()
             return

@@ -60,6 +60,16 @@ class OutputFiles:
         fh.write(canonical_json(decision_record(env)))
         fh.write("\n")
 
+    def write_record(self, boundary: str, record: dict[str, Any]) -> None:
+        """A flat record that is not an envelope (drift records): always JSON lines."""
+        fh = self._files.get(boundary)
+        if fh is None:
+            path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
+            fh = self._files[boundary] = path.open("w", encoding="utf-8")
+            self.paths[boundary] = path
+        fh.write(canonical_json(record))
+        fh.write("\n")
+
     def _avro_record(self, env: Envelope) -> dict[str, Any]:
         rec = decision_record(env)
         return {

@@ -121,6 +121,11 @@ def print_summary(
             f"{stats.seconds * 1000:.0f}",
         )
     console.print(st)
+    if s.drift_windows or s.late_events:
+        console.print(f"drift: {s.drift_windows} window records, {len(s.drift_alerts)} warnings/alerts, "
+                      f"{s.late_events} late events")
+        for line in s.drift_alerts[:10]:
+            console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
     where = audit_dsn or "disabled"
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
     console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")

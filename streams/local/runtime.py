@@ -15,6 +15,7 @@ from typing import Any
 from processors.audit_trail import transition
 from processors.base import StepContext
 from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
+from processors.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
 from processors.executor import Disposition, execute
 from processors.ingest import INGEST, admit
 from schemas.envelope import Envelope
@@ -44,6 +45,9 @@ class RunSummary:
     audit_rows: int = 0
     seconds: float = 0.0
     rejected_by_rule: Counter[str] = field(default_factory=Counter)
+    drift_windows: int = 0
+    drift_alerts: list[str] = field(default_factory=list)  # one line per window that warned or alerted
+    late_events: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -69,7 +73,7 @@ class LocalRuntime:
         self.audit_batch = audit_batch
         self._pending: list[AuditRow] = []
         self.summary = RunSummary()
-        self.observers: list[Callable[[str, Envelope], None]] = []  # (boundary, envelope) taps, e.g. drift
+        self.drift = DriftObserver.for_workflow(pipeline.workflow, self.ctx.state)
 
     async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -79,6 +83,8 @@ class LocalRuntime:
             await self.process_line(line.rstrip("\n"), ordinal)
             if on_event is not None:
                 on_event(ordinal)
+        if self.drift is not None:
+            self._drift_report(self.drift.flush(self.ctx.clock()))
         self.flush()
         if self.outputs is not None:
             self.outputs.close()
@@ -96,17 +102,33 @@ class LocalRuntime:
             self._terminal(boundary, adm.envelope, adm.reasons)
             return
         s.steps[INGEST].counts["emitted"] += 1
-        await self.process_envelope(adm.envelope, ENTRY)
+        if self.drift is None:
+            await self.process_envelope(adm.envelope, ENTRY)
+            return
+        values: dict[str, Any] = {}
+        self.drift.values(values, adm.envelope.payload, None)
+        await self.process_envelope(adm.envelope, ENTRY, values)
+        report = self.drift.observe(values, adm.envelope.payload, adm.envelope.produced_at, self.ctx.clock())
+        self._drift_report(report)
 
-    async def process_envelope(self, env: Envelope, boundary: str) -> None:
+    def _drift_report(self, report: DriftReport) -> None:
+        self._audit(report.rows)
+        s = self.summary
+        for record in report.records:
+            s.drift_windows += 1
+            if record.level != "ok":
+                s.drift_alerts.append(record.summary())
+            if self.outputs is not None:
+                self.outputs.write_record(DRIFT_BOUNDARY, record.to_record())
+        s.late_events += len(report.late)
+
+    async def process_envelope(self, env: Envelope, boundary: str, values: dict[str, Any] | None = None) -> None:
         """Walk one envelope from `boundary` to a terminal, a rejection or the dlq."""
         s = self.summary
         while True:
             env, ok = self._roundtrip(env, boundary)
             if not ok:
                 return
-            for tap in self.observers:
-                tap(boundary, env)
             node = self.pipeline.nodes[self.pipeline.consumers[boundary]]
             t0 = time.perf_counter()
             result = await execute(node, env, self.ctx)
@@ -122,11 +144,11 @@ class LocalRuntime:
                 return
             assert result.edge is not None
             env, boundary = result.envelope, result.edge.boundary
+            if values is not None and self.drift is not None:
+                self.drift.values(values, env.payload, node.path)
             if result.edge.node is None:
                 env, ok = self._roundtrip(env, boundary)
                 if ok:
-                    for tap in self.observers:
-                        tap(boundary, env)
                     self._terminal(boundary, env, [])
                 return
 

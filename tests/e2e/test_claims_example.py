@@ -86,7 +86,7 @@ def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
     a = run(tmp_path, "a", tmp_path / "audit")
     b = run(tmp_path, "b", None)
     names = sorted(p.name for p in a.iterdir())
-    assert names == sorted(p.name for p in b.iterdir()) and len(names) == 3
+    assert names == sorted(p.name for p in b.iterdir()) and len(names) == 4  # out, rejected, dlq, drift
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 

@@ -515,7 +515,9 @@ def test_inline_specs_are_valid_workflows() -> None:
     """The default spec in values.yaml and those used here parse with the engine's own spec parser."""
     spec_module = pytest.importorskip("workflow.spec")
     specs = [wf["spec"] for wf in defaults()["workflows"]]
-    specs += [wf["spec"] for values in VALUE_SETS.values() for wf in values.get("workflows", []) if "spec" in wf]
+    specs += [
+        wf["spec"] for values in VALUE_SETS.values() for wf in values.get("workflows", []) if "spec" in wf
+    ]
     assert specs
     for text in specs:
         spec_module.parse_spec(text, file="helm/dana-workflows/values.yaml")

@@ -1,0 +1,3 @@
+from streams.kafka.cli import app
+
+app()

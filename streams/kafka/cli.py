@@ -1,0 +1,118 @@
+"""Typer commands of the Kafka runtime: `worker` and `produce` (mounted top level in streams/cli.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from streams.settings import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run workflows on Kafka.")
+console = Console()
+err = Console(stderr=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
+BrokerOpt = Annotated[str | None, typer.Option("--broker", "-b", help="bootstrap servers host:port[,host:port] "
+                                               "(default: DWF_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)")]
+
+
+def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
+    from processors.chain import CompileError
+    from streams.app_builder import load_pipeline
+    from workflow.errors import SpecError
+
+    if not spec.exists():
+        raise _fail(f"workflow spec {spec} does not exist")
+    try:
+        return load_pipeline(spec)
+    except (SpecError, CompileError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command("worker")
+def worker_command(
+    spec: SpecArg,
+    broker: BrokerOpt = None,
+    guarantee: Annotated[str | None, typer.Option(help="at_least_once (default) or exactly_once")] = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions of topics this worker creates")] = None,
+    replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group id (default <prefix>-<workflow>)")] = None,
+    audit: Annotated[str | None, typer.Option(help="audit DSN (default DWF_AUDIT_DSN)")] = None,
+    no_audit_sink: Annotated[bool, typer.Option("--no-audit-sink", help="leave dwf.audit to other workers")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="faust data dir parent (default DWF_DATA_DIR)")] = None,
+    session_timeout: Annotated[float, typer.Option(help="consumer group session timeout, seconds")] = 10.0,
+    commit_interval: Annotated[float, typer.Option(help="seconds between offset commits")] = 1.0,
+    stall_after: Annotated[float, typer.Option(help="watchdog: seconds without progress while lagging")] = 60.0,
+    log_level: Annotated[str, typer.Option(help="log level")] = "WARNING",
+) -> None:
+    """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
+    from streams.app_builder import open_audit_store, topology_for
+    from streams.kafka.app import KafkaOptions
+    from streams.kafka.worker import quiet_logs, run_worker
+
+    quiet_logs(getattr(logging, log_level.upper(), logging.WARNING))
+    settings = load_settings()
+    pipeline = _pipeline(spec)
+    try:
+        options = KafkaOptions.from_settings(
+            settings, bootstrap=broker, guarantee=guarantee, partitions=partitions, replication=replication,
+            prefix=prefix, group_id=group, data_dir=data_dir, session_timeout_s=session_timeout,
+            commit_interval_s=commit_interval, stall_s=stall_after)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": options.prefix}))
+    store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn)
+    code = asyncio.run(run_worker(pipeline, topology, options, store))
+    raise typer.Exit(code)
+
+
+@app.command("produce")
+def produce_command(
+    spec: SpecArg,
+    input: Annotated[Path, typer.Option("--input", "-i", help="events, one JSON object per line")],
+    broker: BrokerOpt = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions of topics created here")] = None,
+    replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
+    from streams.app_builder import topology_for
+    from streams.kafka.admin import BrokerUnavailableError
+    from streams.kafka.producer import count_lines, produce_lines
+
+    settings = load_settings()
+    if not input.exists():
+        raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+    pipeline = _pipeline(spec)
+    prefix = prefix or settings.topic_prefix
+    topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
+    bootstrap = broker or settings.kafka_bootstrap_servers
+    total = count_lines(input)
+    progress = Progress(TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, disable=quiet)
+    with progress, input.open(encoding="utf-8") as fh:
+        task = progress.add_task("produce", total=total)
+        try:
+            summary = asyncio.run(produce_lines(
+                pipeline, topology, bootstrap, fh, partitions=partitions or settings.topic_partitions,
+                replication=replication or settings.topic_replication, source=str(input),
+                on_line=lambda i: progress.update(task, completed=i + 1)))
+        except BrokerUnavailableError as exc:
+            raise _fail(str(exc)) from None
+    rate = summary.lines / summary.seconds if summary.seconds else 0.0
+    console.print(f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
+                  + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+                  + f"; {summary.audit_rows} audit rows to {topology.audit_topic}")

@@ -1,0 +1,82 @@
+"""Stall watchdog: notices an agent that stopped taking records, or a worker that stopped committing,
+while there is work waiting (a known faust failure: consumers that silently stop fetching).
+
+A task on the worker's loop measures, every few seconds, each assigned partition's lag (high watermark
+minus the next offset the agent has not handled) and how long it has gone without progress. The result
+is kept as a reason string; ``__call__`` (the health callable, safe from another thread) returns it, or
+says the loop itself is stuck when the measuring task has not run for too long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.kafka.app import KafkaRuntime
+
+log = logging.getLogger(__name__)
+
+
+class StallWatchdog:
+    def __init__(self, runtime: KafkaRuntime, stall_s: float = 60.0) -> None:
+        self.runtime = runtime
+        self.stall_s = stall_s
+        self.tick_s = max(0.2, min(5.0, stall_s / 4))
+        self.reason: str | None = None
+        self.checked_at = time.monotonic()
+        self._progress: dict[tuple[str, int], tuple[int, float]] = {}  # tp -> (next offset, since)
+
+    def __call__(self) -> str | None:
+        """None while healthy, else why not (the callable streams.health.Health expects)."""
+        if time.monotonic() - self.checked_at > self.stall_s + 2 * self.tick_s:
+            return f"worker event loop stuck: no watchdog check for {time.monotonic() - self.checked_at:.0f}s"
+        return self.reason
+
+    @property
+    def healthy(self) -> bool:
+        return self() is None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                self.reason = await self.check()
+            except Exception as exc:  # the check itself failing is worth saying, not crashing for
+                self.reason = f"watchdog check failed: {type(exc).__name__}: {exc}"
+            self.checked_at = time.monotonic()
+            if self.reason:
+                log.warning("worker unhealthy: %s", self.reason)
+
+    async def check(self) -> str | None:
+        rt = self.runtime
+        now = time.monotonic()
+        consumer: Any = rt.app.consumer
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return None
+        highwaters = await consumer.highwaters(*assigned)
+        handled = {s.topic: s for s in rt.stats.values()}
+        problems: list[str] = []
+        for tp in assigned:
+            hw = highwaters.get(tp)
+            if hw is None:
+                continue
+            stats = handled.get(tp.topic)
+            if stats is not None and tp.partition in stats.last_offsets:
+                next_offset = stats.last_offsets[tp.partition] + 1
+            else:
+                next_offset = await consumer.position(tp) or 0
+            key = (tp.topic, tp.partition)
+            seen, since = self._progress.get(key, (next_offset, now))
+            if next_offset != seen or hw <= next_offset:
+                since = now  # progress, or nothing to do
+            self._progress[key] = (next_offset, since)
+            if hw > next_offset and now - since > self.stall_s:
+                problems.append(f"{tp.topic}[{tp.partition}] stalled {now - since:.0f}s with lag {hw - next_offset}")
+        c = rt.committer
+        if c._pending and now - c.last_commit_at > self.stall_s:
+            problems.append(f"no offset commit for {now - c.last_commit_at:.0f}s with records waiting")
+        return "; ".join(problems) or None

@@ -1,0 +1,76 @@
+"""`dana-wf worker`: run a workflow's faust app until SIGTERM/SIGINT, then shut down without loss.
+
+Shutdown order (why it matters): stop taking records -> finish the records in hand -> store the audit
+rows already consumed -> commit (at-least-once: after a producer flush; exactly-once: the open
+transactions) -> stop the faust app (consumer leaves the group, producers close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from processors.chain import Pipeline
+from sinks.audit_model import AuditStore
+from streams.kafka.admin import ensure_topics
+from streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
+from streams.topology import Topology
+
+log = logging.getLogger(__name__)
+
+QUIET_LOGGERS = ("faust", "mode", "aiokafka", "kafka")
+
+
+def quiet_logs(level: int = logging.WARNING) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # faust's "consumer has not committed"/"not acked" warnings are about its own ack bookkeeping,
+    # which this runtime does not use (streams/kafka/commit.py)
+    logging.getLogger("faust.transport.consumer").setLevel(logging.ERROR)
+
+
+async def serve(runtime: KafkaRuntime, stop: asyncio.Event,
+                on_ready: Callable[[KafkaRuntime], None] | None = None) -> int:
+    """Run until ``stop`` is set or the app crashes; return the exit code."""
+    o = runtime.options
+    await ensure_topics(o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication)
+    if runtime.audit is not None:
+        await runtime.audit.start()
+    app = runtime.app
+    app.in_worker = True  # faust only runs transactions (exactly-once) inside a worker
+    await app.start()
+    if on_ready is not None:
+        on_ready(runtime)
+    while not stop.is_set() and not app.should_stop and runtime.crashed is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+    code = 0
+    if runtime.crashed is not None or (app.should_stop and not stop.is_set()):
+        code = 1
+        log.error("worker stopped on an error: %r", runtime.crashed or app.crash_reason)
+    else:
+        await runtime.drain()
+    with contextlib.suppress(Exception):
+        await app.stop()
+    if runtime.audit is not None:
+        try:
+            await runtime.audit.close()
+        except Exception as exc:  # not stored = not committed: Kafka redelivers them
+            log.error("%s", exc)
+            code = code or 1
+    return code
+
+
+async def run_worker(pipeline: Pipeline, topology: Topology, options: KafkaOptions,
+                     audit_store: AuditStore | None) -> int:
+    runtime = KafkaRuntime(pipeline, topology, options, audit_store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await serve(runtime, stop, on_ready=lambda rt: log.warning(
+        "worker ready: group %s, guarantee %s, %d agents", rt.app.conf.id, options.guarantee, len(rt.stats)))
