@@ -45,6 +45,7 @@ _D = struct.Struct("<d")
 _F = struct.Struct("<f")
 _P2 = struct.Struct("2B").pack
 _P8 = struct.Struct("8B").pack
+_UQ = struct.Struct("<Q").unpack_from
 
 
 class UnsupportedSchemaError(ValueError):
@@ -85,6 +86,19 @@ def _wvar(buf: bytearray, n: int, field: str, kind: str) -> None:
         buf.append((n & 0x7F) | 0x80)
         n >>= 7
     buf.append(n)
+
+
+def _varint(n: int) -> bytearray:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return out
+
+
+def _wlen(buf: bytearray, n: int) -> None:
+    buf += _varint(n << 1)
 
 
 def _wvar32(buf: bytearray, n: int, field: str) -> None:
@@ -249,25 +263,37 @@ def _rraw(d: bytes, p: int, b: int) -> tuple[int, int]:
     return n, p
 
 
-def _rvar(d: bytes, p: int, b: int) -> tuple[int, int]:
-    """A long whose first byte b (p is past it) did not fit the one-byte fast path."""
-    n, p = _rraw(d, p, b)
+def _rvar_at(d: bytes, p: int) -> tuple[int, int]:
+    """A long at p that did not fit the one-byte fast path; (value, end).
+
+    8-byte varints (timestamps in micros) are unpacked in one struct call and compacted from
+    two 32-bit halves, instead of a Python loop per byte.
+    """
+    try:
+        w = _UQ(d, p)[0]
+    except struct.error:
+        w = 0
+    if w & 0x8080808080808080 == 0x0080808080808080:
+        lo = w & 0xFFFFFFFF
+        hi = w >> 32
+        n = (
+            (lo & 0x7F) | (lo >> 1 & 0x3F80) | (lo >> 2 & 0x1FC000) | (lo >> 3 & 0xFE00000)
+        ) | ((hi & 0x7F) | (hi >> 1 & 0x3F80) | (hi >> 2 & 0x1FC000) | (hi >> 3 & 0xFE00000)) << 28
+        return (n >> 1) ^ -(n & 1), p + 8
+    n, p = _rraw(d, p + 1, d[p])
     return (n >> 1) ^ -(n & 1), p
 
 
-def _rvar32(d: bytes, p: int, b: int) -> tuple[int, int]:
-    v, p = _rvar(d, p, b)
+def _rvar32_at(d: bytes, p: int) -> tuple[int, int]:
+    v, p = _rvar_at(d, p)
     if not _INT_MIN <= v <= _INT_MAX:
         raise ValueError(f"int out of 32-bit range at offset {p}")
     return v, p
 
 
-def _rspan(d: bytes, p: int, b: int) -> tuple[int, int]:
-    """(start, end) of a string/bytes whose length byte b at p is multi-byte or negative."""
-    if b > 0x7F:
-        n, p = _rvar(d, p + 1, b)
-    else:
-        n, p = (b >> 1) ^ -(b & 1), p + 1
+def _rspan(d: bytes, p: int) -> tuple[int, int]:
+    """(start, end) of a string/bytes at p whose length is multi-byte or negative."""
+    n, p = _rvar_at(d, p)
     if n < 0:
         raise ValueError(f"negative length {n} at offset {p}")
     if p + n > len(d):
@@ -275,13 +301,29 @@ def _rspan(d: bytes, p: int, b: int) -> tuple[int, int]:
     return p, p + n
 
 
+def _rstr_at(d: bytes, p: int) -> tuple[str, int]:
+    b = d[p]
+    if b & 0x80 and not b & 1:  # a 2-byte length (64..8191 bytes): the common slow case
+        c = d[p + 1]
+        if c < 0x80:
+            end = p + 2 + ((b & 0x7F | c << 7) >> 1)
+            if end > len(d):
+                raise _past_end(end - p - 2, p + 2, len(d))
+            return d[p + 2 : end].decode(), end
+    start, end = _rspan(d, p)
+    return d[start:end].decode(), end
+
+
+def _rbytes_at(d: bytes, p: int) -> tuple[bytes, int]:
+    start, end = _rspan(d, p)
+    return d[start:end], end
+
+
 def _rneg(d: bytes, p: int, n: int) -> tuple[int, int]:
     """A negative block count is followed by the block's byte size, which we skip."""
-    size = d[p]
-    if size & 0x81:
-        p = _rspan(d, p, size)[0]
-    else:
-        p += 1
+    size, p = _rvar_at(d, p)
+    if size < 0 or p + size > len(d):
+        raise ValueError(f"bad block size {size} at offset {p}")
     return -n, p
 
 
@@ -302,7 +344,16 @@ _RUNTIME: dict[str, Any] = {
     for name, obj in globals().items()
     if name.startswith(("_w", "_need", "_pack", "_bad", "_no_", "_r", "_past"))
 }
-_RUNTIME.update(_BOOL=(False, True), _pd=_D.pack, _ud=_D.unpack_from, _uf=_F.unpack_from, _Mapping=Mapping)
+# _SL: first byte of a string length -> length + 1 (the bytes the string spans past its start) when
+# the length fits one byte; otherwise a large negative number, which sends the code to _rstr_at.
+_SL = tuple((b >> 1) + 1 if not b & 0x81 else -(1 << 62) for b in range(256))
+# _ZZ: a one-byte varint -> its zig-zag value; None sends the code to _rvar_at.
+_ZZ = tuple((b >> 1) ^ -(b & 1) if b < 0x80 else None for b in range(256))
+# _LP: string length -> its varint prefix, for lengths up to 4095 (longer ones: IndexError -> _wlen).
+_LP = tuple(bytes(_varint(n << 1)) for n in range(4096))
+_RUNTIME.update(
+    _BOOL=(False, True), _SL=_SL, _ZZ=_ZZ, _LP=_LP, _pd=_D.pack, _ud=_D.unpack_from, _uf=_F.unpack_from
+)
 
 
 # ---------------------------------------------------------------- schema walking
@@ -388,6 +439,7 @@ class _Compiler:
         self.enc = _Source()
         self.dec = _Source()
         self._open: set[str] = set()  # records being compiled: a reference back means recursion
+        self.pos: tuple[str, int] = ("p", 0)
 
     # ---------- encode: code writing the value in local `x` into `buf` (append bound to `ap`)
 
@@ -400,13 +452,26 @@ class _Compiler:
         else:
             e.add(i, f"else: _wvar(buf, {n}, {field!r}, {kind!r})")
 
-    def _enc_str_bytes(self, i: int, s: str) -> None:
+    def _enc_prefixed(self, i: int, s: str) -> None:
+        """Length prefix from the _LP table (zero-cost try: the except only runs for long values)."""
         e = self.enc
-        n = e.var("n")
-        e.add(i, f"{n} = len({s})")
-        e.add(i, f"if {n} < 64: ap({n} << 1)")
-        e.add(i, f"else: _wvar(buf, {n} << 1, '', 'length')")
+        e.add(i, f"try: buf += _LP[len({s})]")
+        e.add(i, f"except IndexError: _wlen(buf, len({s}))")
         e.add(i, f"buf += {s}")
+
+    def _enc_string(self, i: int, fetch: str, field: str, missing: str | None) -> None:
+        """A string from the expression fetch; missing: the raise for a KeyError (required field)."""
+        e = self.enc
+        b = e.var("s")
+        f = repr(field)
+        # No type check on the fast path: only str has an .encode() giving bytes here; anything
+        # else fails with AttributeError, turned into the field-naming TypeError.
+        e.add(i, f"try: {b} = {fetch}.encode()")
+        if missing:
+            e.add(i, f"except KeyError: {missing}")
+        e.add(i, "except (AttributeError, UnicodeEncodeError) as exc:")
+        e.add(i + 1, f"raise _str_error({fetch}, {f}, exc) from None")
+        self._enc_prefixed(i, b)
 
     def encode(self, schema: Any, x: str, i: int, field: str, ns: str) -> None:
         e = self.enc
@@ -430,39 +495,27 @@ class _Compiler:
         elif kind == "float":
             e.add(i, f"buf += _pack_float({x}, {f})")
         elif kind == "string":
-            # No type check on the fast path: only str has an .encode() giving bytes here; anything
-            # else fails with AttributeError, turned into the field-naming TypeError.
-            b = e.var("s")
-            e.add(i, "try:")
-            e.add(i + 1, f"{b} = {x}.encode()")
-            e.add(i, "except (AttributeError, UnicodeEncodeError) as exc:")
-            e.add(i + 1, f"raise _str_error({x}, {f}, exc) from None")
-            self._enc_str_bytes(i, b)
+            self._enc_string(i, x, field, None)
         elif kind == "bytes":
             e.add(i, f"if type({x}) is not bytes: {x} = _need_bytes({x}, {f})")
-            self._enc_str_bytes(i, x)
-        elif kind == "array":
-            e.add(i, f"if type({x}) is not list: {x} = _need_seq({x}, {f})")
+            self._enc_prefixed(i, x)
+        elif kind in ("array", "map"):
+            need = "_need_seq" if kind == "array" else "_need_map"
+            e.add(i, f"if type({x}) is not {'list' if kind == 'array' else 'dict'}: {x} = {need}({x}, {f})")
             n = e.var("n")
             e.add(i, f"{n} = len({x})")
             e.add(i, f"if {n}:")
             e.add(i + 1, f"if {n} < 64: ap({n} << 1)")
-            e.add(i + 1, f"else: _wvar(buf, {n} << 1, {f}, 'length')")
+            e.add(i + 1, f"else: _wlen(buf, {n})")
             it = e.var("x")
-            e.add(i + 1, f"for {it} in {x}:")
-            self.encode(s["items"], it, i + 2, field, ns)
-            e.add(i, "ap(0)")
-        elif kind == "map":
-            e.add(i, f"if type({x}) is not dict: {x} = _need_map({x}, {f})")
-            n = e.var("n")
-            e.add(i, f"{n} = len({x})")
-            e.add(i, f"if {n}:")
-            e.add(i + 1, f"if {n} < 64: ap({n} << 1)")
-            e.add(i + 1, f"else: _wvar(buf, {n} << 1, {f}, 'length')")
-            k, v = e.var("k"), e.var("x")
-            e.add(i + 1, f"for {k}, {v} in {x}.items():")
-            self.encode("string", k, i + 2, field, ns)
-            self.encode(s["values"], v, i + 2, field, ns)
+            if kind == "array":
+                e.add(i + 1, f"for {it} in {x}:")
+                self.encode(s["items"], it, i + 2, field, ns)
+            else:
+                k = e.var("k")
+                e.add(i + 1, f"for {k}, {it} in {x}.items():")
+                self._enc_string(i + 2, k, field, None)
+                self.encode(s["values"], it, i + 2, field, ns)
             e.add(i, "ap(0)")
         elif kind in ("record", "ref"):
             self._enc_record(s, x, i, field, ns)
@@ -474,19 +527,23 @@ class _Compiler:
     def _enc_record(self, schema: dict[str, Any], x: str, i: int, field: str, ns: str) -> None:
         e = self.enc
         full, ns = self._enter(schema, ns)
-        if field:  # the top-level record is checked by AvroCodec.write
+        if field:  # the top-level record is checked by the function prologue
             e.add(i, f"if type({x}) is not dict: {x} = _need_record({x}, {field!r})")
         for fd in schema["fields"]:
             name = fd["name"]
-            y = e.var("x")
             ftype = fd["type"]
-            if "default" in fd:
-                e.add(i, f"{y} = {x}.get({name!r}, {e.const(fd['default'], '_dflt')})")
-            elif isinstance(ftype, list) and "null" in ftype:
-                e.add(i, f"{y} = {x}.get({name!r})")
-            else:
+            missing = f"raise _no_default({name!r}) from None"
+            if "default" not in fd and not (isinstance(ftype, list) and "null" in ftype):
+                if _kind(ftype, self.names, ns)[0] == "string":
+                    self._enc_string(i, f"{x}[{name!r}]", name, missing)
+                    continue
+                y = e.var("x")
                 e.add(i, f"try: {y} = {x}[{name!r}]")
-                e.add(i, f"except KeyError: raise _no_default({name!r}) from None")
+                e.add(i, f"except KeyError: {missing}")
+            else:
+                y = e.var("x")
+                default = e.const(fd["default"], "_dflt") if "default" in fd else "None"
+                e.add(i, f"{y} = {x}.get({name!r}, {default})")
             self.encode(ftype, y, i, name, ns)
         self._open.discard(full)
 
@@ -509,10 +566,12 @@ class _Compiler:
         idx = e.var("u")
         e.add(i, f"{idx} = {pick}({x}, {field!r})")
         e.add(i, f"ap({idx} << 1)")
+        first = True
         for j, b in enumerate(branches):
             if kinds[j] == "null":
                 continue
-            e.add(i, f"{'if' if j == 0 or (j == 1 and kinds[0] == 'null') else 'elif'} {idx} == {j}:")
+            e.add(i, f"{'if' if first else 'elif'} {idx} == {j}:")
+            first = False
             self.encode(b, x, i + 1, field, ns)
 
     def _enter(self, schema: dict[str, Any], ns: str) -> tuple[str, str]:
@@ -523,21 +582,37 @@ class _Compiler:
         self.names.types.setdefault(full, schema)
         return full, own
 
-    # ---------- decode: code reading from `d` at `p` (length `L`) into local `x`
+    # ---------- decode: code reading from `d` into local `x`. The read position is kept symbolic
+    # as (variable, constant offset) so fixed-size values (doubles, booleans) cost no position
+    # update; it is written back to `p` only where control flow joins (loops, union branches).
+
+    def _at(self, extra: int = 0) -> str:
+        var, off = self.pos
+        off += extra
+        return f"{var} + {off}" if off else var
+
+    def _materialize(self, i: int) -> str:
+        var, off = self.pos
+        if off:
+            self.dec.add(i, f"p = {var} + {off}")
+            self.pos = ("p", 0)
+        return self.pos[0]
+
+    def _sync(self, i: int) -> None:
+        """Bring the position back into `p` (before a join point)."""
+        var, off = self.pos
+        if (var, off) != ("p", 0):
+            self.dec.add(i, f"p = {self._at()}")
+            self.pos = ("p", 0)
 
     def _dec_varint(self, i: int, x: str, kind: str) -> None:
         d = self.dec
-        d.add(i, f"{x} = d[p]")
-        d.add(i, f"if {x} < 128: {x} = ({x} >> 1) ^ -({x} & 1); p += 1")
-        d.add(i, f"else: {x}, p = {'_rvar32' if kind == 'int' else '_rvar'}(d, p + 1, {x})")
-
-    def _dec_block_count(self, i: int, n: str, min_size: int) -> None:
-        """A block count: negative means a byte size follows (Java writers do that)."""
-        d = self.dec
-        self._dec_varint(i, n, "long")
-        d.add(i, f"if {n} < 0: {n}, p = _rneg(d, p, {n})")
-        limit = f"(L - p) // {min_size}" if min_size else str(_MAX_ZERO_SIZE_ITEMS)
-        d.add(i, f"if {n} > {limit}: raise _bad_count({n}, p)")
+        at = self._at()
+        slow = "_rvar32_at" if kind == "int" else "_rvar_at"
+        d.add(i, f"{x} = _ZZ[d[{at}]]")
+        d.add(i, f"if {x} is None: {x}, p = {slow}(d, {at})")
+        d.add(i, f"else: p = {self._at(1)}")
+        self.pos = ("p", 0)
 
     def decode(self, schema: Any, x: str, i: int, ns: str) -> None:
         d = self.dec
@@ -545,32 +620,33 @@ class _Compiler:
         if kind == "null":
             d.add(i, f"{x} = None")
         elif kind == "boolean":
-            d.add(i, f"{x} = _BOOL[d[p]]")
-            d.add(i, "p += 1")
+            d.add(i, f"{x} = _BOOL[d[{self._at()}]]")
+            self.pos = (self.pos[0], self.pos[1] + 1)
         elif kind in ("int", "long", "timestamp-micros"):
             self._dec_varint(i, x, kind)
-        elif kind == "double":
-            d.add(i, f"{x} = _ud(d, p)[0]")
-            d.add(i, "p += 8")
-        elif kind == "float":
-            d.add(i, f"{x} = _uf(d, p)[0]")
-            d.add(i, "p += 4")
+        elif kind in ("double", "float"):
+            d.add(i, f"{x} = {'_ud' if kind == 'double' else '_uf'}(d, {self._at()})[0]")
+            self.pos = (self.pos[0], self.pos[1] + (8 if kind == "double" else 4))
         elif kind in ("string", "bytes"):
-            # No bounds check here: a length past the end leaves p > L, which the next read or
-            # AvroCodec.decode's final p == L check turns into an error.
+            # No bounds check on the fast path: a length past the end leaves the position past L,
+            # which the next read or AvroCodec.decode's final position check turns into an error.
+            p = self._materialize(i)
             e = d.var("e")
-            d.add(i, f"{e} = d[p]")
-            d.add(i, f"if {e} & 0x81: p, {e} = _rspan(d, p, {e})")
-            d.add(i, f"else: p += 1; {e} = p + ({e} >> 1)")
-            d.add(i, f"{x} = d[p:{e}]{'.decode()' if kind == 'string' else ''}")
-            d.add(i, f"p = {e}")
+            d.add(i, f"{e} = {p} + _SL[d[{p}]]")
+            d.add(i, f"if {e} > {p}: {x} = d[{p} + 1:{e}]{'.decode()' if kind == 'string' else ''}")
+            d.add(i, f"else: {x}, {e} = {'_rstr_at' if kind == 'string' else '_rbytes_at'}(d, {p})")
+            self.pos = (e, 0)
         elif kind in ("array", "map"):
             n, it = d.var("n"), d.var("x")
             value_schema = s["items"] if kind == "array" else s["values"]
             min_size = self._min_size(value_schema, ns) + (1 if kind == "map" else 0)
             d.add(i, f"{x} = []" if kind == "array" else f"{x} = {{}}")
+            self._sync(i)
             d.add(i, "while True:")
-            self._dec_block_count(i + 1, n, min_size)
+            self._dec_varint(i + 1, n, "long")
+            d.add(i + 1, f"if {n} < 0: {n}, p = _rneg(d, p, {n})")
+            limit = f"(L - p) // {min_size}" if min_size else str(_MAX_ZERO_SIZE_ITEMS)
+            d.add(i + 1, f"if {n} > {limit}: raise _bad_count({n}, p)")
             d.add(i + 1, f"if not {n}: break")
             d.add(i + 1, f"for _ in range({n}):")
             if kind == "array":
@@ -581,6 +657,7 @@ class _Compiler:
                 self.decode("string", k, i + 2, ns)
                 self.decode(value_schema, it, i + 2, ns)
                 d.add(i + 2, f"{x}[{k}] = {it}")
+            self._sync(i + 2)
         elif kind in ("record", "ref"):
             full, own = self._enter(s, ns)
             parts = []
@@ -599,13 +676,16 @@ class _Compiler:
         """Branch on the raw (still zig-zagged) index: branch j is 2*j; negatives are odd."""
         d = self.dec
         u = d.var("u")
-        d.add(i, f"{u} = d[p]")
-        d.add(i, "p += 1")
-        d.add(i, f"if {u} > 127: {u}, p = _rraw(d, p, {u})")
+        d.add(i, f"{u} = d[{self._at()}]")
+        d.add(i, f"if {u} > 127: {u}, p = _rraw(d, {self._at(1)}, {u})")
+        d.add(i, f"else: p = {self._at(1)}")
         for j, b in enumerate(branches):
+            self.pos = ("p", 0)
             d.add(i, f"{'if' if j == 0 else 'elif'} {u} == {2 * j}:")
             self.decode(b, x, i + 1, ns)
-        d.add(i, f"else: raise _bad_index({u}, p, {len(branches)})")
+            self._sync(i + 1)
+        d.add(i, f"else: raise _bad_index({u} >> 1 if not {u} & 1 else -({u} + 1 >> 1), p, {len(branches)})")
+        self.pos = ("p", 0)
 
     def _min_size(self, schema: Any, ns: str) -> int:
         """Fewest bytes one value can take: bounds block counts read from untrusted input."""
@@ -670,7 +750,7 @@ def compile_schema(schema: Any) -> AvroCodec:
     if top_kind == "record":
         enc_lines.append("    if type(r) is not dict: r = _need_record(r, '<top level>')")
     source = "\n".join(
-        [*enc_lines, *c.enc.lines, "", "def _read(d, p):", "    L = len(d)", *c.dec.lines, "    return r, p", ""]
+        [*enc_lines, *c.enc.lines, "", "def _read(d, p):", "    L = len(d)", *c.dec.lines, f"    return r, {c._at()}", ""]
     )
     namespace: dict[str, Any] = dict(_RUNTIME)
     namespace.update(c.enc.consts)

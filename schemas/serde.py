@@ -8,6 +8,7 @@ from typing import Any
 
 import fastavro
 
+from schemas.codec import AvroCodec, UnsupportedSchemaError, compile_schema
 from schemas.envelope import Envelope
 from schemas.registry import FileRegistry, UnknownSchemaError
 
@@ -30,8 +31,27 @@ class EnvelopeSerde:
 
     def __init__(self, registry: FileRegistry) -> None:
         self.registry = registry
+        self._codecs: dict[int, AvroCodec | None] = {}  # None: schema not compiled, use fastavro
+
+    def _codec(self, sid: int) -> AvroCodec | None:
+        """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
+        try:
+            return self._codecs[sid]
+        except KeyError:
+            pass
+        try:
+            codec: AvroCodec | None = compile_schema(self.registry.lookup(sid))
+        except UnsupportedSchemaError:
+            codec = None
+        self._codecs[sid] = codec
+        return codec
 
     def encode(self, env: Envelope, sid: int) -> bytes:
+        codec = self._codec(sid)
+        if codec is not None:
+            out = bytearray(_HEADER.pack(MAGIC, sid))
+            codec.write(out, env.to_record())
+            return bytes(out)
         buf = io.BytesIO()
         buf.write(_HEADER.pack(MAGIC, sid))
         fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
@@ -51,12 +71,17 @@ class EnvelopeSerde:
         if magic != MAGIC:
             raise PoisonMessageError(f"magic byte is {magic}, expected 0 (not Confluent wire format)", data)
         try:
-            writer = self.registry.parsed(sid)
+            codec = self._codec(sid)
+            writer = self.registry.parsed(sid) if codec is None or reader_sid not in (None, sid) else None
         except UnknownSchemaError as exc:
             raise PoisonMessageError(str(exc), data, sid) from None
         reader = self.registry.parsed(reader_sid) if reader_sid not in (None, sid) else None
         try:
-            rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
+            if writer is None:
+                assert codec is not None
+                rec: Any = codec.decode(data, 5)
+            else:
+                rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
             raise PoisonMessageError(
                 f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid

@@ -25,8 +25,9 @@ class _BaselineCollector(DriftObserver):
         self.__dict__.update(observer.__dict__)
         self.builder = builder
 
-    def observe(self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int,
-                clock_us: int) -> DriftReport:
+    def observe(
+        self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
+    ) -> DriftReport:
         self.builder.add(values)
         return DriftReport()
 
@@ -55,8 +56,10 @@ def baseline(
     runtime.drift = _BaselineCollector(runtime.drift, builder)
     asyncio.run(runtime.run(input.read_text(encoding="utf-8").splitlines()))
     write_baseline(out, builder.build(source=str(input)))
-    console.print(f"baseline of {builder.events} events for {len(pipeline.workflow.drift.monitors)} monitors "
-                  f"written to {out}; reference it with `baseline: {out.name}` on a monitor")
+    console.print(
+        f"baseline of {builder.events} events for {len(pipeline.workflow.drift.monitors)} monitors "
+        f"written to {out}; reference it with `baseline: {out.name}` on a monitor"
+    )
 
 
 @app.command()
@@ -74,8 +77,10 @@ def report(
     ir = load_spec(spec)
     rows = _records_from_file(records) if records else _records_from_audit(ir.name, dsn)
     if not rows:
-        console.print(f"[red]error:[/red] no drift records for {ir.name}; run the workflow first "
-                      "(`dana-wf run ...` writes them to the audit and to dwf.<wf>.drift.jsonl)")
+        console.print(
+            f"[red]error:[/red] no drift records for {ir.name}; run the workflow first "
+            "(`dana-wf run ...` writes them to the audit and to dwf.<wf>.drift.jsonl)"
+        )
         raise typer.Exit(1)
     write_svg(rows, svg, metric=metric, title=f"{ir.name}: drift ({metric}) per window")
     console.print(terminal_summary(rows, metric=metric), markup=False, highlight=False)
@@ -94,8 +99,9 @@ def _records_from_audit(workflow: str, dsn: str | None) -> list[dict[str, Any]]:
     try:
         db = getattr(store, "database", "dwf")
         safe = workflow.replace("'", "")
-        res = store.query(f"SELECT details FROM {db}.events WHERE workflow = '{safe}' AND kind = 'drift' "
-                          "ORDER BY seq")
+        res = store.query(
+            f"SELECT details FROM {db}.events WHERE workflow = '{safe}' AND kind = 'drift' ORDER BY seq"
+        )
     finally:
         store.close()
     return [json.loads(r[0]) for r in res.rows]

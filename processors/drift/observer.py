@@ -49,8 +49,9 @@ class DriftObserver:
         if step in self.steps:
             into.update(self.monitor.values_from(payload, step))
 
-    def observe(self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int,
-                clock_us: int) -> DriftReport:
+    def observe(
+        self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
+    ) -> DriftReport:
         """One event's whole journey seen: count it, and report windows it closed."""
         when = event_time_us(produced_at, input_payload, self.time_field)
         return self._report(self.monitor.observe(values, when), clock_us)
@@ -67,20 +68,44 @@ class DriftObserver:
             if isinstance(item, DriftRecord):
                 report.records.append(item)
                 chain.event_id = f"{self.ir.name}.drift/{item.monitor}/{item.window_start_us}"
-                report.rows.append(transition(chain, "drift", item.monitor, clock_us, decision=item.level,
-                                              reason=item.summary() if item.level != "ok" else "",
-                                              details=item.to_record()))
+                report.rows.append(
+                    transition(
+                        chain,
+                        "drift",
+                        item.monitor,
+                        clock_us,
+                        decision=item.level,
+                        reason=item.summary() if item.level != "ok" else "",
+                        details=item.to_record(),
+                    )
+                )
             else:
                 report.late.append(item)
                 chain.event_id = f"{self.ir.name}.drift/late/{item.event_time_us}"
-                report.rows.append(transition(chain, "drift_late", DRIFT_BOUNDARY, clock_us, decision="late",
-                                              reason="event arrived after its windows closed",
-                                              details=item.to_record()))
+                report.rows.append(
+                    transition(
+                        chain,
+                        "drift_late",
+                        DRIFT_BOUNDARY,
+                        clock_us,
+                        decision="late",
+                        reason="event arrived after its windows closed",
+                        details=item.to_record(),
+                    )
+                )
         self.state[_CHAIN_KEY] = [chain.chain_seq, chain.chain_hash]
         return report
 
     def _chain(self) -> Envelope:
         seq, head = self.state.get(_CHAIN_KEY, [0, GENESIS_HASH])
         run = f"{self.ir.name}.drift"
-        return Envelope(run, run, self.ir.name, self.ir.version, DRIFT_BOUNDARY, {}, chain_seq=int(seq),
-                        chain_hash=str(head))
+        return Envelope(
+            run,
+            run,
+            self.ir.name,
+            self.ir.version,
+            DRIFT_BOUNDARY,
+            {},
+            chain_seq=int(seq),
+            chain_hash=str(head),
+        )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +24,33 @@ from streams.settings import Settings
 PROGRESS_MIN_EVENTS = 2000
 
 
+class BackgroundInserter:
+    """Inserts audit batches on one background thread, in order, so the run does not wait on the store.
+
+    chdb and clickhouse-driver release the GIL while they work, so on a second core the insert
+    overlaps the pipeline. At most `max_in_flight` batches wait: a slow store slows the run down
+    (backpressure) instead of growing memory.
+    """
+
+    def __init__(self, store: AuditStore, max_in_flight: int = 2) -> None:
+        self.store = store
+        self.max_in_flight = max_in_flight
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dwf-audit")
+        self._in_flight: deque[Future[None]] = deque()
+
+    def submit(self, rows: Sequence[AuditRow]) -> None:
+        while len(self._in_flight) >= self.max_in_flight:
+            self._in_flight.popleft().result()  # re-raises an insert error here, in the run
+        self._in_flight.append(self._pool.submit(self.store.insert, list(rows)))
+
+    def close(self) -> None:
+        try:
+            while self._in_flight:
+                self._in_flight.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 async def run_local(
     pipeline: Pipeline,
     input_path: Path,
@@ -37,10 +66,11 @@ async def run_local(
     topo = topology_for(pipeline, settings)
     store: AuditStore | None = open_audit_store(audit_dsn) if audit_dsn else None
     written: list[AuditRow] = []  # only this run's rows, to verify them once written
+    inserter = BackgroundInserter(store) if store is not None else None
 
     def sink(rows: Sequence[AuditRow]) -> None:
-        if store is not None:
-            store.insert(rows)
+        if inserter is not None:
+            inserter.submit(rows)
         written.extend(rows)
 
     try:
@@ -70,6 +100,8 @@ async def run_local(
         finally:
             for close in closers:
                 await close()
+            if inserter is not None:
+                inserter.close()  # every batch is in the store before the summary says so
         chain_ok = verify_rows(written).ok
         if not quiet:
             print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
@@ -122,8 +154,10 @@ def print_summary(
         )
     console.print(st)
     if s.drift_windows or s.late_events:
-        console.print(f"drift: {s.drift_windows} window records, {len(s.drift_alerts)} warnings/alerts, "
-                      f"{s.late_events} late events")
+        console.print(
+            f"drift: {s.drift_windows} window records, {len(s.drift_alerts)} warnings/alerts, "
+            f"{s.late_events} late events"
+        )
         for line in s.drift_alerts[:10]:
             console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
     where = audit_dsn or "disabled"

@@ -122,7 +122,9 @@ class LocalRuntime:
                 self.outputs.write_record(DRIFT_BOUNDARY, record.to_record())
         s.late_events += len(report.late)
 
-    async def process_envelope(self, env: Envelope, boundary: str, values: dict[str, Any] | None = None) -> None:
+    async def process_envelope(
+        self, env: Envelope, boundary: str, values: dict[str, Any] | None = None
+    ) -> None:
         """Walk one envelope from `boundary` to a terminal, a rejection or the dlq."""
         s = self.summary
         while True:

@@ -1,0 +1,199 @@
+"""Helpers for the Kafka runtime's integration tests: workers as subprocesses, reading topics and stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from processors.chain import DLQ, REJECTED
+from schemas.canonical import canonical_json
+from schemas.serde import EnvelopeSerde
+from sinks.audit_model import COLUMNS, AuditRow
+from streams.kafka.codec import WireCodec
+from streams.local.outputs import decision_record
+from streams.topology import Topology
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAIMS_SPEC = ROOT / "docs" / "examples" / "claims" / "claims.yaml"
+COMPARED = tuple(c for c in COLUMNS if c not in ("ts_us", "duration_us", "prev_hash", "hash"))
+
+
+def claims_lines(count: int, seed: int) -> list[str]:
+    sys.path.insert(0, str(CLAIMS_SPEC.parent))
+    try:
+        from generate import generate  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    events = generate(count=count, seed=seed)
+    items = events[0] if isinstance(events, tuple) else events
+    return [e if isinstance(e, str) else json.dumps(e) for e in items]
+
+
+def worker_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DWF_SCHEMA_REGISTRY": f"file://{tmp / 'schemas'}",
+        "DWF_DATA_DIR": str(tmp / "data"),
+        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+    })
+    return env
+
+
+def start_worker(tmp: Path, bootstrap: str, prefix: str, guarantee: str = "at_least_once",
+                 audit: str | None = None, partitions: int = 2, extra: Sequence[str] = (),
+                 log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "streams.kafka", "worker", str(CLAIMS_SPEC), "--broker", bootstrap,
+           "--prefix", prefix, "--guarantee", guarantee, "--partitions", str(partitions),
+           "--session-timeout", "6", "--commit-interval", "0.5", *extra]
+    cmd += ["--audit", audit] if audit else ["--no-audit-sink"]
+    log = (tmp / log_name).open("ab")
+    return subprocess.Popen(cmd, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    return proc.returncode
+
+
+async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) -> list[Any]:
+    """Every record of a topic, from the beginning to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed" if committed_only else "read_uncommitted",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            await consumer.force_metadata_update() if hasattr(consumer, "force_metadata_update") else None
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(await consumer.position(tp) >= end[tp] for tp in tps):
+                break
+            batch = await consumer.getmany(*tps, timeout_ms=500)
+            for recs in batch.values():
+                records.extend(recs)
+        return records
+    finally:
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:  # aiokafka 0.14: a group-less consumer's stop re-raises its own cancel
+            pass
+
+
+def decode_decisions(topology: Topology, boundary: str, records: list[Any]) -> list[str]:
+    """Decision records (canonical JSON) of one terminal topic."""
+    if boundary in (REJECTED, DLQ):
+        codec = WireCodec(topology.registry)
+        out = []
+        for r in records:
+            if dict(r.headers or ()).get("dwf-kind") == b"poison":
+                continue
+            out.append(canonical_json(decision_record(codec.decode_mixed(r.value))))
+        return out
+    serde = EnvelopeSerde(topology.registry)
+    return [canonical_json(decision_record(serde.decode(r.value)[1])) for r in records]
+
+
+async def terminal_decisions(bootstrap: str, topology: Topology) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for boundary in [*topology.pipeline.terminals, REJECTED, DLQ]:
+        recs = await read_topic(bootstrap, topology.topic(boundary))
+        out[boundary] = decode_decisions(topology, boundary, recs)
+    return out
+
+
+async def wait_for_outcomes(bootstrap: str, topology: Topology, expected: int, timeout_s: float,
+                            alive: Callable[[], bool] = lambda: True) -> dict[str, list[str]]:
+    """Poll the terminal topics until ``expected`` distinct runs reached an outcome."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = await terminal_decisions(bootstrap, topology)
+        runs = {json.loads(d)["run_id"] for ds in got.values() for d in ds}
+        if len(runs) >= expected or time.monotonic() > deadline or not alive():
+            return got
+        await asyncio.sleep(1.0)
+
+
+def read_store_rows(audit_dir: Path) -> list[AuditRow]:
+    """The audit rows in a chdb directory, read in a subprocess (chdb: one directory per process)."""
+    code = (
+        "import json,sys\n"
+        "from sinks.chdb_store import ChdbAuditStore\n"
+        "from sinks.audit_model import COLUMNS\n"
+        f"s = ChdbAuditStore({str(audit_dir)!r})\n"
+        "r = s.query('SELECT ' + ', '.join(COLUMNS) + ' FROM dwf.events')\n"
+        "json.dump([list(x) for x in r.rows], sys.stdout)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return [AuditRow(**dict(zip(COLUMNS, row, strict=True))) for row in json.loads(done.stdout)]
+
+
+def row_key(r: AuditRow) -> tuple[Any, ...]:
+    return tuple(getattr(r, c) for c in COMPARED)
+
+
+def rows_by_run(rows: list[AuditRow]) -> dict[str, list[tuple[Any, ...]]]:
+    runs: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        runs.setdefault(r.run_id, []).append(row_key(r))
+    return {k: sorted(v, key=lambda t: (t[COMPARED.index("seq")], repr(t))) for k, v in runs.items()}
+
+
+def multiset(items: list[str]) -> Counter[str]:
+    return Counter(items)
+
+
+async def group_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        got = await admin.list_consumer_group_offsets(group)
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
+    finally:
+        await admin.close()
+
+
+async def wait_consumed(bootstrap: str, group: str, topic: str, timeout_s: float,
+                        alive: Callable[[], bool] = lambda: True) -> bool:
+    """Until the group committed past the last record of every partition of ``topic`` (stored, for audit)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        records = await read_topic(bootstrap, topic)
+        last: dict[int, int] = {}
+        for r in records:
+            last[r.partition] = max(last.get(r.partition, -1), r.offset)
+        committed = await group_offsets(bootstrap, group)
+        if all(committed.get((topic, p), -1) >= o + 1 for p, o in last.items()):
+            return True
+        await asyncio.sleep(1.0)
+    return False
