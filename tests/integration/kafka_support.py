@@ -81,10 +81,8 @@ async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) ->
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            await consumer.force_metadata_update() if hasattr(consumer, "force_metadata_update") else None
-            parts = consumer.partitions_for_topic(topic) or set()
+        await consumer.topics()  # loads metadata for every topic
+        parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         if not tps:
             return []

@@ -1,0 +1,131 @@
+"""LLM faults through the whole in-process runtime: the step's recovery policy decides, nothing is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from processors.base import StepContext
+from processors.chain import compile_pipeline
+from processors.llm import LLMClient, SqliteLLMCache
+from processors.llm.retry import RetryConfig
+from schemas.registry import FileRegistry
+from sinks.audit_model import AuditRow
+from sinks.verify import verify_rows
+from streams.local.outputs import OutputFiles, read_jsonl
+from streams.local.runtime import LocalRuntime, collect_rows, wall_clock_us
+from streams.settings import LLMEndpoint
+from streams.topology import Topology
+from tests.fixtures.llm_server import LLMServerHandle
+from workflow.spec import parse_spec
+
+pytestmark = pytest.mark.unit
+
+SPEC = """
+workflow: risk
+input: {claim_id: string, description: string}
+steps:
+  - assess:
+      llm:
+        prompt: "Claim {{ claim_id }}: {{ description }}"
+        output: {risk: string, confidence: double, rationale: string}
+        when: "size(description) > 0"
+      retry: RETRY
+  - check:
+      validate: [{id: known_risk, rule: "risk == null || risk in ['low', 'medium', 'high', 'unknown']"}]
+"""
+EVENTS = [
+    json.dumps({"claim_id": f"C{i}", "description": d})
+    for i, d in enumerate(["stolen bike", "cracked screen", "", "fire in garage", "hail"])
+]
+
+
+async def run(tmp_path: Path, server: LLMServerHandle, retry: str, cache: bool = False) -> dict[str, Any]:
+    pipeline = compile_pipeline(parse_spec(SPEC.replace("RETRY", retry)))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    client = LLMClient(
+        LLMEndpoint(base_url=server.base_url, timeout_s=0.5),
+        cache=SqliteLLMCache(tmp_path / "cache") if cache else None,
+        retry=RetryConfig(max_attempts=2, base_s=0.01, max_s=0.02),
+        breaker_threshold=3,
+    )
+    rows: list[AuditRow] = []
+    out = tmp_path / "out"
+    runtime = LocalRuntime(
+        pipeline,
+        topo,
+        OutputFiles(out, topo),
+        collect_rows(rows),
+        StepContext(clock=wall_clock_us, llm=client),
+    )
+    try:
+        summary = await runtime.run(EVENTS)
+    finally:
+        await client.aclose()
+
+    def read(name: str) -> list[dict[str, Any]]:
+        path = out / f"dwf.risk.{name}.jsonl"
+        return read_jsonl(path) if path.exists() else []
+
+    return {"out": read("out"), "dlq": read("dlq"), "rows": rows, "summary": summary}
+
+
+async def test_replies_fill_typed_fields_and_are_audited(tmp_path: Path, llm_server: LLMServerHandle) -> None:
+    res = await run(tmp_path, llm_server, "{max_attempts: 1}")
+    risks = {r["payload"]["claim_id"]: r["payload"]["risk"] for r in res["out"]}
+    assert risks == {"C0": "high", "C1": "low", "C2": None, "C3": "high", "C4": "low"}
+    assert llm_server.count() == 4  # the empty description was settled symbolically, no call
+    calls = [json.loads(r.details) for r in res["rows"] if r.step == "assess" and r.kind == "emitted"]
+    assert sum(1 for d in calls if d.get("dwf.llm.outcome") == "ok") == 4
+    assert all("gen_ai.usage.input_tokens" in d for d in calls if d["dwf.llm.outcome"] == "ok")
+    assert verify_rows(res["rows"]).ok
+
+
+async def test_server_down_goes_to_dlq_with_the_error(tmp_path: Path, llm_server: LLMServerHandle) -> None:
+    llm_server.faults(server_error={"always": True})
+    res = await run(tmp_path, llm_server, "{max_attempts: 1, on_exhausted: dlq}")
+    assert [r["payload"]["claim_id"] for r in res["out"]] == ["C2"]
+    assert len(res["dlq"]) == 4
+    errors = [r["provenance"]["error"] for r in res["dlq"]]
+    assert "HTTP 500" in errors[0]
+    # the third failure opens the circuit: from then on events fail fast without a request
+    assert all("circuit open" in e for e in errors[1:])
+    assert llm_server.count(500) == 3  # 2 + 1 attempts; the SDK itself retried nothing
+
+
+async def test_broken_replies_fall_back_to_the_symbolic_default(
+    tmp_path: Path, llm_server: LLMServerHandle
+) -> None:
+    llm_server.faults(malformed_json={"always": True})
+    res = await run(
+        tmp_path, llm_server, "{max_attempts: 1, on_exhausted: default, default: {risk: unknown}}"
+    )
+    assert {r["payload"]["claim_id"]: r["payload"]["risk"] for r in res["out"]} == {
+        "C0": "unknown",
+        "C1": "unknown",
+        "C2": None,
+        "C3": "unknown",
+        "C4": "unknown",
+    }
+    assert res["dlq"] == []
+    kinds = [r.kind for r in res["rows"] if r.step == "assess"]
+    assert kinds.count("defaulted") == 4 and kinds.count("error") == 4
+    assert llm_server.count() == 8  # one repair attempt per event, no more
+
+
+async def test_rate_limit_429s_are_waited_out_not_failed(tmp_path: Path, llm_server: LLMServerHandle) -> None:
+    llm_server.faults(rate_limit={"rpm": 2, "window_s": 0.3, "retry_after_ms": 100, "headers": False})
+    res = await run(tmp_path, llm_server, "{max_attempts: 1}")
+    assert len(res["out"]) == 5 and res["dlq"] == []
+    assert llm_server.count(429) >= 1 and llm_server.count(200) == 4
+
+
+async def test_rerun_is_served_from_the_cache(tmp_path: Path, llm_server: LLMServerHandle) -> None:
+    first = await run(tmp_path, llm_server, "{max_attempts: 1}", cache=True)
+    calls = llm_server.count()
+    second = await run(tmp_path, llm_server, "{max_attempts: 1}", cache=True)
+    assert llm_server.count() == calls == 4
+    assert [r["payload"] for r in second["out"]] == [r["payload"] for r in first["out"]]
