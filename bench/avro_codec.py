@@ -1,17 +1,23 @@
 """µs per encode/decode of a typical claims envelope: fastavro vs schemas.codec, same run.
 
-Run: python -m bench.avro_codec [--n 20000]
+    python bench/avro_codec.py [--n 20000]
+
+Timings are the best of 5 runs on one core; on a shared 2-core machine expect ±15% between runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import fastavro
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas.avro import envelope_schema
 from schemas.codec import compile_schema

@@ -3,14 +3,16 @@
 fastavro walks the schema on every call (~15 µs per envelope each way); the local runtime crosses
 Avro ~5 times per event, so that walk alone capped the engine near 3,000 events/s. Here a parsed
 schema is compiled once into Python source specialised to it (one flat function to encode, one to
-decode, nested records and arrays inlined) and exec'd; callers cache the result per schema id.
+decode, nested records and arrays inlined) and exec'd; callers cache the result per schema id
+(EnvelopeSerde does). bench/avro_codec.py measures it against fastavro; the two exceptions below
+(validation, strict decoding) cost little because the checks sit on slow paths.
 
 Contract, so the codec can replace fastavro's schemaless writer/reader for supported schemas:
 
 * encode writes byte-for-byte what ``fastavro.schemaless_writer`` writes for every record that
   ``fastavro.validation.validate`` accepts; anything it rejects raises TypeError/ValueError naming the
-  field ("must be double on field amount"), where fastavro would sometimes coerce silently
-  (``float("1.5")``, truthiness for booleans, truncating 1.5 into a long).
+  field ("must be double on field amount"), where fastavro's writer would sometimes coerce silently
+  (``float("1.5")``, truthiness for booleans, truncating 1.5 into a long, ints past 32 bits in an int).
 * missing fields take their default, or None for a nullable union; extra keys are ignored.
 * decode returns what ``fastavro.schemaless_reader`` returns, except that timestamp-micros stays a
   plain int of microseconds; truncated or malformed input (bad union index, boolean byte > 1,
@@ -118,13 +120,13 @@ def _is_integral(v: object) -> bool:
 
 def _need_long(v: object, field: str) -> int:
     if _is_integral(v):
-        return int(v)  # type: ignore[call-overload]
+        return int(v)  # type: ignore[call-overload,no-any-return]
     raise TypeError(f"must be long (got {type(v).__name__}) on field {field}")
 
 
 def _need_int(v: object, field: str) -> int:
     if _is_integral(v):
-        return int(v)  # type: ignore[call-overload]
+        return int(v)  # type: ignore[call-overload,no-any-return]
     raise TypeError(f"must be int (got {type(v).__name__}) on field {field}")
 
 
@@ -158,12 +160,6 @@ def _pack_float(v: object, field: str) -> bytes:
         return _F.pack(math.copysign(math.inf, x))
 
 
-def _need_str(v: object, field: str) -> str:
-    if isinstance(v, str):
-        return v
-    raise TypeError(f"must be string (got {type(v).__name__}) on field {field}")
-
-
 def _need_bool(v: object, field: str) -> NoReturn:
     raise TypeError(f"must be boolean (got {type(v).__name__}) on field {field}")
 
@@ -176,7 +172,7 @@ def _need_bytes(v: object, field: str) -> bytes:
 
 def _need_seq(v: object, field: str) -> Sequence[Any]:
     if isinstance(v, Sequence | array.array) and not isinstance(v, str):
-        return v  # type: ignore[return-value]
+        return v
     raise TypeError(f"must be array (got {type(v).__name__}) on field {field}")
 
 
@@ -269,6 +265,9 @@ def _rvar_at(d: bytes, p: int) -> tuple[int, int]:
     8-byte varints (timestamps in micros) are unpacked in one struct call and compacted from
     two 32-bit halves, instead of a Python loop per byte.
     """
+    b = d[p]
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), p + 1
     try:
         w = _UQ(d, p)[0]
     except struct.error:
@@ -276,11 +275,11 @@ def _rvar_at(d: bytes, p: int) -> tuple[int, int]:
     if w & 0x8080808080808080 == 0x0080808080808080:
         lo = w & 0xFFFFFFFF
         hi = w >> 32
-        n = (
-            (lo & 0x7F) | (lo >> 1 & 0x3F80) | (lo >> 2 & 0x1FC000) | (lo >> 3 & 0xFE00000)
-        ) | ((hi & 0x7F) | (hi >> 1 & 0x3F80) | (hi >> 2 & 0x1FC000) | (hi >> 3 & 0xFE00000)) << 28
+        n = ((lo & 0x7F) | (lo >> 1 & 0x3F80) | (lo >> 2 & 0x1FC000) | (lo >> 3 & 0xFE00000)) | (
+            (hi & 0x7F) | (hi >> 1 & 0x3F80) | (hi >> 2 & 0x1FC000) | (hi >> 3 & 0xFE00000)
+        ) << 28
         return (n >> 1) ^ -(n & 1), p + 8
-    n, p = _rraw(d, p + 1, d[p])
+    n, p = _rraw(d, p + 1, b)
     return (n >> 1) ^ -(n & 1), p
 
 
@@ -342,7 +341,7 @@ def _bad_count(n: int, p: int) -> ValueError:
 _RUNTIME: dict[str, Any] = {
     name: obj
     for name, obj in globals().items()
-    if name.startswith(("_w", "_need", "_pack", "_bad", "_no_", "_r", "_past"))
+    if name.startswith(("_w", "_need", "_pack", "_bad", "_no_", "_r", "_past", "_str_error"))
 }
 # _SL: first byte of a string length -> length + 1 (the bytes the string spans past its start) when
 # the length fits one byte; otherwise a large negative number, which sends the code to _rstr_at.
@@ -750,7 +749,16 @@ def compile_schema(schema: Any) -> AvroCodec:
     if top_kind == "record":
         enc_lines.append("    if type(r) is not dict: r = _need_record(r, '<top level>')")
     source = "\n".join(
-        [*enc_lines, *c.enc.lines, "", "def _read(d, p):", "    L = len(d)", *c.dec.lines, f"    return r, {c._at()}", ""]
+        [
+            *enc_lines,
+            *c.enc.lines,
+            "",
+            "def _read(d, p):",
+            "    L = len(d)",
+            *c.dec.lines,
+            f"    return r, {c._at()}",
+            "",
+        ]
     )
     namespace: dict[str, Any] = dict(_RUNTIME)
     namespace.update(c.enc.consts)

@@ -122,6 +122,10 @@ class ServerAuditStore:
 
     def ensure_schema(self) -> None:
         version = self.server_version()
+        # An INSERT-only writer has no DDL rights, even for CREATE ... IF NOT EXISTS: look first.
+        if self._execute(f"EXISTS TABLE {self.database}.{AUDIT_TABLE}")[0][0] == 1:
+            self._schema_ready = True
+            return
         self._execute(ddl.create_database(self.database))
         self._execute(ddl.create_events_table(self.database, version))
         self._schema_ready = True

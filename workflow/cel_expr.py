@@ -14,9 +14,9 @@ import cel
 
 # Extra functions beyond the CEL standard library that spec authors ask for most.
 EXTRA_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "upper": lambda s: str(s).upper(),
-    "lower": lambda s: str(s).lower(),
-    "trim": lambda s: str(s).strip(),
+    "upper": lambda s: None if s is None else str(s).upper(),
+    "lower": lambda s: None if s is None else str(s).lower(),
+    "trim": lambda s: None if s is None else str(s).strip(),
     "round2": lambda x: round(float(x), 2),
 }
 

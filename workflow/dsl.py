@@ -48,11 +48,19 @@ def transform(name: str, set: dict[str, Any] | None = None, **options: Any) -> S
 
 
 def route(
-    name: str, branches: dict[str, Any] | None = None, *, as_field: str | None = None, **conditions: Any
+    name: str,
+    branches: dict[str, Any] | None = None,
+    *,
+    as_field: str | None = None,
+    retry: dict[str, Any] | None = None,
+    description: str | None = None,
+    **conditions: Any,
 ) -> Step:
+    """Branches by keyword (`auto_pay="amount < 1000.0"`) or, for names that clash, in `branches`."""
     body: dict[str, Any] = {"route": {**(branches or {}), **conditions}}
-    if as_field:
-        body["as"] = as_field
+    for key, value in (("as", as_field), ("retry", retry), ("description", description)):
+        if value:
+            body[key] = value
     return Step(name, body)
 
 

@@ -32,8 +32,8 @@ class RuleIR(_Model):
 
 
 class RetryPolicyIR(_Model):
-    max_attempts: int = 3  # total attempts, the first included
-    backoff_ms: int = 0  # base of an exponential backoff between attempts
+    max_attempts: int = Field(default=3, ge=1)  # total attempts, the first included
+    backoff_ms: int = Field(default=0, ge=0)  # base of an exponential backoff between attempts
     on_exhausted: Literal["dlq", "default"] = "dlq"
     default: dict[str, Any] | None = None  # payload fields to set when on_exhausted == "default"
 

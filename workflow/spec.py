@@ -305,7 +305,7 @@ def _parse_retry(node: Any, parent: Any, path: str, c: _Collector, default: Retr
     if node is None:
         return default
     try:
-        return RetryPolicyIR(**dict(node))
+        return RetryPolicyIR(**{**default.model_dump(), **dict(node)})
     except (ValidationError, TypeError) as exc:
         msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         c.add(
@@ -529,6 +529,16 @@ def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: _Collecto
             "llm:\n  prompt: 'Assess {{ description }}'\n  output: {risk: string}",
         )
         return None
+    for reserved in ("name", "kind", "retry", "output_fields"):
+        if reserved in node:
+            c.add(
+                node,
+                reserved,
+                f"{path}.{kind}.{reserved}",
+                "unknown key",
+                "the step's name is its key; put retry: next to llm:, not inside it",
+            )
+            return None
     data = dict(node)
     out = _parse_fields(node.get("output"), node, "output", f"{path}.{kind}.output", c)
     data["output"] = tuple(out)

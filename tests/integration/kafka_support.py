@@ -74,6 +74,18 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
     return proc.returncode
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"])
+
+
 async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) -> list[Any]:
     """Every record of a topic, from the beginning to the current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -81,9 +93,7 @@ async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) ->
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        await consumer.topics()  # loads metadata for every topic
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
         if not tps:
             return []
         consumer.assign(tps)
@@ -92,7 +102,8 @@ async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) ->
         records: list[Any] = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if all(await consumer.position(tp) >= end[tp] for tp in tps):
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= end[tp] for pos, tp in zip(positions, tps, strict=True)):
                 break
             batch = await consumer.getmany(*tps, timeout_ms=500)
             for recs in batch.values():

@@ -3,11 +3,13 @@
 docs/spec.md: every ```yaml block that is a whole spec (first line past comments is `workflow:`) parses;
 one whose first comment says "broken" must fail, and the output printed after it must be the real one.
 The claims example is shown verbatim, and the topology tables and diagram match the real topology.
-docs/dsl.md: every ```python block runs, in order, in one namespace.
+docs/dsl.md: every ```python block runs, in order, in one namespace, and prints what the page shows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -19,6 +21,7 @@ from ruamel.yaml import YAML
 from processors.chain import compile_pipeline
 from schemas.registry import FileRegistry
 from streams.topology import Topology
+from workflow.cel_expr import EvaluationError, ExpressionError, compile_expr
 from workflow.errors import SpecError
 from workflow.spec import parse_spec
 
@@ -68,7 +71,9 @@ def test_spec_md_example_parses_and_compiles(block: str) -> None:
 def test_spec_md_example_passes_the_json_schema(block: str) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((DOCS / "spec.schema.json").read_text(encoding="utf-8"))
-    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(YAML(typ="safe").load(block))]
+    errors = [
+        e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(YAML(typ="safe").load(block))
+    ]
     assert errors == []
 
 
@@ -127,7 +132,60 @@ def test_dsl_md_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": "dsl_md"}
     for i, block in enumerate(code):
+        out = io.StringIO()
         try:
-            exec(compile(block, f"docs/dsl.md[python block {i}]", "exec"), namespace)
+            with contextlib.redirect_stdout(out):
+                exec(compile(block, f"docs/dsl.md[python block {i}]", "exec"), namespace)
         except Exception as exc:  # name the block, so a broken doc is easy to find
             raise AssertionError(f"docs/dsl.md python block {i} fails: {exc!r}\n{block}") from exc
+        # what a block prints is shown under it as whole-line comments: "# <output line>"
+        shown = [ln.strip()[2:] for ln in block.splitlines() if ln.strip().startswith("# ")]
+        assert out.getvalue().splitlines() == shown, f"docs/dsl.md python block {i} prints something else"
+
+
+ERROR = object()
+NOT_CEL = object()
+SCOPE = {"amount": 12.5, "qty": 3, "channel": None, "currency": " eur ", "description": "car stolen"}
+# What docs/expressions.md says about this CEL implementation; if an upgrade changes one, update the page.
+EXPRESSION_CLAIMS: list[tuple[str, object]] = [
+    ("amount * 2", ERROR),
+    ("amount * 2.0", 25.0),
+    ("qty * 1.5", ERROR),
+    ("double(qty) * 1.5", 4.5),
+    ("amount + qty", ERROR),
+    ("int(amount) * 2", 24),
+    ("amount > 0", True),
+    ("qty <= 2.5", False),
+    ("qty in [1.0, 3.0]", True),
+    ("7 / 2", 3),
+    ("amount % 2.0", ERROR),
+    ("int(-1.7)", -1),
+    ("string(12.5)", "12.5"),
+    ("string(true)", ERROR),
+    ("size('héllo')", 6),
+    ("'EUR'.matches('^[A-Z]{3}$')", True),
+    ("'web'.matches('e')", True),
+    ("upper(trim(currency))", "EUR"),
+    ("round2(10.0 / 3.0)", 3.33),
+    ("upper(channel)", None),
+    ("channel == 'web'", False),
+    ("channel != null && channel.startsWith('w')", False),
+    ("channel.startsWith('w')", ERROR),
+    ("has(channel)", NOT_CEL),
+    ("['stolen', 'fire'].exists(w, description.contains(w))", True),
+    ("abs(-1)", ERROR),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), EXPRESSION_CLAIMS, ids=[e for e, _ in EXPRESSION_CLAIMS])
+def test_expressions_md_claims_hold(expr: str, expected: object) -> None:
+    if expected is NOT_CEL:
+        with pytest.raises(ExpressionError):
+            compile_expr(expr)
+        return
+    compiled = compile_expr(expr)
+    if expected is ERROR:
+        with pytest.raises(EvaluationError):
+            compiled.evaluate(SCOPE)
+        return
+    assert compiled.evaluate(SCOPE) == expected

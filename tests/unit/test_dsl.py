@@ -72,7 +72,12 @@ def claims_workflow() -> Workflow:
                     "allowed_lateness_s": 600,
                 },
                 "monitors": [
-                    {"id": "currency_mix", "field": "currency", "feature": "categorical", "step": "normalize"},
+                    {
+                        "id": "currency_mix",
+                        "field": "currency",
+                        "feature": "categorical",
+                        "step": "normalize",
+                    },
                     {"id": "claim_amount", "field": "amount_usd", "feature": "numeric", "step": "normalize"},
                     {"id": "description_terms", "field": "description", "feature": "text"},
                 ],
@@ -156,7 +161,9 @@ def branches_workflow() -> Workflow:
             },
             as_field="decision",
         )
-        | transform("settle", set={"currency": "upper(currency)"}, retry={"max_attempts": 2, "backoff_ms": 10})
+        | transform(
+            "settle", set={"currency": "upper(currency)"}, retry={"max_attempts": 2, "backoff_ms": 10}
+        )
     )
 
 
@@ -219,7 +226,11 @@ def llm_workflow() -> Workflow:
             fallback_models=["backup-model"],
             limits={"rpm": 60, "tpm": 40000, "max_tokens": 256},
             template_version="2",
-            retry={"max_attempts": 1, "on_exhausted": "default", "default": {"risk": "unknown", "confidence": 0.0}},
+            retry={
+                "max_attempts": 1,
+                "on_exhausted": "default",
+                "default": {"risk": "unknown", "confidence": 0.0},
+            },
         )
         | validate("gate", rule("risk_known", "risk == null || risk in ['low', 'medium', 'high', 'unknown']"))
     )
@@ -233,7 +244,10 @@ def test_llm_step_equals_the_yaml() -> None:
     assert [(f.name, f.type) for f in step.output] == [("risk", "string"), ("confidence", "double")]
     assert step.limits.rpm == 60 and step.limits.concurrency == 4  # given, and the default
     assert step.template_id == "fraud_risk" and step.template_version == "2"
-    assert step.retry.on_exhausted == "default" and step.retry.default == {"risk": "unknown", "confidence": 0.0}
+    assert step.retry.on_exhausted == "default" and step.retry.default == {
+        "risk": "unknown",
+        "confidence": 0.0,
+    }
     assert isinstance(built.steps[1], ValidateStepIR)
 
 

@@ -8,6 +8,7 @@ every write but INSERT.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def chain(run_id: str, n: int = 6, workflow: str = "claims-triage") -> list[Audi
             step=STEPS[seq % 6],
             kind=KINDS[seq % 6],
             decision="auto_pay" if KINDS[seq % 6] == "routed" else "pass",
-            reason="l'assuré a dit \"non\"\ttab\\slash €" if seq == 2 else "",
+            reason='l\'assuré a dit "non"\ttab\\slash €' if seq == 2 else "",
             rule_results='[{"message":"","passed":true,"rule_id":"positive_amount"}]',
             attempt=seq % 2,
             duration_us=100 + seq,
@@ -180,4 +181,53 @@ def test_docs_show_the_modules_sql_verbatim() -> None:
     blocks = dict(re.findall(r"```sql\n-- verify: (\w+)\n(.*?)\n```", text, flags=re.S))
     assert sorted(blocks) == sorted(CHECKS)
     for name, build in CHECKS.items():
-        assert blocks[name] == build("dwf"), f"docs/audit.md's `{name}` check differs from sinks/sql_verify.py"
+        assert blocks[name] == build("dwf"), (
+            f"docs/audit.md's `{name}` check differs from sinks/sql_verify.py"
+        )
+
+
+def test_docs_role_statements_parse(store: ChdbAuditStore) -> None:
+    """The `-- roles` block is valid ClickHouse SQL (parsed by chdb's formatQuery; chdb has no access control
+    to run it), and neither role is ever granted a statement that changes or removes rows."""
+    text = DOC.read_text()
+    (block,) = re.findall(r"```sql\n-- roles\n(.*?)\n```", text, flags=re.S)
+    statements = [s.strip() for s in block.split(";") if s.strip()]
+    assert len(statements) == 8
+    for sql in statements:
+        quoted = sql.replace("\\", "\\\\").replace("'", "\\'")
+        assert store.query(f"SELECT formatQuery('{quoted}')").rows, sql
+        if sql.startswith("GRANT") and " ON " in sql:
+            granted = sql.split(" ON ", 1)[0].removeprefix("GRANT ").split(",")
+            assert {g.strip() for g in granted} <= {"INSERT", "SELECT"}, (
+                sql
+            )
+
+
+def test_docs_users_xml_for_old_servers_is_well_formed() -> None:
+    (block,) = re.findall(r"```xml\n(.*?)\n```", DOC.read_text(), flags=re.S)
+    root = ET.fromstring(block)
+    assert root.findtext("profiles/dwf_writer/allow_ddl") == "0"
+    assert root.findtext("profiles/dwf_auditor/readonly") == "1"
+    assert root.findtext("users/dwf_pipeline/profile") == "dwf_writer"
+    assert root.findtext("users/dwf_audit/profile") == "dwf_auditor"
+
+
+def test_no_code_path_changes_or_removes_audit_rows() -> None:
+    """docs/audit.md promises it: no SQL text in the shipped packages alters, deletes, truncates or drops."""
+    import ast
+
+    root = DOC.parents[1]
+    forbidden = re.compile(
+        r"\b(ALTER\s+TABLE|TRUNCATE|OPTIMIZE\s+TABLE|DELETE\s+FROM|DROP\s+(TABLE|DATABASE))\b"
+    )
+    offenders = []
+    for package in ("sinks", "streams", "processors", "schemas", "workflow"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and forbidden.search(node.value)
+                ):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}: {node.value[:60]!r}")
+    assert offenders == []
