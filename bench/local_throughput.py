@@ -28,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 from processors.chain import Pipeline  # noqa: E402
 from processors.ingest import check_field  # noqa: E402
 from schemas.envelope import Envelope  # noqa: E402
+from schemas.registry import FileRegistry  # noqa: E402
 from schemas.serde import EnvelopeSerde  # noqa: E402
 from sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from streams.app_builder import load_pipeline  # noqa: E402
 from streams.local.runtime import LocalRuntime  # noqa: E402
 from streams.topology import Topology  # noqa: E402
-from schemas.registry import FileRegistry  # noqa: E402
 from workflow.cel_expr import compile_expr  # noqa: E402
 
 SPEC = ROOT / "docs" / "examples" / "claims" / "claims.yaml"
@@ -49,8 +49,15 @@ def bare_loop(pipeline: Pipeline, topo: Topology, lines: list[str]) -> float:
     branches = [(b.name, compile_expr(b.when)) for b in ir.steps[2].branches]  # type: ignore[union-attr]
     objective = [compile_expr(r.expr) for r in ir.objective.constraints]
     sids = {b: topo.schema_id(b) for b in ("in", "normalize", "check_claim", "triage", "out")}
-    prov: dict[str, Any] = {"rule_results": [], "reasons": [], "route": None, "error": None, "model": None,
-                            "prompt_hash": None, "knowledge_versions": {}}
+    prov: dict[str, Any] = {
+        "rule_results": [],
+        "reasons": [],
+        "route": None,
+        "error": None,
+        "model": None,
+        "prompt_hash": None,
+        "knowledge_versions": {},
+    }
 
     def hop(env: Envelope, boundary: str) -> Envelope:
         return serde.decode(serde.encode(env, sids[boundary]))[1]
@@ -73,7 +80,10 @@ def bare_loop(pipeline: Pipeline, topo: Topology, lines: list[str]) -> float:
         p = env.payload
         env.payload = {**p, **{name: e.evaluate(p) for name, e in derive}}
         env = hop(env, "normalize")
-        if not all(r.evaluate(env.payload) is True for r in rules[:3]) or rules[3].evaluate(env.payload) is None:
+        if (
+            not all(r.evaluate(env.payload) is True for r in rules[:3])
+            or rules[3].evaluate(env.payload) is None
+        ):
             continue
         env = hop(env, "check_claim")
         route = next(name for name, cond in branches if cond.evaluate(env.payload) is True)
@@ -116,7 +126,9 @@ def main() -> None:
         n = len(lines)
         print(f"events: {n}, repeats: {args.repeat} (medians)")
         print(f"bare loop (Avro + CEL only):        {n / b:>10,.0f} events/s")
-        print(f"local runtime (+ executor, audit):  {n / f:>10,.0f} events/s   ({rows / f:,.0f} audit rows/s)")
+        print(
+            f"local runtime (+ executor, audit):  {n / f:>10,.0f} events/s   ({rows / f:,.0f} audit rows/s)"
+        )
         print(f"ratio runtime / bare:               {b / f:>10.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

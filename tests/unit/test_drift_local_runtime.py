@@ -28,7 +28,8 @@ drift:
   window: {kind: tumbling, size_s: 100, time_field: ts, allowed_lateness_s: 10}
   monitors:
     - {id: kinds, field: kind, feature: categorical, reference_windows: 2}
-    - {id: amounts, field: amount, feature: numeric, step: check, bins: [10.0, 20.0, 30.0], reference_windows: 2}
+    - {id: amounts, field: amount, feature: numeric, step: check, bins: [10.0, 20.0, 30.0],
+       reference_windows: 2}
 """
 PER_WINDOW = 1200
 SHIFT_WINDOW = 6
