@@ -32,6 +32,7 @@ from schemas.registry import FileRegistry  # noqa: E402
 from schemas.serde import EnvelopeSerde  # noqa: E402
 from sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from streams.app_builder import load_pipeline  # noqa: E402
+from streams.local.run_command import BackgroundInserter  # noqa: E402
 from streams.local.runtime import LocalRuntime  # noqa: E402
 from streams.topology import Topology  # noqa: E402
 from workflow.cel_expr import compile_expr  # noqa: E402
@@ -95,12 +96,15 @@ def bare_loop(pipeline: Pipeline, topo: Topology, lines: list[str]) -> float:
 
 
 def framework(pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: Path) -> tuple[float, int]:
+    """As `dana-wf run` does it: audit batches go to chdb on the background inserter."""
     store = ChdbAuditStore(audit_dir)
     store.ensure_schema()
+    inserter = BackgroundInserter(store)
     try:
-        runtime = LocalRuntime(pipeline, topo, None, store.insert)
+        runtime = LocalRuntime(pipeline, topo, None, inserter.submit)
         started = time.perf_counter()
         summary = asyncio.run(runtime.run(lines))
+        inserter.close()
         return time.perf_counter() - started, summary.audit_rows
     finally:
         store.close()

@@ -33,6 +33,7 @@ class RuleResult:
     values: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
+        """The Avro form (provenance.rule_results): values as a canonical JSON string."""
         from schemas.canonical import canonical_json
 
         return {

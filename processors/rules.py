@@ -29,7 +29,7 @@ class CompiledRule:
         """A rule that cannot be evaluated on this event (missing value, wrong type) fails, with why."""
         values = self.expr.bindings(scope)
         try:
-            ok = self.expr.evaluate(scope)
+            ok = self.expr.evaluate_bound(values, scope)
         except EvaluationError as exc:
             return RuleResult(
                 self.id, self.step, False, self.severity, f"{self.message} (error: {exc})", values

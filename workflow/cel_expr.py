@@ -41,7 +41,10 @@ class CompiledExpr:
         return {v: scope[v] for v in self.variables if v in scope}
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
-        values = self.bindings(scope)
+        return self.evaluate_bound(self.bindings(scope), scope)
+
+    def evaluate_bound(self, values: dict[str, Any], scope: Mapping[str, Any]) -> Any:
+        """Evaluate on values already bound (callers that also record them bind once)."""
         try:
             if self.uses_functions:
                 return self.program.execute(cel.Context(variables=values, functions=EXTRA_FUNCTIONS))
