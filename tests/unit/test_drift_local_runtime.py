@@ -87,3 +87,19 @@ async def test_late_event_is_counted_and_audited(tmp_path: Path) -> None:
     assert summary.late_events == 1  # type: ignore[attr-defined]
     late = [r for r in rows if r.kind == "drift_late"]
     assert len(late) == 1 and json.loads(late[0].details)["event_time_us"] == 5_000_000
+
+
+def test_drift_docs_show_the_llm_examples_drift_section() -> None:
+    """docs/drift.md's declaration is the claims_llm example's, which the parser accepts."""
+    import re
+
+    from workflow.spec import load_spec
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "drift.md").read_text()
+    block = re.search(r"```yaml\n(drift:\n.*?)```", doc, flags=re.S)
+    assert block is not None
+    example = (root / "docs" / "examples" / "claims" / "claims_llm.yaml").read_text()
+    assert block.group(1).strip() in example
+    ir = load_spec(root / "docs" / "examples" / "claims" / "claims_llm.yaml")
+    assert [m.id for m in ir.drift.monitors][-1] == "llm_risk"
