@@ -24,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import contextlib
+import itertools
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
 from schemas.registry import FileRegistry  # noqa: E402
@@ -57,10 +60,8 @@ async def count(bootstrap: str, topics: list[str]) -> int:
         tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
         return sum((await consumer.end_offsets(tps)).values())
     finally:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await consumer.stop()
-        except asyncio.CancelledError:
-            pass
 
 
 async def bench_runtime(bootstrap: str, n: int, guarantee: str, tmp: Path) -> tuple[float, list[float]]:
@@ -82,8 +83,10 @@ async def bench_runtime(bootstrap: str, n: int, guarantee: str, tmp: Path) -> tu
     finally:
         stop_worker(worker)
     serde = EnvelopeSerde(topology.registry)
-    lat = [(r.timestamp * 1000 - serde.decode(r.value)[1].produced_at) / 1000
-           for r in await read_topic(bootstrap, topology.topic("out"))]
+    lat = [
+        (r.timestamp * 1000 - serde.decode(r.value)[1].produced_at) / 1000
+        for r in await read_topic(bootstrap, topology.topic("out"))
+    ]
     return (n - 1) / seconds, lat[1:]
 
 
@@ -95,8 +98,13 @@ async def bench_passthrough(bootstrap: str, n: int, hops: int) -> tuple[float, l
     await producer.start()
 
     async def hop(src: str, dst: str) -> None:
-        consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"{prefix}-{src}",
-                                    auto_offset_reset="earliest", enable_auto_commit=True)
+        consumer = AIOKafkaConsumer(
+            src,
+            bootstrap_servers=bootstrap,
+            group_id=f"{prefix}-{src}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=True,
+        )
         await consumer.start()
         try:
             async for rec in consumer:
@@ -104,12 +112,14 @@ async def bench_passthrough(bootstrap: str, n: int, hops: int) -> tuple[float, l
         finally:
             await consumer.stop()
 
-    tasks = [asyncio.create_task(hop(a, b)) for a, b in zip(topics, topics[1:], strict=False)]
+    tasks = [asyncio.create_task(hop(a, b)) for a, b in itertools.pairwise(topics)]
     await asyncio.sleep(3)  # groups join
     payload = b"x" * 600  # about the size of a claims envelope
     started = time.perf_counter()
     for i in range(n):
-        await producer.send(topics[0], struct.pack(">q", time.time_ns() // 1000) + payload, key=str(i).encode())
+        await producer.send(
+            topics[0], struct.pack(">q", time.time_ns() // 1000) + payload, key=str(i).encode()
+        )
     await producer.flush()
     while await count(bootstrap, topics[-1:]) < n:
         await asyncio.sleep(0.25)
@@ -118,8 +128,10 @@ async def bench_passthrough(bootstrap: str, n: int, hops: int) -> tuple[float, l
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await producer.stop()
-    lat = [(r.timestamp * 1000 - struct.unpack(">q", r.value[:8])[0]) / 1000
-           for r in await read_topic(bootstrap, topics[-1])]
+    lat = [
+        (r.timestamp * 1000 - struct.unpack(">q", r.value[:8])[0]) / 1000
+        for r in await read_topic(bootstrap, topics[-1])
+    ]
     return n / seconds, lat
 
 
@@ -150,8 +162,10 @@ async def main() -> None:
     print(f"{'':24}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'dana-wf kafka runtime':24}{rt_rate:>10.0f}{pct(rt_lat, 50):>10.1f}{pct(rt_lat, 99):>10.1f}")
     print(f"{'raw aiokafka passthrough':24}{pt_rate:>10.0f}{pct(pt_lat, 50):>10.1f}{pct(pt_lat, 99):>10.1f}")
-    print(f"ratio runtime/passthrough: throughput {rt_rate / pt_rate:.2f}x, "
-          f"p50 latency {pct(rt_lat, 50) / pct(pt_lat, 50):.2f}x")
+    print(
+        f"ratio runtime/passthrough: throughput {rt_rate / pt_rate:.2f}x, "
+        f"p50 latency {pct(rt_lat, 50) / pct(pt_lat, 50):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ class BrokerUnavailableError(RuntimeError):
 
 
 def broker_hint(bootstrap: str) -> str:
-    return (f"no Kafka broker answers at {bootstrap}: start the local one with `dana-wf kafka up`, "
-            "or pass --broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS)")
+    return (
+        f"no Kafka broker answers at {bootstrap}: start the local one with `dana-wf kafka up`, "
+        "or pass --broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS)"
+    )
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int,
-                        timeout_s: float = 30.0) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[str], partitions: int, replication: int, timeout_s: float = 30.0
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)

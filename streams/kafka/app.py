@@ -62,10 +62,14 @@ class KafkaOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> KafkaOptions:
         base: dict[str, Any] = {
-            "bootstrap": settings.kafka_bootstrap_servers, "guarantee": settings.processing_guarantee,
-            "partitions": settings.topic_partitions, "replication": settings.topic_replication,
-            "prefix": settings.topic_prefix, "data_dir": settings.data_dir,
-            "audit_batch_size": settings.audit_batch_size, "audit_interval_s": settings.audit_batch_interval_s,
+            "bootstrap": settings.kafka_bootstrap_servers,
+            "guarantee": settings.processing_guarantee,
+            "partitions": settings.topic_partitions,
+            "replication": settings.topic_replication,
+            "prefix": settings.topic_prefix,
+            "data_dir": settings.data_dir,
+            "audit_batch_size": settings.audit_batch_size,
+            "audit_interval_s": settings.audit_batch_interval_s,
             "audit_buffer_max": settings.audit_buffer_max,
         }
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -92,8 +96,13 @@ def all_topics(topology: Topology) -> list[str]:
 class KafkaRuntime:
     """The faust app of one workflow, and the pieces around it (committer, audit sink, watchdog)."""
 
-    def __init__(self, pipeline: Pipeline, topology: Topology, options: KafkaOptions,
-                 audit_store: AuditStore | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        topology: Topology,
+        options: KafkaOptions,
+        audit_store: AuditStore | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.topology = topology
         self.options = options
@@ -106,8 +115,16 @@ class KafkaRuntime:
         self.app = self._make_app()
         self.committer = Committer(self.app, self.exactly_once, options.commit_interval_s)
         self.faust_topics: dict[str, Any] = {
-            t: self.app.topic(t, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-                              partitions=options.partitions, replicas=options.replication, acks=False)
+            t: self.app.topic(
+                t,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=options.partitions,
+                replicas=options.replication,
+                acks=False,
+            )
             for t in all_topics(topology)
         }
         self.stats: dict[str, AgentStats] = {}
@@ -214,8 +231,9 @@ class KafkaRuntime:
             if register:
                 section.done(msg.offset)
 
-    def _outcome(self, result: StepResult, prev_hash: str, ctx: StepContext, msg: Any,
-                 sid: int) -> list[tuple[str, bytes, list[tuple[str, bytes]] | None]]:
+    def _outcome(
+        self, result: StepResult, prev_hash: str, ctx: StepContext, msg: Any, sid: int
+    ) -> list[tuple[str, bytes, list[tuple[str, bytes]] | None]]:
         env, rows = result.envelope, result.rows
         if self.deterministic:
             env.chain_hash = _reseal(rows, prev_hash)
@@ -229,8 +247,14 @@ class KafkaRuntime:
             assert result.edge is not None
             boundary = result.edge.boundary
             try:
-                sends.append((self.topic(boundary), self.serde.encode(env, self.topology.schema_id(boundary)), None))
-            except (TypeError, ValueError, KeyError) as exc:  # the same check, same words as the local runtime
+                sends.append(
+                    (self.topic(boundary), self.serde.encode(env, self.topology.schema_id(boundary)), None)
+                )
+            except (
+                TypeError,
+                ValueError,
+                KeyError,
+            ) as exc:  # the same check, same words as the local runtime
                 reason = f"payload does not fit the Avro schema of '{self.topic(boundary)}': {exc}"
                 env.provenance["error"] = reason
                 rows.append(transition(env, "dlq", boundary, ctx.clock(), decision="dlq", reason=reason))

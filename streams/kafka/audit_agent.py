@@ -29,12 +29,15 @@ class AuditSinkAgent:
         self.runtime = runtime
         self.store = store
         o = runtime.options
-        self.sink = BatchingAuditSink(store, o.audit_batch_size, o.audit_interval_s, o.audit_buffer_max,
-                                      on_commit=self._stored)
+        self.sink = BatchingAuditSink(
+            store, o.audit_batch_size, o.audit_interval_s, o.audit_buffer_max, on_commit=self._stored
+        )
         self.topic = runtime.topology.audit_topic
         self.events = 0
         self.last_event_at = 0.0
-        runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(self._agent)
+        runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(
+            self._agent
+        )
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_schema)

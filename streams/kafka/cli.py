@@ -18,8 +18,15 @@ console = Console()
 err = Console(stderr=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
-BrokerOpt = Annotated[str | None, typer.Option("--broker", "-b", help="bootstrap servers host:port[,host:port] "
-                                               "(default: DWF_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)")]
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        "-b",
+        help="bootstrap servers host:port[,host:port] "
+        "(default: DWF_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)",
+    ),
+]
 
 
 def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
@@ -50,11 +57,17 @@ def worker_command(
     prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
     group: Annotated[str | None, typer.Option(help="consumer group id (default <prefix>-<workflow>)")] = None,
     audit: Annotated[str | None, typer.Option(help="audit DSN (default DWF_AUDIT_DSN)")] = None,
-    no_audit_sink: Annotated[bool, typer.Option("--no-audit-sink", help="leave dwf.audit to other workers")] = False,
-    data_dir: Annotated[Path | None, typer.Option(help="faust data dir parent (default DWF_DATA_DIR)")] = None,
+    no_audit_sink: Annotated[
+        bool, typer.Option("--no-audit-sink", help="leave dwf.audit to other workers")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="faust data dir parent (default DWF_DATA_DIR)")
+    ] = None,
     session_timeout: Annotated[float, typer.Option(help="consumer group session timeout, seconds")] = 10.0,
     commit_interval: Annotated[float, typer.Option(help="seconds between offset commits")] = 1.0,
-    stall_after: Annotated[float, typer.Option(help="watchdog: seconds without progress while lagging")] = 60.0,
+    stall_after: Annotated[
+        float, typer.Option(help="watchdog: seconds without progress while lagging")
+    ] = 60.0,
     log_level: Annotated[str, typer.Option(help="log level")] = "WARNING",
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
@@ -67,9 +80,18 @@ def worker_command(
     pipeline = _pipeline(spec)
     try:
         options = KafkaOptions.from_settings(
-            settings, bootstrap=broker, guarantee=guarantee, partitions=partitions, replication=replication,
-            prefix=prefix, group_id=group, data_dir=data_dir, session_timeout_s=session_timeout,
-            commit_interval_s=commit_interval, stall_s=stall_after)
+            settings,
+            bootstrap=broker,
+            guarantee=guarantee,
+            partitions=partitions,
+            replication=replication,
+            prefix=prefix,
+            group_id=group,
+            data_dir=data_dir,
+            session_timeout_s=session_timeout,
+            commit_interval_s=commit_interval,
+            stall_s=stall_after,
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": options.prefix}))
@@ -101,18 +123,34 @@ def produce_command(
     topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
     bootstrap = broker or settings.kafka_bootstrap_servers
     total = count_lines(input)
-    progress = Progress(TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, disable=quiet)
+    progress = Progress(
+        TextColumn("producing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
     with progress, input.open(encoding="utf-8") as fh:
         task = progress.add_task("produce", total=total)
         try:
-            summary = asyncio.run(produce_lines(
-                pipeline, topology, bootstrap, fh, partitions=partitions or settings.topic_partitions,
-                replication=replication or settings.topic_replication, source=str(input),
-                on_line=lambda i: progress.update(task, completed=i + 1)))
+            summary = asyncio.run(
+                produce_lines(
+                    pipeline,
+                    topology,
+                    bootstrap,
+                    fh,
+                    partitions=partitions or settings.topic_partitions,
+                    replication=replication or settings.topic_replication,
+                    source=str(input),
+                    on_line=lambda i: progress.update(task, completed=i + 1),
+                )
+            )
         except BrokerUnavailableError as exc:
             raise _fail(str(exc)) from None
     rate = summary.lines / summary.seconds if summary.seconds else 0.0
-    console.print(f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
-                  + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
-                  + f"; {summary.audit_rows} audit rows to {topology.audit_topic}")
+    console.print(
+        f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
+        + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        + f"; {summary.audit_rows} audit rows to {topology.audit_topic}"
+    )

@@ -43,7 +43,13 @@ MIXED_ENVELOPE_SCHEMA: dict[str, Any] = {
     ],
 }
 
-_INT_COLUMNS = {"workflow_version": "int", "seq": "int", "attempt": "int", "duration_us": "long", "ts_us": "long"}
+_INT_COLUMNS = {
+    "workflow_version": "int",
+    "seq": "int",
+    "attempt": "int",
+    "duration_us": "long",
+    "ts_us": "long",
+}
 
 AUDIT_ROW_SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -73,27 +79,52 @@ class WireCodec:
             raise PoisonMessageError(f"too short for the wire format ({len(data)} bytes)", data)
         magic, got = _HEADER.unpack_from(data)
         if magic != 0 or got != sid:
-            raise PoisonMessageError(f"expected schema id {sid} with magic byte 0, got {got} / {magic}", data, got)
+            raise PoisonMessageError(
+                f"expected schema id {sid} with magic byte 0, got {got} / {magic}", data, got
+            )
         try:
-            rec: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.registry.parsed(sid), None)
+            rec: dict[str, Any] = fastavro.schemaless_reader(
+                io.BytesIO(data[5:]), self.registry.parsed(sid), None
+            )
         except Exception as exc:
-            raise PoisonMessageError(f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid) from None
+            raise PoisonMessageError(
+                f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid
+            ) from None
         return rec
 
     def encode_mixed(self, env: Envelope) -> bytes:
-        return self._write(self.mixed_sid, {
-            "event_id": env.event_id, "run_id": env.run_id, "workflow": env.workflow,
-            "workflow_version": env.workflow_version, "step": env.step, "attempt": env.attempt,
-            "produced_at": env.produced_at, "payload_json": canonical_json(env.payload),
-            "provenance_json": canonical_json(env.provenance), "chain_seq": env.chain_seq,
-            "chain_hash": env.chain_hash,
-        })
+        return self._write(
+            self.mixed_sid,
+            {
+                "event_id": env.event_id,
+                "run_id": env.run_id,
+                "workflow": env.workflow,
+                "workflow_version": env.workflow_version,
+                "step": env.step,
+                "attempt": env.attempt,
+                "produced_at": env.produced_at,
+                "payload_json": canonical_json(env.payload),
+                "provenance_json": canonical_json(env.provenance),
+                "chain_seq": env.chain_seq,
+                "chain_hash": env.chain_hash,
+            },
+        )
 
     def decode_mixed(self, data: bytes) -> Envelope:
         r = self._read(data, self.mixed_sid)
-        return Envelope(r["event_id"], r["run_id"], r["workflow"], r["workflow_version"], r["step"],
-                        json.loads(r["payload_json"]), r["produced_at"], r["attempt"],
-                        json.loads(r["provenance_json"]), r["chain_seq"], r["chain_hash"])
+        return Envelope(
+            r["event_id"],
+            r["run_id"],
+            r["workflow"],
+            r["workflow_version"],
+            r["step"],
+            json.loads(r["payload_json"]),
+            r["produced_at"],
+            r["attempt"],
+            json.loads(r["provenance_json"]),
+            r["chain_seq"],
+            r["chain_hash"],
+        )
 
     def encode_row(self, row: AuditRow) -> bytes:
         return self._write(self.audit_sid, row.as_dict())

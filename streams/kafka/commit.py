@@ -55,7 +55,9 @@ class Committer:
         producer = self.app.producer
         lock = producer._trn_locks.get(tid)
         if lock is None:
-            raise PartitionRevokedError(f"no transaction for {topic}[{partition}] ({tid}): partition not ours")
+            raise PartitionRevokedError(
+                f"no transaction for {topic}[{partition}] ({tid}): partition not ours"
+            )
         async with lock:
             txn = producer._transaction_producers.get(tid)
             if txn is None:
@@ -112,7 +114,11 @@ class Committer:
                     self._pending.pop(k, None)
                 continue
             async with lock:
-                offsets = {TopicPartition(t, p): self._pending.pop((t, p)) for t, p in keys if (t, p) in self._pending}
+                offsets = {
+                    TopicPartition(t, p): self._pending.pop((t, p))
+                    for t, p in keys
+                    if (t, p) in self._pending
+                }
                 txn = producer._transaction_producers.get(tid)
                 if txn is None or not offsets:
                     continue  # revoked: the transaction is aborted, the new owner reprocesses
@@ -134,7 +140,9 @@ class Section:
         self.topic = topic
         self.partition = partition
 
-    async def send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         if self.txn is not None:
             await self.txn.send(topic, value, key=key, headers=headers)
         else:

@@ -87,8 +87,11 @@ async def produce_lines(
             else:
                 value, target = codec.encode_mixed(env), DLQ if adm.dead else REJECTED
             summary.outcomes[target] += 1
-            pending.append(await producer.send(topology.topic(target), value, key=key,
-                                               headers=None if target == ENTRY else headers))
+            pending.append(
+                await producer.send(
+                    topology.topic(target), value, key=key, headers=None if target == ENTRY else headers
+                )
+            )
             for row in rows:
                 pending.append(await producer.send(topology.audit_topic, codec.encode_row(row), key=key))
             summary.audit_rows += len(rows)

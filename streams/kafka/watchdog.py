@@ -75,7 +75,9 @@ class StallWatchdog:
                 since = now  # progress, or nothing to do
             self._progress[key] = (next_offset, since)
             if hw > next_offset and now - since > self.stall_s:
-                problems.append(f"{tp.topic}[{tp.partition}] stalled {now - since:.0f}s with lag {hw - next_offset}")
+                problems.append(
+                    f"{tp.topic}[{tp.partition}] stalled {now - since:.0f}s with lag {hw - next_offset}"
+                )
         c = rt.committer
         if c._pending and now - c.last_commit_at > self.stall_s:
             problems.append(f"no offset commit for {now - c.last_commit_at:.0f}s with records waiting")

@@ -33,8 +33,9 @@ def quiet_logs(level: int = logging.WARNING) -> None:
     logging.getLogger("faust.transport.consumer").setLevel(logging.ERROR)
 
 
-async def serve(runtime: KafkaRuntime, stop: asyncio.Event,
-                on_ready: Callable[[KafkaRuntime], None] | None = None) -> int:
+async def serve(
+    runtime: KafkaRuntime, stop: asyncio.Event, on_ready: Callable[[KafkaRuntime], None] | None = None
+) -> int:
     """Run until ``stop`` is set or the app crashes; return the exit code."""
     o = runtime.options
     await ensure_topics(o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication)
@@ -65,12 +66,21 @@ async def serve(runtime: KafkaRuntime, stop: asyncio.Event,
     return code
 
 
-async def run_worker(pipeline: Pipeline, topology: Topology, options: KafkaOptions,
-                     audit_store: AuditStore | None) -> int:
+async def run_worker(
+    pipeline: Pipeline, topology: Topology, options: KafkaOptions, audit_store: AuditStore | None
+) -> int:
     runtime = KafkaRuntime(pipeline, topology, options, audit_store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    return await serve(runtime, stop, on_ready=lambda rt: log.warning(
-        "worker ready: group %s, guarantee %s, %d agents", rt.app.conf.id, options.guarantee, len(rt.stats)))
+    return await serve(
+        runtime,
+        stop,
+        on_ready=lambda rt: log.warning(
+            "worker ready: group %s, guarantee %s, %d agents",
+            rt.app.conf.id,
+            options.guarantee,
+            len(rt.stats),
+        ),
+    )

@@ -43,20 +43,46 @@ def claims_lines(count: int, seed: int) -> list[str]:
 
 def worker_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DWF_SCHEMA_REGISTRY": f"file://{tmp / 'schemas'}",
-        "DWF_DATA_DIR": str(tmp / "data"),
-        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    })
+    env.update(
+        {
+            "DWF_SCHEMA_REGISTRY": f"file://{tmp / 'schemas'}",
+            "DWF_DATA_DIR": str(tmp / "data"),
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        }
+    )
     return env
 
 
-def start_worker(tmp: Path, bootstrap: str, prefix: str, guarantee: str = "at_least_once",
-                 audit: str | None = None, partitions: int = 2, extra: Sequence[str] = (),
-                 log_name: str = "worker.log") -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "streams.kafka", "worker", str(CLAIMS_SPEC), "--broker", bootstrap,
-           "--prefix", prefix, "--guarantee", guarantee, "--partitions", str(partitions),
-           "--session-timeout", "6", "--commit-interval", "0.5", *extra]
+def start_worker(
+    tmp: Path,
+    bootstrap: str,
+    prefix: str,
+    guarantee: str = "at_least_once",
+    audit: str | None = None,
+    partitions: int = 2,
+    extra: Sequence[str] = (),
+    log_name: str = "worker.log",
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.kafka",
+        "worker",
+        str(CLAIMS_SPEC),
+        "--broker",
+        bootstrap,
+        "--prefix",
+        prefix,
+        "--guarantee",
+        guarantee,
+        "--partitions",
+        str(partitions),
+        "--session-timeout",
+        "6",
+        "--commit-interval",
+        "0.5",
+        *extra,
+    ]
     cmd += ["--audit", audit] if audit else ["--no-audit-sink"]
     log = (tmp / log_name).open("ab")
     return subprocess.Popen(cmd, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
@@ -88,9 +114,12 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
 
 async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) -> list[Any]:
     """Every record of a topic, from the beginning to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed" if committed_only else "read_uncommitted",
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
@@ -138,8 +167,13 @@ async def terminal_decisions(bootstrap: str, topology: Topology) -> dict[str, li
     return out
 
 
-async def wait_for_outcomes(bootstrap: str, topology: Topology, expected: int, timeout_s: float,
-                            alive: Callable[[], bool] = lambda: True) -> dict[str, list[str]]:
+async def wait_for_outcomes(
+    bootstrap: str,
+    topology: Topology,
+    expected: int,
+    timeout_s: float,
+    alive: Callable[[], bool] = lambda: True,
+) -> dict[str, list[str]]:
     """Poll the terminal topics until ``expected`` distinct runs reached an outcome."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -192,8 +226,9 @@ async def group_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int
         await admin.close()
 
 
-async def wait_consumed(bootstrap: str, group: str, topic: str, timeout_s: float,
-                        alive: Callable[[], bool] = lambda: True) -> bool:
+async def wait_consumed(
+    bootstrap: str, group: str, topic: str, timeout_s: float, alive: Callable[[], bool] = lambda: True
+) -> bool:
     """Until the group committed past the last record of every partition of ``topic`` (stored, for audit)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():

@@ -44,7 +44,9 @@ async def test_sigkill_mid_stream_loses_nothing(
     await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
     audit = f"chdb://{tmp_path / 'audit'}"
 
-    first = start_worker(tmp_path, kafka_bootstrap, topic_prefix, guarantee, audit=audit, log_name="first.log")
+    first = start_worker(
+        tmp_path, kafka_bootstrap, topic_prefix, guarantee, audit=audit, log_name="first.log"
+    )
     try:
         while first.poll() is None:  # kill once part of the stream is through, not all of it
             done = len(await read_topic(kafka_bootstrap, topology.topic("out"), committed_only=False))
@@ -57,11 +59,17 @@ async def test_sigkill_mid_stream_loses_nothing(
     partial = len(await read_topic(kafka_bootstrap, topology.topic("out")))
     assert partial < 0.97 * EVENTS, "the worker finished before it was killed; nothing was tested"
 
-    second = start_worker(tmp_path, kafka_bootstrap, topic_prefix, guarantee, audit=audit, log_name="second.log")
+    second = start_worker(
+        tmp_path, kafka_bootstrap, topic_prefix, guarantee, audit=audit, log_name="second.log"
+    )
     try:
-        got = await wait_for_outcomes(kafka_bootstrap, topology, EVENTS, 150, alive=lambda: second.poll() is None)
+        got = await wait_for_outcomes(
+            kafka_bootstrap, topology, EVENTS, 150, alive=lambda: second.poll() is None
+        )
         group = f"{topic_prefix}-{pipeline.workflow.name}"
-        assert await wait_consumed(kafka_bootstrap, group, topology.audit_topic, 60, lambda: second.poll() is None)
+        assert await wait_consumed(
+            kafka_bootstrap, group, topology.audit_topic, 60, lambda: second.poll() is None
+        )
     finally:
         code = stop_worker(second)
     assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
@@ -84,5 +92,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     assert finished == set(outcomes)  # the audit saw every run end
     duplicated_runs = {f.run_id for f in report.duplicates}
     assert set(repeated) <= duplicated_runs  # every repeated outcome is named in the audit
-    print(f"{guarantee}: killed after {partial} outputs; {len(repeated)} runs redelivered, "
-          f"{len(report.duplicates)} duplicate audit rows reported")
+    print(
+        f"{guarantee}: killed after {partial} outputs; {len(repeated)} runs redelivered, "
+        f"{len(report.duplicates)} duplicate audit rows reported"
+    )

@@ -47,7 +47,9 @@ async def run_local(lines: list[str], tmp: Path) -> tuple[dict[str, list[str]], 
     return decisions, rows
 
 
-async def test_kafka_runtime_matches_local_runtime(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+async def test_kafka_runtime_matches_local_runtime(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     lines = claims_lines(EVENTS, seed=11)
     local_decisions, local_rows = await run_local(lines, tmp_path)
 
@@ -57,9 +59,13 @@ async def test_kafka_runtime_matches_local_runtime(kafka_bootstrap: str, topic_p
     audit_dir = tmp_path / "audit"
     worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, audit=f"chdb://{audit_dir}")
     try:
-        got = await wait_for_outcomes(kafka_bootstrap, topology, EVENTS, 120, alive=lambda: worker.poll() is None)
+        got = await wait_for_outcomes(
+            kafka_bootstrap, topology, EVENTS, 120, alive=lambda: worker.poll() is None
+        )
         group = f"{topic_prefix}-{pipeline.workflow.name}"
-        assert await wait_consumed(kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None)
+        assert await wait_consumed(
+            kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None
+        )
     finally:
         code = stop_worker(worker)
     assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]

@@ -52,22 +52,29 @@ async def test_poison_records_go_to_dlq_and_the_agent_keeps_consuming(
 
     worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, partitions=1)
     try:
-        got = await wait_for_outcomes(kafka_bootstrap, topology, len(valid), 90, alive=lambda: worker.poll() is None)
+        got = await wait_for_outcomes(
+            kafka_bootstrap, topology, len(valid), 90, alive=lambda: worker.poll() is None
+        )
     finally:
         assert stop_worker(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
     assert sum(len(v) for v in got.values()) == len(valid)  # every valid event got through
 
-    poison = [r for r in await read_topic(kafka_bootstrap, topology.topic("dlq"))
-              if header_map(r.headers).get("dwf-kind") == "poison"]
+    poison = [
+        r
+        for r in await read_topic(kafka_bootstrap, topology.topic("dlq"))
+        if header_map(r.headers).get("dwf-kind") == "poison"
+    ]
     by_raw = {r.value: header_map(r.headers) for r in poison}
     assert set(by_raw) == {not_avro, unknown_id, b"", plain}
-    for raw, h in by_raw.items():
+    for _raw, h in by_raw.items():
         assert h["dwf-source-topic"] == target
         assert h["dwf-source-partition"] == "0"
         assert int(h["dwf-source-offset"]) >= 0
         assert h["dwf-error"]
     assert "not valid Avro" in by_raw[not_avro]["dwf-error"]
-    assert "123456789" in by_raw[unknown_id]["dwf-error"] and by_raw[unknown_id]["dwf-schema-id"] == "123456789"
+    assert (
+        "123456789" in by_raw[unknown_id]["dwf-error"] and by_raw[unknown_id]["dwf-schema-id"] == "123456789"
+    )
     assert "too short" in by_raw[b""]["dwf-error"]
     assert "magic byte" in by_raw[plain]["dwf-error"]
     assert len({h["dwf-source-offset"] for h in by_raw.values()}) == 4

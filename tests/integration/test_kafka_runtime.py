@@ -37,11 +37,17 @@ async def test_exactly_once_worker_drains_and_commits_on_sigterm(
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
     lines = claims_lines(300, seed=4)
     await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
-    worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, "exactly_once", audit=f"chdb://{tmp_path / 'a'}")
+    worker = start_worker(
+        tmp_path, kafka_bootstrap, topic_prefix, "exactly_once", audit=f"chdb://{tmp_path / 'a'}"
+    )
     group = f"{topic_prefix}-{pipeline.workflow.name}"
     try:
-        got = await wait_for_outcomes(kafka_bootstrap, topology, len(lines), 90, alive=lambda: worker.poll() is None)
-        assert await wait_consumed(kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None)
+        got = await wait_for_outcomes(
+            kafka_bootstrap, topology, len(lines), 90, alive=lambda: worker.poll() is None
+        )
+        assert await wait_consumed(
+            kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None
+        )
     finally:
         code = stop_worker(worker)
     assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
@@ -64,8 +70,15 @@ async def test_watchdog_flags_an_agent_that_stopped_fetching(
 ) -> None:
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
-    options = KafkaOptions(bootstrap=kafka_bootstrap, partitions=1, prefix=topic_prefix, data_dir=tmp_path,
-                           session_timeout_s=6, stall_s=2.0, commit_interval_s=0.5)
+    options = KafkaOptions(
+        bootstrap=kafka_bootstrap,
+        partitions=1,
+        prefix=topic_prefix,
+        data_dir=tmp_path,
+        session_timeout_s=6,
+        stall_s=2.0,
+        commit_interval_s=0.5,
+    )
     runtime = KafkaRuntime(pipeline, topology, options, audit_store=None)
     stop = asyncio.Event()
     ready = asyncio.Event()
