@@ -20,6 +20,7 @@ def transition(
     decision: str = "",
     reason: str = "",
     rule_results: Iterable[RuleResult] = (),
+    rule_results_json: str | None = None,
     attempt: int = 0,
     duration_us: int = 0,
     details: dict[str, Any] | None = None,
@@ -35,7 +36,9 @@ def transition(
         kind=kind,
         decision=decision,
         reason=reason,
-        rule_results=canonical_json([r.to_record() for r in rule_results]),
+        rule_results=rule_results_json
+        if rule_results_json is not None
+        else canonical_json([r.to_record() for r in rule_results]),
         attempt=attempt,
         duration_us=duration_us,
         details=canonical_json(details or {}),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from processors.audit_trail import transition
+from schemas.canonical import canonical_json
 from processors.base import Outcome, OutcomeKind, StepContext
 from processors.chain import DLQ, REJECTED, Edge, Node
 from schemas.envelope import Envelope
@@ -121,6 +122,9 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
     # the envelope carries the last deciding step's rule results; the audit keeps every step's
     if outcome.rule_results:
         env.provenance["rule_results"] = [r.to_record() for r in outcome.rule_results]
+        rendered = canonical_json(env.provenance["rule_results"])
+    else:
+        rendered = "[]"
     if outcome.kind is OutcomeKind.REJECT:
         env.provenance["reasons"] = list(outcome.reasons)
         rows.append(
@@ -131,7 +135,7 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
                 ctx.clock(),
                 decision="reject",
                 reason="; ".join(outcome.reasons),
-                rule_results=outcome.rule_results,
+                rule_results_json=rendered,
                 attempt=env.attempt,
                 duration_us=took,
                 details=outcome.details,
@@ -148,7 +152,7 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
                 node.path,
                 ctx.clock(),
                 decision=outcome.branch,
-                rule_results=outcome.rule_results,
+                rule_results_json=rendered,
                 attempt=env.attempt,
                 duration_us=took,
                 details=outcome.details,
@@ -165,7 +169,7 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
                 node.path,
                 ctx.clock(),
                 decision="warn" if warned else "pass",
-                rule_results=outcome.rule_results,
+                rule_results_json=rendered,
                 attempt=env.attempt,
                 duration_us=took,
                 details=outcome.details,

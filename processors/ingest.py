@@ -84,23 +84,16 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
     if not isinstance(data, dict):
         return _dead(env, rows, ts_us, f"line {ordinal + 1}: an event must be a JSON object", raw)
     payload: dict[str, Any] = {}
-    results: list[RuleResult] = []
+    failed = False
     for f in ir.input:
         value, problem = check_field(f, data.get(f.name))
-        results.append(
-            RuleResult(
-                f"schema.{f.name}",
-                INGEST,
-                problem is None,
-                "reject",
-                problem or "",
-                {f.name: data.get(f.name)},
-            )
-        )
+        failed |= problem is not None
         payload[f.name] = value
-    reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
-    env.payload = payload if not reasons else {k: v for k, v in data.items()}
-    if reasons:
+    env.payload = payload
+    if failed:  # only then is every field's schema check recorded (the common path stays cheap)
+        results = [_schema_result(f, data.get(f.name)) for f in ir.input]
+        reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
+        env.payload = dict(data)
         env.provenance["rule_results"] = [r.to_record() for r in results]
         env.provenance["reasons"] = reasons
         rows.append(
@@ -117,6 +110,11 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
         return Admission(env, False, rows, reasons)
     rows.append(transition(env, "emitted", INGEST, ts_us, decision="pass"))
     return Admission(env, True, rows)
+
+
+def _schema_result(f: FieldIR, value: Any) -> RuleResult:
+    _, problem = check_field(f, value)
+    return RuleResult(f"schema.{f.name}", INGEST, problem is None, "reject", problem or "", {f.name: value})
 
 
 def _dead(env: Envelope, rows: list[AuditRow], ts_us: int, reason: str, raw: str) -> Admission:

@@ -29,6 +29,7 @@ class DriftReport:
     records: list[DriftRecord] = field(default_factory=list)
     late: list[LateEvent] = field(default_factory=list)
     rows: list[AuditRow] = field(default_factory=list)
+    skipped: int = 0  # events without a usable event time: audited, not counted
 
 
 class DriftObserver:
@@ -53,8 +54,18 @@ class DriftObserver:
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
     ) -> DriftReport:
         """One event's whole journey seen: count it, and report windows it closed."""
-        when = event_time_us(produced_at, input_payload, self.time_field)
+        try:
+            when = event_time_us(produced_at, input_payload, self.time_field)
+        except ValueError as exc:  # one event without a usable time must not stop the run
+            return self._skipped(str(exc), clock_us)
         return self._report(self.monitor.observe(values, when), clock_us)
+
+    def _skipped(self, reason: str, clock_us: int) -> DriftReport:
+        chain = self._chain()
+        chain.event_id = f"{self.ir.name}.drift/skipped/{chain.chain_seq}"
+        row = transition(chain, "drift_skipped", DRIFT_BOUNDARY, clock_us, decision="skipped", reason=reason)
+        self.state[_CHAIN_KEY] = [chain.chain_seq, chain.chain_hash]
+        return DriftReport(rows=[row], skipped=1)
 
     def flush(self, clock_us: int) -> DriftReport:
         return self._report(list(self.monitor.flush()), clock_us)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -32,10 +33,9 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if missing:
-            try:
+            # another worker may create them at the same time
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(t, partitions, replication) for t in missing])
-            except TopicAlreadyExistsError:  # another worker created them at the same time
-                pass
         await _wait_for_metadata(admin, missing, timeout_s)
     finally:
         await admin.close()

@@ -83,14 +83,12 @@ class WireCodec:
                 f"expected schema id {sid} with magic byte 0, got {got} / {magic}", data, got
             )
         try:
-            rec: dict[str, Any] = fastavro.schemaless_reader(
-                io.BytesIO(data[5:]), self.registry.parsed(sid), None
-            )
+            rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.registry.parsed(sid), None)
         except Exception as exc:
             raise PoisonMessageError(
                 f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid
             ) from None
-        return rec
+        return dict(rec)
 
     def encode_mixed(self, env: Envelope) -> bytes:
         return self._write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -139,10 +140,9 @@ async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) ->
                 records.extend(recs)
         return records
     finally:
-        try:
+        # aiokafka 0.14: a group-less consumer's stop re-raises its own cancel
+        with contextlib.suppress(asyncio.CancelledError):
             await consumer.stop()
-        except asyncio.CancelledError:  # aiokafka 0.14: a group-less consumer's stop re-raises its own cancel
-            pass
 
 
 def decode_decisions(topology: Topology, boundary: str, records: list[Any]) -> list[str]:

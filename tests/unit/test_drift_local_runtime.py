@@ -103,3 +103,17 @@ def test_drift_docs_show_the_llm_examples_drift_section() -> None:
     assert block.group(1).strip() in example
     ir = load_spec(root / "docs" / "examples" / "claims" / "claims_llm.yaml")
     assert [m.id for m in ir.drift.monitors][-1] == "llm_risk"
+
+
+async def test_event_without_a_usable_time_is_audited_not_fatal(tmp_path: Path) -> None:
+    spec = SPEC.replace("ts: long}", "ts: long?}")
+    pipeline = compile_pipeline(parse_spec(spec))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    rows: list[AuditRow] = []
+    runtime = LocalRuntime(pipeline, topo, None, collect_rows(rows))
+    lines = [json.dumps({"kind": "a", "amount": 5.0, "ts": 1}), json.dumps({"kind": "b", "amount": 6.0})]
+    summary = await runtime.run(lines)
+    assert summary.outcomes["out"] == 2
+    skipped = [r for r in rows if r.kind == "drift_skipped"]
+    assert len(skipped) == 1 and "time_field 'ts'" in skipped[0].reason
+    assert verify_rows(rows).ok
