@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from processors.audit_trail import transition
-from schemas.canonical import canonical_json
 from processors.base import Outcome, OutcomeKind, StepContext
 from processors.chain import DLQ, REJECTED, Edge, Node
+from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
 from sinks.audit_model import AuditRow
 
