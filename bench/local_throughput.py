@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from processors.chain import Pipeline  # noqa: E402
-from processors.ingest import check_field  # noqa: E402
+from processors.ingest import check_field, empty_provenance  # noqa: E402
 from schemas.envelope import Envelope  # noqa: E402
 from schemas.registry import FileRegistry  # noqa: E402
 from schemas.serde import EnvelopeSerde  # noqa: E402
@@ -50,15 +50,7 @@ def bare_loop(pipeline: Pipeline, topo: Topology, lines: list[str]) -> float:
     branches = [(b.name, compile_expr(b.when)) for b in ir.steps[2].branches]  # type: ignore[union-attr]
     objective = [compile_expr(r.expr) for r in ir.objective.constraints]
     sids = {b: topo.schema_id(b) for b in ("in", "normalize", "check_claim", "triage", "out")}
-    prov: dict[str, Any] = {
-        "rule_results": [],
-        "reasons": [],
-        "route": None,
-        "error": None,
-        "model": None,
-        "prompt_hash": None,
-        "knowledge_versions": {},
-    }
+    prov = empty_provenance()
 
     def hop(env: Envelope, boundary: str) -> Envelope:
         return serde.decode(serde.encode(env, sids[boundary]))[1]

@@ -71,7 +71,7 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
         step=INGEST,
         payload={},
         produced_at=ts_us,
-        provenance=_empty_provenance(),
+        provenance=empty_provenance(),
         chain_hash=GENESIS_HASH,
     )
     rows = [transition(env, "received", INGEST, ts_us, details={"ordinal": ordinal})]
@@ -124,7 +124,8 @@ def _dead(env: Envelope, rows: list[AuditRow], ts_us: int, reason: str, raw: str
     return Admission(env, False, rows, [reason], dead=True)
 
 
-def _empty_provenance() -> dict[str, Any]:
+def empty_provenance() -> dict[str, Any]:
+    """The provenance record of an envelope no step has touched yet."""
     return {
         "rule_results": [],
         "reasons": [],
