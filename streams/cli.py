@@ -253,7 +253,15 @@ def audit_report(
 _mount("streams.launcher.cli", "kafka", "Start, stop and inspect the local Kafka broker.")
 _mount("streams.config_cli", "config", "Show the effective settings (secrets masked).")
 _mount("streams.llm_server.cli", "dev", "Developer tools (the local OpenAI-compatible test server).")
-_mount("streams.kafka.cli", "kafka-runtime", "Kafka runtime commands.")
+
+def _mount_kafka_runtime() -> None:
+    from streams.kafka.cli import produce_command, worker_command
+
+    app.command("worker")(worker_command)
+    app.command("produce")(produce_command)
+
+
+_mount_kafka_runtime()
 _mount("streams.drift_cli", "drift", "Drift baselines and reports.")
 
 
