@@ -254,6 +254,7 @@ _mount("streams.launcher.cli", "kafka", "Start, stop and inspect the local Kafka
 _mount("streams.config_cli", "config", "Show the effective settings (secrets masked).")
 _mount("streams.llm_server.cli", "dev", "Developer tools (the local OpenAI-compatible test server).")
 
+
 def _mount_kafka_runtime() -> None:
     from streams.kafka.cli import produce_command, worker_command
 

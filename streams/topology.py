@@ -44,8 +44,12 @@ class Topology:
         if pipeline.workflow.drift.monitors:
             from processors.drift.records import DRIFT_RECORD_SCHEMA
 
-            self.topics[DRIFT] = TopicSpec(DRIFT, topic_name(wf, DRIFT, prefix), DRIFT_RECORD_SCHEMA,
-                                           registry.register(DRIFT_RECORD_SCHEMA))
+            self.topics[DRIFT] = TopicSpec(
+                DRIFT,
+                topic_name(wf, DRIFT, prefix),
+                DRIFT_RECORD_SCHEMA,
+                registry.register(DRIFT_RECORD_SCHEMA),
+            )
 
     def schema_id(self, boundary: str) -> int:
         sid = self.topics[boundary].schema_id

@@ -198,9 +198,7 @@ def test_docs_role_statements_parse(store: ChdbAuditStore) -> None:
         assert store.query(f"SELECT formatQuery('{quoted}')").rows, sql
         if sql.startswith("GRANT") and " ON " in sql:
             granted = sql.split(" ON ", 1)[0].removeprefix("GRANT ").split(",")
-            assert {g.strip() for g in granted} <= {"INSERT", "SELECT"}, (
-                sql
-            )
+            assert {g.strip() for g in granted} <= {"INSERT", "SELECT"}, sql
 
 
 def test_docs_users_xml_for_old_servers_is_well_formed() -> None:
