@@ -68,9 +68,10 @@ def test_unicode_and_special_characters_survive(audit_store: AuditStore) -> None
     row.reason = "montant > plafond — 超过限额 — حد 🚫 \"quoted\" 'single' back\\slash\ttab\nnewline"
     row.details = '{"note":"naïve café ☕","path":"C:\\\\tmp"}'
     row.step = "étape_1"
+    from schemas.envelope import GENESIS_HASH
     from sinks.audit_model import seal
 
-    seal(row, "")
+    seal(row, GENESIS_HASH)  # resealed after the edits: the first row of a run links to the genesis hash
     audit_store.insert(rows)
     assert read_rows(audit_store) == rows
     assert verify_chain(read_rows(audit_store)) == []
