@@ -119,12 +119,15 @@ async def execute(node: Node, env: Envelope, ctx: StepContext) -> StepResult:
 def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: StepContext) -> StepResult:
     env = outcome.envelope
     env.step = node.path
-    # the envelope carries the last deciding step's rule results; the audit keeps every step's
+    # The audit keeps every rule result of every step. The envelope carries the evidence of the last
+    # step that had any: all its results when it rejected, only the failed (warn) ones when it passed,
+    # so passing events do not drag every rule's record through each topic.
+    rendered = "[]"
     if outcome.rule_results:
-        env.provenance["rule_results"] = [r.to_record() for r in outcome.rule_results]
-        rendered = canonical_json(env.provenance["rule_results"])
-    else:
-        rendered = "[]"
+        records = [r.to_record() for r in outcome.rule_results]
+        rendered = canonical_json(records)
+        evidence = records if outcome.kind is OutcomeKind.REJECT else [r for r in records if not r["passed"]]
+        env.provenance["rule_results"] = evidence
     if outcome.kind is OutcomeKind.REJECT:
         env.provenance["reasons"] = list(outcome.reasons)
         rows.append(

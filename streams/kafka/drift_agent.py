@@ -1,0 +1,210 @@
+"""Drift in the Kafka runtime: step agents carry each event's monitored values, one drift agent counts them.
+
+An event's monitored values show at different steps (the input's fields, then a field a step sets), and
+different agents handle those steps. The local runtime calls ``DriftObserver.observe`` once per event,
+after its whole journey, with every value it collected; this runtime does the same:
+
+* each step agent reads the values carried so far from the record's ``dwf-drift`` header (the entry
+  agent starts them from the input payload), adds the values its step exposes, and either passes them
+  on in the header of the forwarded record, or, when the event's journey ends there (a terminal topic,
+  a rejection, the dlq), sends them once to ``<prefix>.<wf>.drift-values``;
+* that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
+  workflow (as ``processors/drift/monitor.py`` requires). It calls ``observe`` once per message and sends
+  each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
+
+Why once per event and not a message per step: ``DriftMonitor.observe`` counts the *call* against the
+window tracker (a late call is counted and audited as one late event) and moves the watermark, so
+partial calls would count one late event several times, and a value from a late step would arrive after
+the watermark moved on and be dropped as late where the local runtime counted it.
+
+The state (windows, watermark, reference, the drift audit chain head) lives in a changelog-backed faust
+table (``streams/kafka/table_state.py``); its changes go into the same section as the drift agent's
+outputs and offset, so under exactly-once a worker killed mid-window restarts with the counts of exactly
+the messages it committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+import fastavro
+
+from processors.chain import ENTRY, Node
+from processors.drift.observer import DriftObserver
+from processors.executor import Disposition, StepResult
+from schemas.envelope import Envelope
+from streams.kafka.codec import header_map
+from streams.kafka.table_state import TableState
+from streams.topology import DRIFT, topic_name
+
+if TYPE_CHECKING:
+    from streams.kafka.app import KafkaRuntime
+    from streams.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+H_DRIFT = "dwf-drift"
+VALUES_BOUNDARY = "drift-values"
+_HEADER = struct.Struct(">bI")
+
+Sends = list[tuple[str, bytes, list[tuple[str, bytes]] | None]]
+
+
+class DriftTap:
+    """The step agents' side: carry an event's monitored values to the end of its journey."""
+
+    def __init__(self, runtime: KafkaRuntime, observer: DriftObserver) -> None:
+        self.runtime = runtime
+        self.observer = observer
+        self.time_field = observer.time_field
+        wf = runtime.pipeline.workflow.name
+        self.values_topic = topic_name(wf, VALUES_BOUNDARY, runtime.options.prefix)
+        self.missing = 0  # records without the header (produced before drift was declared): not counted
+
+    def carried(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
+        if node.input == ENTRY:
+            values: dict[str, Any] = {}
+            self.observer.values(values, env.payload, None)
+            carried: dict[str, Any] = {"v": values, "p": env.produced_at}
+            if self.time_field is not None:
+                carried["t"] = env.payload.get(self.time_field)
+            return carried
+        raw = header_map(msg.headers).get(H_DRIFT)
+        if raw is None:
+            self.missing += 1
+            if self.missing == 1:
+                log.warning("%s: a record without a %s header; its event is not counted in drift", node.path, H_DRIFT)
+            return None
+        value: dict[str, Any] = json.loads(raw)
+        return value
+
+    def on_outcome(self, node: Node, env: Envelope, msg: Any, result: StepResult, sends: Sends) -> None:
+        """Called with the sends of one record before they go out: add the header, or the drift message."""
+        carried = self.carried(node, env, msg)
+        if carried is None:
+            return
+        terminal = True
+        if result.disposition is Disposition.FORWARD:
+            assert result.edge is not None
+            self.observer.values(carried["v"], result.envelope.payload, node.path)
+            if result.edge.node is not None:
+                target = self.runtime.topic(result.edge.boundary)
+                encoded = _dumps(carried)
+                for i, (topic, value, headers) in enumerate(sends):
+                    if topic == target:  # absent when the payload did not fit the next schema (dlq)
+                        sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, encoded)])
+                        terminal = False
+        if terminal:
+            sends.append((self.values_topic, _dumps(carried), None))
+
+
+class DriftAgent:
+    """The drift agent: one partition of drift values in, drift records and audit rows out."""
+
+    def __init__(self, runtime: KafkaRuntime, tap: DriftTap, metrics: Metrics | None) -> None:
+        from streams.kafka.app import AgentStats
+
+        self.runtime = runtime
+        self.tap = tap
+        self.metrics = metrics
+        app = runtime.app
+        o = runtime.options
+        self.workflow = runtime.pipeline.workflow.name
+        self.table = app.Table(
+            "drift",
+            partitions=1,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            help="drift windows, watermark, reference and audit chain head of the workflow",
+        )
+        self.state = TableState(self.table)
+        self.observer = DriftObserver(runtime.pipeline.workflow, self.state)
+        self.topic = app.topic(
+            tap.values_topic,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=1,
+            replicas=o.replication,
+            acks=False,
+        )
+        self.records_topic = runtime.topology.topic(DRIFT)
+        self.records_sid = runtime.topology.schema_id(DRIFT)
+        self.records_schema = fastavro.parse_schema(runtime.topology.topics[DRIFT].schema)
+        self.stats = runtime.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
+        self.windows = 0
+        self.alerts: list[str] = []
+        self.late = 0
+        app.agent(self.topic, name=f"{app.conf.id}.drift")(self._agent)
+
+    async def _agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            self.stats.events += 1
+            self.stats.last_event_at = asyncio.get_running_loop().time()
+            await self.runtime._guarded(self.handle(event.message))
+            self.stats.last_offsets[event.message.partition] = event.message.offset
+
+    def _encode(self, record: dict[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(0, self.records_sid))
+        fastavro.schemaless_writer(buf, self.records_schema, record)
+        return buf.getvalue()
+
+    async def handle(self, msg: Any) -> None:
+        try:
+            carried = json.loads(msg.value)
+            values, produced_at = dict(carried["v"]), int(carried["p"])
+        except (ValueError, KeyError, TypeError) as exc:
+            from schemas.serde import PoisonMessageError
+
+            await self.runtime.send_poison(msg, PoisonMessageError(f"not a drift values message: {exc}", msg.value))
+            return
+        tf = self.tap.time_field
+        time_payload = {tf: carried.get("t")} if tf is not None else {}
+        # at-least-once: rows must hash the same when redelivered, so the clock is the event's
+        clock_us = produced_at if self.runtime.deterministic else time.time_ns() // 1000
+        self.state.discard()
+        try:
+            report = self.observer.observe(values, time_payload, produced_at, clock_us)
+        except BaseException:
+            self.state.discard()
+            raise
+        async with self.runtime.committer.section(msg.topic, msg.partition) as section:
+            key = self.workflow.encode()
+            for record in report.records:
+                await section.send(self.records_topic, key, self._encode(record.to_record()))
+            for topic, value, headers in self.runtime.audit_sends(report.rows):
+                await section.send(topic, f"{self.workflow}.drift".encode(), value, headers)
+            await self.state.flush(section)
+            section.done(msg.offset)
+        self.late += len(report.late)
+        for record in report.records:
+            self.windows += 1
+            if record.psi is not None and self.metrics is not None:
+                self.metrics.drift(self.workflow, record.monitor, record.psi, record.alert_psi)
+            if record.level != "ok":
+                self.alerts.append(record.summary())
+                log.warning("%s", record.summary())
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def attach_drift(runtime: KafkaRuntime, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:
+    """The tap and the agent when the workflow declares drift monitors, else None."""
+    ir = runtime.pipeline.workflow
+    if not ir.drift.monitors:
+        return None
+    # the tap's observer only collects values (no state); the agent's owns the table
+    tap = DriftTap(runtime, DriftObserver(ir, {}))
+    return tap, DriftAgent(runtime, tap, metrics)

@@ -1,0 +1,59 @@
+"""The LLM client of a Kafka worker, with its reply cache in a changelog-backed faust table.
+
+Mirrors ``streams/local/extras.py``: a workflow with llm steps gets one ``LLMClient`` (from the settings:
+``DWF_LLM_*``), shared by every agent's StepContext, closed when the worker stops. Its cache is a faust
+table (``<group>-llm-cache-changelog``) instead of the local runtime's sqlite file: the changelog makes it
+survive restarts and lets any worker of the group that takes over a partition answer from it.
+
+A faust table is partitioned like the topics: an entry is written to the changelog partition of the
+record that made the call, and a worker holds the entries of the partitions assigned to it. A rerun of
+the same input has the same run ids, so its records land on the same partitions and find their replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from processors.chain import Pipeline
+from workflow.ir import LLMStepIR
+
+if TYPE_CHECKING:
+    from processors.llm import LLMClient
+    from streams.kafka.app import KafkaRuntime
+    from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def has_llm_steps(pipeline: Pipeline) -> bool:
+    return any(isinstance(node.step, LLMStepIR) for node in pipeline.nodes.values())
+
+
+class LLMWiring:
+    def __init__(self, runtime: KafkaRuntime, settings: Settings) -> None:
+        from processors.llm import LLMClient, MappingLLMCache
+
+        self.table: Any = runtime.app.Table(
+            "llm-cache",
+            partitions=runtime.options.partitions,
+            key_type=str,
+            value_type=str,
+            key_serializer="json",
+            value_serializer="json",
+            help="validated LLM replies by cache key (model chain, prompt, parameters, output schema)",
+        )
+        self.client: LLMClient = LLMClient.from_settings(settings, cache=MappingLLMCache(self.table))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def attach_llm(runtime: KafkaRuntime, settings: Settings | None = None) -> LLMWiring | None:
+    if not has_llm_steps(runtime.pipeline):
+        return None
+    if settings is None:
+        from streams.settings import load_settings
+
+        settings = load_settings()
+    return LLMWiring(runtime, settings)
