@@ -9,7 +9,7 @@ install:
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 run: install
-	dana-wf run docs/examples/claims/claims.yaml --input docs/examples/claims/events.jsonl
+	$(PY) -m streams run docs/examples/claims/claims.yaml --input docs/examples/claims/events.jsonl
 
 test:
 	bash tests/run-all.sh

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class KafkaOptions:
     heartbeat_s: float = 1.0
     commit_interval_s: float = 1.0
     stall_s: float = 60.0  # the watchdog's threshold
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz; 0 = a free port; None = none
     audit_batch_size: int = 5000
     audit_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
@@ -71,6 +73,7 @@ class KafkaOptions:
             "audit_batch_size": settings.audit_batch_size,
             "audit_interval_s": settings.audit_batch_interval_s,
             "audit_buffer_max": settings.audit_buffer_max,
+            "metrics_port": settings.metrics_port,
         }
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
@@ -131,6 +134,10 @@ class KafkaRuntime:
         self.inflight = 0
         self.draining = False
         self.crashed: BaseException | None = None
+        from streams.kafka.extras import KafkaExtras
+
+        # LLM client + cache table, drift tap + agent, metrics (streams/kafka/extras.py)
+        self.extras = KafkaExtras(self)
         for node in pipeline.nodes.values():
             self._add_agent(node)
         self.audit = None
@@ -176,7 +183,9 @@ class KafkaRuntime:
         topic = self.topic(node.input)
         stats = self.stats[node.path] = AgentStats(topic)
         now_us = [0]
-        ctx = StepContext(clock=(lambda: now_us[0]) if self.deterministic else _wall_clock_us)
+        ctx = StepContext(
+            clock=(lambda: now_us[0]) if self.deterministic else _wall_clock_us, llm=self.extras.llm
+        )
 
         async def agent(stream: Any) -> None:
             async for event in stream.events():
@@ -216,8 +225,10 @@ class KafkaRuntime:
             return
         now_us[0] = env.produced_at
         prev_hash = env.chain_hash
+        started = time.perf_counter()
         result = await execute(node, env, ctx)
         sends = self._outcome(result, prev_hash, ctx, msg, sid)
+        self.extras.on_outcome(node, env, msg, result, sends, time.perf_counter() - started)
         async with self.committer.section(msg.topic, msg.partition) as section:
             for topic, value, headers in sends:
                 await section.send(topic, result.envelope.run_id.encode(), value, headers)
@@ -225,6 +236,7 @@ class KafkaRuntime:
 
     async def send_poison(self, msg: Any, exc: PoisonMessageError, register: bool = True) -> None:
         log.warning("poison record %s[%d]@%d to dlq: %s", msg.topic, msg.partition, msg.offset, exc.reason)
+        self.extras.on_poison(msg)
         headers = source_headers("poison", msg.topic, msg.partition, msg.offset, exc.reason, exc.schema_id)
         async with self.committer.section(msg.topic, msg.partition) as section:
             await section.send(self.topic(DLQ), msg.key, exc.raw, headers)

@@ -68,6 +68,10 @@ def worker_command(
     stall_after: Annotated[
         float, typer.Option(help="watchdog: seconds without progress while lagging")
     ] = 60.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="port of /metrics, /healthz, /readyz (default DWF_METRICS_PORT; 0 = a free port)"),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="log level")] = "WARNING",
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
@@ -91,6 +95,7 @@ def worker_command(
             session_timeout_s=session_timeout,
             commit_interval_s=commit_interval,
             stall_s=stall_after,
+            metrics_port=metrics_port,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

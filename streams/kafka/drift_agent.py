@@ -79,7 +79,7 @@ class DriftTap:
         if raw is None:
             self.missing += 1
             if self.missing == 1:
-                log.warning("%s: a record without a %s header; its event is not counted in drift", node.path, H_DRIFT)
+                log.warning("%s: a record without a %s header: not counted in drift", node.path, H_DRIFT)
             return None
         value: dict[str, Any] = json.loads(raw)
         return value
@@ -166,7 +166,8 @@ class DriftAgent:
         except (ValueError, KeyError, TypeError) as exc:
             from schemas.serde import PoisonMessageError
 
-            await self.runtime.send_poison(msg, PoisonMessageError(f"not a drift values message: {exc}", msg.value))
+            poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
+            await self.runtime.send_poison(msg, poison)
             return
         tf = self.tap.time_field
         time_payload = {tf: carried.get("t")} if tf is not None else {}

@@ -54,7 +54,8 @@ class WorkerMetrics:
         self.port = port
         self.poll_s = poll_s
         self.metrics = Metrics(audit_buffer_max=runtime.options.audit_buffer_max)
-        self.health = Health(watchdog=runtime.watchdog)
+        # the watchdog is built after the extras: ask it when probed
+        self.health = Health(watchdog=lambda: runtime.watchdog())
         self.server: MetricsServer | None = None
         self.dlq_topic = runtime.topic(DLQ)
         ir = runtime.pipeline.workflow

@@ -60,7 +60,7 @@ class TableState(MutableMapping[str, Any]):
         return key.encode() in self.table.data
 
     def __iter__(self) -> Iterator[str]:
-        keys = {k.decode() if isinstance(k, bytes) else str(k) for k in self.table.data.keys()}
+        keys = {k.decode() if isinstance(k, bytes) else str(k) for k in self.table.data}
         keys |= set(self._dirty)
         return iter(sorted(k for k in keys if k in self))
 

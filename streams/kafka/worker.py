@@ -39,6 +39,7 @@ async def serve(
     """Run until ``stop`` is set or the app crashes; return the exit code."""
     o = runtime.options
     await ensure_topics(o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication)
+    await runtime.extras.start()  # drift values topic, metrics endpoint (streams/kafka/extras.py)
     if runtime.audit is not None:
         await runtime.audit.start()
     app = runtime.app
@@ -63,6 +64,8 @@ async def serve(
         except Exception as exc:  # not stored = not committed: Kafka redelivers them
             log.error("%s", exc)
             code = code or 1
+    with contextlib.suppress(Exception):
+        await runtime.extras.stop()  # metrics endpoint, LLM client
     return code
 
 

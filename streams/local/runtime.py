@@ -94,7 +94,9 @@ class LocalRuntime:
     async def process_line(self, line: str, ordinal: int) -> None:
         s = self.summary
         s.events += 1
+        t0 = time.perf_counter()
         adm = admit(self.pipeline.workflow, line, ordinal, self.ctx.clock())
+        s.steps[INGEST].seconds += time.perf_counter() - t0
         self._audit(adm.rows)
         if not adm.accepted:
             boundary = DLQ if adm.dead else REJECTED
