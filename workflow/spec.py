@@ -53,6 +53,15 @@ class _Collector:
     def add(self, node: Any, key: Any, path: str, message: str, fix: str = "") -> None:
         self.problems.append(SpecProblem(self.file, _line(node, key), path, message, fix))
 
+    def unknown_keys(self, node: Any, allowed: tuple[str, ...], prefix: str) -> bool:
+        """Report every key of `node` outside `allowed` (with the closest allowed one); True if none."""
+        clean = True
+        for k in node:
+            if k not in allowed:
+                self.add(node, k, f"{prefix}{k}", "unknown key", _suggest(str(k), allowed))
+                clean = False
+        return clean
+
 
 def _line(node: Any, key: Any = None) -> int:
     try:
@@ -97,9 +106,7 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
             [SpecProblem(file, 1, "<root>", "a spec is a mapping", "start with 'workflow: NAME'")]
         )
 
-    for key in doc:
-        if key not in TOP_KEYS:
-            c.add(doc, key, str(key), "unknown key", _suggest(str(key), TOP_KEYS))
+    c.unknown_keys(doc, TOP_KEYS, "")
     name = doc.get("workflow")
     if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
         c.add(
@@ -222,17 +229,7 @@ def _parse_rule(
     if not isinstance(node, CommentedMap):
         c.add(parent, key, path, "a rule is a mapping", '{id: positive_amount, rule: "amount > 0.0"}')
         return None
-    ok = True
-    for k in node:
-        if k not in ("id", expr_key, "message", "severity"):
-            c.add(
-                node,
-                k,
-                f"{path}.{k}",
-                "unknown key",
-                _suggest(str(k), ("id", expr_key, "message", "severity")),
-            )
-            ok = False
+    ok = c.unknown_keys(node, ("id", expr_key, "message", "severity"), f"{path}.")
     rid, expr = node.get("id"), node.get(expr_key)
     if not isinstance(rid, str) or not rid:
         c.add(node, None, f"{path}.id", "every rule needs an id", "id: positive_amount")
@@ -280,15 +277,7 @@ def _parse_objective(node: Any, doc: Any, c: _Collector) -> ObjectiveIR:
             "objective: {goal: ...}",
         )
         return ObjectiveIR()
-    for k in node:
-        if k not in ("goal", "constraints", "success_criteria"):
-            c.add(
-                node,
-                k,
-                f"objective.{k}",
-                "unknown key",
-                _suggest(str(k), ("goal", "constraints", "success_criteria")),
-            )
+    c.unknown_keys(node, ("goal", "constraints", "success_criteria"), "objective.")
     rules: list[RuleIR] = []
     cons = node.get("constraints") or []
     for i, r in enumerate(cons):
@@ -346,9 +335,7 @@ def _parse_steps(seq: CommentedSeq, path: str, c: _Collector) -> list[StepIR]:
             )
             continue
         kinds = [k for k in body if k in STEP_KINDS]
-        for k in body:
-            if k not in STEP_KINDS and k not in STEP_OPTIONS:
-                c.add(body, k, f"{spath}.{k}", "unknown key", _suggest(str(k), STEP_KINDS + STEP_OPTIONS))
+        c.unknown_keys(body, STEP_KINDS + STEP_OPTIONS, f"{spath}.")
         if len(kinds) != 1:
             c.add(
                 item,
@@ -376,10 +363,7 @@ def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: _Co
             'transform:\n  set: {currency: "upper(currency)"}',
         )
         return None
-    allowed = ("set", "rename", "drop", "function", "outputs")
-    for k in node:
-        if k not in allowed:
-            c.add(node, k, f"{path}.{kind}.{k}", "unknown key", _suggest(str(k), allowed))
+    c.unknown_keys(node, ("set", "rename", "drop", "function", "outputs"), f"{path}.{kind}.")
     derive: list[DeriveIR] = []
     pending_types: list[tuple[str, str, Any]] = []
     for fname, spec in (node.get("set") or {}).items():
@@ -481,15 +465,7 @@ def _parse_route(name: str, body: CommentedMap, kind: str, path: str, c: _Collec
             if _check_expr(spec, node, bname, bpath, c):
                 branches.append(BranchIR(name=str(bname), when=spec))
         elif isinstance(spec, CommentedMap) and isinstance(spec.get("when"), str):
-            for k in spec:
-                if k not in ("when", "steps", "terminal"):
-                    c.add(
-                        spec,
-                        k,
-                        f"{bpath}.{k}",
-                        "unknown key",
-                        _suggest(str(k), ("when", "steps", "terminal")),
-                    )
+            c.unknown_keys(spec, ("when", "steps", "terminal"), f"{bpath}.")
             if not _check_expr(spec["when"], spec, "when", bpath + ".when", c):
                 continue
             sub = spec.get("steps") or CommentedSeq()
