@@ -121,8 +121,6 @@ class DriftAgent:
             partitions=1,
             key_type=bytes,
             value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
             help="drift windows, watermark, reference and audit chain head of the workflow",
         )
         self.state = TableState(self.table)

@@ -39,8 +39,6 @@ class LLMWiring:
             partitions=runtime.options.partitions,
             key_type=str,
             value_type=str,
-            key_serializer="json",
-            value_serializer="json",
             help="validated LLM replies by cache key (model chain, prompt, parameters, output schema)",
         )
         self.client: LLMClient = LLMClient.from_settings(settings, cache=MappingLLMCache(self.table))
