@@ -40,6 +40,27 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _open_store(dsn: str | None) -> Any:
+    """The audit store, or a one-line error that says what to do (busy chdb, bad DSN, server down)."""
+    from sinks.chdb_store import AuditStoreError
+    from sinks.dsn import DsnError
+    from streams.app_builder import open_audit_store
+
+    target = dsn or load_settings().audit_dsn
+    try:
+        return open_audit_store(target)
+    except (AuditStoreError, DsnError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # clickhouse-driver's network errors, among others
+        raise _fail(f"cannot open the audit store {_masked(target)}: {exc}") from None
+
+
+def _masked(dsn: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
 def _load(spec: Path) -> Any:
     from streams.app_builder import load_pipeline
 
@@ -165,9 +186,8 @@ def audit_sql(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object per row")] = False,
 ) -> None:
     """Run SQL against the audit store and print a table."""
-    from streams.app_builder import open_audit_store
 
-    store = open_audit_store(dsn or load_settings().audit_dsn)
+    store = _open_store(dsn)
     try:
         res = store.query(query)
     except Exception as exc:
@@ -195,9 +215,8 @@ def audit_verify(
     """Recompute every hash chain; name each changed, removed or reordered row, and duplicates."""
     from sinks.reader import read_rows
     from sinks.verify import verify_rows
-    from streams.app_builder import open_audit_store
 
-    store = open_audit_store(dsn or load_settings().audit_dsn)
+    store = _open_store(dsn)
     try:
         report = verify_rows(read_rows(store, workflow=workflow, run_id=run_id))
     finally:
@@ -227,9 +246,8 @@ def audit_report(
     """A compliance report for one run: every step, rule result, decision and the chain status."""
     from sinks.reader import read_rows
     from sinks.report import render_html, render_markdown
-    from streams.app_builder import open_audit_store
 
-    store = open_audit_store(dsn or load_settings().audit_dsn)
+    store = _open_store(dsn)
     try:
         rows = read_rows(store, run_id=run_id)
     finally:

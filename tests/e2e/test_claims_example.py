@@ -192,3 +192,19 @@ def test_topology_prints_topics_schemas_and_mermaid(tmp_path: Path) -> None:
 def test_missing_input_file_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["run", str(CLAIMS / "claims.yaml"), "--input", str(tmp_path / "none.jsonl")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
+    from sinks.chdb_store import ChdbAuditStore
+
+    store = ChdbAuditStore(tmp_path / "held")  # holds chdb in this process: another directory is busy
+    try:
+        busy = runner.invoke(app, ["audit", "verify", "--dsn", f"chdb://{tmp_path / 'other'}"])
+    finally:
+        store.close()
+    assert busy.exit_code == 1 and "use a ClickHouse server" in busy.output
+    down = runner.invoke(app, ["audit", "sql", "SELECT 1", "--dsn", "clickhouse://u:secret@127.0.0.1:1/db"])
+    assert down.exit_code == 1 and "error:" in down.output
+    assert "secret" not in down.output
+    bad = runner.invoke(app, ["audit", "verify", "--dsn", "mysql://x"])
+    assert bad.exit_code == 1 and "error:" in bad.output
