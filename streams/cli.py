@@ -144,6 +144,8 @@ def run(
     ] = None,
 ) -> None:
     """Run a workflow in this process over a file of events (no servers needed)."""
+    from sinks.chdb_store import AuditStoreError
+    from sinks.dsn import DsnError
     from streams.local.run_command import run_local
 
     settings = load_settings()
@@ -173,6 +175,8 @@ def run(
                 quiet=quiet,
             )
         )
+    except (AuditStoreError, DsnError) as exc:
+        raise _fail(str(exc)) from None
     finally:
         if server is not None:
             server.stop()

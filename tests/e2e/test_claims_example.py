@@ -208,3 +208,20 @@ def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
     assert "secret" not in down.output
     bad = runner.invoke(app, ["audit", "verify", "--dsn", "mysql://x"])
     assert bad.exit_code == 1 and "error:" in bad.output
+
+
+def test_run_into_a_malformed_audit_dsn_is_a_clear_error(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(CLAIMS / "claims.yaml"),
+            "--input",
+            str(CLAIMS / "events.jsonl"),
+            "--out",
+            str(tmp_path),
+            "--audit",
+            "clickhouse://",
+        ],
+    )
+    assert res.exit_code == 1 and "error:" in res.output
