@@ -225,3 +225,92 @@ def test_run_into_a_malformed_audit_dsn_is_a_clear_error(tmp_path: Path) -> None
         ],
     )
     assert res.exit_code == 1 and "error:" in res.output
+
+
+def test_avro_container_outputs_hold_the_same_decisions(tmp_path: Path) -> None:
+    import fastavro
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join((CLAIMS / "events.jsonl").read_text().splitlines()[:500]) + "\n")
+    for fmt in ("jsonl", "avro"):
+        res = runner.invoke(
+            app,
+            [
+                "run",
+                str(CLAIMS / "claims.yaml"),
+                "--input",
+                str(events),
+                "--out",
+                str(tmp_path / fmt),
+                "--format",
+                fmt,
+                "--no-audit",
+                "-q",
+            ],
+        )
+        assert res.exit_code == 0, res.output
+    for boundary in ("out", "rejected", "dlq"):
+        with (tmp_path / "avro" / f"dwf.claims-triage.{boundary}.avro").open("rb") as fh:
+            records = list(fastavro.reader(fh))
+        expected = read_jsonl(tmp_path / "jsonl" / f"dwf.claims-triage.{boundary}.jsonl")
+        assert [(r["run_id"], json.loads(r["payload_json"])) for r in records] == [
+            (e["run_id"], e["payload"]) for e in expected
+        ]
+
+
+def test_drift_baseline_and_report_commands(tmp_path: Path) -> None:
+    out = run(tmp_path, "out", tmp_path / "audit")
+    records = out / "dwf.claims-triage.drift.jsonl"
+    from_file = runner.invoke(
+        app,
+        [
+            "drift",
+            "report",
+            str(CLAIMS / "claims.yaml"),
+            "--records",
+            str(records),
+            "--svg",
+            str(tmp_path / "file.svg"),
+        ],
+    )
+    assert from_file.exit_code == 0, from_file.output
+    for monitor in ("currency_mix", "claim_amount", "description_terms"):
+        assert monitor in from_file.output
+    svg = (tmp_path / "file.svg").read_text()
+    assert svg.startswith("<svg") or "<svg" in svg[:200]
+    assert "alert" in svg and "warn" in svg  # the thresholds are drawn
+    from_audit = runner.invoke(
+        app,
+        [
+            "drift",
+            "report",
+            str(CLAIMS / "claims.yaml"),
+            "--dsn",
+            f"chdb://{tmp_path / 'audit'}",
+            "--svg",
+            str(tmp_path / "audit.svg"),
+        ],
+    )
+    assert from_audit.exit_code == 0, from_audit.output
+    assert (tmp_path / "audit.svg").read_text() == svg  # the audit holds the same records as the topic file
+
+    baseline = runner.invoke(
+        app,
+        [
+            "drift",
+            "baseline",
+            str(CLAIMS / "claims.yaml"),
+            "--input",
+            str(CLAIMS / "events.jsonl"),
+            "--out",
+            str(tmp_path / "base.json"),
+        ],
+    )
+    assert baseline.exit_code == 0, baseline.output
+    doc = json.loads((tmp_path / "base.json").read_text())
+    assert doc["events"] == 9_890 and set(doc["monitors"]) == {
+        "currency_mix",
+        "claim_amount",
+        "description_terms",
+    }
+    assert sum(doc["monitors"]["currency_mix"]["counts"].values()) == 9_890
