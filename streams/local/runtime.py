@@ -74,6 +74,13 @@ class LocalRuntime:
         self._pending: list[AuditRow] = []
         self.summary = RunSummary()
         self.drift = DriftObserver.for_workflow(pipeline.workflow, self.ctx.state)
+        # resolved once: per boundary, its consumer, that step's stats, and how a pass is counted
+        self.summary.steps[INGEST] = StepStats()  # first in the summary's step table
+        self._hops = {
+            boundary: (node, self.summary.steps[node.path], "routed" if node.branches else "emitted")
+            for boundary, node in ((b, pipeline.nodes[p]) for b, p in pipeline.consumers.items())
+        }
+        self._schema_ids = {b: t.schema_id for b, t in topology.topics.items() if t.schema_id is not None}
 
     async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -128,17 +135,15 @@ class LocalRuntime:
         self, env: Envelope, boundary: str, values: dict[str, Any] | None = None
     ) -> None:
         """Walk one envelope from `boundary` to a terminal, a rejection or the dlq."""
-        s = self.summary
+        hops = self._hops
         while True:
             env, ok = self._roundtrip(env, boundary)
             if not ok:
                 return
-            node = self.pipeline.nodes[self.pipeline.consumers[boundary]]
+            node, stats, forwarded = hops[boundary]
             t0 = time.perf_counter()
             result = await execute(node, env, self.ctx)
-            stats = s.steps[node.path]
             stats.seconds += time.perf_counter() - t0
-            forwarded = "routed" if node.branches else "emitted"
             stats.counts[
                 forwarded if result.disposition is Disposition.FORWARD else result.disposition.value
             ] += 1
@@ -159,8 +164,7 @@ class LocalRuntime:
     def _roundtrip(self, env: Envelope, boundary: str) -> tuple[Envelope, bool]:
         """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq."""
         try:
-            data = self.serde.encode(env, self.topology.schema_id(boundary))
-            _, decoded = self.serde.decode(data)
+            _, decoded = self.serde.decode(self.serde.encode(env, self._schema_ids[boundary]))
             return decoded, True
         except (TypeError, ValueError, KeyError) as exc:
             reason = f"payload does not fit the Avro schema of '{self.topology.topic(boundary)}': {exc}"
