@@ -1,0 +1,272 @@
+"""The step kinds of the YAML spec (transform, validate, route, llm) -> their IR, problems collected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from workflow.ir import (
+    AVRO_PRIMITIVES,
+    BranchIR,
+    DeriveIR,
+    LLMStepIR,
+    RetryPolicyIR,
+    RouteStepIR,
+    StepIR,
+    TransformStepIR,
+    ValidateStepIR,
+)
+from workflow.spec_support import (
+    Collector,
+    check_expr,
+    loc,
+    parse_fields,
+    parse_retry,
+    parse_rule,
+    parse_type,
+)
+
+STEP_KINDS = ("transform", "validate", "route", "llm")
+STEP_OPTIONS = ("retry", "description", "as")
+
+
+def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
+    steps: list[StepIR] = []
+    for i, item in enumerate(seq):
+        ipath = f"{path}[{i}]"
+        if not isinstance(item, CommentedMap) or len(item) != 1:
+            c.add(
+                seq,
+                i,
+                ipath,
+                "each step is a mapping with one key, its name",
+                "- check_claim:\n    validate: [...]",
+            )
+            continue
+        name, body = next(iter(item.items()))
+        spath = f"{ipath}.{name}"
+        if not str(name).isidentifier():
+            c.add(item, name, spath, "step names must be identifiers", "use letters, digits and _")
+            continue
+        if not isinstance(body, CommentedMap):
+            c.add(
+                item,
+                name,
+                spath,
+                "a step needs its kind",
+                f"{name}:\n  validate: [...]  # or transform, route, llm",
+            )
+            continue
+        kinds = [k for k in body if k in STEP_KINDS]
+        c.unknown_keys(body, STEP_KINDS + STEP_OPTIONS, f"{spath}.")
+        if len(kinds) != 1:
+            c.add(
+                item,
+                name,
+                spath,
+                f"a step has exactly one kind, found {len(kinds)}",
+                f"give one of {', '.join(STEP_KINDS)}",
+            )
+            continue
+        kind = kinds[0]
+        step = _STEP_PARSERS[kind](str(name), body, kind, spath, c)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:
+    node = body[kind]
+    if not isinstance(node, CommentedMap):
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping with set, rename, drop or function",
+            'transform:\n  set: {currency: "upper(currency)"}',
+        )
+        return None
+    c.unknown_keys(node, ("set", "rename", "drop", "function", "outputs"), f"{path}.{kind}.")
+    derive: list[DeriveIR] = []
+    pending_types: list[tuple[str, str, Any]] = []
+    for fname, spec in (node.get("set") or {}).items():
+        fpath = f"{path}.{kind}.set.{fname}"
+        sets = node["set"]
+        if isinstance(spec, str):
+            if not check_expr(spec, sets, fname, fpath, c):
+                continue
+            pending_types.append((str(fname), spec, sets))  # type: keeps the existing field's type
+        elif isinstance(spec, CommentedMap) and "expr" in spec:
+            parsed = parse_type(spec.get("type"))
+            if parsed is None:
+                c.add(
+                    spec,
+                    "type",
+                    fpath + ".type",
+                    f"unknown type {spec.get('type')!r}",
+                    f"use one of {', '.join(AVRO_PRIMITIVES)}",
+                )
+                continue
+            if check_expr(str(spec["expr"]), spec, "expr", fpath + ".expr", c):
+                derive.append(DeriveIR(field=str(fname), expr=str(spec["expr"]), type=parsed[0]))  # type: ignore[arg-type]
+        else:
+            c.add(
+                sets,
+                fname,
+                fpath,
+                "a CEL expression or {expr: ..., type: ...}",
+                f'{fname}: {{expr: "amount * 1.1", type: double}}',
+            )
+    outputs = (
+        parse_fields(node["outputs"], node, "outputs", f"{path}.{kind}.outputs", c)
+        if "outputs" in node
+        else []
+    )
+    function = node.get("function")
+    if function is not None and (not isinstance(function, str) or ":" not in function):
+        c.add(
+            node,
+            "function",
+            f"{path}.{kind}.function",
+            "a registered function as 'module:callable'",
+            "function: mypkg.enrich:add_region",
+        )
+    step = TransformStepIR(
+        name=name,
+        derive=tuple(derive),
+        rename={str(k): str(v) for k, v in (node.get("rename") or {}).items()},
+        drop=tuple(str(x) for x in (node.get("drop") or [])),
+        function=function if isinstance(function, str) else None,
+        function_outputs=tuple(outputs),
+        retry=parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()),
+    )
+    # Untyped `set` entries take the type of the field they overwrite: resolved in _check_names_and_fields.
+    object.__setattr__(step, "__pending__", pending_types)
+    return step
+
+
+def _parse_validate(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:
+    node = body[kind]
+    if not isinstance(node, CommentedSeq) or not node:
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a list of rules",
+            'validate:\n  - {id: positive_amount, rule: "amount > 0.0"}',
+        )
+        return None
+    rules = [parse_rule(r, node, i, f"{path}.{kind}[{i}]", c) for i, r in enumerate(node)]
+    ok = [r for r in rules if r is not None]  # keep the good rules so their fields get checked too
+    if not ok:
+        return None
+    return ValidateStepIR(
+        name=name,
+        rules=tuple(ok),
+        retry=parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()),
+    )
+
+
+def _parse_route(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:
+    node = body[kind]
+    if not isinstance(node, CommentedMap) or not node:
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping of branch names to CEL conditions",
+            'route:\n  auto_pay: "amount < 1000.0"\n  review: "true"',
+        )
+        return None
+    branches: list[BranchIR] = []
+    for bname, spec in node.items():
+        bpath = f"{path}.{kind}.{bname}"
+        if not str(bname).isidentifier():
+            c.add(node, bname, bpath, "branch names must be identifiers", "use letters, digits and _")
+            continue
+        if isinstance(spec, str):
+            if check_expr(spec, node, bname, bpath, c):
+                branches.append(BranchIR(name=str(bname), when=spec))
+        elif isinstance(spec, CommentedMap) and isinstance(spec.get("when"), str):
+            c.unknown_keys(spec, ("when", "steps", "terminal"), f"{bpath}.")
+            if not check_expr(spec["when"], spec, "when", bpath + ".when", c):
+                continue
+            sub = spec.get("steps") or CommentedSeq()
+            branches.append(
+                BranchIR(
+                    name=str(bname),
+                    when=spec["when"],
+                    steps=tuple(parse_steps(sub, f"{bpath}.steps", c)),
+                    terminal=bool(spec.get("terminal", False)),
+                )
+            )
+        else:
+            c.add(
+                node,
+                bname,
+                bpath,
+                "a CEL condition or {when: ..., steps: [...], terminal: bool}",
+                f'{bname}: "amount < 1000.0"',
+            )
+    field = str(body.get("as", "route"))
+    return RouteStepIR(
+        name=name,
+        branches=tuple(branches),
+        field=field,
+        retry=parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR()),
+    )
+
+
+def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:
+    node = body[kind]
+    if not isinstance(node, CommentedMap):
+        c.add(
+            body,
+            kind,
+            f"{path}.{kind}",
+            "a mapping with prompt and output",
+            "llm:\n  prompt: 'Assess {{ description }}'\n  output: {risk: string}",
+        )
+        return None
+    for reserved in ("name", "kind", "retry", "output_fields"):
+        if reserved in node:
+            c.add(
+                node,
+                reserved,
+                f"{path}.{kind}.{reserved}",
+                "unknown key",
+                "the step's name is its key; put retry: next to llm:, not inside it",
+            )
+            return None
+    data = dict(node)
+    out = parse_fields(node.get("output"), node, "output", f"{path}.{kind}.output", c)
+    data["output"] = tuple(out)
+    if isinstance(data.get("when"), str) and not check_expr(
+        data["when"], node, "when", f"{path}.{kind}.when", c
+    ):
+        return None
+    data.setdefault("template_id", f"{name}")
+    data["retry"] = parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR(max_attempts=1))
+    try:
+        return LLMStepIR(name=name, **data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            key = e["loc"][0] if e["loc"] else None
+            c.add(
+                node,
+                key if key in node else None,
+                f"{path}.{kind}.{loc(e['loc'])}",
+                e["msg"],
+                "see docs/spec.md#llm",
+            )
+        return None
+
+
+_STEP_PARSERS = {
+    "transform": _parse_transform,
+    "validate": _parse_validate,
+    "route": _parse_route,
+    "llm": _parse_llm,
+}

@@ -1,0 +1,146 @@
+"""What every part of the spec parser shares: the problem collector, fields, rules, retry policies."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from workflow.cel_expr import ExpressionError, compile_expr
+from workflow.errors import SpecProblem
+from workflow.ir import AVRO_PRIMITIVES, FieldIR, RetryPolicyIR, RuleIR
+
+
+class Collector:
+    """Collects problems with line numbers looked up from ruamel's position info."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[SpecProblem] = []
+
+    def add(self, node: Any, key: Any, path: str, message: str, fix: str = "") -> None:
+        self.problems.append(SpecProblem(self.file, line_of(node, key), path, message, fix))
+
+    def unknown_keys(self, node: Any, allowed: tuple[str, ...], prefix: str) -> bool:
+        """Report every key of `node` outside `allowed` (with the closest allowed one); True if none."""
+        clean = True
+        for k in node:
+            if k not in allowed:
+                self.add(node, k, f"{prefix}{k}", "unknown key", suggest(str(k), allowed))
+                clean = False
+        return clean
+
+
+def line_of(node: Any, key: Any = None) -> int:
+    try:
+        if key is not None and isinstance(node, CommentedMap) and key in node:
+            return int(node.lc.key(key)[0]) + 1
+        if key is not None and isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+            return int(node.lc.item(key)[0]) + 1
+        return int(node.lc.line) + 1
+    except (AttributeError, KeyError, TypeError):
+        return 0
+
+
+def suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(sorted(options))}"
+
+
+def loc(path: tuple[Any, ...]) -> str:
+    """A pydantic error location as a dotted path."""
+    return ".".join(str(x) for x in path)
+
+
+def parse_type(value: Any) -> tuple[str, bool] | None:
+    if not isinstance(value, str):
+        return None
+    optional = value.endswith("?")
+    base = value[:-1] if optional else value
+    return (base, optional) if base in AVRO_PRIMITIVES else None
+
+
+def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> list[FieldIR]:
+    if not isinstance(node, CommentedMap) or not node:
+        c.add(parent, key, path, "a mapping of field names to types", f"{key}:\n  amount: double")
+        return []
+    out: list[FieldIR] = []
+    for fname, ftype in node.items():
+        parsed = parse_type(ftype)
+        if parsed is None:
+            c.add(
+                node,
+                fname,
+                f"{path}.{fname}",
+                f"unknown type {ftype!r}",
+                f"use one of {', '.join(AVRO_PRIMITIVES)} (add '?' for optional, e.g. 'string?')",
+            )
+            continue
+        if not str(fname).isidentifier():
+            c.add(
+                node, fname, f"{path}.{fname}", "field names must be identifiers", "use letters, digits and _"
+            )
+            continue
+        out.append(FieldIR(name=str(fname), type=parsed[0], optional=parsed[1]))  # type: ignore[arg-type]
+    return out
+
+
+def parse_rule(
+    node: Any, parent: Any, key: Any, path: str, c: Collector, expr_key: str = "rule"
+) -> RuleIR | None:
+    if not isinstance(node, CommentedMap):
+        c.add(parent, key, path, "a rule is a mapping", '{id: positive_amount, rule: "amount > 0.0"}')
+        return None
+    ok = c.unknown_keys(node, ("id", expr_key, "message", "severity"), f"{path}.")
+    rid, expr = node.get("id"), node.get(expr_key)
+    if not isinstance(rid, str) or not rid:
+        c.add(node, None, f"{path}.id", "every rule needs an id", "id: positive_amount")
+        ok = False
+    if not isinstance(expr, str) or not expr:
+        c.add(
+            node,
+            None,
+            f"{path}.{expr_key}",
+            "every rule needs a CEL expression",
+            f'{expr_key}: "amount > 0.0"',
+        )
+        ok = False
+    else:
+        ok &= check_expr(expr, node, expr_key, f"{path}.{expr_key}", c)
+    severity = node.get("severity", "reject")
+    if severity not in ("reject", "warn"):
+        c.add(
+            node, "severity", f"{path}.severity", f"unknown severity {severity!r}", "severity: reject or warn"
+        )
+        ok = False
+    if not ok:
+        return None
+    return RuleIR(id=rid, expr=expr, message=str(node.get("message", "")), severity=severity)
+
+
+def check_expr(expr: str, node: Any, key: Any, path: str, c: Collector) -> bool:
+    try:
+        compile_expr(expr)
+    except ExpressionError as exc:
+        c.add(node, key, path, str(exc), "see docs/spec.md#expressions for the CEL syntax")
+        return False
+    return True
+
+
+def parse_retry(node: Any, parent: Any, path: str, c: Collector, default: RetryPolicyIR) -> RetryPolicyIR:
+    if node is None:
+        return default
+    try:
+        return RetryPolicyIR(**{**default.model_dump(), **dict(node)})
+    except (ValidationError, TypeError) as exc:
+        msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        c.add(
+            parent,
+            "retry",
+            path,
+            f"invalid retry policy: {msg}",
+            "retry: {max_attempts: 3, backoff_ms: 100, on_exhausted: dlq}",
+        )
+        return default
