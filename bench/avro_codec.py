@@ -1,4 +1,5 @@
-"""µs per encode/decode of a typical claims envelope: fastavro vs schemas.codec, same run.
+"""µs per encode/decode of a typical claims envelope: fastavro vs schemas.codec (its generated Python
+code and, when built, its C executor schemas/_avrofast.c), same run.
 
     python bench/avro_codec.py [--n 20000]
 
@@ -20,7 +21,7 @@ import fastavro
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas.avro import envelope_schema
-from schemas.codec import compile_schema
+from schemas.codec import ACCELERATOR_BUILT, ACCELERATOR_ERROR, compile_schema
 from schemas.envelope import Envelope
 from workflow.ir import FieldIR
 
@@ -100,9 +101,9 @@ def main() -> None:
 
     schema = envelope_schema("claims-triage", "enrich", FIELDS)
     parsed = fastavro.parse_schema(schema)
-    codec = compile_schema(schema)
+    python = compile_schema(schema, accelerate=False)
     record = claims_envelope().to_record()
-    data = codec.encode(record)
+    data = python.encode(record)
 
     def fa_encode() -> bytes:
         buf = io.BytesIO()
@@ -114,23 +115,34 @@ def main() -> None:
 
     assert fa_encode() == data, "codec bytes differ from fastavro"
     t0 = time.perf_counter()
-    compile_schema(schema)
+    compile_schema(schema, accelerate=False)
     compile_ms = (time.perf_counter() - t0) * 1e3
 
-    rows = [
-        ("encode", per_call_us(fa_encode, args.n), per_call_us(lambda: codec.encode(record), args.n)),
-        ("decode", per_call_us(fa_decode, args.n), per_call_us(lambda: codec.decode(data), args.n)),
-    ]
+    impls = {"python": python}
+    if ACCELERATOR_BUILT:
+        impls["C"] = compile_schema(schema, accelerate=True)
+        assert impls["C"].encode(record) == data and impls["C"].decode(data) == python.decode(data)
+    else:
+        print(f"(C executor not built: {ACCELERATOR_ERROR})")
+    rows = {
+        "encode": [per_call_us(fa_encode, args.n)]
+        + [per_call_us(lambda c=c: c.encode(record), args.n) for c in impls.values()],
+        "decode": [per_call_us(fa_decode, args.n)]
+        + [per_call_us(lambda c=c: c.decode(data), args.n) for c in impls.values()],
+    }
     print(f"claims envelope: {len(data)} bytes, 4 rule results; compile once: {compile_ms:.2f} ms")
-    print(f"{'':8}{'fastavro µs':>13}{'codec µs':>11}{'speed-up':>10}")
-    for name, fa, ours in rows:
-        print(f"{name:8}{fa:13.2f}{ours:11.2f}{fa / ours:9.1f}x")
-    round_trip_fa = rows[0][1] + rows[1][1]
-    round_trip_ours = rows[0][2] + rows[1][2]
-    print(
-        f"5 boundaries/event: Avro alone caps at {1e6 / (5 * round_trip_fa):,.0f} events/s with fastavro, "
-        f"{1e6 / (5 * round_trip_ours):,.0f} events/s with the codec"
+    heads = "".join(f"{n + ' µs':>11}{'vs fa':>7}" for n in impls)
+    print(f"{'':8}{'fastavro µs':>13}{heads}")
+    for name, (fa, *ours) in rows.items():
+        print(f"{name:8}{fa:13.2f}" + "".join(f"{t:11.2f}{fa / t:6.1f}x" for t in ours))
+    if "C" in impls:
+        for name, (_fa, py, c) in rows.items():
+            print(f"C vs python, {name}: {py / c:.1f}x")
+    round_trips = [sum(col) for col in zip(*rows.values(), strict=True)]
+    caps = ", ".join(
+        f"{1e6 / (5 * t):,.0f} with {n}" for n, t in zip(["fastavro", *impls], round_trips, strict=True)
     )
+    print(f"5 boundaries/event: Avro alone caps at {caps} (events/s)")
 
 
 if __name__ == "__main__":

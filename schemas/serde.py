@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
@@ -32,6 +33,10 @@ class EnvelopeSerde:
     def __init__(self, registry: FileRegistry) -> None:
         self.registry = registry
         self._codecs: dict[int, AvroCodec | None] = {}  # None: schema not compiled, use fastavro
+        # Hot path, per compiled schema: sid -> (encode, header) and header -> (sid, decode), so an
+        # event crossing a boundary costs two dict lookups besides the codec itself.
+        self._writers: dict[int, tuple[Callable[[Mapping[str, Any], bytes], bytes], bytes]] = {}
+        self._readers: dict[bytes, tuple[int, Callable[[bytes, int], Any]]] = {}
 
     def _codec(self, sid: int) -> AvroCodec | None:
         """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
@@ -44,25 +49,48 @@ class EnvelopeSerde:
         except UnsupportedSchemaError:
             codec = None
         self._codecs[sid] = codec
+        if codec is not None:
+            header = _HEADER.pack(MAGIC, sid)
+            self._writers[sid] = (codec.encoder, header)
+            self._readers[header] = (sid, codec.decoder)
         return codec
 
     def encode(self, env: Envelope, sid: int) -> bytes:
-        codec = self._codec(sid)
-        if codec is not None:
-            out = bytearray(_HEADER.pack(MAGIC, sid))
-            codec.write(out, env.to_record())
-            return bytes(out)
-        buf = io.BytesIO()
-        buf.write(_HEADER.pack(MAGIC, sid))
-        fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
-        return buf.getvalue()
+        try:
+            write, header = self._writers[sid]
+        except KeyError:
+            if self._codec(sid) is None:
+                buf = io.BytesIO()
+                buf.write(_HEADER.pack(MAGIC, sid))
+                fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
+                return buf.getvalue()
+            write, header = self._writers[sid]
+        return write(env.to_record(), header)
 
     def decode(self, data: bytes) -> tuple[int, Envelope]:
-        return self._decode(data, None)
+        hit = self._readers.get(data[:5]) if type(data) is bytes else None
+        if hit is None:
+            return self._decode(data, None)
+        return self._decode_compiled(data, *hit)
 
     def decode_as(self, data: bytes, reader_sid: int) -> tuple[int, Envelope]:
         """Decode with schema resolution into the reader schema a step expects."""
-        return self._decode(data, reader_sid)
+        hit = self._readers.get(data[:5]) if type(data) is bytes else None
+        if hit is None or hit[0] != reader_sid:
+            return self._decode(data, reader_sid)
+        return self._decode_compiled(data, *hit)
+
+    def _decode_compiled(
+        self, data: bytes, sid: int, read: Callable[[bytes, int], Any]
+    ) -> tuple[int, Envelope]:
+        """The hot path: a known header, a compiled codec, no resolution; errors as _decode gives them."""
+        try:
+            rec = read(data, 5)
+        except Exception as exc:
+            raise PoisonMessageError(
+                f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid
+            ) from None
+        return sid, Envelope.from_record(rec)
 
     def _decode(self, data: bytes, reader_sid: int | None) -> tuple[int, Envelope]:
         if len(data) < 5:

@@ -1,11 +1,13 @@
 """The audit sink agent: `dwf.audit` -> batched inserts into the audit store -> offsets committed.
 
-Rows arrive one Avro record each (``dwf.AuditRow``, Confluent wire format). They go into a
-``sinks.batching.BatchingAuditSink`` lane per topic-partition, which cuts batches by size and age,
+Rows arrive in ``dwf.AuditBatch`` messages (the rows of many source records; a single ``dwf.AuditRow``
+is read too), Confluent wire format. A message's rows go into a ``sinks.batching.BatchingAuditSink`` lane
+per topic-partition in one put (a batch never splits a message), which cuts batches by size and age,
 inserts them off the event loop (chdb and clickhouse-driver block), retries until stored (the one retry
 layer) and presents ``insert_deduplication_token = <topic>-<partition>-<min offset>-<max offset>``.
 Only after a batch is stored is its max offset handed to the committer, so a crash before the insert
-means redelivery, never loss.
+means redelivery, never loss. Before a rebalance takes partitions away, the sink is flushed so that
+the rows already consumed are stored and committed, not inserted again by the next owner.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class AuditSinkAgent:
         runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(
             self._agent
         )
+        runtime.committer.before_revoke_commit.append(self.flush)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_schema)
@@ -50,13 +53,13 @@ class AuditSinkAgent:
 
     async def handle(self, msg: Any) -> None:
         try:
-            row = self.runtime.codec.decode_row(msg.value)
+            rows = self.runtime.codec.decode_rows(msg.value)
         except PoisonMessageError as exc:
             # to dlq, but its offset is not registered here: rows before it may still be unstored;
             # a later batch's commit moves past it
             await self.runtime.send_poison(msg, exc, register=False)
             return
-        await self.sink.put([row], Origin(msg.topic, msg.partition, msg.offset))
+        await self.sink.put(rows, Origin(msg.topic, msg.partition, msg.offset))
 
     def _stored(self, batch: CommittedBatch) -> None:
         if batch.topic is not None and batch.partition is not None and batch.max_offset is not None:

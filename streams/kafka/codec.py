@@ -2,8 +2,11 @@
 
 ``rejected`` and ``dlq`` carry envelopes from every step (and raw input that never fit a schema), so
 their payload and provenance travel as canonical JSON inside one registered ``dwf.MixedEnvelope``
-record. Audit rows travel as ``dwf.AuditRow`` records. Both use the Confluent wire format with ids
-from the same registry as the step topics, so any Avro-aware Kafka tool can read every topic.
+record. Audit rows travel in batches, ``dwf.AuditBatch`` (an array of ``dwf.AuditRow``): one message carries
+the rows of many source records, because a Kafka message per row made the audit topic the busiest topic of
+the worker (see docs/kafka-runtime.md). A single ``dwf.AuditRow`` message is still read. All use the
+Confluent wire format with ids from the same registry as the step topics, so any Avro-aware Kafka tool can
+read every topic.
 """
 
 from __future__ import annotations
@@ -59,6 +62,55 @@ AUDIT_ROW_SCHEMA: dict[str, Any] = {
     "fields": [{"name": c, "type": _INT_COLUMNS.get(c, "string")} for c in COLUMNS],
 }
 
+AUDIT_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "AuditBatch",
+    "namespace": "dwf",
+    "doc": "Sealed audit rows of one or more source records, in the order they were written.",
+    "fields": [{"name": "rows", "type": {"type": "array", "items": AUDIT_ROW_SCHEMA}}],
+}
+
+
+def _varint(n: int) -> bytes:
+    """Avro long: zigzag, then base-128 varint."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z & ~0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+class AuditBatchBuilder:
+    """Rows encoded one at a time (as they are written), framed as one ``dwf.AuditBatch`` message.
+
+    An AuditBatch is a record with one array field, so its Avro body is the array encoding: one block
+    (row count, then the rows' encodings) and the end marker 0. Encoding each row when it is added keeps
+    ``size`` exact, so a caller can cut a message before it nears the broker's message size limit.
+    """
+
+    def __init__(self, codec: WireCodec) -> None:
+        self.codec = codec
+        self._rows: list[bytes] = []
+        self.size = 0  # bytes of the rows' encodings
+
+    def add(self, rows: list[AuditRow]) -> None:
+        for row in rows:
+            data = self.codec.encode_row_body(row)
+            self._rows.append(data)
+            self.size += len(data)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def take(self) -> bytes:
+        """The message for the rows added so far; the builder is empty afterwards."""
+        body = b"".join(self._rows)
+        message = _HEADER.pack(0, self.codec.batch_sid) + _varint(len(self._rows)) + body + b"\x00"
+        self._rows, self.size = [], 0
+        return message
+
 
 class WireCodec:
     """Encoders for the runtime's own records, registered once in ``registry``."""
@@ -67,6 +119,8 @@ class WireCodec:
         self.registry = registry
         self.mixed_sid = registry.register(MIXED_ENVELOPE_SCHEMA)
         self.audit_sid = registry.register(AUDIT_ROW_SCHEMA)
+        self.batch_sid = registry.register(AUDIT_BATCH_SCHEMA)
+        self._row_schema = registry.parsed(self.audit_sid)
 
     def _write(self, sid: int, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
@@ -129,6 +183,23 @@ class WireCodec:
 
     def decode_row(self, data: bytes) -> AuditRow:
         return AuditRow.from_mapping(self._read(data, self.audit_sid))
+
+    def encode_row_body(self, row: AuditRow) -> bytes:
+        """A row's Avro encoding without the wire-format header (an item of an AuditBatch)."""
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, self._row_schema, row.as_dict())
+        return buf.getvalue()
+
+    def encode_rows(self, rows: list[AuditRow]) -> bytes:
+        batch = AuditBatchBuilder(self)
+        batch.add(rows)
+        return batch.take()
+
+    def decode_rows(self, data: bytes) -> list[AuditRow]:
+        """The rows of an audit message: an AuditBatch, or a single AuditRow (older producers)."""
+        if len(data) >= 5 and _HEADER.unpack_from(data)[1] == self.audit_sid:
+            return [self.decode_row(data)]
+        return [AuditRow.from_mapping(r) for r in self._read(data, self.batch_sid)["rows"]]
 
 
 # Headers on rejected/dlq messages: where the message came from and why it is there.

@@ -7,10 +7,22 @@ is processed again and its outputs appear twice, even under exactly-once. Here a
 registration of its offset happen inside one critical section per transaction (``section``), and the
 commit takes the same lock, so a transaction always holds whole events.
 
-* at-least-once: sends go through the app's producer; a commit flushes the producer (every send of a
-  registered event is acknowledged by the broker), then commits the offsets through the consumer group.
+Sends are fire-and-forget: ``Section.send`` queues the message in the producer (which batches by
+``linger``) and keeps its delivery future; nothing waits for the broker per record. Every commit first
+waits for the futures of the sends made so far; a failed delivery stops the worker without committing.
+Audit rows are not one message each: ``Section.audit`` sends one ``AuditBatch`` per record under
+at-least-once (ahead of the record's outputs), and under exactly-once adds the rows to a
+per-source-partition batch that goes into the transaction when it is big enough or at the commit.
+
+* at-least-once: sends go through the app's producer; a commit sends the pending audit batches, waits
+  for every delivery, then commits the offsets through the consumer group.
 * exactly-once: sends go into the transaction of the *source* partition (faust starts one transactional
-  producer per assigned partition group); a commit adds the offsets to that transaction and commits it.
+  producer per assigned partition group); a commit sends that transaction's audit batches, adds the
+  offsets to the transaction and commits it. So one transaction covers all records of a commit interval.
+
+Rebalance: when partitions are revoked, the records in hand are finished and everything handled so far
+is committed (and the audit sink's stored rows with it), so the next owner does not redo them. A record
+that ends after that is left to the next owner (its offset is not registered).
 """
 
 from __future__ import annotations
@@ -19,26 +31,58 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiokafka.structs import TopicPartition
 
+from sinks.audit_model import AuditRow
+from streams.kafka.codec import AuditBatchBuilder, WireCodec
+
 log = logging.getLogger(__name__)
+
+Key = tuple[str, int]  # (topic, partition) of a source record
+AUDIT_MESSAGE_BYTES = 256 * 1024  # an AuditBatch is cut here, well below the broker's 1 MB message limit
+
+
+class DeliveryError(RuntimeError):
+    """A send was not acknowledged by the broker: the records that made it must not be committed."""
+
+
+class PartitionRevokedError(RuntimeError):
+    """The source partition is no longer this worker's: leave the record to its new owner."""
 
 
 class Committer:
-    def __init__(self, app: Any, exactly_once: bool, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        exactly_once: bool,
+        interval_s: float = 1.0,
+        *,
+        codec: WireCodec | None = None,
+        audit_topic: str | None = None,
+        idle: Callable[[], bool] = lambda: True,
+        revoke_timeout_s: float = 5.0,
+    ) -> None:
         self.app = app
         self.exactly_once = exactly_once
         self.interval_s = interval_s
-        self._pending: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to consume
-        self._alo_lock = asyncio.Lock()
+        self.codec = codec
+        self.audit_topic = audit_topic
+        self.idle = idle  # True when no record is being handled (checked before a revoke commit)
+        self.revoke_timeout_s = revoke_timeout_s
+        self.before_revoke_commit: list[Callable[[], Awaitable[None]]] = []  # e.g. store the audit sink
+        self._pending: dict[Key, int] = {}  # next offset to consume, per source partition
+        self._audit: dict[Key, AuditBatchBuilder] = {}  # rows of handled records not yet sent
+        self._futures: dict[str | None, list[asyncio.Future[Any]]] = defaultdict(list)  # per tid / None
+        self._commit_lock = asyncio.Lock()  # the commit loop, a drain and a revocation may all commit
+        self.generation = 0  # bumped at each revocation; sections of an older one register nothing
         self.last_commit_at = time.monotonic()
-        self.committed_events = 0
-        self._registered = 0
+        self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
         self.broken: BaseException | None = None  # set when a record was half handled: never commit again
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
     # -- inside an agent -----------------------------------------------------------------------------------
     def _tid(self, topic: str, partition: int) -> str:
@@ -49,7 +93,7 @@ class Committer:
     async def section(self, topic: str, partition: int) -> AsyncIterator[Section]:
         """Sends of one source record, atomic with respect to commits of its partition's transaction."""
         if not self.exactly_once:
-            yield Section(self, None, topic, partition)
+            yield Section(self, None, None, topic, partition)
             return
         tid = self._tid(topic, partition)
         producer = self.app.producer
@@ -62,16 +106,22 @@ class Committer:
             txn = producer._transaction_producers.get(tid)
             if txn is None:
                 raise PartitionRevokedError(f"transaction {tid} was stopped (partition revoked)")
-            yield Section(self, txn, topic, partition)
+            yield Section(self, txn, tid, topic, partition)
 
     def done(self, topic: str, partition: int, offset: int) -> None:
         """The record at ``offset`` is fully handled: its offset may be committed with the next commit."""
         key = (topic, partition)
         if offset + 1 > self._pending.get(key, -1):
             self._pending[key] = offset + 1
-        self._registered += 1
+        self.handled[key] += 1
 
-    # -- the commit loop -----------------------------------------------------------------------------------
+    def track(self, tid: str | None, future: asyncio.Future[Any]) -> None:
+        self._futures[tid].append(future)
+
+    def _audit_key(self, key: Key) -> bytes:
+        return f"{key[0]}:{key[1]}".encode()
+
+    # -- the commit ----------------------------------------------------------------------------------------
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
@@ -83,35 +133,56 @@ class Committer:
         if not self._pending:
             self.last_commit_at = time.monotonic()
             return
-        if self.exactly_once:
-            await self._commit_transactions()
-        else:
-            await self._commit_offsets()
+        try:
+            async with self._commit_lock:
+                if self.exactly_once:
+                    await self._commit_transactions()
+                else:
+                    await self._commit_offsets()
+        except DeliveryError as exc:
+            self.broken = exc
+            log.error("%s; stopping the worker without committing", exc)
+            await self.app.crash(exc)
+            return
         self.last_commit_at = time.monotonic()
 
-    async def _commit_offsets(self) -> None:
-        async with self._alo_lock:
-            offsets, self._pending = self._pending, {}
-            await self.app.producer.flush()  # every send of these events is on the broker
-            from faust.types import TP
+    async def _delivered(self, futures: list[asyncio.Future[Any]]) -> None:
+        """Wait for each send's acknowledgement (already done ones cost nothing); raise on a failed one."""
+        for future in futures:
+            try:
+                await future
+            except Exception as exc:
+                raise DeliveryError(f"a send was not delivered: {type(exc).__name__}: {exc}") from exc
 
-            ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
-            if not ok:
-                log.warning("offset commit failed (rebalance?): %s records will be redelivered", len(offsets))
+    async def _commit_offsets(self) -> None:
+        # one snapshot without an await in between: every record whose offset is taken here has its
+        # sends' futures in ``futures`` and its audit rows in ``audit``
+        offsets, self._pending = self._pending, {}
+        audit, self._audit = self._audit, {}
+        futures = self._futures.pop(None, [])
+        producer = self.app.producer._ensure_producer()
+        for key, batch in audit.items():
+            if len(batch):
+                futures.append(await producer.send(self.audit_topic, batch.take(), key=self._audit_key(key)))
+        await self._delivered(futures)
+        from faust.types import TP
+
+        ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
+        if not ok:
+            log.warning("offset commit failed (rebalance?): %s partitions will be redelivered", len(offsets))
 
     async def _commit_transactions(self) -> None:
         producer = self.app.producer
-        by_tid: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        by_tid: dict[str, list[Key]] = defaultdict(list)
         for key in list(self._pending):
             try:
                 by_tid[self._tid(*key)].append(key)
             except KeyError:  # topic no longer assigned to us
-                self._pending.pop(key, None)
+                self._drop([key])
         for tid, keys in by_tid.items():
             lock = producer._trn_locks.get(tid)
             if lock is None:
-                for k in keys:
-                    self._pending.pop(k, None)
+                self._drop(keys)
                 continue
             async with lock:
                 offsets = {
@@ -120,33 +191,104 @@ class Committer:
                     if (t, p) in self._pending
                 }
                 txn = producer._transaction_producers.get(tid)
-                if txn is None or not offsets:
+                if txn is None:
+                    self._drop(keys)
                     continue  # revoked: the transaction is aborted, the new owner reprocesses
+                if not offsets:
+                    continue
+                futures = self._futures.pop(tid, [])
+                for key in keys:
+                    batch = self._audit.pop(key, None)
+                    if batch is not None and len(batch):
+                        futures.append(
+                            await txn.send(self.audit_topic, batch.take(), key=self._audit_key(key))
+                        )
+                await self._delivered(futures)
                 await txn.send_offsets_to_transaction(offsets, self.app.conf.id)
                 await txn.commit_transaction()
                 await txn.begin_transaction()
 
+    def _drop(self, keys: list[Key]) -> None:
+        """Forget what was handled from partitions that are not ours any more (their owner redoes it)."""
+        for key in keys:
+            self._pending.pop(key, None)
+            self._audit.pop(key, None)
+            if self.exactly_once:
+                with contextlib.suppress(KeyError):
+                    self._futures.pop(self._tid(*key), None)
 
-class PartitionRevokedError(RuntimeError):
-    """The source partition is no longer this worker's: leave the record to its new owner."""
+    # -- rebalance -----------------------------------------------------------------------------------------
+    async def _on_partitions_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        """faust's on_partitions_revoked signal: the consumer still owns ``revoked`` (its fetching is
+        stopped), so what was handled can be committed now instead of being redone by the next owner."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.revoke_timeout_s
+        while not self.idle() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for hook in self.before_revoke_commit:
+            try:
+                await asyncio.wait_for(hook(), max(0.1, deadline - loop.time()))
+            except Exception as exc:  # not stored = not committed: the next owner redelivers them
+                log.warning("before the revoke commit: %s: %s", type(exc).__name__, exc)
+        pending = len(self._pending)
+        await self.commit()
+        self.generation += 1  # records still in hand register nothing: the next owner redoes them
+        gone = {(tp.topic, tp.partition) for tp in revoked}
+        self._drop([k for k in list(self._pending) + list(self._audit) if k in gone])
+        log.info("partitions revoked: committed %d partitions' progress before the rebalance", pending)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{t}[{p}] {n}" for (t, p), n in sorted(self.handled.items()))
+        return f"handled {sum(self.handled.values())} records: {parts or 'none'}"
 
 
 class Section:
     """Sends of one source record: into its partition's transaction (exactly-once) or the app producer."""
 
-    def __init__(self, committer: Committer, txn: Any, topic: str, partition: int) -> None:
+    def __init__(self, committer: Committer, txn: Any, tid: str | None, topic: str, partition: int) -> None:
         self.committer = committer
         self.txn = txn
+        self.tid = tid
         self.topic = topic
         self.partition = partition
+        self.generation = committer.generation
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        if self.txn is not None:
-            await self.txn.send(topic, value, key=key, headers=headers)
-        else:
-            await self.committer.app.producer.send(topic, key, value, None, None, headers)
+        """Queue a message (not waiting for the broker); the next commit waits for its delivery."""
+        producer = self.txn if self.txn is not None else self.committer.app.producer._ensure_producer()
+        future = await producer.send(topic, value, key=key, headers=headers)
+        self.committer.track(self.tid, future)
+
+    async def audit(self, rows: list[AuditRow], now: bool = False) -> None:
+        """The record's audit rows, sent with other records' rows in one AuditBatch before the commit.
+
+        Under at-least-once (and with ``now=True``) they go at once, in their own message: call this
+        *before* the record's other sends, so a crash cannot deliver an output (or a table's changelog
+        state) without the rows that audit it; a redelivered record then shows up in ``audit verify`` as
+        a duplicate. Under exactly-once the batch and the outputs are one transaction anyway.
+        """
+        c = self.committer
+        if not rows or self.generation != c.generation:
+            return
+        if c.codec is None or c.audit_topic is None:
+            raise RuntimeError("Committer built without codec/audit_topic cannot send audit rows")
+        key = (self.topic, self.partition)
+        if now or not c.exactly_once:
+            await self.send(c.audit_topic, c._audit_key(key), c.codec.encode_rows(rows))
+            return
+        batch = c._audit.get(key)
+        if batch is None:
+            batch = c._audit[key] = AuditBatchBuilder(c.codec)
+        batch.add(rows)
+        if batch.size >= AUDIT_MESSAGE_BYTES:
+            await self.send(c.audit_topic, c._audit_key(key), batch.take())
 
     def done(self, offset: int) -> None:
-        self.committer.done(self.topic, self.partition, offset)
+        if self.generation == self.committer.generation:
+            self.committer.done(self.topic, self.partition, offset)

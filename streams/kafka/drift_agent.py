@@ -137,7 +137,7 @@ class DriftAgent:
         )
         self.records_topic = runtime.topology.topic(DRIFT)
         self.records_sid = runtime.topology.schema_id(DRIFT)
-        self.records_schema = fastavro.parse_schema(runtime.topology.topics[DRIFT].schema)
+        self.records_schema = runtime.topology.registry.parsed(self.records_sid)
         self.stats = runtime.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
         self.windows = 0
         self.alerts: list[str] = []
@@ -181,8 +181,7 @@ class DriftAgent:
             key = self.workflow.encode()
             for record in report.records:
                 await section.send(self.records_topic, key, self._encode(record.to_record()))
-            for topic, value, headers in self.runtime.audit_sends(report.rows):
-                await section.send(topic, f"{self.workflow}.drift".encode(), value, headers)
+            await section.audit(report.rows)  # batched with the partition's rows, sent before the commit
             await self.state.flush(section)
             section.done(msg.offset)
         self.late += len(report.late)

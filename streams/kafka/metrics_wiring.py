@@ -66,10 +66,6 @@ class WorkerMetrics:
         except Exception:
             engine = "dev"
         self.metrics.info(version=engine, workflow=ir.name, workflow_version=str(ir.version))
-        for m in ir.drift.monitors:
-            alert = getattr(m, "alert_psi", None)
-            if isinstance(alert, int | float):
-                self.metrics.drift(ir.name, m.id, 0.0, float(alert))
         runtime.app.task(self._poll)
 
     # -- lifecycle (worker.serve) ---------------------------------------------------------------------------
@@ -77,11 +73,11 @@ class WorkerMetrics:
         """Serve /metrics, /healthz, /readyz; a port that is taken is logged, not fatal (the worker works)."""
         audit = self.runtime.audit
         if audit is not None:
-            hook = audit.sink.on_commit
-            metrics = self.metrics
+            sink, hook, metrics = audit.sink, audit.sink.on_commit, self.metrics
 
             def stored(batch: Any) -> Any:
                 metrics.audit_insert(batch.latency_s, batch.rows)
+                metrics.audit_buffer(max(0, sink.depth - batch.rows))  # the sink counts it out next
                 return hook(batch) if hook is not None else None
 
             audit.sink.on_commit = stored
@@ -166,7 +162,12 @@ class WorkerMetrics:
         if rt.audit is not None:
             self.metrics.audit_buffer(rt.audit.sink.depth)
         consumer: Any = rt.app.consumer
-        assigned = list(consumer.assignment())
+        unwatched = set(rt.app.tables.changelog_topics)  # written here, read only to recover
+        assigned = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic not in unwatched and not tp.topic.endswith("__assignor-__leader")
+        ]
         self.health.set_ready(bool(assigned) and not rt.draining and rt.crashed is None)
         if not assigned:
             return

@@ -2,8 +2,9 @@
 
 Admission is ``processors.ingest.admit``, the same call the local runtime makes, so a malformed line
 gets the same verdict either way: accepted envelopes go to `dwf.<wf>.in`, ill-typed lines to `rejected`,
-unparseable ones to `dlq`, and the ingest audit rows to `dwf.audit`. Every message is keyed by run id,
-so one run's records (and audit rows) stay in order on one partition.
+unparseable ones to `dlq`, and the ingest audit rows to `dwf.audit`. Every event message is keyed by run
+id, so one run's records stay in order on one partition. The ingest audit rows of up to
+``AUDIT_EVERY_LINES`` lines travel in one ``dwf.AuditBatch`` message (keyed by the input's name).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from processors.ingest import admit
 from schemas.serde import EnvelopeSerde
 from streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
 from streams.kafka.app import all_topics
-from streams.kafka.codec import WireCodec, source_headers
+from streams.kafka.codec import AuditBatchBuilder, WireCodec, source_headers
+from streams.kafka.commit import AUDIT_MESSAGE_BYTES
 from streams.topology import Topology
 
 Clock = Callable[[], int]
+AUDIT_EVERY_LINES = 200
 
 
 @dataclass
@@ -65,6 +68,7 @@ async def produce_lines(
     summary = ProduceSummary()
     started = time.perf_counter()
     pending: list[asyncio.Future[object]] = []
+    audit, audit_key, audit_lines = AuditBatchBuilder(codec), f"ingest:{source}".encode(), 0
     try:
         for ordinal, raw in enumerate(lines):
             line = raw.rstrip("\n")
@@ -92,14 +96,19 @@ async def produce_lines(
                     topology.topic(target), value, key=key, headers=None if target == ENTRY else headers
                 )
             )
-            for row in rows:
-                pending.append(await producer.send(topology.audit_topic, codec.encode_row(row), key=key))
+            audit.add(rows)
+            audit_lines += 1
+            if audit_lines >= AUDIT_EVERY_LINES or audit.size >= AUDIT_MESSAGE_BYTES:
+                pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
+                audit_lines = 0
             summary.audit_rows += len(rows)
             if len(pending) > 5000:
                 await asyncio.gather(*pending)
                 pending.clear()
             if on_line is not None:
                 on_line(ordinal)
+        if len(audit):
+            pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
         await producer.flush()
         await asyncio.gather(*pending)
     finally:

@@ -86,6 +86,10 @@ async def test_sigkill_mid_stream_loses_nothing(
         assert all(len(set(ds)) == 1 for ds in repeated.values()), "a redelivery decided differently"
 
     rows = read_store_rows(tmp_path / "audit")
+    if guarantee == "at_least_once":
+        # the drift agent's chain ('<wf>.drift') lives in a table restored from its changelog, which under
+        # at-least-once is not atomic with the chain's audit rows; test_kafka_drift.py covers it
+        rows = [r for r in rows if r.run_id != f"{pipeline.workflow.name}.drift"]
     report = verify_rows(rows)
     assert report.ok, [str(f) for f in report.findings if f.kind != "duplicate"][:5]
     finished = {r.run_id for r in rows if r.kind in TERMINAL_KINDS}

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from processors.chain import DLQ
 from schemas.registry import FileRegistry
@@ -73,10 +76,11 @@ class Run:
         worker = self.start(log_name)
         try:
             got = await self.outcomes(expected, 60, alive=lambda: worker.poll() is None)
+            scraped = scrape(self.tmp / log_name)
         finally:
             code = stop_worker(worker)
         assert code == 0, (self.tmp / log_name).read_text()[-3000:]
-        return {b: [json.loads(d) for d in ds] for b, ds in got.items()}
+        return {**{b: [json.loads(d) for d in ds] for b, ds in got.items()}, "metrics": scraped}
 
     async def outcomes(self, expected: int, timeout_s: float, alive: Any) -> dict[str, list[str]]:
         """Terminal records (reruns included: the same run ids twice), once ``expected`` arrived."""
@@ -87,6 +91,19 @@ class Run:
             if sum(map(len, got.values())) >= expected or loop.time() > deadline or not alive():
                 return got
             await asyncio.sleep(0.5)
+
+
+def scrape(log: Path) -> dict[str, float]:
+    """The worker's LLM metrics (``name{status}`` -> value, summed over the other labels)."""
+    found = re.search(r"metrics and health on (http://\S+) ", log.read_text())
+    assert found, log.read_text()[-2000:]
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{found.group(1)}/metrics", timeout=10).text):
+        for s in family.samples:
+            if s.name.startswith("dwf_llm_") and not s.name.endswith("_created"):
+                key = f"{s.name}{{{s.labels.get('status') or s.labels.get('kind') or ''}}}"
+                out[key] = out.get(key, 0.0) + s.value
+    return out
 
 
 def risks(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,12 +118,16 @@ async def test_replies_fill_typed_fields_and_a_rerun_after_restart_makes_no_call
     assert risks(first["out"]) == RISKS
     assert all(isinstance(r["payload"]["confidence"], float) for r in first["out"] if r["payload"]["risk"])
     assert llm_server.count() == 4  # the empty description was settled by the `when` guard, no call
+    assert first["metrics"]["dwf_llm_calls_total{ok}"] == 4
+    assert first["metrics"]["dwf_llm_tokens_total{input}"] > 0
 
     # the same lines again (same run ids, same partitions), a new worker of the same group: its cache
     # table is rebuilt from the changelog and answers every call
     second = await run.events("second.log", expected=2 * len(EVENTS))
     assert len(second["out"]) == 2 * len(EVENTS) and second[DLQ] == []
     assert llm_server.count() == 4, "the rerun called the LLM again instead of using the table cache"
+    assert second["metrics"]["dwf_llm_cache_hits_total{}"] == 4
+    assert second["metrics"].get("dwf_llm_calls_total{ok}", 0.0) == 0
     print(f"llm cache: rerun of {len(EVENTS)} events after a restart made {llm_server.count() - 4} calls")
 
 
@@ -123,6 +144,7 @@ async def test_server_failing_sends_events_to_the_policys_end(
     llm_server.faults(server_error={"always": True})
     got = await Run(tmp_path, kafka_bootstrap, topic_prefix, llm_server, policy).events()
     calls = llm_server.count(500)
+    assert got["metrics"]["dwf_llm_calls_total{error}"] == 4
     assert calls >= 1 and llm_server.count() == calls  # nothing but failures was answered
     if "dlq" in policy:
         assert risks(got["out"]) == {"C2": None}
@@ -141,4 +163,5 @@ async def test_429_with_retry_after_is_waited_out(
     got = await Run(tmp_path, kafka_bootstrap, topic_prefix, llm_server, "{max_attempts: 1}").events()
     assert risks(got["out"]) == RISKS and got[DLQ] == []
     assert llm_server.count(429) >= 1 and llm_server.count(200) == 4
+    assert got["metrics"]["dwf_llm_rate_limited_total{}"] == llm_server.count(429)
     print(f"429s: {llm_server.count(429)} refused requests waited out, 4 calls answered")

@@ -62,7 +62,8 @@ async def test_exactly_once_worker_drains_and_commits_on_sigterm(
     rows = read_store_rows(tmp_path / "a")
     report = verify_rows(rows)
     assert report.ok and not report.duplicates
-    assert len({r.run_id for r in rows}) == len(lines)
+    drift_run = f"{pipeline.workflow.name}.drift"  # drift windows' own chain (test_kafka_drift.py)
+    assert len({r.run_id for r in rows if r.run_id != drift_run}) == len(lines)
 
 
 async def test_watchdog_flags_an_agent_that_stopped_fetching(

@@ -1,4 +1,9 @@
-"""The compiled Avro codec against fastavro: same bytes, same decoded values, stricter on bad input."""
+"""The compiled Avro codec against fastavro: same bytes, same decoded values, stricter on bad input.
+
+Every test runs twice: against the generated Python code and against the C executor
+(schemas/_avrofast.c), which is skipped only when it is not built; tests/unit/test_codec_accelerator.py
+fails when a compiler exists and it was not built.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import io
 import math
 import random
 import struct
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,13 +20,38 @@ import pytest
 from fastavro.validation import validate
 
 from schemas.avro import envelope_schema, payload_schema, provenance_schema
-from schemas.codec import AvroCodec, UnsupportedSchemaError, compile_schema
+from schemas.codec import (
+    ACCELERATOR_BUILT,
+    ACCELERATOR_ERROR,
+    PURE_ENV,
+    AvroCodec,
+    UnsupportedSchemaError,
+    compile_schema,
+)
 from schemas.envelope import Envelope, _micros
 from schemas.registry import FileRegistry
 from schemas.serde import EnvelopeSerde, PoisonMessageError
 from workflow.ir import AVRO_PRIMITIVES, FieldIR
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module", autouse=True, params=["python", "c"])
+def impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which implementation compile_schema (and so EnvelopeSerde) uses for this module's tests."""
+    if request.param == "c" and not ACCELERATOR_BUILT:
+        pytest.skip(f"the Avro C accelerator is not built: {ACCELERATOR_ERROR}")
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "python":
+            mp.setenv(PURE_ENV, "1")
+        else:
+            mp.delenv(PURE_ENV, raising=False)
+        yield request.param
+
+
+def test_the_implementation_under_test_is_used(impl: str) -> None:
+    assert compile_schema(provenance_schema()).implementation == impl
+
 
 # ---------------------------------------------------------------- random envelopes
 
@@ -152,7 +183,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def cases() -> list[tuple[dict[str, Any], AvroCodec, dict[str, Any]]]:
+def cases(impl: str) -> list[tuple[dict[str, Any], AvroCodec, dict[str, Any]]]:
     """480 random envelopes over 60 random payload schemas (seeded: failures reproduce)."""
     rng = random.Random(20240601)
     out: list[tuple[dict[str, Any], AvroCodec, dict[str, Any]]] = []
@@ -470,6 +501,16 @@ def test_serde_round_trip_matches_fastavro_wire_bytes() -> None:
     assert serde.decode(data) == (sid, env)
     with pytest.raises(TypeError, match="on field amount"):
         serde.encode(env.evolve(payload={"amount": "12"}), sid)
+
+
+def test_serde_decode_as_its_own_schema_takes_the_compiled_path() -> None:
+    serde, sid, env = _serde()
+    data = serde.encode(env, sid)
+    assert serde.decode_as(data, sid) == (sid, env)
+    assert serde.decode(bytearray(data)) == (sid, env)  # type: ignore[arg-type]  # not bytes: general path
+    with pytest.raises(PoisonMessageError, match="not valid Avro for schema") as info:
+        serde.decode_as(data[:-2], sid)
+    assert info.value.schema_id == sid and info.value.raw == data[:-2]
 
 
 @pytest.mark.parametrize(
