@@ -26,24 +26,25 @@ def transition(
     details: dict[str, Any] | None = None,
 ) -> AuditRow:
     """One sealed audit row; advances the envelope's chain so the next row links to this one."""
+    if rule_results_json is None:
+        rule_results_json = canonical_json([r.to_record() for r in rule_results]) if rule_results else "[]"
+    # positional: this runs ~7 times per event; the order is sinks.audit_model.COLUMNS
     row = AuditRow(
-        workflow=env.workflow,
-        workflow_version=env.workflow_version,
-        run_id=env.run_id,
-        seq=env.chain_seq,
-        event_id=env.event_id,
-        step=step,
-        kind=kind,
-        decision=decision,
-        reason=reason,
-        rule_results=rule_results_json
-        if rule_results_json is not None
-        else canonical_json([r.to_record() for r in rule_results]),
-        attempt=attempt,
-        duration_us=duration_us,
-        details=canonical_json(details or {}),
-        ts_us=ts_us,
-        prev_hash=env.chain_hash,
+        env.workflow,
+        env.workflow_version,
+        env.run_id,
+        env.chain_seq,
+        env.event_id,
+        step,
+        kind,
+        decision,
+        reason,
+        rule_results_json,
+        attempt,
+        duration_us,
+        canonical_json(details) if details else "{}",
+        ts_us,
+        env.chain_hash,
     )
     row.hash = row_digest(row)
     env.chain_seq += 1
