@@ -32,6 +32,9 @@ class DriftReport:
     skipped: int = 0  # events without a usable event time: audited, not counted
 
 
+_NOTHING = DriftReport()  # the common case: this event closed no window (never mutated)
+
+
 class DriftObserver:
     def __init__(self, ir: WorkflowIR, state: MutableMapping[str, Any]) -> None:
         base = Path(ir.source).parent if not ir.source.startswith("<") else Path(".")
@@ -39,7 +42,11 @@ class DriftObserver:
         self.state = state
         self.monitor = DriftMonitor(ir.name, ir.drift, state, base_dir=base)
         self.time_field = ir.drift.window.time_field
-        self.steps = frozenset(m.step for m in ir.drift.monitors)
+        # per observed step: (monitor id, field) pairs, so collecting an event's values is a few lookups
+        self.fields_at: dict[str | None, tuple[tuple[str, str], ...]] = {}
+        for m in ir.drift.monitors:
+            self.fields_at[m.step] = (*self.fields_at.get(m.step, ()), (m.id, m.field))
+        self.steps = frozenset(self.fields_at)
 
     @classmethod
     def for_workflow(cls, ir: WorkflowIR, state: MutableMapping[str, Any]) -> DriftObserver | None:
@@ -47,8 +54,10 @@ class DriftObserver:
 
     def values(self, into: dict[str, Any], payload: Mapping[str, Any], step: str | None) -> None:
         """Collect the monitored values an event shows after `step` (None: the admitted input)."""
-        if step in self.steps:
-            into.update(self.monitor.values_from(payload, step))
+        pairs = self.fields_at.get(step)
+        if pairs:
+            for monitor_id, name in pairs:
+                into[monitor_id] = payload.get(name)
 
     def observe(
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
@@ -71,9 +80,9 @@ class DriftObserver:
         return self._report(list(self.monitor.flush()), clock_us)
 
     def _report(self, items: list[DriftRecord | LateEvent], clock_us: int) -> DriftReport:
-        report = DriftReport()
         if not items:
-            return report
+            return _NOTHING
+        report = DriftReport()
         chain = self._chain()
         for item in items:
             if isinstance(item, DriftRecord):

@@ -121,6 +121,8 @@ class LocalRuntime:
         self._drift_report(report)
 
     def _drift_report(self, report: DriftReport) -> None:
+        if not report.rows:
+            return
         self._audit(report.rows)
         s = self.summary
         for record in report.records:
