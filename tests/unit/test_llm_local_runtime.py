@@ -129,3 +129,65 @@ async def test_rerun_is_served_from_the_cache(tmp_path: Path, llm_server: LLMSer
     second = await run(tmp_path, llm_server, "{max_attempts: 1}", cache=True)
     assert llm_server.count() == calls == 4
     assert [r["payload"] for r in second["out"]] == [r["payload"] for r in first["out"]]
+
+
+@pytest.mark.parametrize(
+    ("faults", "expected_requests", "error_word"),
+    [
+        ({"quota": {"always": True}}, 4, "quota"),  # 429 insufficient_quota: never retried
+        ({"bad_request": {"always": True}}, 4, "400"),  # a request error: never retried
+        ({"slow": {"always": True, "delay_s": 1.0}}, 8, "timed out"),  # past the 0.5 s timeout: retried once
+        ({"schema_break": {"always": True}}, 8, "output"),  # one repair attempt, then the policy decides
+    ],
+)
+async def test_each_fault_reaches_the_recovery_policy(
+    tmp_path: Path,
+    llm_server: LLMServerHandle,
+    faults: dict[str, Any],
+    expected_requests: int,
+    error_word: str,
+) -> None:
+    llm_server.faults(**faults)
+    res = await run(tmp_path, llm_server, "{max_attempts: 1, on_exhausted: dlq}")
+    assert [r["payload"]["claim_id"] for r in res["out"]] == ["C2"]  # the rest did not pass silently
+    assert len(res["dlq"]) == 4
+    assert all(error_word in r["provenance"]["error"].lower() for r in res["dlq"][:1])
+    # the circuit breaker (3 failures) may cut later events short: never more requests than the rules allow
+    assert 1 <= llm_server.count() <= expected_requests
+    assert verify_rows(res["rows"]).ok
+
+
+async def test_a_fallback_model_answers_when_the_primary_fails(
+    tmp_path: Path, llm_server: LLMServerHandle
+) -> None:
+    llm_server.faults(server_error={"always": True, "models": ["dwf-test-model"]})
+    spec = SPEC.replace(
+        'when: "size(description) > 0"',
+        'when: "size(description) > 0"\n        fallback_models: [dwf-fallback-model]',
+    )
+    pipeline = compile_pipeline(parse_spec(spec.replace("RETRY", "{max_attempts: 1}")))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    client = LLMClient(
+        LLMEndpoint(base_url=llm_server.base_url, timeout_s=0.5),
+        retry=RetryConfig(max_attempts=1, base_s=0.01, max_s=0.02),
+    )
+    rows: list[AuditRow] = []
+    runtime = LocalRuntime(
+        pipeline,
+        topo,
+        OutputFiles(tmp_path / "out", topo),
+        collect_rows(rows),
+        StepContext(clock=wall_clock_us, llm=client),
+    )
+    try:
+        await runtime.run(EVENTS)
+    finally:
+        await client.aclose()
+    out = read_jsonl(tmp_path / "out" / "dwf.risk.out.jsonl")
+    assert {r["payload"]["claim_id"]: r["payload"]["risk"] for r in out}["C0"] == "high"
+    used = [
+        json.loads(r.details).get("dwf.llm.model_used")
+        for r in rows
+        if r.step == "assess" and r.kind == "emitted"
+    ]
+    assert "dwf-fallback-model" in used
