@@ -2,10 +2,13 @@
 aiokafka consume-produce passthrough with the same number of hops, measured in the same run.
 
     python bench/kafka_throughput.py --events 5000 [--broker host:port] [--guarantee exactly_once]
+                                     [--repeat 3] [--audit-sink]
 
 Without --broker (and without KAFKA_BOOTSTRAP_SERVERS) it starts the local launcher broker in a temp
 dir and stops it at the end. Latency: the output record's broker timestamp minus the admission time
-(the envelope's produced_at), or the passthrough's send time. Figures only, never a pass/fail.
+(the envelope's produced_at), or the passthrough's send time. With --repeat N both run N times,
+alternating, and the medians are printed (the machine is shared: single runs vary). The worker runs
+without the audit sink unless --audit-sink (chdb in the temp dir). Figures only, never a pass/fail.
 """
 
 from __future__ import annotations
@@ -63,22 +66,32 @@ async def count(bootstrap: str, topics: list[str]) -> int:
             await consumer.stop()
 
 
-async def bench_runtime(bootstrap: str, n: int, guarantee: str, tmp: Path) -> tuple[float, list[float]]:
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench_runtime(
+    bootstrap: str, n: int, guarantee: str, tmp: Path, audit_sink: bool
+) -> tuple[float, list[float], float]:
     prefix = f"b{uuid.uuid4().hex[:6]}"
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
     lines = claims_lines(n, seed=99)
     await produce_lines(pipeline, topology, bootstrap, lines[:1], partitions=2)  # topics + warm-up
-    worker = start_worker(tmp, bootstrap, prefix, guarantee, partitions=2)
+    audit = f"chdb://{tmp / prefix}" if audit_sink else None
+    worker = start_worker(tmp, bootstrap, prefix, guarantee, audit=audit, partitions=2)
     terminals = [topology.topic(b) for b in [*pipeline.terminals, "rejected", "dlq"]]
     try:
         while await count(bootstrap, terminals) < 1:
             await asyncio.sleep(0.2)
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), cpu_seconds(worker.pid)
         await produce_lines(pipeline, topology, bootstrap, lines[1:], partitions=2)
         while await count(bootstrap, terminals) < n and worker.poll() is None:
             await asyncio.sleep(0.25)
         seconds = time.perf_counter() - started
+        cpu_us = (cpu_seconds(worker.pid) - cpu0) / (n - 1) * 1e6
     finally:
         stop_worker(worker)
     serde = EnvelopeSerde(topology.registry)
@@ -86,7 +99,7 @@ async def bench_runtime(bootstrap: str, n: int, guarantee: str, tmp: Path) -> tu
         (r.timestamp * 1000 - serde.decode(r.value)[1].produced_at) / 1000
         for r in await read_topic(bootstrap, topology.topic("out"))
     ]
-    return (n - 1) / seconds, lat[1:]
+    return (n - 1) / seconds, lat[1:], cpu_us
 
 
 async def bench_passthrough(bootstrap: str, n: int, hops: int) -> tuple[float, list[float]]:
@@ -139,6 +152,8 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=5000)
     ap.add_argument("--broker", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     ap.add_argument("--guarantee", default="at_least_once")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--audit-sink", action="store_true", help="the worker stores the audit (chdb)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="dwf-bench-"))
     started_broker = None
@@ -150,21 +165,42 @@ async def main() -> None:
         args.broker = info.bootstrap
     try:
         hops = len(load_pipeline(CLAIMS_SPEC).nodes)
-        rt_rate, rt_lat = await bench_runtime(args.broker, args.events, args.guarantee, tmp)
-        pt_rate, pt_lat = await bench_passthrough(args.broker, args.events, hops)
+        runs: list[tuple[float, float, float, float, float, float, float]] = []
+        for _ in range(args.repeat):
+            rt_rate, rt_lat, cpu_us = await bench_runtime(
+                args.broker, args.events, args.guarantee, tmp, args.audit_sink
+            )
+            pt_rate, pt_lat = await bench_passthrough(args.broker, args.events, hops)
+            run = (
+                rt_rate,
+                pct(rt_lat, 50),
+                pct(rt_lat, 99),
+                cpu_us,
+                pt_rate,
+                pct(pt_lat, 50),
+                pct(pt_lat, 99),
+            )
+            runs.append(run)
+            print(
+                "run: runtime {:.0f} ev/s p50 {:.1f} p99 {:.1f} ms, {:.0f} us cpu/event; "
+                "passthrough {:.0f} ev/s p50 {:.1f} p99 {:.1f} ms".format(*run),
+                flush=True,
+            )
     finally:
         if started_broker is not None:
             from streams.launcher import broker
 
             broker.down(started_broker)
-    print(f"{args.events} events, {hops} hops, {args.guarantee}, broker {args.broker}")
-    print(f"{'':24}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'dana-wf kafka runtime':24}{rt_rate:>10.0f}{pct(rt_lat, 50):>10.1f}{pct(rt_lat, 99):>10.1f}")
-    print(f"{'raw aiokafka passthrough':24}{pt_rate:>10.0f}{pct(pt_lat, 50):>10.1f}{pct(pt_lat, 99):>10.1f}")
+    med = [statistics.median(col) for col in zip(*runs, strict=True)]
+    sink = "with" if args.audit_sink else "without"
     print(
-        f"ratio runtime/passthrough: throughput {rt_rate / pt_rate:.2f}x, "
-        f"p50 latency {pct(rt_lat, 50) / pct(pt_lat, 50):.2f}x"
+        f"{args.events} events, {hops} hops, {args.guarantee}, {sink} audit sink, broker {args.broker}, "
+        f"median of {len(runs)}"
     )
+    print(f"{'':26}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'cpu us/ev':>11}")
+    print(f"{'dana-wf kafka runtime':26}{med[0]:>10.0f}{med[1]:>10.1f}{med[2]:>10.1f}{med[3]:>11.0f}")
+    print(f"{'raw aiokafka passthrough':26}{med[4]:>10.0f}{med[5]:>10.1f}{med[6]:>10.1f}")
+    print(f"ratio runtime/passthrough: throughput {med[0] / med[4]:.2f}x, p50 latency {med[1] / med[5]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -230,6 +230,8 @@ class KafkaRuntime:
 
     # -- one record ----------------------------------------------------------------------------------------
     async def handle(self, node: Node, ctx: StepContext, now_us: list[int], msg: Any) -> None:
+        if self.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+            return
         try:
             sid, env = self.serde.decode_as(msg.value, self.topology.schema_id(node.input))
         except PoisonMessageError as exc:
@@ -310,7 +312,7 @@ class KafkaRuntime:
         if self.audit is not None:
             await self.audit.flush()
         if self.crashed is None:
-            await self.committer.commit()
+            await self.committer.commit(stable=True)  # the group's next owner starts after these
         log.info("drained: %s", self.committer.summary())
 
 

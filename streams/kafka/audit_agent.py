@@ -52,6 +52,8 @@ class AuditSinkAgent:
             await self.runtime._guarded(self.handle(event.message))
 
     async def handle(self, msg: Any) -> None:
+        if self.runtime.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+            return
         try:
             rows = self.runtime.codec.decode_rows(msg.value)
         except PoisonMessageError as exc:

@@ -21,8 +21,10 @@ per-source-partition batch that goes into the transaction when it is big enough 
   offsets to the transaction and commits it. So one transaction covers all records of a commit interval.
 
 Rebalance: when partitions are revoked, the records in hand are finished and everything handled so far
-is committed (and the audit sink's stored rows with it), so the next owner does not redo them. A record
-that ends after that is left to the next owner (its offset is not registered).
+is committed (and the audit sink's stored rows with it; under exactly-once the commit waits until the group
+coordinator shows the new offsets), so the next owner does not redo them. A record that reaches its sends
+after that is left to the next owner, and a record that faust delivers twice around a rebalance (fetched
+before it, then again after the seek to the committed offset) is handled once (``stale``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Committer:
         self.generation = 0  # bumped at each revocation; sections of an older one register nothing
         self.last_commit_at = time.monotonic()
         self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
+        self._seen: dict[Key, tuple[int, set[int]]] = {}  # (consumer generation, offsets registered in it)
+        self._floor: dict[Key, int] = {}  # offsets below this were committed by this worker
         self.broken: BaseException | None = None  # set when a record was half handled: never commit again
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
@@ -114,6 +118,32 @@ class Committer:
         if offset + 1 > self._pending.get(key, -1):
             self._pending[key] = offset + 1
         self.handled[key] += 1
+        generation = self.app.consumer_generation_id
+        seen = self._seen.get(key)
+        if seen is None or seen[0] != generation:
+            seen = self._seen[key] = (generation, set())
+        seen[1].add(offset)
+
+    def stale(self, msg: Any) -> bool:
+        """A record delivered again that must not be handled twice. Around a rebalance faust delivers
+        some records twice: one fetched before it that slipped through to an agent, then the same offset
+        again after the seek to the committed offset. Skipped: an offset this worker committed already,
+        or one it handled in the current consumer generation (its sends and registration are in place).
+        Nothing else is skipped: a record is never dropped on a guess, since faust may not fetch it again.
+        """
+        key = (msg.topic, msg.partition)
+        if msg.offset < self._floor.get(key, -1):
+            return True
+        seen = self._seen.get(key)
+        return seen is not None and seen[0] == self.app.consumer_generation_id and msg.offset in seen[1]
+
+    def _committed(self, offsets: dict[Key, int]) -> None:
+        """After a commit: remember the floor, forget the handled offsets below it."""
+        for key, offset in offsets.items():
+            self._floor[key] = max(offset, self._floor.get(key, -1))
+            seen = self._seen.get(key)
+            if seen is not None:
+                seen[1].difference_update([o for o in seen[1] if o < offset])
 
     def track(self, tid: str | None, future: asyncio.Future[Any]) -> None:
         self._futures[tid].append(future)
@@ -127,7 +157,9 @@ class Committer:
             await asyncio.sleep(self.interval_s)
             await self.commit()
 
-    async def commit(self) -> None:
+    async def commit(self, stable: bool = False) -> None:
+        """Commit what was handled. ``stable``: also wait until the group coordinator returns the new
+        offsets (before partitions move: the next owner must start after them, see ``_wait_stable``)."""
         if self.broken is not None:
             return
         if not self._pending:
@@ -136,7 +168,9 @@ class Committer:
         try:
             async with self._commit_lock:
                 if self.exactly_once:
-                    await self._commit_transactions()
+                    committed = await self._commit_transactions()
+                    if stable:
+                        await self._wait_stable(committed)
                 else:
                     await self._commit_offsets()
         except DeliveryError as exc:
@@ -145,6 +179,32 @@ class Committer:
             await self.app.crash(exc)
             return
         self.last_commit_at = time.monotonic()
+
+    async def _wait_stable(self, offsets: dict[TopicPartition, int], timeout_s: float = 5.0) -> None:
+        """A transaction's offsets reach the group only when its commit markers are written, after
+        ``commit_transaction`` returned; until then an OffsetFetch (aiokafka sends no require_stable)
+        answers the previous offsets, and a worker that takes the partitions over right now would redo
+        records whose outputs are committed. So before a rebalance goes on: wait until they are visible."""
+        if not offsets:
+            return
+        thread = self.app.consumer._thread
+
+        async def fetch(tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+            consumer = thread._ensure_consumer()
+            return {tp: await consumer.committed(tp) for tp in tps}
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        waiting = list(offsets)
+        while waiting:
+            got = await thread.call_thread(fetch, waiting)
+            waiting = [tp for tp in waiting if (got.get(tp) or -1) < offsets[tp]]
+            if not waiting:
+                return
+            if loop.time() > deadline:
+                log.warning("committed offsets not visible after %.0fs: %s", timeout_s, waiting)
+                return
+            await asyncio.sleep(0.02)
 
     async def _delivered(self, futures: list[asyncio.Future[Any]]) -> None:
         """Wait for each send's acknowledgement (already done ones cost nothing); raise on a failed one."""
@@ -170,9 +230,12 @@ class Committer:
         ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
         if not ok:
             log.warning("offset commit failed (rebalance?): %s partitions will be redelivered", len(offsets))
+        else:
+            self._committed(offsets)
 
-    async def _commit_transactions(self) -> None:
+    async def _commit_transactions(self) -> dict[TopicPartition, int]:
         producer = self.app.producer
+        committed: dict[TopicPartition, int] = {}
         by_tid: dict[str, list[Key]] = defaultdict(list)
         for key in list(self._pending):
             try:
@@ -207,6 +270,9 @@ class Committer:
                 await txn.send_offsets_to_transaction(offsets, self.app.conf.id)
                 await txn.commit_transaction()
                 await txn.begin_transaction()
+                committed.update(offsets)
+                self._committed({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+        return committed
 
     def _drop(self, keys: list[Key]) -> None:
         """Forget what was handled from partitions that are not ours any more (their owner redoes it)."""
@@ -230,12 +296,18 @@ class Committer:
                 await asyncio.wait_for(hook(), max(0.1, deadline - loop.time()))
             except Exception as exc:  # not stored = not committed: the next owner redelivers them
                 log.warning("before the revoke commit: %s: %s", type(exc).__name__, exc)
-        pending = len(self._pending)
-        await self.commit()
-        self.generation += 1  # records still in hand register nothing: the next owner redoes them
+        pending = dict(self._pending)
+        await self.commit(stable=True)
+        # a record still in hand registers nothing (its sends went out; if its partition stays here a
+        # later record commits past it, else the next owner redoes it); never skip one on a guess
+        self.generation += 1
         gone = {(tp.topic, tp.partition) for tp in revoked}
         self._drop([k for k in list(self._pending) + list(self._audit) if k in gone])
-        log.info("partitions revoked: committed %d partitions' progress before the rebalance", pending)
+        log.info(
+            "partitions revoked (idle %s): committed %s",
+            self.idle(),
+            ", ".join(f"{t}[{p}]@{o}" for (t, p), o in sorted(pending.items())) or "nothing pending",
+        )
 
     def summary(self) -> str:
         parts = ", ".join(f"{t}[{p}] {n}" for (t, p), n in sorted(self.handled.items()))
@@ -292,3 +364,10 @@ class Section:
     def done(self, offset: int) -> None:
         if self.generation == self.committer.generation:
             self.committer.done(self.topic, self.partition, offset)
+        else:
+            log.info(
+                "%s[%d]@%d handled across a rebalance: left to the next owner",
+                self.topic,
+                self.partition,
+                offset,
+            )

@@ -241,3 +241,16 @@ async def wait_consumed(
             return True
         await asyncio.sleep(1.0)
     return False
+
+
+async def count_records(bootstrap: str, topics: Sequence[str]) -> int:
+    """Records on the topics by their end offsets: cheap enough to poll while workers run (under
+    exactly-once it counts transaction markers and aborted records too: use it to pace, not to assert)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
+        return sum((await consumer.end_offsets(tps)).values()) if tps else 0
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer.stop()

@@ -1,5 +1,6 @@
-"""Two workers in one consumer group share the work: both start on a backlog, so the second's join moves
-partitions (a rebalance) while the first has records in hand, and at the end one leaves (another).
+"""Two workers in one consumer group share the work: the second joins while the first is in the middle of a
+stream (events keep coming until the join has moved partitions away from the first worker while it had
+handled, not yet committed records), and at the end one leaves (another rebalance).
 
 Every input event reaches exactly one terminal outcome, with either guarantee: a revocation commits what
 was handled (commit.py), so no record is redone by its next owner. Each worker stores the audit rows of
@@ -8,13 +9,16 @@ the audit partitions it owns in its own chdb directory; together they hold every
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from processors.chain import DLQ, REJECTED
 from schemas.registry import FileRegistry
 from sinks.verify import verify_rows
 from streams.app_builder import load_pipeline
@@ -23,6 +27,7 @@ from streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
+    count_records,
     read_store_rows,
     read_topic,
     start_worker,
@@ -33,7 +38,8 @@ from tests.integration.kafka_support import (
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 3000
+CHUNK = 250
+MAX_CHUNKS = 40
 HANDLED = re.compile(r"drained: handled (\d+) records: (.*)")
 
 
@@ -45,18 +51,35 @@ def handled(log: Path) -> dict[str, int]:
     return {tp: int(n) for tp, n in parts}
 
 
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def revoked_with_progress(log: Path) -> bool:
+    """The worker committed handled records when partitions were taken away (commit.py logs it)."""
+    return any("partitions revoked" in line and "@" in line for line in log.read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    "guarantee",
+    [
+        pytest.param(
+            "at_least_once",
+            marks=pytest.mark.xfail(
+                reason="known gap (docs/kafka-runtime.md): faust can drop a record fetched just before a "
+                "rebalance, and a later offset on the partition commits past it; issue 3 stays open",
+                strict=False,
+            ),
+        ),
+        "exactly_once",
+    ],
+)
 async def test_two_workers_share_the_partitions(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, guarantee: str
 ) -> None:
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
-    await produce_lines(pipeline, topology, kafka_bootstrap, claims_lines(EVENTS, seed=31), partitions=2)
+    lines = claims_lines(CHUNK * MAX_CHUNKS, seed=31)
     group = f"{topic_prefix}-{pipeline.workflow.name}"
-    # both start on the backlog: whichever joins first takes every partition and starts, the other's join
-    # moves half of them while records are in hand
-    workers = [
-        start_worker(
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        return start_worker(
             tmp_path,
             kafka_bootstrap,
             topic_prefix,
@@ -73,11 +96,31 @@ async def test_two_workers_share_the_partitions(
                 "8",
             ],
         )
-        for name in ("a", "b")
-    ]
+
+    terminals = [topology.topic(b) for b in [*pipeline.terminals, REJECTED, DLQ]]
+    workers = [start("a")]
     alive = lambda: all(w.poll() is None for w in workers)  # noqa: E731
+    produced = 0
     try:
-        got = await wait_for_outcomes(kafka_bootstrap, topology, EVENTS, 150, alive=alive)
+        # a stream at the workers' pace (a chunk more once the previous one is through) that keeps flowing
+        # until the second worker's join has moved partitions away from the first while it had handled,
+        # not yet committed records
+        while alive() and produced < len(lines) and not revoked_with_progress(tmp_path / "a.log"):
+            await produce_lines(
+                pipeline, topology, kafka_bootstrap, lines[produced : produced + CHUNK], partitions=2
+            )
+            produced += CHUNK
+            while alive() and await count_records(kafka_bootstrap, terminals) < produced - CHUNK:
+                await asyncio.sleep(0.1)
+            if len(workers) == 1 and produced >= 2 * CHUNK:
+                workers.append(start("b"))
+        assert len(workers) == 2 and revoked_with_progress(tmp_path / "a.log"), "no rebalance mid-stream"
+        for _ in range(2):  # and some more for both of them
+            await produce_lines(
+                pipeline, topology, kafka_bootstrap, lines[produced : produced + CHUNK], partitions=2
+            )
+            produced += CHUNK
+        got = await wait_for_outcomes(kafka_bootstrap, topology, produced, 150, alive=alive)
         assert await wait_consumed(kafka_bootstrap, group, topology.audit_topic, 60, alive)
     finally:
         codes = [stop_worker(w) for w in workers]  # the first to leave moves its partitions once more
@@ -89,7 +132,7 @@ async def test_two_workers_share_the_partitions(
     for decisions in got.values():
         for d in decisions:
             outcomes[json.loads(d)["run_id"]].append(d)
-    assert len(outcomes) == EVENTS  # no event lost
+    assert len(outcomes) == produced  # no event lost
     repeated = {run: ds for run, ds in outcomes.items() if len(ds) > 1}
     assert not repeated, f"{len(repeated)} runs redone after a rebalance ({guarantee})"
 
