@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from processors.chain import DLQ, Node
 from processors.executor import Disposition, StepResult
 from streams.health import Health, MetricsServer
+from streams.kafka.watchdog import partition_progress, watched_partitions
 from streams.metrics import Metrics
 from workflow.ir import LLMStepIR
 
@@ -161,25 +162,9 @@ class WorkerMetrics:
         rt = self.runtime
         if rt.audit is not None:
             self.metrics.audit_buffer(rt.audit.sink.depth)
-        consumer: Any = rt.app.consumer
-        unwatched = set(rt.app.tables.changelog_topics)  # written here, read only to recover
-        assigned = [
-            tp
-            for tp in consumer.assignment()
-            if tp.topic not in unwatched and not tp.topic.endswith("__assignor-__leader")
-        ]
+        assigned = watched_partitions(rt)
         self.health.set_ready(bool(assigned) and not rt.draining and rt.crashed is None)
         if not assigned:
             return
-        highwaters = await consumer.highwaters(*assigned)
-        handled = {s.topic: s for s in rt.stats.values()}
-        for tp in assigned:
-            hw = highwaters.get(tp)
-            if hw is None:
-                continue
-            stats = handled.get(tp.topic)
-            if stats is not None and tp.partition in stats.last_offsets:
-                next_offset = stats.last_offsets[tp.partition] + 1
-            else:
-                next_offset = await consumer.position(tp) or 0
+        for tp, hw, next_offset in await partition_progress(rt, assigned):
             self.metrics.lag(tp.topic, tp.partition, max(0, hw - next_offset))

@@ -63,29 +63,11 @@ class StallWatchdog:
     async def check(self) -> str | None:
         rt = self.runtime
         now = time.monotonic()
-        consumer: Any = rt.app.consumer
-        # tables' changelogs (written here, read only to recover) and faust's leader topic are assigned
-        # to the consumer but never consumed by an agent: there is no lag to watch
-        unwatched = set(rt.app.tables.changelog_topics)
-        assigned = [
-            tp
-            for tp in consumer.assignment()
-            if tp.topic not in unwatched and not tp.topic.endswith("__assignor-__leader")
-        ]
+        assigned = watched_partitions(rt)
         if not assigned:
             return None
-        highwaters = await consumer.highwaters(*assigned)
-        handled = {s.topic: s for s in rt.stats.values()}
         problems: list[str] = []
-        for tp in assigned:
-            hw = highwaters.get(tp)
-            if hw is None:
-                continue
-            stats = handled.get(tp.topic)
-            if stats is not None and tp.partition in stats.last_offsets:
-                next_offset = stats.last_offsets[tp.partition] + 1
-            else:
-                next_offset = await consumer.position(tp) or 0
+        for tp, hw, next_offset in await partition_progress(rt, assigned):
             key = (tp.topic, tp.partition)
             seen, since = self._progress.get(key, (next_offset, now))
             if next_offset != seen or hw <= next_offset:
@@ -99,3 +81,33 @@ class StallWatchdog:
         if c._pending and now - c.last_commit_at > self.stall_s:
             problems.append(f"no offset commit for {now - c.last_commit_at:.0f}s with records waiting")
         return "; ".join(problems) or None
+
+
+def watched_partitions(rt: Any) -> list[Any]:
+    """The partitions agents consume: tables' changelogs (written here, read only to recover) and faust's
+    leader topic are assigned to the consumer but never consumed by an agent, so they have no lag."""
+    unwatched = set(rt.app.tables.changelog_topics)
+    return [
+        tp
+        for tp in rt.app.consumer.assignment()
+        if tp.topic not in unwatched and not tp.topic.endswith("__assignor-__leader")
+    ]
+
+
+async def partition_progress(rt: Any, assigned: list[Any]) -> list[tuple[Any, int, int]]:
+    """(partition, high watermark, next offset to handle) for each assigned partition with a watermark."""
+    consumer: Any = rt.app.consumer
+    highwaters = await consumer.highwaters(*assigned)
+    handled = {s.topic: s for s in rt.stats.values()}
+    out: list[tuple[Any, int, int]] = []
+    for tp in assigned:
+        hw = highwaters.get(tp)
+        if hw is None:
+            continue
+        stats = handled.get(tp.topic)
+        if stats is not None and tp.partition in stats.last_offsets:
+            next_offset = stats.last_offsets[tp.partition] + 1
+        else:
+            next_offset = await consumer.position(tp) or 0
+        out.append((tp, hw, next_offset))
+    return out
