@@ -53,6 +53,17 @@ def payload_schema(
     }
 
 
+# Who an event is and where it stands: the leading fields of every envelope-like record
+# (the typed Envelope, the rejected/dlq MixedEnvelope, the local Decision files).
+IDENTITY_FIELDS: tuple[dict[str, Any], ...] = (
+    {"name": "event_id", "type": "string"},
+    {"name": "run_id", "type": "string"},
+    {"name": "workflow", "type": "string"},
+    {"name": "workflow_version", "type": "int"},
+    {"name": "step", "type": "string"},
+)
+
+
 def envelope_schema(
     workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]
 ) -> dict[str, Any]:
@@ -63,11 +74,7 @@ def envelope_schema(
         "namespace": f"dwf.{avro_name(workflow)}.{avro_name(boundary)}",
         "doc": f"Events on the '{boundary}' boundary of workflow '{workflow}'",
         "fields": [
-            {"name": "event_id", "type": "string"},
-            {"name": "run_id", "type": "string"},
-            {"name": "workflow", "type": "string"},
-            {"name": "workflow_version", "type": "int"},
-            {"name": "step", "type": "string"},
+            *IDENTITY_FIELDS,
             {"name": "attempt", "type": "int"},
             {"name": "produced_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
             {"name": "payload", "type": payload_schema(workflow, boundary, fields)},

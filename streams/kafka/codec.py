@@ -18,6 +18,7 @@ from typing import Any
 
 import fastavro
 
+from schemas.avro import IDENTITY_FIELDS
 from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
 from schemas.registry import FileRegistry
@@ -32,11 +33,7 @@ MIXED_ENVELOPE_SCHEMA: dict[str, Any] = {
     "namespace": "dwf",
     "doc": "An envelope on rejected/dlq: payload and provenance as canonical JSON (any step's shape).",
     "fields": [
-        {"name": "event_id", "type": "string"},
-        {"name": "run_id", "type": "string"},
-        {"name": "workflow", "type": "string"},
-        {"name": "workflow_version", "type": "int"},
-        {"name": "step", "type": "string"},
+        *IDENTITY_FIELDS,
         {"name": "attempt", "type": "int"},
         {"name": "produced_at", "type": "long"},
         {"name": "payload_json", "type": "string"},

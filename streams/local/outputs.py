@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import fastavro
 
+from schemas.avro import IDENTITY_FIELDS
 from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
 from streams.topology import Topology
@@ -20,11 +21,7 @@ _MIXED_SCHEMA: dict[str, Any] = {
     "name": "Decision",
     "namespace": "dwf",
     "fields": [
-        {"name": "event_id", "type": "string"},
-        {"name": "run_id", "type": "string"},
-        {"name": "workflow", "type": "string"},
-        {"name": "workflow_version", "type": "int"},
-        {"name": "step", "type": "string"},
+        *IDENTITY_FIELDS,
         {"name": "payload_json", "type": "string"},
         {"name": "provenance_json", "type": "string"},
     ],
