@@ -47,6 +47,7 @@ class Batch:
     rows: list[AuditRow] = field(default_factory=list)
     min_offset: int | None = None
     max_offset: int | None = None
+    offsets: list[int] = field(default_factory=list)  # every source offset whose rows are in the batch
     opened_at: float = 0.0  # monotonic time of the first row
 
     @property
@@ -72,6 +73,7 @@ class CommittedBatch:
     dedup_token: str
     attempts: int
     latency_s: float
+    offsets: tuple[int, ...] = ()  # every source offset whose rows the batch holds
 
 
 CommitHook = Callable[[CommittedBatch], Awaitable[None] | None]
@@ -151,6 +153,7 @@ class BatchingAuditSink:
             if origin is not None:
                 batch.min_offset = origin.offset if batch.min_offset is None else batch.min_offset
                 batch.max_offset = origin.offset
+                batch.offsets.append(origin.offset)
             self.depth += len(rows)
             if len(batch.rows) >= self.batch_size:
                 self._cut(lane)
@@ -276,6 +279,7 @@ class BatchingAuditSink:
                 partition=partition,
                 min_offset=batch.min_offset,
                 max_offset=batch.max_offset,
+                offsets=tuple(batch.offsets),
                 rows=len(batch.rows),
                 dedup_token=token,
                 attempts=attempt,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,10 +117,14 @@ class KafkaRuntime:
         # clock is the event's admission time and durations are not recorded; see docs/kafka-runtime.md
         self.deterministic = not self.exactly_once
         self.app = self._make_app()
+        from streams.kafka.broker_view import BrokerView
+
+        self.broker_view = BrokerView(self.app, options.bootstrap, read_committed=self.exactly_once)
         self.committer = Committer(
             self.app,
             self.exactly_once,
             options.commit_interval_s,
+            view=self.broker_view,
             codec=self.codec,
             audit_topic=topology.audit_topic,
             idle=lambda: self.inflight == 0,
@@ -138,6 +143,14 @@ class KafkaRuntime:
             for t in all_topics(topology)
         }
         self.stats: dict[str, AgentStats] = {}
+        # per source topic: how its agent handles a record, and the lock that keeps a record the committer
+        # hands back (one faust dropped, commit.py) from running beside the agent's own
+        self.handlers: dict[str, tuple[Callable[[Any], Awaitable[None]], asyncio.Lock]] = {}
+        self.committer.redeliver = self.redeliver
+        self.committer.taken = self.taken
+        from streams.kafka.faults import DroppedRecords
+
+        self.faults = DroppedRecords()  # test-only: DWF_FAULT_DROP_RECORDS
         self.inflight = 0
         self.draining = False
         self.crashed: BaseException | None = None
@@ -191,19 +204,44 @@ class KafkaRuntime:
     def topic(self, boundary: str) -> str:
         return self.topology.topic(boundary)
 
+    def _step_context(self) -> tuple[StepContext, list[int]]:
+        now_us = [0]
+        clock = (lambda: now_us[0]) if self.deterministic else _wall_clock_us
+        return StepContext(clock=clock, llm=self.extras.llm), now_us
+
+    def add_handler(self, topic: str, handle: Callable[[Any], Awaitable[None]]) -> asyncio.Lock:
+        lock = asyncio.Lock()
+        self.handlers[topic] = (handle, lock)
+        return lock
+
+    def taken(self, topic: str) -> int:
+        """Records the agent(s) of ``topic`` have taken from faust so far."""
+        n = sum(s.events for s in self.stats.values() if s.topic == topic)
+        if self.audit is not None and topic == self.audit.topic:
+            n += self.audit.events
+        return n
+
+    async def redeliver(self, record: Any) -> None:
+        """Handle a record the committer found dropped by faust, as the topic's agent would."""
+        handle, lock = self.handlers[record.topic]
+        async with lock:
+            await self._guarded(handle(record))
+
     def _add_agent(self, node: Node) -> None:
         topic = self.topic(node.input)
         stats = self.stats[node.path] = AgentStats(topic)
-        now_us = [0]
-        ctx = StepContext(
-            clock=(lambda: now_us[0]) if self.deterministic else _wall_clock_us, llm=self.extras.llm
-        )
+        ctx, now_us = self._step_context()
+        redo_ctx, redo_now_us = self._step_context()  # its clock is separate from the agent's
+        lock = self.add_handler(topic, lambda msg: self.handle(node, redo_ctx, redo_now_us, msg))
 
         async def agent(stream: Any) -> None:
             async for event in stream.events():
                 stats.events += 1
                 stats.last_event_at = asyncio.get_running_loop().time()
-                await self._guarded(self.handle(node, ctx, now_us, event.message))
+                if self.faults.drop(event.message):
+                    continue
+                async with lock:
+                    await self._guarded(self.handle(node, ctx, now_us, event.message))
                 stats.last_offsets[event.message.partition] = event.message.offset
 
         agent.__name__ = f"step_{node.path.replace('.', '_')}"
@@ -312,7 +350,8 @@ class KafkaRuntime:
         if self.audit is not None:
             await self.audit.flush()
         if self.crashed is None:
-            await self.committer.commit(stable=True)  # the group's next owner starts after these
+            # the group's next owner starts after these; a gap is not healed any more (see commit.py)
+            await self.committer.commit(stable=True, revoking=True)
         log.info("drained: %s", self.committer.summary())
 
 

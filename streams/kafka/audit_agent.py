@@ -37,6 +37,8 @@ class AuditSinkAgent:
         self.topic = runtime.topology.audit_topic
         self.events = 0
         self.last_event_at = 0.0
+        self._unstored: set[Origin] = set()  # records put into the sink whose batch is not stored yet
+        self.lock = runtime.add_handler(self.topic, self.handle)
         runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(
             self._agent
         )
@@ -49,23 +51,35 @@ class AuditSinkAgent:
         async for event in stream.events():
             self.events += 1
             self.last_event_at = asyncio.get_running_loop().time()
-            await self.runtime._guarded(self.handle(event.message))
+            if self.runtime.faults.drop(event.message):
+                continue
+            async with self.lock:
+                await self.runtime._guarded(self.handle(event.message))
 
     async def handle(self, msg: Any) -> None:
         if self.runtime.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
             return
+        if Origin(msg.topic, msg.partition, msg.offset) in self._unstored:
+            return  # in a batch not stored yet (the committer may hand it back meanwhile)
         try:
             rows = self.runtime.codec.decode_rows(msg.value)
         except PoisonMessageError as exc:
-            # to dlq, but its offset is not registered here: rows before it may still be unstored;
-            # a later batch's commit moves past it
-            await self.runtime.send_poison(msg, exc, register=False)
+            # to dlq, and handled: commits stop at the first offset not accounted for, so rows before it
+            # that are not stored yet still hold the commit back
+            await self.runtime.send_poison(msg, exc)
             return
-        await self.sink.put(rows, Origin(msg.topic, msg.partition, msg.offset))
+        if not rows:  # nothing to store: handled now (a commit still stops at earlier unstored rows)
+            self.runtime.committer.done(msg.topic, msg.partition, msg.offset)
+            return
+        origin = Origin(msg.topic, msg.partition, msg.offset)
+        self._unstored.add(origin)
+        await self.sink.put(rows, origin)
 
     def _stored(self, batch: CommittedBatch) -> None:
-        if batch.topic is not None and batch.partition is not None and batch.max_offset is not None:
-            self.runtime.committer.done(batch.topic, batch.partition, batch.max_offset)
+        if batch.topic is not None and batch.partition is not None:
+            for offset in batch.offsets:
+                self.runtime.committer.done(batch.topic, batch.partition, offset)
+                self._unstored.discard(Origin(batch.topic, batch.partition, offset))
 
     async def flush(self) -> None:
         await self.sink.flush()

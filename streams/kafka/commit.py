@@ -1,5 +1,5 @@
 """Offsets are committed here, never by faust's ack bookkeeping: a source offset is committed only with
-everything its processing produced.
+everything its processing produced, and only through offsets that were handled (``frontier.py``).
 
 Why not faust's own commits: faust snapshots acked offsets *before* it takes a partition's transaction
 lock, so a commit can carry sends of an event whose offset it does not commit; after a crash that event
@@ -7,24 +7,35 @@ is processed again and its outputs appear twice, even under exactly-once. Here a
 registration of its offset happen inside one critical section per transaction (``section``), and the
 commit takes the same lock, so a transaction always holds whole events.
 
+Why a frontier and not the highest offset handled: faust can drop a record fetched around a rebalance
+while later records of its partition still arrive. The commit point of a partition is the lowest offset
+not accounted for; a gap below handled offsets is resolved at the commit, against the broker's own view
+(``broker_view.py``): offsets without a record (transaction markers, aborted records) are accounted for,
+and a real record that was never handled is handled from the broker's copy, the way its agent would
+(``redeliver``; if faust delivers it after all, it is skipped as ``stale``).
+
 Sends are fire-and-forget: ``Section.send`` queues the message in the producer (which batches by
 ``linger``) and keeps its delivery future; nothing waits for the broker per record. Every commit first
 waits for the futures of the sends made so far; a failed delivery stops the worker without committing.
 Audit rows are not one message each: ``Section.audit`` sends one ``AuditBatch`` per record under
-at-least-once (ahead of the record's outputs), and under exactly-once adds the rows to a
+at-least-once, and the record's other sends leave only once that batch is acknowledged (a crash can never
+deliver an output without the rows that audit it); under exactly-once it adds the rows to a
 per-source-partition batch that goes into the transaction when it is big enough or at the commit.
 
 * at-least-once: sends go through the app's producer; a commit sends the pending audit batches, waits
-  for every delivery, then commits the offsets through the consumer group.
+  for every delivery, then commits the frontier offsets through the consumer group.
 * exactly-once: sends go into the transaction of the *source* partition (faust starts one transactional
   producer per assigned partition group); a commit sends that transaction's audit batches, adds the
   offsets to the transaction and commits it. So one transaction covers all records of a commit interval.
+  A transaction holding records above a gap that is being healed waits for the next commit.
 
 Rebalance: when partitions are revoked, the records in hand are finished and everything handled so far
 is committed (and the audit sink's stored rows with it; under exactly-once the commit waits until the group
-coordinator shows the new offsets), so the next owner does not redo them. A record that reaches its sends
-after that is left to the next owner, and a record that faust delivers twice around a rebalance (fetched
-before it, then again after the seek to the committed offset) is handled once (``stale``).
+coordinator shows the new offsets), so the next owner does not redo them. A gap that cannot be healed in
+time (the consumer is paused) is committed up to under at-least-once; under exactly-once its transaction is
+aborted and its partitions are redone from their committed offsets. A record that reaches its sends after
+the revocation sends nothing and is left to the next owner (or to this worker again). What this worker
+handled stays known while a partition stays with it, so a redelivery after the rebalance is skipped.
 """
 
 from __future__ import annotations
@@ -40,11 +51,12 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 
 from sinks.audit_model import AuditRow
+from streams.kafka.broker_view import BrokerView
 from streams.kafka.codec import AuditBatchBuilder, WireCodec
+from streams.kafka.frontier import Frontier, Key
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, int]  # (topic, partition) of a source record
 AUDIT_MESSAGE_BYTES = 256 * 1024  # an AuditBatch is cut here, well below the broker's 1 MB message limit
 
 
@@ -63,6 +75,7 @@ class Committer:
         exactly_once: bool,
         interval_s: float = 1.0,
         *,
+        view: BrokerView,
         codec: WireCodec | None = None,
         audit_topic: str | None = None,
         idle: Callable[[], bool] = lambda: True,
@@ -71,22 +84,33 @@ class Committer:
         self.app = app
         self.exactly_once = exactly_once
         self.interval_s = interval_s
+        self.view = view
         self.codec = codec
         self.audit_topic = audit_topic
         self.idle = idle  # True when no record is being handled (checked before a revoke commit)
         self.revoke_timeout_s = revoke_timeout_s
         self.before_revoke_commit: list[Callable[[], Awaitable[None]]] = []  # e.g. store the audit sink
-        self._pending: dict[Key, int] = {}  # next offset to consume, per source partition
+        self.frontier = Frontier()
+        self._touched: set[Key] = set()  # partitions with offsets handled (or a gap) since their last commit
         self._audit: dict[Key, AuditBatchBuilder] = {}  # rows of handled records not yet sent
         self._futures: dict[str | None, list[asyncio.Future[Any]]] = defaultdict(list)  # per tid / None
+        self._missing: dict[Key, int] = {}  # a never-handled record found at the last commit, per partition
         self._commit_lock = asyncio.Lock()  # the commit loop, a drain and a revocation may all commit
-        self.generation = 0  # bumped at each revocation; sections of an older one register nothing
+        self.generation = 0  # bumped at each revocation; sections of an older one send and register nothing
         self.last_commit_at = time.monotonic()
         self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
-        self._seen: dict[Key, tuple[int, set[int]]] = {}  # (consumer generation, offsets registered in it)
-        self._floor: dict[Key, int] = {}  # offsets below this were committed by this worker
+        self.healed: Counter[Key] = Counter()  # records handled from the broker's copy (faust dropped them)
+        # handles a record the way its agent does (set by the runtime); used for records faust dropped
+        self.redeliver: Callable[[Any], Awaitable[None]] | None = None
+        self._redelivered: dict[Key, int] = {}  # the last record handed back, per partition
+        self._handing_back: set[asyncio.Future[None]] = set()
+        # records each source topic's agent has taken so far (set by the runtime): an agent that took
+        # none since the previous commit while offsets wait past the frontier is checked for a dropped one
+        self.taken: Callable[[str], int] | None = None
+        self._taken_before: dict[str, int] = {}
         self.broken: BaseException | None = None  # set when a record was half handled: never commit again
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.on_partitions_assigned.connect(self._on_partitions_assigned)
 
     # -- inside an agent -----------------------------------------------------------------------------------
     def _tid(self, topic: str, partition: int) -> str:
@@ -97,7 +121,9 @@ class Committer:
     async def section(self, topic: str, partition: int) -> AsyncIterator[Section]:
         """Sends of one source record, atomic with respect to commits of its partition's transaction."""
         if not self.exactly_once:
-            yield Section(self, None, None, topic, partition)
+            section = Section(self, None, None, topic, partition)
+            yield section
+            section.flush()
             return
         tid = self._tid(topic, partition)
         producer = self.app.producer
@@ -113,37 +139,23 @@ class Committer:
             yield Section(self, txn, tid, topic, partition)
 
     def done(self, topic: str, partition: int, offset: int) -> None:
-        """The record at ``offset`` is fully handled: its offset may be committed with the next commit."""
+        """The record at ``offset`` is fully handled: the next commit may move past it."""
         key = (topic, partition)
-        if offset + 1 > self._pending.get(key, -1):
-            self._pending[key] = offset + 1
+        self.frontier.handled(key, offset)
+        self._touched.add(key)
         self.handled[key] += 1
-        generation = self.app.consumer_generation_id
-        seen = self._seen.get(key)
-        if seen is None or seen[0] != generation:
-            seen = self._seen[key] = (generation, set())
-        seen[1].add(offset)
 
     def stale(self, msg: Any) -> bool:
-        """A record delivered again that must not be handled twice. Around a rebalance faust delivers
-        some records twice: one fetched before it that slipped through to an agent, then the same offset
-        again after the seek to the committed offset. Skipped: an offset this worker committed already,
-        or one it handled in the current consumer generation (its sends and registration are in place).
-        Nothing else is skipped: a record is never dropped on a guess, since faust may not fetch it again.
-        """
-        key = (msg.topic, msg.partition)
-        if msg.offset < self._floor.get(key, -1):
-            return True
-        seen = self._seen.get(key)
-        return seen is not None and seen[0] == self.app.consumer_generation_id and msg.offset in seen[1]
+        """A record delivered again that must not be handled twice: around a rebalance (one fetched before
+        it, then the same offset after the seek to the committed offset) or after a dropped record was
+        handled from the broker's copy and faust delivers it after all.
+        Skipped: offsets this worker committed or handled while the partition stayed with it."""
+        return self.frontier.is_handled((msg.topic, msg.partition), msg.offset)
 
-    def _committed(self, offsets: dict[Key, int]) -> None:
-        """After a commit: remember the floor, forget the handled offsets below it."""
-        for key, offset in offsets.items():
-            self._floor[key] = max(offset, self._floor.get(key, -1))
-            seen = self._seen.get(key)
-            if seen is not None:
-                seen[1].difference_update([o for o in seen[1] if o < offset])
+    @property
+    def pending(self) -> bool:
+        """Records were handled (or a gap waits) that are not committed yet."""
+        return bool(self._touched)
 
     def track(self, tid: str | None, future: asyncio.Future[Any]) -> None:
         self._futures[tid].append(future)
@@ -152,23 +164,20 @@ class Committer:
         return f"{key[0]}:{key[1]}".encode()
 
     # -- the commit ----------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.commit()
-
-    async def commit(self, stable: bool = False) -> None:
+    async def commit(self, stable: bool = False, revoking: bool = False) -> None:
         """Commit what was handled. ``stable``: also wait until the group coordinator returns the new
-        offsets (before partitions move: the next owner must start after them, see ``_wait_stable``)."""
+        offsets (before partitions move: the next owner must start after them, see ``_wait_stable``).
+        ``revoking``: the consumer is paused, a gap cannot be healed now (see the module docstring)."""
         if self.broken is not None:
             return
-        if not self._pending:
+        if not self._touched and (revoking or self.taken is None):
             self.last_commit_at = time.monotonic()
             return
         try:
             async with self._commit_lock:
+                await self._settle(heal=not revoking)
                 if self.exactly_once:
-                    committed = await self._commit_transactions()
+                    committed = await self._commit_transactions(revoking)
                     if stable:
                         await self._wait_stable(committed)
                 else:
@@ -179,6 +188,85 @@ class Committer:
             await self.app.crash(exc)
             return
         self.last_commit_at = time.monotonic()
+
+    async def _settle(self, heal: bool) -> None:
+        """Anchor new partitions at their start and resolve gaps against the broker's view."""
+        unanchored = [k for k in self.frontier.unanchored() if k in self._touched]
+        if unanchored:
+            for key, start in (await self.view.starts(unanchored)).items():
+                self.frontier.anchor(key, start)
+        ranges = {k: (g.start, g.last_handled) for k, g in self.frontier.gaps().items()}
+        if heal:
+            ranges.update(await self._idle_tails(ranges))
+        if not ranges:
+            self._missing.clear()
+            return
+        try:
+            scanned = await self.view.scan(ranges)
+        except Exception as exc:  # the gap stays; the commit stops below it and the next one retries
+            log.warning(
+                "could not read the broker's view of %s: %s: %s", sorted(ranges), type(exc).__name__, exc
+            )
+            return
+        missing: dict[Key, Any] = {}
+        for key, (reached, records) in scanned.items():
+            never = self.frontier.scanned(key, ranges[key][0], reached, records)
+            if self.frontier.commit_point(key) is not None:
+                self._touched.add(key)  # e.g. a marker after the last record: commit past it
+            if never:
+                missing[key] = records[never[0]]
+        previous, self._missing = self._missing, {k: r.offset for k, r in missing.items()}
+        for key, record in missing.items():
+            # a record handled above it came later in the same partition, so this one is not on its way;
+            # still, act only when the same record was missing at the previous commit too (an audit batch
+            # may be stored a moment after the next one)
+            if heal and previous.get(key) == record.offset:
+                await self._redeliver(key, record)
+
+    async def _idle_tails(self, gaps: dict[Key, tuple[int, int]]) -> dict[Key, tuple[int, int]]:
+        """Partitions whose agent took no record since the previous commit while offsets wait past the
+        frontier: a dropped *last* record has no later one to reveal its gap, and under exactly-once the
+        marker after the last record is accounted for here."""
+        assert self.taken is not None
+        taken = {topic: self.taken(topic) for topic in {k[0] for k in self.frontier.partitions()}}
+        before, self._taken_before = self._taken_before, taken
+        if not self.app.flow_control.is_active():  # a rebalance is under way: nothing is delivered now
+            return {}
+        idle = {
+            k: base
+            for k, base in self.frontier.bases().items()
+            if k not in gaps and before.get(k[0]) == taken[k[0]]
+        }
+        if not idle:
+            return {}
+        from faust.types import TP
+
+        highwaters = await self.app.consumer.highwaters(*(TP(*k) for k in idle))
+        return {
+            k: (base, hw - 1)
+            for k, base in idle.items()
+            if (hw := highwaters.get(TP(*k))) is not None and hw > base
+        }
+
+    async def _redeliver(self, key: Key, record: Any) -> None:
+        """Handle a record that faust dropped, from the broker's copy (a seek back races with the records
+        faust has fetched already, which move its read offset past the sought one again)."""
+        if self.redeliver is None or self._redelivered.get(key) == record.offset:
+            return  # handed back already: the audit sink registers it only once its batch is stored
+        self._redelivered[key] = record.offset
+        log.warning(
+            "%s[%d]@%d is waiting unhandled (dropped by faust, or its agent is still on it): "
+            "handling it from the broker's copy",
+            key[0],
+            key[1],
+            record.offset,
+        )
+        self.healed[key] += 1
+        # not awaited: the record may be in its agent's hands right now (slow, not dropped); the agent's
+        # lock and the second-delivery check make sure it is handled once either way
+        task = asyncio.ensure_future(self.redeliver(record))
+        self._handing_back.add(task)
+        task.add_done_callback(self._handing_back.discard)
 
     async def _wait_stable(self, offsets: dict[TopicPartition, int], timeout_s: float = 5.0) -> None:
         """A transaction's offsets reach the group only when its commit markers are written, after
@@ -215,50 +303,67 @@ class Committer:
                 raise DeliveryError(f"a send was not delivered: {type(exc).__name__}: {exc}") from exc
 
     async def _commit_offsets(self) -> None:
-        # one snapshot without an await in between: every record whose offset is taken here has its
-        # sends' futures in ``futures`` and its audit rows in ``audit``
-        offsets, self._pending = self._pending, {}
-        audit, self._audit = self._audit, {}
+        # one snapshot without an await in between: every record below a commit point has its sends'
+        # futures in ``futures`` (a section tracks them before it registers the offset)
+        offsets: dict[Key, int] = {}
+        for key in list(self._touched):
+            point = self.frontier.commit_point(key)
+            if point is not None:
+                offsets[key] = point
+            if self.frontier.settled(key):
+                self._touched.discard(key)
         futures = self._futures.pop(None, [])
-        producer = self.app.producer._ensure_producer()
-        for key, batch in audit.items():
-            if len(batch):
-                futures.append(await producer.send(self.audit_topic, batch.take(), key=self._audit_key(key)))
         await self._delivered(futures)
+        if not offsets:
+            return
         from faust.types import TP
 
         ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
         if not ok:
+            self._touched.update(offsets)
             log.warning("offset commit failed (rebalance?): %s partitions will be redelivered", len(offsets))
-        else:
-            self._committed(offsets)
+            return
+        for key, offset in offsets.items():
+            self.frontier.committed(key, offset)
 
-    async def _commit_transactions(self) -> dict[TopicPartition, int]:
+    async def _commit_transactions(self, revoking: bool) -> dict[TopicPartition, int]:
         producer = self.app.producer
         committed: dict[TopicPartition, int] = {}
         by_tid: dict[str, list[Key]] = defaultdict(list)
-        for key in list(self._pending):
+        for key in list(self._touched):
             try:
                 by_tid[self._tid(*key)].append(key)
             except KeyError:  # topic no longer assigned to us
-                self._drop([key])
+                self._void(None, [key])
         for tid, keys in by_tid.items():
             lock = producer._trn_locks.get(tid)
             if lock is None:
-                self._drop(keys)
+                self._void(tid, keys)
                 continue
             async with lock:
-                offsets = {
-                    TopicPartition(t, p): self._pending.pop((t, p))
-                    for t, p in keys
-                    if (t, p) in self._pending
-                }
                 txn = producer._transaction_producers.get(tid)
                 if txn is None:
-                    self._drop(keys)
-                    continue  # revoked: the transaction is aborted, the new owner reprocesses
-                if not offsets:
+                    self._void(tid, keys)  # revoked: the transaction is aborted, the new owner redoes it
                     continue
+                if any(not self.frontier.settled(k) for k in keys):
+                    if not revoking:
+                        continue  # holds records above a gap being healed: the next commit takes it
+                    log.warning(
+                        "aborting transaction %s: a gap in %s could not be healed before the "
+                        "rebalance; its records are redone from the committed offsets",
+                        tid,
+                        keys,
+                    )
+                    self._futures.pop(tid, None)
+                    await txn.abort_transaction()
+                    await txn.begin_transaction()
+                    self._void(tid, keys)
+                    continue
+                offsets = {
+                    TopicPartition(t, p): point
+                    for t, p in keys
+                    if (point := self.frontier.commit_point((t, p))) is not None
+                }
                 futures = self._futures.pop(tid, [])
                 for key in keys:
                     batch = self._audit.pop(key, None)
@@ -267,21 +372,26 @@ class Committer:
                             await txn.send(self.audit_topic, batch.take(), key=self._audit_key(key))
                         )
                 await self._delivered(futures)
-                await txn.send_offsets_to_transaction(offsets, self.app.conf.id)
+                if offsets:
+                    await txn.send_offsets_to_transaction(offsets, self.app.conf.id)
                 await txn.commit_transaction()
                 await txn.begin_transaction()
                 committed.update(offsets)
-                self._committed({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+                for key in keys:
+                    self._touched.discard(key)
+                for tp, offset in offsets.items():
+                    self.frontier.committed((tp.topic, tp.partition), offset)
         return committed
 
-    def _drop(self, keys: list[Key]) -> None:
-        """Forget what was handled from partitions that are not ours any more (their owner redoes it)."""
+    def _void(self, tid: str | None, keys: list[Key]) -> None:
+        """What was handled from ``keys`` since their last commit is void (its transaction is gone or
+        aborted): forget it, so that these offsets are handled again when they are delivered again."""
         for key in keys:
-            self._pending.pop(key, None)
             self._audit.pop(key, None)
-            if self.exactly_once:
-                with contextlib.suppress(KeyError):
-                    self._futures.pop(self._tid(*key), None)
+            self._touched.discard(key)
+            self.frontier.rewind(key)
+        if tid is not None:
+            self._futures.pop(tid, None)
 
     # -- rebalance -----------------------------------------------------------------------------------------
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -296,22 +406,31 @@ class Committer:
                 await asyncio.wait_for(hook(), max(0.1, deadline - loop.time()))
             except Exception as exc:  # not stored = not committed: the next owner redelivers them
                 log.warning("before the revoke commit: %s: %s", type(exc).__name__, exc)
-        pending = dict(self._pending)
-        await self.commit(stable=True)
-        # a record still in hand registers nothing (its sends went out; if its partition stays here a
-        # later record commits past it, else the next owner redoes it); never skip one on a guess
+        touched = sorted(self._touched)
+        await self.commit(stable=True, revoking=True)
+        # a record still in hand sends and registers nothing from here on: it is delivered again
         self.generation += 1
-        gone = {(tp.topic, tp.partition) for tp in revoked}
-        self._drop([k for k in list(self._pending) + list(self._audit) if k in gone])
         log.info(
             "partitions revoked (idle %s): committed %s",
             self.idle(),
-            ", ".join(f"{t}[{p}]@{o}" for (t, p), o in sorted(pending.items())) or "nothing pending",
+            ", ".join(f"{t}[{p}]@{self.frontier.commit_floor((t, p))}" for t, p in touched)
+            or "nothing pending",
         )
+
+    async def _on_partitions_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        """Keep what is known of partitions that stayed here; forget the others (their owner moves on)."""
+        keys = {(tp.topic, tp.partition) for tp in assigned}
+        self.frontier.keep_only(keys)
+        self._redelivered.clear()  # after a rebalance a record may need handing back again
+        for mapping in (self._audit, self._missing):
+            for key in [k for k in mapping if k not in keys]:
+                del mapping[key]
+        self._touched &= keys
 
     def summary(self) -> str:
         parts = ", ".join(f"{t}[{p}] {n}" for (t, p), n in sorted(self.handled.items()))
-        return f"handled {sum(self.handled.values())} records: {parts or 'none'}"
+        healed = f"; {sum(self.healed.values())} dropped records handled again" if self.healed else ""
+        return f"handled {sum(self.handled.values())} records: {parts or 'none'}{healed}"
 
 
 class Section:
@@ -324,6 +443,16 @@ class Section:
         self.topic = topic
         self.partition = partition
         self.generation = committer.generation
+        self._after: asyncio.Future[Any] | None = None  # the record's audit batch, once sent (at-least-once)
+        self._deferred: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]] = []
+
+    @property
+    def current(self) -> bool:
+        """False once a revocation happened since the section began: it sends and registers nothing."""
+        return self.generation == self.committer.generation
+
+    def _producer(self) -> Any:
+        return self.txn if self.txn is not None else self.committer.app.producer._ensure_producer()
 
     async def send(
         self,
@@ -333,26 +462,35 @@ class Section:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         """Queue a message (not waiting for the broker); the next commit waits for its delivery."""
-        producer = self.txn if self.txn is not None else self.committer.app.producer._ensure_producer()
-        future = await producer.send(topic, value, key=key, headers=headers)
+        if not self.current:
+            return
+        if self._after is not None:  # leaves once the record's audit rows are acknowledged
+            self._deferred.append((topic, key, value, headers))
+            return
+        future = await self._producer().send(topic, value, key=key, headers=headers)
         self.committer.track(self.tid, future)
 
     async def audit(self, rows: list[AuditRow], now: bool = False) -> None:
-        """The record's audit rows, sent with other records' rows in one AuditBatch before the commit.
+        """The record's audit rows. Call this *before* the record's other sends.
 
-        Under at-least-once (and with ``now=True``) they go at once, in their own message: call this
-        *before* the record's other sends, so a crash cannot deliver an output (or a table's changelog
-        state) without the rows that audit it; a redelivered record then shows up in ``audit verify`` as
-        a duplicate. Under exactly-once the batch and the outputs are one transaction anyway.
+        Under at-least-once (and with ``now=True``) they go at once, in their own message, and the other
+        sends wait until it is acknowledged: a crash cannot deliver an output (or a table's changelog
+        state) without the rows that audit it, and a redelivered record shows up in ``audit verify`` as a
+        duplicate. Under exactly-once the rows join the partition's batch, in the same transaction.
         """
         c = self.committer
-        if not rows or self.generation != c.generation:
+        if not rows or not self.current:
             return
         if c.codec is None or c.audit_topic is None:
             raise RuntimeError("Committer built without codec/audit_topic cannot send audit rows")
         key = (self.topic, self.partition)
         if now or not c.exactly_once:
-            await self.send(c.audit_topic, c._audit_key(key), c.codec.encode_rows(rows))
+            future = await self._producer().send(
+                c.audit_topic, c.codec.encode_rows(rows), key=c._audit_key(key)
+            )
+            c.track(self.tid, future)
+            if self.txn is None:
+                self._after = future
             return
         batch = c._audit.get(key)
         if batch is None:
@@ -361,13 +499,38 @@ class Section:
         if batch.size >= AUDIT_MESSAGE_BYTES:
             await self.send(c.audit_topic, c._audit_key(key), batch.take())
 
+    def flush(self) -> None:
+        """Hand the sends waiting for the audit batch to a task the next commit waits for."""
+        if not self.current:
+            self._deferred.clear()
+            return
+        if self._deferred and self._after is not None:
+            messages, self._deferred = self._deferred, []
+            task = asyncio.ensure_future(_send_after(self._after, self._producer(), messages))
+            self.committer.track(self.tid, task)
+
     def done(self, offset: int) -> None:
-        if self.generation == self.committer.generation:
-            self.committer.done(self.topic, self.partition, offset)
-        else:
+        if not self.current:
             log.info(
-                "%s[%d]@%d handled across a rebalance: left to the next owner",
+                "%s[%d]@%d handled across a rebalance: nothing sent, it is delivered again",
                 self.topic,
                 self.partition,
                 offset,
             )
+            self._deferred.clear()
+            return
+        self.flush()  # tracked before the offset is registered: a commit past it waits for these sends
+        self.committer.done(self.topic, self.partition, offset)
+
+
+async def _send_after(
+    after: asyncio.Future[Any],
+    producer: Any,
+    messages: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]],
+) -> None:
+    await after  # not delivered: raises, and the outputs are not sent either (the commit fails)
+    futures = [
+        await producer.send(topic, value, key=key, headers=headers) for topic, key, value, headers in messages
+    ]
+    for future in futures:
+        await future

@@ -142,13 +142,17 @@ class DriftAgent:
         self.windows = 0
         self.alerts: list[str] = []
         self.late = 0
+        self.lock = runtime.add_handler(tap.values_topic, self.handle)
         app.agent(self.topic, name=f"{app.conf.id}.drift")(self._agent)
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
             self.stats.events += 1
             self.stats.last_event_at = asyncio.get_running_loop().time()
-            await self.runtime._guarded(self.handle(event.message))
+            if self.runtime.faults.drop(event.message):
+                continue
+            async with self.lock:
+                await self.runtime._guarded(self.handle(event.message))
             self.stats.last_offsets[event.message.partition] = event.message.offset
 
     def _encode(self, record: dict[str, Any]) -> bytes:
@@ -158,6 +162,8 @@ class DriftAgent:
         return buf.getvalue()
 
     async def handle(self, msg: Any) -> None:
+        if self.runtime.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+            return
         try:
             carried = json.loads(msg.value)
             values, produced_at = dict(carried["v"]), int(carried["p"])
@@ -178,10 +184,10 @@ class DriftAgent:
             self.state.discard()
             raise
         async with self.runtime.committer.section(msg.topic, msg.partition) as section:
+            await section.audit(report.rows)  # ahead of the records and the table's changelog (commit.py)
             key = self.workflow.encode()
             for record in report.records:
                 await section.send(self.records_topic, key, self._encode(record.to_record()))
-            await section.audit(report.rows)  # batched with the partition's rows, sent before the commit
             await self.state.flush(section)
             section.done(msg.offset)
         self.late += len(report.late)

@@ -78,7 +78,7 @@ class StallWatchdog:
                     f"{tp.topic}[{tp.partition}] stalled {now - since:.0f}s with lag {hw - next_offset}"
                 )
         c = rt.committer
-        if c._pending and now - c.last_commit_at > self.stall_s:
+        if c.pending and now - c.last_commit_at > self.stall_s:
             problems.append(f"no offset commit for {now - c.last_commit_at:.0f}s with records waiting")
         return "; ".join(problems) or None
 
@@ -109,5 +109,8 @@ async def partition_progress(rt: Any, assigned: list[Any]) -> list[tuple[Any, in
             next_offset = stats.last_offsets[tp.partition] + 1
         else:
             next_offset = await consumer.position(tp) or 0
-        out.append((tp, hw, next_offset))
+        # the commit frontier also accounts for offsets without a record (a transaction marker after
+        # the last record would otherwise look like a record waiting forever)
+        base = rt.committer.frontier.bases().get((tp.topic, tp.partition))
+        out.append((tp, hw, max(next_offset, base or 0)))
     return out

@@ -66,6 +66,7 @@ async def serve(
             code = code or 1
     with contextlib.suppress(Exception):
         await runtime.extras.stop()  # metrics endpoint, LLM client
+    await runtime.broker_view.close()
     return code
 
 

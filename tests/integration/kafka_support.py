@@ -63,6 +63,7 @@ def start_worker(
     partitions: int = 2,
     extra: Sequence[str] = (),
     log_name: str = "worker.log",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -86,7 +87,8 @@ def start_worker(
     ]
     cmd += ["--audit", audit] if audit else ["--no-audit-sink"]
     log = (tmp / log_name).open("ab")
-    return subprocess.Popen(cmd, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    full_env = {**worker_env(tmp), **(env or {})}
+    return subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
 
 
 def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:

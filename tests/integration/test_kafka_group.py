@@ -56,15 +56,6 @@ def revoked_with_progress(log: Path) -> bool:
     return any("partitions revoked" in line and "@" in line for line in log.read_text().splitlines())
 
 
-KNOWN_REBALANCE_GAP = pytest.mark.xfail(
-    reason="known gap (docs/kafka-runtime.md, issue 3 open): faust can drop a record fetched just before a "
-    "rebalance, and a later offset on the partition commits past it; seen under both guarantees "
-    "(1 of 1,500-2,500 events)",
-    strict=False,
-)
-
-
-@KNOWN_REBALANCE_GAP
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_two_workers_share_the_partitions(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, guarantee: str

@@ -150,6 +150,8 @@ async def test_kafka_lanes_get_offset_tokens_and_commits_in_order() -> None:
     }
     assert by_partition[0] == [(100, 104, "dwf.audit-0-100-104"), (106, 106, "dwf.audit-0-106-106")]
     assert by_partition[1] == [(101, 105, "dwf.audit-1-101-105"), (107, 107, "dwf.audit-1-107-107")]
+    # every source offset a batch holds, not just its range: the Kafka committer registers each one
+    assert [c.offsets for c in commits if c.partition == 0] == [(100, 102, 104), (106,)]
     assert [t for _, t in store.batches] == [c.dedup_token for c in commits]
     assert sorted(store.rows, key=lambda r: r.seq) == rows
 
