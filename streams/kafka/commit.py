@@ -224,9 +224,10 @@ class Committer:
                 await self._redeliver(key, record)
 
     async def _idle_tails(self, gaps: dict[Key, tuple[int, int]]) -> dict[Key, tuple[int, int]]:
-        """Partitions whose agent took no record since the previous commit while offsets wait past the
-        frontier: a dropped *last* record has no later one to reveal its gap, and under exactly-once the
-        marker after the last record is accounted for here."""
+        """Partitions whose agent took no record since the previous commit while the consumer has fetched
+        past the frontier: a dropped *last* record has no later one to reveal its gap, and under
+        exactly-once the marker after the last record is accounted for here. Only offsets the consumer
+        fetched count: records it never fetched (a stalled fetcher) are the watchdog's to report."""
         assert self.taken is not None
         taken = {topic: self.taken(topic) for topic in {k[0] for k in self.frontier.partitions()}}
         before, self._taken_before = self._taken_before, taken
@@ -241,12 +242,15 @@ class Committer:
             return {}
         from faust.types import TP
 
-        highwaters = await self.app.consumer.highwaters(*(TP(*k) for k in idle))
-        return {
-            k: (base, hw - 1)
-            for k, base in idle.items()
-            if (hw := highwaters.get(TP(*k))) is not None and hw > base
-        }
+        tails: dict[Key, tuple[int, int]] = {}
+        for key, base in idle.items():
+            try:
+                position = await self.app.consumer.position(TP(*key))
+            except Exception:  # not assigned any more
+                continue
+            if position is not None and position > base:
+                tails[key] = (base, position - 1)
+        return tails
 
     async def _redeliver(self, key: Key, record: Any) -> None:
         """Handle a record that faust dropped, from the broker's copy (a seek back races with the records
