@@ -119,12 +119,21 @@ def main() -> None:
             full.append(seconds)
         b, f = statistics.median(bare), statistics.median(full)
         n = len(lines)
+
+        def spread(seconds: list[float]) -> str:  # the machine is shared: show the range, not just the median
+            return f"(range {n / max(seconds):,.0f}..{n / min(seconds):,.0f})"
+
         print(f"events: {n}, repeats: {args.repeat} (medians)")
-        print(f"bare loop (Avro + CEL only):        {n / b:>10,.0f} events/s")
+        print(f"bare loop (Avro + CEL only):        {n / b:>10,.0f} events/s   {spread(bare)}")
         print(
-            f"local runtime (+ executor, audit):  {n / f:>10,.0f} events/s   ({rows / f:,.0f} audit rows/s)"
+            f"local runtime (+ executor, audit):  {n / f:>10,.0f} events/s   {spread(full)}   "
+            f"({rows / f:,.0f} audit rows/s)"
         )
-        print(f"ratio runtime / bare:               {b / f:>10.2f}")
+        ratios = sorted(x / y for x, y in zip(bare, full, strict=True))
+        print(
+            f"ratio runtime / bare:               {b / f:>10.2f}   "
+            f"(per repeat {ratios[0]:.2f}..{ratios[-1]:.2f})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
 
 
@@ -21,9 +22,13 @@ class OutcomeKind(StrEnum):
     FAIL = "fail"  # the step raised or could not decide: recovery, then `dlq`
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RuleResult:
-    """One evaluation of one rule: what an auditor needs to see why a decision was made."""
+    """One evaluation of one rule: what an auditor needs to see why a decision was made.
+
+    Treated as immutable, but not `frozen`: a frozen dataclass's __init__ costs ~4x more, and
+    several of these are made per event.
+    """
 
     rule_id: str
     step: str
@@ -34,8 +39,6 @@ class RuleResult:
 
     def to_record(self) -> dict[str, Any]:
         """The Avro form (provenance.rule_results): values as a canonical JSON string."""
-        from schemas.canonical import canonical_json
-
         return {
             "rule_id": self.rule_id,
             "step": self.step,

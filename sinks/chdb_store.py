@@ -7,6 +7,7 @@ gets a clear error that says to stop the other one or to use a ClickHouse server
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import orjson
 
 from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
+
+_ROW_VALUES = operator.attrgetter(*COLUMNS)  # one C call per row instead of one getattr per cell
 
 READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
 
@@ -67,7 +70,9 @@ class ChdbAuditStore:
         if dedup_token and supports_dedup_token(self.version):
             settings = f" SETTINGS insert_deduplication_token = '{_quote(dedup_token)}'"
         # one JSON object of columns: ~2.5x cheaper to build and ~1.6x faster to insert than a line per row
-        body = orjson.dumps({c: [getattr(r, c) for r in rows] for c in COLUMNS}).decode()
+        # (built on the inserter thread, but under the GIL: it delays the pipeline, so keep it lean)
+        columns = zip(*map(_ROW_VALUES, rows), strict=True)  # transposed: one tuple per column
+        body = orjson.dumps(dict(zip(COLUMNS, columns, strict=True))).decode()
         cols = ", ".join(COLUMNS)
         self._session.query(
             f"INSERT INTO {self.database}.{AUDIT_TABLE} ({cols}){settings} FORMAT JSONColumns\n{body}"

@@ -1,16 +1,23 @@
 """CEL expressions compiled once: the language for rules, conditions and derived fields.
 
 A compiled expression binds only the variables it reads, so per-event cost stays at a few
-microseconds however wide the payload is.
+microseconds however wide the payload is. Simple expressions also get a Python closure
+(workflow.cel_native) that answers where CEL's answer is certain and defers to CEL elsewhere;
+DWF_CEL_NATIVE=0 turns it off (to compare, or to rule it out).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import cel
+
+from workflow.cel_native import Native, compile_native
+
+NATIVE_ENV = "DWF_CEL_NATIVE"
 
 # Extra functions beyond the CEL standard library that spec authors ask for most.
 EXTRA_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -35,16 +42,30 @@ class CompiledExpr:
     program: Any
     variables: tuple[str, ...]
     uses_functions: bool
+    native: Native | None = None
 
     def bindings(self, scope: Mapping[str, Any]) -> dict[str, Any]:
         """The values this expression reads (recorded in rule results)."""
         return {v: scope[v] for v in self.variables if v in scope}
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
-        return self.evaluate_bound(self.bindings(scope), scope)
+        if self.native is not None:
+            try:
+                return self.native(scope)
+            except Exception:  # Defer, or anything unforeseen: CEL decides
+                pass
+        return self._evaluate_cel(self.bindings(scope), scope)
 
     def evaluate_bound(self, values: dict[str, Any], scope: Mapping[str, Any]) -> Any:
         """Evaluate on values already bound (callers that also record them bind once)."""
+        if self.native is not None:
+            try:
+                return self.native(values)
+            except Exception:  # Defer, or anything unforeseen: CEL decides
+                pass
+        return self._evaluate_cel(values, scope)
+
+    def _evaluate_cel(self, values: dict[str, Any], scope: Mapping[str, Any]) -> Any:
         try:
             if self.uses_functions:
                 return self.program.execute(cel.Context(variables=values, functions=EXTRA_FUNCTIONS))
@@ -62,9 +83,16 @@ def compile_expr(source: str) -> CompiledExpr:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise ExpressionError(f"not a valid CEL expression: {first}") from exc
     functions = set(program.functions())
+    variables = tuple(program.variables())
     return CompiledExpr(
         source=source,
         program=program,
-        variables=tuple(program.variables()),
+        variables=variables,
         uses_functions=bool(functions & EXTRA_FUNCTIONS.keys()),
+        native=compile_native(source, variables) if native_enabled() else None,
     )
+
+
+def native_enabled() -> bool:
+    """Whether compile_expr attaches the Python fast path (on unless DWF_CEL_NATIVE=0)."""
+    return os.environ.get(NATIVE_ENV, "") not in ("0", "false", "no")
