@@ -27,7 +27,6 @@ class BrokerView:
         self.bootstrap = bootstrap
         self.isolation_level = "read_committed" if read_committed else "read_uncommitted"
         self._scanner: AIOKafkaConsumer | None = None
-        self.scans = 0  # partitions scanned (for logs and tests)
 
     async def starts(self, keys: list[Key]) -> dict[Key, int]:
         """Where the worker's consumer started on each partition: the group's committed offset, or the
@@ -94,7 +93,6 @@ class BrokerView:
                 reached[tp] = min(await consumer.position(tp) - 1, tps[tp][1])
                 if reached[tp] >= tps[tp][1]:
                     waiting.discard(tp)
-        self.scans += len(tps)
         return {(tp.topic, tp.partition): (reached[tp], found[tp]) for tp in tps}
 
     async def close(self) -> None:

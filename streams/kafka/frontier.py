@@ -100,10 +100,6 @@ class Frontier:
         """The frontier of every partition whose start is known and that has no gap."""
         return {k: p.base for k, p in self._parts.items() if p.base is not None and not p.above}
 
-    def has_gap(self, key: Key) -> bool:
-        part = self._parts.get(key)
-        return part is not None and part.base is not None and bool(part.above)
-
     def settled(self, key: Key) -> bool:
         """Nothing of ``key`` waits: its start is known and no handled offset lies above a gap."""
         part = self._parts.get(key)
@@ -145,7 +141,3 @@ class Frontier:
         keep = set(keys)
         for key in [k for k in self._parts if k not in keep]:
             del self._parts[key]
-
-    def forget(self, keys: Iterable[Key]) -> None:
-        for key in keys:
-            self._parts.pop(key, None)

@@ -99,6 +99,9 @@ async def partition_progress(rt: Any, assigned: list[Any]) -> list[tuple[Any, in
     consumer: Any = rt.app.consumer
     highwaters = await consumer.highwaters(*assigned)
     handled = {s.topic: s for s in rt.stats.values()}
+    # the commit frontier also accounts for offsets without a record (a transaction marker after the
+    # last record would otherwise look like a record waiting forever)
+    bases = rt.committer.frontier.bases()
     out: list[tuple[Any, int, int]] = []
     for tp in assigned:
         hw = highwaters.get(tp)
@@ -109,8 +112,5 @@ async def partition_progress(rt: Any, assigned: list[Any]) -> list[tuple[Any, in
             next_offset = stats.last_offsets[tp.partition] + 1
         else:
             next_offset = await consumer.position(tp) or 0
-        # the commit frontier also accounts for offsets without a record (a transaction marker after
-        # the last record would otherwise look like a record waiting forever)
-        base = rt.committer.frontier.bases().get((tp.topic, tp.partition))
-        out.append((tp, hw, max(next_offset, base or 0)))
+        out.append((tp, hw, max(next_offset, bases.get((tp.topic, tp.partition), 0))))
     return out
