@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.base import Outcome, StepContext
+from processors.base import Outcome, OutcomeKind, StepContext
 from processors.rules import CompiledRule
 from schemas.envelope import Envelope
 from workflow.ir import EnforceStepIR, ValidateStepIR
@@ -16,8 +16,10 @@ class ValidateProcessor:
         self.rules = [CompiledRule.of(r, step.name) for r in step.rules]
 
     async def process(self, env: Envelope, ctx: StepContext) -> Outcome:
-        results = [rule.check(env.payload) for rule in self.rules]
+        payload = env.payload
+        results = [rule.check(payload) for rule in self.rules]
         reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed and r.severity == "reject"]
-        if reasons:
-            return Outcome.reject(env, reasons, rule_results=results)
-        return Outcome.emit(env, rule_results=results)
+        return Outcome(_REJECT if reasons else _EMIT, env, reasons, results)
+
+
+_EMIT, _REJECT = OutcomeKind.EMIT, OutcomeKind.REJECT  # constants: enum lookups are slow on 3.11

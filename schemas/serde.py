@@ -8,13 +8,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
+import orjson
 
-from schemas.codec import AvroCodec, UnsupportedSchemaError, compile_schema
+from schemas.codec import AvroCodec, UnsupportedSchemaError, accelerated_by_default, compile_schema
 from schemas.envelope import Envelope
 from schemas.registry import FileRegistry, UnknownSchemaError
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
+
+_Write = Callable[[Mapping[str, Any], bytes], bytes]  # (record, header) -> wire bytes
+_Read = Callable[[bytes, int], Any]  # (wire bytes, body offset) -> record
 
 
 class PoisonMessageError(ValueError):
@@ -27,6 +31,22 @@ class PoisonMessageError(ValueError):
         self.schema_id = schema_id
 
 
+# Compiled codecs by schema text, shared by every serde in the process: compiling takes ~5-10 ms a
+# schema, and a process may build several serdes (a worker's agents, the producer, benchmark repeats).
+_COMPILED: dict[tuple[bytes, bool], AvroCodec | None] = {}
+
+
+def _compiled(schema: dict[str, Any]) -> AvroCodec | None:
+    """The codec for a schema, or None where fastavro must do it (compiled once per process)."""
+    key = (orjson.dumps(schema, option=orjson.OPT_SORT_KEYS), accelerated_by_default())
+    if key not in _COMPILED:
+        try:
+            _COMPILED[key] = compile_schema(schema)
+        except UnsupportedSchemaError:
+            _COMPILED[key] = None
+    return _COMPILED[key]
+
+
 class EnvelopeSerde:
     """Encode/decode Envelopes for one registry. Writers are bound to a schema id per topic."""
 
@@ -34,9 +54,11 @@ class EnvelopeSerde:
         self.registry = registry
         self._codecs: dict[int, AvroCodec | None] = {}  # None: schema not compiled, use fastavro
         # Hot path, per compiled schema: sid -> (encode, header) and header -> (sid, decode), so an
-        # event crossing a boundary costs two dict lookups besides the codec itself.
-        self._writers: dict[int, tuple[Callable[[Mapping[str, Any], bytes], bytes], bytes]] = {}
-        self._readers: dict[bytes, tuple[int, Callable[[bytes, int], Any]]] = {}
+        # event crossing a boundary costs two dict lookups besides the codec itself; sid -> both
+        # for a round trip.
+        self._writers: dict[int, tuple[_Write, bytes]] = {}
+        self._readers: dict[bytes, tuple[int, _Read]] = {}
+        self._both: dict[int, tuple[_Write, bytes, _Read]] = {}
 
     def _codec(self, sid: int) -> AvroCodec | None:
         """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
@@ -44,15 +66,13 @@ class EnvelopeSerde:
             return self._codecs[sid]
         except KeyError:
             pass
-        try:
-            codec: AvroCodec | None = compile_schema(self.registry.lookup(sid))
-        except UnsupportedSchemaError:
-            codec = None
+        codec = _compiled(self.registry.lookup(sid))
         self._codecs[sid] = codec
         if codec is not None:
             header = _HEADER.pack(MAGIC, sid)
             self._writers[sid] = (codec.encoder, header)
             self._readers[header] = (sid, codec.decoder)
+            self._both[sid] = (codec.encoder, header, codec.decoder)
         return codec
 
     def encode(self, env: Envelope, sid: int) -> bytes:
@@ -67,6 +87,19 @@ class EnvelopeSerde:
             write, header = self._writers[sid]
         return write(env.to_record(), header)
 
+    def roundtrip(self, env: Envelope, sid: int) -> Envelope:
+        """Encode with schema `sid` and decode those bytes again: what a consumer of the topic gets.
+
+        The local runtime's step boundary; one call instead of encode + decode saves the header
+        lookups (~0.5 µs per boundary). Errors are encode's and decode's.
+        """
+        try:
+            write, header, read = self._both[sid]
+        except KeyError:
+            return self.decode(self.encode(env, sid))[1]
+        data = write(env.to_record(), header)
+        return self._decode_compiled(data, sid, read)[1]
+
     def decode(self, data: bytes) -> tuple[int, Envelope]:
         hit = self._readers.get(data[:5]) if type(data) is bytes else None
         if hit is None:
@@ -80,9 +113,7 @@ class EnvelopeSerde:
             return self._decode(data, reader_sid)
         return self._decode_compiled(data, *hit)
 
-    def _decode_compiled(
-        self, data: bytes, sid: int, read: Callable[[bytes, int], Any]
-    ) -> tuple[int, Envelope]:
+    def _decode_compiled(self, data: bytes, sid: int, read: _Read) -> tuple[int, Envelope]:
         """The hot path: a known header, a compiled codec, no resolution; errors as _decode gives them."""
         try:
             rec = read(data, 5)

@@ -24,7 +24,7 @@ import faust
 from processors.audit_trail import transition
 from processors.base import StepContext
 from processors.chain import DLQ, REJECTED, Node, Pipeline
-from processors.executor import Disposition, StepResult, execute
+from processors.executor import FORWARD, REJECTED_D, StepResult, execute
 from schemas.serde import EnvelopeSerde, PoisonMessageError
 from sinks.audit_model import AuditRow, AuditStore, seal
 from streams.kafka.codec import WireCodec, source_headers
@@ -308,7 +308,7 @@ class KafkaRuntime:
             headers = source_headers("decision", msg.topic, msg.partition, msg.offset, error, sid)
             sends.append((self.topic(boundary), self.codec.encode_mixed(env), headers))
 
-        if result.disposition is Disposition.FORWARD:
+        if result.disposition is FORWARD:
             assert result.edge is not None
             boundary = result.edge.boundary
             try:
@@ -324,7 +324,7 @@ class KafkaRuntime:
                 env.provenance["error"] = reason
                 rows.append(transition(env, "dlq", boundary, ctx.clock(), decision="dlq", reason=reason))
                 decision(DLQ, reason)
-        elif result.disposition is Disposition.REJECTED:
+        elif result.disposition is REJECTED_D:
             decision(REJECTED, "; ".join(result.reasons))
         else:
             decision(DLQ, result.error or "failed")

@@ -37,7 +37,7 @@ import fastavro
 
 from processors.chain import ENTRY, Node
 from processors.drift.observer import DriftObserver
-from processors.executor import Disposition, StepResult
+from processors.executor import FORWARD, StepResult
 from schemas.envelope import Envelope
 from streams.kafka.codec import header_map
 from streams.kafka.table_state import TableState
@@ -90,7 +90,7 @@ class DriftTap:
         if carried is None:
             return
         terminal = True
-        if result.disposition is Disposition.FORWARD:
+        if result.disposition is FORWARD:
             assert result.edge is not None
             self.observer.values(carried["v"], result.envelope.payload, node.path)
             if result.edge.node is not None:

@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from processors.chain import DLQ, Node
-from processors.executor import Disposition, StepResult
+from processors.executor import FORWARD, REJECTED_D, StepResult
 from streams.health import Health, MetricsServer
 from streams.kafka.watchdog import partition_progress, watched_partitions
 from streams.metrics import Metrics
@@ -102,12 +102,12 @@ class WorkerMetrics:
         m, wf, step = self.metrics, self.workflow, node.path
         m.event_in(wf, step)
         m.observe_step(wf, step, seconds)
-        if result.disposition is Disposition.FORWARD:
+        if result.disposition is FORWARD:
             if any(topic == self.dlq_topic for topic, _, _ in sends):  # did not fit the next schema
                 outcome = "dlq"
             else:
                 outcome = "route" if node.branches else "emit"
-        elif result.disposition is Disposition.REJECTED:
+        elif result.disposition is REJECTED_D:
             outcome = "reject"
             rules = [
                 r["rule_id"]

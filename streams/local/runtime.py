@@ -10,13 +10,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 from processors.audit_trail import transition
 from processors.base import StepContext
 from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
 from processors.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
-from processors.executor import Disposition, execute
+from processors.executor import FORWARD, execute
 from processors.ingest import INGEST, admit
 from schemas.envelope import Envelope
 from schemas.serde import EnvelopeSerde
@@ -74,10 +75,17 @@ class LocalRuntime:
         self._pending: list[AuditRow] = []
         self.summary = RunSummary()
         self.drift = DriftObserver.for_workflow(pipeline.workflow, self.ctx.state)
-        # resolved once: per boundary, its consumer, that step's stats, and how a pass is counted
+        # resolved once: per boundary, its consumer, that step's stats, how a pass is counted, and
+        # whether drift monitors read the payload after that step
         self.summary.steps[INGEST] = StepStats()  # first in the summary's step table
+        observed = self.drift.steps if self.drift is not None else frozenset()
         self._hops = {
-            boundary: (node, self.summary.steps[node.path], "routed" if node.branches else "emitted")
+            boundary: (
+                node,
+                self.summary.steps[node.path],
+                "routed" if node.branches else "emitted",
+                node.path in observed,
+            )
             for boundary, node in ((b, pipeline.nodes[p]) for b, p in pipeline.consumers.items())
         }
         self._schema_ids = {b: t.schema_id for b, t in topology.topics.items() if t.schema_id is not None}
@@ -137,27 +145,27 @@ class LocalRuntime:
         self, env: Envelope, boundary: str, values: dict[str, Any] | None = None
     ) -> None:
         """Walk one envelope from `boundary` to a terminal, a rejection or the dlq."""
-        hops = self._hops
+        hops, ctx, drift = self._hops, self.ctx, self.drift
         while True:
             env, ok = self._roundtrip(env, boundary)
             if not ok:
                 return
-            node, stats, forwarded = hops[boundary]
-            t0 = time.perf_counter()
-            result = await execute(node, env, self.ctx)
-            stats.seconds += time.perf_counter() - t0
-            stats.counts[
-                forwarded if result.disposition is Disposition.FORWARD else result.disposition.value
-            ] += 1
+            node, stats, forwarded, observed = hops[boundary]
+            t0 = perf_counter()
+            result = await execute(node, env, ctx, owned=True)  # env was just decoded: ours alone
+            stats.seconds += perf_counter() - t0
+            forward = result.disposition is FORWARD
+            stats.counts[forwarded if forward else str(result.disposition)] += 1
             self._audit(result.rows)
-            if result.disposition is not Disposition.FORWARD:
+            if not forward:
                 self._terminal(result.boundary, result.envelope, result.reasons)
                 return
-            assert result.edge is not None
-            env, boundary = result.envelope, result.edge.boundary
-            if values is not None and self.drift is not None:
-                self.drift.values(values, env.payload, node.path)
-            if result.edge.node is None:
+            edge = result.edge
+            assert edge is not None
+            env, boundary = result.envelope, edge.boundary
+            if observed and values is not None and drift is not None:
+                drift.values(values, env.payload, node.path)
+            if edge.node is None:
                 env, ok = self._roundtrip(env, boundary)
                 if ok:
                     self._terminal(boundary, env, [])
@@ -166,8 +174,7 @@ class LocalRuntime:
     def _roundtrip(self, env: Envelope, boundary: str) -> tuple[Envelope, bool]:
         """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq."""
         try:
-            _, decoded = self.serde.decode(self.serde.encode(env, self._schema_ids[boundary]))
-            return decoded, True
+            return self.serde.roundtrip(env, self._schema_ids[boundary]), True
         except (TypeError, ValueError, KeyError) as exc:
             reason = f"payload does not fit the Avro schema of '{self.topology.topic(boundary)}': {exc}"
             env.provenance["error"] = reason
@@ -186,14 +193,15 @@ class LocalRuntime:
             self.outputs.write(boundary, env)
 
     def _audit(self, rows: list[AuditRow]) -> None:
-        self._pending.extend(rows)
-        self.summary.audit_rows += len(rows)
-        if len(self._pending) >= self.audit_batch:
+        pending = self._pending
+        pending.extend(rows)
+        if len(pending) >= self.audit_batch:
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
             batch, self._pending = self._pending, []
+            self.summary.audit_rows += len(batch)  # counted here, once per batch, not per transition
             self.audit(batch)
 
 

@@ -156,6 +156,23 @@ async def test_executor_retries_then_dead_letters_and_audits_each_attempt() -> N
     assert flaky.envelope.event_id == "r/boom"
 
 
+async def test_an_owned_envelope_is_retried_from_what_it_was() -> None:
+    # owned=True (the local runtime) runs the first attempt on the caller's envelope, no copy
+    pipeline = compile_pipeline(parse_spec(SPEC))
+    node, c = pipeline.entry_node, ctx()
+    original = env(amount=7.0)
+    CALLS.clear()
+    flaky = await execute(node, original, c, owned=True)
+    assert flaky.disposition is Disposition.FORWARD
+    assert [r.kind for r in flaky.rows] == ["error", "emitted"]
+    assert [r.attempt for r in flaky.rows] == [0, 1]
+    assert CALLS == [7.0, 7.0]  # the retry saw the same payload as the failed attempt
+    assert flaky.envelope is not original  # the retry ran on a copy, as before
+    ok = env(amount=1.0)
+    passed = await execute(node, ok, c, owned=True)
+    assert passed.envelope is ok and passed.rows[0].kind == "emitted"  # no copy for a first success
+
+
 async def test_objective_constraint_is_enforced_as_the_last_stage() -> None:
     pipeline = compile_pipeline(parse_spec(SPEC))
     assert list(pipeline.nodes) == ["boom", "triage", "enforce_objective"]
