@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from processors.base import RuleResult
 from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
-from sinks.audit_model import AuditRow, row_digest
+from sinks.audit_model import AuditRow
+
+_sha256 = hashlib.sha256
+_new_row = AuditRow.__new__
 
 
 def transition(
@@ -24,29 +28,50 @@ def transition(
     attempt: int = 0,
     duration_us: int = 0,
     details: dict[str, Any] | None = None,
+    details_json: str | None = None,
 ) -> AuditRow:
-    """One sealed audit row; advances the envelope's chain so the next row links to this one."""
+    """One sealed audit row; advances the envelope's chain so the next row links to this one.
+
+    ``rule_results_json``/``details_json``: the column already rendered (canonical JSON), in place
+    of ``rule_results``/``details``.
+    """
     if rule_results_json is None:
         rule_results_json = canonical_json([r.to_record() for r in rule_results]) if rule_results else "[]"
-    # positional: this runs ~7 times per event; the order is sinks.audit_model.COLUMNS
-    row = AuditRow(
-        env.workflow,
-        env.workflow_version,
-        env.run_id,
-        env.chain_seq,
-        env.event_id,
-        step,
-        kind,
-        decision,
-        reason,
-        rule_results_json,
-        attempt,
-        duration_us,
-        canonical_json(details) if details else "{}",
-        ts_us,
-        env.chain_hash,
-    )
-    row.hash = row_digest(row)
-    env.chain_seq += 1
-    env.chain_hash = row.hash
+    if details_json is None:
+        details_json = canonical_json(details) if details else "{}"
+    workflow = env.workflow
+    version = env.workflow_version
+    run_id = env.run_id
+    seq = env.chain_seq
+    event_id = env.event_id
+    prev_hash = env.chain_hash
+    # Runs ~7 times per event, so this is sinks.audit_model.row_digest inlined: the same text from
+    # the values at hand rather than re-read attributes (`!s` is its str() of the non-text columns).
+    # tests/unit/test_audit_fastpath.py keeps the two equal.
+    digest = _sha256(
+        f"{workflow}\x1f{version!s}\x1f{run_id}\x1f{seq!s}\x1f{event_id}\x1f{step}\x1f{kind}\x1f"
+        f"{decision}\x1f{reason}\x1f{rule_results_json}\x1f{attempt!s}\x1f{duration_us!s}\x1f"
+        f"{details_json}\x1f{ts_us!s}\x1f{prev_hash}".encode()
+    ).hexdigest()
+    env.chain_seq = seq + 1
+    env.chain_hash = digest
+    # Every field set directly: calling the dataclass __init__ (type_call -> slot_tp_init -> a
+    # nested frame) costs more than the 16 slot stores. The test holds the fields to COLUMNS.
+    row = _new_row(AuditRow)
+    row.workflow = workflow
+    row.workflow_version = version
+    row.run_id = run_id
+    row.seq = seq
+    row.event_id = event_id
+    row.step = step
+    row.kind = kind
+    row.decision = decision
+    row.reason = reason
+    row.rule_results = rule_results_json
+    row.attempt = attempt
+    row.duration_us = duration_us
+    row.details = details_json
+    row.ts_us = ts_us
+    row.prev_hash = prev_hash
+    row.hash = digest
     return row

@@ -16,6 +16,7 @@ import orjson
 
 from processors.audit_trail import transition
 from processors.base import RuleResult
+from schemas.canonical import canonical_json
 from schemas.envelope import GENESIS_HASH, Envelope
 from sinks.audit_model import AuditRow
 from workflow.ir import FieldIR, WorkflowIR
@@ -64,34 +65,41 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
 
 
 def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
-    run_id = run_id_for(ir.name, ordinal, raw)
+    _, name, version, fields = _plan(ir)
+    run_id = run_id_for(name, ordinal, raw)
+    payload: dict[str, Any] = {}  # filled below, in place
     env = Envelope(
-        event_id=f"{run_id}/in",
-        run_id=run_id,
-        workflow=ir.name,
-        workflow_version=ir.version,
-        step=INGEST,
-        payload={},
-        produced_at=ts_us,
-        provenance=empty_provenance(),
-        chain_hash=GENESIS_HASH,
+        f"{run_id}/in", run_id, name, version, INGEST, payload, ts_us, 0, empty_provenance(), 0, GENESIS_HASH
     )
-    rows = [transition(env, "received", INGEST, ts_us, details={"ordinal": ordinal})]
+    # the canonical JSON of {"ordinal": ordinal}, rendered without the serializer call
+    details_json = (
+        f'{{"ordinal":{ordinal}}}'
+        if type(ordinal) is int and 0 <= ordinal < _ORDINAL_LIMIT
+        else canonical_json({"ordinal": ordinal})
+    )
+    rows = [transition(env, "received", INGEST, ts_us, details_json=details_json)]
     try:
-        data = _loads(raw)
+        # orjson for speed; the standard parser where orjson refuses, so what is valid JSON stays
+        # valid and the error message is the standard one
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return _dead(
             env, rows, ts_us, f"line {ordinal + 1}: not valid JSON ({exc.msg} at column {exc.colno})", raw
         )
     if not isinstance(data, dict):
         return _dead(env, rows, ts_us, f"line {ordinal + 1}: an event must be a JSON object", raw)
-    payload: dict[str, Any] = {}
     failed = False
-    for f in ir.input:
-        value, problem = check_field(f, data.get(f.name))
-        failed |= problem is not None
-        payload[f.name] = value
-    env.payload = payload
+    get = data.get
+    for field_name, exact, f in fields:
+        value = get(field_name)
+        if type(value) is not exact:  # else check_field would return the value as it is
+            value, problem = check_field(f, value)
+            if problem is not None:
+                failed = True
+        payload[field_name] = value
     if failed:  # only then is every field's schema check recorded (the common path stays cheap)
         results = [_schema_result(f, data.get(f.name)) for f in ir.input]
         reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
@@ -111,16 +119,27 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
         )
         return Admission(env, False, rows, reasons)
     rows.append(transition(env, "emitted", INGEST, ts_us, decision="pass"))
-    return Admission(env, True, rows)
+    return Admission(env, True, rows, [])
 
 
-def _loads(raw: str) -> Any:
-    """orjson for speed; the standard parser where orjson refuses (e.g. integers past 64 bits),
-    so what is valid JSON stays valid and the error message is the standard one."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
+# Per field type, the one Python type check_field passes through unchanged (float for double: float()
+# of a float is itself). Other values, and "int" fields (range check), go through check_field.
+_EXACT: dict[str, type[Any]] = {"string": str, "long": int, "double": float, "float": float, "boolean": bool}
+_ORDINAL_LIMIT = 2**63  # below it orjson and str() render an int alike
+_Plan = tuple[WorkflowIR, str, int, tuple[tuple[str, type[Any] | None, FieldIR], ...]]
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(ir: WorkflowIR) -> _Plan:
+    """What admit() reads of the workflow, as plain values: pydantic attribute access is slow, and
+    the IR is frozen. Keyed by id, checked by identity; cleared when large (many test workflows)."""
+    plan = _PLANS.get(id(ir))
+    if plan is None or plan[0] is not ir:
+        if len(_PLANS) >= 64:
+            _PLANS.clear()
+        fields = tuple((f.name, _EXACT.get(f.type), f) for f in ir.input)
+        plan = _PLANS[id(ir)] = (ir, ir.name, ir.version, fields)
+    return plan
 
 
 def _schema_result(f: FieldIR, value: Any) -> RuleResult:
