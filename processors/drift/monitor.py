@@ -3,7 +3,8 @@
 All state lives in the MutableMapping it is given, as JSON values under string keys, and every change
 is a fresh assignment: the local runtime passes a dict, the Kafka runtime a changelog-backed faust
 table, and a worker restarted over the same table continues the open windows' counts where they were.
-The monitor caches only what never changes once written (a frozen reference, a pinned baseline).
+The monitor caches only what never changes once written (a frozen reference, a pinned baseline)
+and memos of pure functions (state key strings, text keys).
 
 State keys (``p`` is the key prefix, one per workflow):
   ``p wm``                 watermark, the largest event time seen (int, microseconds)
@@ -20,23 +21,26 @@ so the same input gives the same records in every runtime.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from processors.drift.baseline import MonitorBaseline, check_against, load_baselines
 from processors.drift.features import (
     OTHER_KEY,
+    HashedTokens,
     LogSketch,
     bin_label,
     bucket_label,
 )
-from processors.drift.metrics import js_distance, min_events, psi
-from processors.drift.monitor_config import TOP_MOVERS, MonitorConfig, configs_from_ir, make_extractor
+from processors.drift.metrics import compare, min_events
+from processors.drift.monitor_config import TOP_MOVERS, MonitorConfig, configs_from_ir, make_key
 from processors.drift.records import DriftRecord, LateEvent, Level, Mover
 from processors.drift.windows import WindowDefinition, WindowTracker
 from workflow.ir import DriftIR
 
 DEFAULT_PREFIX = "drift|"
+_ABSENT = object()  # a monitor the event never reached (None is a value: it counts as <null>)
 
 
 class _Watch:
@@ -64,7 +68,10 @@ class _Watch:
         self.edges: tuple[float, ...] | None = cfg.edges
         self.ref_counts: dict[str, int] | None = None
         self.ref_n = 0
-        self._extract = make_extractor(cfg, self._sketch)
+        # value -> its one key (categorical, numeric); None: text, whose keys come from _tokens
+        self._key = make_key(cfg, self._sketch)
+        self._tokens = HashedTokens(cfg.buckets)
+        self._wkeys: dict[int, str] = {}  # window start -> state key, so no per-event str(start)
 
     def load(self) -> None:
         """Read what is frozen: a pinned baseline, or a reference frozen before a restart."""
@@ -81,7 +88,7 @@ class _Watch:
         self.ref_n = n
         if self.cfg.feature == "numeric":
             self.edges = edges
-            self._extract = make_extractor(self.cfg, self._sketch, edges)
+            self._key = make_key(self.cfg, self._sketch, edges)
 
     @property
     def sketching(self) -> bool:
@@ -90,26 +97,49 @@ class _Watch:
     # -- per event -------------------------------------------------------------------------------------
 
     def add(self, value: Any, starts: Sequence[int]) -> None:
-        keys = self._extract(value)
+        one = self._key
+        keys: tuple[str, ...]
+        if one is not None:
+            key, keys = one(value), ()
+        else:
+            key, keys = "", self._tokens.keys(value)
         state = self._state
         cap = self.cfg.max_categories
         for start in starts:
-            wkey = self._w_prefix + str(start)
+            wkey = self._wkeys.get(start)
+            if wkey is None:
+                wkey = self._window_key(start)
             window = state.get(wkey)
             if window is None:
                 window = {"n": 0, "c": {}, "s": True} if self.sketching else {"n": 0, "c": {}}
-            elif window.get("s") and self.edges is not None:
+            elif self.edges is not None and window.get("s"):
                 window = self._folded(window)
             window["n"] += 1
             counts = window["c"]
-            for key in keys:
-                if key in counts:
-                    counts[key] += 1
+            if one is not None:  # one key: no tuple, one lookup when the key is known (the common case)
+                c = counts.get(key)
+                if c is not None:
+                    counts[key] = c + 1
                 elif len(counts) < cap:
                     counts[key] = 1
                 else:
                     counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
+            else:
+                for k in keys:
+                    c = counts.get(k)
+                    if c is not None:
+                        counts[k] = c + 1
+                    elif len(counts) < cap:
+                        counts[k] = 1
+                    else:
+                        counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
             state[wkey] = window
+
+    def _window_key(self, start: int) -> str:
+        if len(self._wkeys) >= 64:  # windows close and drop their key; this only bounds odd cases
+            self._wkeys.clear()
+        wkey = self._wkeys[start] = self._w_prefix + str(start)
+        return wkey
 
     def _folded(self, window: Mapping[str, Any]) -> dict[str, Any]:
         assert self.edges is not None
@@ -118,6 +148,7 @@ class _Watch:
     # -- per closed window -----------------------------------------------------------------------------
 
     def close(self, start: int, closed_by: str) -> DriftRecord | None:
+        self._wkeys.pop(start, None)
         window = self._state.pop(self._w_prefix + str(start), None)
         if window is None:  # no event of this monitor fell in the window
             return None
@@ -151,21 +182,22 @@ class _Watch:
     def _score(self, start: int, n: int, counts: Mapping[str, int], closed_by: str) -> DriftRecord:
         assert self.ref_counts is not None
         cfg = self.cfg
-        result = psi(self.ref_counts, counts, cfg.eps)
-        js = js_distance(self.ref_counts, counts)
-        bins = len(result.contributions)
+        psi_value, js, terms = compare(self.ref_counts, counts, cfg.eps)
+        bins = len(terms)
         min_count = cfg.min_count if cfg.min_count is not None else min_events(bins, cfg.warn_psi)
         below = n < min_count or self.ref_n < min_count
         level: Level = "ok"
-        if not below and result.psi >= cfg.alert_psi:
+        if not below and psi_value >= cfg.alert_psi:
             level = "alert"
-        elif not below and result.psi >= cfg.warn_psi:
+        elif not below and psi_value >= cfg.warn_psi:
             level = "warn"
-        ranked = sorted(result.contributions, key=lambda c: (-c.psi, c.key))[:TOP_MOVERS]
-        movers = tuple(Mover(self._label(c.key), c.expected, c.actual, c.psi) for c in ranked)
+        # Largest term first, ties in key order: terms come sorted by key and the sort is stable
+        # (reverse=True keeps it), which orders them as key=(-psi, key) would, without a lambda per bin.
+        ranked = sorted(terms, key=itemgetter(3), reverse=True)[:TOP_MOVERS]
+        movers = tuple(Mover(self._label(key), e, a, term) for key, e, a, term in ranked)
         kind = "baseline" if self._baseline is not None else "windows"
         return self._record(
-            start, n, result.psi, js, level, kind, self.ref_n, movers, below, closed_by, bins, min_count
+            start, n, psi_value, js, level, kind, self.ref_n, movers, below, closed_by, bins, min_count
         )
 
     def _label(self, key: str) -> str:
@@ -279,23 +311,16 @@ class DriftMonitor:
         if not self._loaded:
             self._load()
         out: list[DriftRecord | LateEvent] = []
-        assignment = self._tracker.assign(event_time_us)
-        if assignment.late:
+        live, late = self._tracker.place(event_time_us)
+        if late:
             key = self._prefix + "late"
             self._state[key] = int(self._state.get(key, 0)) + 1
-            out.append(
-                LateEvent(
-                    self.workflow,
-                    event_time_us,
-                    self._tracker.watermark or 0,
-                    assignment.late,
-                    assignment.open,
-                )
-            )
-        if assignment.open:
+            out.append(LateEvent(self.workflow, event_time_us, self._tracker.watermark or 0, late, live))
+        if live:
             for w in self._watches:
-                if w.id in values:
-                    w.add(values[w.id], assignment.open)
+                value = values.get(w.id, _ABSENT)
+                if value is not _ABSENT:
+                    w.add(value, live)
         for start in self._tracker.advance(event_time_us):
             out.extend(self._close(start, "watermark"))
         return out

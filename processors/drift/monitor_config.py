@@ -10,7 +10,7 @@ from processors.drift.features import (
     DEFAULT_QUANTILE_BINS,
     HashedTokens,
     LogSketch,
-    bin_key,
+    bin_keyer,
     category_key,
     check_edges,
 )
@@ -21,6 +21,7 @@ DEFAULT_MAX_CATEGORIES = 1000
 TOP_MOVERS = 3
 
 Extractor = Callable[[Any], tuple[str, ...]]
+KeyFunction = Callable[[Any], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +89,25 @@ def configs_from_ir(drift: DriftIR) -> tuple[MonitorConfig, ...]:
     return tuple(out)
 
 
+def make_key(
+    cfg: MonitorConfig, sketch: LogSketch, edges: tuple[float, ...] | None = None
+) -> KeyFunction | None:
+    """value -> the one key it counts in, for the features that give one (None: text, which gives many)."""
+    if cfg.feature == "categorical":
+        return category_key
+    if cfg.feature == "text":
+        return None
+    fixed = edges if edges is not None else cfg.edges
+    if fixed is not None:
+        return bin_keyer(fixed)
+    return sketch.key
+
+
 def make_extractor(
     cfg: MonitorConfig, sketch: LogSketch, edges: tuple[float, ...] | None = None
 ) -> Extractor:
     """value -> the keys it counts in. Numeric without edges counts in the sketch's fine buckets."""
-    if cfg.feature == "categorical":
-        return lambda v: (category_key(v),)
-    if cfg.feature == "text":
+    key = make_key(cfg, sketch, edges)
+    if key is None:
         return HashedTokens(cfg.buckets).keys
-    fixed = edges if edges is not None else cfg.edges
-    if fixed is not None:
-        return lambda v: (bin_key(v, fixed),)
-    return lambda v: (sketch.key(v),)
+    return lambda v: (key(v),)

@@ -67,7 +67,8 @@ class DriftObserver:
             when = event_time_us(produced_at, input_payload, self.time_field)
         except ValueError as exc:  # one event without a usable time must not stop the run
             return self._skipped(str(exc), clock_us)
-        return self._report(self.monitor.observe(values, when), clock_us)
+        items = self.monitor.observe(values, when)
+        return self._report(items, clock_us) if items else _NOTHING  # most events close nothing
 
     def _skipped(self, reason: str, clock_us: int) -> DriftReport:
         chain = self._chain()

@@ -83,6 +83,8 @@ def event_time_us(produced_at_us: int, payload: Mapping[str, Any], time_field: s
     if time_field is None:
         return produced_at_us
     value = payload.get(time_field)
+    if type(value) is int:  # the common case (epoch seconds as JSON ints); round() of an int is itself
+        return value * US_PER_S
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(
             f"drift.window.time_field {time_field!r}: expected epoch seconds (a number), got {value!r}; "
@@ -108,6 +110,8 @@ class WindowTracker:
         self._state = state
         self._k_wm = prefix + "wm"
         self._k_open = prefix + "open"
+        self._close_after = definition.size_us + definition.lateness_us  # closes_at(s) == s + this
+        self._tumbling = definition.step_us == definition.size_us
 
     @property
     def watermark(self) -> int | None:
@@ -119,15 +123,24 @@ class WindowTracker:
 
     def assign(self, t_us: int) -> Assignment:
         """Which of the event's windows are open (opening new ones) and which are already closed."""
-        d = self.definition
-        starts = d.starts(t_us)
+        return Assignment(*self.place(t_us))
+
+    def place(self, t_us: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``assign`` as a plain (open, late) pair: the per-event path, without the NamedTuple."""
         state = self._state
         wm = state.get(self._k_wm)
-        late: tuple[int, ...] = ()
-        live = starts
-        if wm is not None and starts[0] + d.size_us + d.lateness_us <= wm:
-            late = tuple(s for s in starts if d.closes_at(s) <= wm)
-            live = starts[len(late) :]  # starts ascend, so the closed ones come first
+        if self._tumbling:  # one window per event: no starts() tuple, no scan for late ones
+            start = t_us - t_us % self.definition.step_us
+            if wm is not None and start + self._close_after <= wm:
+                return (), (start,)
+            live: tuple[int, ...] = (start,)
+            late: tuple[int, ...] = ()
+        else:
+            starts = self.definition.starts(t_us)
+            live, late = starts, ()
+            if wm is not None and starts[0] + self._close_after <= wm:
+                late = tuple(s for s in starts if s + self._close_after <= wm)
+                live = starts[len(late) :]  # starts ascend, so the closed ones come first
         if live:
             opened = state.get(self._k_open)
             if opened is None:
@@ -140,7 +153,7 @@ class WindowTracker:
                             insort(opened, s2)
                     state[self._k_open] = opened
                     break
-        return Assignment(live, late)
+        return live, late
 
     def advance(self, t_us: int) -> list[int]:
         """Move the watermark to ``t_us`` if later; return the starts of windows that closed, oldest first."""
@@ -149,11 +162,11 @@ class WindowTracker:
             return []
         self._state[self._k_wm] = t_us
         opened = self._state.get(self._k_open)
-        if not opened or self.definition.closes_at(opened[0]) > t_us:
+        close_after = self._close_after
+        if not opened or opened[0] + close_after > t_us:
             return []
-        closes_at = self.definition.closes_at
         n = 0
-        while n < len(opened) and closes_at(opened[n]) <= t_us:
+        while n < len(opened) and opened[n] + close_after <= t_us:
             n += 1
         self._state[self._k_open] = list(opened[n:])
         return list(opened[:n])
