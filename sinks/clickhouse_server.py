@@ -21,7 +21,7 @@ from clickhouse_driver.errors import ServerException
 from pydantic import SecretStr
 
 from sinks import ddl
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult
+from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult, columns_of
 
 if TYPE_CHECKING:
     from sinks.dsn import ClickHouseServerConfig
@@ -142,7 +142,7 @@ class ServerAuditStore:
             if not rows:
                 self._unsure.discard(key)
                 return
-        columns = [list(col) for col in zip(*(r.as_tuple() for r in rows), strict=True)]
+        columns = columns_of(rows)
         settings = {"insert_deduplication_token": dedup_token} if dedup and dedup_token else None
         try:
             self._execute(

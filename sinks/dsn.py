@@ -190,10 +190,18 @@ def _parse_server(dsn: str, shown: str, secure_scheme: bool) -> ClickHouseServer
     )
 
 
-def open_store(dsn: str | StoreConfig) -> AuditStore:
-    """The store a DSN names, importing only that backend (chdb is heavy and not needed for a server)."""
+def open_store(dsn: str | StoreConfig, *, writer: bool = False) -> AuditStore:
+    """The store a DSN names, importing only that backend (chdb is heavy and not needed for a server).
+
+    writer=True is for the processes that stream rows in (`dana-wf run`, workers): the embedded store
+    then runs its inserts in a writer process of its own (sinks.chdb_process), off the pipeline's GIL.
+    """
     config = parse_dsn(dsn) if isinstance(dsn, str) else dsn
     if isinstance(config, ChdbConfig):
+        if writer:
+            from sinks.chdb_process import ChdbProcessStore
+
+            return ChdbProcessStore(config.path, database=config.database)
         from sinks.chdb_store import ChdbAuditStore
 
         return ChdbAuditStore(str(config.path), database=config.database)

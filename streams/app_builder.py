@@ -29,14 +29,10 @@ def topology_for(pipeline: Pipeline, settings: Settings) -> Topology:
     return Topology(pipeline, registry_for(settings), prefix=settings.topic_prefix)
 
 
-def open_audit_store(dsn: str) -> AuditStore:
-    """chdb://PATH (embedded, default) or clickhouse://user:pass@host:port/db (server)."""
-    try:
-        from sinks.dsn import open_store
-    except ImportError:  # pragma: no cover - sinks.dsn ships with the server backend
-        if dsn.startswith("chdb://"):
-            from sinks.chdb_store import ChdbAuditStore
+def open_audit_store(dsn: str, *, writer: bool = False) -> AuditStore:
+    """chdb://PATH (embedded, default) or clickhouse://user:pass@host:port/db (server).
 
-            return ChdbAuditStore(dsn.removeprefix("chdb://"))
-        raise
-    return open_store(dsn)
+    writer=True: for streaming rows in (see sinks.dsn.open_store)."""
+    from sinks.dsn import open_store
+
+    return open_store(dsn, writer=writer)

@@ -100,7 +100,7 @@ def worker_command(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": options.prefix}))
-    store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn)
+    store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
     code = asyncio.run(run_worker(pipeline, topology, options, store))
     raise typer.Exit(code)
 

@@ -27,9 +27,10 @@ PROGRESS_MIN_EVENTS = 2000
 class BackgroundInserter:
     """Inserts audit batches on one background thread, in order, so the run does not wait on the store.
 
-    chdb and clickhouse-driver release the GIL while they work, so on a second core the insert
-    overlaps the pipeline. At most `max_in_flight` batches wait: a slow store slows the run down
-    (backpressure) instead of growing memory.
+    The thread waits on a socket (clickhouse-driver) or a pipe (the embedded store's writer process,
+    sinks.chdb_process) with the GIL released, so the insert overlaps the pipeline. At most
+    `max_in_flight` batches wait: a slow store slows the run down (backpressure) instead of growing
+    memory.
     """
 
     def __init__(self, store: AuditStore, max_in_flight: int = 2) -> None:
@@ -64,7 +65,7 @@ async def run_local(
 ) -> int:
     lines = input_path.read_text(encoding="utf-8").splitlines()
     topo = topology_for(pipeline, settings)
-    store: AuditStore | None = open_audit_store(audit_dsn) if audit_dsn else None
+    store: AuditStore | None = open_audit_store(audit_dsn, writer=True) if audit_dsn else None
     written: list[AuditRow] = []  # only this run's rows, to verify them once written
     inserter = BackgroundInserter(store) if store is not None else None
 
