@@ -45,7 +45,7 @@ def test_a_writer_dsn_opens_the_writer_process_and_readers_see_its_rows(tmp_path
 def test_a_second_writer_on_the_same_directory_is_told_what_to_do(tmp_path: Path) -> None:
     first = ChdbProcessStore(tmp_path)
     try:
-        with pytest.raises(AuditStoreBusyError, match="in use by another process.*ClickHouse server"):
+        with pytest.raises(AuditStoreBusyError, match=r"in use by another process.*ClickHouse server"):
             ChdbProcessStore(tmp_path)
         first.insert(audit_chain("run-a", 2))  # the first writer is unaffected
         assert first.query("SELECT count() FROM dwf.events").rows == [(2,)]
