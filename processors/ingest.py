@@ -45,7 +45,9 @@ class Admission:
 
 def run_id_for(workflow: str, ordinal: int, raw: str) -> str:
     """Deterministic: the same input line at the same position always opens the same run."""
-    return hashlib.sha256(f"{workflow}\x00{ordinal}\x00{raw}".encode()).hexdigest()[:24]
+    # surrogatepass: a line that is not valid text (see _not_utf8) still gets an id; valid text, same bytes
+    key = f"{workflow}\x00{ordinal}\x00{raw}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(key).hexdigest()[:24]
 
 
 def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
@@ -84,6 +86,10 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
+            if (bad := _not_utf8(raw)) is not None:
+                return _dead(
+                    env, rows, ts_us, f"line {ordinal + 1}: not valid UTF-8 ({bad})", _printable(raw)
+                )
             data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return _dead(
@@ -145,6 +151,23 @@ def _plan(ir: WorkflowIR) -> _Plan:
 def _schema_result(f: FieldIR, value: Any) -> RuleResult:
     _, problem = check_field(f, value)
     return RuleResult(f"schema.{f.name}", INGEST, problem is None, "reject", problem or "", {f.name: value})
+
+
+def _not_utf8(raw: str) -> str | None:
+    """Why a line is not text. Input files are read with errors="surrogateescape", so a line of bytes
+    that are not UTF-8 reaches admission (and the dlq) instead of failing the whole run."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(raw[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character U+{code:04X}"
+        return f"{what} at column {exc.start + 1}"
+    return None
+
+
+def _printable(raw: str) -> str:
+    """The line as text every sink can store: what is not text becomes a \\udcNN escape."""
+    return raw.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _dead(env: Envelope, rows: list[AuditRow], ts_us: int, reason: str, raw: str) -> Admission:

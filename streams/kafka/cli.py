@@ -136,7 +136,8 @@ def produce_command(
         console=err,
         disable=quiet,
     )
-    with progress, input.open(encoding="utf-8") as fh:
+    # surrogateescape: a line that is not UTF-8 goes to dlq with the reason (processors.ingest)
+    with progress, input.open(encoding="utf-8", errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
         try:
             summary = asyncio.run(

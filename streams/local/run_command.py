@@ -52,6 +52,14 @@ class BackgroundInserter:
             self._pool.shutdown(wait=True)
 
 
+def read_input_lines(path: Path) -> list[str]:
+    """The input's lines. Split on newlines only (str.splitlines would also cut at U+2028, which a JSON
+    string may hold); bytes that are not UTF-8 survive as surrogate escapes, so admission sends that
+    one line to dlq with the reason instead of the whole run failing."""
+    text = path.read_bytes().decode("utf-8", "surrogateescape")
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 async def run_local(
     pipeline: Pipeline,
     input_path: Path,
@@ -63,7 +71,7 @@ async def run_local(
     console: Console,
     quiet: bool = False,
 ) -> int:
-    lines = input_path.read_text(encoding="utf-8").splitlines()
+    lines = read_input_lines(input_path)
     topo = topology_for(pipeline, settings)
     store: AuditStore | None = open_audit_store(audit_dsn, writer=True) if audit_dsn else None
     written: list[AuditRow] = []  # only this run's rows, to verify them once written

@@ -210,6 +210,21 @@ def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "error:" in bad.output
 
 
+def test_a_line_that_is_not_utf8_goes_to_dlq_and_the_run_goes_on(tmp_path: Path) -> None:
+    good = (CLAIMS / "events.jsonl").read_bytes().splitlines()[:3]
+    src = tmp_path / "mixed.jsonl"
+    src.write_bytes(b"\n".join([good[0], b'{"claim_id": "C-\xff", "amount": 1.0}', *good[1:]]) + b"\n")
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app, ["run", str(CLAIMS / "claims.yaml"), "--input", str(src), "--out", str(out), "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    dlq = read_jsonl(out / "dwf.claims-triage.dlq.jsonl")
+    assert [d["provenance"]["error"] for d in dlq] == ["line 2: not valid UTF-8 (byte 0xff at column 17)"]
+    decided = [out / f"dwf.claims-triage.{b}.jsonl" for b in ("out", "rejected")]
+    assert sum(len(read_jsonl(p)) for p in decided if p.exists()) == 3  # the three good lines still ran
+
+
 def test_run_into_a_malformed_audit_dsn_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(
         app,
