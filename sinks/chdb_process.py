@@ -48,25 +48,37 @@ class ChdbProcessStore:
 
     Calls are blocking and serialized, like ChdbAuditStore's: callers run them in a thread
     (BackgroundInserter, BatchingAuditSink), and that thread waits on a pipe with the GIL released.
+    A writer that died fails the call in flight (its batch is not confirmed: the caller retries it,
+    with the same dedup token) and is started again on the next call, so a worker's audit sink heals.
     """
 
     def __init__(self, path: str | Path = ".dwf/audit", database: str = "dwf") -> None:
         self.path = Path(path)
         self.database = database
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        with self._lock:
+            self._proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
         # the child imports this package from where the parent has it (an editable install, a checkout)
         paths = [_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sinks.chdb_process", str(self.path), database],
+            [sys.executable, "-m", "sinks.chdb_process", str(self.path), self.database],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
         )
-        self._lock = threading.Lock()
-        self._closed = False
         # the child answers once it has opened the store: its ClickHouse version, or why it could not
-        ready = self._reply()
+        try:
+            ready = self._read_reply()
+        except AuditStoreError:
+            self._reap()
+            raise
         self.version = tuple(orjson.loads(ready))
+        return self._proc
 
     def ensure_schema(self) -> None:
         self._call(_SCHEMA, b"")
@@ -90,22 +102,25 @@ class ChdbProcessStore:
             except AuditStoreError:
                 pass  # the child is gone already: nothing left to close
             finally:
-                with contextlib.suppress(OSError):  # a dead child leaves unflushed bytes behind
-                    assert self._proc.stdin is not None
-                    self._proc.stdin.close()
-                self._proc.wait(timeout=60)
-                if self._proc.stdout is not None:
-                    self._proc.stdout.close()
+                self._reap()
+
+    def _reap(self) -> None:
+        with contextlib.suppress(OSError):  # a dead child leaves unflushed bytes behind
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
     def _call(self, op: bytes, payload: bytes) -> bytes:
         with self._lock:
             if self._closed:
                 raise AuditStoreError(f"the audit store at {self.path} is closed")
+            if self._proc.poll() is not None:  # died after its last answer: start another one
+                self._reap()
+                self._start()
+                self.restarts += 1
             self._send(op, payload)
-            return self._read_reply()
-
-    def _reply(self) -> bytes:
-        with self._lock:
             return self._read_reply()
 
     def _send(self, op: bytes, payload: bytes) -> None:
@@ -134,8 +149,8 @@ class ChdbProcessStore:
         code = self._proc.poll()
         return AuditStoreError(
             f"the audit writer process for {self.path} exited (code {code}); its error is on stderr above. "
-            "Rows of the batch in flight were not confirmed: re-run, or use a ClickHouse server "
-            "(DWF_AUDIT_DSN=clickhouse://host:9000/dwf)"
+            "The batch in flight was not confirmed: retry it (the next call starts a new writer), re-run, "
+            "or use a ClickHouse server (DWF_AUDIT_DSN=clickhouse://host:9000/dwf)"
         )
 
 

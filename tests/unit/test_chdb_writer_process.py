@@ -68,22 +68,44 @@ def test_a_failed_insert_is_reported_and_the_store_keeps_working(tmp_path: Path)
         store.close()
 
 
-def test_a_writer_that_died_gives_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+def test_a_writer_that_dies_mid_call_fails_that_call_and_is_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = ChdbProcessStore(tmp_path)
     store.insert(audit_chain("run-a", 2))
-    os.kill(store._proc.pid, signal.SIGKILL)
-    store._proc.wait(timeout=30)
-    with pytest.raises(AuditStoreError, match=r"writer process .* exited \(code -9\).*re-run"):
-        store.insert(audit_chain("run-b", 2))
-    store.close()  # closing after the child died does not raise or hang
+    send = store._send
+
+    def crash_then_send(op: bytes, payload: bytes) -> None:  # the writer dies as the request goes out
+        os.kill(store._proc.pid, signal.SIGKILL)
+        store._proc.wait(timeout=30)
+        send(op, payload)
+
+    monkeypatch.setattr(store, "_send", crash_then_send)
+    with pytest.raises(AuditStoreError, match=r"writer process .* exited \(code -9\).*retry it"):
+        store.insert(audit_chain("run-b", 2), dedup_token="b-0-0-1")
+    monkeypatch.setattr(store, "_send", send)
+    store.insert(audit_chain("run-b", 2), dedup_token="b-0-0-1")  # the caller's retry: a new writer
+    assert store.restarts == 1
+    assert store.query("SELECT run_id, count() FROM dwf.events GROUP BY run_id ORDER BY run_id").rows == [
+        ("run-a", 2),
+        ("run-b", 2),
+    ]
+    store.close()
     with pytest.raises(AuditStoreError, match="closed"):
         store.insert(audit_chain("run-c", 1))
-    # what was confirmed before the crash is stored
-    reader = ChdbAuditStore(tmp_path)
+
+
+def test_a_writer_killed_between_calls_is_replaced_without_an_error(tmp_path: Path) -> None:
+    store = ChdbProcessStore(tmp_path)
     try:
-        assert reader.query("SELECT count() FROM dwf.events").rows == [(2,)]
+        store.insert(audit_chain("run-a", 2))
+        os.kill(store._proc.pid, signal.SIGKILL)
+        store._proc.wait(timeout=30)
+        store.insert(audit_chain("run-b", 3))
+        assert store.restarts == 1
+        assert store.query("SELECT count() FROM dwf.events").rows == [(5,)]
     finally:
-        reader.close()
+        store.close()
 
 
 def test_the_writer_does_not_outlive_a_parent_that_never_closed_it(tmp_path: Path) -> None:
