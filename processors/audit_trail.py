@@ -9,7 +9,7 @@ from typing import Any
 from processors.base import RuleResult
 from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
-from sinks.audit_model import AuditRow
+from sinks.audit_model import AuditRow, content_text
 
 _sha256 = hashlib.sha256
 _new_row = AuditRow.__new__
@@ -45,13 +45,25 @@ def transition(
     seq = env.chain_seq
     event_id = env.event_id
     prev_hash = env.chain_hash
-    # Runs ~7 times per event, so this is sinks.audit_model.row_digest inlined: the same text from
-    # the values at hand rather than re-read attributes (`!s` is its str() of the non-text columns).
-    # tests/unit/test_audit_fastpath.py keeps the two equal.
+    # row_digest from the values at hand, before the row exists (this runs ~7 times per event)
     digest = _sha256(
-        f"{workflow}\x1f{version!s}\x1f{run_id}\x1f{seq!s}\x1f{event_id}\x1f{step}\x1f{kind}\x1f"
-        f"{decision}\x1f{reason}\x1f{rule_results_json}\x1f{attempt!s}\x1f{duration_us!s}\x1f"
-        f"{details_json}\x1f{ts_us!s}\x1f{prev_hash}".encode()
+        content_text(
+            workflow,
+            version,
+            run_id,
+            seq,
+            event_id,
+            step,
+            kind,
+            decision,
+            reason,
+            rule_results_json,
+            attempt,
+            duration_us,
+            details_json,
+            ts_us,
+            prev_hash,
+        ).encode()
     ).hexdigest()
     env.chain_seq = seq + 1
     env.chain_hash = digest

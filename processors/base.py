@@ -22,7 +22,9 @@ class OutcomeKind(StrEnum):
     FAIL = "fail"  # the step raised or could not decide: recovery, then `dlq`
 
 
-_EMIT, _REJECT, _ROUTE, _FAIL = OutcomeKind.EMIT, OutcomeKind.REJECT, OutcomeKind.ROUTE, OutcomeKind.FAIL
+# The kinds as module constants, for the hot paths (here, the processors, the executor): on CPython
+# 3.11 reading an enum member (`OutcomeKind.FAIL`) costs ~170 ns, a module global ~10 ns.
+EMIT, REJECT, ROUTE, FAIL = OutcomeKind.EMIT, OutcomeKind.REJECT, OutcomeKind.ROUTE, OutcomeKind.FAIL
 
 
 @dataclass(slots=True)
@@ -63,22 +65,21 @@ class Outcome:
     # extra audit fields a processor wants recorded with its transition (e.g. an LLM call's usage)
     details: dict[str, Any] = field(default_factory=dict)
 
-    # module constants, not OutcomeKind.X: an enum member lookup costs ~170 ns on CPython 3.11
     @classmethod
     def emit(cls, env: Envelope, **kw: Any) -> Outcome:
-        return cls(_EMIT, env, **kw)
+        return cls(EMIT, env, **kw)
 
     @classmethod
     def reject(cls, env: Envelope, reasons: list[str], **kw: Any) -> Outcome:
-        return cls(_REJECT, env, reasons=reasons, **kw)
+        return cls(REJECT, env, reasons=reasons, **kw)
 
     @classmethod
     def route(cls, env: Envelope, branch: str, **kw: Any) -> Outcome:
-        return cls(_ROUTE, env, branch=branch, **kw)
+        return cls(ROUTE, env, branch=branch, **kw)
 
     @classmethod
     def fail(cls, env: Envelope, error: str, **kw: Any) -> Outcome:
-        return cls(_FAIL, env, error=error, **kw)
+        return cls(FAIL, env, error=error, **kw)
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from enum import StrEnum
 from time import perf_counter_ns
 
 from processors.audit_trail import transition
-from processors.base import Outcome, OutcomeKind, StepContext
+from processors.base import FAIL, REJECT, ROUTE, Outcome, StepContext
 from processors.chain import DLQ, REJECTED, Edge, Node
 from schemas.canonical import canonical_json
 from schemas.envelope import Envelope
@@ -24,10 +24,8 @@ class Disposition(StrEnum):
     DLQ = "dlq"
 
 
-# Enum members as module constants: on CPython 3.11 `OutcomeKind.FAIL` costs ~170 ns (the enum
-# metaclass lookup), a module global ~10 ns, and the hot path tests several per step.
+# module constants, as processors.base's kinds: enum member lookups are slow on CPython 3.11
 FORWARD, REJECTED_D, DLQ_D = Disposition.FORWARD, Disposition.REJECTED, Disposition.DLQ
-_EMIT, _REJECT, _ROUTE, _FAIL = OutcomeKind.EMIT, OutcomeKind.REJECT, OutcomeKind.ROUTE, OutcomeKind.FAIL
 
 
 @dataclass(slots=True)
@@ -72,7 +70,7 @@ async def execute(node: Node, env: Envelope, ctx: StepContext, *, owned: bool = 
     decoded envelope), so the first attempt runs on it without a copy (~1 µs a step). That relies on
     the processor contract (processors.base.Processor): a failing attempt leaves its envelope as it was."""
     outcome, took = await _attempt(node, env if owned else _fresh(env, 0), ctx)
-    if outcome.kind is not _FAIL:
+    if outcome.kind is not FAIL:
         return _finish(node, outcome, took, [], ctx)
     return await _recover(node, env, ctx, outcome, took)
 
@@ -94,7 +92,7 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
     for attempt in range(policy.max_attempts):
         if attempt:
             outcome, took = await _attempt(node, _fresh(env, attempt), ctx)
-            if outcome.kind is not _FAIL:
+            if outcome.kind is not FAIL:
                 return _finish(node, outcome, took, rows, ctx)
         error = outcome.error or "failed"
         # the failed attempt is audited on the original chain (env), not the discarded copy
@@ -149,13 +147,13 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
     if outcome.rule_results:
         records = [r.to_record() for r in outcome.rule_results]
         rendered = canonical_json(records)
-        if kind is _REJECT:
+        if kind is REJECT:
             env.provenance["rule_results"] = records
         else:
             failed = [r for r in records if not r["passed"]]
             env.provenance["rule_results"] = failed
             warned = bool(failed)
-    if kind is _REJECT:
+    if kind is REJECT:
         env.provenance["reasons"] = list(outcome.reasons)
         rows.append(
             transition(
@@ -172,7 +170,7 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
             )
         )
         return StepResult(REJECTED_D, env, None, rows, outcome.reasons, outcome=outcome)
-    if kind is _ROUTE:
+    if kind is ROUTE:
         assert outcome.branch is not None
         edge = node.branches[outcome.branch]
         kind_name, decision = "routed", outcome.branch

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from processors.base import Outcome, OutcomeKind, RuleResult, StepContext
+from processors.base import ROUTE, Outcome, RuleResult, StepContext
 from schemas.envelope import Envelope
 from workflow.cel_expr import EvaluationError, compile_expr
 from workflow.ir import RouteStepIR
-
-_ROUTE = OutcomeKind.ROUTE  # a constant: enum member lookups are slow on CPython 3.11
 
 
 class RouteProcessor:
@@ -33,7 +31,7 @@ class RouteProcessor:
             if taken:
                 env.payload = {**payload, self.field: name}
                 env.provenance["route"] = name
-                return Outcome(_ROUTE, env, [], [], name)
+                return Outcome(ROUTE, env, [], [], name)
         result = RuleResult(
             f"{self.name}.no_branch", self.name, False, "reject", "no branch condition held", {}
         )

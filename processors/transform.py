@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from processors.base import Outcome, OutcomeKind, StepContext
+from processors.base import EMIT, Outcome, StepContext
 from schemas.envelope import Envelope
 from workflow.cel_expr import compile_expr
 from workflow.ir import TransformStepIR
@@ -24,9 +24,6 @@ def resolve_function(ref: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     if not callable(fn):
         raise ValueError(f"transform function {ref!r} is not callable")
     return fn  # type: ignore[no-any-return]
-
-
-_EMIT = OutcomeKind.EMIT  # a constant: enum member lookups are slow on CPython 3.11
 
 
 class TransformProcessor:
@@ -53,7 +50,7 @@ class TransformProcessor:
         for name in self.drop:
             out.pop(name, None)
         env.payload = out
-        return Outcome(_EMIT, env)
+        return Outcome(EMIT, env)
 
 
 def _caster(avro_type: str) -> Callable[[Any], Any]:

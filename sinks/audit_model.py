@@ -79,7 +79,7 @@ def columns_of(rows: Sequence[AuditRow]) -> list[list[Any]]:
     return [list(map(get, rows)) for get in _COLUMN_GETTERS]
 
 
-FIELD_SEPARATOR = "\x1f"  # ASCII unit separator
+FIELD_SEPARATOR = "\x1f"  # ASCII unit separator (written out as \x1f in content_text)
 
 
 def canonical_content(row: AuditRow) -> str:
@@ -88,24 +88,48 @@ def canonical_content(row: AuditRow) -> str:
     Plain text rather than JSON so the chain can be recomputed in SQL as well
     (docs/audit.md: `hex(SHA256(concat(...)))`).
     """
-    return FIELD_SEPARATOR.join(
-        (
-            row.workflow,
-            str(row.workflow_version),
-            row.run_id,
-            str(row.seq),
-            row.event_id,
-            row.step,
-            row.kind,
-            row.decision,
-            row.reason,
-            row.rule_results,
-            str(row.attempt),
-            str(row.duration_us),
-            row.details,
-            str(row.ts_us),
-            row.prev_hash,
-        )
+    return content_text(
+        row.workflow,
+        row.workflow_version,
+        row.run_id,
+        row.seq,
+        row.event_id,
+        row.step,
+        row.kind,
+        row.decision,
+        row.reason,
+        row.rule_results,
+        row.attempt,
+        row.duration_us,
+        row.details,
+        row.ts_us,
+        row.prev_hash,
+    )
+
+
+def content_text(
+    workflow: str,
+    workflow_version: int,
+    run_id: str,
+    seq: int,
+    event_id: str,
+    step: str,
+    kind: str,
+    decision: str,
+    reason: str,
+    rule_results: str,
+    attempt: int,
+    duration_us: int,
+    details: str,
+    ts_us: int,
+    prev_hash: str,
+) -> str:
+    """canonical_content from the column values (HASHED_COLUMNS order), for callers that hold them
+    before the row exists (processors.audit_trail.transition): one f-string, `!s` being str()."""
+    return (
+        f"{workflow}\x1f{workflow_version!s}\x1f{run_id}\x1f{seq!s}\x1f{event_id}\x1f{step}\x1f{kind}\x1f"
+        f"{decision}\x1f{reason}\x1f{rule_results}\x1f{attempt!s}\x1f{duration_us!s}\x1f"
+        f"{details}\x1f{ts_us!s}\x1f{prev_hash}"
     )
 
 

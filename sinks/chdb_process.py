@@ -58,10 +58,9 @@ class ChdbProcessStore:
         self.restarts = 0
         self._lock = threading.Lock()
         self._closed = False
-        with self._lock:
-            self._proc = self._start()
+        self._start()
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self) -> None:
         # the child imports this package from where the parent has it (an editable install, a checkout)
         paths = [_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
@@ -78,7 +77,6 @@ class ChdbProcessStore:
             self._reap()
             raise
         self.version = tuple(orjson.loads(ready))
-        return self._proc
 
     def ensure_schema(self) -> None:
         self._call(_SCHEMA, b"")

@@ -98,11 +98,7 @@ class _Watch:
 
     def add(self, value: Any, starts: Sequence[int]) -> None:
         one = self._key
-        keys: tuple[str, ...]
-        if one is not None:
-            key, keys = one(value), ()
-        else:
-            key, keys = "", self._tokens.keys(value)
+        keys = (one(value),) if one is not None else self._tokens.keys(value)
         state = self._state
         cap = self.cfg.max_categories
         for start in starts:
@@ -116,23 +112,14 @@ class _Watch:
                 window = self._folded(window)
             window["n"] += 1
             counts = window["c"]
-            if one is not None:  # one key: no tuple, one lookup when the key is known (the common case)
-                c = counts.get(key)
+            for key in keys:
+                c = counts.get(key)  # one lookup when the key is known (the common case)
                 if c is not None:
                     counts[key] = c + 1
                 elif len(counts) < cap:
                     counts[key] = 1
                 else:
                     counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
-            else:
-                for k in keys:
-                    c = counts.get(k)
-                    if c is not None:
-                        counts[k] = c + 1
-                    elif len(counts) < cap:
-                        counts[k] = 1
-                    else:
-                        counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
             state[wkey] = window
 
     def _window_key(self, start: int) -> str:

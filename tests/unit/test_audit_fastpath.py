@@ -1,8 +1,8 @@
 """The hot paths of transition() and admit() against their plain definitions.
 
-transition() inlines row_digest and fills the row's slots without AuditRow.__init__; admit() passes
-values check_field would return unchanged without calling it. Here both must agree with the slow,
-obvious versions.
+transition() hashes the values at hand (audit_model.content_text) and fills the row's slots
+without AuditRow.__init__; admit() passes values check_field would return unchanged without calling
+it. Here both must agree with the slow, obvious versions.
 """
 
 from __future__ import annotations
