@@ -15,8 +15,8 @@ import orjson
 
 from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult, columns_of
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
+from sinks.read_only import NotReadOnlyError, check_read_only
 
-READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
 
 
 class AuditStoreError(RuntimeError):
@@ -66,9 +66,11 @@ class ChdbAuditStore:
     def insert_body(self, body: bytes, dedup_token: str | None = None) -> None:
         """Insert a batch already rendered by columns_body (the writer process receives it so)."""
         self.ensure_schema()
-        settings = ""
+        # One thread: the pipeline owns the other core, and on a shared core chdb's extra insert
+        # threads only add hand-offs (~10% more CPU per row, measured in round 4 of performance.md).
+        settings = " SETTINGS max_threads = 1"
         if dedup_token and supports_dedup_token(self.version):
-            settings = f" SETTINGS insert_deduplication_token = '{_quote(dedup_token)}'"
+            settings += f", insert_deduplication_token = '{_quote(dedup_token)}'"
         cols = ", ".join(COLUMNS)
         head = f"INSERT INTO {self.database}.{AUDIT_TABLE} ({cols}){settings} FORMAT JSONColumns\n"
         self._session.query(head + body.decode())
@@ -79,15 +81,13 @@ class ChdbAuditStore:
 
     def query_raw(self, sql: str) -> bytes:
         """The JSONCompact answer to a reading statement (parse_result turns it into a QueryResult)."""
-        first = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-        if first not in READ_ONLY_STATEMENTS:
-            raise AuditStoreError(
-                f"only reading statements ({', '.join(sorted(READ_ONLY_STATEMENTS))}) run against the audit "
-                f"log; {first or 'an empty statement'} is refused: audit rows are never changed or deleted"
-            )
+        try:
+            statement = check_read_only(sql)
+        except NotReadOnlyError as exc:
+            raise AuditStoreError(str(exc)) from None
         self.ensure_schema()
         try:
-            raw = self._session.query(sql, "JSONCompact")
+            raw = self._session.query(statement, "JSONCompact")
         except Exception as exc:
             raise AuditStoreError(f"query failed: {str(exc).splitlines()[0]}") from None
         data: bytes = raw.bytes()

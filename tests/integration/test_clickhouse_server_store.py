@@ -106,6 +106,10 @@ def test_query_cannot_change_the_audit_table(audit_store: AuditStore) -> None:
         f"DROP TABLE {table(audit_store)}",
         f"ALTER TABLE {table(audit_store)} DELETE WHERE 1",
         f"INSERT INTO {table(audit_store)} (run_id) VALUES ('x')",
+        # chdb runs every statement of a text: a reading first word must not carry a second one
+        f"SELECT 1; TRUNCATE TABLE {table(audit_store)}",
+        f"SELECT ';' AS s; DROP TABLE {table(audit_store)}",
+        f"SELECT 1 /* ; */; ALTER TABLE {table(audit_store)} DELETE WHERE 1",
     ):
         with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error type
             audit_store.query(sql)
