@@ -41,6 +41,7 @@ from sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
 from streams.local.run_command import BackgroundInserter  # noqa: E402
 from streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
+from streams.settings import Settings  # noqa: E402
 from streams.topology import Topology  # noqa: E402
 from workflow.cel_expr import compile_expr  # noqa: E402
 
@@ -102,7 +103,9 @@ class Run:
     cpu_writer: float  # CPU seconds of the store's writer process (0 without one)
 
 
-def framework(pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: Path, store: str) -> Run:
+def framework(
+    pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: Path, store: str, batch: int
+) -> Run:
     """As `dana-wf run` does it (store="process"): audit batches go through the background inserter
     to chdb's writer process. store="thread": chdb in this process, on the inserter thread (what
     `dana-wf run` did before the writer process); "memory": rows kept in a list, no store."""
@@ -117,7 +120,8 @@ def framework(pipeline: Pipeline, topo: Topology, lines: list[str], audit_dir: P
         inserter = BackgroundInserter(sink_store)
     cpu0, child0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     try:
-        runtime = LocalRuntime(pipeline, topo, None, inserter.submit if sink_store else collect_rows(kept))
+        sink = inserter.submit if sink_store else collect_rows(kept)
+        runtime = LocalRuntime(pipeline, topo, None, sink, audit_batch=batch)
         started = time.perf_counter()
         summary = asyncio.run(runtime.run(lines))
         if sink_store is not None:
@@ -149,6 +153,12 @@ def main() -> None:
         help="comma-separated extra variants of the runtime run: thread (chdb on the inserter thread "
         "in this process), memory (no store)",
     )
+    ap.add_argument(
+        "--audit-batch",
+        type=int,
+        default=Settings().audit_batch_size,
+        help="audit rows per insert (DWF_AUDIT_BATCH_SIZE, as dana-wf run uses it)",
+    )
     args = ap.parse_args()
     lines = EVENTS.read_text().splitlines()[: args.events]
     pipeline = load_pipeline(SPEC)
@@ -161,14 +171,14 @@ def main() -> None:
         for r in range(args.repeat):  # interleaved, so a busy moment of the machine hits every variant
             bare.append(bare_loop(pipeline, topo, lines))
             for v in variants:
-                runs[v].append(framework(pipeline, topo, lines, work / f"audit-{v}-{r}", v))
+                runs[v].append(framework(pipeline, topo, lines, work / f"audit-{v}-{r}", v, args.audit_batch))
         n = len(lines)
         b = statistics.median(bare)
 
         def spread(seconds: list[float]) -> str:  # the machine is shared: show the range, not just the median
             return f"(range {n / max(seconds):,.0f}..{n / min(seconds):,.0f})"
 
-        print(f"events: {n}, repeats: {args.repeat} (medians)")
+        print(f"events: {n}, repeats: {args.repeat} (medians), audit rows per insert: {args.audit_batch}")
         print(f"bare loop (Avro + CEL only):        {n / b:>10,.0f} events/s   {spread(bare)}")
         for v in variants:
             full = [x.seconds for x in runs[v]]

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     # Audit
     audit_dsn: str = "chdb://.dwf/audit"
-    audit_batch_size: int = 5000
+    audit_batch_size: int = 20_000
     audit_batch_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
 

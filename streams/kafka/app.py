@@ -54,7 +54,7 @@ class KafkaOptions:
     commit_interval_s: float = 1.0
     stall_s: float = 60.0  # the watchdog's threshold
     metrics_port: int | None = None  # /metrics, /healthz, /readyz; 0 = a free port; None = none
-    audit_batch_size: int = 5000
+    audit_batch_size: int = 20_000
     audit_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
 

@@ -63,7 +63,7 @@ class LocalRuntime:
         outputs: OutputFiles | None,
         audit: AuditSink,
         ctx: StepContext | None = None,
-        audit_batch: int = 5000,
+        audit_batch: int = 20_000,
     ) -> None:
         self.pipeline = pipeline
         self.topology = topology
