@@ -39,7 +39,7 @@ from schemas.serde import EnvelopeSerde  # noqa: E402
 from sinks.audit_model import AuditRow, AuditStore  # noqa: E402
 from sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
-from streams.local.run_command import BackgroundInserter  # noqa: E402
+from streams.local.inserter import BackgroundInserter  # noqa: E402
 from streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topology import Topology  # noqa: E402

@@ -162,4 +162,31 @@ class AuditStore(Protocol):
 
     def query(self, sql: str) -> QueryResult: ...
 
+    def present(self, rows: Sequence[AuditRow]) -> set[str]:
+        """The hashes of those rows the table holds already (a replay's rows a previous owner stored)."""
+        ...
+
     def close(self) -> None: ...
+
+
+PRESENCE_CHUNK = 1000  # hashes per presence query: stays well under a server's 256 KiB max_query_size
+
+
+def presence_queries(table: str, rows: Sequence[AuditRow]) -> list[str]:
+    """SELECTs naming which of `rows` are stored, by hash (unique per row: it chains run and seq).
+
+    run_id leads the table's sort key, so the IN on it reads only those runs' granules. Values are
+    quoted literals (hashes are hex; run ids are escaped) for stores that take SQL text only (chdb).
+    """
+    queries = []
+    for start in range(0, len(rows), PRESENCE_CHUNK):
+        chunk = rows[start : start + PRESENCE_CHUNK]
+        runs = ", ".join(sql_string(run) for run in sorted({r.run_id for r in chunk}))
+        hashes = ", ".join(sql_string(r.hash) for r in chunk)
+        queries.append(f"SELECT hash FROM {table} WHERE run_id IN ({runs}) AND hash IN ({hashes})")
+    return queries
+
+
+def sql_string(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -9,7 +9,14 @@ batch is retried forever with exponential backoff and jitter; the buffer stays b
 with the batch's lane and offset range, so a Kafka consumer commits offsets only for rows that are stored.
 
 Each batch carries a dedup token: ``<topic>-<partition>-<min offset>-<max offset>`` for Kafka lanes, a digest
-of the rows' hashes otherwise; a retried or replayed batch therefore presents the same token to the store.
+of the rows' hashes otherwise; a retried batch therefore presents the same token to the store.
+
+A *replayed* batch may be cut elsewhere: the age cut depends on how fast records arrived, and a worker
+that replays after a crash reads them all at once. So until a Kafka lane is *settled* (from this sink's
+start, and again after ``forget_lanes()`` at a rebalance), each of its batches is first checked against
+the table by row hash, and rows a previous owner stored (between its insert and its offset commit) are
+left out. The first batch with none of its rows stored settles the lane: one lane's batches are stored
+in offset order, so nothing after it can be stored either.
 """
 
 from __future__ import annotations
@@ -55,10 +62,15 @@ class Batch:
         if self.lane is not None and self.min_offset is not None:
             topic, partition = self.lane
             return f"{topic}-{partition}-{self.min_offset}-{self.max_offset}"
-        digest = hashlib.sha256()
-        for r in self.rows:
-            digest.update(r.hash.encode())
-        return f"rows-{len(self.rows)}-{digest.hexdigest()[:32]}"
+        return rows_token(self.rows)
+
+
+def rows_token(rows: Sequence[AuditRow]) -> str:
+    """The dedup token of a batch without a Kafka origin: a digest of its rows' hashes."""
+    digest = hashlib.sha256()
+    for r in rows:
+        digest.update(r.hash.encode())
+    return f"rows-{len(rows)}-{digest.hexdigest()[:32]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +138,8 @@ class BatchingAuditSink:
         self.consecutive_failures = 0
         self.last_error: str | None = None
 
+        self.replayed_rows = 0  # rows of replayed batches found stored already, left out of inserts
+        self._settled: set[Lane] = set()  # Kafka lanes past any rows a previous owner stored
         self._open: dict[Lane, Batch] = {}  # batches still filling, per lane
         self._ready: list[Batch] = []  # cut batches in insert order
         self._changed = asyncio.Condition()
@@ -168,6 +182,10 @@ class BatchingAuditSink:
             self._changed.notify_all()
             await self._changed.wait_for(lambda: self._stopped() or self.depth == 0)
             self._raise_if_stopped(closing_ok=True)
+
+    def forget_lanes(self) -> None:
+        """After a rebalance another worker may have stored rows of any lane: check each one again."""
+        self._settled.clear()
 
     async def close(self, timeout_s: float | None = None) -> None:
         """Flush and stop. With a timeout that expires, raise with the count of rows not yet stored."""
@@ -240,6 +258,25 @@ class BatchingAuditSink:
             async with self._changed:
                 self._changed.notify_all()
 
+    def _store_batch(self, batch: Batch, token: str) -> None:
+        """In the inserter thread: the batch, less rows a previous owner of its lane stored already."""
+        rows = batch.rows
+        if batch.lane is not None and batch.lane not in self._settled:
+            present = self.store.present(rows)
+            if present:
+                rows = [r for r in rows if r.hash not in present]
+                self.replayed_rows += len(batch.rows) - len(rows)
+                log.info(
+                    "audit lane %s: %d replayed rows were stored already (batch %s), left out",
+                    batch.lane,
+                    len(batch.rows) - len(rows),
+                    token,
+                )
+            else:
+                self._settled.add(batch.lane)
+        if rows:
+            self.store.insert(rows, token)
+
     async def _insert(self, batch: Batch) -> None:
         token = batch.dedup_token
         attempt = 0
@@ -247,7 +284,7 @@ class BatchingAuditSink:
             attempt += 1
             started = time.monotonic()
             try:
-                await asyncio.to_thread(self.store.insert, batch.rows, token)
+                await asyncio.to_thread(self._store_batch, batch, token)
             except Exception as exc:
                 self.failed_attempts += 1
                 self.consecutive_failures += 1

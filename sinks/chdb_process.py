@@ -25,7 +25,7 @@ from typing import IO
 
 import orjson
 
-from sinks.audit_model import AuditRow, QueryResult
+from sinks.audit_model import AUDIT_TABLE, AuditRow, QueryResult, presence_queries
 from sinks.chdb_store import (
     AuditStoreBusyError,
     AuditStoreError,
@@ -88,6 +88,10 @@ class ChdbProcessStore:
 
     def query(self, sql: str) -> QueryResult:
         return parse_result(self._call(_QUERY, sql.encode()))
+
+    def present(self, rows: Sequence[AuditRow]) -> set[str]:
+        table = f"{self.database}.{AUDIT_TABLE}"
+        return {h for sql in presence_queries(table, rows) for (h,) in self.query(sql).rows}
 
     def close(self) -> None:
         with self._lock:

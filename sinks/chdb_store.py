@@ -13,10 +13,17 @@ from typing import Any
 
 import orjson
 
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult, columns_of
+from sinks.audit_model import (
+    AUDIT_TABLE,
+    COLUMNS,
+    AuditRow,
+    QueryResult,
+    columns_of,
+    presence_queries,
+    sql_string,
+)
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
 from sinks.read_only import NotReadOnlyError, check_read_only
-
 
 
 class AuditStoreError(RuntimeError):
@@ -70,10 +77,14 @@ class ChdbAuditStore:
         # threads only add hand-offs (~10% more CPU per row, measured in round 4 of performance.md).
         settings = " SETTINGS max_threads = 1"
         if dedup_token and supports_dedup_token(self.version):
-            settings += f", insert_deduplication_token = '{_quote(dedup_token)}'"
+            settings += f", insert_deduplication_token = {sql_string(dedup_token)}"
         cols = ", ".join(COLUMNS)
         head = f"INSERT INTO {self.database}.{AUDIT_TABLE} ({cols}){settings} FORMAT JSONColumns\n"
         self._session.query(head + body.decode())
+
+    def present(self, rows: Sequence[AuditRow]) -> set[str]:
+        table = f"{self.database}.{AUDIT_TABLE}"
+        return {h for sql in presence_queries(table, rows) for (h,) in self.query(sql).rows}
 
     def query(self, sql: str) -> QueryResult:
         """Read-only: the audit log is insert-only, and this is the path user SQL takes."""
@@ -110,7 +121,3 @@ def parse_result(data: bytes) -> QueryResult:
         return QueryResult([], [])
     doc = json.loads(data)
     return QueryResult([m["name"] for m in doc["meta"]], [tuple(r) for r in doc["data"]])
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")

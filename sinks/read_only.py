@@ -1,10 +1,10 @@
 """The guard on user SQL against the embedded audit store: one reading statement, nothing else.
 
-chdb runs every statement of a multi-statement text (a harmless `SELECT 1;` followed by a statement
-that empties the table would run whole), and it has no per-query read-only mode that a later insert in the same session could
-undo, so the text itself is checked: its first word names a reading statement, and no `;` outside a
-quoted string, a quoted name or a comment starts a second one. The server backend runs user SQL with
-`readonly=1` as well.
+chdb runs every statement of a multi-statement text (a harmless `SELECT 1;` followed by a
+statement that empties the table would run whole), and it has no per-query read-only mode that a
+later insert in the same session could undo, so the text itself is checked: its first word names a
+reading statement, and no `;` outside a quoted string, a quoted name or a comment starts a second
+one. The server backend runs user SQL with `readonly=1` as well.
 """
 
 from __future__ import annotations

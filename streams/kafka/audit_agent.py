@@ -42,7 +42,7 @@ class AuditSinkAgent:
         runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(
             self._agent
         )
-        runtime.committer.before_revoke_commit.append(self.flush)
+        runtime.committer.before_revoke_commit.append(self._before_revoke)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_schema)
@@ -83,6 +83,10 @@ class AuditSinkAgent:
 
     async def flush(self) -> None:
         await self.sink.flush()
+
+    async def _before_revoke(self) -> None:
+        await self.flush()
+        self.sink.forget_lanes()  # whoever gets a partition next may store rows this worker then replays
 
     async def close(self) -> None:
         await self.sink.close(timeout_s=30.0)

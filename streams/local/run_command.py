@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -17,39 +15,12 @@ from processors.chain import Pipeline
 from sinks.audit_model import AuditRow, AuditStore
 from sinks.verify import verify_rows
 from streams.app_builder import open_audit_store, topology_for
+from streams.local.inserter import BackgroundInserter
 from streams.local.outputs import OutputFiles
 from streams.local.runtime import LocalRuntime, RunSummary, wall_clock_us
 from streams.settings import Settings
 
 PROGRESS_MIN_EVENTS = 2000
-
-
-class BackgroundInserter:
-    """Inserts audit batches on one background thread, in order, so the run does not wait on the store.
-
-    The thread waits on a socket (clickhouse-driver) or a pipe (the embedded store's writer process,
-    sinks.chdb_process) with the GIL released, so the insert overlaps the pipeline. At most
-    `max_in_flight` batches wait: a slow store slows the run down (backpressure) instead of growing
-    memory.
-    """
-
-    def __init__(self, store: AuditStore, max_in_flight: int = 2) -> None:
-        self.store = store
-        self.max_in_flight = max_in_flight
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dwf-audit")
-        self._in_flight: deque[Future[None]] = deque()
-
-    def submit(self, rows: Sequence[AuditRow]) -> None:
-        while len(self._in_flight) >= self.max_in_flight:
-            self._in_flight.popleft().result()  # re-raises an insert error here, in the run
-        self._in_flight.append(self._pool.submit(self.store.insert, list(rows)))
-
-    def close(self) -> None:
-        try:
-            while self._in_flight:
-                self._in_flight.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True)
 
 
 def read_input_lines(path: Path) -> list[str]:
@@ -92,6 +63,7 @@ async def run_local(
         runtime = LocalRuntime(
             pipeline, topo, OutputFiles(out_dir, topo, fmt), sink, ctx, audit_batch=settings.audit_batch_size
         )
+        completed = False
         try:
             if quiet or len(lines) < PROGRESS_MIN_EVENTS:
                 summary = await runtime.run(lines)
@@ -106,11 +78,14 @@ async def run_local(
                 ) as bar:
                     task = bar.add_task(pipeline.workflow.name, total=len(lines))
                     summary = await runtime.run(lines, on_event=lambda i: bar.update(task, completed=i + 1))
+            completed = True
         finally:
             for close in closers:
                 await close()
             if inserter is not None:
-                inserter.close()  # every batch is in the store before the summary says so
+                # every batch is in the store before the summary says so, however long the store is
+                # down; a run that failed anyway gives its audit rows half a minute
+                inserter.close(give_up_after_s=None if completed else 30.0)
         chain_ok = verify_rows(written).ok
         if not quiet:
             print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)

@@ -128,3 +128,71 @@ async def test_server_outage_mid_stream_loses_and_duplicates_nothing(tmp_path: P
         covered = [o for lo, hi in ranges for o in range(lo or 0, (hi or 0) + 1)]
         expected = len([1 for _, o in stream if o.partition == p])
         assert covered == list(range(expected)), f"partition {p}"
+
+
+def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_path: Path) -> None:
+    """`dana-wf run` into a server that is killed after its first batches landed and comes back: the
+    run retries (saying so on stderr), finishes, and the server holds every audit row once."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sinks.verify import verify_rows
+
+    root = Path(__file__).resolve().parents[2]
+    server = start_local_server(tmp_path / "clickhouse")
+    assert isinstance(server, LocalClickHouse)
+    dsn = f"clickhouse://default@127.0.0.1:{server.tcp_port}/dwf"
+    env = {**os.environ, "DWF_AUDIT_BATCH_SIZE": "1000"}  # ~70 batches: most are still to come at the kill
+    example = root / "docs" / "examples" / "claims"
+    args = ["run", str(example / "claims.yaml"), "--input", str(example / "events.jsonl")]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "streams", *args, "--out", str(tmp_path / "out"), "--audit", dsn],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        probe = ServerAuditStore(port=server.tcp_port, database="dwf", connect_timeout=1)
+        try:
+            deadline = time.monotonic() + 120
+            while True:  # until the first batch is in
+                assert run.poll() is None, "the run ended before its audit rows reached the server"
+                assert time.monotonic() < deadline, "no audit row reached the server"
+                try:
+                    if probe.query("SELECT count() FROM dwf.events").rows[0][0] > 0:
+                        break
+                except Exception:  # the table is not there yet
+                    pass
+                time.sleep(0.01)
+        finally:
+            probe.close()
+        server.down(graceful=False)
+        time.sleep(3)  # the run keeps going into its bounded in-flight batches, then waits on retries
+        assert run.poll() is None, "the run must wait for the server, not end without its audit rows"
+        server.up()
+        stdout, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    try:
+        assert run.returncode == 0, stderr[-2000:]
+        assert "retrying in" in stderr
+        check = ServerAuditStore(port=server.tcp_port, database="dwf")
+        try:
+            res = check.query(f"SELECT {', '.join(COLUMNS)} FROM dwf.events ORDER BY run_id, seq")
+        finally:
+            check.close()
+    finally:
+        server.down()
+    stored = [AuditRow.from_mapping(dict(zip(res.columns, r, strict=True))) for r in res.rows]
+    import re
+
+    reported = re.search(r"audit: (\d+) rows", stdout)
+    assert reported is not None, stdout[-2000:]
+    assert len(stored) == int(reported.group(1)) > 60_000  # the rows the run made, all of them
+    assert len({(r.run_id, r.seq) for r in stored}) == len(stored)
+    assert verify_rows(stored).ok

@@ -116,6 +116,16 @@ def test_query_cannot_change_the_audit_table(audit_store: AuditStore) -> None:
     assert count(audit_store) == 3
 
 
+def test_present_names_exactly_the_stored_rows(audit_store: AuditStore) -> None:
+    stored = audit_chain("run-'quoted\\", 5) + audit_chain("run-b", 3)
+    audit_store.insert(stored)
+    asked = audit_chain("run-'quoted\\", 9) + audit_chain("run-c", 2)  # 5 stored, 4 + 2 not
+    assert audit_store.present(asked) == {r.hash for r in stored[:5]}
+    assert audit_store.present(audit_chain("run-c", 2)) == set()
+    many = audit_chain("run-b", 2500)  # more than one presence query's worth of hashes
+    assert audit_store.present(many) == {r.hash for r in stored[5:]}
+
+
 def test_ensure_schema_twice_keeps_rows(audit_store: AuditStore) -> None:
     audit_store.insert(audit_chain("run-a", 3))
     audit_store.ensure_schema()

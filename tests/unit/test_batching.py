@@ -29,6 +29,7 @@ class HeldStore:
         self.gate.set()
         self.fail_next = 0
         self.attempts = 0
+        self.presence_checks = 0
 
     def ensure_schema(self) -> None:
         pass
@@ -43,6 +44,11 @@ class HeldStore:
 
     def query(self, sql: str) -> QueryResult:
         return QueryResult(columns=[])
+
+    def present(self, rows: Sequence[AuditRow]) -> set[str]:
+        self.presence_checks += 1
+        stored = {r.hash for r in self.rows}
+        return {r.hash for r in rows if r.hash in stored}
 
     def close(self) -> None:
         pass
@@ -204,3 +210,48 @@ async def test_close_with_timeout_names_the_rows_not_stored() -> None:
 def test_bad_sizes_are_refused_with_the_settings_to_fix() -> None:
     with pytest.raises(ValueError, match="DWF_AUDIT_BUFFER_MAX"):
         BatchingAuditSink(HeldStore(), batch_size=10, interval_s=1, buffer_max=5)
+
+
+async def test_a_replay_cut_elsewhere_stores_each_row_once_and_settles_the_lane() -> None:
+    """A worker that crashed between its inserts and its offset commit left batches cut by age; the
+    next owner reads the same records at once, so its batches are cut by size at other offsets."""
+    store = HeldStore()
+    rows = audit_chain("r", 40)  # offset o holds rows 2o and 2o+1
+    first = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100)
+    for o in range(13):  # the crashed owner stored offsets 0..12, cut after every 3 offsets
+        await first.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 0, o))
+    await first.flush()
+    assert [tok for _, tok in store.batches][-1] == "dwf.audit-0-12-12"
+    committed: list[CommittedBatch] = []
+    replay = BatchingAuditSink(
+        store, batch_size=10, interval_s=3600, buffer_max=100, on_commit=committed.append
+    )
+    for o in range(20):  # its successor replays from offset 0: batches 0-4, 5-9, 10-14, 15-19
+        await replay.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 0, o))
+    await replay.flush()
+    assert [r.hash for r in store.rows] == [r.hash for r in rows]  # every row once, in order
+    assert replay.replayed_rows == 26
+    assert [(c.min_offset, c.max_offset) for c in committed] == [(0, 4), (5, 9), (10, 14), (15, 19)]
+    # the first owner checked once (empty table: settled at once); the replay checked until its first
+    # batch with nothing stored: 0-4 and 5-9 (all stored), 10-14 (10..12 stored), 15-19 (none)
+    assert store.presence_checks == 1 + 4
+    await replay.put(rows[:2], Origin("dwf.audit", 0, 0))  # settled: a lane is not checked again...
+    await replay.flush()
+    assert store.presence_checks == 5
+    replay.forget_lanes()  # ...until a rebalance
+    await replay.put(rows[2:4], Origin("dwf.audit", 0, 1))
+    await replay.flush()
+    assert store.presence_checks == 6
+    # the deliberate re-put after settling was inserted (audit verify names such duplicates); the one
+    # after forget_lanes was found stored and left out
+    assert len(store.rows) == 42
+    assert replay.replayed_rows == 26 + 2
+
+
+async def test_rows_without_a_kafka_origin_are_never_checked() -> None:
+    store = HeldStore()
+    sink = BatchingAuditSink(store, batch_size=4, interval_s=3600, buffer_max=100)
+    await sink.put(audit_chain("r", 8))
+    await sink.flush()
+    assert store.presence_checks == 0
+    assert len(store.rows) == 8

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sinks.batching import BatchingAuditSink, Origin
 from sinks.chdb_process import ChdbProcessStore
 from sinks.chdb_store import AuditStoreBusyError, AuditStoreError, ChdbAuditStore
 from sinks.dsn import open_store
@@ -143,3 +144,24 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_a_replay_cut_at_other_offsets_adds_no_rows(tmp_path: Path) -> None:
+    """A worker stored offsets 0..7 of a partition (batches cut by age) and crashed before committing;
+    its successor replays 0..15 at once (batches cut by size): the store holds every row once."""
+    rows = audit_chain("run-a", 32)  # offset o holds rows 2o and 2o+1
+    store = ChdbProcessStore(tmp_path)
+    try:
+        crashed = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100)
+        for o in range(8):
+            await crashed.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 3, o))
+        await crashed.flush()
+        successor = BatchingAuditSink(store, batch_size=10, interval_s=3600, buffer_max=100)
+        for o in range(16):
+            await successor.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 3, o))
+        await successor.flush()
+        assert successor.replayed_rows == 16
+        stored = store.query("SELECT hash, count() FROM dwf.events GROUP BY hash").rows
+        assert sorted(stored) == sorted((r.hash, 1) for r in rows)
+    finally:
+        store.close()
