@@ -1,9 +1,10 @@
 """The one retry layer: what to retry, how long to wait, and when to stop calling a model at all.
 
 The SDK's own retries are off (``max_retries=0``), so every attempt here is one request on the wire.
-Retried: 429 rate limits (after Retry-After), 5xx, timeouts and connection errors. Never retried: a 429
-whose code is ``insufficient_quota`` (waiting does not add credit) and any other 4xx (the request is
-wrong and will stay wrong).
+Retried: 429 rate limits (after Retry-After), 5xx, 408 request timeout and 409 conflict (transient, as
+in the ``openai`` SDK's own retry policy), timeouts and connection errors. Never retried: a 429 whose code
+is ``insufficient_quota`` (waiting does not add credit) and any other 4xx (the request is wrong and will
+stay wrong).
 """
 
 from __future__ import annotations

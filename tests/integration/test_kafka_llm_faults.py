@@ -1,5 +1,6 @@
 """LLM faults in the Kafka runtime not covered by test_kafka_llm.py: timeouts, 429 insufficient_quota,
-400 bad request, a schema-breaking reply, and the fallback model taking over from a failing primary.
+400 bad request, a schema-breaking reply, a malformed-JSON reply (repaired, or not), and the fallback
+model taking over from a failing primary.
 
 One worker for the module (a worker subprocess on the real broker, the real ``openai`` client, the
 project's test server in this process): each test switches the server's faults, produces a batch with
@@ -180,6 +181,37 @@ async def test_schema_breaking_reply_gets_one_repair_then_the_policy(worker: Wor
     requests = worker.requests()
     assert by_model(requests) == {(PRIMARY, 200): 4}
     assert sorted(r["fault"] for r in requests) == ["schema_break"] * 4
+
+
+async def test_malformed_json_reply_gets_one_repair_then_the_policy(worker: Worker) -> None:
+    got = await worker.batch("malformed", ["stolen bike", "hail"], malformed_json={"always": True})
+    assert got["out"] == [] and len(got[DLQ]) == 2
+    assert all(
+        "llm step 'assess'" in e and "after one repair attempt" in e and "not valid JSON" in e
+        for e in errors(got[DLQ])
+    ), errors(got[DLQ])
+    # the truncated reply and its one repair, on the primary: the fallback is not asked
+    requests = worker.requests()
+    assert by_model(requests) == {(PRIMARY, 200): 4}
+    assert sorted(r["fault"] for r in requests) == ["malformed_json"] * 4
+    # the repair request carries the bad reply back: system, user, the bad reply, the repair message
+    assert sorted(r["messages"] for r in requests) == [2, 2, 4, 4]
+
+
+async def test_malformed_json_reply_repaired_once_reaches_out(worker: Worker) -> None:
+    # only the first request of the batch gets a truncated reply: its repair answers, the other event
+    # is answered at once, so both reach ``out`` with their typed fields and nothing reaches the dlq
+    got = await worker.batch("repaired", ["stolen bike", "cracked screen"], malformed_json={"first": 1})
+    assert got[DLQ] == []
+    assert {r["payload"]["claim_id"]: r["payload"]["risk"] for r in got["out"]} == {
+        "repaired-0": "high",
+        "repaired-1": "low",
+    }
+    assert {r["provenance"].get("model") for r in got["out"]} == {PRIMARY}
+    requests = worker.requests()
+    assert by_model(requests) == {(PRIMARY, 200): 3}
+    assert [r["fault"] for r in requests].count("malformed_json") == 1
+    assert sorted(r["messages"] for r in requests) == [2, 2, 4]
 
 
 async def test_timeouts_are_retried_then_the_policy(worker: Worker) -> None:

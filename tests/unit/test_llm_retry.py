@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from aiohttp import web
 
+from processors.llm import LLMClient, LLMRequest, OutputSpec
 from processors.llm.retry import (
     CircuitBreaker,
     CircuitState,
@@ -18,9 +21,12 @@ from processors.llm.retry import (
     classify,
     parse_retry_after,
 )
+from streams.settings import LLMEndpoint
+from workflow.ir import FieldIR
 
 pytestmark = pytest.mark.unit
 
+RETRY_OUTPUT = (FieldIR(name="risk", type="string"),)
 REQ = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 
 
@@ -104,3 +110,96 @@ def test_breaker_neutral_frees_the_trial() -> None:
     assert b.allow()
     b.neutral()  # e.g. a 429 during the trial: no verdict, let the next caller try
     assert b.allow()
+
+
+# -- which statuses are retried: pinned by status, and over HTTP through the real openai client ----------
+# Never retried: a request error stays wrong however often it is sent. Retried: 408 (request timeout) and
+# 409 (conflict / lock timeout) are transient by the openai SDK's own retry policy, 429 without
+# insufficient_quota is a rate limit, 5xx is the server's fault (docs/llm.md, "Retries, breaker, fallbacks").
+NEVER_RETRIED = (400, 401, 403, 404, 422)
+RETRIED_TRANSIENT = (408, 409, 500, 502, 503, 504)
+ATTEMPTS = 3
+WAITS = 2
+QUICK = RetryConfig(max_attempts=ATTEMPTS, max_rate_limit_waits=WAITS, base_s=0.001, max_s=0.002)
+
+
+def sdk_error(status: int, body: Any = None) -> openai.APIStatusError:
+    """The exception the openai client raises for ``status`` (its own status-to-class mapping)."""
+    client = openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9/v1")
+    response = httpx2.Response(status, request=REQ)
+    return client._make_status_error(f"Error code: {status}", body=body, response=response)
+
+
+@pytest.mark.parametrize("status", NEVER_RETRIED)
+def test_request_errors_are_never_retried(status: int) -> None:
+    err = classify(sdk_error(status, {"message": "no"}))
+    assert err.kind is ErrorKind.REQUEST and not err.retryable and err.status == status
+
+
+@pytest.mark.parametrize("status", RETRIED_TRANSIENT)
+def test_timeouts_conflicts_and_5xx_are_retried(status: int) -> None:
+    err = classify(sdk_error(status))
+    assert err.kind is ErrorKind.TRANSIENT and err.retryable and err.status == status
+
+
+def test_429_is_retried_unless_insufficient_quota() -> None:
+    assert classify(sdk_error(429, {"code": "rate_limit_exceeded"})).kind is ErrorKind.RATE_LIMITED
+    quota = classify(sdk_error(429, {"code": "insufficient_quota", "type": "insufficient_quota"}))
+    assert quota.kind is ErrorKind.QUOTA and not quota.retryable
+
+
+@pytest.fixture
+async def status_server() -> AsyncIterator[tuple[str, list[int], dict[str, Any]]]:
+    """A bare HTTP endpoint answering every chat completion with the status in ``reply``: the project's
+    test server has faults for 400, 429 and 500 only; this one can answer 401/403/404/408/409/422/5xx."""
+    seen: list[int] = []
+    reply: dict[str, Any] = {"status": 500, "code": None}
+
+    async def chat(request: web.Request) -> web.Response:
+        await request.read()
+        seen.append(reply["status"])
+        error = {"message": f"status {reply['status']} (test)", "type": reply["code"], "code": reply["code"]}
+        headers = {"retry-after-ms": "1"} if reply["status"] == 429 else {}
+        return web.json_response({"error": error}, status=reply["status"], headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1", seen, reply
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "requests", "error_type"),
+    [
+        *((s, None, 1, "request") for s in NEVER_RETRIED),
+        (429, "insufficient_quota", 1, "insufficient_quota"),
+        (429, "rate_limit_exceeded", 1 + WAITS, "rate_limited"),
+        *((s, None, ATTEMPTS, "server_error") for s in RETRIED_TRANSIENT),
+    ],
+)
+async def test_requests_sent_per_status_over_http(
+    status_server: tuple[str, list[int], dict[str, Any]],
+    status: int,
+    code: str | None,
+    requests: int,
+    error_type: str,
+) -> None:
+    base_url, seen, reply = status_server
+    reply.update(status=status, code=code)
+    client = LLMClient(LLMEndpoint(base_url=base_url), retry=QUICK, breaker_threshold=100)
+    try:
+        result = await client.complete(
+            LLMRequest(models=("default",), prompt="claim 1", output=OutputSpec(RETRY_OUTPUT, "claims"))
+        )
+    finally:
+        await client.aclose()
+    assert not result.ok
+    assert result.audit["error.type"] == error_type, result.audit
+    assert seen == [status] * requests  # each one request on the wire: the SDK retried nothing itself
