@@ -33,6 +33,9 @@ OUTCOMES = frozenset({"emit", "route", "reject", "dlq"})
 # Final status of one provider call, after the single retry layer has given up or succeeded.
 LLM_STATUSES = frozenset({"ok", "error", "timeout", "rate_limited", "invalid_output"})
 
+# Levels of a drift window that count as an alert (``ok`` is not counted).
+DRIFT_ALERT_LEVELS = ("warn", "alert")
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -130,6 +133,18 @@ class Metrics:
             ("workflow", "monitor"),
             registry=r,
         )
+        self._drift_alerts = Counter(
+            "dwf_drift_alerts",
+            "Closed drift windows that warned or alerted, by monitor and level (warn, alert).",
+            ("workflow", "monitor", "level"),
+            registry=r,
+        )
+        self._drift_late = Counter(
+            "dwf_drift_late_events",
+            "Events that arrived after one of their drift windows closed (not counted there).",
+            ("workflow",),
+            registry=r,
+        )
         self._lag = Gauge(
             "dwf_consumer_lag_messages",
             "Messages between the committed offset and the end of a partition.",
@@ -213,6 +228,23 @@ class Metrics:
         self._drift.labels(workflow, monitor).set(psi)
         if threshold is not None:
             self._drift_threshold.labels(workflow, monitor).set(threshold)
+
+    def drift_monitors(self, workflow: str, monitors: Iterable[str]) -> None:
+        """Expose the drift counters at 0 before anything happened, so ``increase()`` sees the first one."""
+        self._drift_late.labels(workflow)
+        for monitor in monitors:
+            for level in DRIFT_ALERT_LEVELS:
+                self._drift_alerts.labels(workflow, monitor, level)
+
+    def drift_alert(self, workflow: str, monitor: str, level: str) -> None:
+        """Count one closed window that warned or alerted."""
+        if level not in DRIFT_ALERT_LEVELS:
+            raise ValueError(f"drift_alert level {level!r} is not one of {sorted(DRIFT_ALERT_LEVELS)}")
+        self._drift_alerts.labels(workflow, monitor, level).inc()
+
+    def drift_late(self, workflow: str, events: int = 1) -> None:
+        """Count late drift events (audited, not counted in their closed windows)."""
+        self._drift_late.labels(workflow).inc(events)
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
         self._lag.labels(topic, str(partition)).set(lag)

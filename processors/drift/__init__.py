@@ -1,9 +1,10 @@
 """Context drift: windowed distributions of monitored fields, scored against a reference.
 
 Pure components the runtimes call: a DriftMonitor per workflow (state in a mapping they give it),
-the metrics, the window arithmetic, and the pinned-baseline file.
+the metrics, the window arithmetic, the pinned-baseline file, and the log line of a warn/alert window.
 """
 
+from processors.drift.alerts import LOG_LEVELS, log_window
 from processors.drift.baseline import (
     Baseline,
     BaselineBuilder,
@@ -19,6 +20,7 @@ from processors.drift.windows import WindowDefinition, WindowTracker, event_time
 __all__ = [
     "DRIFT_RECORD_SCHEMA",
     "LATE_EVENT_SCHEMA",
+    "LOG_LEVELS",
     "Baseline",
     "BaselineBuilder",
     "DriftMonitor",
@@ -30,6 +32,7 @@ __all__ = [
     "WindowTracker",
     "event_time_us",
     "js_distance",
+    "log_window",
     "psi",
     "read_baseline",
     "write_baseline",

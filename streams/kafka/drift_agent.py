@@ -11,6 +11,8 @@ after its whole journey, with every value it collected; this runtime does the sa
 * that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
   workflow (as ``processors/drift/monitor.py`` requires). It calls ``observe`` once per message and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
+  Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
+  one log line (``processors/drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
 
 Why once per event and not a message per step: ``DriftMonitor.observe`` counts the *call* against the
 window tracker (a late call is counted and audited as one late event) and moves the watermark, so
@@ -36,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 
 from processors.chain import ENTRY, Node
-from processors.drift.observer import DriftObserver
+from processors.drift.alerts import log_window
+from processors.drift.observer import DriftObserver, DriftReport
 from processors.executor import FORWARD, StepResult
 from schemas.envelope import Envelope
 from streams.kafka.codec import header_map
@@ -142,6 +145,8 @@ class DriftAgent:
         self.windows = 0
         self.alerts: list[str] = []
         self.late = 0
+        if metrics is not None:  # the counters exist at 0 from the start, for increase() and rate()
+            metrics.drift_monitors(self.workflow, [m.id for m in runtime.pipeline.workflow.drift.monitors])
         self.lock = runtime.add_handler(tap.values_topic, self.handle)
         app.agent(self.topic, name=f"{app.conf.id}.drift")(self._agent)
 
@@ -190,14 +195,24 @@ class DriftAgent:
                 await section.send(self.records_topic, key, self._encode(record.to_record()))
             await self.state.flush(section)
             section.done(msg.offset)
-        self.late += len(report.late)
+        self.published(report)
+
+    def published(self, report: DriftReport) -> None:
+        """After the report's records and rows were sent: counts, metrics, one log line per warn/alert."""
+        metrics = self.metrics
+        if report.late:
+            self.late += len(report.late)
+            if metrics is not None:
+                metrics.drift_late(self.workflow, len(report.late))
         for record in report.records:
             self.windows += 1
-            if record.psi is not None and self.metrics is not None:
-                self.metrics.drift(self.workflow, record.monitor, record.psi, record.alert_psi)
-            if record.level != "ok":
-                self.alerts.append(record.summary())
-                log.warning("%s", record.summary())
+            if record.psi is not None and metrics is not None:
+                metrics.drift(self.workflow, record.monitor, record.psi, record.alert_psi)
+            line = log_window(record)  # the same line as the local runtime's (processors/drift/alerts.py)
+            if line is not None:
+                self.alerts.append(line)
+                if metrics is not None:
+                    metrics.drift_alert(self.workflow, record.monitor, record.level)
 
 
 def _dumps(value: Any) -> bytes:

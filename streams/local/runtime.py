@@ -16,6 +16,7 @@ from typing import Any
 from processors.audit_trail import transition
 from processors.base import StepContext
 from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
+from processors.drift.alerts import log_window
 from processors.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
 from processors.executor import FORWARD, execute
 from processors.ingest import INGEST, admit
@@ -135,8 +136,9 @@ class LocalRuntime:
         s = self.summary
         for record in report.records:
             s.drift_windows += 1
-            if record.level != "ok":
-                s.drift_alerts.append(record.summary())
+            line = log_window(record)  # one log line per warn/alert window, worded as in Kafka mode
+            if line is not None:
+                s.drift_alerts.append(line)
             if self.outputs is not None:
                 self.outputs.write_record(DRIFT_BOUNDARY, record.to_record())
         s.late_events += len(report.late)

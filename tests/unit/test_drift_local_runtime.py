@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -13,7 +16,7 @@ from schemas.registry import FileRegistry
 from sinks.audit_model import AuditRow
 from sinks.verify import verify_rows
 from streams.local.outputs import OutputFiles, read_jsonl
-from streams.local.runtime import LocalRuntime, collect_rows
+from streams.local.runtime import LocalRuntime, RunSummary, collect_rows
 from streams.topology import Topology
 from workflow.spec import parse_spec
 
@@ -117,3 +120,104 @@ async def test_event_without_a_usable_time_is_audited_not_fatal(tmp_path: Path) 
     skipped = [r for r in rows if r.kind == "drift_skipped"]
     assert len(skipped) == 1 and "time_field 'ts'" in skipped[0].reason
     assert verify_rows(rows).ok
+
+
+# -- known answers at scale and off the window boundary -------------------------------------------------
+
+STEADY = """
+workflow: steady
+input: {currency: string, amount: double, description: string, ts: long}
+steps:
+  - check: {validate: [{id: positive, rule: "amount > 0.0"}]}
+drift:
+  window: {time_field: ts}
+  monitors:
+    - {id: currency, field: currency}
+    - {id: amount, field: amount, feature: numeric, step: check}
+    - {id: description, field: description, feature: text}
+"""
+WORDS = ("water", "damage", "roof", "fire", "theft", "car", "accident", "flood", "window", "broken", "phone")
+NEW_WORDS = ("ransomware", "cyber", "breach", "hail", "storm", "server", "outage", "invoice", "fraud", "wire")
+T0_S = 1_699_999_200  # 2023-11-14T22:00:00Z: whole hours (and 150 s windows) from the first claim
+
+
+def claims_lines(n: int, seed: int, seconds_apart: float, shift_at: int | None = None) -> list[str]:
+    """n claims; from claim `shift_at` on, every monitored field shifts."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        shifted = shift_at is not None and i >= shift_at
+        words = NEW_WORDS + WORDS[:4] if shifted else WORDS
+        weights = [0.3, 0.3, 0.4] if shifted else [0.6, 0.3, 0.1]
+        claim = {
+            "currency": rng.choices(("USD", "EUR", "GBP"), weights)[0],
+            "amount": round(rng.lognormvariate(6.6 if shifted else 6.0, 1.0), 2),
+            "description": " ".join(rng.choices(words, k=6)),
+            "ts": T0_S + int(i * seconds_apart),
+        }
+        lines.append(json.dumps(claim))
+    return lines
+
+
+async def run_steady(tmp_path: Path, lines: list[str], spec: str = STEADY) -> tuple[list[Any], RunSummary]:
+    """Through the real LocalRuntime, no outputs and no store: the drift records from their audit rows."""
+    pipeline = compile_pipeline(parse_spec(spec))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    records: list[Any] = []
+
+    def keep_drift_rows(rows: Sequence[AuditRow]) -> None:  # the details of a drift row: to_record()
+        records.extend(SimpleNamespace(**json.loads(r.details)) for r in rows if r.kind == "drift")
+
+    summary = await LocalRuntime(pipeline, topo, None, keep_drift_rows).run(lines)
+    return records, summary
+
+
+async def test_stationary_stream_of_100k_events_never_warns_with_the_defaults(tmp_path: Path) -> None:
+    """The issue's acceptance test through `dana-wf run`'s runtime: default thresholds (warn 0.1, alert
+    0.2), default window (tumbling, 3600 s, no lateness), the reference learned from the first window."""
+    lines = claims_lines(100_000, seed=2, seconds_apart=0.6)  # 6000 claims per hour
+    records, summary = await run_steady(tmp_path, lines)
+    assert summary.events == 100_000
+    assert summary.outcomes["out"] == 100_000
+    assert summary.drift_windows == 3 * 17  # 16 full hours, then 4000 claims
+    assert {(r.warn_psi, r.alert_psi, r.window_end_us - r.window_start_us) for r in records} == {
+        (0.1, 0.2, 3_600_000_000)
+    }
+    scored = [r for r in records if r.psi is not None]
+    full = [r for r in scored if r.closed_by == "watermark"]
+    assert len(scored) == 3 * 16 and len(full) == 3 * 15
+    assert not any(r.below_min_count for r in full)  # the thresholds decide, not the min_count gate
+    worst = max(scored, key=lambda r: r.psi or 0.0)
+    assert all(r.level == "ok" for r in records), vars(worst)
+    assert (worst.psi or 0.0) < 0.05, vars(worst)
+    assert summary.drift_alerts == []
+
+
+@pytest.mark.parametrize("shift_fraction", [0.3, 0.75])
+async def test_a_shift_inside_a_window_alerts_by_the_first_full_window_after_it(
+    tmp_path: Path, shift_fraction: float
+) -> None:
+    """The shift lands inside window 4 (not on a boundary): no alert in the windows before it, and an alert
+    at the latest in window 5, the first one whose events all come after the shift."""
+    per_window = 1500
+    spec = STEADY.replace("{time_field: ts}", "{size_s: 150, time_field: ts}")  # 10 claims a second
+    shift_at = 4 * per_window + round(shift_fraction * per_window / 10) * 10  # on a whole second
+    lines = claims_lines(8 * per_window, seed=7, seconds_apart=0.1, shift_at=shift_at)
+    shift_us = json.loads(lines[shift_at])["ts"] * 1_000_000
+    assert json.loads(lines[shift_at - 1])["ts"] * 1_000_000 < shift_us  # a clean cut, mid-window
+    records, summary = await run_steady(tmp_path, lines, spec)
+    first_full_start = min(r.window_start_us for r in records if r.window_start_us >= shift_us)
+    for monitor in ("currency", "amount", "description"):
+        mine = [r for r in records if r.monitor == monitor]
+        assert len(mine) == 8
+        (shift_window,) = [r for r in mine if r.window_start_us < shift_us < r.window_end_us]
+        before = [r for r in mine if r.window_end_us <= shift_us]
+        assert len(before) == 4 and before[0].reference == "building"
+        assert all(r.level == "ok" for r in before), [(r.window_start_us, r.psi) for r in before]
+        alerts = [r for r in mine if r.level == "alert"]
+        assert alerts, f"{monitor}: no alert after the shift"
+        assert alerts[0].window_end_us > shift_us  # never before the shift...
+        assert alerts[0].window_start_us <= first_full_start  # ...and by the first full window after it
+        full = next(r for r in mine if r.window_start_us == first_full_start)
+        assert full.level == "alert" and full.window_start_us == shift_window.window_end_us
+    assert len(summary.drift_alerts) == sum(r.level != "ok" for r in records)
