@@ -37,22 +37,52 @@ def fields_after(step: StepIR, before: Fields) -> Fields:
             out.pop(name, None)
     elif isinstance(step, RouteStepIR):
         out[step.field] = FieldIR(name=step.field, type="string")
-        merged: Fields | None = None
+        joining = []
         for branch in step.branches:
             if branch.terminal:
                 continue
             b = dict(out)
             for sub in branch.steps:
                 b = fields_after(sub, b)
-            merged = b if merged is None else {k: v for k, v in merged.items() if k in b and b[k] == v}
-        if merged is not None:
-            out = merged
+            joining.append(b)
+        if joining:
+            out = join_branches(joining)
     elif isinstance(step, LLMStepIR):
         for f in step.output:
             out[f.name] = f.model_copy(update={"optional": True})
     elif isinstance(step, ValidateStepIR | EnforceStepIR):
         pass
     return out
+
+
+def join_branches(branches: list[Fields]) -> Fields:
+    """The fields where a route's branches meet again: the union of what they carry.
+
+    A field only some branches set (an llm step's answer on the review branch) is optional after the
+    join, so the answer reaches the steps and topics downstream instead of being cut off by their
+    schema. A field the branches give different types has no one type there: it is left out, and the
+    spec check names it (branch_type_conflicts).
+    """
+    joined: Fields = {}
+    for name in dict.fromkeys(n for b in branches for n in b):  # first-seen order: a stable schema
+        defs = [b[name] for b in branches if name in b]
+        if len({d.type for d in defs}) > 1:
+            continue
+        optional = len(defs) < len(branches) or any(d.optional for d in defs)
+        first = defs[0]
+        joined[name] = (
+            first if first.optional == optional else first.model_copy(update={"optional": optional})
+        )
+    return joined
+
+
+def branch_type_conflicts(branches: dict[str, Fields]) -> dict[str, dict[str, str]]:
+    """Fields the joining branches give different types: field -> {branch: type}."""
+    types: dict[str, dict[str, str]] = {}
+    for branch, fields in branches.items():
+        for name, f in fields.items():
+            types.setdefault(name, {})[branch] = f.type
+    return {name: by for name, by in types.items() if len(set(by.values())) > 1}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from workflow.ir import (
     ValidateStepIR,
     WorkflowIR,
 )
-from workflow.payload_types import Fields, fields_after
+from workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from workflow.spec_steps import parse_steps
@@ -255,9 +255,22 @@ def _check_steps(
         elif isinstance(step, RouteStepIR):
             routed = dict(current)
             routed[step.field] = FieldIR(name=step.field, type="string")
+            joining: dict[str, Fields] = {}
             for branch in step.branches:
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
-                _check_steps(list(branch.steps), routed, c, None, f"{spath}.route.{branch.name}.steps", seen)
+                bpath = f"{spath}.route.{branch.name}.steps"
+                after_branch = _check_steps(list(branch.steps), routed, c, None, bpath, seen)
+                if not branch.terminal:
+                    joining[branch.name] = after_branch
+            for name, by_branch in branch_type_conflicts(joining).items():
+                typed = ", ".join(f"{t} in '{b}'" for b, t in by_branch.items())
+                c.add(
+                    node,
+                    step.name,
+                    f"{spath}.route",
+                    f"field '{name}' has different types where the branches join ({typed})",
+                    "give the field one type in every branch, or a different name in each",
+                )
         elif isinstance(step, LLMStepIR) and step.when:
             _check_reads(step.when, current, c, node, f"{spath}.llm.when")
         current = fields_after(step, current)

@@ -118,12 +118,22 @@ def check_outcomes(workdir: Path) -> int:
     assert routes == {"auto_pay": expected["auto_pay"], "review": expected["review"]}
     assert len(rejected) == expected["rejected"] and len(dlq) == expected["dlq"]
     review = [r for r in decided if r["payload"]["route"] == "review"]
-    # the model answered every review claim with a description (the ``out`` record keeps the provenance;
-    # its payload, common to both routes, does not carry the step's fields); no other claim was sent
+    # the model answered every review claim with a description, and its answer reaches `out` (optional
+    # fields after the branches join: null on auto-paid claims); no other claim was sent
     asked = [r for r in review if r["payload"]["description"]]
     assert all(r["provenance"].get("model") == "dwf-test-model" for r in asked)
     assert not any(r["provenance"].get("model") for r in decided if r not in asked)
+    for r in asked:  # the reply script's rules: loss words -> risk, first match wins
+        text, p = r["payload"]["description"], r["payload"]
+        words = [("high", HIGH_RISK_WORDS), ("medium", MEDIUM_RISK_WORDS)]
+        want = next((risk for risk, ws in words if any(w in text for w in ws)), "low")
+        assert (p["risk"], p["confidence"] > 0, bool(p["rationale"])) == (want, True, True), r
+    assert all(r["payload"]["risk"] is None for r in decided if r["payload"]["route"] == "auto_pay")
     return len(asked)
+
+
+HIGH_RISK_WORDS = ("stolen", "theft", "fire", "total loss", "burglary", "arson")
+MEDIUM_RISK_WORDS = ("water damage", "flood", "cash", "lost", "missing")
 
 
 def test_readme_offline_llm_example_and_its_rerun_from_the_cache(workdir: Path) -> None:

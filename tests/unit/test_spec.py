@@ -183,3 +183,59 @@ def test_claims_example_parses(claims_spec: Path) -> None:
     assert ir.name == "claims-triage"
     assert [s.name for s in ir.steps] == ["normalize", "check_claim", "triage"]
     assert [m.id for m in ir.drift.monitors] == ["currency_mix", "claim_amount", "description_terms"]
+
+
+BRANCHES = """
+workflow: w
+input: {amount: double, description: string}
+steps:
+  - triage:
+      route:
+        small: "amount < 10.0"
+        large:
+          when: "true"
+          steps:
+            - assess:
+                llm:
+                  prompt: "Rate {{ description }}"
+                  output: {risk: string, confidence: double}
+            - tag: {transform: {set: {tier: {expr: "'large'", type: string}}}}
+  - check: {validate: [{id: known_risk, rule: "risk == null || risk in ['low', 'high']"}]}
+"""
+
+
+def test_fields_a_branch_adds_reach_the_steps_after_the_join_as_optional() -> None:
+    from processors.chain import OUT, compile_pipeline
+
+    ir = parse_spec(BRANCHES)  # the rule after the join reads the llm answer: no "not a field" error
+    pipeline = compile_pipeline(ir)
+    joined = pipeline.boundaries["triage"]  # where both branches meet, into `check`
+    assert list(joined) == ["amount", "description", "route", "risk", "confidence", "tier"]
+    assert [joined[f].optional for f in ("amount", "route", "risk", "confidence", "tier")] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert pipeline.boundaries[OUT] == joined
+
+
+def test_a_field_typed_differently_in_two_joining_branches_is_an_error() -> None:
+    spec = BRANCHES.replace(
+        'small: "amount < 10.0"',
+        """small:
+          when: "amount < 10.0"
+          steps:
+            - t: {transform: {set: {tier: {expr: "1", type: long}}}}""",
+    ).replace(
+        "  - check: {validate: [{id: known_risk, rule: \"risk == null || risk in ['low', 'high']\"}]}\n", ""
+    )
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    (problem,) = info.value.problems
+    assert (
+        problem.message
+        == "field 'tier' has different types where the branches join (long in 'small', string in 'large')"
+    )
+    assert "one type in every branch" in problem.fix
