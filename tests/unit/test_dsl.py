@@ -190,7 +190,7 @@ def test_branches_compile_to_the_documented_topics() -> None:
         "triage": "settle",
     }
     assert pipeline.terminals == ["out", "fraud_check"]
-    assert "reviewed" not in pipeline.boundaries["out"]  # only one branch sets it
+    assert pipeline.boundaries["out"]["reviewed"].optional  # only one branch sets it: optional after the join
     assert pipeline.boundaries["triage"]["decision"].type == "string"
 
 
