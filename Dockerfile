@@ -3,7 +3,8 @@
 #
 # Two stages: `build` has compilers and pip and produces a virtualenv; `runtime` copies only that venv onto
 # a clean slim base, runs as an unprivileged user and works with a read-only root filesystem
-# (state in /var/lib/dana-wf, scratch in /tmp: mount both writable, as the Helm chart does).
+# (state in /var/lib/dana-wf = DWF_DATA_DIR: the file schema registry, the LLM cache, faust tables; scratch in
+# /tmp: mount both writable, as the Helm chart and docker-compose.yml do; WORKDIR stays read-only).
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 

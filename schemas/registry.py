@@ -21,6 +21,10 @@ class UnknownSchemaError(LookupError):
     """A schema id this registry has never seen (e.g. from another cluster's registry)."""
 
 
+class RegistryNotWritableError(OSError):
+    """The registry directory cannot be created or written (e.g. under a read-only root filesystem)."""
+
+
 def schema_id(schema: dict[str, Any]) -> int:
     canonical = to_parsing_canonical_form(fastavro.parse_schema(schema, _write_hint=False))
     digest = bytes.fromhex(fingerprint(canonical, "SHA-256"))
@@ -43,17 +47,38 @@ class FileRegistry:
                 self._write(sid, schema)
         return sid
 
+    def check_writable(self) -> None:
+        """Create the directory if needed and make sure this process may write into it."""
+        if self.directory is None:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._not_writable(exc.strerror or str(exc)) from None
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise self._not_writable("permission denied")
+
+    def _not_writable(self, why: str) -> RegistryNotWritableError:
+        return RegistryNotWritableError(
+            f"schema registry directory {self.directory} is not writable ({why}): "
+            "point DWF_SCHEMA_REGISTRY at file://<writable dir>, or DWF_DATA_DIR at a writable directory "
+            "(the default registry is file://<data_dir>/schemas)"
+        )
+
     def _write(self, sid: int, schema: dict[str, Any]) -> None:
         assert self.directory is not None
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{sid}.avsc"
-        if path.exists():
-            return
-        # write-then-rename: several workers may register the same schema at once
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(schema, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                return
+            # write-then-rename: several workers may register the same schema at once
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(schema, fh, indent=2, sort_keys=True)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise self._not_writable(exc.strerror or str(exc)) from None
 
     def lookup(self, sid: int) -> dict[str, Any]:
         schema = self._by_id.get(sid)

@@ -17,12 +17,20 @@ def load_pipeline(spec_path: str | Path) -> Pipeline:
 
 
 def registry_for(settings: Settings) -> FileRegistry:
-    url = settings.schema_registry
+    """The file registry of DWF_SCHEMA_REGISTRY, by default ``file://<data_dir>/schemas``; its directory is
+    created and checked writable here, so a read-only filesystem fails with the settings to change."""
+    url = settings.schema_registry_url()
     if not url.startswith("file://"):
+        from streams.config_cli import mask_text
+
         raise ValueError(
-            f"schema_registry {url!r}: only file:// registries are supported (DWF_SCHEMA_REGISTRY)"
+            f"DWF_SCHEMA_REGISTRY={mask_text(url)}: only file:// registries are supported (ids come from "
+            "schema fingerprints, so every worker derives the same ids from the spec and no registry server "
+            "is needed); set it to file://<dir> or unset it for file://<DWF_DATA_DIR>/schemas"
         )
-    return FileRegistry(Path(url.removeprefix("file://")))
+    registry = FileRegistry(Path(url.removeprefix("file://")))
+    registry.check_writable()
+    return registry
 
 
 def topology_for(pipeline: Pipeline, settings: Settings) -> Topology:

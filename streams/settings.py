@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class LLMEndpoint(BaseModel):
@@ -49,8 +51,8 @@ class Settings(BaseSettings):
     audit_batch_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
 
-    # Schemas
-    schema_registry: str = "file://.dwf/schemas"
+    # Schemas: unset (or empty) means the file registry under data_dir, see schema_registry_url()
+    schema_registry: str | None = None
 
     # LLM
     llm_default: LLMEndpoint = Field(default_factory=LLMEndpoint)
@@ -64,6 +66,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     config_file: Path | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level {value!r}: use one of {', '.join(LOG_LEVELS)} (DWF_LOG_LEVEL)")
+        return level
+
+    def schema_registry_url(self) -> str:
+        """The schema registry in use: DWF_SCHEMA_REGISTRY, else ``file://<data_dir>/schemas`` (so a
+        read-only working directory is fine as long as data_dir is writable)."""
+        return self.schema_registry or f"file://{self.data_dir / 'schemas'}"
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,8 @@
-"""Create a workflow's topics with the configured partitions and replication (idempotent)."""
+"""Create a workflow's topics with the configured partitions and replication (idempotent).
+
+The admin client connects with the process's Kafka security settings (TLS/SASL, streams/kafka/security.py):
+those given, else DWF_KAFKA_* read from the environment / config file.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,23 @@ import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.kafka.security import KafkaSecurity, client_security
 
 
 class BrokerUnavailableError(RuntimeError):
     """The broker does not answer; the message says which address and how to start one."""
 
 
-def broker_hint(bootstrap: str) -> str:
+def broker_hint(bootstrap: str, security: KafkaSecurity | None = None) -> str:
+    if security is not None and security.protocol != "PLAINTEXT":
+        return (
+            f"cannot connect to Kafka at {bootstrap} with {security.describe()}: check that a broker is up "
+            "there, that this listener speaks DWF_KAFKA_SECURITY_PROTOCOL, and that "
+            "DWF_KAFKA_SASL_MECHANISM, DWF_KAFKA_SASL_USERNAME, DWF_KAFKA_SASL_PASSWORD and "
+            "DWF_KAFKA_SSL_CAFILE are right"
+        )
     return (
         f"no Kafka broker answers at {bootstrap}: start the local one with `dana-wf kafka up`, "
         "or pass --broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS)"
@@ -22,13 +35,24 @@ def broker_hint(bootstrap: str) -> str:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int, replication: int, timeout_s: float = 30.0
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int,
+    replication: int,
+    timeout_s: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    security = security or client_security()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(timeout_s * 1000),
+        **security.aiokafka_kwargs(),
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
-    except (KafkaConnectionError, TimeoutError, OSError):
-        raise BrokerUnavailableError(broker_hint(bootstrap)) from None
+    except (KafkaError, TimeoutError, OSError):
+        # KafkaConnectionError, and what a failed TLS handshake or SASL exchange raises
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]

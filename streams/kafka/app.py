@@ -29,6 +29,7 @@ from schemas.serde import EnvelopeSerde, PoisonMessageError
 from sinks.audit_model import AuditRow, AuditStore, seal
 from streams.kafka.codec import WireCodec, source_headers
 from streams.kafka.commit import Committer, PartitionRevokedError
+from streams.kafka.security import KafkaSecurity
 from streams.settings import Settings
 from streams.topology import Topology
 
@@ -57,6 +58,7 @@ class KafkaOptions:
     audit_batch_size: int = 20_000
     audit_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS/SASL of every client (security.py)
 
     def __post_init__(self) -> None:
         if self.guarantee not in (AT_LEAST_ONCE, EXACTLY_ONCE):
@@ -75,6 +77,7 @@ class KafkaOptions:
             "audit_interval_s": settings.audit_batch_interval_s,
             "audit_buffer_max": settings.audit_buffer_max,
             "metrics_port": settings.metrics_port,
+            "security": KafkaSecurity.from_settings(settings),
         }
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
@@ -119,7 +122,9 @@ class KafkaRuntime:
         self.app = self._make_app()
         from streams.kafka.broker_view import BrokerView
 
-        self.broker_view = BrokerView(self.app, options.bootstrap, read_committed=self.exactly_once)
+        self.broker_view = BrokerView(
+            self.app, options.bootstrap, read_committed=self.exactly_once, security=options.security
+        )
         self.committer = Committer(
             self.app,
             self.exactly_once,
@@ -179,6 +184,7 @@ class KafkaRuntime:
         return faust.App(
             o.app_id(self.pipeline.workflow.name),
             broker=[f"kafka://{b.strip()}" for b in o.bootstrap.split(",")],
+            broker_credentials=o.security.faust_credentials(),  # None for PLAINTEXT
             processing_guarantee=o.guarantee,
             web_enabled=False,
             datadir=str(data),

@@ -17,14 +17,18 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streams.kafka.frontier import Key
+from streams.kafka.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
 
 class BrokerView:
-    def __init__(self, app: Any, bootstrap: str, read_committed: bool) -> None:
+    def __init__(
+        self, app: Any, bootstrap: str, read_committed: bool, security: KafkaSecurity | None = None
+    ) -> None:
         self.app = app
         self.bootstrap = bootstrap
+        self.security = security or KafkaSecurity()
         self.isolation_level = "read_committed" if read_committed else "read_uncommitted"
         self._scanner: AIOKafkaConsumer | None = None
 
@@ -61,6 +65,7 @@ class BrokerView:
                 isolation_level=self.isolation_level,
                 fetch_max_wait_ms=50,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
+                **self.security.aiokafka_kwargs(),
             )
             await scanner.start()
             self._scanner = scanner

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from streams.settings import load_settings
+from streams.settings import LOG_LEVELS, Settings, load_settings
 
+if TYPE_CHECKING:
+    from processors.chain import Pipeline
+    from streams.topology import Topology
+
+log = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run workflows on Kafka.")
 console = Console()
 err = Console(stderr=True)
@@ -39,6 +44,35 @@ def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
     try:
         return load_pipeline(spec)
     except (SpecError, CompileError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from streams.config_cli import _safe_error
+
+    try:
+        return load_settings()
+    except ValidationError as exc:  # e.g. DWF_LOG_LEVEL=LOUD; the message never echoes a value
+        raise _fail(f"invalid settings: {_safe_error(exc)}") from None
+
+
+def _log_level(name: str) -> int:
+    level = name.strip().upper()
+    level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    if level not in LOG_LEVELS:
+        raise _fail(f"log level {name!r}: use one of {', '.join(LOG_LEVELS)} (--log-level or DWF_LOG_LEVEL)")
+    value: int = getattr(logging, level)
+    return value
+
+
+def _topology(pipeline: Pipeline, settings: Settings) -> Topology:
+    from streams.app_builder import topology_for
+
+    try:
+        return topology_for(pipeline, settings)
+    except (ValueError, OSError) as exc:  # schema registry: not file://, or not writable
         raise _fail(str(exc)) from None
 
 
@@ -72,15 +106,18 @@ def worker_command(
         int | None,
         typer.Option(help="port of /metrics, /healthz, /readyz (default DWF_METRICS_PORT; 0 = a free port)"),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="log level")] = "WARNING",
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING, ERROR (default DWF_LOG_LEVEL, else INFO)"),
+    ] = None,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
-    from streams.app_builder import open_audit_store, topology_for
+    from streams.app_builder import open_audit_store
     from streams.kafka.app import KafkaOptions
     from streams.kafka.worker import quiet_logs, run_worker
 
-    quiet_logs(getattr(logging, log_level.upper(), logging.WARNING))
-    settings = load_settings()
+    settings = _settings()
+    quiet_logs(_log_level(log_level or settings.log_level))
     pipeline = _pipeline(spec)
     try:
         options = KafkaOptions.from_settings(
@@ -99,9 +136,18 @@ def worker_command(
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": options.prefix}))
+    # the default schema registry lives under the data dir (--data-dir too), never in the working directory
+    topology = _topology(
+        pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
+    )
+    log.info("Kafka %s, security %s", options.bootstrap, options.security.describe())
     store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
-    code = asyncio.run(run_worker(pipeline, topology, options, store))
+    from streams.kafka.admin import BrokerUnavailableError
+
+    try:
+        code = asyncio.run(run_worker(pipeline, topology, options, store))
+    except BrokerUnavailableError as exc:
+        raise _fail(str(exc)) from None
     raise typer.Exit(code)
 
 
@@ -116,16 +162,20 @@ def produce_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
-    from streams.app_builder import topology_for
     from streams.kafka.admin import BrokerUnavailableError
     from streams.kafka.producer import count_lines, produce_lines
+    from streams.kafka.security import KafkaSecurityError, client_security
 
-    settings = load_settings()
+    settings = _settings()
     if not input.exists():
         raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+    try:
+        client_security(settings)  # a wrong TLS/SASL combination fails here, before any connection
+    except KafkaSecurityError as exc:
+        raise _fail(str(exc)) from None
     pipeline = _pipeline(spec)
     prefix = prefix or settings.topic_prefix
-    topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
+    topology = _topology(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
     bootstrap = broker or settings.kafka_bootstrap_servers
     total = count_lines(input)
     progress = Progress(

@@ -26,6 +26,7 @@ from streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topi
 from streams.kafka.app import all_topics
 from streams.kafka.codec import AuditBatchBuilder, WireCodec, source_headers
 from streams.kafka.commit import AUDIT_MESSAGE_BYTES
+from streams.kafka.security import client_security
 from streams.topology import Topology
 
 Clock = Callable[[], int]
@@ -60,7 +61,13 @@ async def produce_lines(
     serde, codec = EnvelopeSerde(topology.registry), WireCodec(topology.registry)
     ir = pipeline.workflow
     in_sid = topology.schema_id(ENTRY)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        **client_security().aiokafka_kwargs(),  # the same DWF_KAFKA_* TLS/SASL as the workers
+    )
     try:
         await producer.start()
     except KafkaConnectionError:

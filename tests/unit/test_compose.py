@@ -29,17 +29,79 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+def example_workflows() -> list[Path]:
+    """Every workflow spec under docs/examples/*/ (a YAML file with a top-level `workflow:`; not scripts)."""
+    found = []
+    for path in sorted(EXAMPLES.glob("*/*.yaml")):
+        loaded = yaml.safe_load(path.read_text())
+        if isinstance(loaded, dict) and "workflow" in loaded and "steps" in loaded:
+            found.append(path)
+    return found
+
+
+def worker_name(spec: Path) -> str:
+    return "worker-" + spec.stem.replace("_", "-")
+
+
+def has_llm_step(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "llm" in node or any(has_llm_step(v) for v in node.values())
+    if isinstance(node, list):
+        return any(has_llm_step(v) for v in node)
+    return False
+
+
 def test_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert {"kafka", "clickhouse", "llm"} <= set(services)
     assert "version" not in compose, "the top-level version key is obsolete in Compose v2"
-    # a worker per example workflow
-    examples = sorted(p.parent.name for p in EXAMPLES.glob("*/*.yaml") if p.stem == p.parent.name)
-    assert examples, "no example workflows under docs/examples/<name>/<name>.yaml"
-    for name in examples:
-        worker = services[f"worker-{name}"]
-        assert worker["command"] == ["worker", f"/workflows/{name}.yaml"]
-        assert f"./docs/examples/{name}:/workflows:ro" in worker["volumes"]
+    # a worker per example workflow, claims_llm.yaml included
+    examples = example_workflows()
+    assert {p.name for p in examples} >= {"claims.yaml", "claims_llm.yaml"}
+    for spec in examples:
+        worker = services.get(worker_name(spec))
+        assert worker is not None, f"no {worker_name(spec)} service for {spec.relative_to(ROOT)}"
+        assert worker["command"] == ["worker", f"/workflows/{spec.name}"]
+        assert f"./docs/examples/{spec.parent.name}:/workflows:ro" in worker["volumes"]
+    workers = {n for n in services if n.startswith("worker-")}
+    assert workers == {worker_name(p) for p in examples}, "a worker without an example workflow"
+
+
+def test_llm_workers_use_the_llm_server(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    llm_specs = [p for p in example_workflows() if has_llm_step(yaml.safe_load(p.read_text()))]
+    assert llm_specs, "the LLM example (claims_llm.yaml) has no llm step?"
+    script = next(a for a in services["llm"]["command"] if a.endswith(".yaml"))
+    replies = yaml.safe_load((EXAMPLES / "claims" / Path(script).name).read_text())
+    for spec in llm_specs:
+        worker = services[worker_name(spec)]
+        env = worker["environment"]
+        assert env["DWF_LLM_DEFAULT__BASE_URL"] == "http://llm:8765/v1"
+        assert env["DWF_LLM_DEFAULT__MODEL"] in replies["models"], "the test server does not serve this model"
+        assert worker["depends_on"]["llm"] == {"condition": "service_healthy"}
+        assert "healthcheck" in services["llm"]
+
+
+def test_workers_keep_state_on_their_own_volume(compose: dict[str, Any]) -> None:
+    """Read-only root: DWF_DATA_DIR (schema registry, LLM cache, faust tables) is a named volume per worker;
+    one-shot jobs get a tmpfs there."""
+    seen: set[str] = set()
+    for name, service in compose["services"].items():
+        if not service.get("command") or service["command"][0] not in ("worker", "produce"):
+            continue
+        env = service["environment"]
+        data_dir = env["DWF_DATA_DIR"]
+        assert env["DWF_LLM_CACHE_PATH"].startswith(f"{data_dir}/")
+        assert "DWF_SCHEMA_REGISTRY" not in env, "the default registry lives under DWF_DATA_DIR"
+        assert service["read_only"] is True
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in service.get("volumes", [])}
+        if name.startswith("worker-"):
+            volume = mounts.get(data_dir)
+            assert volume and not volume.startswith((".", "/")), f"{name}: {data_dir} is not a named volume"
+            assert volume not in seen, f"{name} shares {volume} with another worker"
+            seen.add(volume)
+        else:
+            assert data_dir in service["tmpfs"] or data_dir in mounts, f"{name}: {data_dir} is not writable"
 
 
 def test_images_are_pinned(compose: dict[str, Any]) -> None:
@@ -93,6 +155,7 @@ def test_healthchecks_and_start_order(compose: dict[str, Any]) -> None:
                 f"{name} should wait for {dependency} to be healthy"
             )
     workers = [s for n, s in services.items() if n.startswith("worker-")]
+    assert len(workers) >= 2
     for worker in workers:
         assert set(worker["depends_on"]) == {"kafka", "clickhouse", "llm"}
 
@@ -140,6 +203,7 @@ def test_workers_are_wired_to_the_other_services(compose: dict[str, Any]) -> Non
         assert dsn.endswith(f"@clickhouse:9000/{clickhouse_env['CLICKHOUSE_DB']}")
         assert service["read_only"] is True and "/tmp" in service["tmpfs"]
         assert "9108:9108" in service["ports"] or any(p.endswith(":9108") for p in service["ports"])
+        assert env["DWF_LOG_LEVEL"].startswith("${DWF_LOG_LEVEL:-")
     (script,) = [a for a in services["llm"]["command"] if a.endswith(".yaml")]
     assert (EXAMPLES / "claims" / Path(script).name).is_file()
 

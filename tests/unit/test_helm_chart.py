@@ -105,7 +105,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "kafkaTls": {"caSecret": "kafka-ca", "caKey": "ca.crt"},
         "extraEnvFrom": [{"secretRef": {"name": "dwf-llm-endpoints"}}],
-        "extraEnv": [{"name": "DWF_SCHEMA_REGISTRY", "value": "https://registry.example"}],
+        # only file:// registries exist (docs/configuration.md); here on the writable data volume
+        "extraEnv": [{"name": "DWF_SCHEMA_REGISTRY", "value": "file:///var/lib/dana-wf/registry"}],
         "image": {"digest": "sha256:" + "a" * 64},
         "imagePullSecrets": [{"name": "regcred"}],
     },
@@ -349,6 +350,21 @@ def test_env_is_accepted_by_the_settings_object(name: str, tmp_path: Path) -> No
             assert settings.kafka_sasl_password is not None
         if values["kafkaTls"]["caSecret"]:
             assert settings.kafka_ssl_cafile == f"/etc/dana-wf/kafka-ca/{values['kafkaTls']['caKey']}"
+        # the schema registry (default: under DWF_DATA_DIR) is on a writable volume, never the read-only root
+        registry = settings.schema_registry_url()
+        assert registry.startswith("file://"), registry
+        writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+        path = registry.removeprefix("file://")
+        assert any(path.startswith(f"{w}/") for w in writable), (registry, writable)
+        assert str(settings.llm_cache_path).startswith(f"{values['dataDir']['mountPath']}/")
+        # the security settings the chart renders are a combination the worker accepts
+        if settings.kafka_ssl_cafile:
+            settings = settings.model_copy(update={"kafka_ssl_cafile": None})  # mounted only in the pod
+        from streams.kafka.security import KafkaSecurity
+
+        if settings.kafka_security_protocol in ("SSL", "SASL_SSL") and values["kafkaTls"]["caSecret"]:
+            assert "DWF_KAFKA_SSL_CAFILE" in env
+        KafkaSecurity.from_settings(settings)
 
 
 def expand(value: str, env: dict[str, str]) -> str:
@@ -411,6 +427,30 @@ def test_autoscaler_pdb_networkpolicy(tmp_path: Path) -> None:
     assert policy["spec"]["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
     egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
     assert {53, 9092, 9000, 443} <= egress_ports
+    assert {9093, 9094, 9096} <= egress_ports  # TLS and SASL listeners, docs/deploy.md's example uses 9096
+
+
+@pytest.mark.parametrize("name", [n for n in VALUE_SETS if n != "monitoring"])
+def test_network_policy_allows_the_kafka_bootstrap_ports(name: str, tmp_path: Path) -> None:
+    values = effective_values(VALUE_SETS[name])
+    policies = by_kind(render(VALUE_SETS[name], tmp_path), "NetworkPolicy")
+    if not policies:
+        return
+    (policy,) = policies
+    egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+    for server in values["settings"]["kafka_bootstrap_servers"].split(","):
+        assert int(server.rsplit(":", 1)[1]) in egress_ports, server
+
+
+def test_extra_kafka_ports_are_added_through_values(tmp_path: Path) -> None:
+    """docs/deploy.md: a broker port outside the defaults is refused until networkPolicy allows it."""
+    settings = {"kafka_bootstrap_servers": "b-1.kafka.example:19093"}
+    refused = run_helm("template", {"settings": settings}, tmp_path)
+    assert refused.returncode != 0
+    assert "uses port 19093, which networkPolicy.egressPorts does not allow" in refused.stderr
+    docs = render({"settings": settings, "networkPolicy": {"egressPorts": {"kafkaExtra": [19093]}}}, tmp_path)
+    (policy,) = by_kind(docs, "NetworkPolicy")
+    assert 19093 in {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
     worker_labels = by_kind(docs, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= worker_labels.items()
 
@@ -461,6 +501,13 @@ def test_no_workflows_renders_nothing_but_the_service_account(tmp_path: Path) ->
             "metrics.service.enabled",
         ),
         ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"settings": {"schema_registry": "https://registry.example"}}, "/settings/schema_registry"),
+        (
+            {"settings": {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "GSSAPI"}},
+            "/settings/kafka_sasl_mechanism",
+        ),
+        ({"kafkaTls": {"caSecret": "kafka-ca"}}, "kafkaTls.caSecret is set but"),
+        ({"settings": {"kafka_sasl_username": "dwf"}}, "use SASL_SSL (or SASL_PLAINTEXT)"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(values: dict[str, Any], message: str, tmp_path: Path) -> None:

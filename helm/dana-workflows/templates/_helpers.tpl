@@ -144,4 +144,24 @@ Called with (dict "prefix" "DWF_" "settings" .Values.settings "skip" $wf.env).
 {{- if and (hasPrefix "SASL" (toString $s.kafka_security_protocol)) (not $s.kafka_sasl_mechanism) -}}
 {{- fail "settings.kafka_sasl_mechanism is required with a SASL security protocol (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)" -}}
 {{- end -}}
+{{- $sasl := hasPrefix "SASL" (toString $s.kafka_security_protocol) -}}
+{{- $tls := has (toString $s.kafka_security_protocol) (list "SSL" "SASL_SSL") -}}
+{{- if and (not $sasl) (or $s.kafka_sasl_mechanism $s.kafka_sasl_username .Values.secrets.kafkaSaslPassword.existingSecret) -}}
+{{- fail (printf "settings.kafka_sasl_mechanism, kafka_sasl_username or secrets.kafkaSaslPassword is set but settings.kafka_security_protocol is %q: use SASL_SSL (or SASL_PLAINTEXT), or clear them (the worker refuses SASL settings it would not use)" (toString $s.kafka_security_protocol)) -}}
+{{- end -}}
+{{- if and .Values.kafkaTls.caSecret (not $tls) -}}
+{{- fail (printf "kafkaTls.caSecret is set but settings.kafka_security_protocol is %q: use SSL or SASL_SSL, or clear kafkaTls.caSecret" (toString $s.kafka_security_protocol)) -}}
+{{- end -}}
+{{- $allowed := list -}}
+{{- if .Values.networkPolicy.enabled -}}
+{{- range $purpose, $ports := .Values.networkPolicy.egressPorts -}}{{- range $ports -}}{{- $allowed = append $allowed (toString .) -}}{{- end -}}{{- end -}}
+{{- if not .Values.networkPolicy.extraEgress -}}
+{{- range $server := splitList "," (toString $s.kafka_bootstrap_servers) -}}
+{{- $port := regexFind "[0-9]+$" (trim $server) -}}
+{{- if and $port (not (has $port $allowed)) -}}
+{{- fail (printf "settings.kafka_bootstrap_servers uses port %s, which networkPolicy.egressPorts does not allow: add it, e.g. --set 'networkPolicy.egressPorts.kafkaExtra={%s}' (or list it in networkPolicy.extraEgress)" $port $port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
