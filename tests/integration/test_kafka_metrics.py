@@ -156,6 +156,8 @@ async def test_scraped_counts_match_what_was_processed(
         for p in ("0", "1")
     } == {0.0}
     assert any(name == "dwf_drift_psi" for name, _ in scraped)
+    names = {name for name, _ in scraped}
+    assert {"dwf_drift_alerts_total", "dwf_drift_late_events_total"} <= names  # declared from the start
     print(
         f"metrics: {admitted} events in, rejections {rules}, "
         f"{int(out('enforce_objective', 'emit'))} out, {audit_rows} audit rows inserted"
