@@ -11,7 +11,8 @@ too: the writer's chdb work runs on the second core.
     python bench/local_throughput.py [--events N] [--repeat R] [--also thread,memory]
 
 --also adds runs of the same runtime with chdb inside this process on the inserter thread (what
-`dana-wf run` did before the writer process) and with the rows kept in memory (no store).
+`dana-wf run` did before the writer process), with the rows kept in memory (no store), and with the
+JSON-lines output files `dana-wf run` writes as well (files).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sinks.audit_model import AuditRow, AuditStore  # noqa: E402
 from sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
 from streams.local.inserter import BackgroundInserter  # noqa: E402
+from streams.local.outputs import OutputFiles  # noqa: E402
 from streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topology import Topology  # noqa: E402
@@ -110,7 +112,8 @@ def framework(
     to chdb's writer process. store="thread": chdb in this process, on the inserter thread (what
     `dana-wf run` did before the writer process); "memory": rows kept in a list, no store."""
     sink_store: AuditStore | None = None
-    if store == "process":
+    outputs = OutputFiles(audit_dir.with_name(audit_dir.name + "-out"), topo) if store == "files" else None
+    if store in ("process", "files"):
         sink_store = open_audit_store(f"chdb://{audit_dir}", writer=True)
     elif store == "thread":
         sink_store = ChdbAuditStore(audit_dir)
@@ -121,7 +124,7 @@ def framework(
     cpu0, child0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     try:
         sink = inserter.submit if sink_store else collect_rows(kept)
-        runtime = LocalRuntime(pipeline, topo, None, sink, audit_batch=batch)
+        runtime = LocalRuntime(pipeline, topo, outputs, sink, audit_batch=batch)
         started = time.perf_counter()
         summary = asyncio.run(runtime.run(lines))
         if sink_store is not None:
@@ -151,7 +154,7 @@ def main() -> None:
         "--also",
         default="",
         help="comma-separated extra variants of the runtime run: thread (chdb on the inserter thread "
-        "in this process), memory (no store)",
+        "in this process), memory (no store), files (plus the jsonl output files, as dana-wf run)",
     )
     ap.add_argument(
         "--audit-batch",
@@ -188,6 +191,7 @@ def main() -> None:
                 "process": "local runtime (+ executor, audit):",
                 "thread": "  same, chdb on a thread:",
                 "memory": "  same, rows kept in memory:",
+                "files": "  same, + jsonl output files:",
             }[v]
             print(f"{label:<36}{n / f:>10,.0f} events/s   {spread(full)}   ({rows / f:,.0f} audit rows/s)")
             ratios = sorted(x / y for x, y in zip(bare, full, strict=True))

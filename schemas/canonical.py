@@ -15,3 +15,8 @@ def _fallback(value: Any) -> str:
 
 def canonical_json(value: Any) -> str:
     return orjson.dumps(value, default=_fallback, option=_OPTIONS).decode()
+
+
+def canonical_json_line(value: Any) -> bytes:
+    """canonical_json as UTF-8 bytes with a newline: one JSON-lines record, with no str in between."""
+    return orjson.dumps(value, default=_fallback, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)

@@ -9,7 +9,7 @@ from typing import IO, Any
 import fastavro
 
 from schemas.avro import IDENTITY_FIELDS
-from schemas.canonical import canonical_json
+from schemas.canonical import canonical_json, canonical_json_line
 from schemas.envelope import Envelope
 from streams.topology import Topology
 
@@ -29,8 +29,16 @@ _MIXED_SCHEMA: dict[str, Any] = {
 
 
 def decision_record(env: Envelope) -> dict[str, Any]:
-    rec = env.to_record()
-    return {k: rec[k] for k in DECISION_FIELDS}
+    """DECISION_FIELDS of the envelope's record, read directly (this runs once per event)."""
+    return {
+        "event_id": env.event_id,
+        "run_id": env.run_id,
+        "workflow": env.workflow,
+        "workflow_version": env.workflow_version,
+        "step": env.step,
+        "payload": env.payload,
+        "provenance": env.provenance,
+    }
 
 
 class OutputFiles:
@@ -52,20 +60,18 @@ class OutputFiles:
         fh = self._files.get(boundary)
         if fh is None:
             path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
-            fh = self._files[boundary] = path.open("w", encoding="utf-8")
+            fh = self._files[boundary] = path.open("wb")
             self.paths[boundary] = path
-        fh.write(canonical_json(decision_record(env)))
-        fh.write("\n")
+        fh.write(canonical_json_line(decision_record(env)))
 
     def write_record(self, boundary: str, record: dict[str, Any]) -> None:
         """A flat record that is not an envelope (drift records): always JSON lines."""
         fh = self._files.get(boundary)
         if fh is None:
             path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
-            fh = self._files[boundary] = path.open("w", encoding="utf-8")
+            fh = self._files[boundary] = path.open("wb")
             self.paths[boundary] = path
-        fh.write(canonical_json(record))
-        fh.write("\n")
+        fh.write(canonical_json_line(record))
 
     def _avro_record(self, env: Envelope) -> dict[str, Any]:
         rec = decision_record(env)
@@ -87,4 +93,5 @@ class OutputFiles:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    # split on newlines only: str.splitlines would also cut at U+2028, which JSON strings hold raw
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]

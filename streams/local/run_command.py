@@ -77,7 +77,12 @@ async def run_local(
                     transient=True,
                 ) as bar:
                     task = bar.add_task(pipeline.workflow.name, total=len(lines))
-                    summary = await runtime.run(lines, on_event=lambda i: bar.update(task, completed=i + 1))
+
+                    def advance(i: int) -> None:  # every 256 events: per event it cost ~5% of the run
+                        if i & 255 == 255:
+                            bar.update(task, completed=i + 1)
+
+                    summary = await runtime.run(lines, on_event=advance)
             completed = True
         finally:
             for close in closers:
