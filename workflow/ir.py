@@ -139,6 +139,8 @@ class DriftMonitorIR(_Model):
     buckets: int = 32  # text: hashed token buckets
     warn_psi: float = 0.1
     alert_psi: float = 0.2
+    warn_js: float | None = None  # Jensen-Shannon distance thresholds, off unless set: a window's
+    alert_js: float | None = None  # level is the higher of what PSI and JS say
     reference_windows: int = 1
     baseline: str | None = None  # path to a pinned baseline file
     quantile_bins: int = 10  # numeric without `bins`: bins cut at the reference's quantiles

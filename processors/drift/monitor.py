@@ -174,10 +174,11 @@ class _Watch:
         min_count = cfg.min_count if cfg.min_count is not None else min_events(bins, cfg.warn_psi)
         below = n < min_count or self.ref_n < min_count
         level: Level = "ok"
-        if not below and psi_value >= cfg.alert_psi:
-            level = "alert"
-        elif not below and psi_value >= cfg.warn_psi:
-            level = "warn"
+        if not below:
+            level = _level(psi_value, cfg.warn_psi, cfg.alert_psi)
+            if level != "alert" and (cfg.warn_js is not None or cfg.alert_js is not None):
+                by_js = _level(js, cfg.warn_js, cfg.alert_js)
+                level = by_js if by_js == "alert" or level == "ok" else level
         # Largest term first, ties in key order: terms come sorted by key and the sort is stable
         # (reverse=True keeps it), which orders them as key=(-psi, key) would, without a lambda per bin.
         ranked = sorted(terms, key=itemgetter(3), reverse=True)[:TOP_MOVERS]
@@ -224,6 +225,8 @@ class _Watch:
             level=level,
             warn_psi=cfg.warn_psi,
             alert_psi=cfg.alert_psi,
+            warn_js=cfg.warn_js,
+            alert_js=cfg.alert_js,
             reference=reference,
             reference_count=reference_count,
             bins=bins,
@@ -328,3 +331,12 @@ class DriftMonitor:
             if record is not None:
                 out.append(record)
         return out
+
+
+def _level(score: float, warn: float | None, alert: float | None) -> Level:
+    """A threshold left unset never fires."""
+    if alert is not None and score >= alert:
+        return "alert"
+    if warn is not None and score >= warn:
+        return "warn"
+    return "ok"

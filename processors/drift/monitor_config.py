@@ -35,6 +35,8 @@ class MonitorConfig:
     buckets: int  # text
     warn_psi: float
     alert_psi: float
+    warn_js: float | None
+    alert_js: float | None
     reference_windows: int
     baseline: str | None
     min_count: int | None  # None: derived from the bin count (metrics.min_events)
@@ -52,6 +54,16 @@ class MonitorConfig:
             raise ValueError(
                 f"{where}: need 0 < warn_psi <= alert_psi, got warn {m.warn_psi} and alert {m.alert_psi}"
             )
+        warn_js, alert_js = m.warn_js, m.alert_js
+        if warn_js is not None or alert_js is not None:
+            low = warn_js if warn_js is not None else alert_js
+            high = alert_js if alert_js is not None else warn_js
+            assert low is not None and high is not None
+            if not 0 < low <= high <= 1:
+                raise ValueError(
+                    f"{where}: need 0 < warn_js <= alert_js <= 1 (a JS distance is at most 1), "
+                    f"got warn {warn_js} and alert {alert_js}"
+                )
         if m.reference_windows < 1:
             raise ValueError(f"{where}: reference_windows must be >= 1, got {m.reference_windows}")
         if m.feature == "text" and m.buckets < 2:
@@ -70,6 +82,8 @@ class MonitorConfig:
             buckets=m.buckets,
             warn_psi=m.warn_psi,
             alert_psi=m.alert_psi,
+            warn_js=warn_js,
+            alert_js=alert_js,
             reference_windows=m.reference_windows,
             baseline=m.baseline,
             min_count=None if min_count is None else int(min_count),

@@ -60,6 +60,8 @@ class DriftRecord:
     below_min_count: bool
     top_movers: tuple[Mover, ...]
     closed_by: Literal["watermark", "flush"]
+    warn_js: float | None = None  # set when the monitor declares JS thresholds
+    alert_js: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         """Flat: scalars only, the movers as a canonical JSON array string."""
@@ -84,6 +86,8 @@ class DriftRecord:
             "below_min_count": self.below_min_count,
             "top_movers": canonical_json([m.to_record() for m in self.top_movers]),
             "closed_by": self.closed_by,
+            "warn_js": self.warn_js,
+            "alert_js": self.alert_js,
         }
 
     def summary(self) -> str:
@@ -152,6 +156,8 @@ DRIFT_RECORD_SCHEMA: dict[str, Any] = {
         {"name": "below_min_count", "type": "boolean"},
         {"name": "top_movers", "type": "string", "doc": "canonical JSON array of movers"},
         {"name": "closed_by", "type": "string"},
+        {"name": "warn_js", "type": _NULLABLE_DOUBLE, "default": None},
+        {"name": "alert_js", "type": _NULLABLE_DOUBLE, "default": None},
     ],
 }
 

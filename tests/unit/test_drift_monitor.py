@@ -296,3 +296,44 @@ def test_to_record_is_flat_and_avro_encodable() -> None:
 def test_bad_monitors_say_what_to_fix(monitors: tuple[DriftMonitorIR, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DriftMonitor("claims", drift(WindowIR(), monitors), {})
+
+
+# -- JS thresholds -------------------------------------------------------------------------------------
+
+
+def test_js_thresholds_raise_the_level_psi_alone_would_give() -> None:
+    """The same shifted stream scored by PSI only, and with JS thresholds set between the window's
+    JS values: the level is the higher of the two, and without JS thresholds JS never decides."""
+    events = list(claims(24_000, 4, shift_at=12_000))
+    currency = MONITORS[0]
+    by_psi = records(run(DriftMonitor("claims", drift(WindowIR(size_s=60), (currency,)), {}), iter(events)))
+    shifted = [r for r in by_psi if r.level == "alert"]
+    assert shifted and all(r.warn_js is None and r.alert_js is None for r in by_psi)
+    js = min(r.js or 0.0 for r in shifted)
+    # PSI thresholds out of reach: only JS can move the level now
+    strict = currency.model_copy(
+        update={"warn_psi": 50.0, "alert_psi": 99.0, "warn_js": js / 2, "alert_js": js}
+    )
+    by_js = records(run(DriftMonitor("claims", drift(WindowIR(size_s=60), (strict,)), {}), iter(events)))
+    assert [(r.window_start_us, r.level) for r in by_js] == [(r.window_start_us, r.level) for r in by_psi]
+    assert all((r.warn_js, r.alert_js) == (js / 2, js) for r in by_js)
+    warn_only = strict.model_copy(update={"alert_js": None})
+    levels = {
+        r.level
+        for r in records(
+            run(DriftMonitor("claims", drift(WindowIR(size_s=60), (warn_only,)), {}), iter(events))
+        )
+        if r.psi is not None
+    }
+    assert levels == {"ok", "warn"}
+
+
+@pytest.mark.parametrize(
+    ("warn_js", "alert_js", "named"),
+    [(0.3, 0.2, "warn 0.3 and alert 0.2"), (0.0, 0.2, "warn 0.0"), (0.1, 1.5, "at most 1")],
+)
+def test_js_thresholds_out_of_order_are_refused(warn_js: float, alert_js: float, named: str) -> None:
+    bad = MONITORS[0].model_copy(update={"warn_js": warn_js, "alert_js": alert_js})
+    with pytest.raises(ValueError, match=r"need 0 < warn_js <= alert_js <= 1") as info:
+        DriftMonitor("claims", drift(WindowIR(size_s=60), (bad,)), {})
+    assert named in str(info.value)
