@@ -60,7 +60,7 @@ def render_markdown(rows: list[AuditRow]) -> str:
             )
     out += ["", "## Hashes", "", "| # | prev_hash | hash |", "|---|---|---|"]
     for r in rows:
-        out.append(f"| {r.seq} | `{r.prev_hash[:16]}…` | `{r.hash[:16]}…` |")
+        out.append(f"| {r.seq} | `{r.prev_hash}` | `{r.hash}` |")  # whole: an auditor recomputes them
     return "\n".join(out) + "\n"
 
 

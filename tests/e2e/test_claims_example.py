@@ -156,6 +156,12 @@ def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
     assert report.exit_code == 0, report.output
     assert "BROKEN" in report.output and "triage" in report.output
     assert "<table>" in (tmp_path / "r.html").read_text()
+    ours = runner.invoke(
+        app,
+        ["audit", "sql", f"SELECT hash FROM dwf.events WHERE run_id = '{victim}'", "--dsn", dsn, "--json"],
+    )
+    hashes = [json.loads(line)["hash"] for line in ours.output.splitlines() if line.startswith("{")]
+    assert len(hashes) >= 5 and all(len(h) == 64 and f"`{h}`" in report.output for h in hashes)  # whole
 
 
 def test_validate_reports_every_problem(tmp_path: Path) -> None:
