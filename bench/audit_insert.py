@@ -1,20 +1,21 @@
 """Audit insert throughput: BatchingAuditSink next to a raw insert of the same rows, in the same run.
 
-    python bench/audit_insert.py [--rows 100000] [--batch-size 5000] [--dsn clickhouse://...] [--skip-chdb]
+    python bench/audit_insert.py [--rows 100000] [--batch-size 20000] [--dsn clickhouse://...] [--skip-chdb]
 
 Server: the raw path is clickhouse-driver's columnar INSERT in batches of --batch-size; the sink path is
 ``await sink.put([row])`` per row (as the Kafka audit agent does) through ServerAuditStore. Without --dsn
 (or DWF_BENCH_CLICKHOUSE_DSN) a local clickhouse-server is started on free ports and stopped afterwards.
-chdb: the raw path is a chdb session INSERT ... FORMAT JSONCompactEachRow per batch; the sink path is the
-same put loop through ChdbAuditStore. Each path writes its own fresh database. Prints rows/s and the ratios;
-best of --repeat runs; a figure, never a pass/fail.
+chdb: the raw path is a chdb session INSERT ... FORMAT JSONColumns per batch (the cheapest text format to
+build and parse here, orjson-rendered); the sink paths are the same put loop through ChdbAuditStore in this
+process and through ChdbProcessStore (the writer process `dana-wf run` and workers use: time here is wall
+time, its chdb work runs on another core). Each path writes its own fresh database. Prints rows/s and
+the ratios; best of --repeat runs; a figure, never a pass/fail.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -26,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, seal
+import orjson
+
+from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, columns_of, seal
 from sinks.batching import BatchingAuditSink, Origin
 from sinks.ddl import create_database, create_events_table, parse_version
 
@@ -145,6 +148,7 @@ def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None, repeat:
 def bench_chdb(rows: list[AuditRow], batch_size: int, repeat: int) -> dict[str, float]:
     from chdb import session
 
+    from sinks.chdb_process import ChdbProcessStore
     from sinks.chdb_store import ChdbAuditStore
 
     path = Path(tempfile.mkdtemp(prefix="dwf-bench-chdb-"))
@@ -156,32 +160,33 @@ def bench_chdb(rows: list[AuditRow], batch_size: int, repeat: int) -> dict[str, 
         db = f"raw_{i}"
         raw_session.query(create_database(db))
         raw_session.query(create_events_table(db, version))
-        head = f"INSERT INTO {db}.{AUDIT_TABLE} ({', '.join(COLUMNS)}) FORMAT JSONCompactEachRow\n"
+        head = f"INSERT INTO {db}.{AUDIT_TABLE} ({', '.join(COLUMNS)}) FORMAT JSONColumns\n"
 
         def raw(head: str = head) -> None:
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
-                raw_session.query(
-                    head + "\n".join(json.dumps(r.as_tuple(), ensure_ascii=False) for r in chunk)
-                )
+                body = orjson.dumps(dict(zip(COLUMNS, columns_of(chunk), strict=True)))
+                raw_session.query(head + body.decode())
 
         raw_times.append(timed(raw))
         raw_count = int(str(raw_session.query(f"SELECT count() FROM {db}.{AUDIT_TABLE}", "TSVRaw")).strip())
         assert raw_count == len(rows), raw_count
     raw_session.close()  # chdb holds one session per process: close before the store opens its own
-    sink_times: list[float] = []
+    times: dict[str, list[float]] = {"sink": [], "writer": []}
     for i in range(repeat):
-        store = ChdbAuditStore(path / "sink", database=f"sink_{i}")
-        store.ensure_schema()
-        sink_times.append(timed(lambda store=store: asyncio.run(through_sink(store, rows, batch_size))))
-        sink_count = int(store.query(f"SELECT count() AS n FROM sink_{i}.{AUDIT_TABLE}").rows[0][0])
-        store.close()
-        assert sink_count == len(rows), sink_count
+        for kind, open_store in (("sink", ChdbAuditStore), ("writer", ChdbProcessStore)):
+            store: AuditStore = open_store(path / kind, database=f"{kind}_{i}")
+            store.ensure_schema()
+            times[kind].append(timed(lambda store=store: asyncio.run(through_sink(store, rows, batch_size))))
+            stored = int(store.query(f"SELECT count() AS n FROM {kind}_{i}.{AUDIT_TABLE}").rows[0][0])
+            store.close()
+            assert stored == len(rows), stored
     shutil.rmtree(path, ignore_errors=True)
-    raw_s, sink_s = min(raw_times), min(sink_times)
-    line("raw chdb INSERT (JSONCompactEachRow)", len(rows), raw_s)
+    raw_s, sink_s, writer_s = min(raw_times), min(times["sink"]), min(times["writer"])
+    line("raw chdb INSERT (JSONColumns)", len(rows), raw_s)
     line("BatchingAuditSink -> ChdbAuditStore", len(rows), sink_s, raw_s)
-    return {"chdb_raw": raw_s, "chdb_sink": sink_s}
+    line("BatchingAuditSink -> writer process", len(rows), writer_s, raw_s)
+    return {"chdb_raw": raw_s, "chdb_sink": sink_s, "chdb-writer_raw": raw_s, "chdb-writer_sink": writer_s}
 
 
 def main() -> int:
@@ -189,7 +194,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=20_000, help="as DWF_AUDIT_BATCH_SIZE's default")
     parser.add_argument("--dsn", default=os.environ.get("DWF_BENCH_CLICKHOUSE_DSN"))
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per path")
     parser.add_argument("--skip-server", action="store_true")
@@ -205,9 +210,9 @@ def main() -> int:
     if not args.skip_chdb:
         results |= bench_chdb(rows, args.batch_size, args.repeat)
     print("ratios (sink rows/s / raw rows/s):")
-    for backend in ("server", "chdb"):
+    for backend in ("server", "chdb", "chdb-writer"):
         if f"{backend}_raw" in results:
-            print(f"  {backend:<7} {results[f'{backend}_raw'] / results[f'{backend}_sink']:.2f}")
+            print(f"  {backend:<12} {results[f'{backend}_raw'] / results[f'{backend}_sink']:.2f}")
     return 0
 
 
