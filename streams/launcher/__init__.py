@@ -9,6 +9,7 @@ from streams.launcher.broker import (
     free_port,
     kafka_home,
     kafka_version,
+    parse_sasl_users,
     status,
     up,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "free_port",
     "kafka_home",
     "kafka_version",
+    "parse_sasl_users",
     "status",
     "up",
 ]

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,6 +40,11 @@ _STATE_FILE = "broker.json"
 _LOG_FILE = "broker.log"
 _MAIN_CLASS = "kafka.Kafka"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
+_SCRAM_FILE = "scram-users.sha256"
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_SASL_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# printable ASCII but no space, quote, backslash (JAAS and properties escapes), comma or bracket (--add-scram)
+_SASL_PASSWORD = re.compile(r"[\x21\x23-\x2b\x2d-\x5a\x5e-\x7e]+")
 
 
 class KafkaLauncherError(RuntimeError):
@@ -59,6 +64,10 @@ class BrokerInfo:
     version: str
     cluster_id: str
     started_in_s: float
+    # the optional SASL_PLAINTEXT listener (``up(sasl_port=..., sasl_users=...)``); never the passwords
+    sasl_bootstrap: str | None = None
+    sasl_port: int | None = None
+    sasl_users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,7 +260,9 @@ def _read_pid(data_dir: Path) -> int | None:
 
 def _read_state(data_dir: Path) -> BrokerInfo | None:
     try:
-        return BrokerInfo(**json.loads((data_dir / _STATE_FILE).read_text()))
+        fields = json.loads((data_dir / _STATE_FILE).read_text())
+        fields["sasl_users"] = tuple(fields.get("sasl_users") or ())
+        return BrokerInfo(**fields)
     except (OSError, ValueError, TypeError):
         return None
 
@@ -282,17 +293,86 @@ def _new_cluster_id() -> str:
             return text
 
 
-def server_properties(port: int, controller_port: int, log_dir: Path) -> str:
-    """One combined broker+controller KRaft node on loopback, sized for tests on a 2-core machine."""
+def parse_sasl_users(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """``"alice:pw1,bob:pw2"`` (or a mapping) as ``{user: password}``, checked for what the broker config and
+    the SCRAM bootstrap can carry: names of letters, digits, ``._-``; passwords of printable ASCII without
+    spaces, quotes, backslashes, commas or brackets (a password may hold ``:`` and ``=``)."""
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        users: dict[str, str] = {}
+        for item in (part.strip() for part in spec.split(",")):
+            if not item:
+                continue
+            name, sep, password = item.partition(":")
+            if not sep:
+                raise KafkaLauncherError(
+                    f"SASL user {name!r} has no password: give users as user:password[,user2:password2]"
+                )
+            if name in users:
+                raise KafkaLauncherError(f"SASL user {name!r} is given twice")
+            users[name] = password
+    else:
+        users = dict(spec)
+    if not users:
+        raise KafkaLauncherError("no SASL users given: use user:password[,user2:password2]")
+    for name, password in users.items():
+        if not _SASL_NAME.fullmatch(name):
+            raise KafkaLauncherError(f"SASL user name {name!r}: use letters, digits, '.', '_' and '-' only")
+        if not _SASL_PASSWORD.fullmatch(password):
+            raise KafkaLauncherError(
+                f"the password of SASL user {name!r} is empty or holds a character the broker config "
+                "cannot carry (space, quote, backslash, comma, [ or ], or non-ASCII): choose another"
+            )
+    return users
+
+
+def _sasl_properties(sasl_port: int, users: Mapping[str, str]) -> dict[str, str]:
+    """The SASL_PLAINTEXT listener's own settings: PLAIN users inline in its JAAS config (no JAAS file);
+    SCRAM users live in the KRaft metadata, written when the storage is formatted (``--add-scram``)."""
+    plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    return {
+        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+        ),
+        "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": scram,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": scram,
+    }
+
+
+def _scram_fingerprint(users: Mapping[str, str]) -> str:
+    text = "\n".join(f"{name}:{users[name]}" for name in sorted(users))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def server_properties(
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    sasl_port: int | None = None,
+    sasl_users: Mapping[str, str] | None = None,
+) -> str:
+    """One combined broker+controller KRaft node on loopback, sized for tests on a 2-core machine.
+
+    With ``sasl_port`` a second client listener, SASL_PLAINTEXT on that port, takes PLAIN, SCRAM-SHA-256
+    and SCRAM-SHA-512 logins of ``sasl_users``; the PLAINTEXT listener (also the inter-broker one) stays.
+    """
+    listeners = f"PLAINTEXT://{HOST}:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if sasl_port is not None:
+        listeners += f",SASL_PLAINTEXT://{HOST}:{sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+        "listeners": f"{listeners},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(log_dir),
         # a single node: every internal topic must live with one replica
         "offsets.topic.replication.factor": "1",
@@ -320,6 +400,8 @@ def server_properties(port: int, controller_port: int, log_dir: Path) -> str:
         "num.recovery.threads.per.data.dir": "1",
         "background.threads": "4",
     }
+    if sasl_port is not None:
+        props.update(_sasl_properties(sasl_port, sasl_users or {}))
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
@@ -359,22 +441,52 @@ def _java_cmd(java: str, jars: Path, data_dir: Path, main: str, *args: str) -> l
     ]
 
 
-def _format_storage(java: str, jars: Path, data_dir: Path, log_dir: Path) -> str:
-    """Format the KRaft log dir once, with a random cluster id; a formatted dir keeps its id."""
+def _format_storage(
+    java: str, jars: Path, data_dir: Path, log_dir: Path, scram_users: Mapping[str, str] | None = None
+) -> str:
+    """Format the KRaft log dir once, with a random cluster id; a formatted dir keeps its id.
+
+    ``scram_users`` get SCRAM-SHA-256 and SCRAM-SHA-512 credentials in the initial metadata (KRaft takes
+    SCRAM users only this way before a broker runs). A formatted dir keeps the users it was formatted with,
+    so asking for other SCRAM users on it is refused rather than silently ignored.
+    """
     meta = log_dir / "meta.properties"
+    fingerprint_file = data_dir / _SCRAM_FILE
     if meta.is_file():
+        if scram_users:
+            try:
+                formatted_with = fingerprint_file.read_text().strip()
+            except OSError:
+                formatted_with = ""
+            if formatted_with != _scram_fingerprint(scram_users):
+                raise KafkaLauncherError(
+                    f"the storage in {log_dir} was formatted with other SASL users (or none): SCRAM users "
+                    f"are written only when the storage is formatted. Remove {data_dir} and retry, or give "
+                    "the same --sasl-users as the first start"
+                )
         match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
         return match.group(1) if match else ""
     cluster_id = _new_cluster_id()
     config = str(data_dir / "server.properties")
-    cmd = _java_cmd(java, jars, data_dir, _STORAGE_TOOL, "format", "-t", cluster_id, "-c", config)
+    scram_args: list[str] = []
+    for name, password in (scram_users or {}).items():
+        for mechanism in SASL_MECHANISMS[1:]:
+            scram_args += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
+    cmd = _java_cmd(
+        java, jars, data_dir, _STORAGE_TOOL, "format", "-t", cluster_id, "-c", config, *scram_args
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip()[-3000:]
+        for password in (scram_users or {}).values():
+            tail = tail.replace(password, "***")
         raise KafkaLauncherError(
             f"formatting the Kafka storage in {log_dir} failed (exit {proc.returncode}); if the folder holds "
             f"data from another broker, remove {data_dir} and retry:\n{tail}"
         )
+    if scram_users:
+        fingerprint_file.touch(mode=0o600)
+        fingerprint_file.write_text(_scram_fingerprint(scram_users) + "\n")
     return cluster_id
 
 
@@ -420,6 +532,8 @@ def up(
     data_dir: Path | str = DEFAULT_DATA_DIR,
     wait_s: float = 60.0,
     die_with_parent: bool = False,
+    sasl_port: int | None = None,
+    sasl_users: str | Mapping[str, str] | None = None,
 ) -> BrokerInfo:
     """Start the broker (fetching the jars first if needed) and return once it answers metadata requests.
 
@@ -427,20 +541,31 @@ def up(
     from this data dir on the same port is returned as is.
     ``die_with_parent`` (Linux) makes the JVM receive SIGTERM when the calling process dies, so a killed
     test session never leaves a broker behind; the CLI leaves it off so the broker outlives ``up``.
+    ``sasl_port`` with ``sasl_users`` (``"alice:pw,bob:pw2"`` or a dict) adds a SASL_PLAINTEXT listener that
+    takes PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 logins of those users, beside the PLAINTEXT one.
     """
     data = Path(data_dir).expanduser().resolve()
     if controller_port is None:
         controller_port = port + 1
+    if (sasl_port is None) != (sasl_users is None):
+        raise KafkaLauncherError(
+            "a SASL listener needs both --sasl-port and --sasl-users (user:password[,user2:password2])"
+        )
+    users = parse_sasl_users(sasl_users)
     running = status(data)
     if running.running:
         state = _read_state(data)
-        if state is not None and state.port == port:
+        if state is not None and state.port == port and state.sasl_port == sasl_port:
             return state
         raise KafkaLauncherError(
-            f"a broker from {data} is already running on port {running.port} (pid {running.pid}); "
-            f"stop it with `dana-wf kafka down --data-dir {data}` or use that port"
+            f"a broker from {data} is already running on port {running.port}"
+            f"{f' (SASL port {state.sasl_port})' if state is not None and state.sasl_port else ''} "
+            f"(pid {running.pid}); stop it with `dana-wf kafka down --data-dir {data}` or use that port"
         )
-    for p, what in ((port, "--port"), (controller_port, "--controller-port")):
+    wanted = [(port, "--port"), (controller_port, "--controller-port")]
+    if sasl_port is not None:
+        wanted.append((sasl_port, "--sasl-port"))
+    for p, what in wanted:
         if _port_answers(p):
             raise KafkaLauncherError(
                 f"port {p} on {HOST} is already in use (another Kafka? see `dana-wf kafka status`); "
@@ -448,15 +573,22 @@ def up(
             )
     if port == controller_port:
         raise KafkaLauncherError(f"port and controller port are both {port}: give them different values")
+    if sasl_port is not None and sasl_port in (port, controller_port):
+        raise KafkaLauncherError(
+            f"the SASL port {sasl_port} is also the port or the controller port: give it its own"
+        )
 
     java = find_java()
     jars = ensure_jars()
     started = time.monotonic()
     log_dir = data / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    (data / "server.properties").write_text(server_properties(port, controller_port, log_dir))
+    config = data / "server.properties"
+    config.touch(mode=0o600)  # it may hold SASL passwords
+    config.chmod(0o600)
+    config.write_text(server_properties(port, controller_port, log_dir, sasl_port, users))
     (data / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-    cluster_id = _format_storage(java, jars, data, log_dir)
+    cluster_id = _format_storage(java, jars, data, log_dir, users)
 
     log_file = data / _LOG_FILE
     if log_file.exists():
@@ -484,7 +616,11 @@ def up(
                 f"the Kafka broker exited with code {proc.returncode} during start-up; "
                 f"its log is {log_file}:\n{_log_tail(log_file)}"
             )
-        if _port_answers(port) and _metadata_ok(bootstrap, timeout_s=5.0):
+        if (
+            _port_answers(port)
+            and (sasl_port is None or _port_answers(sasl_port))
+            and _metadata_ok(bootstrap, timeout_s=5.0)
+        ):
             break
         if time.monotonic() > deadline:
             _stop_pid(proc.pid)
@@ -505,6 +641,9 @@ def up(
         version=kafka_version(),
         cluster_id=cluster_id,
         started_in_s=round(time.monotonic() - started, 2),
+        sasl_bootstrap=f"{HOST}:{sasl_port}" if sasl_port is not None else None,
+        sasl_port=sasl_port,
+        sasl_users=tuple(users),
     )
     (data / _STATE_FILE).write_text(json.dumps(asdict(info), indent=2) + "\n")
     return info

@@ -35,6 +35,18 @@ def up(
     ] = None,
     data_dir: DataDir = broker.DEFAULT_DATA_DIR,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the broker to answer.")] = 60.0,
+    sasl_port: Annotated[
+        int | None,
+        typer.Option(help="Also open a SASL_PLAINTEXT listener here (PLAIN, SCRAM-SHA-256/512)."),
+    ] = None,
+    sasl_users: Annotated[
+        str | None,
+        typer.Option(
+            help="Users of the SASL listener: user:password[,user2:password2] (needs --sasl-port).",
+            envvar="DWF_KAFKA_LAUNCHER_SASL_USERS",
+            show_envvar=True,
+        ),
+    ] = None,
 ) -> None:
     """Start the broker (fetching its jars with Maven the first time) and wait until it answers."""
     try:
@@ -43,6 +55,8 @@ def up(
             controller_port=controller_port,
             data_dir=data_dir,
             wait_s=wait,
+            sasl_port=sasl_port,
+            sasl_users=sasl_users,
         )
     except broker.KafkaLauncherError as exc:
         raise _fail(exc) from exc
@@ -51,6 +65,14 @@ def up(
         f"  data dir {info.data_dir}, log {info.log_file}\n"
         f"  export KAFKA_BOOTSTRAP_SERVERS={info.bootstrap}"
     )
+    if info.sasl_bootstrap:
+        typer.echo(
+            f"  SASL_PLAINTEXT listener at {info.sasl_bootstrap} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) for "
+            f"{', '.join(info.sasl_users)}:\n"
+            f"  export DWF_KAFKA_BOOTSTRAP_SERVERS={info.sasl_bootstrap} "
+            "DWF_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT DWF_KAFKA_SASL_MECHANISM=PLAIN "
+            f"DWF_KAFKA_SASL_USERNAME={info.sasl_users[0]} DWF_KAFKA_SASL_PASSWORD=..."
+        )
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """The DWF_KAFKA_* security settings reach the real clients: against the test broker (PLAINTEXT only), a
 client that really speaks SASL or TLS fails to connect, and says which settings it used; PLAINTEXT works.
 
-A broker with SASL/TLS listeners is not started here (the launcher runs PLAINTEXT only), so a successful
-authenticated connection is not tested; the mapping is unit-tested in tests/unit/test_kafka_security.py.
+Successful SASL logins (PLAIN, SCRAM-SHA-256/512, a real worker) run against the launcher's SASL_PLAINTEXT
+listener in tests/integration/test_kafka_sasl.py; TLS against a real listener is not tested. The mapping is
+unit-tested in tests/unit/test_kafka_security.py.
 """
 
 from __future__ import annotations

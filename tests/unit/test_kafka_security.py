@@ -1,8 +1,8 @@
 """DWF_KAFKA_* security settings -> what faust and aiokafka are given (streams/kafka/security.py).
 
-Pure mapping: the launcher's broker speaks PLAINTEXT only, so TLS/SASL against a real broker is not run here
-(docs/deploy.md says so). What a client library does with these arguments is checked by building the real
-clients (faust App, aiokafka admin/consumer) without connecting them.
+Pure mapping, checked by building the real clients (faust App, aiokafka admin/consumer) without
+connecting them. Logging in to a real broker's SASL listener (PLAIN, SCRAM-SHA-256/512) is
+tests/integration/test_kafka_sasl.py; TLS against a real broker is not run (docs/deploy.md says so).
 """
 
 from __future__ import annotations
