@@ -21,7 +21,7 @@ SPEC = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims" / "c
 
 
 def envelope(i: int) -> Envelope:
-    payload = {"claim_id": f"C{i}", "description": "vol à l'étalage \u2028 \"quoted\"", "amount": 12.5 * i}
+    payload = {"claim_id": f"C{i}", "description": 'vol à l\'étalage \u2028 "quoted"', "amount": 12.5 * i}
     return Envelope(f"e{i}", f"r{i}", "claims-triage", 3, "triage", payload, 0, 1_700_000_000, {"route": "x"})
 
 
