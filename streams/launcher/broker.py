@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,6 +42,12 @@ _LOG_FILE = "broker.log"
 _MAIN_CLASS = "kafka.Kafka"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
 _SCRAM_FILE = "scram-users.sha256"
+_TLS_DIR = "tls"
+CA_FILE = "ca.pem"
+_KEYSTORE = "broker.p12"
+_KEYSTORE_PASS = "keystore.pass"
+_CA_NAME = "CN=dana-wf local Kafka CA"
+_TLS_DAYS = "3650"
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SASL_NAME = re.compile(r"[A-Za-z0-9._-]+")
 # printable ASCII but no space, quote, backslash (JAAS and properties escapes), comma or bracket (--add-scram)
@@ -68,6 +75,13 @@ class BrokerInfo:
     sasl_bootstrap: str | None = None
     sasl_port: int | None = None
     sasl_users: tuple[str, ...] = ()
+    # the optional TLS listeners (``up(ssl_port=...)``, ``up(sasl_ssl_port=..., sasl_users=...)``) and the
+    # PEM file of the launcher's own CA that signed the broker's certificate (DWF_KAFKA_SSL_CAFILE)
+    ssl_bootstrap: str | None = None
+    ssl_port: int | None = None
+    sasl_ssl_bootstrap: str | None = None
+    sasl_ssl_port: int | None = None
+    ssl_cafile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,18 +341,32 @@ def parse_sasl_users(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     return users
 
 
-def _sasl_properties(sasl_port: int, users: Mapping[str, str]) -> dict[str, str]:
-    """The SASL_PLAINTEXT listener's own settings: PLAIN users inline in its JAAS config (no JAAS file);
-    SCRAM users live in the KRaft metadata, written when the storage is formatted (``--add-scram``)."""
+def _sasl_properties(listeners: Iterable[str], users: Mapping[str, str]) -> dict[str, str]:
+    """The SASL listeners' own settings (``listeners``: SASL_PLAINTEXT and/or SASL_SSL): PLAIN users inline
+    in each listener's JAAS config (no JAAS file); SCRAM users live in the KRaft metadata, written when the
+    storage is formatted (``--add-scram``)."""
     plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
     scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-    return {
-        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+    props = {"sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS)}
+    for listener in listeners:
+        prefix = f"listener.name.{listener.lower()}"
+        props[f"{prefix}.plain.sasl.jaas.config"] = (
             f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
-        ),
-        "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": scram,
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": scram,
+        )
+        props[f"{prefix}.scram-sha-256.sasl.jaas.config"] = scram
+        props[f"{prefix}.scram-sha-512.sasl.jaas.config"] = scram
+    return props
+
+
+def _ssl_properties(keystore: Path, password: str) -> dict[str, str]:
+    """The TLS listeners' settings: the broker's key and certificate chain (signed by the launcher's CA) in
+    a PKCS12 keystore; clients are not asked for certificates (no mTLS)."""
+    return {
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(keystore),
+        "ssl.keystore.password": password,
+        "ssl.key.password": password,
+        "ssl.client.auth": "none",
     }
 
 
@@ -353,17 +381,28 @@ def server_properties(
     log_dir: Path,
     sasl_port: int | None = None,
     sasl_users: Mapping[str, str] | None = None,
+    ssl_port: int | None = None,
+    sasl_ssl_port: int | None = None,
+    keystore: Path | None = None,
+    keystore_password: str | None = None,
 ) -> str:
     """One combined broker+controller KRaft node on loopback, sized for tests on a 2-core machine.
 
     With ``sasl_port`` a second client listener, SASL_PLAINTEXT on that port, takes PLAIN, SCRAM-SHA-256
     and SCRAM-SHA-512 logins of ``sasl_users``; the PLAINTEXT listener (also the inter-broker one) stays.
+    ``ssl_port`` adds an SSL (TLS) listener and ``sasl_ssl_port`` a SASL_SSL one (the same logins over TLS),
+    both serving the certificate in ``keystore`` (PKCS12, ``keystore_password``).
     """
+    extra = [
+        (name, p)
+        for name, p in (("SASL_PLAINTEXT", sasl_port), ("SSL", ssl_port), ("SASL_SSL", sasl_ssl_port))
+        if p is not None
+    ]
     listeners = f"PLAINTEXT://{HOST}:{port}"
     protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    if sasl_port is not None:
-        listeners += f",SASL_PLAINTEXT://{HOST}:{sasl_port}"
-        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    for name, p in extra:
+        listeners += f",{name}://{HOST}:{p}"
+        protocols += f",{name}:{name}"
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -400,8 +439,13 @@ def server_properties(
         "num.recovery.threads.per.data.dir": "1",
         "background.threads": "4",
     }
-    if sasl_port is not None:
-        props.update(_sasl_properties(sasl_port, sasl_users or {}))
+    sasl_listeners = [name for name, _ in extra if name.startswith("SASL_")]
+    if sasl_listeners:
+        props.update(_sasl_properties(sasl_listeners, sasl_users or {}))
+    if ssl_port is not None or sasl_ssl_port is not None:
+        if keystore is None or keystore_password is None:
+            raise KafkaLauncherError("a TLS listener needs the broker's keystore and its password")
+        props.update(_ssl_properties(keystore, keystore_password))
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
@@ -490,6 +534,101 @@ def _format_storage(
     return cluster_id
 
 
+# -- TLS material --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """What ``ensure_tls`` made: the CA certificate (PEM, for clients) and the broker's PKCS12 keystore."""
+
+    cafile: Path
+    keystore: Path
+    password: str
+
+
+def find_keytool(java: str | None = None) -> str:
+    """``keytool`` from the same Java as the broker (it ships with every JRE), else the one on PATH."""
+    candidates = []
+    if java:
+        candidates.append(Path(java).resolve().parent / "keytool")
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidates.append(Path(java_home) / "bin" / "keytool")
+    candidates.append(Path(shutil.which("keytool") or "/nonexistent"))
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c)
+    raise KafkaLauncherError(
+        f"no `keytool` found beside {java or 'java'}, in $JAVA_HOME/bin or on PATH: the TLS listener's "
+        f"certificates are made with it (it comes with every JRE; `{INSTALL_HINT}`)"
+    )
+
+
+def ensure_tls(directory: Path | str, java: str | None = None) -> TlsFiles:
+    """A self-signed CA and a broker certificate it signed (for ``127.0.0.1`` and ``localhost``) in
+    ``directory``, made with the JDK's ``keytool`` on the first call and reused afterwards.
+
+    Files: ``ca.pem`` (the CA certificate: what clients trust, DWF_KAFKA_SSL_CAFILE), ``broker.pem`` (the
+    broker's chain, for reading), ``broker.p12`` (its key and chain, what the broker serves) and
+    ``keystore.pass`` (both mode 0600). The CA's private key is thrown away once it signed the broker
+    certificate, so nothing else can be issued under that CA. Keys are EC P-256, valid 10 years.
+    """
+    target = Path(directory).expanduser().resolve()
+    files = TlsFiles(target / CA_FILE, target / _KEYSTORE, "")
+    pass_file = target / _KEYSTORE_PASS
+    if files.cafile.is_file() and files.keystore.is_file() and pass_file.is_file():
+        return TlsFiles(files.cafile, files.keystore, pass_file.read_text().strip())
+    keytool = find_keytool(java or find_java())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))  # mode 0700
+    password = secrets.token_urlsafe(24)
+    env = {**os.environ, "DWF_KEYSTORE_PASS": password}
+    ca_store, store = str(staging / "ca.p12"), str(staging / _KEYSTORE)
+    common = ["-storetype", "PKCS12", "-storepass:env", "DWF_KEYSTORE_PASS"]
+    ec = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", _TLS_DAYS]
+    steps = [
+        ["-genkeypair", "-alias", "ca", *ec, "-dname", _CA_NAME, "-ext", "bc:c",
+         "-ext", "KeyUsage:c=keyCertSign,cRLSign", "-keystore", ca_store],
+        ["-exportcert", "-rfc", "-alias", "ca", "-keystore", ca_store, "-file", str(staging / CA_FILE)],
+        ["-genkeypair", "-alias", "broker", *ec, "-dname", "CN=localhost", "-keystore", store],
+        ["-certreq", "-alias", "broker", "-keystore", store, "-file", str(staging / "broker.csr")],
+        ["-gencert", "-alias", "ca", "-keystore", ca_store, "-rfc", "-validity", _TLS_DAYS,
+         "-infile", str(staging / "broker.csr"), "-outfile", str(staging / "broker.crt"),
+         "-ext", f"SAN=dns:localhost,ip:{HOST}", "-ext", "KeyUsage:c=digitalSignature",
+         "-ext", "ExtendedKeyUsage=serverAuth"],
+    ]  # fmt: skip
+    try:
+        for args in steps:
+            _keytool(keytool, [*args, *common], env)
+        chain = staging / "broker.pem"
+        chain.write_text((staging / "broker.crt").read_text() + (staging / CA_FILE).read_text())
+        _keytool(keytool, ["-importcert", "-noprompt", "-alias", "broker", "-keystore", store,
+                           "-file", str(chain), *common], env)  # fmt: skip
+        for name in ("ca.p12", "broker.csr", "broker.crt"):
+            (staging / name).unlink()
+        (staging / _KEYSTORE_PASS).write_text(password + "\n")
+        (staging / _KEYSTORE_PASS).chmod(0o600)
+        (staging / _KEYSTORE).chmod(0o600)
+        (staging / CA_FILE).chmod(0o644)
+        if target.exists():  # a half-made folder of an older launcher, or another process won the race
+            if (target / CA_FILE).is_file() and (target / _KEYSTORE_PASS).is_file():
+                shutil.rmtree(staging)
+                return ensure_tls(target)
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TlsFiles(target / CA_FILE, target / _KEYSTORE, password)
+
+
+def _keytool(keytool: str, args: list[str], env: Mapping[str, str]) -> None:
+    proc = subprocess.run([keytool, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip()[-2000:]
+        raise KafkaLauncherError(f"`keytool {' '.join(args[:1])}` failed (exit {proc.returncode}):\n{tail}")
+
+
 # -- readiness -----------------------------------------------------------------------------------------
 
 
@@ -534,6 +673,8 @@ def up(
     die_with_parent: bool = False,
     sasl_port: int | None = None,
     sasl_users: str | Mapping[str, str] | None = None,
+    ssl_port: int | None = None,
+    sasl_ssl_port: int | None = None,
 ) -> BrokerInfo:
     """Start the broker (fetching the jars first if needed) and return once it answers metadata requests.
 
@@ -543,11 +684,19 @@ def up(
     test session never leaves a broker behind; the CLI leaves it off so the broker outlives ``up``.
     ``sasl_port`` with ``sasl_users`` (``"alice:pw,bob:pw2"`` or a dict) adds a SASL_PLAINTEXT listener that
     takes PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 logins of those users, beside the PLAINTEXT one.
+    ``ssl_port`` adds an SSL (TLS) listener and ``sasl_ssl_port`` (with ``sasl_users``) a SASL_SSL one; their
+    certificate is signed by a CA made on the first such start (``ensure_tls``, in ``<data dir>/tls``) whose
+    PEM file is ``BrokerInfo.ssl_cafile``.
     """
     data = Path(data_dir).expanduser().resolve()
     if controller_port is None:
         controller_port = port + 1
-    if (sasl_port is None) != (sasl_users is None):
+    if sasl_users is None and sasl_ssl_port is not None:
+        raise KafkaLauncherError(
+            "a SASL_SSL listener needs both --sasl-ssl-port and --sasl-users "
+            "(user:password[,user2:password2])"
+        )
+    if (sasl_port is None and sasl_ssl_port is None) != (sasl_users is None):
         raise KafkaLauncherError(
             "a SASL listener needs both --sasl-port and --sasl-users (user:password[,user2:password2])"
         )
@@ -555,16 +704,36 @@ def up(
     running = status(data)
     if running.running:
         state = _read_state(data)
-        if state is not None and state.port == port and state.sasl_port == sasl_port:
+        if (
+            state is not None
+            and state.port == port
+            and state.sasl_port == sasl_port
+            and state.ssl_port == ssl_port
+            and state.sasl_ssl_port == sasl_ssl_port
+        ):
             return state
+        others = [
+            f"{what} {p}"
+            for what, p in (
+                ("SASL port", state.sasl_port if state else None),
+                ("SSL port", state.ssl_port if state else None),
+                ("SASL_SSL port", state.sasl_ssl_port if state else None),
+            )
+            if p
+        ]
         raise KafkaLauncherError(
             f"a broker from {data} is already running on port {running.port}"
-            f"{f' (SASL port {state.sasl_port})' if state is not None and state.sasl_port else ''} "
+            f"{' (' + ', '.join(others) + ')' if others else ''} "
             f"(pid {running.pid}); stop it with `dana-wf kafka down --data-dir {data}` or use that port"
         )
     wanted = [(port, "--port"), (controller_port, "--controller-port")]
-    if sasl_port is not None:
-        wanted.append((sasl_port, "--sasl-port"))
+    for p_opt, what in (
+        (sasl_port, "--sasl-port"),
+        (ssl_port, "--ssl-port"),
+        (sasl_ssl_port, "--sasl-ssl-port"),
+    ):
+        if p_opt is not None:
+            wanted.append((p_opt, what))
     for p, what in wanted:
         if _port_answers(p):
             raise KafkaLauncherError(
@@ -573,10 +742,12 @@ def up(
             )
     if port == controller_port:
         raise KafkaLauncherError(f"port and controller port are both {port}: give them different values")
-    if sasl_port is not None and sasl_port in (port, controller_port):
-        raise KafkaLauncherError(
-            f"the SASL port {sasl_port} is also the port or the controller port: give it its own"
-        )
+    for i, (p, what) in enumerate(wanted[2:], start=2):
+        clash = [other for q, other in wanted[:i] if q == p]
+        if clash:
+            raise KafkaLauncherError(
+                f"{what} {p} is also the {' and the '.join(clash)} port: give each listener its own port"
+            )
 
     java = find_java()
     jars = ensure_jars()
@@ -584,9 +755,22 @@ def up(
     log_dir = data / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     config = data / "server.properties"
-    config.touch(mode=0o600)  # it may hold SASL passwords
+    config.touch(mode=0o600)  # it may hold SASL passwords and the keystore's password
     config.chmod(0o600)
-    config.write_text(server_properties(port, controller_port, log_dir, sasl_port, users))
+    tls = ensure_tls(data / _TLS_DIR, java) if ssl_port is not None or sasl_ssl_port is not None else None
+    config.write_text(
+        server_properties(
+            port,
+            controller_port,
+            log_dir,
+            sasl_port,
+            users,
+            ssl_port,
+            sasl_ssl_port,
+            tls.keystore if tls else None,
+            tls.password if tls else None,
+        )
+    )
     (data / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
     cluster_id = _format_storage(java, jars, data, log_dir, users)
 
@@ -618,7 +802,7 @@ def up(
             )
         if (
             _port_answers(port)
-            and (sasl_port is None or _port_answers(sasl_port))
+            and all(_port_answers(p) for p, _ in wanted[2:])
             and _metadata_ok(bootstrap, timeout_s=5.0)
         ):
             break
@@ -644,6 +828,11 @@ def up(
         sasl_bootstrap=f"{HOST}:{sasl_port}" if sasl_port is not None else None,
         sasl_port=sasl_port,
         sasl_users=tuple(users),
+        ssl_bootstrap=f"{HOST}:{ssl_port}" if ssl_port is not None else None,
+        ssl_port=ssl_port,
+        sasl_ssl_bootstrap=f"{HOST}:{sasl_ssl_port}" if sasl_ssl_port is not None else None,
+        sasl_ssl_port=sasl_ssl_port,
+        ssl_cafile=str(tls.cafile) if tls else None,
     )
     (data / _STATE_FILE).write_text(json.dumps(asdict(info), indent=2) + "\n")
     return info

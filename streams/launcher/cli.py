@@ -47,6 +47,14 @@ def up(
             show_envvar=True,
         ),
     ] = None,
+    ssl_port: Annotated[
+        int | None,
+        typer.Option(help="Also open an SSL (TLS) listener here; its CA is made in <data dir>/tls."),
+    ] = None,
+    sasl_ssl_port: Annotated[
+        int | None,
+        typer.Option(help="Also open a SASL_SSL listener here (TLS + the --sasl-users logins)."),
+    ] = None,
 ) -> None:
     """Start the broker (fetching its jars with Maven the first time) and wait until it answers."""
     try:
@@ -57,6 +65,8 @@ def up(
             wait_s=wait,
             sasl_port=sasl_port,
             sasl_users=sasl_users,
+            ssl_port=ssl_port,
+            sasl_ssl_port=sasl_ssl_port,
         )
     except broker.KafkaLauncherError as exc:
         raise _fail(exc) from exc
@@ -71,6 +81,21 @@ def up(
             f"{', '.join(info.sasl_users)}:\n"
             f"  export DWF_KAFKA_BOOTSTRAP_SERVERS={info.sasl_bootstrap} "
             "DWF_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT DWF_KAFKA_SASL_MECHANISM=PLAIN "
+            f"DWF_KAFKA_SASL_USERNAME={info.sasl_users[0]} DWF_KAFKA_SASL_PASSWORD=..."
+        )
+    if info.ssl_bootstrap:
+        typer.echo(
+            f"  SSL listener at {info.ssl_bootstrap}, certificate signed by the CA in {info.ssl_cafile}:\n"
+            f"  export DWF_KAFKA_BOOTSTRAP_SERVERS={info.ssl_bootstrap} DWF_KAFKA_SECURITY_PROTOCOL=SSL "
+            f"DWF_KAFKA_SSL_CAFILE={info.ssl_cafile}"
+        )
+    if info.sasl_ssl_bootstrap:
+        typer.echo(
+            f"  SASL_SSL listener at {info.sasl_ssl_bootstrap} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) for "
+            f"{', '.join(info.sasl_users)}, CA {info.ssl_cafile}:\n"
+            f"  export DWF_KAFKA_BOOTSTRAP_SERVERS={info.sasl_ssl_bootstrap} "
+            f"DWF_KAFKA_SECURITY_PROTOCOL=SASL_SSL DWF_KAFKA_SSL_CAFILE={info.ssl_cafile} "
+            "DWF_KAFKA_SASL_MECHANISM=PLAIN "
             f"DWF_KAFKA_SASL_USERNAME={info.sasl_users[0]} DWF_KAFKA_SASL_PASSWORD=..."
         )
 
