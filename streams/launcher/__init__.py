@@ -3,18 +3,17 @@
 from streams.launcher.broker import (
     BrokerInfo,
     BrokerStatus,
-    KafkaLauncherError,
-    TlsFiles,
     down,
     ensure_jars,
-    ensure_tls,
     free_port,
     kafka_home,
     kafka_version,
-    parse_sasl_users,
     status,
     up,
 )
+from streams.launcher.errors import KafkaLauncherError
+from streams.launcher.sasl import parse_sasl_users
+from streams.launcher.tls import TlsFiles, ensure_tls
 
 __all__ = [
     "BrokerInfo",

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -26,15 +25,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from streams.launcher.errors import HOST, INSTALL_HINT, KafkaLauncherError
+from streams.launcher.sasl import SASL_MECHANISMS, parse_sasl_users, sasl_properties, scram_fingerprint
+from streams.launcher.tls import ensure_tls, ssl_properties
 
 POM = Path(__file__).with_name("pom.xml")
 DEFAULT_DATA_DIR = Path(".dwf/kafka")
 DEFAULT_PORT = 9092
-HOST = "127.0.0.1"
-INSTALL_HINT = "apt-get install openjdk-17-jre-headless maven"
 _MARKER = ".dwf-complete"
 _PID_FILE = "broker.pid"
 _STATE_FILE = "broker.json"
@@ -43,19 +44,6 @@ _MAIN_CLASS = "kafka.Kafka"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
 _SCRAM_FILE = "scram-users.sha256"
 _TLS_DIR = "tls"
-CA_FILE = "ca.pem"
-_KEYSTORE = "broker.p12"
-_KEYSTORE_PASS = "keystore.pass"
-_CA_NAME = "CN=dana-wf local Kafka CA"
-_TLS_DAYS = "3650"
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-_SASL_NAME = re.compile(r"[A-Za-z0-9._-]+")
-# printable ASCII but no space, quote, backslash (JAAS and properties escapes), comma or bracket (--add-scram)
-_SASL_PASSWORD = re.compile(r"[\x21\x23-\x2b\x2d-\x5a\x5e-\x7e]+")
-
-
-class KafkaLauncherError(RuntimeError):
-    """The local broker cannot be fetched, started or stopped; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -307,74 +295,6 @@ def _new_cluster_id() -> str:
             return text
 
 
-def parse_sasl_users(spec: str | Mapping[str, str] | None) -> dict[str, str]:
-    """``"alice:pw1,bob:pw2"`` (or a mapping) as ``{user: password}``, checked for what the broker config and
-    the SCRAM bootstrap can carry: names of letters, digits, ``._-``; passwords of printable ASCII without
-    spaces, quotes, backslashes, commas or brackets (a password may hold ``:`` and ``=``)."""
-    if spec is None:
-        return {}
-    if isinstance(spec, str):
-        users: dict[str, str] = {}
-        for item in (part.strip() for part in spec.split(",")):
-            if not item:
-                continue
-            name, sep, password = item.partition(":")
-            if not sep:
-                raise KafkaLauncherError(
-                    f"SASL user {name!r} has no password: give users as user:password[,user2:password2]"
-                )
-            if name in users:
-                raise KafkaLauncherError(f"SASL user {name!r} is given twice")
-            users[name] = password
-    else:
-        users = dict(spec)
-    if not users:
-        raise KafkaLauncherError("no SASL users given: use user:password[,user2:password2]")
-    for name, password in users.items():
-        if not _SASL_NAME.fullmatch(name):
-            raise KafkaLauncherError(f"SASL user name {name!r}: use letters, digits, '.', '_' and '-' only")
-        if not _SASL_PASSWORD.fullmatch(password):
-            raise KafkaLauncherError(
-                f"the password of SASL user {name!r} is empty or holds a character the broker config "
-                "cannot carry (space, quote, backslash, comma, [ or ], or non-ASCII): choose another"
-            )
-    return users
-
-
-def _sasl_properties(listeners: Iterable[str], users: Mapping[str, str]) -> dict[str, str]:
-    """The SASL listeners' own settings (``listeners``: SASL_PLAINTEXT and/or SASL_SSL): PLAIN users inline
-    in each listener's JAAS config (no JAAS file); SCRAM users live in the KRaft metadata, written when the
-    storage is formatted (``--add-scram``)."""
-    plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
-    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-    props = {"sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS)}
-    for listener in listeners:
-        prefix = f"listener.name.{listener.lower()}"
-        props[f"{prefix}.plain.sasl.jaas.config"] = (
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
-        )
-        props[f"{prefix}.scram-sha-256.sasl.jaas.config"] = scram
-        props[f"{prefix}.scram-sha-512.sasl.jaas.config"] = scram
-    return props
-
-
-def _ssl_properties(keystore: Path, password: str) -> dict[str, str]:
-    """The TLS listeners' settings: the broker's key and certificate chain (signed by the launcher's CA) in
-    a PKCS12 keystore; clients are not asked for certificates (no mTLS)."""
-    return {
-        "ssl.keystore.type": "PKCS12",
-        "ssl.keystore.location": str(keystore),
-        "ssl.keystore.password": password,
-        "ssl.key.password": password,
-        "ssl.client.auth": "none",
-    }
-
-
-def _scram_fingerprint(users: Mapping[str, str]) -> str:
-    text = "\n".join(f"{name}:{users[name]}" for name in sorted(users))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def server_properties(
     port: int,
     controller_port: int,
@@ -441,11 +361,11 @@ def server_properties(
     }
     sasl_listeners = [name for name, _ in extra if name.startswith("SASL_")]
     if sasl_listeners:
-        props.update(_sasl_properties(sasl_listeners, sasl_users or {}))
+        props.update(sasl_properties(sasl_listeners, sasl_users or {}))
     if ssl_port is not None or sasl_ssl_port is not None:
         if keystore is None or keystore_password is None:
             raise KafkaLauncherError("a TLS listener needs the broker's keystore and its password")
-        props.update(_ssl_properties(keystore, keystore_password))
+        props.update(ssl_properties(keystore, keystore_password))
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
@@ -502,7 +422,7 @@ def _format_storage(
                 formatted_with = fingerprint_file.read_text().strip()
             except OSError:
                 formatted_with = ""
-            if formatted_with != _scram_fingerprint(scram_users):
+            if formatted_with != scram_fingerprint(scram_users):
                 raise KafkaLauncherError(
                     f"the storage in {log_dir} was formatted with other SASL users (or none): SCRAM users "
                     f"are written only when the storage is formatted. Remove {data_dir} and retry, or give "
@@ -530,103 +450,8 @@ def _format_storage(
         )
     if scram_users:
         fingerprint_file.touch(mode=0o600)
-        fingerprint_file.write_text(_scram_fingerprint(scram_users) + "\n")
+        fingerprint_file.write_text(scram_fingerprint(scram_users) + "\n")
     return cluster_id
-
-
-# -- TLS material --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """What ``ensure_tls`` made: the CA certificate (PEM, for clients) and the broker's PKCS12 keystore."""
-
-    cafile: Path
-    keystore: Path
-    password: str
-
-
-def find_keytool(java: str | None = None) -> str:
-    """``keytool`` from the same Java as the broker (it ships with every JRE), else the one on PATH."""
-    candidates = []
-    if java:
-        candidates.append(Path(java).resolve().parent / "keytool")
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidates.append(Path(java_home) / "bin" / "keytool")
-    candidates.append(Path(shutil.which("keytool") or "/nonexistent"))
-    for c in candidates:
-        if c.is_file() and os.access(c, os.X_OK):
-            return str(c)
-    raise KafkaLauncherError(
-        f"no `keytool` found beside {java or 'java'}, in $JAVA_HOME/bin or on PATH: the TLS listener's "
-        f"certificates are made with it (it comes with every JRE; `{INSTALL_HINT}`)"
-    )
-
-
-def ensure_tls(directory: Path | str, java: str | None = None) -> TlsFiles:
-    """A self-signed CA and a broker certificate it signed (for ``127.0.0.1`` and ``localhost``) in
-    ``directory``, made with the JDK's ``keytool`` on the first call and reused afterwards.
-
-    Files: ``ca.pem`` (the CA certificate: what clients trust, DWF_KAFKA_SSL_CAFILE), ``broker.pem`` (the
-    broker's chain, for reading), ``broker.p12`` (its key and chain, what the broker serves) and
-    ``keystore.pass`` (both mode 0600). The CA's private key is thrown away once it signed the broker
-    certificate, so nothing else can be issued under that CA. Keys are EC P-256, valid 10 years.
-    """
-    target = Path(directory).expanduser().resolve()
-    files = TlsFiles(target / CA_FILE, target / _KEYSTORE, "")
-    pass_file = target / _KEYSTORE_PASS
-    if files.cafile.is_file() and files.keystore.is_file() and pass_file.is_file():
-        return TlsFiles(files.cafile, files.keystore, pass_file.read_text().strip())
-    keytool = find_keytool(java or find_java())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))  # mode 0700
-    password = secrets.token_urlsafe(24)
-    env = {**os.environ, "DWF_KEYSTORE_PASS": password}
-    ca_store, store = str(staging / "ca.p12"), str(staging / _KEYSTORE)
-    common = ["-storetype", "PKCS12", "-storepass:env", "DWF_KEYSTORE_PASS"]
-    ec = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", _TLS_DAYS]
-    steps = [
-        ["-genkeypair", "-alias", "ca", *ec, "-dname", _CA_NAME, "-ext", "bc:c",
-         "-ext", "KeyUsage:c=keyCertSign,cRLSign", "-keystore", ca_store],
-        ["-exportcert", "-rfc", "-alias", "ca", "-keystore", ca_store, "-file", str(staging / CA_FILE)],
-        ["-genkeypair", "-alias", "broker", *ec, "-dname", "CN=localhost", "-keystore", store],
-        ["-certreq", "-alias", "broker", "-keystore", store, "-file", str(staging / "broker.csr")],
-        ["-gencert", "-alias", "ca", "-keystore", ca_store, "-rfc", "-validity", _TLS_DAYS,
-         "-infile", str(staging / "broker.csr"), "-outfile", str(staging / "broker.crt"),
-         "-ext", f"SAN=dns:localhost,ip:{HOST}", "-ext", "KeyUsage:c=digitalSignature",
-         "-ext", "ExtendedKeyUsage=serverAuth"],
-    ]  # fmt: skip
-    try:
-        for args in steps:
-            _keytool(keytool, [*args, *common], env)
-        chain = staging / "broker.pem"
-        chain.write_text((staging / "broker.crt").read_text() + (staging / CA_FILE).read_text())
-        _keytool(keytool, ["-importcert", "-noprompt", "-alias", "broker", "-keystore", store,
-                           "-file", str(chain), *common], env)  # fmt: skip
-        for name in ("ca.p12", "broker.csr", "broker.crt"):
-            (staging / name).unlink()
-        (staging / _KEYSTORE_PASS).write_text(password + "\n")
-        (staging / _KEYSTORE_PASS).chmod(0o600)
-        (staging / _KEYSTORE).chmod(0o600)
-        (staging / CA_FILE).chmod(0o644)
-        if target.exists():  # a half-made folder of an older launcher, or another process won the race
-            if (target / CA_FILE).is_file() and (target / _KEYSTORE_PASS).is_file():
-                shutil.rmtree(staging)
-                return ensure_tls(target)
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return TlsFiles(target / CA_FILE, target / _KEYSTORE, password)
-
-
-def _keytool(keytool: str, args: list[str], env: Mapping[str, str]) -> None:
-    proc = subprocess.run([keytool, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip()[-2000:]
-        raise KafkaLauncherError(f"`keytool {' '.join(args[:1])}` failed (exit {proc.returncode}):\n{tail}")
 
 
 # -- readiness -----------------------------------------------------------------------------------------
