@@ -175,15 +175,20 @@ PRESENCE_CHUNK = 1000  # hashes per presence query: stays well under a server's 
 def presence_queries(table: str, rows: Sequence[AuditRow]) -> list[str]:
     """SELECTs naming which of `rows` are stored, by hash (unique per row: it chains run and seq).
 
-    run_id leads the table's sort key, so the IN on it reads only those runs' granules. Values are
-    quoted literals (hashes are hex; run ids are escaped) for stores that take SQL text only (chdb).
+    (workflow, run_id) lead the table's sort key, so the INs on them read only those runs' granules.
+    Values are quoted literals (hashes are hex; names are escaped) for stores that take SQL text only
+    (chdb).
     """
     queries = []
     for start in range(0, len(rows), PRESENCE_CHUNK):
         chunk = rows[start : start + PRESENCE_CHUNK]
+        flows = ", ".join(sql_string(w) for w in sorted({r.workflow for r in chunk}))
         runs = ", ".join(sql_string(run) for run in sorted({r.run_id for r in chunk}))
         hashes = ", ".join(sql_string(r.hash) for r in chunk)
-        queries.append(f"SELECT hash FROM {table} WHERE run_id IN ({runs}) AND hash IN ({hashes})")
+        queries.append(
+            f"SELECT hash FROM {table} WHERE workflow IN ({flows}) AND run_id IN ({runs}) "
+            f"AND hash IN ({hashes})"
+        )
     return queries
 
 

@@ -177,8 +177,13 @@ class ServerAuditStore:
             for start in range(0, len(rows), PRESENCE_CHUNK):
                 chunk = rows[start : start + PRESENCE_CHUNK]
                 hits = self._execute(
-                    f"SELECT hash FROM {self.table} WHERE run_id IN %(runs)s AND hash IN %(hashes)s",
-                    {"runs": tuple({r.run_id for r in chunk}), "hashes": tuple(r.hash for r in chunk)},
+                    f"SELECT hash FROM {self.table} WHERE workflow IN %(flows)s AND run_id IN %(runs)s "
+                    "AND hash IN %(hashes)s",
+                    {
+                        "flows": tuple({r.workflow for r in chunk}),
+                        "runs": tuple({r.run_id for r in chunk}),
+                        "hashes": tuple(r.hash for r in chunk),
+                    },
                 )
                 found.update(h for (h,) in hits)
         except ServerException as exc:
