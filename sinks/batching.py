@@ -12,11 +12,15 @@ Each batch carries a dedup token: ``<topic>-<partition>-<min offset>-<max offset
 of the rows' hashes otherwise; a retried batch therefore presents the same token to the store.
 
 A *replayed* batch may be cut elsewhere: the age cut depends on how fast records arrived, and a worker
-that replays after a crash reads them all at once. So until a Kafka lane is *settled* (from this sink's
-start, and again after ``forget_lanes()`` at a rebalance), each of its batches is first checked against
-the table by row hash, and rows a previous owner stored (between its insert and its offset commit) are
-left out. The first batch with none of its rows stored settles the lane: one lane's batches are stored
-in offset order, so nothing after it can be stored either.
+that replays after a crash reads them all at once. With ``check_replays`` (the exactly-once audit
+agent), until a Kafka lane is *settled* (from this sink's start, and again after ``forget_lanes()`` at a
+rebalance) each of its batches is first checked against the table by row hash, and rows a previous
+owner stored (between its insert and its offset commit) are left out. The first batch with none of its
+rows stored settles the lane: one lane's batches are stored in offset order, so nothing after it can be
+stored either. Only exactly-once may do this: there a row already stored can only come back as a replay
+of the same committed record. Under at-least-once a redelivered source record is processed again and
+audits *identical* rows in new records, and those duplicates must stay visible (``audit verify`` names
+them), so nothing is left out.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ class BatchingAuditSink:
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 10.0,
         max_attempts: int | None = None,
+        check_replays: bool = False,
     ) -> None:
         if batch_size < 1 or buffer_max < batch_size or interval_s <= 0:
             raise ValueError(
@@ -138,6 +143,7 @@ class BatchingAuditSink:
         self.consecutive_failures = 0
         self.last_error: str | None = None
 
+        self.check_replays = check_replays
         self.replayed_rows = 0  # rows of replayed batches found stored already, left out of inserts
         self._settled: set[Lane] = set()  # Kafka lanes past any rows a previous owner stored
         self._open: dict[Lane, Batch] = {}  # batches still filling, per lane
@@ -282,7 +288,7 @@ class BatchingAuditSink:
     def _store_batch(self, batch: Batch, token: str) -> None:
         """In the inserter thread: the batch, less rows a previous owner of its lane stored already."""
         rows = batch.rows
-        if batch.lane is not None and batch.lane not in self._settled:
+        if self.check_replays and batch.lane is not None and batch.lane not in self._settled:
             present = self.store.present(rows)
             if present:
                 rows = [r for r in rows if r.hash not in present]

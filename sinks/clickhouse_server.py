@@ -193,8 +193,8 @@ class ServerAuditStore:
                 self._told_no_select = True
                 log.warning(
                     "audit writer %s may not SELECT from %s: replayed batches are deduplicated by their "
-                    "token only; GRANT SELECT(run_id, hash) ON %s lets it leave out rows stored already "
-                    "(docs/audit.md, roles)",
+                    "token only; GRANT SELECT(workflow, run_id, hash) ON %s lets it leave out rows "
+                    "stored already (docs/audit.md, roles)",
                     self.user,
                     self.table,
                     self.table,

@@ -32,7 +32,12 @@ class AuditSinkAgent:
         self.store = store
         o = runtime.options
         self.sink = BatchingAuditSink(
-            store, o.audit_batch_size, o.audit_interval_s, o.audit_buffer_max, on_commit=self._stored
+            store,
+            o.audit_batch_size,
+            o.audit_interval_s,
+            o.audit_buffer_max,
+            on_commit=self._stored,
+            check_replays=runtime.exactly_once,  # at-least-once keeps redelivered duplicates visible
         )
         self.topic = runtime.topology.audit_topic
         self.events = 0

@@ -217,14 +217,14 @@ async def test_a_replay_cut_elsewhere_stores_each_row_once_and_settles_the_lane(
     next owner reads the same records at once, so its batches are cut by size at other offsets."""
     store = HeldStore()
     rows = audit_chain("r", 40)  # offset o holds rows 2o and 2o+1
-    first = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100)
+    first = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100, check_replays=True)
     for o in range(13):  # the crashed owner stored offsets 0..12, cut after every 3 offsets
         await first.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 0, o))
     await first.flush()
     assert [tok for _, tok in store.batches][-1] == "dwf.audit-0-12-12"
     committed: list[CommittedBatch] = []
     replay = BatchingAuditSink(
-        store, batch_size=10, interval_s=3600, buffer_max=100, on_commit=committed.append
+        store, batch_size=10, interval_s=3600, buffer_max=100, on_commit=committed.append, check_replays=True
     )
     for o in range(20):  # its successor replays from offset 0: batches 0-4, 5-9, 10-14, 15-19
         await replay.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 0, o))
@@ -250,8 +250,23 @@ async def test_a_replay_cut_elsewhere_stores_each_row_once_and_settles_the_lane(
 
 async def test_rows_without_a_kafka_origin_are_never_checked() -> None:
     store = HeldStore()
-    sink = BatchingAuditSink(store, batch_size=4, interval_s=3600, buffer_max=100)
+    sink = BatchingAuditSink(store, batch_size=4, interval_s=3600, buffer_max=100, check_replays=True)
     await sink.put(audit_chain("r", 8))
     await sink.flush()
     assert store.presence_checks == 0
     assert len(store.rows) == 8
+
+
+async def test_without_check_replays_identical_rows_are_stored_again() -> None:
+    """At-least-once: a redelivered source record audits identical rows in a new audit record; they are
+    stored again so that `audit verify` names the repeated outcome as a duplicate."""
+    store = HeldStore()
+    rows = audit_chain("r", 4)
+    sink = BatchingAuditSink(store, batch_size=100, interval_s=3600, buffer_max=100)
+    await sink.put(rows, Origin("dwf.audit", 0, 7))
+    await sink.flush()
+    again = BatchingAuditSink(store, batch_size=100, interval_s=3600, buffer_max=100)  # after a restart
+    await again.put(rows, Origin("dwf.audit", 0, 12))
+    await again.flush()
+    assert [r.hash for r in store.rows] == [r.hash for r in rows] * 2
+    assert store.presence_checks == 0 and again.replayed_rows == 0

@@ -147,16 +147,18 @@ def _alive(pid: int) -> bool:
 
 
 async def test_a_replay_cut_at_other_offsets_adds_no_rows(tmp_path: Path) -> None:
-    """A worker stored offsets 0..7 of a partition (batches cut by age) and crashed before committing;
-    its successor replays 0..15 at once (batches cut by size): the store holds every row once."""
+    """Exactly-once: a worker stored offsets 0..7 of a partition (batches cut by age) and crashed before
+    committing; its successor replays 0..15 at once (batches cut by size): the store holds every row once."""
     rows = audit_chain("run-a", 32)  # offset o holds rows 2o and 2o+1
     store = ChdbProcessStore(tmp_path)
     try:
-        crashed = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100)
+        crashed = BatchingAuditSink(store, batch_size=6, interval_s=3600, buffer_max=100, check_replays=True)
         for o in range(8):
             await crashed.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 3, o))
         await crashed.flush()
-        successor = BatchingAuditSink(store, batch_size=10, interval_s=3600, buffer_max=100)
+        successor = BatchingAuditSink(
+            store, batch_size=10, interval_s=3600, buffer_max=100, check_replays=True
+        )
         for o in range(16):
             await successor.put(rows[2 * o : 2 * o + 2], Origin("dwf.audit", 3, o))
         await successor.flush()
