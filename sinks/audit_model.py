@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,24 +172,23 @@ class AuditStore(Protocol):
 PRESENCE_CHUNK = 1000  # hashes per presence query: stays well under a server's 256 KiB max_query_size
 
 
-def presence_queries(table: str, rows: Sequence[AuditRow]) -> list[str]:
-    """SELECTs naming which of `rows` are stored, by hash (unique per row: it chains run and seq).
+def stored_hashes(query: Callable[[str], QueryResult], table: str, rows: Sequence[AuditRow]) -> set[str]:
+    """Every store's ``present``: which of `rows` `table` holds, by hash (unique per row: it chains run
+    and seq), asked through the store's own read-only `query` in chunks.
 
     (workflow, run_id) lead the table's sort key, so the INs on them read only those runs' granules.
-    Values are quoted literals (hashes are hex; names are escaped) for stores that take SQL text only
-    (chdb).
+    Values are quoted literals (hashes are hex; names are escaped): chdb takes SQL text only.
     """
-    queries = []
+    found: set[str] = set()
     for start in range(0, len(rows), PRESENCE_CHUNK):
         chunk = rows[start : start + PRESENCE_CHUNK]
         flows = ", ".join(sql_string(w) for w in sorted({r.workflow for r in chunk}))
         runs = ", ".join(sql_string(run) for run in sorted({r.run_id for r in chunk}))
         hashes = ", ".join(sql_string(r.hash) for r in chunk)
-        queries.append(
-            f"SELECT hash FROM {table} WHERE workflow IN ({flows}) AND run_id IN ({runs}) "
-            f"AND hash IN ({hashes})"
-        )
-    return queries
+        where = f"workflow IN ({flows}) AND run_id IN ({runs}) AND hash IN ({hashes})"
+        sql = f"SELECT hash FROM {table} WHERE {where}"
+        found.update(h for (h,) in query(sql).rows)
+    return found
 
 
 def sql_string(text: str) -> str:

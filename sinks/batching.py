@@ -69,6 +69,13 @@ class Batch:
         return rows_token(self.rows)
 
 
+def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
+    """Exponential backoff with jitter before retry `attempt` (1 = after the first failure): writers that
+    failed together retry apart."""
+    ceiling: float = min(max_s, initial_s * 2.0 ** (attempt - 1))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
 def rows_token(rows: Sequence[AuditRow]) -> str:
     """The dedup token of a batch without a Kafka origin: a digest of its rows' hashes."""
     digest = hashlib.sha256()
@@ -318,8 +325,7 @@ class BatchingAuditSink:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 if self.max_attempts is not None and attempt >= self.max_attempts:
                     raise
-                delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
-                delay *= random.uniform(0.5, 1.0)  # jitter: workers that failed together retry apart
+                delay = backoff_s(attempt, self.backoff_initial_s, self.backoff_max_s)
                 log.warning(
                     "audit insert of %d rows (%s) failed, attempt %d, retrying in %.2fs: %s",
                     len(batch.rows),

@@ -25,7 +25,7 @@ from typing import IO
 
 import orjson
 
-from sinks.audit_model import AUDIT_TABLE, AuditRow, QueryResult, presence_queries
+from sinks.audit_model import AUDIT_TABLE, AuditRow, QueryResult, stored_hashes
 from sinks.chdb_store import (
     AuditStoreBusyError,
     AuditStoreError,
@@ -90,8 +90,7 @@ class ChdbProcessStore:
         return parse_result(self._call(_QUERY, sql.encode()))
 
     def present(self, rows: Sequence[AuditRow]) -> set[str]:
-        table = f"{self.database}.{AUDIT_TABLE}"
-        return {h for sql in presence_queries(table, rows) for (h,) in self.query(sql).rows}
+        return stored_hashes(self.query, f"{self.database}.{AUDIT_TABLE}", rows)
 
     def close(self) -> None:
         with self._lock:

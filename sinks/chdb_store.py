@@ -19,8 +19,8 @@ from sinks.audit_model import (
     AuditRow,
     QueryResult,
     columns_of,
-    presence_queries,
     sql_string,
+    stored_hashes,
 )
 from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
 from sinks.read_only import NotReadOnlyError, check_read_only
@@ -83,8 +83,7 @@ class ChdbAuditStore:
         self._session.query(head + body.decode())
 
     def present(self, rows: Sequence[AuditRow]) -> set[str]:
-        table = f"{self.database}.{AUDIT_TABLE}"
-        return {h for sql in presence_queries(table, rows) for (h,) in self.query(sql).rows}
+        return stored_hashes(self.query, f"{self.database}.{AUDIT_TABLE}", rows)
 
     def query(self, sql: str) -> QueryResult:
         """Read-only: the audit log is insert-only, and this is the path user SQL takes."""

@@ -22,7 +22,7 @@ from clickhouse_driver.errors import ServerException
 from pydantic import SecretStr
 
 from sinks import ddl
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, PRESENCE_CHUNK, AuditRow, QueryResult, columns_of
+from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult, columns_of, stored_hashes
 
 if TYPE_CHECKING:
     from sinks.dsn import ClickHouseServerConfig
@@ -167,25 +167,10 @@ class ServerAuditStore:
         return [r for r in rows if r.hash not in present]
 
     def present(self, rows: Sequence[AuditRow]) -> set[str]:
-        """Found by hash (unique per row: it chains run and seq), in chunks of query parameters.
-
-        A writer that may only INSERT (docs/audit.md, roles) cannot look: it is told once, and replays
-        then rely on the deduplication token alone (ClickHouse >= 22.2).
-        """
-        found: set[str] = set()
+        """A writer that may only INSERT (docs/audit.md, roles) cannot look: it is told once, and replays
+        then rely on the deduplication token alone (ClickHouse >= 22.2)."""
         try:
-            for start in range(0, len(rows), PRESENCE_CHUNK):
-                chunk = rows[start : start + PRESENCE_CHUNK]
-                hits = self._execute(
-                    f"SELECT hash FROM {self.table} WHERE workflow IN %(flows)s AND run_id IN %(runs)s "
-                    "AND hash IN %(hashes)s",
-                    {
-                        "flows": tuple({r.workflow for r in chunk}),
-                        "runs": tuple({r.run_id for r in chunk}),
-                        "hashes": tuple(r.hash for r in chunk),
-                    },
-                )
-                found.update(h for (h,) in hits)
+            return stored_hashes(self.query, self.table, rows)
         except ServerException as exc:
             if exc.code != _ACCESS_DENIED:
                 raise
@@ -200,7 +185,6 @@ class ServerAuditStore:
                     self.table,
                 )
             return set()
-        return found
 
     def query(self, sql: str) -> QueryResult:
         """Run a read-only query (readonly=1: the server refuses writes and DDL) and name its columns."""

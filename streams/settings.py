@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def log_level_name(value: str, where: str) -> str:
+    """A logging level's canonical name (WARN and FATAL accepted); ValueError naming `where` otherwise."""
+    level = value.strip().upper()
+    level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    if level not in LOG_LEVELS:
+        raise ValueError(f"log level {value!r}: use one of {', '.join(LOG_LEVELS)} ({where})")
+    return level
+
+
 class LLMEndpoint(BaseModel):
     """One OpenAI-compatible endpoint and the limits its provider grants this worker."""
 
@@ -70,11 +79,7 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
-        if level not in LOG_LEVELS:
-            raise ValueError(f"log level {value!r}: use one of {', '.join(LOG_LEVELS)} (DWF_LOG_LEVEL)")
-        return level
+        return log_level_name(value, "DWF_LOG_LEVEL")
 
     def schema_registry_url(self) -> str:
         """The schema registry in use: DWF_SCHEMA_REGISTRY, else ``file://<data_dir>/schemas`` (so a

@@ -174,11 +174,12 @@ class _Watch:
         min_count = cfg.min_count if cfg.min_count is not None else min_events(bins, cfg.warn_psi)
         below = n < min_count or self.ref_n < min_count
         level: Level = "ok"
-        if not below:
-            level = _level(psi_value, cfg.warn_psi, cfg.alert_psi)
-            if level != "alert" and (cfg.warn_js is not None or cfg.alert_js is not None):
-                by_js = _level(js, cfg.warn_js, cfg.alert_js)
-                level = by_js if by_js == "alert" or level == "ok" else level
+        if not below:  # the higher of what PSI and (where thresholds are set) JS say
+            level = max(
+                _level(psi_value, cfg.warn_psi, cfg.alert_psi),
+                _level(js, cfg.warn_js, cfg.alert_js),
+                key=_SEVERITY.index,
+            )
         # Largest term first, ties in key order: terms come sorted by key and the sort is stable
         # (reverse=True keeps it), which orders them as key=(-psi, key) would, without a lambda per bin.
         ranked = sorted(terms, key=itemgetter(3), reverse=True)[:TOP_MOVERS]
@@ -331,6 +332,9 @@ class DriftMonitor:
             if record is not None:
                 out.append(record)
         return out
+
+
+_SEVERITY: tuple[Level, ...] = ("ok", "warn", "alert")
 
 
 def _level(score: float, warn: float | None, alert: float | None) -> Level:

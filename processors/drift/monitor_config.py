@@ -55,15 +55,12 @@ class MonitorConfig:
                 f"{where}: need 0 < warn_psi <= alert_psi, got warn {m.warn_psi} and alert {m.alert_psi}"
             )
         warn_js, alert_js = m.warn_js, m.alert_js
-        if warn_js is not None or alert_js is not None:
-            low = warn_js if warn_js is not None else alert_js
-            high = alert_js if alert_js is not None else warn_js
-            assert low is not None and high is not None
-            if not 0 < low <= high <= 1:
-                raise ValueError(
-                    f"{where}: need 0 < warn_js <= alert_js <= 1 (a JS distance is at most 1), "
-                    f"got warn {warn_js} and alert {alert_js}"
-                )
+        given = [t for t in (warn_js, alert_js) if t is not None]  # in order: warn, then alert
+        if given and not 0 < given[0] <= given[-1] <= 1:
+            raise ValueError(
+                f"{where}: need 0 < warn_js <= alert_js <= 1 (a JS distance is at most 1), "
+                f"got warn {warn_js} and alert {alert_js}"
+            )
         if m.reference_windows < 1:
             raise ValueError(f"{where}: reference_windows must be >= 1, got {m.reference_windows}")
         if m.feature == "text" and m.buckets < 2:

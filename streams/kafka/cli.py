@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from streams.settings import LOG_LEVELS, Settings, load_settings
+from streams.settings import Settings, load_settings, log_level_name
 
 if TYPE_CHECKING:
     from processors.chain import Pipeline
@@ -59,10 +59,10 @@ def _settings() -> Settings:
 
 
 def _log_level(name: str) -> int:
-    level = name.strip().upper()
-    level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
-    if level not in LOG_LEVELS:
-        raise _fail(f"log level {name!r}: use one of {', '.join(LOG_LEVELS)} (--log-level or DWF_LOG_LEVEL)")
+    try:
+        level = log_level_name(name, "--log-level or DWF_LOG_LEVEL")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     value: int = getattr(logging, level)
     return value
 

@@ -56,7 +56,9 @@ class KafkaExtras:
         """Before the app starts: the drift values topic (one partition), then the metrics endpoint."""
         if self.drift_tap is not None:
             o = self.runtime.options
-            await ensure_topics(o.bootstrap, [self.drift_tap.values_topic], 1, o.replication)
+            await ensure_topics(
+                o.bootstrap, [self.drift_tap.values_topic], 1, o.replication, security=o.security
+            )
         self.metrics.start()
 
     async def stop(self) -> None:

@@ -57,7 +57,8 @@ async def produce_lines(
     source: str = "<stdin>",
     on_line: Callable[[int], None] | None = None,
 ) -> ProduceSummary:
-    await ensure_topics(bootstrap, all_topics(topology), partitions, replication)
+    security = client_security()  # the same DWF_KAFKA_* TLS/SASL as the workers, read once
+    await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
     serde, codec = EnvelopeSerde(topology.registry), WireCodec(topology.registry)
     ir = pipeline.workflow
     in_sid = topology.schema_id(ENTRY)
@@ -66,12 +67,12 @@ async def produce_lines(
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        **client_security().aiokafka_kwargs(),  # the same DWF_KAFKA_* TLS/SASL as the workers
+        **security.aiokafka_kwargs(),
     )
     try:
         await producer.start()
     except KafkaConnectionError:
-        raise BrokerUnavailableError(broker_hint(bootstrap)) from None
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
     summary = ProduceSummary()
     started = time.perf_counter()
     pending: list[asyncio.Future[object]] = []

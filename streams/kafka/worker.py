@@ -38,7 +38,9 @@ async def serve(
 ) -> int:
     """Run until ``stop`` is set or the app crashes; return the exit code."""
     o = runtime.options
-    await ensure_topics(o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication)
+    await ensure_topics(
+        o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication, security=o.security
+    )
     await runtime.extras.start()  # drift values topic, metrics endpoint (streams/kafka/extras.py)
     if runtime.audit is not None:
         await runtime.audit.start()

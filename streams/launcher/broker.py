@@ -526,25 +526,23 @@ def up(
             "a SASL listener needs both --sasl-port and --sasl-users (user:password[,user2:password2])"
         )
     users = parse_sasl_users(sasl_users)
+    # the optional listeners: BrokerInfo field, CLI option, name in messages -> the port asked for
+    extra = {
+        ("sasl_port", "--sasl-port", "SASL port"): sasl_port,
+        ("ssl_port", "--ssl-port", "SSL port"): ssl_port,
+        ("sasl_ssl_port", "--sasl-ssl-port", "SASL_SSL port"): sasl_ssl_port,
+    }
     running = status(data)
     if running.running:
         state = _read_state(data)
         if (
             state is not None
             and state.port == port
-            and state.sasl_port == sasl_port
-            and state.ssl_port == ssl_port
-            and state.sasl_ssl_port == sasl_ssl_port
+            and all(getattr(state, field) == p for (field, _, _), p in extra.items())
         ):
             return state
         others = [
-            f"{what} {p}"
-            for what, p in (
-                ("SASL port", state.sasl_port if state else None),
-                ("SSL port", state.ssl_port if state else None),
-                ("SASL_SSL port", state.sasl_ssl_port if state else None),
-            )
-            if p
+            f"{label} {getattr(state, field)}" for field, _, label in extra if state and getattr(state, field)
         ]
         raise KafkaLauncherError(
             f"a broker from {data} is already running on port {running.port}"
@@ -552,13 +550,7 @@ def up(
             f"(pid {running.pid}); stop it with `dana-wf kafka down --data-dir {data}` or use that port"
         )
     wanted = [(port, "--port"), (controller_port, "--controller-port")]
-    for p_opt, what in (
-        (sasl_port, "--sasl-port"),
-        (ssl_port, "--ssl-port"),
-        (sasl_ssl_port, "--sasl-ssl-port"),
-    ):
-        if p_opt is not None:
-            wanted.append((p_opt, what))
+    wanted += [(p, option) for (_, option, _), p in extra.items() if p is not None]
     for p, what in wanted:
         if _port_answers(p):
             raise KafkaLauncherError(

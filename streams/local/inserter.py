@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sinks.audit_model import AuditRow, AuditStore
-from sinks.batching import rows_token
+from sinks.batching import backoff_s, rows_token
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +60,7 @@ class BackgroundInserter:
                 self.failed_attempts += 1
                 if self._stop.is_set():
                     raise
-                delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
-                delay *= random.uniform(0.5, 1.0)
+                delay = backoff_s(attempt, self.backoff_initial_s, self.backoff_max_s)
                 log.warning(
                     "audit insert of %d rows into %r failed (attempt %d), retrying in %.1fs: %s",
                     len(rows),

@@ -48,7 +48,7 @@ class OutputFiles:
         self.directory = directory
         self.topology = topology
         self.fmt = fmt
-        self._files: dict[str, IO[Any]] = {}
+        self._files: dict[str, IO[bytes]] = {}
         self._avro: dict[str, list[dict[str, Any]]] = {}
         self.paths: dict[str, Path] = {}
         directory.mkdir(parents=True, exist_ok=True)
@@ -57,21 +57,20 @@ class OutputFiles:
         if self.fmt == "avro":
             self._avro.setdefault(boundary, []).append(self._avro_record(env))
             return
-        fh = self._files.get(boundary)
-        if fh is None:
-            path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
-            fh = self._files[boundary] = path.open("wb")
-            self.paths[boundary] = path
-        fh.write(canonical_json_line(decision_record(env)))
+        self._jsonl(boundary).write(canonical_json_line(decision_record(env)))
 
     def write_record(self, boundary: str, record: dict[str, Any]) -> None:
         """A flat record that is not an envelope (drift records): always JSON lines."""
+        self._jsonl(boundary).write(canonical_json_line(record))
+
+    def _jsonl(self, boundary: str) -> IO[bytes]:
+        """The boundary's JSON-lines file, opened on its first record."""
         fh = self._files.get(boundary)
         if fh is None:
             path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
             fh = self._files[boundary] = path.open("wb")
             self.paths[boundary] = path
-        fh.write(canonical_json_line(record))
+        return fh
 
     def _avro_record(self, env: Envelope) -> dict[str, Any]:
         rec = decision_record(env)

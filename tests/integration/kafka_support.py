@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
 from processors.chain import DLQ, REJECTED
@@ -256,3 +257,51 @@ async def count_records(bootstrap: str, topics: Sequence[str]) -> int:
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await consumer.stop()
+
+
+async def topic_listed(admin: AIOKafkaAdminClient, topic: str, timeout_s: float = 10.0) -> bool:
+    """The topic shows in the metadata (create_topics returns before the broker's metadata cache has it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while topic not in await admin.list_topics():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def create_produce_consume(bootstrap: str, topic: str, value: bytes) -> list[tuple[bytes, bytes]]:
+    """With the clients of this process's DWF_KAFKA_* security (client_security()): create `topic`, send
+    `value` under key ``k``, read the partition back in a group and commit (the group coordinator is
+    reached through the same listener); the (key, value) pairs read."""
+    from streams.kafka.security import client_security
+
+    kwargs = client_security().aiokafka_kwargs()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        assert await topic_listed(admin, topic)
+    finally:
+        await admin.close()
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **kwargs)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"k", partition=0)
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"{topic}.g", enable_auto_commit=False, **kwargs
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        batches = await consumer.getmany(tp, timeout_ms=10_000)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return [(r.key, r.value) for r in batches.get(tp, [])]

@@ -11,16 +11,22 @@ in flight has an unknown outcome.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from sinks.audit_model import COLUMNS, AuditRow
+from sinks.audit_model import AuditRow
 from sinks.batching import BatchingAuditSink, CommittedBatch, Origin
 from sinks.clickhouse_server import ServerAuditStore
+from sinks.verify import verify_rows
 from streams.clickhouse_local.server import LocalClickHouse
-from tests.fixtures.clickhouse import audit_chain, start_local_server, verify_chain
+from tests.fixtures.clickhouse import audit_chain, server_audit_rows, start_local_server, verify_chain
 
 pytestmark = pytest.mark.integration
 
@@ -108,8 +114,7 @@ async def test_server_outage_mid_stream_loses_and_duplicates_nothing(tmp_path: P
             "SELECT run_id, seq, count() AS c FROM dwf.events GROUP BY run_id, seq HAVING c > 1"
         )
         assert dupes.rows == []
-        res = check.query(f"SELECT {', '.join(COLUMNS)} FROM dwf.events ORDER BY run_id, seq")
-        stored = [AuditRow.from_mapping(dict(zip(res.columns, r, strict=True))) for r in res.rows]
+        stored = server_audit_rows(server.tcp_port)
     finally:
         check.close()
         server.down()
@@ -133,13 +138,6 @@ async def test_server_outage_mid_stream_loses_and_duplicates_nothing(tmp_path: P
 def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_path: Path) -> None:
     """`dana-wf run` into a server that is killed after its first batches landed and comes back: the
     run retries (saying so on stderr), finishes, and the server holds every audit row once."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from sinks.verify import verify_rows
-
     root = Path(__file__).resolve().parents[2]
     server = start_local_server(tmp_path / "clickhouse")
     assert isinstance(server, LocalClickHouse)
@@ -181,16 +179,9 @@ def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_pat
     try:
         assert run.returncode == 0, stderr[-2000:]
         assert "retrying in" in stderr
-        check = ServerAuditStore(port=server.tcp_port, database="dwf")
-        try:
-            res = check.query(f"SELECT {', '.join(COLUMNS)} FROM dwf.events ORDER BY run_id, seq")
-        finally:
-            check.close()
+        stored = server_audit_rows(server.tcp_port)
     finally:
         server.down()
-    stored = [AuditRow.from_mapping(dict(zip(res.columns, r, strict=True))) for r in res.rows]
-    import re
-
     reported = re.search(r"audit: (\d+) rows", stdout)
     assert reported is not None, stdout[-2000:]
     assert len(stored) == int(reported.group(1)) > 60_000  # the rows the run made, all of them

@@ -19,14 +19,13 @@ from pathlib import Path
 import pytest
 
 from schemas.registry import FileRegistry
-from sinks.audit_model import COLUMNS, AuditRow
 from sinks.clickhouse_server import ServerAuditStore
 from sinks.verify import verify_rows
 from streams.app_builder import load_pipeline
 from streams.clickhouse_local.server import LocalClickHouse
 from streams.kafka.producer import produce_lines
 from streams.topology import Topology
-from tests.fixtures.clickhouse import start_local_server
+from tests.fixtures.clickhouse import server_audit_rows, start_local_server
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
@@ -107,17 +106,12 @@ async def test_worker_survives_a_server_outage_and_its_successor_replays_no_row_
             code = stop_worker(second)
         assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
 
-        check = ServerAuditStore(port=port, database="dwf")
-        try:
-            res = check.query(f"SELECT {', '.join(COLUMNS)} FROM dwf.events")
-        finally:
-            check.close()
+        rows = server_audit_rows(port)
     finally:
         server.down()
 
     runs = {json.loads(d)["run_id"] for ds in got.values() for d in ds}
     assert len(runs) == EVENTS  # no event lost
-    rows = [AuditRow.from_mapping(dict(zip(res.columns, r, strict=True))) for r in res.rows]
     report = verify_rows(rows)
     assert report.duplicates == [], f"{len(report.duplicates)} audit rows stored twice"
     assert report.ok, [str(f) for f in report.findings][:5]

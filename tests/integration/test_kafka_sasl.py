@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 from schemas.registry import FileRegistry
@@ -26,11 +26,14 @@ from streams.kafka.producer import produce_lines
 from streams.kafka.security import client_security
 from streams.launcher import broker
 from streams.topology import Topology
+from tests.fixtures.kafka import start_launcher_broker
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
+    create_produce_consume,
     start_worker,
     stop_worker,
+    topic_listed,
     wait_for_outcomes,
 )
 
@@ -45,30 +48,12 @@ MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker.BrokerInfo]:
     """One launcher broker with a SASL_PLAINTEXT listener for the whole module, stopped at its end."""
     data_dir = tmp_path_factory.mktemp("kafka-sasl")
-    info: broker.BrokerInfo | None = None
-    error: broker.KafkaLauncherError | None = None
-    for _ in range(3):  # a free port may be taken between choosing and binding it: choose again
-        ports = {broker.free_port() for _ in range(3)}
-        if len(ports) < 3:
-            continue
-        port, controller_port, sasl_port = sorted(ports)
-        try:
-            info = broker.up(
-                port,
-                controller_port,
-                data_dir=data_dir,
-                wait_s=90,
-                die_with_parent=True,
-                sasl_port=sasl_port,
-                sasl_users=USERS,
-            )
-            break
-        except broker.KafkaLauncherError as exc:
-            error = exc
-            if "already in use" not in str(exc):
-                break
-    if info is None:
-        pytest.fail(f"the launcher could not start a broker with a SASL listener: {error}", pytrace=False)
+    info = start_launcher_broker(
+        data_dir,
+        "the launcher could not start a broker with a SASL listener",
+        listeners=("sasl_port",),
+        sasl_users=USERS,
+    )
     try:
         yield info
     finally:
@@ -81,17 +66,6 @@ def _use(monkeypatch: pytest.MonkeyPatch, mechanism: str, user: str, password: s
     monkeypatch.setenv("DWF_KAFKA_SASL_MECHANISM", mechanism)
     monkeypatch.setenv("DWF_KAFKA_SASL_USERNAME", user)
     monkeypatch.setenv("DWF_KAFKA_SASL_PASSWORD", password)
-
-
-async def _listed(admin: AIOKafkaAdminClient, topic: str, timeout_s: float = 10.0) -> bool:
-    """The topic shows in the metadata (create_topics returns before the broker's metadata cache has it)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while topic not in await admin.list_topics():
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
 
 
 def test_state_names_the_sasl_listener_without_passwords(sasl_broker: broker.BrokerInfo) -> None:
@@ -111,37 +85,10 @@ async def test_clients_log_in_create_produce_and_consume(
     _use(monkeypatch, mechanism, "dwf", USERS["dwf"])
     kwargs = client_security().aiokafka_kwargs()
     assert kwargs["sasl_mechanism"] == mechanism and kwargs["security_protocol"] == "SASL_PLAINTEXT"
-    bootstrap = sasl_broker.sasl_bootstrap
+    assert sasl_broker.sasl_bootstrap is not None
     topic = f"dwf-sasl-{mechanism.lower()}-{uuid.uuid4().hex[:8]}"
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        assert await _listed(admin, topic)
-    finally:
-        await admin.close()
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **kwargs)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, b"over-sasl", key=b"k", partition=0)
-    finally:
-        await producer.stop()
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=f"{topic}.g", enable_auto_commit=False, **kwargs
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        batches = await consumer.getmany(tp, timeout_ms=10_000)
-        await consumer.commit()  # the group coordinator takes an authenticated commit too
-    finally:
-        await consumer.stop()
-    assert [(r.key, r.value) for r in batches.get(tp, [])] == [(b"k", b"over-sasl")]
+    got = await create_produce_consume(sasl_broker.sasl_bootstrap, topic, b"over-sasl")
+    assert got == [(b"k", b"over-sasl")]
 
 
 async def test_topic_admin_logs_in_from_the_environment(
@@ -155,7 +102,7 @@ async def test_topic_admin_logs_in_from_the_environment(
     admin = AIOKafkaAdminClient(bootstrap_servers=sasl_broker.bootstrap)  # the PLAINTEXT listener
     await admin.start()
     try:
-        assert await _listed(admin, topic)
+        assert await topic_listed(admin, topic)
     finally:
         await admin.close()
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 from schemas.registry import FileRegistry
@@ -31,11 +31,14 @@ from streams.kafka.producer import produce_lines
 from streams.kafka.security import client_security
 from streams.launcher import broker
 from streams.topology import Topology
+from tests.fixtures.kafka import start_launcher_broker
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
+    create_produce_consume,
     start_worker,
     stop_worker,
+    topic_listed,
     wait_for_outcomes,
 )
 
@@ -56,31 +59,13 @@ SECURITY_VARS = (
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker.BrokerInfo]:
     """One launcher broker with SSL and SASL_SSL listeners for the whole module, stopped at its end."""
     data_dir = tmp_path_factory.mktemp("kafka-tls")
-    info: broker.BrokerInfo | None = None
-    error: broker.KafkaLauncherError | None = None
-    for _ in range(3):  # a free port may be taken between choosing and binding it: choose again
-        ports = {broker.free_port() for _ in range(4)}
-        if len(ports) < 4:
-            continue
-        port, controller_port, ssl_port, sasl_ssl_port = sorted(ports)
-        try:
-            info = broker.up(
-                port,
-                controller_port,
-                data_dir=data_dir,
-                wait_s=120,
-                die_with_parent=True,
-                ssl_port=ssl_port,
-                sasl_ssl_port=sasl_ssl_port,
-                sasl_users=USERS,
-            )
-            break
-        except broker.KafkaLauncherError as exc:
-            error = exc
-            if "already in use" not in str(exc):
-                break
-    if info is None:
-        pytest.fail(f"the launcher could not start a broker with TLS listeners: {error}", pytrace=False)
+    info = start_launcher_broker(
+        data_dir,
+        "the launcher could not start a broker with TLS listeners",
+        listeners=("ssl_port", "sasl_ssl_port"),
+        wait_s=120,
+        sasl_users=USERS,
+    )
     try:
         yield info
     finally:
@@ -112,49 +97,6 @@ def _use_sasl_ssl(monkeypatch: pytest.MonkeyPatch, cafile: str, mechanism: str, 
     monkeypatch.setenv("DWF_KAFKA_SASL_MECHANISM", mechanism)
     monkeypatch.setenv("DWF_KAFKA_SASL_USERNAME", "dwf")
     monkeypatch.setenv("DWF_KAFKA_SASL_PASSWORD", password)
-
-
-async def _listed(admin: AIOKafkaAdminClient, topic: str, timeout_s: float = 10.0) -> bool:
-    """The topic shows in the metadata (create_topics returns before the broker's metadata cache has it)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while topic not in await admin.list_topics():
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
-
-
-async def _create_produce_consume(bootstrap: str, topic: str, value: bytes) -> list[tuple[bytes, bytes]]:
-    kwargs = client_security().aiokafka_kwargs()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        assert await _listed(admin, topic)
-    finally:
-        await admin.close()
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **kwargs)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=b"k", partition=0)
-    finally:
-        await producer.stop()
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=f"{topic}.g", enable_auto_commit=False, **kwargs
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        batches = await consumer.getmany(tp, timeout_ms=10_000)
-        await consumer.commit()  # the group coordinator is reached over TLS too
-    finally:
-        await consumer.stop()
-    return [(r.key, r.value) for r in batches.get(tp, [])]
 
 
 def _handshake(port: int, cafile: Path, server_hostname: str) -> dict[str, object]:
@@ -213,7 +155,7 @@ async def test_clients_trust_the_ca_and_create_produce_and_consume(
     assert kwargs["security_protocol"] == "SSL" and isinstance(kwargs["ssl_context"], ssl.SSLContext)
     assert kwargs["ssl_context"].check_hostname
     topic = f"dwf-tls-{uuid.uuid4().hex[:8]}"
-    got = await _create_produce_consume(tls_broker.ssl_bootstrap, topic, b"over-tls")
+    got = await create_produce_consume(tls_broker.ssl_bootstrap, topic, b"over-tls")
     assert got == [(b"k", b"over-tls")]
 
 
@@ -228,7 +170,7 @@ async def test_topic_admin_uses_tls_from_the_environment(
     admin = AIOKafkaAdminClient(bootstrap_servers=tls_broker.bootstrap)  # the PLAINTEXT listener
     await admin.start()
     try:
-        assert await _listed(admin, topic)
+        assert await topic_listed(admin, topic)
     finally:
         await admin.close()
 
@@ -271,7 +213,7 @@ async def test_sasl_ssl_login(
     kwargs = client_security().aiokafka_kwargs()
     assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_mechanism"] == mechanism
     topic = f"dwf-sasl-ssl-{mechanism.lower()}-{uuid.uuid4().hex[:8]}"
-    got = await _create_produce_consume(tls_broker.sasl_ssl_bootstrap, topic, b"over-sasl-ssl")
+    got = await create_produce_consume(tls_broker.sasl_ssl_bootstrap, topic, b"over-sasl-ssl")
     assert got == [(b"k", b"over-sasl-ssl")]
 
 

@@ -24,15 +24,12 @@ from typing import Any
 import fastavro
 import pytest
 
-from processors.chain import ENTRY, compile_pipeline
+from processors.chain import ENTRY
 from processors.ingest import admit
-from schemas.registry import FileRegistry
 from sinks.audit_model import AuditRow
 from sinks.verify import verify_rows
-from streams.topology import Topology
-from tests.unit.test_drift_alerts import RecordingCommitter
+from tests.unit.test_drift_alerts import offline_kafka_runtime
 from tests.unit.test_drift_local_runtime import STEADY, claims_lines, run_steady
-from workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
 
@@ -45,16 +42,8 @@ PRODUCED_AT_US = 1_700_000_000_000_000
 async def run_kafka_drift(tmp_path: Path, lines: list[str]) -> tuple[Any, list[tuple[str, Any]]]:
     """Every line through the step agent, then its drift-values message through the drift agent; the
     drift agent's sends (audit rows and drift records, not its offsets)."""
-    from streams.kafka.app import KafkaOptions, KafkaRuntime
-
-    pipeline = compile_pipeline(parse_spec(STEADY))
-    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
-    options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp_path, metrics_port=None)
-    runtime = KafkaRuntime(pipeline, topo, options, audit_store=None)  # builds, never connects
-    committer = RecordingCommitter()
-    runtime.committer = committer  # type: ignore[assignment]
-    agent = runtime.extras.drift_agent
-    assert agent is not None and agent.metrics is not None
+    runtime, agent, committer = offline_kafka_runtime(STEADY, tmp_path)
+    pipeline, topo = runtime.pipeline, runtime.topology
     node = pipeline.entry_node
     ctx, now_us = runtime._step_context()
     in_topic, in_sid = runtime.topic(node.input), topo.schema_id(ENTRY)

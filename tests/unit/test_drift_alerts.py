@@ -173,10 +173,12 @@ class RecordingCommitter:
         yield RecordingSection(self.sent)
 
 
-async def run_kafka_agent(tmp_path: Path) -> tuple[Any, Metrics, RecordingCommitter]:
+def offline_kafka_runtime(spec: str, tmp_path: Path) -> tuple[Any, Any, RecordingCommitter]:
+    """A KafkaRuntime built for `spec` that never connects (its committer records the sends), and its
+    drift agent (with metrics)."""
     from streams.kafka.app import KafkaOptions, KafkaRuntime
 
-    pipeline = compile_pipeline(parse_spec(SPEC))
+    pipeline = compile_pipeline(parse_spec(spec))
     topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
     options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp_path, metrics_port=None)
     runtime = KafkaRuntime(pipeline, topo, options, audit_store=None)  # builds, never connects
@@ -184,6 +186,11 @@ async def run_kafka_agent(tmp_path: Path) -> tuple[Any, Metrics, RecordingCommit
     runtime.committer = committer  # type: ignore[assignment]
     agent = runtime.extras.drift_agent
     assert agent is not None and agent.metrics is not None
+    return runtime, agent, committer
+
+
+async def run_kafka_agent(tmp_path: Path) -> tuple[Any, Metrics, RecordingCommitter]:
+    _, agent, committer = offline_kafka_runtime(SPEC, tmp_path)
     metrics = agent.metrics
     # before any window closed, the counters are exposed at 0 (so increase() sees the first alert)
     labels = {"workflow": "alerty", "monitor": "kinds"}

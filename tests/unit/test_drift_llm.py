@@ -13,18 +13,12 @@ from typing import Any
 
 import pytest
 
-from processors.base import StepContext
-from processors.chain import compile_pipeline
 from processors.llm import LLMClient
 from processors.llm.retry import RetryConfig
-from schemas.registry import FileRegistry
-from sinks.audit_model import AuditRow
-from streams.local.outputs import OutputFiles, read_jsonl
-from streams.local.runtime import LocalRuntime, collect_rows, wall_clock_us
+from streams.local.outputs import read_jsonl
 from streams.settings import LLMEndpoint
-from streams.topology import Topology
 from tests.fixtures.llm_server import LLMServerHandle
-from workflow.spec import parse_spec
+from tests.fixtures.local_runs import run_with_llm
 
 pytestmark = pytest.mark.unit
 
@@ -79,30 +73,17 @@ async def test_monitor_on_an_llm_output_alerts_after_the_model_shifts_and_never_
     lines = claims()
     shift_us = json.loads(lines[SHIFT_AT])["ts"] * 1_000_000
     assert json.loads(lines[SHIFT_AT - 1])["ts"] * 1_000_000 < shift_us  # a clean cut, mid-window
-    pipeline = compile_pipeline(parse_spec(SPEC))
-    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
     client = LLMClient(
         LLMEndpoint(base_url=llm_server.base_url, timeout_s=5.0),
         retry=RetryConfig(max_attempts=1, base_s=0.01, max_s=0.02),
-    )
-    rows: list[AuditRow] = []
-    out = tmp_path / "out"
-    runtime = LocalRuntime(
-        pipeline,
-        topo,
-        OutputFiles(out, topo),
-        collect_rows(rows),
-        StepContext(clock=wall_clock_us, llm=client),
     )
 
     def swap_the_model(ordinal: int) -> None:  # after claim SHIFT_AT - 1 finished: the model changes
         if ordinal == SHIFT_AT - 1:
             llm_server.control(rules=AFTER)
 
-    try:
-        summary = await runtime.run(lines, on_event=swap_the_model)
-    finally:
-        await client.aclose()
+    res = await run_with_llm(SPEC, lines, tmp_path, client, on_event=swap_the_model)
+    summary, out = res.summary, res.out
 
     # every claim went through the model: the monitor saw the step's output, not a default
     assert summary.outcomes["out"] == len(lines)

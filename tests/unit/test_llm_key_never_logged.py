@@ -14,19 +14,12 @@ from typing import Any
 
 import pytest
 
-from processors.base import StepContext
-from processors.chain import compile_pipeline
 from processors.llm import LLMClient
 from processors.llm.retry import RetryConfig
-from schemas.registry import FileRegistry
-from sinks.audit_model import AuditRow
-from streams.local.outputs import OutputFiles, read_jsonl
-from streams.local.runtime import LocalRuntime, collect_rows, wall_clock_us
 from streams.settings import Settings
-from streams.topology import Topology
 from tests.fixtures import llm_server as llm_server_plugin
 from tests.fixtures.llm_server import LLMServerHandle
-from workflow.spec import parse_spec
+from tests.fixtures.local_runs import run_with_llm
 
 pytestmark = pytest.mark.unit
 
@@ -67,28 +60,9 @@ class Everything(logging.Handler):
 
 
 async def run(tmp_path: Path, settings: Settings) -> dict[str, Any]:
-    pipeline = compile_pipeline(parse_spec(SPEC))
-    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
     client = LLMClient.from_settings(settings, retry=RetryConfig(max_attempts=2, base_s=0.01, max_s=0.02))
-    rows: list[AuditRow] = []
-    out = tmp_path / "out"
-    runtime = LocalRuntime(
-        pipeline,
-        topo,
-        OutputFiles(out, topo),
-        collect_rows(rows),
-        StepContext(clock=wall_clock_us, llm=client),
-    )
-    try:
-        await runtime.run(EVENTS)
-    finally:
-        await client.aclose()
-
-    def read(name: str) -> list[dict[str, Any]]:
-        path = out / f"dwf.risk.{name}.jsonl"
-        return read_jsonl(path) if path.exists() else []
-
-    return {"out": read("out"), "dlq": read("dlq"), "rows": rows, "client": repr(client)}
+    res = await run_with_llm(SPEC, EVENTS, tmp_path, client)
+    return {"out": res.read("out"), "dlq": res.read("dlq"), "rows": res.rows, "client": repr(client)}
 
 
 async def test_the_api_key_appears_in_no_log_line(

@@ -20,6 +20,7 @@ from streams.local.runtime import LocalRuntime, collect_rows, wall_clock_us
 from streams.settings import LLMEndpoint
 from streams.topology import Topology
 from tests.fixtures.llm_server import LLMServerHandle
+from tests.fixtures.local_runs import run_with_llm
 from workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
@@ -44,33 +45,14 @@ EVENTS = [
 
 
 async def run(tmp_path: Path, server: LLMServerHandle, retry: str, cache: bool = False) -> dict[str, Any]:
-    pipeline = compile_pipeline(parse_spec(SPEC.replace("RETRY", retry)))
-    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
     client = LLMClient(
         LLMEndpoint(base_url=server.base_url, timeout_s=0.5),
         cache=SqliteLLMCache(tmp_path / "cache") if cache else None,
         retry=RetryConfig(max_attempts=2, base_s=0.01, max_s=0.02),
         breaker_threshold=3,
     )
-    rows: list[AuditRow] = []
-    out = tmp_path / "out"
-    runtime = LocalRuntime(
-        pipeline,
-        topo,
-        OutputFiles(out, topo),
-        collect_rows(rows),
-        StepContext(clock=wall_clock_us, llm=client),
-    )
-    try:
-        summary = await runtime.run(EVENTS)
-    finally:
-        await client.aclose()
-
-    def read(name: str) -> list[dict[str, Any]]:
-        path = out / f"dwf.risk.{name}.jsonl"
-        return read_jsonl(path) if path.exists() else []
-
-    return {"out": read("out"), "dlq": read("dlq"), "rows": rows, "summary": summary}
+    res = await run_with_llm(SPEC.replace("RETRY", retry), EVENTS, tmp_path, client)
+    return {"out": res.read("out"), "dlq": res.read("dlq"), "rows": res.rows, "summary": res.summary}
 
 
 async def test_replies_fill_typed_fields_and_are_audited(tmp_path: Path, llm_server: LLMServerHandle) -> None:
