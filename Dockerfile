@@ -20,11 +20,17 @@ RUN python -m venv /opt/dana-wf
 ENV PATH=/opt/dana-wf/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY workflow/ workflow/
-COPY streams/ streams/
-COPY processors/ processors/
-COPY sinks/ sinks/
+# the rooms and dana_workflows/ (one relative symlink per room: the import namespace)
+COPY dana_workflows/ dana_workflows/
+COPY core/ core/
 COPY schemas/ schemas/
+COPY workflow/ workflow/
+COPY sinks/ sinks/
+COPY processors/ processors/
+COPY drift/ drift/
+COPY streams/ streams/
+COPY devservices/ devservices/
+COPY cli/ cli/
 RUN pip install --upgrade pip setuptools wheel \
  && pip install . \
  && pip uninstall -y pip setuptools wheel \

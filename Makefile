@@ -9,7 +9,7 @@ install:
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 run: install
-	$(PY) -m streams run docs/examples/claims/claims.yaml --input docs/examples/claims/events.jsonl
+	$(PY) -m dana_workflows.cli run docs/examples/claims/claims.yaml --input docs/examples/claims/events.jsonl
 
 test:
 	bash tests/run-all.sh
@@ -18,7 +18,7 @@ lint:
 	ruff check . && ruff format --check .
 
 typecheck:
-	mypy --strict workflow processors sinks schemas
+	mypy --strict dana_workflows
 
 bench:
 	$(PY) bench/local_throughput.py

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, columns_of, seal
-from sinks.batching import BatchingAuditSink, Origin
-from sinks.ddl import create_database, create_events_table, parse_version
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, columns_of, seal
+from dana_workflows.sinks.batching import BatchingAuditSink, Origin
+from dana_workflows.sinks.ddl import create_database, create_events_table, parse_version
 
 
 def make_rows(n: int, per_run: int = 20) -> list[AuditRow]:
@@ -89,9 +89,9 @@ def free_port() -> int:
 def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None, repeat: int) -> dict[str, float]:
     from clickhouse_driver import Client
 
-    from sinks.clickhouse_server import ServerAuditStore
-    from sinks.dsn import ClickHouseServerConfig, parse_dsn
-    from streams.clickhouse_local.server import LocalClickHouse
+    from dana_workflows.devservices.clickhouse.server import LocalClickHouse
+    from dana_workflows.sinks.clickhouse_server import ServerAuditStore
+    from dana_workflows.sinks.dsn import ClickHouseServerConfig, parse_dsn
 
     server = None
     if dsn is None:
@@ -148,8 +148,8 @@ def bench_server(rows: list[AuditRow], batch_size: int, dsn: str | None, repeat:
 def bench_chdb(rows: list[AuditRow], batch_size: int, repeat: int) -> dict[str, float]:
     from chdb import session
 
-    from sinks.chdb_process import ChdbProcessStore
-    from sinks.chdb_store import ChdbAuditStore
+    from dana_workflows.sinks.chdb_process import ChdbProcessStore
+    from dana_workflows.sinks.chdb_store import ChdbAuditStore
 
     path = Path(tempfile.mkdtemp(prefix="dwf-bench-chdb-"))
     raw_session = session.Session(str(path / "raw"))

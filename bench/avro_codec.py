@@ -20,10 +20,10 @@ import fastavro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from schemas.avro import envelope_schema
-from schemas.codec import ACCELERATOR_BUILT, ACCELERATOR_ERROR, compile_schema
-from schemas.envelope import Envelope
-from workflow.ir import FieldIR
+from dana_workflows.schemas.avro import envelope_schema
+from dana_workflows.schemas.codec import ACCELERATOR_BUILT, ACCELERATOR_ERROR, compile_schema
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.ir import FieldIR
 
 FIELDS = [
     FieldIR(name="claim_id", type="string"),

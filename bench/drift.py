@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from processors.drift import DriftMonitor
-from workflow.ir import DriftIR, DriftMonitorIR, WindowIR
+from dana_workflows.drift import DriftMonitor
+from dana_workflows.workflow.ir import DriftIR, DriftMonitorIR, WindowIR
 
 WORDS = [
     "water",
@@ -99,11 +99,11 @@ def end_to_end(repeat: int = 3) -> None:
     import statistics
     import tempfile
 
-    from processors.chain import compile_pipeline
-    from schemas.registry import FileRegistry
-    from streams.local.runtime import LocalRuntime
-    from streams.topology import Topology
-    from workflow.spec import load_spec
+    from dana_workflows.processors.pipeline import compile_pipeline
+    from dana_workflows.schemas.registry import FileRegistry
+    from dana_workflows.streams.local.runtime import LocalRuntime
+    from dana_workflows.streams.topology import Topology
+    from dana_workflows.workflow.spec import load_spec
 
     root = Path(__file__).resolve().parents[1]
     lines = (root / "docs" / "examples" / "claims" / "events.jsonl").read_text().splitlines()

@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
-from schemas.registry import FileRegistry  # noqa: E402
-from schemas.serde import EnvelopeSerde  # noqa: E402
-from streams.app_builder import load_pipeline  # noqa: E402
-from streams.kafka.admin import ensure_topics  # noqa: E402
-from streams.kafka.producer import produce_lines  # noqa: E402
-from streams.topology import Topology  # noqa: E402
+from dana_workflows.schemas.registry import FileRegistry  # noqa: E402
+from dana_workflows.schemas.serde import EnvelopeSerde  # noqa: E402
+from dana_workflows.streams.app_builder import load_pipeline  # noqa: E402
+from dana_workflows.streams.kafka.admin import ensure_topics  # noqa: E402
+from dana_workflows.streams.kafka.producer import produce_lines  # noqa: E402
+from dana_workflows.streams.topology import Topology  # noqa: E402
 from tests.integration.kafka_support import (  # noqa: E402
     CLAIMS_SPEC,
     claims_lines,
@@ -158,7 +158,7 @@ async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="dwf-bench-"))
     started_broker = None
     if not args.broker:
-        from streams.launcher import broker
+        from dana_workflows.devservices.kafka import broker
 
         started_broker = tmp / "kafka"
         info = broker.up(broker.free_port(), broker.free_port(), data_dir=started_broker, wait_s=90)
@@ -188,7 +188,7 @@ async def main() -> None:
             )
     finally:
         if started_broker is not None:
-            from streams.launcher import broker
+            from dana_workflows.devservices.kafka import broker
 
             broker.down(started_broker)
     med = [statistics.median(col) for col in zip(*runs, strict=True)]

@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openai
 
-from processors.base import OutcomeKind, StepContext
-from processors.llm import LLMClient, LLMProcessor, LLMRequest, OutputSpec
-from schemas.envelope import Envelope
-from streams.llm_server import Script, ServerThread
-from streams.settings import LLMEndpoint
-from workflow.ir import FieldIR, LLMLimitsIR, LLMStepIR
+from dana_workflows.core.settings import LLMEndpoint
+from dana_workflows.devservices.llm_server import Script, ServerThread
+from dana_workflows.processors.base import OutcomeKind, StepContext
+from dana_workflows.processors.llm import LLMClient, LLMProcessor, LLMRequest, OutputSpec
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.ir import FieldIR, LLMLimitsIR, LLMStepIR
 
 OUTPUT = (FieldIR(name="risk", type="string"), FieldIR(name="confidence", type="double"))
 RULES = [{"reply": {"risk": "low", "confidence": 0.8}}]

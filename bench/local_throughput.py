@@ -32,20 +32,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from processors.chain import Pipeline  # noqa: E402
-from processors.ingest import check_field, empty_provenance  # noqa: E402
-from schemas.envelope import Envelope  # noqa: E402
-from schemas.registry import FileRegistry  # noqa: E402
-from schemas.serde import EnvelopeSerde  # noqa: E402
-from sinks.audit_model import AuditRow, AuditStore  # noqa: E402
-from sinks.chdb_store import ChdbAuditStore  # noqa: E402
-from streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
-from streams.local.inserter import BackgroundInserter  # noqa: E402
-from streams.local.outputs import OutputFiles  # noqa: E402
-from streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.topology import Topology  # noqa: E402
-from workflow.cel_expr import compile_expr  # noqa: E402
+from dana_workflows.core.settings import Settings  # noqa: E402
+from dana_workflows.processors.ingest import check_field, empty_provenance  # noqa: E402
+from dana_workflows.processors.pipeline import Pipeline  # noqa: E402
+from dana_workflows.schemas.envelope import Envelope  # noqa: E402
+from dana_workflows.schemas.registry import FileRegistry  # noqa: E402
+from dana_workflows.schemas.serde import EnvelopeSerde  # noqa: E402
+from dana_workflows.sinks.audit_model import AuditRow, AuditStore  # noqa: E402
+from dana_workflows.sinks.chdb_store import ChdbAuditStore  # noqa: E402
+from dana_workflows.streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
+from dana_workflows.streams.local.inserter import BackgroundInserter  # noqa: E402
+from dana_workflows.streams.local.outputs import OutputFiles  # noqa: E402
+from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
+from dana_workflows.streams.topology import Topology  # noqa: E402
+from dana_workflows.workflow.cel_expr import compile_expr  # noqa: E402
 
 SPEC = ROOT / "docs" / "examples" / "claims" / "claims.yaml"
 EVENTS = ROOT / "docs" / "examples" / "claims" / "events.jsonl"

@@ -6,10 +6,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from processors.base import RuleResult
-from schemas.canonical import canonical_json
-from schemas.envelope import Envelope
-from sinks.audit_model import AuditRow, content_text
+from dana_workflows.processors.base import RuleResult
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.sinks.audit_model import AuditRow, content_text
 
 _sha256 = hashlib.sha256
 _new_row = AuditRow.__new__

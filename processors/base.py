@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from schemas.canonical import canonical_json
-from schemas.envelope import Envelope
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import Envelope
 
 
 class OutcomeKind(StrEnum):

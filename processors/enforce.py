@@ -5,8 +5,8 @@ Same semantics as validate; its own kind so audits can tell objective violations
 
 from __future__ import annotations
 
-from processors.validate import ValidateProcessor
-from workflow.ir import EnforceStepIR
+from dana_workflows.processors.validate import ValidateProcessor
+from dana_workflows.workflow.ir import EnforceStepIR
 
 
 class EnforceProcessor(ValidateProcessor):

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from time import perf_counter_ns
 
-from processors.audit_trail import transition
-from processors.base import FAIL, REJECT, ROUTE, Outcome, StepContext
-from processors.chain import DLQ, REJECTED, Edge, Node
-from schemas.canonical import canonical_json
-from schemas.envelope import Envelope
-from sinks.audit_model import AuditRow
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import FAIL, REJECT, ROUTE, Outcome, StepContext
+from dana_workflows.processors.pipeline import DLQ, REJECTED, Edge, Node
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.sinks.audit_model import AuditRow
 
 
 class Disposition(StrEnum):
@@ -24,7 +24,7 @@ class Disposition(StrEnum):
     DLQ = "dlq"
 
 
-# module constants, as processors.base's kinds: enum member lookups are slow on CPython 3.11
+# module constants, as dana_workflows.processors.base's kinds: enum member lookups are slow on CPython 3.11
 FORWARD, REJECTED_D, DLQ_D = Disposition.FORWARD, Disposition.REJECTED, Disposition.DLQ
 
 

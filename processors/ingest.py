@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 
-from processors.audit_trail import transition
-from processors.base import RuleResult
-from schemas.canonical import canonical_json
-from schemas.envelope import GENESIS_HASH, Envelope
-from sinks.audit_model import AuditRow
-from workflow.ir import FieldIR, WorkflowIR
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import RuleResult
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.workflow.ir import FieldIR, WorkflowIR
 
 INGEST = "ingest"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from processors.base import ROUTE, Outcome, RuleResult, StepContext
-from schemas.envelope import Envelope
-from workflow.cel_expr import EvaluationError, compile_expr
-from workflow.ir import RouteStepIR
+from dana_workflows.processors.base import ROUTE, Outcome, RuleResult, StepContext
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
+from dana_workflows.workflow.ir import RouteStepIR
 
 
 class RouteProcessor:

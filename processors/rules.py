@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from processors.base import RuleResult
-from workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
-from workflow.ir import RuleIR
+from dana_workflows.processors.base import RuleResult
+from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
+from dana_workflows.workflow.ir import RuleIR
 
 
 @dataclass(slots=True)

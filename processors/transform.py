@@ -6,10 +6,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from processors.base import EMIT, Outcome, StepContext
-from schemas.envelope import Envelope
-from workflow.cel_expr import compile_expr
-from workflow.ir import TransformStepIR
+from dana_workflows.processors.base import EMIT, Outcome, StepContext
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.cel_expr import compile_expr
+from dana_workflows.workflow.ir import TransformStepIR
 
 
 def resolve_function(ref: str) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from processors.base import EMIT, REJECT, Outcome, StepContext
-from processors.rules import CompiledRule
-from schemas.envelope import Envelope
-from workflow.ir import EnforceStepIR, ValidateStepIR
+from dana_workflows.processors.base import EMIT, REJECT, Outcome, StepContext
+from dana_workflows.processors.rules import CompiledRule
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.ir import EnforceStepIR, ValidateStepIR
 
 
 class ValidateProcessor:

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workflow.ir import FieldIR
+from dana_workflows.workflow.ir import FieldIR
 
 AVSC_DIR = Path(__file__).parent / "avsc"
 

@@ -747,7 +747,7 @@ _PLAN_VERSION = 1  # PLAN_VERSION in _avrofast.c: bump both when the plan layout
 def _load_accelerator() -> tuple[Any, str | None]:
     """(module, None) when the C extension imports, else (None, why): the pure codec is the fallback."""
     try:
-        from schemas import _avrofast
+        from dana_workflows.schemas import _avrofast
     except ImportError as exc:
         return None, str(exc)
     if getattr(_avrofast, "PLAN_VERSION", None) != _PLAN_VERSION:

@@ -10,9 +10,14 @@ from typing import Any
 import fastavro
 import orjson
 
-from schemas.codec import AvroCodec, UnsupportedSchemaError, accelerated_by_default, compile_schema
-from schemas.envelope import Envelope
-from schemas.registry import FileRegistry, UnknownSchemaError
+from dana_workflows.schemas.codec import (
+    AvroCodec,
+    UnsupportedSchemaError,
+    accelerated_by_default,
+    compile_schema,
+)
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.registry import FileRegistry, UnknownSchemaError
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")

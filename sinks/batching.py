@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from sinks.audit_model import AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import AuditRow, AuditStore
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@ another thread inserts), so a "background" insert thread stalls the pipeline for
 ~10-13 µs of chdb work per audit row. In a child process that work runs on another core; the
 pipeline pays only for rendering the batch (columns_body, ~1.5 µs per row) and a pipe write.
 
-The child is ``python -m sinks.chdb_process PATH DATABASE``; it owns the chdb directory while it runs
+The child is ``python -m dana_workflows.sinks.chdb_process PATH DATABASE``;
+it owns the chdb directory while it runs
 (chdb serves one process per directory) and exits when its stdin closes, so it never outlives its
 parent. Requests and replies are length-prefixed frames on its stdin and on a private copy of its
 stdout (fd 1 itself is pointed at stderr, so nothing chdb prints can corrupt the protocol).
@@ -25,8 +26,8 @@ from typing import IO
 
 import orjson
 
-from sinks.audit_model import AUDIT_TABLE, AuditRow, QueryResult, stored_hashes
-from sinks.chdb_store import (
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditRow, QueryResult, stored_hashes
+from dana_workflows.sinks.chdb_store import (
     AuditStoreBusyError,
     AuditStoreError,
     ChdbAuditStore,
@@ -65,7 +66,7 @@ class ChdbProcessStore:
         paths = [_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sinks.chdb_process", str(self.path), self.database],
+            [sys.executable, "-m", "dana_workflows.sinks.chdb_process", str(self.path), self.database],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

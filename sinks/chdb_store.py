@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from sinks.audit_model import (
+from dana_workflows.sinks.audit_model import (
     AUDIT_TABLE,
     COLUMNS,
     AuditRow,
@@ -22,8 +22,8 @@ from sinks.audit_model import (
     sql_string,
     stored_hashes,
 )
-from sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
-from sinks.read_only import NotReadOnlyError, check_read_only
+from dana_workflows.sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
+from dana_workflows.sinks.read_only import NotReadOnlyError, check_read_only
 
 
 class AuditStoreError(RuntimeError):

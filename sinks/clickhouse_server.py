@@ -21,11 +21,18 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 from pydantic import SecretStr
 
-from sinks import ddl
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, QueryResult, columns_of, stored_hashes
+from dana_workflows.sinks import ddl
+from dana_workflows.sinks.audit_model import (
+    AUDIT_TABLE,
+    COLUMNS,
+    AuditRow,
+    QueryResult,
+    columns_of,
+    stored_hashes,
+)
 
 if TYPE_CHECKING:
-    from sinks.dsn import ClickHouseServerConfig
+    from dana_workflows.sinks.dsn import ClickHouseServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class ServerAuditStore:
 
     @classmethod
     def from_dsn(cls, dsn: str) -> ServerAuditStore:
-        from sinks.dsn import ClickHouseServerConfig, DsnError, parse_dsn
+        from dana_workflows.sinks.dsn import ClickHouseServerConfig, DsnError, parse_dsn
 
         config = parse_dsn(dsn)
         if not isinstance(config, ClickHouseServerConfig):

@@ -6,7 +6,7 @@ the insert-deduplication window for non-replicated tables is added only where th
 
 from __future__ import annotations
 
-from sinks.audit_model import AUDIT_TABLE
+from dana_workflows.sinks.audit_model import AUDIT_TABLE
 
 DEDUP_WINDOW = 10_000  # inserts remembered for insert_deduplication_token
 

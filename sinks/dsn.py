@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 if TYPE_CHECKING:
-    from sinks.audit_model import AuditStore
+    from dana_workflows.sinks.audit_model import AuditStore
 
 DEFAULT_DATABASE = "dwf"
 _EXAMPLES = "clickhouse://user:password@host:9000/dwf or chdb://.dwf/audit"
@@ -199,12 +199,12 @@ def open_store(dsn: str | StoreConfig, *, writer: bool = False) -> AuditStore:
     config = parse_dsn(dsn) if isinstance(dsn, str) else dsn
     if isinstance(config, ChdbConfig):
         if writer:
-            from sinks.chdb_process import ChdbProcessStore
+            from dana_workflows.sinks.chdb_process import ChdbProcessStore
 
             return ChdbProcessStore(config.path, database=config.database)
-        from sinks.chdb_store import ChdbAuditStore
+        from dana_workflows.sinks.chdb_store import ChdbAuditStore
 
         return ChdbAuditStore(str(config.path), database=config.database)
-    from sinks.clickhouse_server import ServerAuditStore
+    from dana_workflows.sinks.clickhouse_server import ServerAuditStore
 
     return ServerAuditStore.from_config(config)

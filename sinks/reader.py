@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
 
 _INT_COLUMNS = ("workflow_version", "seq", "attempt", "duration_us", "ts_us")
 

@@ -6,8 +6,8 @@ import html
 import json
 from datetime import UTC, datetime
 
-from sinks.audit_model import AuditRow
-from sinks.verify import verify_rows
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.verify import verify_rows
 
 
 def _ts(us: int) -> str:

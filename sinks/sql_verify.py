@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schemas.envelope import GENESIS_HASH
-from sinks.audit_model import AUDIT_TABLE, HASHED_COLUMNS, AuditStore
-from sinks.verify import Finding
+from dana_workflows.schemas.envelope import GENESIS_HASH
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, HASHED_COLUMNS, AuditStore
+from dana_workflows.sinks.verify import Finding
 
 _NUMERIC = frozenset({"workflow_version", "seq", "attempt", "duration_us", "ts_us"})
 

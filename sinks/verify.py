@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from schemas.envelope import GENESIS_HASH
-from sinks.audit_model import AuditRow, row_digest
+from dana_workflows.schemas.envelope import GENESIS_HASH
+from dana_workflows.sinks.audit_model import AuditRow, row_digest
 
 
 @dataclass(frozen=True, slots=True)

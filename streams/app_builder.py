@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from processors.chain import Pipeline, compile_pipeline
-from schemas.registry import FileRegistry
-from sinks.audit_model import AuditStore
-from streams.settings import Settings
-from streams.topology import Topology
-from workflow.spec import load_spec
+from dana_workflows.core.settings import Settings
+from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.streams.topology import Topology
+from dana_workflows.workflow.spec import load_spec
 
 
 def load_pipeline(spec_path: str | Path) -> Pipeline:
@@ -21,7 +21,7 @@ def registry_for(settings: Settings) -> FileRegistry:
     created and checked writable here, so a read-only filesystem fails with the settings to change."""
     url = settings.schema_registry_url()
     if not url.startswith("file://"):
-        from streams.config_cli import mask_text
+        from dana_workflows.cli.config import mask_text
 
         raise ValueError(
             f"DWF_SCHEMA_REGISTRY={mask_text(url)}: only file:// registries are supported (ids come from "
@@ -40,7 +40,7 @@ def topology_for(pipeline: Pipeline, settings: Settings) -> Topology:
 def open_audit_store(dsn: str, *, writer: bool = False) -> AuditStore:
     """chdb://PATH (embedded, default) or clickhouse://user:pass@host:port/db (server).
 
-    writer=True: for streaming rows in (see sinks.dsn.open_store)."""
-    from sinks.dsn import open_store
+    writer=True: for streaming rows in (see dana_workflows.sinks.dsn.open_store)."""
+    from dana_workflows.sinks.dsn import open_store
 
     return open_store(dsn, writer=writer)

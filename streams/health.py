@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from streams.metrics import CONTENT_TYPE, Metrics
+from dana_workflows.streams.prometheus import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
-from schemas.avro import envelope_schema
-from schemas.registry import FileRegistry
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.schemas.avro import envelope_schema
+from dana_workflows.schemas.registry import FileRegistry
 
 AUDIT_TOPIC = "audit"
 DRIFT = "drift"
@@ -42,7 +42,7 @@ class Topology:
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
         if pipeline.workflow.drift.monitors:
-            from processors.drift.records import DRIFT_RECORD_SCHEMA
+            from dana_workflows.drift.records import DRIFT_RECORD_SCHEMA
 
             self.topics[DRIFT] = TopicSpec(
                 DRIFT,

@@ -29,6 +29,6 @@ def claims_events() -> Path:
 
 @pytest.fixture
 def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from schemas.registry import FileRegistry
+    from dana_workflows.schemas.registry import FileRegistry
 
     return FileRegistry(tmp_path / "schemas")

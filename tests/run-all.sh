@@ -18,10 +18,10 @@ $PY -m pip install -q -e '.[dev]'
 
 step "java and maven (Kafka broker jars)"
 command -v java >/dev/null && command -v mvn >/dev/null || apt_install openjdk-17-jre-headless maven
-$PY -m streams.launcher fetch
+$PY -m dana_workflows.cli.kafka_broker fetch
 
 step "clickhouse-server (Debian)"
-command -v clickhouse-server >/dev/null || $PY -m streams.clickhouse_local install
+command -v clickhouse-server >/dev/null || $PY -m dana_workflows.cli.clickhouse install
 
 step "helm and promtool (chart and alert-rule checks)"
 bash helm/install-helm.sh
@@ -34,17 +34,17 @@ command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
 step "lint and types"
 ruff check .
 ruff format --check .
-mypy --strict workflow processors sinks schemas
+mypy --strict dana_workflows
 
 step "services"
 SERVICES=$(mktemp -d)
 stop_services() {
-  $PY -m streams.launcher down --data-dir "$SERVICES/kafka" >/dev/null 2>&1 || true
-  $PY -m streams.clickhouse_local down --data-dir "$SERVICES/clickhouse" >/dev/null 2>&1 || true
+  $PY -m dana_workflows.cli.kafka_broker down --data-dir "$SERVICES/kafka" >/dev/null 2>&1 || true
+  $PY -m dana_workflows.cli.clickhouse down --data-dir "$SERVICES/clickhouse" >/dev/null 2>&1 || true
 }
 trap stop_services EXIT
-$PY -m streams.launcher up --port 19092 --data-dir "$SERVICES/kafka"
-$PY -m streams.clickhouse_local up --port 19000 --http-port 18123 --data-dir "$SERVICES/clickhouse"
+$PY -m dana_workflows.cli.kafka_broker up --port 19092 --data-dir "$SERVICES/kafka"
+$PY -m dana_workflows.cli.clickhouse up --port 19000 --http-port 18123 --data-dir "$SERVICES/clickhouse"
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092
 export DWF_TEST_CLICKHOUSE_DSN=clickhouse://default@127.0.0.1:19000/default
 

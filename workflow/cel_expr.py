@@ -2,7 +2,7 @@
 
 A compiled expression binds only the variables it reads, so per-event cost stays at a few
 microseconds however wide the payload is. Simple expressions also get a Python closure
-(workflow.cel_native) that answers where CEL's answer is certain and defers to CEL elsewhere;
+(dana_workflows.workflow.cel_native) that answers where CEL's answer is certain and defers to CEL elsewhere;
 DWF_CEL_NATIVE=0 turns it off (to compare, or to rule it out).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import cel
 
-from workflow.cel_native import Native, compile_native
+from dana_workflows.workflow.cel_native import Native, compile_native
 
 NATIVE_ENV = "DWF_CEL_NATIVE"
 

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from workflow.cel_parse import INT64_MAX, INT64_MIN, Node, parse_subset, variables_of
+from dana_workflows.workflow.cel_parse import INT64_MAX, INT64_MIN, Node, parse_subset, variables_of
 
 Scope = Mapping[str, Any]
 Native = Callable[[Scope], Any]
@@ -118,7 +118,7 @@ def _call(name: str, arg: Native) -> Native:
         value = arg(scope)
         if type(value) is str:
             return fn(value)
-        if value is None:  # workflow.cel_expr.EXTRA_FUNCTIONS map null to null
+        if value is None:  # dana_workflows.workflow.cel_expr.EXTRA_FUNCTIONS map null to null
             return None
         raise Defer
 

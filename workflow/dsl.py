@@ -16,8 +16,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from workflow.ir import WorkflowIR
-from workflow.spec import parse_spec
+from dana_workflows.workflow.ir import WorkflowIR
+from dana_workflows.workflow.spec import parse_spec
 
 
 def rule(id: str, expr: str, message: str = "", severity: str = "reject") -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from workflow.ir import (
+from dana_workflows.workflow.ir import (
     EnforceStepIR,
     FieldIR,
     LLMStepIR,

@@ -15,9 +15,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from workflow.cel_expr import compile_expr
-from workflow.errors import SpecError, SpecProblem
-from workflow.ir import (
+from dana_workflows.workflow.cel_expr import compile_expr
+from dana_workflows.workflow.errors import SpecError, SpecProblem
+from dana_workflows.workflow.ir import (
     AVRO_PRIMITIVES,
     DeriveIR,
     DriftIR,
@@ -32,11 +32,11 @@ from workflow.ir import (
     ValidateStepIR,
     WorkflowIR,
 )
-from workflow.payload_types import Fields, branch_type_conflicts, fields_after
-from workflow.spec_steps import STEP_KINDS as STEP_KINDS
-from workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
-from workflow.spec_steps import parse_steps
-from workflow.spec_support import Collector, loc, parse_fields, parse_rule, suggest
+from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
+from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
+from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
+from dana_workflows.workflow.spec_steps import parse_steps
+from dana_workflows.workflow.spec_support import Collector, loc, parse_fields, parse_rule, suggest
 
 TOP_KEYS = ("workflow", "version", "description", "input", "objective", "steps", "drift")
 RESERVED_VARIABLES = frozenset({"null", "true", "false"})

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from workflow.ir import (
+from dana_workflows.workflow.ir import (
     AVRO_PRIMITIVES,
     BranchIR,
     DeriveIR,
@@ -18,7 +18,7 @@ from workflow.ir import (
     TransformStepIR,
     ValidateStepIR,
 )
-from workflow.spec_support import (
+from dana_workflows.workflow.spec_support import (
     Collector,
     check_expr,
     loc,

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from workflow.cel_expr import ExpressionError, compile_expr
-from workflow.errors import SpecProblem
-from workflow.ir import AVRO_PRIMITIVES, FieldIR, RetryPolicyIR, RuleIR
+from dana_workflows.workflow.cel_expr import ExpressionError, compile_expr
+from dana_workflows.workflow.errors import SpecProblem
+from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR, RetryPolicyIR, RuleIR
 
 
 class Collector:

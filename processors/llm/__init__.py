@@ -1,12 +1,12 @@
 """The llm step kind: a rate-limited agent over any OpenAI-compatible endpoint."""
 
-from processors.llm.cache import LLMCache, MappingLLMCache, SqliteLLMCache, cache_key
-from processors.llm.client import LLMClient, LLMRequest, LLMResult
-from processors.llm.limits import RateLimiter
-from processors.llm.output import OutputError, OutputSpec
-from processors.llm.processor import LLMProcessor
-from processors.llm.prompt import PromptError, PromptTemplate
-from processors.llm.retry import CircuitBreaker, RetryConfig
+from dana_workflows.processors.llm.cache import LLMCache, MappingLLMCache, SqliteLLMCache, cache_key
+from dana_workflows.processors.llm.client import LLMClient, LLMRequest, LLMResult
+from dana_workflows.processors.llm.limits import RateLimiter
+from dana_workflows.processors.llm.output import OutputError, OutputSpec
+from dana_workflows.processors.llm.processor import LLMProcessor
+from dana_workflows.processors.llm.prompt import PromptError, PromptTemplate
+from dana_workflows.processors.llm.retry import CircuitBreaker, RetryConfig
 
 __all__ = [
     "CircuitBreaker",

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from schemas.canonical import canonical_json
+from dana_workflows.schemas.canonical import canonical_json
 
 
 def cache_key(

@@ -20,12 +20,12 @@ from urllib.parse import urlparse
 
 import openai
 
-from processors.llm.cache import LLMCache, cache_key
-from processors.llm.limits import RateLimiter, estimate_tokens
-from processors.llm.output import OutputError, OutputSpec, ResponseMode
-from processors.llm.retry import CallError, CircuitBreaker, ErrorKind, RetryConfig, classify
-from schemas.canonical import canonical_json
-from streams.settings import LLMEndpoint, Settings
+from dana_workflows.core.settings import LLMEndpoint, Settings
+from dana_workflows.processors.llm.cache import LLMCache, cache_key
+from dana_workflows.processors.llm.limits import RateLimiter, estimate_tokens
+from dana_workflows.processors.llm.output import OutputError, OutputSpec, ResponseMode
+from dana_workflows.processors.llm.retry import CallError, CircuitBreaker, ErrorKind, RetryConfig, classify
+from dana_workflows.schemas.canonical import canonical_json
 
 StorePrompts = Literal["store", "hash"]
 

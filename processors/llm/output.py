@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from workflow.ir import FieldIR
+from dana_workflows.workflow.ir import FieldIR
 
 ResponseMode = Literal["json_schema", "json_object"]
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import cel
 
-from processors.base import Outcome, StepContext
-from processors.llm.cache import MappingLLMCache
-from processors.llm.client import LLMClient, LLMRequest
-from processors.llm.limits import RateLimiter
-from processors.llm.output import OutputSpec
-from processors.llm.prompt import PromptError, PromptTemplate
-from schemas.envelope import Envelope
-from workflow.ir import LLMStepIR
+from dana_workflows.processors.base import Outcome, StepContext
+from dana_workflows.processors.llm.cache import MappingLLMCache
+from dana_workflows.processors.llm.client import LLMClient, LLMRequest
+from dana_workflows.processors.llm.limits import RateLimiter
+from dana_workflows.processors.llm.output import OutputSpec
+from dana_workflows.processors.llm.prompt import PromptError, PromptTemplate
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.ir import LLMStepIR
 
 
 class LLMProcessor:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.kafka.security import KafkaSecurity, client_security
+from dana_workflows.streams.kafka.security import KafkaSecurity, client_security
 
 
 class BrokerUnavailableError(RuntimeError):

@@ -21,17 +21,17 @@ from typing import Any
 
 import faust
 
-from processors.audit_trail import transition
-from processors.base import StepContext
-from processors.chain import DLQ, REJECTED, Node, Pipeline
-from processors.executor import FORWARD, REJECTED_D, StepResult, execute
-from schemas.serde import EnvelopeSerde, PoisonMessageError
-from sinks.audit_model import AuditRow, AuditStore, seal
-from streams.kafka.codec import WireCodec, source_headers
-from streams.kafka.commit import Committer, PartitionRevokedError
-from streams.kafka.security import KafkaSecurity
-from streams.settings import Settings
-from streams.topology import Topology
+from dana_workflows.core.settings import Settings
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.executor import FORWARD, REJECTED_D, StepResult, execute
+from dana_workflows.processors.pipeline import DLQ, REJECTED, Node, Pipeline
+from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
+from dana_workflows.sinks.audit_model import AuditRow, AuditStore, seal
+from dana_workflows.streams.kafka.commit import Committer, PartitionRevokedError
+from dana_workflows.streams.kafka.security import KafkaSecurity
+from dana_workflows.streams.kafka.wire import WireCodec, source_headers
+from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class KafkaRuntime:
         # clock is the event's admission time and durations are not recorded; see docs/kafka-runtime.md
         self.deterministic = not self.exactly_once
         self.app = self._make_app()
-        from streams.kafka.broker_view import BrokerView
+        from dana_workflows.streams.kafka.broker_view import BrokerView
 
         self.broker_view = BrokerView(
             self.app, options.bootstrap, read_committed=self.exactly_once, security=options.security
@@ -153,13 +153,13 @@ class KafkaRuntime:
         self.handlers: dict[str, tuple[Callable[[Any], Awaitable[None]], asyncio.Lock]] = {}
         self.committer.redeliver = self.redeliver
         self.committer.taken = self.taken
-        from streams.kafka.faults import DroppedRecords
+        from dana_workflows.streams.kafka.faults import DroppedRecords
 
         self.faults = DroppedRecords()  # test-only: DWF_FAULT_DROP_RECORDS
         self.inflight = 0
         self.draining = False
         self.crashed: BaseException | None = None
-        from streams.kafka.extras import KafkaExtras
+        from dana_workflows.streams.kafka.extras import KafkaExtras
 
         # LLM client + cache table, drift tap + agent, metrics (streams/kafka/extras.py)
         self.extras = KafkaExtras(self)
@@ -167,10 +167,10 @@ class KafkaRuntime:
             self._add_agent(node)
         self.audit = None
         if audit_store is not None:
-            from streams.kafka.audit_agent import AuditSinkAgent
+            from dana_workflows.streams.kafka.audit_agent import AuditSinkAgent
 
             self.audit = AuditSinkAgent(self, audit_store)
-        from streams.kafka.watchdog import StallWatchdog
+        from dana_workflows.streams.kafka.watchdog import StallWatchdog
 
         self.watchdog = StallWatchdog(self, options.stall_s)
         self.app.task(self._commit_loop)

@@ -16,12 +16,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schemas.serde import PoisonMessageError
-from sinks.audit_model import AuditStore
-from sinks.batching import BatchingAuditSink, CommittedBatch, Origin
+from dana_workflows.schemas.serde import PoisonMessageError
+from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.sinks.batching import BatchingAuditSink, CommittedBatch, Origin
 
 if TYPE_CHECKING:
-    from streams.kafka.app import KafkaRuntime
+    from dana_workflows.streams.kafka.app import KafkaRuntime
 
 log = logging.getLogger(__name__)
 

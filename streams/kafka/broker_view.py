@@ -16,8 +16,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from streams.kafka.frontier import Key
-from streams.kafka.security import KafkaSecurity
+from dana_workflows.streams.kafka.frontier import Key
+from dana_workflows.streams.kafka.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 

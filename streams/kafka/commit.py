@@ -50,10 +50,10 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from sinks.audit_model import AuditRow
-from streams.kafka.broker_view import BrokerView
-from streams.kafka.codec import AuditBatchBuilder, WireCodec
-from streams.kafka.frontier import Frontier, Key
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.kafka.broker_view import BrokerView
+from dana_workflows.streams.kafka.frontier import Frontier, Key
+from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec
 
 log = logging.getLogger(__name__)
 

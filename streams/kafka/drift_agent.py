@@ -9,10 +9,10 @@ after its whole journey, with every value it collected; this runtime does the sa
   on in the header of the forwarded record, or, when the event's journey ends there (a terminal topic,
   a rejection, the dlq), sends them once to ``<prefix>.<wf>.drift-values``;
 * that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
-  workflow (as ``processors/drift/monitor.py`` requires). It calls ``observe`` once per message and sends
+  workflow (as ``drift/monitor.py`` requires). It calls ``observe`` once per message and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
-  one log line (``processors/drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
+  one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
 
 Why once per event and not a message per step: ``DriftMonitor.observe`` counts the *call* against the
 window tracker (a late call is counted and audited as one late event) and moves the watermark, so
@@ -37,18 +37,18 @@ from typing import TYPE_CHECKING, Any
 
 import fastavro
 
-from processors.chain import ENTRY, Node
-from processors.drift.alerts import log_window
-from processors.drift.observer import DriftObserver, DriftReport
-from processors.executor import FORWARD, StepResult
-from schemas.envelope import Envelope
-from streams.kafka.codec import header_map
-from streams.kafka.table_state import TableState
-from streams.topology import DRIFT, topic_name
+from dana_workflows.drift.alerts import log_window
+from dana_workflows.drift.observer import DriftObserver, DriftReport
+from dana_workflows.processors.executor import FORWARD, StepResult
+from dana_workflows.processors.pipeline import ENTRY, Node
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.streams.kafka.table_state import TableState
+from dana_workflows.streams.kafka.wire import header_map
+from dana_workflows.streams.topology import DRIFT, topic_name
 
 if TYPE_CHECKING:
-    from streams.kafka.app import KafkaRuntime
-    from streams.metrics import Metrics
+    from dana_workflows.streams.kafka.app import KafkaRuntime
+    from dana_workflows.streams.prometheus import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class DriftAgent:
     """The drift agent: one partition of drift values in, drift records and audit rows out."""
 
     def __init__(self, runtime: KafkaRuntime, tap: DriftTap, metrics: Metrics | None) -> None:
-        from streams.kafka.app import AgentStats
+        from dana_workflows.streams.kafka.app import AgentStats
 
         self.runtime = runtime
         self.tap = tap
@@ -173,7 +173,7 @@ class DriftAgent:
             carried = json.loads(msg.value)
             values, produced_at = dict(carried["v"]), int(carried["p"])
         except (ValueError, KeyError, TypeError) as exc:
-            from schemas.serde import PoisonMessageError
+            from dana_workflows.schemas.serde import PoisonMessageError
 
             poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
             await self.runtime.send_poison(msg, poison)
@@ -208,7 +208,7 @@ class DriftAgent:
             self.windows += 1
             if record.psi is not None and metrics is not None:
                 metrics.drift(self.workflow, record.monitor, record.psi, record.alert_psi)
-            line = log_window(record)  # the same line as the local runtime's (processors/drift/alerts.py)
+            line = log_window(record)  # the same line as the local runtime's (drift/alerts.py)
             if line is not None:
                 self.alerts.append(line)
                 if metrics is not None:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from processors.chain import Node
-from processors.executor import StepResult
-from schemas.envelope import Envelope
-from streams.kafka.admin import ensure_topics
-from streams.kafka.drift_agent import DriftAgent, DriftTap, attach_drift
-from streams.kafka.llm_wiring import LLMWiring, attach_llm
-from streams.kafka.metrics_wiring import Sends, WorkerMetrics
+from dana_workflows.processors.executor import StepResult
+from dana_workflows.processors.pipeline import Node
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.streams.kafka.admin import ensure_topics
+from dana_workflows.streams.kafka.drift_agent import DriftAgent, DriftTap, attach_drift
+from dana_workflows.streams.kafka.llm_wiring import LLMWiring, attach_llm
+from dana_workflows.streams.kafka.worker_metrics import Sends, WorkerMetrics
 
 if TYPE_CHECKING:
-    from streams.kafka.app import KafkaRuntime
-    from streams.settings import Settings
+    from dana_workflows.core.settings import Settings
+    from dana_workflows.streams.kafka.app import KafkaRuntime
 
 log = logging.getLogger(__name__)
 

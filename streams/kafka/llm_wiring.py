@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from processors.chain import Pipeline
-from workflow.ir import LLMStepIR
+from dana_workflows.processors.pipeline import Pipeline
+from dana_workflows.workflow.ir import LLMStepIR
 
 if TYPE_CHECKING:
-    from processors.llm import LLMClient
-    from streams.kafka.app import KafkaRuntime
-    from streams.settings import Settings
+    from dana_workflows.core.settings import Settings
+    from dana_workflows.processors.llm import LLMClient
+    from dana_workflows.streams.kafka.app import KafkaRuntime
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def has_llm_steps(pipeline: Pipeline) -> bool:
 
 class LLMWiring:
     def __init__(self, runtime: KafkaRuntime, settings: Settings) -> None:
-        from processors.llm import LLMClient, MappingLLMCache
+        from dana_workflows.processors.llm import LLMClient, MappingLLMCache
 
         self.table: Any = runtime.app.Table(
             "llm-cache",
@@ -51,7 +51,7 @@ def attach_llm(runtime: KafkaRuntime, settings: Settings | None = None) -> LLMWi
     if not has_llm_steps(runtime.pipeline):
         return None
     if settings is None:
-        from streams.settings import load_settings
+        from dana_workflows.core.settings import load_settings
 
         settings = load_settings()
     return LLMWiring(runtime, settings)

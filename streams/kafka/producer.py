@@ -18,16 +18,16 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from processors.audit_trail import transition
-from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
-from processors.ingest import admit
-from schemas.serde import EnvelopeSerde
-from streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
-from streams.kafka.app import all_topics
-from streams.kafka.codec import AuditBatchBuilder, WireCodec, source_headers
-from streams.kafka.commit import AUDIT_MESSAGE_BYTES
-from streams.kafka.security import client_security
-from streams.topology import Topology
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.ingest import admit
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.schemas.serde import EnvelopeSerde
+from dana_workflows.streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
+from dana_workflows.streams.kafka.app import all_topics
+from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES
+from dana_workflows.streams.kafka.security import client_security
+from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec, source_headers
+from dana_workflows.streams.topology import Topology
 
 Clock = Callable[[], int]
 AUDIT_EVERY_LINES = 200

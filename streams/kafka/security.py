@@ -22,7 +22,7 @@ from pydantic import SecretStr
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
 
-    from streams.settings import Settings
+    from dana_workflows.core.settings import Settings
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 # GSSAPI (Kerberos) and OAUTHBEARER need settings this engine does not have (keytabs, token providers)
@@ -181,7 +181,7 @@ def client_security(settings: Settings | None = None) -> KafkaSecurity:
     """The checked security of this process's Kafka clients: from ``settings``, else from DWF_* / the config
     file (for callers that only know a bootstrap address)."""
     if settings is None:
-        from streams.settings import load_settings
+        from dana_workflows.core.settings import load_settings
 
         settings = load_settings()
     return KafkaSecurity.from_settings(settings)

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streams.kafka.app import KafkaRuntime
+    from dana_workflows.streams.kafka.app import KafkaRuntime
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class StallWatchdog:
         self._progress: dict[tuple[str, int], tuple[int, float]] = {}  # tp -> (next offset, since)
 
     def __call__(self) -> str | None:
-        """None while healthy, else why not (the callable streams.health.Health expects)."""
+        """None while healthy, else why not (the callable dana_workflows.streams.health.Health expects)."""
         if time.monotonic() - self.checked_at > self.stall_s + 2 * self.tick_s:
             return f"worker event loop stuck: no watchdog check for {time.monotonic() - self.checked_at:.0f}s"
         return self.reason

@@ -13,11 +13,11 @@ import logging
 import signal
 from collections.abc import Callable
 
-from processors.chain import Pipeline
-from sinks.audit_model import AuditStore
-from streams.kafka.admin import ensure_topics
-from streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
-from streams.topology import Topology
+from dana_workflows.processors.pipeline import Pipeline
+from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.streams.kafka.admin import ensure_topics
+from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
+from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from processors.base import StepContext
-from processors.chain import Pipeline
-from streams.settings import Settings
-from workflow.ir import LLMStepIR
+from dana_workflows.core.settings import Settings
+from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.pipeline import Pipeline
+from dana_workflows.workflow.ir import LLMStepIR
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -20,7 +20,7 @@ def attach_extras(pipeline: Pipeline, ctx: StepContext, settings: Settings) -> l
     """Give ctx an LLM client (with a persistent cache: reruns make no new calls) when needed."""
     closers: list[Closer] = []
     if has_llm_steps(pipeline):
-        from processors.llm import LLMClient, SqliteLLMCache
+        from dana_workflows.processors.llm import LLMClient, SqliteLLMCache
 
         client = LLMClient.from_settings(settings, cache=SqliteLLMCache(settings.llm_cache_path))
         ctx.llm = client

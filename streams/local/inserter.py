@@ -9,8 +9,8 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from sinks.audit_model import AuditRow, AuditStore
-from sinks.batching import backoff_s, rows_token
+from dana_workflows.sinks.audit_model import AuditRow, AuditStore
+from dana_workflows.sinks.batching import backoff_s, rows_token
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class BackgroundInserter:
     """Inserts audit batches on one background thread, in order, so the run does not wait on the store.
 
     The thread waits on a socket (clickhouse-driver) or a pipe (the embedded store's writer process,
-    sinks.chdb_process) with the GIL released, so the insert overlaps the pipeline. At most
+    dana_workflows.sinks.chdb_process) with the GIL released, so the insert overlaps the pipeline. At most
     `max_in_flight` batches wait: a slow store slows the run down (backpressure) instead of growing
     memory. A failed insert is retried with exponential backoff and jitter until it is stored (a
     server that is down for a while costs time, not rows), under a token that makes a retried batch
@@ -79,7 +79,7 @@ class BackgroundInserter:
             while self._in_flight:
                 head = self._in_flight[0]
                 stopping = deadline is None or self._stop.is_set()
-                left = None if stopping else max(0.0, deadline - time.monotonic())
+                left = None if deadline is None or stopping else max(0.0, deadline - time.monotonic())
                 try:
                     head.result(timeout=left)
                 except TimeoutError:

@@ -8,10 +8,10 @@ from typing import IO, Any
 
 import fastavro
 
-from schemas.avro import IDENTITY_FIELDS
-from schemas.canonical import canonical_json, canonical_json_line
-from schemas.envelope import Envelope
-from streams.topology import Topology
+from dana_workflows.schemas.avro import IDENTITY_FIELDS
+from dana_workflows.schemas.canonical import canonical_json, canonical_json_line
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.streams.topology import Topology
 
 # Decision records: timestamps and chain hashes are left out so two runs are byte-identical.
 DECISION_FIELDS = ("event_id", "run_id", "workflow", "workflow_version", "step", "payload", "provenance")

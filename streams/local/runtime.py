@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-from processors.audit_trail import transition
-from processors.base import StepContext
-from processors.chain import DLQ, ENTRY, REJECTED, Pipeline
-from processors.drift.alerts import log_window
-from processors.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
-from processors.executor import FORWARD, execute
-from processors.ingest import INGEST, admit
-from schemas.envelope import Envelope
-from schemas.serde import EnvelopeSerde
-from sinks.audit_model import AuditRow
-from streams.local.outputs import OutputFiles
-from streams.topology import Topology
+from dana_workflows.drift.alerts import log_window
+from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.executor import FORWARD, execute
+from dana_workflows.processors.ingest import INGEST, admit
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.serde import EnvelopeSerde
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.local.outputs import OutputFiles
+from dana_workflows.streams.topology import Topology
 
 AuditSink = Callable[[Sequence[AuditRow]], None]
 

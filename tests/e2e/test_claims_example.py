@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import app
-from streams.local.outputs import read_jsonl
+from dana_workflows.cli.main import app
+from dana_workflows.streams.local.outputs import read_jsonl
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -80,8 +80,8 @@ def test_outcome_counts_match_the_generators_expectations(tmp_path: Path) -> Non
 
 
 def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
-    from sinks.chdb_store import ChdbAuditStore
-    from sinks.reader import read_rows
+    from dana_workflows.sinks.chdb_store import ChdbAuditStore
+    from dana_workflows.sinks.reader import read_rows
 
     a = run(tmp_path, "a", tmp_path / "audit")
     b = run(tmp_path, "b", None)
@@ -201,7 +201,7 @@ def test_missing_input_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
-    from sinks.chdb_store import ChdbAuditStore
+    from dana_workflows.sinks.chdb_store import ChdbAuditStore
 
     store = ChdbAuditStore(tmp_path / "held")  # holds chdb in this process: another directory is busy
     try:

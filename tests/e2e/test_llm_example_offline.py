@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from streams.local.outputs import read_jsonl
+from dana_workflows.streams.local.outputs import read_jsonl
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ STEP = "triage.review.fraud_risk"
 
 def dana_wf() -> list[str]:
     exe = shutil.which("dana-wf")
-    return [exe] if exe else [sys.executable, "-c", "from streams.cli import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from dana_workflows.cli.main import main; main()"]
 
 
 def expected_counts() -> Counter[str]:

@@ -19,13 +19,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from processors.chain import DLQ, REJECTED
-from schemas.canonical import canonical_json
-from schemas.serde import EnvelopeSerde
-from sinks.audit_model import COLUMNS, AuditRow
-from streams.kafka.codec import WireCodec
-from streams.local.outputs import decision_record
-from streams.topology import Topology
+from dana_workflows.processors.pipeline import DLQ, REJECTED
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.serde import EnvelopeSerde
+from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
+from dana_workflows.streams.kafka.wire import WireCodec
+from dana_workflows.streams.local.outputs import decision_record
+from dana_workflows.streams.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS_SPEC = ROOT / "docs" / "examples" / "claims" / "claims.yaml"
@@ -69,7 +69,7 @@ def start_worker(
     cmd = [
         sys.executable,
         "-m",
-        "streams.kafka",
+        "dana_workflows.streams.kafka",
         "worker",
         str(CLAIMS_SPEC),
         "--broker",
@@ -191,8 +191,8 @@ def read_store_rows(audit_dir: Path) -> list[AuditRow]:
     """The audit rows in a chdb directory, read in a subprocess (chdb: one directory per process)."""
     code = (
         "import json,sys\n"
-        "from sinks.chdb_store import ChdbAuditStore\n"
-        "from sinks.audit_model import COLUMNS\n"
+        "from dana_workflows.sinks.chdb_store import ChdbAuditStore\n"
+        "from dana_workflows.sinks.audit_model import COLUMNS\n"
         f"s = ChdbAuditStore({str(audit_dir)!r})\n"
         "r = s.query('SELECT ' + ', '.join(COLUMNS) + ' FROM dwf.events')\n"
         "json.dump([list(x) for x in r.rows], sys.stdout)\n"
@@ -274,7 +274,7 @@ async def create_produce_consume(bootstrap: str, topic: str, value: bytes) -> li
     """With the clients of this process's DWF_KAFKA_* security (client_security()): create `topic`, send
     `value` under key ``k``, read the partition back in a group and commit (the group coordinator is
     reached through the same listener); the (key, value) pairs read."""
-    from streams.kafka.security import client_security
+    from dana_workflows.streams.kafka.security import client_security
 
     kwargs = client_security().aiokafka_kwargs()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sinks.dsn import ClickHouseServerConfig
-from streams.cli import app
+from dana_workflows.cli.main import app
+from dana_workflows.sinks.dsn import ClickHouseServerConfig
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -16,14 +16,14 @@ import pytest
 from clickhouse_driver import Client
 from typer.testing import CliRunner
 
-from sinks.audit_model import row_digest
-from sinks.clickhouse_server import ServerAuditStore
-from sinks.dsn import ClickHouseServerConfig, parse_dsn
-from sinks.reader import read_rows
-from sinks.sql_verify import sql_chain_findings
-from sinks.verify import verify_rows
-from tests.unit.test_audit_cookbook import CLAIMS, EXPECTED, cookbook
-from tests.unit.test_sql_verify import chain, keys
+from dana_workflows.sinks.audit_model import row_digest
+from dana_workflows.sinks.clickhouse_server import ServerAuditStore
+from dana_workflows.sinks.dsn import ClickHouseServerConfig, parse_dsn
+from dana_workflows.sinks.reader import read_rows
+from dana_workflows.sinks.sql_verify import sql_chain_findings
+from dana_workflows.sinks.verify import verify_rows
+from tests.unit.sinks.test_audit_cookbook import CLAIMS, EXPECTED, cookbook
+from tests.unit.sinks.test_sql_verify import chain, keys
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def wait_for_mutations(client: Client, database: str) -> None:
 @pytest.fixture(scope="module")
 def filled(clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAuditStore]:
     """The claims example run in-process into a fresh database on the server."""
-    from streams.cli import app
+    from dana_workflows.cli.main import app
 
     name = f"dwf_cookbook_{uuid.uuid4().hex[:10]}"
     dsn = urlsplit(clickhouse_dsn)._replace(path=f"/{name}").geturl()
@@ -173,9 +173,9 @@ def test_docs_users_xml_on_a_server_without_access_control(tmp_path_factory: pyt
     import hashlib
     import re
 
-    from streams.clickhouse_local.server import LocalClickHouse
+    from dana_workflows.devservices.clickhouse.server import LocalClickHouse
     from tests.fixtures.clickhouse import start_local_server
-    from tests.unit.test_audit_cookbook import DOC
+    from tests.unit.sinks.test_audit_cookbook import DOC
 
     (block,) = re.findall(r"```xml\n(.*?)\n```", DOC.read_text(), flags=re.S)
     secret = "s3cret-for-test"
@@ -189,7 +189,7 @@ def test_docs_users_xml_on_a_server_without_access_control(tmp_path_factory: pyt
     try:
         root = Client("127.0.0.1", port=server.tcp_port)
         root.execute("CREATE DATABASE IF NOT EXISTS dwf")
-        from sinks.ddl import create_events_table, parse_version
+        from dana_workflows.sinks.ddl import create_events_table, parse_version
 
         version = parse_version(str(root.execute("SELECT version()")[0][0]))
         root.execute(create_events_table("dwf", version))
@@ -208,7 +208,7 @@ def test_docs_users_xml_on_a_server_without_access_control(tmp_path_factory: pyt
                 assert time.monotonic() < deadline, "the users.d file was not loaded within 60 s"
                 time.sleep(0.5)
 
-        from sinks.audit_model import COLUMNS
+        from dana_workflows.sinks.audit_model import COLUMNS
 
         insert = f"INSERT INTO dwf.events ({', '.join(COLUMNS)}) VALUES"
         writer.execute(insert, [r.as_tuple() for r in chain("run-w")])

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from sinks.audit_model import AuditRow
-from sinks.batching import BatchingAuditSink, CommittedBatch, Origin
-from sinks.clickhouse_server import ServerAuditStore
-from sinks.verify import verify_rows
-from streams.clickhouse_local.server import LocalClickHouse
+from dana_workflows.devservices.clickhouse.server import LocalClickHouse
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.batching import BatchingAuditSink, CommittedBatch, Origin
+from dana_workflows.sinks.clickhouse_server import ServerAuditStore
+from dana_workflows.sinks.verify import verify_rows
 from tests.fixtures.clickhouse import audit_chain, server_audit_rows, start_local_server, verify_chain
 
 pytestmark = pytest.mark.integration
@@ -146,7 +146,7 @@ def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_pat
     example = root / "docs" / "examples" / "claims"
     args = ["run", str(example / "claims.yaml"), "--input", str(example / "events.jsonl")]
     run = subprocess.Popen(
-        [sys.executable, "-m", "streams", *args, "--out", str(tmp_path / "out"), "--audit", dsn],
+        [sys.executable, "-m", "dana_workflows.cli", *args, "--out", str(tmp_path / "out"), "--audit", dsn],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
-from sinks.clickhouse_server import ServerAuditStore
-from sinks.dsn import ClickHouseServerConfig, open_store
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
+from dana_workflows.sinks.clickhouse_server import ServerAuditStore
+from dana_workflows.sinks.dsn import ClickHouseServerConfig, open_store
 from tests.fixtures.clickhouse import audit_chain, verify_chain
 
 pytestmark = pytest.mark.integration
@@ -68,8 +68,8 @@ def test_unicode_and_special_characters_survive(audit_store: AuditStore) -> None
     row.reason = "montant > plafond — 超过限额 — حد 🚫 \"quoted\" 'single' back\\slash\ttab\nnewline"
     row.details = '{"note":"naïve café ☕","path":"C:\\\\tmp"}'
     row.step = "étape_1"
-    from schemas.envelope import GENESIS_HASH
-    from sinks.audit_model import seal
+    from dana_workflows.schemas.envelope import GENESIS_HASH
+    from dana_workflows.sinks.audit_model import seal
 
     seal(row, GENESIS_HASH)  # resealed after the edits: the first row of a run links to the genesis hash
     audit_store.insert(rows)

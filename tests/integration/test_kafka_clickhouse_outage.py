@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.registry import FileRegistry
-from sinks.clickhouse_server import ServerAuditStore
-from sinks.verify import verify_rows
-from streams.app_builder import load_pipeline
-from streams.clickhouse_local.server import LocalClickHouse
-from streams.kafka.producer import produce_lines
-from streams.topology import Topology
+from dana_workflows.devservices.clickhouse.server import LocalClickHouse
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.clickhouse_server import ServerAuditStore
+from dana_workflows.sinks.verify import verify_rows
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import Topology
 from tests.fixtures.clickhouse import server_audit_rows, start_local_server
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.registry import FileRegistry
-from sinks.verify import verify_rows
-from streams.app_builder import load_pipeline
-from streams.kafka.producer import produce_lines
-from streams.topology import Topology
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.verify import verify_rows
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,

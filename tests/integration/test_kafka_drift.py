@@ -24,15 +24,15 @@ from typing import Any
 import fastavro
 import pytest
 
-from schemas.registry import FileRegistry
-from sinks.audit_model import AuditRow
-from streams.app_builder import load_pipeline
-from streams.kafka.codec import WireCodec
-from streams.kafka.drift_agent import VALUES_BOUNDARY
-from streams.kafka.producer import produce_lines
-from streams.local.outputs import OutputFiles, read_jsonl
-from streams.local.runtime import LocalRuntime, collect_rows
-from streams.topology import DRIFT, Topology, topic_name
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.kafka.wire import WireCodec
+from dana_workflows.streams.local.outputs import OutputFiles, read_jsonl
+from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows
+from dana_workflows.streams.topology import DRIFT, Topology, topic_name
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
@@ -62,7 +62,7 @@ def start(
     tmp: Path, spec: Path, bootstrap: str, prefix: str, guarantee: str, log_name: str
 ) -> subprocess.Popen[bytes]:
     cmd = [
-        *(sys.executable, "-m", "streams.kafka", "worker", str(spec), "--broker", bootstrap),
+        *(sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap),
         *("--prefix", prefix, "--guarantee", guarantee, "--partitions", "2", "--session-timeout", "6"),
         *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
     ]
@@ -126,7 +126,7 @@ async def disorder_s(bootstrap: str, values_topic: str) -> float:
 
 
 def admitted_count(spec: Path, lines: list[str]) -> int:
-    from processors.ingest import admit
+    from dana_workflows.processors.ingest import admit
 
     ir = load_pipeline(spec).workflow
     return sum(1 for i, line in enumerate(lines) if admit(ir, line, i, 0).accepted)

@@ -1,4 +1,5 @@
-"""Drift known answers in the Kafka runtime: the synthetic streams of tests/unit/test_drift_local_runtime.py
+"""Drift known answers in the Kafka runtime: the synthetic streams of
+tests/unit/drift/test_drift_local_runtime.py
 through a worker subprocess on the real broker. With the shift, both monitors alert in the first full
 window after it and never before; the stationary stream never warns or alerts.
 
@@ -23,13 +24,13 @@ from typing import Any
 import fastavro
 import pytest
 
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.drift_agent import VALUES_BOUNDARY
-from streams.kafka.producer import produce_lines
-from streams.topology import DRIFT, Topology, topic_name
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import DRIFT, Topology, topic_name
 from tests.integration.kafka_support import count_records, read_topic, stop_worker, worker_env
-from tests.unit.test_drift_local_runtime import SHIFT_WINDOW, SPEC, events
+from tests.unit.drift.test_drift_local_runtime import SHIFT_WINDOW, SPEC, events
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ CLOSED = WINDOWS - 1  # the last window stays open: no later event moves the wat
 
 def start(tmp: Path, spec: Path, bootstrap: str, prefix: str) -> subprocess.Popen[bytes]:
     cmd = [
-        *(sys.executable, "-m", "streams.kafka", "worker", str(spec), "--broker", bootstrap),
+        *(sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap),
         *("--prefix", prefix, "--partitions", "1", "--session-timeout", "6"),
         *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
     ]

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from processors.chain import DLQ
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.producer import produce_lines
-from streams.topology import Topology
+from dana_workflows.processors.pipeline import DLQ
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import Topology
 from tests.fixtures.llm_server import LLMServerHandle
 from tests.integration.kafka_support import stop_worker, terminal_decisions, worker_env
 
@@ -61,7 +61,15 @@ class Run:
 
     def start(self, log_name: str) -> subprocess.Popen[bytes]:
         cmd = [
-            *(sys.executable, "-m", "streams.kafka", "worker", str(self.spec), "--broker", self.bootstrap),
+            *(
+                sys.executable,
+                "-m",
+                "dana_workflows.cli.worker",
+                "worker",
+                str(self.spec),
+                "--broker",
+                self.bootstrap,
+            ),
             *("--prefix", self.prefix, "--partitions", "2", "--session-timeout", "6"),
             *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
         ]

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
-from processors.chain import DLQ, REJECTED
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.producer import produce_lines
-from streams.llm_server.script import Script
-from streams.llm_server.server import ServerThread
-from streams.topology import Topology
+from dana_workflows.devservices.llm_server.script import Script
+from dana_workflows.devservices.llm_server.server import ServerThread
+from dana_workflows.processors.pipeline import DLQ, REJECTED
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import Topology
 from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
 from tests.integration.kafka_support import stop_worker, terminal_decisions, worker_env
 
@@ -69,7 +69,7 @@ class Worker:
         self.pipeline = load_pipeline(spec)
         self.topology = Topology(self.pipeline, FileRegistry(tmp / "schemas"), prefix=self.prefix)
         cmd = [
-            *(sys.executable, "-m", "streams.kafka", "worker", str(spec), "--broker", bootstrap),
+            *(sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap),
             *("--prefix", self.prefix, "--partitions", "2", "--session-timeout", "6"),
             *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
         ]

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from processors.chain import REJECTED
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.codec import WireCodec
-from streams.kafka.producer import produce_lines
-from streams.topology import Topology
+from dana_workflows.processors.pipeline import REJECTED
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.kafka.wire import WireCodec
+from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     read_topic,
@@ -81,7 +81,15 @@ async def test_scraped_counts_match_what_was_processed(
     summary = await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
     admitted = summary.outcomes["in"]
     cmd = [
-        *(sys.executable, "-m", "streams.kafka", "worker", str(CLAIMS_SPEC), "--broker", kafka_bootstrap),
+        *(
+            sys.executable,
+            "-m",
+            "dana_workflows.cli.worker",
+            "worker",
+            str(CLAIMS_SPEC),
+            "--broker",
+            kafka_bootstrap,
+        ),
         *(
             "--prefix",
             topic_prefix,

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.codec import header_map
-from streams.kafka.producer import produce_lines
-from streams.topology import Topology
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.kafka.wire import header_map
+from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.registry import FileRegistry
-from sinks.verify import verify_rows
-from streams.app_builder import load_pipeline
-from streams.kafka.app import KafkaOptions, KafkaRuntime
-from streams.kafka.producer import produce_lines
-from streams.kafka.worker import serve
-from streams.topology import Topology
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.verify import verify_rows
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.kafka.worker import serve
+from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,

@@ -3,7 +3,7 @@ client that really speaks SASL or TLS fails to connect, and says which settings 
 
 Successful SASL logins (PLAIN, SCRAM-SHA-256/512, a real worker) run against the launcher's SASL_PLAINTEXT
 listener in tests/integration/test_kafka_sasl.py; TLS against a real listener is not tested. The mapping is
-unit-tested in tests/unit/test_kafka_security.py.
+unit-tested in tests/unit/streams/test_kafka_security.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from streams.kafka.admin import BrokerUnavailableError, ensure_topics
-from streams.kafka.security import KafkaSecurity
+from dana_workflows.streams.kafka.admin import BrokerUnavailableError, ensure_topics
+from dana_workflows.streams.kafka.security import KafkaSecurity
 from tests.integration.kafka_support import CLAIMS_SPEC
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ async def test_admin_reads_the_environment(kafka_bootstrap: str, monkeypatch: py
 
 
 async def test_broker_view_consumer_speaks_the_configured_protocol(kafka_bootstrap: str) -> None:
-    from streams.kafka.broker_view import BrokerView
+    from dana_workflows.streams.kafka.broker_view import BrokerView
 
     view = BrokerView(None, kafka_bootstrap, read_committed=False, security=SASL)
     with pytest.raises(Exception, match=r"SASL|Unable to bootstrap|IllegalSaslState|connect"):
@@ -73,7 +73,7 @@ def test_worker_command_uses_the_settings(
     kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`dana-wf worker` with SASL settings against a PLAINTEXT broker stops with the reason, exit 1."""
-    from streams.kafka.cli import app
+    from dana_workflows.cli.worker import app
 
     monkeypatch.chdir(tmp_path)
     env = {

@@ -24,13 +24,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
-from schemas.registry import FileRegistry
-from streams.app_builder import load_pipeline
-from streams.kafka.admin import BrokerUnavailableError, ensure_topics
-from streams.kafka.producer import produce_lines
-from streams.kafka.security import client_security
-from streams.launcher import broker
-from streams.topology import Topology
+from dana_workflows.devservices.kafka import broker
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.admin import BrokerUnavailableError, ensure_topics
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.kafka.security import client_security
+from dana_workflows.streams.topology import Topology
 from tests.fixtures.kafka import start_launcher_broker
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
@@ -85,7 +85,7 @@ def _no_inherited_security(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _use_tls(monkeypatch: pytest.MonkeyPatch, cafile: str | Path | None) -> None:
-    """The DWF_* settings as a deployment sets them (read by streams.settings via client_security())."""
+    """The DWF_* settings as a deployment sets them (read by core.settings via client_security())."""
     monkeypatch.setenv("DWF_KAFKA_SECURITY_PROTOCOL", "SSL")
     if cafile is not None:
         monkeypatch.setenv("DWF_KAFKA_SSL_CAFILE", str(cafile))

@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.launcher import broker
+from dana_workflows.devservices.kafka import broker
 
 pytestmark = pytest.mark.integration
 

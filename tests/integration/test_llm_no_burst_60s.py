@@ -1,8 +1,9 @@
 """No burst at start-up, on the real clock: an llm step limited to N requests a minute, offered 2N events
 at once, never lets any 60-second window on the server's clock hold more than N calls.
 
-The scaled tests (tests/unit/test_llm_faults.py::test_no_burst_under_twice_the_load, 1 s windows, and
-tests/unit/test_llm_limits.py, 0.6 s) check the same property with shortened windows; this one runs the
+The scaled tests (tests/unit/processors/test_llm_faults.py::test_no_burst_under_twice_the_load, 1 s
+windows, and tests/unit/processors/test_llm_limits.py, 0.6 s) check the same property with shortened windows;
+this one runs the
 real 60 s window: the step's ``LLMProcessor`` with ``limits.rpm = N`` and the default ``window_s``, the real
 ``openai`` client over HTTP, the project's test server (in this process) answering and itself enforcing N
 per 60 s, so a burst would show as 429s as well as in the arrival times.
@@ -20,15 +21,15 @@ from typing import Any
 
 import pytest
 
-import processors.llm.client as client_module
-from processors.base import OutcomeKind, StepContext
-from processors.llm import LLMClient, LLMProcessor, RetryConfig
-from processors.llm.retry import CallError, classify
-from schemas.envelope import Envelope
-from streams.settings import LLMEndpoint
+import dana_workflows.processors.llm.client as client_module
+from dana_workflows.core.settings import LLMEndpoint
+from dana_workflows.processors.base import OutcomeKind, StepContext
+from dana_workflows.processors.llm import LLMClient, LLMProcessor, RetryConfig
+from dana_workflows.processors.llm.retry import CallError, classify
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.workflow.ir import FieldIR, LLMLimitsIR, LLMStepIR
 from tests.fixtures import llm_server as llm_server_plugin
 from tests.fixtures.llm_server import LLMServerHandle
-from workflow.ir import FieldIR, LLMLimitsIR, LLMStepIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

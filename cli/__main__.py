@@ -1,0 +1,3 @@
+from dana_workflows.cli.main import main
+
+main()

@@ -1,0 +1,107 @@
+"""`dana-wf drift baseline | report`: pin a reference distribution; draw the scores over time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from dana_workflows.drift.baseline import BaselineBuilder, write_baseline
+from dana_workflows.drift.observer import DriftObserver, DriftReport
+
+app = typer.Typer(no_args_is_help=True, help="Drift baselines and reports.")
+console = Console()
+
+
+class _BaselineCollector(DriftObserver):
+    """Runs where the drift observer runs, but pools every event's values into one baseline."""
+
+    def __init__(self, observer: DriftObserver, builder: BaselineBuilder) -> None:
+        self.__dict__.update(observer.__dict__)
+        self.builder = builder
+
+    def observe(
+        self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
+    ) -> DriftReport:
+        self.builder.add(values)
+        return DriftReport()
+
+    def flush(self, clock_us: int) -> DriftReport:
+        return DriftReport()
+
+
+@app.command()
+def baseline(
+    spec: Annotated[Path, typer.Argument(help="workflow spec with drift monitors")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="reference events (JSON lines)")],
+    out: Annotated[Path, typer.Option(help="baseline file to write")] = Path("baseline.json"),
+) -> None:
+    """Run the workflow over reference events and pin each monitor's distribution to a file."""
+    from dana_workflows.core.settings import load_settings
+    from dana_workflows.streams.app_builder import load_pipeline, topology_for
+    from dana_workflows.streams.local.runtime import LocalRuntime
+
+    pipeline = load_pipeline(spec)
+    if not pipeline.workflow.drift.monitors:
+        console.print(f"[red]error:[/red] {spec} declares no drift monitors (add a `drift:` section)")
+        raise typer.Exit(1)
+    runtime = LocalRuntime(pipeline, topology_for(pipeline, load_settings()), None, lambda rows: None)
+    assert runtime.drift is not None
+    builder = BaselineBuilder(pipeline.workflow.name, pipeline.workflow.drift)
+    runtime.drift = _BaselineCollector(runtime.drift, builder)
+    asyncio.run(runtime.run(input.read_text(encoding="utf-8").splitlines()))
+    write_baseline(out, builder.build(source=str(input)))
+    console.print(
+        f"baseline of {builder.events} events for {len(pipeline.workflow.drift.monitors)} monitors "
+        f"written to {out}; reference it with `baseline: {out.name}` on a monitor"
+    )
+
+
+@app.command()
+def report(
+    spec: Annotated[Path, typer.Argument(help="workflow spec")],
+    svg: Annotated[Path, typer.Option(help="chart to write")] = Path("drift.svg"),
+    records: Annotated[Path | None, typer.Option(help="a drift records file (dwf.<wf>.drift.jsonl)")] = None,
+    dsn: Annotated[str | None, typer.Option(help="read drift rows from this audit store instead")] = None,
+    metric: Annotated[str, typer.Option(help="psi or js")] = "psi",
+) -> None:
+    """The score per window over time: an SVG chart with the thresholds, and terminal sparklines."""
+    from dana_workflows.drift.report import terminal_summary, write_svg
+    from dana_workflows.workflow.spec import load_spec
+
+    ir = load_spec(spec)
+    rows = _records_from_file(records) if records else _records_from_audit(ir.name, dsn)
+    if not rows:
+        console.print(
+            f"[red]error:[/red] no drift records for {ir.name}; run the workflow first "
+            "(`dana-wf run ...` writes them to the audit and to dwf.<wf>.drift.jsonl)"
+        )
+        raise typer.Exit(1)
+    write_svg(rows, svg, metric=metric, title=f"{ir.name}: drift ({metric}) per window")
+    console.print(terminal_summary(rows, metric=metric), markup=False, highlight=False)
+    console.print(f"chart written to {svg}")
+
+
+def _records_from_file(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _records_from_audit(workflow: str, dsn: str | None) -> list[dict[str, Any]]:
+    from dana_workflows.core.settings import load_settings
+    from dana_workflows.streams.app_builder import open_audit_store
+
+    store = open_audit_store(dsn or load_settings().audit_dsn)
+    try:
+        db = getattr(store, "database", "dwf")
+        safe = workflow.replace("'", "")
+        res = store.query(
+            f"SELECT details FROM {db}.events WHERE workflow = '{safe}' AND kind = 'drift' ORDER BY seq"
+        )
+    finally:
+        store.close()
+    return [json.loads(r[0]) for r in res.rows]

@@ -1,0 +1,295 @@
+"""The `dana-wf` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dana_workflows.core.settings import load_settings
+from dana_workflows.workflow.errors import SpecError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Dana Workflows: neurosymbolic workflows as streams."
+)
+audit_app = typer.Typer(no_args_is_help=True, help="Query and verify the audit log.")
+app.add_typer(audit_app, name="audit")
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)", exists=False)]
+
+
+def _mount(module: str, name: str, help: str) -> None:
+    try:
+        sub = importlib.import_module(module).app
+    except (ImportError, AttributeError):  # pragma: no cover - optional pieces
+        return
+    app.add_typer(sub, name=name, help=help)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _open_store(dsn: str | None) -> Any:
+    """The audit store, or a one-line error that says what to do (busy chdb, bad DSN, server down)."""
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.dsn import DsnError
+    from dana_workflows.streams.app_builder import open_audit_store
+
+    target = dsn or load_settings().audit_dsn
+    try:
+        return open_audit_store(target)
+    except (AuditStoreError, DsnError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # clickhouse-driver's network errors, among others
+        raise _fail(f"cannot open the audit store {_masked(target)}: {exc}") from None
+
+
+def _masked(dsn: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
+def _load(spec: Path) -> Any:
+    from dana_workflows.streams.app_builder import load_pipeline
+
+    try:
+        return load_pipeline(spec)
+    except SpecError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def validate(specs: Annotated[list[Path], typer.Argument(help="one or more workflow specs")]) -> None:
+    """Check specs and report every problem at once."""
+    from dana_workflows.processors.pipeline import CompileError, compile_pipeline
+    from dana_workflows.workflow.spec import load_spec
+
+    bad = 0
+    for spec in specs:
+        try:
+            ir = load_spec(spec)
+            compile_pipeline(ir)
+        except SpecError as exc:
+            bad += 1
+            err.print(f"[red]✗[/red] {exc}")
+            continue
+        except CompileError as exc:
+            bad += 1
+            err.print(f"[red]✗[/red] {spec}: {exc}")
+            continue
+        console.print(f"[green]✓[/green] {spec}: workflow '{ir.name}' v{ir.version}, {len(ir.steps)} steps")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def topology(
+    spec: SpecArg,
+    write_schemas: Annotated[Path | None, typer.Option(help="write each topic's .avsc here")] = None,
+) -> None:
+    """Print the topics, their schemas and a Mermaid picture of the pipeline."""
+    from dana_workflows.streams.app_builder import topology_for
+
+    settings = load_settings()
+    topo = topology_for(_load(spec), settings)
+    table = Table(title=f"topics of {topo.pipeline.workflow.name}")
+    for col in ("boundary", "topic", "schema id", "payload fields", "consumer"):
+        table.add_column(col)
+    for b, t in topo.topics.items():
+        fields = topo.pipeline.boundaries.get(b)
+        desc = (
+            ", ".join(f"{f.name}:{f.type}{'?' if f.optional else ''}" for f in fields.values())
+            if fields
+            else "mixed"
+        )
+        table.add_row(
+            b, t.topic, str(t.schema_id or "per message"), desc, topo.pipeline.consumers.get(b, "-")
+        )
+    console.print(table)
+    console.print("```mermaid\n" + topo.mermaid() + "\n```", markup=False, highlight=False)
+    if write_schemas:
+        write_schemas.mkdir(parents=True, exist_ok=True)
+        for t in topo.topics.values():
+            if t.schema is not None:
+                (write_schemas / f"{t.topic}.avsc").write_text(json.dumps(t.schema, indent=2) + "\n")
+        console.print(f"schemas written to {write_schemas}")
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    input: Annotated[Path, typer.Option("--input", "-i", help="events, one JSON object per line")],
+    out: Annotated[Path, typer.Option(help="directory for output files")] = Path(".dwf/out"),
+    format: Annotated[str, typer.Option(help="jsonl or avro")] = "jsonl",
+    audit: Annotated[
+        str | None, typer.Option(help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")
+    ] = None,
+    no_audit: Annotated[bool, typer.Option("--no-audit", help="do not write the audit log")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    llm_script: Annotated[
+        Path | None,
+        typer.Option(help="offline: serve llm steps from the local test server with this reply script"),
+    ] = None,
+) -> None:
+    """Run a workflow in this process over a file of events (no servers needed)."""
+    from dana_workflows.cli.run import run_local
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.dsn import DsnError
+
+    settings = load_settings()
+    if not input.exists():
+        raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+    pipeline = _load(spec)
+    server = None
+    if llm_script is not None:
+        from dana_workflows.devservices.llm_server.script import load_script
+        from dana_workflows.devservices.llm_server.server import ServerThread
+
+        try:
+            server = ServerThread(load_script(llm_script)).start()
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
+    try:
+        summary_code = asyncio.run(
+            run_local(
+                pipeline,
+                input,
+                out,
+                fmt=format,
+                settings=settings,
+                audit_dsn=None if no_audit else (audit or settings.audit_dsn),
+                console=console,
+                quiet=quiet,
+            )
+        )
+    except (AuditStoreError, DsnError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if server is not None:
+            server.stop()
+    raise typer.Exit(summary_code)
+
+
+@audit_app.command("sql")
+def audit_sql(
+    query: Annotated[str, typer.Argument(help="a SELECT over dwf.events")],
+    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object per row")] = False,
+) -> None:
+    """Run SQL against the audit store and print a table."""
+
+    store = _open_store(dsn)
+    try:
+        res = store.query(query)
+    except Exception as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if json_out:
+        for row in res.rows:
+            typer.echo(json.dumps(dict(zip(res.columns, row, strict=True)), default=str))
+        return
+    table = Table()
+    for c in res.columns:
+        table.add_column(c)
+    for row in res.rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    workflow: Annotated[str | None, typer.Option(help="only this workflow")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="only this run")] = None,
+) -> None:
+    """Recompute every hash chain; name each changed, removed or reordered row, and duplicates."""
+    from dana_workflows.sinks.reader import read_rows
+    from dana_workflows.sinks.verify import verify_rows
+
+    store = _open_store(dsn)
+    try:
+        report = verify_rows(read_rows(store, workflow=workflow, run_id=run_id))
+    finally:
+        store.close()
+    for f in report.findings[:200]:
+        (console if f.kind == "duplicate" else err).print(f"  {f}")
+    if len(report.findings) > 200:
+        err.print(f"  ... and {len(report.findings) - 200} more")
+    status = "[green]OK[/green]" if report.ok else "[red]BROKEN[/red]"
+    console.print(
+        f"{report.runs} runs, {report.rows} rows: chains {status}; "
+        f"{len(report.duplicates)} duplicate deliveries"
+    )
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@audit_app.command("report")
+def audit_report(
+    run_id: Annotated[str, typer.Argument(help="the run to report on")],
+    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    html: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="write the Markdown report here (default: print it)")
+    ] = None,
+) -> None:
+    """A compliance report for one run: every step, rule result, decision and the chain status."""
+    from dana_workflows.sinks.reader import read_rows
+    from dana_workflows.sinks.report import render_html, render_markdown
+
+    store = _open_store(dsn)
+    try:
+        rows = read_rows(store, run_id=run_id)
+    finally:
+        store.close()
+    if not rows:
+        raise _fail(
+            f"no audit rows for run {run_id}; list runs with: "
+            'dana-wf audit sql "SELECT DISTINCT run_id FROM dwf.events LIMIT 10"'
+        )
+    md = render_markdown(rows)
+    if markdown:
+        markdown.write_text(md)
+        console.print(f"Markdown report written to {markdown}")
+    else:
+        console.print(md, markup=False, highlight=False)
+    if html:
+        html.write_text(render_html(rows))
+        console.print(f"HTML report written to {html}")
+
+
+_mount("dana_workflows.cli.kafka_broker", "kafka", "Start, stop and inspect the local Kafka broker.")
+_mount("dana_workflows.cli.config", "config", "Show the effective settings (secrets masked).")
+_mount("dana_workflows.cli.llm_server", "dev", "Developer tools (the local OpenAI-compatible test server).")
+
+
+def _mount_kafka_runtime() -> None:
+    from dana_workflows.cli.worker import produce_command, worker_command
+
+    app.command("worker")(worker_command)
+    app.command("produce")(produce_command)
+
+
+_mount_kafka_runtime()
+_mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

@@ -1,0 +1,218 @@
+"""Typer commands of the Kafka runtime: `worker` and `produce` (mounted top level in cli/main.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dana_workflows.core.settings import Settings, load_settings, log_level_name
+
+if TYPE_CHECKING:
+    from dana_workflows.processors.pipeline import Pipeline
+    from dana_workflows.streams.topology import Topology
+
+log = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run workflows on Kafka.")
+console = Console()
+err = Console(stderr=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        "-b",
+        help="bootstrap servers host:port[,host:port] "
+        "(default: DWF_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)",
+    ),
+]
+
+
+def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
+    from dana_workflows.processors.pipeline import CompileError
+    from dana_workflows.streams.app_builder import load_pipeline
+    from dana_workflows.workflow.errors import SpecError
+
+    if not spec.exists():
+        raise _fail(f"workflow spec {spec} does not exist")
+    try:
+        return load_pipeline(spec)
+    except (SpecError, CompileError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from dana_workflows.cli.config import _safe_error
+
+    try:
+        return load_settings()
+    except ValidationError as exc:  # e.g. DWF_LOG_LEVEL=LOUD; the message never echoes a value
+        raise _fail(f"invalid settings: {_safe_error(exc)}") from None
+
+
+def _log_level(name: str) -> int:
+    try:
+        level = log_level_name(name, "--log-level or DWF_LOG_LEVEL")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    value: int = getattr(logging, level)
+    return value
+
+
+def _topology(pipeline: Pipeline, settings: Settings) -> Topology:
+    from dana_workflows.streams.app_builder import topology_for
+
+    try:
+        return topology_for(pipeline, settings)
+    except (ValueError, OSError) as exc:  # schema registry: not file://, or not writable
+        raise _fail(str(exc)) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command("worker")
+def worker_command(
+    spec: SpecArg,
+    broker: BrokerOpt = None,
+    guarantee: Annotated[str | None, typer.Option(help="at_least_once (default) or exactly_once")] = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions of topics this worker creates")] = None,
+    replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group id (default <prefix>-<workflow>)")] = None,
+    audit: Annotated[str | None, typer.Option(help="audit DSN (default DWF_AUDIT_DSN)")] = None,
+    no_audit_sink: Annotated[
+        bool, typer.Option("--no-audit-sink", help="leave dwf.audit to other workers")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="faust data dir parent (default DWF_DATA_DIR)")
+    ] = None,
+    session_timeout: Annotated[float, typer.Option(help="consumer group session timeout, seconds")] = 10.0,
+    commit_interval: Annotated[float, typer.Option(help="seconds between offset commits")] = 1.0,
+    stall_after: Annotated[
+        float, typer.Option(help="watchdog: seconds without progress while lagging")
+    ] = 60.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="port of /metrics, /healthz, /readyz (default DWF_METRICS_PORT; 0 = a free port)"),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING, ERROR (default DWF_LOG_LEVEL, else INFO)"),
+    ] = None,
+) -> None:
+    """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
+    from dana_workflows.streams.app_builder import open_audit_store
+    from dana_workflows.streams.kafka.app import KafkaOptions
+    from dana_workflows.streams.kafka.worker import quiet_logs, run_worker
+
+    settings = _settings()
+    quiet_logs(_log_level(log_level or settings.log_level))
+    pipeline = _pipeline(spec)
+    try:
+        options = KafkaOptions.from_settings(
+            settings,
+            bootstrap=broker,
+            guarantee=guarantee,
+            partitions=partitions,
+            replication=replication,
+            prefix=prefix,
+            group_id=group,
+            data_dir=data_dir,
+            session_timeout_s=session_timeout,
+            commit_interval_s=commit_interval,
+            stall_s=stall_after,
+            metrics_port=metrics_port,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    # the default schema registry lives under the data dir (--data-dir too), never in the working directory
+    topology = _topology(
+        pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
+    )
+    log.info("Kafka %s, security %s", options.bootstrap, options.security.describe())
+    store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
+    from dana_workflows.streams.kafka.admin import BrokerUnavailableError
+
+    try:
+        code = asyncio.run(run_worker(pipeline, topology, options, store))
+    except BrokerUnavailableError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+@app.command("produce")
+def produce_command(
+    spec: SpecArg,
+    input: Annotated[Path, typer.Option("--input", "-i", help="events, one JSON object per line")],
+    broker: BrokerOpt = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions of topics created here")] = None,
+    replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
+    from dana_workflows.streams.kafka.admin import BrokerUnavailableError
+    from dana_workflows.streams.kafka.producer import count_lines, produce_lines
+    from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
+
+    settings = _settings()
+    if not input.exists():
+        raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+    try:
+        client_security(settings)  # a wrong TLS/SASL combination fails here, before any connection
+    except KafkaSecurityError as exc:
+        raise _fail(str(exc)) from None
+    pipeline = _pipeline(spec)
+    prefix = prefix or settings.topic_prefix
+    topology = _topology(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
+    bootstrap = broker or settings.kafka_bootstrap_servers
+    total = count_lines(input)
+    progress = Progress(
+        TextColumn("producing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+    # surrogateescape: a line that is not UTF-8 goes to dlq with the reason (dana_workflows.processors.ingest)
+    with progress, input.open(encoding="utf-8", errors="surrogateescape") as fh:
+        task = progress.add_task("produce", total=total)
+        try:
+            summary = asyncio.run(
+                produce_lines(
+                    pipeline,
+                    topology,
+                    bootstrap,
+                    fh,
+                    partitions=partitions or settings.topic_partitions,
+                    replication=replication or settings.topic_replication,
+                    source=str(input),
+                    on_line=lambda i: progress.update(task, completed=i + 1),
+                )
+            )
+        except BrokerUnavailableError as exc:
+            raise _fail(str(exc)) from None
+    rate = summary.lines / summary.seconds if summary.seconds else 0.0
+    console.print(
+        f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
+        + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        + f"; {summary.audit_rows} audit rows to {topology.audit_topic}"
+    )
+
+
+if (
+    __name__ == "__main__"
+):  # ``python -m dana_workflows.cli.worker worker SPEC`` (tests start workers this way)
+    app()

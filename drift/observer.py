@@ -1,0 +1,132 @@
+"""Feed a workflow's drift monitors from the runtime and turn what they report into records and audit rows.
+
+Runtime-neutral: the local runtime calls it inline; any runtime that sees an event's whole journey
+can. Drift audit rows form their own hash chain (run ``<workflow>.drift``), whose head is kept in
+the same state mapping as the windows, so a restarted worker continues it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dana_workflows.drift.monitor import DriftMonitor
+from dana_workflows.drift.records import DriftRecord, LateEvent
+from dana_workflows.drift.windows import event_time_us
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.workflow.ir import WorkflowIR
+
+DRIFT_BOUNDARY = "drift"
+_CHAIN_KEY = "drift|chain"
+
+
+@dataclass(slots=True)
+class DriftReport:
+    records: list[DriftRecord] = field(default_factory=list)
+    late: list[LateEvent] = field(default_factory=list)
+    rows: list[AuditRow] = field(default_factory=list)
+    skipped: int = 0  # events without a usable event time: audited, not counted
+
+
+_NOTHING = DriftReport()  # the common case: this event closed no window (never mutated)
+
+
+class DriftObserver:
+    def __init__(self, ir: WorkflowIR, state: MutableMapping[str, Any]) -> None:
+        base = Path(ir.source).parent if not ir.source.startswith("<") else Path(".")
+        self.ir = ir
+        self.state = state
+        self.monitor = DriftMonitor(ir.name, ir.drift, state, base_dir=base)
+        self.time_field = ir.drift.window.time_field
+        # per observed step: (monitor id, field) pairs, so collecting an event's values is a few lookups
+        self.fields_at: dict[str | None, tuple[tuple[str, str], ...]] = {}
+        for m in ir.drift.monitors:
+            self.fields_at[m.step] = (*self.fields_at.get(m.step, ()), (m.id, m.field))
+        self.steps = frozenset(self.fields_at)
+
+    @classmethod
+    def for_workflow(cls, ir: WorkflowIR, state: MutableMapping[str, Any]) -> DriftObserver | None:
+        return cls(ir, state) if ir.drift.monitors else None
+
+    def values(self, into: dict[str, Any], payload: Mapping[str, Any], step: str | None) -> None:
+        """Collect the monitored values an event shows after `step` (None: the admitted input)."""
+        pairs = self.fields_at.get(step)
+        if pairs:
+            for monitor_id, name in pairs:
+                into[monitor_id] = payload.get(name)
+
+    def observe(
+        self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
+    ) -> DriftReport:
+        """One event's whole journey seen: count it, and report windows it closed."""
+        try:
+            when = event_time_us(produced_at, input_payload, self.time_field)
+        except ValueError as exc:  # one event without a usable time must not stop the run
+            return self._skipped(str(exc), clock_us)
+        items = self.monitor.observe(values, when)
+        return self._report(items, clock_us) if items else _NOTHING  # most events close nothing
+
+    def _skipped(self, reason: str, clock_us: int) -> DriftReport:
+        chain = self._chain()
+        chain.event_id = f"{self.ir.name}.drift/skipped/{chain.chain_seq}"
+        row = transition(chain, "drift_skipped", DRIFT_BOUNDARY, clock_us, decision="skipped", reason=reason)
+        self.state[_CHAIN_KEY] = [chain.chain_seq, chain.chain_hash]
+        return DriftReport(rows=[row], skipped=1)
+
+    def flush(self, clock_us: int) -> DriftReport:
+        return self._report(list(self.monitor.flush()), clock_us)
+
+    def _report(self, items: list[DriftRecord | LateEvent], clock_us: int) -> DriftReport:
+        if not items:
+            return _NOTHING
+        report = DriftReport()
+        chain = self._chain()
+        for item in items:
+            if isinstance(item, DriftRecord):
+                report.records.append(item)
+                chain.event_id = f"{self.ir.name}.drift/{item.monitor}/{item.window_start_us}"
+                report.rows.append(
+                    transition(
+                        chain,
+                        "drift",
+                        item.monitor,
+                        clock_us,
+                        decision=item.level,
+                        reason=item.summary() if item.level != "ok" else "",
+                        details=item.to_record(),
+                    )
+                )
+            else:
+                report.late.append(item)
+                chain.event_id = f"{self.ir.name}.drift/late/{item.event_time_us}"
+                report.rows.append(
+                    transition(
+                        chain,
+                        "drift_late",
+                        DRIFT_BOUNDARY,
+                        clock_us,
+                        decision="late",
+                        reason="event arrived after its windows closed",
+                        details=item.to_record(),
+                    )
+                )
+        self.state[_CHAIN_KEY] = [chain.chain_seq, chain.chain_hash]
+        return report
+
+    def _chain(self) -> Envelope:
+        seq, head = self.state.get(_CHAIN_KEY, [0, GENESIS_HASH])
+        run = f"{self.ir.name}.drift"
+        return Envelope(
+            run,
+            run,
+            self.ir.name,
+            self.ir.version,
+            DRIFT_BOUNDARY,
+            {},
+            chain_seq=int(seq),
+            chain_hash=str(head),
+        )

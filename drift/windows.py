@@ -1,0 +1,179 @@
+"""Event-time windows: what a spec declares (WindowDefinition) and what tracks them (WindowTracker).
+
+Split the Quix Streams way: the definition is pure arithmetic on event times (microseconds); the
+tracker keeps the watermark and the open windows in a plain MutableMapping, so the Kafka runtime can
+back it with a changelog-backed table and a restarted worker carries on where the last one stopped.
+
+A window ``[start, start + size)`` closes once the watermark (the largest event time seen) reaches
+``start + size + allowed_lateness``. An event whose window has already closed is late: it is reported
+(never silently dropped) and counted only in those of its windows that are still open.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from dana_workflows.workflow.ir import WindowIR
+
+US_PER_S = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class WindowDefinition:
+    kind: Literal["tumbling", "hopping"]
+    size_us: int
+    step_us: int  # == size_us for tumbling
+    lateness_us: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size_us <= 0:
+            raise ValueError(f"drift window size must be > 0, got {self.size_us} us")
+        if not 0 < self.step_us <= self.size_us:
+            raise ValueError(
+                f"drift window step must be > 0 and <= size (got step {self.step_us} us, size "
+                f"{self.size_us} us); a step larger than the size would leave events in no window"
+            )
+        if self.lateness_us < 0:
+            raise ValueError(f"drift window allowed lateness must be >= 0, got {self.lateness_us} us")
+
+    @classmethod
+    def tumbling(cls, size_us: int, lateness_us: int = 0) -> WindowDefinition:
+        return cls("tumbling", size_us, size_us, lateness_us)
+
+    @classmethod
+    def hopping(cls, size_us: int, step_us: int, lateness_us: int = 0) -> WindowDefinition:
+        return cls("hopping", size_us, step_us, lateness_us)
+
+    @classmethod
+    def from_ir(cls, window: WindowIR) -> WindowDefinition:
+        size = window.size_s * US_PER_S
+        if window.kind == "tumbling":
+            if window.step_s is not None and window.step_s != window.size_s:
+                raise ValueError(
+                    "drift.window: `step` is for hopping windows; remove it or set `kind: hopping`"
+                )
+            return cls.tumbling(size, window.allowed_lateness_s * US_PER_S)
+        if window.step_s is None:
+            raise ValueError("drift.window: a hopping window needs `step` (seconds between window starts)")
+        return cls.hopping(size, window.step_s * US_PER_S, window.allowed_lateness_s * US_PER_S)
+
+    def starts(self, t_us: int) -> tuple[int, ...]:
+        """Starts of every window holding ``t_us``, oldest first."""
+        last = t_us - t_us % self.step_us  # floor, also for times before the epoch
+        if self.step_us == self.size_us:
+            return (last,)
+        first = last
+        while first - self.step_us + self.size_us > t_us:
+            first -= self.step_us
+        return tuple(range(first, last + 1, self.step_us))
+
+    def end(self, start_us: int) -> int:
+        return start_us + self.size_us
+
+    def closes_at(self, start_us: int) -> int:
+        """The watermark at which the window closes."""
+        return start_us + self.size_us + self.lateness_us
+
+
+def event_time_us(produced_at_us: int, payload: Mapping[str, Any], time_field: str | None) -> int:
+    """The event time windows use: the envelope's produced_at, or a payload field in epoch seconds."""
+    if time_field is None:
+        return produced_at_us
+    value = payload.get(time_field)
+    if type(value) is int:  # the common case (epoch seconds as JSON ints); round() of an int is itself
+        return value * US_PER_S
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            f"drift.window.time_field {time_field!r}: expected epoch seconds (a number), got {value!r}; "
+            "fix the field in the input or drop `time_field` to use produced_at"
+        )
+    return round(value * US_PER_S)
+
+
+class Assignment(NamedTuple):
+    open: tuple[int, ...]  # starts of the windows the event counts in
+    late: tuple[int, ...]  # starts of its windows that had already closed
+
+
+class WindowTracker:
+    """Watermark and open windows, kept under ``<prefix>wm`` and ``<prefix>open`` in ``state``.
+
+    Only JSON values are stored (an int and a list of ints), and every change is a fresh assignment,
+    so a faust table records it in its changelog.
+    """
+
+    def __init__(self, definition: WindowDefinition, state: MutableMapping[str, Any], prefix: str) -> None:
+        self.definition = definition
+        self._state = state
+        self._k_wm = prefix + "wm"
+        self._k_open = prefix + "open"
+        self._close_after = definition.size_us + definition.lateness_us  # closes_at(s) == s + this
+        self._tumbling = definition.step_us == definition.size_us
+
+    @property
+    def watermark(self) -> int | None:
+        wm = self._state.get(self._k_wm)
+        return None if wm is None else int(wm)
+
+    def open_windows(self) -> list[int]:
+        return list(self._state.get(self._k_open) or ())
+
+    def assign(self, t_us: int) -> Assignment:
+        """Which of the event's windows are open (opening new ones) and which are already closed."""
+        return Assignment(*self.place(t_us))
+
+    def place(self, t_us: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``assign`` as a plain (open, late) pair: the per-event path, without the NamedTuple."""
+        state = self._state
+        wm = state.get(self._k_wm)
+        if self._tumbling:  # one window per event: no starts() tuple, no scan for late ones
+            start = t_us - t_us % self.definition.step_us
+            if wm is not None and start + self._close_after <= wm:
+                return (), (start,)
+            live: tuple[int, ...] = (start,)
+            late: tuple[int, ...] = ()
+        else:
+            starts = self.definition.starts(t_us)
+            live, late = starts, ()
+            if wm is not None and starts[0] + self._close_after <= wm:
+                late = tuple(s for s in starts if s + self._close_after <= wm)
+                live = starts[len(late) :]  # starts ascend, so the closed ones come first
+        if live:
+            opened = state.get(self._k_open)
+            if opened is None:
+                opened = []
+            for s in live:
+                if s not in opened:
+                    opened = list(opened)
+                    for s2 in live:
+                        if s2 not in opened:
+                            insort(opened, s2)
+                    state[self._k_open] = opened
+                    break
+        return live, late
+
+    def advance(self, t_us: int) -> list[int]:
+        """Move the watermark to ``t_us`` if later; return the starts of windows that closed, oldest first."""
+        wm = self._state.get(self._k_wm)
+        if wm is not None and t_us <= wm:
+            return []
+        self._state[self._k_wm] = t_us
+        opened = self._state.get(self._k_open)
+        close_after = self._close_after
+        if not opened or opened[0] + close_after > t_us:
+            return []
+        n = 0
+        while n < len(opened) and opened[n] + close_after <= t_us:
+            n += 1
+        self._state[self._k_open] = list(opened[n:])
+        return list(opened[:n])
+
+    def close_all(self) -> list[int]:
+        """Close every open window (the end of a finite input); the watermark stays where it is."""
+        opened = self.open_windows()
+        if opened:
+            self._state[self._k_open] = []
+        return opened

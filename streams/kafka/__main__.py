@@ -1,3 +1,0 @@
-from streams.kafka.cli import app
-
-app()

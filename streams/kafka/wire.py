@@ -1,0 +1,227 @@
+"""Wire encodings the Kafka runtime adds to the per-boundary envelopes: mixed outcomes and audit rows.
+
+``rejected`` and ``dlq`` carry envelopes from every step (and raw input that never fit a schema), so
+their payload and provenance travel as canonical JSON inside one registered ``dwf.MixedEnvelope``
+record. Audit rows travel in batches, ``dwf.AuditBatch`` (an array of ``dwf.AuditRow``): one message carries
+the rows of many source records, because a Kafka message per row made the audit topic the busiest topic of
+the worker (see docs/kafka-runtime.md). A single ``dwf.AuditRow`` message is still read. All use the
+Confluent wire format with ids from the same registry as the step topics, so any Avro-aware Kafka tool can
+read every topic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any
+
+import fastavro
+
+from dana_workflows.schemas.avro import IDENTITY_FIELDS
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.schemas.serde import PoisonMessageError
+from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
+
+_HEADER = struct.Struct(">bI")
+
+MIXED_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "MixedEnvelope",
+    "namespace": "dwf",
+    "doc": "An envelope on rejected/dlq: payload and provenance as canonical JSON (any step's shape).",
+    "fields": [
+        *IDENTITY_FIELDS,
+        {"name": "attempt", "type": "int"},
+        {"name": "produced_at", "type": "long"},
+        {"name": "payload_json", "type": "string"},
+        {"name": "provenance_json", "type": "string"},
+        {"name": "chain_seq", "type": "int"},
+        {"name": "chain_hash", "type": "string"},
+    ],
+}
+
+_INT_COLUMNS = {
+    "workflow_version": "int",
+    "seq": "int",
+    "attempt": "int",
+    "duration_us": "long",
+    "ts_us": "long",
+}
+
+AUDIT_ROW_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "AuditRow",
+    "namespace": "dwf",
+    "doc": "One sealed audit transition (sinks/audit_model.py), on its way to the audit store.",
+    "fields": [{"name": c, "type": _INT_COLUMNS.get(c, "string")} for c in COLUMNS],
+}
+
+AUDIT_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "AuditBatch",
+    "namespace": "dwf",
+    "doc": "Sealed audit rows of one or more source records, in the order they were written.",
+    "fields": [{"name": "rows", "type": {"type": "array", "items": AUDIT_ROW_SCHEMA}}],
+}
+
+
+def _varint(n: int) -> bytes:
+    """Avro long: zigzag, then base-128 varint."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z & ~0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+class AuditBatchBuilder:
+    """Rows encoded one at a time (as they are written), framed as one ``dwf.AuditBatch`` message.
+
+    An AuditBatch is a record with one array field, so its Avro body is the array encoding: one block
+    (row count, then the rows' encodings) and the end marker 0. Encoding each row when it is added keeps
+    ``size`` exact, so a caller can cut a message before it nears the broker's message size limit.
+    """
+
+    def __init__(self, codec: WireCodec) -> None:
+        self.codec = codec
+        self._rows: list[bytes] = []
+        self.size = 0  # bytes of the rows' encodings
+
+    def add(self, rows: list[AuditRow]) -> None:
+        for row in rows:
+            data = self.codec.encode_row_body(row)
+            self._rows.append(data)
+            self.size += len(data)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def take(self) -> bytes:
+        """The message for the rows added so far; the builder is empty afterwards."""
+        body = b"".join(self._rows)
+        message = _HEADER.pack(0, self.codec.batch_sid) + _varint(len(self._rows)) + body + b"\x00"
+        self._rows, self.size = [], 0
+        return message
+
+
+class WireCodec:
+    """Encoders for the runtime's own records, registered once in ``registry``."""
+
+    def __init__(self, registry: FileRegistry) -> None:
+        self.registry = registry
+        self.mixed_sid = registry.register(MIXED_ENVELOPE_SCHEMA)
+        self.audit_sid = registry.register(AUDIT_ROW_SCHEMA)
+        self.batch_sid = registry.register(AUDIT_BATCH_SCHEMA)
+        self._row_schema = registry.parsed(self.audit_sid)
+
+    def _write(self, sid: int, record: dict[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(0, sid))
+        fastavro.schemaless_writer(buf, self.registry.parsed(sid), record)
+        return buf.getvalue()
+
+    def _read(self, data: bytes, sid: int) -> dict[str, Any]:
+        if len(data) < 5:
+            raise PoisonMessageError(f"too short for the wire format ({len(data)} bytes)", data)
+        magic, got = _HEADER.unpack_from(data)
+        if magic != 0 or got != sid:
+            raise PoisonMessageError(
+                f"expected schema id {sid} with magic byte 0, got {got} / {magic}", data, got
+            )
+        try:
+            rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.registry.parsed(sid), None)
+        except Exception as exc:
+            raise PoisonMessageError(
+                f"not valid Avro for schema {sid}: {type(exc).__name__}: {exc}", data, sid
+            ) from None
+        return dict(rec)
+
+    def encode_mixed(self, env: Envelope) -> bytes:
+        return self._write(
+            self.mixed_sid,
+            {
+                "event_id": env.event_id,
+                "run_id": env.run_id,
+                "workflow": env.workflow,
+                "workflow_version": env.workflow_version,
+                "step": env.step,
+                "attempt": env.attempt,
+                "produced_at": env.produced_at,
+                "payload_json": canonical_json(env.payload),
+                "provenance_json": canonical_json(env.provenance),
+                "chain_seq": env.chain_seq,
+                "chain_hash": env.chain_hash,
+            },
+        )
+
+    def decode_mixed(self, data: bytes) -> Envelope:
+        r = self._read(data, self.mixed_sid)
+        return Envelope(
+            r["event_id"],
+            r["run_id"],
+            r["workflow"],
+            r["workflow_version"],
+            r["step"],
+            json.loads(r["payload_json"]),
+            r["produced_at"],
+            r["attempt"],
+            json.loads(r["provenance_json"]),
+            r["chain_seq"],
+            r["chain_hash"],
+        )
+
+    def encode_row(self, row: AuditRow) -> bytes:
+        return self._write(self.audit_sid, row.as_dict())
+
+    def decode_row(self, data: bytes) -> AuditRow:
+        return AuditRow.from_mapping(self._read(data, self.audit_sid))
+
+    def encode_row_body(self, row: AuditRow) -> bytes:
+        """A row's Avro encoding without the wire-format header (an item of an AuditBatch)."""
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, self._row_schema, row.as_dict())
+        return buf.getvalue()
+
+    def encode_rows(self, rows: list[AuditRow]) -> bytes:
+        batch = AuditBatchBuilder(self)
+        batch.add(rows)
+        return batch.take()
+
+    def decode_rows(self, data: bytes) -> list[AuditRow]:
+        """The rows of an audit message: an AuditBatch, or a single AuditRow (older producers)."""
+        if len(data) >= 5 and _HEADER.unpack_from(data)[1] == self.audit_sid:
+            return [self.decode_row(data)]
+        return [AuditRow.from_mapping(r) for r in self._read(data, self.batch_sid)["rows"]]
+
+
+# Headers on rejected/dlq messages: where the message came from and why it is there.
+H_KIND = "dwf-kind"  # poison | decision
+H_TOPIC = "dwf-source-topic"
+H_PARTITION = "dwf-source-partition"
+H_OFFSET = "dwf-source-offset"
+H_ERROR = "dwf-error"
+H_SCHEMA_ID = "dwf-schema-id"
+
+
+def source_headers(
+    kind: str, topic: str, partition: int, offset: int, error: str, schema_id: int | None
+) -> list[tuple[str, bytes]]:
+    return [
+        (H_KIND, kind.encode()),
+        (H_TOPIC, topic.encode()),
+        (H_PARTITION, str(partition).encode()),
+        (H_OFFSET, str(offset).encode()),
+        (H_ERROR, error.encode()[:4000]),
+        (H_SCHEMA_ID, b"" if schema_id is None else str(schema_id).encode()),
+    ]
+
+
+def header_map(headers: Any) -> dict[str, str]:
+    """Headers as a str -> str dict, whatever list/tuple shape the client returned."""
+    items = headers.items() if isinstance(headers, dict) else (headers or ())
+    return {k: (v.decode() if isinstance(v, bytes | bytearray) else str(v)) for k, v in items}

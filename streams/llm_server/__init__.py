@@ -1,6 +1,0 @@
-"""A local OpenAI-compatible server with scripted replies and injectable faults (tests, offline example)."""
-
-from streams.llm_server.script import Script, load_script
-from streams.llm_server.server import LLMTestServer, ServerThread
-
-__all__ = ["LLMTestServer", "Script", "ServerThread", "load_script"]

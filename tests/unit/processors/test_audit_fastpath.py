@@ -1,0 +1,132 @@
+"""The hot paths of transition() and admit() against their plain definitions.
+
+transition() hashes the values at hand (audit_model.content_text) and fills the row's slots
+without AuditRow.__init__; admit() passes values check_field would return unchanged without calling
+it. Here both must agree with the slow, obvious versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import RuleResult
+from dana_workflows.processors.ingest import admit, check_field
+from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
+from dana_workflows.sinks.audit_model import COLUMNS, AuditRow, row_digest
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.workflow.ir import FieldIR, WorkflowIR
+
+pytestmark = pytest.mark.unit
+
+CLAIMS = Path(__file__).resolve().parents[3] / "docs/examples/claims/claims.yaml"
+
+
+def test_row_fields_are_the_columns() -> None:
+    # transition() stores every field by name; a new AuditRow field must be a new column too
+    assert tuple(f.name for f in dataclasses.fields(AuditRow)) == COLUMNS
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"decision": "pass"},
+        {"decision": "reject", "reason": "r1: no; r2: ü\x00", "attempt": 2, "duration_us": 1234},
+        {"rule_results_json": '[{"a":1}]', "details": {"b": [1, 2.5, None], "a": "x"}},
+        {"rule_results": [RuleResult("r", "s", False, "reject", "m", {"v": 1})]},
+        {"details_json": '{"ordinal":7}'},
+        {"details": {}},
+        {"attempt": True, "duration_us": 3.5},  # not ints: still str() of each
+    ],
+)
+def test_transition_matches_the_plain_row(kwargs: dict[str, Any]) -> None:
+    env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
+    row = transition(env, "emitted", "step", 1764062000000000, **kwargs)
+    rule_results = kwargs.get("rule_results")
+    details = kwargs.get("details")
+    expected = AuditRow(
+        "wf",
+        3,
+        "run",
+        5,
+        "run/in",
+        "step",
+        "emitted",
+        kwargs.get("decision", ""),
+        kwargs.get("reason", ""),
+        kwargs.get("rule_results_json")
+        or (canonical_json([r.to_record() for r in rule_results]) if rule_results else "[]"),
+        kwargs.get("attempt", 0),
+        kwargs.get("duration_us", 0),
+        kwargs.get("details_json") or (canonical_json(details) if details else "{}"),
+        1764062000000000,
+        "ab" * 32,
+    )
+    expected.hash = row_digest(expected)
+    assert row.as_tuple() == expected.as_tuple()
+    assert (env.chain_seq, env.chain_hash) == (6, row.hash)
+
+
+def _ir(*fields: FieldIR) -> WorkflowIR:
+    ir = load_pipeline(CLAIMS).workflow
+    return ir.model_copy(update={"input": fields}) if fields else ir
+
+
+@pytest.mark.parametrize("ordinal", [0, 41, 2**63 - 1, 2**63, 2**64 - 1])
+def test_received_row_details_are_canonical_json(ordinal: int) -> None:
+    adm = admit(_ir(), '{"claim_id": "c"}', ordinal, 5)
+    assert adm.rows[0].details == canonical_json({"ordinal": ordinal})
+    assert adm.rows[0].hash == row_digest(adm.rows[0])
+    assert adm.rows[0].prev_hash == GENESIS_HASH
+
+
+FIELDS = (
+    FieldIR(name="s", type="string"),
+    FieldIR(name="l", type="long"),
+    FieldIR(name="i", type="int"),
+    FieldIR(name="d", type="double"),
+    FieldIR(name="f", type="float", optional=True),
+    FieldIR(name="b", type="boolean", optional=True),
+)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"s": "x", "l": 1, "i": 2, "d": 1.5, "f": 2.5, "b": True},
+        {"s": "x", "l": 1, "i": 2, "d": 3, "f": None},  # int for double: coerced to float
+        {"s": "x", "l": True, "i": 2**31, "d": "1.5", "b": 1},  # each one wrong
+        {"s": 1, "l": 1.0, "i": -(2**31), "d": False},
+        {"s": None, "l": 1e3, "i": 2.0, "d": 1e308, "f": "x", "b": False},
+        {},
+    ],
+)
+def test_admit_checks_each_field_as_check_field(event: dict[str, Any]) -> None:
+    import json
+
+    adm = admit(_ir(*FIELDS), json.dumps(event), 3, 7)
+    checked = {f.name: check_field(f, event.get(f.name)) for f in FIELDS}
+    problems = [p for _, p in checked.values() if p is not None]
+    assert adm.accepted == (not problems)
+    if problems:
+        assert adm.envelope.payload == event
+        assert [r.split(": ", 1)[1] for r in adm.reasons] == problems
+    else:
+        payload = {name: value for name, (value, _) in checked.items()}
+        assert adm.envelope.payload == payload
+        assert [type(v) for v in adm.envelope.payload.values()] == [type(v) for v in payload.values()]
+    assert all(row.hash == row_digest(row) for row in adm.rows)
+
+
+def test_each_workflow_gets_its_own_field_plan() -> None:
+    a = _ir(FieldIR(name="x", type="string"))
+    b = _ir(FieldIR(name="x", type="long"))
+    assert admit(a, '{"x": "1"}', 0, 0).accepted
+    assert not admit(b, '{"x": "1"}', 0, 0).accepted
+    assert admit(a, '{"x": "1"}', 0, 0).accepted

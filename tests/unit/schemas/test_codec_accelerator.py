@@ -1,0 +1,304 @@
+"""The C executor (schemas/_avrofast.c) against the generated Python codec, value for value.
+
+tests/unit/schemas/test_codec.py runs its whole suite on both; here the two are compared directly on inputs
+only the fallback paths see (odd types, mutation during encoding, corrupted bytes), and the build is
+checked: where a C compiler and the Python headers exist, a missing accelerator is a failure, so it
+cannot silently disappear from CI.
+"""
+
+from __future__ import annotations
+
+import array
+import enum
+import math
+import random
+import shutil
+import sysconfig
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from dana_workflows.schemas.avro import envelope_schema
+from dana_workflows.schemas.codec import (
+    _HELPERS,
+    ACCELERATOR_BUILT,
+    ACCELERATOR_ERROR,
+    PURE_ENV,
+    AvroCodec,
+    compile_schema,
+)
+from dana_workflows.workflow.ir import FieldIR
+
+from .test_codec import DECODE_ERRORS, random_envelope, same
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_accelerator_is_built_where_a_compiler_exists() -> None:
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    if shutil.which(cc) is None or not headers.exists():
+        pytest.skip(f"no {cc} or no {headers}: the generated Python codec is the expected fallback")
+    assert ACCELERATOR_BUILT, (
+        f"{cc} and the Python headers exist but schemas._avrofast does not import ({ACCELERATOR_ERROR}); "
+        "build it with: pip install -e '.[dev]'"
+    )
+
+
+needs_c = pytest.mark.skipif(not ACCELERATOR_BUILT, reason=f"C accelerator not built: {ACCELERATOR_ERROR}")
+
+
+@needs_c
+def test_environment_variable_forces_the_python_codec(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = envelope_schema("w", "b", [])
+    monkeypatch.delenv(PURE_ENV, raising=False)
+    assert compile_schema(schema).implementation == "c"
+    monkeypatch.setenv(PURE_ENV, "0")
+    assert compile_schema(schema).implementation == "c"
+    monkeypatch.setenv(PURE_ENV, "1")
+    assert compile_schema(schema).implementation == "python"
+    assert compile_schema(schema, accelerate=True).implementation == "c"
+
+
+@pytest.mark.skipif(ACCELERATOR_BUILT, reason="the accelerator is built")
+def test_requiring_a_missing_accelerator_says_how_to_build_it() -> None:
+    with pytest.raises(RuntimeError, match="pip install"):
+        compile_schema(envelope_schema("w", "b", []), accelerate=True)
+
+
+# ---------------------------------------------------------------- differential encoding
+
+FIELDS = [
+    FieldIR(name="s", type="string"),
+    FieldIR(name="l", type="long"),
+    FieldIR(name="i", type="int"),
+    FieldIR(name="d", type="double"),
+    FieldIR(name="f", type="float"),
+    FieldIR(name="b", type="boolean"),
+    FieldIR(name="o", type="string", optional=True),
+]
+EXTRA = [
+    {"name": "raw", "type": "bytes", "default": b""},
+    {"name": "u", "type": ["null", "string", "long", "double", "boolean"], "default": None},
+    {"name": "ts", "type": [{"type": "long", "logicalType": "timestamp-micros"}, "null"], "default": 0},
+    {"name": "xs", "type": {"type": "array", "items": "double"}, "default": []},
+    {"name": "m", "type": {"type": "map", "values": ["null", "long"]}, "default": {}},
+    {"name": "md", "type": {"type": "map", "values": "double"}, "default": {}},
+    {
+        "name": "recs",
+        "type": {
+            "type": "array",
+            "items": {"type": "record", "name": "Item", "fields": [{"name": "k", "type": "string"}]},
+        },
+        "default": [],
+    },
+    {"name": "tail", "type": "int"},
+]
+
+
+def _schema() -> dict[str, Any]:
+    base = envelope_schema("w", "b", FIELDS)
+    return {**base, "fields": [*base["fields"], *EXTRA]}
+
+
+def _codecs() -> tuple[AvroCodec, AvroCodec]:
+    schema = _schema()
+    return compile_schema(schema, accelerate=False), compile_schema(schema, accelerate=True)
+
+
+def _good() -> dict[str, Any]:
+    rec = random_envelope(random.Random(11), FIELDS)
+    rec["payload"] = {"s": "x", "l": 5, "i": -3, "d": 1.5, "f": 0.25, "b": True, "o": None}
+    rec.update(raw=b"\x00\xff", u="y", ts=7, xs=[1.0], m={"a": 1, "b": None}, recs=[{"k": "v"}], tail=9)
+    return rec
+
+
+def outcome(fn: Callable[[], Any]) -> Any:
+    try:
+        return ("ok", fn())
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+class Real(float):
+    pass
+
+
+class Boom:
+    """Converts to float but also clears the list it sits in: encoding must stay memory-safe."""
+
+    def __init__(self, owner: list[Any] | dict[str, Any]) -> None:
+        self.owner = owner
+
+    def __float__(self) -> float:
+        if isinstance(self.owner, list):
+            self.owner.clear()
+        else:
+            self.owner["grown"] = 1
+        return 2.0
+
+
+class Weird(Mapping[str, Any]):
+    """A Mapping that is not a dict: records and maps go through the generic paths."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+POOL: list[Any] = [
+    None, True, False, 0, -1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**400, Color.RED, 1.5, math.nan,
+    -math.inf, 3.5e38, Real(2.5), Fraction(1, 3), "s", "", "é🎉", "bad \ud800", Text("sub"), b"b",
+    bytearray(b"ba"), memoryview(b"mv"), [], [1.0, 2], (1.0,), array.array("d", [1.0]), {}, {"a": 1},
+    {1: 2}, OrderedDict(a=1), MappingProxyType({"a": None}), defaultdict(int), object(),
+    datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 6, 1, 12, 30),
+]  # fmt: skip
+
+PATHS = [
+    ("payload", "s"), ("payload", "l"), ("payload", "i"), ("payload", "d"), ("payload", "f"),
+    ("payload", "b"), ("payload", "o"), (None, "raw"), (None, "u"), (None, "ts"), (None, "xs"),
+    (None, "m"), (None, "md"), (None, "recs"), (None, "tail"), (None, "produced_at"), (None, "payload"),
+    ("provenance", "reasons"), ("provenance", "knowledge_versions"), ("provenance", "rule_results"),
+]  # fmt: skip
+
+
+@needs_c
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: ".".join(x for x in p if x))
+def test_same_bytes_or_same_error_for_odd_values(path: tuple[str | None, str]) -> None:
+    py, c = _codecs()
+    assert (py.implementation, c.implementation) == ("python", "c")
+    parent, key = path
+    for value in [*POOL, "missing"]:
+        rec = _good()
+        target = rec
+        if parent is not None:
+            target = rec[parent] = dict(rec[parent])
+        if value == "missing":
+            target.pop(key, None)
+        else:
+            target[key] = value
+        expected = outcome(lambda r=rec: py.encode(r))
+        assert outcome(lambda r=rec: c.encode(r)) == expected, (path, value)
+
+
+@needs_c
+def test_generic_containers_and_mutation_during_encoding() -> None:
+    py, c = _codecs()
+    records: list[Any] = [None, [], "x", Weird(_good()), MappingProxyType(_good()), OrderedDict(_good())]
+    for shape in ("list", "dict"):
+        rec = _good()
+        if shape == "list":
+            rec["xs"] = xs = [1.0, 2.0, 3.0]
+            xs[0] = Boom(xs)
+        else:  # the map grows while it is being written: both raise RuntimeError
+            rec["md"] = md = {"a": 1.0, "b": 2.0}
+            md["a"] = Boom(md)
+        records.append(rec)
+    nested = _good()
+    nested["payload"] = Weird(dict(nested["payload"]))
+    nested["provenance"] = Weird({**nested["provenance"], "knowledge_versions": Weird({"k": "v"})})
+    records.append(nested)
+    for rec in records:
+        assert outcome(lambda r=rec: c.encode(r)) == outcome(lambda r=rec: py.encode(r)), rec
+    assert outcome(lambda: c.encode(_good(), b"\x00\x01")) == ("ok", b"\x00\x01" + py.encode(_good()))
+
+
+@needs_c
+def test_module_functions_and_plan_validation() -> None:
+    from dana_workflows.schemas import _avrofast
+
+    _, c = _codecs()
+    data = c.encode(_good())
+    assert _avrofast.encode(c.plan, _good()) == data
+    assert _avrofast.decode(c.plan, b"\x07" + data, 1) == (c.decode(data), len(data) + 1)
+    assert c.plan.decode_all(memoryview(b"\x07" + data), 1) == c.decode(data)
+    with pytest.raises(ValueError, match=r"^1 trailing bytes after the Avro datum$"):
+        c.plan.decode_all(data + b"\x00")
+    with pytest.raises(TypeError, match="Plan"):
+        _avrofast.encode(object(), {})  # type: ignore[arg-type]
+    for tree in [(), (99,), (0, 1), (11, "x"), (11, (("a", (0,), True),)), (9, (0,), -1), (13, (), len)]:
+        with pytest.raises(ValueError, match="malformed Avro plan"):
+            _avrofast.Plan(tree, _HELPERS)
+    with pytest.raises(ValueError, match="helpers"):
+        _avrofast.Plan((0,), ())
+    with pytest.raises(EOFError):
+        _avrofast.decode(c.plan, data, len(data) + 1)
+
+
+@needs_c
+def test_schemas_nested_past_the_executor_limit_use_the_python_codec() -> None:
+    schema: dict[str, Any] = {"type": "record", "name": "R0", "fields": [{"name": "v", "type": "long"}]}
+    value: dict[str, Any] = {"v": 1}
+    for i in range(1, 80):
+        schema = {"type": "record", "name": f"R{i}", "fields": [{"name": "n", "type": schema}]}
+        value = {"n": value}
+    codec = compile_schema(schema, accelerate=True)
+    assert codec.implementation == "python"
+    assert codec.decode(codec.encode(value)) == value
+
+
+# ---------------------------------------------------------------- differential decoding
+
+
+@needs_c
+def test_corrupted_bytes_decode_the_same_or_fail_in_both() -> None:
+    py, c = _codecs()
+    rng = random.Random(12)
+    good = py.encode(_good())
+    checked = 0
+    for _ in range(4000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        blob = bytes(data)
+        ours, theirs = outcome(lambda b=blob: c.decode(b)), outcome(lambda b=blob: py.decode(b))
+        if theirs[0] == "ok":
+            checked += 1
+            assert ours[0] == "ok" and same(ours[1], theirs[1]), blob
+        else:
+            assert ours[0] == "error", (blob, theirs)
+            assert ours[1] in {e.__name__ for e in DECODE_ERRORS} | {"UnicodeDecodeError"}, ours
+    assert checked > 100
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x04", "union index 2 at offset 1 is not in 0..1"),
+        (b"\x03", "union index -2 at offset 1 is not in 0..1"),
+        (b"\x02" + b"\xff" * 11, "varint longer than 10 bytes at offset 11"),
+        (b"\x02" + b"\xff" * 9 + b"\x7f", "varint out of 64-bit range at offset 11"),
+        (b"\x02\x03", "negative length -2 at offset 2"),
+        (b"\x02\x80\x01ab", r"length 64 at offset 3 runs past the end \(5 bytes\)"),
+    ],
+)
+def test_decode_error_messages_match_the_python_codec(data: bytes, message: str) -> None:
+    schema = {"type": "record", "name": "S", "fields": [{"name": "s", "type": ["null", "string"]}]}
+    for accelerate in (False, True):
+        with pytest.raises((ValueError, EOFError), match=message):
+            compile_schema(schema, accelerate=accelerate).decode(data)

@@ -1,0 +1,62 @@
+"""The guard on user SQL against the embedded audit store (sinks.read_only): one reading statement.
+
+The contract suite (tests/integration/test_clickhouse_server_store.py) runs the refused texts against
+every backend and checks the rows are still there; this checks the scanner's edges."""
+
+from __future__ import annotations
+
+import pytest
+
+from dana_workflows.sinks.read_only import NotReadOnlyError, check_read_only
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("sql", "statement"),
+    [
+        ("SELECT 1", "SELECT 1"),
+        ("  select count() FROM dwf.events ;  ", "select count() FROM dwf.events"),
+        ("SELECT 'a;b' AS s", "SELECT 'a;b' AS s"),
+        ("SELECT 'it''s; fine'", "SELECT 'it''s; fine'"),
+        ("SELECT 'back\\\\'", "SELECT 'back\\\\'"),
+        ("SELECT 'esc\\'; still a string'", "SELECT 'esc\\'; still a string'"),
+        ('SELECT 1 AS "a;b"', 'SELECT 1 AS "a;b"'),
+        ("SELECT 1 AS `x;y`", "SELECT 1 AS `x;y`"),
+        ("SELECT 1 -- a comment; with a semicolon\nFROM system.one", None),
+        ("/* why */ SELECT 1 /* ; */", "/* why */ SELECT 1 /* ; */"),
+        ("-- lead\nWITH 1 AS x SELECT x", None),
+        ("(SELECT 1)", None),
+        ("(\nSELECT 1)", None),
+        ("SHOW TABLES", None),
+        ("DESCRIBE dwf.events", None),
+        ("EXPLAIN SELECT 1", None),
+    ],
+)
+def test_one_reading_statement_passes(sql: str, statement: str | None) -> None:
+    assert check_read_only(sql) == (statement if statement is not None else sql.strip())
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("TRUNCATE TABLE dwf.events", "TRUNCATE is refused"),
+        ("ALTER TABLE dwf.events DELETE WHERE 1", "ALTER is refused"),
+        ("insert into dwf.events values (1)", "INSERT is refused"),
+        ("", "an empty statement is refused"),
+        ("  ;  ", "an empty statement is refused"),
+        ("/* SELECT */ DROP TABLE dwf.events", "DROP is refused"),
+        ("SELECT 1; TRUNCATE TABLE dwf.events", "after the ';' at character 9"),
+        ("SELECT 1;DROP TABLE dwf.events;", "one statement per query"),
+        ("SELECT 'x' ; DELETE FROM dwf.events WHERE 1", "one statement per query"),
+        ("SELECT 1 # comment? ; DROP TABLE dwf.events", "one statement per query"),
+        ("SELECT 1 /* a */ ; /* b */ DROP TABLE t", "one statement per query"),
+        ("SELECT 'unclosed ; DROP TABLE t", None),  # one broken literal: ClickHouse refuses it itself
+    ],
+)
+def test_anything_else_is_refused_with_why(sql: str, named: str | None) -> None:
+    if named is None:
+        assert check_read_only(sql) == sql
+        return
+    with pytest.raises(NotReadOnlyError, match=named.replace("(", r"\(").replace("'", "'")):
+        check_read_only(sql)

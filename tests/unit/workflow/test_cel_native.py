@@ -1,0 +1,197 @@
+"""The Python fast path for simple CEL expressions gives exactly what the CEL library gives.
+
+Every expression is evaluated on a grid of values (nulls, wrong types, NaN, overflow, non-ASCII,
+missing variables) both ways; results, result types and error messages must match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any
+
+import pytest
+
+from dana_workflows.processors.rules import CompiledRule
+from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
+from dana_workflows.workflow.cel_native import Defer, compile_native
+from dana_workflows.workflow.cel_parse import parse_subset
+from dana_workflows.workflow.ir import RuleIR
+
+pytestmark = pytest.mark.unit
+
+CLAIMS_EXPRESSIONS = [
+    "upper(trim(currency))",
+    "upper(trim(currency)) == 'EUR' ? amount * 1.1 "
+    ": (upper(trim(currency)) == 'GBP' ? amount * 1.25 : amount)",
+    "amount > 0.0",
+    "currency in ['USD', 'EUR', 'GBP']",
+    "size(policy_id) > 0",
+    "amount_usd < 1000.0",
+    "true",
+    "route != 'auto_pay' || amount_usd <= policy_limit",
+]
+
+MORE_EXPRESSIONS = [
+    "x",
+    "-x",
+    "!x",
+    "x == y",
+    "x != y",
+    "x < y",
+    "x >= y",
+    "x + y",
+    "x - y",
+    "x * y",
+    "x / y",
+    "x && y",
+    "x || y",
+    "x ? y : 'no'",
+    "lower(x)",
+    "trim(x) == ''",
+    "size(x)",
+    "x in [1, 2, 3]",
+    "x in ['a', 'b']",
+    "x in [1, 'a']",
+    "x == null",
+    "-1 - x",
+    "x * 2 > y",
+    "!(x < y) && size(y) > 0",
+]
+
+MISSING = object()  # the variable is left out of the scope
+
+VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -3,
+    2**63 - 1,
+    -(2**63),
+    2**70,
+    0.0,
+    -0.0,
+    1.5,
+    1e308,
+    math.nan,
+    math.inf,
+    "",
+    " eur ",
+    "GBP",
+    "a",
+    "straße",
+    "é",
+    "\ud800",  # a lone surrogate: CEL cannot convert it
+    b"ab",
+    [1],
+    MISSING,
+]
+
+
+def outcome(expr: CompiledExpr, scope: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        value = expr.evaluate(scope)
+    except EvaluationError as exc:
+        return ("error", str(exc))
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan", type(value))
+    return ("value", (type(value), value))
+
+
+def cel_only(expr: CompiledExpr) -> CompiledExpr:
+    return dataclasses.replace(expr, native=None)
+
+
+def scopes(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    grid = VALUES if len(names) <= 2 else [*VALUES[::3], MISSING]  # VALUES[0] is None
+    out = []
+    for combo in itertools.product(grid, repeat=len(names)):
+        out.append({n: v for n, v in zip(names, combo, strict=True) if v is not MISSING})
+    return out
+
+
+@pytest.mark.parametrize("source", CLAIMS_EXPRESSIONS + MORE_EXPRESSIONS)
+def test_same_result_and_error_as_cel(source: str) -> None:
+    fast = compile_expr(source)
+    assert fast.native is not None, "the expression should be in the native subset"
+    slow = cel_only(fast)
+    for scope in scopes(fast.variables):
+        assert outcome(fast, scope) == outcome(slow, scope), scope
+
+
+@pytest.mark.parametrize(
+    ("source", "scope", "expected"),
+    [
+        ("upper(trim(currency))", {"currency": " eur "}, "EUR"),
+        ("upper(trim(currency))", {"currency": None}, None),
+        ("amount > 0.0", {"amount": 12.5}, True),
+        ("currency in ['USD', 'EUR', 'GBP']", {"currency": "CHF"}, False),
+        ("size(policy_id) > 0", {"policy_id": "P-1"}, True),
+        ("route != 'auto_pay' || amount_usd <= policy_limit", {"route": "auto_pay"}, None),
+        (
+            "route != 'auto_pay' || amount_usd <= policy_limit",
+            {"route": "auto_pay", "amount_usd": 5.0, "policy_limit": 10.0},
+            True,
+        ),
+        ("true || x", {}, True),
+    ],
+)
+def test_native_answers_the_common_cases_itself(source: str, scope: dict[str, Any], expected: Any) -> None:
+    native = compile_expr(source).native
+    assert native is not None
+    if expected is None and "route" in scope:  # a missing variable is CEL's to report
+        with pytest.raises(Defer):
+            native(scope)
+        return
+    assert native(scope) == expected
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"amount": 5.0},
+        {"amount": -1.0},
+        {"amount": None},
+        {"amount": 3},
+        {"amount": "x"},
+        {},
+    ],
+)
+def test_rule_results_record_the_same_values_and_messages(scope: dict[str, Any]) -> None:
+    rule = CompiledRule.of(RuleIR(id="positive", expr="amount > 0.0", message="must be positive"), "s")
+    assert rule.expr.native is not None
+    slow = dataclasses.replace(rule, expr=cel_only(rule.expr))
+    assert rule.check(scope) == slow.check(scope)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["has(x.y)", "x.size() > 0", "1u + x", "x % 2", "b'ab' == x", "'a\\'b' == x", "x[0] == 1", "round2(x)"],
+)
+def test_outside_the_subset_runs_on_cel_alone(source: str) -> None:
+    assert parse_subset(source) is None
+    assert compile_expr(source).native is None
+
+
+def test_a_variable_list_that_disagrees_with_cel_gets_no_fast_path() -> None:
+    assert compile_native("x > 1", ("x", "y")) is None
+
+
+def test_the_fast_path_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DWF_CEL_NATIVE", "0")
+    assert compile_expr("x > 1").native is None
+
+
+def test_each_deferral_is_a_fresh_exception() -> None:
+    # a shared instance would collect every raise's frames in its __traceback__ (a leak)
+    native = compile_expr("x > 0.0").native
+    assert native is not None
+    caught = []
+    for _ in range(2):
+        with pytest.raises(Defer) as info:
+            native({"x": None})
+        caught.append(info.value)
+    assert caught[0] is not caught[1]
