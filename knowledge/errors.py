@@ -1,0 +1,7 @@
+"""The one error of the knowledge room: its message names the place and the fix."""
+
+from __future__ import annotations
+
+
+class KnowledgeError(ValueError):
+    """A source, the store, or a step's knowledge settings cannot be used as given."""
