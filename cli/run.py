@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import Pipeline
@@ -18,7 +19,7 @@ from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import open_audit_store, topology_for
 from dana_workflows.streams.local.inserter import BackgroundInserter
 from dana_workflows.streams.local.outputs import OutputFiles
-from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary, wall_clock_us
+from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary
 
 PROGRESS_MIN_EVENTS = 2000
 

@@ -6,11 +6,12 @@ The runtimes (streams/local, streams/kafka) only move envelopes between processo
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from dana_workflows.core.clock import Clock
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
 
@@ -93,7 +94,7 @@ class AuditWriter(Protocol):
 class StepContext:
     """What a processor may use. The runtimes build one per worker and pass it to every step."""
 
-    clock: Callable[[], int]  # microseconds since the epoch
+    clock: Clock  # microseconds since the epoch (core.clock.wall_clock_us in production)
     state: MutableMapping[str, Any] = field(default_factory=dict)  # a table (faust table in Kafka mode)
     llm: Any = None  # an LLM client (processors/llm), None when the workflow has no llm step
     audit: AuditWriter | None = None

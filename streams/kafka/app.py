@@ -21,6 +21,7 @@ from typing import Any
 
 import faust
 
+from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
@@ -212,7 +213,7 @@ class KafkaRuntime:
 
     def _step_context(self) -> tuple[StepContext, list[int]]:
         now_us = [0]
-        clock = (lambda: now_us[0]) if self.deterministic else _wall_clock_us
+        clock = (lambda: now_us[0]) if self.deterministic else wall_clock_us
         return StepContext(clock=clock, llm=self.extras.llm), now_us
 
     def add_handler(self, topic: str, handle: Callable[[Any], Awaitable[None]]) -> asyncio.Lock:
@@ -367,9 +368,3 @@ def _reseal(rows: list[AuditRow], prev_hash: str) -> str:
         seal(row, prev_hash)
         prev_hash = row.hash
     return prev_hash
-
-
-def _wall_clock_us() -> int:
-    import time
-
-    return time.time_ns() // 1000

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.ingest import admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
@@ -29,7 +30,6 @@ from dana_workflows.streams.kafka.security import client_security
 from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec, source_headers
 from dana_workflows.streams.topology import Topology
 
-Clock = Callable[[], int]
 AUDIT_EVERY_LINES = 200
 
 
@@ -39,10 +39,6 @@ class ProduceSummary:
     outcomes: dict[str, int] = field(default_factory=lambda: {"in": 0, REJECTED: 0, DLQ: 0})
     audit_rows: int = 0
     seconds: float = 0.0
-
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 async def produce_lines(

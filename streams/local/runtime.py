@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
+from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
 from dana_workflows.processors.audit_trail import transition
@@ -27,10 +28,6 @@ from dana_workflows.streams.local.outputs import OutputFiles
 from dana_workflows.streams.topology import Topology
 
 AuditSink = Callable[[Sequence[AuditRow]], None]
-
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 @dataclass(slots=True)

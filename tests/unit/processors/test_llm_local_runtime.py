@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import LLMEndpoint
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.llm import LLMClient, SqliteLLMCache
@@ -17,7 +18,7 @@ from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.local.outputs import OutputFiles, read_jsonl
-from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows, wall_clock_us
+from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows
 from dana_workflows.streams.topology import Topology
 from dana_workflows.workflow.spec import parse_spec
 from tests.fixtures.llm_server import LLMServerHandle
