@@ -60,9 +60,17 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, types):
         return None, f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
     if f.type in ("double", "float"):
-        return float(value), None
+        return in_declared_range(f, float(value))
     if f.type == "int" and isinstance(value, int) and not INT32[0] <= value <= INT32[1]:
         return None, f"'{f.name}' is out of range for int"
+    return in_declared_range(f, value)
+
+
+def in_declared_range(f: FieldIR, value: Any) -> tuple[Any, str | None]:
+    """A number outside the field's declared min/max is refused like a wrong type (docs/spec.md)."""
+    if (f.minimum is not None and value < f.minimum) or (f.maximum is not None and value > f.maximum):
+        span = ", ".join("" if b is None else f"{b:g}" for b in (f.minimum, f.maximum))
+        return None, f"'{f.name}' is {value!r}, outside its declared range [{span}]"
     return value, None
 
 
@@ -143,9 +151,14 @@ def _plan(ir: WorkflowIR) -> _Plan:
     if plan is None or plan[0] is not ir:
         if len(_PLANS) >= 64:
             _PLANS.clear()
-        fields = tuple((f.name, _EXACT.get(f.type), f) for f in ir.input)
+        fields = tuple((f.name, None if _ranged(f) else _EXACT.get(f.type), f) for f in ir.input)
         plan = _PLANS[id(ir)] = (ir, ir.name, ir.version, fields)
     return plan
+
+
+def _ranged(f: FieldIR) -> bool:
+    """A field with a declared range always goes through check_field (no fast pass-through)."""
+    return f.minimum is not None or f.maximum is not None
 
 
 def _schema_result(f: FieldIR, value: Any) -> RuleResult:

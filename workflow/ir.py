@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dana_workflows.workflow.efficiency_ir import EfficiencyIR
+
 AvroPrimitive = Literal["string", "long", "int", "double", "float", "boolean"]
 AVRO_PRIMITIVES: tuple[str, ...] = ("string", "long", "int", "double", "float", "boolean")
 
@@ -22,6 +24,9 @@ class FieldIR(_Model):
     type: AvroPrimitive
     optional: bool = False  # Avro union with null
     doc: str = ""
+    minimum: float | None = None  # declared range of a number: ingest rejects values outside it
+    maximum: float | None = None
+    sensitive: bool = False  # the recorded input keeps it only encrypted (docs/audit.md)
 
 
 class RuleIR(_Model):
@@ -42,6 +47,8 @@ class DeriveIR(_Model):
     field: str
     expr: str
     type: AvroPrimitive
+    minimum: float | None = None  # declared range of the result (checked by `dana-wf validate`)
+    maximum: float | None = None
 
 
 class TransformStepIR(_Model):
@@ -99,6 +106,11 @@ class LLMStepIR(_Model):
     template_id: str = ""
     template_version: str = "1"
     retry: RetryPolicyIR = RetryPolicyIR(max_attempts=1)
+    # POET phases (processors/llm/processor.py): input checks run before any call (perceive), rules the
+    # answer must meet (enforce); inferred rules, once accepted, arrive here as ordinary rules
+    perceive: tuple[RuleIR, ...] = ()
+    enforce: tuple[RuleIR, ...] = ()
+    efficiency: EfficiencyIR = EfficiencyIR()  # mode, risk, bypass, budget, known answers: docs/efficiency.md
 
 
 class EnforceStepIR(_Model):

@@ -18,6 +18,7 @@ from dana_workflows.workflow.ir import (
     TransformStepIR,
     ValidateStepIR,
 )
+from dana_workflows.workflow.spec_fields import declared_range
 from dana_workflows.workflow.spec_support import (
     Collector,
     check_expr,
@@ -109,8 +110,17 @@ def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: Col
                     f"use one of {', '.join(AVRO_PRIMITIVES)}",
                 )
                 continue
-            if check_expr(str(spec["expr"]), spec, "expr", fpath + ".expr", c):
-                derive.append(DeriveIR(field=str(fname), expr=str(spec["expr"]), type=parsed[0]))  # type: ignore[arg-type]
+            bounds = declared_range(spec, parsed[0], fpath, c)  # {expr, type, min, max}
+            if check_expr(str(spec["expr"]), spec, "expr", fpath + ".expr", c) and bounds is not None:
+                derive.append(
+                    DeriveIR(
+                        field=str(fname),
+                        expr=str(spec["expr"]),
+                        type=parsed[0],
+                        minimum=bounds[0],
+                        maximum=bounds[1],
+                    )  # type: ignore[arg-type]
+                )
         else:
             c.add(
                 sets,

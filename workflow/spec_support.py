@@ -11,6 +11,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from dana_workflows.workflow.cel_expr import ExpressionError, compile_expr
 from dana_workflows.workflow.errors import SpecProblem
 from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR, RetryPolicyIR, RuleIR
+from dana_workflows.workflow.spec_fields import declared_field
 
 
 class Collector:
@@ -68,6 +69,9 @@ def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> l
         return []
     out: list[FieldIR] = []
     for fname, ftype in node.items():
+        if isinstance(ftype, CommentedMap):  # {type: long, min: 300, max: 850, sensitive: true}
+            out.extend(declared_field(str(fname), ftype, f"{path}.{fname}", c))
+            continue
         parsed = parse_type(ftype)
         if parsed is None:
             c.add(
