@@ -209,6 +209,92 @@ def returns(rng: random.Random) -> tuple[list[dict[str, object]], list[dict[str,
     return pool, instances
 
 
+# -- part 2, added after the first measurement: the query is the event's free text only ----------
+# In part 1 every query restates the event's ids ("Claim on policy P-1005: ..."), and plain BM25
+# already found most gold there. An event's free text usually does not: the claimant writes about the
+# loss, the ids travel in the event's fields (the step's declared filters). Same pools, same gold
+# semantics; the ids and the peril/symptom/reason are drawn from the pools written above.
+FREE_TEXT = {
+    "water": ["my basement is under water since the pipe behind the wall gave out",
+              "the ceiling is dripping and the floor boards are soaked"],
+    "theft": ["someone broke in while we were away and took my laptop and rings",
+              "my bike and tools are gone from the shed, the lock was cut"],
+    "fire": ["the pan caught fire and the kitchen walls are black with soot",
+             "smoke and flames ruined the living room last night"],
+    "storm": ["the wind last night ripped tiles off the roof and broke the fence",
+              "heavy gusts threw a tree branch onto the roof"],
+    "glass": ["the patio door shattered when it slammed",
+              "a ball went through the living room window"],
+    "collision": ["a van backed into our garden wall and knocked it down",
+                  "a driver lost control and hit the front of the house"],
+    "latency": ["pages take ages to load and users are timing out", "responses are slow, p99 is way up"],
+    "errors": ["lots of 500s since the last release", "requests failing with server errors"],
+    "disk": ["writes are failing, no space left on device", "the data volume is almost out of space"],
+    "memory": ["pods keep getting OOM killed", "RSS keeps climbing until the process dies"],
+    "certificate": ["browsers will soon warn about the TLS cert", "the cert on the endpoint runs out this week"],
+    "damaged": ["it came smashed, the box was crushed", "the item is broken, it was like that when I opened it"],
+    "changed_mind": ["I don't want it anymore, can I send it back", "not what I hoped for, I'd like my money back"],
+    "wrong_item": ["you sent me something else than what I ordered", "this is not the item on my order"],
+}
+
+
+def free_text(pools: dict[str, list[dict[str, object]]], rng: random.Random) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    policies: dict[str, dict[str, str]] = {}
+    for c in pools["insurance"]:
+        meta = c["meta"]
+        if c["source"] == "policies" and meta["section"] in ("covered-perils", "exclusions"):  # type: ignore[index]
+            policies.setdefault(meta["policy_id"], {})[meta["section"]] = str(c["text"])  # type: ignore[index]
+    for n in range(20):
+        pid = rng.choice(sorted(policies))
+        peril = rng.choice(sorted(PERILS))
+        section = "covered-perils" if PERILS[peril][0] in policies[pid]["covered-perils"].split("\n", 1)[1] else "exclusions"
+        out.append({
+            "id": f"insurance-free-{n + 1}", "domain": "insurance", "part": "free text",
+            "query": rng.choice(FREE_TEXT[peril]),
+            "filters": {"policy_id": pid},
+            "declared": [{"id": "terms", "source": "policies", "where": {"policy_id": pid, "section": "terms"}}],
+            "gold": [f"policies:{pid}.md#terms", f"policies:{pid}.md#{section}", f"guidelines:{peril}.md#evidence"],
+            "gold_where": [
+                {"source": "policies", "where": {"policy_id": pid, "section": "terms"}},
+                {"source": "policies", "where": {"policy_id": pid, "section": section}},
+                {"source": "guidelines", "where": {"peril": peril, "section": "evidence"}},
+            ],
+        })
+    for n in range(20):
+        svc = rng.choice(SERVICES)
+        key = rng.choice(sorted(SYMPTOMS))
+        out.append({
+            "id": f"incidents-free-{n + 1}", "domain": "incidents", "part": "free text",
+            "query": rng.choice(FREE_TEXT[key]),
+            "filters": {"service": svc},
+            "declared": [{"id": "owner", "source": "catalog", "where": {"service": svc}}],
+            "gold": [f"catalog:{svc}", f"runbooks:{svc}.md#{key}"],
+            "gold_where": [
+                {"source": "catalog", "where": {"service": svc}},
+                {"source": "runbooks", "where": {"service": svc, "symptom": key}},
+            ],
+        })
+    products = [(c["meta"]["product_id"], c["meta"]["category"]) for c in pools["returns"] if c["source"] == "products"]  # type: ignore[index]
+    for n in range(20):
+        pid, cat = rng.choice(products)
+        key = rng.choice(sorted(REASONS))
+        country = rng.choice(COUNTRIES)
+        out.append({
+            "id": f"returns-free-{n + 1}", "domain": "returns", "part": "free text",
+            "query": rng.choice(FREE_TEXT[key]),
+            "filters": {"product_id": pid, "category": cat, "country": country},
+            "declared": [{"id": "product", "source": "products", "where": {"product_id": pid}}],
+            "gold": [f"products:{pid}", f"return-policy:{cat}.md#{key}", f"country-rules:{country}"],
+            "gold_where": [
+                {"source": "products", "where": {"product_id": pid}},
+                {"source": "return-policy", "where": {"category": cat, "reason": key}},
+                {"source": "country-rules", "where": {"country": country}},
+            ],
+        })
+    return out
+
+
 def main() -> None:
     rng = random.Random(16)
     suite = []
@@ -219,6 +305,9 @@ def main() -> None:
         suite.extend(instances)
     with (HERE / "suite.jsonl").open("w") as out:
         out.writelines(json.dumps(i, sort_keys=True) + "\n" for i in suite)
+    pools = {d: [json.loads(line) for line in (HERE / f"pool_{d}.jsonl").open()] for d in ("insurance", "incidents", "returns")}
+    with (HERE / "suite_free_text.jsonl").open("w") as out:
+        out.writelines(json.dumps(i, sort_keys=True) + "\n" for i in free_text(pools, random.Random(1616)))
 
 
 if __name__ == "__main__":
