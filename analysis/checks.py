@@ -69,7 +69,7 @@ class Checker:
         """False only when no real event can satisfy the query (over-approximation unsatisfiable)."""
         solver = z3.Solver()
         solver.set("timeout", SOLVER_TIMEOUT_MS)
-        solver.add(query(self.over))
+        solver.add(query(self.over), *self.over_walker.side)
         answer = solver.check()
         if answer == z3.unknown:
             raise SolverGaveUp

@@ -32,6 +32,13 @@ _UNCHANGED = {  # text each call leaves as it is (printable ASCII), for the `und
     "lower": z3.Union(z3.Range(" ", "@"), z3.Range("[", "~")),
 }
 PRINTABLE = z3.Star(z3.Range(" ", "~"))
+_NO_ASCII_LOWER = z3.Complement(z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("a", "z"), z3.Full(z3.ReSort(z3.StringSort()))))
+_NO_ASCII_UPPER = z3.Complement(z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("A", "Z"), z3.Full(z3.ReSort(z3.StringSort()))))
+_RESULT_FACTS = {  # upper() leaves no a-z, lower() no A-Z, trim() no space at either end
+    "upper": lambda r: z3.InRe(r, _NO_ASCII_LOWER),
+    "lower": lambda r: z3.InRe(r, _NO_ASCII_UPPER),
+    "trim": lambda r: z3.And(z3.Not(z3.PrefixOf(z3.StringVal(" "), r)), z3.Not(z3.SuffixOf(z3.StringVal(" "), r))),
+}
 
 
 class Unsupported(Exception):
@@ -139,15 +146,17 @@ class Encoder:
             raise Unsupported
         if name == "size":
             return Sym(INT, z3.Length(a.value), z3.BoolVal(False), z3.And(a.ok, z3.Not(a.null)))
-        if self.under:
+        if not self.under:  # what holds of every result (Python's str methods), kept sound
+            result = self._function(name)(a.value)
+            self.side.append(_RESULT_FACTS[name](result))
+            return Sym(STRING, result, a.null, a.ok)
             keep = _UNCHANGED.get(name)
             if keep is not None:
                 self.side.append(z3.InRe(a.value, z3.Star(keep)))
             else:  # trim: no space at either end
                 self.side.append(z3.Not(z3.PrefixOf(z3.StringVal(" "), a.value)))
                 self.side.append(z3.Not(z3.SuffixOf(z3.StringVal(" "), a.value)))
-            return a
-        return Sym(STRING, self._function(name)(a.value), a.null, a.ok)
+        return a
 
     def _ranged(self, s: Sym) -> Sym:
         """Int results outside 64 bits are an error in CEL (overflow)."""

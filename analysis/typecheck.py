@@ -8,6 +8,7 @@ sample cannot follow both sides of `&&`, `||` or `?:`, so the note "not analysed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from dana_workflows.workflow.payload_types import Fields
 
 _SAMPLES: dict[str, Any] = {"string": "a", "long": 1, "int": 1, "double": 1.5, "float": 1.5, "boolean": True}
 _TYPE_ERRORS = ("No such overload", "Unsupported operation")
+_UNDEFINED = re.compile(r"Undefined variable or function: '([A-Za-z_][A-Za-z0-9_]*)'")
 _BOOLEAN_ROLES = ("rule", "condition", "constraint", "when")
 
 
@@ -63,7 +65,7 @@ def _probe(site: Site) -> Iterator[Finding]:
     try:
         value = compile_expr(site.expr).evaluate(sample)
     except EvaluationError as exc:
-        if any(marker in str(exc) for marker in _TYPE_ERRORS):
+        if any(marker in str(exc) for marker in _TYPE_ERRORS) or _missing_function(str(exc), sample):
             yield Finding(
                 "type-error",
                 site.key,
@@ -86,6 +88,13 @@ def _probe(site: Site) -> Iterator[Finding]:
         f"'{site.expr}' is outside the subset the analysis reads (member calls, macros, %, conversions): "
         "its types were tried on one sample event only, and the solver treats its value as unknown",
     )
+
+
+def _missing_function(error: str, sample: dict[str, Any]) -> bool:
+    """Every field is bound in the sample, so an undefined name is a function with no overload for
+    these argument types (the CEL library says "Undefined variable or function" for both)."""
+    match = _UNDEFINED.search(error)
+    return match is not None and match.group(1) not in sample
 
 
 def field_kinds(fields: Fields) -> dict[str, str]:
