@@ -19,6 +19,7 @@ lint:
 
 typecheck:
 	mypy --strict dana_workflows
+	lint-imports --no-cache
 
 bench:
 	$(PY) bench/local_throughput.py

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.workflow.errors import SpecError
 
@@ -52,13 +53,7 @@ def _open_store(dsn: str | None) -> Any:
     except (AuditStoreError, DsnError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # clickhouse-driver's network errors, among others
-        raise _fail(f"cannot open the audit store {_masked(target)}: {exc}") from None
-
-
-def _masked(dsn: str) -> str:
-    import re
-
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+        raise _fail(f"cannot open the audit store {mask_text(target)}: {exc}") from None
 
 
 def _load(spec: Path) -> Any:
@@ -71,8 +66,13 @@ def _load(spec: Path) -> Any:
 
 
 @app.command()
-def validate(specs: Annotated[list[Path], typer.Argument(help="one or more workflow specs")]) -> None:
-    """Check specs and report every problem at once."""
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="one or more workflow specs")],
+    no_solver: Annotated[bool, typer.Option("--no-solver", help="type-check only, no z3 analysis")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="analysis warnings fail too")] = False,
+) -> None:
+    """Check specs and report every problem at once (types and z3 analysis: docs/changes.md)."""
+    from dana_workflows.analysis.report import analyse, summary
     from dana_workflows.processors.pipeline import CompileError, compile_pipeline
     from dana_workflows.workflow.spec import load_spec
 
@@ -89,7 +89,16 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="one or more workf
             bad += 1
             err.print(f"[red]✗[/red] {spec}: {exc}")
             continue
-        console.print(f"[green]✓[/green] {spec}: workflow '{ir.name}' v{ir.version}, {len(ir.steps)} steps")
+        analysis = analyse(ir, solve=not no_solver)
+        for finding in analysis.findings:
+            err.print(f"  - {finding.render(str(spec))}", markup=False, highlight=False)
+        if analysis.errors or (strict and analysis.warnings):
+            bad += 1
+            err.print(f"[red]✗[/red] {spec}: {summary(analysis)}")
+            continue
+        console.print(
+            f"[green]✓[/green] {spec}: workflow '{ir.name}' v{ir.version}, {len(ir.steps)} steps, {summary(analysis)}"
+        )
     if bad:
         raise typer.Exit(1)
 

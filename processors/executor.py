@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from enum import StrEnum
 from time import perf_counter_ns
 
 from dana_workflows.processors.audit_trail import transition
@@ -18,34 +17,25 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 
 
-class Disposition(StrEnum):
-    FORWARD = "forward"  # to result.edge
-    REJECTED = "rejected"
-    DLQ = "dlq"
-
-
-# module constants, as dana_workflows.processors.base's kinds: enum member lookups are slow on CPython 3.11
-FORWARD, REJECTED_D, DLQ_D = Disposition.FORWARD, Disposition.REJECTED, Disposition.DLQ
-
-
 @dataclass(slots=True)
 class StepResult:
-    disposition: Disposition
+    """Where an envelope goes after a step: a boundary, which is also a topic's name (docs/architecture.md).
+
+    One word for the idea: a processor says what it decided (an OutcomeKind); the executor turns that into the
+    boundary the envelope crosses next: the edge's boundary when it goes on, else REJECTED or DLQ.
+    """
+
+    boundary: str
     envelope: Envelope
-    edge: Edge | None = None
+    edge: Edge | None = None  # set exactly when the envelope goes on to a next step or a terminal branch
     rows: list[AuditRow] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     error: str | None = None
     outcome: Outcome | None = None
 
     @property
-    def boundary(self) -> str:
-        if self.disposition is REJECTED_D:
-            return REJECTED
-        if self.disposition is DLQ_D:
-            return DLQ
-        assert self.edge is not None
-        return self.edge.boundary
+    def forwarded(self) -> bool:
+        return self.edge is not None
 
 
 def _fresh(env: Envelope, attempt: int) -> Envelope:
@@ -132,7 +122,7 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
     rows.append(
         transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error, attempt=dead.attempt)
     )
-    return StepResult(DLQ_D, dead, None, rows, error=error)
+    return StepResult(DLQ, dead, None, rows, error=error)
 
 
 def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: StepContext) -> StepResult:
@@ -169,7 +159,7 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
                 details=outcome.details,
             )
         )
-        return StepResult(REJECTED_D, env, None, rows, outcome.reasons, outcome=outcome)
+        return StepResult(REJECTED, env, None, rows, outcome.reasons, outcome=outcome)
     if kind is ROUTE:
         assert outcome.branch is not None
         edge = node.branches[outcome.branch]
@@ -201,4 +191,4 @@ def _forward(
     env.event_id = f"{env.run_id}/{edge.boundary}"
     if edge.node is None:
         rows.append(transition(env, "completed", edge.boundary, rows[-1].ts_us, decision=edge.boundary))
-    return StepResult(FORWARD, env, edge, rows, outcome=outcome)
+    return StepResult(edge.boundary, env, edge, rows, outcome=outcome)

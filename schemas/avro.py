@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from dana_workflows.workflow.ir import FieldIR
+
+class FieldLike(Protocol):
+    """What a payload schema needs of a field: the IR's FieldIR has this shape. A protocol, not an import of
+    the IR, because the wire format sits below the spec in the layers (docs/architecture.md)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def optional(self) -> bool: ...
+    @property
+    def doc(self) -> str: ...
+
 
 AVSC_DIR = Path(__file__).parent / "avsc"
 
@@ -29,14 +43,14 @@ def avro_name(text: str) -> str:
     return name if not name[:1].isdigit() else f"_{name}"
 
 
-def _field_type(f: FieldIR) -> Any:
+def _field_type(f: FieldLike) -> Any:
     return ["null", f.type] if f.optional else f.type
 
 
 def payload_schema(
-    workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]
+    workflow: str, boundary: str, fields: Mapping[str, FieldLike] | Sequence[FieldLike]
 ) -> dict[str, Any]:
-    items = list(fields.values()) if isinstance(fields, dict) else list(fields)
+    items = list(fields.values()) if isinstance(fields, Mapping) else list(fields)
     avro_fields: list[dict[str, Any]] = []
     for f in items:
         entry: dict[str, Any] = {"name": f.name, "type": _field_type(f)}
@@ -65,7 +79,7 @@ IDENTITY_FIELDS: tuple[dict[str, Any], ...] = (
 
 
 def envelope_schema(
-    workflow: str, boundary: str, fields: dict[str, FieldIR] | list[FieldIR]
+    workflow: str, boundary: str, fields: Mapping[str, FieldLike] | Sequence[FieldLike]
 ) -> dict[str, Any]:
     """The Envelope<Payload> record for one topic."""
     return {

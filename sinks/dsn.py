@@ -8,13 +8,10 @@ embedded store in a local directory. The password is a SecretStr: repr() and str
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
-
-if TYPE_CHECKING:
-    from dana_workflows.sinks.audit_model import AuditStore
 
 DEFAULT_DATABASE = "dwf"
 _EXAMPLES = "clickhouse://user:password@host:9000/dwf or chdb://.dwf/audit"
@@ -188,23 +185,3 @@ def _parse_server(dsn: str, shown: str, secure_scheme: bool) -> ClickHouseServer
         else 300.0,
         compression=_flag("compression", opts["compression"], shown) if "compression" in opts else False,
     )
-
-
-def open_store(dsn: str | StoreConfig, *, writer: bool = False) -> AuditStore:
-    """The store a DSN names, importing only that backend (chdb is heavy and not needed for a server).
-
-    writer=True is for the processes that stream rows in (`dana-wf run`, workers): the embedded store
-    then runs its inserts in a writer process of its own (sinks.chdb_process), off the pipeline's GIL.
-    """
-    config = parse_dsn(dsn) if isinstance(dsn, str) else dsn
-    if isinstance(config, ChdbConfig):
-        if writer:
-            from dana_workflows.sinks.chdb_process import ChdbProcessStore
-
-            return ChdbProcessStore(config.path, database=config.database)
-        from dana_workflows.sinks.chdb_store import ChdbAuditStore
-
-        return ChdbAuditStore(str(config.path), database=config.database)
-    from dana_workflows.sinks.clickhouse_server import ServerAuditStore
-
-    return ServerAuditStore.from_config(config)

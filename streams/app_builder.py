@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
 from dana_workflows.schemas.registry import FileRegistry
@@ -21,8 +22,6 @@ def registry_for(settings: Settings) -> FileRegistry:
     created and checked writable here, so a read-only filesystem fails with the settings to change."""
     url = settings.schema_registry_url()
     if not url.startswith("file://"):
-        from dana_workflows.cli.config import mask_text
-
         raise ValueError(
             f"DWF_SCHEMA_REGISTRY={mask_text(url)}: only file:// registries are supported (ids come from "
             "schema fingerprints, so every worker derives the same ids from the spec and no registry server "
@@ -40,7 +39,7 @@ def topology_for(pipeline: Pipeline, settings: Settings) -> Topology:
 def open_audit_store(dsn: str, *, writer: bool = False) -> AuditStore:
     """chdb://PATH (embedded, default) or clickhouse://user:pass@host:port/db (server).
 
-    writer=True: for streaming rows in (see dana_workflows.sinks.dsn.open_store)."""
-    from dana_workflows.sinks.dsn import open_store
+    writer=True: for streaming rows in (see dana_workflows.sinks.stores.open_store)."""
+    from dana_workflows.sinks.stores import open_store
 
     return open_store(dsn, writer=writer)

@@ -35,6 +35,7 @@ step "lint and types"
 ruff check .
 ruff format --check .
 mypy --strict dana_workflows
+lint-imports --no-cache   # the layers of docs/architecture.md
 
 step "services"
 SERVICES=$(mktemp -d)

@@ -25,7 +25,7 @@ from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
-from dana_workflows.processors.executor import FORWARD, REJECTED_D, StepResult, execute
+from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import DLQ, REJECTED, Node, Pipeline
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore, seal
@@ -315,7 +315,7 @@ class KafkaRuntime:
             headers = source_headers("decision", msg.topic, msg.partition, msg.offset, error, sid)
             sends.append((self.topic(boundary), self.codec.encode_mixed(env), headers))
 
-        if result.disposition is FORWARD:
+        if result.forwarded:
             assert result.edge is not None
             boundary = result.edge.boundary
             try:
@@ -331,7 +331,7 @@ class KafkaRuntime:
                 env.provenance["error"] = reason
                 rows.append(transition(env, "dlq", boundary, ctx.clock(), decision="dlq", reason=reason))
                 decision(DLQ, reason)
-        elif result.disposition is REJECTED_D:
+        elif result.boundary == REJECTED:
             decision(REJECTED, "; ".join(result.reasons))
         else:
             decision(DLQ, result.error or "failed")

@@ -39,7 +39,7 @@ import fastavro
 
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DriftObserver, DriftReport
-from dana_workflows.processors.executor import FORWARD, StepResult
+from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import ENTRY, Node
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.streams.kafka.table_state import TableState
@@ -93,7 +93,7 @@ class DriftTap:
         if carried is None:
             return
         terminal = True
-        if result.disposition is FORWARD:
+        if result.forwarded:
             assert result.edge is not None
             self.observer.values(carried["v"], result.envelope.payload, node.path)
             if result.edge.node is not None:

@@ -19,8 +19,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from dana_workflows.processors.executor import FORWARD, REJECTED_D, StepResult
-from dana_workflows.processors.pipeline import DLQ, Node
+from dana_workflows.processors.executor import StepResult
+from dana_workflows.processors.pipeline import DLQ, REJECTED, Node
 from dana_workflows.streams.health import Health, MetricsServer
 from dana_workflows.streams.kafka.watchdog import partition_progress, watched_partitions
 from dana_workflows.streams.prometheus import Metrics
@@ -102,12 +102,12 @@ class WorkerMetrics:
         m, wf, step = self.metrics, self.workflow, node.path
         m.event_in(wf, step)
         m.observe_step(wf, step, seconds)
-        if result.disposition is FORWARD:
+        if result.forwarded:
             if any(topic == self.dlq_topic for topic, _, _ in sends):  # did not fit the next schema
                 outcome = "dlq"
             else:
                 outcome = "route" if node.branches else "emit"
-        elif result.disposition is REJECTED_D:
+        elif result.boundary == REJECTED:
             outcome = "reject"
             rules = [
                 r["rule_id"]

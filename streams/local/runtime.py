@@ -18,7 +18,7 @@ from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
-from dana_workflows.processors.executor import FORWARD, execute
+from dana_workflows.processors.executor import execute
 from dana_workflows.processors.ingest import INGEST, admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
 from dana_workflows.schemas.envelope import Envelope
@@ -153,8 +153,8 @@ class LocalRuntime:
             t0 = perf_counter()
             result = await execute(node, env, ctx, owned=True)  # env was just decoded: ours alone
             stats.seconds += perf_counter() - t0
-            forward = result.disposition is FORWARD
-            stats.counts[forwarded if forward else str(result.disposition)] += 1
+            forward = result.forwarded
+            stats.counts[forwarded if forward else result.boundary] += 1
             self._audit(result.rows)
             if not forward:
                 self._terminal(result.boundary, result.envelope, result.reasons)

@@ -9,7 +9,8 @@ import pytest
 
 from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
 from dana_workflows.sinks.clickhouse_server import ServerAuditStore
-from dana_workflows.sinks.dsn import ClickHouseServerConfig, open_store
+from dana_workflows.sinks.dsn import ClickHouseServerConfig
+from dana_workflows.sinks.stores import open_store
 from tests.fixtures.clickhouse import audit_chain, verify_chain
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dana_workflows.processors.base import OutcomeKind, StepContext
-from dana_workflows.processors.executor import Disposition, execute
+from dana_workflows.processors.executor import execute
 from dana_workflows.processors.pipeline import DLQ, REJECTED, compile_pipeline
 from dana_workflows.processors.route import RouteProcessor
 from dana_workflows.processors.transform import TransformProcessor, resolve_function
@@ -145,13 +145,13 @@ async def test_executor_retries_then_dead_letters_and_audits_each_attempt() -> N
     node = pipeline.entry_node
     c = ctx()
     dead = await execute(node, env(amount=13.0), c)
-    assert dead.disposition is Disposition.DLQ and dead.boundary == DLQ
+    assert not dead.forwarded and dead.boundary == DLQ
     assert [r.kind for r in dead.rows] == ["error", "error", "error", "dlq"]
     assert "RuntimeError: flaky" in dead.error
     assert [r.seq for r in dead.rows] == [0, 1, 2, 3]
 
     flaky = await execute(node, env(amount=7.0), c)
-    assert flaky.disposition is Disposition.FORWARD
+    assert flaky.forwarded
     assert [r.kind for r in flaky.rows] == ["error", "emitted"]
     assert flaky.envelope.event_id == "r/boom"
 
@@ -163,7 +163,7 @@ async def test_an_owned_envelope_is_retried_from_what_it_was() -> None:
     original = env(amount=7.0)
     CALLS.clear()
     flaky = await execute(node, original, c, owned=True)
-    assert flaky.disposition is Disposition.FORWARD
+    assert flaky.forwarded
     assert [r.kind for r in flaky.rows] == ["error", "emitted"]
     assert [r.attempt for r in flaky.rows] == [0, 1]
     assert CALLS == [7.0, 7.0]  # the retry saw the same payload as the failed attempt
@@ -179,7 +179,7 @@ async def test_objective_constraint_is_enforced_as_the_last_stage() -> None:
     node = pipeline.nodes["enforce_objective"]
     e = env(amount=8.0, route="fast")
     res = await execute(node, e, ctx())
-    assert res.disposition is Disposition.REJECTED and res.boundary == REJECTED
+    assert not res.forwarded and res.boundary == REJECTED
     assert res.envelope.provenance["reasons"] == ["cap: fast only below 5"]
     ok = await execute(node, env(amount=3.0, route="fast"), ctx())
     assert ok.edge is not None and ok.edge.boundary == "out"
@@ -197,6 +197,6 @@ async def test_exhausted_retries_can_fall_back_to_a_symbolic_default() -> None:
     )
     pipeline = compile_pipeline(ir.model_copy(update={"steps": (step,)}))
     res = await execute(pipeline.entry_node, env(amount=13.0), ctx())
-    assert res.disposition is Disposition.FORWARD
+    assert res.forwarded
     assert res.envelope.payload["amount"] == 0.0
     assert [r.kind for r in res.rows] == ["error", "error", "defaulted", "completed"]

@@ -16,7 +16,7 @@ import pytest
 from dana_workflows.sinks.batching import BatchingAuditSink, Origin
 from dana_workflows.sinks.chdb_process import ChdbProcessStore
 from dana_workflows.sinks.chdb_store import AuditStoreBusyError, AuditStoreError, ChdbAuditStore
-from dana_workflows.sinks.dsn import open_store
+from dana_workflows.sinks.stores import open_store
 from tests.fixtures.clickhouse import audit_chain
 
 pytestmark = pytest.mark.unit
