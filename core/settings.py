@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     llm_endpoints: dict[str, LLMEndpoint] = Field(default_factory=dict)  # by model alias
     llm_cache_path: Path = Path(".dwf/llm-cache")
     llm_store_prompts: Literal["store", "hash"] = "hash"
+    # naive | optimised: overrides every llm step's efficiency mode (unset: the spec's); docs/efficiency.md
+    llm_efficiency: Literal["naive", "optimised"] | None = None
 
     # Runtime
     data_dir: Path = Path(".dwf")

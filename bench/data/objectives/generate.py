@@ -22,7 +22,22 @@ from ruamel.yaml import YAML
 SUITE_DIR = Path(__file__).with_name("suite")
 SIZES = {"sample": 300, "holdout": 100, "clean": 200}
 ERRORS_PER_KIND = 3
-_NAMES = ["ana", "ben", "chen", "dara", "eli", "fay", "gus", "hana", "ivan", "jo", "kim", "lea", "maria", "noor"]
+_NAMES = [
+    "ana",
+    "ben",
+    "chen",
+    "dara",
+    "eli",
+    "fay",
+    "gus",
+    "hana",
+    "ivan",
+    "jo",
+    "kim",
+    "lea",
+    "maria",
+    "noor",
+]
 _HOSTS = ["example.com", "mail.example.org", "corp.example.net", "uni.example.edu"]
 
 Event = dict[str, Any]
@@ -50,7 +65,9 @@ def load_suite(directory: Path = SUITE_DIR) -> list[Dataset]:
     for path in sorted(directory.glob("*.yaml")):
         doc = YAML(typ="safe").load(path.read_text())
         for d in doc["datasets"]:
-            out.append(Dataset(doc["domain"], d["name"], d.get("pack", "core"), d["fields"], d["gold"], d["errors"]))
+            out.append(
+                Dataset(doc["domain"], d["name"], d.get("pack", "core"), d["fields"], d["gold"], d["errors"])
+            )
     return out
 
 
@@ -66,13 +83,14 @@ def _value(spec: dict[str, Any], row: Event, rng: random.Random, index: int) -> 
         x = min(max(x, lo), hi)
         digits = gen.get("round")
         if digits == 0:
-            return int(round(x)) if spec["type"].rstrip("?") in ("long", "int") else float(round(x))
+            return round(x) if spec["type"].rstrip("?") in ("long", "int") else float(round(x))
         return round(x, digits) if digits is not None else x
     if kind == "choice":
         return rng.choices(arg, weights=gen.get("weights"))[0]
     if kind == "pattern":
         return "".join(
-            rng.choice(string.ascii_uppercase) if c == "@" else str(rng.randint(0, 9)) if c == "#" else c for c in arg
+            rng.choice(string.ascii_uppercase) if c == "@" else str(rng.randint(0, 9)) if c == "#" else c
+            for c in arg
         )
     if kind == "seq":
         return arg.format(index)
@@ -98,10 +116,11 @@ def clean_event(ds: Dataset, rng: random.Random, index: int) -> Event:
         value = _value(spec, row, rng, index)
         # a double field carries floats, as the Avro decoder hands them to rules
         row[name] = float(value) if spec["type"].rstrip("?") == "double" and isinstance(value, int) else value
-    for name, spec in ds.fields.items():  # conditions may read fields generated after this one
-        if "when" in spec and not eval(spec["when"], {}, {"row": row}):
-            row[name] = None
-        elif spec.get("null") and rng.random() < spec["null"]:
+    # conditions may read fields generated after this one
+    for name, spec in ds.fields.items():
+        if ("when" in spec and not eval(spec["when"], {}, {"row": row})) or (
+            spec.get("null") and rng.random() < spec["null"]
+        ):
             row[name] = None
     return row
 
@@ -131,7 +150,7 @@ def inject(error: dict[str, Any], base: Event) -> Event | None:
             new = value * error["factor"]
             if "min" in error:
                 new = max(new, error["min"])
-        ev[name] = round(float(new), 4) if isinstance(value, float) else int(round(new))
+        ev[name] = round(float(new), 4) if isinstance(value, float) else round(new)
     else:  # out_of_range, unknown_category, new_enum_value, broken_pattern: a given wrong value
         ev[name] = error["value"]
     return ev
@@ -189,8 +208,10 @@ def main() -> int:
     for p in problems:
         print(p)
     domains = {d.domain for d in suite}
-    print(f"{len(suite)} datasets in {len(domains)} domains, {sum(len(d.gold) for d in suite)} gold rules, "
-          f"{sum(len(d.injected) for d in suite)} injected errors; {len(problems)} problems")
+    print(
+        f"{len(suite)} datasets in {len(domains)} domains, {sum(len(d.gold) for d in suite)} gold rules, "
+        f"{sum(len(d.injected) for d in suite)} injected errors; {len(problems)} problems"
+    )
     return 1 if problems else 0
 
 

@@ -1,0 +1,196 @@
+"""Objective inference on the labelled suite (bench/data/objectives), and on Auto-Test's ST/RT-bench.
+
+    python bench/objective_inference.py                     # the suite: per dataset and overall
+    python bench/objective_inference.py --autotest DIR      # + Auto-Test (a checkout of qixuchen/AutoTest)
+
+Rule level: an inferred rule matches a gold rule when both give the same verdict on every evaluation
+event (200 clean held-out events and the injected errors, none of which inference saw); each gold rule
+matches at most one inferred rule. Error level: an evaluation event is flagged when any offered rule
+rejects it; recall over injected errors, precision over flagged events, false alarms over clean ones.
+A naive baseline (bare min/max ranges, every seen value a domain) is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench" / "data" / "objectives"))
+
+from generate import Dataset, build, load_suite  # noqa: E402
+
+from dana_workflows.objectives.domain_packs import load_pack  # noqa: E402
+from dana_workflows.objectives.infer import Boundary, infer_boundary  # noqa: E402
+from dana_workflows.objectives.refine import passes  # noqa: E402
+from dana_workflows.objectives.sample import parse_sample  # noqa: E402
+from dana_workflows.objectives.settings import InferenceSettings  # noqa: E402
+from dana_workflows.workflow.cel_expr import compile_expr  # noqa: E402
+from dana_workflows.workflow.ir import FieldIR  # noqa: E402
+
+Event = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Score:
+    inferred: int = 0
+    gold: int = 0
+    matched: int = 0
+    errors: int = 0
+    caught: int = 0
+    clean: int = 0
+    false_alarms: int = 0
+
+    def add(self, other: Score) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.inferred if self.inferred else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.gold if self.gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def error_recall(self) -> float:
+        return self.caught / self.errors if self.errors else 0.0
+
+    @property
+    def error_precision(self) -> float:
+        flagged = self.caught + self.false_alarms
+        return self.caught / flagged if flagged else 1.0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return self.false_alarms / self.clean if self.clean else 0.0
+
+
+def fields_of(ds: Dataset) -> list[FieldIR]:
+    out = []
+    for name, t in ds.field_types().items():
+        optional = t.endswith("?")
+        out.append(FieldIR(name=name, type=t.rstrip("?"), optional=optional))  # type: ignore[arg-type]
+    return out
+
+
+def as_read(events: Sequence[Event], fields: list[FieldIR], name: str) -> list[Event]:
+    """Events as the sample reader (and the Avro decoder) hand them on: doubles as floats."""
+    lines = [json.dumps(e) for e in events]
+    return parse_sample(lines, fields, name).events
+
+
+def verdicts(rule: str, events: Sequence[Event]) -> tuple[bool, ...]:
+    compiled = compile_expr(rule)
+    return tuple(passes(compiled, e) for e in events)
+
+
+def score(rules: Sequence[str], ds: Dataset, fields: list[FieldIR]) -> Score:
+    clean = as_read(ds.clean, fields, "clean")
+    errors = [e for _, e in ds.injected]
+    events = clean + errors  # injected events may break declared types: they are kept as injected
+    inferred = [verdicts(r, events) for r in rules]
+    gold = [verdicts(g, events) for g in ds.gold]
+    free = list(range(len(inferred)))
+    matched = 0
+    for g in gold:
+        hit = next((i for i in free if inferred[i] == g), None)
+        if hit is not None:
+            free.remove(hit)
+            matched += 1
+    flagged = [any(not v[i] for v in inferred) for i in range(len(events))]
+    return Score(
+        inferred=len(rules),
+        gold=len(gold),
+        matched=matched,
+        errors=len(errors),
+        caught=sum(flagged[len(clean) :]),
+        clean=len(clean),
+        false_alarms=sum(flagged[: len(clean)]),
+    )
+
+
+def infer_rules(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings) -> list[str]:
+    sample = parse_sample([json.dumps(e) for e in ds.sample], fields, f"{ds.name}/sample")
+    holdout = parse_sample([json.dumps(e) for e in ds.holdout], fields, f"{ds.name}/holdout")
+    boundary = Boundary("input", {f.name: f for f in fields}, sample, holdout)
+    result = infer_boundary(boundary, load_pack(ds.pack), settings)
+    return [p.rule for p in result.proposals]
+
+
+def naive_rules(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings) -> list[str]:
+    """The baseline: bare min/max of every number, every seen value of a short list of strings."""
+    events = as_read(ds.sample, fields, "sample")
+    rules = []
+    for f in fields:
+        values = [e[f.name] for e in events if e.get(f.name) is not None]
+        if not values:
+            continue
+        guard = f"{f.name} == null || " if f.optional else ""
+        if f.type in ("int", "long", "double", "float"):
+            lo, hi = min(values), max(values)
+            rules.append(f"{guard}({f.name} >= {lo!r} && {f.name} <= {hi!r})")
+        elif f.type == "string" and len(set(values)) <= settings.max_categories:
+            items = ", ".join(json.dumps(v) for v in sorted(set(values)))
+            rules.append(f"{guard}{f.name} in [{items}]")
+    return rules
+
+
+def run_suite(
+    method: Callable[[Dataset, list[FieldIR], InferenceSettings], list[str]], verbose: bool
+) -> Score:
+    settings = InferenceSettings()
+    total = Score()
+    for ds in (build(d) for d in load_suite()):
+        fields = fields_of(ds)
+        s = score(method(ds, fields, settings), ds, fields)
+        total.add(s)
+        if verbose:
+            print(
+                f"  {ds.domain:<11} {ds.name:<26} rules {s.inferred:>2}/{s.gold:<2} matched {s.matched:>2}  "
+                f"P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.2f}  errors {s.caught:>2}/{s.errors:<2} "
+                f"false alarms {s.false_alarms}/{s.clean}"
+            )
+    return total
+
+
+def summary(name: str, s: Score) -> None:
+    print(
+        f"{name:<9} rules: P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f} ({s.matched} of {s.gold} gold, "
+        f"{s.inferred} offered) | injected errors: recall {s.error_recall:.3f} at precision "
+        f"{s.error_precision:.3f} | false alarms {s.false_alarm_rate:.2%} ({s.false_alarms}/{s.clean})"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--autotest", type=Path, help="a checkout of github.com/qixuchen/AutoTest (not shipped)")
+    ap.add_argument("--quiet", action="store_true", help="overall figures only")
+    args = ap.parse_args(argv)
+    print("objective inference on the labelled suite (bench/data/objectives)")
+    ours = run_suite(infer_rules, not args.quiet)
+    naive = run_suite(naive_rules, False)
+    summary("inferred", ours)
+    summary("naive", naive)
+    if args.autotest is not None:
+        from autotest_bench import report  # type: ignore[import-not-found]
+
+        report(args.autotest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

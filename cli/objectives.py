@@ -1,0 +1,287 @@
+"""`dana-wf objectives`: infer rules from samples, review them, and keep the choices in the lock file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dana_workflows.objectives.boundaries import boundaries
+from dana_workflows.objectives.domain_packs import DomainPack, PackError, load_pack
+from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
+from dana_workflows.objectives.proposal import Candidate
+from dana_workflows.objectives.review import (
+    Change,
+    ReviewError,
+    accept,
+    edit,
+    merge_proposals,
+    pick,
+    pin,
+    reject,
+)
+from dana_workflows.objectives.sample import SampleError, load_sample, split
+from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.errors import SpecError
+from dana_workflows.workflow.ir import WorkflowIR
+from dana_workflows.workflow.objectives_lock import (
+    LockError,
+    ObjectivesLock,
+    lock_path,
+    read_lock,
+    target_fields,
+    write_lock,
+)
+from dana_workflows.workflow.spec import parse_spec
+
+app = typer.Typer(no_args_is_help=True, help="Infer, review and lock the workflow's objectives.")
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
+IdsArg = Annotated[
+    list[str] | None, typer.Argument(help="rule ids (or target/id when an id is in several targets)")
+]
+FALLBACK = "the workflow runs on its explicit objectives"
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+def _spec(spec: Path) -> WorkflowIR:
+    """The spec as written (without its lock file's rules: inference speaks about the spec itself)."""
+    try:
+        text = spec.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"{spec}: cannot read ({exc.strerror}); check the path") from None
+    try:
+        return parse_spec(text, str(spec), base_dir=spec.parent)
+    except SpecError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _lock(spec: Path, ir: WorkflowIR, must_exist: bool = True) -> ObjectivesLock:
+    path = lock_path(spec)
+    if not path.exists():
+        if must_exist:
+            raise _fail(
+                f"{path}: no lock file yet; run `dana-wf objectives infer {spec} --sample FILE` first"
+            )
+        return ObjectivesLock(workflow=ir.name)
+    try:
+        return read_lock(path)
+    except LockError as exc:
+        raise _fail(f"{exc} ({FALLBACK} until it is fixed)") from None
+
+
+@app.command()
+def infer(
+    spec: SpecArg,
+    sample: Annotated[Path, typer.Option(help="known-good events, JSON lines")],
+    holdout: Annotated[
+        Path | None,
+        typer.Option(help="more known-good events for refinement (default: every 3rd sample event)"),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="a domain pack, e.g. insurance or finance:lending")
+    ] = None,
+    packs: Annotated[Path | None, typer.Option(help="a directory of your own domain packs (YAML)")] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="also ask a model for rules (DWF_LLM_* settings)")
+    ] = False,
+    model: Annotated[str, typer.Option(help="model alias for --llm")] = "default",
+    min_sample: Annotated[int, typer.Option(help="fewest usable sample events to infer from")] = 30,
+) -> None:
+    """Propose rules from a sample; new and changed proposals go to the lock file as a diff to review."""
+    ir = _spec(spec)
+    settings = InferenceSettings(min_sample=min_sample)
+    try:
+        pack: DomainPack | None = load_pack(domain, (packs,) if packs else ()) if domain else None
+        whole = load_sample(sample, ir.input, settings.min_sample)
+        if holdout is not None:
+            learn, held = whole, load_sample(holdout, ir.input)
+        else:
+            learn, held = split(whole)
+    except (SampleError, PackError) as exc:
+        raise _fail(f"{exc}; nothing inferred, {FALLBACK}") from None
+    lock = _lock(spec, ir, must_exist=False)
+    bounds, notes = boundaries(ir, learn, held)
+    extra: dict[str, list[Candidate]] = {}
+    if llm:
+        from dana_workflows.objectives.llm_proposals import propose_all
+
+        extra, llm_notes = propose_all(ir, bounds, model)
+        notes += llm_notes
+    results = [infer_boundary(b, pack, settings, extra.get(b.target, ())) for b in bounds]
+    proposals = [p for r in results for p in r.proposals]
+    changes = merge_proposals(lock, proposals)
+    path = lock_path(spec)
+    write_lock(path, lock)
+    _print_results(results, whole.skipped, notes)
+    _print_changes(changes)
+    console.print(f"lock file: {path} (review with `dana-wf objectives review {spec}`)")
+
+
+def _print_results(results: list[BoundaryResult], skipped: list[str], notes: list[str]) -> None:
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    if skipped:
+        console.print(f"{len(skipped)} sample lines set aside (first: {skipped[0]})", highlight=False)
+    table = Table(title="proposals")
+    for col in ("target", "id", "rule", "profile", "support", "viol. sample/held-out", "confidence"):
+        table.add_column(col)
+    for r in results:
+        for p in r.proposals:
+            table.add_row(
+                p.target,
+                p.id,
+                p.rule,
+                p.profile,
+                str(p.support),
+                f"{p.sample_violations}/{p.holdout_violations}",
+                f"{p.confidence:.2f}",
+            )
+    console.print(table)
+    for r in results:
+        refined = [f"{p.id}: {n}" for p in r.proposals for n in p.notes]
+        for line in refined:
+            console.print(f"refined {r.target} {line}", highlight=False)
+        console.print(
+            f"{r.target}: {len(r.proposals)} offered, {len(r.refused)} not offered; false alarms on "
+            f"{r.holdout_size} held-out good events: {r.false_alarm_rate:.2%}",
+            highlight=False,
+        )
+        for o in r.observations:
+            console.print(
+                f"  observed (not a per-event rule): {o.field} {o.kind}: {o.detail}", highlight=False
+            )
+
+
+def _print_changes(changes: list[Change]) -> None:
+    if not changes:
+        console.print("no new or changed proposals")
+        return
+    console.print("changes to review:")
+    for c in changes:
+        if c.sign == "+":
+            console.print(f"+ {c.target}/{c.id}: {c.new}", highlight=False, markup=False)
+        elif c.sign == "?":
+            console.print(f"? {c.target}/{c.id}: {c.why}", highlight=False, markup=False)
+        else:
+            console.print(
+                f"{c.sign} {c.target}/{c.id} ({c.why})\n    - {c.old}\n    + {c.new}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command()
+def review(
+    spec: SpecArg, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False
+) -> None:
+    """List every rule of the lock file with its origin, status, version and evidence."""
+    ir = _spec(spec)
+    lock = _lock(spec, ir)
+    if as_json:
+        console.print_json(json.dumps(lock.model_dump(mode="json", exclude_none=True)))
+        return
+    table = Table(title=f"objectives of {ir.name}")
+    for col in ("target", "id", "rule", "origin", "status", "v", "confidence", "pending"):
+        table.add_column(col)
+    for r in lock.rules:
+        table.add_row(
+            r.target,
+            r.id,
+            r.rule,
+            r.origin,
+            r.status,
+            str(r.version),
+            str(r.evidence.get("confidence", "")),
+            r.pending.rule if r.pending else "",
+        )
+    console.print(table)
+
+
+def _verb(spec: Path, ids: list[str] | None, everything: bool, action: str) -> None:
+    ir = _spec(spec)
+    lock = _lock(spec, ir)
+    try:
+        chosen = pick(lock, ids or [], everything)
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    if not chosen:
+        raise _fail("name the rules, or pass --all")
+    {"accept": accept, "reject": reject, "pin": pin}[action](chosen)
+    write_lock(lock_path(spec), lock)
+    for r in chosen:
+        done = {"accept": "accepted", "reject": "rejected", "pin": "pinned"}[action]
+        console.print(f"{done} {r.target}/{r.id} (v{r.version})", highlight=False)
+
+
+AllOpt = Annotated[bool, typer.Option("--all", help="every inferred rule")]
+
+
+@app.command("accept")
+def accept_cmd(spec: SpecArg, ids: IdsArg = None, everything: AllOpt = False) -> None:
+    """Accept proposals (and pending changes): they are enforced from the next load of the spec."""
+    _verb(spec, ids, everything, "accept")
+
+
+@app.command("reject")
+def reject_cmd(spec: SpecArg, ids: IdsArg = None, everything: AllOpt = False) -> None:
+    """Reject proposals: never enforced, and re-inference does not bring them back as new."""
+    _verb(spec, ids, everything, "reject")
+
+
+@app.command("pin")
+def pin_cmd(spec: SpecArg, ids: IdsArg = None, everything: AllOpt = False) -> None:
+    """Pin rules: enforced, and re-inference never changes them."""
+    _verb(spec, ids, everything, "pin")
+
+
+@app.command("edit")
+def edit_cmd(
+    spec: SpecArg,
+    rule_id: Annotated[str, typer.Argument(help="the rule's id (or target/id)")],
+    rule: Annotated[str, typer.Option(help="the new CEL rule")],
+    message: Annotated[str | None, typer.Option(help="the new message")] = None,
+) -> None:
+    """Replace a rule's CEL text with yours: checked like a proposal, then accepted as origin 'edited'."""
+    ir = _spec(spec)
+    lock = _lock(spec, ir)
+    try:
+        (chosen,) = pick(lock, [rule_id])
+        fields = target_fields(ir).get(chosen.target)
+        if fields is None:
+            raise ReviewError(
+                f"rule '{rule_id}' names target '{chosen.target}', which the spec no longer has"
+            )
+        edit(chosen, rule, fields, message)
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    write_lock(lock_path(spec), lock)
+    console.print(f"edited {chosen.target}/{chosen.id}: v{chosen.version} {chosen.rule}", highlight=False)
+
+
+@app.command()
+def diff(spec: SpecArg) -> None:
+    """What awaits review: proposals not yet decided and pending changes to reviewed rules."""
+    ir = _spec(spec)
+    lock = _lock(spec, ir)
+    waiting = [r for r in lock.rules if r.status == "proposed" or r.pending is not None]
+    if not waiting:
+        console.print("nothing to review")
+        return
+    for r in waiting:
+        if r.pending is not None:
+            console.print(
+                f"~ {r.target}/{r.id} ({r.status})\n    - {r.rule}\n    + {r.pending.rule}", markup=False
+            )
+        else:
+            console.print(f"+ {r.target}/{r.id}: {r.rule}", markup=False)

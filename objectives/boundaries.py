@@ -1,0 +1,80 @@
+"""Where rules can stand, with the sample's values there: the input, and each step's output.
+
+Transform steps' derived fields are computed from the sample with the spec's own expressions; an llm
+step's output fields come from the sample rows that carry them (e.g. the `.out.jsonl` of an earlier
+run): a sample without them gives that step no proposals, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dana_workflows.objectives.infer import Boundary
+from dana_workflows.objectives.proposal import INPUT_TARGET, step_target
+from dana_workflows.objectives.sample import Event, Sample
+from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
+from dana_workflows.workflow.ir import FieldIR, LLMStepIR, RouteStepIR, StepIR, TransformStepIR, WorkflowIR
+
+
+def boundaries(ir: WorkflowIR, sample: Sample, holdout: Sample) -> tuple[list[Boundary], list[str]]:
+    """The boundaries to infer at, and a note for each step the sample cannot speak for."""
+    out = [Boundary(INPUT_TARGET, {f.name: f for f in ir.input}, sample, holdout)]
+    notes: list[str] = []
+    runs = (_through(ir.steps, sample.events), _through(ir.steps, holdout.events))
+    for path, step in _steps(ir.steps, ""):
+        fields: list[FieldIR] = []
+        if isinstance(step, LLMStepIR):
+            fields = list(step.output)
+        elif isinstance(step, TransformStepIR):
+            fields = [FieldIR(name=d.field, type=d.type) for d in step.derive]
+        if not fields:
+            continue
+        names = [f.name for f in fields]
+        parts = [_carrying(sample, runs[0], names), _carrying(holdout, runs[1], names)]
+        if not parts[0].events:
+            notes.append(f"step '{path}': no sample event carries its outputs ({', '.join(names)})")
+            continue
+        out.append(Boundary(step_target(path), {f.name: f for f in fields}, parts[0], parts[1]))
+    return out, notes
+
+
+def _steps(steps: Sequence[StepIR], prefix: str) -> list[tuple[str, StepIR]]:
+    out: list[tuple[str, StepIR]] = []
+    for step in steps:
+        path = f"{prefix}{step.name}"
+        out.append((path, step))
+        if isinstance(step, RouteStepIR):
+            for b in step.branches:
+                out += _steps(b.steps, f"{path}.{b.name}.")
+    return out
+
+
+def _through(steps: Sequence[StepIR], events: Sequence[Event]) -> list[Event]:
+    """The events after the top-level transforms: derived fields computed, renames and drops applied."""
+    out = [dict(e) for e in events]
+    for step in steps:
+        if not isinstance(step, TransformStepIR):
+            continue
+        compiled = [(d.field, compile_expr(d.expr)) for d in step.derive]
+        for ev in out:
+            values: dict[str, Any] = {}
+            for name, expr in compiled:
+                try:
+                    values[name] = expr.evaluate(ev)
+                except EvaluationError:
+                    values[name] = None
+            ev.update(values)
+            for old, new in step.rename.items():
+                if old in ev:
+                    ev[new] = ev.pop(old)
+    return out
+
+
+def _carrying(source: Sample, events: list[Event], names: list[str]) -> Sample:
+    part = Sample(source.path, [])
+    for i, ev in enumerate(events):
+        if all(ev.get(n) is not None for n in names):
+            part.events.append(ev)
+            part.lines.append(source.lines[i])
+    return part

@@ -1,0 +1,1 @@
+"""Built-in domain packs (YAML data files; see core.yaml for the format)."""

@@ -1,0 +1,197 @@
+"""Inference for one boundary (the workflow's input, or one step's output): profile, check, test, refine.
+
+The order matters and is the contract: a candidate is offered only after it (1) passed the CEL gates
+of cel_check, (2) was tested on the sample, (3) was refined against the held-out known-good events,
+and (4) the offered set as a whole keeps its false alarms on those events within the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dana_workflows.objectives.cel_check import check_rule
+from dana_workflows.objectives.domain_packs import DomainPack
+from dana_workflows.objectives.priors import apply_priors
+from dana_workflows.objectives.profilers import (
+    categories,
+    completeness,
+    patterns,
+    ranges,
+    relations,
+    types,
+    uniqueness,
+)
+from dana_workflows.objectives.profilers.column import Column
+from dana_workflows.objectives.proposal import Candidate, Observation, Proposal
+from dana_workflows.objectives.refine import failing, refine
+from dana_workflows.objectives.sample import Sample
+from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.ir import FieldIR
+
+# One rule per field says what its values are; the most specific wins (a domain says more than a
+# pattern, a pattern more than "not empty", a domain of whole numbers more than their range).
+_VALUE_KINDS = ("domain", "pattern", "nonempty")
+
+
+@dataclass(slots=True)
+class Boundary:
+    target: str
+    fields: dict[str, FieldIR]
+    sample: Sample
+    holdout: Sample
+
+
+@dataclass(slots=True)
+class Refused:
+    id: str
+    rule: str
+    why: str
+    profile: str
+
+
+@dataclass(slots=True)
+class BoundaryResult:
+    target: str
+    proposals: list[Proposal] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    holdout_size: int = 0
+    false_alarms: int = 0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return self.false_alarms / self.holdout_size if self.holdout_size else 0.0
+
+
+def columns_of(fields: Mapping[str, FieldIR], events: Sequence[Mapping[str, Any]]) -> list[Column]:
+    return [Column(f, [e.get(name) for e in events]) for name, f in fields.items()]
+
+
+def candidates(
+    cols: Sequence[Column], pack: DomainPack | None, settings: InferenceSettings
+) -> list[Candidate]:
+    out: list[Candidate] = []
+    for col in cols:
+        found = (
+            completeness.profile(col, settings)
+            + types.profile(col, settings)
+            + ranges.profile(col, settings)
+            + categories.profile(col, settings)
+        )
+        if not any(c.kind == "pattern" for c in found):
+            found += patterns.profile(col, settings)
+        out += _one_value_rule(apply_priors(col, pack, found))
+    return out + relations.profile(cols, settings)
+
+
+def _one_value_rule(found: list[Candidate]) -> list[Candidate]:
+    kinds = {c.kind for c in found}
+    best = next((k for k in _VALUE_KINDS if k in kinds), None)
+    keep = [c for c in found if c.kind not in _VALUE_KINDS or c.kind == best]
+    if "domain" in kinds:
+        keep = [c for c in keep if c.kind not in ("range", "min")]
+    if kinds & {"domain", "pattern", "range", "min"}:
+        keep = [c for c in keep if c.kind != "present" or not _rejects_null(c, keep)]
+    return keep
+
+
+def _rejects_null(present: Candidate, keep: list[Candidate]) -> bool:
+    """A value rule written without a null guard already refuses null: `x != null` would repeat it."""
+    return any(c is not present and "== null" not in c.rule for c in keep if c.fields == present.fields)
+
+
+def infer_boundary(
+    boundary: Boundary,
+    pack: DomainPack | None,
+    settings: InferenceSettings,
+    extra: Sequence[Candidate] = (),
+) -> BoundaryResult:
+    result = BoundaryResult(boundary.target, holdout_size=len(boundary.holdout))
+    cols = columns_of(boundary.fields, boundary.sample.events)
+    by_name = {c.name: c for c in cols}
+    for col in cols:
+        if uniqueness.unique(col, settings):
+            result.observations.append(
+                Observation(boundary.target, col.name, "unique", f"all {len(col.present)} values distinct")
+            )
+    seen: set[str] = set()
+    for cand in [*candidates(cols, pack, settings), *extra]:
+        if cand.rule in seen:
+            continue
+        seen.add(cand.rule)
+        proposal = _offer(cand, by_name, boundary, settings, result)
+        if proposal is not None:
+            result.proposals.append(proposal)
+    _keep_within_budget(result, boundary, settings)
+    return result
+
+
+def _offer(
+    cand: Candidate,
+    cols: Mapping[str, Column],
+    boundary: Boundary,
+    settings: InferenceSettings,
+    result: BoundaryResult,
+) -> Proposal | None:
+    why = check_rule(cand.rule, boundary.fields)
+    if why:
+        result.refused.append(Refused(cand.id, cand.rule, why.splitlines()[0], cand.profile))
+        return None
+    sample = boundary.sample
+    column = cols.get(cand.fields[0]) if cand.fields else None
+    n = max(len(sample), 1)
+    if len(failing(cand.rule, sample.events)) / n > settings.max_false_alarm_rate:
+        first = refine(cand, column, sample.events, sample.where, settings)
+        if first.candidate is None:
+            result.refused.append(Refused(cand.id, cand.rule, first.notes[-1], cand.profile))
+            return None
+        cand = first.candidate
+    sample_bad = len(failing(cand.rule, sample.events))
+    refined = refine(cand, column, boundary.holdout.events, boundary.holdout.where, settings)
+    if refined.candidate is None:
+        result.refused.append(Refused(cand.id, cand.rule, refined.notes[-1], cand.profile))
+        return None
+    final = refined.candidate
+    holdout_bad = len(failing(cand.rule, boundary.holdout.events))
+    confidence = final.strength * (1.0 - sample_bad / n)
+    if confidence < settings.min_confidence:
+        result.refused.append(
+            Refused(
+                cand.id,
+                final.rule,
+                f"confidence {confidence:.2f} under {settings.min_confidence}",
+                cand.profile,
+            )
+        )
+        return None
+    return Proposal(
+        id=final.id,
+        target=boundary.target,
+        rule=final.rule,
+        message=final.message,
+        profile=final.profile,
+        fields=final.fields,
+        basis=final.basis,
+        support=final.support,
+        sample_violations=len(failing(final.rule, sample.events)),
+        holdout_violations=holdout_bad,
+        confidence=confidence,
+        notes=refined.notes,
+    )
+
+
+def _keep_within_budget(result: BoundaryResult, boundary: Boundary, settings: InferenceSettings) -> None:
+    """Drop the noisiest rules until the set's false alarms on held-out good events fit the budget."""
+    events = boundary.holdout.events
+    while True:
+        flagged = {i for p in result.proposals for i in failing(p.rule, events)}
+        result.false_alarms = len(flagged)
+        if not events or len(flagged) / len(events) <= settings.max_false_alarm_rate:
+            return
+        worst = max(result.proposals, key=lambda p: len(failing(p.rule, events)))
+        result.proposals.remove(worst)
+        result.refused.append(
+            Refused(worst.id, worst.rule, "dropped to keep false alarms within budget", worst.profile)
+        )

@@ -1,0 +1,118 @@
+"""Priors from a domain pack, combined with what the sample shows about the same field.
+
+- a range prior clips the learned range (an `age` learned as [-4, 112] becomes [0, 112]); with too
+  few values to learn from, the prior's range stands alone;
+- a value list stands where the sample shows no closed domain (a long tail of country codes); a
+  closed domain learned from the sample is narrower and wins, if the prior does not contradict it;
+- a format replaces a learned shape: "an email address" says more than the shapes of 300 addresses.
+
+A prior the sample contradicts is not offered (and the sample violations are shown in its place).
+"""
+
+from __future__ import annotations
+
+from dana_workflows.objectives.domain_packs import DomainPack, Prior
+from dana_workflows.objectives.profilers.categories import domain_rule
+from dana_workflows.objectives.profilers.column import Column, guarded, literal, support_factor
+from dana_workflows.objectives.profilers.ranges import range_rule
+from dana_workflows.objectives.proposal import Candidate
+
+
+def apply_priors(col: Column, pack: DomainPack | None, found: list[Candidate]) -> list[Candidate]:
+    """`found` (this field's learned candidates) with the pack's priors folded in."""
+    if pack is None:
+        return found
+    out = list(found)
+    for prior in pack.priors_for(col.name, col.field.type):
+        spec = prior.spec
+        if spec.range is not None:
+            out = _with_range(col, prior, out)
+        elif spec.values is not None:
+            out = _with_values(col, prior, out)
+        elif spec.format is not None:
+            out = _with_format(col, prior, out)
+    return out
+
+
+def _source(prior: Prior) -> str:
+    return f"pack:{prior.pack}"
+
+
+def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candidate]:
+    assert prior.spec.range is not None
+    p_lo, p_hi = prior.spec.range
+    present = [v for v in col.present if isinstance(v, int | float)]
+    if present and ((p_lo is not None and min(present) < p_lo) or (p_hi is not None and max(present) > p_hi)):
+        return found  # the sample contradicts the prior: the data speaks
+    learned = next((c for c in found if c.kind == "range"), None)
+    if learned is None:
+        if p_lo is None or p_hi is None:
+            if p_lo is None:
+                return found
+            t = col.field.type
+            return [*found, _candidate(col, prior, guarded(col, f"{col.name} >= {literal(p_lo, t)}"), "min")]
+        rule = range_rule(col, p_lo, p_hi)
+        cand = _candidate(col, prior, rule, "range")
+        cand.refine = {"lo": float(p_lo), "hi": float(p_hi)}
+        return [*found, cand]
+    lo, hi = float(learned.refine["lo"]), float(learned.refine["hi"])
+    new_lo = max(lo, p_lo) if p_lo is not None else lo
+    new_hi = min(hi, p_hi) if p_hi is not None else hi
+    if (new_lo, new_hi) == (lo, hi):
+        return found
+    t = col.field.type
+    clipped = Candidate(
+        id=learned.id,
+        rule=range_rule(col, new_lo, new_hi),
+        profile=learned.profile,
+        fields=learned.fields,
+        message=f"{col.name} must lie in [{literal(new_lo, t)}, {literal(new_hi, t)}]",
+        basis=f"{learned.basis}, clipped to {prior.spec.why or 'the domain'} ({_source(prior)})",
+        strength=learned.strength,
+        support=learned.support,
+        kind="range",
+        refine={"lo": new_lo, "hi": new_hi},
+    )
+    return [clipped if c is learned else c for c in found]
+
+
+def _with_values(col: Column, prior: Prior, found: list[Candidate]) -> list[Candidate]:
+    allowed = set(prior.values)
+    if any(v not in allowed for v in col.present):
+        return found
+    if any(c.kind == "domain" for c in found):
+        return found
+    cand = _candidate(col, prior, domain_rule(col, sorted(allowed)), "domain")
+    cand.refine = {"values": sorted(allowed)}
+    rest = [c for c in found if c.kind not in ("pattern", "nonempty")]
+    return [*rest, cand]
+
+
+def _with_format(col: Column, prior: Prior, found: list[Candidate]) -> list[Candidate]:
+    import re
+
+    regex = prior.spec.format
+    assert regex is not None
+    if any(not isinstance(v, str) or re.fullmatch(regex, v) is None for v in col.present):
+        return found
+    if any(c.kind == "domain" for c in found):
+        return found
+    rule = guarded(col, f"{col.name}.matches({literal(regex, 'string')})")
+    rest = [c for c in found if c.kind not in ("pattern", "nonempty")]
+    return [*rest, _candidate(col, prior, rule, "pattern")]
+
+
+def _candidate(col: Column, prior: Prior, rule: str, kind: str) -> Candidate:
+    n = len(col.present)
+    why = prior.spec.why or "what the domain says"
+    return Candidate(
+        id=f"{col.name}_{kind}",
+        rule=rule,
+        profile=_source(prior),
+        fields=(col.name,),
+        message=f"{col.name} must be {why}",
+        basis=f"{col.name} is {why} in the {prior.pack} pack; all {n} sample values agree",
+        strength=max(0.9, support_factor(n)),
+        support=n,
+        kind=kind,
+    )

@@ -1,0 +1,102 @@
+"""Refinement: a rule that rejects a known-good event is widened to admit it, or dropped, and says so.
+
+Ranges widen past the event's value by the tolerance, domains take the value in, anything else
+(a pattern, a relation, a prior, a model's rule) is dropped: a rule that is wrong about a good event
+is not trusted to be right about the next one. Each change names the event that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dana_workflows.objectives.profilers.categories import domain_rule
+from dana_workflows.objectives.profilers.column import Column, literal, nice_ceil, nice_floor
+from dana_workflows.objectives.profilers.ranges import range_rule
+from dana_workflows.objectives.proposal import Candidate
+from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
+
+
+def passes(compiled: CompiledExpr, event: Mapping[str, Any]) -> bool:
+    """The verdict the runtime gives: a rule that errors on an event rejects it (processors/rules.py)."""
+    try:
+        return compiled.evaluate(event) is True
+    except EvaluationError:
+        return False
+
+
+def failing(rule: str, events: Sequence[Mapping[str, Any]]) -> list[int]:
+    compiled = compile_expr(rule)
+    return [i for i, e in enumerate(events) if not passes(compiled, e)]
+
+
+@dataclass(slots=True)
+class Refined:
+    candidate: Candidate | None  # None: dropped
+    notes: list[str]
+
+
+def refine(
+    cand: Candidate,
+    column: Column | None,
+    good: Sequence[Mapping[str, Any]],
+    name_of: Callable[[int], str],
+    settings: InferenceSettings,
+) -> Refined:
+    """Widen `cand` until it admits every event of `good`, or drop it; notes name the events."""
+    notes: list[str] = []
+    for _ in range(len(good) + 1):
+        bad = failing(cand.rule, good)
+        if not bad:
+            return Refined(cand, notes)
+        first = bad[0]
+        value = good[first].get(cand.fields[0]) if cand.fields else None
+        what = f"{name_of(first)} ({cand.fields[0]}={value!r})" if cand.fields else name_of(first)
+        widened = _widen(cand, column, value, settings) if column is not None and value is not None else None
+        if widened is None:
+            notes.append(f"dropped: it rejected the known-good event {what}")
+            return Refined(None, notes)
+        notes.append(f"widened to admit the known-good event {what}")
+        cand = widened
+    return Refined(None, [*notes, "dropped: widening did not converge"])  # pragma: no cover - defensive
+
+
+def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings) -> Candidate | None:
+    if cand.kind == "range" and "lo" in cand.refine and isinstance(value, int | float):
+        lo, hi = float(cand.refine["lo"]), float(cand.refine["hi"])
+        margin = settings.range_tolerance * max(hi - lo, 1.0) / 2
+        integer = col.field.type in ("int", "long")
+        if value < lo:
+            lo = nice_floor(value - margin, integer)
+            if col.present and min(col.present) >= 0 > lo and value >= 0:
+                lo = 0.0
+        if value > hi:
+            hi = nice_ceil(value + margin, integer)
+        t = col.field.type
+        return _replace(
+            cand,
+            range_rule(col, lo, hi),
+            {"lo": lo, "hi": hi},
+            f"{col.name} must lie in [{literal(lo, t)}, {literal(hi, t)}]",
+        )
+    if cand.kind == "domain" and "values" in cand.refine:
+        values = sorted({*cand.refine["values"], value})
+        return _replace(cand, domain_rule(col, values), {"values": values}, cand.message)
+    return None
+
+
+def _replace(cand: Candidate, rule: str, refine: dict[str, Any], message: str) -> Candidate:
+    return Candidate(
+        id=cand.id,
+        rule=rule,
+        profile=cand.profile,
+        fields=cand.fields,
+        message=message,
+        basis=cand.basis,
+        strength=cand.strength,
+        support=cand.support,
+        kind=cand.kind,
+        refine=refine,
+    )

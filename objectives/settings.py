@@ -1,0 +1,34 @@
+"""The knobs of inference, in one place: each is a setting, not a hidden cliff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceSettings:
+    # Fewer clean events than this and nothing is inferred: quantiles and domains of 20 events are noise.
+    min_sample: int = 30
+    # A profile needs this many non-null values of a field before it proposes anything about it.
+    min_values: int = 20
+    # Numeric ranges: the [q_low, q_high] quantiles, widened by `range_tolerance` of their span on each
+    # side (robust to a stray outlier in the sample, unlike bare min/max).
+    q_low: float = 0.005
+    q_high: float = 0.995
+    range_tolerance: float = 0.25
+    # Categorical domains: at most this many distinct values, each seen at least `min_category_count`
+    # times or together making up at most `rare_share` of the values (rare values are tolerated).
+    max_categories: int = 25
+    min_category_count: int = 2
+    rare_share: float = 0.01
+    # Each distinct value must be seen this many times on average before a domain is believed.
+    min_mean_repeats: float = 4.0
+    # String patterns: the share of values the dominant shape must cover.
+    pattern_share: float = 1.0
+    # Cross-field relations: compared pairs must share the type family and hold on every sample event.
+    relation_min_support: float = 1.0
+    sum_tolerance: float = 0.011  # absolute: cents survive rounding
+    # Refinement: the false-alarm budget of the offered set on held-out clean events.
+    max_false_alarm_rate: float = 0.01
+    # Proposals under this confidence are not offered.
+    min_confidence: float = 0.5
