@@ -6,7 +6,7 @@ The runtimes (streams/local, streams/kafka) only move envelopes between processo
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -56,6 +56,17 @@ class RuleResult:
 
 
 @dataclass(slots=True)
+class Phase:
+    """A timed part of one step's work on one event (an llm step's perceive, operate and enforce),
+    audited as a row of its own (kind = name) before the step's transition row."""
+
+    name: str
+    decision: str
+    duration_us: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Outcome:
     kind: OutcomeKind
     envelope: Envelope
@@ -65,6 +76,7 @@ class Outcome:
     error: str | None = None
     # extra audit fields a processor wants recorded with its transition (e.g. an LLM call's usage)
     details: dict[str, Any] = field(default_factory=dict)
+    phases: Sequence[Phase] = ()  # a tuple by default: no list made for the steps that have none
 
     @classmethod
     def emit(cls, env: Envelope, **kw: Any) -> Outcome:

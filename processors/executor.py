@@ -86,6 +86,8 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
                 return _finish(node, outcome, took, rows, ctx)
         error = outcome.error or "failed"
         # the failed attempt is audited on the original chain (env), not the discarded copy
+        if outcome.phases:
+            _phase_rows(env, node.path, outcome, rows, ctx, attempt)
         rows.append(
             transition(
                 env,
@@ -125,10 +127,32 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
     return StepResult(DLQ, dead, None, rows, error=error)
 
 
+def _phase_rows(
+    env: Envelope, step: str, outcome: Outcome, rows: list[AuditRow], ctx: StepContext, attempt: int
+) -> None:
+    """A step's timed phases (an llm step's perceive, operate, enforce), each its own row before the
+    step's transition row."""
+    for phase in outcome.phases:
+        rows.append(
+            transition(
+                env,
+                phase.name,
+                step,
+                ctx.clock(),
+                decision=phase.decision,
+                attempt=attempt,
+                duration_us=phase.duration_us,
+                details=phase.details,
+            )
+        )
+
+
 def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: StepContext) -> StepResult:
     env = outcome.envelope
     env.step = node.path
     kind = outcome.kind
+    if outcome.phases:
+        _phase_rows(env, node.path, outcome, rows, ctx, env.attempt)
     # The audit keeps every rule result of every step. The envelope carries the evidence of the last
     # step that had any: all its results when it rejected, only the failed (warn) ones when it passed,
     # so passing events do not drag every rule's record through each topic.

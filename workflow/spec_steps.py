@@ -18,6 +18,7 @@ from dana_workflows.workflow.ir import (
     TransformStepIR,
     ValidateStepIR,
 )
+from dana_workflows.workflow.spec_efficiency import parse_llm_poet
 from dana_workflows.workflow.spec_fields import declared_range
 from dana_workflows.workflow.spec_support import (
     Collector,
@@ -259,6 +260,7 @@ def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: Collector
         return None
     data.setdefault("template_id", f"{name}")
     data["retry"] = parse_retry(body.get("retry"), body, f"{path}.retry", c, RetryPolicyIR(max_attempts=1))
+    parse_llm_poet(node, data, f"{path}.{kind}", c)  # perceive, enforce, efficiency: docs/efficiency.md
     try:
         return LLMStepIR(name=name, **data)
     except ValidationError as exc:

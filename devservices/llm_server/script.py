@@ -1,12 +1,18 @@
 """The test server's script: reply rules and injectable faults, loaded from YAML, changeable at run time.
 
 A rule matches the first user message of a request (substring or regex) and gives the reply; the
-first matching rule wins and a rule without ``match`` is the default. A fault applies to the first N
-matching requests (``first``), every Nth (``every``), or all (``always``), optionally only to some models.
+first matching rule wins and a rule without ``match`` is the default. A match can look at another part
+of the conversation (``where``: the system message, the last user message, all of it) and a rule can
+list several matches that must all hit, so a scripted model can answer by the facts of the prompt and
+by what it is asked (answer, check the input, verify an answer, fix a broken rule).
+
+A fault applies to the first N matching requests (``first``), every Nth (``every``), or all
+(``always``), optionally only to some models.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -18,10 +24,32 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Where = Literal["first_user", "last_user", "system", "all"]
+
+
+def conversation_part(messages: list[dict[str, Any]], where: Where) -> str:
+    """The text a match looks at: a message's content, or every message's joined."""
+
+    def content(m: dict[str, Any]) -> str:
+        return str(m.get("content") or "")
+
+    users = [content(m) for m in messages if m.get("role") == "user"]
+    if where == "first_user":
+        return users[0] if users else ""
+    if where == "last_user":
+        return users[-1] if users else ""
+    if where == "system":
+        return "\n".join(content(m) for m in messages if m.get("role") == "system")
+    return "\n".join(content(m) for m in messages)
+
+
 class Match(_M):
     contains: list[str] = Field(default_factory=list)  # any of these substrings (case-insensitive)
+    all: list[str] = Field(default_factory=list)  # every one of these substrings (case-insensitive)
+    none: list[str] = Field(default_factory=list)  # none of these substrings (case-insensitive)
     regex: str | None = None
     model: str | None = None
+    where: Where = "first_user"  # the part of the conversation matched
 
     def hits(self, text: str, model: str) -> bool:
         if self.model is not None and self.model != model:
@@ -29,12 +57,17 @@ class Match(_M):
         low = text.lower()
         if self.contains and not any(c.lower() in low for c in self.contains):
             return False
+        if not all(c.lower() in low for c in self.all) or any(c.lower() in low for c in self.none):
+            return False
         return not (self.regex is not None and re.search(self.regex, text) is None)
+
+    def hits_messages(self, messages: list[dict[str, Any]], model: str) -> bool:
+        return self.hits(conversation_part(messages, self.where), model)
 
 
 class Rule(_M):
     name: str = ""
-    match: Match | None = None  # None: the default rule
+    match: Match | list[Match] | None = None  # None: the default rule; a list: every match must hit
     reply: dict[str, Any] | None = None  # a JSON object, sent as the message content
     text: str | None = None  # or raw content
 
@@ -85,13 +118,18 @@ class Script(_M):
     faults: Faults = Faults()
 
     def reply_for(self, text: str, model: str) -> tuple[str, str]:
-        """(rule name, content) of the first matching rule."""
+        """(rule name, content) of the first rule matching a request whose only user message is ``text``."""
+        return self.reply_for_messages([{"role": "user", "content": text}], model)
+
+    def reply_for_messages(self, messages: list[dict[str, Any]], model: str) -> tuple[str, str]:
+        """(rule name, content) of the first rule matching the conversation."""
         for i, rule in enumerate(self.rules):
-            if rule.match is None or rule.match.hits(text, model):
+            matches = (
+                [] if rule.match is None else rule.match if isinstance(rule.match, list) else [rule.match]
+            )
+            if all(m.hits_messages(messages, model) for m in matches):
                 if rule.text is not None:
                     return rule.name or f"rule{i}", rule.text
-                import json
-
                 return rule.name or f"rule{i}", json.dumps(rule.reply or {})
         return "none", "{}"
 

@@ -197,7 +197,7 @@ class LLMTestServer:
             await asyncio.sleep(self.script.faults.slow.delay_s)
         if self.script.latency_ms:
             await asyncio.sleep(self.script.latency_ms / 1000.0)
-        rule, content = self.script.reply_for(users[0] if users else "", model)
+        rule, content = self.script.reply_for_messages(body.get("messages") or [], model)
         entry["rule"] = rule
         if self._fires("malformed_json", model):
             entry["fault"] = "malformed_json"

@@ -36,6 +36,19 @@ class LLMCache(Protocol):
     def put(self, key: str, entry: dict[str, Any]) -> None: ...
 
 
+class NullLLMCache:
+    """No cache at all: the naive efficiency mode, whose every call goes on the wire."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        return None
+
+
+NO_CACHE = NullLLMCache()
+
+
 class MappingLLMCache:
     """A cache over any mutable mapping (a dict, or a faust table in the Kafka runtime).
 

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import openai
 
 from dana_workflows.core.settings import LLMEndpoint, Settings
+from dana_workflows.processors.efficiency.state import EfficiencyState
 from dana_workflows.processors.llm.cache import LLMCache, cache_key
 from dana_workflows.processors.llm.limits import RateLimiter, estimate_tokens
 from dana_workflows.processors.llm.output import OutputError, OutputSpec, ResponseMode
@@ -49,6 +50,8 @@ class LLMRequest:
     template_version: str = ""
     prompt_hash: str = ""
     limiter: RateLimiter | None = None  # the step's own limits, applied on top of the endpoint's
+    # messages after the prompt (an answer and the rule it broke: the POET send-back); part of the key
+    history: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -134,6 +137,7 @@ class LLMClient:
         window_s: float = 60.0,
         response_mode: ResponseMode = "json_schema",
         repair_attempts: int = 1,
+        efficiency: EfficiencyState | None = None,
     ) -> None:
         self.default = default or LLMEndpoint()
         self.endpoints = dict(endpoints or {})
@@ -145,6 +149,7 @@ class LLMClient:
         self.window_s = window_s
         self.response_mode: ResponseMode = response_mode
         self.repair_attempts = repair_attempts
+        self.efficiency = efficiency or EfficiencyState()  # budgets, coalescing, monitor: one per worker
         self._targets: dict[str, _Target] = {}
         self._shared: dict[tuple[str, str], tuple[RateLimiter, CircuitBreaker]] = {}
         self._clients: dict[tuple[str, str, int], openai.AsyncOpenAI] = {}
@@ -156,6 +161,7 @@ class LLMClient:
             settings.llm_endpoints,
             cache=cache,
             store_prompts=settings.llm_store_prompts,
+            efficiency=EfficiencyState(settings.llm_efficiency, settings.data_dir / "calibration"),
             **kw,
         )
 
@@ -220,10 +226,10 @@ class LLMClient:
         started = time.perf_counter()
         cache = cache if cache is not None else self.cache
         targets = [self.resolve(a) for a in req.models]
-        params = {"temperature": req.temperature, "max_tokens": req.max_tokens}
-        key = cache_key(tuple(t.model for t in targets), req.system, req.prompt, params, req.output.schema)
+        key = self.request_key(req)
         system = (req.system + "\n\n" if req.system else "") + req.output.instruction()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": req.prompt}]
+        messages.extend(dict(m) for m in req.history)
         audit = self._base_audit(req, targets[0], messages)
         if cache is not None:
             hit = cache.get(key)
@@ -251,6 +257,14 @@ class LLMClient:
         assert last is not None
         message = "; ".join(stats.errors)
         return self._failure(audit, stats, started, last.error_type, f"all models failed: {message}", None)
+
+    def request_key(self, req: LLMRequest) -> str:
+        """The cache key of a request (also what makes two in-flight requests identical)."""
+        models = tuple(self.resolve(a).model for a in req.models)
+        params = {"temperature": req.temperature, "max_tokens": req.max_tokens}
+        # a request without history keeps the key it always had, so existing caches stay valid
+        prompt = req.prompt if not req.history else canonical_json([req.prompt, *req.history])
+        return cache_key(models, req.system, prompt, params, req.output.schema)
 
     async def _repair(
         self,

@@ -1,0 +1,305 @@
+"""The POET and efficiency parts of the spec: an llm step's ``perceive``/``enforce`` rules and
+``efficiency`` mapping, and the workflow's top-level ``efficiency`` (a mode, or a mode and a budget).
+
+    efficiency: naive                      # or {mode: optimised, budget: {tokens_per_hour: 200000}}
+    steps:
+      - assess:
+          llm:
+            perceive: [{id: has_text, rule: "size(reason) > 0"}]
+            enforce:  [{id: within_total, rule: "refund <= order_total"}]
+            efficiency:
+              risk: {high: ["order_total > 2000.0"], confidence_floor: 0.6}
+              bypass: {error_bound: 0.01}
+              budget: {tokens_per_hour: 50000, fallback: {decision: review}}
+
+Every problem names the line and the fix (docs/efficiency.md): a threshold outside 0-1, a budget of 0,
+an unknown key, a rule that reads a field the step does not have.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from dana_workflows.workflow.efficiency_ir import (
+    EFFICIENCY_MODES,
+    BudgetIR,
+    BypassIR,
+    EfficiencyIR,
+    KnownAnswerIR,
+    RiskIR,
+)
+from dana_workflows.workflow.ir import LLMStepIR, RouteStepIR, RuleIR, StepIR
+from dana_workflows.workflow.spec_support import Collector, check_expr, parse_rule, suggest
+
+STEP_KEYS = ("mode", "risk", "bypass", "budget", "known_answers", "decision_fields", "confidence_field")
+WORKFLOW_KEYS = ("mode", "budget")
+_SECTIONS: dict[str, type[BaseModel]] = {"risk": RiskIR, "bypass": BypassIR, "budget": BudgetIR}
+_FIXES = {
+    "risk": 'risk: {high: ["amount > 5000.0"], medium: [], confidence_floor: 0.6}',
+    "bypass": "bypass: {error_bound: 0.01, confidence_level: 0.95}",
+    "budget": "budget: {tokens_per_hour: 100000, cost_per_hour: 2.0, fallback: {risk: review}}",
+    "mode": "mode: naive   # or optimised",
+}
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _where(node: Any, loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """The deepest (container, key) of a pydantic error location present in the YAML, for its line."""
+    parent, key = node, None
+    for part in loc:
+        container = parent if key is None else parent[key]
+        inside = (isinstance(container, CommentedMap) and part in container) or (
+            isinstance(container, CommentedSeq) and isinstance(part, int) and part < len(container)
+        )
+        if not inside:
+            break
+        parent, key = container, part
+    return parent, key
+
+
+def _section(name: str, node: Any, parent: Any, path: str, c: Collector) -> Any:
+    model = _SECTIONS[name]
+    if not isinstance(node, CommentedMap):
+        c.add(parent, name, path, f"'{name}' is a mapping", _FIXES[name])
+        return None
+    c.unknown_keys(node, tuple(model.model_fields), f"{path}.")
+    try:
+        return model.model_validate(_plain(node))
+    except ValidationError as exc:
+        for e in exc.errors():
+            if e["type"] == "extra_forbidden":
+                continue  # reported by unknown_keys with a did-you-mean
+            where, key = _where(node, e["loc"])
+            field = ".".join(str(x) for x in e["loc"])
+            c.add(where, key, f"{path}.{field}", e["msg"], _FIXES[name])
+        return None
+
+
+def _mode(value: Any, parent: Any, key: str, path: str, c: Collector) -> str | None:
+    if value is None:
+        return None
+    if value not in EFFICIENCY_MODES:
+        c.add(parent, key, path, f"unknown efficiency mode {value!r}", suggest(str(value), EFFICIENCY_MODES))
+        return None
+    return str(value)
+
+
+def _rules(node: Any, parent: Any, key: str, path: str, c: Collector) -> tuple[RuleIR, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, CommentedSeq):
+        c.add(parent, key, path, "a list of rules", '- {id: has_text, rule: "size(reason) > 0"}')
+        return ()
+    rules = [parse_rule(r, node, i, f"{path}[{i}]", c) for i, r in enumerate(node)]
+    return tuple(r for r in rules if r is not None)
+
+
+def _exprs(node: Any, path: str, c: Collector) -> None:
+    for tier in ("high", "medium"):
+        seq = node.get(tier) if isinstance(node, CommentedMap) else None
+        if isinstance(seq, CommentedSeq):
+            for i, expr in enumerate(seq):
+                if isinstance(expr, str):
+                    check_expr(expr, seq, i, f"{path}.{tier}[{i}]", c)
+
+
+def _known(node: Any, parent: Any, path: str, c: Collector) -> tuple[KnownAnswerIR, ...]:
+    if node is None:
+        return ()
+    fix = "known_answers: [{when: \"sku == 'GIFT'\", output: {decision: deny}}]"
+    if not isinstance(node, CommentedSeq):
+        c.add(parent, "known_answers", path, "a list of {when, output}", fix)
+        return ()
+    out: list[KnownAnswerIR] = []
+    for i, item in enumerate(node):
+        ipath = f"{path}[{i}]"
+        if (
+            not isinstance(item, CommentedMap)
+            or not isinstance(item.get("when"), str)
+            or not isinstance(item.get("output"), CommentedMap)
+        ):
+            c.add(node, i, ipath, "a known answer is {when: CEL, output: {field: value}}", fix)
+            continue
+        c.unknown_keys(item, ("when", "output"), f"{ipath}.")
+        if check_expr(item["when"], item, "when", f"{ipath}.when", c):
+            out.append(KnownAnswerIR(when=item["when"], output=_plain(item["output"])))
+    return tuple(out)
+
+
+def _names(node: Any, key: str, path: str, c: Collector) -> tuple[str, ...]:
+    value = node.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        c.add(node, key, f"{path}.{key}", "a list of output field names", f"{key}: [risk]")
+        return ()
+    return tuple(value)
+
+
+def parse_efficiency(node: Any, parent: Any, path: str, c: Collector) -> EfficiencyIR:
+    """An llm step's ``efficiency`` mapping (problems collected; the defaults where it is wrong)."""
+    if node is None:
+        return EfficiencyIR()
+    if not isinstance(node, CommentedMap):
+        c.add(parent, "efficiency", path, "a mapping", "efficiency: {mode: optimised, risk: {...}}")
+        return EfficiencyIR()
+    c.unknown_keys(node, STEP_KEYS, f"{path}.")
+    fields: dict[str, Any] = {}
+    mode = _mode(node.get("mode"), node, "mode", f"{path}.mode", c)
+    if mode is not None:
+        fields["mode"] = mode
+    for name in _SECTIONS:
+        if name in node:
+            parsed = _section(name, node[name], node, f"{path}.{name}", c)
+            if parsed is not None:
+                fields[name] = parsed
+    _exprs(node.get("risk"), f"{path}.risk", c)
+    fields["known_answers"] = _known(node.get("known_answers"), node, f"{path}.known_answers", c)
+    fields["decision_fields"] = _names(node, "decision_fields", path, c)
+    confidence = node.get("confidence_field")
+    if confidence is not None:
+        if not isinstance(confidence, str):
+            c.add(
+                node,
+                "confidence_field",
+                f"{path}.confidence_field",
+                "an output field name",
+                "confidence_field: score",
+            )
+        else:
+            fields["confidence_field"] = confidence
+    return EfficiencyIR(**fields)
+
+
+def parse_llm_poet(node: CommentedMap, data: dict[str, Any], path: str, c: Collector) -> None:
+    """Replace the raw ``perceive``, ``enforce`` and ``efficiency`` of an llm step's mapping with their IR."""
+    data["perceive"] = _rules(node.get("perceive"), node, "perceive", f"{path}.perceive", c)
+    data["enforce"] = _rules(node.get("enforce"), node, "enforce", f"{path}.enforce", c)
+    data["efficiency"] = parse_efficiency(node.get("efficiency"), node, f"{path}.efficiency", c)
+
+
+def parse_workflow_efficiency(node: Any, doc: Any, c: Collector) -> tuple[str | None, BudgetIR | None]:
+    """The top-level ``efficiency``: ``naive``/``optimised``, or ``{mode, budget}``."""
+    if node is None:
+        return None, None
+    if isinstance(node, str):
+        return _mode(node, doc, "efficiency", "efficiency", c), None
+    if not isinstance(node, CommentedMap):
+        c.add(doc, "efficiency", "efficiency", "a mode or a mapping", "efficiency: naive")
+        return None, None
+    c.unknown_keys(node, WORKFLOW_KEYS, "efficiency.")
+    mode = _mode(node.get("mode"), node, "mode", "efficiency.mode", c)
+    budget = _section("budget", node["budget"], node, "efficiency.budget", c) if "budget" in node else None
+    return mode, budget
+
+
+def _resolve(path: str | None, base_dir: Path | None) -> str | None:
+    if path is None or base_dir is None or Path(path).is_absolute():
+        return path
+    return str((base_dir / path).resolve())
+
+
+def _with_workflow(
+    step: LLMStepIR, mode: str | None, budget: BudgetIR | None, base_dir: Path | None
+) -> LLMStepIR:
+    eff = step.efficiency
+    risk = eff.risk.model_copy(
+        update={
+            "novelty": tuple(
+                n.model_copy(update={"baseline": _resolve(n.baseline, base_dir)}) for n in eff.risk.novelty
+            )
+        }
+    )
+    bypass = eff.bypass.model_copy(update={"calibration": _resolve(eff.bypass.calibration, base_dir)})
+    update: dict[str, Any] = {"risk": risk, "bypass": bypass, "workflow_budget": budget}
+    if eff.mode is None and mode is not None:
+        update["mode"] = mode
+    return step.model_copy(update={"efficiency": eff.model_copy(update=update)})
+
+
+def apply_workflow_efficiency(
+    steps: list[StepIR], mode: str | None, budget: BudgetIR | None, base_dir: Path | None
+) -> list[StepIR]:
+    """Every llm step (in branches too) gets the workflow's mode (unless it sets its own) and budget,
+    and its file paths resolved against the spec's folder."""
+    out: list[StepIR] = []
+    for step in steps:
+        if isinstance(step, LLMStepIR):
+            out.append(_with_workflow(step, mode, budget, base_dir))
+        elif isinstance(step, RouteStepIR):
+            branches = tuple(
+                b.model_copy(
+                    update={"steps": tuple(apply_workflow_efficiency(list(b.steps), mode, budget, base_dir))}
+                )
+                for b in step.branches
+            )
+            out.append(step.model_copy(update={"branches": branches}))
+        else:
+            out.append(step)
+    return out
+
+
+def llm_rule_reads(step: LLMStepIR) -> list[tuple[str, str, bool]]:
+    """(expression, where in the step, whether it may read the output) of every CEL the step declares."""
+    out = [(r.expr, f"llm.perceive.{r.id}", False) for r in step.perceive]
+    out += [(r.expr, f"llm.enforce.{r.id}", True) for r in step.enforce]
+    risk = step.efficiency.risk
+    out += [(e, f"llm.efficiency.risk.high[{i}]", True) for i, e in enumerate(risk.high)]
+    out += [(e, f"llm.efficiency.risk.medium[{i}]", True) for i, e in enumerate(risk.medium)]
+    out += [
+        (k.when, f"llm.efficiency.known_answers[{i}].when", False)
+        for i, k in enumerate(step.efficiency.known_answers)
+    ]
+    out += [
+        (n.field, f"llm.efficiency.risk.novelty.{n.field}", True) for n in risk.novelty
+    ]  # a name is CEL too
+    return out
+
+
+def check_llm_fields(step: LLMStepIR, node: Any, path: str, c: Collector) -> None:
+    """Names the step's efficiency settings refer to must be its output fields or known novelty fields."""
+    outputs = {f.name for f in step.output}
+    eff = step.efficiency
+    for name in (*eff.decision_fields, *((eff.confidence_field,) if eff.confidence_field else ())):
+        if name not in outputs:
+            c.add(
+                node,
+                None,
+                f"{path}.llm.efficiency",
+                f"'{name}' is not an output field of the step",
+                suggest(name, outputs),
+            )
+    for i, known in enumerate(eff.known_answers):
+        for name in known.output:
+            if name not in outputs:
+                c.add(
+                    node,
+                    None,
+                    f"{path}.llm.efficiency.known_answers[{i}].output.{name}",
+                    f"'{name}' is not an output field of the step",
+                    suggest(name, outputs),
+                )
+    budgets = [b for b in (eff.budget, eff.workflow_budget) if b is not None]
+    for b in budgets:
+        for name in b.fallback or {}:
+            if name not in outputs:
+                c.add(
+                    node,
+                    None,
+                    f"{path}.llm.efficiency.budget.fallback.{name}",
+                    f"'{name}' is not an output field of the step",
+                    suggest(name, outputs),
+                )
