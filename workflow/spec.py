@@ -32,14 +32,20 @@ from dana_workflows.workflow.ir import (
     ValidateStepIR,
     WorkflowIR,
 )
-from dana_workflows.workflow.objectives_lock import apply_objectives_lock
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
+from dana_workflows.workflow.objectives_lock import apply_objectives_lock
+from dana_workflows.workflow.spec_efficiency import (
+    apply_workflow_efficiency,
+    check_llm_fields,
+    llm_rule_reads,
+    parse_workflow_efficiency,
+)
 from dana_workflows.workflow.spec_steps import parse_steps
 from dana_workflows.workflow.spec_support import Collector, loc, parse_fields, parse_rule, suggest
 
-TOP_KEYS = ("workflow", "version", "description", "input", "objective", "steps", "drift")
+TOP_KEYS = ("workflow", "version", "description", "input", "objective", "steps", "drift", "efficiency")
 RESERVED_VARIABLES = frozenset({"null", "true", "false"})
 
 
@@ -93,6 +99,8 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     else:
         steps = parse_steps(steps_node, "steps", c)
     drift = _parse_drift(doc.get("drift"), doc, c)
+    wf_mode, wf_budget = parse_workflow_efficiency(doc.get("efficiency"), doc, c)
+    steps = apply_workflow_efficiency(steps, wf_mode, wf_budget, base_dir)
 
     if steps:
         _check_names_and_fields(steps, {f.name: f for f in inputs}, objective, c, steps_node)
@@ -272,8 +280,13 @@ def _check_steps(
                     f"field '{name}' has different types where the branches join ({typed})",
                     "give the field one type in every branch, or a different name in each",
                 )
-        elif isinstance(step, LLMStepIR) and step.when:
-            _check_reads(step.when, current, c, node, f"{spath}.llm.when")
+        elif isinstance(step, LLMStepIR):
+            if step.when:
+                _check_reads(step.when, current, c, node, f"{spath}.llm.when")
+            answered = {**current, **{f.name: f for f in step.output}}
+            for expr, where, reads_output in llm_rule_reads(step):  # perceive/enforce/risk rules
+                _check_reads(expr, answered if reads_output else current, c, node, f"{spath}.{where}")
+            check_llm_fields(step, node, spath, c)
         current = fields_after(step, current)
     return current
 
