@@ -121,7 +121,9 @@ def _arith_fix(node: Node, lk: str, rk: str) -> str:
         int_side, other = (left, right) if lk == INT else (right, left)
         if int_side[0] == "lit":
             as_double = f"{float(int_side[1])!r}"
-            return f"write the whole number as a decimal: {render(node).replace(render(int_side), as_double, 1)}"
+            return (
+                f"write the whole number as a decimal: {render(node).replace(render(int_side), as_double, 1)}"
+            )
         return f"convert explicitly: double({render(int_side)}) {symbol} {render(other)}"
     if STRING in (lk, rk) and symbol == "+":
         return "convert the number to text: string(x) + '...'"

@@ -46,7 +46,9 @@ class Recorder:
             on_route=lambda key, step, conds: self.routes.__setitem__(
                 key, (step, self.routes.get(key, (step, []))[1] + conds)
             ),
-            on_set=lambda key, d, seen: self.sets.__setitem__(key, (d, self.sets.get(key, (d, []))[1] + seen)),
+            on_set=lambda key, d, seen: self.sets.__setitem__(
+                key, (d, self.sets.get(key, (d, []))[1] + seen)
+            ),
             on_final=self.finals.extend,
         )
 
@@ -113,18 +115,17 @@ class Checker:
     # -- the questions ----------------------------------------------------------------------------
     def run(self) -> None:
         for path in self.over.routes:
-            self._guard(path, lambda p=path: self.route(p))
+            self._guard(path, self.route, path)
         for key in self.over.rules:
-            self._guard(key, lambda k=key: self.rule(k))
+            self._guard(key, self.rule, key)
         for key in self.over.sets:
-            self._guard(key, lambda k=key: self.transform(k))
+            self._guard(key, self.transform, key)
         for i in range(len(self.ir.objective.constraints)):
-            key = f"objective.constraints[{i}].rule"
-            self._guard(key, lambda i=i: self.constraint(i))
+            self._guard(f"objective.constraints[{i}].rule", self.constraint, i)
 
-    def _guard(self, key: str, ask: Callable[[], None]) -> None:
+    def _guard(self, key: str, ask: Callable[[Any], None], subject: Any) -> None:
         try:
-            ask()
+            ask(subject)
         except SolverGaveUp:
             self.undecided.append(key)
 
@@ -137,41 +138,46 @@ class Checker:
 
         if not self.possible(reach):
             return  # nothing reaches the route: the finding that says why is elsewhere
-        never: set[int] = set()
-        for i, name in enumerate(names):
-            key = f"{path}.route.{name}"
-            if self.possible(lambda rec, i=i: _taken(rec, path, i)):
-                continue
-            never.add(i)
-            if self.possible(lambda rec, i=i: _holds(rec, path, i)):
-                event = self.example(
-                    lambda rec, i=i: _holds(rec, path, i),
-                    lambda t, i=i: path in t.chosen and names.index(t.chosen[path]) < i,
-                )
-                earlier = _chosen(self.ir, event, path)
-                by = f"'{earlier}'" if earlier else "the branches before it"
-                self.add(
-                    "never-taken",
-                    key,
-                    f"branch '{name}' is never taken: every event its condition admits is taken by {by} first",
-                    "reorder the branches, or narrow the earlier condition",
-                    event,
-                )
-            else:
-                event = self.example(reach, lambda t, k=key: path in t.chosen or t.at == k)
-                self.add(
-                    "never-taken",
-                    key,
-                    f"branch '{name}' is never taken: its condition cannot hold for any event reaching "
-                    "this route (given the checks before it)",
-                    "correct the condition, or remove the branch",
-                    event,
-                )
+        never = {i for i in range(len(names)) if self.never_taken(path, names, i, reach)}
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
-                if i in never or j in never:
-                    continue
-                self.overlap(path, names, i, j)
+                if i not in never and j not in never:
+                    self.overlap(path, names, i, j)
+
+    def never_taken(self, path: str, names: list[str], i: int, reach: Query) -> bool:
+        """Whether branch i can never be taken (and the finding that says why)."""
+        name, key = names[i], f"{path}.route.{names[i]}"
+
+        def taken(rec: Recorder) -> Any:
+            return _taken(rec, path, i)
+
+        def holds(rec: Recorder) -> Any:
+            return _holds(rec, path, i)
+
+        if self.possible(taken):
+            return False
+        if self.possible(holds):
+            event = self.example(holds, lambda t: path in t.chosen and names.index(t.chosen[path]) < i)
+            earlier = _chosen(self.ir, event, path)
+            by = f"'{earlier}'" if earlier else "the branches before it"
+            self.add(
+                "never-taken",
+                key,
+                f"branch '{name}' is never taken: every event its condition admits is taken by {by} first",
+                "reorder the branches, or narrow the earlier condition",
+                event,
+            )
+            return True
+        event = self.example(reach, lambda t: path in t.chosen or t.at == key)
+        self.add(
+            "never-taken",
+            key,
+            f"branch '{name}' is never taken: its condition cannot hold for any event reaching "
+            "this route (given the checks before it)",
+            "correct the condition, or remove the branch",
+            event,
+        )
+        return True
 
     def overlap(self, path: str, names: list[str], i: int, j: int) -> None:
         both, only_i, only_j = (
@@ -192,7 +198,7 @@ class Checker:
             key_j,
             f"branches '{names[i]}' and '{names[j]}' overlap and neither contains the other: an event "
             f"meeting both goes to '{names[i]}' only because it is listed first",
-            f"make the conditions exclusive (add '&& !(...)' to one), or confirm the order is intended",
+            "make the conditions exclusive (add '&& !(...)' to one), or confirm the order is intended",
             event,
         )
 
@@ -250,17 +256,18 @@ class Checker:
         if not self.possible(passes(None)):
             event = self.example(reach(None), lambda t: key in t.values and not t.passed(key))
             self.add(
-                "never-passes", key, "this constraint can never pass: every decided event violates it",
-                "correct the constraint", event,
+                "never-passes",
+                key,
+                "this constraint can never pass: every decided event violates it",
+                "correct the constraint",
+                event,
             )
             return
         labels = dict.fromkeys(label for s, _ in over for label in s.branches)
         for label in labels:
             if self.possible(reach(label)) and not self.possible(passes(label)):
                 route, branch = label.split("=", 1)
-                event = self.example(
-                    reach(label), lambda t, b=branch: b in t.chosen.values() and not t.passed(key)
-                )
+                event = self.example(reach(label), _violated_on(branch, key))
                 self.add(
                     "contradicts-branch",
                     key,
@@ -328,6 +335,10 @@ def declared_range(derive: DeriveIR, fields: tuple[FieldIR, ...]) -> tuple[float
 
 def _real(sym: Sym) -> Any:
     return z3.ToReal(sym.value) if sym.value.sort() == z3.IntSort() else sym.value
+
+
+def _violated_on(branch: str, key: str) -> Callable[[Trace], bool]:
+    return lambda t: branch in t.chosen.values() and not t.passed(key)
 
 
 def _taken(rec: Recorder, path: str, i: int) -> Any:

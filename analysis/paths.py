@@ -162,7 +162,9 @@ def _validate(
     return out
 
 
-def _route(step: RouteStepIR, states: list[State], path: str, walker: Walker, observer: Observer) -> list[State]:
+def _route(
+    step: RouteStepIR, states: list[State], path: str, walker: Walker, observer: Observer
+) -> list[State]:
     out: list[State] = []
     conditions: list[tuple[State, list[Sym]]] = []
     for s in states:

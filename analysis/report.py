@@ -83,3 +83,17 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
             seen.add((f.code, f.key, f.message))
             out.append(f)
     return out
+
+
+def summary(analysis: Analysis) -> str:
+    """One line: how many errors, warnings and notes (for the ✓/✗ line of validate)."""
+    parts = [
+        f"{len(group)} {name}{'s' if len(group) != 1 else ''}"
+        for name, group in (
+            ("error", analysis.errors),
+            ("warning", analysis.warnings),
+            ("note", analysis.notes),
+        )
+        if group
+    ]
+    return ", ".join(parts) if parts else "no findings"

@@ -6,7 +6,7 @@ A site's key is the dotted path `dana-wf validate` uses in its messages
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +41,7 @@ def sites(ir: WorkflowIR) -> Iterator[Site]:
         yield Site(f"objective.constraints[{i}].rule", "constraint", rule.expr, final)
 
 
-def _steps(steps: tuple[StepIR, ...], fields: Fields, prefix: str) -> Iterator[Site]:
+def _steps(steps: tuple[StepIR, ...], fields: Fields, prefix: str) -> Generator[Site, None, Fields]:
     current = fields
     for i, step in enumerate(steps):
         path = f"{prefix}[{i}].{step.name}"

@@ -58,7 +58,9 @@ def _transform(node: Any, path: str, lines: dict[str, int]) -> None:
         sets = node["set"]
         for field, spec in sets.items():
             on_expr = isinstance(spec, CommentedMap) and "expr" in spec
-            lines[f"{path}.transform.set.{field}"] = line_of(spec, "expr") if on_expr else line_of(sets, field)
+            lines[f"{path}.transform.set.{field}"] = (
+                line_of(spec, "expr") if on_expr else line_of(sets, field)
+            )
 
 
 def _validate(node: Any, path: str, lines: dict[str, int]) -> None:

@@ -26,18 +26,29 @@ from dana_workflows.analysis.cel_types import BOOL, DOUBLE, INT, NULL, NUMERIC, 
 from dana_workflows.workflow.cel_parse import INT64_MAX, INT64_MIN, Node
 
 _SORTS = {INT: z3.IntSort, DOUBLE: z3.RealSort, STRING: z3.StringSort, BOOL: z3.BoolSort}
-_ORDER = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+_ORDER = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 _UNCHANGED = {  # text each call leaves as it is (printable ASCII), for the `under` mode
     "upper": z3.Union(z3.Range(" ", "`"), z3.Range("{", "~")),
     "lower": z3.Union(z3.Range(" ", "@"), z3.Range("[", "~")),
 }
 PRINTABLE = z3.Star(z3.Range(" ", "~"))
-_NO_ASCII_LOWER = z3.Complement(z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("a", "z"), z3.Full(z3.ReSort(z3.StringSort()))))
-_NO_ASCII_UPPER = z3.Complement(z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("A", "Z"), z3.Full(z3.ReSort(z3.StringSort()))))
+_NO_ASCII_LOWER = z3.Complement(
+    z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("a", "z"), z3.Full(z3.ReSort(z3.StringSort())))
+)
+_NO_ASCII_UPPER = z3.Complement(
+    z3.Concat(z3.Full(z3.ReSort(z3.StringSort())), z3.Range("A", "Z"), z3.Full(z3.ReSort(z3.StringSort())))
+)
 _RESULT_FACTS = {  # upper() leaves no a-z, lower() no A-Z, trim() no space at either end
     "upper": lambda r: z3.InRe(r, _NO_ASCII_LOWER),
     "lower": lambda r: z3.InRe(r, _NO_ASCII_UPPER),
-    "trim": lambda r: z3.And(z3.Not(z3.PrefixOf(z3.StringVal(" "), r)), z3.Not(z3.SuffixOf(z3.StringVal(" "), r))),
+    "trim": lambda r: z3.And(
+        z3.Not(z3.PrefixOf(z3.StringVal(" "), r)), z3.Not(z3.SuffixOf(z3.StringVal(" "), r))
+    ),
 }
 
 

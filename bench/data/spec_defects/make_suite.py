@@ -7,6 +7,7 @@ the site key (the dotted path `dana-wf validate` prints). A clean spec expects n
 Run it to (re)write the .yaml files and expected.json next to it.
 """
 
+# ruff: noqa: E501  (the specs are data: their lines are as long as a spec author writes them)
 from __future__ import annotations
 
 import json
@@ -148,46 +149,70 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     "clean_triage": ("triage", [], []),
     "clean_loans_tiers": (
         "loans",
-        [('        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n',
-          '        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n'
-          '        small: "amount <= 50000.0"\n')],
+        [
+            (
+                '        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n',
+                '        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n'
+                '        small: "amount <= 50000.0"\n',
+            )
+        ],
         [],  # specific before general is not an overlap finding: every `approve` event is also `small`
     ),
     "clean_claims_branch_steps": (
         "claims",
-        [('        review: "true"\n',
-          '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
-          '                validate:\n                  - {id: has_claim, rule: "size(claim_id) > 0"}\n')],
+        [
+            (
+                '        review: "true"\n',
+                '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
+                '                validate:\n                  - {id: has_claim, rule: "size(claim_id) > 0"}\n',
+            )
+        ],
         [],
     ),
     "never_fails_in_branch": (
         "claims",
-        [('        review: "true"\n',
-          '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
-          '                validate:\n                  - {id: large_enough, rule: "amount_usd >= 1000.0"}\n')],
+        [
+            (
+                '        review: "true"\n',
+                '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
+                '                validate:\n                  - {id: large_enough, rule: "amount_usd >= 1000.0"}\n',
+            )
+        ],
         [("never-fails", "steps[2].triage.route.review.steps[0].second_look.validate[0].rule")],
     ),
     "clean_shipping_sea_first": (
         "shipping",
-        [('        air: "express && weight_kg <= 30.0"\n',
-          '        heavy: "weight_kg > 500.0 && !express && !(domestic || destination == \'FR\')"\n'
-          '        air: "express && weight_kg <= 30.0"\n')],
+        [
+            (
+                '        air: "express && weight_kg <= 30.0"\n',
+                "        heavy: \"weight_kg > 500.0 && !express && !(domestic || destination == 'FR')\"\n"
+                '        air: "express && weight_kg <= 30.0"\n',
+            )
+        ],
         [],  # heavy is disjoint from air and from road
     ),
     "clean_triage_optional": (
         "triage",
-        [("  chest_pain: boolean\n", "  chest_pain: boolean\n  ward: string?\n"),
-         ('        - {id: has_patient, rule: "size(patient_id) > 0"}\n',
-          '        - {id: has_patient, rule: "size(patient_id) > 0"}\n'
-          '        - {id: known_ward, rule: "ward == null || ward in [\'A\', \'B\']"}\n')],
+        [
+            ("  chest_pain: boolean\n", "  chest_pain: boolean\n  ward: string?\n"),
+            (
+                '        - {id: has_patient, rule: "size(patient_id) > 0"}\n',
+                '        - {id: has_patient, rule: "size(patient_id) > 0"}\n'
+                "        - {id: known_ward, rule: \"ward == null || ward in ['A', 'B']\"}\n",
+            ),
+        ],
         [],
     ),
     # ---- type errors (refused before anything runs) ---------------------------------------------
     "type_chained_comparison": (
         "loans",
-        [('        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
-          '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
-          '        - {id: score_range, rule: "300 <= credit_score <= 850"}\n')],
+        [
+            (
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
+                '        - {id: score_range, rule: "300 <= credit_score <= 850"}\n',
+            )
+        ],
         [("type-error", "steps[0].check.validate[3].rule")],
     ),
     "type_double_times_int": (
@@ -212,24 +237,37 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     ),
     "type_route_and_number": (
         "loans",
-        [('approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"',
-          'approve: "credit_score >= 720 && amount"')],
+        [
+            (
+                'approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"',
+                'approve: "credit_score >= 720 && amount"',
+            )
+        ],
         [("type-error", "steps[2].decide.route.approve")],
     ),
     "type_set_string_into_double": (
         "loans",
-        [('ratio: {expr: "income > 0.0 ? amount / income : 1000.0", type: double}',
-          'ratio: {expr: "\'high\'", type: double}')],
+        [
+            (
+                'ratio: {expr: "income > 0.0 ? amount / income : 1000.0", type: double}',
+                "ratio: {expr: \"'high'\", type: double}",
+            )
+        ],
         [("type-error", "steps[1].derive.transform.set.ratio")],
     ),
     "type_upper_of_number": (
         "claims",
-        [('rule: "size(policy_id) > 0"', 'rule: "upper(policy_limit) == \'A\'"')],
+        [('rule: "size(policy_id) > 0"', "rule: \"upper(policy_limit) == 'A'\"")],
         [("type-error", "steps[1].check_claim.validate[2].rule")],
     ),
     "type_member_call_on_number": (
         "claims",
-        [('rule: "size(description) > 0", severity: warn', 'rule: "amount.startsWith(\'1\')", severity: warn')],
+        [
+            (
+                'rule: "size(description) > 0", severity: warn',
+                "rule: \"amount.startsWith('1')\", severity: warn",
+            )
+        ],
         [("type-error", "steps[1].check_claim.validate[3].rule")],
     ),
     "type_not_of_number": (
@@ -240,8 +278,13 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     # ---- route branches never taken -------------------------------------------------------------
     "never_taken_shadowed": (
         "loans",
-        [('        review: "true"\n', '        prime: "credit_score >= 760 && amount <= 20000.0 && ratio < 0.3"\n'
-          '        review: "true"\n')],
+        [
+            (
+                '        review: "true"\n',
+                '        prime: "credit_score >= 760 && amount <= 20000.0 && ratio < 0.3"\n'
+                '        review: "true"\n',
+            )
+        ],
         [("never-taken", "steps[2].decide.route.prime")],
     ),
     "never_taken_beyond_declared_range": (
@@ -256,25 +299,42 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     ),
     "never_taken_catch_all_first": (
         "claims",
-        [('        auto_pay: "amount_usd < 1000.0"\n        review: "true"\n',
-          '        review: "true"\n        auto_pay: "amount_usd < 1000.0"\n')],
+        [
+            (
+                '        auto_pay: "amount_usd < 1000.0"\n        review: "true"\n',
+                '        review: "true"\n        auto_pay: "amount_usd < 1000.0"\n',
+            )
+        ],
         [("never-taken", "steps[2].triage.route.auto_pay")],
     ),
     "never_taken_membership": (
         "shipping",
-        [('        sea: "true"\n', '        europe: "destination in [\'DE\', \'FR\']"\n        sea: "true"\n')],
+        [
+            (
+                '        sea: "true"\n',
+                "        europe: \"destination in ['DE', 'FR']\"\n        sea: \"true\"\n",
+            )
+        ],
         [("never-taken", "steps[2].dispatch.route.europe")],  # DE and FR are all taken by `road`
     ),
     "never_taken_upper_lowercase": (
         "claims",
-        [('        auto_pay: "amount_usd < 1000.0"\n',
-          '        euro_fast: "currency == \'eur\'"\n        auto_pay: "amount_usd < 1000.0"\n')],
+        [
+            (
+                '        auto_pay: "amount_usd < 1000.0"\n',
+                '        euro_fast: "currency == \'eur\'"\n        auto_pay: "amount_usd < 1000.0"\n',
+            )
+        ],
         [("never-taken", "steps[2].triage.route.euro_fast")],  # currency was upper-cased by normalize
     ),
     "never_taken_unknown_currency": (
         "claims",
-        [('        auto_pay: "amount_usd < 1000.0"\n',
-          '        yen: "currency == \'JPY\'"\n        auto_pay: "amount_usd < 1000.0"\n')],
+        [
+            (
+                '        auto_pay: "amount_usd < 1000.0"\n',
+                '        yen: "currency == \'JPY\'"\n        auto_pay: "amount_usd < 1000.0"\n',
+            )
+        ],
         [("never-taken", "steps[2].triage.route.yen")],  # known_currency rejected it before
     ),
     "never_taken_triage_points": (
@@ -285,20 +345,32 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     # ---- overlaps whose order decides -----------------------------------------------------------
     "overlap_channel_and_score": (
         "loans",
-        [('        review: "true"\n', '        web_fast: "channel == \'web\' && amount <= 20000.0"\n'
-          '        review: "true"\n')],
+        [
+            (
+                '        review: "true"\n',
+                '        web_fast: "channel == \'web\' && amount <= 20000.0"\n        review: "true"\n',
+            )
+        ],
         [("overlap", "steps[2].decide.route.web_fast")],
     ),
     "overlap_amount_and_score": (
         "loans",
-        [('        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n',
-          '        small: "amount < 10000.0"\n        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n')],
+        [
+            (
+                '        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n',
+                '        small: "amount < 10000.0"\n        approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"\n',
+            )
+        ],
         [("overlap", "steps[2].decide.route.approve")],
     ),
     "overlap_shipping_express_domestic": (
         "shipping",
-        [('road: "!(express && weight_kg <= 30.0) && (domestic || destination == \'FR\')"',
-          'road: "domestic || destination == \'FR\'"')],
+        [
+            (
+                "road: \"!(express && weight_kg <= 30.0) && (domestic || destination == 'FR')\"",
+                "road: \"domestic || destination == 'FR'\"",
+            )
+        ],
         [("overlap", "steps[2].dispatch.route.road")],  # an express parcel to DE meets both
     ),
     "overlap_triage_fever": (
@@ -309,21 +381,34 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     # ---- rules that never fail or never pass ----------------------------------------------------
     "never_fails_after_earlier_rule": (
         "loans",
-        [('  - derive:\n', '  - recheck:\n      validate:\n        - {id: non_negative, rule: "amount >= 0.0"}\n'
-          '  - derive:\n')],
+        [
+            (
+                "  - derive:\n",
+                '  - recheck:\n      validate:\n        - {id: non_negative, rule: "amount >= 0.0"}\n'
+                "  - derive:\n",
+            )
+        ],
         [("never-fails", "steps[1].recheck.validate[0].rule")],
     ),
     "never_fails_declared_range": (
         "loans",
-        [('        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
-          '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
-          '        - {id: score_floor, rule: "credit_score >= 300"}\n')],
+        [
+            (
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
+                '        - {id: score_floor, rule: "credit_score >= 300"}\n',
+            )
+        ],
         [("never-fails", "steps[0].check.validate[3].rule")],
     ),
     "never_fails_or_instead_of_and": (
         "loans",
-        [('rule: "channel == null || channel in [\'web\', \'branch\', \'phone\']"',
-          'rule: "channel != null || channel == null"')],
+        [
+            (
+                "rule: \"channel == null || channel in ['web', 'branch', 'phone']\"",
+                'rule: "channel != null || channel == null"',
+            )
+        ],
         [("never-fails", "steps[0].check.validate[3].rule")],
     ),
     "never_fails_size_non_negative": (
@@ -333,51 +418,82 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     ),
     "never_passes_after_term_check": (
         "loans",
-        [('  - derive:\n', '  - long_term:\n      validate:\n        - {id: over_five_years, rule: "term_months > 60"}\n'
-          '  - derive:\n')],
+        [
+            (
+                "  - derive:\n",
+                '  - long_term:\n      validate:\n        - {id: over_five_years, rule: "term_months > 60"}\n'
+                "  - derive:\n",
+            )
+        ],
         [("never-passes", "steps[1].long_term.validate[0].rule")],
     ),
     "never_passes_above_declared_max": (
         "loans",
-        [('        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
-          '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
-          '        - {id: top_score, rule: "credit_score > 850"}\n')],
+        [
+            (
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n',
+                '        - {id: has_id, rule: "size(applicant_id) > 0"}\n'
+                '        - {id: top_score, rule: "credit_score > 850"}\n',
+            )
+        ],
         [("never-passes", "steps[0].check.validate[3].rule")],
     ),
     "never_passes_and_of_two_values": (
         "loans",
-        [('rule: "channel == null || channel in [\'web\', \'branch\', \'phone\']"',
-          'rule: "channel == \'web\' && channel == \'branch\'"')],
+        [
+            (
+                "rule: \"channel == null || channel in ['web', 'branch', 'phone']\"",
+                "rule: \"channel == 'web' && channel == 'branch'\"",
+            )
+        ],
         [("never-passes", "steps[0].check.validate[3].rule")],
     ),
     "never_passes_in_branch": (
         "claims",
-        [('        review: "true"\n',
-          '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
-          '                validate:\n                  - {id: tiny, rule: "amount_usd < 500.0"}\n')],
+        [
+            (
+                '        review: "true"\n',
+                '        review:\n          when: "true"\n          steps:\n            - second_look:\n'
+                '                validate:\n                  - {id: tiny, rule: "amount_usd < 500.0"}\n',
+            )
+        ],
         [("never-passes", "steps[2].triage.route.review.steps[0].second_look.validate[0].rule")],
     ),
     "never_passes_shipping_weight": (
         "shipping",
-        [('        - {id: has_order, rule: "size(order_id) > 0"}\n',
-          '        - {id: has_order, rule: "size(order_id) > 0"}\n'
-          '        - {id: too_heavy, rule: "weight_kg > 1000.0 && items >= 1"}\n')],
+        [
+            (
+                '        - {id: has_order, rule: "size(order_id) > 0"}\n',
+                '        - {id: has_order, rule: "size(order_id) > 0"}\n'
+                '        - {id: too_heavy, rule: "weight_kg > 1000.0 && items >= 1"}\n',
+            )
+        ],
         [("never-passes", "steps[0].check.validate[2].rule")],
     ),
     # ---- objective constraints contradicting a branch -------------------------------------------
     "constraint_contradicts_branch": (
         "loans",
-        [('approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"',
-          'approve: "credit_score >= 720 && amount > 60000.0"')],
+        [
+            (
+                'approve: "credit_score >= 720 && amount <= 50000.0 && ratio < 0.5"',
+                'approve: "credit_score >= 720 && amount > 60000.0"',
+            )
+        ],
         [("contradicts-branch", "objective.constraints[0].rule")],
     ),
     "constraint_contradicts_decline": (
         "loans",
-        [('    - {id: no_large_auto, rule: "route != \'approve\' || amount <= 50000.0"}\n',
-          '    - {id: no_large_auto, rule: "route != \'approve\' || amount <= 50000.0"}\n'
-          '    - {id: decline_only_poor, rule: "route != \'decline\' || credit_score < 600"}\n'),
-         ('        review: "true"\n', '        decline: "credit_score >= 600 && credit_score < 650"\n'
-          '        review: "true"\n')],
+        [
+            (
+                "    - {id: no_large_auto, rule: \"route != 'approve' || amount <= 50000.0\"}\n",
+                "    - {id: no_large_auto, rule: \"route != 'approve' || amount <= 50000.0\"}\n"
+                "    - {id: decline_only_poor, rule: \"route != 'decline' || credit_score < 600\"}\n",
+            ),
+            (
+                '        review: "true"\n',
+                '        decline: "credit_score >= 600 && credit_score < 650"\n        review: "true"\n',
+            ),
+        ],
         [("contradicts-branch", "objective.constraints[1].rule")],
     ),
     "constraint_contradicts_air": (
@@ -385,51 +501,78 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
         [('air: "express && weight_kg <= 30.0"', 'air: "express && weight_kg > 40.0"')],
         [
             ("contradicts-branch", "objective.constraints[0].rule"),
-            ("overlap", "steps[2].dispatch.route.road"),  # road's `!(express && w <= 30)` now admits heavy express parcels
+            (
+                "overlap",
+                "steps[2].dispatch.route.road",
+            ),  # road's `!(express && w <= 30)` now admits heavy express parcels
         ],
     ),
     "constraint_never_passes": (
         "claims",
-        [('    - {id: within_limit, rule: "route != \'auto_pay\' || amount_usd <= policy_limit"}\n',
-          '    - {id: within_limit, rule: "route != \'auto_pay\' || amount_usd <= policy_limit"}\n'
-          '    - {id: refunds_only, rule: "amount < 0.0"}\n')],
+        [
+            (
+                "    - {id: within_limit, rule: \"route != 'auto_pay' || amount_usd <= policy_limit\"}\n",
+                "    - {id: within_limit, rule: \"route != 'auto_pay' || amount_usd <= policy_limit\"}\n"
+                '    - {id: refunds_only, rule: "amount < 0.0"}\n',
+            )
+        ],
         [("never-passes", "objective.constraints[1].rule")],
     ),
     # ---- transforms leaving a declared range ----------------------------------------------------
     "out_of_range_score_percent": (
         "loans",
-        [('          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n',
-          '          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n'
-          '          score_pct: {expr: "(credit_score - 300) * 100 / 500", type: long, min: 0, max: 100}\n')],
+        [
+            (
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n",
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n"
+                '          score_pct: {expr: "(credit_score - 300) * 100 / 500", type: long, min: 0, max: 100}\n',
+            )
+        ],
         [("out-of-range", "steps[1].derive.transform.set.score_pct")],
     ),
     "out_of_range_income_overwritten": (
         "loans",
-        [('          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n',
-          '          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n'
-          '          income: "income - 1000.0"\n')],
+        [
+            (
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n",
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n"
+                '          income: "income - 1000.0"\n',
+            )
+        ],
         [("out-of-range", "steps[1].derive.transform.set.income")],
     ),
     "out_of_range_int32": (
         "loans",
-        [('          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n',
-          '          score_band: {expr: "credit_score >= 700 ? \'good\' : \'fair\'", type: string}\n'
-          '          term_micro: {expr: "term_months * 100000000", type: int}\n')],
+        [
+            (
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n",
+                "          score_band: {expr: \"credit_score >= 700 ? 'good' : 'fair'\", type: string}\n"
+                '          term_micro: {expr: "term_months * 100000000", type: int}\n',
+            )
+        ],
         [("out-of-range", "steps[1].derive.transform.set.term_micro")],
     ),
     "out_of_range_handling": (
         "shipping",
-        [('          domestic: {expr: "destination == \'DE\'", type: boolean}\n',
-          '          domestic: {expr: "destination == \'DE\'", type: boolean}\n'
-          '          handling: {expr: "weight_kg * 1.5", type: double, max: 1000.0}\n')],
+        [
+            (
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n",
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n"
+                '          handling: {expr: "weight_kg * 1.5", type: double, max: 1000.0}\n',
+            )
+        ],
         [("out-of-range", "steps[1].price.transform.set.handling")],
     ),
     # ---- outside the analysed subset: reported, never skipped -----------------------------------
     "not_analysed_conversion": (
         "shipping",
-        [('          domestic: {expr: "destination == \'DE\'", type: boolean}\n',
-          '          domestic: {expr: "destination == \'DE\'", type: boolean}\n'
-          '          handling: {expr: "double(items) * 0.5 + weight_kg", type: double, max: 1100.0}\n')],
+        [
+            (
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n",
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n"
+                '          handling: {expr: "double(items) * 0.5 + weight_kg", type: double, max: 1100.0}\n',
+            )
+        ],
         [("not-analysed", "steps[1].price.transform.set.handling")],
     ),
     "out_of_range_triage_points": (
@@ -439,7 +582,7 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
     ),
     "out_of_range_claims_usd": (
         "claims",
-        [('            type: double\n', '            type: double\n            max: 1000000.0\n')],
+        [("            type: double\n", "            type: double\n            max: 1000000.0\n")],
         [("out-of-range", "steps[0].normalize.transform.set.amount_usd")],
     ),
 }
