@@ -1,0 +1,107 @@
+"""`dana-wf objectives` end to end on the claims example: infer, accept, edit, pin, re-infer, run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli.main import app
+from dana_workflows.workflow.objectives_lock import lock_path, read_lock
+from dana_workflows.workflow.spec import load_spec
+
+pytestmark = pytest.mark.e2e
+CLAIMS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims"
+
+
+def _good_claims(n: int) -> list[str]:
+    """Claims that pass the example's own rules (the known-good sample)."""
+    out = []
+    for line in (CLAIMS / "events.jsonl").read_text().splitlines():
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if (
+            isinstance(ev.get("amount"), float)
+            and ev["amount"] > 0
+            and ev.get("policy_id")
+            and str(ev.get("currency", "")).strip().upper() in ("USD", "EUR", "GBP")
+            and "claim_id" in ev
+            and isinstance(ev.get("policy_limit"), float)
+        ):
+            out.append(line)
+        if len(out) == n:
+            break
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copy(CLAIMS / "claims.yaml", tmp_path / "claims.yaml")
+    (tmp_path / "sample.jsonl").write_text("\n".join(_good_claims(400)) + "\n")
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["objectives", *args])
+    return result.exit_code, result.output
+
+
+def test_infer_review_accept_edit_pin_reinfer(workdir: Path) -> None:
+    spec = str(workdir / "claims.yaml")
+    code, out = run("infer", spec, "--sample", str(workdir / "sample.jsonl"), "--domain", "insurance")
+    assert code == 0, out
+    lock = read_lock(lock_path(spec))
+    ids = {r.id for r in lock.rules}
+    assert {"policy_id_pattern", "amount_range"} <= ids
+    assert all(r.status == "proposed" and r.origin == "inferred" for r in lock.rules)
+    assert run("accept", spec, "amount_range")[0] == 0
+    assert run("pin", spec, "policy_id_pattern")[0] == 0
+    code, out = run(
+        "edit", spec, "input/channel_domain", "--rule", 'channel == null || channel in ["web", "phone"]'
+    )
+    assert code == 0, out
+    before = {r.id: (r.rule, r.version, r.status, r.origin) for r in read_lock(lock_path(spec)).rules}
+    (workdir / "sample2.jsonl").write_text("\n".join(_good_claims(400)[::-1][:200]) + "\n")
+    assert run("infer", spec, "--sample", str(workdir / "sample2.jsonl"))[0] == 0
+    after = {r.id: (r.rule, r.version, r.status, r.origin) for r in read_lock(lock_path(spec)).rules}
+    assert after["policy_id_pattern"] == before["policy_id_pattern"]
+    assert (
+        after["channel_domain"]
+        == before["channel_domain"]
+        == ('channel == null || channel in ["web", "phone"]', 2, "accepted", "edited")
+    )
+    ir = load_spec(spec)
+    head = ir.steps[0]
+    assert head.name == "input_objectives"
+    assert {r.id for r in head.rules} == {
+        "amount_range@inferred.v1",
+        "policy_id_pattern@inferred.v1",
+        "channel_domain@edited.v2",
+    }
+    code, out = run("review", spec, "--json")
+    assert code == 0 and '"origin": "edited"' in out
+
+
+@pytest.mark.parametrize(
+    ("sample", "args", "message"),
+    [
+        ("", (), "no usable events"),
+        ("not json\n{]\n", (), "no usable events"),
+        ("TINY", (), "too few to infer from"),
+        ("GOOD", ("--domain", "finanse"), "did you mean 'finance'"),
+    ],
+)
+def test_bad_input_gets_one_message_and_no_lock(
+    workdir: Path, sample: str, args: tuple[str, ...], message: str
+) -> None:
+    text = {"TINY": "\n".join(_good_claims(5)), "GOOD": "\n".join(_good_claims(100))}.get(sample, sample)
+    (workdir / "bad.jsonl").write_text(text)
+    code, out = run("infer", str(workdir / "claims.yaml"), "--sample", str(workdir / "bad.jsonl"), *args)
+    assert code == 1
+    assert message in out and "explicit objectives" in out and "Traceback" not in out
+    assert not lock_path(workdir / "claims.yaml").exists()
