@@ -295,6 +295,7 @@ def _mount_kafka_runtime() -> None:
 
 _mount_kafka_runtime()
 _mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
+_mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
 
 

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
 
     # Audit
     audit_dsn: str = "chdb://.dwf/audit"
+    # Knowledge (docs/context.md): the store of synced sources the llm steps draw on
+    knowledge_dsn: str = "chdb://.dwf/knowledge"
     audit_batch_size: int = 20_000
     audit_batch_interval_s: float = 1.0
     audit_buffer_max: int = 100_000

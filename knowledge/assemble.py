@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from dana_workflows.knowledge.errors import KnowledgeError
+from dana_workflows.knowledge.facts import Fact, find_fact
 from dana_workflows.knowledge.index import Candidate, ChunkIndex, block
 from dana_workflows.workflow.knowledge_ir import DEFAULT_SECTIONS
 
@@ -34,15 +35,6 @@ FILTER_BOOST = 1.0
 
 class BudgetError(KnowledgeError):
     """The budget cannot hold the instructions and the answer: no context could ever be sent."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """A required fact resolved for one event: chunks of `source` whose metadata equal `where`."""
-
-    id: str
-    source: str
-    where: Mapping[str, Any]
 
 
 @dataclass(slots=True)
@@ -59,10 +51,6 @@ class Assembled:
 
     def context(self) -> str:
         return "".join(self.text[s] for s in CONTEXT_SECTIONS if self.text.get(s))
-
-
-def _matches(meta: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
-    return all(k in meta and str(meta[k]) == str(v) for k, v in where.items())
 
 
 def edges_first(ranked: Sequence[Candidate]) -> list[Candidate]:
@@ -128,7 +116,7 @@ class Assembler:
             chosen[c.position] = c
 
         for fact in facts:
-            hits = [cands[i] for i in self.index.by_source.get(fact.source, []) if _matches(cands[i].chunk.meta, fact.where)]
+            hits = [cands[i] for i in find_fact(self.index, fact)]
             hits.sort(key=lambda c: -rank[c.position])
             got = []
             for c in hits:
@@ -196,5 +184,7 @@ class Assembler:
                     if not got and fact_id not in missing:
                         missing.append(fact_id)
         tokens = {s: counter.count(text[s]) if text[s] else 0 for s in CONTEXT_SECTIONS}
-        tokens.update(instructions=instr, context=context, reserve=self.reserve, total=instr + context + self.reserve)
+        tokens.update(
+            instructions=instr, context=context, reserve=self.reserve, total=instr + context + self.reserve
+        )
         return Assembled(sections, text, tokens, resolved, missing)

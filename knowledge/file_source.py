@@ -47,15 +47,17 @@ def _read_one(source: KnowledgeSourceIR, path: Path, rel: str) -> list[Chunk]:
         size = path.stat().st_size
         if size > source.max_file_bytes:
             raise KnowledgeError(
-                f"source {source.id!r}: {path} is {size} bytes, over max_file_bytes ({source.max_file_bytes}); "
-                "split the file or raise max_file_bytes"
+                f"source {source.id!r}: {path} is {size} bytes, over max_file_bytes "
+                f"({source.max_file_bytes}); split the file or raise max_file_bytes"
             )
         text = path.read_text(encoding="utf-8")
         mtime_us = path.stat().st_mtime_ns // 1000
     except OSError as exc:
         raise KnowledgeError(f"source {source.id!r}: cannot read {path} ({exc.strerror}); check it") from None
     except UnicodeDecodeError as exc:
-        raise KnowledgeError(f"source {source.id!r}: {path} is not UTF-8 text ({exc.reason}); convert it") from None
+        raise KnowledgeError(
+            f"source {source.id!r}: {path} is not UTF-8 text ({exc.reason}); convert it"
+        ) from None
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
         return _markdown(source, path, rel, text, mtime_us)
@@ -77,7 +79,9 @@ def _markdown(source: KnowledgeSourceIR, path: Path, rel: str, text: str, mtime_
         try:
             loaded = YAML(typ="safe").load(front) or {}
         except YAMLError as exc:
-            raise KnowledgeError(f"source {source.id!r}: {path}: front matter is not valid YAML ({exc})") from None
+            raise KnowledgeError(
+                f"source {source.id!r}: {path}: front matter is not valid YAML ({exc})"
+            ) from None
         if not isinstance(loaded, dict):
             raise KnowledgeError(f"source {source.id!r}: {path}: front matter must be a mapping of fields")
         meta = {str(k): scalar(v) for k, v in loaded.items() if not isinstance(v, dict | list)}
@@ -87,7 +91,9 @@ def _markdown(source: KnowledgeSourceIR, path: Path, rel: str, text: str, mtime_
     for s in sections:
         head = f"{title} / {s.heading}" if s.heading and s.heading != title else title
         chunk_meta = {**meta, "doc": rel, "section": s.heading}
-        chunks.append(make_chunk(f"{source.id}:{rel}#{s.key}", source.id, f"{head}\n{s.body}", chunk_meta, mtime_us))
+        chunks.append(
+            make_chunk(f"{source.id}:{rel}#{s.key}", source.id, f"{head}\n{s.body}", chunk_meta, mtime_us)
+        )
     return chunks
 
 

@@ -59,7 +59,9 @@ class ChunkIndex:
         quality = quality or {}
         self.counter = counter
         self.candidates = [
-            Candidate(i, c, roles.get(c.source, "knowledge"), quality.get(c.chunk_id, 1.0), counter.count(block(c)))
+            Candidate(
+                i, c, roles.get(c.source, "knowledge"), quality.get(c.chunk_id, 1.0), counter.count(block(c))
+            )
             for i, c in enumerate(chunks)
         ]
         self.by_source: dict[str, list[int]] = {}

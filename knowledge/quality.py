@@ -97,7 +97,9 @@ def score_sources(
             stale += fresh < 1.0
             incomplete += bool(missing)
             missing_fields.update(missing)
-            per[c.chunk_id] = ChunkQuality(src.trust * fresh * complete * unique, src.trust, fresh, complete, unique, missing)
+            per[c.chunk_id] = ChunkQuality(
+                src.trust * fresh * complete * unique, src.trust, fresh, complete, unique, missing
+            )
         n = len(per)
         score = sum(q.score for q in per.values()) / n if n else 0.0
         reasons = []
@@ -108,7 +110,9 @@ def score_sources(
         if stale:
             reasons.append(f"{stale} of {n} chunks older than max_age_days ({src.max_age_days})")
         if incomplete:
-            reasons.append(f"{incomplete} of {n} chunks miss shape fields ({', '.join(sorted(missing_fields))})")
+            reasons.append(
+                f"{incomplete} of {n} chunks miss shape fields ({', '.join(sorted(missing_fields))})"
+            )
         if dups:
             reasons.append(f"{dups} of {n} chunks duplicate other chunks")
         out[name] = SourceQuality(name, score, per, tuple(reasons))

@@ -23,6 +23,7 @@ from dana_workflows.sinks.audit_model import sql_string
 
 CHUNKS = "knowledge_chunks"
 SYNCS = "knowledge_syncs"
+USES = "knowledge_uses"
 CHUNK_COLUMNS = ("source", "chunk_id", "version", "text", "meta", "updated_us", "ingested_us")
 SYNC_COLUMNS = ("sync_id", "source", "ts_us", "manifest_hash", "manifest", "quality", "declaration")
 DEFAULT_DSN = "chdb://.dwf/knowledge"
@@ -41,6 +42,14 @@ class SyncRecord:
         return dict(self.manifest)
 
 
+@dataclass(frozen=True, slots=True)
+class ContextUse:
+    """The context of one call: (section, chunk id, version) in prompt order, and each source's sync."""
+
+    layout: list[tuple[str, str, str]]
+    syncs: dict[str, str]
+
+
 def manifest_hash(manifest: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(sorted(manifest)).encode()).hexdigest()[:16]
 
@@ -51,6 +60,7 @@ class KnowledgeStore:
         db = backend.database
         self.chunks_table = f"{db}.{CHUNKS}"
         self.syncs_table = f"{db}.{SYNCS}"
+        self.uses_table = f"{db}.{USES}"
         self._ready = False
 
     @classmethod
@@ -66,14 +76,18 @@ class KnowledgeStore:
         b = self.backend
         b.execute(f"CREATE DATABASE IF NOT EXISTS {b.database}")
         b.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.chunks_table} (source String, chunk_id String, version String, "
-            "text String, meta String, updated_us UInt64, ingested_us UInt64) "
+            f"CREATE TABLE IF NOT EXISTS {self.chunks_table} (source String, chunk_id String, "
+            "version String, text String, meta String, updated_us UInt64, ingested_us UInt64) "
             "ENGINE = MergeTree() ORDER BY (source, chunk_id, version)"
         )
         b.execute(
             f"CREATE TABLE IF NOT EXISTS {self.syncs_table} (sync_id String, source String, ts_us UInt64, "
             "manifest_hash String, manifest String, quality String, declaration String) "
             "ENGINE = MergeTree() ORDER BY (source, ts_us)"
+        )
+        b.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.uses_table} (workflow String, step String, run_id String, "
+            "layout String, ts_us UInt64) ENGINE = MergeTree() ORDER BY (workflow, step, run_id)"
         )
         self._ready = True
 
@@ -98,7 +112,15 @@ class KnowledgeStore:
             self.chunks_table,
             CHUNK_COLUMNS,
             [
-                (c.source, c.chunk_id, c.version, c.text, json.dumps(c.meta, sort_keys=True), c.updated_us, ts_us)
+                (
+                    c.source,
+                    c.chunk_id,
+                    c.version,
+                    c.text,
+                    json.dumps(c.meta, sort_keys=True),
+                    c.updated_us,
+                    ts_us,
+                )
                 for c in new
             ],
         )
@@ -125,6 +147,28 @@ class KnowledgeStore:
             f"SELECT chunk_id, version FROM {self.chunks_table} WHERE source = {sql_string(source)}"
         )
         return {(str(a), str(b)) for a, b in rows}
+
+    def pin(self, workflow: str, step: str, run_id: str, use: ContextUse, ts_us: int) -> None:
+        """Record the context one call of `step` used for `run_id` (what a replay repeats)."""
+        self.ensure_schema()
+        doc = json.dumps({"layout": [list(x) for x in use.layout], "syncs": use.syncs}, sort_keys=True)
+        self.backend.insert(
+            self.uses_table,
+            ("workflow", "step", "run_id", "layout", "ts_us"),
+            [(workflow, step, run_id, doc, ts_us)],
+        )
+
+    def pinned(self, workflow: str, step: str, run_id: str) -> ContextUse | None:
+        """The first recorded context of that call, or None."""
+        self.ensure_schema()
+        rows = self.backend.select(
+            f"SELECT layout FROM {self.uses_table} WHERE workflow = {sql_string(workflow)} AND "
+            f"step = {sql_string(step)} AND run_id = {sql_string(run_id)} ORDER BY ts_us LIMIT 1"
+        )
+        if not rows:
+            return None
+        doc = json.loads(rows[0][0])
+        return ContextUse([(str(a), str(b), str(c)) for a, b, c in doc["layout"]], dict(doc["syncs"]))
 
     # -- reading -------------------------------------------------------------------------------
     def latest(self) -> dict[str, SyncRecord]:
@@ -157,15 +201,29 @@ class KnowledgeStore:
         )
         found: dict[tuple[str, str], Chunk] = {}
         for r in rows:
-            chunk = Chunk(str(r[1]), str(r[0]), str(r[3]), json.loads(r[4]), str(r[2]), int(r[5]))
+            chunk = _chunk(r)
             found[chunk.ref()] = chunk
         return [found[ref] for ref in wanted if ref in found]
+
+    def chunk_versions(self, chunk_id: str) -> list[Chunk]:
+        """Every stored version of one chunk, oldest first (by when it was first stored)."""
+        self.ensure_schema()
+        source = chunk_id.split(":", 1)[0]
+        rows = self.backend.select(
+            f"SELECT {', '.join(CHUNK_COLUMNS)} FROM {self.chunks_table} WHERE source = {sql_string(source)} "
+            f"AND chunk_id = {sql_string(chunk_id)} ORDER BY ingested_us"
+        )
+        return [_chunk(r) for r in rows]
 
     def snapshot(self, sources: Iterable[str] | None = None) -> dict[str, tuple[SyncRecord, list[Chunk]]]:
         """The current content of each source (all when None): its latest sync and its chunks."""
         latest = self.latest()
         names = list(latest) if sources is None else [s for s in sources if s in latest]
         return {s: (latest[s], self.chunks(s, latest[s].manifest)) for s in names}
+
+
+def _chunk(r: Sequence[Any]) -> Chunk:
+    return Chunk(str(r[1]), str(r[0]), str(r[3]), json.loads(r[4]), str(r[2]), int(r[5]))
 
 
 def _sync_record(row: Sequence[Any]) -> SyncRecord:

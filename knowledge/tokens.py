@@ -14,8 +14,9 @@ import re
 from functools import lru_cache
 from typing import Any, Protocol
 
-# letters | digits in groups of up to 3 | one other visible character | a whitespace run
-_PIECES = re.compile(r"[A-Za-z]+|[0-9]{1,3}|[^\sA-Za-z0-9]|\s+")
+# a letter run (with the one blank before it: BPE pre-tokenizers keep " word" together) | digits in
+# groups of up to 3 | one other visible character (with its blank) | any other whitespace run
+_PIECES = re.compile(r" ?[A-Za-z]+|[0-9]{1,3}| ?[^\sA-Za-z0-9]|\s+")
 LETTERS_PER_TOKEN = 3  # measured: English BPE tokens hold ~4 letters; 3 keeps every measured text over
 
 
@@ -33,14 +34,15 @@ class EstimatingCounter:
     def count(self, text: str) -> int:
         total = 0
         for piece in _PIECES.findall(text):
-            first = piece[0]
+            word = piece[1:] if piece[0] == " " and len(piece) > 1 else piece
+            first = word[0]
             if first.isascii() and first.isalpha():
-                total += math.ceil(len(piece) / LETTERS_PER_TOKEN)
+                total += math.ceil(len(word) / LETTERS_PER_TOKEN)
             elif first.isspace():  # a long run of blanks is split into several tokens
                 total += 1 + len(piece) // 4
             elif first.isascii():
                 total += 1
-            else:  # a non-ASCII character: at most one token per UTF-8 byte
+            else:  # a non-ASCII character: at most one token per UTF-8 byte (and one for a blank)
                 total += len(piece.encode("utf-8"))
         return total
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dana_workflows.workflow.efficiency_ir import EfficiencyIR
+from dana_workflows.workflow.knowledge_ir import KnowledgeIR, StepKnowledgeIR
 
 AvroPrimitive = Literal["string", "long", "int", "double", "float", "boolean"]
 AVRO_PRIMITIVES: tuple[str, ...] = ("string", "long", "int", "double", "float", "boolean")
@@ -111,6 +112,7 @@ class LLMStepIR(_Model):
     perceive: tuple[RuleIR, ...] = ()
     enforce: tuple[RuleIR, ...] = ()
     efficiency: EfficiencyIR = EfficiencyIR()  # mode, risk, bypass, budget, known answers: docs/efficiency.md
+    knowledge: StepKnowledgeIR | None = None  # sources, budget, required facts: docs/context.md
 
 
 class EnforceStepIR(_Model):
@@ -173,6 +175,7 @@ class WorkflowIR(_Model):
     objective: ObjectiveIR = ObjectiveIR()
     steps: tuple[StepIR, ...]
     drift: DriftIR = DriftIR()
+    knowledge: KnowledgeIR = KnowledgeIR()  # sources the llm steps draw on: docs/context.md
     source: str = "<python>"  # where it came from: a file path or "<python>"
 
 

@@ -42,9 +42,10 @@ class KnowledgeSourceIR(_Model):
     # records (JSON, CSV, tables, audit): the field that names a record (its chunk id); text fields
     key: str | None = None
     text: tuple[str, ...] = ()  # fields rendered into the chunk's text (default: all of them)
-    # audit: earlier decisions of this workflow (or another), keyed by a payload field
-    workflow: str | None = None
-    by: str | None = None  # the payload field that groups history (e.g. policy_id)
+    # audit: earlier decisions of an llm step that remembers them (its knowledge.remember)
+    workflow: str | None = None  # default: the spec's own workflow
+    step: str | None = None
+    by: str | None = None  # the remembered payload field that groups history (e.g. policy_id)
     limit: int = Field(default=10_000, ge=1)  # rows read from a query or the audit log
     # quality
     trust: float = Field(default=0.7, ge=0.0, le=1.0)
@@ -62,9 +63,19 @@ class KnowledgeSourceIR(_Model):
             raise ValueError(f"source {self.id!r}: a clickhouse source needs exactly one of table, query")
         if self.kind == "clickhouse" and not self.key:
             raise ValueError(f"source {self.id!r}: a clickhouse source needs key (the column naming a row)")
-        if self.kind == "audit" and not self.by:
-            raise ValueError(f"source {self.id!r}: an audit source needs by (the payload field, e.g. policy_id)")
+        if self.kind == "audit" and not (self.by and self.step):
+            raise ValueError(
+                f"source {self.id!r}: an audit source needs step (an llm step that remembers) and by "
+                "(the remembered payload field, e.g. policy_id)"
+            )
         return self
+
+
+class ExposeIR(_Model):
+    """A payload field set from the fact's metadata: what the objective checks the answer against."""
+
+    meta: str  # the chunk metadata field
+    type: str = "string"  # an Avro primitive (checked with the spec's other types)
 
 
 class RequiredFactIR(_Model):
@@ -73,8 +84,8 @@ class RequiredFactIR(_Model):
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     source: str
     where: dict[str, str] = Field(default_factory=dict)  # chunk metadata field -> payload field
-    # payload field -> chunk metadata field: the fact's values, for the objective to check against
-    expose: dict[str, str] = Field(default_factory=dict)
+    # payload field -> a metadata field of the fact's chunk: the values the model saw, for the objective
+    expose: dict[str, ExposeIR] = Field(default_factory=dict)
     on_missing: Literal["recover", "flag"] = "recover"  # recover: no call, the step's recovery policy
     on_stale: Literal["recover", "flag"] = "flag"
 
@@ -89,6 +100,7 @@ class StepKnowledgeIR(_Model):
     sections: dict[str, float] = Field(default_factory=dict)  # overrides of DEFAULT_SECTIONS
     require: tuple[RequiredFactIR, ...] = ()
     mix_field: str | None = None  # payload field that receives the sources@versions used (drift)
+    remember: tuple[str, ...] = ()  # payload fields recorded with the answer (an audit source reads them)
     max_age_s: float = Field(default=30.0, ge=0)  # how often a worker looks for newer syncs
 
     @model_validator(mode="after")
@@ -100,7 +112,9 @@ class StepKnowledgeIR(_Model):
             raise ValueError("budget sections are shares of the budget, each >= 0")
         total = sum(self.shares().values())
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"budget sections must add up to 1.0 (with the defaults they add up to {total:.3f})")
+            raise ValueError(
+                f"budget sections must add up to 1.0 (with the defaults they add up to {total:.3f})"
+            )
         ids = [f.id for f in self.require]
         if len(ids) != len(set(ids)):
             raise ValueError("required facts need distinct ids")

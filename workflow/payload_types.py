@@ -18,6 +18,7 @@ from dana_workflows.workflow.ir import (
     TransformStepIR,
     ValidateStepIR,
 )
+from dana_workflows.workflow.knowledge_fields import knowledge_fields
 
 Fields = dict[str, FieldIR]
 
@@ -50,6 +51,8 @@ def fields_after(step: StepIR, before: Fields) -> Fields:
     elif isinstance(step, LLMStepIR):
         for f in step.output:
             out[f.name] = f.model_copy(update={"optional": True})
+        for f in knowledge_fields(step):
+            out[f.name] = f
     elif isinstance(step, ValidateStepIR | EnforceStepIR):
         pass
     return out

@@ -32,20 +32,32 @@ from dana_workflows.workflow.ir import (
     ValidateStepIR,
     WorkflowIR,
 )
-from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
-from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
-from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
+from dana_workflows.workflow.knowledge_ir import KnowledgeIR
 from dana_workflows.workflow.objectives_lock import apply_objectives_lock
+from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
     check_llm_fields,
     llm_rule_reads,
     parse_workflow_efficiency,
 )
+from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
+from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
+from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from dana_workflows.workflow.spec_steps import parse_steps
 from dana_workflows.workflow.spec_support import Collector, loc, parse_fields, parse_rule, suggest
 
-TOP_KEYS = ("workflow", "version", "description", "input", "objective", "steps", "drift", "efficiency")
+TOP_KEYS = (
+    "workflow",
+    "version",
+    "description",
+    "input",
+    "objective",
+    "steps",
+    "drift",
+    "efficiency",
+    "knowledge",
+)
 RESERVED_VARIABLES = frozenset({"null", "true", "false"})
 
 
@@ -99,11 +111,12 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     else:
         steps = parse_steps(steps_node, "steps", c)
     drift = _parse_drift(doc.get("drift"), doc, c)
+    knowledge = parse_knowledge(doc.get("knowledge"), doc, c)
     wf_mode, wf_budget = parse_workflow_efficiency(doc.get("efficiency"), doc, c)
     steps = apply_workflow_efficiency(steps, wf_mode, wf_budget, base_dir)
 
     if steps:
-        _check_names_and_fields(steps, {f.name: f for f in inputs}, objective, c, steps_node)
+        _check_names_and_fields(steps, {f.name: f for f in inputs}, objective, c, steps_node, knowledge)
     if c.problems:
         raise SpecError(c.problems)
     try:
@@ -115,6 +128,7 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
             objective=objective,
             steps=tuple(steps),
             drift=drift,
+            knowledge=knowledge,
             source=file,
         )
     except ValidationError as exc:
@@ -203,11 +217,17 @@ def _plain(node: Any) -> Any:
 
 
 def _check_names_and_fields(
-    steps: list[StepIR], fields: Fields, objective: ObjectiveIR, c: Collector, seq: Any
+    steps: list[StepIR],
+    fields: Fields,
+    objective: ObjectiveIR,
+    c: Collector,
+    seq: Any,
+    knowledge: KnowledgeIR | None = None,
 ) -> None:
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
     final = _check_steps(steps, fields, c, seq, "steps", seen)
+    check_knowledge(steps, fields, knowledge or KnowledgeIR(), c)
     for i, rule in enumerate(objective.constraints):
         _check_reads(rule.expr, final, c, None, f"objective.constraints[{i}].rule")
 

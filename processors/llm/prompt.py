@@ -65,3 +65,11 @@ class PromptTemplate:
         except jinja2.exceptions.SecurityError as exc:
             raise PromptError(f"{self.where}: the prompt tried an unsafe operation ({exc})") from exc
         return RenderedPrompt(system=system, user=user, hash=prompt_hash(system, user))
+
+
+def with_context(rendered: RenderedPrompt, context: str) -> RenderedPrompt:
+    """The prompt with assembled knowledge (docs/context.md) placed before the user's question."""
+    if not context:
+        return rendered
+    user = f"{context}\n{rendered.user}"
+    return RenderedPrompt(system=rendered.system, user=user, hash=prompt_hash(rendered.system, user))

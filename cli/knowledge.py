@@ -1,0 +1,204 @@
+"""`dana-wf knowledge sync | ls | show | diff`: curate what the llm steps draw on (docs/context.md)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dana_workflows.knowledge.errors import KnowledgeError
+from dana_workflows.knowledge.quality import LOW
+from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
+
+app = typer.Typer(no_args_is_help=True, help="Sync, list, show and diff knowledge sources.")
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+DsnOpt = Annotated[str | None, typer.Option("--dsn", help="knowledge store DSN (default: DWF_KNOWLEDGE_DSN)")]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+def _when(ts_us: int) -> str:
+    return datetime.fromtimestamp(ts_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@contextmanager
+def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
+    from dana_workflows.core.settings import Settings
+
+    try:
+        store = KnowledgeStore.open(dsn or Settings().knowledge_dsn)
+    except KnowledgeError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield store
+    except KnowledgeError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+def sync(
+    spec: Annotated[Path, typer.Argument(help="workflow spec with a knowledge section")],
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="only these sources")] = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """Read every declared source, score it, and store what changed (a new version per changed chunk)."""
+    from dana_workflows.core.settings import Settings
+    from dana_workflows.knowledge.sync import sync as run_sync
+    from dana_workflows.sinks.stores import open_store
+    from dana_workflows.workflow.errors import SpecError
+    from dana_workflows.workflow.spec import load_spec
+
+    try:
+        ir = load_spec(spec)
+    except SpecError as exc:
+        raise _fail(str(exc)) from None
+    if not ir.knowledge.sources:
+        raise _fail(f"{spec} declares no knowledge sources; add a 'knowledge: {{sources: [...]}}' section")
+    settings = Settings()
+    opened: list[Any] = []
+
+    def query_for(source_dsn: str | None) -> Any:
+        # writer=True: the embedded audit store is read by a child process, so this process can hold the
+        # knowledge store's chdb directory at the same time (chdb: one directory per process)
+        store = open_store(source_dsn or settings.audit_dsn, writer=True)
+        opened.append(store)
+        return store.query, getattr(store, "database", "dwf")
+
+    with _store(dsn or ir.knowledge.store) as store:
+        try:
+            report = run_sync(ir, store, query_for, only=set(source) if source else None)
+        finally:
+            for s in opened:
+                s.close()
+    table = Table("source", "result", "chunks", "quality", "flags")
+    for name, q in sorted(report.quality.items()):
+        record = report.synced.get(name)
+        result = f"new version {record.sync_id[:8]}" if record else "unchanged"
+        flags = ("[red]LOW[/red] " if q.low else "") + "; ".join(q.reasons)
+        table.add_row(name, result, str(len(q.chunks)), f"{q.score:.2f}", flags)
+    for name, reason in sorted(report.failed.items()):
+        table.add_row(name, "[red]failed[/red]", "-", "-", reason)
+    console.print(table)
+    if report.failed:
+        raise _fail(f"{len(report.failed)} source(s) not synced; their previous version stays in use")
+
+
+@app.command("ls")
+def list_sources(dsn: DsnOpt = None) -> None:
+    """The sources in the store: latest sync, chunk count, quality (LOW ones with their reasons)."""
+    with _store(dsn) as store:
+        latest = store.latest()
+        history = {s: len(store.history(s)) for s in latest}
+    if not latest:
+        console.print("no knowledge synced yet: run `dana-wf knowledge sync SPEC`")
+        return
+    table = Table("source", "kind", "synced", "versions", "chunks", "quality", "flags")
+    for name, rec in latest.items():
+        score = float(rec.quality.get("score", 0.0))
+        flags = ("[red]LOW[/red] " if score < LOW else "") + "; ".join(rec.quality.get("reasons", []))
+        kind = str(rec.declaration.get("kind", ""))
+        table.add_row(
+            name, kind, _when(rec.ts_us), str(history[name]), str(len(rec.manifest)), f"{score:.2f}", flags
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="a source (its chunks) or a chunk id (its versions)")],
+    dsn: DsnOpt = None,
+) -> None:
+    """A source's chunks with their quality, or one chunk's text and every version it had."""
+    with _store(dsn) as store:
+        latest = store.latest()
+        if name in latest:
+            rec = latest[name]
+            per = rec.quality.get("chunks", {})
+            table = Table("chunk", "version", "quality", "missing")
+            for chunk_id, version in rec.manifest:
+                q = per.get(chunk_id, {})
+                table.add_row(chunk_id, version, f"{q.get('score', 0):.2f}", ", ".join(q.get("missing", [])))
+            console.print(table)
+            return
+        versions = store.chunk_versions(name)
+    if not versions:
+        raise _fail(f"no source or chunk {name!r}; `dana-wf knowledge ls` lists the sources")
+    current = latest.get(versions[0].source)
+    in_use = current.versions().get(name) if current else None
+    for chunk in versions:
+        mark = " (current)" if chunk.version == in_use else ""
+        console.print(f"[bold]{chunk.chunk_id}[/bold] version {chunk.version}{mark}")
+    last = next((c for c in versions if c.version == in_use), versions[-1])
+    console.print(json.dumps(last.meta, sort_keys=True), markup=False)
+    console.print(last.text, markup=False)
+
+
+@app.command()
+def diff(
+    source: Annotated[str, typer.Argument(help="a source")],
+    old: Annotated[
+        str | None, typer.Option("--from", help="sync id (prefix); default: the one before the latest")
+    ] = None,
+    new: Annotated[str | None, typer.Option("--to", help="sync id (prefix); default: the latest")] = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """What changed in a source between two syncs: chunks added, removed, and changed (with the text diff)."""
+    with _store(dsn) as store:
+        history = store.history(source)
+        if not history:
+            raise _fail(f"no syncs of source {source!r}; `dana-wf knowledge ls` lists the sources")
+        b = _pick(history, new, len(history) - 1)
+        a = _pick(history, old, len(history) - 2) if len(history) > 1 or old else None
+        before = a.versions() if a else {}
+        after = b.versions()
+        changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+        texts = {
+            c.ref(): c.text
+            for c in store.chunks(
+                source, [*((k, before[k]) for k in changed), *((k, after[k]) for k in changed)]
+            )
+        }
+    console.print(
+        f"{source}: {a.sync_id[:8] + ' ' + _when(a.ts_us) if a else '(nothing)'} -> "
+        f"{b.sync_id[:8]} {_when(b.ts_us)}"
+    )
+    for k in sorted(after.keys() - before.keys()):
+        console.print(f"[green]+ {k}[/green] {after[k]}")
+    for k in sorted(before.keys() - after.keys()):
+        console.print(f"[red]- {k}[/red] {before[k]}")
+    for k in changed:
+        console.print(f"[yellow]~ {k}[/yellow] {before[k]} -> {after[k]}")
+        lines = difflib.unified_diff(
+            texts.get((k, before[k]), "").splitlines(),
+            texts.get((k, after[k]), "").splitlines(),
+            lineterm="",
+            n=0,
+        )
+        for line in list(lines)[2:]:
+            console.print(f"    {line}", markup=False)
+    if before == after:
+        console.print("no changes")
+
+
+def _pick(history: list[SyncRecord], prefix: str | None, default: int) -> SyncRecord:
+    if prefix is None:
+        return history[max(default, 0)]
+    hits = [r for r in history if r.sync_id.startswith(prefix)]
+    if len(hits) != 1:
+        raise _fail(f"sync {prefix!r} matches {len(hits)} syncs; give more of its id (see `knowledge ls`)")
+    return hits[0]
