@@ -157,6 +157,8 @@ def _print_results(results: list[BoundaryResult], skipped: list[str], notes: lis
             f"{r.holdout_size} held-out good events: {r.false_alarm_rate:.2%}",
             highlight=False,
         )
+        for x in r.refused:
+            console.print(f"  not offered: {x.id} ({x.profile}): {x.why}", highlight=False, markup=False)
         for o in r.observations:
             console.print(
                 f"  observed (not a per-event rule): {o.field} {o.kind}: {o.detail}", highlight=False
