@@ -1,9 +1,8 @@
 """Objective inference on the labelled suite (bench/data/objectives).
 
-    python bench/objective_inference.py            # the suite: per dataset and overall
-    python bench/objective_inference.py --quiet    # overall figures only
-
-(The Auto-Test RT/ST-bench comparison is not written yet: docs/objectives.md says what is left.)
+    python bench/objective_inference.py                  # the suite: per dataset and overall
+    python bench/objective_inference.py --quiet          # overall figures only
+    python bench/objective_inference.py --autotest DIR   # + Auto-Test RT/ST-bench (a checkout, not shipped)
 
 Rule level: an inferred rule matches a gold rule when both give the same verdict on every evaluation
 event (200 clean held-out events and the injected errors, none of which inference saw); each gold rule
@@ -180,12 +179,19 @@ def summary(name: str, s: Score) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quiet", action="store_true", help="overall figures only")
+    ap.add_argument(
+        "--autotest", type=Path, help="a checkout of github.com/qixuchen/AutoTest (bench/autotest_columns.py)"
+    )
     args = ap.parse_args(argv)
     print("objective inference on the labelled suite (bench/data/objectives)")
     ours = run_suite(infer_rules, not args.quiet)
     naive = run_suite(naive_rules, False)
     summary("inferred", ours)
     summary("naive", naive)
+    if args.autotest is not None:
+        from autotest_columns import report  # bench/ is on the path when run as a script
+
+        report(args.autotest)
     return 0
 
 

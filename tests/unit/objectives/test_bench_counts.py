@@ -33,3 +33,25 @@ def test_suite_size_and_one_scored_dataset() -> None:
     s = bench.score(rules, ds, fields)
     assert s.inferred == len(rules) and s.errors == len(ds.injected) and s.clean == SIZES["clean"]
     assert 0 <= s.matched <= min(s.inferred, s.gold)
+
+
+def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
+    import autotest_columns as at  # type: ignore[import-not-found]
+
+    rows = [
+        ("ids", ["x"], [], [f"ab{i:04d}" for i in range(40)] + ["x"]),  # a labelled error our shapes catch
+        ("nums", ["n/a"], [], [str(i) for i in range(50)] + ["n/a"]),  # a non-number among numbers
+        ("names", [], ["dbt"], ["ann", "bob", "dbt"]),  # only debatable errors: left out
+        ("clean", [], [], [f"cd{i:04d}" for i in range(40)] + ["c-1"]),  # a wrong prediction: a negative
+    ]
+    path = tmp_path / "bench.csv"
+    lines = ["index,header,ground_truth,ground_truth_debatable,dist_val_count,dist_val"]
+    for i, (h, gt, deb, vals) in enumerate(rows):
+        lines.append(f'{i},{h},"{gt!r}","{deb!r}",{len(vals)},"{vals!r}"')
+    path.write_text("\n".join(lines) + "\n")
+    cols = at.load_bench(path)
+    labels, preds = at.scores(cols, bench.InferenceSettings())
+    assert labels == [1, 1, 0, 0]  # ids, nums, clean, and the wrong prediction's extra negative
+    assert preds[0] > 0 and preds[1] > 0 and preds[2] == 0.0 and preds[3] > 0
+    assert at.recall_at_precision([1, 1, 0], [0.9, 0.5, 0.7]) == 0.5  # at 0.5 precision is 2/3 < 0.8
+    assert at.recall_at_precision([1, 1, 0], [0.9, 0.5, 0.7], floor=0.6) == 1.0
