@@ -81,7 +81,7 @@ class _Checker:
 
     def call(self, name: str, arg: Node) -> str:
         k = self.kind(arg)
-        if k not in (STRING, DYN, NULL):
+        if k not in (STRING, DYN, NULL):  # upper/lower/trim would run on str() of it: refused all the same
             fix = f"{name}(string({render(arg)}))" if name != "size" else "size() of a string"
             return self.report(f"{name}() needs a string, got {k} ({render(arg)})", fix)
         return INT if name == "size" else STRING
