@@ -7,6 +7,7 @@ gets a clear error that says to stop the other one or to use a ClickHouse server
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from dana_workflows.sinks.audit_model import (
     stored_hashes,
 )
 from dana_workflows.sinks.ddl import create_database, create_events_table, parse_version, supports_dedup_token
-from dana_workflows.sinks.read_only import NotReadOnlyError, check_read_only
+from dana_workflows.sinks.read_only import NotReadOnlyError, check_parsed, check_read_only
 
 
 class AuditStoreError(RuntimeError):
@@ -55,6 +56,7 @@ class ChdbAuditStore:
             raise
         self.version = parse_version(self._scalar("SELECT version()"))
         self._ready = False
+        self._reader: Any = None  # the readonly=1 session user SQL runs on, opened at the first query
 
     def _scalar(self, sql: str) -> str:
         return str(self._session.query(sql, "TSVRaw")).strip()
@@ -83,28 +85,62 @@ class ChdbAuditStore:
         self._session.query(head + body.decode())
 
     def present(self, rows: Sequence[AuditRow]) -> set[str]:
-        return stored_hashes(self.query, f"{self.database}.{AUDIT_TABLE}", rows)
+        # our own SQL over our own hashes: the writer session reads it without the user-SQL checks
+        return stored_hashes(lambda sql: parse_result(self._own_read(sql)), self.table, rows)
+
+    @property
+    def table(self) -> str:
+        return f"{self.database}.{AUDIT_TABLE}"
+
+    def _own_read(self, sql: str) -> bytes:
+        self.ensure_schema()
+        data: bytes = self._session.query(sql, "JSONCompact").bytes()
+        return data
 
     def query(self, sql: str) -> QueryResult:
         """Read-only: the audit log is insert-only, and this is the path user SQL takes."""
         return parse_result(self.query_raw(sql))
 
     def query_raw(self, sql: str) -> bytes:
-        """The JSONCompact answer to a reading statement (parse_result turns it into a QueryResult)."""
+        """The JSONCompact answer to one reading statement, run where the engine refuses anything else
+        (sinks.read_only says how; parse_result turns the answer into a QueryResult)."""
         try:
             statement = check_read_only(sql)
         except NotReadOnlyError as exc:
             raise AuditStoreError(str(exc)) from None
         self.ensure_schema()
+        reader = self._read_only_session()
         try:
-            raw = self._session.query(statement, "JSONCompact")
+            # the engine parses: one statement or a syntax error; this text is what runs
+            one = str(reader.query(f"SELECT formatQuerySingleLine({sql_string(statement)})", "TSVRaw"))
+            check_parsed(str(reader.query(f"EXPLAIN AST {one}", "TSVRaw")))
+            data: bytes = reader.query(one, "JSONCompact").bytes()
+        except NotReadOnlyError as exc:
+            raise AuditStoreError(str(exc)) from None
         except Exception as exc:
-            raise AuditStoreError(f"query failed: {str(exc).splitlines()[0]}") from None
-        data: bytes = raw.bytes()
+            raise AuditStoreError(f"query failed: {_engine_message(exc)}") from None
         return data
 
+    def _read_only_session(self) -> Any:
+        """A second session on the same directory with readonly=1, so the engine refuses writes,
+        settings and table functions for everything user SQL runs (measured: tests/integration/
+        test_audit_sql_hostile.py)."""
+        if self._reader is None:
+            from chdb import session
+
+            self._reader = session.Session(f"{self.path}?readonly=1")  # type: ignore[no-untyped-call]
+        return self._reader
+
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self._session.close()
+
+
+def _engine_message(exc: Exception) -> str:
+    """chdb's error in one line, without the repeated 'Code: N. DB::Exception:' prefixes."""
+    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return re.sub(r"^(Code: \d+\. DB::Exception: )+(default: )?", "", line)
 
 
 def columns_body(rows: Sequence[AuditRow]) -> bytes:

@@ -30,6 +30,8 @@ from dana_workflows.sinks.audit_model import (
     columns_of,
     stored_hashes,
 )
+from dana_workflows.sinks.chdb_store import AuditStoreError
+from dana_workflows.sinks.read_only import READONLY_SETTINGS, NotReadOnlyError, check_read_only
 
 if TYPE_CHECKING:
     from dana_workflows.sinks.dsn import ClickHouseServerConfig
@@ -80,6 +82,7 @@ class ServerAuditStore:
         self._version: tuple[int, ...] | None = None
         self._unsure: set[str] = set()  # batches whose last attempt failed with an unknown outcome
         self._told_no_select = False
+        self._profile_readonly: bool | None = None  # the user's profile enforces readonly itself
         self._schema_ready = False
 
     @classmethod
@@ -177,7 +180,7 @@ class ServerAuditStore:
         """A writer that may only INSERT (docs/audit.md, roles) cannot look: it is told once, and replays
         then rely on the deduplication token alone (ClickHouse >= 22.2)."""
         try:
-            return stored_hashes(self.query, self.table, rows)
+            return stored_hashes(self._read, self.table, rows)
         except ServerException as exc:
             if exc.code != _ACCESS_DENIED:
                 raise
@@ -194,17 +197,43 @@ class ServerAuditStore:
             return set()
 
     def query(self, sql: str) -> QueryResult:
-        """Run a read-only query (readonly=1: the server refuses writes and DDL) and name its columns."""
+        """User SQL: one reading statement, run with readonly=1 so the server refuses writes, settings
+        and table functions (sinks.read_only); a refusal or a failure is one line, not a server trace."""
         try:
-            rows, types = self._execute(sql, with_column_types=True, settings={"readonly": 1})
+            check_read_only(sql)  # the friendly first message; the server's readonly is the guard
+            return self._read(sql)
+        except NotReadOnlyError as exc:
+            raise AuditStoreError(str(exc)) from None
         except ServerException as exc:
-            # A user whose profile is already readonly=1 may not set settings at all, not even readonly; the
-            # server enforces read-only for it anyway. Only that refusal is retried, never a refused write.
-            if exc.code != _READONLY or "setting" not in str(exc.message).lower():
-                raise
-            rows, types = self._execute(sql, with_column_types=True)
+            raise AuditStoreError(f"the server refused the query: {server_message(exc)}") from None
+
+    def _read(self, sql: str) -> QueryResult:
+        settings = None if self._readonly_by_profile() else READONLY_SETTINGS
+        rows, types = self._execute(sql, with_column_types=True, settings=settings)
         return QueryResult(columns=[name for name, _ in types], rows=[tuple(r) for r in rows])
+
+    def _readonly_by_profile(self) -> bool:
+        """A user whose profile is readonly=1 may not pass settings at all, not even readonly; the server
+        enforces read-only for it anyway. Asked once with a fixed probe, never decided from user SQL (a
+        query's own `SETTINGS readonly=0` is refused the same way and must stay refused)."""
+        if self._profile_readonly is None:
+            try:
+                self._execute("SELECT 1", settings=READONLY_SETTINGS)
+                self._profile_readonly = False
+            except ServerException as exc:
+                if exc.code != _READONLY:
+                    raise
+                self._profile_readonly = True
+        return self._profile_readonly
 
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()
+
+
+def server_message(exc: ServerException) -> str:
+    """The server's error in one line: its code and first sentence, without the server's stack trace."""
+    text = str(exc.message).strip()
+    first = text.splitlines()[0] if text else ""
+    first = first.split(" Stack trace:", 1)[0].removeprefix("DB::Exception: ").strip()
+    return f"{first} (code {exc.code})"

@@ -1,23 +1,49 @@
-"""The guard on user SQL against the embedded audit store: one reading statement, nothing else.
+"""User SQL against the audit log: what `dana-wf audit sql` may run, and the checks that say so.
 
-chdb runs every statement of a multi-statement text (a harmless `SELECT 1;` followed by a
-statement that empties the table would run whole), and it has no per-query read-only mode that a
-later insert in the same session could undo, so the text itself is checked: its first word names a
-reading statement, and no `;` outside a quoted string, a quoted name or a comment starts a second
-one. The server backend runs user SQL with `readonly=1` as well.
+The ENGINE enforces read-only; the text check here is only the friendly first message. Per backend
+(docs/audit.md, "What audit sql allows"):
+
+- chdb (in-process and behind the writer process) runs user SQL on a second session opened with
+  ``readonly=1``: ClickHouse itself refuses every write (INSERT in any form, ``INSERT INTO FUNCTION``),
+  DDL, SYSTEM, SET and every SETTINGS clause (so ``readonly=0`` too), and every table function (file,
+  url, s3, remote, executable, dictionary...). Measured on chdb 26.9, three things get past
+  ``readonly=1`` there, because chdb is clickhouse-local: ``INTO OUTFILE`` (its embedded client writes
+  the file), a second statement after ``;`` (its client splits the text and runs each), and the
+  ``file()`` function (local mode reads any path; ``user_files_path`` does not confine it). So the
+  statement is first parsed by the engine: ``formatQuerySingleLine`` refuses more than one statement
+  and gives the one statement chdb then runs, and ``EXPLAIN AST`` of it is checked by
+  ``check_parsed`` for a reading kind, no INTO OUTFILE and no host function.
+- a ClickHouse server runs user SQL with ``readonly=1`` as a query setting (the native protocol): it
+  refuses writes, settings and table functions; its parser refuses a second statement, and INTO OUTFILE
+  is a client feature the server never performs.
 """
 
 from __future__ import annotations
 
+import re
+
 READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
+
+# The query setting both engines enforce: reads only, no setting may change (readonly=2 would let a
+# query change settings, and chdb 26.9 then allows the file() table function: measured).
+READONLY_SETTINGS = {"readonly": 1}
+
+# Functions that reach the host even under readonly=1 in chdb (clickhouse-local): file() reads any path.
+HOST_FUNCTIONS = frozenset({"file"})
+
+# EXPLAIN AST's first line names the statement's node; these kinds only read.
+_READING_KIND = re.compile(r"(Select|Show|Describe|Explain|Exists)\w*")
+_FUNCTION_LINE = re.compile(r"\s*Function (\S+)")
 
 
 class NotReadOnlyError(ValueError):
-    """User SQL that could change the audit log; the message says what was refused and why."""
+    """User SQL that could change the audit log or reach the host; the message says what and why."""
 
 
 def check_read_only(sql: str) -> str:
-    """The one statement of `sql`, without a trailing `;`; NotReadOnlyError for anything else."""
+    """The one statement of `sql`, without a trailing `;`; NotReadOnlyError for anything else.
+
+    A friendly first message only: the engine's refusal (above) is what protects the log."""
     statement = sql.strip().rstrip(";").rstrip()
     first = _first_word(statement)
     if first not in READ_ONLY_STATEMENTS:
@@ -32,6 +58,30 @@ def check_read_only(sql: str) -> str:
             f"({statement[at : at + 30]!r}); run each statement on its own"
         )
     return statement
+
+
+def check_parsed(ast: str) -> None:
+    """Refuse, from the engine's own parse (EXPLAIN AST output), what readonly=1 does not stop in chdb."""
+    lines = ast.splitlines()
+    head = lines[0].split(" ", 1)[0] if lines else ""
+    if not _READING_KIND.fullmatch(head):
+        raise NotReadOnlyError(
+            f"the engine parses this as {head or 'nothing'}, not a reading statement: audit rows are "
+            "never changed or deleted"
+        )
+    for line in lines[1:]:
+        # the statement's own children sit one space deep; a literal there is INTO OUTFILE's file name
+        # (or its COMPRESSION), never part of a reading query's body
+        if line.startswith(" Literal "):
+            raise NotReadOnlyError(
+                "INTO OUTFILE is refused: audit sql prints its result and writes no file "
+                "(use --json and redirect the output)"
+            )
+        called = _FUNCTION_LINE.match(line)
+        if called and called.group(1) in HOST_FUNCTIONS:
+            raise NotReadOnlyError(
+                f"the function {called.group(1)}() reads files of the host and is refused in audit sql"
+            )
 
 
 def _first_word(statement: str) -> str:
