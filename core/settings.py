@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     audit_batch_size: int = 20_000
     audit_batch_interval_s: float = 1.0
     audit_buffer_max: int = 100_000
+    # Fernet key for the sensitive fields of the recorded input (docs/audit.md); unset: they are withheld
+    audit_input_key: SecretStr | None = None
 
     # Schemas: unset (or empty) means the file registry under data_dir, see schema_registry_url()
     schema_registry: str | None = None

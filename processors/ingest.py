@@ -16,7 +16,7 @@ import orjson
 
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import RuleResult
-from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.processors.recorded_input import received_details, recording_for
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.workflow.ir import FieldIR, WorkflowIR
@@ -81,12 +81,8 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
     env = Envelope(
         f"{run_id}/in", run_id, name, version, INGEST, payload, ts_us, 0, empty_provenance(), 0, GENESIS_HASH
     )
-    # the canonical JSON of {"ordinal": ordinal}, rendered without the serializer call
-    details_json = (
-        f'{{"ordinal":{ordinal}}}'
-        if type(ordinal) is int and 0 <= ordinal < _ORDINAL_LIMIT
-        else canonical_json({"ordinal": ordinal})
-    )
+    # the input as received, so recorded traffic can be replayed (docs/audit.md, "Recorded input")
+    details_json = received_details(raw, ordinal, *recording_for(ir))
     rows = [transition(env, "received", INGEST, ts_us, details_json=details_json)]
     try:
         # orjson for speed; the standard parser where orjson refuses, so what is valid JSON stays
@@ -139,7 +135,6 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
 # Per field type, the one Python type check_field passes through unchanged (float for double: float()
 # of a float is itself). Other values, and "int" fields (range check), go through check_field.
 _EXACT: dict[str, type[Any]] = {"string": str, "long": int, "double": float, "float": float, "boolean": bool}
-_ORDINAL_LIMIT = 2**63  # below it orjson and str() render an int alike
 _Plan = tuple[WorkflowIR, str, int, tuple[tuple[str, type[Any] | None, FieldIR], ...]]
 _PLANS: dict[int, _Plan] = {}
 

@@ -81,7 +81,8 @@ def _ir(*fields: FieldIR) -> WorkflowIR:
 @pytest.mark.parametrize("ordinal", [0, 41, 2**63 - 1, 2**63, 2**64 - 1])
 def test_received_row_details_are_canonical_json(ordinal: int) -> None:
     adm = admit(_ir(), '{"claim_id": "c"}', ordinal, 5)
-    assert adm.rows[0].details == canonical_json({"ordinal": ordinal})
+    # the input as received, for replay (docs/audit.md, "Recorded input")
+    assert adm.rows[0].details == canonical_json({"input": '{"claim_id": "c"}', "ordinal": ordinal})
     assert adm.rows[0].hash == row_digest(adm.rows[0])
     assert adm.rows[0].prev_hash == GENESIS_HASH
 
