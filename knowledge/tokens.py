@@ -16,8 +16,12 @@ from typing import Any, Protocol
 
 # a letter run (with the one blank before it: BPE pre-tokenizers keep " word" together) | digits in
 # groups of up to 3 | one other visible character (with its blank) | any other whitespace run
-_PIECES = re.compile(r" ?[A-Za-z]+|[0-9]{1,3}| ?[^\sA-Za-z0-9]|\s+")
-LETTERS_PER_TOKEN = 3  # measured: English BPE tokens hold ~4 letters; 3 keeps every measured text over
+# letter runs are cut where the case changes (paysPolicy, HTTPServer), as BPE merges rarely cross it
+_PIECES = re.compile(r" ?(?:[A-Z]+(?![a-z])|[A-Z]?[a-z]+)|[0-9]{1,3}| ?[^\sA-Za-z0-9]|\s+")
+_BLANK_RUNS = re.compile(r"(\s)\1*")  # runs of one whitespace character
+LETTERS_PER_TOKEN = 3  # English BPE tokens hold ~4 letters of a common word
+SHORT_WORD = 6
+LONG_LETTERS_PER_TOKEN = 2  # long and glued words split more (tests/unit/knowledge/test_tokens.py)
 
 
 class TokenCounter(Protocol):
@@ -37,14 +41,26 @@ class EstimatingCounter:
             word = piece[1:] if piece[0] == " " and len(piece) > 1 else piece
             first = word[0]
             if first.isascii() and first.isalpha():
-                total += math.ceil(len(word) / LETTERS_PER_TOKEN)
-            elif first.isspace():  # a long run of blanks is split into several tokens
-                total += 1 + len(piece) // 4
-            elif first.isascii():
-                total += 1
-            else:  # a non-ASCII character: at most one token per UTF-8 byte (and one for a blank)
+                total += _letters(word)
+            elif not word.isascii():  # at most one token per UTF-8 byte (and one for a blank)
                 total += len(piece.encode("utf-8"))
+            elif first.isspace():  # BPE keeps runs of different blanks apart; long ones split
+                # (a run before a number or a sign leaves its last blank as a token of its own)
+                total += sum(1 for _ in _BLANK_RUNS.finditer(piece)) + (len(piece) > 1) + len(piece) // 8
+            else:
+                total += 1
         return total
+
+
+def _letters(word: str) -> int:
+    """A run of letters: a short word (a vowel in every four letters or so) at three letters a token, a
+    longer one (long words, words glued together) at two; anything else (an id, a hash, letter soup)
+    may be split letter by letter, so one token per letter."""
+    vowels = sum(ch in "aeiouyAEIOUY" for ch in word)
+    if vowels * 4 < len(word):
+        return len(word)
+    per_token = LETTERS_PER_TOKEN if len(word) <= SHORT_WORD else LONG_LETTERS_PER_TOKEN
+    return math.ceil(len(word) / per_token)
 
 
 class BpeCounter:
@@ -65,9 +81,10 @@ def counter_for(model: str) -> TokenCounter:
         import bpe_openai
     except ImportError:  # pragma: no cover - bpe-openai is a dependency; kept for slim installs
         return EstimatingCounter()
-    for lookup in (bpe_openai.encoding_for_model, bpe_openai.get_encoding):
-        try:
-            return BpeCounter(lookup(model))
-        except Exception:  # unknown names raise the package's own errors (or KeyError)
-            continue
-    return EstimatingCounter()
+    try:
+        known = model in bpe_openai.list_encoding_names()
+        return BpeCounter(
+            bpe_openai.get_encoding(model if known else bpe_openai.encoding_name_for_model(model))
+        )
+    except Exception:  # an unknown model raises the package's own errors (or ValueError)
+        return EstimatingCounter()
