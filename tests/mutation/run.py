@@ -1,0 +1,285 @@
+"""Mutation testing of the library with mutmut, on a copy of the tree: ``python tests/mutation/run.py``.
+
+Why a copy: mutmut derives a mutant's module name from its file path and the tests import
+``dana_workflows.<room>``, whose rooms are symlinks to the top-level folders (docs/architecture.md).
+mutmut does not follow them, so the copy materialises ``dana_workflows/`` as real folders; it also keeps
+mutmut's ``mutants/`` tree out of the shared checkout. ``process_isolation = "forkserver"``: the default
+fork-per-mutant runner forks a process that already loaded chdb, whose threads do not survive a fork, and
+every chdb test then hangs into a false "timeout" kill; the fork server forks before any test runs.
+
+mutmut 3.8 requires click >= 8.4.2 and faust-streaming click < 8.4, so it cannot sit in the ``dev`` extra
+(pip finds no solution); ``--install`` adds it without its click pin (it runs on click 8.3).
+
+Groups and their scores (docs/testing.md): the four targets of issue 22 and ``overall`` (every library
+module). A group larger than ``--sample`` mutants is sampled with a fixed seed, so two runs of the same
+tree test the same mutants. Score = killed / (killed + survived - equivalent), where survived includes
+mutants that no test reaches; equivalent mutants (no behaviour can tell them apart) are listed with the
+reason in tests/mutation/equivalent.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+MUTMUT = "mutmut==3.8.1"
+MUTMUT_DEPS = ("libcst>=1.9", "textual>=1", "setproctitle>=1.3.7", "coverage>=7.3")
+
+# The library's rooms (docs/architecture.md); tests/unit mirrors them.
+ROOMS = (
+    "core",
+    "schemas",
+    "workflow",
+    "sinks",
+    "analysis",
+    "knowledge",
+    "processors",
+    "drift",
+    "objectives",
+    "streams",
+    "devservices",
+    "cli",
+)
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "sinks (audit, verify)": (
+        "dana_workflows/sinks/audit_model.py",
+        "dana_workflows/sinks/verify.py",
+        "dana_workflows/sinks/sql_verify.py",
+    ),
+    "CEL fast path": ("dana_workflows/workflow/cel_native.py",),
+    "processors": ("dana_workflows/processors/*.py", "dana_workflows/processors/llm/*.py"),
+    "kafka commit bookkeeping": (
+        "dana_workflows/streams/kafka/commit.py",
+        "dana_workflows/streams/kafka/frontier.py",
+    ),
+    "overall": ("dana_workflows/*.py",),
+}
+# Unit tests that need a tool this copy has not got, or that test the tree itself (the wheel, the layers).
+DESELECT = ("tests/unit/test_architecture.py", "tests/unit/deploy")
+KILLED_CODES = {1, 3, 36, 24, -24, 152, 255}  # mutmut: test failure, pytest internal error, timeouts
+NO_TESTS_CODES = {5, 33}
+
+
+def install() -> None:
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, *MUTMUT_DEPS], check=True)
+    subprocess.run([*pip, "--no-deps", MUTMUT], check=True)
+
+
+def copy_tree(workdir: Path, ref: str | None = "HEAD") -> None:
+    """The tree at git `ref` (None: the working tree, uncommitted edits included) with dana_workflows/
+    as real folders. A commit is the default: the shared working tree holds other engineers' edits in
+    flight, and the unit tests must all pass on the copy before mutmut runs a mutant."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+    if ref is None:
+        shutil.copytree(ROOT / "dana_workflows", workdir / "dana_workflows", symlinks=False, ignore=skip)
+        for name in ("tests", "docs", "bench"):
+            shutil.copytree(ROOT / name, workdir / name, symlinks=True, ignore=skip)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, workdir / name)
+        return
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive.stdout, check=True)
+    for link in (workdir / "dana_workflows").iterdir():
+        if link.is_symlink():
+            target = link.resolve()
+            link.unlink()
+            shutil.copytree(target, link, symlinks=False)
+    for built in (ROOT / "schemas").glob("_avrofast*.so"):  # the C accelerator, built by pip install -e .
+        shutil.copy2(built, workdir / "dana_workflows" / "schemas" / built.name)
+
+
+def write_config(workdir: Path, patterns: Iterable[str]) -> None:
+    tests = [f"tests/unit/{room}" for room in ROOMS if (workdir / "tests" / "unit" / room).is_dir()]
+    deselect = [arg for path in DESELECT for arg in ("--ignore", path)]
+    lines = [
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["dana_workflows"]',
+        f"only_mutate = {json.dumps(sorted(set(patterns)))}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-p', 'no:randomly', *deselect])}",
+        'also_copy = ["docs", "bench", "README.md"]',
+        'process_isolation = "forkserver"',
+    ]
+    with (workdir / "pyproject.toml").open("a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def mutmut(workdir: Path, args: list[str], jobs: int, log: Path, check: bool = True) -> int:
+    cmd = [sys.executable, "-m", "mutmut", *args]
+    if args[0] == "run":
+        cmd[4:4] = ["--max-children", str(jobs)]
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        code = subprocess.run(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT).returncode
+    if check and code != 0:
+        raise SystemExit(f"mutmut {args[0]} failed ({code}); see {log}")
+    return code
+
+
+def read_results(workdir: Path) -> dict[str, tuple[str, int | None]]:
+    """mutant name -> (source file relative to the copy, mutmut's exit code or None if not run)."""
+    out: dict[str, tuple[str, int | None]] = {}
+    for meta in (workdir / "mutants" / "dana_workflows").rglob("*.py.meta"):
+        source = str(meta.relative_to(workdir / "mutants"))[: -len(".meta")]
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            out[name] = (source, code)
+    return out
+
+
+def in_group(source: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatch(source, p) for p in patterns)
+
+
+def equivalents() -> dict[str, str]:
+    """tests/mutation/equivalent.txt: ``<mutant name>  <why no behaviour tells it apart>`` per line."""
+    listed: dict[str, str] = {}
+    for line in (HERE / "equivalent.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, why = line.partition(" ")
+            listed[name] = why.strip()
+    return listed
+
+
+@dataclass
+class Score:
+    mutants: int = 0
+    tested: int = 0
+    killed: int = 0
+    survived: list[str] = field(default_factory=list)
+    no_tests: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        counted = self.killed + len(self.survived) + len(self.no_tests)
+        return self.killed / counted if counted else 1.0
+
+
+def score(results: dict[str, tuple[str, int | None]], patterns: Iterable[str], sample: set[str]) -> Score:
+    patterns = tuple(patterns)
+    listed = equivalents()
+    s = Score()
+    for name, (source, code) in sorted(results.items()):
+        if not in_group(source, patterns):
+            continue
+        s.mutants += 1
+        if name not in sample or code is None:
+            continue
+        s.tested += 1
+        if code in KILLED_CODES:
+            s.killed += 1
+        elif name in listed:
+            s.equivalent.append(name)
+        elif code in NO_TESTS_CODES:
+            s.no_tests.append(name)
+        else:
+            s.survived.append(name)
+    return s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--groups", nargs="*", default=list(GROUPS), help=f"of: {', '.join(GROUPS)}")
+    parser.add_argument("--sample", type=int, default=300, help="mutants per group at most (0: all)")
+    parser.add_argument("--seed", type=int, default=22)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dwf-mutation"))
+    parser.add_argument("--reuse", action="store_true", help="keep the copy and the results of a run")
+    parser.add_argument("--ref", default="HEAD", help="the git commit to test (default HEAD)")
+    parser.add_argument("--worktree", action="store_true", help="test the working tree instead of --ref")
+    parser.add_argument("--install", action="store_true", help=f"pip install {MUTMUT} first")
+    parser.add_argument("--out", type=Path, default=None, help="the JSON summary (default: workdir)")
+    args = parser.parse_args()
+    unknown = set(args.groups) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"unknown group(s) {sorted(unknown)}; choose from {list(GROUPS)}")
+    if args.install:
+        install()
+    workdir: Path = args.workdir.resolve()
+    log = workdir.parent / f"{workdir.name}.log"
+    patterns = [p for g in args.groups for p in GROUPS[g]]
+    started = time.monotonic()
+    if not (args.reuse and (workdir / "mutants").is_dir()):
+        log.unlink(missing_ok=True)
+        copy_tree(workdir, None if args.worktree else args.ref)
+        write_config(workdir, patterns)
+        # generates every mutant and runs the selected tests once; a pattern that matches no mutant stops it
+        # there (mutmut asserts), before any mutant runs
+        mutmut(workdir, ["run", "no-such-mutant"], args.jobs, log, check=False)
+    results = read_results(workdir)
+    if not results:
+        raise SystemExit(f"mutmut generated no mutants; see {log}")
+    rng = random.Random(args.seed)
+    sample: set[str] = set()
+    for group in args.groups:
+        names = sorted(n for n, (src, _) in results.items() if in_group(src, GROUPS[group]))
+        picked = names if not args.sample or len(names) <= args.sample else rng.sample(names, args.sample)
+        sample.update(picked)
+    todo = sorted(n for n in sample if results[n][1] is None)
+    prepared = time.monotonic()
+    for i in range(0, len(todo), 500):  # the names go on the command line
+        mutmut(workdir, ["run", *todo[i : i + 500]], args.jobs, log)
+    finished = time.monotonic()
+    results = read_results(workdir)
+    summary: dict[str, Any] = {
+        "sample": args.sample,
+        "seed": args.seed,
+        "jobs": args.jobs,
+        "prepare_s": round(prepared - started, 1),
+        "run_s": round(finished - prepared, 1),
+        "ran": len(todo),
+        "groups": {},
+    }
+    for group in args.groups:
+        s = score(results, GROUPS[group], sample)
+        summary["groups"][group] = {
+            "mutants": s.mutants,
+            "tested": s.tested,
+            "killed": s.killed,
+            "survived": s.survived,
+            "no_tests": s.no_tests,
+            "equivalent": s.equivalent,
+            "score": round(s.score, 3),
+        }
+        print(
+            f"{group:28} {s.mutants:6} mutants, {s.tested:4} tested: {s.killed} killed, "
+            f"{len(s.survived)} survived, {len(s.no_tests)} reached by no test, "
+            f"{len(s.equivalent)} equivalent -> score {s.score:.1%}"
+        )
+    per_mutant = (finished - prepared) / len(todo) if todo else 0.0
+    total = sum(1 for n, (src, _) in results.items() if in_group(src, GROUPS["overall"]))
+    print(f"{len(todo)} mutants in {finished - prepared:.0f} s ({per_mutant:.2f} s each on {args.jobs} jobs)")
+    if per_mutant:
+        print(
+            f"a full run of the {total} mutants generated would take about {total * per_mutant / 3600:.1f} h"
+        )
+    out = args.out or workdir.parent / f"{workdir.name}.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"summary: {out}; survivors: cd {workdir} && python -m mutmut show <name>")
+
+
+if __name__ == "__main__":
+    main()

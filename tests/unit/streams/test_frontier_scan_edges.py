@@ -1,0 +1,61 @@
+"""The commit frontier's scan at the edges of the scanned range (streams/kafka/frontier.py).
+
+`scanned(key, start, end, records)` is inclusive of `end`: under exactly-once the broker writes a
+transaction marker after the last record of each transaction, so the offset right after a partition's
+last record holds no record, and the consumer's position is one past it. If the last offset of a scan
+were left unaccounted for, the commit point would stick one short of the position for good: the group's
+lag never reaches zero and the partition never counts as settled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dana_workflows.streams.kafka.frontier import Frontier, Gap
+
+pytestmark = pytest.mark.unit
+
+K = ("t", 0)
+
+
+def anchored(start: int = 0) -> Frontier:
+    f = Frontier()
+    f.anchor(K, start)
+    return f
+
+
+def test_a_marker_alone_at_the_end_of_a_partition_is_accounted_for() -> None:
+    f = anchored(0)
+    for o in range(5):  # records 0..4 handled, the commit marker at 5, the position 6
+        f.handled(K, o)
+    assert f.commit_point(K) == 5
+    assert f.scanned(K, 5, 5, records=[]) == []
+    assert f.commit_point(K) == 6
+    assert f.settled(K) and not f.gaps()
+
+
+def test_markers_at_both_ends_of_a_gap_are_accounted_for() -> None:
+    f = anchored(0)
+    for o in (0, 1, 3):  # 2 and 4 are markers, 3 a handled record between them
+        f.handled(K, o)
+    assert f.gaps() == {K: Gap(2, 3)}
+    assert f.scanned(K, 2, 4, records=[3]) == []
+    assert f.commit_point(K) == 5
+    assert f.settled(K)
+
+
+def test_a_record_at_the_end_of_the_range_is_returned_not_accounted_for() -> None:
+    f = anchored(0)
+    f.handled(K, 0)
+    f.handled(K, 2)
+    assert f.scanned(K, 1, 3, records=[2, 3]) == [3]  # 1 is a marker; 3 a record never handled
+    assert f.commit_point(K) == 3  # through the marker and the handled 2, never past the record at 3
+    f.handled(K, 3)
+    assert f.commit_point(K) == 4 and f.settled(K)
+
+
+def test_a_scan_below_the_committed_offset_changes_nothing() -> None:
+    f = anchored(10)
+    f.handled(K, 10)
+    assert f.scanned(K, 0, 9, records=[3]) == []  # all below the start: done before this worker
+    assert f.commit_point(K) == 11

@@ -1,0 +1,71 @@
+"""The CEL fast path at the edges where a comparison flips: below, at and above, for every ordering and
+equality operator and every type the fast path answers itself (int, double, ASCII string).
+
+The expected answers are the operators' meaning (CEL spec: ordering on numbers and on strings by code
+point), written out here, and the CEL library must agree with them too: the grid of
+test_cel_native.py never puts two equal values on both sides of `<=` behind an `||` whose left side is
+false, so `amount_usd <= policy_limit` at exactly the limit was never tried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from dana_workflows.workflow.cel_expr import compile_expr
+
+pytestmark = pytest.mark.unit
+
+# (left, right) pairs with left below, equal to and above right, per type the fast path answers
+PAIRS: dict[str, list[tuple[Any, Any]]] = {
+    "int": [(9, 10), (10, 10), (11, 10), (-(2**63), 2**63 - 1)],
+    "double": [(999.99, 1000.0), (1000.0, 1000.0), (1000.01, 1000.0), (-0.0, 0.0)],
+    "string": [("abc", "abd"), ("abc", "abc"), ("abd", "abc"), ("Z", "a"), ("", "a")],
+}
+MEANING = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a < b or a == b,
+    ">": lambda a, b: b < a,
+    ">=": lambda a, b: b < a or a == b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+CASES = [(op, kind, a, b) for op in MEANING for kind, pairs in PAIRS.items() for a, b in pairs]
+
+
+def both_paths(source: str, scope: dict[str, Any]) -> tuple[Any, Any]:
+    fast = compile_expr(source)
+    assert fast.native is not None, f"{source} should run on the fast path"
+    return fast.native(scope), dataclasses.replace(fast, native=None).evaluate(scope)
+
+
+@pytest.mark.parametrize(("op", "kind", "a", "b"), CASES)
+def test_each_comparison_at_below_and_above_the_boundary(op: str, kind: str, a: Any, b: Any) -> None:
+    expected = MEANING[op](a, b)
+    assert both_paths(f"x {op} y", {"x": a, "y": b}) == (expected, expected), kind
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"), [(999.5, True), (1000.0, True), (1000.5, False)], ids=["below", "at", "above"]
+)
+def test_within_limit_at_exactly_the_limit(amount: float, expected: bool) -> None:
+    """The claims example's objective: an auto-paid claim may be paid up to and including its limit."""
+    source = "route != 'auto_pay' || amount_usd <= policy_limit"
+    scope = {"route": "auto_pay", "amount_usd": amount, "policy_limit": 1000.0}
+    assert both_paths(source, scope) == (expected, expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x >= 10 && x <= 10", True),
+        ("x > 10 || x < 10", False),
+        ("!(x < 10) && !(x > 10)", True),
+        ("x <= 10 ? 'in' : 'out'", "in"),
+        ("x < 10 ? 'in' : 'out'", "out"),
+    ],
+)
+def test_equal_operands_through_logic_and_conditionals(source: str, expected: Any) -> None:
+    assert both_paths(source, {"x": 10}) == (expected, expected)
