@@ -84,7 +84,7 @@ def fields_of(ds: Dataset) -> list[FieldIR]:
     out = []
     for name, t in ds.field_types().items():
         optional = t.endswith("?")
-        out.append(FieldIR(name=name, type=t.rstrip("?"), optional=optional))  # type: ignore[arg-type]
+        out.append(FieldIR.model_validate({"name": name, "type": t.rstrip("?"), "optional": optional}))
     return out
 
 

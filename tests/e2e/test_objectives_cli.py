@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
+from dana_workflows.workflow.ir import ValidateStepIR
 from dana_workflows.workflow.objectives_lock import lock_path, read_lock
 from dana_workflows.workflow.spec import load_spec
 
@@ -77,7 +78,7 @@ def test_infer_review_accept_edit_pin_reinfer(workdir: Path) -> None:
     )
     ir = load_spec(spec)
     head = ir.steps[0]
-    assert head.name == "input_objectives"
+    assert isinstance(head, ValidateStepIR) and head.name == "input_objectives"
     assert {r.id for r in head.rules} == {
         "amount_range@inferred.v1",
         "policy_id_pattern@inferred.v1",
@@ -105,3 +106,26 @@ def test_bad_input_gets_one_message_and_no_lock(
     assert code == 1
     assert message in out and "explicit objectives" in out and "Traceback" not in out
     assert not lock_path(workdir / "claims.yaml").exists()
+
+
+def test_review_diff_reject_and_user_errors(workdir: Path) -> None:
+    spec = str(workdir / "claims.yaml")
+    code, out = run("review", spec)
+    assert code == 1 and "no lock file yet" in out
+    assert run("infer", spec, "--sample", str(workdir / "sample.jsonl"))[0] == 0
+    code, out = run("diff", spec)
+    assert code == 0 and "+ input/amount_range" in out
+    code, out = run("accept", spec, "nonexistent")
+    assert code == 1 and "no rule 'nonexistent'" in out
+    code, out = run("accept", spec, "currency_domain")  # in the input and in the normalize step
+    assert code == 1 and "names several rules" in out
+    code, out = run("reject", spec, "input/currency_domain")
+    assert code == 0 and "rejected input/currency_domain" in out
+    code, out = run("accept", spec)
+    assert code == 1 and "name the rules, or pass --all" in out
+    code, out = run("edit", spec, "amount_range", "--rule", "premium > 0.0")
+    assert code == 1 and "not a field" in out
+    path = lock_path(spec)
+    path.write_text(path.read_text().replace("lock_version: 1", "lock_version: 7"))
+    code, out = run("review", spec)
+    assert code == 1 and "lock_version" in out and "explicit objectives" in out

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 CURRENCY_RULES = "\n".join(
     [
-        'currency_known | upper(trim(currency)) in ["USD", "EUR", "GBP"] | the currencies the insurer pays in',
+        'currency_known | upper(trim(currency)) in ["USD", "EUR", "GBP"] | the currencies paid in',
         "limit_positive | policy_limit + 1 > 0.0 | an int added to a double: does not type-check",
         "broken | amount >>> 3 | not CEL at all",
         "ghost | premium > 0.0 | a field the workflow does not have",

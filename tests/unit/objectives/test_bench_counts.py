@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from dana_workflows.objectives.settings import InferenceSettings
+
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "data" / "objectives"))
 
-import objective_inference as bench  # type: ignore[import-not-found]  # noqa: E402
-from generate import ERRORS_PER_KIND, SIZES, build, load_suite  # type: ignore[import-not-found]  # noqa: E402
+import objective_inference as bench  # noqa: E402
+from generate import ERRORS_PER_KIND, SIZES, build, load_suite  # noqa: E402
 
 
 def test_suite_size_and_one_scored_dataset() -> None:
@@ -29,14 +31,14 @@ def test_suite_size_and_one_scored_dataset() -> None:
         len(ds.injected),
         0,
     )
-    rules = bench.infer_rules(ds, fields, bench.InferenceSettings())
+    rules = bench.infer_rules(ds, fields, InferenceSettings())
     s = bench.score(rules, ds, fields)
     assert s.inferred == len(rules) and s.errors == len(ds.injected) and s.clean == SIZES["clean"]
     assert 0 <= s.matched <= min(s.inferred, s.gold)
 
 
 def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
-    import autotest_columns as at  # type: ignore[import-not-found]
+    import autotest_columns as at
 
     rows = [
         ("ids", ["x"], [], [f"ab{i:04d}" for i in range(40)] + ["x"]),  # a labelled error our shapes catch
@@ -50,7 +52,7 @@ def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
         lines.append(f'{i},{h},"{gt!r}","{deb!r}",{len(vals)},"{vals!r}"')
     path.write_text("\n".join(lines) + "\n")
     cols = at.load_bench(path)
-    labels, preds = at.scores(cols, bench.InferenceSettings())
+    labels, preds = at.scores(cols, InferenceSettings())
     assert labels == [1, 1, 0, 0]  # ids, nums, clean, and the wrong prediction's extra negative
     assert preds[0] > 0 and preds[1] > 0 and preds[2] == 0.0 and preds[3] > 0
     assert at.recall_at_precision([1, 1, 0], [0.9, 0.5, 0.7]) == 0.5  # at 0.5 precision is 2/3 < 0.8

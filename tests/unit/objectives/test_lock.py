@@ -112,3 +112,63 @@ def test_a_lock_broken_by_hand_is_ignored_with_one_warning(
     with caplog.at_level(logging.WARNING, logger="dana_workflows.objectives"):
         assert [s.name for s in load_spec(spec).steps] == ["check", "assess"]
     assert "not valid YAML" in caplog.text
+
+
+ROUTED = """
+workflow: shop
+input: {amount: double}
+steps:
+  - norm: {transform: {set: {cents: {expr: "int(amount * 100.0)", type: long}}}}
+  - triage:
+      route:
+        review:
+          when: "amount > 10.0"
+          steps:
+            - assess: {llm: {prompt: "rate {{ amount }}", output: {risk: string}}}
+        auto: "true"
+"""
+
+
+def locked(target: str, rid: str, rule: str) -> ObjectivesLock:
+    lock = ObjectivesLock(workflow="shop")
+    merge_proposals(lock, [proposal(rid, rule, target=target)])
+    accept(pick(lock, [rid]))
+    return lock
+
+
+def test_step_targets_merge_after_the_step_and_into_branch_llm_steps() -> None:
+    from dana_workflows.workflow.objectives_lock import lock_problems, merge_lock
+
+    ir = parse_spec(ROUTED)
+    lock = locked("step:norm", "cents_range", "cents >= 0 && cents <= 100000")
+    merge_proposals(lock, [proposal("risk_domain", 'risk in ["low"]', target="step:triage.review.assess")])
+    accept(pick(lock, ["risk_domain"]))
+    assert lock_problems(lock, ir) == []
+    merged = merge_lock(ir, lock)
+    assert [s.name for s in merged.steps] == ["norm", "norm_objectives", "triage"]
+    route = merged.steps[2]
+    assess = route.branches[0].steps[0]  # type: ignore[union-attr]
+    assert isinstance(assess, LLMStepIR) and [r.id for r in assess.enforce] == ["risk_domain@inferred.v1"]
+
+
+def test_every_lock_problem_is_named() -> None:
+    from dana_workflows.workflow.objectives_lock import lock_problems
+
+    ir = parse_spec(ROUTED)
+    lock = ObjectivesLock(workflow="other")
+    merge_proposals(
+        lock,
+        [
+            proposal("ghost_step", "amount > 0.0", target="step:nope"),
+            proposal("ghost_field", "premium > 0.0"),
+            proposal("bad_cel", "amount >"),
+        ],
+    )
+    accept(pick(lock, [], everything=True))
+    lock.rules.append(lock.rules[1].model_copy())
+    problems = "\n".join(lock_problems(lock, ir))
+    assert "written for workflow 'other'" in problems
+    assert "rule 'ghost_step' (step:nope): no such target" in problems
+    assert "reads premium, not a field at input" in problems
+    assert "not a valid CEL expression" in problems
+    assert "the id appears twice" in problems

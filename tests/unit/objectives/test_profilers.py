@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
 from dana_workflows.objectives.profilers import categories, patterns, ranges, relations
@@ -13,8 +16,8 @@ pytestmark = pytest.mark.unit
 S = InferenceSettings()
 
 
-def col(name: str, type_: str, values: list[object], optional: bool = False) -> Column:
-    return Column(FieldIR(name=name, type=type_, optional=optional), values)  # type: ignore[arg-type]
+def col(name: str, type_: str, values: Sequence[Any], optional: bool = False) -> Column:
+    return Column(FieldIR(name=name, type=type_, optional=optional), list(values))  # type: ignore[arg-type]
 
 
 def test_range_is_robust_to_one_wild_value_and_keeps_zero_as_floor() -> None:
