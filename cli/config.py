@@ -188,6 +188,11 @@ def _safe_error(exc: Exception) -> str:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        parts = [f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
         return "; ".join(parts) + " (set via DWF_* env vars or the config file)"
     return mask_text(str(exc))
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    """The env var a setting's error location names (``llm_default.rpm`` is DWF_LLM_DEFAULT__RPM)."""
+    return "DWF_" + "__".join(str(part).upper() for part in loc)

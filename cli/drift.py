@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,11 @@ from dana_workflows.drift.observer import DriftObserver, DriftReport
 
 app = typer.Typer(no_args_is_help=True, help="Drift baselines and reports.")
 console = Console()
+
+
+class DriftMetric(StrEnum):
+    psi = "psi"
+    js = "js"
 
 
 class _BaselineCollector(DriftObserver):
@@ -67,23 +73,26 @@ def report(
     spec: Annotated[Path, typer.Argument(help="workflow spec")],
     svg: Annotated[Path, typer.Option(help="chart to write")] = Path("drift.svg"),
     records: Annotated[Path | None, typer.Option(help="a drift records file (dwf.<wf>.drift.jsonl)")] = None,
-    dsn: Annotated[str | None, typer.Option(help="read drift rows from this audit store instead")] = None,
-    metric: Annotated[str, typer.Option(help="psi or js")] = "psi",
+    audit: Annotated[
+        str | None, typer.Option("--audit", help="read drift rows from this audit store instead")
+    ] = None,
+    dsn: Annotated[str | None, typer.Option("--dsn", hidden=True)] = None,  # old spelling of --audit
+    metric: Annotated[DriftMetric, typer.Option(help="the divergence to chart")] = DriftMetric.psi,
 ) -> None:
     """The score per window over time: an SVG chart with the thresholds, and terminal sparklines."""
     from dana_workflows.drift.report import terminal_summary, write_svg
     from dana_workflows.workflow.spec import load_spec
 
     ir = load_spec(spec)
-    rows = _records_from_file(records) if records else _records_from_audit(ir.name, dsn)
+    rows = _records_from_file(records) if records else _records_from_audit(ir.name, audit or dsn)
     if not rows:
         console.print(
             f"[red]error:[/red] no drift records for {ir.name}; run the workflow first "
             "(`dana-wf run ...` writes them to the audit and to dwf.<wf>.drift.jsonl)"
         )
         raise typer.Exit(1)
-    write_svg(rows, svg, metric=metric, title=f"{ir.name}: drift ({metric}) per window")
-    console.print(terminal_summary(rows, metric=metric), markup=False, highlight=False)
+    write_svg(rows, svg, metric=metric.value, title=f"{ir.name}: drift ({metric.value}) per window")
+    console.print(terminal_summary(rows, metric=metric.value), markup=False, highlight=False)
     console.print(f"chart written to {svg}")
 
 

@@ -10,22 +10,62 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dana_workflows.cli.conventions import (
+    EXIT_CHAIN_BROKEN,
+    EXIT_USAGE,
+    OutputConsole,
+    OutputFormat,
+    version,
+)
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.workflow.errors import SpecError
 
+# rich_markup_mode=None: click's plain help and its one-line usage errors ("Error: Invalid value for
+# '--format': 'parquet' is not one of 'jsonl', 'avro'."), which a pipe or a log keeps whole
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Dana Workflows: neurosymbolic workflows as streams."
+    no_args_is_help=True, rich_markup_mode=None, help="Dana Workflows: neurosymbolic workflows as streams."
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Query and verify the audit log.")
 app.add_typer(audit_app, name="audit")
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+console = OutputConsole()
+err = OutputConsole(stderr=True, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)", exists=False)]
+# One spelling per idea (docs/cli.md): --audit names the audit store everywhere; --dsn is the old spelling
+AuditOpt = Annotated[
+    str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")
+]
+OldDsnOpt = Annotated[str | None, typer.Option("--dsn", hidden=True, help="old spelling of --audit")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"dana-wf {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Settings are checked before any command runs: a bad DWF_* variable or config file is one line."""
+    from pydantic import ValidationError
+    from ruamel.yaml.error import YAMLError
+
+    from dana_workflows.cli.config import _safe_error
+
+    try:
+        load_settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid settings: {_safe_error(exc)}", EXIT_USAGE) from None
+    except (OSError, YAMLError) as exc:
+        raise _fail(f"config file (DWF_CONFIG_FILE): {mask_text(str(exc))}", EXIT_USAGE) from None
 
 
 def _mount(module: str, name: str, help: str) -> None:
@@ -42,12 +82,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _open_store(dsn: str | None) -> Any:
-    """The audit store, or a one-line error that says what to do (busy chdb, bad DSN, server down)."""
+    """The audit store, or a one-line error that says what to do (busy chdb, bad DSN, server down).
+
+    The audit commands only read: an embedded store that is not there is an error, never created empty."""
     from dana_workflows.sinks.chdb_store import AuditStoreError
-    from dana_workflows.sinks.dsn import DsnError
+    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
     from dana_workflows.streams.app_builder import open_audit_store
 
     target = dsn or load_settings().audit_dsn
+    try:
+        config = parse_dsn(target)
+    except DsnError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    if isinstance(config, ChdbConfig) and not config.path.exists():
+        raise _fail(
+            f"no audit store at {config.path} ({config}): run a workflow first (dana-wf run), "
+            "or name the store with --audit or DWF_AUDIT_DSN"
+        )
     try:
         return open_audit_store(target)
     except (AuditStoreError, DsnError) as exc:
@@ -97,7 +148,8 @@ def validate(
             err.print(f"[red]✗[/red] {spec}: {summary(analysis)}")
             continue
         console.print(
-            f"[green]✓[/green] {spec}: workflow '{ir.name}' v{ir.version}, {len(ir.steps)} steps, {summary(analysis)}"
+            f"[green]✓[/green] {spec}: workflow '{ir.name}' v{ir.version}, {len(ir.steps)} steps, "
+            f"{summary(analysis)}"
         )
     if bad:
         raise typer.Exit(1)
@@ -127,7 +179,7 @@ def topology(
             b, t.topic, str(t.schema_id or "per message"), desc, topo.pipeline.consumers.get(b, "-")
         )
     console.print(table)
-    console.print("```mermaid\n" + topo.mermaid() + "\n```", markup=False, highlight=False)
+    console.print_text("```mermaid\n" + topo.mermaid() + "\n```")
     if write_schemas:
         write_schemas.mkdir(parents=True, exist_ok=True)
         for t in topo.topics.values():
@@ -141,12 +193,13 @@ def run(
     spec: SpecArg,
     input: Annotated[Path, typer.Option("--input", "-i", help="events, one JSON object per line")],
     out: Annotated[Path, typer.Option(help="directory for output files")] = Path(".dwf/out"),
-    format: Annotated[str, typer.Option(help="jsonl or avro")] = "jsonl",
-    audit: Annotated[
-        str | None, typer.Option(help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")
-    ] = None,
+    format: Annotated[OutputFormat, typer.Option(help="how output topics are written")] = OutputFormat.jsonl,
+    audit: AuditOpt = None,
     no_audit: Annotated[bool, typer.Option("--no-audit", help="do not write the audit log")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    no_audit_sink: Annotated[bool, typer.Option("--no-audit-sink", hidden=True)] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="no progress bar and no summary (the exit code still tells)")
+    ] = False,
     llm_script: Annotated[
         Path | None,
         typer.Option(help="offline: serve llm steps from the local test server with this reply script"),
@@ -177,14 +230,16 @@ def run(
                 pipeline,
                 input,
                 out,
-                fmt=format,
+                fmt=format.value,
                 settings=settings,
-                audit_dsn=None if no_audit else (audit or settings.audit_dsn),
+                audit_dsn=None if no_audit or no_audit_sink else (audit or settings.audit_dsn),
                 console=console,
                 quiet=quiet,
             )
         )
-    except (AuditStoreError, DsnError) as exc:
+    except DsnError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except AuditStoreError as exc:
         raise _fail(str(exc)) from None
     finally:
         if server is not None:
@@ -195,12 +250,13 @@ def run(
 @audit_app.command("sql")
 def audit_sql(
     query: Annotated[str, typer.Argument(help="a SELECT over dwf.events")],
-    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    audit: AuditOpt = None,
+    dsn: OldDsnOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object per row")] = False,
 ) -> None:
     """Run SQL against the audit store and print a table."""
 
-    store = _open_store(dsn)
+    store = _open_store(audit or dsn)
     try:
         res = store.query(query)
     except Exception as exc:
@@ -221,15 +277,18 @@ def audit_sql(
 
 @audit_app.command("verify")
 def audit_verify(
-    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    audit: AuditOpt = None,
+    dsn: OldDsnOpt = None,
     workflow: Annotated[str | None, typer.Option(help="only this workflow")] = None,
     run_id: Annotated[str | None, typer.Option("--run", help="only this run")] = None,
 ) -> None:
-    """Recompute every hash chain; name each changed, removed or reordered row, and duplicates."""
+    """Recompute every hash chain; name each changed, removed or reordered row, and duplicates.
+
+    Exit code 3 when a chain is broken, 1 when there is no store to verify (docs/cli.md)."""
     from dana_workflows.sinks.reader import read_rows
     from dana_workflows.sinks.verify import verify_rows
 
-    store = _open_store(dsn)
+    store = _open_store(audit or dsn)
     try:
         report = verify_rows(read_rows(store, workflow=workflow, run_id=run_id))
     finally:
@@ -244,13 +303,14 @@ def audit_verify(
         f"{len(report.duplicates)} duplicate deliveries"
     )
     if not report.ok:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_CHAIN_BROKEN)
 
 
 @audit_app.command("report")
 def audit_report(
     run_id: Annotated[str, typer.Argument(help="the run to report on")],
-    dsn: Annotated[str | None, typer.Option(help="audit DSN")] = None,
+    audit: AuditOpt = None,
+    dsn: OldDsnOpt = None,
     html: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
     markdown: Annotated[
         Path | None, typer.Option(help="write the Markdown report here (default: print it)")
@@ -260,7 +320,7 @@ def audit_report(
     from dana_workflows.sinks.reader import read_rows
     from dana_workflows.sinks.report import render_html, render_markdown
 
-    store = _open_store(dsn)
+    store = _open_store(audit or dsn)
     try:
         rows = read_rows(store, run_id=run_id)
     finally:
@@ -275,7 +335,7 @@ def audit_report(
         markdown.write_text(md)
         console.print(f"Markdown report written to {markdown}")
     else:
-        console.print(md, markup=False, highlight=False)
+        console.print_text(md)
     if html:
         html.write_text(render_html(rows))
         console.print(f"HTML report written to {html}")
@@ -295,6 +355,7 @@ def _mount_kafka_runtime() -> None:
 
 _mount_kafka_runtime()
 _mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
+app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
 

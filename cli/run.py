@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_OK
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
@@ -29,7 +30,10 @@ def read_input_lines(path: Path) -> list[str]:
     string may hold); bytes that are not UTF-8 survive as surrogate escapes, so admission sends that
     one line to dlq with the reason instead of the whole run failing."""
     text = path.read_bytes().decode("utf-8", "surrogateescape")
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines[-1] == "":  # the end of the last line, not a blank line of its own (blank lines go to dlq)
+        lines.pop()
+    return lines
 
 
 async def run_local(
@@ -95,7 +99,9 @@ async def run_local(
         chain_ok = verify_rows(written).ok
         if not quiet:
             print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
-        return 0 if chain_ok else 2
+            if audit_dsn:
+                print_report_hints(console, example_runs(written), audit_dsn, settings.audit_dsn)
+        return EXIT_OK if chain_ok else EXIT_CHAIN_BROKEN
     finally:
         if store is not None:
             store.close()
@@ -155,3 +161,35 @@ def print_summary(
     console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
     if audit_dsn:
         console.print('  try: dana-wf audit sql "SELECT kind, count() FROM dwf.events GROUP BY kind"')
+
+
+# The outcomes a first audit report is most often wanted for, in the order they are shown.
+REPORTED_KINDS = ("rejected", "dlq", "completed")
+_KIND_WORDS = {
+    "rejected": "a rejected event",
+    "dlq": "an event sent to dlq",
+    "completed": "a completed event",
+}
+
+
+def example_runs(rows: Sequence[AuditRow]) -> dict[str, str]:
+    """The first run id of each outcome kind in REPORTED_KINDS (one pass; a run is one event's journey)."""
+    found: dict[str, str] = {}
+    for row in rows:
+        if row.kind in REPORTED_KINDS and row.kind not in found:
+            found[row.kind] = row.run_id
+            if len(found) == len(REPORTED_KINDS):
+                break
+    return found
+
+
+def print_report_hints(console: Console, runs: dict[str, str], audit_dsn: str, default_dsn: str) -> None:
+    """How to open the report of one event per outcome: the run ids a first `audit report` needs."""
+    store = "" if audit_dsn == default_dsn else f" --audit '{audit_dsn}'"
+    for kind in REPORTED_KINDS:
+        if kind in runs:
+            console.print(
+                f"  report of {_KIND_WORDS[kind]}: dana-wf audit report {runs[kind]}{store}",
+                markup=False,
+                highlight=False,
+            )

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from dana_workflows.cli.conventions import Guarantee, LogLevel
 from dana_workflows.core.settings import Settings, load_settings, log_level_name
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run workflows on Kafka.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Run workflows on Kafka.")
 console = Console()
 err = Console(stderr=True)
 
@@ -85,15 +86,14 @@ def _fail(message: str) -> typer.Exit:
 def worker_command(
     spec: SpecArg,
     broker: BrokerOpt = None,
-    guarantee: Annotated[str | None, typer.Option(help="at_least_once (default) or exactly_once")] = None,
+    guarantee: Annotated[Guarantee | None, typer.Option(help="default: DWF_PROCESSING_GUARANTEE")] = None,
     partitions: Annotated[int | None, typer.Option(help="partitions of topics this worker creates")] = None,
     replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
     prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
     group: Annotated[str | None, typer.Option(help="consumer group id (default <prefix>-<workflow>)")] = None,
     audit: Annotated[str | None, typer.Option(help="audit DSN (default DWF_AUDIT_DSN)")] = None,
-    no_audit_sink: Annotated[
-        bool, typer.Option("--no-audit-sink", help="leave dwf.audit to other workers")
-    ] = False,
+    no_audit: Annotated[bool, typer.Option("--no-audit", help="leave dwf.audit to other workers")] = False,
+    no_audit_sink: Annotated[bool, typer.Option("--no-audit-sink", hidden=True)] = False,  # old spelling
     data_dir: Annotated[
         Path | None, typer.Option(help="faust data dir parent (default DWF_DATA_DIR)")
     ] = None,
@@ -107,13 +107,20 @@ def worker_command(
         typer.Option(help="port of /metrics, /healthz, /readyz (default DWF_METRICS_PORT; 0 = a free port)"),
     ] = None,
     log_level: Annotated[
-        str | None,
-        typer.Option(help="DEBUG, INFO, WARNING, ERROR (default DWF_LOG_LEVEL, else INFO)"),
+        LogLevel | None,
+        typer.Option(case_sensitive=False, help="default DWF_LOG_LEVEL, else INFO"),
     ] = None,
+    per_step_topics: Annotated[
+        bool,
+        typer.Option(
+            "--per-step-topics",
+            help="one agent and one topic per step (default: consecutive steps fused in one agent)",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
     from dana_workflows.streams.app_builder import open_audit_store
-    from dana_workflows.streams.kafka.app import KafkaOptions
+    from dana_workflows.streams.kafka.options import KafkaOptions
     from dana_workflows.streams.kafka.worker import quiet_logs, run_worker
 
     settings = _settings()
@@ -123,7 +130,7 @@ def worker_command(
         options = KafkaOptions.from_settings(
             settings,
             bootstrap=broker,
-            guarantee=guarantee,
+            guarantee=guarantee.value if guarantee else None,
             partitions=partitions,
             replication=replication,
             prefix=prefix,
@@ -133,6 +140,7 @@ def worker_command(
             commit_interval_s=commit_interval,
             stall_s=stall_after,
             metrics_port=metrics_port,
+            fuse=not per_step_topics,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -141,7 +149,7 @@ def worker_command(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
     )
     log.info("Kafka %s, security %s", options.bootstrap, options.security.describe())
-    store = None if no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
+    store = None if no_audit or no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
 
     try:

@@ -8,9 +8,11 @@ export PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\n== %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=
+# another apt (unattended-upgrades, a second engineer) may hold the dpkg lock: wait for it, up to 10 minutes
+APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
 apt_install() {
-  [ -n "$apt_updated" ] || { as_root apt-get update -q >/dev/null; apt_updated=1; }
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "$@" >/dev/null
+  [ -n "$apt_updated" ] || { as_root apt-get "${APT_LOCK_WAIT[@]}" update -q >/dev/null; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get "${APT_LOCK_WAIT[@]}" install -y -q "$@" >/dev/null
 }
 
 step "python dependencies"

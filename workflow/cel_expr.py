@@ -15,6 +15,7 @@ from typing import Any
 
 import cel
 
+from dana_workflows.workflow.cel_hints import python_habits
 from dana_workflows.workflow.cel_native import Native, compile_native
 
 NATIVE_ENV = "DWF_CEL_NATIVE"
@@ -85,8 +86,13 @@ def compile_expr(source: str) -> CompiledExpr:
         program = cel.compile(source)
     except ValueError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        hints = python_habits(source)
+        if hints:  # the parser's "mismatched input" does not say what to write instead
+            first = "; ".join(hints) + f" (parser: {first})"
         raise ExpressionError(f"not a valid CEL expression: {first}") from exc
     functions = set(program.functions())
+    if "not" in functions:  # `not (a > b)` parses as a call of an unknown function named not
+        raise ExpressionError(f"not a valid CEL expression: {'; '.join(python_habits(source))}")
     variables = tuple(program.variables())
     return CompiledExpr(
         source=source,

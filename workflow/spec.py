@@ -37,15 +37,15 @@ from dana_workflows.workflow.objectives_lock import apply_objectives_lock
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
-    check_llm_fields,
-    llm_rule_reads,
+    check_llm_step,
     parse_workflow_efficiency,
 )
 from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
+from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from dana_workflows.workflow.spec_steps import parse_steps
-from dana_workflows.workflow.spec_support import Collector, loc, parse_fields, parse_rule, suggest
+from dana_workflows.workflow.spec_support import Collector, line_of, loc, parse_fields, parse_rule, suggest
 
 TOP_KEYS = (
     "workflow",
@@ -280,7 +280,8 @@ def _check_steps(
                         "give every rule its own id",
                     )
                 ids.add(rule.id)
-                _check_reads(rule.expr, current, c, node, f"{spath}.validate[{j}].rule")
+                index, rule_node = rule_position(node, step.name, rule.id, j)
+                _check_reads(rule.expr, current, c, rule_node, f"{spath}.validate[{index}].rule")
         elif isinstance(step, RouteStepIR):
             routed = dict(current)
             routed[step.field] = FieldIR(name=step.field, type="string")
@@ -303,10 +304,7 @@ def _check_steps(
         elif isinstance(step, LLMStepIR):
             if step.when:
                 _check_reads(step.when, current, c, node, f"{spath}.llm.when")
-            answered = {**current, **{f.name: f for f in step.output}}
-            for expr, where, reads_output in llm_rule_reads(step):  # perceive/enforce/risk rules
-                _check_reads(expr, answered if reads_output else current, c, node, f"{spath}.{where}")
-            check_llm_fields(step, node, spath, c)
+            check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
         current = fields_after(step, current)
     return current
 
@@ -315,6 +313,10 @@ def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) 
     compiled = compile_expr(expr)
     for var in compiled.variables:
         if var in fields or var in RESERVED_VARIABLES or _bound_by_macro(expr, var):
+            continue
+        refused = refused_field(c.problems, var)
+        if refused is not None:  # a follow-on error: say why the field is missing, and where
+            c.problems.append(follow_on(c.file, line_of(node), path, var, refused))
             continue
         c.add(node, None, path, f"reads '{var}', which is not a field at this step", suggest(var, fields))
 

@@ -149,7 +149,7 @@ def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:
     finally:
         raw.close()
     bad = runner.invoke(app, ["audit", "verify", "--dsn", dsn])
-    assert bad.exit_code == 2
+    assert bad.exit_code == 3  # a broken chain has its own exit code (docs/cli.md), not a usage error's 2
     assert f"changed: run {victim} seq" in bad.output and "BROKEN" in bad.output
 
     report = runner.invoke(app, ["audit", "report", victim, "--dsn", dsn, "--html", str(tmp_path / "r.html")])
@@ -204,6 +204,7 @@ def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
     from dana_workflows.sinks.chdb_store import ChdbAuditStore
 
     store = ChdbAuditStore(tmp_path / "held")  # holds chdb in this process: another directory is busy
+    (tmp_path / "other").mkdir()  # a store that exists (a missing one is refused before opening)
     try:
         busy = runner.invoke(app, ["audit", "verify", "--dsn", f"chdb://{tmp_path / 'other'}"])
     finally:
@@ -213,7 +214,7 @@ def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:
     assert down.exit_code == 1 and "error:" in down.output
     assert "secret" not in down.output
     bad = runner.invoke(app, ["audit", "verify", "--dsn", "mysql://x"])
-    assert bad.exit_code == 1 and "error:" in bad.output
+    assert bad.exit_code == 2 and "error:" in bad.output  # a bad option value is a usage error
 
 
 def test_a_line_that_is_not_utf8_goes_to_dlq_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -245,7 +246,7 @@ def test_run_into_a_malformed_audit_dsn_is_a_clear_error(tmp_path: Path) -> None
             "clickhouse://",
         ],
     )
-    assert res.exit_code == 1 and "error:" in res.output
+    assert res.exit_code == 2 and "error:" in res.output  # a bad option value is a usage error
 
 
 def test_avro_container_outputs_hold_the_same_decisions(tmp_path: Path) -> None:

@@ -108,3 +108,12 @@ def test_the_wheel_runs_the_example_next_to_workflow_and_schemas(wheel: Path, tm
     )
     assert written == EVENTS, out  # every input line has exactly one outcome
     assert "hash chains verified" in out
+
+
+def test_the_wheel_carries_the_apache_license(wheel: Path) -> None:
+    archive = zipfile.ZipFile(wheel)
+    licenses = [n for n in archive.namelist() if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
+    assert licenses, "LICENSE is not in the wheel's dist-info"
+    text = archive.read(licenses[0]).decode()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert text == (ROOT / "LICENSE").read_text()

@@ -1,0 +1,77 @@
+"""The command line's conventions in one place: exit codes, the version, output that is not a terminal.
+
+Exit codes (docs/cli.md lists them; scripts and CI rely on them):
+
+- 0 ``EXIT_OK``: done, and every hash chain verified
+- 1 ``EXIT_FAILURE``: the command could not do its job (a missing file, a store that is down, no audit store)
+- 2 ``EXIT_USAGE``: a bad option, setting or file the user can fix (click uses 2 for usage errors too)
+- 3 ``EXIT_CHAIN_BROKEN``: the audit log failed verification (a changed, removed or reordered row)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from importlib import metadata
+from typing import Any
+
+from rich.console import Console, ConsoleDimensions
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CHAIN_BROKEN = 3
+
+# Wide enough that no table or line is ever cut or wrapped when the output goes to a file or a pipe.
+PIPE_WIDTH = 100_000
+
+
+def version() -> str:
+    """The installed distribution's version (the wheel's metadata, so it cannot drift from pyproject)."""
+    try:
+        return metadata.version("dana-workflows")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout never installed
+        return "0+unknown"
+
+
+class OutputConsole(Console):
+    """A rich Console that renders full width when stdout is not a terminal.
+
+    Rich falls back to 80 columns for a pipe, which cuts table cells (``dwf.claims-tr…``) and wraps
+    Markdown tables; ``> file`` and ``| less`` must receive the whole text, unwrapped."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        real = Console.size.fget(self)  # type: ignore[attr-defined]
+        return real if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, real.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def print_text(self, text: str, **kwargs: Any) -> None:
+        """Plain text (Markdown, Mermaid, SQL): no markup, no highlighting, no wrapping."""
+        self.print(text, markup=False, highlight=False, soft_wrap=True, **kwargs)
+
+
+class OutputFormat(StrEnum):
+    """`dana-wf run --format`: how output topics are written."""
+
+    jsonl = "jsonl"
+    avro = "avro"
+
+
+class Guarantee(StrEnum):
+    """`dana-wf worker --guarantee` (Kafka processing guarantee)."""
+
+    at_least_once = "at_least_once"
+    exactly_once = "exactly_once"
+
+
+class LogLevel(StrEnum):
+    """`--log-level` (case does not matter on the command line)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
