@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from dana_workflows.knowledge.facts import Fact, find_fact
 from dana_workflows.knowledge.index import Candidate, ChunkIndex, block
 from dana_workflows.workflow.knowledge_ir import DEFAULT_SECTIONS
 
+T = TypeVar("T")
 CONTEXT_SECTIONS = ("knowledge", "examples", "memory")
 HEADERS = {"knowledge": "## Knowledge\n", "examples": "## Examples\n", "memory": "## Earlier decisions\n"}
 MESSAGE_OVERHEAD = 8  # chat framing of the system and user messages (OpenAI counts ~4 per message)
@@ -53,7 +54,7 @@ class Assembled:
         return "".join(self.text[s] for s in CONTEXT_SECTIONS if self.text.get(s))
 
 
-def edges_first(ranked: Sequence[Candidate]) -> list[Candidate]:
+def edges_first(ranked: Sequence[T]) -> list[T]:
     """Best-first items laid out so the best sit at both ends and the weakest in the middle."""
     return [*ranked[0::2], *reversed(ranked[1::2])]
 

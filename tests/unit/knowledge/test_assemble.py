@@ -56,7 +56,7 @@ def test_budget_smaller_than_the_instructions_names_the_fix() -> None:
 
 def test_best_at_the_edges_weakest_in_the_middle() -> None:
     ranked = list(range(1, 8))  # 1 is the best
-    assert edges_first(ranked) == [1, 3, 5, 7, 6, 4, 2]  # type: ignore[arg-type]
+    assert edges_first(ranked) == [1, 3, 5, 7, 6, 4, 2]
 
 
 def test_examples_and_memory_keep_to_their_shares_knowledge_takes_the_rest() -> None:

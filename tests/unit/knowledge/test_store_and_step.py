@@ -45,7 +45,8 @@ steps:
 
 def _policy(folder: Path, pid: str, limit: int) -> None:
     (folder / f"{pid}.md").write_text(
-        f"---\npolicy_id: {pid}\nlimit_usd: {limit}\n---\n# Policy {pid}\n\n## Terms\n\nPays at most {limit} USD.\n"
+        f"---\npolicy_id: {pid}\nlimit_usd: {limit}\n---\n"
+        f"# Policy {pid}\n\n## Terms\n\nPays at most {limit} USD.\n"
     )
 
 
@@ -118,7 +119,7 @@ def test_a_sync_without_its_manifest_row_is_never_served(store: KnowledgeStore) 
     store.backend.insert(
         store.chunks_table, CHUNK_COLUMNS, [("s", half.chunk_id, half.version, half.text, "{}", 0, 20)]
     )
-    (record, chunks) = store.snapshot()["s"]
+    _, chunks = store.snapshot()["s"]
     assert [c.text for c in chunks] == ["served text"]
     assert store.record_sync("s", ok, {}, {}, 30) is None  # same content: no new sync
 
@@ -129,7 +130,7 @@ def test_step_validates_assembles_exposes_and_replays(tmp_path: Path, store: Kno
     clock = Clock()
     sync(ir, store, _rows_query, clock=clock)  # type: ignore[arg-type]
     base = KnowledgeBase(store, refresh_s=0, clock=clock)
-    step_ir = ir.steps[0].knowledge  # type: ignore[union-attr]
+    step_ir = ir.steps[0].knowledge
     assert isinstance(step_ir, StepKnowledgeIR)
     step = StepKnowledge(step_ir, "kb-test", "assess", "gpt-4")
     payload = {"claim_id": "C-1", "policy_id": "P-1"}
@@ -141,7 +142,7 @@ def test_step_validates_assembles_exposes_and_replays(tmp_path: Path, store: Kno
     assert extra["context_mix"].startswith("policies@")
     assert notes["dwf.memory"] == {"keys": {"policy_id": "P-1"}, "answer": {"covered": True}}
     assert first.details["dwf.knowledge.replayed"] is False
-    used = dict(map(tuple, first.details["dwf.knowledge.chunks"]))  # type: ignore[arg-type]
+    used = dict(map(tuple, first.details["dwf.knowledge.chunks"]))
 
     # the policy changes; a new event sees the new terms, a replay of run-1 the old ones, flagged stale
     _policy(tmp_path / "policies", "P-1", 8000)
@@ -153,7 +154,7 @@ def test_step_validates_assembles_exposes_and_replays(tmp_path: Path, store: Kno
     replay = step.prepare(base, payload, "run-1", "Assess.", "Claim C-1 on policy P-1", clock())
     assert replay.context == first.context
     assert replay.details["dwf.knowledge.replayed"] is True
-    assert dict(map(tuple, replay.details["dwf.knowledge.chunks"])) == used  # type: ignore[arg-type]
+    assert dict(map(tuple, replay.details["dwf.knowledge.chunks"])) == used
     assert (
         replay.details["dwf.knowledge.stale"] == ["terms"]
         and replay.details["dwf.knowledge.action"] == "flag"
