@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
 from dana_workflows.objectives.domain_packs import load_pack
@@ -14,8 +17,8 @@ pytestmark = pytest.mark.unit
 S = InferenceSettings()
 
 
-def rules_for(name: str, type_: str, values: list[object], pack: str = "finance:lending") -> dict[str, str]:
-    col = Column(FieldIR(name=name, type=type_), values)  # type: ignore[arg-type]
+def rules_for(name: str, type_: str, values: Sequence[Any], pack: str = "finance:lending") -> dict[str, str]:
+    col = Column(FieldIR(name=name, type=type_), list(values))  # type: ignore[arg-type]
     return {c.kind: c.rule for c in candidates([col], load_pack(pack), S)}
 
 
