@@ -110,17 +110,10 @@ def worker_command(
         LogLevel | None,
         typer.Option(case_sensitive=False, help="default DWF_LOG_LEVEL, else INFO"),
     ] = None,
-    per_step_topics: Annotated[
-        bool,
-        typer.Option(
-            "--per-step-topics",
-            help="one agent and one topic per step (default: consecutive steps fused in one agent)",
-        ),
-    ] = False,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
     from dana_workflows.streams.app_builder import open_audit_store
-    from dana_workflows.streams.kafka.options import KafkaOptions
+    from dana_workflows.streams.kafka.app import KafkaOptions
     from dana_workflows.streams.kafka.worker import quiet_logs, run_worker
 
     settings = _settings()
@@ -140,7 +133,6 @@ def worker_command(
             commit_interval_s=commit_interval,
             stall_s=stall_after,
             metrics_port=metrics_port,
-            fuse=not per_step_topics,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

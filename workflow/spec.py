@@ -37,11 +37,12 @@ from dana_workflows.workflow.objectives_lock import apply_objectives_lock
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
-    check_llm_step,
+    check_llm_fields,
+    llm_rule_reads,
     parse_workflow_efficiency,
 )
-from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
 from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
+from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from dana_workflows.workflow.spec_steps import parse_steps
@@ -304,19 +305,22 @@ def _check_steps(
         elif isinstance(step, LLMStepIR):
             if step.when:
                 _check_reads(step.when, current, c, node, f"{spath}.llm.when")
-            check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
+            answered = {**current, **{f.name: f for f in step.output}}
+            for expr, where, reads_output in llm_rule_reads(step):  # perceive/enforce/risk rules
+                _check_reads(expr, answered if reads_output else current, c, node, f"{spath}.{where}")
+            check_llm_fields(step, node, spath, c)
         current = fields_after(step, current)
     return current
 
 
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
-    compiled = compile_expr(expr)
-    for var in compiled.variables:
-        if var in fields or var in RESERVED_VARIABLES or _bound_by_macro(expr, var):
-            continue
         refused = refused_field(c.problems, var)
         if refused is not None:  # a follow-on error: say why the field is missing, and where
             c.problems.append(follow_on(c.file, line_of(node), path, var, refused))
+            continue
+    compiled = compile_expr(expr)
+    for var in compiled.variables:
+        if var in fields or var in RESERVED_VARIABLES or _bound_by_macro(expr, var):
             continue
         c.add(node, None, path, f"reads '{var}', which is not a field at this step", suggest(var, fields))
 
