@@ -117,10 +117,10 @@ def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: Col
                     DeriveIR(
                         field=str(fname),
                         expr=str(spec["expr"]),
-                        type=parsed[0],
+                        type=parsed[0],  # type: ignore[arg-type]
                         minimum=bounds[0],
                         maximum=bounds[1],
-                    )  # type: ignore[arg-type]
+                    )
                 )
         else:
             c.add(

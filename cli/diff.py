@@ -1,0 +1,197 @@
+"""`dana-wf diff OLD.yaml NEW.yaml`: which decisions a change makes differently, on recorded traffic.
+
+Exit codes: 0 when every changed decision is expected (`--expect`), 1 when some are not (a CI job gates a
+spec change on it) or the audit store cannot be read, 2 for input the user can fix (two different
+workflows, an empty audit range, a missing file). docs/changes.md shows the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+err = Console(stderr=True, soft_wrap=True)
+EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def diff(
+    old: Annotated[Path, typer.Argument(help="the workflow spec in production")],
+    new: Annotated[Path, typer.Argument(help="the changed spec")],
+    input: Annotated[
+        Path | None, typer.Option("--input", "-i", help="events, one JSON object per line")
+    ] = None,
+    from_audit: Annotated[
+        bool, typer.Option("--from-audit", help="replay the inputs recorded in the audit")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option(help="with --from-audit: from this time (ISO 8601, UTC)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="with --from-audit: before this time")] = None,
+    audit: Annotated[str | None, typer.Option(help="audit DSN (default: DWF_AUDIT_DSN)")] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option("--expect", help="an intended cause (route:triage, rule:check.*, constraint:x); repeat"),
+    ] = None,
+    samples: Annotated[int, typer.Option(help="sample events shown per cause")] = 3,
+    html: Annotated[Path | None, typer.Option(help="also write an HTML page here")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write every changed decision here")] = None,
+) -> None:
+    """Replay recorded inputs through both versions and print every decision that changes, by cause."""
+    from dana_workflows.cli import diff_report
+    from dana_workflows.cli.diff_replay import compare, offline_settings, replay
+    from dana_workflows.core.settings import load_settings
+
+    if (input is None) == (not from_audit):
+        raise _fail("give the events with --input FILE or --from-audit (one of the two)")
+    old_pipeline, new_pipeline = _load(old), _load(new)
+    old_ir, new_ir = old_pipeline.workflow, new_pipeline.workflow
+    if old_ir.name != new_ir.name:
+        raise _fail(
+            f"{old} is workflow '{old_ir.name}' and {new} is workflow '{new_ir.name}': a diff compares two "
+            "versions of one workflow (fix: give both specs the same `workflow:` name)"
+        )
+    settings = load_settings()
+    if input is not None:
+        lines = _file_lines(input)
+        where = str(input)
+    else:
+        lines, where = _audit_lines(old_ir.name, since, until, audit or settings.audit_dsn)
+    with tempfile.TemporaryDirectory(prefix="dwf-diff-") as scratch:
+        before = replay(old_pipeline, lines, offline_settings(settings, Path(scratch) / "old"))
+        after = replay(new_pipeline, lines, offline_settings(settings, Path(scratch) / "new"))
+    changes = compare(before, after, old_ir, new_ir, lines)
+    groups = diff_report.group(changes, expect or [])
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(
+        f"{old_ir.name}: v{old_ir.version} ({old}) -> v{new_ir.version} ({new}), inputs from {where}"
+    )
+    for line in diff_report.text(groups, before, after, len(before.journeys), samples):
+        console.print(line, markup=False)
+    if json_out is not None:
+        diff_report.as_json(groups, json_out)
+    if html is not None:
+        page = diff_report.html(groups, before, after, (str(old), str(new)), len(before.journeys), samples)
+        html.write_text(page, encoding="utf-8")
+        console.print(f"HTML page: {html}")
+    unexpected = sum(len(g.changes) for g in groups if not g.expected)
+    if unexpected:
+        err.print(f"[red]{unexpected} changed decisions are not in --expect[/red]")
+        raise typer.Exit(EXIT_UNEXPECTED)
+    raise typer.Exit(EXIT_OK)
+
+
+def _load(spec: Path) -> Any:
+    from dana_workflows.processors.pipeline import CompileError
+    from dana_workflows.streams.app_builder import load_pipeline
+    from dana_workflows.workflow.errors import SpecError
+
+    if not spec.exists():
+        raise _fail(f"no spec at {spec}")
+    try:
+        return load_pipeline(spec)
+    except SpecError as exc:
+        raise _fail(str(exc)) from None
+    except CompileError as exc:
+        raise _fail(f"{spec}: {exc}") from None
+
+
+def _file_lines(path: Path) -> list[str]:
+    from dana_workflows.cli.run import read_input_lines
+
+    if not path.exists():
+        raise _fail(f"input file {path} does not exist")
+    lines = read_input_lines(
+        path
+    )  # blank lines kept: each event keeps the position (and run id) it has in a run
+    if not any(line.strip() for line in lines):
+        raise _fail(f"input file {path} has no events")
+    return lines
+
+
+def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) -> tuple[list[str], str]:
+    """The recorded inputs of the workflow in [since, until), in the order they were received."""
+    from dana_workflows.core.masking import mask_text
+    from dana_workflows.processors.recorded_input import restore, sealer
+    from dana_workflows.sinks.audit_model import sql_string
+    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
+    from dana_workflows.streams.app_builder import open_audit_store
+
+    low, high = _time(since, "--since"), _time(until, "--until")
+    try:
+        config = parse_dsn(dsn)
+    except DsnError as exc:
+        raise _fail(str(exc)) from None
+    if isinstance(config, ChdbConfig) and not config.path.exists():
+        raise _fail(
+            f"no audit store at {config.path}: record traffic first (dana-wf run), or name it with --audit"
+        )
+    try:
+        store = open_audit_store(dsn)
+    except Exception as exc:  # a busy embedded store, a server that is down, a bad DSN
+        raise _fail(f"cannot open the audit store {mask_text(dsn)}: {exc}", EXIT_FAILURE) from None
+    where = [f"workflow = {sql_string(workflow)}", "kind = 'received'", "step = 'ingest'"]
+    if low is not None:
+        where.append(f"ts_us >= {low}")
+    if high is not None:
+        where.append(f"ts_us < {high}")
+    database = getattr(store, "database", "dwf")
+    sql = f"SELECT details FROM {database}.events WHERE {' AND '.join(where)} ORDER BY ts_us, run_id"
+    try:
+        rows = store.query(sql).rows
+    finally:
+        store.close()
+    span = f"{since or 'the start'} to {until or 'now'}"
+    if not rows:
+        raise _fail(
+            f"no recorded input of workflow '{workflow}' from {span} in {mask_text(dsn)} "
+            "(fix: widen --since/--until, check the workflow name and DWF_AUDIT_DSN, or use --input FILE)"
+        )
+    from dana_workflows.core.settings import load_settings
+
+    key = load_settings().audit_input_key
+    cipher = sealer(key.get_secret_value() if key is not None else None)
+    lines: list[str] = []
+    lost, fields = 0, set[str]()
+    for (details,) in rows:
+        restored = restore(json.loads(details), cipher)
+        if restored.line is None:
+            lost += 1
+            fields.update(f"{f} ({restored.why})" for f in restored.unrestored)
+            continue
+        lines.append(restored.line)
+    if lost:
+        what = ", ".join(sorted(fields))
+        err.print(f"[yellow]{lost} recorded events could not be restored and are left out: {what}[/yellow]")
+    if not lines:
+        raise _fail(f"none of the {len(rows)} recorded inputs from {span} could be restored")
+    return lines, f"the audit ({len(lines)} events, {span})"
+
+
+def _time(value: str | None, option: str) -> int | None:
+    """µs since the epoch from ISO 8601 (naive: UTC) or epoch seconds."""
+    if value is None:
+        return None
+    try:
+        return int(float(value) * 1_000_000)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not a time (fix: 2026-12-01T08:00 or epoch seconds)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
