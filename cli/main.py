@@ -356,6 +356,7 @@ def _mount_kafka_runtime() -> None:
 _mount_kafka_runtime()
 _mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
 app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
+app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
 
