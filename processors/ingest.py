@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ _PY_TYPES: dict[str, tuple[type[Any], ...]] = {
     "boolean": (bool,),
 }
 INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(slots=True)
@@ -60,9 +62,17 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, types):
         return None, f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
     if f.type in ("double", "float"):
-        return in_declared_range(f, float(value))
+        try:
+            number = float(value)
+        except OverflowError:  # an integer literal beyond any double (1 followed by 400 zeros)
+            return None, f"'{f.name}' is out of range for {f.type} (an integer of {len(str(value))} digits)"
+        if not math.isfinite(number):  # 1e400 parses as inf: Avro would carry it, JSON outputs cannot
+            return None, f"'{f.name}' must be a finite number, got {number}"
+        return in_declared_range(f, number)
     if f.type == "int" and isinstance(value, int) and not INT32[0] <= value <= INT32[1]:
         return None, f"'{f.name}' is out of range for int"
+    if f.type == "long" and isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        return None, f"'{f.name}' is out of range for long"
     return in_declared_range(f, value)
 
 
@@ -84,28 +94,23 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
     # the input as received, so recorded traffic can be replayed (docs/audit.md, "Recorded input")
     details_json = received_details(raw, ordinal, *recording_for(ir))
     rows = [transition(env, "received", INGEST, ts_us, details_json=details_json)]
+    # orjson for speed; the standard parser where orjson refuses, so what is valid JSON stays valid and
+    # the error message is the standard one
+    strict = False  # True: every field goes through check_field (the fallback parser's values may be inf)
     try:
-        # orjson for speed; the standard parser where orjson refuses, so what is valid JSON stays
-        # valid and the error message is the standard one
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            if (bad := _not_utf8(raw)) is not None:
-                return _dead(
-                    env, rows, ts_us, f"line {ordinal + 1}: not valid UTF-8 ({bad})", _printable(raw)
-                )
-            data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return _dead(
-            env, rows, ts_us, f"line {ordinal + 1}: not valid JSON ({exc.msg} at column {exc.colno})", raw
-        )
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data, why = _parse_strictly(raw)
+        if why is not None:
+            return _dead(env, rows, ts_us, f"line {ordinal + 1}: {why}", _printable(raw))
+        strict = True
     if not isinstance(data, dict):
         return _dead(env, rows, ts_us, f"line {ordinal + 1}: an event must be a JSON object", raw)
     failed = False
     get = data.get
     for field_name, exact, f in fields:
         value = get(field_name)
-        if type(value) is not exact:  # else check_field would return the value as it is
+        if strict or type(value) is not exact:  # else check_field would return the value as it is
             value, problem = check_field(f, value)
             if problem is not None:
                 failed = True
@@ -159,6 +164,37 @@ def _ranged(f: FieldIR) -> bool:
 def _schema_result(f: FieldIR, value: Any) -> RuleResult:
     _, problem = check_field(f, value)
     return RuleResult(f"schema.{f.name}", INGEST, problem is None, "reject", problem or "", {f.name: value})
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a finite number or null")
+
+
+def _parse_strictly(raw: str) -> tuple[Any, str | None]:
+    """A line orjson refused, parsed by the standard parser: the value, or why the line is no event.
+
+    Every way that parser can fail on one line is named here, so no line stops a run: a blank line,
+    bytes that are not UTF-8, broken JSON, NaN/Infinity (not JSON; the parser's extension would let a
+    non-finite double through), nesting past its recursion limit, an integer literal too long to convert,
+    and an escaped lone surrogate (valid JSON syntax, but not text any sink can store)."""
+    if not raw.strip():
+        return None, "a blank line, no event"
+    if (bad := _not_utf8(raw)) is not None:
+        return None, f"not valid UTF-8 ({bad})"
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, "not accepted: JSON nested deeper than 1024 levels"
+    except ValueError as exc:  # NaN/Infinity above; an integer of more than 4300 digits
+        return None, f"not valid JSON ({str(exc).split(':')[0]})"
+    try:
+        orjson.dumps(data)
+    except TypeError as exc:  # only text, too deep nesting or >64-bit integers reach here
+        if "surrogate" in str(exc):
+            return None, "a string holds an escaped lone surrogate (like \\ud800), which is not text"
+    return data, None
 
 
 def _not_utf8(raw: str) -> str | None:

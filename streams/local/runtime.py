@@ -90,9 +90,7 @@ class LocalRuntime:
 
     async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
         started = time.perf_counter()
-        for ordinal, line in enumerate(lines):
-            if not line.strip():
-                continue
+        for ordinal, line in enumerate(lines):  # a blank line too: admission sends it to dlq, audited
             await self.process_line(line.rstrip("\n"), ordinal)
             if on_event is not None:
                 on_event(ordinal)
