@@ -21,6 +21,7 @@ from dana_workflows.processors.recorded_input import received_details, recording
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.workflow.ir import FieldIR, WorkflowIR
+from dana_workflows.workflow.spec_enum import describe
 
 INGEST = "ingest"
 
@@ -77,7 +78,10 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
 
 
 def in_declared_range(f: FieldIR, value: Any) -> tuple[Any, str | None]:
-    """A number outside the field's declared min/max is refused like a wrong type (docs/spec.md)."""
+    """A number outside the field's declared min/max, or a value outside an enum's symbols, is refused like
+    a wrong type (docs/spec.md)."""
+    if f.symbols and value not in f.symbols:  # exact: " unemployed" with a stray space is not "unemployed"
+        return None, f"'{f.name}' is {value!r:.60}, not one of its declared values ({describe(f.symbols)})"
     if (f.minimum is not None and value < f.minimum) or (f.maximum is not None and value > f.maximum):
         span = ", ".join("" if b is None else f"{b:g}" for b in (f.minimum, f.maximum))
         return None, f"'{f.name}' is {value!r}, outside its declared range [{span}]"
@@ -157,8 +161,8 @@ def _plan(ir: WorkflowIR) -> _Plan:
 
 
 def _ranged(f: FieldIR) -> bool:
-    """A field with a declared range always goes through check_field (no fast pass-through)."""
-    return f.minimum is not None or f.maximum is not None
+    """A field with a declared range or enum always goes through check_field (no fast pass-through)."""
+    return f.minimum is not None or f.maximum is not None or bool(f.symbols)
 
 
 def _schema_result(f: FieldIR, value: Any) -> RuleResult:

@@ -28,6 +28,7 @@ class FieldIR(_Model):
     minimum: float | None = None  # declared range of a number: ingest rejects values outside it
     maximum: float | None = None
     sensitive: bool = False  # the recorded input keeps it only encrypted (docs/audit.md)
+    symbols: tuple[str, ...] = ()  # an enum (type string): ingest refuses any other value (spec_enum.py)
 
 
 class RuleIR(_Model):

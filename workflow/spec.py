@@ -41,8 +41,9 @@ from dana_workflows.workflow.spec_efficiency import (
     llm_rule_reads,
     parse_workflow_efficiency,
 )
-from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
+from dana_workflows.workflow.spec_enum import enum_field
 from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
+from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from dana_workflows.workflow.spec_steps import parse_steps
@@ -158,6 +159,10 @@ def _fields_from_avsc(node: CommentedMap, c: Collector, base_dir: Path | None) -
     out = []
     for f in schema.get("fields", []):
         t = f["type"]
+        enum = enum_field(str(f["name"]), t, node, "schema", f"input.schema.{f['name']}", c, avro=True)
+        if enum is not None:
+            out.extend(e.model_copy(update={"doc": f.get("doc", "")}) for e in enum)
+            continue
         optional = isinstance(t, list) and "null" in t
         base = next((x for x in t if x != "null"), None) if isinstance(t, list) else t
         if base not in AVRO_PRIMITIVES:
@@ -314,13 +319,13 @@ def _check_steps(
 
 
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
-        refused = refused_field(c.problems, var)
-        if refused is not None:  # a follow-on error: say why the field is missing, and where
-            c.problems.append(follow_on(c.file, line_of(node), path, var, refused))
-            continue
     compiled = compile_expr(expr)
     for var in compiled.variables:
         if var in fields or var in RESERVED_VARIABLES or _bound_by_macro(expr, var):
+            continue
+        refused = refused_field(c.problems, var)
+        if refused is not None:  # a follow-on error: say why the field is missing, and where
+            c.problems.append(follow_on(c.file, line_of(node), path, var, refused))
             continue
         c.add(node, None, path, f"reads '{var}', which is not a field at this step", suggest(var, fields))
 

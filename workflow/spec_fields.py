@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml.comments import CommentedMap
 
 from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR
+from dana_workflows.workflow.spec_enum import enum_field
 
 if TYPE_CHECKING:
     from dana_workflows.workflow.spec_support import Collector
@@ -26,6 +27,10 @@ def declared_field(name: str, node: CommentedMap, path: str, c: Collector) -> li
     """The field (a list of one), or nothing with the problems reported."""
     ok = c.unknown_keys(node, FIELD_KEYS, f"{path}.")
     raw = node.get("type")
+    enum = enum_field(name, raw, node, "type", f"{path}.type", c)
+    if enum is not None:  # {type: "enum(a, b)", doc: ..., sensitive: ...}
+        extra = {"doc": str(node.get("doc", "")), "sensitive": node.get("sensitive", False) is True}
+        return [f.model_copy(update=extra) for f in enum] if ok else []
     optional = isinstance(raw, str) and raw.endswith("?")
     base = raw[:-1] if optional else raw
     if base not in AVRO_PRIMITIVES:

@@ -11,6 +11,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from dana_workflows.workflow.cel_expr import ExpressionError, compile_expr
 from dana_workflows.workflow.errors import SpecProblem
 from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR, RetryPolicyIR, RuleIR
+from dana_workflows.workflow.spec_enum import enum_field
 from dana_workflows.workflow.spec_fields import declared_field
 
 
@@ -71,6 +72,9 @@ def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> l
     for fname, ftype in node.items():
         if isinstance(ftype, CommentedMap):  # {type: long, min: 300, max: 850, sensitive: true}
             out.extend(declared_field(str(fname), ftype, f"{path}.{fname}", c))
+            continue
+        if (enum := enum_field(str(fname), ftype, node, fname, f"{path}.{fname}", c)) is not None:
+            out.extend(enum)
             continue
         parsed = parse_type(ftype)
         if parsed is None:
