@@ -23,6 +23,7 @@ from dana_workflows.objectives.review import (
     pick,
     pin,
     reject,
+    written_rules,
 )
 from dana_workflows.objectives.sample import SampleError, load_sample, split
 from dana_workflows.objectives.settings import InferenceSettings
@@ -196,6 +197,8 @@ def review(
     table = Table(title=f"objectives of {ir.name}")
     for col in ("target", "id", "rule", "origin", "status", "v", "confidence", "pending"):
         table.add_column(col)
+    for where, rid, rule in written_rules(ir):
+        table.add_row(where, rid, rule, "written", "in the spec", "", "", "")
     for r in lock.rules:
         table.add_row(
             r.target,

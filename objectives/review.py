@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dana_workflows.objectives.cel_check import check_rule
 from dana_workflows.objectives.proposal import Proposal
-from dana_workflows.workflow.ir import FieldIR
+from dana_workflows.workflow.ir import FieldIR, RouteStepIR, StepIR, ValidateStepIR, WorkflowIR
 from dana_workflows.workflow.objectives_lock import LockedRule, ObjectivesLock, PendingChange, rule_hash
 
 
@@ -131,3 +131,21 @@ def edit(r: LockedRule, rule: str, fields: Mapping[str, FieldIR], message: str |
     r.origin = "edited"
     r.status = "accepted"
     r.pending = None
+
+
+def written_rules(ir: WorkflowIR) -> list[tuple[str, str, str]]:
+    """(where, id, rule) of every rule the spec itself writes, so a review shows the whole set."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(steps: Sequence[StepIR], prefix: str) -> None:
+        for step in steps:
+            path = f"{prefix}{step.name}"
+            if isinstance(step, ValidateStepIR):
+                out.extend((f"step:{path}", r.id, r.expr) for r in step.rules)
+            elif isinstance(step, RouteStepIR):
+                for b in step.branches:
+                    walk(b.steps, f"{path}.{b.name}.")
+
+    walk(ir.steps, "")
+    out.extend(("objective", r.id, r.expr) for r in ir.objective.constraints)
+    return out

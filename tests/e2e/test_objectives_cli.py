@@ -108,13 +108,21 @@ def test_bad_input_gets_one_message_and_no_lock(
     assert not lock_path(workdir / "claims.yaml").exists()
 
 
-def test_review_diff_reject_and_user_errors(workdir: Path) -> None:
+def test_review_diff_reject_and_user_errors(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dana_workflows.cli import objectives as objectives_cli
+
+    monkeypatch.setattr(objectives_cli.console, "width", 300)  # the review table unwrapped
     spec = str(workdir / "claims.yaml")
     code, out = run("review", spec)
     assert code == 1 and "no lock file yet" in out
     assert run("infer", spec, "--sample", str(workdir / "sample.jsonl"))[0] == 0
     code, out = run("diff", spec)
     assert code == 0 and "+ input/amount_range" in out
+    code, out = run("review", spec)
+    written = [line for line in out.splitlines() if "written" in line]
+    assert any("positive_amount" in line for line in written) and any(
+        "within_limit" in line for line in written
+    )
     code, out = run("accept", spec, "nonexistent")
     assert code == 1 and "no rule 'nonexistent'" in out
     code, out = run("accept", spec, "currency_domain")  # in the input and in the normalize step
