@@ -37,8 +37,7 @@ from dana_workflows.workflow.objectives_lock import apply_objectives_lock
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
-    check_llm_fields,
-    llm_rule_reads,
+    check_llm_step,
     parse_workflow_efficiency,
 )
 from dana_workflows.workflow.spec_enum import enum_field
@@ -310,10 +309,7 @@ def _check_steps(
         elif isinstance(step, LLMStepIR):
             if step.when:
                 _check_reads(step.when, current, c, node, f"{spath}.llm.when")
-            answered = {**current, **{f.name: f for f in step.output}}
-            for expr, where, reads_output in llm_rule_reads(step):  # perceive/enforce/risk rules
-                _check_reads(expr, answered if reads_output else current, c, node, f"{spath}.{where}")
-            check_llm_fields(step, node, spath, c)
+            check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
         current = fields_after(step, current)
     return current
 

@@ -18,8 +18,10 @@ an unknown key, a rule that reads a field the step does not have.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -184,11 +186,42 @@ def parse_efficiency(node: Any, parent: Any, path: str, c: Collector) -> Efficie
     return EfficiencyIR(**fields)
 
 
+# Where each checked setting of an llm step sits in the YAML, for the line of a problem found later (when
+# the fields at the step are known), by collector and step path: llm steps in branches have no other way.
+_NODES: WeakKeyDictionary[Collector, dict[str, dict[str, Any]]] = WeakKeyDictionary()
+
+
+def _remember(node: CommentedMap, path: str, c: Collector) -> None:
+    found: dict[str, Any] = {}
+    for section in ("perceive", "enforce"):
+        seq = node.get(section)
+        for rule in seq if isinstance(seq, CommentedSeq) else ():
+            if isinstance(rule, CommentedMap):
+                found[f"llm.{section}.{rule.get('id')}"] = rule
+    eff = node.get("efficiency")
+    if isinstance(eff, CommentedMap):
+        found["llm.efficiency"] = eff
+        risk = eff.get("risk")
+        if isinstance(risk, CommentedMap):
+            for tier in ("high", "medium"):
+                for i, _ in enumerate(risk.get(tier) or []):
+                    found[f"llm.efficiency.risk.{tier}[{i}]"] = risk
+            for item in risk.get("novelty") or []:
+                if isinstance(item, CommentedMap):
+                    found[f"llm.efficiency.risk.novelty.{item.get('field')}"] = item
+        for i, item in enumerate(eff.get("known_answers") or []):
+            found[f"llm.efficiency.known_answers[{i}].when"] = item
+        if isinstance(eff.get("budget"), CommentedMap):
+            found["llm.efficiency.budget"] = eff["budget"]
+    _NODES.setdefault(c, {})[path] = found
+
+
 def parse_llm_poet(node: CommentedMap, data: dict[str, Any], path: str, c: Collector) -> None:
     """Replace the raw ``perceive``, ``enforce`` and ``efficiency`` of an llm step's mapping with their IR."""
     data["perceive"] = _rules(node.get("perceive"), node, "perceive", f"{path}.perceive", c)
     data["enforce"] = _rules(node.get("enforce"), node, "enforce", f"{path}.enforce", c)
     data["efficiency"] = parse_efficiency(node.get("efficiency"), node, f"{path}.efficiency", c)
+    _remember(node, path, c)
 
 
 def parse_workflow_efficiency(node: Any, doc: Any, c: Collector) -> tuple[str | None, BudgetIR | None]:
@@ -269,15 +302,28 @@ def llm_rule_reads(step: LLMStepIR) -> list[tuple[str, str, bool]]:
     return out
 
 
-def check_llm_fields(step: LLMStepIR, node: Any, path: str, c: Collector) -> None:
-    """Names the step's efficiency settings refer to must be its output fields or known novelty fields."""
+CheckReads = Callable[[str, Any, Collector, Any, str], None]  # spec.py's _check_reads
+
+
+def check_llm_step(
+    step: LLMStepIR, fields: Mapping[str, Any], c: Collector, node: Any, path: str, check_reads: CheckReads
+) -> None:
+    """Every CEL of the step reads fields it has (the output too, after the call); every name its
+    efficiency settings give is an output field. ``check_reads`` is the spec's own read check."""
+    nodes = _NODES.get(c, {}).get(f"{path}.llm", {})
+    answered = {**fields, **{f.name: f for f in step.output}}
+    for expr, where, reads_output in llm_rule_reads(step):
+        check_reads(expr, answered if reads_output else fields, c, nodes.get(where, node), f"{path}.{where}")
     outputs = {f.name for f in step.output}
     eff = step.efficiency
-    for name in (*eff.decision_fields, *((eff.confidence_field,) if eff.confidence_field else ())):
+    at = nodes.get("llm.efficiency", node)
+    named = [("decision_fields", n) for n in eff.decision_fields]
+    named += [("confidence_field", eff.confidence_field)] if eff.confidence_field else []
+    for key, name in named:
         if name not in outputs:
             c.add(
-                node,
-                None,
+                at,
+                key,
                 f"{path}.llm.efficiency",
                 f"'{name}' is not an output field of the step",
                 suggest(name, outputs),
@@ -286,18 +332,17 @@ def check_llm_fields(step: LLMStepIR, node: Any, path: str, c: Collector) -> Non
         for name in known.output:
             if name not in outputs:
                 c.add(
-                    node,
+                    nodes.get(f"llm.efficiency.known_answers[{i}].when", at),
                     None,
                     f"{path}.llm.efficiency.known_answers[{i}].output.{name}",
                     f"'{name}' is not an output field of the step",
                     suggest(name, outputs),
                 )
-    budgets = [b for b in (eff.budget, eff.workflow_budget) if b is not None]
-    for b in budgets:
-        for name in b.fallback or {}:
+    if eff.budget is not None:
+        for name in eff.budget.fallback or {}:
             if name not in outputs:
                 c.add(
-                    node,
+                    nodes.get("llm.efficiency.budget", at),
                     None,
                     f"{path}.llm.efficiency.budget.fallback.{name}",
                     f"'{name}' is not an output field of the step",

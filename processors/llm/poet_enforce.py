@@ -113,10 +113,15 @@ async def enforce(t: Turn, confidence: float | None, anomalies: list[str], naive
     ev.risk = decision.audit()
     fields: dict[str, Any] = decision.audit()
     if decision.verify:
+        # a first answer that breaks an objective is never a bypass candidate (optimised mode sends it
+        # back first), so naive mode does not let its verdict count as a calibration record
+        candidate = not naive or not p.violations(t.env.payload, answer)
         verified = await _verify(t, answer, "enforce" if naive else "verify")
         if isinstance(verified, Outcome):
             return verified
         answer, how, fields["violated"] = verified
+        if not candidate:
+            ev.first_correct = None
     else:
         ev.avoided["bypass"] += 1
         how = "bypass"

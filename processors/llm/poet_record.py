@@ -21,6 +21,7 @@ from dana_workflows.processors.base import Phase
 @dataclass(slots=True)
 class EventRecord:
     mode: str
+    step: str
     phases: list[Phase] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     avoided: Counter[str] = field(default_factory=Counter)
@@ -56,6 +57,7 @@ class EventRecord:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "mode": self.mode,
+            "step": self.step,
             "calls": dict(sorted(self.calls.items())),
             "avoided": dict(sorted(self.avoided.items())),
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},

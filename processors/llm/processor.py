@@ -102,7 +102,7 @@ class LLMProcessor:
 
         client = ctx.llm if isinstance(ctx.llm, LLMClient) else None
         mode = self.mode(client)
-        ev = EventRecord(mode)
+        ev = EventRecord(mode, self.name)
         outcome = await (
             run_naive(self, env, ctx, ev) if mode == NAIVE else run_optimised(self, env, ctx, ev)
         )
