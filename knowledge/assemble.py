@@ -96,6 +96,7 @@ class Assembler:
         rank = self._rank(query, filters, sources)
         chosen: dict[int, Candidate] = {}
         section_used = dict.fromkeys(CONTEXT_SECTIONS, 0)
+        spent = [0]  # all sections together (a cell: the helpers below add to it)
         header_cost = {s: self.index.counter.count(HEADERS[s]) for s in CONTEXT_SECTIONS}
         caps = {s: int(self.shares[s] * self.total) for s in ("examples", "memory")}
         required: set[int] = set()
@@ -106,14 +107,15 @@ class Assembler:
             return c.tokens + (0 if section_used[c.role] else header_cost[c.role])
 
         def room(c: Candidate) -> bool:
-            spent = sum(section_used.values())
-            if spent + cost(c) > avail:
+            if spent[0] + cost(c) > avail:
                 return False
             cap = caps.get(c.role)
             return cap is None or section_used[c.role] + cost(c) <= cap
 
         def take(c: Candidate) -> None:
-            section_used[c.role] += cost(c)
+            n = cost(c)
+            section_used[c.role] += n
+            spent[0] += n
             chosen[c.position] = c
 
         for fact in facts:
@@ -121,7 +123,7 @@ class Assembler:
             hits.sort(key=lambda c: -rank[c.position])
             got = []
             for c in hits:
-                if c.position in chosen or sum(section_used.values()) + cost(c) <= avail:
+                if c.position in chosen or spent[0] + cost(c) <= avail:
                     if c.position not in chosen:
                         take(c)
                     got.append(c)
@@ -129,10 +131,10 @@ class Assembler:
             resolved[fact.id] = got
             if not got:
                 missing.append(fact.id)
-        order = np.argsort(-rank, kind="stable")
-        smallest = min((c.tokens for c in cands), default=0)
+        relevant = np.flatnonzero(rank > 0.0)
+        order = relevant[np.argsort(-rank[relevant], kind="stable")]
         for i in order:
-            if rank[i] <= 0.0 or avail - sum(section_used.values()) < smallest:
+            if avail - spent[0] < self.index.min_tokens:
                 break
             c = cands[int(i)]
             if c.position not in chosen and room(c):
@@ -184,7 +186,12 @@ class Assembler:
                     got.remove(weakest)
                     if not got and fact_id not in missing:
                         missing.append(fact_id)
-        tokens = {s: counter.count(text[s]) if text[s] else 0 for s in CONTEXT_SECTIONS}
+        filled = [s for s in CONTEXT_SECTIONS if text[s]]
+        tokens = {s: 0 for s in CONTEXT_SECTIONS}
+        if len(filled) == 1:
+            tokens[filled[0]] = context  # counted already
+        else:
+            tokens.update({s: counter.count(text[s]) for s in filled})
         tokens.update(
             instructions=instr, context=context, reserve=self.reserve, total=instr + context + self.reserve
         )

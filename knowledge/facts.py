@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dana_workflows.knowledge.index import ChunkIndex
 
 
@@ -23,6 +25,11 @@ def matches(meta: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
 
 
 def find_fact(index: ChunkIndex, fact: Fact) -> list[int]:
-    """Positions of the chunks that hold `fact`."""
-    cands = index.candidates
-    return [i for i in index.by_source.get(fact.source, []) if matches(cands[i].chunk.meta, fact.where)]
+    """Positions of the chunks that hold `fact` (one vectorised pass per metadata field)."""
+    if fact.source not in index.by_source:
+        return []
+    mask = index.in_sources(frozenset({fact.source}))
+    for name, value in fact.where.items():
+        has, values = index.field(name)
+        mask &= has & (values == str(value))
+    return [int(i) for i in np.flatnonzero(mask)]

@@ -74,12 +74,14 @@ class ChunkIndex:
             self._bm25.index(corpus, show_progress=False)
         self._vocab = set(self._bm25.vocab_dict) if chunks else set()
         self.quality = np.fromiter((c.quality for c in self.candidates), dtype=np.float32, count=len(chunks))
-        self._sources = np.array([c.source for c in chunks], dtype=object)
+        self._codes = {name: n for n, name in enumerate(dict.fromkeys(c.source for c in chunks))}
+        self._sources = np.array([self._codes[c.source] for c in chunks], dtype=np.int32)
         self._fields: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.min_tokens = min((c.tokens for c in self.candidates), default=0)
 
     def in_sources(self, sources: frozenset[str]) -> np.ndarray:
         """A boolean mask: the chunks of `sources`."""
-        return np.isin(self._sources, list(sources))
+        return np.isin(self._sources, [self._codes[s] for s in sources if s in self._codes])
 
     def field(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(which chunks carry metadata field `name`, its values as text): built once per field."""
