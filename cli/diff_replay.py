@@ -179,17 +179,35 @@ def _signature(row: AuditRow) -> tuple[Any, ...]:
 
 
 def _causes(a: Journey, b: Journey, changed: dict[str, str]) -> tuple[tuple[str, ...], str]:
-    for ra, rb in zip(a.rows, b.rows, strict=False):
-        if _signature(ra) != _signature(rb):
-            return _at_divergence(ra, rb, changed)
-    # one journey is a prefix of the other: the shorter ended where the longer went on
-    longer = a.rows if len(a.rows) > len(b.rows) else b.rows
-    row = longer[min(len(a.rows), len(b.rows))]
-    return (f"step:{row.step}",), "one version went on where the other stopped"
+    """Walk the new journey step by step next to the old one (a step only one version has is compared
+    with nothing): the first step whose rows differ is where the decisions part."""
+    old_steps, new_steps = _by_step(a.rows), _by_step(b.rows)
+    for step, rows_b in new_steps.items():
+        rows_a = old_steps.get(step)
+        if rows_a is None:
+            if rows_b[-1].kind in ("rejected", "dlq"):  # a step only the new version has stopped it
+                return _at_divergence(_EMPTY_ROW, rows_b[-1], changed)
+            continue
+        if [_signature(r) for r in rows_a] != [_signature(r) for r in rows_b]:
+            return _at_divergence(rows_a[-1], rows_b[-1], changed)
+    for step, rows_a in old_steps.items():
+        if step not in new_steps and rows_a[-1].kind in ("rejected", "dlq"):  # a removed step had stopped it
+            return (f"step:{step}",), f"the step that {rows_a[-1].kind} it is gone"
+    return ("step:?",), "the journeys differ in a way no single step explains"
+
+
+def _by_step(rows: Sequence[AuditRow]) -> dict[str, list[AuditRow]]:
+    steps: dict[str, list[AuditRow]] = {}
+    for row in rows:
+        steps.setdefault(row.step, []).append(row)
+    return steps
+
+
+_EMPTY_ROW = AuditRow("", 0, "", 0, "", "", "")
 
 
 def _at_divergence(ra: AuditRow, rb: AuditRow, changed: dict[str, str]) -> tuple[tuple[str, ...], str]:
-    step = rb.step if rb.step == ra.step else f"{ra.step}|{rb.step}"
+    step = rb.step or ra.step
     if _llm_missed(ra) or _llm_missed(rb):
         return (f"llm:{step}",), "no recorded LLM reply for the new prompt: the step ran without one"
     if "routed" in (ra.kind, rb.kind) and ra.step == rb.step and "rejected" not in (ra.kind, rb.kind):
