@@ -106,7 +106,7 @@ def test_shadowed_branch_with_an_example_the_runtime_sends_to_the_earlier_branch
     assert finding.line == line_of(path, "prime:")
     assert "'approve'" in finding.message
     boundary, record = run(path, finding.example, tmp_path)
-    assert record["payload"]["route"] == "approve"
+    assert boundary == "out" and record["payload"]["route"] == "approve"
     assert (
         record["payload"]["credit_score"] >= 760 and record["payload"]["amount"] < 1000.0
     )  # prime's condition holds
@@ -174,7 +174,8 @@ def test_transform_leaving_its_declared_range(tmp_path: Path) -> None:
     text = LOANS.replace(
         "  - decide:\n",
         "  - score:\n      transform:\n        set:\n"
-        '          pct: {expr: "(credit_score - 300) * 100 / 500", type: long, min: 0, max: 100}\n  - decide:\n',
+        '          pct: {expr: "(credit_score - 300) * 100 / 500", type: long, min: 0, max: 100}\n'
+        "  - decide:\n",
     )
     path = spec(tmp_path, text)
     finding = only(path)

@@ -1,4 +1,4 @@
-"""`dana-wf diff`: the changed decisions are exactly those two full `dana-wf run`s of the versions disagree on."""
+"""`dana-wf diff`: the changed decisions are exactly those two full `dana-wf run`s disagree on."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def test_a_new_rule_is_the_cause_and_an_unrelated_change_fails_the_gate(events: 
         "rule",
         (
             "  - triage:\n",
-            '  - cap:\n      validate:\n        - {id: max_amount, rule: "amount_usd <= 5000.0"}\n  - triage:\n',
+            "  - cap:\n      validate:\n"
+            '        - {id: max_amount, rule: "amount_usd <= 5000.0"}\n  - triage:\n',
         ),
         (
             "rule: \"route != 'auto_pay' || amount_usd <= policy_limit\"",

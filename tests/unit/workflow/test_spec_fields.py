@@ -1,4 +1,4 @@
-"""Fields declared as mappings: {type, min, max, sensitive, doc}; `set` entries with {expr, type, min, max}."""
+"""Fields declared as mappings {type, min, max, sensitive, doc}; `set` entries as {expr, type, min, max}."""
 
 from __future__ import annotations
 
