@@ -22,10 +22,13 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
 from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.record_size import bounded_payload
 from dana_workflows.workflow.ir import WorkflowIR
 
 ENCRYPTED, WITHHELD = "$encrypted", "$withheld"
 NO_KEY = "no DWF_AUDIT_INPUT_KEY"
+# longer lines are recorded as size, sha256 and first 4 KiB: replaying them needs the input file
+RECORDED_INPUT_MAX_CHARS = 262_144
 
 
 class InputKeyError(ValueError):
@@ -51,10 +54,13 @@ def sensitive_fields(ir: WorkflowIR) -> frozenset[str]:
 
 def received_details(raw: str, ordinal: int, sensitive: frozenset[str], cipher: Fernet | None) -> str:
     """The `received` row's details (canonical JSON)."""
+    if len(raw) > RECORDED_INPUT_MAX_CHARS:  # an audit row must fit a Kafka message (schemas/record_size.py)
+        return canonical_json({"input_bounded": bounded_payload(raw), "ordinal": ordinal})
     if not sensitive:
         try:
+            raw.encode("utf-8")  # canonical_json would render a lone surrogate as an escape: ask first
             return canonical_json({"input": raw, "ordinal": ordinal})
-        except TypeError:  # not valid UTF-8 (read with surrogateescape): keep the bytes, escaped
+        except UnicodeEncodeError:  # not valid UTF-8 (read with surrogateescape): keep the bytes, escaped
             escaped = raw.encode("utf-8", "backslashreplace").decode("utf-8")
             return canonical_json({"input": escaped, "input_escaped": True, "ordinal": ordinal})
     try:
@@ -90,6 +96,8 @@ def restore(details: dict[str, Any], cipher: Fernet | None) -> Restored:
         return Restored(str(details["input"]))
     if "input_withheld" in details:
         return Restored(None, ["<line>"], str(details["input_withheld"]))
+    if "input_bounded" in details:
+        return Restored(None, ["<line>"], f"over {RECORDED_INPUT_MAX_CHARS:,} characters: kept bounded")
     if "input_fields" not in details:
         return Restored(None, ["<line>"], "recorded before input recording existed")
     event: dict[str, Any] = {}

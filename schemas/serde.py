@@ -17,6 +17,7 @@ from dana_workflows.schemas.codec import (
     compile_schema,
 )
 from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.record_size import check_value_size
 from dana_workflows.schemas.registry import FileRegistry, UnknownSchemaError
 
 MAGIC = 0
@@ -85,9 +86,9 @@ class EnvelopeSerde:
                 buf = io.BytesIO()
                 buf.write(_HEADER.pack(MAGIC, sid))
                 fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
-                return buf.getvalue()
+                return check_value_size(buf.getvalue(), f"the record for schema {sid}")
             write, header = self._writers[sid]
-        return write(env.to_record(), header)
+        return check_value_size(write(env.to_record(), header), f"the record for schema {sid}")
 
     def roundtrip(self, env: Envelope, sid: int) -> Envelope:
         """Encode with schema `sid` and decode those bytes again: what a consumer of the topic gets.
@@ -99,7 +100,8 @@ class EnvelopeSerde:
             write, header = self._writers[sid]
         except KeyError:
             return self.decode(self.encode(env, sid))[1]
-        return self._decode_compiled(write(env.to_record(), header), *self._readers[header])[1]
+        data = check_value_size(write(env.to_record(), header), f"the record for schema {sid}")
+        return self._decode_compiled(data, *self._readers[header])[1]
 
     def decode(self, data: bytes) -> tuple[int, Envelope]:
         hit = self._readers.get(data[:5]) if type(data) is bytes else None
@@ -129,7 +131,10 @@ class EnvelopeSerde:
             raise PoisonMessageError(f"too short for the wire format ({len(data)} bytes)", data)
         magic, sid = _HEADER.unpack_from(data)
         if magic != MAGIC:
-            raise PoisonMessageError(f"magic byte is {magic}, expected 0 (not Confluent wire format)", data)
+            # data[0], not the signed header field: the byte as any hex dump shows it (0..255)
+            raise PoisonMessageError(
+                f"magic byte is {data[0]} (0x{data[0]:02x}), expected 0 (not Confluent wire format)", data
+            )
         try:
             codec = self._codec(sid)
             writer = self.registry.parsed(sid) if codec is None or reader_sid not in (None, sid) else None

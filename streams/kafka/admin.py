@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.streams.kafka.security import KafkaSecurity, client_security
 
 
@@ -59,7 +60,11 @@ async def ensure_topics(
         if missing:
             # another worker may create them at the same time
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(t, partitions, replication) for t in missing])
+                # max.message.bytes = the producers' max_request_size (schemas/record_size.py): one limit
+                limits = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+                await admin.create_topics(
+                    [NewTopic(t, partitions, replication, topic_configs=limits) for t in missing]
+                )
         await _wait_for_metadata(admin, missing, timeout_s)
     finally:
         await admin.close()

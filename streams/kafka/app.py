@@ -27,6 +27,7 @@ from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import DLQ, REJECTED, Node, Pipeline
+from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore, seal
 from dana_workflows.streams.kafka.commit import Committer, PartitionRevokedError
@@ -202,6 +203,8 @@ class KafkaRuntime:
             # record), and a fetch may bring 4 MB per partition (docs/kafka-runtime.md, "Throughput")
             producer_linger=0.005,
             producer_max_batch_size=256 * 1024,
+            # the topics' max.message.bytes too (admin.ensure_topics): a record they take is sent
+            producer_max_request_size=MAX_MESSAGE_BYTES,
             consumer_max_fetch_size=4 * 1024 * 1024,
             key_serializer="raw",
             value_serializer="raw",

@@ -22,6 +22,7 @@ from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.ingest import admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
 from dana_workflows.streams.kafka.app import all_topics
@@ -63,6 +64,7 @@ async def produce_lines(
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes (admin.py)
         **security.aiokafka_kwargs(),
     )
     try:

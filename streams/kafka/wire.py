@@ -21,6 +21,7 @@ import fastavro
 from dana_workflows.schemas.avro import IDENTITY_FIELDS
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.record_size import MAX_VALUE_BYTES, bounded_payload
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
@@ -142,22 +143,28 @@ class WireCodec:
         return dict(rec)
 
     def encode_mixed(self, env: Envelope) -> bytes:
-        return self._write(
-            self.mixed_sid,
-            {
-                "event_id": env.event_id,
-                "run_id": env.run_id,
-                "workflow": env.workflow,
-                "workflow_version": env.workflow_version,
-                "step": env.step,
-                "attempt": env.attempt,
-                "produced_at": env.produced_at,
-                "payload_json": canonical_json(env.payload),
-                "provenance_json": canonical_json(env.provenance),
-                "chain_seq": env.chain_seq,
-                "chain_hash": env.chain_hash,
-            },
-        )
+        """A rejected/dlq record. One whose payload or provenance no topic can take (a 600,000-character
+        field) carries their size, digest and first characters instead (schemas/record_size.py), so the
+        decision still reaches its topic instead of stopping the producer."""
+        record = {
+            "event_id": env.event_id,
+            "run_id": env.run_id,
+            "workflow": env.workflow,
+            "workflow_version": env.workflow_version,
+            "step": env.step,
+            "attempt": env.attempt,
+            "produced_at": env.produced_at,
+            "payload_json": canonical_json(env.payload),
+            "provenance_json": canonical_json(env.provenance),
+            "chain_seq": env.chain_seq,
+            "chain_hash": env.chain_hash,
+        }
+        data = self._write(self.mixed_sid, record)
+        if len(data) <= MAX_VALUE_BYTES:
+            return data
+        for name in ("payload_json", "provenance_json"):
+            record[name] = canonical_json(bounded_payload(str(record[name])))
+        return self._write(self.mixed_sid, record)
 
     def decode_mixed(self, data: bytes) -> Envelope:
         r = self._read(data, self.mixed_sid)

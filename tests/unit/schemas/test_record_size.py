@@ -1,0 +1,73 @@
+"""A record too large for a topic is known before it is sent (schemas/record_size.py): the boundary
+encoders refuse it with a reason, and a dlq/rejected record carries a bounded payload instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dana_workflows.schemas.avro import envelope_schema
+from dana_workflows.schemas.record_size import MAX_VALUE_BYTES, RecordTooLargeError, bounded_payload
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
+from dana_workflows.streams.kafka.wire import WireCodec
+from tests.unit.schemas.test_serde import FIELDS, envelope
+
+pytestmark = pytest.mark.unit
+
+
+def _serde(tmp_path: Path) -> tuple[EnvelopeSerde, int]:
+    registry = FileRegistry(tmp_path)
+    return EnvelopeSerde(registry), registry.register(envelope_schema("claims", "in", FIELDS))
+
+
+def test_a_record_over_the_limit_is_refused_before_sending_with_its_size(tmp_path: Path) -> None:
+    serde, sid = _serde(tmp_path)
+    fits = envelope(amount=1.0, note="x" * (MAX_VALUE_BYTES - 2_000), count=1)
+    assert len(serde.encode(fits, sid)) <= MAX_VALUE_BYTES
+    big = envelope(amount=1.0, note="x" * MAX_VALUE_BYTES, count=1)
+    with pytest.raises(RecordTooLargeError, match=r"over the 1,000,000-byte limit"):
+        serde.encode(big, sid)
+    with pytest.raises(ValueError, match=r"bytes encoded"):  # the local runtime's boundary: same verdict
+        serde.roundtrip(big, sid)
+
+
+def test_a_dlq_record_of_a_huge_payload_is_bounded_and_names_its_size(tmp_path: Path) -> None:
+    codec = WireCodec(FileRegistry(tmp_path))
+    env = envelope(amount=1.0, note="y" * 1_200_000, count=1)
+    data = codec.encode_mixed(env)
+    assert len(data) <= MAX_VALUE_BYTES
+    back = codec.decode_mixed(data)
+    assert back.payload["payload_bytes"] > 1_200_000
+    assert back.payload["payload_truncated"].startswith('{"amount":1.0,"count":1,"note":"yyy')
+    assert back.run_id == env.run_id
+    small = envelope(amount=2.0, note="z", count=1)
+    assert codec.decode_mixed(codec.encode_mixed(small)).payload == small.payload  # untouched
+
+
+def test_bounded_payload_keeps_a_digest_of_the_whole() -> None:
+    import hashlib
+
+    text = json.dumps({"d": "q" * 10_000})
+    kept = bounded_payload(text)
+    assert kept["payload_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert len(kept["payload_truncated"]) == 4_096 and kept["payload_bytes"] == len(text)
+
+
+def test_a_magic_byte_is_printed_unsigned(tmp_path: Path) -> None:
+    serde, _ = _serde(tmp_path)
+    with pytest.raises(PoisonMessageError, match=r"magic byte is 200 \(0xc8\), expected 0"):
+        serde.decode(b"\xc8\x00\x00\x00\x01abc")
+
+
+def test_a_huge_input_line_is_recorded_bounded_and_said_unrestorable() -> None:
+    from dana_workflows.processors.recorded_input import RECORDED_INPUT_MAX_CHARS, received_details, restore
+
+    line = '{"description": "' + "w" * RECORDED_INPUT_MAX_CHARS + '"}'
+    details = json.loads(received_details(line, 3, frozenset(), None))
+    assert details["ordinal"] == 3 and details["input_bounded"]["payload_bytes"] == len(line)
+    assert len(json.dumps(details)) < 10_000
+    restored = restore(details, None)
+    assert restored.line is None and restored.unrestored == ["<line>"] and "bounded" in restored.why
