@@ -110,10 +110,20 @@ def worker_command(
         LogLevel | None,
         typer.Option(case_sensitive=False, help="default DWF_LOG_LEVEL, else INFO"),
     ] = None,
+    shadow_of: Annotated[
+        Path | None, typer.Option("--shadow-of", help="run as the shadow of this live spec (docs/changes.md)")
+    ] = None,
+    per_step_topics: Annotated[
+        bool,
+        typer.Option(
+            "--per-step-topics",
+            help="one agent and one topic per step (default: consecutive steps fused in one agent)",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
     from dana_workflows.streams.app_builder import open_audit_store
-    from dana_workflows.streams.kafka.app import KafkaOptions
+    from dana_workflows.streams.kafka.options import KafkaOptions
     from dana_workflows.streams.kafka.worker import quiet_logs, run_worker
 
     settings = _settings()
@@ -133,9 +143,19 @@ def worker_command(
             commit_interval_s=commit_interval,
             stall_s=stall_after,
             metrics_port=metrics_port,
+            fuse=not per_step_topics,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    live = None
+    if shadow_of is not None:  # shadow mode: its own prefix, group and audit run tag (cli/shadow.py)
+        from dana_workflows.cli.shadow import ShadowError, shadow_options
+
+        live = _pipeline(shadow_of)
+        try:
+            options = shadow_options(live, pipeline, options)
+        except ShadowError as exc:
+            raise _fail(str(exc)) from None
     # the default schema registry lives under the data dir (--data-dir too), never in the working directory
     topology = _topology(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
@@ -145,7 +165,12 @@ def worker_command(
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
 
     try:
-        code = asyncio.run(run_worker(pipeline, topology, options, store))
+        if live is None:
+            code = asyncio.run(run_worker(pipeline, topology, options, store))
+        else:
+            from dana_workflows.cli.shadow import run_shadow
+
+            code = asyncio.run(run_shadow(live, pipeline, topology, options, store, settings))
     except BrokerUnavailableError as exc:
         raise _fail(str(exc)) from None
     raise typer.Exit(code)

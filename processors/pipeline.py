@@ -75,6 +75,11 @@ class Pipeline:
     def input_fields(self) -> list[FieldIR]:
         return list(self.workflow.input)
 
+    @property
+    def has_llm_steps(self) -> bool:
+        """An llm step needs a client (and its reply cache) in whichever runtime runs the pipeline."""
+        return any(isinstance(node.step, LLMStepIR) for node in self.nodes.values())
+
 
 def with_objective(ir: WorkflowIR) -> tuple[StepIR, ...]:
     """Objective constraints become an enforce stage at the end (objective-to-validation mapping)."""

@@ -14,67 +14,66 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.batching import BatchingAuditSink, CommittedBatch, Origin
-
-if TYPE_CHECKING:
-    from dana_workflows.streams.kafka.app import KafkaRuntime
+from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch
+from dana_workflows.streams.kafka.context import AgentContext
 
 log = logging.getLogger(__name__)
 
 
 class AuditSinkAgent:
-    def __init__(self, runtime: KafkaRuntime, store: AuditStore) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: AgentContext, store: AuditStore) -> None:
+        self.ctx = ctx
         self.store = store
-        o = runtime.options
+        o = ctx.options
         self.sink = BatchingAuditSink(
             store,
             o.audit_batch_size,
             o.audit_interval_s,
             o.audit_buffer_max,
             on_commit=self._stored,
-            check_replays=runtime.exactly_once,  # at-least-once keeps redelivered duplicates visible
+            check_replays=ctx.exactly_once,  # at-least-once keeps redelivered duplicates visible
         )
-        self.topic = runtime.topology.audit_topic
-        self.events = 0
-        self.last_event_at = 0.0
+        self.topic = ctx.topology.audit_topic
+        # after a batch is stored and its offsets handed to the committer (e.g. the insert metrics)
+        self.on_stored: list[Callable[[CommittedBatch], None]] = []
         self._unstored: set[Origin] = set()  # records put into the sink whose batch is not stored yet
-        self.lock = runtime.add_handler(self.topic, self.handle)
-        runtime.app.agent(runtime.faust_topics[self.topic], name=f"{runtime.app.conf.id}.audit-sink")(
-            self._agent
-        )
-        runtime.committer.before_revoke_commit.append(self._before_revoke)
+        # an offset is handled once its batch is stored, not when it is taken: progress is counted apart
+        self.stats = AgentStats(self.topic)
+        ctx.agents.count_taken(self.topic, lambda: self.stats.events)
+        ctx.add_agent(ctx.raw_topic(self.topic), "audit-sink", self.stats, self._each, track_offsets=False)
+        ctx.committer.before_revoke_commit.append(self._before_revoke)
+
+    @property
+    def events(self) -> int:
+        return self.stats.events
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_schema)
 
-    async def _agent(self, stream: Any) -> None:
-        async for event in stream.events():
-            self.events += 1
-            self.last_event_at = asyncio.get_running_loop().time()
-            if self.runtime.faults.drop(event.message):
-                continue
-            async with self.lock:
-                await self.runtime._guarded(self.handle(event.message))
+    async def _each(self, batch: Batch) -> None:
+        for msg in batch:
+            await self.handle(msg)
 
     async def handle(self, msg: Any) -> None:
-        if self.runtime.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+        if self.ctx.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
             return
         if Origin(msg.topic, msg.partition, msg.offset) in self._unstored:
             return  # in a batch not stored yet (the committer may hand it back meanwhile)
         try:
-            rows = self.runtime.codec.decode_rows(msg.value)
+            rows = self.ctx.codec.decode_rows(msg.value)
         except PoisonMessageError as exc:
             # to dlq, and handled: commits stop at the first offset not accounted for, so rows before it
             # that are not stored yet still hold the commit back
-            await self.runtime.send_poison(msg, exc)
+            await self.ctx.send_poison(msg, exc)
             return
         if not rows:  # nothing to store: handled now (a commit still stops at earlier unstored rows)
-            self.runtime.committer.done(msg.topic, msg.partition, msg.offset)
+            self.ctx.committer.done(msg.topic, msg.partition, msg.offset)
             return
         origin = Origin(msg.topic, msg.partition, msg.offset)
         self._unstored.add(origin)
@@ -83,8 +82,10 @@ class AuditSinkAgent:
     def _stored(self, batch: CommittedBatch) -> None:
         if batch.topic is not None and batch.partition is not None:
             for offset in batch.offsets:
-                self.runtime.committer.done(batch.topic, batch.partition, offset)
+                self.ctx.committer.done(batch.topic, batch.partition, offset)
                 self._unstored.discard(Origin(batch.topic, batch.partition, offset))
+        for hook in self.on_stored:
+            hook(batch)
 
     async def flush(self) -> None:
         await self.sink.flush()

@@ -51,6 +51,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 
 from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.kafka.agent_loop import AgentRegistry, PartitionRevokedError
 from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.frontier import Frontier, Key
 from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec
@@ -64,10 +65,6 @@ class DeliveryError(RuntimeError):
     """A send was not acknowledged by the broker: the records that made it must not be committed."""
 
 
-class PartitionRevokedError(RuntimeError):
-    """The source partition is no longer this worker's: leave the record to its new owner."""
-
-
 class Committer:
     def __init__(
         self,
@@ -76,9 +73,9 @@ class Committer:
         interval_s: float = 1.0,
         *,
         view: BrokerView,
+        agents: AgentRegistry,
         codec: WireCodec | None = None,
         audit_topic: str | None = None,
-        idle: Callable[[], bool] = lambda: True,
         revoke_timeout_s: float = 5.0,
     ) -> None:
         self.app = app
@@ -87,7 +84,7 @@ class Committer:
         self.view = view
         self.codec = codec
         self.audit_topic = audit_topic
-        self.idle = idle  # True when no record is being handled (checked before a revoke commit)
+        self.state = agents.state  # idle when no record is being handled (checked before a revoke commit)
         self.revoke_timeout_s = revoke_timeout_s
         self.before_revoke_commit: list[Callable[[], Awaitable[None]]] = []  # e.g. store the audit sink
         self.frontier = Frontier()
@@ -100,17 +97,25 @@ class Committer:
         self.last_commit_at = time.monotonic()
         self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
         self.healed: Counter[Key] = Counter()  # records handled from the broker's copy (faust dropped them)
-        # handles a record the way its agent does (set by the runtime); used for records faust dropped
-        self.redeliver: Callable[[Any], Awaitable[None]] | None = None
+        # handles a record the way its agent does; used for records faust dropped
+        self.redeliver: Callable[[Any], Awaitable[None]] = agents.redeliver
         self._redelivered: dict[Key, int] = {}  # the last record handed back, per partition
         self._handing_back: set[asyncio.Future[None]] = set()
-        # records each source topic's agent has taken so far (set by the runtime): an agent that took
-        # none since the previous commit while offsets wait past the frontier is checked for a dropped one
-        self.taken: Callable[[str], int] | None = None
+        # records each source topic's agent has taken so far: an agent that took none since the previous
+        # commit while offsets wait past the frontier is checked for a dropped one
+        self.taken: Callable[[str], int] = agents.taken
         self._taken_before: dict[str, int] = {}
-        self.broken: BaseException | None = None  # set when a record was half handled: never commit again
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
         app.on_partitions_assigned.connect(self._on_partitions_assigned)
+
+    @property
+    def broken(self) -> BaseException | None:
+        """Set when a record was half handled or a delivery failed: never commit again."""
+        return self.state.crashed
+
+    @broken.setter
+    def broken(self, exc: BaseException | None) -> None:
+        self.state.crashed = exc
 
     # -- inside an agent -----------------------------------------------------------------------------------
     def _tid(self, topic: str, partition: int) -> str:
@@ -170,7 +175,7 @@ class Committer:
         ``revoking``: the consumer is paused, a gap cannot be healed now (see the module docstring)."""
         if self.broken is not None:
             return
-        if not self._touched and (revoking or self.taken is None):
+        if not self._touched and revoking:
             self.last_commit_at = time.monotonic()
             return
         try:
@@ -228,7 +233,6 @@ class Committer:
         past the frontier: a dropped *last* record has no later one to reveal its gap, and under
         exactly-once the marker after the last record is accounted for here. Only offsets the consumer
         fetched count: records it never fetched (a stalled fetcher) are the watchdog's to report."""
-        assert self.taken is not None
         taken = {topic: self.taken(topic) for topic in {k[0] for k in self.frontier.partitions()}}
         before, self._taken_before = self._taken_before, taken
         if not self.app.flow_control.is_active():  # a rebalance is under way: nothing is delivered now
@@ -255,7 +259,7 @@ class Committer:
     async def _redeliver(self, key: Key, record: Any) -> None:
         """Handle a record that faust dropped, from the broker's copy (a seek back races with the records
         faust has fetched already, which move its read offset past the sought one again)."""
-        if self.redeliver is None or self._redelivered.get(key) == record.offset:
+        if self._redelivered.get(key) == record.offset:
             return  # handed back already: the audit sink registers it only once its batch is stored
         self._redelivered[key] = record.offset
         log.warning(
@@ -403,7 +407,7 @@ class Committer:
         stopped), so what was handled can be committed now instead of being redone by the next owner."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.revoke_timeout_s
-        while not self.idle() and loop.time() < deadline:
+        while not self.state.idle() and loop.time() < deadline:
             await asyncio.sleep(0.01)
         for hook in self.before_revoke_commit:
             try:
@@ -416,7 +420,7 @@ class Committer:
         self.generation += 1
         log.info(
             "partitions revoked (idle %s): committed %s",
-            self.idle(),
+            self.state.idle(),
             ", ".join(f"{t}[{p}]@{self.frontier.commit_floor((t, p))}" for t, p in touched)
             or "nothing pending",
         )
@@ -489,19 +493,22 @@ class Section:
             raise RuntimeError("Committer built without codec/audit_topic cannot send audit rows")
         key = (self.topic, self.partition)
         if now or not c.exactly_once:
-            future = await self._producer().send(
-                c.audit_topic, c.codec.encode_rows(rows), key=c._audit_key(key)
-            )
-            c.track(self.tid, future)
+            # a batch of records can carry more rows than a message may: cut at AUDIT_MESSAGE_BYTES
+            futures = []
+            for message in c.codec.audit_messages(rows, AUDIT_MESSAGE_BYTES):
+                future = await self._producer().send(c.audit_topic, message, key=c._audit_key(key))
+                c.track(self.tid, future)
+                futures.append(future)
             if self.txn is None:
-                self._after = future
+                self._after = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
             return
         batch = c._audit.get(key)
         if batch is None:
             batch = c._audit[key] = AuditBatchBuilder(c.codec)
-        batch.add(rows)
-        if batch.size >= AUDIT_MESSAGE_BYTES:
-            await self.send(c.audit_topic, c._audit_key(key), batch.take())
+        for row in rows:
+            batch.add([row])
+            if batch.size >= AUDIT_MESSAGE_BYTES:
+                await self.send(c.audit_topic, c._audit_key(key), batch.take())
 
     def flush(self) -> None:
         """Hand the sends waiting for the audit batch to a task the next commit waits for."""

@@ -27,27 +27,27 @@ the messages it committed.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
 import struct
-import time
 from typing import TYPE_CHECKING, Any
 
 import fastavro
 
+from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DriftObserver, DriftReport
 from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import ENTRY, Node
 from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch
+from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.table_state import TableState
 from dana_workflows.streams.kafka.wire import header_map
 from dana_workflows.streams.topology import DRIFT, topic_name
 
 if TYPE_CHECKING:
-    from dana_workflows.streams.kafka.app import KafkaRuntime
     from dana_workflows.streams.prometheus import Metrics
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,21 @@ H_DRIFT = "dwf-drift"
 VALUES_BOUNDARY = "drift-values"
 _HEADER = struct.Struct(">bI")
 
-Sends = list[tuple[str, bytes, list[tuple[str, bytes]] | None]]
+Sends = list[tuple[str, bytes, list[tuple[str, bytes]] | None]]  # topic, value, headers
 
 
 class DriftTap:
     """The step agents' side: carry an event's monitored values to the end of its journey."""
 
-    def __init__(self, runtime: KafkaRuntime, observer: DriftObserver) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: AgentContext, observer: DriftObserver) -> None:
+        self.ctx = ctx
         self.observer = observer
         self.time_field = observer.time_field
-        wf = runtime.pipeline.workflow.name
-        self.values_topic = topic_name(wf, VALUES_BOUNDARY, runtime.options.prefix)
+        self.values_topic = topic_name(ctx.workflow, VALUES_BOUNDARY, ctx.options.prefix)
         self.missing = 0  # records without the header (produced before drift was declared): not counted
 
     def carried(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
+        """The values a record brings to its chain: from the input payload at the entry, else its header."""
         if node.input == ENTRY:
             values: dict[str, Any] = {}
             self.observer.values(values, env.payload, None)
@@ -87,39 +87,33 @@ class DriftTap:
         value: dict[str, Any] = json.loads(raw)
         return value
 
-    def on_outcome(self, node: Node, env: Envelope, msg: Any, result: StepResult, sends: Sends) -> None:
-        """Called with the sends of one record before they go out: add the header, or the drift message."""
-        carried = self.carried(node, env, msg)
-        if carried is None:
-            return
-        terminal = True
+    def passed(self, node: Node, result: StepResult, carried: dict[str, Any]) -> None:
+        """A step of the chain is done: when it forwarded the event, add the values the step exposes."""
         if result.forwarded:
-            assert result.edge is not None
             self.observer.values(carried["v"], result.envelope.payload, node.path)
-            if result.edge.node is not None:
-                target = self.runtime.topic(result.edge.boundary)
-                encoded = _dumps(carried)
-                for i, (topic, value, headers) in enumerate(sends):
-                    if topic == target:  # absent when the payload did not fit the next schema (dlq)
-                        sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, encoded)])
-                        terminal = False
-        if terminal:
-            sends.append((self.values_topic, _dumps(carried), None))
+
+    def ended(self, carried: dict[str, Any], result: StepResult, sends: Sends) -> None:
+        """The sends of a record's chain, before they go out: the values ride on in the header of the
+        record forwarded to the next step's topic, or, where the event's journey ends (a terminal topic,
+        a rejection, the dlq), go to drift-values."""
+        if result.edge is not None and result.edge.node is not None:
+            target = self.ctx.topic(result.edge.boundary)
+            for i, (topic, value, headers) in enumerate(sends):
+                if topic == target:  # absent when the payload did not fit the next schema (dlq)
+                    sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, _dumps(carried))])
+                    return
+        sends.append((self.values_topic, _dumps(carried), None))
 
 
 class DriftAgent:
     """The drift agent: one partition of drift values in, drift records and audit rows out."""
 
-    def __init__(self, runtime: KafkaRuntime, tap: DriftTap, metrics: Metrics | None) -> None:
-        from dana_workflows.streams.kafka.app import AgentStats
-
-        self.runtime = runtime
+    def __init__(self, ctx: AgentContext, tap: DriftTap, metrics: Metrics | None) -> None:
+        self.ctx = ctx
         self.tap = tap
         self.metrics = metrics
-        app = runtime.app
-        o = runtime.options
-        self.workflow = runtime.pipeline.workflow.name
-        self.table = app.Table(
+        self.workflow = ctx.workflow
+        self.table = ctx.app.Table(
             "drift",
             partitions=1,
             key_type=bytes,
@@ -127,38 +121,21 @@ class DriftAgent:
             help="drift windows, watermark, reference and audit chain head of the workflow",
         )
         self.state = TableState(self.table)
-        self.observer = DriftObserver(runtime.pipeline.workflow, self.state)
-        self.topic = app.topic(
-            tap.values_topic,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=1,
-            replicas=o.replication,
-            acks=False,
-        )
-        self.records_topic = runtime.topology.topic(DRIFT)
-        self.records_sid = runtime.topology.schema_id(DRIFT)
-        self.records_schema = runtime.topology.registry.parsed(self.records_sid)
-        self.stats = runtime.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
+        self.observer = DriftObserver(ctx.pipeline.workflow, self.state)
+        self.records_topic = ctx.topology.topic(DRIFT)
+        self.records_sid = ctx.topology.schema_id(DRIFT)
+        self.records_schema = ctx.topology.registry.parsed(self.records_sid)
+        self.stats = ctx.agents.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
         self.windows = 0
         self.alerts: list[str] = []
         self.late = 0
         if metrics is not None:  # the counters exist at 0 from the start, for increase() and rate()
-            metrics.drift_monitors(self.workflow, [m.id for m in runtime.pipeline.workflow.drift.monitors])
-        self.lock = runtime.add_handler(tap.values_topic, self.handle)
-        app.agent(self.topic, name=f"{app.conf.id}.drift")(self._agent)
+            metrics.drift_monitors(self.workflow, [m.id for m in ctx.pipeline.workflow.drift.monitors])
+        ctx.add_agent(ctx.raw_topic(tap.values_topic, partitions=1), "drift", self.stats, self._each)
 
-    async def _agent(self, stream: Any) -> None:
-        async for event in stream.events():
-            self.stats.events += 1
-            self.stats.last_event_at = asyncio.get_running_loop().time()
-            if self.runtime.faults.drop(event.message):
-                continue
-            async with self.lock:
-                await self.runtime._guarded(self.handle(event.message))
-            self.stats.last_offsets[event.message.partition] = event.message.offset
+    async def _each(self, batch: Batch) -> None:
+        for msg in batch:  # one section per message: its table changes go with it (table_state.py)
+            await self.handle(msg)
 
     def _encode(self, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
@@ -167,7 +144,7 @@ class DriftAgent:
         return buf.getvalue()
 
     async def handle(self, msg: Any) -> None:
-        if self.runtime.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+        if self.ctx.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
             return
         try:
             carried = json.loads(msg.value)
@@ -176,19 +153,19 @@ class DriftAgent:
             from dana_workflows.schemas.serde import PoisonMessageError
 
             poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
-            await self.runtime.send_poison(msg, poison)
+            await self.ctx.send_poison(msg, poison)
             return
         tf = self.tap.time_field
         time_payload = {tf: carried.get("t")} if tf is not None else {}
         # at-least-once: rows must hash the same when redelivered, so the clock is the event's
-        clock_us = produced_at if self.runtime.deterministic else time.time_ns() // 1000
+        clock_us = produced_at if self.ctx.deterministic else wall_clock_us()
         self.state.discard()
         try:
             report = self.observer.observe(values, time_payload, produced_at, clock_us)
         except BaseException:
             self.state.discard()
             raise
-        async with self.runtime.committer.section(msg.topic, msg.partition) as section:
+        async with self.ctx.committer.section(msg.topic, msg.partition) as section:
             await section.audit(report.rows)  # ahead of the records and the table's changelog (commit.py)
             key = self.workflow.encode()
             for record in report.records:
@@ -219,11 +196,11 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
-def attach_drift(runtime: KafkaRuntime, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:
+def attach_drift(ctx: AgentContext, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:
     """The tap and the agent when the workflow declares drift monitors, else None."""
-    ir = runtime.pipeline.workflow
+    ir = ctx.pipeline.workflow
     if not ir.drift.monitors:
         return None
     # the tap's observer only collects values (no state); the agent's owns the table
-    tap = DriftTap(runtime, DriftObserver(ir, {}))
-    return tap, DriftAgent(runtime, tap, metrics)
+    tap = DriftTap(ctx, DriftObserver(ir, {}))
+    return tap, DriftAgent(ctx, tap, metrics)

@@ -1,10 +1,10 @@
 """What a Kafka worker attaches beyond its step agents, as the local runtime does in streams/local/extras.py:
 the LLM client (cache in a faust table), the drift tap and agent (state in a faust table), and metrics.
 
-The runtime holds one ``KafkaExtras`` and calls it at four places: building each agent's StepContext
-(``llm``), after each record's outcome is decided and before its sends go out (``on_outcome``), on a
-poison record (``on_poison``), and around the worker's life (``start`` before the app starts, ``stop``
-after it stopped).
+The step agents call it at four places: building each chain's StepContext (``llm``), when a record starts
+its chain (``journey``: the drift values it carries), after each step of the chain (``on_step``) and when
+the chain ends, before its sends go out (``on_end``); the worker calls ``start`` before the app starts and
+``stop`` after it stopped.
 """
 
 from __future__ import annotations
@@ -16,24 +16,31 @@ from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import Node
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.streams.kafka.admin import ensure_topics
+from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.drift_agent import DriftAgent, DriftTap, attach_drift
 from dana_workflows.streams.kafka.llm_wiring import LLMWiring, attach_llm
-from dana_workflows.streams.kafka.worker_metrics import Sends, WorkerMetrics
+from dana_workflows.streams.kafka.worker_metrics import Send, Sends, WorkerMetrics
 
 if TYPE_CHECKING:
     from dana_workflows.core.settings import Settings
-    from dana_workflows.streams.kafka.app import KafkaRuntime
+
+__all__ = ["KafkaExtras", "Send", "Sends"]
 
 log = logging.getLogger(__name__)
 
 
 class KafkaExtras:
-    def __init__(self, runtime: KafkaRuntime, settings: Settings | None = None) -> None:
-        self.runtime = runtime
-        port = getattr(runtime.options, "metrics_port", None)
-        self.metrics = WorkerMetrics(runtime, port)
-        self.llm_wiring: LLMWiring | None = attach_llm(runtime, settings)
-        drift = attach_drift(runtime, self.metrics.metrics)
+    def __init__(self, ctx: AgentContext, settings: Settings | None = None) -> None:
+        self.ctx = ctx
+        self.metrics = WorkerMetrics(ctx, ctx.options.metrics_port)
+        ctx.on_poison.append(self.metrics.on_poison)
+        self.llm_wiring: LLMWiring | None = attach_llm(ctx, settings)
+        if self.llm_wiring is not None:  # calls per POET phase and per saving mechanism (docs/efficiency.md)
+            from dana_workflows.processors.efficiency.monitor import EfficiencyCollector
+
+            monitor = self.llm_wiring.client.efficiency.monitor
+            self.metrics.metrics.registry.register(EfficiencyCollector(monitor))
+        drift = attach_drift(ctx, self.metrics.metrics)
         self.drift_tap: DriftTap | None = drift[0] if drift else None
         self.drift_agent: DriftAgent | None = drift[1] if drift else None
 
@@ -42,20 +49,27 @@ class KafkaExtras:
         """The StepContext's ``llm``: the client, or None when the workflow has no llm step."""
         return self.llm_wiring.client if self.llm_wiring is not None else None
 
-    def on_outcome(
-        self, node: Node, env: Envelope, msg: Any, result: StepResult, sends: Sends, seconds: float
+    def journey(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
+        """What a record carries along its chain: the drift values collected so far (None: no drift)."""
+        return self.drift_tap.carried(node, env, msg) if self.drift_tap is not None else None
+
+    def on_step(
+        self, node: Node, result: StepResult, sends: Sends, seconds: float, journey: dict[str, Any] | None
     ) -> None:
-        if self.drift_tap is not None:
-            self.drift_tap.on_outcome(node, env, msg, result, sends)
+        """After each step of a chain (``sends``: the record's outcome when the chain ends at this step)."""
+        if self.drift_tap is not None and journey is not None:
+            self.drift_tap.passed(node, result, journey)
         self.metrics.on_outcome(node, result, sends, seconds)
 
-    def on_poison(self, msg: Any) -> None:
-        self.metrics.on_poison(msg)
+    def on_end(self, journey: dict[str, Any] | None, result: StepResult, sends: Sends) -> None:
+        """A chain's end, before its sends go out: the drift values ride on, or end their journey."""
+        if self.drift_tap is not None and journey is not None:
+            self.drift_tap.ended(journey, result, sends)
 
     async def start(self) -> None:
         """Before the app starts: the drift values topic (one partition), then the metrics endpoint."""
         if self.drift_tap is not None:
-            o = self.runtime.options
+            o = self.ctx.options
             await ensure_topics(
                 o.bootstrap, [self.drift_tap.values_topic], 1, o.replication, security=o.security
             )

@@ -15,28 +15,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from dana_workflows.processors.pipeline import Pipeline
-from dana_workflows.workflow.ir import LLMStepIR
+from dana_workflows.streams.kafka.context import AgentContext
 
 if TYPE_CHECKING:
     from dana_workflows.core.settings import Settings
     from dana_workflows.processors.llm import LLMClient
-    from dana_workflows.streams.kafka.app import KafkaRuntime
 
 log = logging.getLogger(__name__)
 
 
-def has_llm_steps(pipeline: Pipeline) -> bool:
-    return any(isinstance(node.step, LLMStepIR) for node in pipeline.nodes.values())
-
-
 class LLMWiring:
-    def __init__(self, runtime: KafkaRuntime, settings: Settings) -> None:
+    def __init__(self, ctx: AgentContext, settings: Settings) -> None:
         from dana_workflows.processors.llm import LLMClient, MappingLLMCache
 
-        self.table: Any = runtime.app.Table(
+        self.table: Any = ctx.app.Table(
             "llm-cache",
-            partitions=runtime.options.partitions,
+            partitions=ctx.options.partitions,
             key_type=str,
             value_type=str,
             help="validated LLM replies by cache key (model chain, prompt, parameters, output schema)",
@@ -47,11 +41,11 @@ class LLMWiring:
         await self.client.aclose()
 
 
-def attach_llm(runtime: KafkaRuntime, settings: Settings | None = None) -> LLMWiring | None:
-    if not has_llm_steps(runtime.pipeline):
+def attach_llm(ctx: AgentContext, settings: Settings | None = None) -> LLMWiring | None:
+    if not ctx.pipeline.has_llm_steps:
         return None
     if settings is None:
         from dana_workflows.core.settings import load_settings
 
         settings = load_settings()
-    return LLMWiring(runtime, settings)
+    return LLMWiring(ctx, settings)

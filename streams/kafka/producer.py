@@ -19,14 +19,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from dana_workflows.core.clock import Clock, wall_clock_us
-from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.ingest import admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
 from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
-from dana_workflows.streams.kafka.app import all_topics
 from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES
+from dana_workflows.streams.kafka.options import all_topics
 from dana_workflows.streams.kafka.security import client_security
 from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec, source_headers
 from dana_workflows.streams.topology import Topology
@@ -53,10 +53,13 @@ async def produce_lines(
     clock: Clock = wall_clock_us,
     source: str = "<stdin>",
     on_line: Callable[[int], None] | None = None,
+    rate: float | None = None,
 ) -> ProduceSummary:
+    """``rate``: at most this many lines a second (a steady offered load), else as fast as possible."""
     security = client_security()  # the same DWF_KAFKA_* TLS/SASL as the workers, read once
     await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
-    serde, codec = EnvelopeSerde(topology.registry), WireCodec(topology.registry)
+    codec = WireCodec(topology.registry)
+    boundaries = Boundaries(EnvelopeSerde(topology.registry), topology.topics)
     ir = pipeline.workflow
     in_sid = topology.schema_id(ENTRY)
     producer = AIOKafkaProducer(
@@ -84,14 +87,13 @@ async def produce_lines(
             key = env.run_id.encode()
             headers = source_headers("decision", source, -1, ordinal, "; ".join(adm.reasons), None)
             if adm.accepted:
-                try:
-                    value, target = serde.encode(env, in_sid), ENTRY
-                except (TypeError, ValueError, KeyError) as exc:  # as the local runtime's round trip
-                    reason = f"payload does not fit the Avro schema of '{topology.topic(ENTRY)}': {exc}"
-                    env.provenance["error"] = reason
-                    rows.append(transition(env, "dlq", ENTRY, clock(), decision="dlq", reason=reason))
-                    headers = source_headers("decision", source, -1, ordinal, reason, in_sid)
+                encoded = boundaries.encode(env, ENTRY, clock)  # the policy both runtimes follow
+                if isinstance(encoded, Misfit):
+                    rows.append(encoded.row)
+                    headers = source_headers("decision", source, -1, ordinal, encoded.reason, in_sid)
                     value, target = codec.encode_mixed(env), DLQ
+                else:
+                    value, target = encoded, ENTRY
             else:
                 value, target = codec.encode_mixed(env), DLQ if adm.dead else REJECTED
             summary.outcomes[target] += 1
@@ -111,6 +113,10 @@ async def produce_lines(
                 pending.clear()
             if on_line is not None:
                 on_line(ordinal)
+            if rate is not None:  # the time this line is due at; sleep until then
+                ahead = started + summary.lines / rate - time.perf_counter()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
         if len(audit):
             pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
         await producer.flush()

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from dana_workflows.streams.kafka.app import KafkaRuntime
+from dana_workflows.streams.kafka.context import AgentContext
 
 log = logging.getLogger(__name__)
 
 
 class StallWatchdog:
-    def __init__(self, runtime: KafkaRuntime, stall_s: float = 60.0) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: AgentContext, stall_s: float = 60.0) -> None:
+        self.ctx = ctx
         self.stall_s = stall_s
         self.tick_s = max(0.2, min(5.0, stall_s / 4))
         self.reason: str | None = None
@@ -61,13 +60,13 @@ class StallWatchdog:
             await asyncio.sleep(self.tick_s)
 
     async def check(self) -> str | None:
-        rt = self.runtime
+        ctx = self.ctx
         now = time.monotonic()
-        assigned = watched_partitions(rt)
+        assigned = watched_partitions(ctx)
         if not assigned:
             return None
         problems: list[str] = []
-        for tp, hw, next_offset in await partition_progress(rt, assigned):
+        for tp, hw, next_offset in await partition_progress(ctx, assigned):
             key = (tp.topic, tp.partition)
             seen, since = self._progress.get(key, (next_offset, now))
             if next_offset != seen or hw <= next_offset:
@@ -77,31 +76,31 @@ class StallWatchdog:
                 problems.append(
                     f"{tp.topic}[{tp.partition}] stalled {now - since:.0f}s with lag {hw - next_offset}"
                 )
-        c = rt.committer
+        c = ctx.committer
         if c.pending and now - c.last_commit_at > self.stall_s:
             problems.append(f"no offset commit for {now - c.last_commit_at:.0f}s with records waiting")
         return "; ".join(problems) or None
 
 
-def watched_partitions(rt: Any) -> list[Any]:
+def watched_partitions(ctx: AgentContext) -> list[Any]:
     """The partitions agents consume: tables' changelogs (written here, read only to recover) and faust's
     leader topic are assigned to the consumer but never consumed by an agent, so they have no lag."""
-    unwatched = set(rt.app.tables.changelog_topics)
+    unwatched = set(ctx.app.tables.changelog_topics)
     return [
         tp
-        for tp in rt.app.consumer.assignment()
+        for tp in ctx.app.consumer.assignment()
         if tp.topic not in unwatched and not tp.topic.endswith("__assignor-__leader")
     ]
 
 
-async def partition_progress(rt: Any, assigned: list[Any]) -> list[tuple[Any, int, int]]:
+async def partition_progress(ctx: AgentContext, assigned: list[Any]) -> list[tuple[Any, int, int]]:
     """(partition, high watermark, next offset to handle) for each assigned partition with a watermark."""
-    consumer: Any = rt.app.consumer
+    consumer: Any = ctx.app.consumer
     highwaters = await consumer.highwaters(*assigned)
-    handled = {s.topic: s for s in rt.stats.values()}
+    handled = {s.topic: s for s in ctx.agents.stats.values()}
     # the commit frontier also accounts for offsets without a record (a transaction marker after the
     # last record would otherwise look like a record waiting forever)
-    bases = rt.committer.frontier.bases()
+    bases = ctx.committer.frontier.bases()
     out: list[tuple[Any, int, int]] = []
     for tp in assigned:
         hw = highwaters.get(tp)

@@ -20,6 +20,7 @@ import fastavro
 
 from dana_workflows.schemas.avro import IDENTITY_FIELDS
 from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.schemas.codec import compile_schema
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.record_size import MAX_VALUE_BYTES, bounded_payload
 from dana_workflows.schemas.registry import FileRegistry
@@ -118,7 +119,9 @@ class WireCodec:
         self.mixed_sid = registry.register(MIXED_ENVELOPE_SCHEMA)
         self.audit_sid = registry.register(AUDIT_ROW_SCHEMA)
         self.batch_sid = registry.register(AUDIT_BATCH_SCHEMA)
-        self._row_schema = registry.parsed(self.audit_sid)
+        # compiled once (schemas/codec.py): a worker encodes every audit row it writes, and fastavro's
+        # schemaless_writer cost several times as much per row (docs/performance.md, Kafka runtime)
+        self._row_encoder = compile_schema(AUDIT_ROW_SCHEMA).encoder
 
     def _write(self, sid: int, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
@@ -190,9 +193,19 @@ class WireCodec:
 
     def encode_row_body(self, row: AuditRow) -> bytes:
         """A row's Avro encoding without the wire-format header (an item of an AuditBatch)."""
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, self._row_schema, row.as_dict())
-        return buf.getvalue()
+        return self._row_encoder(row.as_dict(), b"")
+
+    def audit_messages(self, rows: list[AuditRow], limit: int) -> list[bytes]:
+        """The rows as AuditBatch messages of about ``limit`` bytes at most (cut between rows, so one
+        message may pass the limit by one row's size: keep ``limit`` well below the broker's)."""
+        batch, messages = AuditBatchBuilder(self), []
+        for row in rows:
+            batch.add([row])
+            if batch.size >= limit:
+                messages.append(batch.take())
+        if len(batch):
+            messages.append(batch.take())
+        return messages
 
     def encode_rows(self, rows: list[AuditRow]) -> bytes:
         batch = AuditBatchBuilder(self)

@@ -17,21 +17,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import DLQ, REJECTED, Node
 from dana_workflows.streams.health import Health, MetricsServer
+from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.watchdog import partition_progress, watched_partitions
 from dana_workflows.streams.prometheus import Metrics
 from dana_workflows.workflow.ir import LLMStepIR
 
 if TYPE_CHECKING:
-    from dana_workflows.streams.kafka.app import KafkaRuntime
+    from dana_workflows.sinks.batching import CommittedBatch
+    from dana_workflows.streams.kafka.audit_agent import AuditSinkAgent
 
 log = logging.getLogger(__name__)
 
-Sends = list[tuple[str, bytes, list[tuple[str, bytes]] | None]]
+Send = tuple[str, bytes, list[tuple[str, bytes]] | None]  # topic, value, headers
+Sends = list[Send]
 
 
 def llm_status(details: dict[str, Any]) -> str:
@@ -49,17 +53,18 @@ def llm_status(details: dict[str, Any]) -> str:
 
 
 class WorkerMetrics:
-    def __init__(self, runtime: KafkaRuntime, port: int | None, poll_s: float = 2.0) -> None:
-        self.runtime = runtime
-        self.workflow = runtime.pipeline.workflow.name
+    def __init__(self, ctx: AgentContext, port: int | None, poll_s: float = 2.0) -> None:
+        self.ctx = ctx
+        self.workflow = ctx.workflow
         self.port = port
         self.poll_s = poll_s
-        self.metrics = Metrics(audit_buffer_max=runtime.options.audit_buffer_max)
-        # the watchdog is built after the extras: ask it when probed
-        self.health = Health(watchdog=lambda: runtime.watchdog())
+        self.metrics = Metrics(audit_buffer_max=ctx.options.audit_buffer_max)
+        self.audit: AuditSinkAgent | None = None
+        self._watchdog: Callable[[], str | None] = lambda: None
+        self.health = Health(watchdog=lambda: self._watchdog())
         self.server: MetricsServer | None = None
-        self.dlq_topic = runtime.topic(DLQ)
-        ir = runtime.pipeline.workflow
+        self.dlq_topic = ctx.topic(DLQ)
+        ir = ctx.pipeline.workflow
         try:
             from importlib.metadata import version
 
@@ -67,21 +72,24 @@ class WorkerMetrics:
         except Exception:
             engine = "dev"
         self.metrics.info(version=engine, workflow=ir.name, workflow_version=str(ir.version))
-        runtime.app.task(self._poll)
+        ctx.app.task(self._poll)
+
+    def attach(self, audit: AuditSinkAgent | None, watchdog: Callable[[], str | None]) -> None:
+        """The parts built after the metrics: the audit sink (its stored batches) and the stall watchdog
+        (behind /healthz)."""
+        self.audit = audit
+        self._watchdog = watchdog
+        if audit is not None:
+            audit.on_stored.append(self._stored)
+
+    def _stored(self, batch: CommittedBatch) -> None:
+        assert self.audit is not None
+        self.metrics.audit_insert(batch.latency_s, batch.rows)
+        self.metrics.audit_buffer(max(0, self.audit.sink.depth - batch.rows))  # the sink counts it out next
 
     # -- lifecycle (worker.serve) ---------------------------------------------------------------------------
     def start(self) -> None:
         """Serve /metrics, /healthz, /readyz; a port that is taken is logged, not fatal (the worker works)."""
-        audit = self.runtime.audit
-        if audit is not None:
-            sink, hook, metrics = audit.sink, audit.sink.on_commit, self.metrics
-
-            def stored(batch: Any) -> Any:
-                metrics.audit_insert(batch.latency_s, batch.rows)
-                metrics.audit_buffer(max(0, sink.depth - batch.rows))  # the sink counts it out next
-                return hook(batch) if hook is not None else None
-
-            audit.sink.on_commit = stored
         if self.port is None:
             return
         try:
@@ -125,8 +133,11 @@ class WorkerMetrics:
             self._llm(step, result)
 
     def _llm(self, step: str, result: StepResult) -> None:
+        # an llm step's phase rows (perceive, operate, enforce: processors/executor.py) repeat the call's
+        # fields; the call is counted once, from the step's own row
+        phases = {p.name for p in result.outcome.phases} if result.outcome is not None else set()
         for row in result.rows:
-            if row.step != step or '"dwf.llm.' not in row.details:
+            if row.step != step or row.kind in phases or '"dwf.llm.' not in row.details:
                 continue
             d = json.loads(row.details)
             if d.get("dwf.llm.outcome") == "skipped":
@@ -159,12 +170,12 @@ class WorkerMetrics:
                 log.debug("metrics poll failed: %r", exc)
 
     async def poll(self) -> None:
-        rt = self.runtime
-        if rt.audit is not None:
-            self.metrics.audit_buffer(rt.audit.sink.depth)
-        assigned = watched_partitions(rt)
-        self.health.set_ready(bool(assigned) and not rt.draining and rt.crashed is None)
+        ctx = self.ctx
+        if self.audit is not None:
+            self.metrics.audit_buffer(self.audit.sink.depth)
+        assigned = watched_partitions(ctx)
+        self.health.set_ready(bool(assigned) and not ctx.state.draining and ctx.state.crashed is None)
         if not assigned:
             return
-        for tp, hw, next_offset in await partition_progress(rt, assigned):
+        for tp, hw, next_offset in await partition_progress(ctx, assigned):
             self.metrics.lag(tp.topic, tp.partition, max(0, hw - next_offset))

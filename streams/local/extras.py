@@ -7,19 +7,14 @@ from collections.abc import Awaitable, Callable
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import Pipeline
-from dana_workflows.workflow.ir import LLMStepIR
 
 Closer = Callable[[], Awaitable[None]]
-
-
-def has_llm_steps(pipeline: Pipeline) -> bool:
-    return any(isinstance(node.step, LLMStepIR) for node in pipeline.nodes.values())
 
 
 def attach_extras(pipeline: Pipeline, ctx: StepContext, settings: Settings) -> list[Closer]:
     """Give ctx an LLM client (with a persistent cache: reruns make no new calls) when needed."""
     closers: list[Closer] = []
-    if has_llm_steps(pipeline):
+    if pipeline.has_llm_steps:
         from dana_workflows.processors.llm import LLMClient, SqliteLLMCache
 
         client = LLMClient.from_settings(settings, cache=SqliteLLMCache(settings.llm_cache_path))

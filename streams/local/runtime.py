@@ -16,8 +16,8 @@ from typing import Any
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
-from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import execute
 from dana_workflows.processors.ingest import INGEST, admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
@@ -86,7 +86,7 @@ class LocalRuntime:
             )
             for boundary, node in ((b, pipeline.nodes[p]) for b, p in pipeline.consumers.items())
         }
-        self._schema_ids = {b: t.schema_id for b, t in topology.topics.items() if t.schema_id is not None}
+        self.boundaries = Boundaries(self.serde, topology.topics)
 
     async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -169,16 +169,15 @@ class LocalRuntime:
                 return
 
     def _roundtrip(self, env: Envelope, boundary: str) -> tuple[Envelope, bool]:
-        """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq."""
-        try:
-            return self.serde.roundtrip(env, self._schema_ids[boundary]), True
-        except (TypeError, ValueError, KeyError) as exc:
-            reason = f"payload does not fit the Avro schema of '{self.topology.topic(boundary)}': {exc}"
-            env.provenance["error"] = reason
-            self._audit([transition(env, "dlq", boundary, self.ctx.clock(), decision="dlq", reason=reason)])
-            self.summary.steps[boundary].counts[DLQ] += 1
-            self._terminal(DLQ, env, [reason])
-            return env, False
+        """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq
+        (processors/boundary.py: the policy the Kafka runtime and producer follow too)."""
+        crossed = self.boundaries.roundtrip(env, boundary, self.ctx.clock)
+        if not isinstance(crossed, Misfit):
+            return crossed, True
+        self._audit([crossed.row])
+        self.summary.steps[boundary].counts[DLQ] += 1
+        self._terminal(DLQ, env, [crossed.reason])
+        return env, False
 
     def _terminal(self, boundary: str, env: Envelope, reasons: list[str]) -> None:
         self.summary.outcomes[boundary] += 1

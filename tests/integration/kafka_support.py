@@ -69,7 +69,7 @@ def start_worker(
     cmd = [
         sys.executable,
         "-m",
-        "dana_workflows.streams.kafka",
+        "dana_workflows.cli",
         "worker",
         str(CLAIMS_SPEC),
         "--broker",

@@ -3,8 +3,9 @@ broker's copy: no event is lost, none is done twice, and the group's offsets sti
 topic. Under exactly-once, every topic also has transaction markers between records: the committer must
 account for those offsets from the broker's view, or its commits would stop at the first marker.
 
-The drops are injected (``DWF_FAULT_DROP_RECORDS``, streams/kafka/faults.py) at the entry step, a middle
-step, the drift agent's input and the audit sink's input, all in one worker, and at the last record of an
+The drops are injected (``DWF_FAULT_DROP_RECORDS``, streams/kafka/faults.py) at the entry step (fused: the
+chain of all steps), a middle step (in the per-step layout), the drift agent's input and the audit sink's
+input, all in one worker, and at the last record of an
 input partition (no later record shows that gap: the agent's idleness does).
 """
 
@@ -38,15 +39,18 @@ EVENTS = 400
 DROPS = [
     "claims-triage.in:0:3",
     "claims-triage.in:1:40",
-    "claims-triage.check_claim:1:7",
     "claims-triage.drift-values:0:11",
     "audit:0:1",
 ]
+MIDDLE_STEP_DROP = "claims-triage.check_claim:1:7"  # a middle step's topic: only the per-step layout has one
 
 
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+@pytest.mark.parametrize(
+    ("guarantee", "layout"),
+    [("at_least_once", "fused"), ("exactly_once", "fused"), ("at_least_once", "per-step")],
+)
 async def test_a_dropped_record_is_handled_from_the_brokers_copy(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, guarantee: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, guarantee: str, layout: str
 ) -> None:
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
@@ -55,6 +59,8 @@ async def test_a_dropped_record_is_handled_from_the_brokers_copy(
     # and the last record of an input partition: no later record reveals that one's gap
     last = max(r.offset for r in await read_topic(kafka_bootstrap, topology.topic("in")) if r.partition == 1)
     drops = [*DROPS, f"claims-triage.in:1:{last}"]
+    if layout == "per-step":
+        drops.append(MIDDLE_STEP_DROP)
     worker = start_worker(
         tmp_path,
         kafka_bootstrap,
@@ -62,6 +68,7 @@ async def test_a_dropped_record_is_handled_from_the_brokers_copy(
         guarantee,
         audit=f"chdb://{tmp_path / 'audit'}",
         env={"DWF_FAULT_DROP_RECORDS": ",".join(drops)},
+        extra=["--per-step-topics"] if layout == "per-step" else [],
     )
     alive = lambda: worker.poll() is None  # noqa: E731
     try:

@@ -27,16 +27,19 @@ from tests.integration.kafka_support import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("layout", ["fused", "per-step"])
 async def test_poison_records_go_to_dlq_and_the_agent_keeps_consuming(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, layout: str
 ) -> None:
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
     valid = [line for line in claims_lines(40, seed=5) if '"amount": -' not in line][:3]
     # the first valid event creates the topics; then poison into a step's input topic, then more valid ones
     await produce_lines(pipeline, topology, kafka_bootstrap, valid[:1], partitions=1)
-    target = topology.topic("normalize")  # the input of check_claim, a middle step
-    not_avro = struct.pack(">bI", 0, topology.schema_id("normalize")) + b"\x81"  # a cut-off varint
+    # fused, the input topic is the one a step agent consumes; per step, also a middle step's input
+    boundary = "in" if layout == "fused" else "normalize"  # normalize: the input of check_claim
+    target = topology.topic(boundary)
+    not_avro = struct.pack(">bI", 0, topology.schema_id(boundary)) + b"\x81"  # a cut-off varint
     plain = b"hello, not the wire format"
     unknown_id = struct.pack(">bI", 0, 123456789) + b"\x02\x04"
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
@@ -50,7 +53,8 @@ async def test_poison_records_go_to_dlq_and_the_agent_keeps_consuming(
         await producer.stop()
     await produce_lines(pipeline, topology, kafka_bootstrap, valid[1:], partitions=1)
 
-    worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, partitions=1)
+    extra = ["--per-step-topics"] if layout == "per-step" else []
+    worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, partitions=1, extra=extra)
     try:
         got = await wait_for_outcomes(
             kafka_bootstrap, topology, len(valid), 90, alive=lambda: worker.poll() is None

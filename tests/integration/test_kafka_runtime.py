@@ -79,6 +79,7 @@ async def test_watchdog_flags_an_agent_that_stopped_fetching(
         session_timeout_s=6,
         stall_s=2.0,
         commit_interval_s=0.5,
+        fuse=False,  # the per-step layout: a middle step's topic (normalize) has an agent to stall
     )
     runtime = KafkaRuntime(pipeline, topology, options, audit_store=None)
     stop = asyncio.Event()

@@ -183,7 +183,7 @@ def offline_kafka_runtime(spec: str, tmp_path: Path) -> tuple[Any, Any, Recordin
     options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp_path, metrics_port=None)
     runtime = KafkaRuntime(pipeline, topo, options, audit_store=None)  # builds, never connects
     committer = RecordingCommitter()
-    runtime.committer = committer  # type: ignore[assignment]
+    runtime.context.committer = committer  # type: ignore[assignment]
     agent = runtime.extras.drift_agent
     assert agent is not None and agent.metrics is not None
     return runtime, agent, committer

@@ -4,8 +4,8 @@ tests/unit/drift/test_drift_local_runtime.py checks it for ``dana-wf run``'s run
 runtime's own code without a broker, as tests/unit/drift/test_drift_alerts.py does: a ``KafkaRuntime``
 built but
 never connected, only its committer replaced by one that records the sends. Each event is admitted and
-Avro-encoded as ``dana-wf produce`` does, handled by the real step agent (``KafkaRuntime.handle``: decode, the
-step, the drift tap adding its values and sending the drift-values message at the end of the journey), and
+Avro-encoded as ``dana-wf produce`` does, handled by the real step agent (``StepAgents.handle``: decode, the
+steps, the drift tap adding its values and sending the drift-values message at the end of the journey), and
 that message is handed to the real ``DriftAgent.handle`` (observer, table state, record encoding, metrics).
 
 Same workflow, events and default thresholds as the local runtime's test (warn 0.1, alert 0.2, tumbling
@@ -46,22 +46,23 @@ async def run_kafka_drift(tmp_path: Path, lines: list[str]) -> tuple[Any, list[t
     runtime, agent, committer = offline_kafka_runtime(STEADY, tmp_path)
     pipeline, topo = runtime.pipeline, runtime.topology
     node = pipeline.entry_node
-    ctx, now_us = runtime._step_context()
-    in_topic, in_sid = runtime.topic(node.input), topo.schema_id(ENTRY)
+    steps = runtime.steps  # the step agents (the entry's chain: all steps, fused)
+    ctx, now_us = steps._step_context()
+    in_topic, in_sid = runtime.context.topic(node.input), topo.schema_id(ENTRY)
     values_topic = agent.tap.values_topic
     agent_sent: list[tuple[str, Any]] = []
     for offset, line in enumerate(lines):
         adm = admit(pipeline.workflow, line, offset, PRODUCED_AT_US + offset)
         assert adm.accepted
         step_msg = SimpleNamespace(
-            value=runtime.serde.encode(adm.envelope, in_sid),
+            value=steps.serde.encode(adm.envelope, in_sid),
             headers=[],
             topic=in_topic,
             partition=0,
             offset=offset,
         )
         committer.sent.clear()
-        await runtime.handle(node, ctx, now_us, step_msg)
+        await steps.handle(node, ctx, now_us, [step_msg])
         (carried,) = [value for topic, value in committer.sent if topic == values_topic]
         committer.sent.clear()
         await agent.handle(SimpleNamespace(value=carried, topic=values_topic, partition=0, offset=offset))

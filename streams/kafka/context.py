@@ -1,0 +1,101 @@
+"""What the parts of a worker (step chains, audit sink, drift, LLM wiring, metrics, watchdog) get from it:
+a narrow context, not the worker itself.
+
+The worker (``app.py``) builds the faust app, the committer and this context, then hands the context to
+each part; no part imports the worker, so the worker's modules import downwards only. Hooks that a part
+offers others (``on_poison`` here, ``AuditSinkAgent.on_stored``, ``Committer.before_revoke_commit``) are
+lists declared by their owner, registered at construction, never callbacks patched in afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dana_workflows.processors.pipeline import DLQ, Pipeline
+from dana_workflows.schemas.serde import PoisonMessageError
+from dana_workflows.streams.kafka.agent_loop import AgentRegistry, AgentStats, Handler, WorkerState
+from dana_workflows.streams.kafka.commit import Committer
+from dana_workflows.streams.kafka.faults import DroppedRecords
+from dana_workflows.streams.kafka.options import KafkaOptions
+from dana_workflows.streams.kafka.wire import WireCodec, source_headers
+from dana_workflows.streams.topology import Topology
+
+log = logging.getLogger(__name__)
+
+Out = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]  # topic, key, value, headers
+
+
+@dataclass
+class AgentContext:
+    app: Any  # the faust App
+    options: KafkaOptions
+    pipeline: Pipeline
+    topology: Topology
+    codec: WireCodec
+    committer: Committer
+    agents: AgentRegistry
+    state: WorkerState
+    faults: DroppedRecords = field(default_factory=DroppedRecords)  # test-only: DWF_FAULT_DROP_RECORDS
+    on_poison: list[Callable[[Any], None]] = field(default_factory=list)  # e.g. a metric per poison record
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.options.exactly_once
+
+    @property
+    def deterministic(self) -> bool:
+        """at-least-once redelivers: rows must come out byte-identical the second time (same hash), so
+        the clock is the event's admission time and durations are not recorded (docs/kafka-runtime.md)."""
+        return not self.options.exactly_once
+
+    @property
+    def workflow(self) -> str:
+        return self.pipeline.workflow.name
+
+    def topic(self, boundary: str) -> str:
+        return self.topology.topic(boundary)
+
+    def raw_topic(self, name: str, partitions: int | None = None) -> Any:
+        """A faust topic of raw bytes whose offsets the committer commits (faust's acks are off)."""
+        return self.app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions or self.options.partitions,
+            replicas=self.options.replication,
+            acks=False,
+        )
+
+    def add_agent(
+        self, channel: Any, name: str, stats: AgentStats, handle: Handler, *, track_offsets: bool = True
+    ) -> None:
+        """A faust agent on ``channel`` that hands batches of records to ``handle`` (agent_loop.py); the
+        committer hands a record faust dropped to the same ``handle``, under the same lock."""
+        lock = self.agents.add(stats.topic, handle)
+
+        async def agent(stream: Any) -> None:
+            await self.agents.consume(
+                stream, stats, lock, handle, drop=self.faults.drop, track_offsets=track_offsets
+            )
+
+        agent.__name__ = name.replace(".", "_").replace("-", "_")
+        self.app.agent(channel, name=f"{self.app.conf.id}.{name}")(agent)
+
+    def poison(self, msg: Any, exc: PoisonMessageError) -> Out:
+        """Bytes that are not a record of the topic's schema: to dlq unchanged, with where and why."""
+        log.warning("poison record %s[%d]@%d to dlq: %s", msg.topic, msg.partition, msg.offset, exc.reason)
+        for hook in self.on_poison:
+            hook(msg)
+        headers = source_headers("poison", msg.topic, msg.partition, msg.offset, exc.reason, exc.schema_id)
+        return (self.topic(DLQ), msg.key, exc.raw, headers)
+
+    async def send_poison(self, msg: Any, exc: PoisonMessageError) -> None:
+        topic, key, value, headers = self.poison(msg, exc)
+        async with self.committer.section(msg.topic, msg.partition) as section:
+            await section.send(topic, key, value, headers)
+            section.done(msg.offset)

@@ -1,0 +1,152 @@
+"""The step agents of a worker: each consumes one hop boundary's topic and runs the fused chain of steps
+that starts there.
+
+A topic stays between two steps only where one is needed (docs/kafka-runtime.md, "Fusion"): the input,
+and, with ``--per-step-topics``, every step's input (the per-step layout, one agent per step). Inside a
+chain an envelope crosses each boundary as the local runtime crosses it (``processors/boundary.py``:
+encoded with the boundary's schema and decoded again, a payload that does not fit goes to dlq), and runs
+``processors.executor.execute``, the call the local runtime makes, so both decide and audit the same.
+
+Records come in batches (``agent_loop.py``). Each record runs its chain at once; then, per source
+partition, one section sends the batch's audit rows (ahead of its outputs: one message under
+at-least-once, the transaction's batch under exactly-once), its outcomes, and registers its offsets.
+Bytes that cannot be decoded go to ``dlq`` untouched, with headers naming where they came from and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from dana_workflows.core.clock import wall_clock_us
+from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.boundary import Boundaries, Misfit
+from dana_workflows.processors.executor import StepResult, execute
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Node
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
+from dana_workflows.sinks.audit_model import AuditRow, seal
+from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch, PartitionRevokedError
+from dana_workflows.streams.kafka.context import AgentContext, Out
+from dana_workflows.streams.kafka.extras import KafkaExtras, Send
+from dana_workflows.streams.kafka.wire import source_headers
+
+log = logging.getLogger(__name__)
+
+Handled = tuple[Any, list[AuditRow], list[Out]]  # the record, its audit rows, its sends
+
+
+class StepAgents:
+    def __init__(self, ctx: AgentContext, extras: KafkaExtras) -> None:
+        self.ctx = ctx
+        self.extras = extras
+        self.serde = EnvelopeSerde(ctx.topology.registry)
+        self.boundaries = Boundaries(self.serde, ctx.topology.topics)
+        pipeline = ctx.pipeline
+        # the boundaries that stay topics between steps: the input only when fused, else every step's
+        self.hops = frozenset({ENTRY}) if ctx.options.fuse else frozenset(pipeline.consumers)
+        self.nodes = [node for node in pipeline.nodes.values() if node.input in self.hops]
+        for node in self.nodes:
+            self._add(node)
+
+    def _add(self, node: Node) -> None:
+        topic = self.ctx.topic(node.input)
+        stats = self.ctx.agents.stats[node.path] = AgentStats(topic)
+        step_ctx, now_us = self._step_context()
+
+        async def handle(batch: Batch) -> None:
+            await self.handle(node, step_ctx, now_us, batch)
+
+        self.ctx.add_agent(self.ctx.raw_topic(topic), f"step_{node.path}", stats, handle)
+
+    def _step_context(self) -> tuple[StepContext, list[int]]:
+        now_us = [0]
+        clock = (lambda: now_us[0]) if self.ctx.deterministic else wall_clock_us
+        return StepContext(clock=clock, llm=self.extras.llm), now_us
+
+    # -- records -------------------------------------------------------------------------------------------
+    async def handle(self, node: Node, ctx: StepContext, now_us: list[int], batch: Batch) -> None:
+        committer = self.ctx.committer
+        parts: dict[tuple[str, int], list[Handled]] = {}
+        for msg in batch:
+            if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+                continue
+            try:
+                sid, env = self.serde.decode_as(msg.value, self.ctx.topology.schema_id(node.input))
+            except PoisonMessageError as exc:
+                handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
+            else:
+                rows, sends = await self._chain(node, ctx, now_us, msg, sid, env)
+                key = env.run_id.encode()
+                handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
+            parts.setdefault((msg.topic, msg.partition), []).append(handled)
+        for (topic, partition), items in parts.items():
+            try:
+                async with committer.section(topic, partition) as section:
+                    await section.audit([row for _, rows, _ in items for row in rows])
+                    for _, _, outs in items:
+                        for topic_out, key_out, value, headers in outs:
+                            await section.send(topic_out, key_out, value, headers)
+                    for msg, _, _ in items:
+                        section.done(msg.offset)
+            except PartitionRevokedError as exc:  # the batch's other partitions go on
+                log.info("%s", exc)
+
+    async def _chain(
+        self, node: Node, ctx: StepContext, now_us: list[int], msg: Any, sid: int, env: Envelope
+    ) -> tuple[list[AuditRow], list[Send]]:
+        """One envelope, step after step, until it reaches a topic (a hop boundary, a terminal, rejected
+        or dlq): its audit rows and its one outcome."""
+        journey = self.extras.journey(node, env, msg)
+        rows: list[AuditRow] = []
+        while True:
+            now_us[0] = env.produced_at
+            prev_hash = env.chain_hash
+            started = time.perf_counter()
+            result = await execute(node, env, ctx)
+            seconds = time.perf_counter() - started
+            if self.ctx.deterministic:
+                result.envelope.chain_hash = _reseal(result.rows, prev_hash)
+            rows.extend(result.rows)
+            edge = result.edge
+            if edge is not None and edge.node is not None and edge.boundary not in self.hops:
+                crossed = self.boundaries.roundtrip(result.envelope, edge.boundary, ctx.clock)
+                if not isinstance(crossed, Misfit):  # fused: the next step runs here
+                    self.extras.on_step(node, result, [], seconds, journey)
+                    env, node = crossed, self.ctx.pipeline.nodes[edge.node]
+                    continue
+                rows.append(crossed.row)
+                sends = [self._decision(DLQ, crossed.reason, result.envelope, msg, sid)]
+            else:
+                sends = self._outcome(result, rows, ctx, msg, sid)
+            self.extras.on_step(node, result, sends, seconds, journey)
+            self.extras.on_end(journey, result, sends)
+            return rows, sends
+
+    def _outcome(
+        self, result: StepResult, rows: list[AuditRow], ctx: StepContext, msg: Any, sid: int
+    ) -> list[Send]:
+        """The chain's one send: the envelope on its next topic, or a decision on rejected/dlq."""
+        env = result.envelope
+        if result.edge is not None:
+            encoded = self.boundaries.encode(env, result.edge.boundary, ctx.clock)
+            if not isinstance(encoded, Misfit):
+                return [(self.ctx.topic(result.edge.boundary), encoded, None)]
+            rows.append(encoded.row)
+            return [self._decision(DLQ, encoded.reason, env, msg, sid)]
+        if result.boundary == REJECTED:
+            return [self._decision(REJECTED, "; ".join(result.reasons), env, msg, sid)]
+        return [self._decision(DLQ, result.error or "failed", env, msg, sid)]
+
+    def _decision(self, boundary: str, error: str, env: Envelope, msg: Any, sid: int) -> Send:
+        headers = source_headers("decision", msg.topic, msg.partition, msg.offset, error, sid)
+        return (self.ctx.topic(boundary), self.ctx.codec.encode_mixed(env), headers)
+
+
+def _reseal(rows: list[AuditRow], prev_hash: str) -> str:
+    for row in rows:
+        row.duration_us = 0
+        seal(row, prev_hash)
+        prev_hash = row.hash
+    return prev_hash
