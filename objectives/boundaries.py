@@ -22,7 +22,7 @@ def boundaries(ir: WorkflowIR, sample: Sample, holdout: Sample) -> tuple[list[Bo
     out = [Boundary(INPUT_TARGET, {f.name: f for f in ir.input}, sample, holdout)]
     notes: list[str] = []
     runs = (_through(ir.steps, sample.events), _through(ir.steps, holdout.events))
-    for path, step in _steps(ir.steps, ""):
+    for path, step in walk_steps(ir.steps):
         fields: list[FieldIR] = []
         if isinstance(step, LLMStepIR):
             fields = list(step.output)
@@ -39,14 +39,15 @@ def boundaries(ir: WorkflowIR, sample: Sample, holdout: Sample) -> tuple[list[Bo
     return out, notes
 
 
-def _steps(steps: Sequence[StepIR], prefix: str) -> list[tuple[str, StepIR]]:
+def walk_steps(steps: Sequence[StepIR], prefix: str = "") -> list[tuple[str, StepIR]]:
+    """Every step with its dotted path, branches included, in order."""
     out: list[tuple[str, StepIR]] = []
     for step in steps:
         path = f"{prefix}{step.name}"
         out.append((path, step))
         if isinstance(step, RouteStepIR):
             for b in step.branches:
-                out += _steps(b.steps, f"{path}.{b.name}.")
+                out += walk_steps(b.steps, f"{path}.{b.name}.")
     return out
 
 

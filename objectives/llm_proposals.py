@@ -12,10 +12,11 @@ import asyncio
 import re
 
 from dana_workflows.core.settings import load_settings
+from dana_workflows.objectives.boundaries import walk_steps
 from dana_workflows.objectives.infer import Boundary
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.processors.llm import LLMClient, LLMRequest, OutputSpec
-from dana_workflows.workflow.ir import FieldIR, WorkflowIR
+from dana_workflows.workflow.ir import FieldIR, LLMStepIR, TransformStepIR, WorkflowIR
 
 SYSTEM = (
     "You propose validation rules for a data workflow, written in CEL (Common Expression Language). "
@@ -32,12 +33,23 @@ def prompt_for(ir: WorkflowIR, boundary: Boundary) -> str:
         f"Workflow: {ir.name}. {ir.description}".strip(),
         f"Goal: {ir.objective.goal}" if ir.objective.goal else "",
         f"Rules for: {boundary.target}",
+        _step_context(ir, boundary.target),
         "Fields (name: type, example values):",
     ]
     for name, f in boundary.fields.items():
         seen = [e.get(name) for e in boundary.sample.events[:EXAMPLES]]
         lines.append(f"- {name}: {f.type}{'?' if f.optional else ''}, e.g. {seen}")
     return "\n".join(x for x in lines if x)
+
+
+def _step_context(ir: WorkflowIR, target: str) -> str:
+    """What the step says about itself: an llm step's instructions, a transform's expressions."""
+    step = next((s for path, s in walk_steps(ir.steps) if f"step:{path}" == target), None)
+    if isinstance(step, LLMStepIR):
+        return f"The step asks a model: {' '.join((step.system + ' ' + step.prompt).split())[:600]}"
+    if isinstance(step, TransformStepIR):
+        return "The step computes: " + "; ".join(f"{d.field} = {d.expr}" for d in step.derive)
+    return ""
 
 
 def parse_reply(text: str) -> list[Candidate]:

@@ -1,5 +1,8 @@
 """Sample files: JSON lines of known-good events, checked against the fields they should carry.
 
+A line is an input event, or an output record of an earlier run (`dwf.<wf>.out.jsonl`), whose payload
+carries the steps' outputs too (an llm step's answers): that is how step outputs get a sample.
+
 Inference only believes events that fit the declared types; the rest are counted and named, never
 silently used. A file that cannot give enough good events raises SampleError with one clear message.
 """
@@ -86,6 +89,8 @@ def parse_sample(lines: Sequence[str], fields: Sequence[FieldIR], name: str, min
         if not isinstance(raw, dict):
             sample.skipped.append(f"line {n}: not a JSON object")
             continue
+        if isinstance(raw.get("payload"), dict) and "event_id" in raw:
+            raw = raw["payload"]  # an output record of an earlier run (.out.jsonl): its payload
         problem = _misfit(raw, fields)
         if problem:
             sample.skipped.append(f"line {n}: {problem}")

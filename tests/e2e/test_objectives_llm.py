@@ -6,6 +6,7 @@ The scripted model answers from the prompt's content: it proposes currency rules
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,32 @@ def test_model_rules_are_gated_and_only_proposed(
     assert rules["currency_known"].status == "proposed"  # nothing the model says is accepted by itself
     assert not {"limit_positive", "broken", "ghost", "too_tight"} & set(rules)
     assert llm_server.count() >= 2  # one call per target: the input, and the normalize step
+
+
+def test_the_prompt_carries_the_steps_own_instructions() -> None:
+    from dana_workflows.objectives.boundaries import boundaries
+    from dana_workflows.objectives.llm_proposals import prompt_for
+    from dana_workflows.objectives.sample import parse_sample
+    from dana_workflows.workflow.spec import parse_spec
+
+    ir = parse_spec((CLAIMS / "claims_llm.yaml").read_text())
+    rows = [
+        {
+            "claim_id": "C1",
+            "policy_id": "P1",
+            "policy_limit": 1.0,
+            "amount": 2.0,
+            "currency": "usd",
+            "description": "x",
+            "submitted_at": 1,
+            "risk": "low",
+            "confidence": 0.9,
+            "rationale": "r",
+        }
+    ]
+    sample = parse_sample([json.dumps(r) for r in rows], ir.input, "s")
+    bounds, _ = boundaries(ir, sample, sample)
+    by_target = {b.target: prompt_for(ir, b) for b in bounds}
+    assert "Rate the fraud risk as low, medium or high" in by_target["step:triage.review.fraud_risk"]
+    assert "amount_usd = upper(trim(currency))" in by_target["step:normalize"]
+    assert "The step" not in by_target["input"]
