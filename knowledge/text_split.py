@@ -7,7 +7,7 @@ unchanged; a section too long for one chunk is cut at paragraph ends into parts 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dana_workflows.knowledge.chunks import slug
@@ -79,34 +79,28 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _pack(paragraphs: list[str], max_tokens: int) -> Iterator[str]:
-    """Consecutive paragraphs joined while they fit; a paragraph larger than the size is cut at lines,
-    then at words."""
-    current: list[str] = []
-    size = 0
-    for para in paragraphs:
-        for piece in _fit(para, max_tokens):
-            n = _COUNTER.count(piece)
-            if current and size + n > max_tokens:
-                yield "\n\n".join(current)
-                current, size = [], 0
-            current.append(piece)
-            size += n
-    if current:
-        yield "\n\n".join(current)
+    """Consecutive paragraphs joined while they fit; a paragraph larger than the size is cut at words."""
+    pieces = (piece for para in paragraphs for piece in _fit(para, max_tokens))
+    return _greedy(pieces, max_tokens, "\n\n", _COUNTER.count)
 
 
 def _fit(para: str, max_tokens: int) -> Iterator[str]:
     if _COUNTER.count(para) <= max_tokens:
-        yield para
-        return
+        return iter([para])
+    # each word with the blank before it, counted as a token of its own
+    return _greedy(para.split(), max_tokens, " ", lambda word: _COUNTER.count(word) + 1)
+
+
+def _greedy(items: Iterable[str], max_tokens: int, sep: str, size: Callable[[str], int]) -> Iterator[str]:
+    """Items joined by `sep` into runs of at most `max_tokens` (an item larger than that stands alone)."""
     current: list[str] = []
-    size = 0
-    for word in para.split():
-        n = _COUNTER.count(word) + 1  # the blank before it: counted as a token of its own
-        if current and size + n > max_tokens:
-            yield " ".join(current)
-            current, size = [], 0
-        current.append(word)
-        size += n
+    used = 0
+    for item in items:
+        n = size(item)
+        if current and used + n > max_tokens:
+            yield sep.join(current)
+            current, used = [], 0
+        current.append(item)
+        used += n
     if current:
-        yield " ".join(current)
+        yield sep.join(current)
