@@ -344,6 +344,7 @@ def audit_report(
 _mount("dana_workflows.cli.kafka_broker", "kafka", "Start, stop and inspect the local Kafka broker.")
 _mount("dana_workflows.cli.config", "config", "Show the effective settings (secrets masked).")
 _mount("dana_workflows.cli.llm_server", "dev", "Developer tools (the local OpenAI-compatible test server).")
+_mount("dana_workflows.cli.llm_local", "llm", "A real local model (llama.cpp, SmolLM2-135M) on loopback.")
 
 
 def _mount_kafka_runtime() -> None:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_OK
+from dana_workflows.cli.llm_usage import llm_usage
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
@@ -99,6 +100,9 @@ async def run_local(
         chain_ok = verify_rows(written).ok
         if not quiet:
             print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
+            usage = llm_usage(written)
+            if usage is not None:
+                console.print(usage.line(), highlight=False)
             if audit_dsn:
                 print_report_hints(console, example_runs(written), audit_dsn, settings.audit_dsn)
         return EXIT_OK if chain_ok else EXIT_CHAIN_BROKEN

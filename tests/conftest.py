@@ -12,7 +12,12 @@ CLAIMS = ROOT / "docs" / "examples" / "claims"
 
 pytest_plugins = [
     name
-    for name in ("tests.fixtures.kafka", "tests.fixtures.clickhouse", "tests.fixtures.llm_server")
+    for name in (
+        "tests.fixtures.kafka",
+        "tests.fixtures.clickhouse",
+        "tests.fixtures.llm_server",
+        "tests.fixtures.local_model",
+    )
     if importlib.util.find_spec(name) is not None
 ]
 

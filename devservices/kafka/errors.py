@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-HOST = "127.0.0.1"
+from dana_workflows.devservices.processes import HOST
+
+__all__ = ["HOST", "INSTALL_HINT", "KafkaLauncherError"]
 INSTALL_HINT = "apt-get install openjdk-17-jre-headless maven"
 
 

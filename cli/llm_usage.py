@@ -1,0 +1,55 @@
+"""The run summary's LLM line: calls, real token usage, cache hits and call latency, read from the run's own
+audit rows (the same numbers `dana-wf audit sql` shows), so a run against a real model says what it cost."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dana_workflows.sinks.audit_model import AuditRow
+
+_USAGE_KEY = "gen_ai.usage.input_tokens"
+
+
+@dataclass(frozen=True)
+class LLMUsage:
+    calls: int  # answers from the provider (cache hits excluded)
+    cache_hits: int
+    input_tokens: int
+    output_tokens: int
+    latency_ms: tuple[float, ...]  # per provider call
+
+    def line(self) -> str:
+        if not self.latency_ms:
+            latency = ""
+        else:
+            ordered = sorted(self.latency_ms)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            latency = f"; latency p50 {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms"
+        return (
+            f"llm: {self.calls} calls, {self.cache_hits} from the cache; tokens {self.input_tokens:,} in, "
+            f"{self.output_tokens:,} out{latency}"
+        )
+
+
+def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
+    """The usage of every LLM answer among the rows; None when the run asked no model."""
+    calls = hits = tokens_in = tokens_out = 0
+    latency: list[float] = []
+    for row in rows:
+        if _USAGE_KEY not in row.details:  # cheap test before parsing: most rows are not LLM answers
+            continue
+        details = json.loads(row.details)
+        if details.get("dwf.llm.cache_hit"):
+            hits += 1
+            continue
+        calls += 1
+        tokens_in += int(details.get(_USAGE_KEY) or 0)
+        tokens_out += int(details.get("gen_ai.usage.output_tokens") or 0)
+        if details.get("dwf.llm.latency_ms") is not None:
+            latency.append(float(details["dwf.llm.latency_ms"]))
+    if calls == 0 and hits == 0:
+        return None
+    return LLMUsage(calls, hits, tokens_in, tokens_out, tuple(latency))
