@@ -137,3 +137,35 @@ def test_review_diff_reject_and_user_errors(workdir: Path, monkeypatch: pytest.M
     path.write_text(path.read_text().replace("lock_version: 1", "lock_version: 7"))
     code, out = run("review", spec)
     assert code == 1 and "lock_version" in out and "explicit objectives" in out
+
+
+def test_holdout_file_and_a_users_pack(workdir: Path) -> None:
+    spec = str(workdir / "claims.yaml")
+    good = _good_claims(400)
+    (workdir / "learn.jsonl").write_text("\n".join(good[:300]) + "\n")
+    (workdir / "held.jsonl").write_text("\n".join(good[300:]) + "\n")
+    packs = workdir / "packs"
+    packs.mkdir()
+    (packs / "claims.yaml").write_text(
+        "name: insurance:claims\nfields:\n"
+        "  - names: [policy_limit]\n    types: [double]\n    range: [0, 11000]\n    why: our largest policy\n"
+    )
+    code, out = run(
+        "infer",
+        spec,
+        "--sample",
+        str(workdir / "learn.jsonl"),
+        "--holdout",
+        str(workdir / "held.jsonl"),
+        "--domain",
+        "insurance:claims",
+        "--packs",
+        str(packs),
+    )
+    assert code == 0, out
+    assert "false alarms on 100 held-out good events" in out.replace("\n", " ")
+    lock = read_lock(lock_path(spec))
+    assert all(r.evidence["support"] > 0 for r in lock.rules)
+    limit = next(r for r in lock.rules if r.id == "policy_limit_range")
+    assert limit.rule.endswith("policy_limit <= 11000.0")  # the user's pack clipped the learned range
+    assert "pack:insurance:claims" in limit.evidence["basis"]
