@@ -8,6 +8,7 @@ Special keys, never produced by a real bin: ``<null>`` (value missing), ``<inval
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from bisect import bisect_left
@@ -218,6 +219,40 @@ class HashedTokens:
                 self._texts.clear()
             self._texts[text] = out
         return out
+
+
+def carried_value(value: Any, feature: str, buckets: int) -> Any:
+    """What an event must carry of a monitored value for the monitor to count it exactly as the value
+    itself: never more than a few KiB, so a Kafka header carrying it cannot copy a huge payload field
+    (a 600,000-character description). Categories keep the characters they are keyed by; a long text
+    becomes one short representative token per hashed bucket it touches (same keys, same counts)."""
+    if type(value) is not str or len(value) <= HashedTokens.TEXT_CHARS:
+        return value
+    if feature == "text":
+        reps = _representatives(buckets)
+        found = {token_bucket(t, buckets) for t in set(_TOKEN.findall(value.lower()))}
+        return " ".join(reps[b] for b in sorted(found))
+    return value[: MAX_CATEGORY_CHARS + 1] if feature == "categorical" else value
+
+
+_REPRESENTATIVES: dict[int, list[str]] = {}
+
+
+def _representatives(buckets: int) -> list[str]:
+    """Per bucket, a short lowercase token that hashes into it (found once per bucket count)."""
+    if buckets not in _REPRESENTATIVES:
+        reps: dict[int, str] = {}
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        for size in range(2, 6):
+            for combo in itertools.product(letters, repeat=size):
+                token = "".join(combo)
+                reps.setdefault(token_bucket(token, buckets), token)
+                if len(reps) == buckets:
+                    break
+            if len(reps) == buckets:
+                break
+        _REPRESENTATIVES[buckets] = [reps[b] for b in range(buckets)]
+    return _REPRESENTATIVES[buckets]
 
 
 def bucket_label(key: str) -> str:

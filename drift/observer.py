@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dana_workflows.drift.features import HashedTokens, carried_value
 from dana_workflows.drift.monitor import DriftMonitor
 from dana_workflows.drift.records import DriftRecord, LateEvent
 from dana_workflows.drift.windows import event_time_us
@@ -22,6 +23,7 @@ from dana_workflows.workflow.ir import WorkflowIR
 
 DRIFT_BOUNDARY = "drift"
 _CHAIN_KEY = "drift|chain"
+TEXT_CHARS = HashedTokens.TEXT_CHARS
 
 
 @dataclass(slots=True)
@@ -43,9 +45,10 @@ class DriftObserver:
         self.monitor = DriftMonitor(ir.name, ir.drift, state, base_dir=base)
         self.time_field = ir.drift.window.time_field
         # per observed step: (monitor id, field) pairs, so collecting an event's values is a few lookups
-        self.fields_at: dict[str | None, tuple[tuple[str, str], ...]] = {}
+        self.fields_at: dict[str | None, tuple[tuple[str, str, str, int], ...]] = {}
         for m in ir.drift.monitors:
-            self.fields_at[m.step] = (*self.fields_at.get(m.step, ()), (m.id, m.field))
+            entry = (m.id, m.field, m.feature, m.buckets)
+            self.fields_at[m.step] = (*self.fields_at.get(m.step, ()), entry)
         self.steps = frozenset(self.fields_at)
 
     @classmethod
@@ -56,8 +59,12 @@ class DriftObserver:
         """Collect the monitored values an event shows after `step` (None: the admitted input)."""
         pairs = self.fields_at.get(step)
         if pairs:
-            for monitor_id, name in pairs:
-                into[monitor_id] = payload.get(name)
+            for monitor_id, name, feature, buckets in pairs:
+                value = payload.get(name)
+                # a long string is carried as what the monitor keys it by (features.carried_value)
+                if type(value) is str and len(value) > TEXT_CHARS:
+                    value = carried_value(value, feature, buckets)
+                into[monitor_id] = value
 
     def observe(
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
