@@ -312,6 +312,7 @@ def audit_report(
     audit: AuditOpt = None,
     dsn: OldDsnOpt = None,
     html: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="also write the HTML report as a PDF here")] = None,
     markdown: Annotated[
         Path | None, typer.Option(help="write the Markdown report here (default: print it)")
     ] = None,
@@ -339,6 +340,14 @@ def audit_report(
     if html:
         html.write_text(render_html(rows))
         console.print(f"HTML report written to {html}")
+    if pdf:
+        from dana_workflows.sinks.report_html import PdfUnavailable, write_report_pdf
+
+        try:
+            write_report_pdf(rows, pdf)
+        except PdfUnavailable as exc:
+            raise _fail(str(exc)) from None
+        console.print(f"PDF report written to {pdf}")
 
 
 _mount("dana_workflows.cli.kafka_broker", "kafka", "Start, stop and inspect the local Kafka broker.")

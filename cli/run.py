@@ -19,22 +19,12 @@ from dana_workflows.processors.pipeline import Pipeline
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import open_audit_store, topology_for
+from dana_workflows.streams.local.input_lines import read_input_lines as read_input_lines
 from dana_workflows.streams.local.inserter import BackgroundInserter
 from dana_workflows.streams.local.outputs import OutputFiles
 from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary
 
 PROGRESS_MIN_EVENTS = 2000
-
-
-def read_input_lines(path: Path) -> list[str]:
-    """The input's lines. Split on newlines only (str.splitlines would also cut at U+2028, which a JSON
-    string may hold); bytes that are not UTF-8 survive as surrogate escapes, so admission sends that
-    one line to dlq with the reason instead of the whole run failing."""
-    text = path.read_bytes().decode("utf-8", "surrogateescape")
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    if lines[-1] == "":  # the end of the last line, not a blank line of its own (blank lines go to dlq)
-        lines.pop()
-    return lines
 
 
 async def run_local(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 
@@ -65,36 +64,7 @@ def render_markdown(rows: list[AuditRow]) -> str:
 
 
 def render_html(rows: list[AuditRow]) -> str:
-    """The Markdown report's tables as a standalone HTML page (no external assets)."""
-    body: list[str] = []
-    in_table = False
-    for line in render_markdown(rows).splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip().replace("\\|", "|")) for c in line.strip("|").split(" | ")]
-            if set(line) <= {"|", "-"}:
-                continue
-            if not in_table:
-                body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-                in_table = True
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.strip().startswith("- "):
-            body.append(f"<p>{html.escape(line.strip()[2:])}</p>")
-    if in_table:
-        body.append("</table>")
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}th{background:#f4f4f4}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Run {html.escape(rows[0].run_id)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
+    """The report as a standalone HTML page (sinks/report_html.py renders it from a jinja2 template)."""
+    from dana_workflows.sinks.report_html import render_report_html
+
+    return render_report_html(rows)

@@ -25,6 +25,12 @@ $PY -m dana_workflows.cli.kafka_broker fetch
 step "clickhouse-server (Debian)"
 command -v clickhouse-server >/dev/null || $PY -m dana_workflows.cli.clickhouse install
 
+step "chromium (the HTML report's check in a real browser) and pango (its PDF)"
+command -v chromium >/dev/null || apt_install --no-install-recommends chromium \
+  || echo "chromium unavailable: the report's browser check will be skipped"
+ldconfig -p | grep -q libpango-1.0 || apt_install --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+  || echo "pango unavailable: the PDF report test will fail"
+
 step "helm and promtool (chart and alert-rule checks)"
 bash helm/install-helm.sh
 command -v promtool >/dev/null || apt_install --no-install-recommends prometheus \

@@ -155,7 +155,7 @@ def _fields_from_avsc(node: CommentedMap, c: Collector, base_dir: Path | None) -
             node, "schema", "input.schema", f"cannot read Avro schema {path}: {exc}", "point to an .avsc file"
         )
         return []
-    out = []
+    out: list[FieldIR] = []
     for f in schema.get("fields", []):
         t = f["type"]
         enum = enum_field(str(f["name"]), t, node, "schema", f"input.schema.{f['name']}", c, avro=True)
