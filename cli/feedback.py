@@ -11,7 +11,6 @@ from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE
 
-app = typer.Typer(help="Record a person's verdict on an llm step's answer.")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -21,7 +20,6 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.callback(invoke_without_command=True)
 def feedback(
     run_id: Annotated[str, typer.Argument(help="the run (one event's journey) the answer belongs to")],
     step: Annotated[str, typer.Option("--step", help="the llm step's name")],
@@ -30,7 +28,7 @@ def feedback(
     by: Annotated[str, typer.Option(help="who reviewed it")] = "",
     audit: Annotated[str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN)")] = None,
 ) -> None:
-    """Record the verdict on the feedback chain of the run's workflow."""
+    """Record a person's verdict on an llm step's answer (read by `dana-wf efficiency calibrate`)."""
     from dana_workflows.core.settings import load_settings
     from dana_workflows.processors.efficiency.audit_log import TABLE, append_row
     from dana_workflows.processors.efficiency.records import FEEDBACK_KIND

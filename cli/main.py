@@ -366,7 +366,7 @@ def _mount_kafka_runtime() -> None:
 _mount_kafka_runtime()
 _mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
 _mount("dana_workflows.cli.efficiency", "efficiency", "LLM call efficiency: reports and calibration.")
-_mount("dana_workflows.cli.feedback", "feedback", "Record a person's verdict on an llm step's answer.")
+app.command("feedback")(importlib.import_module("dana_workflows.cli.feedback").feedback)  # docs/efficiency.md
 app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
 app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")

@@ -1,10 +1,11 @@
 """Bypass thresholds from recorded traffic, chosen so the bypass error stays under a declared bound.
 
 A record is one first answer of one step with its tier, its confidence and whether it was right (a
-verification call agreed with it, or a person said so with ``dana-wf feedback``). For each step and
-bypassable tier, the threshold is the lowest confidence t such that the answers at or above t, had
-they all been bypassed, are wrong with a one-sided Wilson upper bound at ``level`` no greater than
-``bound``. Fewer records than that needs give no threshold: that tier is always verified.
+verification call agreed with it, or a person said so with ``dana-wf feedback``). For each step, the
+thresholds of its bypassable tiers (low, medium) are chosen together: the ones that bypass the most
+answers such that the answers they bypass, had they all been bypassed, are wrong with a one-sided
+Wilson upper bound at ``level`` no greater than ``bound`` - the bound is the step's - and no tier's own
+share of wrong bypassed answers exceeds ``bound``. Too few records for that: no threshold, always verified.
 
 A calibration is a versioned JSON file; ``dana-wf efficiency calibrate`` writes the next version and
 records it in the audit log.
@@ -18,6 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -47,6 +49,7 @@ class TierThreshold:
     bypassed: int  # records at or above the threshold
     errors: int  # wrong among them
     upper: float | None  # the Wilson upper bound of their error rate
+    pooled_upper: float | None = None  # the same, over the step's bypassed answers of every tier
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class TierThreshold:
             "bypassed": self.bypassed,
             "errors": self.errors,
             "upper": self.upper,
+            "pooled_upper": self.pooled_upper,
         }
 
 
@@ -117,23 +121,64 @@ def wilson_upper(errors: int, n: int, level: float) -> float:
     return min(1.0, (centre + spread) / (1 + z2 / n))
 
 
-def tier_threshold(records: list[Record], bound: float, level: float) -> TierThreshold:
-    """The lowest confidence whose at-or-above set keeps the bound (None when no set does)."""
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    threshold: float | None
+    bypassed: int
+    errors: int
+
+
+def _cuts(records: list[Record]) -> list[_Cut]:
+    """Every candidate threshold of one tier (each distinct confidence, and never), with the records at
+    or above it and the wrong ones among them."""
     ordered = sorted(records, key=lambda r: r.confidence, reverse=True)
-    best: TierThreshold | None = None
-    errors = 0
-    i = 0
+    cuts = [_Cut(None, 0, 0)]
+    errors = i = 0
     while i < len(ordered):
         conf = ordered[i].confidence
         while i < len(ordered) and ordered[i].confidence == conf:  # a threshold takes all ties
             errors += 0 if ordered[i].correct else 1
             i += 1
-        upper = wilson_upper(errors, i, level)
-        if upper <= bound:
-            best = TierThreshold(conf, len(records), i, errors, round(upper, 6))
-    if best is None:
-        return TierThreshold(None, len(records), 0, 0, None)
-    return best
+        cuts.append(_Cut(conf, i, errors))
+    return cuts
+
+
+def step_thresholds(tiers: dict[str, list[Record]], bound: float, level: float) -> dict[str, TierThreshold]:
+    """The thresholds of one step's tiers that bypass the most answers while the answers they bypass,
+    all tiers together, are wrong with a Wilson upper bound <= ``bound``, and no tier's own bypassed
+    answers are wrong more often than ``bound`` (a risky tier cannot hide behind a safe one)."""
+    names = sorted(tiers)
+    options = [
+        [c for c in _cuts(tiers[t]) if c.bypassed == 0 or c.errors / c.bypassed <= bound] for t in names
+    ]
+    best: tuple[int, tuple[float, ...]] | None = None
+    chosen: tuple[_Cut, ...] = tuple(_Cut(None, 0, 0) for _ in names)
+    for combo in product(*options):
+        n = sum(c.bypassed for c in combo)
+        if n == 0 or wilson_upper(sum(c.errors for c in combo), n, level) > bound:
+            continue
+        # most answers bypassed; on a tie, the higher thresholds (the safer choice)
+        key = (n, tuple(c.threshold if c.threshold is not None else 2.0 for c in combo))
+        if best is None or key > best:
+            best, chosen = key, combo
+    n = sum(c.bypassed for c in chosen)
+    pooled = round(wilson_upper(sum(c.errors for c in chosen), n, level), 6) if n else None
+    return {
+        t: TierThreshold(
+            c.threshold,
+            len(tiers[t]),
+            c.bypassed,
+            c.errors,
+            round(wilson_upper(c.errors, c.bypassed, level), 6) if c.bypassed else None,
+            pooled,
+        )
+        for t, c in zip(names, chosen, strict=True)
+    }
+
+
+def tier_threshold(records: list[Record], bound: float, level: float) -> TierThreshold:
+    """One tier alone: the lowest confidence whose at-or-above set keeps the bound (None if none does)."""
+    return step_thresholds({"tier": records}, bound, level)["tier"]
 
 
 def calibrate(
@@ -154,10 +199,7 @@ def calibrate(
     for r in records:
         if r.tier in BYPASSABLE_TIERS:
             grouped[r.step][r.tier].append(r)
-    steps = {
-        step: {tier: tier_threshold(rs, bound, level) for tier, rs in tiers.items()}
-        for step, tiers in grouped.items()
-    }
+    steps = {step: step_thresholds(dict(tiers), bound, level) for step, tiers in grouped.items()}
     return Calibration(workflow, version, bound, level, steps, dict(source or {}), created_at)
 
 

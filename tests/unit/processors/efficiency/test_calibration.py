@@ -103,3 +103,22 @@ def test_records_take_verified_answers_and_feedback_labels_the_rest() -> None:
     ]
     got = sorted((r.tier, r.confidence, r.correct) for r in records_from_rows(rows))
     assert got == [("low", 0.8, False), ("low", 0.9, False), ("medium", 0.7, False)]
+
+
+def test_the_bound_is_the_steps_over_its_tiers_and_a_risky_tier_cannot_hide() -> None:
+    from dana_workflows.processors.efficiency.calibration import step_thresholds
+
+    low = _records({0.9: (900, 2)}, "low")
+    # medium: 250 right at 0.9 (too few to keep 1% alone), and 40 wrong at 0.6
+    medium = _records({0.9: (250, 1), 0.6: (0, 40)}, "medium")
+    alone = tier_threshold(medium, 0.01, 0.95)
+    assert alone.threshold is None  # 1 wrong in 251: the Wilson bound is above 1%
+    both = step_thresholds({"low": low, "medium": medium}, 0.01, 0.95)
+    # together: 3 wrong in 1153 bypassed, upper ~0.0076 <= 0.01; the 0.6 answers stay verified
+    assert (both["low"].threshold, both["medium"].threshold) == (0.9, 0.9)
+    assert both["low"].pooled_upper == both["medium"].pooled_upper
+    assert both["low"].pooled_upper is not None and both["low"].pooled_upper <= 0.01
+    # a tier whose own bypassed answers are wrong more often than the bound is never bypassed
+    bad = _records({0.95: (30, 2)}, "medium")
+    mixed = step_thresholds({"low": _records({0.9: (3000, 0)}, "low"), "medium": bad}, 0.01, 0.95)
+    assert mixed["low"].threshold == 0.9 and mixed["medium"].threshold is None

@@ -37,7 +37,7 @@ REQUESTS = [  # (message, order total, days, category, tier) -> naive calls, opt
 ]
 
 
-def _lines() -> list[str]:
+def request_lines() -> list[str]:
     return [
         json.dumps(
             {
@@ -55,21 +55,18 @@ def _lines() -> list[str]:
 
 async def test_call_counts_of_a_small_fixed_run(tmp_path: Path) -> None:
     w = bench.WORKLOADS["refunds"]
-    r = await bench.measure(w, w.spec(tmp_path), _lines(), [], tmp_path)
+    r = await bench.measure(w, w.spec(tmp_path), request_lines(), [], tmp_path)
     assert r["naive"]["calls"] == sum(n for *_, n, _ in REQUESTS) == 26
     assert r["optimised"]["calls"] == sum(o for *_, o in REQUESTS) == 11
     assert r["naive"]["calls_by_phase"] == {"perceive": 10, "operate": 8, "enforce": 8}
     assert r["optimised"]["calls_by_phase"] == {"combined": 7, "repair": 1, "verify": 3}
-    assert (
-        r["optimised"]["avoided_by_mechanism"]
-        == {
-            "combined": 7,  # the perceive call folded into each combined call
-            "bypass": 4,  # low, unverified: never arrived, damaged, changed mind, the repaired double charge
-            "guard": 1,
-            "rules": 1,
-            "known_answer": 3,
-        }
-    )
+    assert r["optimised"]["avoided_by_mechanism"] == {
+        "combined": 7,  # the perceive call folded into each combined call
+        "bypass": 4,  # low, unverified: never arrived, damaged, changed mind, the repaired double charge
+        "guard": 1,
+        "rules": 1,
+        "known_answer": 3,
+    }
     assert r["differences"] == [] and r["high_risk_bypassed"] == 0 and r["high_risk_events"] == 1
     # the estimate counts this mode's send-back too; measured naive fixed that answer in its enforce call
     assert r["optimised"]["naive_calls_estimate"] == 27
