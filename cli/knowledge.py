@@ -167,12 +167,8 @@ def diff(
         before = a.versions() if a else {}
         after = b.versions()
         changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
-        texts = {
-            c.ref(): c.text
-            for c in store.chunks(
-                source, [*((k, before[k]) for k in changed), *((k, after[k]) for k in changed)]
-            )
-        }
+        wanted = [*((k, before[k]) for k in changed), *((k, after[k]) for k in changed)]
+        found = {c.ref(): c for c in store.chunks(source, wanted)}
     console.print(
         f"{source}: {a.sync_id[:8] + ' ' + _when(a.ts_us) if a else '(nothing)'} -> "
         f"{b.sync_id[:8]} {_when(b.ts_us)}"
@@ -183,14 +179,17 @@ def diff(
         console.print(f"[red]- {k}[/red] {before[k]}")
     for k in changed:
         console.print(f"[yellow]~ {k}[/yellow] {before[k]} -> {after[k]}")
-        lines = difflib.unified_diff(
-            texts.get((k, before[k]), "").splitlines(),
-            texts.get((k, after[k]), "").splitlines(),
-            lineterm="",
-            n=0,
-        )
+        old_chunk, new_chunk = found.get((k, before[k])), found.get((k, after[k]))
+        if old_chunk is None or new_chunk is None:
+            continue
+        was_text, now_text = old_chunk.text.splitlines(), new_chunk.text.splitlines()
+        lines = difflib.unified_diff(was_text, now_text, lineterm="", n=0)
         for line in list(lines)[2:]:
             console.print(f"    {line}", markup=False)
+        for name in sorted(old_chunk.meta.keys() | new_chunk.meta.keys()):
+            was, now = old_chunk.meta.get(name), new_chunk.meta.get(name)
+            if was != now:
+                console.print(f"    meta {name}: {was!r} -> {now!r}", markup=False)
     if before == after:
         console.print("no changes")
 

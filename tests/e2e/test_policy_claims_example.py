@@ -107,6 +107,9 @@ def test_policy_claims_example(tmp_path: Path) -> None:
     assert new.returncode == 0, new.stderr
     c9 = outputs(tmp_path, "out")["C-9"]["payload"]
     assert c9["limit_usd"] == c9["policy_limit_usd"] == 8000.0 and c9["payout_usd"] == 7000.0
+    c9_details = audit_details(tmp_path)[-1]
+    # the earlier decisions on P-1001 (the history source, synced from the first run's audit)
+    assert any(cid.startswith("history:") for cid, _ in c9_details["dwf.knowledge.chunks"])
     versions = {d["dwf.knowledge.syncs"]["policies"] for d in audit_details(tmp_path)}
     assert len(versions) == 2  # the audit shows the new version next to the old one
 
