@@ -12,17 +12,17 @@ from dana_workflows.objectives.settings import InferenceSettings
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "bench" / "data" / "objectives"))
 
 import objective_inference as bench  # noqa: E402
-from generate import ERRORS_PER_KIND, SIZES, build, load_suite  # noqa: E402
 
 
 def test_suite_size_and_one_scored_dataset() -> None:
-    suite = load_suite()
+    suite = bench.load_suite()
     assert len(suite) >= 30 and len({d.domain for d in suite}) >= 6
-    ds = build(next(d for d in suite if d.name == "card_payments"))
-    assert len(ds.sample) == SIZES["sample"] and len(ds.injected) == ERRORS_PER_KIND * len(ds.errors)
+    ds = bench.build(next(d for d in suite if d.name == "card_payments"))
+    assert len(ds.sample) == bench.suite.SIZES["sample"] and len(
+        ds.injected
+    ) == bench.suite.ERRORS_PER_KIND * len(ds.errors)
     fields = bench.fields_of(ds)
     gold = bench.score(ds.gold, ds, fields)  # gold scored against itself: every rule matches
     assert (gold.matched, gold.gold, gold.caught, gold.false_alarms) == (
@@ -33,7 +33,7 @@ def test_suite_size_and_one_scored_dataset() -> None:
     )
     rules = bench.infer_rules(ds, fields, InferenceSettings())
     s = bench.score(rules, ds, fields)
-    assert s.inferred == len(rules) and s.errors == len(ds.injected) and s.clean == SIZES["clean"]
+    assert s.inferred == len(rules) and s.errors == len(ds.injected) and s.clean == bench.suite.SIZES["clean"]
     assert 0 <= s.matched <= min(s.inferred, s.gold)
 
 
