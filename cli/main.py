@@ -368,7 +368,7 @@ _mount("dana_workflows.cli.drift", "drift", "Drift baselines and reports.")
 _mount("dana_workflows.cli.efficiency", "efficiency", "LLM call efficiency: reports and calibration.")
 app.command("feedback")(importlib.import_module("dana_workflows.cli.feedback").feedback)  # docs/efficiency.md
 app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
-app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # docs/changes.md
+_mount("dana_workflows.cli.shadow", "shadow", "Shadow mode: compare a changed spec on live traffic.")
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
 
