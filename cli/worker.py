@@ -149,11 +149,11 @@ def worker_command(
         raise _fail(str(exc)) from None
     live = None
     if shadow_of is not None:  # shadow mode: its own prefix, group and audit run tag (cli/shadow.py)
-        from dana_workflows.cli.shadow import ShadowError, shadow_options
+        from dana_workflows.cli.shadow import ShadowError, shadow_setup
 
         live = _pipeline(shadow_of)
         try:
-            options = shadow_options(live, pipeline, options)
+            pipeline, options = shadow_setup(live, pipeline, options)
         except ShadowError as exc:
             raise _fail(str(exc)) from None
     # the default schema registry lives under the data dir (--data-dir too), never in the working directory
