@@ -60,6 +60,18 @@ def shadow_options(live: Pipeline, new: Pipeline, options: KafkaOptions) -> Kafk
     return dataclasses.replace(options, prefix=prefix, group_id=group)
 
 
+def shadow_setup(live: Pipeline, new: Pipeline, options: KafkaOptions) -> tuple[Pipeline, KafkaOptions]:
+    """The shadow's pipeline and worker options. Its drift monitors are left out: their audit chain is one
+    per workflow (`<workflow>.drift`), which the live workers write; a second writer would fork it."""
+    from dana_workflows.processors.pipeline import compile_pipeline
+    from dana_workflows.workflow.ir import DriftIR
+
+    shadowed = shadow_options(live, new, options)
+    if new.workflow.drift.monitors:
+        new = compile_pipeline(new.workflow.model_copy(update={"drift": DriftIR()}))
+    return new, shadowed
+
+
 def live_prefix_of(shadow: str) -> str:
     return shadow.removesuffix("-shadow")
 
