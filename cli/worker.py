@@ -120,6 +120,9 @@ def worker_command(
             help="one agent and one topic per step (default: consecutive steps fused in one agent)",
         ),
     ] = False,
+    max_batch: Annotated[
+        int, typer.Option(help="records an agent takes at once when they are waiting (1: one at a time)")
+    ] = 500,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
     from dana_workflows.streams.app_builder import open_audit_store
@@ -144,6 +147,7 @@ def worker_command(
             stall_s=stall_after,
             metrics_port=metrics_port,
             fuse=not per_step_topics,
+            max_batch=max_batch,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

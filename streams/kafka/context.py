@@ -80,7 +80,13 @@ class AgentContext:
 
         async def agent(stream: Any) -> None:
             await self.agents.consume(
-                stream, stats, lock, handle, drop=self.faults.drop, track_offsets=track_offsets
+                stream,
+                stats,
+                lock,
+                handle,
+                drop=self.faults.drop,
+                track_offsets=track_offsets,
+                max_batch=self.options.max_batch,
             )
 
         agent.__name__ = name.replace(".", "_").replace("-", "_")

@@ -41,10 +41,13 @@ class KafkaOptions:
     # consecutive steps run as one chain in the agent of the input topic (docs/kafka-runtime.md, "Fusion");
     # False: one agent and one topic per step (the per-step layout)
     fuse: bool = True
+    max_batch: int = 500  # records an agent takes at once when they wait in its channel (agent_loop.py)
 
     def __post_init__(self) -> None:
         if self.guarantee not in (AT_LEAST_ONCE, EXACTLY_ONCE):
             raise ValueError(f"processing guarantee {self.guarantee!r}: use at_least_once or exactly_once")
+        if self.max_batch < 1:
+            raise ValueError(f"max batch {self.max_batch}: an agent takes at least one record at a time")
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> KafkaOptions:

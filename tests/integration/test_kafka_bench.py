@@ -1,0 +1,61 @@
+"""A count-based check of bench/kafka_throughput.py (no figure is asserted): each measured program moves
+every event it is given, on the real broker, and the raw programs send the audit bytes the worker would."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from dana_workflows.processors.ingest import admit
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES
+from tests.integration.kafka_support import CLAIMS_SPEC, claims_lines
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = 60
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kafka_throughput", ROOT / "bench" / "kafka_throughput.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kafka_throughput"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def admitted(lines: list[str]) -> int:
+    ir = load_pipeline(CLAIMS_SPEC).workflow
+    return sum(admit(ir, line, i, 0).accepted for i, line in enumerate(lines))
+
+
+def test_audit_messages_are_cut_where_the_worker_cuts_them() -> None:
+    bench = load_bench()
+    assert bench.audit_sizes(0) == []
+    assert bench.audit_sizes(10) == [10]
+    sizes = bench.audit_sizes(2 * AUDIT_MESSAGE_BYTES + 7)
+    assert sizes == [AUDIT_MESSAGE_BYTES, AUDIT_MESSAGE_BYTES, 7]
+
+
+def test_the_worker_and_the_raw_program_move_every_event(kafka_bootstrap: str, tmp_path: Path) -> None:
+    bench = load_bench()
+    lines = claims_lines(EVENTS, seed=3)
+    accepted = admitted(lines)
+    assert 0 < accepted < EVENTS  # the example's input has lines that produce itself rejects
+
+    worker = bench.worker_backlog(kafka_bootstrap, lines, "at_least_once", False, True, 1, tmp_path)
+    assert worker.events == accepted  # every admitted event reached one outcome, none twice
+    assert worker.seconds > 0 and worker.cpu_us > 0
+
+    pipeline = load_pipeline(CLAIMS_SPEC)
+    topology = bench.Topology(pipeline, bench.FileRegistry(tmp_path / "schemas"), prefix="x")
+    per_event = bench.audit_bytes_per_event(pipeline, topology, lines)
+    assert per_event > 0
+    raw = bench.raw_backlog(kafka_bootstrap, lines, "aiokafka", per_event, tmp_path)
+    assert raw.events == accepted
