@@ -50,6 +50,11 @@ ruff format --check .
 mypy --strict dana_workflows
 lint-imports --no-cache   # the layers of docs/architecture.md
 
+step "security scan"
+# static: ruff's security rules ("S", bandit's) ran in `ruff check .` above; pyproject.toml justifies each
+# rule or file it ignores. Dependencies: pip-audit, which says plainly when its data cannot be reached.
+$PY tests/dependency_audit.py
+
 step "services"
 SERVICES=$(mktemp -d)
 stop_services() {
