@@ -23,6 +23,7 @@ from dana_workflows.streams.local.input_lines import read_input_lines as read_in
 from dana_workflows.streams.local.inserter import BackgroundInserter
 from dana_workflows.streams.local.outputs import OutputFiles
 from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary
+from dana_workflows.streams.tracing import tracing_for
 
 PROGRESS_MIN_EVENTS = 2000
 
@@ -56,8 +57,14 @@ async def run_local(
         from dana_workflows.streams.local.extras import attach_extras
 
         closers = attach_extras(pipeline, ctx, settings)
+        tracing = tracing_for(settings)  # spans of the same rows, over OTLP (DWF_OTLP_ENDPOINT)
         runtime = LocalRuntime(
-            pipeline, topo, OutputFiles(out_dir, topo, fmt), sink, ctx, audit_batch=settings.audit_batch_size
+            pipeline,
+            topo,
+            OutputFiles(out_dir, topo, fmt),
+            sink if tracing is None else tracing.sink(sink),
+            ctx,
+            audit_batch=settings.audit_batch_size,
         )
         completed = False
         try:
@@ -83,6 +90,8 @@ async def run_local(
         finally:
             for close in closers:
                 await close()
+            if tracing is not None:
+                tracing.close()
             if inserter is not None:
                 # every batch is in the store before the summary says so, however long the store is
                 # down; a run that failed anyway gives its audit rows half a minute

@@ -167,6 +167,9 @@ def worker_command(
     log.info("Kafka %s, security %s", options.bootstrap, options.security.describe())
     store = None if no_audit or no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
+    from dana_workflows.streams.tracing import traced_store
+
+    store = traced_store(store, settings)  # spans of the rows it stores, when DWF_OTLP_ENDPOINT is set
 
     try:
         if live is None:

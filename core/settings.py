@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".dwf")
     metrics_port: int = 9108
     log_level: str = "INFO"
+    # Traces: an OTLP/HTTP endpoint (http://127.0.0.1:4318); unset, no traces (docs/observability.md)
+    otlp_endpoint: str | None = None
+    otlp_service_name: str = "dana-workflows"
 
     config_file: Path | None = None
 

@@ -31,6 +31,7 @@ from dana_workflows.streams.app_builder import load_pipeline, open_audit_store, 
 from dana_workflows.streams.local.input_lines import read_input_lines
 from dana_workflows.streams.local.outputs import OutputFiles
 from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary, collect_rows
+from dana_workflows.streams.tracing import traced_store, tracing_for
 from dana_workflows.workflow.ir import WorkflowIR
 
 
@@ -126,12 +127,16 @@ async def run_async(
     from dana_workflows.streams.local.extras import attach_extras
 
     closers = attach_extras(pipeline, ctx, settings)
-    runtime = LocalRuntime(pipeline, topology_for(pipeline, settings), outputs, collect_rows(rows), ctx)
+    tracing = tracing_for(settings)
+    sink = collect_rows(rows) if tracing is None else tracing.sink(collect_rows(rows))
+    runtime = LocalRuntime(pipeline, topology_for(pipeline, settings), outputs, sink, ctx)
     try:
         summary = await runtime.run(lines)
     finally:
         for close in closers:
             await close()
+        if tracing is not None:
+            tracing.close()
     if audit is not None:
         _store(audit, rows)
     return RunResult(outputs.decisions, rows, summary, Counter(d.outcome for d in outputs.decisions))
@@ -191,4 +196,4 @@ def serve(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
     )
     store = None if audit == "" else open_audit_store(audit or settings.audit_dsn, writer=True)
-    return asyncio.run(run_worker(pipeline, topology, options, store))
+    return asyncio.run(run_worker(pipeline, topology, options, traced_store(store, settings)))

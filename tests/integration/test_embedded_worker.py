@@ -15,7 +15,10 @@ from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.streams.embedded import pipeline_of, run_async
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
-from tests.integration.kafka_support import stop_worker, wait_for_outcomes, worker_env
+from tests.integration.kafka_support import stop_worker, wait_consumed, wait_for_outcomes, worker_env
+from tests.otlp_receiver import Receiver, receiver
+
+__all__ = ["receiver"]  # the fixture
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +34,8 @@ SCRIPT = textwrap.dedent(
         | route("triage", big="double(qty) * price >= 1000.0", small="true")
     )
     if __name__ == "__main__":
-        sys.exit(serve(orders, broker=sys.argv[1], prefix=sys.argv[2], partitions=2, audit=""))
+        audit = sys.argv[3] if len(sys.argv) > 3 else ""
+        sys.exit(serve(orders, broker=sys.argv[1], prefix=sys.argv[2], partitions=2, audit=audit))
     """
 )
 
@@ -78,3 +82,43 @@ async def test_serve_decides_every_event_as_run_does(
     assert on_kafka == expected
     assert in_process.outcomes["rejected"] == 15  # i % 4 == 0: qty 0
     assert {route for _, route in expected.values()} == {None, "small", "big"}
+
+
+async def test_a_worker_storing_the_audit_exports_every_events_trace(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    script = tmp_path / "orders_worker.py"
+    script.write_text(SCRIPT)
+    namespace: dict[str, object] = {}
+    exec(compile(SCRIPT, str(script), "exec"), namespace)
+    pipeline = pipeline_of(namespace["orders"])  # type: ignore[arg-type]
+    topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
+    lines = _events(20)
+    await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
+    env = {**worker_env(tmp_path), "DWF_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}"}
+    log = (tmp_path / "worker.log").open("wb")
+    audit = f"chdb://{tmp_path / 'audit'}"
+    worker = subprocess.Popen(
+        [sys.executable, str(script), kafka_bootstrap, topic_prefix, audit],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    try:
+        got = await wait_for_outcomes(
+            kafka_bootstrap, topology, len(lines), 120, lambda: worker.poll() is None
+        )
+        group = f"{topic_prefix}-{pipeline.workflow.name}"
+        assert await wait_consumed(
+            kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None
+        )
+    finally:
+        code = stop_worker(worker)  # the worker flushes its spans as it closes the store
+    assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    decided = {json.loads(d)["run_id"] for ds in got.values() for d in ds}
+    roots = [s for s in receiver.spans if not s["parent"]]
+    assert {r["attrs"]["dwf.run_id"] for r in roots} == decided
+    assert all(r["attrs"]["dwf.outcome"] in ("completed", "rejected") for r in roots)
+    steps = {s["name"] for s in receiver.spans if s["parent"]}
+    assert {"ingest", "check", "triage"} <= steps
