@@ -208,3 +208,34 @@ def test_from_audit_replays_what_a_run_recorded(events: Path, tmp_path: Path) ->
     )
     assert missing.exit_code == 2 and "no audit store at" in missing.output
     assert not (tmp_path / "none").exists()
+
+
+LENDING = ROOT / "docs" / "examples" / "lending"
+
+
+def test_second_workflow_validate_and_diff(tmp_path: Path) -> None:
+    """The lending example (another domain): clean under --strict; a raised score cutoff changes exactly
+    the decisions two full runs disagree on; a branch that contradicts the objective is found."""
+    spec = LENDING / "lending.yaml"
+    clean = CliRunner().invoke(app, ["validate", "--strict", str(spec)])
+    assert clean.exit_code == 0 and "no findings" in clean.output
+    text = spec.read_text(encoding="utf-8")
+    new = tmp_path / "lending_v2.yaml"
+    new.write_text(
+        text.replace("credit_score >= 700", "credit_score >= 720").replace("version: 1", "version: 2")
+    )
+    events = LENDING / "events.jsonl"
+    truth = changed_by_full_runs(spec, new, events, tmp_path)
+    assert truth
+    code, _, changes = diff_json(tmp_path, str(spec), str(new), "-i", str(events), "--expect", "route:decide")
+    assert code == 0 and {c["run_id"] for c in changes} == truth
+    broken = tmp_path / "lending_broken.yaml"
+    broken.write_text(
+        text.replace(
+            'auto_approve: "credit_score >= 700 && loan_amount <= annual_income * 0.5"',
+            'auto_approve: "credit_score >= 700 && loan_amount > annual_income * 0.5"',
+        )
+    )
+    found = CliRunner().invoke(app, ["validate", str(broken)])
+    assert "objective.constraints[0].rule: contradicts-branch" in found.output
+    assert "branch 'auto_approve' of 'decide'" in found.output
