@@ -11,14 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = ROOT / "docs" / "examples" / "claims"
 
 pytest_plugins = [
-    name
-    for name in (
-        "tests.fixtures.kafka",
-        "tests.fixtures.clickhouse",
-        "tests.fixtures.llm_server",
-        "tests.fixtures.local_model",
-    )
-    if importlib.util.find_spec(name) is not None
+    "tests.skip_policy",  # --strict-skips: a skip not on its allow-list fails the run (CI)
+    *(
+        name
+        for name in (
+            "tests.fixtures.kafka",
+            "tests.fixtures.clickhouse",
+            "tests.fixtures.llm_server",
+            "tests.fixtures.local_model",
+        )
+        if importlib.util.find_spec(name) is not None
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
@@ -69,7 +70,6 @@ def test_spec_md_example_parses_and_compiles(block: str) -> None:
 
 @pytest.mark.parametrize("block", GOOD_SPECS, ids=[_name(b) for b in GOOD_SPECS])
 def test_spec_md_example_passes_the_json_schema(block: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((DOCS / "spec.schema.json").read_text(encoding="utf-8"))
     errors = [
         e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(YAML(typ="safe").load(block))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
@@ -14,8 +15,6 @@ from dana_workflows.processors.pipeline import CompileError, compile_pipeline
 from dana_workflows.workflow.errors import SpecError
 from dana_workflows.workflow.ir import AVRO_PRIMITIVES
 from dana_workflows.workflow.spec import STEP_KINDS, STEP_OPTIONS, TOP_KEYS, load_spec, parse_spec
-
-jsonschema = pytest.importorskip("jsonschema")
 
 pytestmark = pytest.mark.unit
 
