@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -102,8 +103,8 @@ class Figures:
     notes: list[str] = field(default_factory=list)
 
 
-def run_local(lines: list[str], figures: Figures) -> None:
-    """The local runtime (dana-wf run's loop) over every line: one outcome and one received row each."""
+def local_run(lines: list[str], out_dir: Path | None) -> tuple[Any, list[Any]]:
+    """The local runtime (dana-wf run's loop) over `lines` on the claims example: its summary and rows."""
     from dana_workflows.core.clock import wall_clock_us
     from dana_workflows.processors.base import StepContext
     from dana_workflows.processors.pipeline import compile_pipeline
@@ -118,22 +119,31 @@ def run_local(lines: list[str], figures: Figures) -> None:
         pipeline = compile_pipeline(parse_spec(CLAIMS.read_text()))
         topo = Topology(pipeline, FileRegistry(Path(tmp) / "schemas"))
         rows: list[AuditRow] = []
-        out = OutputFiles(Path(tmp) / "out", topo)
+        out = OutputFiles(out_dir, topo) if out_dir is not None else None
         runtime = LocalRuntime(pipeline, topo, out, collect_rows(rows), StepContext(clock=wall_clock_us))
-        try:
-            summary = asyncio.run(runtime.run(lines))
-        except Exception as exc:  # the whole point: count it, never hide it
-            figures.crashes += 1
-            figures.notes.append(f"local runtime: {type(exc).__name__}: {exc}"[:300])
-            return
-        figures.events += len(lines)
-        figures.outcomes.update(summary.outcomes)
-        received = Counter(r.run_id for r in rows if r.kind == "received")
-        terminal = Counter(r.run_id for r in rows if r.kind in ("dlq", "rejected", "completed"))
-        missing = len(lines) - sum(summary.outcomes.values())
-        if missing or len(received) != len(lines) or terminal != received:
-            figures.crashes += max(1, abs(missing))
-            figures.notes.append(f"local runtime: {missing} lines without an outcome")
+        return asyncio.run(runtime.run(lines)), rows
+
+
+def one_outcome_each(lines: list[str], summary: Any, rows: list[Any]) -> int:
+    """How many lines lack exactly one outcome with one received and one terminal audit row (0: all do)."""
+    received = Counter(r.run_id for r in rows if r.kind == "received")
+    terminal = Counter(r.run_id for r in rows if r.kind in ("dlq", "rejected", "completed"))
+    missing = abs(len(lines) - sum(summary.outcomes.values()))
+    return int(max(missing, len(lines) - len(received), sum((received - terminal).values())))
+
+
+def run_local(lines: list[str], figures: Figures) -> None:
+    try:
+        summary, rows = local_run(lines, None)
+    except Exception as exc:  # the whole point: count it, never hide it
+        figures.crashes += 1
+        figures.notes.append(f"local runtime: {type(exc).__name__}: {exc}"[:300])
+        return
+    figures.events += len(lines)
+    figures.outcomes.update(summary.outcomes)
+    if bad := one_outcome_each(lines, summary, rows):
+        figures.crashes += bad
+        figures.notes.append(f"local runtime: {bad} lines without exactly one outcome")
 
 
 def run_decoders(rng: random.Random, count: int, figures: Figures) -> None:

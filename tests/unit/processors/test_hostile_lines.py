@@ -4,8 +4,8 @@ goes on, and every input line has exactly one terminal outcome and its audit row
 
 from __future__ import annotations
 
-import asyncio
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,17 +19,10 @@ from tests.fixtures.local_runs import LocalRun
 
 pytestmark = pytest.mark.unit
 
-CLAIMS = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims"
-GOOD = {
-    "claim_id": "C1",
-    "policy_id": "P1",
-    "policy_limit": 1500.0,
-    "amount": 120.5,
-    "currency": "USD",
-    "description": "hail on car roof",
-    "submitted_at": 1767225629,
-    "channel": "web",
-}
+ROOT = Path(__file__).resolve().parents[3]
+CLAIMS = ROOT / "docs" / "examples" / "claims"
+sys.path.insert(0, str(ROOT / "bench"))
+from fuzz_hostile import GOOD, local_run  # noqa: E402  (one valid claim, shared with the fuzz bench)
 
 
 def good(**changes: object) -> str:
@@ -98,30 +91,10 @@ def test_input_file_lines_keep_blank_lines_but_not_the_last_newline(tmp_path: Pa
 
 
 def test_dana_wf_run_goes_on_and_every_line_has_one_outcome(tmp_path: Path) -> None:
-    from dana_workflows.core.clock import wall_clock_us
-    from dana_workflows.processors.base import StepContext
-    from dana_workflows.processors.pipeline import compile_pipeline
-    from dana_workflows.schemas.registry import FileRegistry
-    from dana_workflows.sinks.audit_model import AuditRow
-    from dana_workflows.streams.local.outputs import OutputFiles
-    from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows
-    from dana_workflows.streams.topology import Topology
-    from dana_workflows.workflow.spec import parse_spec
-
     cases = HOSTILE + PAST_ADMISSION
     lines = [good(claim_id="first")] + [h[0] for h in cases] + [good(claim_id="last")]
-    pipeline = compile_pipeline(parse_spec((CLAIMS / "claims.yaml").read_text()))
-    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
-    rows: list[AuditRow] = []
-    runtime = LocalRuntime(
-        pipeline,
-        topo,
-        OutputFiles(tmp_path / "out", topo),
-        collect_rows(rows),
-        StepContext(clock=wall_clock_us),
-    )
-    summary = asyncio.run(runtime.run(lines))
-    run = LocalRun(summary, rows, tmp_path / "out", pipeline.workflow.name)
+    summary, rows = local_run(lines, tmp_path / "out")
+    run = LocalRun(summary, rows, tmp_path / "out", "claims-triage")
     assert summary.events == len(lines)
     assert sum(summary.outcomes.values()) == len(lines)
     expected = Counter(h[1] for h in cases)
