@@ -1,0 +1,80 @@
+"""`dana-wf status`: a workflow running on Kafka, seen from the broker: lag per topic and partition, outcomes
+so far, and whether every event received has been decided (docs/kafka-runtime.md, "Status")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole
+
+console = OutputConsole()
+err = OutputConsole(stderr=True, soft_wrap=True)
+
+
+def status_command(
+    spec: Annotated[Path, typer.Argument(help="workflow spec (YAML)")],
+    broker: Annotated[
+        str | None,
+        typer.Option("--broker", "-b", help="bootstrap servers (default DWF_KAFKA_BOOTSTRAP_SERVERS)"),
+    ] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default DWF_TOPIC_PREFIX, dwf)")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group id (default <prefix>-<workflow>)")] = None,
+) -> None:
+    """Lag per topic and partition and the outcomes so far of a workflow running on Kafka."""
+    from aiokafka.errors import KafkaError
+
+    from dana_workflows.core.settings import load_settings
+    from dana_workflows.processors.pipeline import CompileError
+    from dana_workflows.streams.app_builder import load_pipeline, topology_for
+    from dana_workflows.streams.kafka.admin import broker_hint
+    from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
+    from dana_workflows.streams.status import read_status
+    from dana_workflows.workflow.errors import SpecError
+
+    settings = load_settings()
+    try:
+        pipeline = load_pipeline(spec)
+        security = client_security(settings)
+    except (SpecError, CompileError, KafkaSecurityError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None
+    topic_prefix = prefix or settings.topic_prefix
+    topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": topic_prefix}))
+    bootstrap = broker or settings.kafka_bootstrap_servers
+    group_id = group or f"{topic_prefix}-{pipeline.workflow.name}"
+    try:
+        status = read_status(topology, bootstrap, group_id, security.aiokafka_kwargs())
+    except (KafkaError, OSError) as exc:  # the broker is not there, or refuses us: one line with the hint
+        err.print(f"[red]error:[/red] {broker_hint(bootstrap, security)} ({exc})")
+        raise typer.Exit(EXIT_FAILURE) from None
+    lag = Table(title=f"lag of group {group_id}")
+    for col in ("topic", "partition", "committed", "end", "lag"):
+        lag.add_column(col, justify="left" if col == "topic" else "right")
+    for p in status.lags:
+        lag.add_row(
+            p.topic,
+            str(p.partition),
+            "-" if p.committed is None else str(p.committed),
+            str(p.end),
+            str(p.lag),
+        )
+    console.print(lag)
+    outcomes = Table(title="outcomes so far")
+    outcomes.add_column("outcome")
+    outcomes.add_column("topic")
+    outcomes.add_column("records", justify="right")
+    for boundary, n in status.outcomes.items():
+        outcomes.add_row(boundary, topology.topic(boundary), str(n))
+    console.print(outcomes)
+    waiting = (
+        "every event received has an outcome" if status.lag == 0 else f"{status.lag} records still to handle"
+    )
+    console.print(
+        f"{status.received} events on {status.entry_topic}, {status.decided} outcomes; {waiting}",
+        markup=False,
+        highlight=False,
+    )
