@@ -138,6 +138,12 @@ def print_summary(
         for rule, n in s.rejected_by_rule.most_common():
             r.add_row(rule, str(n))
         console.print(r)
+    for rule, n in s.errored_by_rule.most_common():
+        if n * 2 > s.events:  # most events: almost always a type mistake (docs/changes.md)
+            console.print(
+                f"[yellow]rule {rule} could not be computed on {n} of {s.events} events[/yellow]: see the "
+                "error in its rejections; `dana-wf validate` type-checks every expression before a run"
+            )
     st = Table(title="steps")
     for col in ("step", "emitted", "routed", "rejected", "dlq", "ms"):
         st.add_column(col, justify="right" if col != "step" else "left")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dana_workflows.processors.base import ROUTE, Outcome, RuleResult, StepContext
+from dana_workflows.processors.rules import ERROR_MARK
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
 from dana_workflows.workflow.ir import RouteStepIR
@@ -23,7 +24,12 @@ class RouteProcessor:
                 taken = cond.evaluate(payload) is True
             except EvaluationError as exc:
                 result = RuleResult(
-                    f"{self.name}.{name}", self.name, False, "reject", str(exc), cond.bindings(payload)
+                    f"{self.name}.{name}",
+                    self.name,
+                    False,
+                    "reject",
+                    f"cannot evaluate condition{ERROR_MARK}{exc})",
+                    cond.bindings(payload),
                 )
                 return Outcome.reject(
                     env, [f"{self.name}.{name}: cannot evaluate condition: {exc}"], rule_results=[result]

@@ -10,6 +10,9 @@ from dana_workflows.processors.base import RuleResult
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
 from dana_workflows.workflow.ir import RuleIR
 
+# In a failed result's message: the rule could not be computed (a run's summary counts these)
+ERROR_MARK = " (error: "
+
 
 @dataclass(slots=True)
 class CompiledRule:
@@ -32,9 +35,9 @@ class CompiledRule:
             ok = self.expr.evaluate_bound(values, scope)
         except EvaluationError as exc:
             return RuleResult(
-                self.id, self.step, False, self.severity, f"{self.message} (error: {exc})", values
+                self.id, self.step, False, self.severity, f"{self.message}{ERROR_MARK}{exc})", values
             )
         if not isinstance(ok, bool):
-            msg = f"{self.message} (error: rule returned {type(ok).__name__}, not a bool)"
+            msg = f"{self.message}{ERROR_MARK}rule returned {type(ok).__name__}, not a bool)"
             return RuleResult(self.id, self.step, False, self.severity, msg, values)
         return RuleResult(self.id, self.step, ok, self.severity, "" if ok else self.message, values)

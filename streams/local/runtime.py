@@ -21,6 +21,7 @@ from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import execute
 from dana_workflows.processors.ingest import INGEST, admit
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.processors.rules import ERROR_MARK
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.sinks.audit_model import AuditRow
@@ -44,6 +45,7 @@ class RunSummary:
     audit_rows: int = 0
     seconds: float = 0.0
     rejected_by_rule: Counter[str] = field(default_factory=Counter)
+    errored_by_rule: Counter[str] = field(default_factory=Counter)  # could not be computed (ERROR_MARK)
     drift_windows: int = 0
     drift_alerts: list[str] = field(default_factory=list)  # one line per window that warned or alerted
     late_events: int = 0
@@ -185,6 +187,8 @@ class LocalRuntime:
             for r in env.provenance.get("rule_results") or []:
                 if not r["passed"] and r["severity"] == "reject":
                     self.summary.rejected_by_rule[r["rule_id"]] += 1
+                if not r["passed"] and ERROR_MARK in r["message"]:
+                    self.summary.errored_by_rule[r["rule_id"]] += 1
         if self.outputs is not None:
             self.outputs.write(boundary, env)
 
