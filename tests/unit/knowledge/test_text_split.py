@@ -109,3 +109,42 @@ def test_bad_files_fail_with_the_file_and_the_fix(
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="does not exist; fix path"):
         read_files(_source(tmp_path / "nope"), tmp_path)
+
+
+def test_one_file_jsonl_and_text_paragraphs(tmp_path: Path) -> None:
+    (tmp_path / "rows.jsonl").write_text('{"sku": "A"}\n\n{"sku": "B"}\n')
+    chunks = read_files(_source(tmp_path / "rows.jsonl", key="sku"), tmp_path)
+    assert [c.chunk_id for c in chunks] == ["pol:A", "pol:B"]
+    (tmp_path / "notes.txt").write_text("First paragraph.\n\nSecond one.\n")
+    text = read_files(_source(tmp_path / "notes.txt", max_chunk_tokens=16), tmp_path)
+    assert [c.chunk_id for c in text] == ["pol:notes.txt#p1"] and "Second one." in text[0].text
+    (tmp_path / "one.json").write_text('{"sku": "C", "name": "single object"}')
+    assert [c.chunk_id for c in read_files(_source(tmp_path / "one.json", key="sku"), tmp_path)] == ["pol:C"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("---\n: [\n---\n# T\n\nx\n", "front matter is not valid YAML"),
+        ("---\n- a\n- b\n---\n# T\n\nx\n", "front matter must be a mapping"),
+    ],
+)
+def test_bad_front_matter(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "a.md").write_text(content)
+    with pytest.raises(KnowledgeError, match=message):
+        read_files(_source(tmp_path), tmp_path)
+
+
+def test_a_json_scalar_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("42")
+    with pytest.raises(KnowledgeError, match="holds a JSON int; give objects"):
+        read_files(_source(tmp_path), tmp_path)
+
+
+def test_a_folder_without_matching_files(tmp_path: Path) -> None:
+    target = tmp_path / "a.md"
+    target.mkdir()  # a folder named like a file, empty
+    (tmp_path / "b.md").write_text("# B\n\nx\n")
+    src = KnowledgeSourceIR.model_validate({"id": "pol", "path": str(target)})
+    with pytest.raises(KnowledgeError, match=r"no \.md"):
+        read_files(src, tmp_path)
