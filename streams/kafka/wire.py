@@ -135,7 +135,7 @@ class WireCodec:
         magic, got = _HEADER.unpack_from(data)
         if magic != 0 or got != sid:
             raise PoisonMessageError(
-                f"expected schema id {sid} with magic byte 0, got {got} / {magic}", data, got
+                f"expected schema id {sid} with magic byte 0, got {got} / {data[0]}", data, got
             )
         try:
             rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.registry.parsed(sid), None)
