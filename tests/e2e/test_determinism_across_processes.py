@@ -54,8 +54,8 @@ def run_in_process(tmp_path: Path, seed: str, events: Path) -> tuple[Path, list[
 
 def timeless(rows: list[AuditRow]) -> list[tuple[object, ...]]:
     """Every column but the times and the hashes that cover them."""
-    keep = ("workflow", "workflow_version", "run_id", "seq", "event_id", "step", "kind", "decision")
-    keep += ("reason", "rule_results", "attempt", "details")
+    keep = ("workflow", "workflow_version", "run_id", "seq", "event_id", "step", "kind", "decision",
+            "reason", "rule_results", "attempt", "details")  # fmt: skip
     return sorted(tuple(getattr(r, c) for c in keep) for r in rows)
 
 

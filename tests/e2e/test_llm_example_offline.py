@@ -137,7 +137,6 @@ MEDIUM_RISK_WORDS = ("water damage", "flood", "cash", "lost", "missing")
 
 
 def test_readme_offline_llm_example_and_its_rerun_from_the_cache(workdir: Path) -> None:
-    started = time.monotonic()
     script = ["--llm-script", str(CLAIMS / "llm_script.yaml")]
     run_example(workdir, "audit-1", *script)
     calls = check_outcomes(workdir)
@@ -148,7 +147,7 @@ def test_readme_offline_llm_example_and_its_rerun_from_the_cache(workdir: Path) 
     run_example(workdir, "audit-2", *script)  # same events, same working directory: same cache
     assert check_outcomes(workdir) == calls
     assert llm_rows(workdir, "audit-2") == {("ok", True): calls, ("skipped", False): skipped}
-    assert time.monotonic() - started < 60
+    # no time limit asserted here: how fast the cache answers is bench/'s to measure (docs/testing.md)
 
 
 def free_port() -> int:

@@ -34,7 +34,13 @@ from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
 from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
-from tests.integration.kafka_support import stop_worker, terminal_decisions, worker_env
+from tests.integration.kafka_support import (
+    group_offsets,
+    stop_worker,
+    terminal_decisions,
+    wait_consumed,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +110,11 @@ class Worker:
             if sum(map(len, got.values())) >= len(ids) or time.monotonic() > deadline or not self.alive():
                 break
             await asyncio.sleep(0.5)
-        await asyncio.sleep(1.0)  # a duplicate outcome, if any, would show in this second
+        # A duplicate outcome could only come from a record handled again; once the worker's group has
+        # committed every topic it reads to its end, nothing is left to handle again: read then.
+        group = f"{self.prefix}-{self.pipeline.workflow.name}"
+        for topic in sorted({topic for topic, _ in await group_offsets(self.bootstrap, group)}):
+            assert await wait_consumed(self.bootstrap, group, topic, 60, self.alive), f"{topic} not consumed"
         got = {
             b: [r for r in (json.loads(d) for d in ds) if r["payload"]["claim_id"] in ids]
             for b, ds in (await terminal_decisions(self.bootstrap, self.topology)).items()
