@@ -107,13 +107,16 @@ def _rules(node: Any, parent: Any, key: str, path: str, c: Collector) -> tuple[R
     return tuple(r for r in rules if r is not None)
 
 
-def _exprs(node: Any, path: str, c: Collector) -> None:
+def _exprs(node: Any, path: str, c: Collector) -> bool:
+    """Whether every risk rule compiles (each one that does not is reported)."""
+    ok = True
     for tier in ("high", "medium"):
         seq = node.get(tier) if isinstance(node, CommentedMap) else None
         if isinstance(seq, CommentedSeq):
             for i, expr in enumerate(seq):
                 if isinstance(expr, str):
-                    check_expr(expr, seq, i, f"{path}.{tier}[{i}]", c)
+                    ok &= check_expr(expr, seq, i, f"{path}.{tier}[{i}]", c)
+    return ok
 
 
 def _known(node: Any, parent: Any, path: str, c: Collector) -> tuple[KnownAnswerIR, ...]:
@@ -168,7 +171,8 @@ def parse_efficiency(node: Any, parent: Any, path: str, c: Collector) -> Efficie
             parsed = _section(name, node[name], node, f"{path}.{name}", c)
             if parsed is not None:
                 fields[name] = parsed
-    _exprs(node.get("risk"), f"{path}.risk", c)
+    if not _exprs(node.get("risk"), f"{path}.risk", c):
+        fields.pop("risk", None)  # reported; its rules must not reach the read checks or the assessor
     fields["known_answers"] = _known(node.get("known_answers"), node, f"{path}.known_answers", c)
     fields["decision_fields"] = _names(node, "decision_fields", path, c)
     confidence = node.get("confidence_field")
@@ -191,6 +195,10 @@ def parse_efficiency(node: Any, parent: Any, path: str, c: Collector) -> Efficie
 _NODES: WeakKeyDictionary[Collector, dict[str, dict[str, Any]]] = WeakKeyDictionary()
 
 
+def _seq(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, CommentedSeq) else []
+
+
 def _remember(node: CommentedMap, path: str, c: Collector) -> None:
     found: dict[str, Any] = {}
     for section in ("perceive", "enforce"):
@@ -204,12 +212,12 @@ def _remember(node: CommentedMap, path: str, c: Collector) -> None:
         risk = eff.get("risk")
         if isinstance(risk, CommentedMap):
             for tier in ("high", "medium"):
-                for i, _ in enumerate(risk.get(tier) or []):
+                for i, _ in enumerate(_seq(risk.get(tier))):
                     found[f"llm.efficiency.risk.{tier}[{i}]"] = risk
-            for item in risk.get("novelty") or []:
+            for item in _seq(risk.get("novelty")):
                 if isinstance(item, CommentedMap):
                     found[f"llm.efficiency.risk.novelty.{item.get('field')}"] = item
-        for i, item in enumerate(eff.get("known_answers") or []):
+        for i, item in enumerate(_seq(eff.get("known_answers"))):
             found[f"llm.efficiency.known_answers[{i}].when"] = item
         if isinstance(eff.get("budget"), CommentedMap):
             found["llm.efficiency.budget"] = eff["budget"]

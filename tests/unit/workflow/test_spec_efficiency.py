@@ -173,3 +173,55 @@ def test_the_refunds_example_loads() -> None:
 def test_an_unknown_efficiency_key_gets_a_suggestion() -> None:
     with pytest.raises(SpecError, match="did you mean 'known_answers'"):
         parse_spec(GOOD.replace("known_answers:", "known_answer:"), "wf.yaml")
+
+
+SHAPES = {
+    "bypass not a mapping": (
+        "bypass: {error_bound: 0.02, calibration: cal.json}",
+        "bypass: strict",
+        "'bypass' is a mapping",
+    ),
+    "known answers not a list": (
+        "known_answers: [{when: \"text == 'x'\", output: {risk: low}}]",
+        "known_answers: 3",
+        "a list of {when, output}",
+    ),
+    "a known answer without output": (
+        "output: {risk: low}}]",
+        "out: {risk: low}}]",
+        "a known answer is {when",
+    ),
+    "decision fields not names": (
+        "decision_fields: [risk]",
+        "decision_fields: {a: 1}",
+        "a list of output field names",
+    ),
+    "confidence field not a name": ("decision_fields: [risk]", "confidence_field: 3", "an output field name"),
+    "confidence field unknown": (
+        "decision_fields: [risk]",
+        "confidence_field: confidenc",
+        "did you mean 'confidence'",
+    ),
+    "perceive not a list": (
+        'perceive: [{id: has_text, rule: "size(text) > 0", severity: warn}]',
+        "perceive: yes",
+        "a list of rules",
+    ),
+    "workflow efficiency of a wrong type": (
+        "efficiency: {mode: naive, budget: {tokens_per_hour: 5000}}",
+        "efficiency: [naive]",
+        "a mode or a mapping",
+    ),
+    "known answer names no output": ("output: {risk: low}}]", "output: {rsk: low}}]", "did you mean 'risk'"),
+    "bad CEL in a risk rule": ("medium: []", 'medium: ["amount >"]', "not a valid CEL"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_settings_of_the_wrong_shape_say_what_is_expected(name: str) -> None:
+    old, new, says = SHAPES[name]
+    assert old in GOOD, name
+    with pytest.raises(SpecError) as info:
+        parse_spec(GOOD.replace(old, new), "wf.yaml")
+    assert says in str(info.value)
+    assert all(p.line > 0 for p in info.value.problems if "efficiency" in p.field or "perceive" in p.field)
