@@ -190,7 +190,7 @@ def insurance(rng: random.Random) -> tuple[list[dict[str, object]], list[dict[st
                 rng.uniform(300, 2000),
             )
         )
-    instances = []
+    instances: list[dict[str, object]] = []
     for n in range(40):
         pid, covered, excluded = rng.choice(policies)
         peril = rng.choice(covered + excluded)
@@ -292,7 +292,7 @@ def incidents(rng: random.Random) -> tuple[list[dict[str, object]], list[dict[st
                 rng.uniform(30, 900),
             )
         )
-    instances = []
+    instances: list[dict[str, object]] = []
     for n in range(40):
         svc = rng.choice(SERVICES)
         key = rng.choice(sorted(SYMPTOMS))
@@ -383,7 +383,7 @@ def returns(rng: random.Random) -> tuple[list[dict[str, object]], list[dict[str,
                 rng.uniform(10, 1000),
             )
         )
-    instances = []
+    instances: list[dict[str, object]] = []
     for n in range(40):
         pid, cat = rng.choice(products)
         key = rng.choice(sorted(REASONS))
@@ -510,10 +510,10 @@ def free_text(pools: dict[str, list[dict[str, object]]], rng: random.Random) -> 
             }
         )
     products = [
-        (c["meta"]["product_id"], c["meta"]["category"])
+        (c["meta"]["product_id"], c["meta"]["category"])  # type: ignore[index]
         for c in pools["returns"]
         if c["source"] == "products"
-    ]  # type: ignore[index]
+    ]
     for n in range(20):
         pid, cat = rng.choice(products)
         key = rng.choice(sorted(REASONS))

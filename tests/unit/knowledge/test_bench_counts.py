@@ -14,6 +14,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import context_assembly as bench  # noqa: E402
 
+from dana_workflows.knowledge.index import ChunkIndex, block  # noqa: E402
+from dana_workflows.knowledge.tokens import counter_for  # noqa: E402
+
 
 def test_the_suite_has_what_the_issue_asks() -> None:
     pools, instances = bench.load_suite()
@@ -44,8 +47,8 @@ def test_baselines_do_what_they_say() -> None:
     pools, instances = bench.load_suite(limit=3)
     pool = pools[instances[0].domain]
     picked = bench.trust_recency(pool, 1000)
-    assert sum(1.3 * len(bench.block(c).split()) for c in picked) <= 400  # 40% at 1.3 tokens per word
-    index = bench.ChunkIndex(pool.chunks, bench.counter_for("cl100k_base"))
+    assert sum(1.3 * len(block(c).split()) for c in picked) <= 400  # 40% at 1.3 tokens per word
+    index = ChunkIndex(pool.chunks, counter_for("cl100k_base"))
     top = bench.bm25_topk(index, instances[0].query, 300)
     assert sum(c.tokens for c in top) <= 300
     scores = index.scores(instances[0].query)
