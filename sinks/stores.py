@@ -6,6 +6,8 @@ parsed config, and the parser do not import each other.
 
 from __future__ import annotations
 
+import importlib.util
+
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.dsn import ChdbConfig, StoreConfig, parse_dsn
 
@@ -18,6 +20,14 @@ def open_store(dsn: str | StoreConfig, *, writer: bool = False) -> AuditStore:
     """
     config = parse_dsn(dsn) if isinstance(dsn, str) else dsn
     if isinstance(config, ChdbConfig):
+        if importlib.util.find_spec("chdb") is None:  # the slim image (Dockerfile runtime-slim) has none
+            from dana_workflows.sinks.chdb_store import AuditStoreError
+
+            raise AuditStoreError(
+                f"{config} is an embedded store, but chdb (the chdb-core package) is not installed here, "
+                "as in the slim image: set DWF_AUDIT_DSN (or --audit) to a ClickHouse server, "
+                "clickhouse://..., or install chdb-core"
+            )
         if writer:
             from dana_workflows.sinks.chdb_process import ChdbProcessStore
 
