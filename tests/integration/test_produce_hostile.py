@@ -27,7 +27,13 @@ async def test_produce_gives_every_hostile_line_one_outcome(
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
     huge = good(claim_id="huge", description="d" * 1_100_000)  # legal, but over any topic's limit
-    cases = [*HOSTILE, *PAST_ADMISSION, (huge, "dlq", "over the 1,000,000-byte limit")]
+    broken = '{"claim_id": "' + "y" * 1_200_000  # over a megabyte and not even JSON
+    cases = [
+        *HOSTILE,
+        *PAST_ADMISSION,
+        (huge, "dlq", "over the 1,000,000-byte limit"),
+        (broken, "dlq", "not valid"),
+    ]
     lines = [good(claim_id="first"), *(c[0] for c in cases), good(claim_id="last")]
     summary = await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=1)
     expected = Counter(c[1] for c in cases)

@@ -5,9 +5,11 @@ every backend and checks the rows are still there; this checks the scanner's edg
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from dana_workflows.sinks.read_only import NotReadOnlyError, check_read_only
+from dana_workflows.sinks.read_only import NotReadOnlyError, check_parsed, check_read_only
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +62,46 @@ def test_anything_else_is_refused_with_why(sql: str, named: str | None) -> None:
         return
     with pytest.raises(NotReadOnlyError, match=named.replace("(", r"\(").replace("'", "'")):
         check_read_only(sql)
+
+
+@pytest.fixture(scope="module")
+def explain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """EXPLAIN AST from a real read-only chdb session: the text check_parsed reads."""
+    from chdb import session
+
+    s = session.Session(f"{tmp_path_factory.mktemp('chdb')}?readonly=1")
+    yield lambda sql: str(s.query(f"EXPLAIN AST {sql}", "TSVRaw"))
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count() FROM system.one WHERE dummy = 0 LIMIT 3",
+        "WITH 1 AS x SELECT x UNION ALL SELECT 2",
+        "SELECT 'INTO OUTFILE' AS s, 'file(x)' AS f",
+        "SHOW TABLES FROM system LIKE '%one%'",
+        "DESCRIBE system.one",
+        "EXPLAIN SELECT 1",
+        "EXISTS TABLE system.one",
+        "SELECT profile FROM system.one AS file",  # a name, not the function
+    ],
+)
+def test_reading_statements_pass_the_engine_parse(explain, sql: str) -> None:  # type: ignore[no-untyped-def]
+    check_parsed(explain(sql))
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("WITH 1 AS a INSERT INTO t (x) SELECT a", "parses this as InsertQuery"),
+        ("SELECT 1 INTO OUTFILE 'x.txt'", "INTO OUTFILE is refused"),
+        ("EXPLAIN SELECT 1 INTO OUTFILE 'x.txt'", "INTO OUTFILE is refused"),
+        ("SHOW TABLES INTO OUTFILE 'x.txt' COMPRESSION 'gzip'", "INTO OUTFILE is refused"),
+        ("SELECT length(file('/etc/hostname'))", "file() reads files of the host"),
+        ("SELECT * FROM view(SELECT file('/etc/hostname'))", "file() reads files of the host"),
+    ],
+)
+def test_what_readonly_does_not_stop_in_chdb_is_refused_from_the_parse(explain, sql: str, named: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotReadOnlyError, match=re.escape(named)):
+        check_parsed(explain(sql))
