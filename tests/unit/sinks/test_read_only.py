@@ -6,6 +6,7 @@ every backend and checks the rows are still there; this checks the scanner's edg
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def explain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     """EXPLAIN AST from a real read-only chdb session: the text check_parsed reads."""
     from chdb import session
 
-    s = session.Session(f"{tmp_path_factory.mktemp('chdb')}?readonly=1")
+    s: Any = session.Session(f"{tmp_path_factory.mktemp('chdb')}?readonly=1")  # type: ignore[no-untyped-call]
     yield lambda sql: str(s.query(f"EXPLAIN AST {sql}", "TSVRaw"))
     s.close()
 
