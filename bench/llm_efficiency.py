@@ -54,8 +54,9 @@ from dana_workflows.sinks.audit_model import AuditRow  # noqa: E402
 from dana_workflows.streams.local.outputs import OutputFiles, read_jsonl  # noqa: E402
 from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
 from dana_workflows.streams.topology import Topology  # noqa: E402
-from dana_workflows.workflow.ir import LLMStepIR, RouteStepIR, StepIR, WorkflowIR  # noqa: E402
+from dana_workflows.workflow.ir import WorkflowIR  # noqa: E402
 from dana_workflows.workflow.spec import load_spec  # noqa: E402
+from dana_workflows.workflow.spec_efficiency import llm_steps_of  # noqa: E402
 
 CLAIMS = ROOT / "docs" / "examples" / "claims"
 REFUNDS = ROOT / "docs" / "examples" / "refunds"
@@ -138,17 +139,6 @@ class ModeRun:
         return sum(int(s["tokens"]["input"]) + int(s["tokens"]["output"]) for s in self.summaries.values())
 
 
-def _llm_steps(steps: tuple[StepIR, ...]) -> list[LLMStepIR]:
-    out: list[LLMStepIR] = []
-    for s in steps:
-        if isinstance(s, LLMStepIR):
-            out.append(s)
-        elif isinstance(s, RouteStepIR):
-            for b in s.branches:
-                out.extend(_llm_steps(b.steps))
-    return out
-
-
 async def _run(
     ir: WorkflowIR, lines: list[str], tmp: Path, server: ServerThread, state: EfficiencyState
 ) -> ModeRun:
@@ -217,7 +207,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Calibrate on ``calibration_lines`` (none: stay uncalibrated), then run ``lines`` in both modes."""
     ir = load_spec(spec_path)
-    bypass = _llm_steps(ir.steps)[0].efficiency.bypass
+    bypass = llm_steps_of(ir.steps)[0].efficiency.bypass
     server = ServerThread(load_script(w.script)).start()
     try:
         cal_dir: Path | None = None

@@ -153,25 +153,15 @@ def calibrate(
     from dana_workflows.processors.efficiency.calibration import calibrate as compute
     from dana_workflows.processors.efficiency.records import records_from_rows
     from dana_workflows.workflow.errors import SpecError
-    from dana_workflows.workflow.ir import LLMStepIR, RouteStepIR, StepIR
     from dana_workflows.workflow.spec import load_spec
+    from dana_workflows.workflow.spec_efficiency import llm_steps_of
 
     try:
         ir = load_spec(spec)
     except SpecError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
 
-    def llm_steps(steps: tuple[StepIR, ...]) -> list[LLMStepIR]:
-        found: list[LLMStepIR] = []
-        for s in steps:
-            if isinstance(s, LLMStepIR):
-                found.append(s)
-            elif isinstance(s, RouteStepIR):
-                for b in s.branches:
-                    found.extend(llm_steps(b.steps))
-        return found
-
-    steps = llm_steps(ir.steps)
+    steps = llm_steps_of(ir.steps)
     if not steps:
         raise _fail(f"{spec}: the workflow has no llm step to calibrate", EXIT_USAGE)
     declared = steps[0].efficiency.bypass

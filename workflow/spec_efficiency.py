@@ -356,3 +356,15 @@ def check_llm_step(
                     f"'{name}' is not an output field of the step",
                     suggest(name, outputs),
                 )
+
+
+def llm_steps_of(steps: tuple[StepIR, ...]) -> list[LLMStepIR]:
+    """Every llm step of a workflow, those in route branches too, in order."""
+    found: list[LLMStepIR] = []
+    for step in steps:
+        if isinstance(step, LLMStepIR):
+            found.append(step)
+        elif isinstance(step, RouteStepIR):
+            for branch in step.branches:
+                found.extend(llm_steps_of(branch.steps))
+    return found

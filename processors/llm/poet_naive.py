@@ -38,13 +38,10 @@ def _refusal(p: LLMProcessor, env: Envelope, ev: EventRecord, failed: str | None
 
 
 async def run_naive(p: LLMProcessor, env: Envelope, ctx: StepContext, ev: EventRecord) -> Outcome:
-    rendered = p.render(env)
-    if isinstance(rendered, Outcome):
-        return rendered
-    client = p.client(env, ctx)
-    if isinstance(client, Outcome):
-        return client
-    cache = p.cache(NAIVE, client, ctx)
+    ready = p.prepare(env, ctx, NAIVE)
+    if isinstance(ready, Outcome):
+        return ready
+    rendered, client, cache = ready
     # perceive: the model checks the input (the symbols run too, only to record anomalies for the risk tier)
     results = [c.check(env.payload) for c in p.checks]
     preq = p.request(

@@ -66,13 +66,10 @@ async def run_optimised(p: LLMProcessor, env: Envelope, ctx: StepContext, ev: Ev
     known = _known_answer(p, env, ev)
     if known is not None:
         return known
-    rendered = p.render(env)
-    if isinstance(rendered, Outcome):
-        return rendered
-    client = p.client(env, ctx)
-    if isinstance(client, Outcome):
-        return client
-    cache = p.cache(OPTIMISED, client, ctx)
+    ready = p.prepare(env, ctx, OPTIMISED)
+    if isinstance(ready, Outcome):
+        return ready
+    rendered, client, cache = ready
     system = combined_system(rendered, p.step.perceive, p.step.enforce, p.confidence_field is None)
     req = p.request(rendered, system, rendered.user, p.combined_output)
     res = await p.ask(ev, "combined", req, ctx, client, cache)

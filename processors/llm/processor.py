@@ -155,6 +155,18 @@ class LLMProcessor:
             return Outcome.fail(env, error=f"llm step {self.name!r}: no LLM client in the step context")
         return ctx.llm
 
+    def prepare(
+        self, env: Envelope, ctx: StepContext, mode: str
+    ) -> tuple[RenderedPrompt, LLMClient, LLMCache] | Outcome:
+        """What a call needs: the rendered prompt, the client and the mode's cache (or why not)."""
+        rendered = self.render(env)
+        if isinstance(rendered, Outcome):
+            return rendered
+        client = self.client(env, ctx)
+        if isinstance(client, Outcome):
+            return client
+        return rendered, client, self.cache(mode, client, ctx)
+
     def cache(self, mode: str, client: LLMClient, ctx: StepContext) -> LLMCache:
         if mode == NAIVE:
             return NO_CACHE
