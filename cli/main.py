@@ -354,6 +354,11 @@ _mount("dana_workflows.cli.kafka_broker", "kafka", "Start, stop and inspect the 
 _mount("dana_workflows.cli.config", "config", "Show the effective settings (secrets masked).")
 _mount("dana_workflows.cli.llm_server", "dev", "Developer tools (the local OpenAI-compatible test server).")
 _mount("dana_workflows.cli.llm_local", "llm", "A real local model (llama.cpp, SmolLM2-135M) on loopback.")
+audit_app.add_typer(
+    importlib.import_module("dana_workflows.cli.checkpoint").app,
+    name="checkpoint",
+    help="Signed Merkle checkpoints in write-once storage; prove the log extends them.",
+)
 
 
 def _mount_kafka_runtime() -> None:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     audit_buffer_max: int = 100_000
     # Fernet key for the sensitive fields of the recorded input (docs/audit.md); unset: they are withheld
     audit_input_key: SecretStr | None = None
+    # Audit checkpoints (docs/audit.md): the Ed25519 signing key, PEM text or a file holding it
+    audit_signing_key: SecretStr | None = None
+    audit_signing_key_file: Path | None = None
+    checkpoint_s3_endpoint: str | None = None  # an S3-compatible server's URL; unset: AWS
+    checkpoint_retention_days: int = Field(default=2557, ge=1)  # Object Lock COMPLIANCE retention (7 years)
 
     # Schemas: unset (or empty) means the file registry under data_dir, see schema_registry_url()
     schema_registry: str | None = None
