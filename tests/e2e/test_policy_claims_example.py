@@ -51,6 +51,15 @@ def audit_details(cwd: Path) -> list[dict[str, Any]]:
         store.close()
 
 
+def drift_rows(cwd: Path) -> list[dict[str, Any]]:
+    store = open_store(f"chdb://{cwd / '.dwf' / 'audit'}")
+    try:
+        sql = "SELECT details FROM dwf.events WHERE kind = 'drift' ORDER BY ts_us"
+        return [json.loads(details) for (details,) in store.query(sql).rows]
+    finally:
+        store.close()
+
+
 def test_policy_claims_example(tmp_path: Path) -> None:
     ex = tmp_path / "ex"
     shutil.copytree(EXAMPLE, ex)
@@ -76,6 +85,8 @@ def test_policy_claims_example(tmp_path: Path) -> None:
     assert "required fact 'terms' is missing; no call made" in dlq["C-7"]["provenance"]["error"]
     details = audit_details(tmp_path)
     assert len(details) == 6
+    mix = drift_rows(tmp_path)  # context drift: the sources@versions mix, watched by a drift monitor
+    assert [(d["monitor"], d["field"], d["count"]) for d in mix] == [("context_mix", "context_mix", 6)]
     assert all(any(cid.startswith("policies:") for cid, _ in d["dwf.knowledge.chunks"]) for d in details)
 
     # the policy document of P-1001 changes
