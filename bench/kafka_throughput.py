@@ -291,14 +291,24 @@ def worker_latency(broker: str, lines: list[str], rate: float, tmp: Path) -> Fig
     asyncio.run(produce_lines(pipeline, topology, broker, lines[:1], partitions=PARTITIONS))  # topics
     outputs = Outputs(broker, [topology.topic(b) for b in pipeline.terminals], keep=latency_of(topology))
     proc = start_worker(tmp, broker, prefix, partitions=PARTITIONS, log_name=f"{prefix}.log")
+    kept = under_load(
+        outputs, proc, stop_worker, lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
+    )
+    return Figure("worker fused, at_least_once, no audit sink", len(kept), latencies_ms=kept)
+
+
+def under_load(
+    outputs: Outputs, proc: subprocess.Popen[bytes], stop_it: Callable[[Any], Any], load: Callable[[], None]
+) -> list[float]:
+    """Once the consumer is up (its first output), the latencies of what it outputs under ``load``."""
     try:
-        outputs.wait(1, 120, lambda: proc.poll() is None)  # the worker is up
+        outputs.wait(1, 120, lambda: proc.poll() is None)
         outputs.kept.clear()
-        steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
+        load()
     finally:
-        stop_worker(proc)
+        stop_it(proc)
         outputs.close()
-    return Figure("worker fused, at_least_once, no audit sink", len(outputs.kept), latencies_ms=outputs.kept)
+    return outputs.kept
 
 
 def latency_of(topology: Topology) -> Callable[[Any], float]:
@@ -395,14 +405,10 @@ def raw_latency(broker: str, lines: list[str], rate: float, audit_bytes: int, tm
     outputs = Outputs(broker, [out_topic], keep=latency_of(topology))
     args = {"in": topology.topic("in"), "out": out_topic, "audit": audit_topic, "audit_bytes": audit_bytes}
     proc = program("raw-aiokafka", broker, args, tmp / f"{prefix}.log")
-    try:
-        outputs.wait(1, 60, lambda: proc.poll() is None)
-        outputs.kept.clear()
-        steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
-    finally:
-        stop(proc)
-        outputs.close()
-    return Figure("raw aiokafka (same messages)", len(outputs.kept), latencies_ms=outputs.kept)
+    kept = under_load(
+        outputs, proc, stop, lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
+    )
+    return Figure("raw aiokafka (same messages)", len(kept), latencies_ms=kept)
 
 
 async def _count(broker: str, topics: list[str]) -> int:

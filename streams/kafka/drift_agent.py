@@ -41,6 +41,7 @@ from dana_workflows.drift.observer import DriftObserver, DriftReport
 from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import ENTRY, Node
 from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.table_state import TableState
@@ -133,10 +134,6 @@ class DriftAgent:
             metrics.drift_monitors(self.workflow, [m.id for m in ctx.pipeline.workflow.drift.monitors])
         ctx.add_agent(ctx.raw_topic(tap.values_topic, partitions=1), "drift", self.stats, self._each)
 
-    async def _each(self, batch: Batch) -> None:
-        for msg in batch:  # one section per message: its table changes go with it (table_state.py)
-            await self.handle(msg)
-
     def _encode(self, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
         buf.write(_HEADER.pack(0, self.records_sid))
@@ -144,35 +141,50 @@ class DriftAgent:
         return buf.getvalue()
 
     async def handle(self, msg: Any) -> None:
-        if self.ctx.committer.stale(msg):  # delivered twice around a rebalance (commit.py)
-            return
-        try:
-            carried = json.loads(msg.value)
-            values, produced_at = dict(carried["v"]), int(carried["p"])
-        except (ValueError, KeyError, TypeError) as exc:
-            from dana_workflows.schemas.serde import PoisonMessageError
+        await self._each([msg])
 
-            poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
-            await self.ctx.send_poison(msg, poison)
-            return
-        tf = self.tap.time_field
-        time_payload = {tf: carried.get("t")} if tf is not None else {}
-        # at-least-once: rows must hash the same when redelivered, so the clock is the event's
-        clock_us = produced_at if self.ctx.deterministic else wall_clock_us()
+    async def _each(self, batch: Batch) -> None:
+        """``observe`` once per message, in order; then one section for the batch: its audit rows (ahead
+        of the rest), its drift records, the table's changes (each changed key once, table_state.py) and
+        its offsets. Under exactly-once that is one transaction, so a restart counts exactly the messages
+        whose offsets were committed."""
+        committer = self.ctx.committer
+        observed: list[tuple[Any, DriftReport]] = []
         self.state.discard()
         try:
-            report = self.observer.observe(values, time_payload, produced_at, clock_us)
+            for msg in batch:
+                if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+                    continue
+                try:
+                    carried = json.loads(msg.value)
+                    values, produced_at = dict(carried["v"]), int(carried["p"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
+                    await self.ctx.send_poison(msg, poison)
+                    continue
+                tf = self.tap.time_field
+                time_payload = {tf: carried.get("t")} if tf is not None else {}
+                # at-least-once: rows must hash the same when redelivered, so the clock is the event's
+                clock_us = produced_at if self.ctx.deterministic else wall_clock_us()
+                observed.append((msg, self.observer.observe(values, time_payload, produced_at, clock_us)))
         except BaseException:
             self.state.discard()
             raise
-        async with self.ctx.committer.section(msg.topic, msg.partition) as section:
-            await section.audit(report.rows)  # ahead of the records and the table's changelog (commit.py)
+        if not observed:
+            return
+        first = observed[0][0]  # drift-values has one partition: the batch is one source partition
+        async with committer.section(first.topic, first.partition) as section:
+            # ahead of the records and the table's changelog (commit.py)
+            await section.audit([row for _, report in observed for row in report.rows])
             key = self.workflow.encode()
-            for record in report.records:
-                await section.send(self.records_topic, key, self._encode(record.to_record()))
+            for _, report in observed:
+                for record in report.records:
+                    await section.send(self.records_topic, key, self._encode(record.to_record()))
             await self.state.flush(section)
-            section.done(msg.offset)
-        self.published(report)
+            for msg, _ in observed:
+                section.done(msg.offset)
+        for _, report in observed:
+            self.published(report)
 
     def published(self, report: DriftReport) -> None:
         """After the report's records and rows were sent: counts, metrics, one log line per warn/alert."""
