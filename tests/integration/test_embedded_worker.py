@@ -40,6 +40,14 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _spawn(script: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """The user's worker script in a process of its own, logging next to it (worker.log)."""
+    log = (script.parent / "worker.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, str(script), *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=script.parent
+    )
+
+
 def _events(n: int) -> list[str]:
     """Every fourth order has qty 0 (rejected); qty * price crosses 1000 for some of the rest (big)."""
     return [json.dumps({"order_id": f"o{i}", "qty": i % 4 * 7, "price": 10.0 + i}) for i in range(n)]
@@ -57,14 +65,7 @@ async def test_serve_decides_every_event_as_run_does(
     pipeline = pipeline_of(orders)  # type: ignore[arg-type]
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
     await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, str(script), kafka_bootstrap, topic_prefix],
-        env=worker_env(tmp_path),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    worker = _spawn(script, worker_env(tmp_path), kafka_bootstrap, topic_prefix)
     try:
         got = await wait_for_outcomes(
             kafka_bootstrap, topology, len(lines), 120, lambda: worker.poll() is None
@@ -96,15 +97,7 @@ async def test_a_worker_storing_the_audit_exports_every_events_trace(
     lines = _events(20)
     await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
     env = {**worker_env(tmp_path), "DWF_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}"}
-    log = (tmp_path / "worker.log").open("wb")
-    audit = f"chdb://{tmp_path / 'audit'}"
-    worker = subprocess.Popen(
-        [sys.executable, str(script), kafka_bootstrap, topic_prefix, audit],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    worker = _spawn(script, env, kafka_bootstrap, topic_prefix, f"chdb://{tmp_path / 'audit'}")
     try:
         got = await wait_for_outcomes(
             kafka_bootstrap, topology, len(lines), 120, lambda: worker.poll() is None
