@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,12 @@ class SpecError(ValueError):
             f"{n} problem{'s' if n != 1 else ''} in workflow spec:\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+class ProblemCollector(Protocol):
+    """What the parser's helper modules need of spec_support.Collector. A protocol here, so a helper that
+    spec_support imports (spec_fields, spec_enum) never imports spec_support back (no import circle)."""
+
+    def add(self, node: Any, key: Any, path: str, message: str, fix: str = "") -> None: ...
+
+    def unknown_keys(self, node: Any, allowed: tuple[str, ...], prefix: str) -> bool: ...

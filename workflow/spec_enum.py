@@ -14,12 +14,10 @@ that names the field and the allowed values, not a rule rejection further down t
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dana_workflows.workflow.errors import ProblemCollector
 from dana_workflows.workflow.ir import FieldIR
-
-if TYPE_CHECKING:
-    from dana_workflows.workflow.spec_support import Collector
 
 ENUM_SPELLING = re.compile(r"^\s*enum\s*\((?P<body>.*)\)\s*(?P<optional>\?)?\s*$", re.DOTALL)
 
@@ -78,7 +76,7 @@ def describe(symbols: tuple[str, ...]) -> str:
 
 
 def enum_field(
-    name: str, declared: Any, node: Any, key: Any, path: str, c: Collector, *, avro: bool = False
+    name: str, declared: Any, node: Any, key: Any, path: str, c: ProblemCollector, *, avro: bool = False
 ) -> list[FieldIR] | None:
     """The enum field (a list of one; empty with the problem reported), or None: not an enum."""
     try:

@@ -9,21 +9,19 @@ range; the recorded input (docs/audit.md) keeps sensitive fields only encrypted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from dana_workflows.workflow.errors import ProblemCollector
 from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR
 from dana_workflows.workflow.spec_enum import enum_field
-
-if TYPE_CHECKING:
-    from dana_workflows.workflow.spec_support import Collector
 
 FIELD_KEYS = ("type", "min", "max", "sensitive", "doc")
 NUMERIC_TYPES = ("long", "int", "double", "float")
 
 
-def declared_field(name: str, node: CommentedMap, path: str, c: Collector) -> list[FieldIR]:
+def declared_field(name: str, node: CommentedMap, path: str, c: ProblemCollector) -> list[FieldIR]:
     """The field (a list of one), or nothing with the problems reported."""
     ok = c.unknown_keys(node, FIELD_KEYS, f"{path}.")
     raw = node.get("type")
@@ -61,7 +59,7 @@ def declared_field(name: str, node: CommentedMap, path: str, c: Collector) -> li
     ]
 
 
-def declared_range(node: CommentedMap, base: str, path: str, c: Collector) -> tuple[Any, Any] | None:
+def declared_range(node: CommentedMap, base: str, path: str, c: ProblemCollector) -> tuple[Any, Any] | None:
     """(min, max) of a number's declaration (None where not given); None when the declaration is wrong."""
     low, high = node.get("min"), node.get("max")
     if low is None and high is None:
