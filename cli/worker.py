@@ -191,7 +191,7 @@ def produce_command(
     partitions: Annotated[int | None, typer.Option(help="partitions of topics created here")] = None,
     replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
     prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and no summary")] = False,
 ) -> None:
     """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError

@@ -122,6 +122,7 @@ def test_old_option_spellings_are_hidden_but_accepted(events: Path, tmp_path: Pa
     assert "--no-audit-sink" not in runner.invoke(app, ["run", "--help"]).output
     run_help = runner.invoke(app, ["run", "--help"]).output
     assert "-q" in run_help and "no progress bar" in run_help
+    assert "no progress bar" in runner.invoke(app, ["produce", "--help"]).output
     out = str(tmp_path / "o")
     res = runner.invoke(app, ["run", SPEC, "-i", str(events), "--no-audit-sink", "--out", out])
     assert res.exit_code == 0 and "-> disabled" in res.output and "report of" not in res.output
