@@ -313,3 +313,40 @@ async def test_the_setting_overrides_the_spec_mode(llm_server: LLMServerHandle) 
     finally:
         await c.aclose()
     assert llm_server.count() == 3
+
+
+LOCAL_SPEC = """
+workflow: wf
+input: {id: string, text: string, amount: double, age: long}
+steps:
+  - decide:
+      llm:
+        prompt: "Request {{ id }}: {{ text }} (amount {{ amount }})"
+        output: {decision: string, share: double, confidence: double}
+        perceive: [{id: recent, rule: "age <= 90", message: too old}]
+        enforce: [{id: share_ok, rule: "share >= 0.0 && share <= 1.0", message: refund at most what was paid}]
+      retry: {max_attempts: 1, on_exhausted: default, default: {decision: review}}
+"""
+
+
+async def test_the_local_runtime_audits_the_phases_and_one_send_back(
+    llm_server: LLMServerHandle, tmp_path: Any
+) -> None:
+    from tests.fixtures.local_runs import run_with_llm
+
+    lines = [
+        json.dumps({"id": "a", "text": "fixable", "amount": 5.0, "age": 1}),
+        json.dumps({"id": "b", "text": "stubborn", "amount": 5.0, "age": 1}),
+    ]
+    run = await run_with_llm(
+        LOCAL_SPEC, lines, tmp_path, LLMClient(LLMEndpoint(base_url=llm_server.base_url))
+    )
+    assert asked(llm_server) == ["greedy", "send-back-fix", "greedy", "greedy"]  # one send-back each
+    by_run: dict[str, list[tuple[str, str]]] = {}
+    for r in run.rows:
+        if r.step == "decide":
+            by_run.setdefault(r.run_id, []).append((r.kind, r.decision))
+    journeys = sorted(by_run.values())
+    assert [k for k, _ in journeys[0]] == ["perceive", "operate", "enforce", "emitted"]
+    assert [k for k, _ in journeys[1]] == ["perceive", "operate", "enforce", "error", "defaulted"]
+    assert sorted(r["payload"]["decision"] for r in run.read("out")) == ["approve", "review"]
