@@ -120,6 +120,10 @@ def worker_command(
             help="one agent and one topic per step (default: consecutive steps fused in one agent)",
         ),
     ] = False,
+    llm_hops: Annotated[
+        bool,
+        typer.Option("--llm-hops", help="fused, still give each llm step its own topic and agent"),
+    ] = False,
     max_batch: Annotated[
         int, typer.Option(help="records an agent takes at once when they are waiting (1: one at a time)")
     ] = 500,
@@ -148,6 +152,7 @@ def worker_command(
             metrics_port=metrics_port,
             fuse=not per_step_topics,
             max_batch=max_batch,
+            llm_hops=llm_hops,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

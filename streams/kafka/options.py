@@ -41,6 +41,8 @@ class KafkaOptions:
     # consecutive steps run as one chain in the agent of the input topic (docs/kafka-runtime.md, "Fusion");
     # False: one agent and one topic per step (the per-step layout)
     fuse: bool = True
+    # fused, an llm step still gets its own topic and agent: the chain stops before it (separate scaling)
+    llm_hops: bool = False
     max_batch: int = 500  # records an agent takes at once when they wait in its channel (agent_loop.py)
 
     def __post_init__(self) -> None:

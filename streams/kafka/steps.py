@@ -23,7 +23,7 @@ from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import StepResult, execute
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Node
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Node, Pipeline
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditRow, seal
@@ -31,6 +31,7 @@ from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch, Partition
 from dana_workflows.streams.kafka.context import AgentContext, Out
 from dana_workflows.streams.kafka.extras import KafkaExtras, Send
 from dana_workflows.streams.kafka.wire import source_headers
+from dana_workflows.workflow.ir import LLMStepIR
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,7 @@ class StepAgents:
         self.serde = EnvelopeSerde(ctx.topology.registry)
         self.boundaries = Boundaries(self.serde, ctx.topology.topics)
         pipeline = ctx.pipeline
-        # the boundaries that stay topics between steps: the input only when fused, else every step's
-        self.hops = frozenset({ENTRY}) if ctx.options.fuse else frozenset(pipeline.consumers)
+        self.hops = hop_boundaries(pipeline, ctx.options.fuse, ctx.options.llm_hops)
         self.nodes = [node for node in pipeline.nodes.values() if node.input in self.hops]
         for node in self.nodes:
             self._add(node)
@@ -142,6 +142,15 @@ class StepAgents:
     def _decision(self, boundary: str, error: str, env: Envelope, msg: Any, sid: int) -> Send:
         headers = source_headers("decision", msg.topic, msg.partition, msg.offset, error, sid)
         return (self.ctx.topic(boundary), self.ctx.codec.encode_mixed(env), headers)
+
+
+def hop_boundaries(pipeline: Pipeline, fuse: bool, llm_hops: bool) -> frozenset[str]:
+    """The boundaries that stay topics between steps: every step's input in the per-step layout; fused,
+    the input, and with ``llm_hops`` the input of each llm step too."""
+    if not fuse:
+        return frozenset(pipeline.consumers)
+    llm = {node.input for node in pipeline.nodes.values() if isinstance(node.step, LLMStepIR)}
+    return frozenset({ENTRY, *(llm if llm_hops else ())})
 
 
 def _reseal(rows: list[AuditRow], prev_hash: str) -> str:
