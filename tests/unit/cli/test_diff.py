@@ -239,3 +239,32 @@ def test_second_workflow_validate_and_diff(tmp_path: Path) -> None:
     found = CliRunner().invoke(app, ["validate", str(broken)])
     assert "objective.constraints[0].rule: contradicts-branch" in found.output
     assert "branch 'auto_approve' of 'decide'" in found.output
+
+
+def test_llm_steps_answer_from_recorded_replies_only(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWF_LLM_CACHE_PATH", str(tmp_path / "llm-cache"))
+    spec = CLAIMS / "claims_llm.yaml"
+    few = tmp_path / "few.jsonl"
+    few.write_text("\n".join(events.read_text().split("\n")[:200]) + "\n")
+    recorded = CliRunner().invoke(
+        app,
+        [
+            *("run", str(spec), "-i", str(few), "--out", str(tmp_path / "o"), "--no-audit", "-q"),
+            *("--llm-script", str(CLAIMS / "llm_script.yaml")),
+        ],
+    )
+    assert recorded.exit_code == 0, recorded.output
+    # the endpoint is closed during a diff: equal decisions prove every reply came from the recording
+    code, output, changes = diff_json(tmp_path, str(spec), str(spec), "-i", str(few))
+    assert (code, changes) == (0, []) and "never recorded" not in output
+    new = tmp_path / "llm_v2.yaml"
+    new.write_text(
+        spec.read_text().replace('auto_pay: "amount_usd < 1000.0"', 'auto_pay: "amount_usd < 500.0"')
+    )
+    code, output, changes = diff_json(
+        tmp_path, str(spec), str(new), "-i", str(few), "--expect", "route:triage"
+    )
+    assert code == 0 and changes
+    assert "events of the new version needed an LLM reply that was never recorded" in output
