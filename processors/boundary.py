@@ -10,10 +10,11 @@ this kept copies that comments asked to keep in step; now parity between the run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from dana_workflows.core.clock import Clock
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde
@@ -21,8 +22,6 @@ from dana_workflows.sinks.audit_model import AuditRow
 
 # what encoding a payload that does not match the schema raises (fastavro and the compiled codec)
 ENCODE_ERRORS: tuple[type[Exception], ...] = (TypeError, ValueError, KeyError)
-
-Clock = Callable[[], int]
 
 
 class TopicSpecLike(Protocol):
