@@ -3,8 +3,8 @@
 Exit codes (docs/cli.md lists them; scripts and CI rely on them):
 
 - 0 ``EXIT_OK``: done, and every hash chain verified
-- 1 ``EXIT_FAILURE``: the command could not do its job (a missing file, a store that is down, no audit store)
-- 2 ``EXIT_USAGE``: a bad option, setting or file the user can fix (click uses 2 for usage errors too)
+- 1 ``EXIT_FAILURE``: the command could not do its job (a store that is down or busy, no audit store)
+- 2 ``EXIT_USAGE``: a bad option, setting or file the user can fix (a missing input, an unreadable spec)
 - 3 ``EXIT_CHAIN_BROKEN``: the audit log failed verification (a changed, removed or reordered row)
 """
 

@@ -112,8 +112,8 @@ def _load(spec: Path) -> Any:
 
     try:
         return load_pipeline(spec)
-    except SpecError as exc:
-        raise _fail(str(exc)) from None
+    except SpecError as exc:  # a spec that cannot be read or is wrong: the user's file to fix
+        raise _fail(str(exc), EXIT_USAGE) from None
 
 
 @app.command()
@@ -212,7 +212,10 @@ def run(
 
     settings = load_settings()
     if not input.exists():
-        raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+        raise _fail(
+            f"input file {input} does not exist; generate one with docs/examples/claims/generate.py",
+            EXIT_USAGE,
+        )
     pipeline = _load(spec)
     server = None
     if llm_script is not None:

@@ -197,7 +197,7 @@ def test_topology_prints_topics_schemas_and_mermaid(tmp_path: Path) -> None:
 
 def test_missing_input_file_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["run", str(CLAIMS / "claims.yaml"), "--input", str(tmp_path / "none.jsonl")])
-    assert res.exit_code == 1 and "does not exist" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output  # a bad file is a usage error
 
 
 def test_a_busy_or_unreachable_store_is_one_clear_line(tmp_path: Path) -> None:

@@ -79,6 +79,15 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path: Path, monkeypatch: pyt
     assert res.exit_code == 2 and "DWF_CONFIG_FILE" in res.output and "nope.yaml" in res.output
 
 
+def test_a_missing_spec_or_input_file_is_a_usage_error(tmp_path: Path, events: Path) -> None:
+    res = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "-i", str(events), "--no-audit"])
+    assert res.exit_code == 2 and "nope.yaml" in res.output and "cannot read" in res.output
+    res = runner.invoke(app, ["topology", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 2 and "nope.yaml" in res.output
+    res = runner.invoke(app, ["run", SPEC, "-i", str(tmp_path / "none.jsonl"), "--no-audit"])
+    assert res.exit_code == 2 and "input file" in res.output and "none.jsonl" in res.output
+
+
 def test_verify_without_a_store_says_so_and_creates_nothing(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "verify"])
     assert res.exit_code == 1
