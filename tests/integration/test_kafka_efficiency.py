@@ -42,12 +42,19 @@ def llm_server_script() -> Script:
 
 
 async def _run_worker(
-    tmp: Path, bootstrap: str, prefix: str, server: LLMServerHandle, mode: str
+    tmp: Path,
+    bootstrap: str,
+    prefix: str,
+    server: LLMServerHandle,
+    mode: str,
+    spec: Path = SPEC,
+    lines: list[str] | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
-    pipeline = load_pipeline(SPEC)
+    pipeline = load_pipeline(spec)
     topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
-    await produce_lines(pipeline, topology, bootstrap, request_lines(), partitions=2)
-    cmd = [sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(SPEC), "--broker", bootstrap]
+    lines = lines if lines is not None else request_lines()
+    await produce_lines(pipeline, topology, bootstrap, lines, partitions=2)
+    cmd = [sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap]
     cmd += ["--prefix", prefix, "--partitions", "2", "--session-timeout", "6", "--commit-interval", "0.5"]
     cmd += ["--no-audit-sink", "--metrics-port", "0"]
     env = worker_env(tmp)
@@ -109,3 +116,34 @@ async def test_both_modes_make_the_protocols_calls_and_the_same_decisions(
     assert _decisions(opt) == _decisions(naive) and len(_decisions(opt)) == len(REQUESTS)
     assert _decisions(opt)["T5"] == ("out", "approve", 1.0)  # the double charge, sent back once
     assert _decisions(opt)["T8"][0] == "rejected"  # past the return window
+
+
+SEND_BACK_SPEC = """
+workflow: sendback
+input: {id: string, text: string, amount: double, age: long}
+steps:
+  - decide:
+      llm:
+        prompt: "Request {{ id }}: {{ text }} (amount {{ amount }})"
+        output: {decision: string, share: double, confidence: double}
+        enforce: [{id: share_ok, rule: "share >= 0.0 && share <= 1.0", message: refund at most what was paid}]
+      retry: {max_attempts: 1, on_exhausted: default, default: {decision: review}}
+"""
+
+
+async def test_a_broken_rule_is_sent_back_once_then_the_recovery_takes_over(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, llm_server: LLMServerHandle
+) -> None:
+    from tests.unit.processors.llm.test_poet_phases import RULES
+
+    llm_server.control(rules=RULES)
+    spec = tmp_path / "sendback.yaml"
+    spec.write_text(SEND_BACK_SPEC)
+    lines = [
+        json.dumps({"id": "a", "text": "fixable", "amount": 5.0, "age": 1}),
+        json.dumps({"id": "b", "text": "stubborn", "amount": 5.0, "age": 1}),
+    ]
+    got, _ = await _run_worker(tmp_path, kafka_bootstrap, topic_prefix, llm_server, "optimised", spec, lines)
+    assert sorted(e["rule"] for e in llm_server.log()) == ["greedy", "greedy", "greedy", "send-back-fix"]
+    decisions = {r["payload"]["id"]: (r["payload"]["decision"], r["payload"]["share"]) for r in got["out"]}
+    assert decisions == {"a": ("approve", 1.0), "b": ("review", None)}  # b: the step's default
