@@ -68,7 +68,7 @@ async def _run_worker(
         while True:
             got = await terminal_decisions(bootstrap, topology)
             if (
-                sum(map(len, got.values())) >= len(REQUESTS)
+                sum(map(len, got.values())) >= len(lines)
                 or loop.time() > deadline
                 or worker.poll() is not None
             ):
