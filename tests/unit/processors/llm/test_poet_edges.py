@@ -131,3 +131,42 @@ async def test_no_client_in_the_context(llm_server: LLMServerHandle) -> None:
     proc = LLMProcessor(step(), "wf")
     out = await proc.process(envelope("all good"), StepContext(clock=lambda: 0))
     assert out.error is not None and "no LLM client" in out.error
+
+
+async def test_a_workflow_budget_is_shared_by_its_steps_and_costs_come_from_the_price_table(
+    llm_server: LLMServerHandle,
+) -> None:
+    from dana_workflows.core.settings import LLMEndpoint
+
+    # $1 per 1k tokens: one call's reservation (prompt estimate + 512 max tokens) costs ~$0.6
+    priced = LLMClient(
+        LLMEndpoint(base_url=llm_server.base_url, price_per_mtok={"input": 1000.0, "output": 1000.0})
+    )
+    shared = BudgetIR(cost_per_hour=0.8, fallback={"decision": "review"})
+    first = LLMProcessor(
+        step().model_copy(
+            update={"efficiency": step().efficiency.model_copy(update={"workflow_budget": shared})}
+        ),
+        "wf",
+    )
+    other = step().model_copy(update={"name": "second"})
+    second = LLMProcessor(
+        other.model_copy(
+            update={"efficiency": other.efficiency.model_copy(update={"workflow_budget": shared})}
+        ),
+        "wf",
+    )
+    try:
+        a = await run_one(first, priced, envelope("all good"))
+        b = await run_one(second, priced, envelope("all good", n=1))
+    finally:
+        await priced.aclose()
+    assert a.envelope.payload["decision"] == "approve" and json_cost(a) > 0
+    assert b.envelope.payload["decision"] == "review"  # the other step's spend counts against the workflow
+    assert llm_server.count() == 1 and summary(b)["settled_by"] == "budget"
+    reason = next(r for r in b.rows if r.kind == "alert").details
+    assert "budget wf:" in reason and "0.8 per hour" in reason  # the workflow's ledger, in dollars
+
+
+def json_cost(result: Any) -> float:
+    return float(summary(result)["cost_usd"])
