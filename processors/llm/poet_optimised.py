@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from dana_workflows.processors.base import Outcome, StepContext
 from dana_workflows.processors.efficiency.budget import Refused
+from dana_workflows.processors.efficiency.risk import HIGH, Signals
 from dana_workflows.processors.llm.phase_prompts import INPUT_OK, combined_system
 from dana_workflows.processors.llm.poet_enforce import Turn, enforce
 from dana_workflows.processors.llm.poet_record import EventRecord, call_fields_of
@@ -27,10 +28,15 @@ def _known_answer(p: LLMProcessor, env: Envelope, ev: EventRecord) -> Outcome | 
             continue  # a condition that cannot be evaluated on this event does not apply to it
         if not hit:
             continue
+        answer = {**p.output.nulls(), **known}
+        # a declared answer is a symbol, not a model's guess, but high risk is verified all the same
+        assessment = p.assessor.assess({**env.payload, **answer}, Signals(1.0))
+        if assessment.tier == HIGH:
+            ev.risk = {"tier": HIGH, "known_answer": i, "reason": "high risk: the known answer is not used"}
+            return None
         ev.settled_by = "known_answer"
         ev.avoided["known_answer"] += NAIVE_CALLS_PER_ANSWER
         ev.phase("operate", "known_answer", index=i)
-        answer = {**p.output.nulls(), **known}
         broken = p.violations(env.payload, answer)
         if broken:  # a declared answer that breaks a declared objective: the spec is wrong, say so
             names = ", ".join(r.rule_id for r in broken)

@@ -170,3 +170,17 @@ async def test_a_workflow_budget_is_shared_by_its_steps_and_costs_come_from_the_
 
 def json_cost(result: Any) -> float:
     return float(summary(result)["cost_usd"])
+
+
+async def test_a_known_answer_is_not_used_for_a_high_risk_event(
+    llm_server: LLMServerHandle, client: LLMClient
+) -> None:
+    known = KnownAnswerIR(
+        when="text == 'fraud'", output={"decision": "approve", "share": 1.0, "confidence": 1.0}
+    )
+    proc = LLMProcessor(step(known_answers=(known,)), "wf")
+    low = await run_one(proc, client, envelope("fraud", amount=10.0))
+    assert llm_server.count() == 0 and low.envelope.payload["decision"] == "approve"
+    high = await run_one(proc, client, envelope("fraud", amount=5000.0, n=1))  # high tier: asked and verified
+    assert [e["rule"] for e in llm_server.log()] == ["fooled", "verify-fraud"]
+    assert high.envelope.payload["decision"] == "deny" and summary(high)["risk"]["verify"] is True
