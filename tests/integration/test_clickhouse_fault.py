@@ -149,8 +149,8 @@ def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_pat
         [sys.executable, "-m", "dana_workflows.cli", *args, "--out", str(tmp_path / "out"), "--audit", dsn],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=(tmp_path / "stdout.txt").open("w"),
+        stderr=(tmp_path / "stderr.txt").open("w"),
         text=True,
     )
     try:
@@ -169,10 +169,17 @@ def test_dana_wf_run_waits_out_a_server_outage_and_stores_every_row_once(tmp_pat
         finally:
             probe.close()
         server.down(graceful=False)
-        time.sleep(3)  # the run keeps going into its bounded in-flight batches, then waits on retries
+        # the run keeps going into its bounded in-flight batches, then waits on retries, saying so
+        deadline = time.monotonic() + 120
+        while "retrying in" not in (tmp_path / "stderr.txt").read_text(errors="replace"):
+            assert run.poll() is None, "the run must wait for the server, not end without its audit rows"
+            assert time.monotonic() < deadline, "the run never said it was retrying the insert"
+            time.sleep(0.1)
         assert run.poll() is None, "the run must wait for the server, not end without its audit rows"
         server.up()
-        stdout, stderr = run.communicate(timeout=300)
+        run.wait(timeout=300)
+        stdout = (tmp_path / "stdout.txt").read_text()
+        stderr = (tmp_path / "stderr.txt").read_text()
     finally:
         if run.poll() is None:
             run.kill()

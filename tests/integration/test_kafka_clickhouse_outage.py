@@ -81,8 +81,15 @@ async def test_worker_survives_a_server_outage_and_its_successor_replays_no_row_
             alive = lambda: first.poll() is None  # noqa: E731
             await until(lambda: stored_rows(port) > 0, "first audit rows stored", 120, alive)
             server.down(graceful=False)
-            await asyncio.sleep(4)  # inserts fail and are retried; the worker must not die of it
-            assert alive(), (tmp_path / "first.log").read_text()[-3000:]
+            log_path = tmp_path / "first.log"
+
+            def insert_failed() -> bool:
+                text = log_path.read_text(errors="replace")
+                return "audit insert" in text and "failed" in text
+
+            # inserts fail and are retried (the log says so); the worker must not die of it
+            await until(insert_failed, "a failed audit insert reported and retried", 120, alive)
+            assert alive(), log_path.read_text()[-3000:]
             server.up()
             before = stored_rows(port)
             await until(lambda: stored_rows(port) > before, "inserts resumed", 120, alive)
