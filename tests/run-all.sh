@@ -26,10 +26,9 @@ step "clickhouse-server (Debian)"
 command -v clickhouse-server >/dev/null || $PY -m dana_workflows.cli.clickhouse install
 
 step "chromium (the HTML report's check in a real browser) and pango (its PDF)"
-command -v chromium >/dev/null || apt_install --no-install-recommends chromium \
-  || echo "chromium unavailable: the report's browser check will be skipped"
-ldconfig -p | grep -q libpango-1.0 || apt_install --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
-  || echo "pango unavailable: the PDF report test will fail"
+# no fallback: without them the report's browser and PDF tests fail (tests/skip_policy.py)
+command -v chromium >/dev/null || apt_install --no-install-recommends chromium
+ldconfig -p | grep -q libpango-1.0 || apt_install --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0
 
 step "helm and promtool (chart and alert-rule checks)"
 bash helm/install-helm.sh
