@@ -146,9 +146,10 @@ class WireCodec:
         return dict(rec)
 
     def encode_mixed(self, env: Envelope) -> bytes:
-        """A rejected/dlq record. One whose payload or provenance no topic can take (a 600,000-character
-        field) carries their size, digest and first characters instead (schemas/record_size.py), so the
-        decision still reaches its topic instead of stopping the producer."""
+        """A rejected/dlq record. One that no topic can take (a 600,000-character field) carries, of its
+        larger part first (payload or provenance), the size, digest and first characters instead
+        (schemas/record_size.py), so the decision still reaches its topic instead of stopping the
+        producer; a part that is not the problem (the provenance with its error) stays readable."""
         record = {
             "event_id": env.event_id,
             "run_id": env.run_id,
@@ -165,9 +166,12 @@ class WireCodec:
         data = self._write(self.mixed_sid, record)
         if len(data) <= MAX_VALUE_BYTES:
             return data
-        for name in ("payload_json", "provenance_json"):
+        for name in sorted(("payload_json", "provenance_json"), key=lambda n: -len(str(record[n]))):
             record[name] = canonical_json(bounded_payload(str(record[name])))
-        return self._write(self.mixed_sid, record)
+            data = self._write(self.mixed_sid, record)
+            if len(data) <= MAX_VALUE_BYTES:
+                break
+        return data
 
     def decode_mixed(self, data: bytes) -> Envelope:
         r = self._read(data, self.mixed_sid)

@@ -43,6 +43,14 @@ def test_a_dlq_record_of_a_huge_payload_is_bounded_and_names_its_size(tmp_path: 
     assert back.payload["payload_bytes"] > 1_200_000
     assert back.payload["payload_truncated"].startswith('{"amount":1.0,"count":1,"note":"yyy')
     assert back.run_id == env.run_id
+    assert back.provenance == env.provenance  # not the problem: kept whole, so its error stays readable
+    env.provenance["error"] = "e" * 1_200_000  # the provenance the large part: bounded, the payload kept
+    back = codec.decode_mixed(codec.encode_mixed(env))
+    assert back.provenance["payload_bytes"] > 1_200_000 and back.payload["payload_bytes"] > 1_200_000
+    small_payload = envelope(amount=3.0, note="s", count=1)
+    small_payload.provenance["error"] = "e" * 1_200_000
+    back = codec.decode_mixed(codec.encode_mixed(small_payload))
+    assert back.payload == small_payload.payload and back.provenance["payload_bytes"] > 1_200_000
     small = envelope(amount=2.0, note="z", count=1)
     assert codec.decode_mixed(codec.encode_mixed(small)).payload == small.payload  # untouched
 
