@@ -56,4 +56,7 @@ async def test_produce_gives_every_hostile_line_one_outcome(
     ]
     received = Counter(r.run_id for r in rows if r.kind == "received")
     assert len(received) == len(lines) and set(received.values()) == {1}
+    terminal = Counter(r.run_id for r in rows if r.kind in ("rejected", "dlq"))  # the two good lines go in
+    assert set(terminal) <= set(received) and set(terminal.values()) == {1}
+    assert len(terminal) == expected["rejected"] + expected["dlq"]
     json.dumps([r.reason for r in rows])  # printable
