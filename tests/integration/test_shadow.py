@@ -8,7 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -126,9 +125,8 @@ async def test_shadow_worker_sees_live_input_and_writes_only_shadow_topics(
 def test_shadow_of_another_workflow_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.yaml"
     other.write_text(CLAIMS_SPEC.read_text().replace("workflow: claims-triage", "workflow: payouts"))
-    started = time.monotonic()
     result = CliRunner().invoke(
         app, ["worker", str(other), "--shadow-of", str(CLAIMS_SPEC), "--broker", "127.0.0.1:1"]
     )
-    assert result.exit_code == 1 and time.monotonic() - started < 60
+    assert result.exit_code == 1  # refused from the specs: the broker (a closed port) is never asked
     assert "shadow mode runs a new version of the same workflow" in result.output
