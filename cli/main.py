@@ -381,6 +381,7 @@ app.command("diff")(importlib.import_module("dana_workflows.cli.diff").diff)  # 
 _mount("dana_workflows.cli.shadow", "shadow", "Shadow mode: compare a changed spec on live traffic.")
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
+_mount("dana_workflows.cli.schemas", "schemas", "Check and register topic schemas in a schema registry.")
 
 
 def main() -> None:

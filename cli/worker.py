@@ -70,10 +70,13 @@ def _log_level(name: str) -> int:
 
 def _topology(pipeline: Pipeline, settings: Settings) -> Topology:
     from dana_workflows.streams.app_builder import topology_for
+    from dana_workflows.streams.kafka.wire import WireCodec
 
     try:
-        return topology_for(pipeline, settings)
-    except (ValueError, OSError) as exc:  # schema registry: not file://, or not writable
+        topology = topology_for(pipeline, settings)
+        WireCodec(topology.registry)  # rejected/dlq/audit schemas: a registry refuses them here, at start
+        return topology
+    except (ValueError, OSError) as exc:  # schema registry: unknown scheme, not writable, down, incompatible
         raise _fail(str(exc)) from None
 
 

@@ -69,8 +69,18 @@ class Settings(BaseSettings):
     checkpoint_s3_endpoint: str | None = None  # an S3-compatible server's URL; unset: AWS
     checkpoint_retention_days: int = Field(default=2557, ge=1)  # Object Lock COMPLIANCE retention (7 years)
 
-    # Schemas: unset (or empty) means the file registry under data_dir, see schema_registry_url()
+    # Schemas: unset (or empty) means the file registry under data_dir, see schema_registry_url();
+    # http(s)://HOST:PORT: a Confluent-compatible registry (docs/kafka.md, "Schema registry")
     schema_registry: str | None = None
+    schema_registry_username: str | None = None  # basic auth
+    schema_registry_password: SecretStr | None = None
+    schema_registry_token: SecretStr | None = None  # bearer auth (a static token)
+    schema_registry_logical_cluster: str | None = None  # Confluent Cloud's cluster id for bearer auth
+    schema_registry_ssl_cafile: str | None = None
+    schema_registry_ssl_certfile: str | None = None  # client certificate (mutual TLS)
+    schema_registry_ssl_keyfile: str | None = None
+    schema_registry_timeout_s: float = 10.0
+    schema_registry_retries: int = Field(default=2, ge=0)
 
     # LLM
     llm_default: LLMEndpoint = Field(default_factory=LLMEndpoint)

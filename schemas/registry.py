@@ -11,10 +11,30 @@ import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+
+class SchemaRegistry(Protocol):
+    """What the runtimes need of a registry: ids for the schemas they write, schemas for the ids they read.
+
+    Two implementations: FileRegistry below (the embedded default, ids from fingerprints) and
+    schemas/confluent_registry.py's ConfluentRegistry (a Confluent-compatible registry server).
+    """
+
+    def register(self, schema: dict[str, Any], subject: str | None = None) -> int:
+        """The id of `schema`, registered under `subject` (None: the registry's own choice)."""
+        ...
+
+    def lookup(self, sid: int) -> dict[str, Any]:
+        """The schema of id `sid`; UnknownSchemaError when the registry cannot give it."""
+        ...
+
+    def parsed(self, sid: int) -> Any:
+        """lookup()'s schema parsed by fastavro (cached)."""
+        ...
 
 
 class UnknownSchemaError(LookupError):
@@ -39,7 +59,8 @@ class FileRegistry:
         self._by_id: dict[int, dict[str, Any]] = {}
         self._parsed: dict[int, Any] = {}
 
-    def register(self, schema: dict[str, Any]) -> int:
+    def register(self, schema: dict[str, Any], subject: str | None = None) -> int:
+        """The schema's fingerprint id; `subject` is ignored (a file registry has no subjects)."""
         sid = schema_id(schema)
         if sid not in self._by_id:
             self._by_id[sid] = schema

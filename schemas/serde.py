@@ -18,7 +18,7 @@ from dana_workflows.schemas.codec import (
 )
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.record_size import check_value_size
-from dana_workflows.schemas.registry import FileRegistry, UnknownSchemaError
+from dana_workflows.schemas.registry import SchemaRegistry, UnknownSchemaError
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -56,7 +56,7 @@ def _compiled(schema: dict[str, Any]) -> AvroCodec | None:
 class EnvelopeSerde:
     """Encode/decode Envelopes for one registry. Writers are bound to a schema id per topic."""
 
-    def __init__(self, registry: FileRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
         self._codecs: dict[int, AvroCodec | None] = {}  # None: schema not compiled, use fastavro
         # Hot path, per compiled schema: sid -> (encode, header) and header -> (sid, decode), so an

@@ -7,7 +7,7 @@ from pathlib import Path
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
-from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.schemas.registry import FileRegistry, SchemaRegistry
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.streams.topology import Topology
 from dana_workflows.workflow.spec import load_spec
@@ -17,15 +17,19 @@ def load_pipeline(spec_path: str | Path) -> Pipeline:
     return compile_pipeline(load_spec(spec_path))
 
 
-def registry_for(settings: Settings) -> FileRegistry:
-    """The file registry of DWF_SCHEMA_REGISTRY, by default ``file://<data_dir>/schemas``; its directory is
-    created and checked writable here, so a read-only filesystem fails with the settings to change."""
+def registry_for(settings: Settings) -> SchemaRegistry:
+    """The registry of DWF_SCHEMA_REGISTRY: by default the file registry ``file://<data_dir>/schemas`` (its
+    directory is created and checked writable here, so a read-only filesystem fails with the settings to
+    change); an ``http(s)://`` URL is a Confluent-compatible registry (schemas/confluent_registry.py)."""
     url = settings.schema_registry_url()
+    if url.startswith(("http://", "https://", "mock://")):
+        from dana_workflows.schemas.confluent_registry import ConfluentRegistry
+
+        return ConfluentRegistry.from_settings(settings)
     if not url.startswith("file://"):
         raise ValueError(
-            f"DWF_SCHEMA_REGISTRY={mask_text(url)}: only file:// registries are supported (ids come from "
-            "schema fingerprints, so every worker derives the same ids from the spec and no registry server "
-            "is needed); set it to file://<dir> or unset it for file://<DWF_DATA_DIR>/schemas"
+            f"DWF_SCHEMA_REGISTRY={mask_text(url)}: use file://<dir> (the embedded file registry; unset: "
+            "file://<DWF_DATA_DIR>/schemas) or http(s)://<host>:<port> (a Confluent-compatible registry)"
         )
     registry = FileRegistry(Path(url.removeprefix("file://")))
     registry.check_writable()

@@ -7,7 +7,7 @@ from typing import Any
 
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
 from dana_workflows.schemas.avro import envelope_schema
-from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.schemas.registry import SchemaRegistry
 
 AUDIT_TOPIC = "audit"
 DRIFT = "drift"
@@ -28,7 +28,7 @@ class TopicSpec:
 class Topology:
     """Boundary -> topic and schema id, registered once in the registry."""
 
-    def __init__(self, pipeline: Pipeline, registry: FileRegistry, prefix: str = "dwf") -> None:
+    def __init__(self, pipeline: Pipeline, registry: SchemaRegistry, prefix: str = "dwf") -> None:
         self.pipeline = pipeline
         self.registry = registry
         self.prefix = prefix
@@ -36,20 +36,19 @@ class Topology:
         self.topics: dict[str, TopicSpec] = {}
         for boundary, fields in pipeline.boundaries.items():
             schema = envelope_schema(wf, boundary, fields)
+            topic = topic_name(wf, boundary, prefix)
+            # TopicNameStrategy subject: what Kafka Connect, ksqlDB and kcat look up for the topic
             self.topics[boundary] = TopicSpec(
-                boundary, topic_name(wf, boundary, prefix), schema, registry.register(schema)
+                boundary, topic, schema, registry.register(schema, f"{topic}-value")
             )
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
         if pipeline.workflow.drift.monitors:
             from dana_workflows.drift.records import DRIFT_RECORD_SCHEMA
 
-            self.topics[DRIFT] = TopicSpec(
-                DRIFT,
-                topic_name(wf, DRIFT, prefix),
-                DRIFT_RECORD_SCHEMA,
-                registry.register(DRIFT_RECORD_SCHEMA),
-            )
+            topic = topic_name(wf, DRIFT, prefix)
+            sid = registry.register(DRIFT_RECORD_SCHEMA, f"{topic}-value")
+            self.topics[DRIFT] = TopicSpec(DRIFT, topic, DRIFT_RECORD_SCHEMA, sid)
 
     def schema_id(self, boundary: str) -> int:
         sid = self.topics[boundary].schema_id

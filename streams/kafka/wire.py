@@ -23,7 +23,7 @@ from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.codec import compile_schema
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.record_size import MAX_VALUE_BYTES, bounded_payload
-from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.schemas.registry import SchemaRegistry
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
 
@@ -114,7 +114,7 @@ class AuditBatchBuilder:
 class WireCodec:
     """Encoders for the runtime's own records, registered once in ``registry``."""
 
-    def __init__(self, registry: FileRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
         self.mixed_sid = registry.register(MIXED_ENVELOPE_SCHEMA)
         self.audit_sid = registry.register(AUDIT_ROW_SCHEMA)

@@ -94,9 +94,9 @@ def test_a_read_only_data_dir_fails_naming_the_settings(
     assert "DWF_SCHEMA_REGISTRY" in message and "DWF_DATA_DIR" in message
 
 
-def test_only_file_registries_are_accepted(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("DWF_SCHEMA_REGISTRY", "https://user:reg-Pa55word@registry.example:8081")
-    with pytest.raises(ValueError, match="only file:// registries are supported") as info:
+def test_only_file_and_registry_server_urls_are_accepted(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DWF_SCHEMA_REGISTRY", "ftp://user:reg-Pa55word@registry.example:8081")
+    with pytest.raises(ValueError, match=r"use file://<dir> .* or http\(s\)://<host>:<port>") as info:
         registry_for(load_settings())
     assert "reg-Pa55word" not in str(info.value)
 
