@@ -68,7 +68,9 @@ def timed(spec: Path, solve: bool, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--suite", type=Path, default=SUITE)
     parser.add_argument("--examples", type=Path, default=ROOT / "docs" / "examples")
     parser.add_argument("--repeat", type=int, default=3)
