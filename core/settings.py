@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     # Traces: an OTLP/HTTP endpoint (http://127.0.0.1:4318); unset, no traces (docs/observability.md)
     otlp_endpoint: str | None = None
     otlp_service_name: str = "dana-workflows"
+    otlp_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # share of events traced
 
     config_file: Path | None = None
 

@@ -80,3 +80,23 @@ def test_no_endpoint_no_traces(receiver: Receiver, tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("DWF_OTLP_ENDPOINT", raising=False)
     run(EXAMPLE / "claims.yaml", EVENTS[:5])
     assert receiver.spans == []
+
+
+def test_sampling_keeps_whole_events(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWF_SCHEMA_REGISTRY", f"file://{tmp_path / 'schemas'}")
+    monkeypatch.setenv("DWF_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_address[1]}")
+    monkeypatch.setenv("DWF_OTLP_SAMPLE_RATIO", "0.5")
+    result = run(EXAMPLE / "claims.yaml", EVENTS)
+    roots = {s["id"]: s["attrs"]["dwf.run_id"] for s in receiver.spans if not s["parent"]}
+    assert 0 < len(roots) < len(EVENTS)  # about half; none and all have a chance of 2 in 2**40
+    rows_of: dict[str, int] = {}
+    for row in result.audit_rows:
+        if row.kind != "drift":
+            rows_of[row.run_id] = rows_of.get(row.run_id, 0) + 1
+    children: dict[str, int] = {}
+    for span in receiver.spans:
+        if span["parent"] in roots:
+            children[roots[span["parent"]]] = children.get(roots[span["parent"]], 0) + 1
+    assert children == {run_id: rows_of[run_id] for run_id in roots.values()}  # a traced event is whole
