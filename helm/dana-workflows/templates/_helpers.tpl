@@ -135,6 +135,9 @@ Called with (dict "prefix" "DWF_" "settings" .Values.settings "skip" $wf.env).
 {{/* Refuse settings that would start pods doomed to fail on a missing secret. */}}
 {{- define "dwf.checkSecrets" -}}
 {{- $s := .Values.settings -}}
+{{- if and $s.schema_registry .Values.secrets.schemaRegistry.existingSecret -}}
+{{- fail "settings.schema_registry and secrets.schemaRegistry.existingSecret are both set: the registry URL comes from one place; clear settings.schema_registry (the Secret's url key sets DWF_SCHEMA_REGISTRY)" -}}
+{{- end -}}
 {{- if and (contains "$(DWF_AUDIT_PASSWORD)" (toString $s.audit_dsn)) (not .Values.secrets.clickhousePassword.existingSecret) -}}
 {{- fail "settings.audit_dsn uses $(DWF_AUDIT_PASSWORD) but secrets.clickhousePassword.existingSecret is empty: name the Secret holding the ClickHouse password, or remove $(DWF_AUDIT_PASSWORD) from the DSN" -}}
 {{- end -}}

@@ -92,7 +92,7 @@ def test_workers_keep_state_on_their_own_volume(compose: dict[str, Any]) -> None
         env = service["environment"]
         data_dir = env["DWF_DATA_DIR"]
         assert env["DWF_LLM_CACHE_PATH"].startswith(f"{data_dir}/")
-        assert "DWF_SCHEMA_REGISTRY" not in env, "the default registry lives under DWF_DATA_DIR"
+        assert env["DWF_SCHEMA_REGISTRY"] == "http://schema-registry:8081", "registry mode (docs/kafka.md)"
         assert service["read_only"] is True
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in service.get("volumes", [])}
         if name.startswith("worker-"):
@@ -116,6 +116,18 @@ def test_images_are_pinned(compose: dict[str, Any]) -> None:
         assert re.fullmatch(r"\d+(\.\d+){2,3}", tag), f"{name}: {image} should name an exact version"
     assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")  # the official image
     assert compose["services"]["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+    assert compose["services"]["schema-registry"]["image"].startswith("confluentinc/cp-schema-registry:")
+
+
+def test_the_schema_registry_keeps_its_schemas_in_the_broker(compose: dict[str, Any]) -> None:
+    registry = compose["services"]["schema-registry"]
+    env = registry["environment"]
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == "PLAINTEXT://kafka:9092"
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR"] == 1  # one broker
+    port = env["SCHEMA_REGISTRY_LISTENERS"].rsplit(":", 1)[1]
+    assert f"{port}:{port}" in registry["ports"]
+    assert compose["x-dwf-env"]["DWF_SCHEMA_REGISTRY"] == f"http://schema-registry:{port}"
+    assert registry["depends_on"] == {"kafka": {"condition": "service_healthy"}}
 
 
 def test_kafka_runs_kraft_single_node(compose: dict[str, Any]) -> None:
@@ -157,7 +169,7 @@ def test_healthchecks_and_start_order(compose: dict[str, Any]) -> None:
     workers = [s for n, s in services.items() if n.startswith("worker-")]
     assert len(workers) >= 2
     for worker in workers:
-        assert set(worker["depends_on"]) == {"kafka", "clickhouse", "llm"}
+        assert set(worker["depends_on"]) == {"kafka", "schema-registry", "clickhouse", "llm"}
 
 
 def test_ports_are_unique_and_match_the_services(compose: dict[str, Any]) -> None:

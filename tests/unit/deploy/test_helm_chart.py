@@ -106,7 +106,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "kafkaTls": {"caSecret": "kafka-ca", "caKey": "ca.crt"},
         "extraEnvFrom": [{"secretRef": {"name": "dwf-llm-endpoints"}}],
-        # only file:// registries exist (docs/configuration.md); here on the writable data volume
+        # the file registry (the embedded default) on the writable data volume
         "extraEnv": [{"name": "DWF_SCHEMA_REGISTRY", "value": "file:///var/lib/dana-wf/registry"}],
         "image": {"digest": "sha256:" + "a" * 64},
         "imagePullSecrets": [{"name": "regcred"}],
@@ -502,7 +502,14 @@ def test_no_workflows_renders_nothing_but_the_service_account(tmp_path: Path) ->
             "metrics.service.enabled",
         ),
         ({"image": {"digest": "latest"}}, "/image/digest"),
-        ({"settings": {"schema_registry": "https://registry.example"}}, "/settings/schema_registry"),
+        ({"settings": {"schema_registry": "ftp://registry.example"}}, "/settings/schema_registry"),
+        (
+            {
+                "settings": {"schema_registry": "https://r"},
+                "secrets": {"schemaRegistry": {"existingSecret": "r"}},
+            },
+            "the registry URL comes from one place",
+        ),
         (
             {"settings": {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "GSSAPI"}},
             "/settings/kafka_sasl_mechanism",
@@ -568,3 +575,16 @@ def test_inline_specs_are_valid_workflows() -> None:
     assert specs
     for text in specs:
         spec_module.parse_spec(text, file="helm/dana-workflows/values.yaml")
+
+
+def test_the_schema_registry_url_and_credentials_come_from_a_secret(tmp_path: Path) -> None:
+    """Registry mode (docs/kafka.md): URL required in the Secret, username/password/token optional keys."""
+    values = {"secrets": {"schemaRegistry": {"existingSecret": "dwf-registry", "tokenKey": ""}}}
+    (deployment,) = by_kind(render(values, tmp_path), "Deployment")[:1]
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DWF_SCHEMA_REGISTRY"]["valueFrom"]["secretKeyRef"] == {"name": "dwf-registry", "key": "url"}
+    password = env["DWF_SCHEMA_REGISTRY_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": "dwf-registry", "key": "password", "optional": True}
+    assert env["DWF_SCHEMA_REGISTRY_USERNAME"]["valueFrom"]["secretKeyRef"]["key"] == "username"
+    assert "DWF_SCHEMA_REGISTRY_TOKEN" not in env  # its key cleared: not set
+    assert not any("value" in e for n, e in env.items() if n.startswith("DWF_SCHEMA_REGISTRY"))
