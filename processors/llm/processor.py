@@ -220,9 +220,12 @@ class LLMProcessor:
                         r.settle(0, 0.0)
                     return admitted
                 held.append(admitted)
-        result, shared = await client.efficiency.coalescer.run(
-            client.request_key(req), lambda: client.complete(req, cache=cache)
-        )
+        if cache is NO_CACHE:  # naive mode: every call goes on the wire, identical ones too
+            result, shared = await client.complete(req, cache=cache), False
+        else:
+            result, shared = await client.efficiency.coalescer.run(
+                client.request_key(req), lambda: client.complete(req, cache=cache)
+            )
         audit = dict(result.audit)
         on_wire = not shared and not audit.get("dwf.llm.cache_hit")
         if shared:

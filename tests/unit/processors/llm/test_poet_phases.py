@@ -350,3 +350,13 @@ async def test_the_local_runtime_audits_the_phases_and_one_send_back(
     assert [k for k, _ in journeys[0]] == ["perceive", "operate", "enforce", "emitted"]
     assert [k for k, _ in journeys[1]] == ["perceive", "operate", "enforce", "error", "defaulted"]
     assert sorted(r["payload"]["decision"] for r in run.read("out")) == ["approve", "review"]
+
+
+async def test_naive_mode_does_not_coalesce(llm_server: LLMServerHandle, client: LLMClient) -> None:
+    llm_server.control(latency_ms=100)
+    client.efficiency = EfficiencyState("naive")
+    proc = LLMProcessor(step(), "wf")
+    await asyncio.gather(
+        *(proc.process(envelope("all good"), StepContext(clock=lambda: 0, llm=client)) for _ in range(2))
+    )
+    assert llm_server.count() == 6  # the baseline makes every call: 3 per event
