@@ -65,17 +65,24 @@ class Checker:
     under_walker: Walker
     findings: list[Finding] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
+    answers: dict[int, tuple[Any, bool]] = field(default_factory=dict)  # formula id -> (formula, possible)
 
     # -- the solver -------------------------------------------------------------------------------
     def possible(self, query: Query) -> bool:
         """False only when no real event can satisfy the query (over-approximation unsatisfiable)."""
+        formula = query(self.over)
+        known = self.answers.get(formula.get_id())  # z3 shares equal terms: the same question, asked again
+        if known is not None and known[0].eq(formula):
+            return bool(known[1])
         solver = z3.Solver()
         solver.set("timeout", SOLVER_TIMEOUT_MS)
-        solver.add(query(self.over), *self.over_walker.side)
+        solver.add(formula, *self.over_walker.side)
         answer = solver.check()
         if answer == z3.unknown:
             raise SolverGaveUp
-        return bool(answer == z3.sat)
+        result = bool(answer == z3.sat)
+        self.answers[formula.get_id()] = (formula, result)  # the term is kept, so its id is never reused
+        return result
 
     def example(self, query: Query, confirm: Callable[[Trace], bool]) -> dict[str, Any] | None:
         """An input event satisfying the query that, run with the CEL library, does what `confirm` says."""
@@ -212,9 +219,14 @@ class Checker:
         def passes(rec: Recorder) -> Any:
             return z3.Or([z3.And(*s.path, sym.true) for s, sym, _ in rec.rules[key]])
 
-        if key in self.over_walker.unmodelled or not self.possible(reach):
+        if key in self.over_walker.unmodelled:
             return
-        if not self.possible(fails):
+        can_fail = self.possible(fails)
+        if can_fail and self.possible(passes):
+            return  # the common case, in two questions
+        if not self.possible(reach):
+            return  # nothing reaches the rule: the finding that says why is elsewhere
+        if not can_fail:
             event = self.example(reach, lambda t: t.passed(key))
             self.add(
                 "never-fails",
