@@ -40,7 +40,7 @@ from dana_workflows.workflow.spec_efficiency import (
     check_llm_step,
     parse_workflow_efficiency,
 )
-from dana_workflows.workflow.spec_enum import enum_field
+from dana_workflows.workflow.spec_enum import enum_field, unknown_enum_literals
 from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
 from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
@@ -324,6 +324,10 @@ def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) 
             c.problems.append(follow_on(c.file, line_of(node), path, var, refused))
             continue
         c.add(node, None, path, f"reads '{var}', which is not a field at this step", suggest(var, fields))
+    for name, literal in unknown_enum_literals(expr, fields):  # a typo the rule would never match
+        allowed = ", ".join(repr(v) for v in fields[name].symbols)
+        message = f"compares enum field '{name}' with {literal!r}, not one of its values"
+        c.add(node, None, path, message, allowed)
 
 
 def _bound_by_macro(expr: str, var: str) -> bool:

@@ -14,6 +14,7 @@ that names the field and the allowed values, not a rule rejection further down t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from dana_workflows.workflow.errors import ProblemCollector
@@ -91,3 +92,28 @@ def enum_field(
         return []
     symbols, optional = found
     return [FieldIR(name=name, type="string", optional=optional, symbols=symbols)]
+
+
+_LITERAL = r"""'(?P<sq>(?:[^'\\]|\\.)*)'|"(?P<dq>(?:[^"\\]|\\.)*)\""""
+_COMPARED = re.compile(rf"\b(?P<field>[A-Za-z_]\w*)\s*(?:==|!=)\s*(?:{_LITERAL})")
+_COMPARED_REVERSED = re.compile(rf"(?:{_LITERAL})\s*(?:==|!=)\s*(?P<field>[A-Za-z_]\w*)\b")
+_IN_LIST = re.compile(r"\b(?P<field>[A-Za-z_]\w*)\s+in\s+\[(?P<items>[^\]]*)\]")
+
+
+def unknown_enum_literals(expr: str, fields: Mapping[str, FieldIR]) -> list[tuple[str, str]]:
+    """(field, literal) for each literal an expression compares an enum field with (==, !=, in [...]) that
+    is none of the field's values: a typo that would make the rule always fail or always pass."""
+    found: list[tuple[str, str]] = []
+
+    def check(name: str, literal: str) -> None:
+        field = fields.get(name)
+        if field is not None and field.symbols and literal not in field.symbols:
+            found.append((name, literal))
+
+    for pattern in (_COMPARED, _COMPARED_REVERSED):
+        for m in pattern.finditer(expr):
+            check(m["field"], m["sq"] if m["sq"] is not None else m["dq"])
+    for m in _IN_LIST.finditer(expr):
+        for item in re.finditer(_LITERAL, m["items"]):
+            check(m["field"], item["sq"] if item["sq"] is not None else item["dq"])
+    return found

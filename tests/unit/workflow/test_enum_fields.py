@@ -141,3 +141,18 @@ def test_the_editor_schema_accepts_the_spellings() -> None:
     spec["input"]["channel"] = "enumeration"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(spec, schema)
+
+
+def test_a_rule_comparing_an_enum_with_an_unknown_value_is_refused() -> None:
+    text = LOANS.replace(
+        "employment == 'unemployed' || income > 0.0",
+        "employment == 'unemployd' || channel in ['web', 'phone'] || employment != 'retired'",
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "loans.yaml")
+    found = [(p.line, p.message) for p in caught.value.problems]
+    assert found == [
+        (11, "compares enum field 'employment' with 'unemployd', not one of its values"),
+        (11, "compares enum field 'channel' with 'phone', not one of its values"),
+    ]
+    assert "'employed', 'self-employed', 'unemployed', 'retired'" in caught.value.problems[0].fix
