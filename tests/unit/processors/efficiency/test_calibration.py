@@ -122,3 +122,20 @@ def test_the_bound_is_the_steps_over_its_tiers_and_a_risky_tier_cannot_hide() ->
     bad = _records({0.95: (30, 2)}, "medium")
     mixed = step_thresholds({"low": _records({0.9: (3000, 0)}, "low"), "medium": bad}, 0.01, 0.95)
     assert mixed["low"].threshold == 0.9 and mixed["medium"].threshold is None
+
+
+def test_the_state_reads_the_calibration_in_use(tmp_path: Path) -> None:
+    from dana_workflows.processors.efficiency.state import UNCALIBRATED, EfficiencyState
+
+    assert EfficiencyState().thresholds("wf", "s", None) == UNCALIBRATED  # no folder: the defaults
+    state = EfficiencyState(calibration_dir=tmp_path)
+    assert state.thresholds("wf", "s", None) == UNCALIBRATED  # no file yet
+    save_calibration(calibrate("wf", _records({0.9: (400, 0)}), bound=0.01, level=0.95, version=1), tmp_path)
+    assert state.thresholds("wf", "s", None) == UNCALIBRATED  # read once per worker...
+    state.forget_calibrations()
+    th = state.thresholds("wf", "s", None)  # ...until told to read again
+    assert (th.low, th.source) == (0.9, "calibration v1")
+    explicit = EfficiencyState().thresholds("wf", "s", str(tmp_path / "wf.v1.json"))
+    assert explicit.low == 0.9
+    with pytest.raises(CalibrationError, match="cannot read"):  # a named file that is missing fails loudly
+        EfficiencyState().thresholds("wf", "s", str(tmp_path / "nope.json"))
