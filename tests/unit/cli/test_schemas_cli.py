@@ -39,7 +39,8 @@ def invoke(*args: str) -> Any:
 
 
 def out_schema() -> dict[str, Any]:
-    return json.loads(json.dumps(planned_subjects(CLAIMS_SPEC, "t")[OUT]))
+    copied: dict[str, Any] = json.loads(json.dumps(planned_subjects(CLAIMS_SPEC, "t")[OUT]))
+    return copied
 
 
 def with_payload(schema: dict[str, Any], change: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import SecretStr
 
 from dana_workflows.core.settings import Settings
 from dana_workflows.schemas.confluent_registry import (
@@ -28,6 +29,7 @@ from dana_workflows.schemas.confluent_registry import (
     RegistryAuthError,
     RegistryError,
     RegistryUnavailableError,
+    SubjectCheck,
     client_config,
     new_client,
 )
@@ -71,7 +73,7 @@ def test_typed_topics_use_topic_subjects_and_mixed_records_their_record_name(req
     assert {"dwf.MixedEnvelope", "dwf.AuditBatch", "dwf.AuditRow"} <= subjects
     out = registry.client.get_latest_version("t.claims-triage.out-value")
     assert out.schema_id == topology.schema_id("out")  # messages are framed with the registry's id
-    assert json.loads(out.schema.schema_str) == topology.topics["out"].schema
+    assert json.loads(str(out.schema.schema_str)) == topology.topics["out"].schema
 
 
 def test_ids_are_cached_after_the_first_registration(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +160,8 @@ def test_a_registry_going_down_mid_stream_sends_unseen_ids_to_dlq_and_recovers(r
     topology = Topology(load_pipeline(CLAIMS_SPEC), registry, prefix="t")
     serde = EnvelopeSerde(registry)
     known = serde.encode(claim_envelope(), topology.schema_id("in"))
-    foreign = AvroSerializer(registry.client, json.dumps(topology.topics["in"].schema | {"doc": "v2"}))
+    evolved = {**(topology.topics["in"].schema or {}), "doc": "v2"}  # a second version: an id not seen yet
+    foreign = AvroSerializer(registry.client, json.dumps(evolved))
     unseen = foreign(claim_envelope().to_record(), SerializationContext("x", MessageField.VALUE))
     live = registry.client
     registry.client = new_client({"url": f"http://127.0.0.1:{_free_port()}", "max.retries": 0})
@@ -174,6 +177,8 @@ class _Recorder(BaseHTTPRequestHandler):
     """A registry endpoint that refuses every credential, and remembers the Authorization it was sent."""
 
     seen: list[str] = []
+    status = 401
+    code = 40101
 
     def do_GET(self) -> None:
         self._refuse()
@@ -183,8 +188,8 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def _refuse(self) -> None:
         type(self).seen.append(self.headers.get("Authorization", ""))
-        body = json.dumps({"error_code": 40101, "message": "Unauthorized"}).encode()
-        self.send_response(401)
+        body = json.dumps({"error_code": type(self).code, "message": "refused"}).encode()
+        self.send_response(type(self).status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -196,7 +201,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def refusing_registry() -> Iterator[str]:
-    _Recorder.seen = []
+    _Recorder.seen, _Recorder.status, _Recorder.code = [], 401, 40101
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -211,7 +216,7 @@ def test_wrong_basic_credentials_are_named_and_the_password_is_not_printed(refus
     settings = Settings(
         schema_registry=refusing_registry,
         schema_registry_username="dwf",
-        schema_registry_password="s3cr3t-pw",
+        schema_registry_password=SecretStr("s3cr3t-pw"),
     )
     with pytest.raises(RegistryAuthError) as info:
         registry_for(settings).register(MIXED_ENVELOPE_SCHEMA)
@@ -221,7 +226,7 @@ def test_wrong_basic_credentials_are_named_and_the_password_is_not_printed(refus
 
 
 def test_a_bearer_token_is_sent_as_the_authorization_header(refusing_registry: str) -> None:
-    settings = Settings(schema_registry=refusing_registry, schema_registry_token="tok-123")
+    settings = Settings(schema_registry=refusing_registry, schema_registry_token=SecretStr("tok-123"))
     with pytest.raises(RegistryAuthError):
         registry_for(settings).register(MIXED_ENVELOPE_SCHEMA)
     assert _Recorder.seen[0] == "Bearer tok-123"
@@ -258,3 +263,31 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error", "words"),
+    [
+        (409, 409, RegistryError, "rejected registering subject dwf.MixedEnvelope as incompatible"),
+        (503, 50003, RegistryUnavailableError, "is unreachable while registering subject dwf.MixedEnvelope"),
+        (422, 42201, RegistryError, "registering subject dwf.MixedEnvelope failed (HTTP 422, error 42201"),
+    ],
+)
+def test_other_registry_answers_are_named(
+    refusing_registry: str,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    code: int,
+    error: type[Exception],
+    words: str,
+) -> None:
+    """The registry's own refusals, as a Confluent registry words them (status, error code)."""
+    registry = ConfluentRegistry.from_settings(
+        Settings(schema_registry=refusing_registry, schema_registry_retries=0)
+    )
+    # past the compatibility check (its reads get the same answer): the registration's own answer
+    monkeypatch.setattr(registry, "check", lambda schema, subject, level=None: SubjectCheck(subject, "B", 0))
+    _Recorder.status, _Recorder.code = status, code
+    with pytest.raises(error) as info:
+        registry.register(MIXED_ENVELOPE_SCHEMA)
+    assert words in str(info.value)
