@@ -20,6 +20,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+DELIVERY_TURNS = 4  # loop turns an agent waits for faust to deliver the next fetched record (agent_loop)
 
 Batch = list[Any]  # faust messages (topic, partition, offset, key, value, headers)
 Handler = Callable[[Batch], Awaitable[None]]
@@ -126,6 +127,13 @@ class AgentRegistry:
             stats.last_event_at = loop.time()
             if not drop(msg):
                 batch.append(msg)
+            if batch and len(batch) < max_batch and queue.empty():
+                # faust's fetcher hands records over one at a time, a few loop turns each (it waits for
+                # each delivery): give it those turns to deliver what it has fetched already
+                for _ in range(DELIVERY_TURNS):
+                    await asyncio.sleep(0)
+                    if not queue.empty():
+                        break
             if not batch or (len(batch) < max_batch and not queue.empty()):
                 continue
             taken, batch = batch, []

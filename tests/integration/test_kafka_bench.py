@@ -51,7 +51,6 @@ def test_the_worker_and_the_raw_program_move_every_event(kafka_bootstrap: str, t
 
     worker = bench.worker_backlog(kafka_bootstrap, lines, "at_least_once", False, True, 1, tmp_path)
     assert worker.events == accepted  # every admitted event reached one outcome, none twice
-    assert worker.seconds > 0 and worker.cpu_us > 0
 
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = bench.Topology(pipeline, bench.FileRegistry(tmp_path / "schemas"), prefix="x")
