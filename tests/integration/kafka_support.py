@@ -305,3 +305,24 @@ async def create_produce_consume(bootstrap: str, topic: str, value: bytes) -> li
     finally:
         await consumer.stop()
     return [(r.key, r.value) for r in batches.get(tp, [])]
+
+
+async def outcomes_then_stop(
+    worker: subprocess.Popen[bytes],
+    log: Path,
+    bootstrap: str,
+    topology: Topology,
+    events: int,
+    group: str,
+    timeout_s: float = 180,
+) -> dict[str, list[str]]:
+    """Wait (bounded) until `events` runs reached an outcome and the group consumed the audit topic to its
+    end, stop the worker with SIGTERM and check it exited cleanly; the terminal decisions by boundary."""
+    alive = lambda: worker.poll() is None  # noqa: E731
+    try:
+        got = await wait_for_outcomes(bootstrap, topology, events, timeout_s, alive=alive)
+        assert await wait_consumed(bootstrap, group, topology.audit_topic, 90, alive)
+    finally:
+        code = stop_worker(worker)
+    assert code == 0, log.read_text()[-3000:]
+    return got

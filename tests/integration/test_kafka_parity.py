@@ -24,12 +24,10 @@ from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
     multiset,
+    outcomes_then_stop,
     read_store_rows,
     rows_by_run,
     start_worker,
-    stop_worker,
-    wait_consumed,
-    wait_for_outcomes,
 )
 
 pytestmark = pytest.mark.integration
@@ -58,17 +56,10 @@ async def test_kafka_runtime_matches_local_runtime(
     await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
     audit_dir = tmp_path / "audit"
     worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, audit=f"chdb://{audit_dir}")
-    try:
-        got = await wait_for_outcomes(
-            kafka_bootstrap, topology, EVENTS, 120, alive=lambda: worker.poll() is None
-        )
-        group = f"{topic_prefix}-{pipeline.workflow.name}"
-        assert await wait_consumed(
-            kafka_bootstrap, group, topology.audit_topic, 60, lambda: worker.poll() is None
-        )
-    finally:
-        code = stop_worker(worker)
-    assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    group = f"{topic_prefix}-{pipeline.workflow.name}"
+    got = await outcomes_then_stop(
+        worker, tmp_path / "worker.log", kafka_bootstrap, topology, EVENTS, group, 120
+    )
 
     counts = {b: len(d) for b, d in got.items()}
     assert sum(counts.values()) == EVENTS, counts

@@ -23,13 +23,11 @@ from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
     multiset,
+    outcomes_then_stop,
     read_store_rows,
     read_topic,
     rows_by_run,
     start_worker,
-    stop_worker,
-    wait_consumed,
-    wait_for_outcomes,
 )
 from tests.integration.test_kafka_parity import run_local
 
@@ -74,17 +72,8 @@ async def test_exactly_once_worker_matches_the_local_runtime(
         assert committed < EVENTS, "the worker finished before it was killed; nothing was tested"
 
     worker = start_worker(tmp_path, kafka_bootstrap, topic_prefix, "exactly_once", audit, log_name="2.log")
-    try:
-        got = await wait_for_outcomes(
-            kafka_bootstrap, topology, EVENTS, 180, alive=lambda: worker.poll() is None
-        )
-        group = f"{topic_prefix}-{pipeline.workflow.name}"
-        assert await wait_consumed(
-            kafka_bootstrap, group, topology.audit_topic, 90, lambda: worker.poll() is None
-        )
-    finally:
-        code = stop_worker(worker)
-    assert code == 0, (tmp_path / "2.log").read_text()[-3000:]
+    group = f"{topic_prefix}-{pipeline.workflow.name}"
+    got = await outcomes_then_stop(worker, tmp_path / "2.log", kafka_bootstrap, topology, EVENTS, group)
 
     # decisions: the same multiset per output topic, no event twice, none lost
     assert sum(len(d) for d in got.values()) == EVENTS, {b: len(d) for b, d in got.items()}

@@ -11,21 +11,12 @@ from typing import Any
 
 import pytest
 
-from dana_workflows.processors.base import OutcomeKind, StepContext
+from dana_workflows.processors.base import OutcomeKind
 from dana_workflows.processors.route import RouteProcessor
-from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.ir import BranchIR, RouteStepIR
+from tests.unit.processors.test_processors import ctx, env
 
 pytestmark = pytest.mark.unit
-
-
-def env(**payload: object) -> Envelope:
-    return Envelope("e/in", "r", "w", 1, "in", dict(payload), provenance={"rule_results": []})
-
-
-def ctx() -> StepContext:
-    ticks = iter(range(1_000_000, 10_000_000))
-    return StepContext(clock=lambda: next(ticks))
 
 
 @pytest.mark.parametrize(

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from dana_workflows.streams.kafka.frontier import Frontier, Gap
+from dana_workflows.streams.kafka.frontier import Gap
+from tests.unit.streams.test_frontier import K, anchored
 
 pytestmark = pytest.mark.unit
-
-K = ("t", 0)
-
-
-def anchored(start: int = 0) -> Frontier:
-    f = Frontier()
-    f.anchor(K, start)
-    return f
 
 
 def test_a_marker_alone_at_the_end_of_a_partition_is_accounted_for() -> None:
