@@ -3,6 +3,11 @@
     python bench/objective_inference.py                  # the suite: per dataset and overall
     python bench/objective_inference.py --quiet          # overall figures only
     python bench/objective_inference.py --autotest DIR   # + Auto-Test RT/ST-bench (a checkout, not shipped)
+    python bench/objective_inference.py --llm [--limit N] # + a model's proposals, from DWF_LLM_DEFAULT__*
+
+With --llm, the model behind DWF_LLM_DEFAULT__BASE_URL (the project's scripted test server, or the real local
+model of `dana-wf llm up`, or any OpenAI-compatible server) proposes rules for each dataset from its domain,
+name and fields; they pass the same gates as the profilers' (objectives.infer) and are scored the same way.
 
 Rule level: an inferred rule matches a gold rule when both give the same verdict on every evaluation
 event (200 clean held-out events and the injected errors, none of which inference saw); each gold rule
@@ -43,13 +48,15 @@ suite = _suite_module()
 Dataset = Any  # objectives_suite_generate.Dataset
 build, load_suite = suite.build, suite.load_suite
 
+from dana_workflows.core.settings import load_settings  # noqa: E402
 from dana_workflows.objectives.domain_packs import load_pack  # noqa: E402
 from dana_workflows.objectives.infer import Boundary, infer_boundary  # noqa: E402
+from dana_workflows.objectives.llm_proposals import propose_all  # noqa: E402
 from dana_workflows.objectives.refine import passes  # noqa: E402
 from dana_workflows.objectives.sample import parse_sample  # noqa: E402
 from dana_workflows.objectives.settings import InferenceSettings  # noqa: E402
 from dana_workflows.workflow.cel_expr import compile_expr  # noqa: E402
-from dana_workflows.workflow.ir import FieldIR  # noqa: E402
+from dana_workflows.workflow.ir import FieldIR, WorkflowIR  # noqa: E402
 
 Event = dict[str, Any]
 
@@ -147,6 +154,26 @@ def infer_rules(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings)
     return [p.rule for p in result.proposals]
 
 
+def with_model(model: str) -> Callable[[Dataset, list[FieldIR], InferenceSettings], list[str]]:
+    """infer_rules plus the model's proposals for the dataset's input (only those that pass the gates)."""
+
+    def method(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings) -> list[str]:
+        sample = parse_sample([json.dumps(e) for e in ds.sample], fields, f"{ds.name}/sample")
+        holdout = parse_sample([json.dumps(e) for e in ds.holdout], fields, f"{ds.name}/holdout")
+        boundary = Boundary("input", {f.name: f for f in fields}, sample, holdout)
+        # a workflow with no steps: the prompt reads only its name, description and the input's fields
+        ir = WorkflowIR.model_construct(
+            name=ds.name, description=f"{ds.domain} records ({ds.name})", input=tuple(fields), steps=()
+        )
+        proposed, errors = propose_all(ir, [boundary], model)
+        for error in errors:
+            print(f"  {ds.name}: {error}")
+        result = infer_boundary(boundary, load_pack(ds.pack), settings, extra=proposed.get("input", []))
+        return [p.rule for p in result.proposals]
+
+    return method
+
+
 def naive_rules(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings) -> list[str]:
     """The baseline: bare min/max of every number, every seen value of a short list of strings."""
     events = as_read(ds.sample, fields, "sample")
@@ -166,11 +193,13 @@ def naive_rules(ds: Dataset, fields: list[FieldIR], settings: InferenceSettings)
 
 
 def run_suite(
-    method: Callable[[Dataset, list[FieldIR], InferenceSettings], list[str]], verbose: bool
+    method: Callable[[Dataset, list[FieldIR], InferenceSettings], list[str]],
+    verbose: bool,
+    limit: int | None = None,
 ) -> Score:
     settings = InferenceSettings()
     total = Score()
-    for ds in (build(d) for d in load_suite()):
+    for ds in (build(d) for d in load_suite()[:limit]):
         fields = fields_of(ds)
         s = score(method(ds, fields, settings), ds, fields)
         total.add(s)
@@ -197,12 +226,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--autotest", type=Path, help="a checkout of github.com/qixuchen/AutoTest (bench/autotest_columns.py)"
     )
+    ap.add_argument("--llm", action="store_true", help="also with a model's proposals (DWF_LLM_DEFAULT__*)")
+    ap.add_argument("--limit", type=int, help="only the first N datasets (a real model is slow)")
     args = ap.parse_args(argv)
     print("objective inference on the labelled suite (bench/data/objectives)")
-    ours = run_suite(infer_rules, not args.quiet)
-    naive = run_suite(naive_rules, False)
+    ours = run_suite(infer_rules, not args.quiet, args.limit)
+    naive = run_suite(naive_rules, False, args.limit)
     summary("inferred", ours)
     summary("naive", naive)
+    if args.llm:
+        model = load_settings().llm_default.model
+        summary("+model", run_suite(with_model(model), not args.quiet, args.limit))
     if args.autotest is not None:
         from autotest_columns import report  # bench/ is on the path when run as a script
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,35 @@ def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
     assert preds[0] > 0 and preds[1] > 0 and preds[2] == 0.0 and preds[3] > 0
     assert at.recall_at_precision([1, 1, 0], [0.9, 0.5, 0.7]) == 0.5  # at 0.5 precision is 2/3 < 0.8
     assert at.recall_at_precision([1, 1, 0], [0.9, 0.5, 0.7], floor=0.6) == 1.0
+
+
+MODEL_RULES = "\n".join(
+    [
+        "last4_len | size(card_last4) == 4 | a card's last four digits",
+        "ghost | premium > 0.0 | a field the dataset does not have",
+    ]
+)
+
+
+@pytest.fixture
+def llm_server_script() -> Any:
+    from dana_workflows.devservices.llm_server.script import Script
+
+    rules = [
+        {"name": "cards", "match": {"contains": ["- card_last4: string"]}, "reply": {"rules": MODEL_RULES}},
+        {"name": "nothing", "reply": {"rules": ""}},
+    ]
+    return Script.model_validate({"models": ["dwf-test-model"], "rules": rules})
+
+
+def test_llm_mode_adds_only_the_models_rules_that_pass_the_gates(
+    llm_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DWF_LLM_DEFAULT__BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("DWF_LLM_CACHE_PATH", str(tmp_path / "cache"))
+    ds = bench.build(next(d for d in bench.load_suite() if d.name == "card_payments"))
+    fields = bench.fields_of(ds)
+    alone = bench.infer_rules(ds, fields, InferenceSettings())
+    with_model = bench.with_model("dwf-test-model")(ds, fields, InferenceSettings())
+    assert llm_server.count() == 1  # one call for the dataset's input
+    assert set(with_model) - set(alone) == {"size(card_last4) == 4"}  # the ghost field never passes
