@@ -405,6 +405,7 @@ class Committer:
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """faust's on_partitions_revoked signal: the consumer still owns ``revoked`` (its fetching is
         stopped), so what was handled can be committed now instead of being redone by the next owner."""
+        self.state.rebalances += 1  # records an agent took but has not begun to handle are left (agent_loop)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.revoke_timeout_s
         while not self.state.idle() and loop.time() < deadline:

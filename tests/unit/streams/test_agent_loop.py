@@ -107,3 +107,27 @@ async def test_a_failing_handling_stops_the_worker_and_nothing_more_is_handled()
 def test_an_agent_takes_at_least_one_record() -> None:
     with pytest.raises(ValueError, match="at least one record"):
         KafkaOptions(bootstrap="127.0.0.1:9", max_batch=0)
+
+
+async def test_records_taken_before_a_rebalance_are_left_to_be_delivered_again() -> None:
+    """A revocation (commit.py counts it in the state) while a batch is being taken: the commit it made
+    did not include those records, so they are not handled here; later records are."""
+
+    async def crash(exc: BaseException) -> None:
+        return None
+
+    state = WorkerState()
+    registry = AgentRegistry(state, crash)
+    handled: list[list[int]] = []
+
+    async def handle(batch: list[Any]) -> None:
+        handled.append([m.offset for m in batch])
+
+    def drop(msg: Any) -> bool:
+        if msg.offset == 1:
+            state.rebalances += 1  # partitions revoked while offsets 0 and 1 were being taken
+        return False
+
+    lock = registry.add("t", handle)
+    await registry.consume(stream_of([[0, 1], [2]]), AgentStats("t"), lock, handle, drop=drop)
+    assert handled == [[2]]
