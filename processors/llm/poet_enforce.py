@@ -4,7 +4,7 @@ rule, verification when the risk assessor asks for it (naive mode: always), then
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dana_workflows.processors.base import Outcome, StepContext
 from dana_workflows.processors.efficiency.budget import Refused
@@ -13,11 +13,9 @@ from dana_workflows.processors.llm.cache import LLMCache
 from dana_workflows.processors.llm.client import LLMClient, LLMRequest, LLMResult
 from dana_workflows.processors.llm.phase_prompts import VIOLATED, repair_history, verify_system, verify_user
 from dana_workflows.processors.llm.poet_record import EventRecord
+from dana_workflows.processors.llm.poet_step import PoetStep
 from dana_workflows.processors.llm.prompt import RenderedPrompt
 from dana_workflows.schemas.envelope import Envelope
-
-if TYPE_CHECKING:
-    from dana_workflows.processors.llm.processor import LLMProcessor
 
 NAIVE_DECISION = "naive mode verifies every answer"
 
@@ -26,7 +24,7 @@ NAIVE_DECISION = "naive mode verifies every answer"
 class Turn:
     """What the enforce phase works on: the event, its call so far, and where the calls go."""
 
-    p: LLMProcessor
+    p: PoetStep
     env: Envelope
     ctx: StepContext
     ev: EventRecord

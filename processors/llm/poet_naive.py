@@ -4,22 +4,18 @@ verifies the answer against the objectives); no cache, no known answers, no bypa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dana_workflows.processors.base import Outcome, RuleResult, StepContext
 from dana_workflows.processors.efficiency.budget import Refused
 from dana_workflows.processors.llm.phase_prompts import GUARD_ID, perceive_system, perceive_user
 from dana_workflows.processors.llm.poet_enforce import Turn, enforce
 from dana_workflows.processors.llm.poet_record import EventRecord, call_fields_of
+from dana_workflows.processors.llm.poet_step import PoetStep
 from dana_workflows.schemas.envelope import Envelope
-
-if TYPE_CHECKING:
-    from dana_workflows.processors.llm.processor import LLMProcessor
 
 NAIVE = "naive"
 
 
-def _refusal(p: LLMProcessor, env: Envelope, ev: EventRecord, failed: str | None) -> Outcome:
+def _refusal(p: PoetStep, env: Envelope, ev: EventRecord, failed: str | None) -> Outcome:
     """The model said the input fails a check: skip (the guard), or reject naming the check."""
     ev.settled_by, ev.proceeded = "perceive", False
     if failed == GUARD_ID and p.guard is not None:
@@ -37,7 +33,7 @@ def _refusal(p: LLMProcessor, env: Envelope, ev: EventRecord, failed: str | None
     return Outcome.reject(env, [f"{result.rule_id}: {result.message}"], rule_results=[result])
 
 
-async def run_naive(p: LLMProcessor, env: Envelope, ctx: StepContext, ev: EventRecord) -> Outcome:
+async def run_naive(p: PoetStep, env: Envelope, ctx: StepContext, ev: EventRecord) -> Outcome:
     ready = p.prepare(env, ctx, NAIVE)
     if isinstance(ready, Outcome):
         return ready

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dana_workflows.processors.base import Outcome, StepContext
 from dana_workflows.processors.efficiency.budget import Refused
 from dana_workflows.processors.efficiency.risk import HIGH, Signals
 from dana_workflows.processors.llm.phase_prompts import INPUT_OK, combined_system
 from dana_workflows.processors.llm.poet_enforce import Turn, enforce
 from dana_workflows.processors.llm.poet_record import EventRecord, call_fields_of
+from dana_workflows.processors.llm.poet_step import PoetStep
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.cel_expr import EvaluationError
-
-if TYPE_CHECKING:
-    from dana_workflows.processors.llm.processor import LLMProcessor
 
 OPTIMISED = "optimised"
 NAIVE_CALLS_PER_ANSWER = 3  # perceive + operate + enforce: what a known answer saves
 
 
-def _known_answer(p: LLMProcessor, env: Envelope, ev: EventRecord) -> Outcome | None:
+def _known_answer(p: PoetStep, env: Envelope, ev: EventRecord) -> Outcome | None:
     for i, (expr, known) in enumerate(p.known):
         try:
             hit = expr.evaluate(env.payload) is True
@@ -48,7 +44,7 @@ def _known_answer(p: LLMProcessor, env: Envelope, ev: EventRecord) -> Outcome | 
     return None
 
 
-async def run_optimised(p: LLMProcessor, env: Envelope, ctx: StepContext, ev: EventRecord) -> Outcome:
+async def run_optimised(p: PoetStep, env: Envelope, ctx: StepContext, ev: EventRecord) -> Outcome:
     # perceive: symbols only
     wanted = p.guard_allows(env)
     if isinstance(wanted, Outcome):
