@@ -69,3 +69,27 @@ def test_within_limit_at_exactly_the_limit(amount: float, expected: bool) -> Non
 )
 def test_equal_operands_through_logic_and_conditionals(source: str, expected: Any) -> None:
     assert both_paths(source, {"x": 10}) == (expected, expected)
+
+
+def cel_outcome(source: str, scope: dict[str, Any], native: bool) -> tuple[str, Any]:
+    """The value, or the error's type and message: the two paths must give the same of either."""
+    expr = compile_expr(source)
+    assert expr.native is not None, f"{source} should run on the fast path"
+    if not native:
+        expr = dataclasses.replace(expr, native=None)
+    try:
+        value = expr.evaluate(scope)
+    except Exception as exc:
+        return (type(exc).__name__, str(exc))
+    return ("nan", None) if value != value else ("value", value)  # NaN is not equal to itself
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(7, 2), (7, 0), (-(2**63), 1), (2**63 - 1, 1), (7.5, 2.0), (7.5, 0.0), (-0.0, 0.0), (0.0, 0.0)],
+)
+def test_arithmetic_at_zero_and_the_int64_limits(op: str, a: Any, b: Any) -> None:
+    """Division by zero, overflow past int64 and signed zeros: CEL's answer or error, on both paths."""
+    scope = {"x": a, "y": b}
+    assert cel_outcome(f"x {op} y", scope, native=True) == cel_outcome(f"x {op} y", scope, native=False)
