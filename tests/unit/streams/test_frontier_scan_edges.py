@@ -52,3 +52,13 @@ def test_a_scan_below_the_committed_offset_changes_nothing() -> None:
     f.handled(K, 10)
     assert f.scanned(K, 0, 9, records=[3]) == []  # all below the start: done before this worker
     assert f.commit_point(K) == 11
+
+
+def test_a_stale_commit_report_never_moves_the_floor_back() -> None:
+    """A commit seen late (an older offset, from before a rebalance) leaves what is done for good done."""
+    f = anchored(10)
+    f.handled(K, 10)
+    f.committed(K, 11)
+    assert f.commit_floor(K) == 11
+    f.committed(K, 5)
+    assert f.commit_floor(K) == 11 and f.commit_point(K) is None
