@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dana_workflows.workflow.cel_expr import compile_expr
+from dana_workflows.workflow.cel_native import Defer
 
 pytestmark = pytest.mark.unit
 
@@ -93,3 +94,45 @@ def test_arithmetic_at_zero_and_the_int64_limits(op: str, a: Any, b: Any) -> Non
     """Division by zero, overflow past int64 and signed zeros: CEL's answer or error, on both paths."""
     scope = {"x": a, "y": b}
     assert cel_outcome(f"x {op} y", scope, native=True) == cel_outcome(f"x {op} y", scope, native=False)
+
+
+@pytest.mark.parametrize(
+    ("source", "scope", "expected"),
+    [
+        ("x + y", {"x": 7, "y": 2}, 9),
+        ("x - y", {"x": 7, "y": 2}, 5),
+        ("x * y", {"x": 7, "y": -2}, -14),
+        ("x + y", {"x": 7.5, "y": 2.0}, 9.5),
+        ("x - y", {"x": 7.5, "y": 2.0}, 5.5),
+        ("x * y", {"x": 7.5, "y": 2.0}, 15.0),
+        ("x / y", {"x": 7.5, "y": 2.0}, 3.75),
+        ("x + y", {"x": "ab", "y": "cd"}, "abcd"),
+        ("-x", {"x": 3}, -3),
+        ("-x", {"x": 2.5}, -2.5),
+    ],
+)
+def test_the_fast_path_answers_certain_arithmetic_itself(
+    source: str, scope: dict[str, Any], expected: Any
+) -> None:
+    """The closure itself, not the library behind it: a fast path that always deferred would be slow."""
+    native = compile_expr(source).native
+    assert native is not None
+    got = native(scope)
+    assert (type(got), got) == (type(expected), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "scope"),
+    [
+        ("x / y", {"x": 7, "y": 2}),  # int division truncates in CEL
+        ("x / y", {"x": 7.5, "y": 0.0}),  # CEL's answer for a zero divisor
+        ("x + y", {"x": 7, "y": 2.0}),  # CEL does not mix int and double
+        ("x + y", {"x": 2**63 - 1, "y": 1}),  # overflow is CEL's error
+        ("x - y", {"x": "a", "y": "b"}),  # no string subtraction
+    ],
+)
+def test_the_fast_path_defers_what_it_cannot_vouch_for(source: str, scope: dict[str, Any]) -> None:
+    native = compile_expr(source).native
+    assert native is not None
+    with pytest.raises(Defer):
+        native(scope)
