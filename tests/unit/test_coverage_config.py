@@ -28,7 +28,10 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["coverage"
 def test_every_room_is_a_coverage_source() -> None:
     rooms = {p.name for p in (ROOT / "dana_workflows").iterdir() if p.is_symlink()}
     assert rooms, "dana_workflows/ should hold one symlink per room"
-    assert set(CONFIG["run"]["source"]) == rooms | {"dana_workflows"}
+    assert set(CONFIG["run"]["source"]) == rooms | {"dana_workflows"}, (
+        "pyproject.toml [tool.coverage.run] source must list every room's folder (a new room is not measured "
+        "until it is added there)"
+    )
 
 
 def test_branches_and_started_processes_are_measured() -> None:
