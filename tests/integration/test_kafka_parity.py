@@ -14,6 +14,7 @@ import pytest
 
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
@@ -45,6 +46,26 @@ async def run_local(lines: list[str], tmp: Path) -> tuple[dict[str, list[str]], 
     return decisions, rows
 
 
+def assert_same_as_local(
+    got: dict[str, list[str]],
+    local_decisions: dict[str, list[str]],
+    kafka_rows: list[AuditRow],
+    local_rows: list[AuditRow],
+) -> set[str]:
+    """The worker's decisions per terminal topic equal the local runtime's (as multisets), its chains are
+    whole with no duplicate row, and each event run holds the same rows; returns the event runs (drift
+    windows, '<wf>.drift' runs, have their own parity test: test_kafka_drift.py)."""
+    for boundary in got:
+        assert multiset(got[boundary]) == multiset(local_decisions.get(boundary, [])), boundary
+    report = verify_rows(kafka_rows)
+    assert report.ok and not report.duplicates, [str(f) for f in report.findings[:5]]
+    event_runs = {r.run_id for r in local_rows if r.kind == "received"}
+    assert rows_by_run([r for r in kafka_rows if r.run_id in event_runs]) == rows_by_run(
+        [r for r in local_rows if r.run_id in event_runs]
+    )
+    return event_runs
+
+
 async def test_kafka_runtime_matches_local_runtime(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -63,17 +84,8 @@ async def test_kafka_runtime_matches_local_runtime(
 
     counts = {b: len(d) for b, d in got.items()}
     assert sum(counts.values()) == EVENTS, counts
-    for boundary in got:
-        assert multiset(got.get(boundary, [])) == multiset(local_decisions.get(boundary, [])), boundary
-
     kafka_rows = read_store_rows(audit_dir)
-    report = verify_rows(kafka_rows)
-    assert report.ok and not report.duplicates, [str(f) for f in report.findings[:5]]
-    # the event runs; drift windows ('<wf>.drift' runs) have their own parity test (test_kafka_drift.py)
-    event_runs = {r.run_id for r in local_rows if r.kind == "received"}
-    assert rows_by_run([r for r in kafka_rows if r.run_id in event_runs]) == rows_by_run(
-        [r for r in local_rows if r.run_id in event_runs]
-    )
+    event_runs = assert_same_as_local(got, local_decisions, kafka_rows, local_rows)
     assert {r.run_id for r in kafka_rows} - event_runs <= {f"{pipeline.workflow.name}.drift"}
     # every outcome kind is exercised by this input
     assert {json.loads(d)["step"] for d in got["rejected"]} >= {"ingest", "check_claim", "enforce_objective"}

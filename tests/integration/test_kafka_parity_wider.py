@@ -22,14 +22,12 @@ from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import (
     CLAIMS_SPEC,
     claims_lines,
-    multiset,
     outcomes_then_stop,
     read_store_rows,
     read_topic,
-    rows_by_run,
     start_worker,
 )
-from tests.integration.test_kafka_parity import run_local
+from tests.integration.test_kafka_parity import assert_same_as_local, run_local
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +77,7 @@ async def test_exactly_once_worker_matches_the_local_runtime(
     assert sum(len(d) for d in got.values()) == EVENTS, {b: len(d) for b, d in got.items()}
     # the terminal topics (drift windows have their own parity test, test_kafka_drift.py)
     assert set(got) == {"out", "rejected", "dlq"}
-    for boundary in got:
-        assert multiset(got.get(boundary, [])) == multiset(local_decisions.get(boundary, [])), boundary
-
-    # audit: whole chains, no duplicate row, and the same rows per run as the local runtime's
-    kafka_rows = read_store_rows(audit_dir)
-    report = verify_rows(kafka_rows)
-    assert report.ok and not report.duplicates, [str(f) for f in report.findings[:5]]
-    event_runs = {r.run_id for r in local_rows if r.kind == "received"}
-    assert rows_by_run([r for r in kafka_rows if r.run_id in event_runs]) == rows_by_run(
-        [r for r in local_rows if r.run_id in event_runs]
-    )
+    assert_same_as_local(got, local_decisions, read_store_rows(audit_dir), local_rows)
     # the local runtime's own chains verify too
     local_report = verify_rows(local_rows)
     assert local_report.ok and not local_report.duplicates
