@@ -3,6 +3,12 @@
     python bench/llm_efficiency.py                      # claims_llm (10,000 events) and refunds (6,000)
     python bench/llm_efficiency.py --quick              # smaller runs, for a look
     python bench/llm_efficiency.py --json results.json  # the figures as JSON too
+    python bench/llm_efficiency.py --endpoint http://127.0.0.1:8080/v1 --events 200   # a real model instead
+
+With --endpoint, every workload runs against that OpenAI-compatible server (for example the real local
+model of `dana-wf llm up`) through a counting proxy, instead of the scripted test server; the scripted model
+stays the source of known answers (its replies are what the decision checks are written from), a real
+model's figures show the mechanisms at work on answers nobody scripted.
 
 Per workload, in one process against the OpenAI-compatible test server (devservices/llm_server) with a
 scripted model whose replies depend only on the prompt's content:
@@ -26,6 +32,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,9 +148,7 @@ class ModeRun:
         return sum(int(s["tokens"]["input"]) + int(s["tokens"]["output"]) for s in self.summaries.values())
 
 
-async def _run(
-    ir: WorkflowIR, lines: list[str], tmp: Path, server: ServerThread, state: EfficiencyState
-) -> ModeRun:
+async def _run(ir: WorkflowIR, lines: list[str], tmp: Path, server: Any, state: EfficiencyState) -> ModeRun:
     pipeline = compile_pipeline(ir)
     topo = Topology(pipeline, FileRegistry(tmp / "schemas"))
     rows: list[AuditRow] = []
@@ -208,7 +215,7 @@ async def measure(
     """Calibrate on ``calibration_lines`` (none: stay uncalibrated), then run ``lines`` in both modes."""
     ir = load_spec(spec_path)
     bypass = llm_steps_of(ir.steps)[0].efficiency.bypass
-    server = ServerThread(load_script(w.script)).start()
+    server: Any = CountingProxy(ENDPOINT).start() if ENDPOINT else ServerThread(load_script(w.script)).start()
     try:
         cal_dir: Path | None = None
         cal_json: dict[str, Any] = {"steps": {}}
@@ -235,9 +242,75 @@ async def measure(
     return _report(w, ir.name, lines, naive, opt, cal_json)
 
 
-async def run_workload(w: Workload, quick: bool) -> dict[str, Any]:
-    size = 1_200 if quick else w.size
-    calib_size = 1_500 if quick else w.calibration_size
+class CountingProxy:
+    """Forwards every request to an upstream OpenAI-compatible server and counts the chat calls, so a real
+    server is measured the way the scripted one is (requests received, retries included). It offers what
+    the bench reads of the test server: ``base_url`` and ``server.log``."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.log: list[str] = []
+        self.server = self
+        self._thread = threading.Thread(target=self._serve, name="counting-proxy", daemon=True)
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> CountingProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def forward(request: web.Request) -> web.Response:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600))
+            session = self._session
+            path = request.match_info["tail"]
+            if path.endswith("chat/completions"):
+                self.log.append(path)
+            body = await request.read()
+            headers = {
+                k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization")
+            }
+            async with session.request(
+                request.method, f"{self.upstream}/{path}", data=body, headers=headers
+            ) as up:
+                return web.Response(status=up.status, body=await up.read(), content_type=up.content_type)
+
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/v1/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ready.set()
+        self._loop.run_forever()
+
+
+ENDPOINT: str | None = None  # --endpoint: a real server instead of the scripted one
+
+
+async def run_workload(w: Workload, quick: bool, events: int | None = None) -> dict[str, Any]:
+    size = events or (1_200 if quick else w.size)
+    calib_size = events or (1_500 if quick else w.calibration_size)
     with tempfile.TemporaryDirectory(prefix=f"dwf-eff-{w.name}-") as tmpdir:
         tmp = Path(tmpdir)
         return await measure(w, w.spec(tmp), w.events(size), w.calibration(calib_size), tmp)
@@ -341,12 +414,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1,200 events a workload")
     ap.add_argument("--only", choices=sorted(WORKLOADS), help="one workload")
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("--endpoint", help="an OpenAI-compatible server to measure instead of the scripted one")
+    ap.add_argument("--events", type=int, help="events a workload (and for calibration)")
     args = ap.parse_args()
+    global ENDPOINT
+    ENDPOINT = args.endpoint
     results = []
     for name, w in WORKLOADS.items():
         if args.only and name != args.only:
             continue
-        r = asyncio.run(run_workload(w, args.quick))
+        r = asyncio.run(run_workload(w, args.quick, args.events))
         _print(r)
         results.append(r)
     if args.json:

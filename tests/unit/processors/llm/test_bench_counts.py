@@ -70,3 +70,27 @@ async def test_call_counts_of_a_small_fixed_run(tmp_path: Path) -> None:
     assert r["differences"] == [] and r["high_risk_bypassed"] == 0 and r["high_risk_events"] == 1
     # the estimate counts this mode's send-back too; measured naive fixed that answer in its enforce call
     assert r["optimised"]["naive_calls_estimate"] == 27
+
+
+def test_the_counting_proxy_forwards_and_counts_chat_calls_only() -> None:
+    """--endpoint measures a real server through this proxy: calls counted as the test server counts them."""
+    import httpx
+
+    from dana_workflows.devservices.llm_server.script import Script
+    from dana_workflows.devservices.llm_server.server import ServerThread
+
+    script = Script.model_validate({"models": ["dwf-test-model"], "rules": [{"reply": {"answer": "yes"}}]})
+    upstream = ServerThread(script).start()
+    proxy = bench.CountingProxy(upstream.base_url).start()
+    try:
+        body = {"model": "dwf-test-model", "messages": [{"role": "user", "content": "hello"}]}
+        for _ in range(2):
+            reply = httpx.post(f"{proxy.base_url}/chat/completions", json=body, timeout=10)
+            assert reply.status_code == 200
+            assert json.loads(reply.json()["choices"][0]["message"]["content"]) == {"answer": "yes"}
+        assert httpx.get(f"{proxy.base_url}/models", timeout=10).status_code == 200
+        assert len(proxy.server.log) == 2  # the two chat calls, not the model listing
+        assert len(upstream.server.log) == 2  # and each reached the upstream server once
+    finally:
+        proxy.stop()
+        upstream.stop()
