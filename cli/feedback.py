@@ -3,13 +3,13 @@ recorded in the audit log, where `dana-wf efficiency calibrate` reads it (docs/e
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE
+from dana_workflows.core.clock import wall_clock_us
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -61,7 +61,7 @@ def feedback(
             FEEDBACK_KIND,
             step,
             details,
-            int(time.time() * 1_000_000),
+            wall_clock_us(),
             decision="correct" if correct else "wrong",
         )
     except typer.Exit:

@@ -149,7 +149,7 @@ def create(
     """Commit the workflow's rows up to as_of_us on top of its last exported checkpoint, sign, export."""
     previous = load_checkpoints(storage, workflow)
     public = key.public_key()
-    _check_chain(previous, public, workflow, raise_on=True)
+    _check_sequence(previous, public, workflow, raise_on=True)
     last = previous[-1] if previous else None
     if last is not None and as_of_us <= last.as_of_us:
         raise CheckpointError(
@@ -188,9 +188,9 @@ def verify(
         if not checkpoints:
             continue
         result.checkpoints += len(checkpoints)
-        chain_findings = _check_chain(checkpoints, public, workflow, raise_on=False)
-        result.findings.extend(chain_findings)
-        if chain_findings:
+        sequence_findings = _check_sequence(checkpoints, public, workflow, raise_on=False)
+        result.findings.extend(sequence_findings)
+        if sequence_findings:
             continue  # leaves from a forged or broken sequence prove nothing about the store
         committed = [(cp.index, leaf) for cp in checkpoints for leaf in cp.leaves]
         result.rows_committed += len(committed)
@@ -203,7 +203,7 @@ def _exported_workflows(storage: CheckpointStorage) -> list[str]:
     return sorted({name.split("/", 1)[0] for name in storage.names("") if "/" in name})
 
 
-def _check_chain(
+def _check_sequence(
     checkpoints: Sequence[Checkpoint], public: Ed25519PublicKey, workflow: str, *, raise_on: bool
 ) -> list[Finding]:
     findings: list[Finding] = []

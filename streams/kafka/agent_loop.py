@@ -1,4 +1,4 @@
-"""The one loop every agent of a worker runs (step chains, the audit sink, drift), and the registry of the
+"""The one loop every agent of a worker runs (fused steps, the audit sink, drift), and the registry of the
 agents' handlers that the committer hands dropped records back to.
 
 faust delivers one record at a time (its fetcher, conductor and stream). What an agent did per record

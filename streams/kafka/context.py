@@ -1,4 +1,4 @@
-"""What the parts of a worker (step chains, audit sink, drift, LLM wiring, metrics, watchdog) get from it:
+"""What the parts of a worker (fused steps, audit sink, drift, LLM wiring, metrics, watchdog) get from it:
 a narrow context, not the worker itself.
 
 The worker (``app.py``) builds the faust app, the committer and this context, then hands the context to

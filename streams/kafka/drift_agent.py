@@ -71,7 +71,7 @@ class DriftTap:
         self.missing = 0  # records without the header (produced before drift was declared): not counted
 
     def carried(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
-        """The values a record brings to its chain: from the input payload at the entry, else its header."""
+        """The values a record brings to its hop: from the input payload at the entry, else its header."""
         if node.input == ENTRY:
             values: dict[str, Any] = {}
             self.observer.values(values, env.payload, None)
@@ -89,12 +89,12 @@ class DriftTap:
         return value
 
     def passed(self, node: Node, result: StepResult, carried: dict[str, Any]) -> None:
-        """A step of the chain is done: when it forwarded the event, add the values the step exposes."""
+        """A step of the hop is done: when it forwarded the event, add the values the step exposes."""
         if result.forwarded:
             self.observer.values(carried["v"], result.envelope.payload, node.path)
 
     def ended(self, carried: dict[str, Any], result: StepResult, sends: Sends) -> None:
-        """The sends of a record's chain, before they go out: the values ride on in the header of the
+        """The sends of a record's hop, before they go out: the values ride on in the header of the
         record forwarded to the next step's topic, or, where the event's journey ends (a terminal topic,
         a rejection, the dlq), go to drift-values."""
         if result.edge is not None and result.edge.node is not None:

@@ -1,9 +1,9 @@
 """What a Kafka worker attaches beyond its step agents, as the local runtime does in streams/local/extras.py:
 the LLM client (cache in a faust table), the drift tap and agent (state in a faust table), and metrics.
 
-The step agents call it at four places: building each chain's StepContext (``llm``), when a record starts
-its chain (``journey``: the drift values it carries), after each step of the chain (``on_step``) and when
-the chain ends, before its sends go out (``on_end``); the worker calls ``start`` before the app starts and
+The step agents call it at four places: building each hop's StepContext (``llm``), when a record starts
+its hop (``journey``: the drift values it carries), after each step of the hop (``on_step``) and when
+the hop ends, before its sends go out (``on_end``); the worker calls ``start`` before the app starts and
 ``stop`` after it stopped.
 """
 
@@ -50,19 +50,19 @@ class KafkaExtras:
         return self.llm_wiring.client if self.llm_wiring is not None else None
 
     def journey(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
-        """What a record carries along its chain: the drift values collected so far (None: no drift)."""
+        """What a record carries along its hop: the drift values collected so far (None: no drift)."""
         return self.drift_tap.carried(node, env, msg) if self.drift_tap is not None else None
 
     def on_step(
         self, node: Node, result: StepResult, sends: Sends, seconds: float, journey: dict[str, Any] | None
     ) -> None:
-        """After each step of a chain (``sends``: the record's outcome when the chain ends at this step)."""
+        """After each step of a hop (``sends``: the record's outcome when the hop ends at this step)."""
         if self.drift_tap is not None and journey is not None:
             self.drift_tap.passed(node, result, journey)
         self.metrics.on_outcome(node, result, sends, seconds)
 
     def on_end(self, journey: dict[str, Any] | None, result: StepResult, sends: Sends) -> None:
-        """A chain's end, before its sends go out: the drift values ride on, or end their journey."""
+        """A hop's end, before its sends go out: the drift values ride on, or end their journey."""
         if self.drift_tap is not None and journey is not None:
             self.drift_tap.ended(journey, result, sends)
 

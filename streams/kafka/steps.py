@@ -1,13 +1,13 @@
-"""The step agents of a worker: each consumes one hop boundary's topic and runs the fused chain of steps
+"""The step agents of a worker: each consumes one hop boundary's topic and runs the fused steps
 that starts there.
 
 A topic stays between two steps only where one is needed (docs/kafka-runtime.md, "Fusion"): the input,
 and, with ``--per-step-topics``, every step's input (the per-step layout, one agent per step). Inside a
-chain an envelope crosses each boundary as the local runtime crosses it (``processors/boundary.py``:
+hop an envelope crosses each boundary as the local runtime crosses it (``processors/boundary.py``:
 encoded with the boundary's schema and decoded again, a payload that does not fit goes to dlq), and runs
 ``processors.executor.execute``, the call the local runtime makes, so both decide and audit the same.
 
-Records come in batches (``agent_loop.py``). Each record runs its chain at once; then, per source
+Records come in batches (``agent_loop.py``). Each record runs its hop's steps at once; then, per source
 partition, one section sends the batch's audit rows (ahead of its outputs: one message under
 at-least-once, the transaction's batch under exactly-once), its outcomes, and registers its offsets.
 Bytes that cannot be decoded go to ``dlq`` untouched, with headers naming where they came from and why.
@@ -77,7 +77,7 @@ class StepAgents:
             except PoisonMessageError as exc:
                 handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
             else:
-                rows, sends = await self._chain(node, ctx, now_us, msg, sid, env)
+                rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
                 key = env.run_id.encode()
                 handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
             parts.setdefault((msg.topic, msg.partition), []).append(handled)
@@ -93,7 +93,7 @@ class StepAgents:
             except PartitionRevokedError as exc:  # the batch's other partitions go on
                 log.info("%s", exc)
 
-    async def _chain(
+    async def _run_hop(
         self, node: Node, ctx: StepContext, now_us: list[int], msg: Any, sid: int, env: Envelope
     ) -> tuple[list[AuditRow], list[Send]]:
         """One envelope, step after step, until it reaches a topic (a hop boundary, a terminal, rejected
@@ -127,7 +127,7 @@ class StepAgents:
     def _outcome(
         self, result: StepResult, rows: list[AuditRow], ctx: StepContext, msg: Any, sid: int
     ) -> list[Send]:
-        """The chain's one send: the envelope on its next topic, or a decision on rejected/dlq."""
+        """The hop's one send: the envelope on its next topic, or a decision on rejected/dlq."""
         env = result.envelope
         if result.edge is not None:
             encoded = self.boundaries.encode(env, result.edge.boundary, ctx.clock)
