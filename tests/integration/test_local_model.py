@@ -350,7 +350,8 @@ def test_kafka_runtime_gets_schema_valid_answers_from_the_real_model(
                 "--broker",
                 kafka_bootstrap,
             ),
-            *("--prefix", prefix, "--partitions", "2", "--guarantee", guarantee, "--no-audit-sink"),
+            *("--prefix", prefix, "--partitions", "2", "--guarantee", guarantee),
+            *("--audit", f"chdb://{tmp_path / 'audit'}"),
             *("--metrics-port", "0", "--commit-interval", "0.5"),
         ],
         env=env,
@@ -369,3 +370,7 @@ def test_kafka_runtime_gets_schema_valid_answers_from_the_real_model(
         p = record["payload"]
         assert isinstance(p["risk"], str) and isinstance(p["confidence"], float)
         assert record["provenance"]["model"] == local_model.model
+    # the worker's audit sink stored the server's own usage for every answer, as the local runtime does
+    details = [d for d in _llm_details(local_model, tmp_path) if d.get("dwf.llm.outcome") == "ok"]
+    assert len({d["gen_ai.response.id"] for d in details}) == len(decided["out"])
+    assert all(d["gen_ai.usage.input_tokens"] > 20 and d["gen_ai.usage.output_tokens"] > 0 for d in details)
