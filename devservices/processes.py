@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -111,6 +111,20 @@ def stop(pid: int, timeout_s: float = 30.0) -> None:
     if proc is not None:
         with contextlib.suppress(Exception):
             proc.wait(timeout=1)
+
+
+def stop_service(
+    data: Path, files: Sequence[str], is_ours: Callable[[int, Path], bool], timeout_s: float
+) -> bool:
+    """``down`` of a service: stop the process named by ``data/files[0]`` (its pid file) when it is still
+    ours, then forget all its files. False when none was running."""
+    pid = read_pid(data / files[0])
+    running = pid is not None and is_ours(pid, data)
+    if running and pid is not None:
+        stop(pid, timeout_s)
+    for name in files:
+        (data / name).unlink(missing_ok=True)
+    return running
 
 
 def log_tail(log_file: Path, lines: int = 40) -> str:

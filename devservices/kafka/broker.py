@@ -42,6 +42,7 @@ from dana_workflows.devservices.processes import (
     read_pid,
     start_detached,
     stop,
+    stop_service,
 )
 from dana_workflows.devservices.processes import (
     free_port as free_port,  # re-exported: tests and benches call broker.free_port()
@@ -631,12 +632,7 @@ def down(data_dir: Path | str = DEFAULT_DATA_DIR, timeout_s: float = 30.0) -> bo
     Returns False when no broker was running. The data stays; remove the data dir to start afresh.
     """
     data = Path(data_dir).expanduser().resolve()
-    pid = read_pid(data / _PID_FILE)
-    was_running = pid is not None and _is_our_broker(pid, data)
-    if was_running and pid is not None:
-        stop(pid, timeout_s)
-    _cleanup_files(data)
-    return was_running
+    return stop_service(data, (_PID_FILE, _STATE_FILE), _is_our_broker, timeout_s)
 
 
 def _cleanup_files(data: Path) -> None:

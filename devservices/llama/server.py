@@ -28,6 +28,7 @@ from dana_workflows.devservices.processes import (
     read_pid,
     start_detached,
     stop,
+    stop_service,
 )
 
 DEFAULT_DATA_DIR = Path(".dwf/llm")
@@ -156,12 +157,7 @@ def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> ModelServerStatus:
 def down(data_dir: Path | str = DEFAULT_DATA_DIR, timeout_s: float = 15.0) -> bool:
     """Stop this data dir's server (SIGTERM, then SIGKILL); False when none was running."""
     data = Path(data_dir).expanduser().resolve()
-    pid = read_pid(data / _PID_FILE)
-    running = pid is not None and _is_our_server(pid, data)
-    if running and pid is not None:
-        stop(pid, timeout_s)
-    _forget(data)
-    return running
+    return stop_service(data, (_PID_FILE, _STATE_FILE), _is_our_server, timeout_s)
 
 
 def _healthy(base: str) -> bool:
