@@ -77,6 +77,7 @@ class Committer:
         codec: WireCodec | None = None,
         audit_topic: str | None = None,
         revoke_timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.exactly_once = exactly_once
@@ -94,7 +95,8 @@ class Committer:
         self._missing: dict[Key, int] = {}  # a never-handled record found at the last commit, per partition
         self._commit_lock = asyncio.Lock()  # the commit loop, a drain and a revocation may all commit
         self.generation = 0  # bumped at each revocation; sections of an older one send and register nothing
-        self.last_commit_at = time.monotonic()
+        self.clock = clock  # when the last commit happened (the watchdog compares it with its own clock)
+        self.last_commit_at = clock()
         self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
         self.healed: Counter[Key] = Counter()  # records handled from the broker's copy (faust dropped them)
         # handles a record the way its agent does; used for records faust dropped
@@ -176,7 +178,7 @@ class Committer:
         if self.broken is not None:
             return
         if not self._touched and revoking:
-            self.last_commit_at = time.monotonic()
+            self.last_commit_at = self.clock()
             return
         try:
             async with self._commit_lock:
@@ -192,7 +194,7 @@ class Committer:
             log.error("%s; stopping the worker without committing", exc)
             await self.app.crash(exc)
             return
-        self.last_commit_at = time.monotonic()
+        self.last_commit_at = self.clock()
 
     async def _settle(self, heal: bool) -> None:
         """Anchor new partitions at their start and resolve gaps against the broker's view."""

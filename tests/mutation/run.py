@@ -110,7 +110,11 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "kafka commit bookkeeping": (
         ("dana_workflows/streams/kafka/commit.py", "dana_workflows/streams/kafka/frontier.py"),
-        ("tests/unit/streams/test_frontier.py", "tests/unit/streams/test_frontier_scan_edges.py"),
+        (
+            "tests/unit/streams/test_frontier.py",
+            "tests/unit/streams/test_frontier_scan_edges.py",
+            "tests/unit/streams/test_commit_bookkeeping.py",
+        ),
     ),
     "overall": (("dana_workflows/*.py",), tuple(f"tests/unit/{room}" for room in ROOMS)),
 }
