@@ -10,14 +10,13 @@ from typing import Annotated
 
 import typer
 
-from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_FAILURE, EXIT_USAGE
+from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_USAGE, fail
+from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks import checkpoints
-from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, signing_key, verifying_key, write_new_key
 from dana_workflows.sinks.checkpoint_storage import CheckpointStorage, StorageError, open_storage
-from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
 
 app = typer.Typer(
     no_args_is_help=True, help="Signed Merkle checkpoints of the audit log (write-once storage)."
@@ -25,27 +24,6 @@ app = typer.Typer(
 
 AuditOpt = Annotated[str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN)")]
 WorkflowOpt = Annotated[list[str] | None, typer.Option("--workflow", "-w", help="only these workflows")]
-
-
-def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _store(dsn: str | None) -> AuditStore:
-    from dana_workflows.streams.app_builder import open_audit_store
-
-    target = dsn or load_settings().audit_dsn
-    try:
-        config = parse_dsn(target)
-    except DsnError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
-    if isinstance(config, ChdbConfig) and not config.path.exists():
-        raise _fail(f"there is no audit store at {config.path}; name one with --audit or DWF_AUDIT_DSN")
-    try:
-        return open_audit_store(target)
-    except Exception as exc:  # the store's own errors: busy chdb directory, server down
-        raise _fail(f"cannot open the audit store: {exc}") from None
 
 
 def _storage(target: str) -> CheckpointStorage:
@@ -57,7 +35,7 @@ def _storage(target: str) -> CheckpointStorage:
             retention_days=settings.checkpoint_retention_days,
         )
     except StorageError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 @app.command()
@@ -66,7 +44,7 @@ def keygen(out: Annotated[Path, typer.Option("--out", help="where the private ke
     try:
         public = write_new_key(out)
     except CheckpointKeyError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     typer.echo(f"private key {out} (keep it secret; DWF_AUDIT_SIGNING_KEY_FILE={out})")
     typer.echo(f"public key  {public} (verify with --public-key {public})")
 
@@ -84,19 +62,19 @@ def create(
     try:
         key = signing_key(load_settings())
     except CheckpointKeyError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     storage = _storage(to)
-    store = _store(audit)
+    store = open_audit_for_reading(audit)
     try:
         as_of = wall_clock_us() - int(lag_s * 1_000_000)
         names = workflow or checkpoints.workflows_in(store)
         if not names:
-            raise _fail("the audit store holds no rows yet: nothing to checkpoint")
+            raise fail("the audit store holds no rows yet: nothing to checkpoint")
         for name in names:
             made = checkpoints.create(store, storage, key, name, as_of)
             typer.echo(json.dumps(checkpoints.describe(made)))
     except (checkpoints.CheckpointError, StorageError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
 
@@ -115,17 +93,17 @@ def verify(
     try:
         public = verifying_key(public_key) if public_key else signing_key(load_settings()).public_key()
     except CheckpointKeyError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     storage = _storage(source)
-    store = _store(audit)
+    store = open_audit_for_reading(audit)
     try:
         result = checkpoints.verify(store, storage, public, workflow)
     except (checkpoints.CheckpointError, StorageError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if result.checkpoints == 0:
-        raise _fail(f"no checkpoints found in {source}")
+        raise fail(f"no checkpoints found in {source}")
     for finding in result.findings:
         typer.echo(f"{finding.kind}: {finding.workflow}: {finding.message}")
     verdict = "log extends every checkpoint" if result.ok else f"{len(result.findings)} findings"

@@ -14,7 +14,9 @@ from enum import StrEnum
 from importlib import metadata
 from typing import Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -75,3 +77,15 @@ class LogLevel(StrEnum):
     WARNING = "WARNING"
     ERROR = "ERROR"
     CRITICAL = "CRITICAL"
+
+
+_ERRORS = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
+    """Print ``error: <message>`` on stderr and return the Exit to raise: every command's one way to stop.
+
+    The message is escaped, so a path or value holding ``[...]`` is printed as written, not read as
+    rich markup and dropped."""
+    _ERRORS.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)

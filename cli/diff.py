@@ -16,15 +16,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def diff(
@@ -55,13 +50,14 @@ def diff(
     from dana_workflows.core.settings import load_settings
 
     if (input is None) == (not from_audit):
-        raise _fail("give the events with --input FILE or --from-audit (one of the two)")
+        raise fail("give the events with --input FILE or --from-audit (one of the two)", EXIT_USAGE)
     old_pipeline, new_pipeline = _load(old), _load(new)
     old_ir, new_ir = old_pipeline.workflow, new_pipeline.workflow
     if old_ir.name != new_ir.name:
-        raise _fail(
+        raise fail(
             f"{old} is workflow '{old_ir.name}' and {new} is workflow '{new_ir.name}': a diff compares two "
-            "versions of one workflow (fix: give both specs the same `workflow:` name)"
+            "versions of one workflow (fix: give both specs the same `workflow:` name)",
+            EXIT_USAGE,
         )
     settings = load_settings()
     if input is not None:
@@ -99,25 +95,25 @@ def _load(spec: Path) -> Any:
     from dana_workflows.workflow.errors import SpecError
 
     if not spec.exists():
-        raise _fail(f"no spec at {spec}")
+        raise fail(f"no spec at {spec}", EXIT_USAGE)
     try:
         return load_pipeline(spec)
     except SpecError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     except CompileError as exc:
-        raise _fail(f"{spec}: {exc}") from None
+        raise fail(f"{spec}: {exc}", EXIT_USAGE) from None
 
 
 def _file_lines(path: Path) -> list[str]:
     from dana_workflows.cli.run import read_input_lines
 
     if not path.exists():
-        raise _fail(f"input file {path} does not exist")
+        raise fail(f"input file {path} does not exist", EXIT_USAGE)
     lines = read_input_lines(
         path
     )  # blank lines kept: each event keeps the position (and run id) it has in a run
     if not any(line.strip() for line in lines):
-        raise _fail(f"input file {path} has no events")
+        raise fail(f"input file {path} has no events", EXIT_USAGE)
     return lines
 
 
@@ -133,15 +129,16 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     try:
         config = parse_dsn(dsn)
     except DsnError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     if isinstance(config, ChdbConfig) and not config.path.exists():
-        raise _fail(
-            f"no audit store at {config.path}: record traffic first (dana-wf run), or name it with --audit"
+        raise fail(
+            f"no audit store at {config.path}: record traffic first (dana-wf run), or name it with --audit",
+            EXIT_USAGE,
         )
     try:
         store = open_audit_store(dsn)
     except Exception as exc:  # a busy embedded store, a server that is down, a bad DSN
-        raise _fail(f"cannot open the audit store {mask_text(dsn)}: {exc}", EXIT_FAILURE) from None
+        raise fail(f"cannot open the audit store {mask_text(dsn)}: {exc}", EXIT_FAILURE) from None
     where = [f"workflow = {sql_string(workflow)}", "kind = 'received'", "step = 'ingest'"]
     if low is not None:
         where.append(f"ts_us >= {low}")
@@ -155,9 +152,10 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
         store.close()
     span = f"{since or 'the start'} to {until or 'now'}"
     if not rows:
-        raise _fail(
+        raise fail(
             f"no recorded input of workflow '{workflow}' from {span} in {mask_text(dsn)} "
-            "(fix: widen --since/--until, check the workflow name and DWF_AUDIT_DSN, or use --input FILE)"
+            "(fix: widen --since/--until, check the workflow name and DWF_AUDIT_DSN, or use --input FILE)",
+            EXIT_USAGE,
         )
     from dana_workflows.core.settings import load_settings
 
@@ -176,7 +174,7 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
         what = ", ".join(sorted(fields))
         err.print(f"[yellow]{lost} recorded events could not be restored and are left out: {what}[/yellow]")
     if not lines:
-        raise _fail(f"none of the {len(rows)} recorded inputs from {span} could be restored")
+        raise fail(f"none of the {len(rows)} recorded inputs from {span} could be restored", EXIT_USAGE)
     return lines, f"the audit ({len(lines)} events, {span})"
 
 
@@ -191,7 +189,9 @@ def _time(value: str | None, option: str) -> int | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"{option} {value!r} is not a time (fix: 2026-12-01T08:00 or epoch seconds)") from None
+        raise fail(
+            f"{option} {value!r} is not a time (fix: 2026-12-01T08:00 or epoch seconds)", EXIT_USAGE
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1_000_000)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE
+from dana_workflows.cli.conventions import EXIT_USAGE, fail
 
 app = typer.Typer(no_args_is_help=True, help="LLM call efficiency: reports and bypass calibration.")
 console = Console()
@@ -26,11 +26,6 @@ SinceOpt = Annotated[
     typer.Option("--since", help="only rows since: an ISO time (2026-01-01T10:00) or a span (30m, 2h, 7d)"),
 ]
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-
-
-def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 def since_us(value: str | None, now_s: float) -> int | None:
@@ -60,14 +55,14 @@ def _store(dsn: str | None) -> Any:
     try:
         return open_audit_store(target)
     except Exception as exc:  # a busy chdb, a bad DSN, a server that is down: one line, no traceback
-        raise _fail(f"cannot open the audit store: {exc}") from None
+        raise fail(f"cannot open the audit store: {exc}") from None
 
 
 def _since(value: str | None) -> int | None:
     try:
         return since_us(value, time.time())
     except ValueError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 @app.command()
@@ -89,7 +84,7 @@ def report(
     try:
         totals = totals_of(summaries(efficiency_rows(store, workflow=workflow, run=run, since_us=start)))
     except Exception as exc:
-        raise _fail(f"cannot read the audit store: {exc}") from None
+        raise fail(f"cannot read the audit store: {exc}") from None
     finally:
         store.close()
     figures = totals.to_json()
@@ -159,11 +154,11 @@ def calibrate(
     try:
         ir = load_spec(spec)
     except SpecError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
 
     steps = llm_steps_of(ir.steps)
     if not steps:
-        raise _fail(f"{spec}: the workflow has no llm step to calibrate", EXIT_USAGE)
+        raise fail(f"{spec}: the workflow has no llm step to calibrate", EXIT_USAGE)
     declared = steps[0].efficiency.bypass
     start = _since(since)
     folder = out or load_settings().data_dir / "calibration"
@@ -184,7 +179,7 @@ def calibrate(
                 created_at=now.isoformat(timespec="seconds"),
             )
         except CalibrationError as exc:
-            raise _fail(str(exc), EXIT_USAGE) from None
+            raise fail(str(exc), EXIT_USAGE) from None
         path = save_calibration(cal, folder)
         details = {"version": cal.version, "sha256": cal.digest, "file": str(path), **cal.to_json()}
         append_row(
@@ -201,7 +196,7 @@ def calibrate(
     except typer.Exit:
         raise
     except Exception as exc:
-        raise _fail(f"cannot calibrate from the audit store: {exc}") from None
+        raise fail(f"cannot calibrate from the audit store: {exc}") from None
     finally:
         store.close()
     console.print(f"calibration v{cal.version} of {ir.name}: {len(records)} judged answers -> {path}")

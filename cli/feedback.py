@@ -8,16 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE
+from dana_workflows.cli.conventions import EXIT_USAGE, fail
 from dana_workflows.core.clock import wall_clock_us
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 def feedback(
@@ -38,7 +33,7 @@ def feedback(
     try:
         store = open_audit_store(audit or load_settings().audit_dsn)
     except Exception as exc:
-        raise _fail(f"cannot open the audit store: {exc}") from None
+        raise fail(f"cannot open the audit store: {exc}") from None
     needle = sql_string('"step":"' + step + '"')  # the step as its efficiency summary names it
     try:
         found = store.query(
@@ -46,7 +41,7 @@ def feedback(
             f"AND position(details, 'dwf.eff') > 0 AND position(details, {needle}) > 0 LIMIT 1"
         ).rows
         if not found:
-            raise _fail(
+            raise fail(
                 f"run {run_id!r} has no answer of an llm step {step!r} in the audit log; "
                 "check the run id (dana-wf audit sql) and the step name",
                 EXIT_USAGE,
@@ -67,7 +62,7 @@ def feedback(
     except typer.Exit:
         raise
     except Exception as exc:
-        raise _fail(f"cannot record the feedback: {exc}") from None
+        raise fail(f"cannot record the feedback: {exc}") from None
     finally:
         store.close()
     console.print(

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dana_workflows.cli.conventions import fail
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.knowledge.quality import LOW
 from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
@@ -23,11 +24,6 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 DsnOpt = Annotated[str | None, typer.Option("--dsn", help="knowledge store DSN (default: DWF_KNOWLEDGE_DSN)")]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
 
 
 def _when(ts_us: int) -> str:
@@ -41,11 +37,11 @@ def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
     try:
         store = KnowledgeStore.open(dsn or Settings().knowledge_dsn)
     except KnowledgeError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         yield store
     except KnowledgeError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
 
@@ -66,9 +62,9 @@ def sync(
     try:
         ir = load_spec(spec)
     except SpecError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not ir.knowledge.sources:
-        raise _fail(f"{spec} declares no knowledge sources; add a 'knowledge: {{sources: [...]}}' section")
+        raise fail(f"{spec} declares no knowledge sources; add a 'knowledge: {{sources: [...]}}' section")
     settings = Settings()
     opened: list[Any] = []
 
@@ -95,7 +91,7 @@ def sync(
         table.add_row(name, "[red]failed[/red]", "-", "-", reason)
     console.print(table)
     if report.failed:
-        raise _fail(f"{len(report.failed)} source(s) not synced; their previous version stays in use")
+        raise fail(f"{len(report.failed)} source(s) not synced; their previous version stays in use")
 
 
 @app.command("ls")
@@ -137,7 +133,7 @@ def show(
             return
         versions = store.chunk_versions(name)
     if not versions:
-        raise _fail(f"no source or chunk {name!r}; `dana-wf knowledge ls` lists the sources")
+        raise fail(f"no source or chunk {name!r}; `dana-wf knowledge ls` lists the sources")
     current = latest.get(versions[0].source)
     in_use = current.versions().get(name) if current else None
     for chunk in versions:
@@ -161,7 +157,7 @@ def diff(
     with _store(dsn) as store:
         history = store.history(source)
         if not history:
-            raise _fail(f"no syncs of source {source!r}; `dana-wf knowledge ls` lists the sources")
+            raise fail(f"no syncs of source {source!r}; `dana-wf knowledge ls` lists the sources")
         b = _pick(history, new, len(history) - 1)
         a = _pick(history, old, len(history) - 2) if len(history) > 1 or old else None
         before = a.versions() if a else {}
@@ -199,5 +195,5 @@ def _pick(history: list[SyncRecord], prefix: str | None, default: int) -> SyncRe
         return history[max(default, 0)]
     hits = [r for r in history if r.sync_id.startswith(prefix)]
     if len(hits) != 1:
-        raise _fail(f"sync {prefix!r} matches {len(hits)} syncs; give more of its id (see `knowledge ls`)")
+        raise fail(f"sync {prefix!r} matches {len(hits)} syncs; give more of its id (see `knowledge ls`)")
     return hits[0]

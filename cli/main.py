@@ -17,8 +17,10 @@ from dana_workflows.cli.conventions import (
     EXIT_USAGE,
     OutputConsole,
     OutputFormat,
+    fail,
     version,
 )
+from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.workflow.errors import SpecError
@@ -63,9 +65,9 @@ def _root(
     try:
         load_settings()
     except ValidationError as exc:
-        raise _fail(f"invalid settings: {_safe_error(exc)}", EXIT_USAGE) from None
+        raise fail(f"invalid settings: {_safe_error(exc)}", EXIT_USAGE) from None
     except (OSError, YAMLError) as exc:
-        raise _fail(f"config file (DWF_CONFIG_FILE): {mask_text(str(exc))}", EXIT_USAGE) from None
+        raise fail(f"config file (DWF_CONFIG_FILE): {mask_text(str(exc))}", EXIT_USAGE) from None
 
 
 def _mount(module: str, name: str, help: str) -> None:
@@ -76,44 +78,13 @@ def _mount(module: str, name: str, help: str) -> None:
     app.add_typer(sub, name=name, help=help)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
-def _open_store(dsn: str | None) -> Any:
-    """The audit store, or a one-line error that says what to do (busy chdb, bad DSN, server down).
-
-    The audit commands only read: an embedded store that is not there is an error, never created empty."""
-    from dana_workflows.sinks.chdb_store import AuditStoreError
-    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
-    from dana_workflows.streams.app_builder import open_audit_store
-
-    target = dsn or load_settings().audit_dsn
-    try:
-        config = parse_dsn(target)
-    except DsnError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
-    if isinstance(config, ChdbConfig) and not config.path.exists():
-        raise _fail(
-            f"no audit store at {config.path} ({config}): run a workflow first (dana-wf run), "
-            "or name the store with --audit or DWF_AUDIT_DSN"
-        )
-    try:
-        return open_audit_store(target)
-    except (AuditStoreError, DsnError) as exc:
-        raise _fail(str(exc)) from None
-    except Exception as exc:  # clickhouse-driver's network errors, among others
-        raise _fail(f"cannot open the audit store {mask_text(target)}: {exc}") from None
-
-
 def _load(spec: Path) -> Any:
     from dana_workflows.streams.app_builder import load_pipeline
 
     try:
         return load_pipeline(spec)
     except SpecError as exc:  # a spec that cannot be read or is wrong: the user's file to fix
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 @app.command()
@@ -212,7 +183,7 @@ def run(
 
     settings = load_settings()
     if not input.exists():
-        raise _fail(
+        raise fail(
             f"input file {input} does not exist; generate one with docs/examples/claims/generate.py",
             EXIT_USAGE,
         )
@@ -225,7 +196,7 @@ def run(
         try:
             server = ServerThread(load_script(llm_script)).start()
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
     try:
         summary_code = asyncio.run(
@@ -241,9 +212,9 @@ def run(
             )
         )
     except DsnError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     except AuditStoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         if server is not None:
             server.stop()
@@ -259,11 +230,11 @@ def audit_sql(
 ) -> None:
     """Run SQL against the audit store and print a table."""
 
-    store = _open_store(audit or dsn)
+    store = open_audit_for_reading(audit or dsn)
     try:
         res = store.query(query)
     except Exception as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if json_out:
@@ -291,7 +262,7 @@ def audit_verify(
     from dana_workflows.sinks.reader import read_rows
     from dana_workflows.sinks.verify import verify_rows
 
-    store = _open_store(audit or dsn)
+    store = open_audit_for_reading(audit or dsn)
     try:
         report = verify_rows(read_rows(store, workflow=workflow, run_id=run_id))
     finally:
@@ -324,13 +295,13 @@ def audit_report(
     from dana_workflows.sinks.reader import read_rows
     from dana_workflows.sinks.report import render_html, render_markdown
 
-    store = _open_store(audit or dsn)
+    store = open_audit_for_reading(audit or dsn)
     try:
         rows = read_rows(store, run_id=run_id)
     finally:
         store.close()
     if not rows:
-        raise _fail(
+        raise fail(
             f"no audit rows for run {run_id}; list runs with: "
             'dana-wf audit sql "SELECT DISTINCT run_id FROM dwf.events LIMIT 10"'
         )
@@ -349,7 +320,7 @@ def audit_report(
         try:
             write_report_pdf(rows, pdf)
         except PdfUnavailable as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         console.print(f"PDF report written to {pdf}")
 
 

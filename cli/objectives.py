@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dana_workflows.cli.conventions import fail
 from dana_workflows.objectives.boundaries import boundaries
 from dana_workflows.objectives.domain_packs import DomainPack, PackError, load_pack
 from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
@@ -50,35 +51,28 @@ IdsArg = Annotated[
 FALLBACK = "the workflow runs on its explicit objectives"
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(1)
-
-
 def _spec(spec: Path) -> WorkflowIR:
     """The spec as written (without its lock file's rules: inference speaks about the spec itself)."""
     try:
         text = spec.read_text(encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"{spec}: cannot read ({exc.strerror}); check the path") from None
+        raise fail(f"{spec}: cannot read ({exc.strerror}); check the path") from None
     try:
         return parse_spec(text, str(spec), base_dir=spec.parent)
     except SpecError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _lock(spec: Path, ir: WorkflowIR, must_exist: bool = True) -> ObjectivesLock:
     path = lock_path(spec)
     if not path.exists():
         if must_exist:
-            raise _fail(
-                f"{path}: no lock file yet; run `dana-wf objectives infer {spec} --sample FILE` first"
-            )
+            raise fail(f"{path}: no lock file yet; run `dana-wf objectives infer {spec} --sample FILE` first")
         return ObjectivesLock(workflow=ir.name)
     try:
         return read_lock(path)
     except LockError as exc:
-        raise _fail(f"{exc} ({FALLBACK} until it is fixed)") from None
+        raise fail(f"{exc} ({FALLBACK} until it is fixed)") from None
 
 
 @app.command()
@@ -110,7 +104,7 @@ def infer(
         else:
             learn, held = split(whole)
     except (SampleError, PackError) as exc:
-        raise _fail(f"{exc}; nothing inferred, {FALLBACK}") from None
+        raise fail(f"{exc}; nothing inferred, {FALLBACK}") from None
     lock = _lock(spec, ir, must_exist=False)
     bounds, notes = boundaries(ir, learn, held)
     extra: dict[str, list[Candidate]] = {}
@@ -219,9 +213,9 @@ def _verb(spec: Path, ids: list[str] | None, everything: bool, action: str) -> N
     try:
         chosen = pick(lock, ids or [], everything)
     except ReviewError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not chosen:
-        raise _fail("name the rules, or pass --all")
+        raise fail("name the rules, or pass --all")
     {"accept": accept, "reject": reject, "pin": pin}[action](chosen)
     write_lock(lock_path(spec), lock)
     for r in chosen:
@@ -269,7 +263,7 @@ def edit_cmd(
             )
         edit(chosen, rule, fields, message)
     except ReviewError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     write_lock(lock_path(spec), lock)
     console.print(f"edited {chosen.target}/{chosen.id}: v{chosen.version} {chosen.rule}", highlight=False)
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dana_workflows.cli.conventions import Guarantee, LogLevel
+from dana_workflows.cli.conventions import Guarantee, LogLevel, fail
 from dana_workflows.core.settings import Settings, load_settings, log_level_name
 
 if TYPE_CHECKING:
@@ -41,11 +41,11 @@ def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
     from dana_workflows.workflow.errors import SpecError
 
     if not spec.exists():
-        raise _fail(f"workflow spec {spec} does not exist")
+        raise fail(f"workflow spec {spec} does not exist")
     try:
         return load_pipeline(spec)
     except (SpecError, CompileError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _settings() -> Settings:
@@ -56,14 +56,14 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:  # e.g. DWF_LOG_LEVEL=LOUD; the message never echoes a value
-        raise _fail(f"invalid settings: {_safe_error(exc)}") from None
+        raise fail(f"invalid settings: {_safe_error(exc)}") from None
 
 
 def _log_level(name: str) -> int:
     try:
         level = log_level_name(name, "--log-level or DWF_LOG_LEVEL")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     value: int = getattr(logging, level)
     return value
 
@@ -77,12 +77,7 @@ def _topology(pipeline: Pipeline, settings: Settings) -> Topology:
         WireCodec(topology.registry)  # rejected/dlq/audit schemas: a registry refuses them here, at start
         return topology
     except (ValueError, OSError) as exc:  # schema registry: unknown scheme, not writable, down, incompatible
-        raise _fail(str(exc)) from None
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
+        raise fail(str(exc)) from None
 
 
 @app.command("worker")
@@ -158,7 +153,7 @@ def worker_command(
             llm_hops=llm_hops,
         )
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     live = None
     if shadow_of is not None:  # shadow mode: its own prefix, group and audit run tag (cli/shadow.py)
         from dana_workflows.cli.shadow import ShadowError, shadow_setup
@@ -167,7 +162,7 @@ def worker_command(
         try:
             pipeline, options = shadow_setup(live, pipeline, options)
         except ShadowError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     # the default schema registry lives under the data dir (--data-dir too), never in the working directory
     topology = _topology(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
@@ -187,7 +182,7 @@ def worker_command(
 
             code = asyncio.run(run_shadow(live, pipeline, topology, options, store, settings))
     except BrokerUnavailableError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     raise typer.Exit(code)
 
 
@@ -208,11 +203,11 @@ def produce_command(
 
     settings = _settings()
     if not input.exists():
-        raise _fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+        raise fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
     try:
         client_security(settings)  # a wrong TLS/SASL combination fails here, before any connection
     except KafkaSecurityError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     pipeline = _pipeline(spec)
     prefix = prefix or settings.topic_prefix
     topology = _topology(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
@@ -243,7 +238,7 @@ def produce_command(
                 )
             )
         except BrokerUnavailableError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     rate = summary.lines / summary.seconds if summary.seconds else 0.0
     console.print(
         f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
