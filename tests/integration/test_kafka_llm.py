@@ -27,27 +27,12 @@ from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
 from tests.fixtures.llm_server import LLMServerHandle
+from tests.fixtures.risk_workflow import RISK_EVENTS, RISK_SPEC
 from tests.integration.kafka_support import stop_worker, terminal_decisions, worker_env
 
 pytestmark = pytest.mark.integration
 
-SPEC = """
-workflow: risk
-input: {claim_id: string, description: string}
-steps:
-  - assess:
-      llm:
-        prompt: "Claim {{ claim_id }}: {{ description }}"
-        output: {risk: string, confidence: double, rationale: string}
-        when: "size(description) > 0"
-      retry: RETRY
-  - check:
-      validate: [{id: known_risk, rule: "risk == null || risk in ['low', 'medium', 'high', 'unknown']"}]
-"""
-EVENTS = [
-    json.dumps({"claim_id": f"C{i}", "description": d})
-    for i, d in enumerate(["stolen bike", "cracked screen", "", "fire in garage", "hail"])
-]
+SPEC, EVENTS = RISK_SPEC, RISK_EVENTS
 RISKS = {"C0": "high", "C1": "low", "C2": None, "C3": "high", "C4": "low"}
 
 

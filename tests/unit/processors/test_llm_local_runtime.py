@@ -23,26 +23,11 @@ from dana_workflows.streams.topology import Topology
 from dana_workflows.workflow.spec import parse_spec
 from tests.fixtures.llm_server import LLMServerHandle
 from tests.fixtures.local_runs import run_with_llm
+from tests.fixtures.risk_workflow import RISK_EVENTS, RISK_SPEC
 
 pytestmark = pytest.mark.unit
 
-SPEC = """
-workflow: risk
-input: {claim_id: string, description: string}
-steps:
-  - assess:
-      llm:
-        prompt: "Claim {{ claim_id }}: {{ description }}"
-        output: {risk: string, confidence: double, rationale: string}
-        when: "size(description) > 0"
-      retry: RETRY
-  - check:
-      validate: [{id: known_risk, rule: "risk == null || risk in ['low', 'medium', 'high', 'unknown']"}]
-"""
-EVENTS = [
-    json.dumps({"claim_id": f"C{i}", "description": d})
-    for i, d in enumerate(["stolen bike", "cracked screen", "", "fire in garage", "hail"])
-]
+SPEC, EVENTS = RISK_SPEC, RISK_EVENTS
 
 
 async def run(tmp_path: Path, server: LLMServerHandle, retry: str, cache: bool = False) -> dict[str, Any]:
