@@ -353,6 +353,8 @@ _mount("dana_workflows.cli.shadow", "shadow", "Shadow mode: compare a changed sp
 _mount("dana_workflows.cli.knowledge", "knowledge", "Sync, list, show and diff knowledge sources.")
 _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock the workflow's objectives.")
 _mount("dana_workflows.cli.schemas", "schemas", "Check and register topic schemas in a schema registry.")
+_mount("dana_workflows.cli.review", "review", "Human review: list, show and decide events (docs/review.md).")
+_mount("dana_workflows.cli.dlq", "dlq", "Dead-lettered events: list and replay them (docs/review.md).")
 
 
 def main() -> None:

@@ -40,9 +40,13 @@ class Misfit:
     row: AuditRow
 
 
+# how a misfit's reason begins: a dlq replay (processors/resume.py) crosses that boundary again
+MISFIT_REASON = "payload does not fit the Avro schema of"
+
+
 def misfit(env: Envelope, boundary: str, topic: str, exc: Exception, now_us: int) -> Misfit:
     """Mark ``env`` for the dlq: the reason goes into its provenance and into one ``dlq`` audit row."""
-    reason = f"payload does not fit the Avro schema of '{topic}': {exc}"
+    reason = f"{MISFIT_REASON} '{topic}': {exc}"
     env.provenance["error"] = reason
     return Misfit(reason, transition(env, "dlq", boundary, now_us, decision="dlq", reason=reason))
 

@@ -32,7 +32,11 @@ ENTRY = "in"
 OUT = "out"
 REJECTED = "rejected"
 DLQ = "dlq"
-RESERVED_BOUNDARIES = frozenset({ENTRY, OUT, REJECTED, DLQ, "audit", "drift"})
+RESUME = "resume"  # Kafka: reviewed and replayed events re-enter the worker here (processors/resume.py)
+# Events a recovery ladder hands to a person (docs/recovery.md). Reserved only in a workflow whose ladder
+# has the review rung: many workflows route to a terminal branch of their own called review.
+REVIEW = "review"
+RESERVED_BOUNDARIES = frozenset({ENTRY, OUT, REJECTED, DLQ, RESUME, "audit", "drift"})
 
 
 class CompileError(ValueError):

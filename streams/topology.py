@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, RESUME, Pipeline
 from dana_workflows.schemas.avro import envelope_schema
 from dana_workflows.schemas.registry import SchemaRegistry
 
@@ -61,6 +61,12 @@ class Topology:
     @property
     def audit_topic(self) -> str:
         return f"{self.prefix}.{AUDIT_TOPIC}"
+
+    @property
+    def resume_topic(self) -> str:
+        """Where reviewed and replayed events re-enter a worker (mixed schemas, like dlq; not a boundary
+        of the pipeline, so not in ``topics``: docs/review.md)."""
+        return topic_name(self.pipeline.workflow.name, RESUME, self.prefix)
 
     def mermaid(self) -> str:
         p = self.pipeline

@@ -13,7 +13,7 @@ from typing import Any
 
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.efficiency.monitor import SUMMARY_KEY
-from dana_workflows.processors.efficiency.records import FEEDBACK_KIND
+from dana_workflows.processors.efficiency.records import FEEDBACK_KIND, OVERRIDE_KIND
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore, sql_string
 
@@ -25,7 +25,10 @@ def efficiency_rows(
     store: AuditStore, *, workflow: str | None = None, run: str | None = None, since_us: int | None = None
 ) -> Iterator[tuple[str, str, str]]:
     """(run_id, kind, details) of every row with an efficiency summary or a feedback verdict."""
-    where = [f"(position(details, {sql_string(SUMMARY_KEY)}) > 0 OR kind = {sql_string(FEEDBACK_KIND)})"]
+    where = [
+        f"(position(details, {sql_string(SUMMARY_KEY)}) > 0 "
+        f"OR kind IN ({sql_string(FEEDBACK_KIND)}, {sql_string(OVERRIDE_KIND)}))"
+    ]
     if workflow is not None:
         where.append(f"workflow = {sql_string(workflow)}")
     if run is not None:
@@ -39,7 +42,7 @@ def efficiency_rows(
 
 def summaries(rows: Iterator[tuple[str, str, str]]) -> Iterator[dict[str, Any]]:
     for _, kind, details in rows:
-        if kind == FEEDBACK_KIND:
+        if kind in (FEEDBACK_KIND, OVERRIDE_KIND):
             continue
         value = json.loads(details).get(SUMMARY_KEY)
         if isinstance(value, dict):

@@ -3,7 +3,9 @@
 An llm step's transition row carries its efficiency summary (``dwf.eff``): the tier, the model's
 confidence and, when a verification ran (always in naive mode), whether the first answer was right.
 A ``feedback`` row (``dana-wf feedback``) judges an event's answer by a person; it labels events that
-were bypassed (no verification) and overrides a verification's verdict (a person outranks a model).
+were bypassed (no verification) and overrides a verification's verdict (a person outranks a model). An
+``override`` row (``dana-wf review decide``) judges the same way: the answer was right when the reviewer
+kept every field of it, wrong when the decision changed one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dana_workflows.processors.efficiency.calibration import Record
 from dana_workflows.processors.efficiency.monitor import SUMMARY_KEY
 
 FEEDBACK_KIND = "feedback"
+OVERRIDE_KIND = "override"  # a reviewer replaced a step's output (processors/resume.py): feedback too
 
 
 def _details(raw: str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -39,6 +42,11 @@ def records_from_rows(rows: Iterable[tuple[str, str, str | Mapping[str, Any]]]) 
                 feedback[(str(details.get("run_id", run_id)), str(details.get("step", "")))] = details[
                     "correct"
                 ]
+            continue
+        if kind == OVERRIDE_KIND:  # the answer was right exactly when the reviewer changed none of it
+            before, after = details.get("before"), details.get("after")
+            if isinstance(before, Mapping) and isinstance(after, Mapping):
+                feedback[(run_id, str(details.get("step", "")))] = dict(before) == dict(after)
             continue
         summary = details.get(SUMMARY_KEY)
         if not isinstance(summary, Mapping):

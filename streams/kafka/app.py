@@ -25,6 +25,7 @@ from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.extras import KafkaExtras
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
+from dana_workflows.streams.kafka.resume_agent import ResumeAgent
 from dana_workflows.streams.kafka.steps import StepAgents
 from dana_workflows.streams.kafka.watchdog import StallWatchdog
 from dana_workflows.streams.kafka.wire import WireCodec
@@ -70,6 +71,7 @@ class KafkaRuntime:
         # LLM client + cache table, drift tap + agent, metrics (extras.py)
         self.extras = KafkaExtras(self.context)
         self.steps = StepAgents(self.context, self.extras)
+        self.resume = ResumeAgent(self.context, self.steps)  # reviewed and replayed events (docs/review.md)
         self.audit = AuditSinkAgent(self.context, audit_store) if audit_store is not None else None
         self.watchdog = StallWatchdog(self.context, options.stall_s)
         self.extras.metrics.attach(self.audit, self.watchdog)

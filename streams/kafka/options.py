@@ -78,4 +78,4 @@ class KafkaOptions:
 
 
 def all_topics(topology: Topology) -> list[str]:
-    return [spec.topic for spec in topology.topics.values()] + [topology.audit_topic]
+    return [spec.topic for spec in topology.topics.values()] + [topology.audit_topic, topology.resume_topic]

@@ -81,6 +81,11 @@ class StepAgents:
                 key = env.run_id.encode()
                 handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
             parts.setdefault((msg.topic, msg.partition), []).append(handled)
+        await self.commit_handled(parts)
+
+    async def commit_handled(self, parts: dict[tuple[str, int], list[Handled]]) -> None:
+        """Per source partition, one section: the audit rows ahead of the outcomes, then the offsets."""
+        committer = self.ctx.committer
         for (topic, partition), items in parts.items():
             try:
                 async with committer.section(topic, partition) as section:

@@ -42,9 +42,14 @@ def decision_record(env: Envelope) -> dict[str, Any]:
 
 
 class OutputFiles:
-    def __init__(self, directory: Path, topology: Topology, fmt: str = "jsonl") -> None:
+    def __init__(
+        self, directory: Path, topology: Topology, fmt: str = "jsonl", *, append: bool = False
+    ) -> None:
         if fmt not in ("jsonl", "avro"):
             raise ValueError(f"unknown output format {fmt!r}: use jsonl or avro")
+        if append and fmt != "jsonl":
+            raise ValueError("only JSON-lines outputs can be appended to (an Avro file is written whole)")
+        self.append = append  # True: records are added to a run's files (review decisions, dlq replays)
         self.directory = directory
         self.topology = topology
         self.fmt = fmt
@@ -68,7 +73,7 @@ class OutputFiles:
         fh = self._files.get(boundary)
         if fh is None:
             path = self.directory / f"{self.topology.topic(boundary)}.jsonl"
-            fh = self._files[boundary] = path.open("wb")
+            fh = self._files[boundary] = path.open("ab" if self.append else "wb")
             self.paths[boundary] = path
         return fh
 

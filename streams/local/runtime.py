@@ -16,6 +16,7 @@ from typing import Any
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
+from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import execute
@@ -169,6 +170,17 @@ class LocalRuntime:
                 if ok:
                     self._terminal(boundary, env, [])
                 return
+
+    async def resume(self, env: Envelope, boundary: str) -> None:
+        """Walk an envelope that re-enters the pipeline at ``boundary`` (a reviewer's decision, a dlq
+        replay: processors/resume.py): from its consumer on, or straight to the terminal it names."""
+        if boundary in self._hops:
+            await self.process_envelope(env, boundary)
+            return
+        env, ok = self._roundtrip(env, boundary)
+        if ok:
+            self._audit([transition(env, "completed", boundary, self.ctx.clock(), decision=boundary)])
+            self._terminal(boundary, env, [])
 
     def _roundtrip(self, env: Envelope, boundary: str) -> tuple[Envelope, bool]:
         """Encode with the boundary's schema and decode again; a payload that does not fit goes to dlq

@@ -1,0 +1,208 @@
+"""`dana-wf dlq list | replay`: dead-lettered events, and running them again through the current version of
+the workflow, once each, linked to their dlq record in the audit (docs/review.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.cli.resume_run import (
+    AuditOpt,
+    BrokerOpt,
+    OutOpt,
+    PrefixOpt,
+    Where,
+    at_tail,
+    continue_events,
+    describe_outcomes,
+    histories,
+    latest_items,
+    open_writer,
+    parse_time,
+    sent_already,
+    topology_with_prefix,
+)
+from dana_workflows.core.clock import Clock, wall_clock_us
+from dana_workflows.core.settings import load_settings
+from dana_workflows.processors.pipeline import DLQ, Pipeline
+from dana_workflows.processors.resume import REPLAYED, ResumeError, mark_replayed, replay_point
+from dana_workflows.processors.run_history import DLQ_KIND, RunHistory, replay_refusal
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.local.resume import ResumeItem
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Dead-lettered events: list and replay.")
+console = OutputConsole()
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML): the version replays run through")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="dlq'd at or after this time (ISO 8601)")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="dlq'd before this time (ISO 8601)")]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    envelope: Envelope
+    history: RunHistory | None
+    dlq_row: AuditRow | None  # the event's last dlq row (its time decides --since/--until)
+
+
+def _load(spec: Path) -> Pipeline:
+    from dana_workflows.cli.worker import _pipeline
+
+    pipeline: Pipeline = _pipeline(spec)
+    return pipeline
+
+
+def _in_range(row: AuditRow | None, since: int | None, until: int | None) -> bool:
+    if row is None:
+        return False
+    return (since is None or row.ts_us >= since) and (until is None or row.ts_us < until)
+
+
+@app.command("list")
+def dlq_list(
+    spec: SpecArg,
+    out: OutOpt = Path(".dwf/out"),
+    broker: BrokerOpt = None,
+    prefix: PrefixOpt = None,
+    audit: AuditOpt = None,
+) -> None:
+    """The dead-lettered events, when and where each failed, and whether it was replayed."""
+    settings = load_settings()
+    pipeline = _load(spec)
+    topology = topology_with_prefix(pipeline, settings, prefix)
+    where = Where(out, broker)
+    items = latest_items(where, topology, DLQ, settings)
+    if not items:
+        console.print(f"no dead-lettered events in {where.describe(topology, DLQ)}")
+        return
+    store = open_writer(audit, settings)
+    try:
+        known = histories(store, pipeline.workflow.name, list(items))
+    finally:
+        store.close()
+    table = Table(title=f"dlq: {pipeline.workflow.name}")
+    for col in ("event", "step", "dlq at (µs)", "error", "replayable"):
+        table.add_column(col)
+    for run_id, env in items.items():
+        history = known.get(run_id)
+        row = history.last_of(DLQ_KIND) if history else None
+        refusal = replay_refusal(history, run_id)
+        table.add_row(
+            run_id,
+            env.step,
+            str(row.ts_us) if row else "",
+            str(env.provenance.get("error") or ""),
+            "yes" if refusal is None else "no",
+        )
+    console.print(table)
+
+
+@app.command("replay")
+def dlq_replay(
+    spec: SpecArg,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", "-e", help="a run id to replay (repeat it)")
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    out: OutOpt = Path(".dwf/out"),
+    broker: BrokerOpt = None,
+    prefix: PrefixOpt = None,
+    audit: AuditOpt = None,
+) -> None:
+    """Run dead-lettered events again through the current version of the workflow, by id or time range.
+
+    Each event is replayed once: its ``replayed`` audit row links to the dlq record, and the event's
+    journey continues on its own hash chain to exactly one new outcome."""
+    settings = load_settings()
+    since_us, until_us = parse_time(since, "--since"), parse_time(until, "--until")
+    if not event and since_us is None and until_us is None:
+        raise fail("choose the events: --event ID (repeat it), or a time range --since/--until", EXIT_USAGE)
+    pipeline = _load(spec)
+    topology = topology_with_prefix(pipeline, settings, prefix)
+    where = Where(out, broker)
+    items = latest_items(where, topology, DLQ, settings)
+    store = open_writer(audit, settings)
+    try:
+        known = histories(store, pipeline.workflow.name, list(items))
+        candidates = {
+            run_id: Candidate(env, known.get(run_id), _last_dlq(known.get(run_id)))
+            for run_id, env in items.items()
+        }
+        chosen = choose(candidates, event or [], since_us, until_us, where.describe(topology, DLQ))
+        sent = sent_already(where, topology, settings, REPLAYED)
+        resumed = prepare(pipeline, chosen, sent, bool(event), wall_clock_us)
+        outcomes = continue_events(pipeline, topology, settings, where, store, resumed, wall_clock_us)
+    finally:
+        store.close()
+    console.print(
+        f"replayed {len(resumed)} event(s) through {pipeline.workflow.name} v{pipeline.workflow.version}",
+        highlight=False,
+    )
+    for line in describe_outcomes(outcomes, topology):
+        console.print(f"  {line}", highlight=False)
+
+
+def _last_dlq(history: RunHistory | None) -> AuditRow | None:
+    return history.last_of(DLQ_KIND) if history is not None else None
+
+
+def choose(
+    candidates: dict[str, Candidate], events: list[str], since: int | None, until: int | None, source: str
+) -> list[Candidate]:
+    """The candidates named by id (each must exist) or whose dlq time is in the range; none: an error."""
+    if events:
+        missing = [e for e in events if e not in candidates]
+        if missing:
+            raise fail(
+                f"no dead-lettered event {', '.join(missing)} in {source}: see dana-wf dlq list", EXIT_USAGE
+            )
+        return [candidates[e] for e in dict.fromkeys(events)]
+    chosen = [c for c in candidates.values() if _in_range(c.dlq_row, since, until)]
+    if not chosen:
+        raise fail(f"no dead-lettered events in that time range in {source}: nothing replayed", EXIT_USAGE)
+    return chosen
+
+
+def prepare(
+    pipeline: Pipeline, chosen: list[Candidate], sent: dict[str, AuditRow], strict: bool, clock: Clock
+) -> list[ResumeItem]:
+    """The replays to run, each placed at its chain's tail after its ``replayed`` row. Named events
+    (``strict``) that cannot be replayed stop the command before anything changes; in a time range they
+    are skipped with a note, and a range with nothing left to replay is an error."""
+    ready: list[tuple[Candidate, RunHistory, AuditRow]] = []
+    refusals: list[str] = []
+    for c in chosen:
+        run_id = c.envelope.run_id
+        refusal = replay_refusal(c.history, run_id)
+        if refusal is None and run_id in sent:
+            refusal = f"event {run_id} was replayed already (sent to the worker, not finished yet)"
+        if refusal is None:
+            assert c.history is not None and c.dlq_row is not None
+            try:
+                replay_point(pipeline, c.envelope, c.dlq_row.reason)
+            except ResumeError as exc:
+                refusal = str(exc)
+        if refusal is not None:
+            refusals.append(refusal)
+            continue
+        assert c.history is not None and c.dlq_row is not None
+        ready.append((c, c.history, c.dlq_row))
+    if refusals and (strict or not ready):
+        raise fail("; ".join(refusals) + ": nothing replayed", EXIT_USAGE)
+    for note in refusals:
+        console.print(f"skipped: {note}", highlight=False)
+    items: list[ResumeItem] = []
+    for c, history, dlq_row in ready:
+        env = at_tail(c.envelope, history, pipeline.workflow.version)
+        point = replay_point(pipeline, env, dlq_row.reason)
+        env.provenance.pop("error", None)
+        row = mark_replayed(env, dlq_row, clock(), pipeline.workflow.version)
+        items.append(ResumeItem(env, row, point))
+    return items

@@ -1,0 +1,216 @@
+"""What `dana-wf review` and `dana-wf dlq` share: where the items are (a run's output directory, or the
+Kafka topics), the events' audit histories, and continuing events in the chosen runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.core.clock import Clock
+from dana_workflows.core.settings import Settings
+from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.pipeline import Pipeline
+from dana_workflows.processors.run_history import RunHistory, history_of
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, sql_string
+from dana_workflows.sinks.reader import to_row
+from dana_workflows.streams.local.outputs import read_jsonl
+from dana_workflows.streams.local.resume import ResumeItem, resume_locally
+from dana_workflows.streams.topology import Topology
+
+OutOpt = Annotated[Path, typer.Option("--out", help="the run's output directory (local runtime)")]
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option("--broker", "-b", help="Kafka bootstrap servers: use the Kafka topics, not --out"),
+]
+PrefixOpt = Annotated[str | None, typer.Option(help="topic prefix (default DWF_TOPIC_PREFIX, dwf)")]
+AuditOpt = Annotated[str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN)")]
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The runtime the items live in: a local run's output directory, or a Kafka cluster."""
+
+    out_dir: Path
+    broker: str | None
+
+    def describe(self, topology: Topology, boundary: str) -> str:
+        if self.broker is not None:
+            return f"topic {topology.topic(boundary)}"
+        return str(self.out_dir / f"{topology.topic(boundary)}.jsonl")
+
+
+def topology_with_prefix(pipeline: Pipeline, settings: Settings, prefix: str | None) -> Topology:
+    from dana_workflows.streams.app_builder import topology_for
+
+    if prefix is not None:
+        settings = settings.model_copy(update={"topic_prefix": prefix})
+    return topology_for(pipeline, settings)
+
+
+def latest_items(where: Where, topology: Topology, boundary: str, settings: Settings) -> dict[str, Envelope]:
+    """Run id -> the last envelope a boundary's output holds for it (a file or a topic)."""
+    if where.broker is None:
+        path = where.out_dir / f"{topology.topic(boundary)}.jsonl"
+        if not path.exists():
+            return {}
+        envs = [_from_decision(rec) for rec in read_jsonl(path)]
+    else:
+        from dana_workflows.streams.kafka.resume_topics import read_envelopes
+        from dana_workflows.streams.kafka.security import KafkaSecurity
+
+        security = KafkaSecurity.from_settings(settings)
+        envs = asyncio.run(read_envelopes(where.broker, topology, topology.topic(boundary), security))
+    return {env.run_id: env for env in envs}
+
+
+def _from_decision(rec: dict[str, object]) -> Envelope:
+    """An envelope from a decision record of an output file (no chain fields: the audit has the tail)."""
+    return Envelope(
+        str(rec["event_id"]),
+        str(rec["run_id"]),
+        str(rec["workflow"]),
+        int(str(rec["workflow_version"])),
+        str(rec["step"]),
+        dict(rec["payload"]),  # type: ignore[call-overload]
+        provenance=dict(rec.get("provenance") or {}),  # type: ignore[call-overload]
+    )
+
+
+def histories(store: AuditStore, workflow: str, run_ids: Sequence[str]) -> dict[str, RunHistory]:
+    """Each run's audit history (one query)."""
+    if not run_ids:
+        return {}
+    runs = ", ".join(sql_string(r) for r in sorted(set(run_ids)))
+    sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM dwf.{AUDIT_TABLE} WHERE workflow = {sql_string(workflow)} "
+        f"AND run_id IN ({runs}) ORDER BY run_id, seq"
+    )
+    grouped: dict[str, list[AuditRow]] = {}
+    for values in store.query(sql).rows:
+        row = to_row(values)
+        grouped.setdefault(row.run_id, []).append(row)
+    out: dict[str, RunHistory] = {}
+    for run_id, rows in grouped.items():
+        history = history_of(rows)
+        if history is not None:
+            out[run_id] = history
+    return out
+
+
+def at_tail(env: Envelope, history: RunHistory, version: int) -> Envelope:
+    """The envelope placed at the end of its chain, in the current workflow version."""
+    env.chain_seq = history.tail.seq + 1
+    env.chain_hash = history.tail.hash
+    env.workflow_version = version
+    return env
+
+
+def open_writer(dsn: str | None, settings: Settings) -> AuditStore:
+    """The audit store the decisions and replays are recorded in (it must hold the run already)."""
+    from dana_workflows.cli.stores import open_audit_for_reading
+
+    store = open_audit_for_reading(dsn or settings.audit_dsn)
+    return store
+
+
+def parse_time(text: str | None, option: str) -> int | None:
+    """An ISO 8601 time (a zone-less one is UTC) as microseconds since the epoch."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"{option} {text!r}: write an ISO 8601 time, e.g. 2026-12-06T10:00:00Z", EXIT_USAGE
+        ) from None
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def continue_events(
+    pipeline: Pipeline,
+    topology: Topology,
+    settings: Settings,
+    where: Where,
+    store: AuditStore,
+    items: Sequence[ResumeItem],
+    clock: Clock,
+) -> dict[str, str] | None:
+    """Resume the items: in this process (rows stored, then outputs appended; returns run id -> where each
+    ended), or on Kafka (sent to the resume topic for the worker; returns None)."""
+    if where.broker is not None:
+        from dana_workflows.streams.kafka.resume_topics import send_resumed
+        from dana_workflows.streams.kafka.security import KafkaSecurity
+
+        asyncio.run(
+            send_resumed(
+                where.broker,
+                topology,
+                [(i.envelope, i.first_row, i.point) for i in items],
+                KafkaSecurity.from_settings(settings),
+                partitions=settings.topic_partitions,
+                replication=settings.topic_replication,
+            )
+        )
+        return None
+    return asyncio.run(_continue_locally(pipeline, topology, settings, where.out_dir, store, items, clock))
+
+
+async def _continue_locally(
+    pipeline: Pipeline,
+    topology: Topology,
+    settings: Settings,
+    out_dir: Path,
+    store: AuditStore,
+    items: Sequence[ResumeItem],
+    clock: Clock,
+) -> dict[str, str]:
+    from dana_workflows.streams.local.extras import attach_extras
+
+    ctx = StepContext(clock=clock, settings=settings)
+    closers = attach_extras(pipeline, ctx, settings)
+    try:
+        resumed = await resume_locally(pipeline, topology, out_dir, items, ctx)
+    finally:
+        for close in closers:
+            await close()
+    await asyncio.to_thread(store.insert, resumed.rows)  # one insert: all of it, or nothing
+    outcomes = resumed.outputs.outcomes()
+    resumed.outputs.release()
+    return outcomes
+
+
+def sent_already(where: Where, topology: Topology, settings: Settings, kind: str) -> dict[str, AuditRow]:
+    """Kafka: run id -> the first row of each resumed event of ``kind`` on the resume topic (sent, maybe
+    not finished by a worker yet). Local: nothing is in flight (one insert stores a resume whole)."""
+    if where.broker is None:
+        return {}
+    from dana_workflows.streams.kafka.resume_topics import sent_runs
+
+    return sent_runs(list(latest_all(where, topology, settings)), kind)
+
+
+def latest_all(where: Where, topology: Topology, settings: Settings) -> list[Envelope]:
+    assert where.broker is not None
+    from dana_workflows.streams.kafka.resume_topics import read_envelopes
+    from dana_workflows.streams.kafka.security import KafkaSecurity
+
+    security = KafkaSecurity.from_settings(settings)
+    return asyncio.run(read_envelopes(where.broker, topology, topology.resume_topic, security))
+
+
+def describe_outcomes(outcomes: dict[str, str] | None, topology: Topology) -> list[str]:
+    if outcomes is None:
+        return [f"sent to {topology.resume_topic}: the workflow's worker continues them"]
+    return [f"{run_id}: {boundary}" for run_id, boundary in outcomes.items()]

@@ -1,0 +1,187 @@
+"""`dana-wf review list | show | decide`: the events a step sent to human review, and a reviewer's decision,
+recorded as an audited override, after which the event continues the workflow (docs/review.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.cli.resume_run import (
+    AuditOpt,
+    BrokerOpt,
+    OutOpt,
+    PrefixOpt,
+    Where,
+    at_tail,
+    continue_events,
+    describe_outcomes,
+    histories,
+    latest_items,
+    open_writer,
+    sent_already,
+    topology_with_prefix,
+)
+from dana_workflows.core.clock import wall_clock_us
+from dana_workflows.core.settings import load_settings
+from dana_workflows.processors.pipeline import REVIEW
+from dana_workflows.processors.resume import (
+    OVERRIDE,
+    ResumeError,
+    after_step,
+    apply_override,
+    output_fields,
+    parse_decision,
+)
+from dana_workflows.processors.run_history import review_refusal
+from dana_workflows.streams.local.resume import ResumeItem
+
+app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Human review of events a step sent there."
+)
+console = OutputConsole()
+
+SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML): the current version continues events")]
+EventArg = Annotated[str, typer.Argument(help="the event's run id (dana-wf review list shows them)")]
+
+
+def _load(spec: Path):  # type: ignore[no-untyped-def]
+    from dana_workflows.cli.worker import _pipeline
+
+    return _pipeline(spec)
+
+
+@app.command("list")
+def review_list(
+    spec: SpecArg,
+    out: OutOpt = Path(".dwf/out"),
+    broker: BrokerOpt = None,
+    prefix: PrefixOpt = None,
+    audit: AuditOpt = None,
+) -> None:
+    """The events waiting for a decision (and those decided already)."""
+    settings = load_settings()
+    pipeline = _load(spec)
+    topology = topology_with_prefix(pipeline, settings, prefix)
+    where = Where(out, broker)
+    items = latest_items(where, topology, REVIEW, settings)
+    if not items:
+        console.print(f"no events to review in {where.describe(topology, REVIEW)}")
+        return
+    store = open_writer(audit, settings)
+    try:
+        known = histories(store, pipeline.workflow.name, list(items))
+    finally:
+        store.close()
+    table = Table(title=f"review: {pipeline.workflow.name}")
+    for col in ("event", "step", "error class", "reason", "status"):
+        table.add_column(col)
+    for run_id, env in items.items():
+        review = env.provenance.get("review") or {}
+        refusal = review_refusal(known.get(run_id), run_id)
+        status = "waiting" if refusal is None else ("decided" if "decided" in refusal else "-")
+        table.add_row(
+            run_id, env.step, str(review.get("error_class", "")), str(review.get("reason", "")), status
+        )
+    console.print(table)
+
+
+@app.command("show")
+def review_show(
+    spec: SpecArg,
+    event: EventArg,
+    out: OutOpt = Path(".dwf/out"),
+    broker: BrokerOpt = None,
+    prefix: PrefixOpt = None,
+) -> None:
+    """One event under review: its payload, why it is there, and what a decision may set."""
+    settings = load_settings()
+    pipeline = _load(spec)
+    topology = topology_with_prefix(pipeline, settings, prefix)
+    where = Where(out, broker)
+    env = latest_items(where, topology, REVIEW, settings).get(event)
+    if env is None:
+        raise fail(
+            f"no event {event} in {where.describe(topology, REVIEW)}: see dana-wf review list", EXIT_USAGE
+        )
+    console.print_text(
+        json.dumps({"event": event, "step": env.step, **env.to_record()}, indent=2, default=str)
+    )
+    node = pipeline.nodes.get(env.step)
+    if node is not None:
+        fields = output_fields(pipeline, node)
+        listed = ", ".join(f"{n}:{f.type}" for n, f in fields.items()) or "none (decide keep)"
+        console.print_text(f"a decision may set: {listed}")
+
+
+@app.command("decide")
+def review_decide(
+    spec: SpecArg,
+    event: EventArg,
+    decision: Annotated[
+        list[str],
+        typer.Option("--decision", "-d", help="field=value (repeat it), a JSON object of fields, or keep"),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="why: recorded in the audit")],
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="who decides (default: $USER)")] = None,
+    out: OutOpt = Path(".dwf/out"),
+    broker: BrokerOpt = None,
+    prefix: PrefixOpt = None,
+    audit: AuditOpt = None,
+) -> None:
+    """Decide an event under review: the step's output is replaced by the decision, the override is
+    audited (who, when, why, before and after) and the event continues the workflow from that step."""
+    import getpass
+
+    settings = load_settings()
+    pipeline = _load(spec)
+    topology = topology_with_prefix(pipeline, settings, prefix)
+    where = Where(out, broker)
+    env = latest_items(where, topology, REVIEW, settings).get(event)
+    if env is None:
+        raise fail(
+            f"no event {event} in {where.describe(topology, REVIEW)}: see dana-wf review list", EXIT_USAGE
+        )
+    if not reason.strip():
+        raise fail("--reason is empty: say why (it is recorded in the audit)", EXIT_USAGE)
+    node = pipeline.nodes.get(env.step)
+    if node is None:
+        raise fail(
+            f"step '{env.step}' is not in version {pipeline.workflow.version} of the workflow: "
+            "decide with the spec the event was reviewed under",
+            EXIT_USAGE,
+        )
+    try:
+        after = parse_decision(decision, output_fields(pipeline, node), node.path)
+    except ResumeError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    store = open_writer(audit, settings)
+    try:
+        history = histories(store, pipeline.workflow.name, [event]).get(event)
+        refusal = review_refusal(history, event)
+        if refusal is None and event in sent_already(where, topology, settings, OVERRIDE):
+            refusal = f"event {event} was decided already (sent to the worker, not finished yet)"
+        if refusal is not None:
+            raise fail(refusal, EXIT_USAGE)
+        assert history is not None
+        at_tail(env, history, pipeline.workflow.version)
+        env.provenance.pop("review", None)
+        row = apply_override(
+            env, node, after, reviewer=reviewer or getpass.getuser(), reason=reason, now_us=wall_clock_us()
+        )
+        try:
+            point = after_step(pipeline, node, env.payload)
+        except ResumeError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        outcomes = continue_events(
+            pipeline, topology, settings, where, store, [ResumeItem(env, row, point)], wall_clock_us
+        )
+    finally:
+        store.close()
+    console.print(f"decided: {event} at {node.path}: {row.decision} (audit row {row.seq})", highlight=False)
+    for line in describe_outcomes(outcomes, topology):
+        console.print(f"  {line}", highlight=False)

@@ -1,0 +1,115 @@
+"""The Kafka side of `dana-wf review` and `dana-wf dlq`: read a mixed topic (review, dlq, resume) whole,
+and send resumed events to the workflow's resume topic, where the worker's ``ResumeAgent`` takes them.
+
+A resumed envelope carries ``processors.resume.RESUME_MARK``: the boundary it re-enters at and its first
+audit row (``override``/``replayed``). The send is the unit: acknowledged by every in-sync replica, it is
+on the resume topic, and a second decision or replay of the same event is refused because the CLI finds
+it there (``sent_runs``) until the worker has stored its journey (docs/review.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from dana_workflows.processors.resume import RESUME_MARK, ResumePoint
+from dana_workflows.schemas.envelope import Envelope
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.streams.kafka.admin import ensure_topics
+from dana_workflows.streams.kafka.options import all_topics
+from dana_workflows.streams.kafka.security import KafkaSecurity
+from dana_workflows.streams.kafka.wire import WireCodec, header_map
+from dana_workflows.streams.topology import Topology
+
+READ_TIMEOUT_S = 30.0
+
+
+async def read_envelopes(
+    bootstrap: str, topology: Topology, topic: str, security: KafkaSecurity
+) -> list[Envelope]:
+    """Every decision envelope on ``topic`` (dlq, review, resume), from its beginning to its current end
+    (committed records only); records that are not envelopes (poison bytes kept as they came) are left out."""
+    codec = WireCodec(topology.registry)
+    out: list[Envelope] = []
+    for record in await _read_topic(bootstrap, topic, security):
+        if header_map(record.headers).get("dwf-kind") == "poison":
+            continue
+        out.append(codec.decode_mixed(record.value))
+    return out
+
+
+async def _read_topic(bootstrap: str, topic: str, security: KafkaSecurity) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        **security.aiokafka_kwargs(),
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            await consumer.topics()  # refresh the metadata once: a topic nobody read yet
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= end[tp] for pos, tp in zip(positions, tps, strict=True)):
+                break
+            for recs in (await consumer.getmany(*tps, timeout_ms=500)).values():
+                records.extend(recs)
+        return records
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):  # a group-less consumer's stop re-raises it
+            await consumer.stop()
+
+
+def sent_runs(envelopes: Sequence[Envelope], kind: str) -> dict[str, AuditRow]:
+    """Run id -> the first row of each resumed envelope of ``kind`` (override or replayed) on the resume
+    topic: what was sent, whether or not the worker has finished it."""
+    out: dict[str, AuditRow] = {}
+    for env in envelopes:
+        mark = env.provenance.get(RESUME_MARK)
+        row = mark.get("row") if isinstance(mark, dict) else None
+        if isinstance(row, dict) and row.get("kind") == kind:
+            out.setdefault(env.run_id, AuditRow.from_mapping(row))
+    return out
+
+
+async def send_resumed(
+    bootstrap: str,
+    topology: Topology,
+    items: Sequence[tuple[Envelope, AuditRow, ResumePoint]],
+    security: KafkaSecurity,
+    *,
+    partitions: int,
+    replication: int,
+) -> None:
+    """Each envelope, marked with where it re-enters and its first row, onto the resume topic (keyed by
+    run id, acknowledged by all in-sync replicas before this returns)."""
+    await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
+    codec = WireCodec(topology.registry)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **security.aiokafka_kwargs())
+    await producer.start()
+    try:
+        for env, row, point in items:
+            env.provenance[RESUME_MARK] = {"boundary": point.boundary, "row": row.as_dict()}
+            await producer.send_and_wait(
+                topology.resume_topic, codec.encode_mixed(env), key=env.run_id.encode()
+            )
+    finally:
+        await producer.stop()

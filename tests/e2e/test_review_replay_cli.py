@@ -1,0 +1,166 @@
+"""Human review and dlq replay end to end through the CLI, in the local runtime: a real `dana-wf run` sends
+events to dlq (a transform function that raises on one input) and to review (the step's recovery ladder
+sends a high-risk event there), then `dana-wf dlq replay` (after the function is fixed) and `dana-wf review
+decide` continue them; `dana-wf audit verify` passes and `dana-wf audit report` shows the override.
+
+Expected outcomes come from the workflow's definition: the fixed function scores every label, a score of
+at least 0.5 routes to `approve`, below to `hold` (terminal); a decided event continues after the step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SPEC = """\
+workflow: scoring
+version: 1
+input:
+  id: string
+  label: string
+  amount: double
+steps:
+  - score:
+      transform:
+        function: "scorer:score"
+        outputs: {score: double}
+      recovery:
+        ladder: [review, dlq]
+        rules:
+          - when: "amount > 1000.0"
+            start_at: review
+          - when: "amount <= 1000.0"
+            never: [review]
+  - decide:
+      route:
+        approve: "score >= 0.5"
+        hold: {when: "true", terminal: true}
+"""
+
+BROKEN = """\
+def score(payload):
+    if payload["label"] == "odd":
+        raise ValueError("no score for label odd")
+    if payload["amount"] > 1000.0:
+        raise ValueError("amount too large to score")
+    return {"score": 0.9 if payload["label"] == "good" else 0.1}
+"""
+
+FIXED = """\
+def score(payload):
+    return {"score": 0.9 if payload["label"] in ("good", "odd") else 0.1}
+"""
+
+EVENTS = [
+    {"id": "a", "label": "good", "amount": 10.0},  # out
+    {"id": "b", "label": "odd", "amount": 20.0},  # dlq (function raises; never review below 1000)
+    {"id": "c", "label": "bad", "amount": 30.0},  # hold
+    {"id": "d", "label": "good", "amount": 5000.0},  # review (high amount)
+]
+
+
+def dana_wf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("dana-wf")
+    cmd = [exe] if exe else [sys.executable, "-c", "from dana_workflows.cli.main import main; main()"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DWF_")}
+    base["PYTHONPATH"] = os.pathsep.join([str(cwd / "fn"), str(ROOT), base.get("PYTHONPATH", "")])
+    base["DWF_DATA_DIR"] = str(cwd / "data")
+    return subprocess.run([*cmd, *args], cwd=cwd, env=base, capture_output=True, text=True, timeout=300)
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x]
+
+
+def by_id(path: Path) -> dict[object, dict[str, object]]:
+    return {rec["payload"]["id"]: rec for rec in lines(path)}  # type: ignore[index]
+
+
+def test_run_replay_review_verify_report(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "scorer.py").write_text(BROKEN)
+    (tmp_path / "scoring.yaml").write_text(SPEC)
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    audit = f"chdb://{tmp_path / 'audit'}"
+    run = dana_wf(
+        "run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", "--audit", audit, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = tmp_path / "out"
+    assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a"}
+    assert set(by_id(out / "dwf.scoring.hold.jsonl")) == {"c"}
+    dlq = by_id(out / "dwf.scoring.dlq.jsonl")
+    review = by_id(out / "dwf.scoring.review.jsonl")
+    assert set(dlq) == {"b"} and set(review) == {"d"}
+    dlq_run, review_run = str(dlq["b"]["run_id"]), str(review["d"]["run_id"])
+
+    common = ("scoring.yaml", "--out", "out", "--audit", audit)
+    # a range with nothing in it: a clear message, nothing changed
+    empty = dana_wf("dlq", "replay", *common, "--until", "2000-01-01T00:00:00Z", cwd=tmp_path)
+    assert empty.returncode == 2 and "no dead-lettered events in that time range" in empty.stderr
+    # an unknown review event: a clear message, nothing changed
+    unknown = dana_wf(
+        "review", "decide", *common, "nope", "--decision", "score=1.0", "--reason", "x", cwd=tmp_path
+    )
+    assert unknown.returncode == 2 and "no event nope" in unknown.stderr
+    # a decision that does not fit the step's output: named, nothing changed
+    wrong = dana_wf(
+        "review", "decide", *common, review_run, "--decision", "score=high", "--reason", "x", cwd=tmp_path
+    )
+    assert wrong.returncode == 2 and "'score' must be double" in wrong.stderr
+    assert not (out / "dwf.scoring.approve.jsonl").exists()
+
+    # after the fix, the dlq'd event runs through the current version: 'odd' now scores 0.9 -> out
+    (tmp_path / "fn" / "scorer.py").write_text(FIXED)
+    replay = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a", "b"}
+    again = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
+    assert again.returncode == 2 and "replayed already" in again.stderr
+    assert [r["payload"]["id"] for r in lines(out / "dwf.scoring.out.jsonl")].count("b") == 1  # type: ignore[index]
+
+    # the reviewer decides d: the score is set, the event continues to the route -> approve... out
+    decide = dana_wf(
+        "review", "decide", *common, review_run, "--decision", "score=0.8",
+        "--reason", "checked the invoice", "--reviewer", "alice", cwd=tmp_path,
+    )  # fmt: skip
+    assert decide.returncode == 0, decide.stdout + decide.stderr
+    assert by_id(out / "dwf.scoring.out.jsonl")["d"]["payload"]["score"] == 0.8  # type: ignore[index]
+    twice = dana_wf(
+        "review", "decide", *common, review_run, "--decision", "score=0.1", "--reason", "x", cwd=tmp_path
+    )
+    assert twice.returncode == 2 and "decided already" in twice.stderr
+
+    verify = dana_wf("audit", "verify", "--audit", audit, cwd=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    rows = dana_wf(
+        "audit", "sql", "--audit", audit, "--json",
+        "SELECT run_id, kind, details FROM dwf.events WHERE kind IN ('override', 'replayed') ORDER BY kind",
+        cwd=tmp_path,
+    )  # fmt: skip
+    found = [json.loads(x) for x in rows.stdout.splitlines() if x]
+    assert [(r["run_id"], r["kind"]) for r in found] == [(review_run, "override"), (dlq_run, "replayed")]
+    override = json.loads(found[0]["details"])
+    assert override["reviewer"] == "alice" and override["after"] == {"score": 0.8}
+    assert override["before"] == {"score": None}
+    assert json.loads(found[1]["details"])["original_run_id"] == dlq_run
+    terminals = dana_wf(
+        "audit", "sql", "--audit", audit, "--json",
+        f"SELECT count() AS n FROM dwf.events WHERE run_id = '{dlq_run}' AND kind IN ('completed', 'dlq')",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert json.loads(terminals.stdout.splitlines()[0])["n"] == 2  # the dlq, then exactly one completion
+    report = dana_wf("audit", "report", review_run, "--audit", audit, cwd=tmp_path)
+    assert report.returncode == 0 and "override" in report.stdout and "checked the invoice" in report.stdout
