@@ -65,13 +65,14 @@ def start_worker(
     extra: Sequence[str] = (),
     log_name: str = "worker.log",
     env: dict[str, str] | None = None,
+    spec: Path = CLAIMS_SPEC,
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
         "dana_workflows.cli",
         "worker",
-        str(CLAIMS_SPEC),
+        str(spec),
         "--broker",
         bootstrap,
         "--prefix",

@@ -32,7 +32,7 @@ from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.local.outputs import read_jsonl
 from dana_workflows.streams.topology import Topology
 from tests.fixtures.local_model import LocalModel, start_own_server
-from tests.integration.kafka_support import stop_worker, wait_for_outcomes, worker_env
+from tests.integration.kafka_support import start_worker, stop_worker, wait_for_outcomes
 
 pytestmark = pytest.mark.integration
 
@@ -336,28 +336,15 @@ def test_kafka_runtime_gets_schema_valid_answers_from_the_real_model(
     topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=prefix)
     n = 6
     asyncio.run(produce_lines(pipeline, topology, kafka_bootstrap, _events(n), partitions=2))
-    env = worker_env(tmp_path)
-    env.update(local_model.env())
-    log = (tmp_path / "worker.log").open("ab")
-    worker = subprocess.Popen(
-        [
-            *(
-                sys.executable,
-                "-m",
-                "dana_workflows.cli.worker",
-                "worker",
-                str(spec),
-                "--broker",
-                kafka_bootstrap,
-            ),
-            *("--prefix", prefix, "--partitions", "2", "--guarantee", guarantee),
-            *("--audit", f"chdb://{tmp_path / 'audit'}"),
-            *("--metrics-port", "0", "--commit-interval", "0.5"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
+    worker = start_worker(
+        tmp_path,
+        kafka_bootstrap,
+        prefix,
+        guarantee=guarantee,
+        audit=f"chdb://{tmp_path / 'audit'}",
+        extra=("--metrics-port", "0"),
+        env=local_model.env(),
+        spec=spec,
     )
     try:
         got = asyncio.run(wait_for_outcomes(kafka_bootstrap, topology, n, 300))

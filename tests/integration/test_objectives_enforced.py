@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,10 +30,10 @@ from tests.integration.kafka_support import (
     claims_lines,
     multiset,
     read_store_rows,
+    start_worker,
     stop_worker,
     wait_consumed,
     wait_for_outcomes,
-    worker_env,
 )
 
 pytestmark = pytest.mark.integration
@@ -85,30 +83,6 @@ def _spec_with_lock(tmp: Path) -> Path:
     return spec
 
 
-def _start_worker(tmp: Path, spec: Path, bootstrap: str, prefix: str) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dana_workflows.cli",
-        "worker",
-        str(spec),
-        "--broker",
-        bootstrap,
-        "--prefix",
-        prefix,
-        "--partitions",
-        "2",
-        "--session-timeout",
-        "6",
-        "--commit-interval",
-        "0.5",
-        "--audit",
-        f"chdb://{tmp / 'audit'}",
-    ]
-    log = (tmp / "worker.log").open("ab")
-    return subprocess.Popen(cmd, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-
-
 async def test_inferred_rules_enforced_alike_in_both_runtimes(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -136,7 +110,9 @@ async def test_inferred_rules_enforced_alike_in_both_runtimes(
 
     ktopo = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
     await produce_lines(pipeline, ktopo, kafka_bootstrap, lines, partitions=2)
-    worker = _start_worker(tmp_path, spec, kafka_bootstrap, topic_prefix)
+    worker = start_worker(
+        tmp_path, kafka_bootstrap, topic_prefix, audit=f"chdb://{tmp_path / 'audit'}", spec=spec
+    )
     try:
         got = await wait_for_outcomes(
             kafka_bootstrap, ktopo, EVENTS, 120, alive=lambda: worker.poll() is None
