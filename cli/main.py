@@ -333,6 +333,9 @@ audit_app.add_typer(
     name="checkpoint",
     help="Signed Merkle checkpoints in write-once storage; prove the log extends them.",
 )
+_compliance = importlib.import_module("dana_workflows.cli.compliance")  # docs/compliance.md
+audit_app.command("compliance")(_compliance.compliance)
+audit_app.command("models")(_compliance.models)
 
 
 def _mount_kafka_runtime() -> None:

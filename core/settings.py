@@ -37,6 +37,24 @@ class LLMEndpoint(BaseModel):
     price_per_mtok: dict[str, float] = Field(default_factory=dict)
 
 
+RiskTier = Literal["minimal", "limited", "high"]  # the EU AI Act's tiers a deployed model may carry
+
+
+class ModelRecord(BaseModel):
+    """One entry of the model registry (docs/compliance.md): who answers for a model and how risky its use is.
+
+    Matched against the audit's LLM rows by ``id`` (the model name the provider was asked for); a
+    ``version`` (the model the provider says answered, e.g. a dated snapshot) must then match too."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(min_length=1)
+    version: str = ""
+    provider: str = ""
+    owner: str = Field(min_length=1)
+    risk_tier: RiskTier
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DWF_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -89,6 +107,8 @@ class Settings(BaseSettings):
     llm_store_prompts: Literal["store", "hash"] = "hash"
     # naive | optimised: overrides every llm step's efficiency mode (unset: the spec's); docs/efficiency.md
     llm_efficiency: Literal["naive", "optimised"] | None = None
+    # The model registry (docs/compliance.md): owner and risk tier of every model the workflows may use
+    models: list[ModelRecord] = Field(default_factory=list)
 
     # Runtime
     data_dir: Path = Path(".dwf")

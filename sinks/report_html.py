@@ -199,17 +199,27 @@ def _environment() -> Environment:
     return env
 
 
+def render_template(name: str, **context: Any) -> str:
+    """One of sinks/templates/ rendered; every page extends base.html.j2, the one home of the styles."""
+    return _environment().get_template(name).render(**context)
+
+
 def render_report_html(rows: list[AuditRow], field_types: dict[str, str] | None = None) -> str:
     """A standalone HTML page: the styles inline, the journey an inline SVG, no external assets."""
-    return _environment().get_template("report.html.j2").render(run=run_view(rows, field_types))
+    return render_template("report.html.j2", run=run_view(rows, field_types))
 
 
-def write_report_pdf(rows: list[AuditRow], path: Path, field_types: dict[str, str] | None = None) -> None:
-    """The same page as a PDF, rendered by weasyprint offline (A4 landscape, hashes wrap)."""
+def html_to_pdf(html: str, path: Path) -> None:
+    """A standalone page as a PDF, rendered by weasyprint offline (the page's @page rule sets the size)."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: pango/cairo system libraries missing
         raise PdfUnavailable(
             f"PDF export needs weasyprint and pango: pip install 'dana-workflows[pdf]' ({exc})"
         ) from None
-    HTML(string=render_report_html(rows, field_types)).write_pdf(path)
+    HTML(string=html).write_pdf(path)
+
+
+def write_report_pdf(rows: list[AuditRow], path: Path, field_types: dict[str, str] | None = None) -> None:
+    """The same page as a PDF (A4 landscape, hashes wrap)."""
+    html_to_pdf(render_report_html(rows, field_types), path)
