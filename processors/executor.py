@@ -1,4 +1,4 @@
-"""Run one node on one envelope: the processor, its recovery policy, provenance and audit rows.
+"""Run one node on one envelope: the processor, its recovery ladder, provenance and audit rows.
 
 Both runtimes call exactly this, which is why they decide the same and audit the same.
 """
@@ -8,10 +8,23 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from time import perf_counter_ns
+from typing import Any
 
 from dana_workflows.processors.audit_trail import transition
-from dana_workflows.processors.base import FAIL, REJECT, ROUTE, Outcome, StepContext
+from dana_workflows.processors.base import FAIL, REJECT, ROUTE, Outcome, Processor, StepContext
 from dana_workflows.processors.pipeline import DLQ, REJECTED, Edge, Node
+from dana_workflows.processors.pipeline import REVIEW as REVIEW_BOUNDARY
+from dana_workflows.processors.recovery import (
+    DEFAULT,
+    ERROR_CLASS_KEY,
+    FALLBACK_MODEL,
+    RETRY,
+    REVIEW,
+    Choice,
+    classify,
+    classify_exception,
+)
+from dana_workflows.processors.recovery import DLQ as DLQ_RUNG
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
@@ -59,70 +72,174 @@ async def execute(node: Node, env: Envelope, ctx: StepContext, *, owned: bool = 
     """owned=True: the caller hands over its only reference to `env` (the local runtime's freshly
     decoded envelope), so the first attempt runs on it without a copy (~1 µs a step). That relies on
     the processor contract (processors.base.Processor): a failing attempt leaves its envelope as it was."""
-    outcome, took = await _attempt(node, env if owned else _fresh(env, 0), ctx)
+    outcome, took = await _attempt(node.processor, env if owned else _fresh(env, 0), ctx)
     if outcome.kind is not FAIL:
         return _finish(node, outcome, took, [], ctx)
     return await _recover(node, env, ctx, outcome, took)
 
 
-async def _attempt(node: Node, trial: Envelope, ctx: StepContext) -> tuple[Outcome, int]:
+async def _attempt(processor: Processor, trial: Envelope, ctx: StepContext) -> tuple[Outcome, int]:
     started = perf_counter_ns()
     try:
-        outcome = await node.processor.process(trial, ctx)
-    except Exception as exc:  # a step that raises is retried per its policy, never crashes the run
-        outcome = Outcome.fail(trial, f"{type(exc).__name__}: {exc}")
+        outcome = await processor.process(trial, ctx)
+    except Exception as exc:  # a step that raises goes down its recovery ladder, never crashes the run
+        details = {ERROR_CLASS_KEY: classify_exception(exc)}
+        outcome = Outcome.fail(trial, f"{type(exc).__name__}: {exc}", details=details)
     return outcome, (perf_counter_ns() - started) // 1000
 
 
 async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome, took: int) -> StepResult:
-    """After a failed first attempt: retry per the node's policy, then default or dlq."""
-    policy = node.retry
+    """After a failed first attempt: down the node's recovery ladder (processors/recovery.py decides,
+    docs/recovery.md explains) until a rung places the event: an attempt that succeeds, the default,
+    review or dlq. Every rung attempt is a `recovery` audit row; failed attempts keep their `error` rows."""
+    ladder = node.ladder
     rows: list[AuditRow] = []
-    error = ""
-    for attempt in range(policy.max_attempts):
-        if attempt:
-            outcome, took = await _attempt(node, _fresh(env, attempt), ctx)
+    attempt, position, retries_left = 0, -1, ladder.max_attempts - 1
+    # the failed attempts are audited on the original chain (env), not on their discarded copies
+    _failed(node, env, outcome, took, rows, ctx, attempt)
+    error = outcome.error or "failed"
+    choice = ladder.choose(classify(outcome), env.payload)
+    while True:
+        position = ladder.next_rung(choice, position, retries_left)
+        rung = ladder.rungs[position]
+        if rung in (RETRY, FALLBACK_MODEL):
+            processor = node.processor
+            if rung == RETRY:
+                if ladder.backoff_ms:
+                    await asyncio.sleep(
+                        ladder.backoff_ms * 2 ** (ladder.max_attempts - 1 - retries_left) / 1000
+                    )
+                retries_left -= 1
+            elif node.fallback is not None:
+                processor = node.fallback
+            attempt += 1
+            outcome, took = await _attempt(processor, _fresh(env, attempt), ctx)
             if outcome.kind is not FAIL:
+                rows.append(_rung_row(outcome.envelope, node, rung, choice, True, "", attempt, ctx))
                 return _finish(node, outcome, took, rows, ctx)
-        error = outcome.error or "failed"
-        # the failed attempt is audited on the original chain (env), not the discarded copy
-        if outcome.phases:
-            _phase_rows(env, node.path, outcome, rows, ctx, attempt)
-        rows.append(
-            transition(
-                env,
-                "error",
-                node.path,
-                ctx.clock(),
-                reason=error,
-                attempt=attempt,
-                duration_us=took,
-                details=outcome.details,
+            _failed(node, env, outcome, took, rows, ctx, attempt)
+            error = outcome.error or "failed"
+            rows.append(_rung_row(env, node, rung, choice, False, error, attempt, ctx))
+            choice = ladder.choose(classify(outcome), env.payload)
+            continue
+        if rung == DEFAULT and ladder.default is not None:
+            out = _fresh(env, attempt)
+            out.payload.update(ladder.default)
+            rows.append(_rung_row(out, node, rung, choice, True, error, attempt, ctx))
+            rows.append(
+                transition(
+                    out,
+                    "defaulted",
+                    node.path,
+                    ctx.clock(),
+                    decision="default",
+                    reason=error,
+                    attempt=attempt,
+                    details={"default": ladder.default},
+                )
             )
-        )
-        if attempt + 1 < policy.max_attempts and policy.backoff_ms:
-            await asyncio.sleep(policy.backoff_ms * (2**attempt) / 1000)
-    if policy.on_exhausted == "default" and policy.default is not None:
-        out = _fresh(env, policy.max_attempts - 1)
-        out.payload.update(policy.default)
-        rows.append(
-            transition(
-                out,
-                "defaulted",
-                node.path,
-                ctx.clock(),
-                decision="default",
-                reason=error,
-                attempt=out.attempt,
-                details={"default": policy.default},
-            )
-        )
-        return _forward(node, out, node.emit or next(iter(node.branches.values())), rows)
-    dead = env.evolve(
-        step=node.path, attempt=policy.max_attempts - 1, provenance={**env.provenance, "error": error}
-    )
+            return _forward(node, out, node.emit or next(iter(node.branches.values())), rows)
+        if rung == REVIEW:
+            return _to_review(node, env, ctx, rows, choice, error, attempt)
+        return _to_dlq(node, env, ctx, rows, choice, error, attempt)
+
+
+def _failed(
+    node: Node,
+    env: Envelope,
+    outcome: Outcome,
+    took: int,
+    rows: list[AuditRow],
+    ctx: StepContext,
+    attempt: int,
+) -> None:
+    """A failed attempt's rows: its phases, then the error."""
+    if outcome.phases:
+        _phase_rows(env, node.path, outcome, rows, ctx, attempt)
     rows.append(
-        transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error, attempt=dead.attempt)
+        transition(
+            env,
+            "error",
+            node.path,
+            ctx.clock(),
+            reason=outcome.error or "failed",
+            attempt=attempt,
+            duration_us=took,
+            details=outcome.details,
+        )
+    )
+
+
+def _rung_row(
+    env: Envelope,
+    node: Node,
+    rung: str,
+    choice: Choice,
+    succeeded: bool,
+    reason: str,
+    attempt: int,
+    ctx: StepContext,
+) -> AuditRow:
+    """The `recovery` row of one rung attempt: what `dana-wf recovery report` counts."""
+    details: dict[str, Any] = {ERROR_CLASS_KEY: choice.error_class, "succeeded": succeeded}
+    if choice.cause != choice.error_class:
+        details["cause"] = choice.cause  # a domain rule renamed the class (high_risk): keep the failure's
+    return transition(
+        env,
+        "recovery",
+        node.path,
+        ctx.clock(),
+        decision=rung,
+        reason=reason,
+        attempt=attempt,
+        details=details,
+    )
+
+
+def _to_review(
+    node: Node,
+    env: Envelope,
+    ctx: StepContext,
+    rows: list[AuditRow],
+    choice: Choice,
+    error: str,
+    attempt: int,
+) -> StepResult:
+    """The event crosses boundary `review`: a person decides (docs/recovery.md, `dana-wf review`)."""
+    review = {"reason": error, ERROR_CLASS_KEY: choice.error_class, "rung": REVIEW}
+    sent = env.evolve(
+        step=node.path, attempt=attempt, provenance={**env.provenance, "error": error, "review": review}
+    )
+    rows.append(_rung_row(sent, node, REVIEW, choice, True, error, attempt, ctx))
+    details = {ERROR_CLASS_KEY: choice.error_class, "rung": REVIEW}
+    rows.append(
+        transition(
+            sent,
+            "review",
+            node.path,
+            ctx.clock(),
+            decision="review",
+            reason=error,
+            attempt=attempt,
+            details=details,
+        )
+    )
+    return StepResult(REVIEW_BOUNDARY, sent, None, rows, error=error)
+
+
+def _to_dlq(
+    node: Node,
+    env: Envelope,
+    ctx: StepContext,
+    rows: list[AuditRow],
+    choice: Choice,
+    error: str,
+    attempt: int,
+) -> StepResult:
+    dead = env.evolve(step=node.path, attempt=attempt, provenance={**env.provenance, "error": error})
+    rows.append(_rung_row(dead, node, DLQ_RUNG, choice, False, error, attempt, ctx))
+    rows.append(
+        transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error, attempt=attempt)
     )
     return StepResult(DLQ, dead, None, rows, error=error)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from dana_workflows.processors.base import Processor
 from dana_workflows.processors.enforce import EnforceProcessor
+from dana_workflows.processors.recovery import DEFAULT, FALLBACK_MODEL, Ladder
+from dana_workflows.processors.recovery import REVIEW as REVIEW_RUNG
 from dana_workflows.processors.route import RouteProcessor
 from dana_workflows.processors.transform import TransformProcessor
 from dana_workflows.processors.validate import ValidateProcessor
@@ -57,6 +59,11 @@ class Node:
     input: str
     emit: Edge | None = None
     branches: dict[str, Edge] = field(default_factory=dict)
+    fallback: Processor | None = None  # an llm step's fallback_model rung: the step on its fallback models
+    ladder: Ladder = field(init=False)  # what the executor does after a failed attempt
+
+    def __post_init__(self) -> None:
+        self.ladder = Ladder.of(self.step)
 
     @property
     def retry(self) -> RetryPolicyIR:
@@ -78,6 +85,11 @@ class Pipeline:
     @property
     def input_fields(self) -> list[FieldIR]:
         return list(self.workflow.input)
+
+    @property
+    def has_review(self) -> bool:
+        """A ladder of this workflow can send an event to review (the boundary and topic exist)."""
+        return any(REVIEW_RUNG in node.ladder.rungs for node in self.nodes.values())
 
     @property
     def has_llm_steps(self) -> bool:
@@ -118,6 +130,11 @@ def compile_pipeline(ir: WorkflowIR) -> Pipeline:
     _build(p, with_objective(ir), "", ENTRY, fields, Edge(OUT, None))
     p.terminals.insert(0, OUT)
     p.boundaries[OUT] = _final_fields(ir)
+    if p.has_review and REVIEW in p.boundaries:
+        raise CompileError(
+            f"a recovery ladder sends events to '{REVIEW}', but a step or terminal branch of that name "
+            "already has the topic; rename it (e.g. manual_review)"
+        )
     return p
 
 
@@ -139,6 +156,7 @@ def _build(
         p.boundaries[boundary] = current
         p.consumers[boundary] = path
         node = Node(path, step, build_processor(step, p.workflow.name), boundary)
+        _arm_ladder(node)
         p.nodes[path] = node
         after = fields_after(step, current)
         last = i == len(steps) - 1
@@ -163,6 +181,26 @@ def _build(
         else:
             node.emit = next_edge
         boundary, current = next_edge.boundary, after
+
+
+def _arm_ladder(node: Node) -> None:
+    """What the node's rungs need. With a fallback_model rung the ladder, not the client, moves to the
+    fallback models: the first attempt asks the primary model only, the rung the fallbacks only."""
+    ladder, step = node.ladder, node.step
+    if DEFAULT in ladder.rungs and not ladder.default:
+        raise CompileError(f"step '{node.path}': the default rung needs default fields (docs/recovery.md)")
+    if FALLBACK_MODEL not in ladder.rungs:
+        return
+    if not isinstance(step, LLMStepIR) or not step.fallback_models:
+        raise CompileError(
+            f"step '{node.path}': a fallback_model rung needs an llm step with fallback_models "
+            "(docs/recovery.md)"
+        )
+    from dana_workflows.processors.llm import LLMProcessor
+
+    assert isinstance(node.processor, LLMProcessor)
+    node.fallback = node.processor.on_models(step.fallback_models)
+    node.processor = node.processor.on_models((step.model,))
 
 
 def _fields_through(steps: tuple[StepIR, ...], fields: Fields) -> Fields:

@@ -29,7 +29,7 @@ LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0
 AUDIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # What a processed event became; `event_out` refuses anything else so dashboards can rely on the set.
-OUTCOMES = frozenset({"emit", "route", "reject", "dlq"})
+OUTCOMES = frozenset({"emit", "route", "reject", "dlq", "review"})
 # Final status of one provider call, after the single retry layer has given up or succeeded.
 LLM_STATUSES = frozenset({"ok", "error", "timeout", "rate_limited", "invalid_output"})
 
@@ -74,6 +74,12 @@ class Metrics:
             registry=r,
         )
         self._dlq = Counter("dwf_dlq", "Messages written to the dead-letter topic.", wf_step, registry=r)
+        self._recovery = Counter(
+            "dwf_recovery_attempts",
+            "Attempts of a recovery ladder's rungs (docs/recovery.md), by error class and outcome.",
+            (*wf_step, "rung", "error_class", "outcome"),
+            registry=r,
+        )
         self._step_seconds = Histogram(
             "dwf_step_duration_seconds",
             "Time one step spent on one envelope.",
@@ -175,6 +181,11 @@ class Metrics:
     def dlq(self, workflow: str, step: str) -> None:
         """Count a dead-lettered message; `step` may be a pseudo-step such as ``deserialize``."""
         self._dlq.labels(workflow, step).inc()
+
+    def recovery(self, workflow: str, step: str, rung: str, error_class: str, succeeded: bool) -> None:
+        """Count one attempt of one rung; outcome is ``success`` or ``failure``."""
+        outcome = "success" if succeeded else "failure"
+        self._recovery.labels(workflow, step, rung, error_class, outcome).inc()
 
     def observe_step(self, workflow: str, step: str, seconds: float) -> None:
         self._step_seconds.labels(workflow, step).observe(seconds)

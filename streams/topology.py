@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, RESUME, Pipeline
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, RESUME, REVIEW, Pipeline
 from dana_workflows.schemas.avro import envelope_schema
 from dana_workflows.schemas.registry import SchemaRegistry
 
@@ -43,6 +43,11 @@ class Topology:
             )
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
+        if any(REVIEW in node.ladder.rungs for node in pipeline.nodes.values()):
+            self.topics[REVIEW] = TopicSpec(REVIEW, topic_name(wf, REVIEW, prefix), None, None)
+        if REVIEW not in self.topics:  # a ladder's review rung (docs/recovery.md): mixed, like dlq. A
+            # workflow with a step or terminal branch of that name keeps its own (no ladder of it may review)
+            self.topics[REVIEW] = TopicSpec(REVIEW, topic_name(wf, REVIEW, prefix), None, None)
         if pipeline.workflow.drift.monitors:
             from dana_workflows.drift.records import DRIFT_RECORD_SCHEMA
 

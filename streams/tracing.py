@@ -27,7 +27,7 @@ from dana_workflows.core.settings import Settings
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore
 
 AuditSink = Callable[[Sequence[AuditRow]], None]
-TERMINAL_KINDS = frozenset({"completed", "rejected", "dlq"})
+TERMINAL_KINDS = frozenset({"completed", "rejected", "dlq", "review"})  # review: docs/recovery.md
 NOT_PER_EVENT = frozenset({"drift"})  # window records: rows of no single event's journey
 MAX_OPEN_EVENTS = 100_000  # events whose terminal row has not come (a crash mid-run): oldest ended first
 SERVICE_NAME = "dana-workflows"

@@ -53,12 +53,14 @@ def route(
     *,
     as_field: str | None = None,
     retry: dict[str, Any] | None = None,
+    recovery: dict[str, Any] | None = None,
     description: str | None = None,
     **conditions: Any,
 ) -> Step:
     """Branches by keyword (`auto_pay="amount < 1000.0"`) or, for names that clash, in `branches`."""
     body: dict[str, Any] = {"route": {**(branches or {}), **conditions}}
-    for key, value in (("as", as_field), ("retry", retry), ("description", description)):
+    options = (("as", as_field), ("retry", retry), ("recovery", recovery), ("description", description))
+    for key, value in options:
         if value:
             body[key] = value
     return Step(name, body)
@@ -69,11 +71,10 @@ def branch(when: str, *steps: Step, terminal: bool = False) -> dict[str, Any]:
 
 
 def llm(name: str, prompt: str, output: dict[str, str], **options: Any) -> Step:
-    retry = options.pop("retry", None)
-    body: dict[str, Any] = {"llm": {"prompt": prompt, "output": output, **options}}
-    if retry:
-        body["retry"] = retry
-    return Step(name, body)
+    """`retry` and `recovery` (docs/recovery.md) go beside the llm mapping; every other option inside."""
+    beside = {key: options.pop(key, None) for key in ("retry", "recovery")}
+    beside = {key: value for key, value in beside.items() if value}
+    return Step(name, {"llm": {"prompt": prompt, "output": output, **options}, **beside})
 
 
 @dataclass(frozen=True)

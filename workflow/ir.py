@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dana_workflows.workflow.efficiency_ir import EfficiencyIR
 from dana_workflows.workflow.knowledge_ir import KnowledgeIR, StepKnowledgeIR
+from dana_workflows.workflow.recovery_ir import RecoveryIR
 
 AvroPrimitive = Literal["string", "long", "int", "double", "float", "boolean"]
 AVRO_PRIMITIVES: tuple[str, ...] = ("string", "long", "int", "double", "float", "boolean")
@@ -62,6 +63,7 @@ class TransformStepIR(_Model):
     function: str | None = None  # "module:callable" registered Python function
     function_outputs: tuple[FieldIR, ...] = ()
     retry: RetryPolicyIR = RetryPolicyIR()
+    recovery: RecoveryIR | None = None  # the ladder (docs/recovery.md); None: `retry` is the ladder
 
 
 class ValidateStepIR(_Model):
@@ -69,6 +71,7 @@ class ValidateStepIR(_Model):
     name: str
     rules: tuple[RuleIR, ...]
     retry: RetryPolicyIR = RetryPolicyIR()
+    recovery: RecoveryIR | None = None  # the ladder (docs/recovery.md); None: `retry` is the ladder
 
 
 class BranchIR(_Model):
@@ -84,6 +87,7 @@ class RouteStepIR(_Model):
     branches: tuple[BranchIR, ...]
     field: str = "route"  # payload field the chosen branch name is written to
     retry: RetryPolicyIR = RetryPolicyIR()
+    recovery: RecoveryIR | None = None  # the ladder (docs/recovery.md); None: `retry` is the ladder
 
 
 class LLMLimitsIR(_Model):
@@ -108,6 +112,7 @@ class LLMStepIR(_Model):
     template_id: str = ""
     template_version: str = "1"
     retry: RetryPolicyIR = RetryPolicyIR(max_attempts=1)
+    recovery: RecoveryIR | None = None  # the ladder (docs/recovery.md); None: `retry` is the ladder
     # POET phases (processors/llm/processor.py): input checks run before any call (perceive), rules the
     # answer must meet (enforce); inferred rules, once accepted, arrive here as ordinary rules
     perceive: tuple[RuleIR, ...] = ()
@@ -123,6 +128,7 @@ class EnforceStepIR(_Model):
     name: str = "enforce_objective"
     rules: tuple[RuleIR, ...]
     retry: RetryPolicyIR = RetryPolicyIR()
+    recovery: RecoveryIR | None = None  # the ladder (docs/recovery.md); None: `retry` is the ladder
 
 
 StepIR = Annotated[

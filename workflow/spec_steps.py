@@ -20,6 +20,7 @@ from dana_workflows.workflow.ir import (
 )
 from dana_workflows.workflow.spec_efficiency import parse_llm_poet
 from dana_workflows.workflow.spec_fields import declared_range
+from dana_workflows.workflow.spec_recovery import parse_recovery
 from dana_workflows.workflow.spec_support import (
     Collector,
     check_expr,
@@ -31,7 +32,7 @@ from dana_workflows.workflow.spec_support import (
 )
 
 STEP_KINDS = ("transform", "validate", "route", "llm")
-STEP_OPTIONS = ("retry", "description", "as")
+STEP_OPTIONS = ("retry", "recovery", "description", "as")
 
 
 def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
@@ -74,9 +75,29 @@ def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
             continue
         kind = kinds[0]
         step = _STEP_PARSERS[kind](str(name), body, kind, spath, c)
+        if step is not None and "recovery" in body:
+            step = _with_recovery(step, body, kind, spath, c)
         if step is not None:
             steps.append(step)
     return steps
+
+
+def _with_recovery(step: StepIR, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR:
+    """The step with its declared ladder (docs/recovery.md); `retry:` beside it would be a second one."""
+    if "retry" in body:
+        c.add(
+            body,
+            "retry",
+            f"{path}.retry",
+            "a step has retry: or recovery:, not both",
+            "move max_attempts and backoff_ms into recovery: {retry: {...}}",
+        )
+        return step
+    models = body[kind].get("fallback_models") if isinstance(body[kind], CommentedMap) else None
+    recovery = parse_recovery(
+        body["recovery"], body, f"{path}.recovery", c, kind=kind, fallback_models=models
+    )
+    return step if recovery is None else step.model_copy(update={"recovery": recovery})
 
 
 def _parse_transform(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:

@@ -101,6 +101,15 @@ class _Stats:
     errors: list[str] = field(default_factory=list)
 
 
+def _transient_type(exc: openai.APIError) -> str:
+    """error.type of a transient failure that used up its retries (processors/recovery.py reads it)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection_error"
+    return "server_error"
+
+
 class _ModelFailed(Exception):
     def __init__(self, error: CallError, error_type: str) -> None:
         super().__init__(error.message)
@@ -357,9 +366,7 @@ class LLMClient:
                     target.breaker.failure()
                     failures += 1
                     if failures >= self.retry.max_attempts:
-                        raise _ModelFailed(
-                            err, "timeout" if "timed out" in err.message else "server_error"
-                        ) from exc
+                        raise _ModelFailed(err, _transient_type(exc)) from exc
                     delay = max(err.retry_after_s or 0.0, self.retry.backoff(failures))
                     continue
                 target.breaker.neutral()

@@ -15,9 +15,13 @@ from dana_workflows.processors.llm.phase_prompts import VIOLATED, repair_history
 from dana_workflows.processors.llm.poet_record import EventRecord
 from dana_workflows.processors.llm.poet_step import PoetStep
 from dana_workflows.processors.llm.prompt import RenderedPrompt
+from dana_workflows.processors.recovery import ENFORCE_VIOLATION
 from dana_workflows.schemas.envelope import Envelope
 
 NAIVE_DECISION = "naive mode verifies every answer"
+
+# what a recovery ladder reads to name this failure's class (enforce: processors/recovery.py)
+VIOLATION = {"error.type": ENFORCE_VIOLATION}
 
 
 @dataclass(slots=True)
@@ -46,7 +50,9 @@ async def _send_back(t: Turn, answer: dict[str, Any]) -> dict[str, Any] | Outcom
     if t.repaired:
         t.ev.phase("enforce", "violation", rules=[r.rule_id for r in broken])
         return Outcome.fail(
-            t.env, error=f"llm step {p.name!r}: the answer breaks {names} after one send-back"
+            t.env,
+            error=f"llm step {p.name!r}: the answer breaks {names} after one send-back",
+            details=VIOLATION,
         )
     t.repaired = True
     t.ev.repairs += 1
@@ -65,7 +71,9 @@ async def _send_back(t: Turn, answer: dict[str, Any]) -> dict[str, Any] | Outcom
         t.ev.phase("enforce", "violation", rules=[r.rule_id for r in still], sent_back=names)
         again_names = ", ".join(r.rule_id for r in still)
         return Outcome.fail(
-            t.env, error=f"llm step {p.name!r}: the answer breaks {again_names} after one send-back"
+            t.env,
+            error=f"llm step {p.name!r}: the answer breaks {again_names} after one send-back",
+            details=VIOLATION,
         )
     return fixed
 

@@ -15,6 +15,7 @@ one too the step fails and its recovery policy takes over. Each phase is a timed
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class LLMProcessor:
         self.output = OutputSpec(step.output, f"{workflow_name}_{step.name}")
         self.knowledge = LLMKnowledge.of(step, workflow_name)  # context engineering: docs/context.md
         self.template_id = step.template_id or f"{workflow_name}.{step.name}"
+        self.models: tuple[str, ...] = (step.model, *step.fallback_models)  # the client's chain, in order
         try:
             self.guard: Any = cel.compile(step.when) if step.when else None
         except Exception as exc:  # the cel binding raises its own error types
@@ -115,6 +117,13 @@ class LLMProcessor:
         outcome.details = {**outcome.details, "dwf.eff": summary}
         outcome.phases = ev.phases
         return outcome
+
+    def on_models(self, models: tuple[str, ...]) -> LLMProcessor:
+        """This step asking only ``models`` (a recovery ladder's fallback_model rung, docs/recovery.md);
+        it shares everything else, the step's rate limiter included."""
+        twin = copy.copy(self)
+        twin.models = tuple(models)
+        return twin
 
     def mode(self, client: LLMClient | None) -> str:
         """The setting (an operator's switch, e.g. to measure) over the spec over the default."""
@@ -182,7 +191,7 @@ class LLMProcessor:
         history: tuple[dict[str, str], ...] = (),
     ) -> LLMRequest:
         return LLMRequest(
-            models=(self.step.model, *self.step.fallback_models),
+            models=self.models,
             prompt=prompt,
             system=system,
             output=output,

@@ -23,7 +23,7 @@ from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import StepResult, execute
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Node, Pipeline
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, REVIEW, Node, Pipeline
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditRow, seal
@@ -132,7 +132,7 @@ class StepAgents:
     def _outcome(
         self, result: StepResult, rows: list[AuditRow], ctx: StepContext, msg: Any, sid: int
     ) -> list[Send]:
-        """The hop's one send: the envelope on its next topic, or a decision on rejected/dlq."""
+        """The hop's one send: the envelope on its next topic, or a decision on rejected/review/dlq."""
         env = result.envelope
         if result.edge is not None:
             encoded = self.boundaries.encode(env, result.edge.boundary, ctx.clock)
@@ -142,6 +142,8 @@ class StepAgents:
             return [self._decision(DLQ, encoded.reason, env, msg, sid)]
         if result.boundary == REJECTED:
             return [self._decision(REJECTED, "; ".join(result.reasons), env, msg, sid)]
+        if result.boundary == REVIEW:  # a recovery ladder's review rung (docs/recovery.md)
+            return [self._decision(REVIEW, result.error or "review", env, msg, sid)]
         return [self._decision(DLQ, result.error or "failed", env, msg, sid)]
 
     def _decision(self, boundary: str, error: str, env: Envelope, msg: Any, sid: int) -> Send:

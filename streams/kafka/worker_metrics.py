@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dana_workflows.processors.executor import StepResult
-from dana_workflows.processors.pipeline import DLQ, REJECTED, Node
+from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW, Node
 from dana_workflows.streams.health import Health, MetricsServer
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.watchdog import partition_progress, watched_partitions
@@ -115,6 +115,8 @@ class WorkerMetrics:
                 outcome = "dlq"
             else:
                 outcome = "route" if node.branches else "emit"
+        elif result.boundary == REVIEW:
+            outcome = "review"
         elif result.boundary == REJECTED:
             outcome = "reject"
             rules = [
@@ -129,6 +131,10 @@ class WorkerMetrics:
         m.event_out(wf, step, outcome)
         if outcome == "dlq":
             m.dlq(wf, step)
+        for row in result.rows:
+            if row.kind == "recovery":  # the ladder's rung attempts (processors/executor.py)
+                d = json.loads(row.details)
+                m.recovery(wf, row.step, row.decision, str(d.get("error_class")), bool(d.get("succeeded")))
         if isinstance(node.step, LLMStepIR):
             self._llm(step, result)
 

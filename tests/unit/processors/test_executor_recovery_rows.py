@@ -32,11 +32,19 @@ async def test_each_failed_attempt_then_the_default_is_audited() -> None:
         retry=RetryPolicyIR(max_attempts=3, on_exhausted="default", default={"amount": 0.0}),
     )
     res = await execute(pipeline_with(step).entry_node, env(amount=13.0), ctx())
-    errors, defaulted = res.rows[:3], res.rows[3]
+    errors = [r for r in res.rows if r.kind == "error"]
+    defaulted = next(r for r in res.rows if r.kind == "defaulted")
     assert [(r.kind, r.step, r.attempt) for r in errors] == [
         ("error", "t", 0),
         ("error", "t", 1),
         ("error", "t", 2),
+    ]
+    # the ladder's rows (docs/recovery.md): two failed retries, then the default that placed the event
+    rungs = [(r.decision, r.attempt, r.details) for r in res.rows if r.kind == "recovery"]
+    assert rungs == [
+        ("retry", 1, '{"error_class":"step_error","succeeded":false}'),
+        ("retry", 2, '{"error_class":"step_error","succeeded":false}'),
+        ("default", 2, '{"error_class":"step_error","succeeded":true}'),
     ]
     assert all("RuntimeError: flaky" in r.reason for r in errors)
     assert (defaulted.kind, defaulted.step, defaulted.decision) == ("defaulted", "t", "default")

@@ -147,13 +147,15 @@ async def test_executor_retries_then_dead_letters_and_audits_each_attempt() -> N
     c = ctx()
     dead = await execute(node, env(amount=13.0), c)
     assert not dead.forwarded and dead.boundary == DLQ
-    assert [r.kind for r in dead.rows] == ["error", "error", "error", "dlq"]
+    kinds = ["error", "error", "recovery", "error", "recovery", "recovery", "dlq"]  # docs/recovery.md
+    assert [r.kind for r in dead.rows] == kinds
+    assert [r.decision for r in dead.rows if r.kind == "recovery"] == ["retry", "retry", "dlq"]
     assert "RuntimeError: flaky" in dead.error
-    assert [r.seq for r in dead.rows] == [0, 1, 2, 3]
+    assert [r.seq for r in dead.rows] == list(range(len(kinds)))
 
     flaky = await execute(node, env(amount=7.0), c)
     assert flaky.forwarded
-    assert [r.kind for r in flaky.rows] == ["error", "emitted"]
+    assert [r.kind for r in flaky.rows] == ["error", "recovery", "emitted"]
     assert flaky.envelope.event_id == "r/boom"
 
 
@@ -165,8 +167,8 @@ async def test_an_owned_envelope_is_retried_from_what_it_was() -> None:
     CALLS.clear()
     flaky = await execute(node, original, c, owned=True)
     assert flaky.forwarded
-    assert [r.kind for r in flaky.rows] == ["error", "emitted"]
-    assert [r.attempt for r in flaky.rows] == [0, 1]
+    assert [r.kind for r in flaky.rows] == ["error", "recovery", "emitted"]
+    assert [r.attempt for r in flaky.rows] == [0, 1, 1]
     assert CALLS == [7.0, 7.0]  # the retry saw the same payload as the failed attempt
     assert flaky.envelope is not original  # the retry ran on a copy, as before
     ok = env(amount=1.0)
@@ -200,4 +202,11 @@ async def test_exhausted_retries_can_fall_back_to_a_symbolic_default() -> None:
     res = await execute(pipeline.entry_node, env(amount=13.0), ctx())
     assert res.forwarded
     assert res.envelope.payload["amount"] == 0.0
-    assert [r.kind for r in res.rows] == ["error", "error", "defaulted", "completed"]
+    assert [r.kind for r in res.rows] == [
+        "error",
+        "error",
+        "recovery",
+        "recovery",
+        "defaulted",
+        "completed",
+    ]

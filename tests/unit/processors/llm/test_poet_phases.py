@@ -183,12 +183,15 @@ async def test_still_broken_after_the_one_send_back_the_recovery_takes_over(
         "operate",
         "enforce",
         "error",
+        "recovery",
         "defaulted",
         "completed",
     ]
     assert result.envelope.payload["decision"] == "review"  # the step's declared default
     error = next(r for r in result.rows if r.kind == "error")
     assert "share_ok" in error.reason and "after one send-back" in error.reason
+    rung = next(r for r in result.rows if r.kind == "recovery")  # the ladder names the class: enforce
+    assert (rung.decision, rung.details) == ("default", '{"error_class":"enforce","succeeded":true}')
 
 
 async def test_high_risk_is_verified_and_the_verification_corrects(
@@ -348,7 +351,14 @@ async def test_the_local_runtime_audits_the_phases_and_one_send_back(
             by_run.setdefault(r.run_id, []).append((r.kind, r.decision))
     journeys = sorted(by_run.values())
     assert [k for k, _ in journeys[0]] == ["perceive", "operate", "enforce", "emitted"]
-    assert [k for k, _ in journeys[1]] == ["perceive", "operate", "enforce", "error", "defaulted"]
+    assert [k for k, _ in journeys[1]] == [
+        "perceive",
+        "operate",
+        "enforce",
+        "error",
+        "recovery",
+        "defaulted",
+    ]
     assert sorted(r["payload"]["decision"] for r in run.read("out")) == ["approve", "review"]
 
 
