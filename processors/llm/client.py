@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -143,6 +143,7 @@ class LLMClient:
         retry: RetryConfig | None = None,
         breaker_threshold: int = 5,
         breaker_cooldown_s: float = 30.0,
+        breaker_clock: Callable[[], float] = time.monotonic,
         window_s: float = 60.0,
         response_mode: ResponseMode = "json_schema",
         repair_attempts: int = 1,
@@ -155,6 +156,7 @@ class LLMClient:
         self.retry = retry or RetryConfig()
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_s = breaker_cooldown_s
+        self.breaker_clock = breaker_clock  # the breakers' cooldowns run on it (tests drive a fake one)
         self.window_s = window_s
         self.response_mode: ResponseMode = response_mode
         self.repair_attempts = repair_attempts
@@ -199,7 +201,8 @@ class LLMClient:
                 window_s=self.window_s,
                 name=f"{model}@endpoint",
             )
-            self._shared[key] = (limiter, CircuitBreaker(self.breaker_threshold, self.breaker_cooldown_s))
+            breaker = CircuitBreaker(self.breaker_threshold, self.breaker_cooldown_s, self.breaker_clock)
+            self._shared[key] = (limiter, breaker)
         limiter, breaker = self._shared[key]
         target = _Target(alias, model, endpoint, limiter, breaker, self.response_mode)
         self._targets[alias] = target

@@ -112,8 +112,10 @@ SCRIPT = textwrap.dedent(
             producer.produce(in_topic, key=f"f{i}".encode(), value=v1(foreign_record(i), ctx))
         producer.flush(30)
 
-        # the registry goes away: ids seen before still decode from the cache, an unseen one goes to dlq
-        await asyncio.sleep(8)
+        # once the five records are decided (their schemas fetched and cached; bounded wait), the registry
+        # goes away: ids seen before still decode from the cache, an unseen one goes to dlq
+        outcome_topics = [topology.topic("out"), topology.topic("dlq"), topology.topic("rejected")]
+        await asyncio.to_thread(consume, outcome_topics, 5, 90)
         registry.client = new_client({"url": "http://127.0.0.1:9", "max.retries": 0, "timeout": 2})
         v2 = AvroSerializer(live, json.dumps(foreign_schema(topology, "intake v2")), conf=strategy)
         producer.produce(in_topic, key=b"f2", value=v2(foreign_record(2), ctx))

@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
 from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.sinks.chdb_store import AuditStoreError
 from dana_workflows.sinks.dsn import ClickHouseServerConfig
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import load_pipeline
@@ -67,6 +69,23 @@ def start_shadow(tmp: Path, bootstrap: str, prefix: str, spec: Path, audit: str)
     return subprocess.Popen(cmd, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
 
 
+async def audit_stored(c: ClickHouseServerConfig, runs: set[str], timeout_s: float) -> None:
+    """Poll the server until every decided run has rows and every chain verifies (bounded; the assertions
+    below read the same rows)."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            rows = await asyncio.to_thread(server_audit_rows, c.port, c.database)
+        except AuditStoreError:  # no row stored yet: the workers create the database with the first
+            rows = []
+        if runs <= {r.run_id for r in rows} and verify_rows(rows).ok:
+            print(f"audit stored {len(rows)} rows within {time.monotonic() - started:.1f} s")
+            return
+        await asyncio.sleep(0.5)
+    print(f"audit not complete after {timeout_s:.0f} s; the assertions below say what is missing")
+
+
 async def test_shadow_worker_sees_live_input_and_writes_only_shadow_topics(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, clickhouse_database: ClickHouseServerConfig
 ) -> None:
@@ -89,7 +108,9 @@ async def test_shadow_worker_sees_live_input_and_writes_only_shadow_topics(
         shadow_out = await wait_for_outcomes(
             kafka_bootstrap, shadow_topology, EVENTS, 180, lambda: shadow.poll() is None
         )
-        await asyncio.sleep(5)  # the audit agents store their last batches
+        # the audit agents store their last batches: every run a worker decided (not those `produce` refused)
+        decisions = [json.loads(d) for out in (live_out, shadow_out) for ds in out.values() for d in ds]
+        await audit_stored(c, {d["run_id"] for d in decisions if d["step"] != "ingest"}, 60)
     finally:
         codes = stop_worker(live), stop_worker(shadow)
     assert codes == (0, 0), (tmp_path / "shadow.log").read_text()[-3000:]

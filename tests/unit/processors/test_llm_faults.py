@@ -244,17 +244,22 @@ async def test_circuit_breaker_opens_and_fails_fast(llm_server: LLMServerHandle)
 async def test_circuit_breaker_half_opens_after_cooldown(llm_server: LLMServerHandle) -> None:
     llm_server.faults(server_error={"first": 2})
     retry = RetryConfig(max_attempts=2, base_s=0.01, max_s=0.01)
+    now = [1000.0]  # the breakers' clock, moved by the test: the cooldown is 30 s of it, no real wait
     c = LLMClient(
-        LLMEndpoint(base_url=llm_server.base_url), retry=retry, breaker_threshold=2, breaker_cooldown_s=0.2
+        LLMEndpoint(base_url=llm_server.base_url),
+        retry=retry,
+        breaker_threshold=2,
+        breaker_cooldown_s=30.0,
+        breaker_clock=lambda: now[0],
     )
     proc = LLMProcessor(make_step(), "claims")
     try:
-        assert (await run(proc, c, "a", 1)).kind is OutcomeKind.FAIL
-        assert (await run(proc, c, "b", 2)).details["error.type"] == "circuit_open"
-        import asyncio
-
-        await asyncio.sleep(0.25)
-        recovered = await run(proc, c, "c", 3)
+        assert (await run(proc, c, "a", 1)).kind is OutcomeKind.FAIL  # two failures: the breaker opens
+        now[0] = 1029.9
+        assert (await run(proc, c, "b", 2)).details["error.type"] == "circuit_open"  # still cooling down
+        assert llm_server.count() == 2
+        now[0] = 1030.0
+        recovered = await run(proc, c, "c", 3)  # 30 s after opening: one trial call, which succeeds
     finally:
         await c.aclose()
     assert recovered.kind is OutcomeKind.EMIT and llm_server.count() == 3

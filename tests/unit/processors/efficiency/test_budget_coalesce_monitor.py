@@ -4,6 +4,7 @@ the monitor adds summaries up and shows them as Prometheus counters."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -39,6 +40,15 @@ def test_cost_budget_counts_dollars() -> None:
     assert isinstance(refused, Refused) and "$" in refused.reason
 
 
+async def until(condition: Callable[[], bool], turns: int = 100) -> None:
+    """Let the tasks run (scheduling turns, not time) until ``condition`` holds; fail if it never does."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the callers never got there")
+
+
 async def test_identical_requests_in_flight_are_sent_once() -> None:
     coalescer: Coalescer[str] = Coalescer()
     sent: list[str] = []
@@ -53,8 +63,9 @@ async def test_identical_requests_in_flight_are_sent_once() -> None:
         return await coalescer.run(key, lambda: call(key))
 
     tasks = [asyncio.create_task(ask(k)) for k in ("a", "a", "a", "b")]
-    await asyncio.sleep(0.01)
+    await until(lambda: coalescer.coalesced == 2)  # both later "a" callers joined the first
     assert coalescer.in_flight == 2
+    assert sent == ["a", "b"]
     gate.set()
     results = await asyncio.gather(*tasks)
     assert sent == ["a", "b"]
@@ -75,7 +86,7 @@ async def test_a_failed_shared_call_fails_every_sharer() -> None:
         raise RuntimeError("provider down")
 
     tasks = [asyncio.create_task(coalescer.run("k", boom)) for _ in range(2)]
-    await asyncio.sleep(0.01)
+    await until(lambda: coalescer.coalesced == 1)  # the second caller shares the first one's call
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
