@@ -51,6 +51,7 @@ class Dataset:
     fields: dict[str, dict[str, Any]]
     gold: list[str]
     errors: list[dict[str, Any]]
+    batch: int = 1  # when the file was added: 1 the first 30, 2 energy and telecom, 3 the blind set of 2026-12
     sample: list[Event] = field(default_factory=list)
     holdout: list[Event] = field(default_factory=list)
     clean: list[Event] = field(default_factory=list)
@@ -66,7 +67,15 @@ def load_suite(directory: Path = SUITE_DIR) -> list[Dataset]:
         doc = YAML(typ="safe").load(path.read_text())
         for d in doc["datasets"]:
             out.append(
-                Dataset(doc["domain"], d["name"], d.get("pack", "core"), d["fields"], d["gold"], d["errors"])
+                Dataset(
+                    doc["domain"],
+                    d["name"],
+                    d.get("pack", "core"),
+                    d["fields"],
+                    d["gold"],
+                    d["errors"],
+                    doc.get("batch", 1),
+                )
             )
     return out
 
@@ -105,7 +114,8 @@ def _value(spec: dict[str, Any], row: Event, rng: random.Random, index: int) -> 
     if kind == "bool":
         return rng.random() < arg
     if kind == "expr":
-        value = eval(arg, {"round": round, "random": rng}, {"row": row})  # the suite's own expressions
+        # row among the globals, so a comprehension in an expression sees it too
+        value = eval(arg, {"round": round, "random": rng, "row": row})  # the suite's own expressions
         return float(value) if spec["type"].rstrip("?") == "double" and isinstance(value, int) else value
     raise ValueError(f"unknown generator {kind!r}")
 
