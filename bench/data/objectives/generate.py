@@ -51,7 +51,7 @@ class Dataset:
     fields: dict[str, dict[str, Any]]
     gold: list[str]
     errors: list[dict[str, Any]]
-    batch: int = 1  # when the file was added: 1 the first 30, 2 energy and telecom, 3 the blind set of 2026-12
+    batch: int = 1  # when added: 1 the first 30, 2 energy and telecom, 3 the blind set of 2026-12
     sample: list[Event] = field(default_factory=list)
     holdout: list[Event] = field(default_factory=list)
     clean: list[Event] = field(default_factory=list)
