@@ -89,8 +89,9 @@ def histories(store: AuditStore, workflow: str, run_ids: Sequence[str]) -> dict[
     if not run_ids:
         return {}
     runs = ", ".join(sql_string(r) for r in sorted(set(run_ids)))
+    database = getattr(store, "database", "dwf")  # a server store names its own (sinks/reader.py)
     sql = (
-        f"SELECT {', '.join(COLUMNS)} FROM dwf.{AUDIT_TABLE} WHERE workflow = {sql_string(workflow)} "
+        f"SELECT {', '.join(COLUMNS)} FROM {database}.{AUDIT_TABLE} WHERE workflow = {sql_string(workflow)} "
         f"AND run_id IN ({runs}) ORDER BY run_id, seq"
     )
     grouped: dict[str, list[AuditRow]] = {}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from dana_workflows.processors.resume import RESUME_MARK, ResumePoint
@@ -52,13 +53,9 @@ async def _read_topic(bootstrap: str, topic: str, security: KafkaSecurity) -> li
         auto_offset_reset="earliest",
         **security.aiokafka_kwargs(),
     )
+    tps = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic, security)]
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            await consumer.topics()  # refresh the metadata once: a topic nobody read yet
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         if not tps:
             return []
         consumer.assign(tps)
@@ -76,6 +73,18 @@ async def _read_topic(bootstrap: str, topic: str, security: KafkaSecurity) -> li
     finally:
         with contextlib.suppress(asyncio.CancelledError):  # a group-less consumer's stop re-raises it
             await consumer.stop()
+
+
+async def _partitions(bootstrap: str, topic: str, security: KafkaSecurity) -> list[int]:
+    """The topic's partitions (none when it does not exist yet): a group-less consumer's own metadata
+    knows only topics it was assigned, so the admin client is asked."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"])
 
 
 def sent_runs(envelopes: Sequence[Envelope], kind: str) -> dict[str, AuditRow]:

@@ -18,55 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.review_workflow import BROKEN, EVENTS, FIXED, SPEC
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-
-SPEC = """\
-workflow: scoring
-version: 1
-input:
-  id: string
-  label: string
-  amount: double
-steps:
-  - score:
-      transform:
-        function: "scorer:score"
-        outputs: {score: double}
-      recovery:
-        ladder: [review, dlq]
-        rules:
-          - when: "amount > 1000.0"
-            start_at: review
-          - when: "amount <= 1000.0"
-            never: [review]
-  - decide:
-      route:
-        approve: "score >= 0.5"
-        hold: {when: "true", terminal: true}
-"""
-
-BROKEN = """\
-def score(payload):
-    if payload["label"] == "odd":
-        raise ValueError("no score for label odd")
-    if payload["amount"] > 1000.0:
-        raise ValueError("amount too large to score")
-    return {"score": 0.9 if payload["label"] == "good" else 0.1}
-"""
-
-FIXED = """\
-def score(payload):
-    return {"score": 0.9 if payload["label"] in ("good", "odd") else 0.1}
-"""
-
-EVENTS = [
-    {"id": "a", "label": "good", "amount": 10.0},  # out
-    {"id": "b", "label": "odd", "amount": 20.0},  # dlq (function raises; never review below 1000)
-    {"id": "c", "label": "bad", "amount": 30.0},  # hold
-    {"id": "d", "label": "good", "amount": 5000.0},  # review (high amount)
-]
 
 
 def dana_wf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -82,3 +82,32 @@ def test_since_accepts_a_span_or_an_iso_time() -> None:
     assert since_us(None, 0.0) is None
     with pytest.raises(ValueError, match="ISO time"):
         since_us("yesterday", 0.0)
+
+
+def test_a_reviewers_override_is_calibration_feedback(tmp_path: Path) -> None:
+    """An override that changed the llm step's answer marks that answer wrong; one that kept it, right."""
+    from dana_workflows.processors.resume import OVERRIDE
+
+    def override(run: str, before: dict[str, object], after: dict[str, object]) -> object:
+        env = Envelope(f"{run}/x", run, "wf", 1, "decide", {}, 9_000, chain_seq=1)
+        details = {"reviewer": "al", "before": before, "after": after, "decided_at_us": 9, "step": "decide"}
+        return transition(env, OVERRIDE, "decide", 9_000, decision="x", details=details)
+
+    store = ChdbAuditStore(tmp_path / "audit")
+    try:
+        store.ensure_schema()
+        store.insert(
+            [
+                _step_row("run-a", 1_000, "low", True),  # the verification said right: the person says wrong
+                _step_row("run-b", 2_000, "medium", None),  # not verified: the person kept the answer
+                override("run-a", {"label": "x"}, {"label": "y"}),
+                override("run-b", {"label": "x"}, {"label": "x"}),
+            ]
+        )
+        rows = list(efficiency_rows(store, workflow="wf"))
+        assert sorted(r[1] for r in rows) == ["emitted", "emitted", "override", "override"]
+        assert len(list(summaries(iter(rows)))) == 2  # overrides carry no summary
+        judged = sorted((r.tier, r.correct) for r in records_from_rows(rows))
+        assert judged == [("low", False), ("medium", True)]
+    finally:
+        store.close()
