@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.audit_scope import utc_text
 from dana_workflows.sinks.verify import verify_rows
-
-
-def _ts(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
 def _cell(text: object) -> str:
@@ -25,7 +21,7 @@ def render_markdown(rows: list[AuditRow]) -> str:
         f"# Compliance report: run `{first.run_id}`",
         "",
         f"- Workflow: **{first.workflow}**, version **{first.workflow_version}**",
-        f"- Started: {_ts(first.ts_us)}; last event: {_ts(last.ts_us)}",
+        f"- Started: {utc_text(first.ts_us)}; last event: {utc_text(last.ts_us)}",
         f"- Final decision: **{last.kind}** at `{last.step}`"
         + (f" ({last.decision})" if last.decision else ""),
         f"- Audit rows: {len(rows)}; hash chain: **{chain}**",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.audit_scope import utc_text
 from dana_workflows.sinks.verify import verify_rows
 
 # The colour class of a transition: how an auditor reads the journey at a glance.
@@ -145,10 +145,6 @@ class RunView:
     rule_results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _ts(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-
-
 def run_view(rows: list[AuditRow], field_types: dict[str, str] | None = None) -> RunView:
     """The run as the template needs it; `field_types` (field -> Avro type, from the spec) where known."""
     types = field_types or {}
@@ -164,8 +160,8 @@ def run_view(rows: list[AuditRow], field_types: dict[str, str] | None = None) ->
         run_id=first.run_id,
         workflow=first.workflow,
         version=first.workflow_version,
-        started=_ts(first.ts_us),
-        last=_ts(last.ts_us),
+        started=utc_text(first.ts_us),
+        last=utc_text(last.ts_us),
         outcome=last.kind,
         outcome_class=kind_class(last.kind),
         final_step=last.step,

@@ -35,66 +35,9 @@ from dana_workflows.sinks.model_inventory import (
     VERSION_MISMATCH,
     model_inventory,
 )
+from tests.fixtures.compliance_rows import INPUT, T0, WF, three_runs
 
 pytestmark = pytest.mark.unit
-
-WF = "claims"
-T0 = 1_800_000_000_000_000  # µs; every row below is stamped relative to it
-INPUT = '{"claim_id": "C1", "amount": 5200.0}'
-
-
-def call(model: str, *, answered_as: str = "", failed: bool = False) -> dict[str, Any]:
-    """The details an llm step's row carries for one call (processors/llm/client.py's record)."""
-    details: dict[str, Any] = {
-        "gen_ai.request.model": model,
-        "gen_ai.provider.name": "openai_compatible",
-        "server.address": "127.0.0.1",
-        "dwf.llm.template_id": "fraud_risk",
-        "dwf.llm.template_version": "3",
-    }
-    if not failed:
-        details["dwf.llm.model_used"] = model
-        details["gen_ai.response.model"] = answered_as or model
-    return details
-
-
-def run_rows(run_id: str, start_us: int, *steps: tuple[Any, ...]) -> list[AuditRow]:
-    """A chained run: received (with the recorded input) at start_us, then one row per (kind, step,
-    details[, decision, reason]) 10 µs apart."""
-    made = [
-        AuditRow(
-            WF,
-            2,
-            run_id,
-            0,
-            f"{run_id}/in",
-            "ingest",
-            "received",
-            details=canonical_json({"input": INPUT, "ordinal": 0}),
-            ts_us=start_us,
-        )
-    ]
-    for i, (kind, step, details, *said) in enumerate(steps, start=1):
-        decision, reason = (*said, "", "")[:2] if said else ("pass", "")
-        made.append(
-            AuditRow(
-                WF,
-                2,
-                run_id,
-                i,
-                f"{run_id}/x",
-                step,
-                kind,
-                decision=decision,
-                reason=reason,
-                details=canonical_json(details),
-                ts_us=start_us + 10 * i,
-            )
-        )
-    prev = "0" * 64
-    for row in made:
-        prev = seal(row, prev).hash
-    return made
 
 
 def store_of(path: Path, rows: Sequence[AuditRow]) -> ChdbAuditStore:
@@ -102,42 +45,6 @@ def store_of(path: Path, rows: Sequence[AuditRow]) -> ChdbAuditStore:
     store.ensure_schema()
     store.insert(list(rows))
     return store
-
-
-def three_runs() -> list[AuditRow]:
-    """Three runs: r1 asks gpt-a twice; r2 asks gpt-a, which fails, then gpt-b answers; r3 (later) is
-    overridden by a reviewer after gpt-b answered, with two recovery attempts and a knowledge sync."""
-    r1 = run_rows("r1", T0, ("operate", "risk", call("gpt-a")), ("emitted", "risk", call("gpt-a")))
-    r2 = run_rows(
-        "r2",
-        T0 + 1_000,
-        ("error", "risk", call("gpt-a", failed=True)),
-        ("emitted", "risk", call("gpt-b", answered_as="gpt-b-2025-01")),
-    )
-    r3 = run_rows(
-        "r3",
-        T0 + 5_000_000,
-        ("recovery", "risk", {"error_class": "timeout", "succeeded": False}, "retry", ""),
-        ("recovery", "risk", {"error_class": "timeout", "succeeded": True}, "retry", ""),
-        (
-            "emitted",
-            "risk",
-            {**call("gpt-b", answered_as="gpt-b-2025-01"), "dwf.knowledge.syncs": {"policies": "sync-7"}},
-        ),
-        (
-            "override",
-            "risk",
-            {
-                "reviewer": "alice@example.com",
-                "decided_at_us": T0 + 9_000_000,
-                "before": {"risk": "high"},
-                "after": {"risk": "low"},
-            },
-            "low",
-            "the rationale cites a police report",
-        ),
-    )
-    return [*r1, *r2, *r3]
 
 
 @pytest.fixture
@@ -295,3 +202,34 @@ def test_html_json_and_pdf_hold_the_report(tmp_path: Path, logged: Any) -> None:
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(path.read_bytes())).pages)
     flat = re.sub(r"\s+", "", text)
     assert "UNREGISTERED" in text and "alice@example.com" in flat and "Modelinventory" in flat
+
+
+@pytest.mark.parametrize(
+    ("received", "shown"),
+    [
+        # sensitive fields: the parsed event as recorded, each sensitive value still encrypted
+        ({"input_fields": {"id": "C9", "iban": {"$encrypted": "gAAA"}}, "ordinal": 1},
+         '{"iban":{"$encrypted":"gAAA"},"id":"C9"}'),
+        ({"input_withheld": "not a JSON object", "ordinal": 2}, "withheld: not a JSON object"),
+        ({"ordinal": 3}, "not recorded (written before input recording existed)"),
+        (None, "not recorded (the run has no received row)"),
+    ],
+)  # fmt: skip
+def test_the_input_data_is_shown_as_recorded(
+    tmp_path: Path, received: dict[str, Any] | None, shown: str
+) -> None:
+    rows = [
+        AuditRow(WF, 1, "r9", 0, "r9/in", "ingest", "received", details=canonical_json(received), ts_us=T0)
+        if received is not None
+        else AuditRow(WF, 1, "r9", 0, "r9/in", "ingest", "replayed", details="not json", ts_us=T0),
+        AuditRow(WF, 1, "r9", 1, "r9/in", "out", "completed", decision="out", details="[1]", ts_us=T0 + 5),
+    ]
+    prev = "0" * 64
+    for row in rows:
+        prev = seal(row, prev).hash
+    store = store_of(tmp_path / "audit", rows)
+    try:
+        (use,) = build_report(store, AuditScope(run_id="r9"), []).uses
+    finally:
+        store.close()
+    assert use.input == shown and use.models == [] and (use.start_us, use.end_us) == (T0, T0 + 5)

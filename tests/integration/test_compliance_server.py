@@ -1,0 +1,37 @@
+"""The model inventory's SQL and the compliance report on every audit backend: the embedded store, the
+embedded store behind its writer process, and a real ClickHouse server (Debian's 18.16 here, the oldest
+docs/audit.md supports: the inventory uses only functions it has). Known answers: the rows of
+tests/fixtures/compliance_rows.py, whose times and models are stated there."""
+
+from __future__ import annotations
+
+import pytest
+
+from dana_workflows.core.settings import ModelRecord
+from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.sinks.audit_scope import AuditScope
+from dana_workflows.sinks.compliance import build_report
+from dana_workflows.sinks.model_inventory import REGISTERED, UNREGISTERED, model_inventory
+from tests.fixtures.compliance_rows import T0, three_runs
+
+pytestmark = pytest.mark.integration
+
+
+def test_inventory_and_report_on_every_backend(audit_store: AuditStore) -> None:
+    audit_store.insert(three_runs())
+    registry = [ModelRecord(id="gpt-a", owner="claims-ml", risk_tier="high")]
+    entries = {e.id: e for e in model_inventory(audit_store, AuditScope(), registry)}
+    a, b = entries["gpt-a"], entries["gpt-b"]
+    # gpt-a: r1's operate row at T0 + 10 to r2's failed call at T0 + 1_010, in two runs
+    assert (a.first_use_us, a.last_use_us, a.runs, a.status) == (T0 + 10, T0 + 1_010, 2, REGISTERED)
+    assert (b.first_use_us, b.last_use_us, b.status, b.versions) == (
+        T0 + 1_020,
+        T0 + 5_000_030,
+        UNREGISTERED,
+        ["gpt-b-2025-01"],
+    )
+    period = AuditScope(since_us=T0 + 1_005, until_us=T0 + 2_000)  # inside r2: r2 is read whole
+    report = build_report(audit_store, period, registry)
+    assert [u.run_id for u in report.uses] == ["r2"] and report.chain.ok and report.chain.rows == 3
+    reviewed = build_report(audit_store, AuditScope(run_id="r3"), registry)
+    assert [(o.reviewer, o.after) for o in reviewed.overrides] == [("alice@example.com", '{"risk":"low"}')]
