@@ -358,6 +358,7 @@ _mount("dana_workflows.cli.objectives", "objectives", "Infer, review and lock th
 _mount("dana_workflows.cli.schemas", "schemas", "Check and register topic schemas in a schema registry.")
 _mount("dana_workflows.cli.review", "review", "Human review: list, show and decide events (docs/review.md).")
 _mount("dana_workflows.cli.dlq", "dlq", "Dead-lettered events: list and replay them (docs/review.md).")
+_mount("dana_workflows.cli.recovery", "recovery", "Recovery ladders: how well each rung works.")
 
 
 def main() -> None:

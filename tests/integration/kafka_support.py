@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from dana_workflows.processors.pipeline import DLQ, REJECTED
+from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
@@ -151,7 +151,7 @@ async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) ->
 
 def decode_decisions(topology: Topology, boundary: str, records: list[Any]) -> list[str]:
     """Decision records (canonical JSON) of one terminal topic."""
-    if boundary in (REJECTED, DLQ):
+    if topology.topics[boundary].schema is None:  # mixed: rejected, dlq, review
         codec = WireCodec(topology.registry)
         out = []
         for r in records:
@@ -165,7 +165,8 @@ def decode_decisions(topology: Topology, boundary: str, records: list[Any]) -> l
 
 async def terminal_decisions(bootstrap: str, topology: Topology) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for boundary in [*topology.pipeline.terminals, REJECTED, DLQ]:
+    review = [REVIEW] if topology.pipeline.has_review else []  # a recovery ladder's review rung
+    for boundary in [*topology.pipeline.terminals, REJECTED, DLQ, *review]:
         recs = await read_topic(bootstrap, topology.topic(boundary))
         out[boundary] = decode_decisions(topology, boundary, recs)
     return out

@@ -1,0 +1,202 @@
+"""The recovery ladder in the Kafka runtime: a worker subprocess on the real broker, the real ``openai``
+client and the project's test server in this process. Each batch switches the server's faults and checks
+that every event ends on the rung tests/fixtures/ladder_workflow.py declares for its error class, with
+exactly one terminal outcome each (nothing lost, nothing twice). The local runtime runs the same ladder in
+tests/unit/processors/test_recovery_ladder_local.py; both call processors/executor.py.
+
+Which rung placed an event shows in its record: the fallback model's name in provenance.model, the
+default's rationale in the payload, the review topic (with provenance.review), the dlq topic. The worker
+uses the client's own retry settings (docs/llm.md) and its circuit breakers: server errors and timeouts
+open them, so those batches come last (an open breaker is a server error too, with the same rungs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dana_workflows.devservices.llm_server.script import Script
+from dana_workflows.devservices.llm_server.server import ServerThread
+from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
+from dana_workflows.schemas.registry import FileRegistry
+from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.producer import produce_lines
+from dana_workflows.streams.topology import Topology
+from tests.fixtures.ladder_workflow import FALLBACK, PRIMARY, ladder_events, ladder_spec
+from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
+from tests.integration.kafka_support import (
+    group_offsets,
+    stop_worker,
+    terminal_decisions,
+    wait_consumed,
+    worker_env,
+)
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 1.0
+DEFAULT_RATIONALE = "no answer: the ladder's default"
+NO_FAULTS: dict[str, Any] = {
+    **{
+        name: {}
+        for name in ("quota", "bad_request", "server_error", "slow", "malformed_json", "schema_break")
+    },
+    "rate_limit": {},
+}
+
+Ends = dict[str, tuple[str, dict[str, Any]]]  # claim id -> (boundary, record)
+
+
+class Worker:
+    def __init__(self, tmp: Path, bootstrap: str, server: LLMServerHandle) -> None:
+        self.tmp, self.bootstrap, self.server = tmp, bootstrap, server
+        self.prefix = f"t{uuid.uuid4().hex[:8]}"
+        spec = tmp / "ladder.yaml"
+        spec.write_text(ladder_spec(TIMEOUT_S))
+        self.pipeline = load_pipeline(spec)
+        self.topology = Topology(self.pipeline, FileRegistry(tmp / "schemas"), prefix=self.prefix)
+        cmd = [
+            *(sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap),
+            *("--prefix", self.prefix, "--partitions", "2", "--session-timeout", "6"),
+            *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
+        ]
+        env = worker_env(tmp)
+        env["DWF_LLM_DEFAULT__BASE_URL"] = server.base_url
+        self.log = tmp / "worker.log"
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    async def batch(self, case: str, **faults: Any) -> Ends:
+        """Set the faults, produce the case's three claims, wait for their outcomes; one each."""
+        self.server.faults(**{**NO_FAULTS, **faults})
+        self.server.reset_log()
+        lines = ladder_events(case)
+        ids = [json.loads(line)["claim_id"] for line in lines]
+        started = time.monotonic()
+        await produce_lines(self.pipeline, self.topology, self.bootstrap, lines, partitions=2)
+        deadline = started + 120
+        while True:
+            got = await self._ends(ids)
+            if len(got) >= len(ids) or time.monotonic() > deadline or not self.alive():
+                break
+            await asyncio.sleep(0.5)
+        group = f"{self.prefix}-{self.pipeline.workflow.name}"
+        for topic in sorted({topic for topic, _ in await group_offsets(self.bootstrap, group)}):
+            assert await wait_consumed(self.bootstrap, group, topic, 60, self.alive), f"{topic} not consumed"
+        got = await self._ends(ids)  # read again once everything is committed: a duplicate would show now
+        print(f"{case}: {len(ids)} events to their outcomes in {time.monotonic() - started:.1f}s")
+        assert self.alive(), self.log.read_text()[-3000:]
+        return got
+
+    async def _ends(self, ids: list[str]) -> Ends:
+        ends: Ends = {}
+        seen = Counter[str]()
+        for boundary, records in (await terminal_decisions(self.bootstrap, self.topology)).items():
+            for record in (json.loads(d) for d in records):
+                cid = record["payload"]["claim_id"]
+                if cid in ids:
+                    seen[cid] += 1
+                    ends[cid] = (boundary, record)
+        assert all(n == 1 for n in seen.values()), f"an event with two outcomes: {seen}"
+        return ends
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    thread = ServerThread(Script.model_validate({"models": [PRIMARY, FALLBACK], "rules": RISK_RULES})).start()
+    tmp = tmp_path_factory.mktemp("ladder")
+    w: Worker | None = None
+    try:
+        w = Worker(tmp, kafka_bootstrap, LLMServerHandle(thread))
+        yield w
+    finally:
+        code = stop_worker(w.proc) if w is not None else 0
+        thread.stop()
+        assert code == 0, (tmp / "worker.log").read_text()[-3000:]
+
+
+def where(got: Ends) -> dict[str, str]:
+    return {cid: boundary for cid, (boundary, _) in got.items()}
+
+
+def defaulted(record: dict[str, Any]) -> bool:
+    return bool(
+        record["payload"]["risk"] == "unknown" and record["payload"]["rationale"] == DEFAULT_RATIONALE
+    )
+
+
+def review_class(record: dict[str, Any]) -> str:
+    return str(record["provenance"]["review"]["error_class"])
+
+
+async def test_schema_failures_go_straight_to_dlq(worker: Worker) -> None:
+    got = await worker.batch("schema", schema_break={"always": True})
+    assert where(got) == {f"schema-{i}": DLQ for i in range(3)}
+    assert all("after one repair attempt" in rec["provenance"]["error"] for _, rec in got.values())
+    # the reply and its repair on the primary per event: no retry, no fallback model
+    assert Counter(e["model"] for e in worker.server.log()) == {PRIMARY: 6}
+
+
+async def test_quota_on_the_primary_goes_to_the_fallback_model(worker: Worker) -> None:
+    got = await worker.batch("quota", quota={"always": True, "models": [PRIMARY]})
+    assert where(got) == {f"quota-{i}": "out" for i in range(3)}
+    assert {rec["provenance"]["model"] for _, rec in got.values()} == {FALLBACK}
+    assert got["quota-0"][1]["payload"]["risk"] == "high"  # the fallback's answer ("stolen bike")
+    assert Counter((e["model"], e["status"]) for e in worker.server.log()) == {
+        (PRIMARY, 429): 3,
+        (FALLBACK, 200): 3,
+    }
+
+
+async def test_quota_everywhere_takes_the_default_but_high_risk_goes_to_review(worker: Worker) -> None:
+    got = await worker.batch("broke", quota={"always": True})
+    assert where(got) == {"broke-0": "out", "broke-1": "out", "broke-2": REVIEW}
+    assert defaulted(got["broke-0"][1]) and defaulted(got["broke-1"][1])
+    review = got["broke-2"][1]
+    assert review_class(review) == "high_risk" and review["step"] == "assess"
+    assert review["provenance"]["review"]["rung"] == "review"
+
+
+async def test_a_refused_request_goes_to_review(worker: Worker) -> None:
+    got = await worker.batch("refused", bad_request={"always": True})
+    assert where(got) == {f"refused-{i}": REVIEW for i in range(3)}
+    assert [review_class(got[f"refused-{i}"][1]) for i in range(3)] == ["refusal", "refusal", "high_risk"]
+
+
+async def test_rate_limits_take_the_default(worker: Worker) -> None:
+    limit = {"rpm": 0, "retry_after_s": 0.01, "retry_after_ms": 10, "headers": False}
+    got = await worker.batch("limited", rate_limit=limit)
+    assert where(got) == {"limited-0": "out", "limited-1": "out", "limited-2": REVIEW}
+    assert defaulted(got["limited-0"][1]) and defaulted(got["limited-1"][1])
+    # the default came without the fallback model: rate_limit starts at the default
+    assert {e["model"] for e in worker.server.log()} == {PRIMARY}
+
+
+async def test_timeouts_climb_to_the_default_and_high_risk_to_review(worker: Worker) -> None:
+    got = await worker.batch("slow", slow={"always": True, "delay_s": 2.5 * TIMEOUT_S})
+    assert where(got) == {"slow-0": "out", "slow-1": "out", "slow-2": REVIEW}
+    assert defaulted(got["slow-0"][1]) and defaulted(got["slow-1"][1])
+    assert review_class(got["slow-2"][1]) == "high_risk"
+    assert FALLBACK in {e["model"] for e in worker.server.log()}  # the fallback rung was tried
+
+
+async def test_server_errors_climb_to_the_default_and_high_risk_to_review(worker: Worker) -> None:
+    got = await worker.batch("down", server_error={"always": True})
+    assert where(got) == {"down-0": "out", "down-1": "out", "down-2": REVIEW}
+    assert defaulted(got["down-0"][1]) and defaulted(got["down-1"][1])
+    assert "review" in got["down-2"][1]["provenance"] and got["down-2"][1]["provenance"]["error"]
+    assert [b for b, _ in got.values()].count(REJECTED) == 0
