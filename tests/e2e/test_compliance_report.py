@@ -1,7 +1,8 @@
 """The compliance report and the model inventory after real runs (issue 18 item 5): ``dana-wf run`` of the
 claims example's llm workflow against the project's OpenAI-compatible test server (``--llm-script``),
 once with the registered model and once with a model the registry does not list; a reviewer's override
-written into the audit store as the review command writes it (kind ``override``, CONTRACT of issue 18);
+appended to one run's chain with the fields ``dana-wf review decide`` writes (kind ``override``, issue 18's
+contract; the example has no review rung, so the real command's path is tests/e2e/test_compliance_review.py);
 then ``dana-wf audit models`` and ``dana-wf audit compliance`` as a user runs them.
 
 Expected values are read from the audit rows by this test (JSON parsed here, times formatted here), never
