@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dana_workflows.devservices.llm_server.script import Script
@@ -41,6 +42,7 @@ from tests.integration.kafka_support import (
     wait_consumed,
     worker_env,
 )
+from tests.integration.test_kafka_metrics import metrics_url, samples, value
 
 pytestmark = pytest.mark.integration
 
@@ -200,3 +202,21 @@ async def test_server_errors_climb_to_the_default_and_high_risk_to_review(worker
     assert defaulted(got["down-0"][1]) and defaulted(got["down-1"][1])
     assert "review" in got["down-2"][1]["provenance"] and got["down-2"][1]["provenance"]["error"]
     assert [b for b, _ in got.values()].count(REJECTED) == 0
+
+
+async def test_each_rung_attempt_is_counted_in_the_metrics(worker: Worker) -> None:
+    """The batches above, as the worker's /metrics counts them (labels only those batches produce)."""
+    scraped = samples(httpx.get(f"{metrics_url(worker.log)}/metrics", timeout=10).text)
+
+    def attempts(rung: str, error_class: str, outcome: str) -> float:
+        labels = {"workflow": "ladder", "step": "assess", "rung": rung, "error_class": error_class}
+        return value(scraped, "dwf_recovery_attempts_total", **labels, outcome=outcome)
+
+    assert attempts("dlq", "schema", "failure") == 2  # schema-0, schema-1 (schema-2 is high_risk)
+    assert attempts("fallback_model", "quota", "success") == 2  # quota-0, quota-1
+    assert attempts("fallback_model", "quota", "failure") == 2  # broke-0, broke-1
+    assert attempts("default", "quota", "success") == 2
+    assert attempts("review", "refusal", "success") == 2  # refused-0, refused-1
+    assert attempts("default", "rate_limit", "success") == 2  # limited-0, limited-1
+    review_out = value(scraped, "dwf_events_out_total", workflow="ladder", step="assess", outcome="review")
+    assert review_out == 1 + 3 + 1 + 1 + 1  # broke-2, refused-*, limited-2, slow-2, down-2
