@@ -37,7 +37,7 @@ from dana_workflows.processors.resume import (
     output_fields,
     parse_decision,
 )
-from dana_workflows.processors.run_history import review_refusal
+from dana_workflows.processors.run_history import decision_of, review_refusal
 from dana_workflows.streams.local.resume import ResumeItem
 
 app = typer.Typer(
@@ -82,8 +82,12 @@ def review_list(
         table.add_column(col)
     for run_id, env in items.items():
         review = env.provenance.get("review") or {}
-        refusal = review_refusal(known.get(run_id), run_id)
-        status = "waiting" if refusal is None else ("decided" if "decided" in refusal else "-")
+        history = known.get(run_id)
+        decided = decision_of(history)
+        if decided is not None:
+            status = f"decided: {decided.decision}"
+        else:
+            status = "waiting" if review_refusal(history, run_id) is None else "-"
         table.add_row(
             run_id, env.step, str(review.get("error_class", "")), str(review.get("reason", "")), status
         )

@@ -53,14 +53,21 @@ def history_of(rows: Iterable[AuditRow]) -> RunHistory | None:
     return RunHistory(ordered[-1].run_id, ordered[-1], outcomes)
 
 
+def decision_of(history: RunHistory | None) -> AuditRow | None:
+    """The override row that decided the event's last review, if one did."""
+    review = history.last_of(REVIEW_KIND) if history is not None else None
+    if history is None or review is None:
+        return None
+    return next((r for r in history.after(review) if r.kind == OVERRIDE), None)
+
+
 def review_refusal(history: RunHistory | None, run_id: str) -> str | None:
     """Why the event cannot be decided now, or None when its review waits for a decision."""
     if history is None:
         return f"no event {run_id} in the audit log: check the id with dana-wf review list"
-    review = history.last_of(REVIEW_KIND)
-    if review is None:
+    if history.last_of(REVIEW_KIND) is None:
         return f"event {run_id} was never sent to review: nothing to decide"
-    decided = next((r for r in history.after(review) if r.kind == OVERRIDE), None)
+    decided = decision_of(history)
     if decided is not None:
         return (
             f"event {run_id} was decided already ({decided.decision}, audit row {decided.seq}): "

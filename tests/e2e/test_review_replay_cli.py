@@ -83,10 +83,23 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
     replay = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a", "b"}
+    listed = dana_wf("dlq", "list", *common, cwd=tmp_path)
+    assert listed.returncode == 0 and dlq_run in listed.stdout and "no score for label odd" in listed.stdout
+    in_range = dana_wf("dlq", "replay", *common, "--since", "2000-01-01", cwd=tmp_path)  # only b, replayed
+    assert in_range.returncode == 2 and "replayed already" in in_range.stderr
+    bad_time = dana_wf("dlq", "replay", *common, "--since", "yesterday", cwd=tmp_path)
+    assert bad_time.returncode == 2 and "ISO 8601" in bad_time.stderr
+    unchosen = dana_wf("dlq", "replay", *common, cwd=tmp_path)
+    assert unchosen.returncode == 2 and "choose the events" in unchosen.stderr
     again = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
     assert again.returncode == 2 and "replayed already" in again.stderr
     assert [r["payload"]["id"] for r in lines(out / "dwf.scoring.out.jsonl")].count("b") == 1  # type: ignore[index]
 
+    waiting = dana_wf("review", "list", *common, cwd=tmp_path)
+    assert waiting.returncode == 0 and review_run in waiting.stdout and "waiting" in waiting.stdout
+    shown = dana_wf("review", "show", "scoring.yaml", review_run, "--out", "out", cwd=tmp_path)
+    assert shown.returncode == 0 and "a decision may set: score:double" in shown.stdout
+    assert "amount too large to score" in shown.stdout
     # the reviewer decides d: the score is set, the event continues to the route -> approve... out
     decide = dana_wf(
         "review", "decide", *common, review_run, "--decision", "score=0.8",
@@ -98,6 +111,8 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
         "review", "decide", *common, review_run, "--decision", "score=0.1", "--reason", "x", cwd=tmp_path
     )
     assert twice.returncode == 2 and "decided already" in twice.stderr
+    decided = dana_wf("review", "list", *common, cwd=tmp_path)
+    assert "decided: score=0.8" in decided.stdout and "waiting" not in decided.stdout
 
     verify = dana_wf("audit", "verify", "--audit", audit, cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr

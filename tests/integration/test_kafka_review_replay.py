@@ -20,8 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.pipeline import DLQ, OUT, REVIEW
+from dana_workflows.processors.resume import RESUME_MARK
+from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.dsn import ClickHouseServerConfig
 from dana_workflows.sinks.verify import verify_rows
@@ -130,13 +134,28 @@ async def test_replay_and_decision_continue_on_the_worker(
                  "--reason", "checked", "--reviewer", "alice")  # fmt: skip
     assert decide.returncode == 0, decide.stdout + decide.stderr
 
+    # a resume record whose audit row was tampered with: the worker sends it to dlq, it runs nothing
+    forged = Envelope(
+        "forged/in", "forged", "scoring", 1, "score", {"id": "f", "label": "good", "amount": 1.0}
+    )
+    row = transition(forged.evolve(), "replayed", "score", 1, decision="replayed").as_dict()
+    forged.provenance[RESUME_MARK] = {"boundary": "in", "row": {**row, "reason": "edited"}}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topology.resume_topic, WireCodec(topology.registry).encode_mixed(forged))
+    finally:
+        await producer.stop()
+
     worker = start(tmp_path, kafka_bootstrap, topic_prefix, dsn, "second")
     try:
 
         async def continued() -> bool:
             got = await outcomes(kafka_bootstrap, topology)
             done = [r for r in server_audit_rows(db.port, db.database) if r.kind == "completed"]
-            return got[OUT] == {"a", "b", "d"} and len({r.run_id for r in done}) == 4
+            return (
+                got[OUT] == {"a", "b", "d"} and got[DLQ] == {"b", "f"} and len({r.run_id for r in done}) == 4
+            )
 
         await until("the replayed and decided events at out", continued, 120, worker)
     finally:
@@ -144,6 +163,7 @@ async def test_replay_and_decision_continue_on_the_worker(
 
     rows = server_audit_rows(db.port, db.database)
     assert verify_rows(rows).ok
+    assert [(r.kind, r.step) for r in rows if r.run_id == "forged"] == [("dlq", "resume")]
     for run, first_kind in ((dlq_run, "replayed"), (review_run, "override")):
         chain = sorted({r.seq: r for r in rows if r.run_id == run}.values(), key=lambda r: r.seq)
         kinds = [r.kind for r in chain]

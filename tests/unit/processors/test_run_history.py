@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dana_workflows.processors.run_history import history_of, replay_refusal, review_refusal
+from dana_workflows.processors.run_history import decision_of, history_of, replay_refusal, review_refusal
 from dana_workflows.sinks.audit_model import AuditRow
 
 pytestmark = pytest.mark.unit
@@ -48,3 +48,6 @@ def test_review_refusals() -> None:
     assert "never sent to review" in (review_refusal(history_of(chain("received", "completed")), "r1") or "")
     decided = review_refusal(history_of(chain("received", "review", "override", "completed")), "r1")
     assert "decided already" in (decided or "")
+    assert decision_of(history_of(chain("received", "review", "override", "completed"))) is not None
+    assert decision_of(history_of(chain("received", "review"))) is None
+    assert decision_of(None) is None
