@@ -28,6 +28,9 @@ class InferenceSettings:
     # Cross-field relations: compared pairs must share the type family and hold on every sample event.
     relation_min_support: float = 1.0
     sum_tolerance: float = 0.011  # absolute: cents survive rounding
+    # A relation the names do not vouch for (two dates, two amounts) is offered only when the chance
+    # that unrelated fields would show it on every sample event is at most this.
+    relation_chance: float = 0.01
     # Refinement: the false-alarm budget of the offered set on held-out clean events.
     max_false_alarm_rate: float = 0.01
     # Proposals under this confidence are not offered.

@@ -7,11 +7,15 @@ hold on every sample event where its fields are set.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from dana_workflows.objectives.profilers import units
 from dana_workflows.objectives.profilers.column import Column, literal, support_factor
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
@@ -20,6 +24,7 @@ ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MIN_PREMISE = 10  # events where an implication's premise holds
 MIN_CONTRAST = 5  # events where its conclusion fails (else it is a plain fact about the conclusion)
 MAX_ADDENDS = 3
+MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
 
 
 def _orderable(col: Column) -> str:
@@ -42,6 +47,21 @@ def _null_guard(cols: Sequence[Column], body: str) -> str:
     return " || ".join(f"{n} == null" for n in nullable) + f" || ({body})"
 
 
+def chance_of_order(pairs: Sequence[tuple[Any, Any]]) -> float:
+    """How likely `a <= b` holds on all n events if a and b were unrelated (drawn apart from each other).
+
+    The share p of all cross pairs (a_i, b_j) where a_i > b_j is the order's failure rate under
+    independence; (1 - p)^n is then the chance of seeing no failure in n events. A heart rate stays
+    under a systolic pressure because of where the two ranges lie, not because one bounds the other.
+    """
+    n = len(pairs)
+    if not n:
+        return 1.0
+    ys = sorted(y for _, y in pairs)
+    above = sum(bisect.bisect_left(ys, x) for x, _ in pairs)  # b_j < a_i
+    return float((1.0 - above / (n * n)) ** n)
+
+
 def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
     out = []
     for a, b in itertools.permutations(cols, 2):
@@ -53,6 +73,17 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
             continue
         if not any(x < y for x, y in pairs) or _ranges_imply(a, b):
             continue
+        # an order is offered between two dates, two quantities of one kind (by their names), or
+        # fields whose values show it beyond what their ranges alone would give
+        if kind == "date":
+            why = "both dates"
+        elif units.same_kind(a.name, b.name):
+            why = "quantities of one kind"
+        else:
+            chance = chance_of_order(pairs)
+            if chance > settings.relation_chance:
+                continue
+            why = f"chance {chance:.1g} if unrelated"
         out.append(
             Candidate(
                 id=f"{a.name}_le_{b.name}",
@@ -60,7 +91,7 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
                 profile="relation",
                 fields=(a.name, b.name),
                 message=f"{a.name} must not exceed {b.name}",
-                basis=f"{a.name} <= {b.name} on all {len(pairs)} events with both set",
+                basis=f"{a.name} <= {b.name} on all {len(pairs)} events with both set ({why})",
                 strength=support_factor(len(pairs)),
                 support=len(pairs),
                 kind="order",
@@ -83,50 +114,136 @@ def _ranges_imply(a: Column, b: Column) -> bool:
     return bool(a.present and b.present and max(a.present) < min(b.present))
 
 
-def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    premises = _premises(cols)
-    conclusions = [(f"{c.name} != null", c, lambda v: v is not None) for c in cols if c.has_nulls]
-    conclusions += [(c.name, c, lambda v: v is True) for c in cols if c.field.type == "boolean"]
-    conclusions += [(f"!{c.name}", c, lambda v: v is False) for c in cols if c.field.type == "boolean"]
+@dataclass(frozen=True, slots=True)
+class _Premise:
+    column: Column
+    id: str  # `risk`, `acuity_le`, `acuity_ge`: a premise's part of the rule's id
+    text: str  # what holds: `risk == "high"`, `risk in [...]`, `acuity <= 2`
+    negated: str  # the rule's first disjunct: `risk != "high"`, `!(risk in [...])`, `acuity > 2`
+    covers: frozenset[Any]  # the premise column's values under which the premise holds
+
+    def holds(self, value: Any) -> bool:
+        return value is not None and value in self.covers
+
+
+@dataclass(frozen=True, slots=True)
+class _Conclusion:
+    column: Column
+    id: str  # `refer`, `not_refer`
+    text: str
+    test: Callable[[Any], bool]
+
+
+def _conclusions(cols: Sequence[Column]) -> list[_Conclusion]:
     out = []
-    for (p_text, p_col, p_test), (c_text, c_col, c_test) in itertools.product(premises, conclusions):
-        if p_col is c_col:
-            continue
-        rows = list(zip(p_col.values, c_col.values, strict=True))
-        held = [c_test(y) for x, y in rows if p_test(x)]
-        contrast = sum(1 for _, y in rows if not c_test(y))
-        if len(held) < MIN_PREMISE or contrast < MIN_CONTRAST or not all(held):
-            continue
-        negated = p_text.replace(" == ", " != ") if " == " in p_text else f"!{p_text}"
-        out.append(
-            Candidate(
-                id=f"{p_col.name}_implies_{c_col.name}",
-                rule=f"{negated} || {c_text}",
-                profile="relation",
-                fields=(p_col.name, c_col.name),
-                message=f"when {p_text}, {c_text}",
-                basis=f"held on all {len(held)} events where {p_text}; fails on {contrast} others",
-                strength=support_factor(len(held)),
-                support=len(held),
-                kind="implies",
-            )
-        )
-    return out
-
-
-def _premises(cols: Sequence[Column]) -> list[tuple[str, Column, Any]]:
-    out: list[tuple[str, Column, Any]] = []
     for c in cols:
+        if c.has_nulls:
+            out.append(_Conclusion(c, c.name, f"{c.name} != null", lambda v: v is not None))
         if c.field.type == "boolean":
-            out.append((c.name, c, lambda v: v is True))
-        elif c.field.type == "string":
-            present = c.present
-            distinct = set(present)
-            if 2 <= len(distinct) <= 10 and len(present) >= 4 * len(distinct):
-                for value in sorted(distinct):
-                    text = f"{c.name} == {literal(value, 'string')}"
-                    out.append((text, c, lambda v, value=value: v == value))
+            out.append(_Conclusion(c, c.name, c.name, lambda v: v is True))
+            out.append(_Conclusion(c, f"not_{c.name}", f"!{c.name}", lambda v: v is False))
     return out
+
+
+def _small_domain(c: Column) -> list[Any]:
+    """The sorted values of a column that keeps to a few, each seen several times; else none."""
+    present = c.present
+    distinct = set(present)
+    if 2 <= len(distinct) <= MAX_PREMISE_VALUES and len(present) >= 4 * len(distinct):
+        return sorted(distinct)
+    return []
+
+
+def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> list[_Premise]:
+    """The widest premises on column p under which conclusion c held on every sample event.
+
+    A categorical column gives one premise: every value under which c always held, as one `in`
+    (three implications with one conclusion are one rule). A whole-number column with a few values
+    gives thresholds, the widest of each direction (`acuity <= 2`, not also `acuity <= 1`).
+    """
+    values = _small_domain(p)
+    if not values or p.field.type not in ("string", "int", "long"):
+        return []
+    rows = list(zip(p.values, c.column.values, strict=True))
+    held = {v: all(c.test(y) for x, y in rows if x == v) for v in values}
+    count = Counter(x for x, _ in rows if x is not None)
+    guard = f"{p.name} == null || " if p.has_nulls else ""
+    out = []
+    if p.field.type == "string":
+        covered = [v for v in values if held[v] and count[v] >= MIN_PREMISE]
+        if covered:
+            items = [literal(v, "string") for v in covered]
+            if len(items) == 1:
+                text, negated = f"{p.name} == {items[0]}", f"{guard}{p.name} != {items[0]}"
+            else:
+                listed = "[" + ", ".join(items) + "]"
+                text, negated = f"{p.name} in {listed}", f"{guard}!({p.name} in {listed})"
+            chosen = frozenset(covered)
+            out.append(_Premise(p, p.name, text, negated, chosen))
+        return out
+    t = p.field.type
+    below = 0  # the longest run of values from the bottom under which c held
+    while below < len(values) - 1 and held[values[below]]:
+        below += 1
+    if below:
+        top = values[below - 1]
+        chosen = frozenset(values[:below])
+        text, negated = f"{p.name} <= {literal(top, t)}", f"{guard}{p.name} > {literal(top, t)}"
+        out.append(_Premise(p, f"{p.name}_le", text, negated, chosen))
+    above = 0
+    while above < len(values) - 1 and held[values[-1 - above]]:
+        above += 1
+    if above:
+        bottom = values[-above]
+        chosen = frozenset(values[-above:])
+        text, negated = f"{p.name} >= {literal(bottom, t)}", f"{guard}{p.name} < {literal(bottom, t)}"
+        out.append(_Premise(p, f"{p.name}_ge", text, negated, chosen))
+    return out
+
+
+def _boolean_premise(p: Column) -> list[_Premise]:
+    if p.field.type != "boolean":
+        return []
+    return [_Premise(p, p.name, p.name, f"!{p.name}", frozenset({True}))]
+
+
+def chance_of_implication(rows: Sequence[tuple[Any, Any]], premise: _Premise, c: _Conclusion) -> float:
+    """How likely c held on every event where the premise holds if the two fields were unrelated:
+    q^k, q the share of all events where c holds and k the events under the premise."""
+    k = sum(1 for x, _ in rows if premise.holds(x))
+    q = sum(1 for _, y in rows if c.test(y)) / len(rows)
+    return float(q**k)
+
+
+def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
+    found: list[Candidate] = []
+    for c in _conclusions(cols):
+        for p in cols:
+            if p is c.column:
+                continue
+            rows = list(zip(p.values, c.column.values, strict=True))
+            contrast = sum(1 for _, y in rows if not c.test(y))
+            for premise in _boolean_premise(p) + _premises_for(p, c, settings):
+                held = [c.test(y) for x, y in rows if premise.holds(x)]
+                if len(held) < MIN_PREMISE or contrast < MIN_CONTRAST or not all(held):
+                    continue
+                chance = chance_of_implication(rows, premise, c)
+                if chance > settings.relation_chance:
+                    continue
+                cand = Candidate(
+                    id=f"{premise.id}_implies_{c.id}",
+                    rule=f"{premise.negated} || {c.text}",
+                    profile="relation",
+                    fields=(p.name, c.column.name),
+                    message=f"when {premise.text}, {c.text}",
+                    basis=f"held on all {len(held)} events where {premise.text}; fails on {contrast} others "
+                    f"(chance {chance:.1g} if unrelated)",
+                    strength=support_factor(len(held)),
+                    support=len(held),
+                    kind="implies",
+                )
+                found.append(cand)
+    return found
 
 
 def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
@@ -179,5 +296,19 @@ def _sum_candidate(total: Column, parts: Sequence[Column], settings: InferenceSe
     )
 
 
+def _implied_by_sums(
+    found: list[Candidate], totals: list[Candidate], cols: Sequence[Column]
+) -> list[Candidate]:
+    """`part <= total` follows from `parts == total` when no part goes below zero: not a rule of its own."""
+    nonnegative = {c.name for c in cols if c.numeric and all(v >= 0 for v in c.present)}
+    implied: set[tuple[str, ...]] = set()
+    for total in totals:
+        *parts, whole = total.fields
+        if all(p in nonnegative for p in parts):
+            implied.update((p, whole) for p in parts)
+    return [c for c in found if c.fields not in implied]
+
+
 def profile(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    return orders(cols, settings) + implications(cols, settings) + sums(cols, settings)
+    totals = sums(cols, settings)
+    return _implied_by_sums(orders(cols, settings), totals, cols) + implications(cols, settings) + totals
