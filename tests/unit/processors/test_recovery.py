@@ -4,6 +4,7 @@ ladder's documented order and rules, written down before the code ran."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,3 +239,14 @@ def test_the_python_dsl_declares_the_same_ladder() -> None:
     step = wf.build().steps[0]
     assert step.recovery is not None and step.recovery.ladder == ("fallback_model", "review", "dlq")
     assert step.recovery.rules[0].start_at == "review"
+
+
+def test_the_docs_example_is_a_working_ladder() -> None:
+    """docs/recovery.md's spec parses, compiles, and means what the page says about it."""
+    page = (Path(__file__).resolve().parents[3] / "docs" / "recovery.md").read_text(encoding="utf-8")
+    spec = page.split("```yaml\n", 1)[1].split("```", 1)[0]
+    node = compile_pipeline(parse_spec(spec, "docs/recovery.md")).nodes["assess"]
+    assert node.ladder.rungs == FULL
+    assert walk(node.ladder, "schema", {"amount": 5.0}) == ["dlq"]
+    assert walk(node.ladder, "quota", {"amount": 5.0}) == ["fallback_model", "default"]
+    assert walk(node.ladder, "timeout", {"amount": 20000.0})[-1] == "review"
