@@ -139,9 +139,7 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
                 )
             )
             return _forward(node, out, node.emit or next(iter(node.branches.values())), rows)
-        if rung == REVIEW:
-            return _to_review(node, env, ctx, rows, choice, error, attempt)
-        return _to_dlq(node, env, ctx, rows, choice, error, attempt)
+        return _park(node, env, ctx, rows, choice, error, attempt, REVIEW if rung == REVIEW else DLQ_RUNG)
 
 
 def _failed(
@@ -196,7 +194,7 @@ def _rung_row(
     )
 
 
-def _to_review(
+def _park(
     node: Node,
     env: Envelope,
     ctx: StepContext,
@@ -204,44 +202,30 @@ def _to_review(
     choice: Choice,
     error: str,
     attempt: int,
+    rung: str,
 ) -> StepResult:
-    """The event crosses boundary `review`: a person decides (docs/recovery.md, `dana-wf review`)."""
-    review = {"reason": error, ERROR_CLASS_KEY: choice.error_class, "rung": REVIEW}
-    sent = env.evolve(
-        step=node.path, attempt=attempt, provenance={**env.provenance, "error": error, "review": review}
-    )
-    rows.append(_rung_row(sent, node, REVIEW, choice, True, error, attempt, ctx))
-    details = {ERROR_CLASS_KEY: choice.error_class, "rung": REVIEW}
+    """The event leaves the step on a rung that ends its run here: `review` (a person decides:
+    docs/recovery.md, `dana-wf review`) or `dlq`. Review is a placement, dlq is the ladder giving up."""
+    provenance = {**env.provenance, "error": error}
+    details: dict[str, Any] | None = None
+    if rung == REVIEW:
+        details = {ERROR_CLASS_KEY: choice.error_class, "rung": REVIEW}
+        provenance[REVIEW] = {"reason": error, **details}
+    parked = env.evolve(step=node.path, attempt=attempt, provenance=provenance)
+    rows.append(_rung_row(parked, node, rung, choice, rung == REVIEW, error, attempt, ctx))
     rows.append(
         transition(
-            sent,
-            "review",
+            parked,
+            rung,
             node.path,
             ctx.clock(),
-            decision="review",
+            decision=rung,
             reason=error,
             attempt=attempt,
             details=details,
         )
     )
-    return StepResult(REVIEW_BOUNDARY, sent, None, rows, error=error)
-
-
-def _to_dlq(
-    node: Node,
-    env: Envelope,
-    ctx: StepContext,
-    rows: list[AuditRow],
-    choice: Choice,
-    error: str,
-    attempt: int,
-) -> StepResult:
-    dead = env.evolve(step=node.path, attempt=attempt, provenance={**env.provenance, "error": error})
-    rows.append(_rung_row(dead, node, DLQ_RUNG, choice, False, error, attempt, ctx))
-    rows.append(
-        transition(dead, "dlq", node.path, ctx.clock(), decision="dlq", reason=error, attempt=attempt)
-    )
-    return StepResult(DLQ, dead, None, rows, error=error)
+    return StepResult(REVIEW_BOUNDARY if rung == REVIEW else DLQ, parked, None, rows, error=error)
 
 
 def _phase_rows(
