@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.resume_run import (
@@ -16,19 +15,16 @@ from dana_workflows.cli.resume_run import (
     BrokerOpt,
     OutOpt,
     PrefixOpt,
-    Where,
+    Scope,
     at_tail,
     continue_events,
     describe_outcomes,
     histories,
-    latest_items,
     open_writer,
     parse_time,
     sent_already,
-    topology_with_prefix,
 )
 from dana_workflows.core.clock import Clock, wall_clock_us
-from dana_workflows.core.settings import load_settings
 from dana_workflows.processors.pipeline import DLQ, Pipeline
 from dana_workflows.processors.resume import REPLAYED, ResumeError, mark_replayed, replay_point
 from dana_workflows.processors.run_history import DLQ_KIND, RunHistory, replay_refusal
@@ -40,8 +36,12 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Dead-letter
 console = OutputConsole()
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML): the version replays run through")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="dlq'd at or after this time (ISO 8601)")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="dlq'd before this time (ISO 8601)")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="dlq'd at or after this time (ISO 8601, or epoch seconds)")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="dlq'd before this time (ISO 8601, or epoch seconds)")
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +49,6 @@ class Candidate:
     envelope: Envelope
     history: RunHistory | None
     dlq_row: AuditRow | None  # the event's last dlq row (its time decides --since/--until)
-
-
-def _load(spec: Path) -> Pipeline:
-    from dana_workflows.cli.worker import _pipeline
-
-    pipeline: Pipeline = _pipeline(spec)
-    return pipeline
 
 
 def _in_range(row: AuditRow | None, since: int | None, until: int | None) -> bool:
@@ -73,34 +66,16 @@ def dlq_list(
     audit: AuditOpt = None,
 ) -> None:
     """The dead-lettered events, when and where each failed, and whether it was replayed."""
-    settings = load_settings()
-    pipeline = _load(spec)
-    topology = topology_with_prefix(pipeline, settings, prefix)
-    where = Where(out, broker)
-    items = latest_items(where, topology, DLQ, settings)
-    if not items:
-        console.print(f"no dead-lettered events in {where.describe(topology, DLQ)}")
-        return
-    store = open_writer(audit, settings)
-    try:
-        known = histories(store, pipeline.workflow.name, list(items))
-    finally:
-        store.close()
-    table = Table(title=f"dlq: {pipeline.workflow.name}")
-    for col in ("event", "step", "dlq at (µs)", "error", "replayable"):
-        table.add_column(col)
-    for run_id, env in items.items():
-        history = known.get(run_id)
-        row = history.last_of(DLQ_KIND) if history else None
-        refusal = replay_refusal(history, run_id)
-        table.add_row(
-            run_id,
-            env.step,
-            str(row.ts_us) if row else "",
-            str(env.provenance.get("error") or ""),
-            "yes" if refusal is None else "no",
-        )
-    console.print(table)
+    scope = Scope.open(spec, out, broker, prefix)
+    columns = ("event", "step", "dlq at (µs)", "error", "replayable")
+    console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row))
+
+
+def _dlq_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
+    row = _last_dlq(history)
+    replayable = replay_refusal(history, run_id) is None
+    error = str(env.provenance.get("error") or "")
+    return [run_id, env.step, str(row.ts_us) if row else "", error, "yes" if replayable else "no"]
 
 
 @app.command("replay")
@@ -120,32 +95,34 @@ def dlq_replay(
 
     Each event is replayed once: its ``replayed`` audit row links to the dlq record, and the event's
     journey continues on its own hash chain to exactly one new outcome."""
-    settings = load_settings()
     since_us, until_us = parse_time(since, "--since"), parse_time(until, "--until")
     if not event and since_us is None and until_us is None:
         raise fail("choose the events: --event ID (repeat it), or a time range --since/--until", EXIT_USAGE)
-    pipeline = _load(spec)
-    topology = topology_with_prefix(pipeline, settings, prefix)
-    where = Where(out, broker)
-    items = latest_items(where, topology, DLQ, settings)
-    store = open_writer(audit, settings)
+    scope = Scope.open(spec, out, broker, prefix)
+    pipeline = scope.pipeline
+    items = scope.items(DLQ)
+    store = open_writer(audit, scope.settings)
     try:
-        known = histories(store, pipeline.workflow.name, list(items))
+        known = histories(store, scope.workflow, list(items))
         candidates = {
             run_id: Candidate(env, known.get(run_id), _last_dlq(known.get(run_id)))
             for run_id, env in items.items()
         }
-        chosen = choose(candidates, event or [], since_us, until_us, where.describe(topology, DLQ))
-        sent = sent_already(where, topology, settings, REPLAYED)
+        chosen = choose(
+            candidates, event or [], since_us, until_us, scope.where.describe(scope.topology, DLQ)
+        )
+        sent = sent_already(scope.where, scope.topology, scope.settings, REPLAYED)
         resumed = prepare(pipeline, chosen, sent, bool(event), wall_clock_us)
-        outcomes = continue_events(pipeline, topology, settings, where, store, resumed, wall_clock_us)
+        outcomes = continue_events(
+            pipeline, scope.topology, scope.settings, scope.where, store, resumed, wall_clock_us
+        )
     finally:
         store.close()
     console.print(
         f"replayed {len(resumed)} event(s) through {pipeline.workflow.name} v{pipeline.workflow.version}",
         highlight=False,
     )
-    for line in describe_outcomes(outcomes, topology):
+    for line in describe_outcomes(outcomes, scope.topology):
         console.print(f"  {line}", highlight=False)
 
 

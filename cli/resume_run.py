@@ -4,13 +4,13 @@ Kafka topics), the events' audit histories, and continuing events in the chosen 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
 from dana_workflows.core.clock import Clock
@@ -45,6 +45,69 @@ class Where:
         if self.broker is not None:
             return f"topic {topology.topic(boundary)}"
         return str(self.out_dir / f"{topology.topic(boundary)}.jsonl")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What every review and dlq command starts from: the settings, the current version of the workflow,
+    its topics, and where the items are."""
+
+    settings: Settings
+    pipeline: Pipeline
+    topology: Topology
+    where: Where
+
+    @classmethod
+    def open(cls, spec: Path, out: Path, broker: str | None, prefix: str | None) -> Scope:
+        from dana_workflows.cli.worker import _pipeline
+        from dana_workflows.core.settings import load_settings
+
+        settings = load_settings()
+        pipeline: Pipeline = _pipeline(spec)
+        return cls(settings, pipeline, topology_with_prefix(pipeline, settings, prefix), Where(out, broker))
+
+    @property
+    def workflow(self) -> str:
+        return self.pipeline.workflow.name
+
+    def items(self, boundary: str) -> dict[str, Envelope]:
+        return latest_items(self.where, self.topology, boundary, self.settings)
+
+    def item(self, boundary: str, event: str, listing: str) -> Envelope:
+        """The event's last envelope on ``boundary``, or a usage error naming where it was looked for."""
+        env = self.items(boundary).get(event)
+        if env is None:
+            where = self.where.describe(self.topology, boundary)
+            raise fail(f"no event {event} in {where}: see {listing}", EXIT_USAGE)
+        return env
+
+    def histories_of(self, audit: str | None, run_ids: Sequence[str]) -> dict[str, RunHistory]:
+        store = open_writer(audit, self.settings)
+        try:
+            return histories(store, self.workflow, run_ids)
+        finally:
+            store.close()
+
+    def table(
+        self,
+        boundary: str,
+        what: str,
+        audit: str | None,
+        columns: Sequence[str],
+        row_of: Callable[[str, Envelope, RunHistory | None], list[str]],
+    ) -> Table | str:
+        """The items on ``boundary`` with their audit histories as a table, one row each, or the line
+        that says there are none."""
+        items = self.items(boundary)
+        if not items:
+            return f"no {what} in {self.where.describe(self.topology, boundary)}"
+        known = self.histories_of(audit, list(items))
+        table = Table(title=f"{boundary}: {self.workflow}")
+        for col in columns:
+            table.add_column(col)
+        for run_id, env in items.items():
+            table.add_row(*row_of(run_id, env, known.get(run_id)))
+        return table
 
 
 def topology_with_prefix(pipeline: Pipeline, settings: Settings, prefix: str | None) -> Topology:
@@ -123,20 +186,11 @@ def open_writer(dsn: str | None, settings: Settings) -> AuditStore:
 
 
 def parse_time(text: str | None, option: str) -> int | None:
-    """An ISO 8601 time (a zone-less one is UTC) as microseconds since the epoch."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise fail(
-            f"{option} {text!r}: write an ISO 8601 time, e.g. 2026-12-06T10:00:00Z", EXIT_USAGE
-        ) from None
-    if moment.tzinfo is None:
-        from datetime import UTC
+    """--since/--until as µs since the epoch: ISO 8601 (a time without a zone is UTC) or epoch seconds,
+    read as `dana-wf diff` reads its times."""
+    from dana_workflows.cli.diff import _time
 
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return _time(text, option)
 
 
 def continue_events(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.resume_run import (
@@ -16,18 +15,15 @@ from dana_workflows.cli.resume_run import (
     BrokerOpt,
     OutOpt,
     PrefixOpt,
-    Where,
+    Scope,
     at_tail,
     continue_events,
     describe_outcomes,
     histories,
-    latest_items,
     open_writer,
     sent_already,
-    topology_with_prefix,
 )
 from dana_workflows.core.clock import wall_clock_us
-from dana_workflows.core.settings import load_settings
 from dana_workflows.processors.pipeline import REVIEW
 from dana_workflows.processors.resume import (
     OVERRIDE,
@@ -37,7 +33,8 @@ from dana_workflows.processors.resume import (
     output_fields,
     parse_decision,
 )
-from dana_workflows.processors.run_history import decision_of, review_refusal
+from dana_workflows.processors.run_history import RunHistory, decision_of, review_refusal
+from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.streams.local.resume import ResumeItem
 
 app = typer.Typer(
@@ -47,12 +44,7 @@ console = OutputConsole()
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML): the current version continues events")]
 EventArg = Annotated[str, typer.Argument(help="the event's run id (dana-wf review list shows them)")]
-
-
-def _load(spec: Path):  # type: ignore[no-untyped-def]
-    from dana_workflows.cli.worker import _pipeline
-
-    return _pipeline(spec)
+LISTING = "dana-wf review list"
 
 
 @app.command("list")
@@ -64,34 +56,19 @@ def review_list(
     audit: AuditOpt = None,
 ) -> None:
     """The events waiting for a decision (and those decided already)."""
-    settings = load_settings()
-    pipeline = _load(spec)
-    topology = topology_with_prefix(pipeline, settings, prefix)
-    where = Where(out, broker)
-    items = latest_items(where, topology, REVIEW, settings)
-    if not items:
-        console.print(f"no events to review in {where.describe(topology, REVIEW)}")
-        return
-    store = open_writer(audit, settings)
-    try:
-        known = histories(store, pipeline.workflow.name, list(items))
-    finally:
-        store.close()
-    table = Table(title=f"review: {pipeline.workflow.name}")
-    for col in ("event", "step", "error class", "reason", "status"):
-        table.add_column(col)
-    for run_id, env in items.items():
-        review = env.provenance.get("review") or {}
-        history = known.get(run_id)
-        decided = decision_of(history)
-        if decided is not None:
-            status = f"decided: {decided.decision}"
-        else:
-            status = "waiting" if review_refusal(history, run_id) is None else "-"
-        table.add_row(
-            run_id, env.step, str(review.get("error_class", "")), str(review.get("reason", "")), status
-        )
-    console.print(table)
+    scope = Scope.open(spec, out, broker, prefix)
+    columns = ("event", "step", "error class", "reason", "status")
+    console.print(scope.table(REVIEW, "events to review", audit, columns, _review_row))
+
+
+def _review_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
+    review = env.provenance.get("review") or {}
+    decided = decision_of(history)
+    if decided is not None:
+        status = f"decided: {decided.decision}"
+    else:
+        status = "waiting" if review_refusal(history, run_id) is None else "-"
+    return [run_id, env.step, str(review.get("error_class", "")), str(review.get("reason", "")), status]
 
 
 @app.command("show")
@@ -103,21 +80,14 @@ def review_show(
     prefix: PrefixOpt = None,
 ) -> None:
     """One event under review: its payload, why it is there, and what a decision may set."""
-    settings = load_settings()
-    pipeline = _load(spec)
-    topology = topology_with_prefix(pipeline, settings, prefix)
-    where = Where(out, broker)
-    env = latest_items(where, topology, REVIEW, settings).get(event)
-    if env is None:
-        raise fail(
-            f"no event {event} in {where.describe(topology, REVIEW)}: see dana-wf review list", EXIT_USAGE
-        )
+    scope = Scope.open(spec, out, broker, prefix)
+    env = scope.item(REVIEW, event, LISTING)
     console.print_text(
         json.dumps({"event": event, "step": env.step, **env.to_record()}, indent=2, default=str)
     )
-    node = pipeline.nodes.get(env.step)
+    node = scope.pipeline.nodes.get(env.step)
     if node is not None:
-        fields = output_fields(pipeline, node)
+        fields = output_fields(scope.pipeline, node)
         listed = ", ".join(f"{n}:{f.type}" for n, f in fields.items()) or "none (decide keep)"
         console.print_text(f"a decision may set: {listed}")
 
@@ -141,15 +111,9 @@ def review_decide(
     audited (who, when, why, before and after) and the event continues the workflow from that step."""
     import getpass
 
-    settings = load_settings()
-    pipeline = _load(spec)
-    topology = topology_with_prefix(pipeline, settings, prefix)
-    where = Where(out, broker)
-    env = latest_items(where, topology, REVIEW, settings).get(event)
-    if env is None:
-        raise fail(
-            f"no event {event} in {where.describe(topology, REVIEW)}: see dana-wf review list", EXIT_USAGE
-        )
+    scope = Scope.open(spec, out, broker, prefix)
+    pipeline = scope.pipeline
+    env = scope.item(REVIEW, event, LISTING)
     if not reason.strip():
         raise fail("--reason is empty: say why (it is recorded in the audit)", EXIT_USAGE)
     node = pipeline.nodes.get(env.step)
@@ -163,11 +127,11 @@ def review_decide(
         after = parse_decision(decision, output_fields(pipeline, node), node.path)
     except ResumeError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    store = open_writer(audit, settings)
+    store = open_writer(audit, scope.settings)
     try:
-        history = histories(store, pipeline.workflow.name, [event]).get(event)
+        history = histories(store, scope.workflow, [event]).get(event)
         refusal = review_refusal(history, event)
-        if refusal is None and event in sent_already(where, topology, settings, OVERRIDE):
+        if refusal is None and event in sent_already(scope.where, scope.topology, scope.settings, OVERRIDE):
             refusal = f"event {event} was decided already (sent to the worker, not finished yet)"
         if refusal is not None:
             raise fail(refusal, EXIT_USAGE)
@@ -181,11 +145,12 @@ def review_decide(
             point = after_step(pipeline, node, env.payload)
         except ResumeError as exc:
             raise fail(str(exc), EXIT_USAGE) from None
+        item = ResumeItem(env, row, point)
         outcomes = continue_events(
-            pipeline, topology, settings, where, store, [ResumeItem(env, row, point)], wall_clock_us
+            pipeline, scope.topology, scope.settings, scope.where, store, [item], wall_clock_us
         )
     finally:
         store.close()
     console.print(f"decided: {event} at {node.path}: {row.decision} (audit row {row.seq})", highlight=False)
-    for line in describe_outcomes(outcomes, topology):
+    for line in describe_outcomes(outcomes, scope.topology):
         console.print(f"  {line}", highlight=False)

@@ -9,15 +9,9 @@ it there (``sent_runs``) until the worker has stored its journey (docs/review.md
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Sequence
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from dana_workflows.processors.resume import RESUME_MARK, ResumePoint
 from dana_workflows.schemas.envelope import Envelope
@@ -25,10 +19,9 @@ from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.options import all_topics
 from dana_workflows.streams.kafka.security import KafkaSecurity
+from dana_workflows.streams.kafka.topic_reader import read_records
 from dana_workflows.streams.kafka.wire import WireCodec, header_map
 from dana_workflows.streams.topology import Topology
-
-READ_TIMEOUT_S = 30.0
 
 
 async def read_envelopes(
@@ -38,53 +31,11 @@ async def read_envelopes(
     (committed records only); records that are not envelopes (poison bytes kept as they came) are left out."""
     codec = WireCodec(topology.registry)
     out: list[Envelope] = []
-    for record in await _read_topic(bootstrap, topic, security):
+    for record in await read_records(bootstrap, topic, security):
         if header_map(record.headers).get("dwf-kind") == "poison":
             continue
         out.append(codec.decode_mixed(record.value))
     return out
-
-
-async def _read_topic(bootstrap: str, topic: str, security: KafkaSecurity) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        **security.aiokafka_kwargs(),
-    )
-    tps = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic, security)]
-    await consumer.start()
-    try:
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in tps]
-            if all(pos >= end[tp] for pos, tp in zip(positions, tps, strict=True)):
-                break
-            for recs in (await consumer.getmany(*tps, timeout_ms=500)).values():
-                records.extend(recs)
-        return records
-    finally:
-        with contextlib.suppress(asyncio.CancelledError):  # a group-less consumer's stop re-raises it
-            await consumer.stop()
-
-
-async def _partitions(bootstrap: str, topic: str, security: KafkaSecurity) -> list[int]:
-    """The topic's partitions (none when it does not exist yet): a group-less consumer's own metadata
-    knows only topics it was assigned, so the admin client is asked."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"])
 
 
 def sent_runs(envelopes: Sequence[Envelope], kind: str) -> dict[str, AuditRow]:

@@ -23,6 +23,7 @@ from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.sinks.audit_model import COLUMNS, AuditRow
+from dana_workflows.streams.kafka.topic_reader import partitions, read_records
 from dana_workflows.streams.kafka.wire import WireCodec
 from dana_workflows.streams.local.outputs import decision_record
 from dana_workflows.streams.topology import Topology
@@ -106,47 +107,12 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"])
+    return await partitions(bootstrap, topic)
 
 
 async def read_topic(bootstrap: str, topic: str, committed_only: bool = True) -> list[Any]:
     """Every record of a topic, from the beginning to the current end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed" if committed_only else "read_uncommitted",
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in tps]
-            if all(pos >= end[tp] for pos, tp in zip(positions, tps, strict=True)):
-                break
-            batch = await consumer.getmany(*tps, timeout_ms=500)
-            for recs in batch.values():
-                records.extend(recs)
-        return records
-    finally:
-        # aiokafka 0.14: a group-less consumer's stop re-raises its own cancel
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer.stop()
+    return await read_records(bootstrap, topic, committed_only=committed_only)
 
 
 def decode_decisions(topology: Topology, boundary: str, records: list[Any]) -> list[str]:
