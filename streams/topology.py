@@ -43,8 +43,6 @@ class Topology:
             )
         for boundary in (REJECTED, DLQ):
             self.topics[boundary] = TopicSpec(boundary, topic_name(wf, boundary, prefix), None, None)
-        if any(REVIEW in node.ladder.rungs for node in pipeline.nodes.values()):
-            self.topics[REVIEW] = TopicSpec(REVIEW, topic_name(wf, REVIEW, prefix), None, None)
         if REVIEW not in self.topics:  # a ladder's review rung (docs/recovery.md): mixed, like dlq. A
             # workflow with a step or terminal branch of that name keeps its own (no ladder of it may review)
             self.topics[REVIEW] = TopicSpec(REVIEW, topic_name(wf, REVIEW, prefix), None, None)
