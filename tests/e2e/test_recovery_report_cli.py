@@ -12,31 +12,17 @@ ordinary events take the default and the high-risk one goes to review.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
+from tests.e2e.test_review_replay_cli import dana_wf  # the CLI in a subprocess, as a user runs it
 from tests.fixtures.ladder_workflow import FALLBACK, PRIMARY, ladder_events, ladder_spec
 from tests.fixtures.llm_server import RISK_RULES
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def dana_wf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("dana-wf")
-    cmd = [exe] if exe else [sys.executable, "-c", "from dana_workflows.cli.main import main; main()"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DWF_")}
-    env["DWF_DATA_DIR"] = str(cwd / "data")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def script(path: Path, quota_models: list[str]) -> Path:

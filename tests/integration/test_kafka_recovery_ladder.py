@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -37,10 +35,10 @@ from tests.fixtures.ladder_workflow import FALLBACK, PRIMARY, ladder_events, lad
 from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
 from tests.integration.kafka_support import (
     group_offsets,
+    start_worker,
     stop_worker,
     terminal_decisions,
     wait_consumed,
-    worker_env,
 )
 from tests.integration.test_kafka_metrics import metrics_url, samples, value
 
@@ -67,16 +65,14 @@ class Worker:
         spec.write_text(ladder_spec(TIMEOUT_S))
         self.pipeline = load_pipeline(spec)
         self.topology = Topology(self.pipeline, FileRegistry(tmp / "schemas"), prefix=self.prefix)
-        cmd = [
-            *(sys.executable, "-m", "dana_workflows.cli.worker", "worker", str(spec), "--broker", bootstrap),
-            *("--prefix", self.prefix, "--partitions", "2", "--session-timeout", "6"),
-            *("--commit-interval", "0.5", "--no-audit-sink", "--metrics-port", "0"),
-        ]
-        env = worker_env(tmp)
-        env["DWF_LLM_DEFAULT__BASE_URL"] = server.base_url
         self.log = tmp / "worker.log"
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp
+        self.proc = start_worker(
+            tmp,
+            bootstrap,
+            self.prefix,
+            extra=("--metrics-port", "0"),
+            env={"DWF_LLM_DEFAULT__BASE_URL": server.base_url},
+            spec=spec,
         )
 
     def alive(self) -> bool:
