@@ -60,10 +60,11 @@ def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candi
     new_hi = min(hi, p_hi) if p_hi is not None else hi
     if (new_lo, new_hi) == (lo, hi):
         return found
+    lo_open = bool(learned.refine.get("lo_open")) and new_lo == lo  # the learned floor still stands
     t = col.field.type
     clipped = Candidate(
         id=learned.id,
-        rule=range_rule(col, new_lo, new_hi),
+        rule=range_rule(col, new_lo, new_hi, lo_open),
         profile=learned.profile,
         fields=learned.fields,
         message=f"{col.name} must lie in [{literal(new_lo, t)}, {literal(new_hi, t)}]",
@@ -71,7 +72,7 @@ def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candi
         strength=learned.strength,
         support=learned.support,
         kind="range",
-        refine={"lo": new_lo, "hi": new_hi},
+        refine={"lo": new_lo, "hi": new_hi, "lo_open": lo_open},
     )
     return [clipped if c is learned else c for c in found]
 

@@ -66,6 +66,7 @@ def refine(
 def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings) -> Candidate | None:
     if cand.kind == "range" and "lo" in cand.refine and isinstance(value, int | float):
         lo, hi = float(cand.refine["lo"]), float(cand.refine["hi"])
+        lo_open = bool(cand.refine.get("lo_open")) and value > lo  # a good event at the floor closes it
         margin = settings.range_tolerance * max(hi - lo, 1.0) / 2
         integer = col.field.type in ("int", "long")
         if value < lo:
@@ -77,9 +78,9 @@ def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings
         t = col.field.type
         return _replace(
             cand,
-            range_rule(col, lo, hi),
-            {"lo": lo, "hi": hi},
-            f"{col.name} must lie in [{literal(lo, t)}, {literal(hi, t)}]",
+            range_rule(col, lo, hi, lo_open),
+            {"lo": lo, "hi": hi, "lo_open": lo_open},
+            f"{col.name} must lie in {'(' if lo_open else '['}{literal(lo, t)}, {literal(hi, t)}]",
         )
     if cand.kind == "domain" and "values" in cand.refine:
         values = sorted({*cand.refine["values"], value})

@@ -19,6 +19,8 @@ class InferenceSettings:
     # Categorical domains: at most this many distinct values, each seen at least `min_category_count`
     # times or together making up at most `rare_share` of the values (rare values are tolerated).
     max_categories: int = 25
+    # A double is a domain only as a short menu (deductibles, tiers); more values are a measurement.
+    max_menu_values: int = 10
     min_category_count: int = 2
     rare_share: float = 0.01
     # Each distinct value must be seen this many times on average before a domain is believed.

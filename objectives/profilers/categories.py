@@ -4,6 +4,11 @@ Whether the set is closed is judged by Good-Turing: the share of values seen exa
 how often a new value would turn up. Values seen rarely are tolerated (kept in the domain: the sample
 is known-good) as long as that estimate stays within the false-alarm budget; the size limit is a
 setting (`max_categories`).
+
+The statistics do not care about the type: a double that keeps to a few repeated values (deductibles
+of 250, 500, 1000; tiers of cover) is a menu, and a value off the menu is as suspect as an unknown
+string. A menu is short (`max_menu_values`): a measurement read to a fixed resolution (a temperature
+to 0.1 degree) repeats too, but over many values, and is a range, not a list.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections import Counter
 from dana_workflows.objectives.profilers.column import Column, guarded, literal, support_factor
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
+
+DOMAIN_TYPES = frozenset({"string", "int", "long", "double", "float"})
 
 
 def unseen_share(counts: Counter[object], n: int) -> float:
@@ -28,11 +35,12 @@ def domain_rule(col: Column, values: list[object]) -> str:
 
 def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     present = col.present
-    if col.field.type not in ("string", "int", "long") or len(present) < settings.min_values:
+    if col.field.type not in DOMAIN_TYPES or len(present) < settings.min_values:
         return []
     counts = Counter(present)
     k, n = len(counts), len(present)
-    if k > settings.max_categories or n / k < settings.min_mean_repeats:
+    limit = settings.max_menu_values if col.field.type in ("double", "float") else settings.max_categories
+    if k > limit or n / k < settings.min_mean_repeats:
         return []
     unseen = unseen_share(counts, n)
     if unseen > settings.rare_share:

@@ -2,7 +2,13 @@
 
 Bare min/max would take one bad value in the sample as the law; the [0.5%, 99.5%] quantiles ignore
 it, and the tolerance keeps the rule from refusing the next good value just past the sample's edge.
-A sample that never goes below zero keeps its lower bound at zero: a sign is a semantic edge.
+A sample that never goes below zero keeps its lower bound at zero: a sign is a semantic edge. Zero
+itself is refused (`x > 0`) when a sample large enough to show it, had it been a value of even the
+false-alarm budget's frequency, never does.
+
+A positive quantity whose values spread by factors (amounts, durations: right-skewed, more symmetric
+in logarithms) gets its tolerance on the log scale: the next good value past the sample's edge is a
+multiple of it, not a fixed step away, and a linear tolerance would refuse the long tail's next value.
 """
 
 from __future__ import annotations
@@ -33,8 +39,30 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo))
 
 
+def asymmetry(ordered: Sequence[float], settings: InferenceSettings) -> float:
+    """Where the median sits between the outer quantiles: 0 symmetric, towards 1 a long right tail."""
+    q_lo, q_hi = quantile(ordered, settings.q_low), quantile(ordered, settings.q_high)
+    if q_hi == q_lo:
+        return 0.0
+    median = quantile(ordered, 0.5)
+    return ((q_hi - median) - (median - q_lo)) / (q_hi - q_lo)
+
+
+def spreads_by_factors(ordered: Sequence[float], settings: InferenceSettings) -> bool:
+    """Positive values that are more symmetric in logarithms than as they are (a right-skewed spread)."""
+    if not ordered or ordered[0] <= 0:
+        return False
+    logs = [math.log(v) for v in ordered]
+    return abs(asymmetry(logs, settings)) < abs(asymmetry(ordered, settings))
+
+
 def bounds(values: Sequence[float], settings: InferenceSettings, integer: bool) -> tuple[float, float]:
     ordered = sorted(values)
+    if spreads_by_factors(ordered, settings):
+        logs = [math.log(v) for v in ordered]
+        l_lo, l_hi = quantile(logs, settings.q_low), quantile(logs, settings.q_high)
+        widen = settings.range_tolerance * (l_hi - l_lo)
+        return nice_floor(math.exp(l_lo - widen), integer), nice_ceil(math.exp(l_hi + widen), integer)
     q_lo, q_hi = quantile(ordered, settings.q_low), quantile(ordered, settings.q_high)
     span = q_hi - q_lo
     if span == 0:
@@ -45,9 +73,18 @@ def bounds(values: Sequence[float], settings: InferenceSettings, integer: bool) 
     return nice_floor(lo, integer), nice_ceil(hi, integer)
 
 
-def range_rule(col: Column, lo: float, hi: float) -> str:
+def zero_refused(values: Sequence[float], lo: float, settings: InferenceSettings) -> bool:
+    """A floor of zero that zero itself does not reach: n values without a zero, where a zero of the
+    false-alarm budget's frequency would have shown up with 95% probability."""
+    n = len(values)
+    enough = (1.0 - settings.max_false_alarm_rate) ** n <= 0.05
+    return lo == 0.0 and enough and all(v > 0 for v in values)
+
+
+def range_rule(col: Column, lo: float, hi: float, lo_open: bool = False) -> str:
     t = col.field.type
-    return guarded(col, f"{col.name} >= {literal(lo, t)} && {col.name} <= {literal(hi, t)}")
+    low = f"{col.name} > {literal(lo, t)}" if lo_open else f"{col.name} >= {literal(lo, t)}"
+    return guarded(col, f"{low} && {col.name} <= {literal(hi, t)}")
 
 
 TIME_NAMES = re.compile(
@@ -69,19 +106,23 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
         return []
     integer = col.field.type in INTEGER_TYPES
     lo, hi = bounds(present, settings, integer)
+    lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
+    scale = " on the log scale" if spreads_by_factors(sorted(present), settings) else ""
     return [
         Candidate(
             id=f"{col.name}_range",
-            rule=range_rule(col, lo, hi),
+            rule=range_rule(col, lo, hi, lo_open),
             profile="range",
             fields=(col.name,),
-            message=f"{col.name} must lie in [{literal(lo, col.field.type)}, {literal(hi, col.field.type)}]",
+            message=f"{col.name} must lie in {'(' if lo_open else '['}{literal(lo, col.field.type)}, "
+            f"{literal(hi, col.field.type)}]",
             basis=f"quantiles {pct} of {len(present)} values, "
-            f"widened by {settings.range_tolerance:.0%} of the span",
+            f"widened by {settings.range_tolerance:.0%} of the span{scale}"
+            + (", zero never seen" if lo_open else ""),
             strength=support_factor(len(present)),
             support=len(present),
             kind="range",
-            refine={"lo": lo, "hi": hi},
+            refine={"lo": lo, "hi": hi, "lo_open": lo_open},
         )
     ]
