@@ -38,6 +38,29 @@ def test_suite_size_and_one_scored_dataset() -> None:
     assert 0 <= s.matched <= min(s.inferred, s.gold)
 
 
+def test_the_blind_batch_loads_builds_and_is_reported_apart() -> None:
+    blind = bench.selected([3])
+    assert len(blind) >= 8 and len({d.domain for d in blind}) >= 3
+    assert {d.domain for d in blind}.isdisjoint({d.domain for d in bench.selected([1, 2])})
+    assert len(bench.selected()) == len(bench.load_suite()) == len(blind) + len(bench.selected([1, 2]))
+    ds = bench.build(blind[0])
+    assert len(ds.holdout) == bench.suite.SIZES["holdout"] and len(ds.clean) == bench.suite.SIZES["clean"]
+    assert len(ds.injected) == bench.suite.ERRORS_PER_KIND * len(ds.errors)
+    assert bench.suite.check(ds) == []  # gold holds on its clean events; every injected error breaks one
+    fields = bench.fields_of(ds)
+    gold = bench.score(ds.gold, ds, fields)
+    assert (gold.matched, gold.caught, gold.false_alarms) == (len(ds.gold), len(ds.injected), 0)
+
+
+def test_figures_are_grouped_by_batch_and_summed() -> None:
+    one, two, three = bench.Score(inferred=4, gold=3, matched=2), bench.Score(inferred=1), bench.Score(gold=5)
+    groups = dict(bench.grouped({1: one, 2: two, 3: three}))
+    assert (groups["first 36 (fitted-to)"].inferred, groups["first 36 (fitted-to)"].gold) == (5, 3)
+    assert groups["blind (batch 3)"].gold == 5
+    assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (5, 8, 2)
+    assert [name for name, _ in bench.grouped({3: three})] == ["blind (batch 3)", "all"]
+
+
 def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
     import autotest_columns as at
 
