@@ -197,7 +197,7 @@ def build_report(
     return ComplianceReport(
         scope=scope.describe(),
         generated_us=clock(),
-        uses=[_use(run, sorted(reviewers.get(run[0].run_id, ()))) for run in runs if not _drift_only(run)],
+        uses=[_use(run, sorted(reviewers.get(run[0].run_id, ()))) for run in runs if _is_use(run)],
         overrides=overrides,
         recovery=_recovery(rows),
         inventory=model_inventory(store, scope, registry),
@@ -227,15 +227,14 @@ def _details(row: AuditRow) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _drift_only(run: list[AuditRow]) -> bool:
-    return all(row.kind == "drift" for row in run)
+def _is_use(run: list[AuditRow]) -> bool:
+    """An input event's journey starts with `received`; the workflow's own chains (drift, feedback,
+    calibration: docs/audit.md) do not, and are verified but are no use of the system."""
+    return any(row.kind == "received" for row in run)
 
 
 def _recorded_input(run: list[AuditRow]) -> str:
-    received = next((row for row in run if row.kind == "received"), None)
-    if received is None:
-        return "not recorded (the run has no received row)"
-    details = _details(received)
+    details = _details(next(row for row in run if row.kind == "received"))  # a use has one: _is_use
     if "input" in details:
         return str(details["input"])
     if "input_fields" in details:  # sensitive fields encrypted or withheld (docs/audit.md)

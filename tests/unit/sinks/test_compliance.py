@@ -131,7 +131,8 @@ def test_overrides_recovery_and_chains(logged: Any) -> None:
     )
     assert json.loads(override.before) == {"risk": "high"} and json.loads(override.after) == {"risk": "low"}
     assert [(r.step, r.rung, r.error_class, r.attempts, r.succeeded) for r in report.recovery] == [
-        ("risk", "retry", "timeout", 2, 1)
+        ("risk", "fallback_model", "timeout", 1, 1),  # the fallback placed the event ...
+        ("risk", "retry", "timeout", 1, 0),  # ... after the retry did not
     ]
     assert report.chain.ok and (report.chain.runs, report.chain.rows) == (1, 5)
     assert report.transitions == {"emitted": 1, "override": 1, "received": 1, "recovery": 2}
@@ -212,16 +213,15 @@ def test_html_json_and_pdf_hold_the_report(tmp_path: Path, logged: Any) -> None:
          '{"iban":{"$encrypted":"gAAA"},"id":"C9"}'),
         ({"input_withheld": "not a JSON object", "ordinal": 2}, "withheld: not a JSON object"),
         ({"ordinal": 3}, "not recorded (written before input recording existed)"),
-        (None, "not recorded (the run has no received row)"),
+        ("not json", "not recorded (written before input recording existed)"),  # unreadable details
     ],
 )  # fmt: skip
 def test_the_input_data_is_shown_as_recorded(
-    tmp_path: Path, received: dict[str, Any] | None, shown: str
+    tmp_path: Path, received: dict[str, Any] | str, shown: str
 ) -> None:
+    details = received if isinstance(received, str) else canonical_json(received)
     rows = [
-        AuditRow(WF, 1, "r9", 0, "r9/in", "ingest", "received", details=canonical_json(received), ts_us=T0)
-        if received is not None
-        else AuditRow(WF, 1, "r9", 0, "r9/in", "ingest", "replayed", details="not json", ts_us=T0),
+        AuditRow(WF, 1, "r9", 0, "r9/in", "ingest", "received", details=details, ts_us=T0),
         AuditRow(WF, 1, "r9", 1, "r9/in", "out", "completed", decision="out", details="[1]", ts_us=T0 + 5),
     ]
     prev = "0" * 64
@@ -233,3 +233,25 @@ def test_the_input_data_is_shown_as_recorded(
     finally:
         store.close()
     assert use.input == shown and use.models == [] and (use.start_us, use.end_us) == (T0, T0 + 5)
+
+
+def test_drift_chains_are_verified_but_are_no_use_and_a_broken_checkpoint_fails_the_report(
+    tmp_path: Path,
+) -> None:
+    drift = [
+        AuditRow(WF, 2, f"{WF}.drift", seq, f"{WF}.drift", "amount", kind, decision="ok", ts_us=T0 + seq)
+        for seq, kind in enumerate(["drift", "drift_late"])
+    ]
+    prev = "0" * 64
+    for row in drift:
+        prev = seal(row, prev).hash
+    store = store_of(tmp_path / "audit", [*three_runs(), *drift])
+    try:
+        report = build_report(store, AuditScope(), [])
+        broken = CheckpointStatus("cp", 1, 12, ["tail_cut: claims: run r3 seq 4 ..."])
+        cut = build_report(store, AuditScope(), [], checkpoints=broken)
+    finally:
+        store.close()
+    assert sorted(u.run_id for u in report.uses) == ["r1", "r2", "r3"]  # the drift chain is no input's use
+    assert report.chain.runs == 4 and report.chain.ok and report.transitions["drift_late"] == 1
+    assert report.ok and cut.chain.ok and not cut.ok  # the chains verify, the checkpoint does not
