@@ -140,8 +140,8 @@ def compliance(
     ] = None,
     audit: AuditOpt = None,
 ) -> None:
-    """A compliance report of one run or a period: Art. 12 logging fields, overrides, recovery, model
-    inventory, hash chains and checkpoint status, as HTML, PDF or JSON."""
+    """A compliance report of one run or a period: EU AI Act Article 12 logging fields, overrides,
+    recovery, model inventory, hash chains and checkpoint status, as HTML, PDF or JSON."""
     scope = scope_of(run_id, since, until, workflow)
     if format is ReportFormat.pdf and out is None:
         raise fail("--format pdf writes a file: name it with -o FILE.pdf", EXIT_USAGE)
