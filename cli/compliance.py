@@ -160,9 +160,12 @@ def compliance(
 def _build(
     store: AuditStore, scope: AuditScope, checkpoints_at: str | None, public_key: Path | None
 ) -> ComplianceReport:
+    from dana_workflows.processors.recovery_report import recovery_rows, summarize
+
     registry = load_settings().models
+    recovery = summarize(recovery_rows(store, scope)).rows()
     try:
-        report = build_report(store, scope, registry)
+        report = build_report(store, scope, registry, recovery=recovery)
     except EmptyScope as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     workflows = sorted({use.workflow for use in report.uses})

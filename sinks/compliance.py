@@ -5,7 +5,7 @@ run: one input event's journey) the period of use (its first and last row), the 
 checked against where recorded (the spec's version, the prompt template, the model and version that
 answered, the knowledge sources' sync ids), the input data that led to the decision (the recorded input)
 and the people who verified it (the reviewers of its overrides). Then every override (who, when, why,
-before, after), the recovery ladder's attempts, the model inventory of the scope, the hash chains'
+before, after), the recovery ladder's figures, the model inventory of the scope, the hash chains'
 status and, when a checkpoint location is given, whether the log still extends every checkpoint.
 """
 
@@ -27,7 +27,6 @@ from dana_workflows.sinks.reader import to_row
 from dana_workflows.sinks.verify import verify_rows
 
 OVERRIDE = "override"  # row kinds of issue 18's contract (docs/audit.md, "Transition kinds")
-RECOVERY = "recovery"
 
 
 class EmptyScope(LookupError):
@@ -79,15 +78,6 @@ class Override:
 
 
 @dataclass
-class RecoveryLine:
-    step: str
-    rung: str
-    error_class: str
-    attempts: int
-    succeeded: int
-
-
-@dataclass
 class ChainStatus:
     runs: int
     rows: int
@@ -127,7 +117,7 @@ class ComplianceReport:
     generated_us: int
     uses: list[Use]
     overrides: list[Override]
-    recovery: list[RecoveryLine]
+    recovery: list[dict[str, Any]]  # `dana-wf recovery report`'s figures (processors/recovery_report.py)
     inventory: list[ModelEntry]
     chain: ChainStatus
     checkpoints: CheckpointStatus
@@ -154,7 +144,7 @@ class ComplianceReport:
             "ok": self.ok,
             "uses": [{**asdict(u), "start": u.start, "end": u.end} for u in self.uses],
             "overrides": [{**asdict(o), "decided_at": o.decided_at} for o in self.overrides],
-            "recovery": [asdict(line) for line in self.recovery],
+            "recovery": self.recovery,
             "model_inventory": [entry.as_dict() for entry in self.inventory],
             "unregistered_models": [entry.id for entry in self.flagged_models],
             "hash_chains": {**asdict(self.chain), "ok": self.chain.ok},
@@ -183,8 +173,11 @@ def build_report(
     registry: Sequence[ModelRecord],
     checkpoints: CheckpointStatus | None = None,
     clock: Clock = wall_clock_us,
+    recovery: Sequence[dict[str, Any]] = (),
 ) -> ComplianceReport:
-    """The report of `scope`; EmptyScope when the log holds nothing there."""
+    """The report of `scope`; EmptyScope when the log holds nothing there. `recovery` is the recovery
+    ladder's figures of the scope as `dana-wf recovery report` computes them (processors/recovery_report.py,
+    a room above this one: the command passes them in), so both reports count alike."""
     rows = read_scope_rows(store, scope)
     if not rows:
         raise EmptyScope(_empty_message(scope))
@@ -199,7 +192,7 @@ def build_report(
         generated_us=clock(),
         uses=[_use(run, sorted(reviewers.get(run[0].run_id, ()))) for run in runs if _is_use(run)],
         overrides=overrides,
-        recovery=_recovery(rows),
+        recovery=list(recovery),
         inventory=model_inventory(store, scope, registry),
         chain=ChainStatus(chain.runs, chain.rows, [str(f) for f in chain.findings]),
         checkpoints=checkpoints or CheckpointStatus(),
@@ -296,16 +289,3 @@ def _override(row: AuditRow) -> Override:
         before=_compact(details.get("before", {})),
         after=_compact(details.get("after", {})),
     )
-
-
-def _recovery(rows: list[AuditRow]) -> list[RecoveryLine]:
-    attempts: Counter[tuple[str, str, str]] = Counter()
-    succeeded: Counter[tuple[str, str, str]] = Counter()
-    for row in rows:
-        if row.kind != RECOVERY:
-            continue
-        details = _details(row)
-        key = (row.step, row.decision, str(details.get("error_class", "")))
-        attempts[key] += 1
-        succeeded[key] += bool(details.get("succeeded"))
-    return [RecoveryLine(*key, attempts[key], succeeded[key]) for key in sorted(attempts)]

@@ -101,8 +101,9 @@ def test_a_reviewed_event_continues_and_its_override_is_in_the_report(tmp_path: 
     assert report["transitions"]["override"] == 1 and report["transitions"]["review"] == 1 and report["ok"]
     # the ladder's one attempt: the rule for amounts above 1000 starts at review (a high-risk event)
     assert report["recovery"] == [
-        {"step": "score", "rung": "review", "error_class": "high_risk", "attempts": 1, "succeeded": 1}
-    ]
+        {"workflow": "scoring", "step": "score", "error_class": "high_risk", "rung": "review",
+         "attempts": 1, "successes": 1, "success_rate": 1.0}
+    ]  # fmt: skip
     html = dana_wf("audit", "compliance", "--run-id", run_id, "-o", "r.html", cwd=tmp_path)
     assert html.returncode == 0, html.stderr
     page = (tmp_path / "r.html").read_text()

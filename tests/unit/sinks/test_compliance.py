@@ -130,10 +130,6 @@ def test_overrides_recovery_and_chains(logged: Any) -> None:
         "the rationale cites a police report",
     )
     assert json.loads(override.before) == {"risk": "high"} and json.loads(override.after) == {"risk": "low"}
-    assert [(r.step, r.rung, r.error_class, r.attempts, r.succeeded) for r in report.recovery] == [
-        ("risk", "fallback_model", "timeout", 1, 1),  # the fallback placed the event ...
-        ("risk", "retry", "timeout", 1, 0),  # ... after the retry did not
-    ]
     assert report.chain.ok and (report.chain.runs, report.chain.rows) == (1, 5)
     assert report.transitions == {"emitted": 1, "override": 1, "received": 1, "recovery": 2}
     assert report.ok and [e.id for e in report.flagged_models] == ["gpt-b"]
@@ -178,8 +174,22 @@ def test_checkpoint_status(tmp_path: Path, logged: Any) -> None:
 
 def test_html_json_and_pdf_hold_the_report(tmp_path: Path, logged: Any) -> None:
     store, _ = logged
-    report = build_report(store, AuditScope(), REGISTRY[1:])  # gpt-a unregistered
+    figures = {
+        "workflow": WF,
+        "step": "risk",
+        "error_class": "timeout",
+        "rung": "fallback_model",
+        "attempts": 4,
+        "successes": 3,
+        "success_rate": 0.75,
+    }  # as `dana-wf recovery report` gives them
+    report = build_report(store, AuditScope(), REGISTRY[1:], recovery=[figures])  # gpt-a unregistered
     html = render_html(report)
+    assert re.search(
+        r"<td>risk</td><td>timeout</td><td>fallback_model</td><td class=\"num\">4</td>"
+        r"<td class=\"num\">3</td><td class=\"num\">75%</td>",
+        html,
+    )
     for text in (
         "Uses (EU AI Act Art. 12 logging)",
         "alice@example.com",
@@ -197,7 +207,7 @@ def test_html_json_and_pdf_hold_the_report(tmp_path: Path, logged: Any) -> None:
     assert "the first 1 of 3 uses" in render_html(report, limit=1)  # ... and the cut said loudly
     data = json.loads(render_json(report))
     assert data["unregistered_models"] == ["gpt-a", "gpt-b"] and len(data["uses"]) == 3
-    assert data["overrides"][0]["reviewer"] == "alice@example.com"
+    assert data["overrides"][0]["reviewer"] == "alice@example.com" and data["recovery"] == [figures]
     path = tmp_path / "report.pdf"
     write_pdf(report, path)
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(path.read_bytes())).pages)
