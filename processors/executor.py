@@ -103,15 +103,13 @@ async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome
         position = ladder.next_rung(choice, position, retries_left)
         rung = ladder.rungs[position]
         if rung in (RETRY, FALLBACK_MODEL):
-            processor = node.processor
+            processor = node.processor if rung == RETRY else node.fallback or node.processor
             if rung == RETRY:
                 if ladder.backoff_ms:
                     await asyncio.sleep(
                         ladder.backoff_ms * 2 ** (ladder.max_attempts - 1 - retries_left) / 1000
                     )
                 retries_left -= 1
-            elif node.fallback is not None:
-                processor = node.fallback
             attempt += 1
             outcome, took = await _attempt(processor, _fresh(env, attempt), ctx)
             if outcome.kind is not FAIL:

@@ -62,3 +62,16 @@ async def test_retries_exhausted_without_a_default_dead_letter_with_the_error() 
     assert "RuntimeError: flaky" in dlq.reason
     assert res.error is not None and "RuntimeError: flaky" in res.error
     assert res.envelope.provenance["error"] == res.error
+
+
+async def test_the_retry_rung_waits_its_backoff_doubling(monkeypatch: pytest.MonkeyPatch) -> None:
+    waited: list[float] = []
+
+    async def no_wait(seconds: float) -> None:  # the waits are recorded, not slept
+        waited.append(seconds)
+
+    monkeypatch.setattr("dana_workflows.processors.executor.asyncio.sleep", no_wait)
+    step = TransformStepIR(name="t", function=FAILING, retry=RetryPolicyIR(max_attempts=4, backoff_ms=100))
+    res = await execute(pipeline_with(step).entry_node, env(amount=13.0), ctx())
+    assert res.boundary == DLQ
+    assert waited == [0.1, 0.2, 0.4]  # before the 2nd, 3rd and 4th attempts

@@ -16,12 +16,12 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.dsl import Workflow, llm
 from dana_workflows.workflow.errors import SpecError
 from dana_workflows.workflow.ir import LLMStepIR, RetryPolicyIR, TransformStepIR
-from dana_workflows.workflow.recovery_ir import RecoveryIR, RecoveryRuleIR
+from dana_workflows.workflow.recovery_ir import RecoveryIR, RecoveryRuleIR, Rung
 from dana_workflows.workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
 
-FULL = ("retry", "fallback_model", "default", "review", "dlq")
+FULL: tuple[Rung, ...] = ("retry", "fallback_model", "default", "review", "dlq")
 
 
 def ladder(*rules: RecoveryRuleIR, attempts: int = 3) -> Ladder:
@@ -250,3 +250,32 @@ def test_the_docs_example_is_a_working_ladder() -> None:
     assert walk(node.ladder, "schema", {"amount": 5.0}) == ["dlq"]
     assert walk(node.ladder, "quota", {"amount": 5.0}) == ["fallback_model", "default"]
     assert walk(node.ladder, "timeout", {"amount": 20000.0})[-1] == "review"
+
+
+@pytest.mark.parametrize(
+    ("recovery", "expected"),
+    [
+        ("[retry, dlq]", "recovery is a mapping with a ladder"),
+        ("{retry: {max_attempts: 2}}", "recovery.ladder: a list of rungs"),
+        ("{ladder: [retry], default: {amount: 0.0}}", "default is set but the ladder has no default rung"),
+        ("{ladder: [retry], retry: {max_attempts: 0}}", "invalid retry rung"),
+        ("{ladder: [retry], rules: {when_error: schema}}", "recovery.rules: a list of rules"),
+        ("{ladder: [retry], rules: [schema]}", "a rule is a mapping"),
+        ("{ladder: [retry], rules: [{when: 3, never: retry}]}", "a CEL condition"),
+        ("{ladder: [retry], rules: [{when_error: timeout, start_at: retry, never: [retry]}]}", "also never"),
+        ("{ladder: [retry], rtery: 1}", "recovery.rtery: unknown key"),
+    ],
+)
+def test_every_ladder_mistake_names_its_place(recovery: str, expected: str) -> None:
+    assert expected in problems(VALIDATE, recovery)
+
+
+def test_a_ladder_built_in_python_is_checked_when_compiled() -> None:
+    """The IR can be built without the parser; compiling still refuses a ladder that cannot work."""
+    base = parse_spec(HEAD + "  - v: {validate: [{id: r, rule: 'true'}]}\n", "w.yaml")
+    no_default = TransformStepIR(name="t", recovery=RecoveryIR(ladder=("default", "dlq")))
+    with pytest.raises(CompileError, match="the default rung needs default fields"):
+        compile_pipeline(base.model_copy(update={"steps": (no_default,)}))
+    no_llm = TransformStepIR(name="t", recovery=RecoveryIR(ladder=("fallback_model", "dlq")))
+    with pytest.raises(CompileError, match="needs an llm step with fallback_models"):
+        compile_pipeline(base.model_copy(update={"steps": (no_llm,)}))
