@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.processors.recovery import ERROR_CLASS_KEY, RUNGS
-from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore
 from dana_workflows.sinks.audit_scope import AuditScope
 
-TABLE = "dwf.events"
 RECOVERY_KIND = "recovery"
 
 
@@ -76,8 +75,9 @@ def summarize(rows: Iterable[tuple[str, str, str, str, str]]) -> RecoveryReport:
 
 
 def recovery_rows(store: AuditStore, scope: AuditScope) -> list[tuple[str, str, str, str, str]]:
+    table = f"{getattr(store, 'database', 'dwf')}.{AUDIT_TABLE}"  # the store's own database
     sql = (
-        f"SELECT workflow, run_id, step, decision, details FROM {TABLE} "
+        f"SELECT workflow, run_id, step, decision, details FROM {table} "
         f"WHERE kind = '{RECOVERY_KIND}' AND {scope.rows_where()}"
     )
     return [(str(w), str(r), str(s), str(d), str(x)) for w, r, s, d, x in store.query(sql).rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dana_workflows.core.settings import ModelRecord
+from dana_workflows.processors.recovery_report import recovery_rows, summarize
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.audit_scope import AuditScope
 from dana_workflows.sinks.compliance import build_report
@@ -35,3 +36,14 @@ def test_inventory_and_report_on_every_backend(audit_store: AuditStore) -> None:
     assert [u.run_id for u in report.uses] == ["r2"] and report.chain.ok and report.chain.rows == 3
     reviewed = build_report(audit_store, AuditScope(run_id="r3"), registry)
     assert [(o.reviewer, o.after) for o in reviewed.overrides] == [("alice@example.com", '{"risk":"low"}')]
+
+
+def test_recovery_figures_read_the_stores_own_database(audit_store: AuditStore) -> None:
+    """`dana-wf recovery report` and the compliance report's recovery section on every backend (the
+    server's database here is a fresh dwf_test_* one, not dwf): r3's failed retry and placing fallback."""
+    audit_store.insert(three_runs())
+    rows = summarize(recovery_rows(audit_store, AuditScope(run_id="r3"))).rows()
+    assert [(r["rung"], r["error_class"], r["attempts"], r["successes"]) for r in rows] == [
+        ("retry", "timeout", 1, 0),
+        ("fallback_model", "timeout", 1, 1),
+    ]
