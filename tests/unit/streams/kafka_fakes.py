@@ -52,6 +52,9 @@ class Producer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             future.set_exception(self.fail)
+            # a committer may drop it unawaited (a voided transaction's): asyncio must not log it at garbage
+            # collection, which can run in the middle of an unrelated compile() and break it
+            future.exception()
         elif self.hold:
             self.held.append(future)
         else:

@@ -79,6 +79,13 @@ def rows(n: int, reason: str = "") -> list[AuditRow]:
     return [AuditRow("claims", 1, "run-1", i, f"e-{i}", "check", "emitted", reason=reason) for i in range(n)]
 
 
+async def finish_tasks() -> None:
+    """Collect the tasks the committer left (a send that waited for a failed audit batch fails too; its
+    error is the commit's, already seen), so none is garbage-collected with an unread exception."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    await asyncio.gather(*others, return_exceptions=True)
+
+
 async def turns(n: int = 5) -> None:
     """Let tasks the committer started run (scheduling turns, not time)."""
     for _ in range(n):
@@ -341,7 +348,8 @@ async def test_an_unacknowledged_audit_batch_sends_no_output_and_commits_nothing
         section.done(0)
     rig.app.plain.held.pop().set_exception(ConnectionError("lost"))
     await rig.committer.commit()
-    assert [c[1] for c in rig.calls if c[0] == "send"] == [AUDIT]
+    await finish_tasks()
+    assert [c[1] for c in rig.calls if c[0] == "send"] == [AUDIT]  # the output never left
     assert rig.group_commits() == []
     assert isinstance(rig.committer.broken, DeliveryError)
 
@@ -634,3 +642,57 @@ def test_the_summary_counts_records_per_partition(tmp_path: Path) -> None:
     rig.handled(IN1, 5)
     rig.handled(IN, 0, 1)
     assert rig.committer.summary() == "handled 3 records: claims[0] 2, claims[1] 1"
+
+
+async def test_a_transaction_with_nothing_to_move_commits_without_offsets(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    txn = rig.app.open_transaction(TID)
+    rig.view.start[IN] = 5
+    async with rig.committer.section(*IN) as section:
+        await section.audit(rows(1))
+        section.done(3)  # delivered again from below the group's committed offset: its rows still go
+    await rig.committer.commit()
+    assert [c[0] for c in txn.calls] == ["send", "commit", "begin"]
+    assert txn.calls[0][1] == AUDIT
+
+
+@pytest.mark.parametrize("gone", ["transaction", "gap at the revocation"])
+async def test_a_failed_send_of_a_voided_transaction_does_not_stop_the_worker(
+    tmp_path: Path, gone: str
+) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    txn = rig.app.open_transaction(TID)
+    rig.view.records[IN] = {0, 1, 2}
+    txn.fail = ConnectionError("fenced")
+    async with rig.committer.section(*IN) as section:
+        await section.send("claims.approved", b"e", b"out")
+        section.done(0)
+    if gone == "transaction":
+        del rig.app.producer._transaction_producers[TID]
+        await rig.committer.commit()
+    else:
+        rig.handled(IN, 2)  # above a gap at 1: the revocation aborts the transaction
+        await rig.app.on_partitions_revoked.send([IN])
+    # the next owner (here: this worker again) redoes the record in a new transaction
+    again = rig.app.open_transaction(TID)
+    async with rig.committer.section(*IN) as section:
+        await section.send("claims.approved", b"e", b"out")
+        section.done(0)
+    await rig.committer.commit()
+    assert rig.app.crashes == []
+    assert again.calls[-3:] == [("offsets", {IN: 1}, "claims-app"), ("commit",), ("begin",)]
+
+
+async def test_an_assignment_drops_the_audit_rows_of_partitions_that_left(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    rig.app.open_transaction(TID)
+    rig.app.open_transaction(f"claims-app-{GROUP}-1")
+    for key in (IN, IN1):
+        async with rig.committer.section(*key) as section:
+            await section.audit(rows(1))
+            section.done(0)
+    assert rig.calls == []  # the rows wait for their transactions' commits
+    await rig.app.on_partitions_assigned.send([record(*IN, 0)])
+    await rig.committer.commit()
+    # partition 1's rows are the next owner's to write, with the records it redoes
+    assert [(c[1], c[2]) for c in rig.calls if c[0] == "send"] == [(AUDIT, b"claims:0")]
