@@ -68,6 +68,7 @@ def test_the_claims_example_topics_keep_their_ids(tmp_path: Path) -> None:
         "out": 2_048_484_389,
         "rejected": None,  # mixed schemas: the envelope names its own
         "dlq": None,
+        "review": None,  # a recovery ladder's review rung (docs/recovery.md): mixed too
         "drift": 1_921_336_338,
     }
     assert sorted(p.name for p in (tmp_path / "schemas").iterdir()) == sorted(
