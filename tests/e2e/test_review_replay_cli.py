@@ -76,7 +76,11 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
         "review", "decide", *common, review_run, "--decision", "score=high", "--reason", "x", cwd=tmp_path
     )
     assert wrong.returncode == 2 and "'score' must be double" in wrong.stderr
-    assert not (out / "dwf.scoring.approve.jsonl").exists()
+    blank = dana_wf(
+        "review", "decide", *common, review_run, "--decision", "score=1.0", "--reason", " ", cwd=tmp_path
+    )
+    assert blank.returncode == 2 and "--reason is empty" in blank.stderr
+    assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a"}  # nothing moved
 
     # after the fix, the dlq'd event runs through the current version: 'odd' now scores 0.9 -> out
     (tmp_path / "fn" / "scorer.py").write_text(FIXED)

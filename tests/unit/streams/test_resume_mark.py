@@ -30,7 +30,7 @@ def test_a_sealed_row_at_the_chain_tail_is_accepted() -> None:
     [
         (lambda m, e: m.pop("boundary"), "no resume mark naming a boundary"),
         (lambda m, e: m.pop("row"), "incomplete"),
-        (lambda m, e: m["row"].update(reason="edited"), "does not match"),  # type: ignore[union-attr]
+        (lambda m, e: m["row"].update(reason="edited"), "does not match"),
         (lambda m, e: setattr(e, "chain_hash", "d" * 64), "does not match"),
         (lambda m, e: setattr(e, "run_id", "r2"), "does not match"),
     ],
