@@ -25,6 +25,7 @@ from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks import checkpoints
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.audit_scope import AuditScope
+from dana_workflows.sinks.chdb_store import AuditStoreError
 from dana_workflows.sinks.compliance import CheckpointStatus, ComplianceReport, EmptyScope, build_report
 from dana_workflows.sinks.model_inventory import ModelEntry, model_inventory
 
@@ -148,6 +149,8 @@ def compliance(
     store = open_audit_for_reading(audit)
     try:
         report = _build(store, scope, checkpoints_at, public_key)
+    except AuditStoreError as exc:  # the server refused or dropped a query: one line, no traceback
+        raise fail(str(exc)) from None
     finally:
         store.close()
     _write(report, format, out)
@@ -209,6 +212,8 @@ def models(
     store = open_audit_for_reading(audit)
     try:
         entries = model_inventory(store, scope, load_settings().models)
+    except AuditStoreError as exc:
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if json_out:

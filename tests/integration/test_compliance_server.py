@@ -5,13 +5,19 @@ tests/fixtures/compliance_rows.py, whose times and models are stated there."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli.main import app
 from dana_workflows.core.settings import ModelRecord
 from dana_workflows.processors.recovery_report import recovery_rows, summarize
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.sinks.audit_scope import AuditScope
+from dana_workflows.sinks.clickhouse_server import ServerAuditStore
 from dana_workflows.sinks.compliance import build_report
+from dana_workflows.sinks.dsn import ClickHouseServerConfig
 from dana_workflows.sinks.model_inventory import REGISTERED, UNREGISTERED, model_inventory
 from tests.fixtures.compliance_rows import T0, three_runs
 
@@ -47,3 +53,24 @@ def test_recovery_figures_read_the_stores_own_database(audit_store: AuditStore) 
         ("retry", "timeout", 1, 0),
         ("fallback_model", "timeout", 1, 1),
     ]
+
+
+def test_the_commands_on_the_server(clickhouse_database: ClickHouseServerConfig) -> None:
+    c = clickhouse_database
+    store = ServerAuditStore.from_config(c)
+    store.ensure_schema()
+    store.insert(three_runs())
+    store.close()
+    runner = CliRunner()
+    dsn = f"clickhouse://{c.user}@{c.host}:{c.port}/{c.database}"
+    got = runner.invoke(app, ["audit", "compliance", "--run-id", "r3", "--format", "json", "--audit", dsn])
+    assert got.exit_code == 0, got.output
+    report, _ = json.JSONDecoder().raw_decode(got.output, got.output.index("{"))  # stderr follows
+    assert [o["reviewer"] for o in report["overrides"]] == ["alice@example.com"]
+    assert [(r["rung"], r["successes"]) for r in report["recovery"]] == [("retry", 0), ("fallback_model", 1)]
+    # a database that is not there: the server's refusal in one line, exit 1, no traceback
+    missing = f"clickhouse://{c.user}@{c.host}:{c.port}/{c.database}_missing"
+    for args in (["audit", "models"], ["audit", "compliance", "--since", "2020-01-01"]):
+        refused = runner.invoke(app, [*args, "--audit", missing])
+        assert refused.exit_code == 1 and "doesn't exist" in refused.output, refused.output
+        assert refused.exception is None or isinstance(refused.exception, SystemExit)
