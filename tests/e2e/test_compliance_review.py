@@ -17,40 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.review_workflow import BROKEN, EVENTS, SPEC
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SPEC = """\
-workflow: scoring
-version: 1
-input:
-  id: string
-  amount: double
-steps:
-  - score:
-      transform:
-        function: "scorer:score"
-        outputs: {score: double}
-      recovery:
-        ladder: [review, dlq]
-        rules:
-          - when: "amount > 1000.0"
-            start_at: review
-  - decide:
-      route:
-        approve: "score >= 0.5"
-        hold: {when: "true", terminal: true}
-"""
-
-SCORER = """\
-def score(payload):
-    if payload["amount"] > 1000.0:
-        raise ValueError("amount too large to score automatically")
-    return {"score": 0.9}
-"""
-
-EVENTS = [{"id": "small", "amount": 10.0}, {"id": "large", "amount": 5000.0}]
 REVIEWER = "carol"
 WHY = "invoice checked against the contract"
 
@@ -67,7 +39,7 @@ def dana_wf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_a_reviewed_event_continues_and_its_override_is_in_the_report(tmp_path: Path) -> None:
     (tmp_path / "fn").mkdir()
-    (tmp_path / "fn" / "scorer.py").write_text(SCORER)
+    (tmp_path / "fn" / "scorer.py").write_text(BROKEN)  # raises above 1000: the ladder sends d to review
     (tmp_path / "scoring.yaml").write_text(SPEC)
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
     run = dana_wf("run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", cwd=tmp_path)
@@ -75,7 +47,7 @@ def test_a_reviewed_event_continues_and_its_override_is_in_the_report(tmp_path: 
     (sent,) = [
         json.loads(x) for x in (tmp_path / "out" / "dwf.scoring.review.jsonl").read_text().splitlines()
     ]
-    assert sent["payload"]["id"] == "large"
+    assert sent["payload"]["id"] == "d"
     run_id = str(sent["run_id"])
 
     decide = dana_wf(
@@ -93,7 +65,7 @@ def test_a_reviewed_event_continues_and_its_override_is_in_the_report(tmp_path: 
         "score": None
     }
     (use,) = report["uses"]
-    assert use["reviewers"] == [REVIEWER] and json.loads(use["input"])["id"] == "large"
+    assert use["reviewers"] == [REVIEWER] and json.loads(use["input"])["id"] == "d"
     # the event continued after the decision: score 0.7 >= 0.5 routes it to approve, which flows on to the
     # output (a score below 0.5 would have ended at the terminal branch hold)
     assert (use["outcome"], use["decision"]) == ("completed", "out")
