@@ -6,7 +6,8 @@ deployment would; then `dana-wf dlq replay --broker` and `dana-wf review decide 
 the workflow's resume topic, and the worker continues them. Expected, from the spec: the fixed function
 scores "odd" 0.9, so the replay reaches `out`; the decision sets the score to 0.8, so that event is
 approved (`out`) too. Each event's chain verifies, with exactly one outcome after its replay/override,
-and a second replay or decision is refused.
+and a second replay or decision is refused. Under both processing guarantees: the resume agent commits
+through the same sections as the step agents.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=180)
 
 
-def start(tmp: Path, bootstrap: str, prefix: str, dsn: str, name: str) -> subprocess.Popen[bytes]:
+def start(
+    tmp: Path, bootstrap: str, prefix: str, dsn: str, name: str, guarantee: str
+) -> subprocess.Popen[bytes]:
     env = worker_env(tmp)
     env["PYTHONPATH"] = str(tmp / "fn") + os.pathsep + env["PYTHONPATH"]
     cmd = [sys.executable, "-m", "dana_workflows.cli", "worker", "scoring.yaml", "--broker", bootstrap]
     cmd += ["--prefix", prefix, "--partitions", "2", "--session-timeout", "6", "--commit-interval", "0.5"]
-    cmd += ["--audit", dsn]
+    cmd += ["--audit", dsn, "--guarantee", guarantee]
     log = (tmp / f"{name}.log").open("ab")
     return subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
 
@@ -81,8 +84,13 @@ async def until(predicate_s: str, check: object, timeout_s: float, worker: subpr
         await asyncio.sleep(1.0)
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_replay_and_decision_continue_on_the_worker(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, clickhouse_database: ClickHouseServerConfig
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    clickhouse_database: ClickHouseServerConfig,
+    guarantee: str,
 ) -> None:
     db = clickhouse_database
     dsn = f"clickhouse://{db.user}@{db.host}:{db.port}/{db.database}"
@@ -108,7 +116,7 @@ async def test_replay_and_decision_continue_on_the_worker(
         except Exception:  # the table is not there yet
             return set()
 
-    worker = start(tmp_path, kafka_bootstrap, topic_prefix, dsn, "first")
+    worker = start(tmp_path, kafka_bootstrap, topic_prefix, dsn, "first", guarantee)
     try:
 
         async def first_pass() -> bool:
@@ -147,7 +155,7 @@ async def test_replay_and_decision_continue_on_the_worker(
     finally:
         await producer.stop()
 
-    worker = start(tmp_path, kafka_bootstrap, topic_prefix, dsn, "second")
+    worker = start(tmp_path, kafka_bootstrap, topic_prefix, dsn, "second", guarantee)
     try:
 
         async def continued() -> bool:
