@@ -111,12 +111,27 @@ drift:
     - {id: words, field: text, feature: text, buckets: 16, reference_windows: 4, step: check}
 """
 
+# every key of a recovery ladder (docs/recovery.md), in place of the llm step's retry
+LADDER = LLM.replace(
+    "      retry: {max_attempts: 1, on_exhausted: default, default: {risk: unknown, confidence: 0.0}}\n",
+    """      recovery:
+        ladder: [retry, fallback_model, default, review, dlq]
+        retry: {max_attempts: 2, backoff_ms: 100}
+        default: {risk: unknown, confidence: 0.0}
+        rules:
+          - {when_error: schema, start_at: dlq}
+          - {when_error: [quota, rate_limit], start_at: fallback_model}
+          - {when: "amount > 10000.0", never: [default]}
+""",
+)
+
 VALID = {
     "minimal": MINIMAL,
     "every_transform_key": EVERY_TRANSFORM_KEY,
     "branches": BRANCHES,
     "llm": LLM,
     "drift": DRIFT,
+    "ladder": LADDER,
 }
 
 # Mistakes the parser rejects that a schema can see without running CEL: each must be flagged by both.
@@ -146,6 +161,9 @@ STRUCTURAL_MISTAKES = {
     "bad_window_kind": DRIFT.replace("kind: hopping", "kind: sliding"),
     "unknown_objective_key": BRANCHES.replace("  goal: route claims", "  aim: route claims"),
     "step_named_like_a_topic": MINIMAL.replace("  - check:", "  - out:"),
+    "unknown_rung": LADDER.replace("ladder: [retry,", "ladder: [retyr,"),
+    "unknown_error_class": LADDER.replace("when_error: schema", "when_error: schemas"),
+    "unknown_ladder_rule_key": LADDER.replace("never: [default]", "skip: [default]"),
 }
 
 
