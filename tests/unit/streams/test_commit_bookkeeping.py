@@ -15,6 +15,7 @@ stand-ins for faust's client objects (tests/unit/streams/kafka_fakes.py) that re
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -696,3 +697,95 @@ async def test_an_assignment_drops_the_audit_rows_of_partitions_that_left(tmp_pa
     await rig.committer.commit()
     # partition 1's rows are the next owner's to write, with the records it redoes
     assert [(c[1], c[2]) for c in rig.calls if c[0] == "send"] == [(AUDIT, b"claims:0")]
+
+
+# -- what the operator reads in the worker's log ----------------------------------------------------------
+def logged(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.endswith("kafka.commit") and r.levelno == level]
+
+
+async def test_the_log_names_a_failed_delivery_and_a_refused_commit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    rig = Rig(tmp_path)
+    rig.handled(IN, 0, 1)
+    rig.app.consumer.accept = False
+    await rig.committer.commit()
+    assert logged(caplog, logging.WARNING) == [
+        "offset commit failed (rebalance?): 1 partitions will be redelivered"
+    ]
+    rig.app.plain.fail = ConnectionError("broker gone")
+    async with rig.committer.section(*IN) as section:
+        await section.send("claims.approved", b"k", b"v")
+    await rig.committer.commit()
+    assert logged(caplog, logging.ERROR) == [
+        "a send was not delivered: ConnectionError: broker gone; stopping the worker without committing"
+    ]
+
+
+async def test_the_log_names_an_unreadable_view_and_a_record_handed_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    rig = Rig(tmp_path)
+    rig.view.fail = TimeoutError("no answer")
+    rig.view.records[IN] = {0, 1, 2}
+    rig.handled(IN, 0, 2)
+    await rig.committer.commit()
+    assert logged(caplog, logging.WARNING) == [
+        "could not read the broker's view of [('claims', 0)]: TimeoutError: no answer"
+    ]
+    caplog.clear()
+    rig.view.fail = None
+    await rig.committer.commit()
+    await rig.committer.commit()
+    await turns()
+    assert logged(caplog, logging.WARNING) == [
+        "claims[0]@1 is waiting unhandled (dropped by faust, or its agent is still on it): "
+        "handling it from the broker's copy"
+    ]
+
+
+async def test_the_log_says_what_a_revocation_committed_and_what_it_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    rig = Rig(tmp_path)
+    rig.handled(IN, 0, 1)
+    rig.handled(IN1, 0)
+
+    async def failing_hook() -> None:
+        raise OSError("store down")
+
+    rig.committer.before_revoke_commit.append(failing_hook)
+    async with rig.committer.section(*IN) as section:
+        await rig.app.on_partitions_revoked.send([IN, IN1])
+        section.done(2)
+    assert logged(caplog, logging.WARNING) == ["before the revoke commit: OSError: store down"]
+    assert logged(caplog, logging.INFO) == [
+        "partitions revoked (idle True): committed claims[0]@2, claims[1]@1",
+        "claims[0]@2 handled across a rebalance: nothing sent, it is delivered again",
+    ]
+    caplog.clear()
+    await rig.app.on_partitions_revoked.send([])
+    assert logged(caplog, logging.INFO) == ["partitions revoked (idle True): committed nothing pending"]
+
+
+async def test_the_log_names_an_aborted_transaction(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    rig.app.open_transaction(TID)
+    rig.view.records[IN] = {0, 1, 2}
+    rig.handled(IN, 0, 2)
+    await rig.app.on_partitions_revoked.send([IN])
+    assert logged(caplog, logging.WARNING) == [
+        f"aborting transaction {TID}: a gap in [('claims', 0)] could not be healed before the rebalance; "
+        "its records are redone from the committed offsets"
+    ]
+
+
+def test_the_summary_counts_records_handed_back(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.handled(IN, 0)
+    rig.committer.healed[IN] += 2
+    assert rig.committer.summary() == "handled 1 records: claims[0] 1; 2 dropped records handled again"
