@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dana_workflows.cli.conventions import (
@@ -105,11 +106,11 @@ def validate(
             compile_pipeline(ir)
         except SpecError as exc:
             bad += 1
-            err.print(f"[red]✗[/red] {exc}")
+            err.print(f"[red]✗[/red] {escape(str(exc))}")  # a fix may hold brackets: [a, b]
             continue
         except CompileError as exc:
             bad += 1
-            err.print(f"[red]✗[/red] {spec}: {exc}")
+            err.print(f"[red]✗[/red] {spec}: {escape(str(exc))}")
             continue
         analysis = analyse(ir, solve=not no_solver)
         for finding in analysis.findings:

@@ -60,6 +60,7 @@ def _ladder(node: CommentedMap, path: str, c: Collector) -> tuple[Any, ...] | No
     if not isinstance(seq, CommentedSeq) or not seq:
         c.add(node, "ladder" if "ladder" in node else None, f"{path}.ladder", "a list of rungs", EXAMPLE)
         return None
+    # the rungs that are right, so the rest of the block is checked against them in the same pass
     rungs: list[str] = []
     for i, rung in enumerate(seq):
         where = f"{path}.ladder[{i}]"
@@ -71,8 +72,6 @@ def _ladder(node: CommentedMap, path: str, c: Collector) -> tuple[Any, ...] | No
             c.add(seq, i, where, f"rung {rung!r} comes after dlq", "dlq is the last rung: move it to the end")
         else:
             rungs.append(str(rung))
-    if len(rungs) != len(seq):
-        return None
     if DLQ not in rungs:
         rungs.append(DLQ)  # nothing is lost: whatever the ladder, an event it cannot place goes to dlq
     return tuple(rungs)

@@ -99,3 +99,30 @@ def test_a_selection_narrows_the_rows(audit: str) -> None:
     assert empty.exit_code == 0 and "no recovery attempts in period" in empty.output
     bad = CliRunner().invoke(app, ["recovery", "report", "--audit", audit, "--until", "tomorrow"])
     assert bad.exit_code == 2
+
+
+def test_validate_names_every_ladder_mistake_at_once(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        SPEC.replace("ladder: [retry, default, review]", "ladder: [retyr, fallback_model, default]")
+        .replace("        default: {score: 0.0}\n", "")
+        .replace("when_error: timeout", "when_error: timeot")
+    )
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())  # the console may wrap long lines
+    assert "5 problems" in out
+    assert "recovery.ladder[0]: unknown rung 'retyr' (fix: did you mean 'retry'?)" in out
+    assert "the default rung needs the payload fields it sets" in out
+    assert "only llm steps call a model" in out
+    assert "unknown error class 'timeot' (fix: did you mean 'timeout'?)" in out
+    assert "rung 'review' is not on this step's ladder ['fallback_model', 'default', 'dlq']" in out
+    assert "Traceback" not in out
+
+
+def test_a_fix_with_brackets_is_printed_as_written(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SPEC.replace("ladder: [retry, default, review]", "ladder: retry"))
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 1
+    assert "(fix: recovery: {ladder: [retry, default, dlq]," in " ".join(result.output.split())
