@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
+from dana_workflows.devservices.llm_server.script import Script
+from dana_workflows.devservices.llm_server.server import ServerThread
 from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.serde import EnvelopeSerde
@@ -27,6 +29,7 @@ from dana_workflows.streams.kafka.topic_reader import partitions, read_records
 from dana_workflows.streams.kafka.wire import WireCodec
 from dana_workflows.streams.local.outputs import decision_record
 from dana_workflows.streams.topology import Topology
+from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS_SPEC = ROOT / "docs" / "examples" / "claims" / "claims.yaml"
@@ -104,6 +107,29 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
             proc.wait()
             raise
     return proc.returncode
+
+
+class _HasWorker(Protocol):
+    proc: subprocess.Popen[bytes]
+
+
+W = TypeVar("W", bound=_HasWorker)
+
+
+@contextlib.contextmanager
+def worker_with_test_server(tmp: Path, make: Callable[[LLMServerHandle], W]) -> Iterator[W]:
+    """The project's test server answering RISK_RULES as the primary and the fallback model, and the
+    worker `make` starts against it (its log in tmp/worker.log); the worker must stop cleanly."""
+    script = Script.model_validate({"models": ["dwf-test-model", "dwf-fallback-model"], "rules": RISK_RULES})
+    thread = ServerThread(script).start()
+    worker: W | None = None
+    try:
+        worker = make(LLMServerHandle(thread))
+        yield worker
+    finally:
+        code = stop_worker(worker.proc) if worker is not None else 0
+        thread.stop()
+        assert code == 0, (tmp / "worker.log").read_text()[-3000:]
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:

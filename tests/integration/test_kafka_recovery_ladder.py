@@ -24,21 +24,19 @@ from typing import Any
 import httpx
 import pytest
 
-from dana_workflows.devservices.llm_server.script import Script
-from dana_workflows.devservices.llm_server.server import ServerThread
 from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
 from tests.fixtures.ladder_workflow import FALLBACK, PRIMARY, ladder_events, ladder_spec
-from tests.fixtures.llm_server import RISK_RULES, LLMServerHandle
+from tests.fixtures.llm_server import LLMServerHandle
 from tests.integration.kafka_support import (
     group_offsets,
     start_worker,
-    stop_worker,
     terminal_decisions,
     wait_consumed,
+    worker_with_test_server,
 )
 from tests.integration.test_kafka_metrics import metrics_url, samples, value
 
@@ -115,16 +113,9 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    thread = ServerThread(Script.model_validate({"models": [PRIMARY, FALLBACK], "rules": RISK_RULES})).start()
     tmp = tmp_path_factory.mktemp("ladder")
-    w: Worker | None = None
-    try:
-        w = Worker(tmp, kafka_bootstrap, LLMServerHandle(thread))
-        yield w
-    finally:
-        code = stop_worker(w.proc) if w is not None else 0
-        thread.stop()
-        assert code == 0, (tmp / "worker.log").read_text()[-3000:]
+    with worker_with_test_server(tmp, lambda server: Worker(tmp, kafka_bootstrap, server)) as started:
+        yield started
 
 
 def where(got: Ends) -> dict[str, str]:
