@@ -22,6 +22,7 @@ from dana_workflows.streams.app_builder import open_audit_store, topology_for
 from dana_workflows.streams.local.input_lines import read_input_lines as read_input_lines
 from dana_workflows.streams.local.inserter import BackgroundInserter
 from dana_workflows.streams.local.outputs import OutputFiles
+from dana_workflows.streams.local.reruns import StoredHeads, stored_heads
 from dana_workflows.streams.local.runtime import LocalRuntime, RunSummary
 from dana_workflows.streams.tracing import tracing_for
 
@@ -66,6 +67,10 @@ async def run_local(
             ctx,
             audit_batch=settings.audit_batch_size,
         )
+        heads = StoredHeads()
+        if store is not None:  # a rerun into this store: new run ids, the drift chain continued
+            heads = await asyncio.to_thread(stored_heads, store, pipeline.workflow.name)
+            runtime.continue_from(heads)
         completed = False
         try:
             if quiet or len(lines) < PROGRESS_MIN_EVENTS:
@@ -96,7 +101,7 @@ async def run_local(
                 # every batch is in the store before the summary says so, however long the store is
                 # down; a run that failed anyway gives its audit rows half a minute
                 inserter.close(give_up_after_s=None if completed else 30.0)
-        chain_ok = verify_rows(written).ok
+        chain_ok = verify_rows(written, heads.continued(pipeline.workflow.name)).ok
         if not quiet:
             print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
             usage = llm_usage(written)

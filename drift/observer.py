@@ -34,6 +34,17 @@ class DriftReport:
     skipped: int = 0  # events without a usable event time: audited, not counted
 
 
+def drift_run_id(workflow: str) -> str:
+    """The run id of a workflow's drift chain."""
+    return f"{workflow}.drift"
+
+
+def continue_chain(state: MutableMapping[str, Any], next_seq: int, head: str) -> None:
+    """Make the drift chain kept in `state` continue after a stored row (seq next_seq - 1, hash head):
+    a process that starts without the state (the local runtime) links to what an earlier one stored."""
+    state[_CHAIN_KEY] = [next_seq, head]
+
+
 _NOTHING = DriftReport()  # the common case: this event closed no window (never mutated)
 
 
@@ -126,7 +137,7 @@ class DriftObserver:
 
     def _chain(self) -> Envelope:
         seq, head = self.state.get(_CHAIN_KEY, [0, GENESIS_HASH])
-        run = f"{self.ir.name}.drift"
+        run = drift_run_id(self.ir.name)
         return Envelope(
             run,
             run,

@@ -46,10 +46,15 @@ class Admission:
     dead: bool = False  # True: not even parseable; goes to dlq
 
 
-def run_id_for(workflow: str, ordinal: int, raw: str) -> str:
-    """Deterministic: the same input line at the same position always opens the same run."""
+def run_id_for(workflow: str, ordinal: int, raw: str, epoch: int = 0) -> str:
+    """Deterministic: the same input line at the same position of the same epoch always opens the same run.
+
+    The epoch tells apart two `dana-wf run`s of one input into one audit store (streams/local/reruns.py):
+    without it the second run's rows would claim the first run's chain positions (a fork). Epoch 0, a
+    store's first run, keeps the key (and so every id) it has always had."""
     # surrogatepass: a line that is not valid text (see _not_utf8) still gets an id; valid text, same bytes
-    key = f"{workflow}\x00{ordinal}\x00{raw}".encode("utf-8", "surrogatepass")
+    tail = f"\x00{epoch}" if epoch else ""
+    key = f"{workflow}\x00{ordinal}\x00{raw}{tail}".encode("utf-8", "surrogatepass")
     return hashlib.sha256(key).hexdigest()[:24]
 
 
@@ -88,15 +93,15 @@ def in_declared_range(f: FieldIR, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
-def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int) -> Admission:
+def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int, epoch: int = 0) -> Admission:
     _, name, version, fields = _plan(ir)
-    run_id = run_id_for(name, ordinal, raw)
+    run_id = run_id_for(name, ordinal, raw, epoch)
     payload: dict[str, Any] = {}  # filled below, in place
     env = Envelope(
         f"{run_id}/in", run_id, name, version, INGEST, payload, ts_us, 0, empty_provenance(), 0, GENESIS_HASH
     )
     # the input as received, so recorded traffic can be replayed (docs/audit.md, "Recorded input")
-    details_json = received_details(raw, ordinal, *recording_for(ir))
+    details_json = received_details(raw, ordinal, *recording_for(ir), epoch=epoch)
     rows = [transition(env, "received", INGEST, ts_us, details_json=details_json)]
     # orjson for speed; the standard parser where orjson refuses, so what is valid JSON stays valid and
     # the error message is the standard one

@@ -52,27 +52,35 @@ def sensitive_fields(ir: WorkflowIR) -> frozenset[str]:
     return frozenset(f.name for f in ir.input if f.sensitive)
 
 
-def received_details(raw: str, ordinal: int, sensitive: frozenset[str], cipher: Fernet | None) -> str:
-    """The `received` row's details (canonical JSON)."""
+def received_details(
+    raw: str, ordinal: int, sensitive: frozenset[str], cipher: Fernet | None, *, epoch: int = 0
+) -> str:
+    """The `received` row's details (canonical JSON); `epoch` only when not 0 (streams/local/reruns.py),
+    so a store's first run records exactly what it always did."""
+    details = _received(raw, ordinal, sensitive, cipher)
+    if epoch:
+        details["epoch"] = epoch
+    return canonical_json(details)
+
+
+def _received(raw: str, ordinal: int, sensitive: frozenset[str], cipher: Fernet | None) -> dict[str, Any]:
     if len(raw) > RECORDED_INPUT_MAX_CHARS:  # an audit row must fit a Kafka message (schemas/record_size.py)
-        return canonical_json({"input_bounded": bounded_payload(raw), "ordinal": ordinal})
+        return {"input_bounded": bounded_payload(raw), "ordinal": ordinal}
     if not sensitive:
         try:
             raw.encode("utf-8")  # canonical_json would render a lone surrogate as an escape: ask first
-            return canonical_json({"input": raw, "ordinal": ordinal})
+            return {"input": raw, "ordinal": ordinal}
         except UnicodeEncodeError:  # not valid UTF-8 (read with surrogateescape): keep the bytes, escaped
             escaped = raw.encode("utf-8", "backslashreplace").decode("utf-8")
-            return canonical_json({"input": escaped, "input_escaped": True, "ordinal": ordinal})
+            return {"input": escaped, "input_escaped": True, "ordinal": ordinal}
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        return canonical_json(
-            {"input_withheld": "not a JSON object; may hold sensitive fields", "ordinal": ordinal}
-        )
+        return {"input_withheld": "not a JSON object; may hold sensitive fields", "ordinal": ordinal}
     fields = {name: (_sealed(value, cipher) if name in sensitive else value) for name, value in data.items()}
-    return canonical_json({"input_fields": fields, "ordinal": ordinal})
+    return {"input_fields": fields, "ordinal": ordinal}
 
 
 def _sealed(value: Any, cipher: Fernet | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from tampering: they are expected after a crash, and the audit says so instead o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -41,19 +41,28 @@ class VerifyReport:
         return [f for f in self.findings if f.kind == "duplicate"]
 
 
-def verify_rows(rows: Iterable[AuditRow]) -> VerifyReport:
-    """Rows may come in any order; they are grouped by (workflow, run_id) and ordered by seq."""
+def verify_rows(
+    rows: Iterable[AuditRow], continued: Mapping[str, tuple[int, str]] | None = None
+) -> VerifyReport:
+    """Rows may come in any order; they are grouped by (workflow, run_id) and ordered by seq.
+
+    `continued`: run id -> (seq, prev_hash) of the first of these rows, for a chain whose earlier rows are
+    already stored and not among `rows` (a `dana-wf run` that continues the drift chain); every other
+    chain must start at seq 0 from the genesis hash."""
     report = VerifyReport()
+    starts = continued or {}
     ordered = sorted(rows, key=lambda r: (r.workflow, r.run_id, r.seq, r.hash))
     for _, group in groupby(ordered, key=lambda r: (r.workflow, r.run_id)):
         report.runs += 1
         chain = list(group)
         report.rows += len(chain)
-        report.findings.extend(_verify_chain(chain))
+        report.findings.extend(_verify_chain(chain, *starts.get(chain[0].run_id, (0, GENESIS_HASH))))
     return report
 
 
-def _verify_chain(chain: list[AuditRow]) -> Iterator[Finding]:
+def _verify_chain(
+    chain: list[AuditRow], first_seq: int = 0, first_link: str = GENESIS_HASH
+) -> Iterator[Finding]:
     by_hash_seen: set[tuple[int, str]] = set()
     unique: list[AuditRow] = []
     for row in chain:
@@ -65,8 +74,8 @@ def _verify_chain(chain: list[AuditRow]) -> Iterator[Finding]:
             continue
         by_hash_seen.add(key)
         unique.append(row)
-    prev_hash, expected_seq = GENESIS_HASH, 0
-    prev_seq = -1
+    prev_hash, expected_seq = first_link, first_seq
+    prev_seq = first_seq - 1
     for row in unique:
         if row_digest(row) != row.hash:
             yield Finding(

@@ -15,7 +15,7 @@ from typing import Any
 
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
-from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport
+from dana_workflows.drift.observer import DRIFT_BOUNDARY, DriftObserver, DriftReport, continue_chain
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
@@ -27,6 +27,7 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.local.outputs import OutputFiles
+from dana_workflows.streams.local.reruns import StoredHeads
 from dana_workflows.streams.topology import Topology
 
 AuditSink = Callable[[Sequence[AuditRow]], None]
@@ -90,6 +91,14 @@ class LocalRuntime:
             for boundary, node in ((b, pipeline.nodes[p]) for b, p in pipeline.consumers.items())
         }
         self.boundaries = Boundaries(self.serde, topology.topics)
+        self.epoch = 0  # see continue_from
+
+    def continue_from(self, heads: StoredHeads) -> None:
+        """Run after what the audit store already holds of this workflow (streams/local/reruns.py): this
+        run's ids get the store's next epoch, and the drift chain links to its last stored row."""
+        self.epoch = heads.epoch
+        if heads.drift is not None:
+            continue_chain(self.ctx.state, *heads.drift)
 
     async def run(self, lines: Iterable[str], on_event: Callable[[int], None] | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -109,7 +118,7 @@ class LocalRuntime:
         s = self.summary
         s.events += 1
         t0 = time.perf_counter()
-        adm = admit(self.pipeline.workflow, line, ordinal, self.ctx.clock())
+        adm = admit(self.pipeline.workflow, line, ordinal, self.ctx.clock(), self.epoch)
         s.steps[INGEST].seconds += time.perf_counter() - t0
         self._audit(adm.rows)
         if not adm.accepted:

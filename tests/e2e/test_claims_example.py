@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
+from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.local.outputs import read_jsonl
 
 pytestmark = pytest.mark.e2e
@@ -90,19 +91,29 @@ def test_two_runs_are_byte_identical_and_audit_the_same(tmp_path: Path) -> None:
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
-    first = run(tmp_path, "c", tmp_path / "audit")  # a second run into the same store
-    assert first.exists()
+    again = run(tmp_path, "c", tmp_path / "audit")  # a second run into the same store
+    assert again.exists()
     store = ChdbAuditStore(tmp_path / "audit")
     try:
         rows = read_rows(store)
     finally:
         store.close()
+    assert verify_rows(rows).ok  # the rerun opened new runs and continued the drift chain: no fork
+
+    # the second run audits what the first did, under the next epoch's run ids (streams/local/reruns.py)
+    epoch_of = {r.run_id: json.loads(r.details).get("epoch", 0) for r in rows if r.kind == "received"}
+    assert Counter(epoch_of.values()) == {0: 10_000, 1: 10_000}
 
     def strip(r):  # type: ignore[no-untyped-def]
-        return (r.run_id, r.seq, r.event_id, r.step, r.kind, r.decision, r.reason, r.rule_results, r.details)
+        details = {k: v for k, v in json.loads(r.details).items() if k != "epoch"}
+        event = r.event_id.replace(r.run_id, "<run>")
+        return (r.seq, event, r.step, r.kind, r.decision, r.reason, r.rule_results, json.dumps(details))
 
-    by_run: dict[tuple[object, ...], int] = Counter(strip(r) for r in rows)
-    assert set(by_run.values()) == {2}  # every row exactly twice: once per run, identical but for time
+    audited: dict[int, Counter[tuple[object, ...]]] = {0: Counter(), 1: Counter()}
+    for r in rows:
+        if r.run_id in epoch_of:
+            audited[epoch_of[r.run_id]][strip(r)] += 1
+    assert audited[0] == audited[1] and sum(audited[0].values()) > 10_000
 
 
 def test_audit_sql_verify_and_tamper_detection(tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+"""Run ids (docs/audit.md, `run_id`): sha256 of workflow, position and line, 24 hex chars; a rerun into a
+store that holds the input already (streams/local/reruns.py) adds its epoch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from dana_workflows.processors.ingest import admit, run_id_for
+from dana_workflows.workflow.spec import parse_spec
+
+pytestmark = pytest.mark.unit
+
+SPEC = "workflow: w\ninput: {a: int}\nsteps:\n  - check:\n      validate: [{id: pos, rule: 'a > 0'}]\n"
+
+
+def test_epoch_0_is_the_documented_formula() -> None:
+    expected = hashlib.sha256(b'w\x003\x00{"a": 1}').hexdigest()[:24]
+    assert run_id_for("w", 3, '{"a": 1}') == expected == run_id_for("w", 3, '{"a": 1}', 0)
+
+
+def test_an_epoch_gives_the_same_line_at_the_same_place_another_id() -> None:
+    expected = hashlib.sha256(b'w\x003\x00{"a": 1}\x002').hexdigest()[:24]
+    assert run_id_for("w", 3, '{"a": 1}', 2) == expected
+    assert len({run_id_for("w", 3, '{"a": 1}', e) for e in range(4)}) == 4
+
+
+def test_admission_records_the_epoch_only_when_there_is_one() -> None:
+    ir = parse_spec(SPEC)
+    first = admit(ir, '{"a": 1}', 0, 5)
+    again = admit(ir, '{"a": 1}', 0, 5, epoch=1)
+    assert first.envelope.run_id == run_id_for("w", 0, '{"a": 1}')
+    assert again.envelope.run_id == run_id_for("w", 0, '{"a": 1}', 1)
+    assert json.loads(first.rows[0].details) == {"input": '{"a": 1}', "ordinal": 0}
+    assert json.loads(again.rows[0].details) == {"epoch": 1, "input": '{"a": 1}', "ordinal": 0}
