@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from dana_workflows.cli.stores import open_audit_for_reading
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
@@ -122,23 +123,9 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     from dana_workflows.core.masking import mask_text
     from dana_workflows.processors.recorded_input import restore, sealer
     from dana_workflows.sinks.audit_model import sql_string
-    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
-    from dana_workflows.streams.app_builder import open_audit_store
 
     low, high = _time(since, "--since"), _time(until, "--until")
-    try:
-        config = parse_dsn(dsn)
-    except DsnError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    if isinstance(config, ChdbConfig) and not config.path.exists():
-        raise fail(
-            f"no audit store at {config.path}: record traffic first (dana-wf run), or name it with --audit",
-            EXIT_USAGE,
-        )
-    try:
-        store = open_audit_store(dsn)
-    except Exception as exc:  # a busy embedded store, a server that is down, a bad DSN
-        raise fail(f"cannot open the audit store {mask_text(dsn)}: {exc}", EXIT_FAILURE) from None
+    store = open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
     where = [f"workflow = {sql_string(workflow)}", "kind = 'received'", "step = 'ingest'"]
     if low is not None:
         where.append(f"ts_us >= {low}")

@@ -5,15 +5,16 @@ The audit commands only read: an embedded store that is not there is an error, n
 
 from __future__ import annotations
 
-from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks.audit_model import AuditStore
 
 
-def open_audit_for_reading(dsn: str | None) -> AuditStore:
+def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) -> AuditStore:
     """The audit store named by ``dsn`` (else the settings' DWF_AUDIT_DSN), or a typer.Exit after a
-    one-line error that says what to do (bad DSN: exit 2; no store, busy chdb, server down: exit 1)."""
+    one-line error that says what to do (bad DSN: exit 2; no embedded store: `missing_exit`; busy chdb,
+    server down: exit 1)."""
     from dana_workflows.sinks.chdb_store import AuditStoreError
     from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
     from dana_workflows.streams.app_builder import open_audit_store
@@ -26,7 +27,8 @@ def open_audit_for_reading(dsn: str | None) -> AuditStore:
     if isinstance(config, ChdbConfig) and not config.path.exists():
         raise fail(
             f"no audit store at {config.path} ({config}): run a workflow first (dana-wf run), "
-            "or name the store with --audit or DWF_AUDIT_DSN"
+            "or name the store with --audit or DWF_AUDIT_DSN",
+            missing_exit,
         )
     try:
         return open_audit_store(target)
