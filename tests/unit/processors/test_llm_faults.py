@@ -121,7 +121,9 @@ async def test_timeout_retried(llm_server: LLMServerHandle) -> None:
 
 async def test_429_retry_after_honoured(llm_server: LLMServerHandle, client: LLMClient) -> None:
     """Server: 2 requests per 1 s window; the client has no limits of its own, so it meets 429s and must
-    wait at least Retry-After before its next request."""
+    wait at least Retry-After before its next request. The server is the judge: it rounds Retry-After up
+    and answers 429 again to a request that comes before the window lets one through, so a 200 right after
+    each 429 is the proof (not the clock: the log's times are taken apart from the server's admission)."""
     llm_server.faults(rate_limit={"rpm": 2, "window_s": 1.0, "retry_after": "ms", "headers": False})
     proc = LLMProcessor(make_step(), "claims")
     outs = [await run(proc, client, f"claim {i}", i) for i in range(4)]
@@ -130,9 +132,7 @@ async def test_429_retry_after_honoured(llm_server: LLMServerHandle, client: LLM
     limited = [i for i, e in enumerate(log) if e["status"] == 429]
     assert limited
     for i in limited:  # the next request came no sooner than the window let one through
-        nxt = log[i + 1]
-        assert nxt["status"] == 200
-        assert nxt["mono"] - log[i - 2]["mono"] >= 1.0
+        assert log[i + 1]["status"] == 200
     assert sum(o.details["dwf.llm.rate_limited"] for o in outs) == len(limited)
 
 
