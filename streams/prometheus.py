@@ -164,23 +164,24 @@ class Metrics:
         self._info.info(labels)
 
     # -- events ----------------------------------------------------------------------------------------
-    def event_in(self, workflow: str, step: str) -> None:
-        self._events_in.labels(workflow, step).inc()
+    # ``n``: a caller that tallies a batch of events (the Kafka worker) counts them in one call
+    def event_in(self, workflow: str, step: str, n: int = 1) -> None:
+        self._events_in.labels(workflow, step).inc(n)
 
-    def event_out(self, workflow: str, step: str, outcome: str = "emit") -> None:
+    def event_out(self, workflow: str, step: str, outcome: str = "emit", n: int = 1) -> None:
         """Count one finished envelope; call once per `event_in`, so in minus out is what is in flight."""
         if outcome not in OUTCOMES:
             raise ValueError(f"event_out outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
-        self._events_out.labels(workflow, step, outcome).inc()
+        self._events_out.labels(workflow, step, outcome).inc(n)
 
-    def rejected(self, workflow: str, rule: str | Iterable[str]) -> None:
+    def rejected(self, workflow: str, rule: str | Iterable[str], n: int = 1) -> None:
         """Count a rejection against each failing rule (one envelope may fail several)."""
         for rule_id in [rule] if isinstance(rule, str) else rule:
-            self._rejections.labels(workflow, rule_id).inc()
+            self._rejections.labels(workflow, rule_id).inc(n)
 
-    def dlq(self, workflow: str, step: str) -> None:
+    def dlq(self, workflow: str, step: str, n: int = 1) -> None:
         """Count a dead-lettered message; `step` may be a pseudo-step such as ``deserialize``."""
-        self._dlq.labels(workflow, step).inc()
+        self._dlq.labels(workflow, step).inc(n)
 
     def recovery(self, workflow: str, step: str, rung: str, error_class: str, succeeded: bool) -> None:
         """Count one attempt of one rung; outcome is ``success`` or ``failure``."""
@@ -189,6 +190,12 @@ class Metrics:
 
     def observe_step(self, workflow: str, step: str, seconds: float) -> None:
         self._step_seconds.labels(workflow, step).observe(seconds)
+
+    def observe_steps(self, workflow: str, step: str, seconds: Iterable[float]) -> None:
+        """Several durations of one step (a batch): the labelled child is looked up once."""
+        child = self._step_seconds.labels(workflow, step)
+        for s in seconds:
+            child.observe(s)
 
     # -- LLM -------------------------------------------------------------------------------------------
     def llm_call(

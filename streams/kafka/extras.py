@@ -1,9 +1,9 @@
 """What a Kafka worker attaches beyond its step agents, as the local runtime does in streams/local/extras.py:
 the LLM client (cache in a faust table), the drift tap and agent (state in a faust table), and metrics.
 
-The step agents call it at four places: building each hop's StepContext (``llm``), when a record starts
-its hop (``journey``: the drift values it carries), after each step of the hop (``on_step``) and when
-the hop ends, before its sends go out (``on_end``); the worker calls ``start`` before the app starts and
+The step agents call it at five places: building each hop's StepContext (``llm``), when a record starts
+its hop (``journey``: the drift values it carries), after each step of the hop (``on_step``), when
+the hop ends, before its sends go out (``on_end``), and when a batch's hops ran (``on_batch``); the worker calls ``start`` before the app starts and
 ``stop`` after it stopped.
 """
 
@@ -60,6 +60,10 @@ class KafkaExtras:
         if self.drift_tap is not None and journey is not None:
             self.drift_tap.passed(node, result, journey)
         self.metrics.on_outcome(node, result, sends, seconds)
+
+    def on_batch(self) -> None:
+        """A batch's records ran their hops: count their step metrics (worker_metrics.py)."""
+        self.metrics.flush()
 
     def on_end(self, journey: dict[str, Any] | None, result: StepResult, sends: Sends) -> None:
         """A hop's end, before its sends go out: the drift values ride on, or end their journey."""

@@ -69,18 +69,21 @@ class StepAgents:
     async def handle(self, node: Node, ctx: StepContext, now_us: list[int], batch: Batch) -> None:
         committer = self.ctx.committer
         parts: dict[tuple[str, int], list[Handled]] = {}
-        for msg in batch:
-            if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
-                continue
-            try:
-                sid, env = self.serde.decode_as(msg.value, self.ctx.topology.schema_id(node.input))
-            except PoisonMessageError as exc:
-                handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
-            else:
-                rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
-                key = env.run_id.encode()
-                handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
-            parts.setdefault((msg.topic, msg.partition), []).append(handled)
+        try:
+            for msg in batch:
+                if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
+                    continue
+                try:
+                    sid, env = self.serde.decode_as(msg.value, self.ctx.topology.schema_id(node.input))
+                except PoisonMessageError as exc:
+                    handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
+                else:
+                    rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
+                    key = env.run_id.encode()
+                    handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
+                parts.setdefault((msg.topic, msg.partition), []).append(handled)
+        finally:
+            self.extras.on_batch()  # the step metrics of the records handled, counted once per batch
         await self.commit_handled(parts)
 
     async def commit_handled(self, parts: dict[tuple[str, int], list[Handled]]) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dana_workflows.processors.executor import StepResult
@@ -36,6 +37,15 @@ log = logging.getLogger(__name__)
 
 Send = tuple[str, bytes, list[tuple[str, bytes]] | None]  # topic, value, headers
 Sends = list[Send]
+
+
+@dataclass
+class _Tally:
+    """A batch's counts, per step (events in, durations), per step and outcome, per rejecting rule."""
+
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    out: dict[tuple[str, str], int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 def llm_status(details: dict[str, Any]) -> str:
@@ -64,6 +74,7 @@ class WorkerMetrics:
         self.health = Health(watchdog=lambda: self._watchdog())
         self.server: MetricsServer | None = None
         self.dlq_topic = ctx.topic(DLQ)
+        self._tally = _Tally()
         ir = ctx.pipeline.workflow
         try:
             from importlib.metadata import version
@@ -105,11 +116,13 @@ class WorkerMetrics:
             self.server.stop()
             self.server = None
 
-    # -- per record -----------------------------------------------------------------------------------------
+    # -- per record, counted per batch ----------------------------------------------------------------------
+    # prometheus_client's labels() lookup cost ~10% of a fused worker's CPU when it ran for every step of
+    # every record (docs/performance.md, Kafka runtime): the records of a batch are tallied here and counted
+    # by ``flush`` at the batch's end, one labels() call per step and outcome
     def on_outcome(self, node: Node, result: StepResult, sends: Sends, seconds: float) -> None:
-        m, wf, step = self.metrics, self.workflow, node.path
-        m.event_in(wf, step)
-        m.observe_step(wf, step, seconds)
+        tally, step = self._tally, node.path
+        tally.seconds.setdefault(step, []).append(seconds)
         if result.forwarded:
             if any(topic == self.dlq_topic for topic, _, _ in sends):  # did not fit the next schema
                 outcome = "dlq"
@@ -119,24 +132,36 @@ class WorkerMetrics:
             outcome = "review"
         elif result.boundary == REJECTED:
             outcome = "reject"
-            rules = [
-                r["rule_id"]
-                for r in result.envelope.provenance.get("rule_results") or []
-                if not r["passed"] and r["severity"] == "reject"
-            ]
-            if rules:
-                m.rejected(wf, rules)
+            for r in result.envelope.provenance.get("rule_results") or []:
+                if not r["passed"] and r["severity"] == "reject":
+                    tally.rejected[r["rule_id"]] = tally.rejected.get(r["rule_id"], 0) + 1
         else:
             outcome = "dlq"
-        m.event_out(wf, step, outcome)
-        if outcome == "dlq":
-            m.dlq(wf, step)
+        tally.out[step, outcome] = tally.out.get((step, outcome), 0) + 1
         for row in result.rows:
             if row.kind == "recovery":  # the ladder's rung attempts (processors/executor.py)
                 d = json.loads(row.details)
-                m.recovery(wf, row.step, row.decision, str(d.get("error_class")), bool(d.get("succeeded")))
+                self.metrics.recovery(
+                    self.workflow, row.step, row.decision, str(d.get("error_class")), bool(d.get("succeeded"))
+                )
         if isinstance(node.step, LLMStepIR):
             self._llm(step, result)
+
+    def flush(self) -> None:
+        """Count what the batch's records tallied (the step agents call it when a batch is handled)."""
+        tally, m, wf = self._tally, self.metrics, self.workflow
+        if not tally.seconds:
+            return
+        for step, seconds in tally.seconds.items():
+            m.event_in(wf, step, len(seconds))
+            m.observe_steps(wf, step, seconds)
+        for (step, outcome), n in tally.out.items():
+            m.event_out(wf, step, outcome, n)
+            if outcome == "dlq":
+                m.dlq(wf, step, n)
+        for rule, n in tally.rejected.items():
+            m.rejected(wf, rule, n)
+        self._tally = _Tally()
 
     def _llm(self, step: str, result: StepResult) -> None:
         # an llm step's phase rows (perceive, operate, enforce: processors/executor.py) repeat the call's

@@ -153,3 +153,33 @@ def test_unknown_path_is_404_and_busy_port_is_explained(served: Served) -> None:
     assert httpx.get(f"{server.url}/nope").status_code == 404
     with pytest.raises(OSError, match="DWF_METRICS_PORT"):
         MetricsServer(metrics, host="127.0.0.1", port=server.port).start()
+
+
+def test_a_batch_counted_at_once_scrapes_as_its_events_one_by_one() -> None:
+    """The Kafka worker tallies a batch and counts it in one call per label set (``n``, observe_steps):
+    the scrape must equal counting each event of the batch on its own."""
+    one, batched = Metrics(), Metrics()
+    durations = [0.001, 0.003, 0.2]
+    for seconds in durations:
+        one.event_in("claims", "triage")
+        one.observe_step("claims", "triage", seconds)
+        one.event_out("claims", "triage", "dlq")
+        one.dlq("claims", "triage")
+        one.rejected("claims", ["positive_amount"])
+    batched.event_in("claims", "triage", len(durations))
+    batched.observe_steps("claims", "triage", durations)
+    batched.event_out("claims", "triage", "dlq", len(durations))
+    batched.dlq("claims", "triage", len(durations))
+    batched.rejected("claims", ["positive_amount"], len(durations))
+    names = [
+        ("dwf_events_in_total", {"workflow": "claims", "step": "triage"}),
+        ("dwf_events_out_total", {"workflow": "claims", "step": "triage", "outcome": "dlq"}),
+        ("dwf_dlq_total", {"workflow": "claims", "step": "triage"}),
+        ("dwf_rule_rejections_total", {"workflow": "claims", "rule": "positive_amount"}),
+        ("dwf_step_duration_seconds_count", {"workflow": "claims", "step": "triage"}),
+        ("dwf_step_duration_seconds_bucket", {"workflow": "claims", "step": "triage", "le": "0.0025"}),
+    ]
+    for name, labels in names:
+        assert batched.value(name, **labels) == one.value(name, **labels) > 0, name
+    total = batched.value("dwf_step_duration_seconds_sum", workflow="claims", step="triage")
+    assert total == pytest.approx(sum(durations))
