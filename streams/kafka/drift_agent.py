@@ -7,9 +7,10 @@ after its whole journey, with every value it collected; this runtime does the sa
 * each step agent reads the values carried so far from the record's ``dwf-drift`` header (the entry
   agent starts them from the input payload), adds the values its step exposes, and either passes them
   on in the header of the forwarded record, or, when the event's journey ends there (a terminal topic,
-  a rejection, the dlq), sends them once to ``<prefix>.<wf>.drift-values``;
+  a rejection, the dlq), adds them to ``<prefix>.<wf>.drift-values``: the values of the events a batch
+  ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``);
 * that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
-  workflow (as ``drift/monitor.py`` requires). It calls ``observe`` once per message and sends
+  workflow (as ``drift/monitor.py`` requires). It calls ``observe`` once per event and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
   one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
@@ -43,7 +44,7 @@ from dana_workflows.processors.pipeline import ENTRY, Node
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch
-from dana_workflows.streams.kafka.context import AgentContext
+from dana_workflows.streams.kafka.context import AgentContext, Out
 from dana_workflows.streams.kafka.table_state import TableState
 from dana_workflows.streams.kafka.wire import header_map
 from dana_workflows.streams.topology import DRIFT, topic_name
@@ -58,6 +59,7 @@ VALUES_BOUNDARY = "drift-values"
 _HEADER = struct.Struct(">bI")
 
 Sends = list[tuple[str, bytes, list[tuple[str, bytes]] | None]]  # topic, value, headers
+VALUES_MESSAGE_BYTES = 256 * 1024  # a drift-values message is cut here (well below the broker's limit)
 
 
 class DriftTap:
@@ -105,6 +107,40 @@ class DriftTap:
                     return
         sends.append((self.values_topic, _dumps(carried), None))
 
+    def batched(self, topic: str, partition: int, outs: list[Out]) -> list[Out]:
+        """The sends of a batch's records from one source partition, with their drift values joined
+        into one drift-values message (a JSON array, in the order the records were handled; cut at
+        ``VALUES_MESSAGE_BYTES``) instead of one message per event: a message per event cost the worker
+        a produce and a consume (faust's delivery) per event (docs/performance.md, Kafka runtime)."""
+        kept: list[Out] = []
+        parts: list[bytes] = []
+        size = 0
+        key = f"{topic}:{partition}".encode()
+        for out in outs:
+            if out[0] != self.values_topic or out[2] is None:
+                kept.append(out)
+                continue
+            parts.append(out[2])
+            size += len(out[2]) + 1
+            if size >= VALUES_MESSAGE_BYTES:
+                kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", None))
+                parts, size = [], 0
+        if parts:
+            kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", None))
+        return kept
+
+
+def drift_values(data: bytes) -> list[dict[str, Any]]:
+    """The events' values in one drift-values message: a JSON array of them (one per event, in order),
+    or one object (a message from a worker before batching). ValueError when it is neither."""
+    parsed = json.loads(data)
+    items = parsed if isinstance(parsed, list) else [parsed]
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("v"), dict):
+            raise ValueError("each event's values must be an object with a 'v' object")
+        int(item["p"])  # KeyError / TypeError / ValueError: no admission time
+    return items
+
 
 class DriftAgent:
     """The drift agent: one partition of drift values in, drift records and audit rows out."""
@@ -144,46 +180,50 @@ class DriftAgent:
         await self._each([msg])
 
     async def _each(self, batch: Batch) -> None:
-        """``observe`` once per message, in order; then one section for the batch: its audit rows (ahead
+        """``observe`` once per event, in order; then one section for the batch: its audit rows (ahead
         of the rest), its drift records, the table's changes (each changed key once, table_state.py) and
         its offsets. Under exactly-once that is one transaction, so a restart counts exactly the messages
         whose offsets were committed."""
         committer = self.ctx.committer
-        observed: list[tuple[Any, DriftReport]] = []
+        observed: list[tuple[Any, list[DriftReport]]] = []
         self.state.discard()
+        tf = self.tap.time_field
         try:
             for msg in batch:
                 if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
                     continue
                 try:
-                    carried = json.loads(msg.value)
-                    values, produced_at = dict(carried["v"]), int(carried["p"])
+                    events = drift_values(msg.value)
                 except (ValueError, KeyError, TypeError) as exc:
                     poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
                     await self.ctx.send_poison(msg, poison)
                     continue
-                tf = self.tap.time_field
-                time_payload = {tf: carried.get("t")} if tf is not None else {}
-                # at-least-once: rows must hash the same when redelivered, so the clock is the event's
-                clock_us = produced_at if self.ctx.deterministic else wall_clock_us()
-                observed.append((msg, self.observer.observe(values, time_payload, produced_at, clock_us)))
+                reports = []
+                for carried in events:
+                    values, produced_at = dict(carried["v"]), int(carried["p"])
+                    time_payload = {tf: carried.get("t")} if tf is not None else {}
+                    # at-least-once: rows must hash the same when redelivered, so the clock is the event's
+                    clock_us = produced_at if self.ctx.deterministic else wall_clock_us()
+                    reports.append(self.observer.observe(values, time_payload, produced_at, clock_us))
+                observed.append((msg, reports))
         except BaseException:
             self.state.discard()
             raise
         if not observed:
             return
         first = observed[0][0]  # drift-values has one partition: the batch is one source partition
+        done = [report for _, reports in observed for report in reports]
         async with committer.section(first.topic, first.partition) as section:
             # ahead of the records and the table's changelog (commit.py)
-            await section.audit([row for _, report in observed for row in report.rows])
+            await section.audit([row for report in done for row in report.rows])
             key = self.workflow.encode()
-            for _, report in observed:
+            for report in done:
                 for record in report.records:
                     await section.send(self.records_topic, key, self._encode(record.to_record()))
             await self.state.flush(section)
             for msg, _ in observed:
                 section.done(msg.offset)
-        for _, report in observed:
+        for report in done:
             self.published(report)
 
     def published(self, report: DriftReport) -> None:

@@ -1,10 +1,11 @@
 """What a Kafka worker attaches beyond its step agents, as the local runtime does in streams/local/extras.py:
 the LLM client (cache in a faust table), the drift tap and agent (state in a faust table), and metrics.
 
-The step agents call it at five places: building each hop's StepContext (``llm``), when a record starts
-its hop (``journey``: the drift values it carries), after each step of the hop (``on_step``), when
-the hop ends, before its sends go out (``on_end``), and when a batch's hops ran (``on_batch``); the worker calls ``start`` before the app starts and
-``stop`` after it stopped.
+The step agents call it when they build each hop's StepContext (``llm``), when a record starts its hop
+(``journey``: the drift values it carries), after each step of the hop (``on_step``), when the hop ends,
+before its sends go out (``on_end``), when a batch's hops ran (``on_batch``: the step metrics) and as a
+batch's sends go out (``batched``: the drift values of its events in one message); the worker calls
+``start`` before the app starts and ``stop`` after it stopped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import Node
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.streams.kafka.admin import ensure_topics
-from dana_workflows.streams.kafka.context import AgentContext
+from dana_workflows.streams.kafka.context import AgentContext, Out
 from dana_workflows.streams.kafka.drift_agent import DriftAgent, DriftTap, attach_drift
 from dana_workflows.streams.kafka.llm_wiring import LLMWiring, attach_llm
 from dana_workflows.streams.kafka.worker_metrics import Send, Sends, WorkerMetrics
@@ -60,6 +61,11 @@ class KafkaExtras:
         if self.drift_tap is not None and journey is not None:
             self.drift_tap.passed(node, result, journey)
         self.metrics.on_outcome(node, result, sends, seconds)
+
+    def batched(self, topic: str, partition: int, outs: list[Out]) -> list[Out]:
+        """A batch's sends from one source partition as they go out: the events' drift values in one
+        message (``DriftTap.batched``)."""
+        return self.drift_tap.batched(topic, partition, outs) if self.drift_tap is not None else outs
 
     def on_batch(self) -> None:
         """A batch's records ran their hops: count their step metrics (worker_metrics.py)."""

@@ -9,7 +9,8 @@ encoded with the boundary's schema and decoded again, a payload that does not fi
 
 Records come in batches (``agent_loop.py``). Each record runs its hop's steps at once; then, per source
 partition, one section sends the batch's audit rows (ahead of its outputs: one message under
-at-least-once, the transaction's batch under exactly-once), its outcomes, and registers its offsets.
+at-least-once, the transaction's batch under exactly-once), its outcomes (the drift values of the events
+it ends joined in one message, drift_agent.py), and registers its offsets.
 Bytes that cannot be decoded go to ``dlq`` untouched, with headers naming where they came from and why.
 """
 
@@ -91,11 +92,11 @@ class StepAgents:
         committer = self.ctx.committer
         for (topic, partition), items in parts.items():
             try:
+                outs = self.extras.batched(topic, partition, [o for _, _, outs in items for o in outs])
                 async with committer.section(topic, partition) as section:
                     await section.audit([row for _, rows, _ in items for row in rows])
-                    for _, _, outs in items:
-                        for topic_out, key_out, value, headers in outs:
-                            await section.send(topic_out, key_out, value, headers)
+                    for topic_out, key_out, value, headers in outs:
+                        await section.send(topic_out, key_out, value, headers)
                     for msg, _, _ in items:
                         section.done(msg.offset)
             except PartitionRevokedError as exc:  # the batch's other partitions go on

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.app_builder import load_pipeline
-from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY
+from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY, drift_values
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.kafka.wire import WireCodec
 from dana_workflows.streams.local.outputs import OutputFiles, read_jsonl
@@ -108,7 +107,7 @@ async def values_done(bootstrap: str, values_topic: str, admitted: int, timeout_
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        n = len(await read_topic(bootstrap, values_topic))
+        n = values_count(await read_topic(bootstrap, values_topic))
         if n >= admitted or loop.time() > deadline or not alive():
             return n
         await asyncio.sleep(1.0)
@@ -117,12 +116,16 @@ async def values_done(bootstrap: str, values_topic: str, admitted: int, timeout_
 async def disorder_s(bootstrap: str, values_topic: str) -> float:
     """The largest gap between the watermark and an arriving event's time, in seconds."""
     wm, worst = None, 0
-    for r in await read_topic(bootstrap, values_topic):
-        t = json.loads(r.value)["t"]
+    for t in (v["t"] for r in await read_topic(bootstrap, values_topic) for v in drift_values(r.value)):
         if wm is not None:
             worst = max(worst, wm - t)
         wm = t if wm is None else max(wm, t)
     return float(worst)
+
+
+def values_count(records: list[Any]) -> int:
+    """Events on the drift values topic (a message carries the values of a batch's events)."""
+    return sum(len(drift_values(r.value)) for r in records)
 
 
 def admitted_count(spec: Path, lines: list[str]) -> int:
@@ -137,7 +140,7 @@ async def feed(
 ) -> None:
     """Produce chunk after chunk, each once the previous one's events all reached the drift values topic."""
     pipeline = load_pipeline(spec)
-    admitted = len(await read_topic(bootstrap, values_topic))
+    admitted = values_count(await read_topic(bootstrap, values_topic))
     for chunk in chunks:
         await produce_lines(pipeline, topology, bootstrap, chunk, partitions=2)
         admitted += admitted_count(spec, chunk)
@@ -200,10 +203,10 @@ async def test_sigkill_mid_window_continues_the_windows_counts(
     try:
         await feed(spec, topology, kafka_bootstrap, chunks[:half], values_topic, lambda: first.poll() is None)
         # the next chunk, killed while its events are being counted: mid-window, mid-transaction
-        before = len(await read_topic(kafka_bootstrap, values_topic))
+        before = values_count(await read_topic(kafka_bootstrap, values_topic))
         await produce_lines(pipeline, topology, kafka_bootstrap, chunks[half], partitions=2)
         while first.poll() is None:
-            seen = len(await read_topic(kafka_bootstrap, values_topic, committed_only=False))
+            seen = values_count(await read_topic(kafka_bootstrap, values_topic, committed_only=False))
             if seen >= before + CHUNK // 3:
                 break
             await asyncio.sleep(0.05)

@@ -26,10 +26,10 @@ import pytest
 
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.streams.app_builder import load_pipeline
-from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY
+from dana_workflows.streams.kafka.drift_agent import VALUES_BOUNDARY, drift_values
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import DRIFT, Topology, topic_name
-from tests.integration.kafka_support import count_records, read_topic, stop_worker, worker_env
+from tests.integration.kafka_support import read_topic, stop_worker, worker_env
 from tests.unit.drift.test_drift_local_runtime import SHIFT_WINDOW, SPEC, events
 
 pytestmark = pytest.mark.integration
@@ -73,8 +73,10 @@ async def drift_records(tmp: Path, bootstrap: str, prefix: str, lines: list[str]
         deadline = time.monotonic() + 90
         got: list[dict[str, Any]] = []
         while time.monotonic() < deadline and worker.poll() is None:
-            # pace on end offsets (cheap); decode the drift topic only once every event was counted
-            if await count_records(bootstrap, [values_topic]) >= len(lines):
+            # decode the drift topic only once every event's values were counted (a message per batch)
+            if sum(len(drift_values(r.value)) for r in await read_topic(bootstrap, values_topic)) >= len(
+                lines
+            ):
                 got = decode(topology, await read_topic(bootstrap, topology.topic(DRIFT)))
                 if len(got) >= CLOSED * len(MONITORS):
                     break
