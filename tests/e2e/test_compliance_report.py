@@ -105,7 +105,9 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[AuditR
     try:
         rows = read_rows(store)
         # a reviewer overrides the answer of one event of the first run, as `dana-wf review decide` records it
-        answered = next(r for r in rows if r.step == STEP and r.kind == "emitted" and model_of(r))
+        answered = next(
+            r for r in rows if r.step == STEP and r.kind == "emitted" and model_of(r) == "dwf-test-model"
+        )
         run = [r for r in rows if r.run_id == answered.run_id]
         decided_at = run[-1].ts_us + 1_000
         override = AuditRow(
