@@ -15,7 +15,7 @@ from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks import checkpoints
-from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, signing_key, verifying_key, write_new_key
+from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, key_to_verify, signing_key, write_new_key
 from dana_workflows.sinks.checkpoint_storage import CheckpointStorage, StorageError, open_storage
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def verify(
     """Prove the audit log extends every exported checkpoint: name each deleted, cut, altered or backdated
     row."""
     try:
-        public = verifying_key(public_key) if public_key else signing_key(load_settings()).public_key()
+        public = key_to_verify(public_key, load_settings())
     except CheckpointKeyError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     storage = _storage(source)

@@ -78,7 +78,7 @@ def checkpoint_status(
     store: AuditStore, location: str | None, public_key: Path | None, workflows: list[str]
 ) -> CheckpointStatus:
     """`audit checkpoint verify` of the report's workflows against `location`; none given, none checked."""
-    from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, signing_key, verifying_key
+    from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, key_to_verify
     from dana_workflows.sinks.checkpoint_storage import StorageError, open_storage
 
     if location is None:
@@ -94,7 +94,7 @@ def checkpoint_status(
             )
     settings = load_settings()
     try:
-        public = verifying_key(public_key) if public_key else signing_key(settings).public_key()
+        public = key_to_verify(public_key, settings)
         storage = open_storage(
             location,
             s3_endpoint=settings.checkpoint_s3_endpoint,

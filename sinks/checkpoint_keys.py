@@ -54,6 +54,19 @@ def _private(data: bytes, where: str) -> Ed25519PrivateKey:
     return key
 
 
+def key_to_verify(public_key: Path | None, settings: Settings) -> Ed25519PublicKey:
+    """The key checkpoints are verified with: the auditors' public key file, else the signing key's public
+    half. With neither, the fix is the public key, not a new key: a new key cannot verify old checkpoints."""
+    if public_key is not None:
+        return verifying_key(public_key)
+    if settings.audit_signing_key is None and settings.audit_signing_key_file is None:
+        raise CheckpointKeyError(
+            "no key to verify the checkpoints with: give --public-key FILE (the public key of the key that "
+            "signed them, KEY.pem.pub), or set DWF_AUDIT_SIGNING_KEY_FILE to that signing key"
+        )
+    return signing_key(settings).public_key()
+
+
 def verifying_key(path: Path) -> Ed25519PublicKey:
     """A PEM public key, or the raw 32 bytes in base64 (as `keygen` prints them)."""
     try:

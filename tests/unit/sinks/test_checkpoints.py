@@ -23,7 +23,13 @@ from dana_workflows.core.settings import Settings
 from dana_workflows.sinks import checkpoints
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.sinks.chdb_store import ChdbAuditStore
-from dana_workflows.sinks.checkpoint_keys import CheckpointKeyError, signing_key, verifying_key, write_new_key
+from dana_workflows.sinks.checkpoint_keys import (
+    CheckpointKeyError,
+    key_to_verify,
+    signing_key,
+    verifying_key,
+    write_new_key,
+)
 from dana_workflows.sinks.checkpoint_storage import LocalDirectory, StorageError, open_storage
 from dana_workflows.sinks.merkle import tree_hash
 
@@ -269,6 +275,15 @@ def test_keys_come_from_settings_or_files(tmp_path: Path) -> None:
     raw = tmp_path / "raw.pub"
     raw.write_text(checkpoints.public_key_text(loaded.public_key()))
     assert checkpoints.key_id(verifying_key(raw)) == checkpoints.key_id(loaded.public_key())
+    # verifying: the auditors' public key file first, else the signing key's public half; with neither,
+    # the message asks for the public key (a new key from keygen could not verify old checkpoints)
+    with pytest.raises(CheckpointKeyError, match="give --public-key FILE") as refused:
+        key_to_verify(None, Settings(_env_file=None))  # type: ignore[call-arg]
+    assert "keygen" not in str(refused.value)
+    no_settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert checkpoints.key_id(key_to_verify(public, no_settings)) == checkpoints.key_id(loaded.public_key())
+    from_settings = key_to_verify(None, Settings(audit_signing_key_file=private))
+    assert checkpoints.key_id(from_settings) == checkpoints.key_id(loaded.public_key())
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
     with pytest.raises(CheckpointKeyError, match="not an unencrypted PEM private key"):
