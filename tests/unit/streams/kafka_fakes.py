@@ -44,11 +44,16 @@ class Producer:
         self.hold = False
         self.fail: BaseException | None = None
         self.held: list[asyncio.Future[Any]] = []
+        self.headers: dict[tuple[str, bytes | None], Any] = {}  # the headers sent, by (topic, key)
 
     async def send(
         self, topic: str, value: bytes | None, key: bytes | None = None, headers: Any = None
     ) -> asyncio.Future[Any]:
         self.calls.append(("send", topic, key, value))
+        self.headers[(topic, key)] = headers
+        return self._delivery()
+
+    def _delivery(self) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             future.set_exception(self.fail)
@@ -60,6 +65,40 @@ class Producer:
         else:
             future.set_result(None)
         return future
+
+    # aiokafka's batch API (streams/kafka/batch_send.py): a batch's messages are recorded as sends, in order
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        assert batch.closed, "a batch is closed before it is sent (else it lingers)"
+        # each message recorded (and held or failed) as a send; the batch's one future is all of theirs
+        sends = [
+            await self.send(topic, value, key=key, headers=headers) for key, value, headers in batch.messages
+        ]
+        return asyncio.gather(*sends)
+
+
+class Batch:
+    """aiokafka's BatchBuilder: takes ``capacity`` messages, then refuses (None) as a full one does."""
+
+    capacity = 1000
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[bytes | None, bytes | None, Any]] = []
+        self.closed = False
+
+    def append(self, *, key: bytes | None, value: bytes | None, timestamp: Any, headers: Any) -> Any:
+        if self.closed or len(self.messages) >= self.capacity:
+            return None
+        self.messages.append((key, value, headers))
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class Transaction(Producer):

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from aiokafka.structs import TopicPartition
 
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
@@ -789,3 +790,185 @@ def test_the_summary_counts_records_handed_back(tmp_path: Path) -> None:
     rig.handled(IN, 0)
     rig.committer.healed[IN] += 2
     assert rig.committer.summary() == "handled 1 records: claims[0] 1; 2 dropped records handled again"
+
+
+# -- found by mutation testing ------------------------------------------------------------------------------
+ERROR_HEADERS = [("dwf-error", b"amount must be positive")]
+
+
+async def test_headers_travel_with_a_send_and_with_a_send_held_for_the_audit(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    async with rig.committer.section(*IN) as section:
+        await section.send("claims.rejected", b"e-1", b"v", ERROR_HEADERS)  # no audit rows: at once
+    rig.app.plain.hold = True
+    async with rig.committer.section(*IN) as section:
+        await section.audit(rows(1))
+        await section.send("claims.rejected", b"e-2", b"v", ERROR_HEADERS)  # after the audit batch
+        section.done(0)
+    rig.app.plain.hold = False
+    rig.app.plain.held.pop().set_result(None)
+    await rig.committer.commit()
+    assert rig.app.plain.headers[("claims.rejected", b"e-1")] == ERROR_HEADERS
+    assert rig.app.plain.headers[("claims.rejected", b"e-2")] == ERROR_HEADERS
+
+
+async def test_audit_rows_need_an_audit_topic_too(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.committer.audit_topic = None
+    async with rig.committer.section(*IN) as section:
+        with pytest.raises(RuntimeError) as raised:
+            await section.audit(rows(1))
+    assert str(raised.value) == "Committer built without codec/audit_topic cannot send audit rows"
+
+
+async def test_a_failed_audit_send_now_in_a_transaction_commits_nothing(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    txn = rig.app.open_transaction(TID)
+    txn.fail = ConnectionError("fenced")
+    async with rig.committer.section(*IN) as section:
+        await section.audit(rows(1), now=True)
+        section.done(0)
+    await rig.committer.commit()
+    assert [c[0] for c in txn.calls] == ["send"]
+    assert isinstance(rig.committer.broken, DeliveryError)
+
+
+async def test_a_full_audit_batch_is_keyed_by_its_source_partition(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    txn = rig.app.open_transaction(f"claims-app-{GROUP}-1")
+    async with rig.committer.section(*IN1) as section:
+        await section.audit(rows(3, reason="x" * (AUDIT_MESSAGE_BYTES // 2)))
+    assert [(c[1], c[2]) for c in txn.calls] == [(AUDIT, b"claims:1")]
+
+
+@pytest.mark.parametrize("why", ["gap", "lock", "transaction", "abort"])
+async def test_one_partitions_transaction_never_holds_back_anothers(tmp_path: Path, why: str) -> None:
+    """Four partitions cannot commit now (a gap, a lost lock or transaction, or an abort at a revocation),
+    four can: each of those four commits, whatever order the partitions come in."""
+    rig = Rig(tmp_path, exactly_once=True)
+    for p in range(8):
+        rig.app.open_transaction(f"claims-app-{GROUP}-{p}")
+    for p in range(8):
+        rig.view.records[("claims", p)] = {0, 1, 2}
+        rig.handled(("claims", p), 0, 2) if p < 4 else rig.handled(("claims", p), 0, 1)
+    for p in range(4):
+        if why == "lock":
+            del rig.app.producer._trn_locks[f"claims-app-{GROUP}-{p}"]
+        elif why == "transaction":
+            del rig.app.producer._transaction_producers[f"claims-app-{GROUP}-{p}"]
+    if why == "abort":
+        await rig.app.on_partitions_revoked.send([("claims", p) for p in range(8)])
+    else:
+        await rig.committer.commit()
+    committed = [c[1] for c in rig.calls if c[0] == "offsets"]
+    assert sorted(committed, key=str) == [{("claims", p): 2} for p in range(4, 8)]
+    assert rig.calls.count(("commit",)) == 4
+
+
+async def test_no_tail_scan_is_lost_to_a_partition_that_left(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.agents.taken_count["claims"] = 16
+    for p in range(8):
+        rig.handled(("claims", p), 0, 1)
+        if p >= 4:
+            rig.app.consumer.positions[("claims", p)] = 3  # partitions 0-3 are not assigned any more
+    await rig.committer.commit()
+    await rig.committer.commit()
+    assert rig.view.scans == [{("claims", p): (2, 2) for p in range(4, 8)}]
+
+
+async def test_an_assignment_leaves_nothing_pending_that_was_not(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.app.on_partitions_assigned.send([record(*IN, 0), record(*IN1, 0)])
+    assert not rig.committer.pending
+
+
+async def test_revocations_are_counted(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.app.on_partitions_revoked.send([])
+    await rig.app.on_partitions_revoked.send([])
+    assert rig.agents.state.rebalances == 2
+    assert rig.committer.generation == 2
+
+
+async def test_a_revocation_waits_for_a_slow_record_in_hand(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.handled(IN, 0)
+    state = rig.agents.state
+    state.inflight = 1
+
+    async def finish_record() -> None:
+        await turns(200)  # many loop turns: longer than the revocation's own steps take
+        rig.handled(IN, 1)
+        state.inflight = 0
+
+    finishing = asyncio.ensure_future(finish_record())
+    await rig.app.on_partitions_revoked.send([IN])
+    await finishing
+    assert rig.group_commits() == [{IN: 2}]
+
+
+async def test_a_hung_hook_is_abandoned_at_the_revocation_timeout(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.committer.revoke_timeout_s = 0.05
+    rig.handled(IN, 0)
+    never = asyncio.Event()
+
+    async def hung() -> None:
+        await never.wait()
+
+    rig.committer.before_revoke_commit.append(hung)
+    await asyncio.wait_for(rig.app.on_partitions_revoked.send([IN]), 5)  # bounded: fails, not hangs
+    assert rig.group_commits() == [{IN: 1}]
+
+
+async def test_every_record_handed_back_is_counted(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.view.records[IN] = {0, 1, 2, 3, 4}
+    rig.handled(IN, 0, 2, 4)
+    await rig.committer.commit()
+    await rig.committer.commit()  # 1 handed back
+    await turns()
+    rig.handled(IN, 1)
+    await rig.committer.commit()
+    await rig.committer.commit()  # 3 handed back
+    await turns()
+    assert [r.offset for r in rig.agents.handed_back] == [1, 3]
+    assert rig.committer.healed[IN] == 2
+
+
+async def test_a_voided_partitions_audit_rows_are_dropped_with_it(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    assert rig.codec is not None
+    rig.app.open_transaction(TID)
+    async with rig.committer.section(*IN) as section:
+        await section.audit(rows(2))
+        section.done(0)
+    del rig.app.producer._transaction_producers[TID]
+    await rig.committer.commit()  # the transaction is gone: the record is redone
+    again = rig.app.open_transaction(TID)
+    async with rig.committer.section(*IN) as section:
+        await section.audit(rows(1))
+        section.done(0)
+    await rig.committer.commit()
+    (audit,) = [c for c in again.calls if c[0] == "send"]
+    assert len(rig.codec.decode_rows(audit[3])) == 1  # the redo's rows only
+
+
+async def test_the_group_is_waited_for_even_at_offset_one(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    rig.app.open_transaction(TID)
+    rig.app.consumer.lag = 1
+    rig.handled(IN, 0)
+    await rig.app.on_partitions_revoked.send([IN])
+    assert rig.app.consumer.fetches == 2 and rig.app.consumer.group[IN] == 1
+
+
+async def test_offsets_never_visible_are_given_up_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Rig(tmp_path, exactly_once=True)
+    await rig.committer._wait_stable({TopicPartition(*IN): 3}, timeout_s=0.05)  # the group shows nothing
+    assert logged(caplog, logging.WARNING) == [
+        "committed offsets not visible after 0s: [TopicPartition(topic='claims', partition=0)]"
+    ]
