@@ -38,9 +38,9 @@ class CallError:
         return self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT)
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait: ``retry-after-ms`` first (OpenAI's precise form), then ``retry-after``
-    (seconds or an HTTP date)."""
+    (seconds or an HTTP date, counted from ``now``: the wall clock, epoch seconds)."""
     ms = headers.get("retry-after-ms")
     if ms is not None:
         try:
@@ -58,7 +58,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - now())
 
 
 def classify(exc: BaseException) -> CallError:

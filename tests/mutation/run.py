@@ -98,6 +98,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/unit/processors/test_executor_recovery_rows.py",
             "tests/unit/processors/test_executor_step_rows.py",
             "tests/unit/processors/test_step_messages.py",
+            "tests/unit/processors/test_processors_edges.py",
             "tests/unit/processors/test_route_conditions.py",
             "tests/unit/processors/test_boundary.py",
             "tests/unit/processors/test_audit_fastpath.py",

@@ -128,6 +128,7 @@ async def test_an_llm_steps_phases_are_rows_before_its_emitted_row_and_the_compl
     ]
     assert_chained(res.rows, "ab" * 32)
     assert res.boundary == "out" and res.forwarded
+    assert res.outcome is not None and res.outcome.phases == PHASES  # the step's outcome travels with it
     assert res.envelope.event_id == "run1/out" and res.envelope.step == "assess"
     assert (res.envelope.chain_seq, res.envelope.chain_hash) == (8, res.rows[-1].hash)
 

@@ -45,9 +45,12 @@ def test_retry_after_ms_wins_over_retry_after() -> None:
 
 
 def test_retry_after_http_date() -> None:
-    when = datetime.now(UTC) + timedelta(seconds=30)
-    value = parse_retry_after({"retry-after": format_datetime(when, usegmt=True)})
-    assert value is not None and 25 <= value <= 30
+    now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # the wall clock, injected
+    when = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after({"retry-after": when}, now=now.timestamp) == 30.0
+    past = format_datetime(now - timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after({"retry-after": past}, now=now.timestamp) == 0.0  # never a negative wait
+    assert parse_retry_after({"retry-after": "next tuesday"}, now=now.timestamp) is None
 
 
 def test_classification() -> None:
