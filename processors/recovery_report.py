@@ -76,8 +76,9 @@ def summarize(rows: Iterable[tuple[str, str, str, str, str]]) -> RecoveryReport:
 
 def recovery_rows(store: AuditStore, scope: AuditScope) -> list[tuple[str, str, str, str, str]]:
     table = f"{getattr(store, 'database', 'dwf')}.{AUDIT_TABLE}"  # the store's own database
+    # DISTINCT with seq: a row delivered twice (docs/audit.md, duplicates) is one attempt, counted once
     sql = (
-        f"SELECT workflow, run_id, step, decision, details FROM {table} "
+        f"SELECT DISTINCT workflow, run_id, seq, step, decision, details FROM {table} "
         f"WHERE kind = '{RECOVERY_KIND}' AND {scope.rows_where()}"
     )
-    return [(str(w), str(r), str(s), str(d), str(x)) for w, r, s, d, x in store.query(sql).rows]
+    return [(str(w), str(r), str(s), str(d), str(x)) for w, r, _, s, d, x in store.query(sql).rows]

@@ -135,6 +135,28 @@ def test_overrides_recovery_and_chains(logged: Any) -> None:
     assert report.ok and [e.id for e in report.flagged_models] == ["gpt-b"]
 
 
+def test_a_row_delivered_twice_is_listed_counted_once_and_breaks_nothing(tmp_path: Path) -> None:
+    """A replayed insert stores a row again (docs/audit.md, duplicates): `audit verify` lists it and passes,
+    so the report does too, and no figure counts it twice."""
+    from dana_workflows.processors.recovery_report import recovery_rows, summarize
+
+    rows = three_runs()
+    twice = [r for r in rows if r.run_id == "r3" and r.kind in ("recovery", "override")]
+    store = store_of(tmp_path / "redelivered", [*rows, *twice])
+    scope = AuditScope(run_id="r3")
+    recovery = summarize(recovery_rows(store, scope)).rows()
+    report = build_report(store, scope, REGISTRY, recovery=recovery)
+    assert len(report.chain.findings) == 3 and all("duplicate" in f for f in report.chain.findings)
+    assert report.chain.ok and report.ok
+    assert report.transitions == {"emitted": 1, "override": 1, "received": 1, "recovery": 2}
+    assert len(report.overrides) == 1
+    assert [(r["rung"], r["attempts"], r["successes"]) for r in recovery] == [
+        ("retry", 1, 0),
+        ("fallback_model", 1, 1),
+    ]
+    store.close()
+
+
 def test_a_period_reads_whole_runs_and_an_altered_row_breaks_the_report(tmp_path: Path) -> None:
     altered = three_runs()
     target = next(r for r in altered if r.run_id == "r2" and r.seq == 1)
