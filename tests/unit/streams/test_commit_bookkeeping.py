@@ -658,7 +658,7 @@ async def test_a_transaction_with_nothing_to_move_commits_without_offsets(tmp_pa
     assert txn.calls[0][1] == AUDIT
 
 
-@pytest.mark.parametrize("gone", ["transaction", "gap at the revocation"])
+@pytest.mark.parametrize("gone", ["transaction", "lock", "gap at the revocation"])
 async def test_a_failed_send_of_a_voided_transaction_does_not_stop_the_worker(
     tmp_path: Path, gone: str
 ) -> None:
@@ -671,6 +671,9 @@ async def test_a_failed_send_of_a_voided_transaction_does_not_stop_the_worker(
         section.done(0)
     if gone == "transaction":
         del rig.app.producer._transaction_producers[TID]
+        await rig.committer.commit()
+    elif gone == "lock":
+        del rig.app.producer._trn_locks[TID]
         await rig.committer.commit()
     else:
         rig.handled(IN, 2)  # above a gap at 1: the revocation aborts the transaction

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from dana_workflows.streams.kafka.frontier import Gap
+from dana_workflows.streams.kafka.frontier import Frontier, Gap
 from tests.unit.streams.test_frontier import K, anchored
 
 pytestmark = pytest.mark.unit
@@ -62,3 +62,32 @@ def test_a_stale_commit_report_never_moves_the_floor_back() -> None:
     assert f.commit_floor(K) == 11
     f.committed(K, 5)
     assert f.commit_floor(K) == 11 and f.commit_point(K) is None
+
+
+def test_a_partition_never_seen_has_no_floor_no_commit_point_and_nothing_scanned() -> None:
+    f = Frontier()
+    assert f.commit_floor(K) is None
+    assert f.commit_point(K) is None
+    assert f.scanned(K, 0, 5, records=[1]) == []
+
+
+def test_a_partition_whose_start_is_unknown_scans_nothing() -> None:
+    f = Frontier()
+    f.handled(K, 3)  # not anchored yet: which offsets are done is not known
+    assert f.scanned(K, 0, 5, records=[1]) == []
+    assert f.commit_point(K) is None
+
+
+def test_a_commit_reported_for_a_partition_never_seen_anchors_it() -> None:
+    f = Frontier()
+    f.committed(K, 7)
+    assert f.commit_floor(K) == 7 and f.is_handled(K, 6) and not f.is_handled(K, 7)
+
+
+def test_a_commit_by_another_owner_past_a_gap_keeps_what_was_handled_at_it() -> None:
+    f = anchored(0)
+    f.handled(K, 0)
+    f.handled(K, 5)  # 1..4 not handled here
+    f.committed(K, 5)  # another owner committed through 4
+    assert f.is_handled(K, 5)  # handled here: not handled again
+    assert f.commit_point(K) == 6
