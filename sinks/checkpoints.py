@@ -10,7 +10,8 @@ tree is a prefix of the
 next (the RFC's consistency property, checked by recomputing the earlier root from the later leaves).
 
 ``verify`` then proves the store is an append-only extension of every exported checkpoint and names each
-committed row that is missing (deleted, or a cut tail when it was the end of its run), altered (another hash),
+committed row that is missing (deleted, or a cut tail when it was the end of its run), altered (another hash,
+or content that no longer hashes to its hash),
 or a row that appeared later with a time a checkpoint had already closed (backdated).
 """
 
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore, sql_string
 from dana_workflows.sinks.checkpoint_storage import CheckpointStorage
 from dana_workflows.sinks.merkle import tree_hash
+from dana_workflows.sinks.sql_verify import canonical_content_sql
 
 FORMAT = "dwf-checkpoint/1"
 
@@ -128,6 +130,18 @@ def read_leaves(
     return [Leaf(str(r[0]), int(r[1]), str(r[2]), int(r[3])) for r in store.query(sql).rows]
 
 
+def edited_rows(
+    store: AuditStore, workflow: str, up_to_us: int, database: str = "dwf"
+) -> set[tuple[str, int]]:
+    """(run_id, seq) of the workflow's rows up to up_to_us whose content no longer hashes to the hash they
+    carry: edited in place, the hash column left as it was (the leaf alone would not show it)."""
+    sql = (
+        f"SELECT run_id, seq FROM {database}.{AUDIT_TABLE} WHERE workflow = {sql_string(workflow)} "
+        f"AND ts_us <= {int(up_to_us)} AND lower(hex(SHA256({canonical_content_sql()}))) != hash"
+    )
+    return {(str(r[0]), int(r[1])) for r in store.query(sql).rows}
+
+
 def workflows_in(store: AuditStore, database: str = "dwf") -> list[str]:
     rows = store.query(f"SELECT DISTINCT workflow FROM {database}.{AUDIT_TABLE} ORDER BY workflow").rows
     return [str(r[0]) for r in rows]
@@ -195,7 +209,8 @@ def verify(
         committed = [(cp.index, leaf) for cp in checkpoints for leaf in cp.leaves]
         result.rows_committed += len(committed)
         stored = read_leaves(store, workflow, None, checkpoints[-1].as_of_us, database)
-        result.findings.extend(_compare(workflow, committed, stored, checkpoints))
+        edited = edited_rows(store, workflow, checkpoints[-1].as_of_us, database)
+        result.findings.extend(_compare(workflow, committed, stored, checkpoints, edited))
     return result
 
 
@@ -246,6 +261,7 @@ def _compare(
     committed: Sequence[tuple[int, Leaf]],
     stored: Sequence[Leaf],
     checkpoints: Sequence[Checkpoint],
+    edited: set[tuple[str, int]],  # rows whose content no longer matches their hash (edited_rows)
 ) -> list[Finding]:
     now = {(leaf.run_id, leaf.seq): leaf for leaf in stored}
     known = {(leaf.run_id, leaf.seq) for _, leaf in committed}
@@ -263,6 +279,9 @@ def _compare(
             findings.append(Finding(kind, workflow, f"{where}: {what}", index, leaf.run_id, leaf.seq))
         elif got.hash != leaf.hash:
             what = f"{where}: hash {got.hash} now, {leaf.hash} then"
+            findings.append(Finding("altered", workflow, what, index, leaf.run_id, leaf.seq))
+        elif (leaf.run_id, leaf.seq) in edited:
+            what = f"{where}: its content was edited and no longer matches its hash"
             findings.append(Finding("altered", workflow, what, index, leaf.run_id, leaf.seq))
     for leaf in stored:
         if (leaf.run_id, leaf.seq) not in known:

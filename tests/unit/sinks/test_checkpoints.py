@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from dana_workflows.core.settings import Settings
+from dana_workflows.schemas.envelope import GENESIS_HASH
 from dana_workflows.sinks import checkpoints
-from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.audit_model import AuditRow, seal
 from dana_workflows.sinks.chdb_store import ChdbAuditStore
 from dana_workflows.sinks.checkpoint_keys import (
     CheckpointKeyError,
@@ -58,15 +59,16 @@ def test_tree_hashes_follow_rfc_6962() -> None:
 
 
 def rows(runs: dict[str, int], start_us: int = 1_000) -> list[AuditRow]:
-    """Runs of `n` rows each; run i's rows are stamped after run i-1's."""
+    """Runs of `n` rows each, each run a sealed hash chain; run i's rows are stamped after run i-1's."""
     out: list[AuditRow] = []
     ts = start_us
     for run, n in runs.items():
+        prev = GENESIS_HASH
         for seq in range(n):
             ts += 10
-            out.append(
-                AuditRow(WF, 1, run, seq, f"e-{run}", "step", "emitted", hash=f"h-{run}-{seq}", ts_us=ts)
-            )
+            row = seal(AuditRow(WF, 1, run, seq, f"e-{run}", "step", "emitted", ts_us=ts), prev)
+            out.append(row)
+            prev = row.hash
     return out
 
 
@@ -152,10 +154,21 @@ def test_a_whole_run_deleted_is_named(tmp_path: Path, key: Ed25519PrivateKey, ex
 
 def test_an_altered_row_is_named(tmp_path: Path, key: Ed25519PrivateKey, exported: Exported) -> None:
     storage, content = exported
-    tampered = [replace(r, hash="forged") if (r.run_id, r.seq) == ("c", 0) else r for r in content]
+    original = next(r for r in content if (r.run_id, r.seq) == ("c", 0))
+    tampered = [replace(r, hash="forged") if r is original else r for r in content]
     result = verify(tmp_path, storage, key, tampered)
     assert kinds(result) == [("altered", "c", 0, 1)]
-    assert "hash forged now, h-c-0 then" in result.findings[0].message
+    assert f"hash forged now, {original.hash} then" in result.findings[0].message
+
+
+def test_a_row_edited_in_place_is_named(tmp_path: Path, key: Ed25519PrivateKey, exported: Exported) -> None:
+    """Content changed, the hash column left alone (an UPDATE of one column): the leaf still matches, so
+    only the content's own hash shows it."""
+    storage, content = exported
+    tampered = [replace(r, reason="rewritten") if (r.run_id, r.seq) == ("a", 2) else r for r in content]
+    result = verify(tmp_path, storage, key, tampered)
+    assert kinds(result) == [("altered", "a", 2, 0)]
+    assert "no longer matches its hash" in result.findings[0].message
 
 
 def test_a_backdated_row_is_named(tmp_path: Path, key: Ed25519PrivateKey, exported: Exported) -> None:
