@@ -30,6 +30,7 @@ from dana_workflows.processors.resume import (
     ResumeError,
     after_step,
     apply_override,
+    check_complete,
     output_fields,
     parse_decision,
 )
@@ -124,7 +125,9 @@ def review_decide(
             EXIT_USAGE,
         )
     try:
-        after = parse_decision(decision, output_fields(pipeline, node), node.path)
+        fields = output_fields(pipeline, node)
+        after = parse_decision(decision, fields, node.path)
+        check_complete(fields, env.payload, after, node.path)
     except ResumeError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     store = open_writer(audit, scope.settings)

@@ -141,6 +141,22 @@ def parse_decision(items: Sequence[str], fields: Fields, step: str) -> dict[str,
     return checked
 
 
+def check_complete(fields: Fields, payload: dict[str, Any], after: dict[str, Any], step: str) -> None:
+    """A decision must leave every field the step writes set: a step that failed before writing its output
+    (why most events reach review) has none, and a payload without them would not fit the next boundary's
+    schema, sending the event to dlq after a decision that is final. Raises ResumeError naming them."""
+    unset = [
+        f"{name}:{f.type}"
+        for name, f in fields.items()
+        if not f.optional and name not in after and payload.get(name) is None
+    ]
+    if unset:
+        raise ResumeError(
+            f"step '{step}' did not write {', '.join(unset)} (it failed before it could): the decision must "
+            f"set {'it' if len(unset) == 1 else 'them'}, e.g. --decision {unset[0].split(':')[0]}=..."
+        )
+
+
 def _value(raw: str) -> Any:
     try:
         return json.loads(raw)

@@ -80,6 +80,11 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
         "review", "decide", *common, review_run, "--decision", "score=1.0", "--reason", " ", cwd=tmp_path
     )
     assert blank.returncode == 2 and "--reason is empty" in blank.stderr
+    # d's step failed before writing score: keeping its output would send it to dlq after a final decision
+    kept = dana_wf(
+        "review", "decide", *common, review_run, "--decision", "keep", "--reason", "x", cwd=tmp_path
+    )
+    assert kept.returncode == 2 and "did not write score:double" in kept.stderr
     assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a"}  # nothing moved
 
     # after the fix, the dlq'd event runs through the current version: 'odd' now scores 0.9 -> out

@@ -16,6 +16,7 @@ from dana_workflows.processors.resume import (
     ResumePoint,
     after_step,
     apply_override,
+    check_complete,
     decision_text,
     mark_replayed,
     output_fields,
@@ -106,6 +107,21 @@ def test_decisions_are_parsed_and_type_checked(pipeline: Pipeline) -> None:
         parse_decision(["route=maybe"], route, "decide")
     with pytest.raises(ResumeError, match="none: decide keep"):
         parse_decision(["x=1"], output_fields(pipeline, pipeline.nodes["check"]), "check")
+
+
+def test_a_decision_must_set_what_the_failed_step_did_not_write(pipeline: Pipeline) -> None:
+    """An event reaches review after its step failed: its payload lacks the step's output. Keeping that, or
+    setting only part of it, would not fit the next boundary and would send the event to dlq after a final
+    decision; it is refused before anything is recorded."""
+    fields = output_fields(pipeline, pipeline.nodes["score"])
+    failed = {"id": "a", "amount": 5.0}  # score and band never written
+    with pytest.raises(ResumeError, match=r"did not write score:double, band:string .* set them"):
+        check_complete(fields, failed, {}, "score")  # keep
+    with pytest.raises(ResumeError, match=r"did not write band:string .* set it, e.g. --decision band="):
+        check_complete(fields, failed, {"score": 0.8}, "score")
+    check_complete(fields, failed, {"score": 0.8, "band": "high"}, "score")  # complete: accepted
+    check_complete(fields, {**failed, "score": 0.1, "band": "low"}, {}, "score")  # written: keep is fine
+    check_complete(output_fields(pipeline, pipeline.nodes["check"]), failed, {}, "check")  # writes nothing
 
 
 def test_replay_points(pipeline: Pipeline) -> None:
