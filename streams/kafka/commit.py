@@ -52,6 +52,7 @@ from aiokafka.structs import TopicPartition
 
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.agent_loop import AgentRegistry, PartitionRevokedError
+from dana_workflows.streams.kafka.batch_send import send_batches
 from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.frontier import Frontier, Key
 from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec
@@ -497,13 +498,19 @@ class Section:
         key = (self.topic, self.partition)
         if now or not c.exactly_once:
             # a batch of records can carry more rows than a message may: cut at AUDIT_MESSAGE_BYTES
-            futures = []
-            for message in c.codec.audit_messages(rows, AUDIT_MESSAGE_BYTES):
-                future = await self._producer().send(c.audit_topic, message, key=c._audit_key(key))
-                c.track(self.tid, future)
-                futures.append(future)
+            messages = c.codec.audit_messages(rows, AUDIT_MESSAGE_BYTES)
             if self.txn is None:
+                # the outputs wait for this ack: it goes at once, not after the producer's linger
+                audit_key = c._audit_key(key)
+                futures = await send_batches(
+                    self._producer(), [(c.audit_topic, audit_key, m, None) for m in messages]
+                )
+                for future in futures:
+                    c.track(self.tid, future)
                 self._after = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+                return
+            for message in messages:
+                c.track(self.tid, await self.txn.send(c.audit_topic, message, key=c._audit_key(key)))
             return
         batch = c._audit.get(key)
         if batch is None:
@@ -543,8 +550,6 @@ async def _send_after(
     messages: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]],
 ) -> None:
     await after  # not delivered: raises, and the outputs are not sent either (the commit fails)
-    futures = [
-        await producer.send(topic, value, key=key, headers=headers) for topic, key, value, headers in messages
-    ]
-    for future in futures:
+    # they waited a round trip for the audit ack already: no second linger (batch_send.py)
+    for future in await send_batches(producer, messages):
         await future
