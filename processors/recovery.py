@@ -95,6 +95,11 @@ class _Rule:
     when: CompiledExpr | None
     start: int  # index on the ladder; 0 when the rule names no start_at
     never: frozenset[str]
+    guards: bool  # a domain rule that keeps the event from an unattended ending (see Ladder.choose)
+
+    def names(self, error_class: str) -> bool:
+        """Whether the failure's own class is one this rule is for."""
+        return not self.errors or error_class in self.errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,24 +130,26 @@ class Ladder:
                 compile_expr(r.when) if r.when else None,
                 ir.ladder.index(r.start_at) if r.start_at else 0,
                 frozenset(r.never),
+                r.when is not None and (r.start_at in (REVIEW, DLQ) or DEFAULT in r.never),
             )
             for r in ir.rules
         )
         return cls(ir.ladder, ir.retry.max_attempts, ir.retry.backoff_ms, ir.default, rules)
 
     def choose(self, error_class: str, payload: Mapping[str, Any]) -> Choice:
-        """Combine every rule that applies to this failure of this event."""
-        start, never, domain = 0, frozenset[str](), False
-        for rule in self.rules:
-            if rule.errors and error_class not in rule.errors:
-                continue
-            if rule.when is not None:
-                if not _holds(rule.when, payload):
-                    continue
-                domain = True
-            start = max(start, rule.start)
-            never = never | rule.never
-        return Choice(start, never, HIGH_RISK if domain else error_class, error_class)
+        """Combine every rule that applies to this failure of this event.
+
+        The failure is high risk when a guarding domain rule applies: one with `when` that sends the event
+        to review or dlq, or rules out the default (a rule that only relaxes, `never: [review]` for small
+        amounts, does not make an event risky). Then rules written for `when_error: high_risk` apply too."""
+        holding = [r for r in self.rules if r.when is None or _holds(r.when, payload)]
+        risky = any(r.guards and r.names(error_class) for r in holding)
+        start, never = 0, frozenset[str]()
+        for rule in holding:
+            if rule.names(error_class) or (risky and HIGH_RISK in rule.errors):
+                start = max(start, rule.start)
+                never = never | rule.never
+        return Choice(start, never, HIGH_RISK if risky else error_class, error_class)
 
     def next_rung(self, choice: Choice, position: int, retries_left: int) -> int:
         """The index of the rung to try after the one at `position` (-1: none tried yet)."""

@@ -161,9 +161,9 @@ class ConfluentRegistry:
         if verdict.problems:
             raise IncompatibleSchemaError(subject, verdict.level, verdict.problems)
         registered = Schema(text.decode(), "AVRO")
-        sid = self._call(
-            f"registering subject {subject}", lambda: self.client.register_schema(subject, registered)
-        )
+        what = f"registering subject {subject}"
+        # int(): older confluent-kafka releases type register_schema as returning Any
+        sid = int(self._call(what, lambda: self.client.register_schema(subject, registered)))
         self._ids[key] = sid
         self._by_id[sid] = schema
         return sid

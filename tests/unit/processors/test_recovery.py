@@ -86,6 +86,26 @@ def test_a_domain_condition_that_cannot_be_evaluated_is_the_careful_case() -> No
     assert walk(ladder(BIG_NEVER_DEFAULT), "server", {})[-1] == "review"
 
 
+def test_a_domain_rule_that_only_relaxes_leaves_the_failure_its_own_class() -> None:
+    small_no_review = RecoveryRuleIR(when="amount <= 1000.0", never=("review",))
+    lad = ladder(small_no_review)
+    assert lad.choose("step_error", {"amount": 20.0}).error_class == "step_error"
+    assert walk(lad, "step_error", {"amount": 20.0}) == ["retry", "retry", "fallback_model", "default"]
+    to_review = RecoveryRuleIR(when="amount > 1000.0", start_at="review")
+    assert ladder(to_review).choose("step_error", {"amount": 2000.0}).error_class == "high_risk"
+    assert ladder(to_review).choose("step_error", {"amount": 20.0}).error_class == "step_error"
+    to_dlq = RecoveryRuleIR(when="amount > 1000.0", start_at="dlq")
+    assert ladder(to_dlq).choose("timeout", {"amount": 2000.0}).error_class == "high_risk"
+
+
+def test_rules_for_high_risk_apply_once_a_guarding_domain_rule_marks_the_event() -> None:
+    high_risk_to_review = RecoveryRuleIR(when_error=("high_risk",), start_at="review")
+    lad = ladder(BIG_NEVER_DEFAULT, high_risk_to_review)
+    assert walk(lad, "server", {"amount": 5000.0}) == ["review"]  # no retry first: the rule applies
+    assert walk(lad, "server", {"amount": 5.0}) == ["retry", "retry", "fallback_model", "default"]
+    assert walk(ladder(high_risk_to_review), "server", {"amount": 5000.0})[0] == "retry"  # nothing marks it
+
+
 def test_rules_combine_the_furthest_start_and_every_never() -> None:
     lad = ladder(
         QUOTA_TO_FALLBACK,
