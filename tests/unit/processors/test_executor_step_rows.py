@@ -80,7 +80,7 @@ def clock() -> StepContext:
 
 def arriving(seq: int = 3) -> Envelope:
     """An event arriving at the step with ``seq`` rows in its run's chain already (a fixed prior hash)."""
-    return Envelope("run1/in", "run1", "w", 2, "in", {"amount": 5.0}, 0, 0, {}, seq, "ab" * 32)
+    return Envelope("run1/in", "run1", "w", 2, "in", {"amount": 5.0}, 1234, 0, {}, seq, "ab" * 32)
 
 
 def node_of(spec: str, outcome: Any) -> Node:
@@ -129,6 +129,16 @@ async def test_an_llm_steps_phases_are_rows_before_its_emitted_row_and_the_compl
     assert_chained(res.rows, "ab" * 32)
     assert res.boundary == "out" and res.forwarded
     assert res.outcome is not None and res.outcome.phases == PHASES  # the step's outcome travels with it
+    assert res.envelope.produced_at == 1234  # when the event was produced: kept through the step
+
+
+async def test_the_callers_envelope_is_left_as_it_was() -> None:
+    """By default the executor works on a copy: the caller may still hold (and resend) its envelope."""
+    given = arriving()
+    node = node_of(ONE_STEP, lambda env: Outcome(EMIT, env, phases=PHASES))
+    res = await execute(node, given, clock())
+    assert res.envelope is not given
+    assert (given.event_id, given.step, given.chain_seq, given.chain_hash) == ("run1/in", "in", 3, "ab" * 32)
     assert res.envelope.event_id == "run1/out" and res.envelope.step == "assess"
     assert (res.envelope.chain_seq, res.envelope.chain_hash) == (8, res.rows[-1].hash)
 

@@ -102,3 +102,30 @@ def test_a_template_that_does_not_compile_names_its_part(prompt: str, system: st
     assert message.startswith(f"llm step 'assess': the {part} template does not compile (line 1: ")
     assert message.endswith("fix the Jinja2 syntax, e.g. '{{ field }}' for a field")
     assert "\n" not in message  # one line a person reads
+
+
+def test_an_admitted_event_opens_its_run_with_received_then_emitted_pass() -> None:
+    # docs/audit.md: `received` is always seq 0 and links to the genesis hash; ingest passes it on
+    line = '{"amount": 1.0, "n": 1, "big": 1}'
+    adm = admit(parse_spec(SPEC.format(name="claims")), line, 0, 5_000)
+    assert adm.accepted
+    assert [(r.seq, r.kind, r.step, r.decision) for r in adm.rows] == [
+        (0, "received", "ingest", ""),
+        (1, "emitted", "ingest", "pass"),
+    ]
+    assert adm.rows[0].prev_hash == "0" * 64 and adm.rows[1].prev_hash == adm.rows[0].hash
+
+
+def test_a_passed_rule_has_no_message_and_a_failed_one_its_own() -> None:
+    from dana_workflows.processors.rules import CompiledRule
+    from dana_workflows.workflow.ir import RuleIR
+
+    rule = CompiledRule.of(RuleIR(id="positive", expr="amount > 0.0", message="amount must be positive"), "v")
+    assert rule.check({"amount": 1.0}).message == ""
+    assert rule.check({"amount": -1.0}).message == "amount must be positive"
+
+
+def test_a_rate_limit_is_classified_with_its_text() -> None:
+    response = httpx2.Response(429, request=REQ, headers={"retry-after-ms": "250"})
+    limited = classify(openai.RateLimitError("Error code: 429", response=response, body={"code": "rate"}))
+    assert limited == CallError(ErrorKind.RATE_LIMITED, "HTTP 429: Error code: 429", 429, 0.25)
