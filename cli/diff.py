@@ -11,12 +11,13 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 
 err = Console(stderr=True, soft_wrap=True)
@@ -52,7 +53,7 @@ def diff(
 
     if (input is None) == (not from_audit):
         raise fail("give the events with --input FILE or --from-audit (one of the two)", EXIT_USAGE)
-    old_pipeline, new_pipeline = _load(old), _load(new)
+    old_pipeline, new_pipeline = pipeline_or_exit(old), pipeline_or_exit(new)
     old_ir, new_ir = old_pipeline.workflow, new_pipeline.workflow
     if old_ir.name != new_ir.name:
         raise fail(
@@ -88,21 +89,6 @@ def diff(
         err.print(f"[red]{unexpected} changed decisions are not in --expect[/red]")
         raise typer.Exit(EXIT_UNEXPECTED)
     raise typer.Exit(EXIT_OK)
-
-
-def _load(spec: Path) -> Any:
-    from dana_workflows.processors.pipeline import CompileError
-    from dana_workflows.streams.app_builder import load_pipeline
-    from dana_workflows.workflow.errors import SpecError
-
-    if not spec.exists():
-        raise fail(f"no spec at {spec}", EXIT_USAGE)
-    try:
-        return load_pipeline(spec)
-    except SpecError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except CompileError as exc:
-        raise fail(f"{spec}: {exc}", EXIT_USAGE) from None
 
 
 def _file_lines(path: Path) -> list[str]:

@@ -48,11 +48,12 @@ def baseline(
     out: Annotated[Path, typer.Option(help="baseline file to write")] = Path("baseline.json"),
 ) -> None:
     """Run the workflow over reference events and pin each monitor's distribution to a file."""
+    from dana_workflows.cli.specs import pipeline_or_exit
     from dana_workflows.core.settings import load_settings
-    from dana_workflows.streams.app_builder import load_pipeline, topology_for
+    from dana_workflows.streams.app_builder import topology_for
     from dana_workflows.streams.local.runtime import LocalRuntime
 
-    pipeline = load_pipeline(spec)
+    pipeline = pipeline_or_exit(spec)
     if not pipeline.workflow.drift.monitors:
         console.print(f"[red]error:[/red] {spec} declares no drift monitors (add a `drift:` section)")
         raise typer.Exit(1)

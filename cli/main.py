@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -21,6 +21,7 @@ from dana_workflows.cli.conventions import (
     fail,
     version,
 )
+from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
@@ -79,15 +80,6 @@ def _mount(module: str, name: str, help: str) -> None:
     app.add_typer(sub, name=name, help=help)
 
 
-def _load(spec: Path) -> Any:
-    from dana_workflows.streams.app_builder import load_pipeline
-
-    try:
-        return load_pipeline(spec)
-    except SpecError as exc:  # a spec that cannot be read or is wrong: the user's file to fix
-        raise fail(str(exc), EXIT_USAGE) from None
-
-
 @app.command()
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="one or more workflow specs")],
@@ -136,7 +128,7 @@ def topology(
     from dana_workflows.streams.app_builder import topology_for
 
     settings = load_settings()
-    topo = topology_for(_load(spec), settings)
+    topo = topology_for(pipeline_or_exit(spec), settings)
     table = Table(title=f"topics of {topo.pipeline.workflow.name}")
     for col in ("boundary", "topic", "schema id", "payload fields", "consumer"):
         table.add_column(col)
@@ -188,7 +180,7 @@ def run(
             f"input file {input} does not exist; generate one with docs/examples/claims/generate.py",
             EXIT_USAGE,
         )
-    pipeline = _load(spec)
+    pipeline = pipeline_or_exit(spec)
     server = None
     if llm_script is not None:
         from dana_workflows.devservices.llm_server.script import load_script

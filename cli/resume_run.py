@@ -59,11 +59,11 @@ class Scope:
 
     @classmethod
     def open(cls, spec: Path, out: Path, broker: str | None, prefix: str | None) -> Scope:
-        from dana_workflows.cli.worker import _pipeline
+        from dana_workflows.cli.specs import pipeline_or_exit
         from dana_workflows.core.settings import load_settings
 
         settings = load_settings()
-        pipeline: Pipeline = _pipeline(spec)
+        pipeline: Pipeline = pipeline_or_exit(spec)
         return cls(settings, pipeline, topology_with_prefix(pipeline, settings, prefix), Where(out, broker))
 
     @property

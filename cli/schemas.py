@@ -19,7 +19,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dana_workflows.cli.worker import _pipeline, _settings
+from dana_workflows.cli.specs import pipeline_or_exit
+from dana_workflows.cli.worker import _settings
 from dana_workflows.schemas.registry import UnknownSchemaError
 
 app = typer.Typer(
@@ -85,7 +86,7 @@ def planned_subjects(spec: Path, prefix: str) -> dict[str, dict[str, Any]]:
     from dana_workflows.streams.topology import Topology
 
     plan = PlannedSubjects()
-    Topology(_pipeline(spec), plan, prefix=prefix)
+    Topology(pipeline_or_exit(spec), plan, prefix=prefix)
     WireCodec(plan)
     return plan.subjects
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dana_workflows.cli.conventions import Guarantee, LogLevel, fail
+from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.core.settings import Settings, load_settings, log_level_name
 
 if TYPE_CHECKING:
@@ -33,19 +34,6 @@ BrokerOpt = Annotated[
         "(default: DWF_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)",
     ),
 ]
-
-
-def _pipeline(spec: Path):  # type: ignore[no-untyped-def]
-    from dana_workflows.processors.pipeline import CompileError
-    from dana_workflows.streams.app_builder import load_pipeline
-    from dana_workflows.workflow.errors import SpecError
-
-    if not spec.exists():
-        raise fail(f"workflow spec {spec} does not exist")
-    try:
-        return load_pipeline(spec)
-    except (SpecError, CompileError) as exc:
-        raise fail(str(exc)) from None
 
 
 def _settings() -> Settings:
@@ -133,7 +121,7 @@ def worker_command(
 
     settings = _settings()
     quiet_logs(_log_level(log_level or settings.log_level))
-    pipeline = _pipeline(spec)
+    pipeline = pipeline_or_exit(spec)
     try:
         options = KafkaOptions.from_settings(
             settings,
@@ -158,7 +146,7 @@ def worker_command(
     if shadow_of is not None:  # shadow mode: its own prefix, group and audit run tag (cli/shadow.py)
         from dana_workflows.cli.shadow import ShadowError, shadow_setup
 
-        live = _pipeline(shadow_of)
+        live = pipeline_or_exit(shadow_of)
         try:
             pipeline, options = shadow_setup(live, pipeline, options)
         except ShadowError as exc:
@@ -208,7 +196,7 @@ def produce_command(
         client_security(settings)  # a wrong TLS/SASL combination fails here, before any connection
     except KafkaSecurityError as exc:
         raise fail(str(exc)) from None
-    pipeline = _pipeline(spec)
+    pipeline = pipeline_or_exit(spec)
     prefix = prefix or settings.topic_prefix
     topology = _topology(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
     bootstrap = broker or settings.kafka_bootstrap_servers

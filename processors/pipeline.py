@@ -106,7 +106,10 @@ def with_objective(ir: WorkflowIR) -> tuple[StepIR, ...]:
 
 def build_processor(step: StepIR, workflow: str, **deps: Any) -> Processor:
     if isinstance(step, TransformStepIR):
-        return TransformProcessor(step)
+        try:
+            return TransformProcessor(step)
+        except ValueError as exc:  # a function that cannot be imported: a spec the user can fix
+            raise CompileError(f"step '{step.name}': {exc}") from None
     if isinstance(step, EnforceStepIR):
         return EnforceProcessor(step)
     if isinstance(step, ValidateStepIR):

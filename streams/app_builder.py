@@ -6,15 +6,22 @@ from pathlib import Path
 
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import Settings
-from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
+from dana_workflows.processors.pipeline import CompileError, Pipeline, compile_pipeline
 from dana_workflows.schemas.registry import FileRegistry, SchemaRegistry
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.streams.topology import Topology
+from dana_workflows.workflow.errors import SpecError, SpecProblem
 from dana_workflows.workflow.spec import load_spec
 
 
 def load_pipeline(spec_path: str | Path) -> Pipeline:
-    return compile_pipeline(load_spec(spec_path))
+    """The spec read, checked and compiled; what stops the compile (a transform function that cannot be
+    imported, a ladder that cannot work) is a SpecError naming the file, like any other spec mistake."""
+    ir = load_spec(spec_path)
+    try:
+        return compile_pipeline(ir)
+    except CompileError as exc:
+        raise SpecError([SpecProblem(str(spec_path), 0, "steps", str(exc))]) from None
 
 
 def registry_for(settings: Settings) -> SchemaRegistry:
