@@ -9,7 +9,6 @@ report is written but a hash chain or a checkpoint failed verification (the repo
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.stores import open_audit_for_reading
+from dana_workflows.cli.times import time_option_us
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks import checkpoints
 from dana_workflows.sinks.audit_model import AuditStore
@@ -48,27 +48,13 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-def parse_time_us(text: str, option: str) -> int:
-    """An ISO 8601 date or date-time as µs since the epoch; without a zone it is UTC."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise fail(
-            f"{option} {text!r} is not an ISO 8601 time: write e.g. 2026-01-31 or 2026-01-31T09:00:00Z",
-            EXIT_USAGE,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
 def scope_of(run_id: str | None, since: str | None, until: str | None, workflow: str | None) -> AuditScope:
     if run_id and (since or until):
         raise fail("name a run (--run-id) or a period (--since/--until), not both", EXIT_USAGE)
     if not run_id and not (since or until):
         raise fail("name a run (--run-id ID) or a period (--since T and/or --until T)", EXIT_USAGE)
-    since_us = parse_time_us(since, "--since") if since else None
-    until_us = parse_time_us(until, "--until") if until else None
+    since_us = time_option_us(since, "--since")
+    until_us = time_option_us(until, "--until")
     if since_us is not None and until_us is not None and since_us >= until_us:
         raise fail(f"--since {since} is not before --until {until}: the period is empty", EXIT_USAGE)
     return AuditScope(run_id=run_id, since_us=since_us, until_us=until_us, workflow=workflow)
@@ -205,8 +191,8 @@ def models(
     """The model inventory: every model the audit log records a use of (first and last use, versions,
     provider) with its owner and risk tier from the registry; unregistered models are flagged."""
     scope = AuditScope(
-        since_us=parse_time_us(since, "--since") if since else None,
-        until_us=parse_time_us(until, "--until") if until else None,
+        since_us=time_option_us(since, "--since"),
+        until_us=time_option_us(until, "--until"),
         workflow=workflow,
     )
     store = open_audit_for_reading(audit)

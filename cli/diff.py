@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from rich.console import Console
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
 from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
+from dana_workflows.cli.times import time_option_us
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
@@ -110,7 +110,7 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     from dana_workflows.processors.recorded_input import restore, sealer
     from dana_workflows.sinks.audit_model import sql_string
 
-    low, high = _time(since, "--since"), _time(until, "--until")
+    low, high = time_option_us(since, "--since"), time_option_us(until, "--until")
     store = open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
     where = [f"workflow = {sql_string(workflow)}", "kind = 'received'", "step = 'ingest'"]
     if low is not None:
@@ -149,22 +149,3 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     if not lines:
         raise fail(f"none of the {len(rows)} recorded inputs from {span} could be restored", EXIT_USAGE)
     return lines, f"the audit ({len(lines)} events, {span})"
-
-
-def _time(value: str | None, option: str) -> int | None:
-    """µs since the epoch from ISO 8601 (naive: UTC) or epoch seconds."""
-    if value is None:
-        return None
-    try:
-        return int(float(value) * 1_000_000)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise fail(
-            f"{option} {value!r} is not a time (fix: 2026-12-01T08:00 or epoch seconds)", EXIT_USAGE
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)

@@ -21,9 +21,9 @@ from dana_workflows.cli.resume_run import (
     describe_outcomes,
     histories,
     open_writer,
-    parse_time,
     sent_already,
 )
+from dana_workflows.cli.times import time_option_us
 from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.processors.pipeline import DLQ, Pipeline
 from dana_workflows.processors.resume import REPLAYED, ResumeError, mark_replayed, replay_point
@@ -95,7 +95,7 @@ def dlq_replay(
 
     Each event is replayed once: its ``replayed`` audit row links to the dlq record, and the event's
     journey continues on its own hash chain to exactly one new outcome."""
-    since_us, until_us = parse_time(since, "--since"), parse_time(until, "--until")
+    since_us, until_us = time_option_us(since, "--since"), time_option_us(until, "--until")
     if not event and since_us is None and until_us is None:
         raise fail("choose the events: --event ID (repeat it), or a time range --since/--until", EXIT_USAGE)
     scope = Scope.open(spec, out, broker, prefix)

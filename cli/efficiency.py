@@ -4,17 +4,17 @@ from recorded traffic (docs/efficiency.md)."""
 from __future__ import annotations
 
 import json
-import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.cli.stores import open_audit_for_reading
+from dana_workflows.cli.times import time_option_us
 
 app = typer.Typer(no_args_is_help=True, help="LLM call efficiency: reports and bypass calibration.")
 console = Console()
@@ -25,44 +25,6 @@ SinceOpt = Annotated[
     str | None,
     typer.Option("--since", help="only rows since: an ISO time (2026-01-01T10:00) or a span (30m, 2h, 7d)"),
 ]
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-
-
-def since_us(value: str | None, now_s: float) -> int | None:
-    """--since as epoch microseconds; ValueError naming the two accepted forms."""
-    if value is None:
-        return None
-    span = _SPAN.match(value.strip())
-    if span:
-        scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}[span.group(2)]
-        return int((now_s - float(span.group(1)) * scale) * 1_000_000)
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"--since {value!r}: give an ISO time (2026-01-01T10:00) or a span (30m, 2h, 7d)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1_000_000)
-
-
-def _store(dsn: str | None) -> Any:
-    from dana_workflows.core.settings import load_settings
-    from dana_workflows.streams.app_builder import open_audit_store
-
-    target = dsn or load_settings().audit_dsn
-    try:
-        return open_audit_store(target)
-    except Exception as exc:  # a busy chdb, a bad DSN, a server that is down: one line, no traceback
-        raise fail(f"cannot open the audit store: {exc}") from None
-
-
-def _since(value: str | None) -> int | None:
-    try:
-        return since_us(value, time.time())
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
 
 
 @app.command()
@@ -79,8 +41,8 @@ def report(
     from dana_workflows.processors.efficiency.audit_log import efficiency_rows, summaries
     from dana_workflows.processors.efficiency.monitor import MECHANISMS, PHASES, totals_of
 
-    start = _since(since)
-    store = _store(audit)
+    start = time_option_us(since, "--since")
+    store = open_audit_for_reading(audit)
     try:
         totals = totals_of(summaries(efficiency_rows(store, workflow=workflow, run=run, since_us=start)))
     except Exception as exc:
@@ -160,9 +122,9 @@ def calibrate(
     if not steps:
         raise fail(f"{spec}: the workflow has no llm step to calibrate", EXIT_USAGE)
     declared = steps[0].efficiency.bypass
-    start = _since(since)
+    start = time_option_us(since, "--since")
     folder = out or load_settings().data_dir / "calibration"
-    store = _store(audit)
+    store = open_audit_for_reading(audit)
     try:
         rows = list(efficiency_rows(store, workflow=ir.name, since_us=start))
         records = records_from_rows(rows)

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dana_workflows.cli.compliance import parse_time_us
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.stores import open_audit_for_reading
+from dana_workflows.cli.times import time_option_us
 from dana_workflows.sinks.audit_scope import AuditScope
 
 app = typer.Typer(no_args_is_help=True, help="Recovery ladders: how well each rung works (docs/recovery.md).")
@@ -36,8 +36,8 @@ def report(
         raise fail("name a run (--run-id) or a period (--since/--until), not both", EXIT_USAGE)
     scope = AuditScope(
         run_id=run_id,
-        since_us=parse_time_us(since, "--since") if since else None,
-        until_us=parse_time_us(until, "--until") if until else None,
+        since_us=time_option_us(since, "--since"),
+        until_us=time_option_us(until, "--until"),
         workflow=workflow,
     )
     store = open_audit_for_reading(audit)

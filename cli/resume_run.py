@@ -185,14 +185,6 @@ def open_writer(dsn: str | None, settings: Settings) -> AuditStore:
     return store
 
 
-def parse_time(text: str | None, option: str) -> int | None:
-    """--since/--until as µs since the epoch: ISO 8601 (a time without a zone is UTC) or epoch seconds,
-    read as `dana-wf diff` reads its times."""
-    from dana_workflows.cli.diff import _time
-
-    return _time(text, option)
-
-
 def continue_events(
     pipeline: Pipeline,
     topology: Topology,

@@ -248,7 +248,7 @@ def test_the_report_checks_exported_checkpoints(audited: Any, tmp_path: Path) ->
         (("--run-id", "0000nope"), "no audit rows for run 0000nope"),
         (("--since", "2020-01-01", "--until", "2020-02-01"), "no audit rows in the period 2020-01-01"),
         (("--since", "2020-02-01", "--until", "2020-01-01"), "is not before --until"),
-        (("--since", "last tuesday"), "is not an ISO 8601 time"),
+        (("--since", "last tuesday"), "is not a time: give an ISO time"),
         (("--run-id", "x", "--since", "2020-01-01"), "not both"),
         ((), "name a run (--run-id ID) or a period"),
         (

@@ -94,7 +94,7 @@ def test_bad_options_are_one_clear_error(tmp_path: Path) -> None:
     )
     assert both.returncode == 2 and "not both" in both.stderr
     bad = dana_wf("recovery", "report", "--audit", audit, "--since", "yesterday", cwd=tmp_path)
-    assert bad.returncode == 2 and "--since 'yesterday' is not an ISO 8601 time" in bad.stderr
+    assert bad.returncode == 2 and "--since 'yesterday' is not a time: give an ISO time" in bad.stderr
     missing = dana_wf("recovery", "report", "--audit", audit, cwd=tmp_path)
     assert missing.returncode == 1 and "no audit store" in missing.stderr
     assert "Traceback" not in both.stderr + bad.stderr + missing.stderr

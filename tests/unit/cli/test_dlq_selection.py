@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from dana_workflows.cli.dlq import Candidate, choose, prepare
-from dana_workflows.cli.resume_run import parse_time
+from dana_workflows.cli.times import time_option_us as parse_time
 from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
 from dana_workflows.processors.resume import ResumePoint
 from dana_workflows.processors.run_history import history_of
