@@ -23,12 +23,12 @@ from dana_workflows.processors.boundary import MISFIT_REASON
 from dana_workflows.processors.ingest import INGEST, check_field
 from dana_workflows.processors.pipeline import Node, Pipeline
 from dana_workflows.schemas.envelope import Envelope
-from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.audit_model import OVERRIDE_KIND, AuditRow
 from dana_workflows.workflow.ir import FieldIR, RouteStepIR
 from dana_workflows.workflow.payload_types import Fields, fields_after
 
 RESUME_MARK = "resume"  # provenance key of an envelope on the resume topic: {"boundary": <name>}
-OVERRIDE = "override"  # audit row kind of a reviewer's decision (the issue 18 contract)
+OVERRIDE = OVERRIDE_KIND  # the audit row kind of a reviewer's decision
 REPLAYED = "replayed"  # audit row kind of a dlq event sent through the workflow again
 KEEP = "keep"  # the decision that accepts the step's output as it is
 

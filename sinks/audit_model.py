@@ -15,6 +15,10 @@ from typing import Any, Protocol
 
 AUDIT_TABLE = "events"
 
+# The kind of a reviewer's decision row (dana-wf review decide; docs/audit.md, "Transition kinds"): written
+# by processors/resume.py, read by the efficiency calibration and the compliance report.
+OVERRIDE_KIND = "override"
+
 # Column order is the insert order and the order of the hash's canonical content.
 COLUMNS: tuple[str, ...] = (
     "workflow",

@@ -20,13 +20,11 @@ from typing import Any
 
 from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.core.settings import ModelRecord
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, OVERRIDE_KIND, AuditRow, AuditStore
 from dana_workflows.sinks.audit_scope import AuditScope, utc_text
 from dana_workflows.sinks.model_inventory import ModelEntry, model_inventory
 from dana_workflows.sinks.reader import to_row
 from dana_workflows.sinks.verify import verify_rows
-
-OVERRIDE = "override"  # row kinds of issue 18's contract (docs/audit.md, "Transition kinds")
 
 
 class EmptyScope(LookupError):
@@ -185,7 +183,7 @@ def build_report(
     chain = verify_rows(rows)  # on the rows as stored: it names a row delivered twice
     rows = list({(r.workflow, r.run_id, r.seq): r for r in rows}.values())  # the rest counts each row once
     runs = [list(group) for _, group in groupby(rows, key=lambda r: (r.workflow, r.run_id))]
-    overrides = [_override(row) for row in rows if row.kind == OVERRIDE]
+    overrides = [_override(row) for row in rows if row.kind == OVERRIDE_KIND]
     reviewers: dict[str, set[str]] = {}
     for o in overrides:
         reviewers.setdefault(o.run_id, set()).add(o.reviewer)

@@ -13,9 +13,9 @@ from typing import Any
 
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.efficiency.monitor import SUMMARY_KEY
-from dana_workflows.processors.efficiency.records import FEEDBACK_KIND, OVERRIDE_KIND
+from dana_workflows.processors.efficiency.records import FEEDBACK_KIND
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
-from dana_workflows.sinks.audit_model import AuditRow, AuditStore, sql_string
+from dana_workflows.sinks.audit_model import OVERRIDE_KIND, AuditRow, AuditStore, sql_string
 
 TABLE = "dwf.events"
 CALIBRATION_KIND = "calibration"

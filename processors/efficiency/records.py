@@ -16,9 +16,9 @@ from typing import Any
 
 from dana_workflows.processors.efficiency.calibration import Record
 from dana_workflows.processors.efficiency.monitor import SUMMARY_KEY
+from dana_workflows.sinks.audit_model import OVERRIDE_KIND
 
 FEEDBACK_KIND = "feedback"
-OVERRIDE_KIND = "override"  # a reviewer replaced a step's output (processors/resume.py): feedback too
 
 
 def _details(raw: str | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from dana_workflows.cli.efficiency import since_us
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.efficiency.audit_log import append_row, efficiency_rows, summaries
 from dana_workflows.processors.efficiency.records import records_from_rows
@@ -74,14 +73,6 @@ def test_rows_read_back_and_chains_appended(tmp_path: Path) -> None:
         assert json.loads(stored.rows[0][stored.columns.index("details")])["correct"] is False
     finally:
         store.close()
-
-
-def test_since_accepts_a_span_or_an_iso_time() -> None:
-    assert since_us("30m", 10_000.0) == int((10_000.0 - 1800) * 1_000_000)
-    assert since_us("2026-01-01T00:00:00", 0.0) == 1_767_225_600 * 1_000_000
-    assert since_us(None, 0.0) is None
-    with pytest.raises(ValueError, match="ISO time"):
-        since_us("yesterday", 0.0)
 
 
 def test_a_reviewers_override_is_calibration_feedback(tmp_path: Path) -> None:
