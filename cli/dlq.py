@@ -124,6 +124,12 @@ def dlq_replay(
     )
     for line in describe_outcomes(outcomes, scope.topology):
         console.print(f"  {line}", highlight=False)
+    dead_again = sorted(run_id for run_id, boundary in (outcomes or {}).items() if boundary == DLQ)
+    if dead_again:  # each replay is its one chance: say so, and let a script see it (exit 1)
+        raise fail(
+            f"{len(dead_again)} replayed event(s) failed again and stay in dlq: {', '.join(dead_again)} (the "
+            "replay ran the spec's current version; fix the step, then send these inputs again as new events)"
+        )
 
 
 def _last_dlq(history: RunHistory | None) -> AuditRow | None:

@@ -144,3 +144,23 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
     assert json.loads(terminals.stdout.splitlines()[0])["n"] == 2  # the dlq, then exactly one completion
     report = dana_wf("audit", "report", review_run, "--audit", audit, cwd=tmp_path)
     assert report.returncode == 0 and "override" in report.stdout and "checked the invoice" in report.stdout
+
+
+def test_a_replay_that_fails_again_is_said_and_exits_1(tmp_path: Path) -> None:
+    """Replayed before the fix is deployed: the event is in dlq again, for good (one replay an event), and
+    the command says which events and exits 1 so a script notices."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "scorer.py").write_text(BROKEN)
+    (tmp_path / "scoring.yaml").write_text(SPEC)
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    audit = f"chdb://{tmp_path / 'audit'}"
+    run = dana_wf(
+        "run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", "--audit", audit, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    dlq_run = str(by_id(tmp_path / "out" / "dwf.scoring.dlq.jsonl")["b"]["run_id"])
+    common = ("scoring.yaml", "--out", "out", "--audit", audit)
+    replay = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
+    assert replay.returncode == 1
+    assert f"failed again and stay in dlq: {dlq_run}" in replay.stderr
+    assert f"{dlq_run}: dlq" in replay.stdout
