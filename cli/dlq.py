@@ -30,6 +30,7 @@ from dana_workflows.processors.resume import REPLAYED, ResumeError, mark_replaye
 from dana_workflows.processors.run_history import DLQ_KIND, RunHistory, replay_refusal
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.audit_scope import utc_text
 from dana_workflows.streams.local.resume import ResumeItem
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Dead-lettered events: list and replay.")
@@ -67,7 +68,7 @@ def dlq_list(
 ) -> None:
     """The dead-lettered events, when and where each failed, and whether it was replayed."""
     scope = Scope.open(spec, out, broker, prefix)
-    columns = ("event", "step", "dlq at (µs)", "error", "replayable")
+    columns = ("event", "step", "dlq at", "error", "replayable")
     console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row))
 
 
@@ -75,7 +76,7 @@ def _dlq_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str
     row = _last_dlq(history)
     replayable = replay_refusal(history, run_id) is None
     error = str(env.provenance.get("error") or "")
-    return [run_id, env.step, str(row.ts_us) if row else "", error, "yes" if replayable else "no"]
+    return [run_id, env.step, utc_text(row.ts_us) if row else "", error, "yes" if replayable else "no"]
 
 
 @app.command("replay")

@@ -18,7 +18,7 @@ def render_markdown(rows: list[AuditRow]) -> str:
     report = verify_rows(rows)
     chain = "verified: every row matches its hash and links to the one before" if report.ok else "BROKEN"
     out = [
-        f"# Compliance report: run `{first.run_id}`",
+        f"# Audit report: run `{first.run_id}`",
         "",
         f"- Workflow: **{first.workflow}**, version **{first.workflow_version}**",
         f"- Started: {utc_text(first.ts_us)}; last event: {utc_text(last.ts_us)}",
