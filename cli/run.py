@@ -15,7 +15,7 @@ from dana_workflows.cli.llm_usage import llm_usage
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
-from dana_workflows.processors.pipeline import Pipeline
+from dana_workflows.processors.pipeline import REVIEW, Pipeline
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import open_audit_store, topology_for
@@ -150,18 +150,13 @@ def print_summary(
                 "error in its rejections; `dana-wf validate` type-checks every expression before a run"
             )
     st = Table(title="steps")
-    for col in ("step", "emitted", "routed", "rejected", "dlq", "ms"):
+    # "review" only when some step's recovery sent events there (docs/recovery.md): most workflows have none
+    reviewed = any(x.counts[REVIEW] for x in s.steps.values())
+    ends = ("emitted", "routed", "rejected", "dlq", *((REVIEW,) if reviewed else ()))
+    for col in ("step", *ends, "ms"):
         st.add_column(col, justify="right" if col != "step" else "left")
     for name, stats in s.steps.items():
-        c = stats.counts
-        st.add_row(
-            name,
-            str(c["emitted"]),
-            str(c["routed"]),
-            str(c["rejected"]),
-            str(c["dlq"]),
-            f"{stats.seconds * 1000:.0f}",
-        )
+        st.add_row(name, *(str(stats.counts[end]) for end in ends), f"{stats.seconds * 1000:.0f}")
     console.print(st)
     if s.drift_windows or s.late_events:
         console.print(

@@ -54,6 +54,9 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
         "run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", "--audit", audit, cwd=tmp_path
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    steps = run.stdout[run.stdout.index("steps") :]
+    header = next(line for line in steps.splitlines() if "emitted" in line)
+    assert "review" in header  # the steps table counts the event the ladder sent to review
     out = tmp_path / "out"
     assert set(by_id(out / "dwf.scoring.out.jsonl")) == {"a"}
     assert set(by_id(out / "dwf.scoring.hold.jsonl")) == {"c"}
