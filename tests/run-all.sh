@@ -61,12 +61,17 @@ stop_services() {
   $PY -m dana_workflows.cli.llm_local down --data-dir "$SERVICES/llm" >/dev/null 2>&1 || true
 }
 trap stop_services EXIT
-$PY -m dana_workflows.cli.kafka_broker up --port 19092 --data-dir "$SERVICES/kafka"
-$PY -m dana_workflows.cli.clickhouse up --port 19000 --http-port 18123 --data-dir "$SERVICES/clickhouse"
-export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092
-export DWF_TEST_CLICKHOUSE_DSN=clickhouse://default@127.0.0.1:19000/default
-$PY -m dana_workflows.cli.llm_local up --port 18080 --data-dir "$SERVICES/llm"
-export DWF_TEST_LLM_LOCAL_URL=http://127.0.0.1:18080/v1
+# ports: the defaults, or others when a second run shares this machine (DWF_CI_*_PORT)
+KAFKA_PORT=${DWF_CI_KAFKA_PORT:-19092}
+CH_PORT=${DWF_CI_CLICKHOUSE_PORT:-19000}
+CH_HTTP_PORT=${DWF_CI_CLICKHOUSE_HTTP_PORT:-18123}
+LLM_PORT=${DWF_CI_LLM_PORT:-18080}
+$PY -m dana_workflows.cli.kafka_broker up --port "$KAFKA_PORT" --data-dir "$SERVICES/kafka"
+$PY -m dana_workflows.cli.clickhouse up --port "$CH_PORT" --http-port "$CH_HTTP_PORT" --data-dir "$SERVICES/clickhouse"
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+export DWF_TEST_CLICKHOUSE_DSN=clickhouse://default@127.0.0.1:$CH_PORT/default
+$PY -m dana_workflows.cli.llm_local up --port "$LLM_PORT" --data-dir "$SERVICES/llm"
+export DWF_TEST_LLM_LOCAL_URL=http://127.0.0.1:$LLM_PORT/v1
 
 step "tests"
 # -rs --strict-skips: every skip printed with its reason, and one not on tests/skip_policy.py's allow-list
