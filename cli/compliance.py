@@ -20,7 +20,7 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.stores import open_audit_for_reading
-from dana_workflows.cli.times import time_option_us
+from dana_workflows.cli.times import SinceOpt, UntilOpt, time_option_us
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks import checkpoints
 from dana_workflows.sinks.audit_model import AuditStore
@@ -35,10 +35,6 @@ err = OutputConsole(stderr=True, soft_wrap=True)
 AuditOpt = Annotated[
     str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN or chdb://.dwf/audit)")
 ]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="period start, ISO 8601 (2026-01-01 or 2026-01-01T09:00Z); UTC")
-]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="period end (excluded), ISO 8601; UTC")]
 WorkflowOpt = Annotated[str | None, typer.Option("--workflow", "-w", help="only this workflow")]
 
 

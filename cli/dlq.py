@@ -23,7 +23,7 @@ from dana_workflows.cli.resume_run import (
     open_writer,
     sent_already,
 )
-from dana_workflows.cli.times import time_option_us
+from dana_workflows.cli.times import SinceOpt, UntilOpt, time_option_us
 from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.processors.pipeline import DLQ, Pipeline
 from dana_workflows.processors.resume import REPLAYED, ResumeError, mark_replayed, replay_point
@@ -37,12 +37,6 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Dead-letter
 console = OutputConsole()
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML): the version replays run through")]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="dlq'd at or after this time (ISO 8601, or epoch seconds)")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="dlq'd before this time (ISO 8601, or epoch seconds)")
-]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,17 +14,13 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
 from dana_workflows.cli.stores import open_audit_for_reading
-from dana_workflows.cli.times import time_option_us
+from dana_workflows.cli.times import SinceOpt, time_option_us
 
 app = typer.Typer(no_args_is_help=True, help="LLM call efficiency: reports and bypass calibration.")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 AuditOpt = Annotated[str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN)")]
-SinceOpt = Annotated[
-    str | None,
-    typer.Option("--since", help="only rows since: an ISO time (2026-01-01T10:00) or a span (30m, 2h, 7d)"),
-]
 
 
 @app.command()

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.stores import open_audit_for_reading
-from dana_workflows.cli.times import time_option_us
+from dana_workflows.cli.times import SinceOpt, UntilOpt, time_option_us
 from dana_workflows.sinks.audit_scope import AuditScope
 
 app = typer.Typer(no_args_is_help=True, help="Recovery ladders: how well each rung works (docs/recovery.md).")
@@ -23,8 +23,8 @@ AuditOpt = Annotated[str | None, typer.Option("--audit", help="audit DSN (defaul
 @app.command()
 def report(
     run_id: Annotated[str | None, typer.Option("--run-id", help="only this event's run")] = None,
-    since: Annotated[str | None, typer.Option(help="only rows from this ISO time on (UTC)")] = None,
-    until: Annotated[str | None, typer.Option(help="only rows before this ISO time (UTC)")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     workflow: Annotated[str | None, typer.Option("--workflow", "-w", help="only this workflow")] = None,
     audit: AuditOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,

@@ -11,6 +11,9 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
 
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
 
@@ -19,6 +22,15 @@ _SCALE = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 FORMS = (
     "an ISO time (2026-01-31 or 2026-01-31T09:00:00Z), epoch seconds, or a span back from now (30m, 2h, 7d)"
 )
+
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="from this time on: ISO time (UTC if no zone), epoch seconds or span (2h, 7d)"),
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="before this time (excluded), in the forms --since takes")
+]
 
 
 def parse_time_us(text: str, now_s: float) -> int:
