@@ -26,7 +26,7 @@ FORMS = (
 
 SinceOpt = Annotated[
     str | None,
-    typer.Option("--since", help="from this time on: ISO time (UTC if no zone), epoch seconds or span (2h, 7d)"),
+    typer.Option("--since", help="from this time on: ISO time (UTC if no zone), epoch secs or span (2h, 7d)"),
 ]
 UntilOpt = Annotated[
     str | None, typer.Option("--until", help="before this time (excluded), in the forms --since takes")
