@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from tests.integration.kafka_support import (
     read_store_rows,
     rows_by_run,
     start_worker,
+    worker_env,
 )
 
 pytestmark = pytest.mark.integration
@@ -140,5 +143,37 @@ async def test_the_llm_example_decides_and_audits_alike_in_both_runtimes(
     assert kafka_by_run.keys() == local_by_run.keys()
     differ = [run for run in local_by_run if kafka_by_run[run] != local_by_run[run]]
     assert not differ, (len(differ), kafka_by_run[differ[0]], local_by_run[differ[0]])
+    # the model inventory of the worker's audit store (docs/compliance.md): a use is a row whose details name
+    # the model used or asked for; first and last use, rows and runs follow from those rows
+    uses = [(r, json.loads(r.details)) for r in kafka_rows]
+    uses = [(r, d) for r, d in uses if "dwf.llm.model_used" in d or "gen_ai.request.model" in d]
+    assert uses
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dana_workflows.cli",
+            "audit",
+            "models",
+            "--json",
+            "--audit",
+            f"chdb://{audit_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        env=worker_env(tmp_path),
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    inventory = {e["id"]: e for e in map(json.loads, listed.stdout.splitlines()) if e["rows"]}
+    used = {d.get("dwf.llm.model_used") or d.get("gen_ai.request.model") for _, d in uses}
+    assert set(inventory) == used
+    for model, entry in inventory.items():
+        mine = [r for r, d in uses if (d.get("dwf.llm.model_used") or d.get("gen_ai.request.model")) == model]
+        assert entry["rows"] == len(mine) and entry["runs"] == len({r.run_id for r in mine})
+        assert (entry["first_use_us"], entry["last_use_us"]) == (
+            min(r.ts_us for r in mine),
+            max(r.ts_us for r in mine),
+        )
     llm_rows = [r for r in local_rows if r.step == LLM_STEP]
     assert {r.kind for r in llm_rows} >= {"perceive", "operate", "enforce", "emitted"}
