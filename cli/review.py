@@ -83,9 +83,15 @@ def review_show(
     """One event under review: its payload, why it is there, and what a decision may set."""
     scope = Scope.open(spec, out, broker, prefix)
     env = scope.item(REVIEW, event, LISTING)
-    console.print_text(
-        json.dumps({"event": event, "step": env.step, **env.to_record()}, indent=2, default=str)
-    )
+    # what a reviewer decides on; not the chain position or times, which a local review file does not keep
+    shown = {
+        "event": event,
+        "workflow": f"{env.workflow} v{env.workflow_version}",
+        "step": env.step,
+        "payload": env.payload,
+        "provenance": env.provenance,
+    }
+    console.print_text(json.dumps(shown, indent=2, default=str))
     node = scope.pipeline.nodes.get(env.step)
     if node is not None:
         fields = output_fields(scope.pipeline, node)

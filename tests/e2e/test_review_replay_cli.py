@@ -112,6 +112,7 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
     shown = dana_wf("review", "show", "scoring.yaml", review_run, "--out", "out", cwd=tmp_path)
     assert shown.returncode == 0 and "a decision may set: score:double" in shown.stdout
     assert "amount too large to score" in shown.stdout
+    assert "chain_hash" not in shown.stdout and "produced_at" not in shown.stdout  # no placeholder fields
     # the reviewer decides d: the score is set, the event continues to the route -> approve... out
     decide = dana_wf(
         "review", "decide", *common, review_run, "--decision", "score=0.8",
