@@ -86,9 +86,8 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Finding:
-    kind: (
-        str  # bad_signature | broken_sequence | inconsistent_root | deleted | tail_cut | altered | backdated
-    )
+    # bad_signature, broken_sequence, inconsistent_root, deleted, tail_cut, run_deleted, altered, backdated
+    kind: str
     workflow: str
     message: str
     checkpoint: int | None = None
@@ -269,7 +268,17 @@ def _compare(
     for leaf in stored:
         last_seq[leaf.run_id] = max(last_seq.get(leaf.run_id, -1), leaf.seq)
     findings: list[Finding] = []
+    gone: dict[str, list[tuple[int, Leaf]]] = {}  # runs with none of their rows left: one finding each
     for index, leaf in committed:
+        if leaf.run_id not in last_seq:
+            gone.setdefault(leaf.run_id, []).append((index, leaf))
+    for run_id, lost in gone.items():
+        first = min(index for index, _ in lost)
+        what = f"run {run_id}: all {len(lost)} of its committed rows are gone (from checkpoint {first} on)"
+        findings.append(Finding("run_deleted", workflow, what, first, run_id, 0))
+    for index, leaf in committed:
+        if leaf.run_id in gone:
+            continue
         got = now.get((leaf.run_id, leaf.seq))
         where = f"run {leaf.run_id} seq {leaf.seq} (committed by checkpoint {index})"
         if got is None:
