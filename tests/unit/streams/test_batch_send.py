@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import murmur2
 
 from dana_workflows.streams.kafka.batch_send import send_batches
@@ -82,3 +83,31 @@ async def test_a_failed_delivery_fails_the_batch_future() -> None:
     (future,) = await send_batches(producer, [("out", b"k", b"v", None)])
     with pytest.raises(RuntimeError, match="broker said no"):
         await future
+
+
+class QueueBehind(BatchRecorder):
+    """aiokafka's add_batch giving up early behind a queue of batches (KafkaTimeoutError, nothing queued),
+    ``refusals`` times before it takes the batch."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        if self.refusals:
+            self.refusals -= 1
+            raise KafkaTimeoutError()
+        return await super().send_batch(batch, topic, partition=partition)
+
+
+async def test_a_batch_refused_early_is_submitted_again_until_the_deadline() -> None:
+    producer = QueueBehind(refusals=3)
+    (future,) = await send_batches(producer, [("out", b"k", b"v", None)], clock=lambda: 0.0)
+    await future
+    assert producer.calls == [("send", "out", b"k", b"v")]  # taken once, after the refusals
+
+    late = QueueBehind(refusals=1)
+    times = iter([0.0, 61.0])  # the deadline (60 s) passed by the time it was refused
+    with pytest.raises(KafkaTimeoutError):
+        await send_batches(late, [("out", b"k", b"v", None)], clock=lambda: next(times))
+    assert late.calls == []
