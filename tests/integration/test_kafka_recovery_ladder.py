@@ -34,8 +34,10 @@ from tests.fixtures.llm_server import LLMServerHandle
 from tests.integration.kafka_support import (
     group_offsets,
     start_worker,
+    stop_worker,
     terminal_decisions,
     wait_consumed,
+    wait_for_outcomes,
     worker_with_test_server,
 )
 from tests.integration.test_kafka_metrics import metrics_url, samples, value
@@ -207,3 +209,28 @@ async def test_each_rung_attempt_is_counted_in_the_metrics(worker: Worker) -> No
     assert attempts("default", "rate_limit", "success") == 2  # limited-0, limited-1
     review_out = value(scraped, "dwf_events_out_total", workflow="ladder", step="assess", outcome="review")
     assert review_out == 1 + 3 + 1 + 1 + 1  # broke-2, refused-*, limited-2, slow-2, down-2
+
+
+async def test_a_model_nobody_answers_is_transport_and_climbs_to_the_default(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A worker whose endpoint is a port where nothing listens (the discard port): every call fails to
+    connect. The ladder climbs retry -> fallback model -> default; the high-amount claim goes to review.
+    (The local runtime's twin: test_a_connection_failure_is_transport in test_recovery_ladder_local.py.)"""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    spec = tmp_path / "ladder.yaml"
+    spec.write_text(ladder_spec(TIMEOUT_S))
+    pipeline = load_pipeline(spec)
+    topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=prefix)
+    await produce_lines(pipeline, topology, kafka_bootstrap, ladder_events("gone"), partitions=2)
+    nobody = {"DWF_LLM_DEFAULT__BASE_URL": "http://127.0.0.1:9/v1"}
+    worker = start_worker(tmp_path, kafka_bootstrap, prefix, env=nobody, spec=spec)
+    try:
+        got = await wait_for_outcomes(kafka_bootstrap, topology, 3, 180, alive=lambda: worker.poll() is None)
+    finally:
+        assert stop_worker(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    ends = {json.loads(d)["payload"]["claim_id"]: (b, json.loads(d)) for b, ds in got.items() for d in ds}
+    assert where(ends) == {"gone-0": "out", "gone-1": "out", "gone-2": REVIEW}
+    assert defaulted(ends["gone-0"][1]) and defaulted(ends["gone-1"][1])
+    assert review_class(ends["gone-2"][1]) == "high_risk"
+    assert "connect" in ends["gone-2"][1]["provenance"]["error"].lower()
