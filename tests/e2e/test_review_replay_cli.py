@@ -44,7 +44,8 @@ def by_id(path: Path) -> dict[object, dict[str, object]]:
     return {rec["payload"]["id"]: rec for rec in lines(path)}  # type: ignore[index]
 
 
-def test_run_replay_review_verify_report(tmp_path: Path) -> None:
+def first_run(tmp_path: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """`dana-wf run` of the scoring workflow with the broken scorer: the audit DSN and the run."""
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "scorer.py").write_text(BROKEN)
     (tmp_path / "scoring.yaml").write_text(SPEC)
@@ -54,6 +55,11 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
         "run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", "--audit", audit, cwd=tmp_path
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    return audit, run
+
+
+def test_run_replay_review_verify_report(tmp_path: Path) -> None:
+    audit, run = first_run(tmp_path)
     steps = run.stdout[run.stdout.index("steps") :]
     header = next(line for line in steps.splitlines() if "emitted" in line)
     assert "review" in header  # the steps table counts the event the ladder sent to review
@@ -153,15 +159,7 @@ def test_run_replay_review_verify_report(tmp_path: Path) -> None:
 def test_a_replay_that_fails_again_is_said_and_exits_1(tmp_path: Path) -> None:
     """Replayed before the fix is deployed: the event is in dlq again, for good (one replay an event), and
     the command says which events and exits 1 so a script notices."""
-    (tmp_path / "fn").mkdir()
-    (tmp_path / "fn" / "scorer.py").write_text(BROKEN)
-    (tmp_path / "scoring.yaml").write_text(SPEC)
-    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
-    audit = f"chdb://{tmp_path / 'audit'}"
-    run = dana_wf(
-        "run", "scoring.yaml", "--input", "events.jsonl", "--out", "out", "--audit", audit, cwd=tmp_path
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    audit, _ = first_run(tmp_path)
     dlq_run = str(by_id(tmp_path / "out" / "dwf.scoring.dlq.jsonl")["b"]["run_id"])
     common = ("scoring.yaml", "--out", "out", "--audit", audit)
     replay = dana_wf("dlq", "replay", *common, "--event", dlq_run, cwd=tmp_path)
