@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dana_workflows.core.run_ids import input_id
 from dana_workflows.knowledge.assemble import CONTEXT_SECTIONS, Assembler, BudgetError, render
 from dana_workflows.knowledge.facts import Fact, find_fact
 from dana_workflows.knowledge.index import Candidate, ChunkIndex
@@ -59,7 +60,8 @@ class StepKnowledge:
     ) -> Prepared:
         base.refresh()
         facts = self._facts(payload)
-        pinned = base.store.pinned(self.workflow, self.step, run_id)
+        key = input_id(run_id)  # every run of one input replays the context its first answer used
+        pinned = base.store.pinned(self.workflow, self.step, key)
         try:
             if pinned is not None:
                 index, sections, resolved, missing, tokens = self._replay(base, pinned.layout, facts)
@@ -107,7 +109,7 @@ class StepKnowledge:
         if missing or stale:
             details["dwf.knowledge.action"] = "flag"
         if pinned is None:
-            base.store.pin(self.workflow, self.step, run_id, ContextUse(layout, syncs), now_us)
+            base.store.pin(self.workflow, self.step, key, ContextUse(layout, syncs), now_us)
         context = "".join(render(s, sections.get(s, [])) for s in CONTEXT_SECTIONS)
         mix = ",".join(f"{s}@{syncs.get(s, '?')[:8]}" for s in used_sources)
         return Prepared(context, None, details, resolved, mix)

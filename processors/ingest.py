@@ -7,7 +7,6 @@ Shared by the local runtime and `dana-wf produce`, so a malformed event gets the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from dana_workflows.core.run_ids import run_id_for
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.processors.recorded_input import received_details, recording_for
@@ -44,18 +44,6 @@ class Admission:
     rows: list[AuditRow] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     dead: bool = False  # True: not even parseable; goes to dlq
-
-
-def run_id_for(workflow: str, ordinal: int, raw: str, epoch: int = 0) -> str:
-    """Deterministic: the same input line at the same position of the same epoch always opens the same run.
-
-    The epoch tells apart two `dana-wf run`s of one input into one audit store (streams/local/reruns.py):
-    without it the second run's rows would claim the first run's chain positions (a fork). Epoch 0, a
-    store's first run, keeps the key (and so every id) it has always had."""
-    # surrogatepass: a line that is not valid text (see _not_utf8) still gets an id; valid text, same bytes
-    tail = f"\x00{epoch}" if epoch else ""
-    key = f"{workflow}\x00{ordinal}\x00{raw}{tail}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(key).hexdigest()[:24]
 
 
 def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from dana_workflows.processors.ingest import admit, run_id_for
+from dana_workflows.core.run_ids import input_id, run_id_for
+from dana_workflows.processors.ingest import admit
 from dana_workflows.workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
@@ -21,10 +22,13 @@ def test_epoch_0_is_the_documented_formula() -> None:
     assert run_id_for("w", 3, '{"a": 1}') == expected == run_id_for("w", 3, '{"a": 1}', 0)
 
 
-def test_an_epoch_gives_the_same_line_at_the_same_place_another_id() -> None:
-    expected = hashlib.sha256(b'w\x003\x00{"a": 1}\x002').hexdigest()[:24]
-    assert run_id_for("w", 3, '{"a": 1}', 2) == expected
+def test_an_epoch_gives_the_same_line_at_the_same_place_another_id_that_still_names_the_input() -> None:
+    base = hashlib.sha256(b'w\x003\x00{"a": 1}').hexdigest()[:24]
+    assert run_id_for("w", 3, '{"a": 1}', 2) == f"{base}-2"
     assert len({run_id_for("w", 3, '{"a": 1}', e) for e in range(4)}) == 4
+    assert {input_id(run_id_for("w", 3, '{"a": 1}', e)) for e in range(4)} == {base}
+    for other in ("claims-triage.drift", "run-1", f"{base}-0", f"{base}-x", f"{base[:23]}-1"):
+        assert input_id(other) == other  # only what run_id_for makes for an epoch is cut
 
 
 def test_admission_records_the_epoch_only_when_there_is_one() -> None:
