@@ -126,7 +126,7 @@ def restore_loggers() -> Iterator[None]:
 
 
 def _worker_log_levels(args: list[str]) -> tuple[int, str]:
-    """Run `worker` on a missing spec: it sets up logging, then stops (exit 1) before anything else."""
+    """Run `worker` on a missing spec: it sets up logging, then stops (exit 2) before anything else."""
     from dana_workflows.cli.worker import app
 
     result = CliRunner().invoke(app, ["worker", "/nonexistent/spec.yaml", *args])
@@ -139,7 +139,7 @@ def test_worker_log_level_comes_from_dwf_log_level(clean_env: pytest.MonkeyPatch
     clean_env.setenv("DWF_LOG_LEVEL", "error")
     level, output = _worker_log_levels([])
     assert level == logging.ERROR, "DWF_LOG_LEVEL was ignored"
-    assert "does not exist" in output
+    assert "/nonexistent/spec.yaml" in output and "cannot read" in output
     clean_env.setenv("DWF_LOG_LEVEL", "CRITICAL")
     assert _worker_log_levels([])[0] == logging.CRITICAL
     # the flag wins over the env
