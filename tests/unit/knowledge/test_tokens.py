@@ -60,8 +60,10 @@ def test_estimate_never_below_cl100k_or_o200k(words: list[str], sep: str) -> Non
 def test_letter_soup_counts_one_token_per_letter() -> None:
     # no vowels: nothing says BPE merges these letters, so the estimate takes the upper bound
     assert EstimatingCounter().count("zxqvbnm") == 7
-    assert EstimatingCounter().count("claims") == 2  # a short word: three letters a token
-    assert EstimatingCounter().count("information") == 6  # a longer one: two
+    assert EstimatingCounter().count("claims") == 3  # a word: two letters a token
+    assert EstimatingCounter().count("information") == 6
+    glued = "paysat"  # found by hypothesis in CI: 3 tokens in cl100k
+    assert EstimatingCounter().count(glued) >= counter_for("cl100k_base").count(glued) == 3
 
 
 def test_known_models_get_their_bpe_unknown_get_the_estimator() -> None:
