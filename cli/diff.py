@@ -19,6 +19,7 @@ from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fa
 from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.cli.times import time_option_us
+from dana_workflows.sinks.audit_model import store_database
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
@@ -117,7 +118,7 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
         where.append(f"ts_us >= {low}")
     if high is not None:
         where.append(f"ts_us < {high}")
-    database = getattr(store, "database", "dwf")
+    database = store_database(store)
     sql = f"SELECT details FROM {database}.events WHERE {' AND '.join(where)} ORDER BY ts_us, run_id"
     try:
         rows = store.query(sql).rows

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from dana_workflows.drift.baseline import BaselineBuilder, write_baseline
 from dana_workflows.drift.observer import DriftObserver, DriftReport
+from dana_workflows.sinks.audit_model import store_database
 
 app = typer.Typer(no_args_is_help=True, help="Drift baselines and reports.")
 console = Console()
@@ -107,7 +108,7 @@ def _records_from_audit(workflow: str, dsn: str | None) -> list[dict[str, Any]]:
 
     store = open_audit_store(dsn or load_settings().audit_dsn)
     try:
-        db = getattr(store, "database", "dwf")
+        db = store_database(store)
         safe = workflow.replace("'", "")
         res = store.query(
             f"SELECT details FROM {db}.events WHERE workflow = '{safe}' AND kind = 'drift' ORDER BY seq"

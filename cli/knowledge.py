@@ -18,6 +18,7 @@ from dana_workflows.cli.conventions import fail
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.knowledge.quality import LOW
 from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
+from dana_workflows.sinks.audit_model import store_database
 
 app = typer.Typer(no_args_is_help=True, help="Sync, list, show and diff knowledge sources.")
 console = Console()
@@ -73,7 +74,7 @@ def sync(
         # knowledge store's chdb directory at the same time (chdb: one directory per process)
         store = open_store(source_dsn or settings.audit_dsn, writer=True)
         opened.append(store)
-        return store.query, getattr(store, "database", "dwf")
+        return store.query, store_database(store)
 
     with _store(dsn or ir.knowledge.store) as store:
         try:

@@ -19,7 +19,14 @@ from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import Pipeline
 from dana_workflows.processors.run_history import RunHistory, history_of
 from dana_workflows.schemas.envelope import Envelope
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, sql_string
+from dana_workflows.sinks.audit_model import (
+    AUDIT_TABLE,
+    COLUMNS,
+    AuditRow,
+    AuditStore,
+    sql_string,
+    store_database,
+)
 from dana_workflows.sinks.reader import to_row
 from dana_workflows.streams.local.outputs import read_jsonl
 from dana_workflows.streams.local.resume import ResumeItem, resume_locally
@@ -152,7 +159,7 @@ def histories(store: AuditStore, workflow: str, run_ids: Sequence[str]) -> dict[
     if not run_ids:
         return {}
     runs = ", ".join(sql_string(r) for r in sorted(set(run_ids)))
-    database = getattr(store, "database", "dwf")  # a server store names its own (sinks/reader.py)
+    database = store_database(store)
     sql = (
         f"SELECT {', '.join(COLUMNS)} FROM {database}.{AUDIT_TABLE} WHERE workflow = {sql_string(workflow)} "
         f"AND run_id IN ({runs}) ORDER BY run_id, seq"

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from dana_workflows.sinks.audit_model import events_table
 
 if TYPE_CHECKING:
     from dana_workflows.processors.pipeline import Pipeline
@@ -244,8 +245,8 @@ def report(
             store = open_audit_store(dsn)
             try:
                 sql = (
-                    "SELECT run_id, step, kind, decision FROM "
-                    f"{getattr(store, 'database', 'dwf')}.events WHERE workflow = {sql_string(name)} "
+                    f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
+                    f"WHERE workflow = {sql_string(name)} "
                     "AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
                 )
                 rows = [tuple(r) for r in store.query(sql).rows]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.processors.recovery import ERROR_CLASS_KEY, RUNGS
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore
+from dana_workflows.sinks.audit_model import AuditStore, events_table
 from dana_workflows.sinks.audit_scope import AuditScope
 
 RECOVERY_KIND = "recovery"
@@ -75,7 +75,7 @@ def summarize(rows: Iterable[tuple[str, str, str, str, str]]) -> RecoveryReport:
 
 
 def recovery_rows(store: AuditStore, scope: AuditScope) -> list[tuple[str, str, str, str, str]]:
-    table = f"{getattr(store, 'database', 'dwf')}.{AUDIT_TABLE}"  # the store's own database
+    table = events_table(store)
     # DISTINCT with seq: a row delivered twice (docs/audit.md, duplicates) is one attempt, counted once
     sql = (
         f"SELECT DISTINCT workflow, run_id, seq, step, decision, details FROM {table} "

@@ -195,6 +195,17 @@ def stored_hashes(query: Callable[[str], QueryResult], table: str, rows: Sequenc
     return found
 
 
+def store_database(store: object) -> str:
+    """The database a store keeps its audit table in: each backend names its own (a server store the one
+    in its DSN), "dwf" when it names none."""
+    return str(getattr(store, "database", "dwf"))
+
+
+def events_table(store: object) -> str:
+    """The store's audit table, qualified by its database, for SQL written against it."""
+    return f"{store_database(store)}.{AUDIT_TABLE}"
+
+
 def sql_string(text: str) -> str:
     """A ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

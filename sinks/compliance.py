@@ -20,7 +20,13 @@ from typing import Any
 
 from dana_workflows.core.clock import Clock, wall_clock_us
 from dana_workflows.core.settings import ModelRecord
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, OVERRIDE_KIND, AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import (
+    COLUMNS,
+    OVERRIDE_KIND,
+    AuditRow,
+    AuditStore,
+    events_table,
+)
 from dana_workflows.sinks.audit_scope import AuditScope, utc_text
 from dana_workflows.sinks.model_inventory import ModelEntry, model_inventory
 from dana_workflows.sinks.reader import to_row
@@ -158,7 +164,7 @@ class ComplianceReport:
 
 def read_scope_rows(store: AuditStore, scope: AuditScope) -> list[AuditRow]:
     """Every row of every run in scope, in chain order (whole runs: see AuditScope.runs_where)."""
-    table = f"{getattr(store, 'database', 'dwf')}.{AUDIT_TABLE}"
+    table = events_table(store)
     sql = (
         f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE {scope.runs_where(table)} "
         "ORDER BY workflow, run_id, seq, ts_us"

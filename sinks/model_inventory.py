@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.core.settings import ModelRecord
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore, store_database
 from dana_workflows.sinks.audit_scope import AuditScope, utc_text
 
 REGISTERED = "registered"
@@ -95,7 +95,7 @@ def usage_sql(scope: AuditScope, database: str = "dwf") -> str:
 
 def used_models(store: AuditStore, scope: AuditScope) -> list[ModelEntry]:
     """The models the audit rows in scope record a use of (registry fields still empty)."""
-    database = str(getattr(store, "database", "dwf"))
+    database = store_database(store)
     entries = []
     for model, versions, providers, workflows, first, last, rows, runs in store.query(
         usage_sql(scope, database)

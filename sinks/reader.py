@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore, store_database
 
 _INT_COLUMNS = ("workflow_version", "seq", "attempt", "duration_us", "ts_us")
 
@@ -17,7 +17,7 @@ def _literal(text: str) -> str:
 def read_rows(
     store: AuditStore, workflow: str | None = None, run_id: str | None = None, database: str | None = None
 ) -> list[AuditRow]:
-    db = database or getattr(store, "database", "dwf")
+    db = database or store_database(store)
     where = ["1 = 1"]
     if workflow:
         where.append(f"workflow = {_literal(workflow)}")

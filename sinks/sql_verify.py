@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dana_workflows.schemas.envelope import GENESIS_HASH
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, HASHED_COLUMNS, AuditStore
+from dana_workflows.sinks.audit_model import AUDIT_TABLE, HASHED_COLUMNS, AuditStore, store_database
 from dana_workflows.sinks.verify import Finding
 
 _NUMERIC = frozenset({"workflow_version", "seq", "attempt", "duration_us", "ts_us"})
@@ -139,7 +139,7 @@ CHECKS: dict[str, Callable[[str], str]] = {
 
 def sql_chain_findings(store: AuditStore, database: str | None = None) -> list[Finding]:
     """Run every check in the store's ClickHouse; one Finding per problem, as verify_rows would name it."""
-    db = database or str(getattr(store, "database", "dwf"))
+    db = database or store_database(store)
     findings: list[Finding] = []
     for build in CHECKS.values():
         for kind, _workflow, run_id, seq, event_id, detail in store.query(build(db)).rows:

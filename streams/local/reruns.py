@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dana_workflows.drift.observer import drift_run_id
 from dana_workflows.processors.ingest import INGEST
-from dana_workflows.sinks.audit_model import AUDIT_TABLE, AuditStore, sql_string
+from dana_workflows.sinks.audit_model import AuditStore, events_table, sql_string
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class StoredHeads:
 
 def stored_heads(store: AuditStore, workflow: str) -> StoredHeads:
     """What a new run of `workflow` must continue from, read from the store (two small queries)."""
-    table = f"{getattr(store, 'database', 'dwf')}.{AUDIT_TABLE}"
+    table = events_table(store)
     name = sql_string(workflow)
     received = store.query(
         f"SELECT count(), max(visitParamExtractUInt(details, 'epoch')) FROM {table} "
