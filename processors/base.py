@@ -112,6 +112,9 @@ class StepContext:
     audit: AuditWriter | None = None
     knowledge: Any = None
     settings: Any = None
+    # False: every duration is written as 0 (the Kafka worker under at-least-once: a redelivered record
+    # must audit byte-identical rows, docs/kafka-runtime.md), instead of sealing each row a second time
+    timed: bool = True
 
 
 class Processor(Protocol):

@@ -85,7 +85,7 @@ async def _attempt(processor: Processor, trial: Envelope, ctx: StepContext) -> t
     except Exception as exc:  # a step that raises goes down its recovery ladder, never crashes the run
         details = {ERROR_CLASS_KEY: classify_exception(exc)}
         outcome = Outcome.fail(trial, f"{type(exc).__name__}: {exc}", details=details)
-    return outcome, (perf_counter_ns() - started) // 1000
+    return outcome, (perf_counter_ns() - started) // 1000 if ctx.timed else 0
 
 
 async def _recover(node: Node, env: Envelope, ctx: StepContext, outcome: Outcome, took: int) -> StepResult:
@@ -240,7 +240,7 @@ def _phase_rows(
                 ctx.clock(),
                 decision=phase.decision,
                 attempt=attempt,
-                duration_us=phase.duration_us,
+                duration_us=phase.duration_us if ctx.timed else 0,
                 details=phase.details,
             )
         )

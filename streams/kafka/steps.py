@@ -27,7 +27,7 @@ from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, REVIEW, Node, Pipeline
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
-from dana_workflows.sinks.audit_model import AuditRow, seal
+from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch, PartitionRevokedError
 from dana_workflows.streams.kafka.context import AgentContext, Out
 from dana_workflows.streams.kafka.extras import KafkaExtras, Send
@@ -64,7 +64,8 @@ class StepAgents:
     def _step_context(self) -> tuple[StepContext, list[int]]:
         now_us = [0]
         clock = (lambda: now_us[0]) if self.ctx.deterministic else wall_clock_us
-        return StepContext(clock=clock, llm=self.extras.llm), now_us
+        # at-least-once: no durations (timed=False), so a redelivered record audits identical rows
+        return StepContext(clock=clock, llm=self.extras.llm, timed=not self.ctx.deterministic), now_us
 
     # -- records -------------------------------------------------------------------------------------------
     async def handle(self, node: Node, ctx: StepContext, now_us: list[int], batch: Batch) -> None:
@@ -111,12 +112,9 @@ class StepAgents:
         rows: list[AuditRow] = []
         while True:
             now_us[0] = env.produced_at
-            prev_hash = env.chain_hash
             started = time.perf_counter()
             result = await execute(node, env, ctx)
             seconds = time.perf_counter() - started
-            if self.ctx.deterministic:
-                result.envelope.chain_hash = _reseal(result.rows, prev_hash)
             rows.extend(result.rows)
             edge = result.edge
             if edge is not None and edge.node is not None and edge.boundary not in self.hops:
@@ -162,11 +160,3 @@ def hop_boundaries(pipeline: Pipeline, fuse: bool, llm_hops: bool) -> frozenset[
         return frozenset(pipeline.consumers)
     llm = {node.input for node in pipeline.nodes.values() if isinstance(node.step, LLMStepIR)}
     return frozenset({ENTRY, *(llm if llm_hops else ())})
-
-
-def _reseal(rows: list[AuditRow], prev_hash: str) -> str:
-    for row in rows:
-        row.duration_us = 0
-        seal(row, prev_hash)
-        prev_hash = row.hash
-    return prev_hash
