@@ -20,16 +20,18 @@ reason in tests/mutation/equivalent.txt.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,27 @@ ROOMS = (
 STEP_KIND_MODULES = (
     *("audit_trail", "base", "boundary", "enforce", "executor", "ingest", "pipeline"),
     *("route", "rules", "transform", "validate"),
+)
+# The e2e tests that run `dana-wf` in this process (typer's CliRunner) and need no server: real tests of the
+# CLI, the local runtime and the audit store that mutmut can map to the functions they reach. The e2e tests
+# that start `dana-wf` or a worker as a process are left out: mutmut's map of tests to functions only sees
+# this process, so they would never be run against a mutant. docs/testing.md, "Mutation testing".
+E2E_IN_PROCESS = (
+    "tests/e2e/test_claims_example.py",
+    "tests/e2e/test_cli_conventions.py",
+    "tests/e2e/test_objectives_cli.py",
+    "tests/e2e/test_objectives_lending.py",
+    "tests/e2e/test_objectives_llm.py",
+    "tests/e2e/test_objectives_llm_outputs.py",
+    "tests/e2e/test_rerun_same_store.py",
+)
+# Of those, the three that take 10-18 s each (10,000 events run twice, or run then tampered, or run for a
+# drift baseline): a surviving mutant reached by them would pay 44 s more; the same behaviour (byte-identical
+# reruns, tamper detection, drift reports) has unit tests. Measured: the seven files take 66 s, these 44 s.
+E2E_TOO_SLOW = (
+    "tests/e2e/test_claims_example.py::test_two_runs_are_byte_identical_and_audit_the_same",
+    "tests/e2e/test_claims_example.py::test_audit_sql_verify_and_tamper_detection",
+    "tests/e2e/test_claims_example.py::test_drift_baseline_and_report_commands",
 )
 # group -> (the files it mutates, the unit tests that run against its mutants). The tests are those that
 # target the group's modules: mutmut runs each mutant against the selected tests that reach its function,
@@ -119,12 +142,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/unit/streams/test_commit_bookkeeping.py",
         ),
     ),
-    "overall": (("dana_workflows/*.py",), tuple(f"tests/unit/{room}" for room in ROOMS)),
+    "overall": (("dana_workflows/*.py",), (*(f"tests/unit/{room}" for room in ROOMS), *E2E_IN_PROCESS)),
 }
 # Unit tests that need a tool this copy has not got, or that test the tree itself (the wheel, the layers).
 DESELECT = ("tests/unit/test_architecture.py", "tests/unit/deploy")
 KILLED_CODES = {1, 3, 36, 24, -24, 152, 255}  # mutmut: test failure, pytest internal error, timeouts
 NO_TESTS_CODES = {5, 33}
+TIMEOUT_MULTIPLIER = 3.0
+PROGRESS_EVERY_S = 30.0  # how often a running sample's partial summary is written
 
 
 def install() -> None:
@@ -178,6 +203,12 @@ def write_config(workdir: Path, groups: list[str]) -> None:
     tests = sorted({t for g in groups for t in GROUPS[g][1] if (workdir / t).exists()})
     ignored = [*DESELECT, *uncollectable(workdir, tests)]
     deselect = [arg for path in ignored for arg in ("--ignore", path)]
+    deselect += [
+        arg
+        for node in E2E_TOO_SLOW
+        for arg in ("--deselect", node)
+        if (workdir / node.split("::")[0]).exists()
+    ]
     lines = [
         "",
         "[tool.mutmut]",
@@ -187,19 +218,53 @@ def write_config(workdir: Path, groups: list[str]) -> None:
         f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-p', 'no:randomly', *deselect])}",
         'also_copy = ["docs", "bench", "README.md"]',
         'process_isolation = "forkserver"',
+        # A mutant's CPU limit is (its tests' measured time + 1 s) x multiplier x 2. mutmut's default 15 gave
+        # a mutant whose tests take a minute half an hour before the timeout (which counts as killed): seven
+        # such mutants held both workers for the last 20 minutes of the first overall run. 3 leaves 6x the
+        # clean run's time, far above any real slowdown a mutant causes short of a loop.
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}",
     ]
     with (workdir / "pyproject.toml").open("a") as f:
         f.write("\n".join(lines) + "\n")
 
 
-def mutmut(workdir: Path, args: list[str], jobs: int, log: Path, check: bool = True) -> int:
+def mutmut(
+    workdir: Path,
+    args: list[str],
+    jobs: int,
+    log: Path,
+    check: bool = True,
+    progress: Callable[[], None] | None = None,
+) -> int:
+    """Run mutmut in its own session (so a stop takes its workers too), calling ``progress`` every
+    PROGRESS_EVERY_S while it runs."""
     cmd = [sys.executable, "-m", "mutmut", *args]
     if args[0] == "run":
         cmd[4:4] = ["--max-children", str(jobs)]
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        code = subprocess.run(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT).returncode
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            while True:
+                try:
+                    code = proc.wait(timeout=PROGRESS_EVERY_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if progress is not None:
+                        progress()
+        finally:
+            if proc.poll() is None:  # stopped from outside (timeout, Ctrl-C): take mutmut's workers too
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
     if check and code != 0:
         raise SystemExit(f"mutmut {args[0]} failed ({code}); see {log}")
     return code
@@ -210,7 +275,11 @@ def read_results(workdir: Path) -> dict[str, tuple[str, int | None]]:
     out: dict[str, tuple[str, int | None]] = {}
     for meta in (workdir / "mutants" / "dana_workflows").rglob("*.py.meta"):
         source = str(meta.relative_to(workdir / "mutants"))[: -len(".meta")]
-        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        try:
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+        except ValueError:  # mutmut is writing it right now (a partial read while it runs): next time
+            continue
+        for name, code in codes.items():
             out[name] = (source, code)
     return out
 
@@ -288,6 +357,11 @@ def main() -> None:
         install()
     workdir: Path = args.workdir.resolve()
     log = workdir.parent / f"{workdir.name}.log"
+
+    def stopped(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through mutmut()'s cleanup (and the summary, once running)
+
+    signal.signal(signal.SIGTERM, stopped)  # `timeout` stops the run: its mutmut session goes with it
     started = time.monotonic()
     if not (args.reuse and (workdir / "mutants").is_dir()):
         log.unlink(missing_ok=True)
@@ -307,19 +381,49 @@ def main() -> None:
         sample.update(picked)
     todo = sorted(n for n in sample if results[n][1] is None)
     prepared = time.monotonic()
-    for i in range(0, len(todo), 500):  # the names go on the command line
-        mutmut(workdir, ["run", *todo[i : i + 500]], args.jobs, log)
-    finished = time.monotonic()
+    out = args.out or workdir.parent / f"{workdir.name}.json"
+
+    def report(final: bool) -> None:
+        write_summary(args, workdir, out, sample, todo, started, prepared, final)
+
+    print(f"{len(todo)} mutants to run; partial summary every {PROGRESS_EVERY_S:.0f} s in {out}", flush=True)
+    finished = False
+    try:
+        for i in range(0, len(todo), 500):  # the names go on the command line
+            mutmut(workdir, ["run", *todo[i : i + 500]], args.jobs, log, progress=lambda: report(False))
+        finished = True
+    finally:
+        report(finished)
+
+
+def write_summary(
+    args: argparse.Namespace,
+    workdir: Path,
+    out: Path,
+    sample: set[str],
+    todo: list[str],
+    started: float,
+    prepared: float,
+    final: bool,
+) -> None:
+    """The JSON summary, also while mutmut runs (``partial``: the mutants not finished yet are left out
+    of every count and listed in ``unfinished``)."""
+    now = time.monotonic()
     results = read_results(workdir)
+    unfinished = sorted(n for n in todo if results.get(n, ("", None))[1] is None)
+    ran = len(todo) - len(unfinished)
     summary: dict[str, Any] = {
+        "partial": not final,
         "sample": args.sample,
         "seed": args.seed,
         "jobs": args.jobs,
         "prepare_s": round(prepared - started, 1),
-        "run_s": round(finished - prepared, 1),
-        "ran": len(todo),
+        "run_s": round(now - prepared, 1),
+        "ran": ran,
+        "unfinished": unfinished,
         "groups": {},
     }
+    lines = []
     for group in args.groups:
         s = score(results, GROUPS[group][0], sample)
         summary["groups"][group] = {
@@ -331,21 +435,30 @@ def main() -> None:
             "equivalent": s.equivalent,
             "score": round(s.score, 3),
         }
-        print(
+        lines.append(
             f"{group:28} {s.mutants:6} mutants, {s.tested:4} tested: {s.killed} killed, "
             f"{len(s.survived)} survived, {len(s.no_tests)} reached by no test, "
             f"{len(s.equivalent)} equivalent -> score {s.score:.1%}"
         )
-    per_mutant = (finished - prepared) / len(todo) if todo else 0.0
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    if not final:
+        print(
+            f"[{now - started:.0f} s] {ran}/{len(todo)} finished; "
+            + "; ".join(x.split(":", 1)[1].strip() for x in lines),
+            flush=True,
+        )
+        return
+    print("\n".join(lines))
+    if unfinished:
+        print(f"stopped before {len(unfinished)} of {len(todo)} mutants finished: the counts leave them out")
+    per_mutant = (now - prepared) / ran if ran else 0.0
     total = sum(1 for n, (src, _) in results.items() if in_group(src, GROUPS["overall"][0]))
-    print(f"{len(todo)} mutants in {finished - prepared:.0f} s ({per_mutant:.2f} s each on {args.jobs} jobs)")
+    print(f"{ran} mutants in {now - prepared:.0f} s ({per_mutant:.2f} s each on {args.jobs} jobs)")
     if per_mutant:
         print(
             f"a full run of the {total} mutants generated would take about {total * per_mutant / 3600:.1f} h"
         )
-    out = args.out or workdir.parent / f"{workdir.name}.json"
-    out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"summary: {out}; survivors: cd {workdir} && python -m mutmut show <name>")
+    print(f"summary: {out}; survivors: cd {workdir} && python -m mutmut show <name>", flush=True)
 
 
 if __name__ == "__main__":
