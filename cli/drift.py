@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from dana_workflows.cli.conventions import OutputConsole
 from dana_workflows.drift.baseline import BaselineBuilder, write_baseline
 from dana_workflows.drift.observer import DriftObserver, DriftReport
 from dana_workflows.sinks.audit_model import store_database
 
 app = typer.Typer(no_args_is_help=True, help="Drift baselines and reports.")
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 
 
 class DriftMetric(StrEnum):
