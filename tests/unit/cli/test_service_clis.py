@@ -96,3 +96,27 @@ def test_clickhouse_refuses_an_unknown_command(capsys: pytest.CaptureFixture[str
         clickhouse_cli.main(["restart"])
     assert exc.value.code == 2
     assert "invalid choice: 'restart'" in capsys.readouterr().err
+
+
+def test_llm_status_without_a_server_is_exit_3_with_its_state(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["llm", "status", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 3
+    assert json.loads(res.output) == {"running": False, "healthy": False, "info": None}
+    down = runner.invoke(app, ["llm", "down", "--data-dir", str(tmp_path)])
+    assert down.exit_code == 0 and down.output.strip() == "not running"
+
+
+def test_llm_up_refusal_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app, ["llm", "up", "--port", str(free_port()), "--data-dir", str(tmp_path), "--ctx-size", "100"]
+    )
+    assert res.exit_code == 1
+    assert res.output.startswith("error: ") and "each slot needs at least 256 tokens" in res.output
+
+
+def test_the_llm_test_server_refuses_a_bad_script_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "script.yaml"
+    bad.write_text("rules:\n  - nmae: typo\n")
+    res = runner.invoke(app, ["dev", "llm-server", "--script", str(bad), "--port", "0"])
+    assert res.exit_code == 2
+    assert f"error: {bad}: invalid LLM server script" in res.output
