@@ -118,3 +118,34 @@ def test_sync_stores_changed_sources_names_failures_and_lists_unchanged(tmp_path
         assert str(e.value) == "unknown sources ['nope']; the spec declares ['bad', 'good']"
     finally:
         store.close()
+
+
+def test_sync_reads_a_query_source_through_its_dsn_and_an_audit_source_from_the_audit_database(
+    tmp_path: Path,
+) -> None:
+    from dana_workflows.sinks.audit_model import QueryResult
+
+    asked: list[tuple[str | None, str]] = []
+
+    def query_for(dsn: str | None) -> tuple[object, str]:
+        def run(sql: str) -> QueryResult:
+            asked.append((dsn, sql))
+            if "FROM auditdb.events" in sql:
+                details = '{"dwf.memory": {"keys": {"pid": "P1"}, "answer": {"d": "pay"}}}'
+                return QueryResult(["run_id", "ts_us", "details"], [("r1", 0, details)])
+            return QueryResult(["id", "v"], [("a", 1)])
+
+        return run, "auditdb"
+
+    table = KnowledgeSourceIR(id="tbl", kind="clickhouse", table="t", key="id", dsn="clickhouse://x@h:9000/d")
+    memory = KnowledgeSourceIR(id="mem", kind="audit", step="judge", by="pid")
+    ir = _ir(tmp_path, table, memory)
+    store = KnowledgeStore.open(f"chdb://{tmp_path / 'store'}")
+    try:
+        report = sync(ir, store, query_for, clock=lambda: NOW)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    assert sorted(report.synced) == ["mem", "tbl"] and report.failed == {}
+    assert asked[0] == ("clickhouse://x@h:9000/d", "SELECT * FROM (SELECT * FROM t) LIMIT 10000")
+    assert asked[1][0] is None and "FROM auditdb.events WHERE workflow = 'wf'" in asked[1][1]
+    assert report.synced["mem"].manifest[0][0] == "mem:r1"
