@@ -17,6 +17,7 @@ from dana_workflows.objectives.priors import apply_priors
 from dana_workflows.objectives.profilers import (
     categories,
     completeness,
+    counters,
     patterns,
     ranges,
     relations,
@@ -33,6 +34,8 @@ from dana_workflows.workflow.ir import FieldIR
 # One rule per field says what its values are; the most specific wins (a domain says more than a
 # pattern, a pattern more than "not empty", a domain of whole numbers more than their range).
 _VALUE_KINDS = ("domain", "pattern", "nonempty")
+# What a running number is not offered (objectives/profilers/counters.py): its shape, in any form.
+_COUNTER_FREE = frozenset({"pattern", "nonempty", "types"})
 
 
 @dataclass(slots=True)
@@ -80,7 +83,10 @@ def candidates(
             + ranges.profile(col, settings)
             + categories.profile(col, settings)
         )
-        if not any(c.kind == "pattern" for c in found):
+        if counters.running_number(col, settings):
+            # a counter's shape is its padding, and its errors lie across events: an observation
+            found = [c for c in found if c.kind not in _COUNTER_FREE]
+        elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
     return out + relations.profile(cols, settings)
@@ -116,6 +122,15 @@ def infer_boundary(
             result.observations.append(
                 Observation(boundary.target, col.name, "unique", f"all {len(col.present)} values distinct")
             )
+        if counters.running_number(col, settings):
+            result.observations.append(
+                Observation(
+                    boundary.target,
+                    col.name,
+                    "running number",
+                    "a counter's values (one prefix, digits in a narrow window): no format rule offered",
+                )
+            )
     seen: set[str] = set()
     for cand in [*candidates(cols, pack, settings), *extra]:
         if cand.rule in seen:
@@ -124,8 +139,51 @@ def infer_boundary(
         proposal = _offer(cand, by_name, boundary, settings, result)
         if proposal is not None:
             result.proposals.append(proposal)
+    _interval_dates_by_order(result, by_name)
+    _derived_totals_without_range(result)
     _keep_within_budget(result, boundary, settings)
     return result
+
+
+ISO_DATE_FORMAT = patterns.KNOWN_FORMATS[0][1]
+
+
+def _derived_totals_without_range(result: BoundaryResult) -> None:
+    """A product the offered set derives from its factors (a bill of nights times a rate) gets no range
+    of its own: its range is the factors' ranges multiplied, and a data range on it only adds false
+    alarms at its edges (a long stay at a high rate is a large bill, not a wrong one); a wrong total
+    breaks the product. Not so for a sum: which of net, tax and gross is the input the algebra does
+    not say (a payslip's gross is the input, an invoice's gross the result), so each keeps its range."""
+    derived = {p.fields[-1] for p in result.proposals if p.kind == "product"}
+    for p in list(result.proposals):
+        if p.kind == "range" and p.fields and p.fields[0] in derived:
+            result.proposals.remove(p)
+            result.observations.append(
+                Observation(result.target, p.fields[0], "derived", f"set by a relation: {p.rule} not offered")
+            )
+
+
+def _interval_dates_by_order(result: BoundaryResult, cols: Mapping[str, Column]) -> None:
+    """Two dates of one event that are ordered are an interval (a stay, a leave, a trade and its
+    settlement): the offered order is the interval's rule, and a format rule on each end beside it
+    is said once per date instead of once per interval. A date that stands alone keeps its format."""
+    ends = {
+        name
+        for p in result.proposals
+        if p.profile == "relation"
+        and len(p.fields) == 2
+        and all(relations.orderable(cols[f]) == "date" for f in p.fields if f in cols)
+        and all(f in cols for f in p.fields)
+        for name in p.fields
+    }
+    for p in list(result.proposals):
+        if p.fields and p.fields[0] in ends and len(p.fields) == 1 and ISO_DATE_FORMAT in p.rule:
+            result.proposals.remove(p)
+            result.observations.append(
+                Observation(
+                    result.target, p.fields[0], "interval end", f"ordered ISO dates: {p.rule} not offered"
+                )
+            )
 
 
 def _offer(
@@ -179,6 +237,7 @@ def _offer(
         holdout_violations=holdout_bad,
         confidence=confidence,
         notes=refined.notes,
+        kind=final.kind,
     )
 
 

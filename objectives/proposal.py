@@ -40,6 +40,7 @@ class Proposal:
     holdout_violations: int
     confidence: float
     notes: list[str] = field(default_factory=list)  # refinement: what changed, and which event made it
+    kind: str = ""  # the candidate's kind (range, sum, product, ...): which rules another one makes moot
 
     def evidence(self) -> dict[str, Any]:
         return {

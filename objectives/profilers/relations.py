@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from dana_workflows.objectives.profilers import units
 from dana_workflows.objectives.profilers.column import Column, literal, support_factor
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.ir import FieldIR
 
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MIN_PREMISE = 10  # events where an implication's premise holds
@@ -27,7 +29,7 @@ MAX_ADDENDS = 3
 MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
 
 
-def _orderable(col: Column) -> str:
+def orderable(col: Column) -> str:
     if col.numeric:
         return "number"
     present = col.present
@@ -65,8 +67,8 @@ def chance_of_order(pairs: Sequence[tuple[Any, Any]]) -> float:
 def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
     out = []
     for a, b in itertools.permutations(cols, 2):
-        kind = _orderable(a)
-        if not kind or kind != _orderable(b):
+        kind = orderable(a)
+        if not kind or kind != orderable(b):
             continue
         pairs = _both(a, b)
         if len(pairs) < settings.min_values or not all(x <= y for x, y in pairs):
@@ -121,9 +123,15 @@ class _Premise:
     text: str  # what holds: `risk == "high"`, `risk in [...]`, `acuity <= 2`
     negated: str  # the rule's first disjunct: `risk != "high"`, `!(risk in [...])`, `acuity > 2`
     covers: frozenset[Any]  # the premise column's values under which the premise holds
+    reads: tuple[str, ...] = ()  # the fields the premise reads, when not its column (an order a <= b)
+    chance_share: float = 1.0  # its family's share of the chance budget (an order premise is searched)
 
     def holds(self, value: Any) -> bool:
         return value is not None and value in self.covers
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.reads or (self.column.name,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,7 @@ class _Conclusion:
     id: str  # `refer`, `not_refer`
     text: str
     test: Callable[[Any], bool]
+    side: str = ""  # a flag's two conclusions (refer / not refer, pass / fail) are opposite sides
 
 
 def _conclusions(cols: Sequence[Column]) -> list[_Conclusion]:
@@ -140,8 +149,56 @@ def _conclusions(cols: Sequence[Column]) -> list[_Conclusion]:
         if c.has_nulls:
             out.append(_Conclusion(c, c.name, f"{c.name} != null", lambda v: v is not None))
         if c.field.type == "boolean":
-            out.append(_Conclusion(c, c.name, c.name, lambda v: v is True))
-            out.append(_Conclusion(c, f"not_{c.name}", f"!{c.name}", lambda v: v is False))
+            out.append(_Conclusion(c, c.name, c.name, lambda v: v is True, "true"))
+            out.append(_Conclusion(c, f"not_{c.name}", f"!{c.name}", lambda v: v is False, "false"))
+        two = sorted(set(c.present)) if c.field.type == "string" else []
+        if len(two) == 2 and min(c.present.count(v) for v in two) >= MIN_CONTRAST:
+            # a category of two values is a flag by another name (pass / fail, one way / return)
+            for v in two:
+                text = f"{c.name} == {literal(v, 'string')}"
+                out.append(_Conclusion(c, f"{c.name}_{_ident(v)}", text, _equals(v), v))
+        if c.numeric and any(v == 0 for v in c.present) and any(v != 0 for v in c.present):
+            # zero is a quantity's absence, as null is a value's: no rpm while idle, no bedrooms on land
+            zero = literal(0, c.field.type)
+            out.append(_Conclusion(c, f"{c.name}_zero", f"{c.name} == {zero}", lambda v: v == 0))
+    return out
+
+
+def _equals(value: Any) -> Callable[[Any], bool]:
+    return lambda y: bool(y == value)
+
+
+def _ident(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_").lower() or "value"
+
+
+def _order_premises(cols: Sequence[Column], settings: InferenceSettings) -> list[_Premise]:
+    """Two fields against a third: `defects <= acceptance_number` as the premise of a verdict.
+
+    Between two numbers of one type, each side of the order seen at least MIN_PREMISE times. The
+    pairs are searched, so each gets its share of the chance budget (relation_chance / pairs): with
+    eight numbers that is 28 pairs, and 28 tests at 1% would let a coincidence through one time in
+    four.
+    """
+    numeric = [c for c in cols if c.numeric and len(c.present) >= settings.min_values]
+    pairs = [(a, b) for a, b in itertools.permutations(numeric, 2) if a.field.type == b.field.type]
+    out = []
+    for a, b in pairs:  # both ways round: `a <= b` and `b <= a` differ where a == b
+        values = [None if x is None or y is None else x <= y for x, y in zip(a.values, b.values, strict=True)]
+        if min(values.count(True), values.count(False)) < MIN_PREMISE:
+            continue
+        column = Column(
+            FieldIR.model_construct(name=f"{a.name}_le_{b.name}", type="boolean", optional=False), values
+        )
+        guard = " || ".join(f"{c.name} == null" for c in (a, b) if c.has_nulls)
+        guard += " || " if guard else ""
+        le, gt = f"{a.name} <= {b.name}", f"{a.name} > {b.name}"
+        share = 1.0 / len(pairs)
+        reads = (a.name, b.name)
+        out += [
+            _Premise(column, f"{a.name}_le_{b.name}", le, f"{guard}{gt}", frozenset({True}), reads, share),
+            _Premise(column, f"{a.name}_gt_{b.name}", gt, f"{guard}{le}", frozenset({False}), reads, share),
+        ]
     return out
 
 
@@ -162,6 +219,8 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
     gives thresholds, the widest of each direction (`acuity <= 2`, not also `acuity <= 1`).
     """
     values = _small_domain(p)
+    if not values and p.numeric:
+        return _threshold_premises(p, c)
     if not values or p.field.type not in ("string", "int", "long"):
         return []
     rows = list(zip(p.values, c.column.values, strict=True))
@@ -201,6 +260,66 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
     return out
 
 
+def roundest(lo: float, hi: float, closed_low: bool) -> float:
+    """The number with the fewest significant digits in [lo, hi) (closed_low) or (lo, hi]: where a
+    policy puts a threshold (a receipt above 25, not above 24.83), which the sample only brackets."""
+    top = max(abs(lo), abs(hi), 1e-9)
+    for k in range(math.ceil(math.log10(top)) + 1, -7, -1):
+        for step in (5 * 10.0**k, 10.0**k):  # coarsest first: 50, 10, 5, 1, 0.5 ...
+            if closed_low:
+                c = math.ceil(lo / step) * step
+                if lo <= c < hi:
+                    return round(c, 9)
+            else:
+                c = math.floor(hi / step) * step
+                if lo < c <= hi:
+                    return round(c, 9)
+    return lo if closed_low else hi
+
+
+def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
+    """A measured quantity as a premise: above (or below) a threshold the conclusion always held.
+
+    From the top: the values down to the first one under which c failed; any threshold between that
+    value and the next one up says the same of the sample, and the roundest is taken. The same from
+    the bottom. Whether the run is long enough to mean something is the chance test of the caller.
+    """
+    rows = [(x, y) for x, y in zip(p.values, c.column.values, strict=True) if x is not None]
+    values = sorted({x for x, _ in rows})
+    if len(values) < 2:
+        return []
+    held = {v: True for v in values}
+    for x, y in rows:
+        if not c.test(y):
+            held[x] = False
+    if all(held.values()):
+        return []
+    t = p.field.type
+    guard = f"{p.name} == null || " if p.has_nulls else ""
+    out = []
+    i = len(values)
+    while held[values[i - 1]]:
+        i -= 1
+    if i < len(values):  # values[i:] all held; values[i - 1] failed
+        cut = roundest(float(values[i - 1]), float(values[i]), closed_low=True)
+        if t in ("int", "long"):
+            cut = math.floor(cut)
+        lit = literal(cut, t)
+        chosen = frozenset(v for v in values if v > cut)
+        out.append(_Premise(p, f"{p.name}_gt", f"{p.name} > {lit}", f"{guard}{p.name} <= {lit}", chosen))
+    j = 0
+    while held[values[j]]:
+        j += 1
+    if j > 0:  # values[:j] all held; values[j] failed
+        cut = roundest(float(values[j - 1]), float(values[j]), closed_low=False)
+        if t in ("int", "long"):
+            cut = math.ceil(cut)
+        lit = literal(cut, t)
+        chosen = frozenset(v for v in values if v < cut)
+        out.append(_Premise(p, f"{p.name}_lt", f"{p.name} < {lit}", f"{guard}{p.name} >= {lit}", chosen))
+    return out
+
+
 def _boolean_premise(p: Column) -> list[_Premise]:
     if p.field.type != "boolean":
         return []
@@ -216,34 +335,130 @@ def chance_of_implication(rows: Sequence[tuple[Any, Any]], premise: _Premise, c:
 
 
 def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    found: list[Candidate] = []
+    """Premise => conclusion, seen often enough, failing elsewhere, and beyond chance.
+
+    What holds in one case is one rule: the conclusions found under the same premise (a plot of land
+    has no bedrooms, and no bathrooms) are offered as one conjunction, as the values of one premise
+    column under which one conclusion held are one `in`.
+    """
+    by_premise: dict[tuple[str, str], list[Found]] = {}
+    orders_as_premises = _order_premises(cols, settings)
     for c in _conclusions(cols):
-        for p in cols:
-            if p is c.column:
-                continue
+        contrast = sum(1 for y in c.column.values if not c.test(y))
+        tried = [
+            (p, q)
+            for p in cols
+            if p is not c.column
+            for q in _boolean_premise(p) + _premises_for(p, c, settings)
+        ]
+        tried += [(q.column, q) for q in orders_as_premises if c.column.name not in q.fields]
+        for p, premise in tried:
             rows = list(zip(p.values, c.column.values, strict=True))
-            contrast = sum(1 for _, y in rows if not c.test(y))
-            for premise in _boolean_premise(p) + _premises_for(p, c, settings):
-                held = [c.test(y) for x, y in rows if premise.holds(x)]
-                if len(held) < MIN_PREMISE or contrast < MIN_CONTRAST or not all(held):
-                    continue
-                chance = chance_of_implication(rows, premise, c)
-                if chance > settings.relation_chance:
-                    continue
-                cand = Candidate(
-                    id=f"{premise.id}_implies_{c.id}",
-                    rule=f"{premise.negated} || {c.text}",
-                    profile="relation",
-                    fields=(p.name, c.column.name),
-                    message=f"when {premise.text}, {c.text}",
-                    basis=f"held on all {len(held)} events where {premise.text}; fails on {contrast} others "
-                    f"(chance {chance:.1g} if unrelated)",
-                    strength=support_factor(len(held)),
-                    support=len(held),
-                    kind="implies",
-                )
-                found.append(cand)
-    return found
+            held = [c.test(y) for x, y in rows if premise.holds(x)]
+            if len(held) < MIN_PREMISE or contrast < MIN_CONTRAST or not all(held):
+                continue
+            chance = chance_of_implication(rows, premise, c)
+            if chance > settings.relation_chance * premise.chance_share:
+                continue
+            by_premise.setdefault((premise.text, premise.negated), []).append((premise, c, len(held), chance))
+    found, equivalences = _without_defaults(_restated(by_premise))
+    # an order premise of the same two fields and conclusion column as an equivalence is a part of it
+    covered = {(frozenset(e.fields[:-1]), e.fields[-1]) for e in equivalences}
+    found = [f for f in found if not f[0].reads or (frozenset(f[0].reads), f[1].column.name) not in covered]
+    kept: dict[tuple[str, str], list[Found]] = {}
+    for f in found:
+        kept.setdefault((f[0].text, f[0].negated), []).append(f)
+    return [_implication(group) for group in kept.values()] + equivalences
+
+
+Found = tuple[_Premise, _Conclusion, int, float]  # premise, conclusion, events under it, chance
+
+
+def _restated(by_premise: dict[tuple[str, str], list[Found]]) -> list[Found]:
+    """Drop a premise on one field when an order of that field against another premises the same
+    conclusion: the order says where the conclusion changes (defects against the acceptance number),
+    and a threshold on one of its fields (`defects >= 12`) only restates it at the other's range edge."""
+    found = [f for group in by_premise.values() for f in group]
+    by_order = {(name, c.column.name) for p, c, _, _ in found if p.reads for name in p.reads}
+    return [f for f in found if f[0].reads or (f[0].column.name, f[1].column.name) not in by_order]
+
+
+def _opposite(c1: _Conclusion, c2: _Conclusion) -> bool:
+    return c1.column is c2.column and bool(c1.side) and bool(c2.side) and c1.side != c2.side
+
+
+def _split(p1: _Premise, p2: _Premise) -> bool:
+    """The two premises divide the premise column's values between them."""
+    values = set(p1.column.present)
+    return p1.column is p2.column and not p1.covers & p2.covers and (p1.covers | p2.covers) == values
+
+
+def _without_defaults(found: list[Found]) -> tuple[list[Found], list[Candidate]]:
+    """Two implications that split one premise column in two and conclude opposite sides of a flag.
+
+    When the premise column has only two values (an order `a <= b` or its reverse, a category of two)
+    the pair is one equivalence, and nothing is claimed for a value the sample has not shown: offered
+    as `(premise) == (conclusion)`. Otherwise (high risk => refer; low or medium => not refer) the
+    narrower premise is the rule and the wider one the default: policy says when a flag must be set,
+    and the sample's "never otherwise" is the habit of the data, which a rule would turn into a ban (a
+    low-risk claim an assessor refers). The wider one is dropped; on a tie both stay.
+    """
+    drop: set[int] = set()
+    equivalences: list[Candidate] = []
+    for i, (p1, c1, n1, ch1) in enumerate(found):
+        for j, (p2, c2, n2, ch2) in enumerate(found):
+            if j <= i or i in drop or j in drop or not _opposite(c1, c2) or not _split(p1, p2):
+                continue
+            binary = len(p1.covers) == 1 and len(p2.covers) == 1
+            guarded_ = "== null ||" in p1.negated or c1.column.has_nulls
+            if binary and not guarded_:
+                drop.update((i, j))
+                # said from the side that holds more often: `(defects <= acceptance) == (result == "pass")`
+                p, c = (p1, c1) if n1 >= n2 else (p2, c2)
+                equivalences.append(_equivalence(p, c, n1 + n2, max(ch1, ch2)))
+            elif n1 != n2:
+                drop.add(j if n2 > n1 else i)
+    return [f for k, f in enumerate(found) if k not in drop], equivalences
+
+
+def _equivalence(premise: _Premise, c: _Conclusion, support: int, chance: float) -> Candidate:
+    return Candidate(
+        id=f"{premise.id}_iff_{c.id}",
+        rule=f"({premise.text}) == ({c.text})",
+        profile="relation",
+        fields=(*premise.fields, c.column.name),
+        message=f"{c.text} exactly when {premise.text}",
+        basis=f"{c.text} on every event where {premise.text} and on no other of {support} "
+        f"(chance {chance:.1g} if unrelated)",
+        strength=max(support_factor(support), 1.0 - chance),
+        support=support,
+        kind="implies",
+    )
+
+
+def _implication(found: list[Found]) -> Candidate:
+    premise = found[0][0]
+    conclusions = [c for _, c, _, _ in found]
+    held = found[0][2]  # one premise: the same events
+    chance = max(ch for *_, ch in found)
+    if len(conclusions) == 1:
+        text = conclusions[0].text
+    else:
+        text = "(" + " && ".join(c.text for c in conclusions) + ")"
+    return Candidate(
+        id=f"{premise.id}_implies_" + "_and_".join(c.id for c in conclusions),
+        rule=f"{premise.negated} || {text}",
+        profile="relation",
+        fields=(*premise.fields, *(c.column.name for c in conclusions)),
+        message=f"when {premise.text}, {text}",
+        basis=f"held on all {held} events where {premise.text}; each conclusion fails on other events "
+        f"(chance {chance:.1g} if unrelated)",
+        # the chance test is the evidence: a premise of 12 events under which a conclusion of share
+        # 0.2 always held is no coincidence (0.2^12), however few 12 events are for a range
+        strength=max(support_factor(held), 1.0 - chance),
+        support=held,
+        kind="implies",
+    )
 
 
 def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
@@ -296,19 +511,101 @@ def _sum_candidate(total: Column, parts: Sequence[Column], settings: InferenceSe
     )
 
 
+def products(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
+    """A total that is the product of two other fields on every sample event (`total == nights * rate`).
+
+    Within the sums' rounding tolerance (a bill in cents of a rate in cents), each factor varying (a
+    constant factor is a fixed ratio, not a product of fields), and beyond chance: the share of
+    mismatched pairs (a_i * b_i, total_j) that agree anyway, raised to the n events, is at most
+    `relation_chance`. One product per total.
+    """
+    numeric = [c for c in cols if c.numeric]
+    out = []
+    for total in numeric:
+        for a, b in itertools.combinations([c for c in numeric if c is not total], 2):
+            cand = _product_candidate(total, a, b, settings)
+            if cand is not None:
+                out.append(cand)
+                break
+    return out
+
+
+def _product_candidate(total: Column, a: Column, b: Column, settings: InferenceSettings) -> Candidate | None:
+    cols = (a, b, total)
+    rows = [r for r in zip(a.values, b.values, total.values, strict=True) if None not in r]
+    if len(rows) < settings.min_values:
+        return None
+    tol = settings.sum_tolerance
+    if not all(abs(x * y - t) <= tol for x, y, t in rows):
+        return None
+    if len({x for x, _, _ in rows}) < 2 or len({y for _, y, _ in rows}) < 2:
+        return None  # a constant factor: a fixed ratio or a copy, not a product of two fields
+    if all(abs(t) <= tol for _, _, t in rows):
+        return None  # a product that is always zero says nothing
+    chance = chance_of_product(rows, tol)
+    if chance > settings.relation_chance:
+        return None
+    integer = all(c.field.type in ("int", "long") for c in cols)
+    if integer:
+        body = f"{a.name} * {b.name} == {total.name}"
+    else:
+        left = " * ".join(f"double({c.name})" if c.field.type in ("int", "long") else c.name for c in (a, b))
+        right = f"double({total.name})" if total.field.type in ("int", "long") else total.name
+        t = literal(tol, "double")
+        body = f"{left} - {right} <= {t} && {right} - {left} <= {t}"
+    return Candidate(
+        id=f"{total.name}_product",
+        rule=_null_guard(cols, body),
+        profile="relation",
+        fields=(a.name, b.name, total.name),
+        message=f"{total.name} must equal {a.name} * {b.name}",
+        basis=f"{a.name} * {b.name} = {total.name} on all {len(rows)} events"
+        + ("" if integer else f" (within {tol})")
+        + f" (chance {chance:.1g} if unrelated)",
+        strength=support_factor(len(rows)),
+        support=len(rows),
+        kind="product",
+    )
+
+
+def chance_of_product(rows: Sequence[tuple[Any, Any, Any]], tol: float) -> float:
+    """How likely the product matched the total on all n events if the total were unrelated to it:
+    p, the share of pairs (a_i * b_i, total_j) that agree, to the n-th power."""
+    n = len(rows)
+    totals = sorted(t for _, _, t in rows)
+    agree = 0
+    for x, y, _ in rows:
+        v = x * y
+        agree += bisect.bisect_right(totals, v + tol) - bisect.bisect_left(totals, v - tol)
+    return float((agree / (n * n)) ** n)
+
+
 def _implied_by_sums(
     found: list[Candidate], totals: list[Candidate], cols: Sequence[Column]
 ) -> list[Candidate]:
     """`part <= total` follows from `parts == total` when no part goes below zero: not a rule of its own."""
     nonnegative = {c.name for c in cols if c.numeric and all(v >= 0 for v in c.present)}
+    at_least_one = {c.name for c in cols if c.numeric and all(v >= 1 for v in c.present)}
     implied: set[tuple[str, ...]] = set()
     for total in totals:
         *parts, whole = total.fields
-        if all(p in nonnegative for p in parts):
+        if total.kind == "product":
+            # `b <= a * b` when a never goes below 1 and b below 0 (a rate under the bill of its nights)
+            a, b = parts
+            for part, other in ((a, b), (b, a)):
+                if part in nonnegative and other in at_least_one:
+                    implied.add((part, whole))
+        elif all(p in nonnegative for p in parts):
             implied.update((p, whole) for p in parts)
     return [c for c in found if c.fields not in implied]
 
 
 def profile(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
     totals = sums(cols, settings)
-    return _implied_by_sums(orders(cols, settings), totals, cols) + implications(cols, settings) + totals
+    summed = {c.fields[-1] for c in totals}
+    totals += [c for c in products(cols, settings) if c.fields[-1] not in summed]
+    within = [set(t.fields) for t in totals]
+    # what holds among the fields of a sum (a total above a part means the other parts are not zero)
+    # is what the sum already says
+    implied = [c for c in implications(cols, settings) if not any(set(c.fields) <= w for w in within)]
+    return _implied_by_sums(orders(cols, settings), totals, cols) + implied + totals

@@ -42,7 +42,8 @@ def test_the_blind_batch_loads_builds_and_is_reported_apart() -> None:
     blind = bench.selected([3])
     assert len(blind) >= 8 and len({d.domain for d in blind}) >= 3
     assert {d.domain for d in blind}.isdisjoint({d.domain for d in bench.selected([1, 2])})
-    assert len(bench.selected()) == len(bench.load_suite()) == len(blind) + len(bench.selected([1, 2]))
+    batches = {d.batch for d in bench.load_suite()}
+    assert len(bench.selected()) == len(bench.load_suite()) == sum(len(bench.selected([b])) for b in batches)
     ds = bench.build(blind[0])
     assert len(ds.holdout) == bench.suite.SIZES["holdout"] and len(ds.clean) == bench.suite.SIZES["clean"]
     assert len(ds.injected) == bench.suite.ERRORS_PER_KIND * len(ds.errors)
@@ -54,11 +55,13 @@ def test_the_blind_batch_loads_builds_and_is_reported_apart() -> None:
 
 def test_figures_are_grouped_by_batch_and_summed() -> None:
     one, two, three = bench.Score(inferred=4, gold=3, matched=2), bench.Score(inferred=1), bench.Score(gold=5)
-    groups = dict(bench.grouped({1: one, 2: two, 3: three}))
+    four = bench.Score(gold=7, matched=1)
+    groups = dict(bench.grouped({1: one, 2: two, 3: three, 4: four}))
     assert (groups["first 36 (fitted-to)"].inferred, groups["first 36 (fitted-to)"].gold) == (5, 3)
-    assert groups["blind (batch 3)"].gold == 5
-    assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (5, 8, 2)
-    assert [name for name, _ in bench.grouped({3: three})] == ["blind (batch 3)", "all"]
+    assert groups["batch 3 (seen, fitted-to)"].gold == 5
+    assert (groups["blind (batch 4)"].gold, groups["blind (batch 4)"].matched) == (7, 1)
+    assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (5, 15, 3)
+    assert [name for name, _ in bench.grouped({4: four})] == ["blind (batch 4)", "all"]
 
 
 def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
