@@ -3,6 +3,7 @@
     python bench/objective_inference.py                  # the suite: per dataset and overall
     python bench/objective_inference.py --quiet          # overall figures only
     python bench/objective_inference.py --autotest DIR   # + Auto-Test RT/ST-bench (a checkout, not shipped)
+    python bench/objective_inference.py --autotest DIR --autotest-half test   # its declared test half
     python bench/objective_inference.py --llm [--limit N] # + a model's proposals, from DWF_LLM_DEFAULT__*
     python bench/objective_inference.py --batch 3        # only the datasets of one batch (repeatable)
 
@@ -266,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--autotest", type=Path, help="a checkout of github.com/qixuchen/AutoTest (bench/autotest_columns.py)"
     )
+    ap.add_argument(
+        "--autotest-half",
+        choices=("dev", "test"),
+        help="only the dev (even index) or test (odd index) half of Auto-Test's columns",
+    )
     ap.add_argument("--llm", action="store_true", help="also with a model's proposals (DWF_LLM_DEFAULT__*)")
     ap.add_argument("--limit", type=int, help="only the first N datasets (a real model is slow)")
     ap.add_argument("--batch", type=int, action="append", help="only the datasets of this batch (repeatable)")
@@ -283,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.autotest is not None:
         from autotest_columns import report  # bench/ is on the path when run as a script
 
-        report(args.autotest)
+        report(args.autotest, args.autotest_half)
     return 0
 
 

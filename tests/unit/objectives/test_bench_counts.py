@@ -79,6 +79,9 @@ def test_autotest_scoring_on_a_toy_benchmark(tmp_path: Path) -> None:
         lines.append(f'{i},{h},"{gt!r}","{deb!r}",{len(vals)},"{vals!r}"')
     path.write_text("\n".join(lines) + "\n")
     cols = at.load_bench(path)
+    # the declared split: the benchmark's own index, even for dev, odd for test
+    assert [c.header for c in at.load_bench(path, "dev")] == ["ids", "names"]
+    assert [c.header for c in at.load_bench(path, "test")] == ["nums", "clean"]
     labels, preds = at.scores(cols, InferenceSettings())
     assert labels == [1, 1, 0, 0]  # ids, nums, clean, and the wrong prediction's extra negative
     assert preds[0] > 0 and preds[1] > 0 and preds[2] == 0.0 and preds[3] > 0
