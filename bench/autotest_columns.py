@@ -97,6 +97,19 @@ def detect(values: Sequence[str], settings: InferenceSettings) -> tuple[str, flo
         lo, hi = bounds(floats, settings, integer=False)
         outside = [v for v, x in zip(numbers, floats, strict=True) if x < lo or x > hi]
         return (outside[0], _score(len(outside), n)) if _few(outside, n) else None
+    words = [v for v in values if not any(ch.isdigit() for ch in v)]
+    if len(words) >= 0.8 * n:
+        # a column of words: a bare number in it is a placeholder or a misplaced cell (the types
+        # profile turned round), while words that differ in count or marks are just words
+        stray = [v for v in values if NUMBER.match(v.strip())]
+        if _few(stray, n):
+            return stray[0], _score(len(stray), n)
+        exact = {v: runs(v.strip()) for v in values}
+        code, seen = Counter(exact.values()).most_common(1)[0]
+        odd = [v for v in values if exact[v] != code]
+        if seen >= 0.9 * n and len(code) == 1 and _few(odd, n):
+            return odd[0], _score(len(odd), n)  # a code of one fixed length (`fl`, `nc`): `germany`
+        return None
     shapes = {v: tuple(c for c, _ in runs(v.strip())) for v in values}
     common, count = Counter(shapes.values()).most_common(1)[0]
     deviating = [v for v in values if shapes[v] != common]

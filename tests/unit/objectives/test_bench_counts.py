@@ -119,3 +119,15 @@ def test_llm_mode_adds_only_the_models_rules_that_pass_the_gates(
     with_model = bench.with_model("dwf-test-model")(ds, fields, InferenceSettings())
     assert llm_server.count() == 1  # one call for the dataset's input
     assert set(with_model) - set(alone) == {"size(card_last4) == 4"}  # the ghost field never passes
+
+
+def test_autotest_detector_reads_words_as_words() -> None:
+    import autotest_columns as at
+
+    s = InferenceSettings()
+    ships = ["balmoral", "freedom of the seas", "adonia", "aurora", "oriana", "arcadia", "azura", "0"]
+    assert at.detect(ships, s) == ("0", at._score(1, len(ships)))  # a bare number among names
+    names = ["erin", "elijah", "brandy", "robert", "michele", "carl matthew", "jonathan", "gavin"]
+    assert at.detect(names, s) is None  # a two-word name among one-word names is still a name
+    states = ["fl", "nc", "id", "va", "ca", "az", "ny", "tx", "wa", "or", "germany"]
+    assert at.detect(states, s) == ("germany", at._score(1, len(states)))  # a code of one fixed length
