@@ -132,6 +132,17 @@ def test_edited_and_pinned_rules_are_never_changed(status: str, origin: str, why
     assert merge_proposals(lock, [_p("r1", "amount > 0.0")]) == []  # same rule: nothing to say
 
 
+def test_every_proposal_is_merged_whatever_came_before_it() -> None:
+    lock = ObjectivesLock(
+        workflow="wf",
+        rules=[_rule("same", "amount > 0.0"), _rule("mine", "amount > 0.0", origin="edited")],
+    )
+    proposals = [_p("same", "amount > 0.0"), _p("mine", "amount > 5.0"), _p("new", "amount < 9.0")]
+    changes = merge_proposals(lock, proposals)
+    assert [(c.sign, c.id) for c in changes] == [("=", "mine"), ("+", "new")]
+    assert [r.id for r in lock.rules] == ["same", "mine", "new"]
+
+
 def test_a_proposal_no_longer_made_is_flagged_only_while_unreviewed() -> None:
     lock = ObjectivesLock(
         workflow="wf",
@@ -325,7 +336,8 @@ def test_split_sends_every_kth_event_to_the_held_out_part() -> None:
     whole = Sample("s", [{"i": i} for i in range(10)], lines=list(range(1, 11)))
     fit, held = split(whole, 0.3)  # k = round(1 / 0.3) = 3: events 2, 5, 8
     assert [e["i"] for e in held.events] == [2, 5, 8] and held.lines == [3, 6, 9]
-    assert [e["i"] for e in fit.events] == [0, 1, 3, 4, 6, 7, 9]
+    assert [e["i"] for e in fit.events] == [0, 1, 3, 4, 6, 7, 9] and fit.lines == [1, 2, 4, 5, 7, 8, 10]
+    assert fit.path == held.path == "s"
     _, half = split(whole, 0.9)  # k never below 2
     assert [e["i"] for e in half.events] == [1, 3, 5, 7, 9]
     _, quarter = split(whole, 0.25)
