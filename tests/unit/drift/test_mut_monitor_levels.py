@@ -194,3 +194,37 @@ def test_a_numeric_monitor_without_bins_cuts_the_reference_at_its_quantiles() ->
     assert rec.bins == 2 and rec.psi == pytest.approx(0.0, abs=1e-12)
     labels = {m.bin for m in rec.top_movers}
     assert len(labels) == 2 and any(label.startswith("(-inf, ") for label in labels)
+
+
+def test_a_window_one_monitor_never_saw_gives_no_record_for_it() -> None:
+    drift = DriftIR(
+        window=WindowIR(size_s=10),
+        monitors=(
+            DriftMonitorIR(id="a", field="x", min_count=1),
+            DriftMonitorIR(id="b", field="y", min_count=1),
+        ),
+    )
+    mon = DriftMonitor("wf", drift, {})
+    mon.observe({"a": 1, "b": 1}, 0)
+    mon.observe({"a": 1}, 10 * S)  # closes window 0: both monitors saw it
+    out = mon.flush()  # window 1: only monitor a has values
+    assert [r.monitor for r in out] == ["a"]
+    assert DriftMonitor("wf", drift, {}).flush() == []
+
+
+def test_a_numeric_window_counted_while_the_reference_was_open_is_folded_into_its_bins() -> None:
+    # allowed lateness keeps window 0 open while window 1 fills (still in the fine sketch); when window 0
+    # closes the quantile edges are fixed, and window 1 is scored in those bins
+    drift = DriftIR(
+        window=WindowIR(size_s=10, allowed_lateness_s=10),
+        monitors=(DriftMonitorIR(id="n", field="v", feature="numeric", quantile_bins=2, min_count=1),),
+    )
+    mon = DriftMonitor("wf", drift, {})
+    for t, v in ((1, 1.0), (2, 1.0), (3, 100.0), (4, 100.0), (11, 1.0), (12, 100.0)):
+        assert mon.observe({"n": v}, t * S) == []
+    closed = mon.observe({"n": 1.0}, 20 * S)  # closes window 0 (at 10 + 10): the reference
+    assert [r.reference for r in closed if isinstance(r, DriftRecord)] == ["building"]
+    scored = mon.flush()
+    assert [r.window_start_us for r in scored] == [10 * S, 20 * S]
+    w1 = scored[0]
+    assert w1.count == 2 and w1.bins == 2 and w1.psi == pytest.approx(0.0, abs=1e-12)
