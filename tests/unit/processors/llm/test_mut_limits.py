@@ -217,3 +217,31 @@ def test_aged_out_slots_leave_the_window_and_give_back_their_tokens() -> None:
     assert limiter.in_window == 2
     assert limiter._wait(10.0, 100) <= 0  # both finished at 0 and aged out at exactly 10
     assert limiter.in_window == 0
+
+
+def test_a_caller_cancelled_while_waiting_gives_its_concurrency_slot_back() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = RateLimiter(rpm=1, concurrency=1, window_s=10.0, smooth=False, clock=loop.time)
+        (await limiter.acquire()).finish()
+        waiting = asyncio.create_task(limiter.acquire())  # holds the slot while it waits for the window
+        await asyncio.sleep(1.0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        slot = await asyncio.wait_for(limiter.acquire(), timeout=100.0)  # a leaked slot: TimeoutError
+        slot.finish()
+        return loop.time()
+
+    assert run_virtual(main()) == pytest.approx(10.0)
+
+
+def test_a_limiter_serves_one_event_loop_after_another() -> None:
+    limiter = RateLimiter(concurrency=1)
+
+    async def one() -> int:
+        (await limiter.acquire(5)).finish(5)
+        return limiter.admitted
+
+    assert asyncio.run(one()) == 1
+    assert asyncio.run(one()) == 2  # fresh primitives for the second loop
