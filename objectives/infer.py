@@ -154,7 +154,7 @@ def _derived_totals_without_range(result: BoundaryResult) -> None:
     alarms at its edges (a long stay at a high rate is a large bill, not a wrong one); a wrong total
     breaks the product. Not so for a sum: which of net, tax and gross is the input the algebra does
     not say (a payslip's gross is the input, an invoice's gross the result), so each keeps its range."""
-    derived = {p.fields[-1] for p in result.proposals if p.kind == "product"}
+    derived = {p.fields[-1] for p in result.proposals if p.kind in ("product", "rate")}
     for p in list(result.proposals):
         if p.kind == "range" and p.fields and p.fields[0] in derived:
             result.proposals.remove(p)

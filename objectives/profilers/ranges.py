@@ -56,8 +56,33 @@ def spreads_by_factors(ordered: Sequence[float], settings: InferenceSettings) ->
     return abs(asymmetry(logs, settings)) < abs(asymmetry(ordered, settings))
 
 
+def amounts_and_absences(ordered: Sequence[float], settings: InferenceSettings) -> list[float]:
+    """The positive values of a quantity that is either absent (zero) or an amount spreading by factors
+    (sales at a reduced VAT rate: none for most traders, any size for the rest); else none. Zero is
+    the absence, as in the relations' zero conclusions; the amounts' own spread sets the top."""
+    if not ordered or ordered[0] != 0:
+        return []
+    positive = [v for v in ordered if v > 0]
+    if len(positive) < settings.min_values or not spreads_by_factors(positive, settings):
+        return []
+    return positive
+
+
+def log_scale(ordered: Sequence[float], settings: InferenceSettings) -> list[float]:
+    """The values whose spread is read on the log scale: all of them, or an absent-or-amount's amounts."""
+    if spreads_by_factors(ordered, settings):
+        return list(ordered)
+    return amounts_and_absences(ordered, settings)
+
+
 def bounds(values: Sequence[float], settings: InferenceSettings, integer: bool) -> tuple[float, float]:
     ordered = sorted(values)
+    positive = amounts_and_absences(ordered, settings)
+    if positive:
+        logs = [math.log(v) for v in positive]
+        l_hi = quantile(logs, settings.q_high)
+        widen = settings.range_tolerance * (l_hi - quantile(logs, settings.q_low))
+        return 0.0, nice_ceil(math.exp(l_hi + widen), integer)
     if spreads_by_factors(ordered, settings):
         logs = [math.log(v) for v in ordered]
         l_lo, l_hi = quantile(logs, settings.q_low), quantile(logs, settings.q_high)
@@ -108,7 +133,7 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     lo, hi = bounds(present, settings, integer)
     lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
-    scale = " on the log scale" if spreads_by_factors(sorted(present), settings) else ""
+    scale = " on the log scale" if log_scale(sorted(present), settings) else ""
     return [
         Candidate(
             id=f"{col.name}_range",

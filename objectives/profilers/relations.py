@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from dana_workflows.objectives.profilers import units
@@ -125,6 +126,10 @@ class _Premise:
     covers: frozenset[Any]  # the premise column's values under which the premise holds
     reads: tuple[str, ...] = ()  # the fields the premise reads, when not its column (an order a <= b)
     chance_share: float = 1.0  # its family's share of the chance budget (an order premise is searched)
+    # how far it reaches past the values the sample shows: 0 the values themselves (a category, a
+    # flag), 1 a cut on a small scale, 2 a cut on a measured quantity (put in a gap the sample only
+    # brackets), 3 an order of two fields
+    reach: int = 0
 
     def holds(self, value: Any) -> bool:
         return value is not None and value in self.covers
@@ -196,8 +201,10 @@ def _order_premises(cols: Sequence[Column], settings: InferenceSettings) -> list
         share = 1.0 / len(pairs)
         reads = (a.name, b.name)
         out += [
-            _Premise(column, f"{a.name}_le_{b.name}", le, f"{guard}{gt}", frozenset({True}), reads, share),
-            _Premise(column, f"{a.name}_gt_{b.name}", gt, f"{guard}{le}", frozenset({False}), reads, share),
+            _Premise(column, f"{a.name}_le_{b.name}", le, f"{guard}{gt}", frozenset({True}), reads, share, 3),
+            _Premise(
+                column, f"{a.name}_gt_{b.name}", gt, f"{guard}{le}", frozenset({False}), reads, share, 3
+            ),
         ]
     return out
 
@@ -248,7 +255,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
         top = values[below - 1]
         chosen = frozenset(values[:below])
         text, negated = f"{p.name} <= {literal(top, t)}", f"{guard}{p.name} > {literal(top, t)}"
-        out.append(_Premise(p, f"{p.name}_le", text, negated, chosen))
+        out.append(_Premise(p, f"{p.name}_le", text, negated, chosen, reach=1))
     above = 0
     while above < len(values) - 1 and held[values[-1 - above]]:
         above += 1
@@ -256,7 +263,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
         bottom = values[-above]
         chosen = frozenset(values[-above:])
         text, negated = f"{p.name} >= {literal(bottom, t)}", f"{guard}{p.name} < {literal(bottom, t)}"
-        out.append(_Premise(p, f"{p.name}_ge", text, negated, chosen))
+        out.append(_Premise(p, f"{p.name}_ge", text, negated, chosen, reach=1))
     return out
 
 
@@ -306,7 +313,9 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
             cut = math.floor(cut)
         lit = literal(cut, t)
         chosen = frozenset(v for v in values if v > cut)
-        out.append(_Premise(p, f"{p.name}_gt", f"{p.name} > {lit}", f"{guard}{p.name} <= {lit}", chosen))
+        out.append(
+            _Premise(p, f"{p.name}_gt", f"{p.name} > {lit}", f"{guard}{p.name} <= {lit}", chosen, reach=2)
+        )
     j = 0
     while held[values[j]]:
         j += 1
@@ -316,7 +325,9 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
             cut = math.ceil(cut)
         lit = literal(cut, t)
         chosen = frozenset(v for v in values if v < cut)
-        out.append(_Premise(p, f"{p.name}_lt", f"{p.name} < {lit}", f"{guard}{p.name} >= {lit}", chosen))
+        out.append(
+            _Premise(p, f"{p.name}_lt", f"{p.name} < {lit}", f"{guard}{p.name} >= {lit}", chosen, reach=2)
+        )
     return out
 
 
@@ -361,7 +372,8 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
             if chance > settings.relation_chance * premise.chance_share:
                 continue
             by_premise.setdefault((premise.text, premise.negated), []).append((premise, c, len(held), chance))
-    found, equivalences = _without_defaults(_restated(by_premise))
+    found, pairs = _without_redundant(*_without_defaults(_restated(by_premise)))
+    equivalences = [_equivalence(*pair) for pair in pairs]
     # an order premise of the same two fields and conclusion column as an equivalence is a part of it
     covered = {(frozenset(e.fields[:-1]), e.fields[-1]) for e in equivalences}
     found = [f for f in found if not f[0].reads or (frozenset(f[0].reads), f[1].column.name) not in covered]
@@ -383,6 +395,71 @@ def _restated(by_premise: dict[tuple[str, str], list[Found]]) -> list[Found]:
     return [f for f in found if f[0].reads or (f[0].column.name, f[1].column.name) not in by_order]
 
 
+def _selects(premise: _Premise) -> frozenset[int]:
+    """The sample events where the premise holds."""
+    return frozenset(i for i, x in enumerate(premise.column.values) if premise.holds(x))
+
+
+def _simplicity(premise: _Premise) -> tuple[int, int, bool, int, str]:
+    """Fewer fields first, then the premise that reaches least past the sample's values (a category
+    before a cut put in a gap of the sample), an order written in its names' order (`a <= b` and
+    `b > a` are one order: the same one is kept for every conclusion), then the shorter."""
+    reads = premise.reads
+    return (
+        len(premise.fields),
+        premise.reach,
+        reads != tuple(sorted(reads)),
+        len(premise.text),
+        premise.text,
+    )
+
+
+def _without_redundant(
+    found: list[Found], equivalences: list[Equivalence]
+) -> tuple[list[Found], list[Equivalence]]:
+    """One finding, said once: an implication whose premise selects no sample event outside another's
+    premise, and whose conclusions are among the other's, adds no evidence of its own.
+
+    Every event that supports it supports the other too, so the sample cannot tell them apart, and
+    the wider premise explains it. Where fields are zero together (a return with no income has no
+    taxable income, tax, withholding or balance), each order between two of them (`dependents >
+    total_tax`, `taxable_income <= withholding`, ...) selects some of the same all-zero events and
+    would restate the one finding, as `a > b` and `b <= a` restate each other. Of premises that select
+    the same events with the same conclusions, the simplest is kept (`_simplicity`). An equivalence
+    says two implications (each side of its premise); it goes only when both are said elsewhere.
+    Run after the defaults are settled, so a narrower premise is never given up for a wider one that
+    is then dropped as a default.
+    """
+    groups: dict[tuple[str, str], list[Found]] = {}
+    for f in found:
+        groups.setdefault((f[0].text, f[0].negated), []).append(f)
+    # a unit: its halves (events selected, conclusions) and how simple its premise is
+    units: list[tuple[list[tuple[frozenset[int], frozenset[str]]], tuple[int, int, bool, int, str]]] = []
+    for group in groups.values():
+        units.append(
+            ([(_selects(group[0][0]), frozenset(c.text for _, c, _, _ in group))], _simplicity(group[0][0]))
+        )
+    for side, other in equivalences:
+        halves = [(_selects(f[0]), frozenset({f[1].text})) for f in (side, other)]
+        units.append((halves, _simplicity(side[0])))
+
+    def said_elsewhere(u: int, half: tuple[frozenset[int], frozenset[str]]) -> bool:
+        events, says = half
+        for v, (halves, simple) in enumerate(units):
+            for e, c in halves:
+                if v == u or not (events <= e and says <= c):
+                    continue
+                if (events, says) != (e, c) or simple < units[u][1]:
+                    return True
+        return False
+
+    kept = [not all(said_elsewhere(u, h) for h in units[u][0]) for u in range(len(units))]
+    # decided on the whole set first, so two units that restate each other are judged alike
+    n = len(groups)
+    found = [f for keep, group in zip(kept[:n], groups.values(), strict=True) if keep for f in group]
+    return found, [e for keep, e in zip(kept[n:], equivalences, strict=True) if keep]
+
+
 def _opposite(c1: _Conclusion, c2: _Conclusion) -> bool:
     return c1.column is c2.column and bool(c1.side) and bool(c2.side) and c1.side != c2.side
 
@@ -393,7 +470,10 @@ def _split(p1: _Premise, p2: _Premise) -> bool:
     return p1.column is p2.column and not p1.covers & p2.covers and (p1.covers | p2.covers) == values
 
 
-def _without_defaults(found: list[Found]) -> tuple[list[Found], list[Candidate]]:
+Equivalence = tuple[Found, Found]  # the side it is said from, then the opposite side
+
+
+def _without_defaults(found: list[Found]) -> tuple[list[Found], list[Equivalence]]:
     """Two implications that split one premise column in two and conclude opposite sides of a flag.
 
     When the premise column has only two values (an order `a <= b` or its reverse, a category of two)
@@ -404,9 +484,9 @@ def _without_defaults(found: list[Found]) -> tuple[list[Found], list[Candidate]]
     low-risk claim an assessor refers). The wider one is dropped; on a tie both stay.
     """
     drop: set[int] = set()
-    equivalences: list[Candidate] = []
-    for i, (p1, c1, n1, ch1) in enumerate(found):
-        for j, (p2, c2, n2, ch2) in enumerate(found):
+    equivalences: list[Equivalence] = []
+    for i, (p1, c1, n1, _) in enumerate(found):
+        for j, (p2, c2, n2, _) in enumerate(found):
             if j <= i or i in drop or j in drop or not _opposite(c1, c2) or not _split(p1, p2):
                 continue
             binary = len(p1.covers) == 1 and len(p2.covers) == 1
@@ -414,14 +494,15 @@ def _without_defaults(found: list[Found]) -> tuple[list[Found], list[Candidate]]
             if binary and not guarded_:
                 drop.update((i, j))
                 # said from the side that holds more often: `(defects <= acceptance) == (result == "pass")`
-                p, c = (p1, c1) if n1 >= n2 else (p2, c2)
-                equivalences.append(_equivalence(p, c, n1 + n2, max(ch1, ch2)))
+                equivalences.append((found[i], found[j]) if n1 >= n2 else (found[j], found[i]))
             elif n1 != n2:
                 drop.add(j if n2 > n1 else i)
     return [f for k, f in enumerate(found) if k not in drop], equivalences
 
 
-def _equivalence(premise: _Premise, c: _Conclusion, support: int, chance: float) -> Candidate:
+def _equivalence(side: Found, other: Found) -> Candidate:
+    premise, c = side[0], side[1]
+    support, chance = side[2] + other[2], max(side[3], other[3])
     return Candidate(
         id=f"{premise.id}_iff_{c.id}",
         rule=f"({premise.text}) == ({c.text})",
@@ -462,36 +543,86 @@ def _implication(found: list[Found]) -> Candidate:
 
 
 def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
+    """Totals of 2-3 parts (`net + vat == gross`), and balances of three where one part is taken away
+    (`output_vat + other_vat - input_vat == net_vat`: inflows less an outflow).
+
+    A sum that follows from those already found says nothing new (`dow + payload + fuel == takeoff`
+    beside `dow + payload == zfw` and `zfw + fuel == takeoff`), and one that does not is a finding of
+    its own even for a total that already has one (`landing + trip_fuel == takeoff`): each relation is
+    a vector of +1/-1 over the fields, and only one that raises the rank of those kept is offered.
+    Smaller first, plain sums before balances.
+    """
     numeric = [c for c in cols if c.numeric]
     out = []
-    taken: set[str] = set()
+    kept = _Span()
     for size in range(2, MAX_ADDENDS + 1):
-        for total in numeric:
-            if total.name in taken:
-                continue
-            for parts in itertools.combinations([c for c in numeric if c is not total], size):
-                cand = _sum_candidate(total, parts, settings)
-                if cand is not None:
-                    out.append(cand)
-                    taken.add(total.name)
-                    break
+        for taken_away in (False, True) if size == MAX_ADDENDS else (False,):
+            # a balance goes below zero where its parts do not: such a field is tried as the total first
+            totals = (
+                sorted(numeric, key=lambda c: not any(v < 0 for v in c.present)) if taken_away else numeric
+            )
+            for total in totals:
+                for parts in itertools.combinations([c for c in numeric if c is not total], size):
+                    for minus in parts if taken_away else (None,):
+                        coefs = {p.name: -1 if p is minus else 1 for p in parts} | {total.name: -1}
+                        if kept.spans(coefs):
+                            continue
+                        cand = _sum_candidate(total, parts, settings, minus)
+                        if cand is not None:
+                            out.append(cand)
+                            kept.add(coefs)
     return out
 
 
-def _sum_candidate(total: Column, parts: Sequence[Column], settings: InferenceSettings) -> Candidate | None:
+class _Span:
+    """The relations kept, as rows of a matrix in echelon form over the fields (exact fractions)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, dict[str, Fraction]]] = []  # (pivot field, row)
+
+    def _reduce(self, coefs: dict[str, int]) -> dict[str, Fraction]:
+        v = {k: Fraction(c) for k, c in coefs.items()}
+        for pivot, row in self.rows:
+            f = v.get(pivot, Fraction(0))
+            if f:
+                for k, c in row.items():
+                    v[k] = v.get(k, Fraction(0)) - f * c
+        return {k: c for k, c in v.items() if c}
+
+    def spans(self, coefs: dict[str, int]) -> bool:
+        return not self._reduce(coefs)
+
+    def add(self, coefs: dict[str, int]) -> None:
+        v = self._reduce(coefs)
+        pivot = min(v)
+        row = {k: c / v[pivot] for k, c in v.items()}
+        reduced = []
+        for p, r in self.rows:  # keep the pivot out of every other row
+            f = r.get(pivot, Fraction(0))
+            if f:
+                r = {k: r.get(k, Fraction(0)) - f * row.get(k, Fraction(0)) for k in {*r, *row}}
+                r = {k: c for k, c in r.items() if c}
+            reduced.append((p, r))
+        self.rows = [*reduced, (pivot, row)]
+
+
+def _sum_candidate(
+    total: Column, parts: Sequence[Column], settings: InferenceSettings, minus: Column | None = None
+) -> Candidate | None:
     types = {p.field.type for p in parts}
     if len(types) != 1:
         return None  # CEL adds only like types
     cols = (*parts, total)
+    sign = [-1 if p is minus else 1 for p in parts]
     rows = [r for r in zip(*(c.values for c in cols), strict=True) if None not in r]
     if len(rows) < settings.min_values:
         return None
     tol = settings.sum_tolerance
-    if not all(abs(sum(r[:-1]) - r[-1]) <= tol for r in rows):
+    if not all(abs(sum(g * v for g, v in zip(sign, r[:-1], strict=True)) - r[-1]) <= tol for r in rows):
         return None
     if all(all(v == 0 for v in r[:-1]) for r in rows) or any(all(v == 0 for v in c.present) for c in parts):
         return None  # a part that is always zero adds nothing
-    added = " + ".join(p.name for p in parts)
+    added = " + ".join(p.name for p in parts if p is not minus) + (f" - {minus.name}" if minus else "")
     integer = types <= {"int", "long"} and total.field.type in ("int", "long")
     if integer:
         body = f"{added} == {total.name}"
@@ -499,7 +630,7 @@ def _sum_candidate(total: Column, parts: Sequence[Column], settings: InferenceSe
         t = literal(tol, "double")
         body = f"{added} - {total.name} <= {t} && {total.name} - ({added}) <= {t}"
     return Candidate(
-        id=f"{total.name}_sum",
+        id=f"{total.name}_{'balance' if minus else 'sum'}",
         rule=_null_guard(cols, body),
         profile="relation",
         fields=tuple(c.name for c in cols),
@@ -507,7 +638,7 @@ def _sum_candidate(total: Column, parts: Sequence[Column], settings: InferenceSe
         basis=f"{added} = {total.name} on all {len(rows)} events" + ("" if integer else f" (within {tol})"),
         strength=support_factor(len(rows)),
         support=len(rows),
-        kind="sum",
+        kind="balance" if minus else "sum",
     )
 
 
@@ -580,6 +711,84 @@ def chance_of_product(rows: Sequence[tuple[Any, Any, Any]], tol: float) -> float
     return float((agree / (n * n)) ** n)
 
 
+MAX_RATE_DIGITS = 3  # a rate set by policy is written with few digits (19%, 7%, 0.075, 1.5)
+
+
+def rates(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
+    """A field that is a fixed multiple of another on every sample event (`vat == 0.19 * sales`).
+
+    A product with a constant factor: the constant is not a field, so it is read off the sample. Every
+    event with the base set bounds it to [(a - tol) / b, (a + tol) / b]; the bounds of all events must
+    meet, and in what is left there must be a number of at most MAX_RATE_DIGITS significant digits (a
+    rate is a policy's number; a ratio that needs more digits to fit is a measurement, or chance). The
+    base must vary (one base value fits any ratio), the result must not be always zero, k is neither 0
+    nor 1 (a copy is not a rate), and the match must be beyond chance as for a product: the share of
+    pairs (k * b_i, a_j) that agree anyway, to the n-th power, at most `relation_chance`. One rate per
+    result, and of `a == k * b` and `b == a / k` the one with the rounder constant (then k < 1).
+    """
+    numeric = [c for c in cols if c.numeric]
+    found: dict[frozenset[str], tuple[tuple[int, bool], Candidate]] = {}
+    results: set[str] = set()
+    for a, b in itertools.permutations(numeric, 2):
+        if a.name in results:
+            continue
+        fit = _rate_fit(a, b, settings)
+        if fit is None:
+            continue
+        k, cand = fit
+        key = frozenset((a.name, b.name))
+        rank = (len(format(k, ".10g").replace("0.", "").strip("0")), k > 1)
+        if key not in found or rank < found[key][0]:
+            found[key] = (rank, cand)
+            results.add(a.name)
+    return [cand for _, cand in found.values()]
+
+
+def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float, Candidate] | None:
+    rows = [(y, x) for y, x in zip(a.values, b.values, strict=True) if x is not None and y is not None]
+    if len(rows) < settings.min_values:
+        return None
+    tol = settings.sum_tolerance
+    if len({x for _, x in rows if x != 0}) < 2 or all(abs(y) <= tol for y, _ in rows):
+        return None
+    lo, hi = -math.inf, math.inf
+    for y, x in rows:
+        if x == 0:
+            if abs(y) > tol:
+                return None
+            continue
+        low, high = sorted(((y - tol) / x, (y + tol) / x))
+        lo, hi = max(lo, low), min(hi, high)
+        if lo > hi:
+            return None
+    k = roundest(lo, hi, closed_low=True) if lo < hi else lo
+    if not lo <= k <= hi or k in (0.0, 1.0) or float(format(k, f".{MAX_RATE_DIGITS}g")) != k:
+        return None
+    chance = chance_of_product([(k, x, y) for y, x in rows], tol)
+    if chance > settings.relation_chance:
+        return None
+
+    def num(c: Column) -> str:
+        return f"double({c.name})" if c.field.type in ("int", "long") else c.name
+
+    kx = f"{literal(k, 'double')} * {num(b)}"
+    t = literal(tol, "double")
+    body = f"{num(a)} - {kx} <= {t} && {kx} - {num(a)} <= {t}"
+    return k, Candidate(
+        id=f"{a.name}_rate",
+        rule=_null_guard((b, a), body),
+        profile="relation",
+        fields=(b.name, a.name),
+        message=f"{a.name} must equal {literal(k, 'double')} * {b.name}",
+        basis=f"{a.name} = {literal(k, 'double')} * {b.name} on all {len(rows)} events (within {tol}; "
+        f"the roundest constant all of them allow; chance {chance:.1g} if unrelated)",
+        strength=support_factor(len(rows)),
+        support=len(rows),
+        kind="rate",
+        refine={"rate": k},  # the constant, for the orders it implies (refinement widens no rate)
+    )
+
+
 def _implied_by_sums(
     found: list[Candidate], totals: list[Candidate], cols: Sequence[Column]
 ) -> list[Candidate]:
@@ -589,13 +798,19 @@ def _implied_by_sums(
     implied: set[tuple[str, ...]] = set()
     for total in totals:
         *parts, whole = total.fields
-        if total.kind == "product":
+        if total.kind == "rate":
+            # `a == k * b` with b never below zero: a <= b when k < 1, b <= a when k > 1
+            base, result = parts[0], whole
+            k = float(total.refine["rate"])
+            if base in nonnegative:
+                implied.add((result, base) if k < 1 else (base, result))
+        elif total.kind == "product":
             # `b <= a * b` when a never goes below 1 and b below 0 (a rate under the bill of its nights)
             a, b = parts
             for part, other in ((a, b), (b, a)):
                 if part in nonnegative and other in at_least_one:
                     implied.add((part, whole))
-        elif all(p in nonnegative for p in parts):
+        elif total.kind == "sum" and all(p in nonnegative for p in parts):
             implied.update((p, whole) for p in parts)
     return [c for c in found if c.fields not in implied]
 
@@ -604,6 +819,10 @@ def profile(cols: Sequence[Column], settings: InferenceSettings) -> list[Candida
     totals = sums(cols, settings)
     summed = {c.fields[-1] for c in totals}
     totals += [c for c in products(cols, settings) if c.fields[-1] not in summed]
+    # a rate is its own finding beside a sum of the same field (vat == 0.19 * sales, and vat is a part
+    # of the return's balance), but a product already says how the field is made
+    made = {c.fields[-1] for c in totals if c.kind == "product"}
+    totals += [c for c in rates(cols, settings) if c.fields[-1] not in made]
     within = [set(t.fields) for t in totals]
     # what holds among the fields of a sum (a total above a part means the other parts are not zero)
     # is what the sum already says
