@@ -55,6 +55,9 @@ def test_names_chain_template_and_outputs_of_a_compiled_step() -> None:
     assert [f.name for f in p.naive_output.fields] == ["decision", "share", CONFIDENCE]
     assert [f.name for f in p.verify_output.fields] == ["decision", "share", VIOLATED]
     assert [f.name for f in p.perceive_output.fields] == ["proceed", "failed_check"]
+    # the schema names the model is sent: the step's output name with the call's suffix
+    assert (p.output.name, p.perceive_output.name) == ("wf_judge", "wf_judge_perceive")
+    assert (p.combined_output.name, p.naive_output.name) == ("wf_judge_poet", "wf_judge_naive")
 
 
 def test_a_step_with_checks_and_its_own_confidence_field() -> None:
