@@ -175,3 +175,44 @@ async def test_a_cache_hit_makes_no_call_and_a_stored_prompt_is_kept(llm_server:
     assert msgs[1] == {"role": "user", "content": "my car was stolen"}
     assert first.audit["gen_ai.output.messages"][0]["role"] == "assistant"
     assert second.audit["gen_ai.output.messages"] == first.audit["gen_ai.output.messages"]
+
+
+async def test_a_failed_repair_call_is_named_in_the_error(llm_server: LLMServerHandle) -> None:
+    llm_server.faults(malformed_json={"first": 1}, server_error={"every": 2})
+    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url), retry=RetryConfig(max_attempts=1))
+    try:
+        res = await c.complete(_req())
+    finally:
+        await c.aclose()
+    assert [e["status"] for e in llm_server.log()] == [200, 500]
+    assert res.error is not None and res.error.startswith(
+        "invalid output from dwf-test-model (the reply is not valid"
+    )
+    assert "; the repair call failed: HTTP 500: " in res.error
+    assert res.audit["error.type"] == "output_invalid" and res.audit["dwf.llm.repairs"] == 1
+
+
+async def test_a_call_the_endpoint_limits_can_never_admit_gives_the_step_slot_back(
+    llm_server: LLMServerHandle,
+) -> None:
+    from dana_workflows.processors.llm.limits import LimitError
+
+    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url, tpm=10), retry=QUICK)
+    step = RateLimiter(concurrency=1, name="step")
+    try:
+        with pytest.raises(LimitError, match="lower max_tokens or raise tpm"):
+            await c.complete(_req(limiter=step))
+        slot = await step.acquire()  # concurrency 1: given back, or this would wait for ever
+        slot.finish()
+    finally:
+        await c.aclose()
+    assert llm_server.count() == 0
+
+
+def test_one_sdk_client_per_endpoint_key_and_loop_outside_a_loop_too() -> None:
+    c = LLMClient()
+    a = LLMEndpoint(base_url="http://127.0.0.1:9/v1")
+    first = c._client(a)
+    assert c._client(a) is first
+    assert c._client(LLMEndpoint(base_url="http://127.0.0.1:9/v1", api_key="sk-other")) is not first  # type: ignore[arg-type]
+    assert c._client(LLMEndpoint(base_url="http://127.0.0.1:8/v1")) is not first
