@@ -2,6 +2,7 @@
 and the verification are calls like the first, admitted against the step's hourly budget with the step
 context's clock, and their spend is counted. Against the project's test server, with the scripted model
 of test_poet_phases (its rules: a "fixable" claim first breaks share_ok, then is fixed when sent back).
+A send-back or a verification call that fails fails the event, naming which call (the recovery takes over).
 """
 
 from __future__ import annotations
@@ -44,3 +45,41 @@ async def test_a_verification_under_a_budget_is_admitted_and_counted(
     assert s["calls"] == {"combined": 1, "verify": 1}
     ledger = client.efficiency.ledger("wf.decide", BudgetIR(tokens_per_hour=1_000_000))
     assert ledger.tokens == s["tokens"]["input"] + s["tokens"]["output"]
+
+
+async def _process(proc: LLMProcessor, c: LLMClient, env: object) -> object:
+    from dana_workflows.processors.base import StepContext
+
+    return await proc.process(env, StepContext(clock=lambda: 0, llm=c))  # type: ignore[arg-type]
+
+
+async def test_a_failed_send_back_call_fails_the_event_naming_the_rule(llm_server: LLMServerHandle) -> None:
+    from dana_workflows.core.settings import LLMEndpoint
+    from dana_workflows.processors.base import OutcomeKind
+    from dana_workflows.processors.llm import RetryConfig
+
+    llm_server.faults(server_error={"every": 2})  # the second request: the send-back
+    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url), retry=RetryConfig(max_attempts=1))
+    try:
+        out = await _process(LLMProcessor(step(), "wf"), c, envelope("fixable"))
+    finally:
+        await c.aclose()
+    assert out.kind is OutcomeKind.FAIL  # type: ignore[attr-defined]
+    assert out.error.startswith("llm step 'decide': the send-back for share_ok failed: all models failed: ")  # type: ignore[attr-defined]
+    assert [(p.name, p.decision) for p in out.phases][-1] == ("enforce", "error")  # type: ignore[attr-defined]
+
+
+async def test_a_failed_verification_call_fails_the_event(llm_server: LLMServerHandle) -> None:
+    from dana_workflows.core.settings import LLMEndpoint
+    from dana_workflows.processors.base import OutcomeKind
+    from dana_workflows.processors.llm import RetryConfig
+
+    llm_server.faults(server_error={"every": 2})  # the second request: the verification
+    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url), retry=RetryConfig(max_attempts=1))
+    try:
+        out = await _process(LLMProcessor(step(), "wf"), c, envelope("fraud", amount=5000.0))
+    finally:
+        await c.aclose()
+    assert out.kind is OutcomeKind.FAIL  # type: ignore[attr-defined]
+    assert out.error.startswith("llm step 'decide': the verification call failed: all models failed: ")  # type: ignore[attr-defined]
+    assert [(p.name, p.decision) for p in out.phases][-1] == ("enforce", "error")  # type: ignore[attr-defined]
