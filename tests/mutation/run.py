@@ -198,11 +198,12 @@ def uncollectable(workdir: Path, tests: list[str]) -> list[str]:
     return broken
 
 
-def write_config(workdir: Path, groups: list[str]) -> None:
+def write_config(workdir: Path, groups: list[str], deselected: list[str] | None = None) -> None:
     patterns = sorted({p for g in groups for p in GROUPS[g][0]})
     tests = sorted({t for g in groups for t in GROUPS[g][1] if (workdir / t).exists()})
     ignored = [*DESELECT, *uncollectable(workdir, tests)]
     deselect = [arg for path in ignored for arg in ("--ignore", path)]
+    deselect += [arg for node in deselected or () for arg in ("--deselect", node)]
     deselect += [
         arg
         for node in E2E_TOO_SLOW
@@ -349,6 +350,13 @@ def main() -> None:
     parser.add_argument("--worktree", action="store_true", help="test the working tree instead of --ref")
     parser.add_argument("--install", action="store_true", help=f"pip install {MUTMUT} first")
     parser.add_argument("--out", type=Path, default=None, help="the JSON summary (default: workdir)")
+    parser.add_argument(
+        "--deselect",
+        action="append",
+        default=[],
+        metavar="NODE_ID",
+        help="leave out a test that fails on the measured commit (say so next to the figure)",
+    )
     args = parser.parse_args()
     unknown = set(args.groups) - set(GROUPS)
     if unknown:
@@ -366,10 +374,18 @@ def main() -> None:
     if not (args.reuse and (workdir / "mutants").is_dir()):
         log.unlink(missing_ok=True)
         copy_tree(workdir, None if args.worktree else args.ref)
-        write_config(workdir, args.groups)
+        write_config(workdir, args.groups, args.deselect)
         # generates every mutant and runs the selected tests once; a pattern that matches no mutant stops it
         # there (mutmut asserts), before any mutant runs
         mutmut(workdir, ["run", "no-such-mutant"], args.jobs, log, check=False)
+        if "failed to collect stats" in log.read_text(errors="replace"):
+            # a selected test fails on this tree (mutmut runs them with -x and shows no output): stop here
+            # rather than fail again after the sample's clean run; find it, fix it or leave it out
+            raise SystemExit(
+                f"a selected test fails on this tree, so mutmut cannot map tests to functions; find it with "
+                f"`cd {workdir}/mutants && MUTANT_UNDER_TEST=stats python -m pytest -x -q -p no:randomly "
+                f"--rootdir=. <the tests of the group>`, then fix it or run again with --deselect NODE_ID"
+            )
     results = read_results(workdir)
     if not results:
         raise SystemExit(f"mutmut generated no mutants; see {log}")
