@@ -47,7 +47,7 @@ def check_rule(expr: str, fields: Mapping[str, FieldIR]) -> str:
         compiled = compile_expr(expr)
     except ExpressionError as exc:
         return str(exc)
-    unknown = [v for v in compiled.variables if v not in fields and v not in RESERVED]
+    unknown = [v for v in compiled.fields_read if v not in fields and v not in RESERVED]
     if unknown:
         return f"reads {', '.join(repr(v) for v in unknown)}, not a field here"
     tree = parse_subset(expr)
@@ -61,7 +61,7 @@ def check_rule(expr: str, fields: Mapping[str, FieldIR]) -> str:
 
 
 def _witness_problem(compiled: CompiledExpr, fields: Mapping[str, FieldIR]) -> str:
-    for scope in _witness_scopes(compiled.variables, fields):
+    for scope in _witness_scopes(compiled.fields_read, fields):
         try:
             result = compiled.evaluate(scope)
         except EvaluationError as exc:

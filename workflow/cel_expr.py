@@ -9,6 +9,7 @@ DWF_CEL_NATIVE=0 turns it off (to compare, or to rule it out).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,16 @@ class ExpressionError(ValueError):
     """An expression that does not compile; the message says where and why."""
 
 
+# CEL's comprehension macros bind their own variable (`xs.all(x, x > 0)`); cel-python lists it among
+# the program's variables, but it is not something the expression reads from the event.
+_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists_one|exists|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
+def macro_bound_names(source: str) -> frozenset[str]:
+    """The names comprehension macros bind in `source` (`t` in `tags.exists(t, t == 'x')`)."""
+    return frozenset(_MACRO_BINDING.findall(source))
+
+
 class EvaluationError(RuntimeError):
     """An expression that failed on one event (missing field, wrong types, division by zero)."""
 
@@ -44,6 +55,12 @@ class CompiledExpr:
     variables: tuple[str, ...]
     uses_functions: bool
     native: Native | None = None
+
+    @property
+    def fields_read(self) -> tuple[str, ...]:
+        """The variables the expression reads from its scope: every variable but a macro's own."""
+        bound = macro_bound_names(self.source)
+        return tuple(v for v in self.variables if v not in bound) if bound else self.variables
 
     def bindings(self, scope: Mapping[str, Any]) -> dict[str, Any]:
         """The values this expression reads (recorded in rule results)."""

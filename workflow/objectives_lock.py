@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
 from dana_workflows.workflow.cel_expr import ExpressionError, compile_expr
 from dana_workflows.workflow.ir import (
     FieldIR,
@@ -112,9 +113,10 @@ def read_lock(path: Path) -> ObjectivesLock:
     except OSError as exc:
         raise LockError(f"{path}: cannot read ({exc.strerror})") from None
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise LockError(f"{path}{where}: not valid YAML; fix it or delete the file and infer again") from None
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
+        problem = f"not valid YAML ({yaml_error_problem(exc)})"
+        raise LockError(f"{path}{where}: {problem}; fix it or delete the file and infer again") from None
     try:
         return ObjectivesLock.model_validate(data)
     except ValidationError as exc:
@@ -172,7 +174,8 @@ def lock_problems(lock: ObjectivesLock, ir: WorkflowIR) -> list[str]:
         except ExpressionError as exc:
             problems.append(f"{name}: {str(exc).splitlines()[0]}")
             continue
-        missing = [v for v in compiled.variables if v not in boundaries[r.target] and v not in RESERVED_WORDS]
+        known = boundaries[r.target]
+        missing = [v for v in compiled.fields_read if v not in known and v not in RESERVED_WORDS]
         if missing:
             problems.append(f"{name}: reads {', '.join(missing)}, not a field at {r.target}")
     return problems

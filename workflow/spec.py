@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
 from dana_workflows.workflow.cel_expr import compile_expr
 from dana_workflows.workflow.errors import SpecError, SpecProblem
 from dana_workflows.workflow.ir import (
@@ -79,11 +80,9 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        raise SpecError(
-            [SpecProblem(file, line, "<yaml>", f"not valid YAML: {exc}", "fix the YAML syntax")]
-        ) from None
+        line = yaml_error_line(exc) or 0
+        problem = f"not valid YAML: {yaml_error_problem(exc)}"
+        raise SpecError([SpecProblem(file, line, "<yaml>", problem, "fix the YAML syntax")]) from None
     if not isinstance(doc, CommentedMap):
         raise SpecError(
             [SpecProblem(file, 1, "<root>", "a spec is a mapping", "start with 'workflow: NAME'")]
@@ -316,8 +315,8 @@ def _check_steps(
 
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
     compiled = compile_expr(expr)
-    for var in compiled.variables:
-        if var in fields or var in RESERVED_VARIABLES or _bound_by_macro(expr, var):
+    for var in compiled.fields_read:
+        if var in fields or var in RESERVED_VARIABLES:
             continue
         refused = refused_field(c.problems, var)
         if refused is not None:  # a follow-on error: say why the field is missing, and where
@@ -328,10 +327,3 @@ def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) 
         allowed = ", ".join(repr(v) for v in fields[name].symbols)
         message = f"compares enum field '{name}' with {literal!r}, not one of its values"
         c.add(node, None, path, message, allowed)
-
-
-def _bound_by_macro(expr: str, var: str) -> bool:
-    """Comprehension macros (all, exists, map, filter) bind their own variable: `xs.all(x, x > 0)`."""
-    return any(
-        f"{m}({var}," in expr.replace(" ", "") for m in ("all", "exists", "exists_one", "map", "filter")
-    )

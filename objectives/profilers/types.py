@@ -21,9 +21,9 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     if col.field.type != "string" or len(present) < settings.min_values:
         return []
     if all(re.fullmatch(INTEGER_TEXT, v) for v in present):
-        regex, what = INTEGER_TEXT, "a whole number"
+        regex, what = INTEGER_TEXT, "whole number"
     elif all(re.fullmatch(DECIMAL_TEXT, v) for v in present):
-        regex, what = DECIMAL_TEXT, "a decimal number"
+        regex, what = DECIMAL_TEXT, "decimal number"
     else:
         return []
     if len(set(present)) <= settings.max_categories and len(present) / len(set(present)) >= 4:
@@ -34,7 +34,7 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             rule=guarded(col, f"{col.name}.matches({literal(regex, 'string')})"),
             profile="types",
             fields=(col.name,),
-            message=f"{col.name} holds {what} as text",
+            message=f"{col.name} holds {what}s as text",
             basis=f"all {len(present)} values are {what}s written as text",
             strength=support_factor(len(present)),
             support=len(present),

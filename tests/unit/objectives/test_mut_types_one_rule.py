@@ -31,7 +31,8 @@ def test_whole_numbers_as_text_get_a_number_rule() -> None:
     values: list[object] = [str(1000 + i) for i in range(20)]
     (cand,) = types.profile(_col(values), SETTINGS)
     assert cand.rule == 'code.matches("^-?[0-9]+$")' and cand.kind == "pattern" and cand.profile == "types"
-    assert cand.message == "code holds a whole number as text" and cand.support == 20
+    assert cand.message == "code holds whole numbers as text" and cand.support == 20
+    assert cand.basis == "all 20 values are whole numbers written as text"
     assert cand.id == "code_number_text" and cand.fields == ("code",)
 
 
@@ -39,7 +40,7 @@ def test_decimals_as_text_and_nulls_guarded() -> None:
     values: list[object] = [f"{i}.5" for i in range(20)] + ["-3", None]
     (cand,) = types.profile(_col(values), SETTINGS)
     assert cand.rule == 'code == null || (code.matches("^-?[0-9]+([.][0-9]+)?$"))'
-    assert cand.message == "code holds a decimal number as text"
+    assert cand.message == "code holds decimal numbers as text"
 
 
 def test_no_number_rule_below_min_values_for_other_types_or_for_words() -> None:
