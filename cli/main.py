@@ -25,6 +25,7 @@ from dana_workflows.cli.specs import pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
+from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
 from dana_workflows.workflow.errors import SpecError
 
 # rich_markup_mode=None: click's plain help and its one-line usage errors ("Error: Invalid value for
@@ -68,8 +69,14 @@ def _root(
         load_settings()
     except ValidationError as exc:
         raise fail(f"invalid settings: {_safe_error(exc)}", EXIT_USAGE) from None
-    except (OSError, YAMLError) as exc:
+    except OSError as exc:
         raise fail(f"config file (DWF_CONFIG_FILE): {mask_text(str(exc))}", EXIT_USAGE) from None
+    except YAMLError as exc:
+        line = yaml_error_line(exc)
+        problem = f"not valid YAML at line {line}: " if line is not None else "not valid YAML: "
+        raise fail(
+            f"config file (DWF_CONFIG_FILE): {problem}{mask_text(yaml_error_problem(exc))}", EXIT_USAGE
+        ) from None
 
 
 def _mount(module: str, name: str, help: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from dana_workflows.core.yaml_errors import yaml_error_problem
 from dana_workflows.knowledge.chunks import Chunk, make_chunk
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.knowledge.records import record_chunks, scalar
@@ -80,7 +81,7 @@ def _markdown(source: KnowledgeSourceIR, path: Path, rel: str, text: str, mtime_
             loaded = YAML(typ="safe").load(front) or {}
         except YAMLError as exc:
             raise KnowledgeError(
-                f"source {source.id!r}: {path}: front matter is not valid YAML ({exc})"
+                f"source {source.id!r}: {path}: front matter is not valid YAML ({yaml_error_problem(exc)})"
             ) from None
         if not isinstance(loaded, dict):
             raise KnowledgeError(f"source {source.id!r}: {path}: front matter must be a mapping of fields")

@@ -136,14 +136,19 @@ class Script(_M):
 
 def load_script(path: Path | str) -> Script:
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
 
     p = Path(path)
     try:
         data = YAML(typ="safe").load(p.read_text()) or {}
     except OSError as exc:
         raise ValueError(f"{p}: cannot read the LLM server script ({exc.strerror})") from exc
-    except Exception as exc:
-        raise ValueError(f"{p}: not valid YAML ({exc})") from exc
+    except YAMLError as exc:
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
+        raise ValueError(f"{p}{where}: not valid YAML ({yaml_error_problem(exc)})") from exc
     try:
         return Script.model_validate(data)
     except ValidationError as exc:

@@ -79,6 +79,18 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path: Path, monkeypatch: pyt
     assert res.exit_code == 2 and "DWF_CONFIG_FILE" in res.output and "nope.yaml" in res.output
 
 
+def test_a_config_file_with_broken_yaml_is_one_line_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "dwf.yaml"
+    config.write_text("topic_partitions: 4\nllm: {default: {model: x}\nkafka: {}\n")
+    monkeypatch.setenv("DWF_CONFIG_FILE", str(config))
+    res = runner.invoke(app, ["topology", SPEC])
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1
+    assert "DWF_CONFIG_FILE" in lines[0] and "not valid YAML at line 3" in lines[0]
+
+
 def test_a_missing_spec_or_input_file_is_a_usage_error(tmp_path: Path, events: Path) -> None:
     res = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "-i", str(events), "--no-audit"])
     assert res.exit_code == 2 and "nope.yaml" in res.output and "cannot read" in res.output

@@ -420,7 +420,7 @@ def test_load_script_reads_yaml_and_names_the_file_on_each_problem(tmp_path: Pat
         load_script(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("rules: [\n")
-    with pytest.raises(ValueError, match=r"broken\.yaml: not valid YAML"):
+    with pytest.raises(ValueError, match=r"broken\.yaml:2: not valid YAML \([^\n]+\)$"):
         load_script(broken)
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("rules:\n  - nmae: typo\n")

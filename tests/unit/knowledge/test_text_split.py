@@ -131,8 +131,9 @@ def test_one_file_jsonl_and_text_paragraphs(tmp_path: Path) -> None:
 )
 def test_bad_front_matter(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "a.md").write_text(content)
-    with pytest.raises(KnowledgeError, match=message):
+    with pytest.raises(KnowledgeError, match=message) as e:
         read_files(_source(tmp_path), tmp_path)
+    assert "\n" not in str(e.value)  # one line, whatever ruamel's own text looks like
 
 
 def test_a_json_scalar_is_refused(tmp_path: Path) -> None:
