@@ -93,7 +93,7 @@ class Committer:
         self._touched: set[Key] = set()  # partitions with offsets handled (or a gap) since their last commit
         self._audit: dict[Key, AuditBatchBuilder] = {}  # rows of handled records not yet sent
         self._futures: dict[str | None, list[asyncio.Future[Any]]] = defaultdict(list)  # per tid / None
-        self._missing: dict[Key, int] = {}  # a never-handled record found at the last commit, per partition
+        self._missing: dict[Key, set[int]] = {}  # never-handled records found at the last commit
         self._commit_lock = asyncio.Lock()  # the commit loop, a drain and a revocation may all commit
         self.generation = 0  # bumped at each revocation; sections of an older one send and register nothing
         self.clock = clock  # when the last commit happened (the watchdog compares it with its own clock)
@@ -102,7 +102,7 @@ class Committer:
         self.healed: Counter[Key] = Counter()  # records handled from the broker's copy (faust dropped them)
         # handles a record the way its agent does; used for records faust dropped
         self.redeliver: Callable[[Any], Awaitable[None]] = agents.redeliver
-        self._redelivered: dict[Key, int] = {}  # the last record handed back, per partition
+        self._redelivered: dict[Key, set[int]] = {}  # records handed back, per partition
         self._handing_back: set[asyncio.Future[None]] = set()
         # records each source topic's agent has taken so far: an agent that took none since the previous
         # commit while offsets wait past the frontier is checked for a dropped one
@@ -203,7 +203,8 @@ class Committer:
         if unanchored:
             for key, start in (await self.view.starts(unanchored)).items():
                 self.frontier.anchor(key, start)
-        ranges = {k: (g.start, g.last_handled) for k, g in self.frontier.gaps().items()}
+        gaps = {k: (g.start, g.last_handled) for k, g in self.frontier.gaps().items()}
+        ranges = dict(gaps)
         if heal:
             ranges.update(await self._idle_tails(ranges))
         if not ranges:
@@ -216,20 +217,24 @@ class Committer:
                 "could not read the broker's view of %s: %s: %s", sorted(ranges), type(exc).__name__, exc
             )
             return
-        missing: dict[Key, Any] = {}
+        missing: dict[Key, list[Any]] = {}
         for key, (reached, records) in scanned.items():
             never = self.frontier.scanned(key, ranges[key][0], reached, records)
             if self.frontier.commit_point(key) is not None:
                 self._touched.add(key)  # e.g. a marker after the last record: commit past it
             if never:
-                missing[key] = records[never[0]]
-        previous, self._missing = self._missing, {k: r.offset for k, r in missing.items()}
-        for key, record in missing.items():
+                # below a handled offset every never-handled record of the range was dropped (a run of
+                # them after a seek, too): all of them; past the frontier of an idle agent, the first
+                missing[key] = [records[o] for o in (never if key in gaps else never[:1])]
+        previous, self._missing = self._missing, {k: {r.offset for r in rs} for k, rs in missing.items()}
+        for key, recs in missing.items():
             # a record handled above it came later in the same partition, so this one is not on its way;
-            # still, act only when the same record was missing at the previous commit too (an audit batch
+            # still, act only on records that were missing at the previous commit too (an audit batch
             # may be stored a moment after the next one)
-            if heal and previous.get(key) == record.offset:
-                await self._redeliver(key, record)
+            if heal:
+                for record in recs:
+                    if record.offset in previous.get(key, ()):
+                        await self._redeliver(key, record)
 
     async def _idle_tails(self, gaps: dict[Key, tuple[int, int]]) -> dict[Key, tuple[int, int]]:
         """Partitions whose agent took no record since the previous commit while the consumer has fetched
@@ -262,9 +267,10 @@ class Committer:
     async def _redeliver(self, key: Key, record: Any) -> None:
         """Handle a record that faust dropped, from the broker's copy (a seek back races with the records
         faust has fetched already, which move its read offset past the sought one again)."""
-        if self._redelivered.get(key) == record.offset:
+        handed = self._redelivered.setdefault(key, set())
+        if record.offset in handed:
             return  # handed back already: the audit sink registers it only once its batch is stored
-        self._redelivered[key] = record.offset
+        handed.add(record.offset)
         log.warning(
             "%s[%d]@%d is waiting unhandled (dropped by faust, or its agent is still on it): "
             "handling it from the broker's copy",
