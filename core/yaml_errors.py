@@ -23,3 +23,10 @@ def yaml_error_problem(exc: YAMLError) -> str:
         return f"{problem} {context}" if context else str(problem)
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def yaml_error_at(path: object, exc: YAMLError) -> str:
+    """`path:line: not valid YAML (problem)`: how a file reader names a syntax error."""
+    line = yaml_error_line(exc)
+    where = f":{line}" if line is not None else ""
+    return f"{path}{where}: not valid YAML ({yaml_error_problem(exc)})"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
+from dana_workflows.core.yaml_errors import yaml_error_at
 
 BUILTIN_DIR = Path(__file__).parent / "domains"
 ROOT_PACK = "core"
@@ -89,9 +89,7 @@ def _read(path: Path) -> PackFile:
     except OSError as exc:
         raise PackError(f"{path}: cannot read this domain pack ({exc.strerror})") from None
     except YAMLError as exc:
-        line = yaml_error_line(exc)
-        where = f":{line}" if line is not None else ""
-        raise PackError(f"{path}{where}: not valid YAML ({yaml_error_problem(exc)}); fix the YAML") from None
+        raise PackError(f"{yaml_error_at(path, exc)}; fix the YAML") from None
     try:
         return PackFile.model_validate(data)
     except ValidationError as exc:

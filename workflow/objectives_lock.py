@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
+from dana_workflows.core.yaml_errors import yaml_error_at
 from dana_workflows.workflow.cel_expr import ExpressionError, compile_expr
 from dana_workflows.workflow.ir import (
     FieldIR,
@@ -113,10 +113,7 @@ def read_lock(path: Path) -> ObjectivesLock:
     except OSError as exc:
         raise LockError(f"{path}: cannot read ({exc.strerror})") from None
     except YAMLError as exc:
-        line = yaml_error_line(exc)
-        where = f":{line}" if line is not None else ""
-        problem = f"not valid YAML ({yaml_error_problem(exc)})"
-        raise LockError(f"{path}{where}: {problem}; fix it or delete the file and infer again") from None
+        raise LockError(f"{yaml_error_at(path, exc)}; fix it or delete the file and infer again") from None
     try:
         return ObjectivesLock.model_validate(data)
     except ValidationError as exc:

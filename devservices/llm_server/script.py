@@ -138,7 +138,7 @@ def load_script(path: Path | str) -> Script:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
+    from dana_workflows.core.yaml_errors import yaml_error_at
 
     p = Path(path)
     try:
@@ -146,9 +146,7 @@ def load_script(path: Path | str) -> Script:
     except OSError as exc:
         raise ValueError(f"{p}: cannot read the LLM server script ({exc.strerror})") from exc
     except YAMLError as exc:
-        line = yaml_error_line(exc)
-        where = f":{line}" if line is not None else ""
-        raise ValueError(f"{p}{where}: not valid YAML ({yaml_error_problem(exc)})") from exc
+        raise ValueError(yaml_error_at(p, exc)) from exc
     try:
         return Script.model_validate(data)
     except ValidationError as exc:
