@@ -23,7 +23,6 @@ from dana_workflows.streams.kafka.audit_agent import AuditSinkAgent
 from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.context import AgentContext
-from dana_workflows.streams.kafka.delivery import use_direct_delivery
 from dana_workflows.streams.kafka.extras import KafkaExtras
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
 from dana_workflows.streams.kafka.resume_agent import ResumeAgent
@@ -97,7 +96,7 @@ class KafkaRuntime:
         o = self.options
         data = Path(o.data_dir) / "faust" / o.app_id(self.pipeline.workflow.name)
         data.mkdir(parents=True, exist_ok=True)
-        app = faust.App(
+        return faust.App(
             o.app_id(self.pipeline.workflow.name),
             broker=[f"kafka://{b.strip()}" for b in o.bootstrap.split(",")],
             broker_credentials=o.security.faust_credentials(),  # None for PLAINTEXT
@@ -124,8 +123,6 @@ class KafkaRuntime:
             value_serializer="raw",
             autodiscover=False,
         )
-        use_direct_delivery(app)  # a fetched record reaches its agent without four tasks (delivery.py)
-        return app
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     async def _commit_loop(self) -> None:
