@@ -94,6 +94,12 @@ def write_new_key(out: Path) -> Path:
             f.write(pem)
     except FileExistsError:
         raise CheckpointKeyError(f"{out} exists: choose another path (a key is never overwritten)") from None
+    except OSError as exc:  # a folder that does not exist, or one we may not write to
+        problem = f"cannot write the key ({exc.strerror})"
+        raise CheckpointKeyError(f"{out}: {problem}; choose a writable path") from None
     public = out.with_name(out.name + ".pub")
-    public.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    try:
+        public.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    except OSError as exc:
+        raise CheckpointKeyError(f"{public}: cannot write the public key ({exc.strerror})") from None
     return public

@@ -76,6 +76,10 @@ def test_checkpoint_refusals(scoring: Scoring, tmp_path: Path, monkeypatch: pyte
     again = s.cli("audit", "checkpoint", "keygen", "--out", str(key))
     assert again.exit_code == 2  # an existing key is never overwritten
     assert key.read_bytes() == first
+    nowhere = s.cli("audit", "checkpoint", "keygen", "--out", str(tmp_path / "no-such-dir" / "k.pem"))
+    lines = [line for line in nowhere.output.splitlines() if line.strip()]
+    assert nowhere.exit_code == 2 and len(lines) == 1  # one line naming the path, not a traceback
+    assert "no-such-dir" in lines[0] and "cannot write the key" in lines[0]
     monkeypatch.setenv("DWF_AUDIT_SIGNING_KEY_FILE", str(key))
     missing = s.cli(
         "audit",
