@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dana_workflows.processors.base import EMIT, FAIL, Outcome, Phase, StepContext
+from dana_workflows.processors.base import EMIT, Outcome, Phase, StepContext
 from dana_workflows.processors.executor import execute
 from dana_workflows.processors.pipeline import Node, compile_pipeline
 from dana_workflows.schemas.envelope import Envelope
