@@ -121,7 +121,11 @@ async def test_scraped_counts_match_what_was_processed(
                 audit = await read_topic(kafka_bootstrap, topology.audit_topic)  # batches of rows
                 audit_rows = sum(len(codec.decode_rows(a.value)) for a in audit)
                 inserted = value(scraped, "dwf_audit_rows_inserted_total")
-                lag = value(scraped, "dwf_consumer_lag_messages", topic=topology.topic("in"), partition="0")
+                # the lag gauge appears at the worker's first poll of its partitions (every 2 s), the poll
+                # that also sets readiness: absent is not 0, so wait until it is there
+                lag = scraped.get(
+                    ("dwf_consumer_lag_messages", (("partition", "0"), ("topic", topology.topic("in"))))
+                )
                 if finished >= admitted and inserted >= audit_rows and lag == 0:
                     break
                 await asyncio.sleep(1.0)
