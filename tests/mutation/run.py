@@ -357,7 +357,27 @@ def main() -> None:
         metavar="NODE_ID",
         help="leave out a test that fails on the measured commit (say so next to the figure)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="GLOB",
+        help="mutate only these files (e.g. dana_workflows/streams/kafka/worker.py): a 'custom' group, "
+        "for finding one module's survivors while writing its tests",
+    )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="with --only: the tests that run against its mutants (default: the overall group's)",
+    )
     args = parser.parse_args()
+    if args.only:  # one home for a group: the custom selection is a group like the four
+        GROUPS["custom"] = (tuple(args.only), tuple(args.tests or GROUPS["overall"][1]))
+        args.groups = ["custom"]
+    elif args.tests:
+        raise SystemExit("--tests goes with --only (the files to mutate)")
     unknown = set(args.groups) - set(GROUPS)
     if unknown:
         raise SystemExit(f"unknown group(s) {sorted(unknown)}; choose from {list(GROUPS)}")
