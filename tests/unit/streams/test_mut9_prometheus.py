@@ -167,3 +167,46 @@ def test_audit_buckets_resolve_a_millisecond_insert() -> None:
     m.audit_insert(0.0008, 1)
     assert bucket(m, "dwf_audit_insert_duration_seconds", "0.001") == 1
     assert m.registry.get_sample_value("dwf_audit_insert_duration_seconds_count") == 1
+
+
+def test_drift_counters_of_declared_monitors_are_exposed_at_zero_before_anything_happened() -> None:
+    """docs/operations.md: both drift counters "start at 0 for every declared monitor"."""
+    m = Metrics(process_metrics=False)
+    m.drift_monitors("claims", ["amount", "country"])
+    for monitor in ("amount", "country"):
+        for level in ("warn", "alert"):
+            labels = {"workflow": "claims", "monitor": monitor, "level": level}
+            assert m.registry.get_sample_value("dwf_drift_alerts_total", labels) == 0, labels
+    assert (
+        m.registry.get_sample_value(
+            "dwf_drift_alerts_total", {"workflow": "claims", "monitor": "amount", "level": "ok"}
+        )
+        is None
+    )
+    assert m.registry.get_sample_value("dwf_drift_late_events_total", {"workflow": "claims"}) == 0
+
+
+def test_drift_alerts_count_warn_and_alert_only_and_late_events_by_number() -> None:
+    m = Metrics(process_metrics=False)
+    m.drift_alert("claims", "amount", "alert")
+    m.drift_alert("claims", "amount", "alert")
+    m.drift_alert("claims", "amount", "warn")
+    with pytest.raises(ValueError, match="'ok'"):
+        m.drift_alert("claims", "amount", "ok")
+    m.drift_late("claims")
+    m.drift_late("claims", events=4)
+    assert m.value("dwf_drift_alerts_total", workflow="claims", monitor="amount", level="alert") == 2
+    assert m.value("dwf_drift_alerts_total", workflow="claims", monitor="amount", level="warn") == 1
+    assert m.value("dwf_drift_late_events_total", workflow="claims") == 5
+
+
+def test_recovery_attempts_count_success_and_failure_apart() -> None:
+    """docs/recovery.md: dwf_recovery_attempts_total{workflow, step, rung, error_class, outcome}."""
+    m = Metrics(process_metrics=False)
+    m.recovery("claims", "check", "retry", "TimeoutError", succeeded=False)
+    m.recovery("claims", "check", "retry", "TimeoutError", succeeded=False)
+    m.recovery("claims", "check", "fallback", "TimeoutError", succeeded=True)
+    attempt = {"workflow": "claims", "step": "check", "error_class": "TimeoutError"}
+    assert m.value("dwf_recovery_attempts_total", **attempt, rung="retry", outcome="failure") == 2
+    assert m.value("dwf_recovery_attempts_total", **attempt, rung="retry", outcome="success") == 0
+    assert m.value("dwf_recovery_attempts_total", **attempt, rung="fallback", outcome="success") == 1
