@@ -116,7 +116,9 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
     steps = apply_workflow_efficiency(steps, wf_mode, wf_budget, base_dir)
 
     if steps:
-        _check_names_and_fields(steps, {f.name: f for f in inputs}, objective, c, steps_node, knowledge)
+        _check_names_and_fields(
+            steps, {f.name: f for f in inputs}, objective, c, steps_node, knowledge, doc.get("objective")
+        )
     if c.problems:
         raise SpecError(c.problems)
     try:
@@ -227,13 +229,21 @@ def _check_names_and_fields(
     c: Collector,
     seq: Any,
     knowledge: KnowledgeIR | None = None,
+    objective_node: Any = None,
 ) -> None:
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
     final = _check_steps(steps, fields, c, seq, "steps", seen)
     check_knowledge(steps, fields, knowledge or KnowledgeIR(), c)
+    written = objective_node.get("constraints") if isinstance(objective_node, CommentedMap) else None
     for i, rule in enumerate(objective.constraints):
-        _check_reads(rule.expr, final, c, None, f"objective.constraints[{i}].rule")
+        # named by its place in the file (a refused constraint before it is not in the IR), with its line
+        index, node = i, None
+        for j, entry in enumerate(written if isinstance(written, CommentedSeq) else ()):
+            if isinstance(entry, CommentedMap) and str(entry.get("id")) == rule.id:
+                index, node = j, entry
+                break
+        _check_reads(rule.expr, final, c, node, f"objective.constraints[{index}].rule")
 
 
 def _check_steps(

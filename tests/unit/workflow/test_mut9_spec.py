@@ -413,3 +413,22 @@ def test_a_rule_comparing_an_enum_with_a_value_it_cannot_have() -> None:
             "'web', 'branch'",
         )
     ]
+
+
+def test_a_constraint_read_problem_names_the_constraint_as_written_and_its_line() -> None:
+    """With an earlier constraint refused, the next one is still named by its own place in the file."""
+    text = (
+        "workflow: w\ninput: {amount: double}\n"
+        "objective:\n"
+        "  constraints:\n"
+        '    - {id: c, rule: "amount >"}\n'
+        '    - {id: d, rule: "amont > 1.0"}\n'
+        f"steps:\n{STEP}"
+    )
+    found = problems(text)
+    assert found[1] == (
+        6,
+        "objective.constraints[1].rule",
+        "reads 'amont', which is not a field at this step",
+        "did you mean 'amount'?",
+    )
