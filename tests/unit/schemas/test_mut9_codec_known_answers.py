@@ -309,3 +309,51 @@ def test_a_named_type_used_again_by_name_encodes_the_same(accelerate: bool) -> N
     value = {"a": {"x": 1}, "b": {"x": -1}, "c": {"x": 64}}
     assert codec.encode(value) == b"\x02" + b"\x01" + b"\x80\x01"
     assert codec.decode(b"\x02\x01\x80\x01") == value
+
+
+def test_a_nested_record_inherits_the_enclosing_namespace(accelerate: bool) -> None:
+    point = {"type": "record", "name": "Point", "fields": [{"name": "x", "type": "int"}]}  # no namespace
+    schema = {
+        "type": "record",
+        "name": "Line",
+        "namespace": "geo",
+        "fields": [
+            {"name": "a", "type": point},
+            {"name": "b", "type": "geo.Point"},
+            {"name": "c", "type": {"type": "Point"}},
+        ],
+    }
+    codec = compile_schema(schema, accelerate=accelerate)
+    assert codec.encode({"a": {"x": 0}, "b": {"x": 1}, "c": {"x": 2}}) == b"\x00\x02\x04"
+    assert codec.decode(b"\x00\x02\x04") == {"a": {"x": 0}, "b": {"x": 1}, "c": {"x": 2}}
+
+
+def test_an_error_type_is_a_record(accelerate: bool) -> None:
+    err = {
+        "type": "error",
+        "name": "Oops",
+        "fields": [{"name": "code", "type": "int"}, {"name": "m", "type": "string"}],
+    }
+    codec = _codec(err, accelerate)
+    assert codec.encode({"v": {"code": -3, "m": "no"}}) == b"\x05\x04no"
+    assert codec.decode(b"\x05\x04no") == {"v": {"code": -3, "m": "no"}}
+
+
+def test_missing_fields_take_their_default_or_null(accelerate: bool) -> None:
+    schema = {
+        "type": "record",
+        "name": "R",
+        "fields": [
+            {"name": "n", "type": ["null", "string"]},  # nullable, no default: None
+            {"name": "s", "type": ["string", "null"]},  # null second: index 1
+            {"name": "d", "type": "long", "default": 64},
+            {"name": "r", "type": "string"},
+        ],
+    }
+    codec = compile_schema(schema, accelerate=accelerate)
+    assert codec.encode({"r": "x"}) == b"\x00" + b"\x02" + b"\x80\x01" + b"\x02x"
+    assert (
+        codec.encode({"n": "a", "s": "b", "d": 0, "r": ""}) == b"\x02\x02a" + b"\x00\x02b" + b"\x00" + b"\x00"
+    )
+    with pytest.raises(ValueError, match="no value and no default for r"):
+        codec.encode({})
