@@ -1,0 +1,117 @@
+"""`dana-wf status` (docs/kafka-runtime.md, "Status") at its seam: the broker read (read_status)
+is replaced by a stand-in that records what it was asked and returns a known status, so the command's own
+job is what is tested: the group, broker and topic prefix it asks about, the tables and the one-line verdict,
+and a one-line error with the hint when the broker is not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli.main import app
+from dana_workflows.streams import status as status_module
+from dana_workflows.streams.status import PartitionLag, WorkflowStatus
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+CLAIMS = str(ROOT / "docs" / "examples" / "claims" / "claims.yaml")
+
+
+class Broker:
+    """Stands in for the broker read: records the call, returns `status` or raises `error`."""
+
+    def __init__(self, status: WorkflowStatus | None = None, error: Exception | None = None) -> None:
+        self.status, self.error = status, error
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(
+        self, topology: Any, bootstrap: str, group: str, kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        self.calls.append({"entry": topology.topic("in"), "bootstrap": bootstrap, "group": group})
+        if self.error is not None:
+            raise self.error
+        return self.status
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DWF_KAFKA_BOOTSTRAP_SERVERS", "envhost:1")
+    monkeypatch.setenv("DWF_TOPIC_PREFIX", "pp")
+    monkeypatch.delenv("DWF_KAFKA_SECURITY_PROTOCOL", raising=False)
+
+
+def run(monkeypatch: pytest.MonkeyPatch, broker: Broker, *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(status_module, "read_status", broker)
+    result = CliRunner().invoke(app, ["status", CLAIMS, *args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_defaults_come_from_the_settings_and_a_backlog_is_counted(
+    monkeypatch: pytest.MonkeyPatch, env: None
+) -> None:
+    entry = "pp.claims-triage.in"
+    broker = Broker(
+        WorkflowStatus(
+            group="pp-claims-triage",
+            entry_topic=entry,
+            lags=[PartitionLag(entry, 0, None, 5, 5), PartitionLag(entry, 1, 3, 3, 0)],
+            outcomes={"out": 2, "rejected": 1},
+            received=8,
+        )
+    )
+    code, out = run(monkeypatch, broker)
+    assert code == 0
+    # the group is <prefix>-<workflow>, the broker and prefix those of the settings
+    assert broker.calls == [{"entry": entry, "bootstrap": "envhost:1", "group": "pp-claims-triage"}]
+    assert "lag of group pp-claims-triage" in out
+    assert f"{entry} │ 0 │ - │ 5 │ 5" in out  # no commit yet: shown as -
+    assert f"{entry} │ 1 │ 3 │ 3 │ 0" in out
+    assert "out │ pp.claims-triage.out │ 2" in out and "rejected │ pp.claims-triage.rejected │ 1" in out
+    assert out.endswith(f"8 events on {entry}, 3 outcomes; 5 records still to handle")
+
+
+def test_options_override_the_broker_prefix_and_group(monkeypatch: pytest.MonkeyPatch, env: None) -> None:
+    entry = "qq.claims-triage.in"
+    broker = Broker(WorkflowStatus("g1", entry, [PartitionLag(entry, 0, 4, 4, 0)], {"out": 4}, received=4))
+    code, out = run(monkeypatch, broker, "--broker", "b:2", "--prefix", "qq", "--group", "g1")
+    assert code == 0
+    assert broker.calls == [{"entry": entry, "bootstrap": "b:2", "group": "g1"}]
+    assert out.endswith(f"4 events on {entry}, 4 outcomes; every event received has an outcome")
+
+
+def test_the_default_group_follows_a_prefix_given_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, env: None
+) -> None:
+    broker = Broker(WorkflowStatus("x", "rr.claims-triage.in"))
+    code, _ = run(monkeypatch, broker, "-b", "b:3", "--prefix", "rr")
+    assert code == 0
+    assert broker.calls == [{"entry": "rr.claims-triage.in", "bootstrap": "b:3", "group": "rr-claims-triage"}]
+
+
+def test_no_broker_is_one_line_with_the_hint_and_exit_1(monkeypatch: pytest.MonkeyPatch, env: None) -> None:
+    code, out = run(monkeypatch, Broker(error=OSError("connection refused")), "--broker", "b:9")
+    assert code == 1
+    assert out == (
+        "error: no Kafka broker answers at b:9: start the local one with `dana-wf kafka up`, "
+        "or pass --broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS) (connection refused)"
+    )
+
+
+def test_a_bad_spec_is_refused_before_the_broker_is_asked(
+    monkeypatch: pytest.MonkeyPatch, env: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workflow: w\ninput: {amount: double}\nsteps: []\n")
+    broker = Broker(WorkflowStatus("g", "e"))
+    monkeypatch.setattr(status_module, "read_status", broker)
+    result = CliRunner().invoke(app, ["status", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f"error: 1 problem in workflow spec: - {bad}:3: steps: a workflow needs a list of steps"
+        in " ".join(result.output.split())
+    )
+    assert broker.calls == []
