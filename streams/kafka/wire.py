@@ -122,6 +122,9 @@ class WireCodec:
         # compiled once (schemas/codec.py): a worker encodes every audit row it writes, and fastavro's
         # schemaless_writer cost several times as much per row (docs/performance.md, Kafka runtime)
         self._row_encoder = compile_schema(AUDIT_ROW_SCHEMA).encoder
+        # the audit sink decodes every row a worker wrote: fastavro's reader plus a dict per row for
+        # AuditRow.from_mapping cost ~3x the compiled decoder's rows built by keyword (docs/performance.md)
+        self._batch_decoder = compile_schema(AUDIT_BATCH_SCHEMA).decoder
 
     def _write(self, sid: int, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
@@ -129,7 +132,8 @@ class WireCodec:
         fastavro.schemaless_writer(buf, self.registry.parsed(sid), record)
         return buf.getvalue()
 
-    def _read(self, data: bytes, sid: int) -> dict[str, Any]:
+    @staticmethod
+    def _check_header(data: bytes, sid: int) -> None:
         if len(data) < 5:
             raise PoisonMessageError(f"too short for the wire format ({len(data)} bytes)", data)
         magic, got = _HEADER.unpack_from(data)
@@ -137,6 +141,9 @@ class WireCodec:
             raise PoisonMessageError(
                 f"expected schema id {sid} with magic byte 0, got {got} / {data[0]}", data, got
             )
+
+    def _read(self, data: bytes, sid: int) -> dict[str, Any]:
+        self._check_header(data, sid)
         try:
             rec: Any = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.registry.parsed(sid), None)
         except Exception as exc:
@@ -220,7 +227,16 @@ class WireCodec:
         """The rows of an audit message: an AuditBatch, or a single AuditRow (older producers)."""
         if len(data) >= 5 and _HEADER.unpack_from(data)[1] == self.audit_sid:
             return [self.decode_row(data)]
-        return [AuditRow.from_mapping(r) for r in self._read(data, self.batch_sid)["rows"]]
+        self._check_header(data, self.batch_sid)
+        try:
+            # the schema's fields are COLUMNS exactly, so each decoded row is AuditRow's keywords
+            return [AuditRow(**r) for r in self._batch_decoder(bytes(data), 5)["rows"]]
+        except Exception as exc:
+            raise PoisonMessageError(
+                f"not valid Avro for schema {self.batch_sid}: {type(exc).__name__}: {exc}",
+                data,
+                self.batch_sid,
+            ) from None
 
 
 # Headers on rejected/dlq messages: where the message came from and why it is there.
