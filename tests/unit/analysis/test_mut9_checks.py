@@ -36,7 +36,10 @@ def example(f: Finding) -> dict[str, Any]:
 
 def test_a_branch_shadowed_by_an_earlier_one_is_never_taken() -> None:
     (f,) = findings(
-        'steps:\n  - decide:\n      route:\n        a: "amount > 10.0"\n        b: "amount > 20.0"\n        c: "true"\n'
+        "steps:\n  - decide:\n      route:\n"
+        '        a: "amount > 10.0"\n'
+        '        b: "amount > 20.0"\n'
+        '        c: "true"\n'
     )
     assert site(f) == (
         "never-taken",
