@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -178,7 +180,7 @@ def test_a_crash_while_serving_exits_1_without_draining(
         assert asyncio.run(main()) == 1
     assert "drain" not in rt.calls
     assert rt.calls == [*START, *STOP]  # what was consumed is still stored, the rest redelivered
-    assert "agent died" in caplog.text
+    assert "worker stopped on an error: RuntimeError('agent died')" in caplog.text
 
 
 def test_a_crash_before_serving_exits_1(topics: list[tuple[Any, ...]]) -> None:
@@ -198,7 +200,7 @@ def test_the_app_stopping_on_its_own_is_an_error(
     with caplog.at_level(logging.ERROR, logger=worker.__name__):
         assert run(rt, asyncio.Event()) == 1
     assert "drain" not in rt.calls
-    assert "consumer fenced" in caplog.text
+    assert "worker stopped on an error: RuntimeError('consumer fenced')" in caplog.text
 
 
 def test_the_app_stopping_after_a_requested_stop_is_no_error(topics: list[tuple[Any, ...]]) -> None:
@@ -238,7 +240,7 @@ def test_without_an_audit_store_there_is_no_audit_sink_to_start_or_close(
 @pytest.fixture
 def log_levels() -> Iterator[None]:
     """quiet_logs sets process-wide logger levels: put them back for the tests that follow."""
-    names = [*QUIET_LOGGERS, "faust.transport.consumer"]
+    names = [*QUIET_LOGGERS, "faust.transport.consumer", ""]
     before = {name: logging.getLogger(name).level for name in names}
     yield
     for name, level in before.items():
@@ -247,7 +249,16 @@ def log_levels() -> Iterator[None]:
 
 @pytest.mark.usefixtures("log_levels")
 def test_quiet_logs_keeps_the_clients_at_warning_and_faust_consumer_at_error() -> None:
-    quiet_logs(logging.DEBUG)
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    root.handlers.clear()  # basicConfig configures a root logger without handlers only (pytest adds its own)
+    try:
+        quiet_logs(logging.DEBUG)
+        assert root.level == logging.DEBUG  # the worker's own logs at the level asked
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        root.handlers.extend(handlers)
     for name in QUIET_LOGGERS:
         assert logging.getLogger(name).level == logging.WARNING, name
     quiet_logs(logging.ERROR)
@@ -255,3 +266,33 @@ def test_quiet_logs_keeps_the_clients_at_warning_and_faust_consumer_at_error() -
         assert logging.getLogger(name).level == logging.ERROR, name
     assert logging.getLogger("faust.transport.consumer").level == logging.ERROR
     assert {"faust", "mode", "aiokafka", "kafka"} <= set(QUIET_LOGGERS)
+
+
+def test_run_worker_stops_cleanly_on_sigterm(
+    topics: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`dana-wf worker` runs until SIGTERM, then shuts down in order and exits 0; ready is logged once."""
+    made: list[tuple[Any, ...]] = []
+
+    def runtime(*args: Any) -> Runtime:
+        made.append(args)
+        rt = Runtime()
+        rt.app.conf = SimpleNamespace(id="claims-app")  # type: ignore[attr-defined]
+        rt.stats = {"a": 1, "b": 2, "c": 3}  # type: ignore[attr-defined]
+        rt.app.start = terminate_after(rt.app.start)  # type: ignore[method-assign]
+        return rt
+
+    def terminate_after(start: Any) -> Any:
+        async def started() -> None:
+            await start()
+            asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+
+        return started
+
+    monkeypatch.setattr(worker, "KafkaRuntime", runtime)
+    options = SimpleNamespace(guarantee="exactly_once")
+    with caplog.at_level(logging.WARNING, logger=worker.__name__):
+        code = asyncio.run(worker.run_worker("pipeline", "topology", options, "store"))  # type: ignore[arg-type]
+    assert code == 0
+    assert made == [("pipeline", "topology", options, "store")]
+    assert "worker ready: group claims-app, guarantee exactly_once, 3 agents" in caplog.text
