@@ -133,6 +133,7 @@ def test_a_broker_that_does_not_answer_is_named_with_the_fix(error: BaseExceptio
     assert "no Kafka broker answers at broker:9092" in message
     assert "dana-wf kafka up" in message
     assert "--broker host:port" in message
+    assert "DWF_KAFKA_BOOTSTRAP_SERVERS" in message
 
 
 def test_a_broker_that_never_finishes_the_handshake_is_unavailable_after_the_timeout() -> None:
@@ -148,5 +149,12 @@ def test_with_tls_or_sasl_the_message_names_the_settings_to_check() -> None:
         ensure(["a"], security=secure)
     message = str(info.value)
     assert "cannot connect to Kafka at broker:9092 with SSL" in message
-    assert "DWF_KAFKA_SECURITY_PROTOCOL" in message
+    for setting in (
+        "DWF_KAFKA_SECURITY_PROTOCOL",
+        "DWF_KAFKA_SASL_MECHANISM",
+        "DWF_KAFKA_SASL_USERNAME",
+        "DWF_KAFKA_SASL_PASSWORD",
+        "DWF_KAFKA_SSL_CAFILE",
+    ):
+        assert setting in message, setting
     assert "dana-wf kafka up" not in message
