@@ -19,6 +19,7 @@ from dana_workflows.objectives.profilers import (
     completeness,
     counters,
     patterns,
+    presence,
     ranges,
     relations,
     types,
@@ -89,7 +90,7 @@ def candidates(
         elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
-    return out + relations.profile(cols, settings)
+    return out + presence.profile(cols, relations.profile(cols, settings), settings)
 
 
 def _one_value_rule(found: list[Candidate]) -> list[Candidate]:
@@ -154,7 +155,7 @@ def _derived_totals_without_range(result: BoundaryResult) -> None:
     alarms at its edges (a long stay at a high rate is a large bill, not a wrong one); a wrong total
     breaks the product. Not so for a sum: which of net, tax and gross is the input the algebra does
     not say (a payslip's gross is the input, an invoice's gross the result), so each keeps its range."""
-    derived = {p.fields[-1] for p in result.proposals if p.kind in ("product", "rate")}
+    derived = {p.fields[-1] for p in result.proposals if p.kind in ("product", "rate", "rated_sum")}
     for p in list(result.proposals):
         if p.kind == "range" and p.fields and p.fields[0] in derived:
             result.proposals.remove(p)

@@ -9,6 +9,10 @@ false-alarm budget's frequency, never does.
 A positive quantity whose values spread by factors (amounts, durations: right-skewed, more symmetric
 in logarithms) gets its tolerance on the log scale: the next good value past the sample's edge is a
 multiple of it, not a fixed step away, and a linear tolerance would refuse the long tail's next value.
+Its floor is zero (refused as above when the sample shows no zero), not the log scale's bottom: such
+a quantity thins out towards zero rather than stopping at a smallest value (a donation of 0.50 is
+as good as one of 0.56, the sample's smallest), so its only edge there is its sign; the top is where
+a unit mistake (cents read as euros, grams as kilograms) lands, a factor past the sample.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def bounds(values: Sequence[float], settings: InferenceSettings, integer: bool) 
         logs = [math.log(v) for v in ordered]
         l_lo, l_hi = quantile(logs, settings.q_low), quantile(logs, settings.q_high)
         widen = settings.range_tolerance * (l_hi - l_lo)
-        return nice_floor(math.exp(l_lo - widen), integer), nice_ceil(math.exp(l_hi + widen), integer)
+        return 0.0, nice_ceil(math.exp(l_hi + widen), integer)  # the floor is the sign (see above)
     q_lo, q_hi = quantile(ordered, settings.q_low), quantile(ordered, settings.q_high)
     span = q_hi - q_lo
     if span == 0:

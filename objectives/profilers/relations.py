@@ -28,6 +28,7 @@ MIN_PREMISE = 10  # events where an implication's premise holds
 MIN_CONTRAST = 5  # events where its conclusion fails (else it is a plain fact about the conclusion)
 MAX_ADDENDS = 3
 MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
+MAX_RATE_DIGITS = 3  # a rate or a constant set by policy is written with few digits (19%, 7%, 0.075, 1.5)
 
 
 def orderable(col: Column) -> str:
@@ -209,7 +210,7 @@ def _order_premises(cols: Sequence[Column], settings: InferenceSettings) -> list
     return out
 
 
-def _small_domain(c: Column) -> list[Any]:
+def small_domain(c: Column) -> list[Any]:
     """The sorted values of a column that keeps to a few, each seen several times; else none."""
     present = c.present
     distinct = set(present)
@@ -225,7 +226,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
     (three implications with one conclusion are one rule). A whole-number column with a few values
     gives thresholds, the widest of each direction (`acuity <= 2`, not also `acuity <= 1`).
     """
-    values = _small_domain(p)
+    values = small_domain(p)
     if not values and p.numeric:
         return _threshold_premises(p, c)
     if not values or p.field.type not in ("string", "int", "long"):
@@ -618,12 +619,22 @@ def _sum_candidate(
     if len(rows) < settings.min_values:
         return None
     tol = settings.sum_tolerance
-    if not all(abs(sum(g * v for g, v in zip(sign, r[:-1], strict=True)) - r[-1]) <= tol for r in rows):
-        return None
+    sums_ = [sum(g * v for g, v in zip(sign, r[:-1], strict=True)) for r in rows]
+    offset = 0.0
+    if not all(abs(s - r[-1]) <= tol for s, r in zip(sums_, rows, strict=True)):
+        if minus is not None or len(parts) != 2:
+            return None
+        fitted = _offset(sums_, [r[-1] for r in rows], tol, settings)
+        if fitted is None:
+            return None
+        offset = fitted
     if all(all(v == 0 for v in r[:-1]) for r in rows) or any(all(v == 0 for v in c.present) for c in parts):
         return None  # a part that is always zero adds nothing
     added = " + ".join(p.name for p in parts if p is not minus) + (f" - {minus.name}" if minus else "")
     integer = types <= {"int", "long"} and total.field.type in ("int", "long")
+    if offset:
+        constant = literal(abs(offset), "long" if integer else "double")
+        added += f" {'-' if offset < 0 else '+'} {constant}"
     if integer:
         body = f"{added} == {total.name}"
     else:
@@ -639,7 +650,33 @@ def _sum_candidate(
         strength=support_factor(len(rows)),
         support=len(rows),
         kind="balance" if minus else "sum",
+        refine={"offset": offset},
     )
+
+
+def _offset(
+    sums_: Sequence[float], totals: Sequence[float], tol: float, settings: InferenceSettings
+) -> float | None:
+    """A constant c with `parts + c == total` on every event (the ITIL priority is impact + urgency - 1):
+    every event bounds c to [d - tol, d + tol] for d = total - parts, the bounds meet, and the roundest
+    number left has at most MAX_RATE_DIGITS significant digits (a rule's constant, not a measurement).
+    The parts' sum must vary (one value fits any constant), and the match be beyond chance: the share
+    of pairs (parts_i + c, total_j) that agree anyway, to the n-th power, at most `relation_chance`."""
+    diffs = [t - s for s, t in zip(sums_, totals, strict=True)]
+    lo, hi = max(diffs) - tol, min(diffs) + tol
+    if lo > hi or len(set(sums_)) < 2:
+        return None
+    c = roundest(lo, hi, closed_low=True) if lo < hi else lo
+    if not lo <= c <= hi or abs(c) <= tol or float(format(c, f".{MAX_RATE_DIGITS}g")) != c:
+        return None
+    n = len(sums_)
+    ordered = sorted(totals)
+    agree = sum(
+        bisect.bisect_right(ordered, s + c + tol) - bisect.bisect_left(ordered, s + c - tol) for s in sums_
+    )
+    if (agree / (n * n)) ** n > settings.relation_chance:
+        return None
+    return c
 
 
 def products(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
@@ -709,9 +746,6 @@ def chance_of_product(rows: Sequence[tuple[Any, Any, Any]], tol: float) -> float
         v = x * y
         agree += bisect.bisect_right(totals, v + tol) - bisect.bisect_left(totals, v - tol)
     return float((agree / (n * n)) ** n)
-
-
-MAX_RATE_DIGITS = 3  # a rate set by policy is written with few digits (19%, 7%, 0.075, 1.5)
 
 
 def rates(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
@@ -789,12 +823,97 @@ def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float,
     )
 
 
+def rated_sums(cols: Sequence[Column], settings: InferenceSettings, taken: set[str]) -> list[Candidate]:
+    """A field that is two others each at a fixed rate (`vat == 0.07 * food + 0.19 * drinks`: two VAT
+    rates on one bill), where no single relation already makes it (`taken`).
+
+    The two constants are read off the sample by least squares, then each written with at most
+    MAX_RATE_DIGITS significant digits (a rate is a policy's number) and the pair kept only when it
+    fits every event within the sums' tolerance; both are positive and neither is 1 (a part added
+    whole or taken away makes a sum or a balance, which `sums` finds), each base varies, and the
+    match is beyond chance as for a product. One per result, the fewest digits.
+    """
+    numeric = [c for c in cols if c.numeric]
+    out = []
+    for total in numeric:
+        if total.name in taken:
+            continue
+        best: tuple[int, Candidate] | None = None
+        for a, b in itertools.combinations([c for c in numeric if c is not total], 2):
+            fit = _rated_sum_fit(total, a, b, settings)
+            if fit is not None and (best is None or fit[0] < best[0]):
+                best = fit
+        if best is not None:
+            out.append(best[1])
+    return out
+
+
+def _rounded(k: float) -> list[float]:
+    return sorted(
+        {float(format(k, f".{d}g")) for d in range(1, MAX_RATE_DIGITS + 1)}, key=lambda v: abs(v - k)
+    )
+
+
+def _digits(k: float) -> int:
+    return len(format(k, ".10g").replace("-", "").replace("0.", "").replace(".", "").strip("0"))
+
+
+def _rated_sum_fit(
+    total: Column, a: Column, b: Column, settings: InferenceSettings
+) -> tuple[int, Candidate] | None:
+    rows = [r for r in zip(a.values, b.values, total.values, strict=True) if None not in r]
+    n = len(rows)
+    if n < settings.min_values or len({x for x, _, _ in rows}) < 2 or len({y for _, y, _ in rows}) < 2:
+        return None
+    sxx = sum(x * x for x, _, _ in rows)
+    syy = sum(y * y for _, y, _ in rows)
+    sxy = sum(x * y for x, y, _ in rows)
+    sxt = sum(x * t for x, _, t in rows)
+    syt = sum(y * t for _, y, t in rows)
+    det = sxx * syy - sxy * sxy
+    if abs(det) <= 1e-9 * max(sxx * syy, 1e-12):
+        return None  # the two bases move together: the constants are not determined
+    k1, k2 = (sxt * syy - syt * sxy) / det, (syt * sxx - sxt * sxy) / det
+    tol = settings.sum_tolerance
+    for c1, c2 in sorted(
+        itertools.product(_rounded(k1), _rounded(k2)), key=lambda p: _digits(p[0]) + _digits(p[1])
+    ):
+        if not (0.0 < c1 != 1.0 and 0.0 < c2 != 1.0):
+            continue  # two rates: a part taken away or added whole is a sum or a balance, found there
+        if not all(abs(c1 * x + c2 * y - t) <= tol for x, y, t in rows):
+            continue
+        chance = chance_of_product([(1.0, c1 * x + c2 * y, t) for x, y, t in rows], tol)
+        if chance > settings.relation_chance:
+            return None
+
+        def num(c: Column) -> str:
+            return f"double({c.name})" if c.field.type in ("int", "long") else c.name
+
+        made = f"{literal(c1, 'double')} * {num(a)} + {literal(c2, 'double')} * {num(b)}"
+        lit = literal(tol, "double")
+        body = f"{num(total)} - ({made}) <= {lit} && {made} - {num(total)} <= {lit}"
+        return _digits(c1) + _digits(c2), Candidate(
+            id=f"{total.name}_rated_sum",
+            rule=_null_guard((a, b, total), body),
+            profile="relation",
+            fields=(a.name, b.name, total.name),
+            message=f"{total.name} must equal {made}",
+            basis=f"{total.name} = {made} on all {n} events (within {tol}; the constants of fewest digits "
+            f"that fit all of them; chance {chance:.1g} if unrelated)",
+            strength=support_factor(n),
+            support=n,
+            kind="rated_sum",
+        )
+    return None
+
+
 def _implied_by_sums(
     found: list[Candidate], totals: list[Candidate], cols: Sequence[Column]
 ) -> list[Candidate]:
     """`part <= total` follows from `parts == total` when no part goes below zero: not a rule of its own."""
     nonnegative = {c.name for c in cols if c.numeric and all(v >= 0 for v in c.present)}
     at_least_one = {c.name for c in cols if c.numeric and all(v >= 1 for v in c.present)}
+    lowest = {c.name: (min(c.present) if c.present else None) for c in cols if c.numeric}
     implied: set[tuple[str, ...]] = set()
     for total in totals:
         *parts, whole = total.fields
@@ -810,8 +929,16 @@ def _implied_by_sums(
             for part, other in ((a, b), (b, a)):
                 if part in nonnegative and other in at_least_one:
                     implied.add((part, whole))
-        elif total.kind == "sum" and all(p in nonnegative for p in parts):
-            implied.update((p, whole) for p in parts)
+        elif total.kind == "sum":
+            # `part <= total` when the other parts plus the constant never go below zero
+            offset = float(total.refine.get("offset", 0.0))
+            for p in parts:
+                others = [lowest.get(o) for o in parts if o != p]
+                if (
+                    all(o is not None for o in others)
+                    and sum(o for o in others if o is not None) + offset >= 0
+                ):
+                    implied.add((p, whole))
     return [c for c in found if c.fields not in implied]
 
 
@@ -823,6 +950,7 @@ def profile(cols: Sequence[Column], settings: InferenceSettings) -> list[Candida
     # of the return's balance), but a product already says how the field is made
     made = {c.fields[-1] for c in totals if c.kind == "product"}
     totals += [c for c in rates(cols, settings) if c.fields[-1] not in made]
+    totals += rated_sums(cols, settings, {c.fields[-1] for c in totals})
     within = [set(t.fields) for t in totals]
     # what holds among the fields of a sum (a total above a part means the other parts are not zero)
     # is what the sum already says
