@@ -94,6 +94,7 @@ def test_nothing_is_created_when_every_topic_exists() -> None:
     Admin.preset = {"a", "b"}
     client = ensure(["a", "b"])
     assert client.created == []
+    assert client.lists == 1  # nothing created: no metadata to wait for
     assert client.closed
 
 
@@ -102,6 +103,18 @@ def test_the_client_connects_to_the_bootstrap_with_the_timeout_and_security() ->
     assert client.kwargs["bootstrap_servers"] == "broker:9092"
     assert client.kwargs["request_timeout_ms"] == 2500
     assert client.kwargs["security_protocol"] == "PLAINTEXT"
+
+
+def test_the_default_request_timeout_is_30_s() -> None:
+    asyncio.run(ensure_topics("broker:9092", ["a"], 1, 1, security=PLAIN))
+    assert Admin.instances[0].kwargs["request_timeout_ms"] == 30_000
+
+
+def test_metadata_that_never_lists_the_topics_is_given_up_on_after_the_timeout() -> None:
+    Admin.visible_after_lists = 1_000_000
+    client = ensure(["a"], timeout_s=0.3)
+    assert client.lists >= 2  # it polled, then returned: the create itself succeeded
+    assert client.closed
 
 
 def test_another_worker_creating_the_same_topics_is_no_error() -> None:
