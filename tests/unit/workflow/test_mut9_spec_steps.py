@@ -408,3 +408,52 @@ def test_an_llm_step_takes_its_name_as_template_id_unless_given() -> None:
     assert (a.template_id, b.template_id) == ("a", "assess_v2")
     assert a.when == "amount > 1.0" and b.when is None
     assert [(f.name, f.type) for f in a.output] == [("risk", "string")]
+
+
+def test_every_bad_step_is_reported_not_only_the_first() -> None:
+    steps = '  - bad-name: {validate: [{id: a, rule: "true"}]}\n  - other-bad: {validate: []}\n  - k: 3\n'
+    assert [(line, field) for line, field, _, _ in problems(steps)] == [
+        (4, "steps[0].bad-name"),
+        (5, "steps[1].other-bad"),
+        (6, "steps[2].k"),
+    ]
+
+
+def test_transform_and_route_steps_keep_their_retry_and_name_a_bad_one() -> None:
+    ir = good(
+        "  - t: {transform: {drop: [currency]}, retry: {max_attempts: 6}}\n"
+        '  - r: {route: {x: "true"}, retry: {max_attempts: 7}}\n'
+    )
+    assert [s.retry.max_attempts for s in ir.steps] == [6, 7]
+    found = problems('  - r:\n      route: {x: "true"}\n      retry: {max_attempts: 0}\n')
+    assert [(line, field) for line, field, _, _ in found] == [(6, "steps[0].r.retry")]
+
+
+def test_function_outputs_that_are_not_a_mapping_are_named_at_their_key() -> None:
+    steps = "  - t:\n      transform:\n        function: 'm:f'\n        outputs: []\n"
+    assert problems(steps) == [
+        (7, "steps[0].t.transform.outputs", "a mapping of field names to types", "outputs:\n  amount: double")
+    ]
+
+
+def test_a_typed_set_with_a_broken_expression_is_named_at_its_expr_line() -> None:
+    steps = (
+        "  - t:\n      transform:\n        set:\n"  # the entry x on line 7, its expr on line 9
+        '          x:\n            type: double\n            expr: "amount >"\n'
+    )
+    assert [(line, field) for line, field, _, _ in problems(steps)] == [
+        (9, "steps[0].t.transform.set.x.expr")
+    ]
+
+
+def test_an_llm_without_output_and_a_bad_setting_are_named_at_their_lines() -> None:
+    found = problems("  - a:\n      llm:\n        prompt: p\n")
+    assert found == [
+        (6, "steps[0].a.llm.output", "a mapping of field names to types", "output:\n  amount: double")
+    ]
+    found = problems(
+        "  - a:\n      llm:\n        prompt: p\n        output: {risk: string}\n        temperature: hot\n"
+    )
+    assert [(line, field, fix) for line, field, _, fix in found] == [
+        (8, "steps[0].a.llm.temperature", "see docs/spec.md#llm")
+    ]
