@@ -306,6 +306,7 @@ def test_a_named_type_used_again_by_name_encodes_the_same(accelerate: bool) -> N
         ],
     }
     codec = compile_schema(schema, accelerate=accelerate)
+    assert codec.implementation == ("c" if accelerate else "python")  # no silent fallback
     value = {"a": {"x": 1}, "b": {"x": -1}, "c": {"x": 64}}
     assert codec.encode(value) == b"\x02" + b"\x01" + b"\x80\x01"
     assert codec.decode(b"\x02\x01\x80\x01") == value
@@ -324,6 +325,7 @@ def test_a_nested_record_inherits_the_enclosing_namespace(accelerate: bool) -> N
         ],
     }
     codec = compile_schema(schema, accelerate=accelerate)
+    assert codec.implementation == ("c" if accelerate else "python")  # no silent fallback
     assert codec.encode({"a": {"x": 0}, "b": {"x": 1}, "c": {"x": 2}}) == b"\x00\x02\x04"
     assert codec.decode(b"\x00\x02\x04") == {"a": {"x": 0}, "b": {"x": 1}, "c": {"x": 2}}
 
@@ -351,6 +353,7 @@ def test_missing_fields_take_their_default_or_null(accelerate: bool) -> None:
         ],
     }
     codec = compile_schema(schema, accelerate=accelerate)
+    assert codec.implementation == ("c" if accelerate else "python")  # no silent fallback
     assert codec.encode({"r": "x"}) == b"\x00" + b"\x02" + b"\x80\x01" + b"\x02x"
     assert (
         codec.encode({"n": "a", "s": "b", "d": 0, "r": ""}) == b"\x02\x02a" + b"\x00\x02b" + b"\x00" + b"\x00"
