@@ -102,7 +102,8 @@ class Admin:
         parts = [tp.partition for tp in self.broker.records if tp.topic == topic]
         if not parts:
             return [{"topic": topic, "error_code": 3, "partitions": []}]  # UNKNOWN_TOPIC_OR_PARTITION
-        return [{"topic": topic, "error_code": 0, "partitions": [{"partition": p} for p in reversed(parts)]}]
+        # no error_code: the describe of a topic that exists need not carry one
+        return [{"topic": topic, "partitions": [{"partition": p} for p in reversed(parts)]}]
 
 
 @pytest.fixture
@@ -152,6 +153,7 @@ def test_the_counting_consumer_reads_beside_the_group_and_is_stopped(broker: Bro
     assert consumer.kwargs["group_id"] is None
     assert consumer.kwargs["enable_auto_commit"] is False
     assert consumer.kwargs["isolation_level"] == "read_committed"
+    assert consumer.kwargs["auto_offset_reset"] == "earliest"
     assert consumer.kwargs["bootstrap_servers"] == "broker:9092"
     assert consumer.kwargs["security_protocol"] == "SSL"
     assert consumer.started and consumer.stopped
@@ -171,11 +173,12 @@ def test_status_of_a_workflow(broker: Broker) -> None:
     entry0 = broker.partition("dwf.claims.in", 0, [0, 1, 2, 3, 4, 5], end=6)
     entry1 = broker.partition("dwf.claims.in", 1, [0, 1, 3], end=4)  # 2 is a marker
     hop = broker.partition("dwf.claims.step2", 0, [0, 1, 2], end=3)
+    hop1 = broker.partition("dwf.claims.step2", 1, [0, 1], end=2)
     broker.partition("dwf.claims.out", 0, [0, 1, 2, 3], end=4)
     broker.partition("dwf.claims.out", 1, [0], end=1)
     broker.partition("dwf.claims.rejected", 0, [0, 2], end=3)
     # no escalate topic yet, no dlq topic yet
-    broker.groups["claims-app"] = {entry0: 4, hop: 3, entry1: -1}  # -1: no commit on it
+    broker.groups["claims-app"] = {entry0: 4, hop: 3, hop1: 0, entry1: -1}  # -1: no commit on it
 
     got = read_status(topology(), "broker:9092", "claims-app", {"security_protocol": "PLAINTEXT"})
 
@@ -186,8 +189,9 @@ def test_status_of_a_workflow(broker: Broker) -> None:
         PartitionLag("dwf.claims.in", 0, 4, 6, 2),
         PartitionLag("dwf.claims.in", 1, None, 4, 3),
         PartitionLag("dwf.claims.step2", 0, 3, 3, 0),
+        PartitionLag("dwf.claims.step2", 1, 0, 2, 2),  # committed at 0: a commit, not "none yet"
     ]
-    assert got.lag == 5
+    assert got.lag == 7
     assert got.entry_lag == 5
     assert got.received == 9
     assert got.outcomes == {"out": 5, "escalate": 0, "rejected": 2, "dlq": 0}
@@ -195,6 +199,12 @@ def test_status_of_a_workflow(broker: Broker) -> None:
     (admin,) = broker.admins
     assert admin.kwargs == {"bootstrap_servers": "broker:9092", "security_protocol": "PLAINTEXT"}
     assert admin.closed
+    for consumer in broker.consumers:  # every count and end read beside the group, on the same broker
+        assert consumer.kwargs["bootstrap_servers"] == "broker:9092"
+        assert consumer.kwargs["group_id"] is None
+        assert consumer.kwargs["enable_auto_commit"] is False
+        assert consumer.kwargs["security_protocol"] == "PLAINTEXT"
+        assert consumer.stopped
 
 
 def test_a_group_that_never_committed_lags_by_every_entry_record(broker: Broker) -> None:
