@@ -120,10 +120,10 @@ def _arith_fix(node: Node, lk: str, rk: str) -> str:
     if {lk, rk} == NUMERIC:
         int_side, other = (left, right) if lk == INT else (right, left)
         if int_side[0] == "lit":
-            as_double = f"{float(int_side[1])!r}"
-            return (
-                f"write the whole number as a decimal: {render(node).replace(render(int_side), as_double, 1)}"
-            )
+            # the literal node itself is replaced (a text replace would hit digits of a field name first)
+            decimal: Node = ("lit", float(int_side[1]))
+            fixed = (node[0], symbol, decimal, right) if lk == INT else (node[0], symbol, left, decimal)
+            return f"write the whole number as a decimal: {render(fixed)}"
         return f"convert explicitly: double({render(int_side)}) {symbol} {render(other)}"
     if STRING in (lk, rk) and symbol == "+":
         return "convert the number to text: string(x) + '...'"
