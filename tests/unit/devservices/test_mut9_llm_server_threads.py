@@ -69,7 +69,8 @@ def test_serve_prints_its_address_and_serves_until_cancelled(capsys: pytest.Capt
     capsys.readouterr()
     models = asyncio.run(main())
     assert models["object"] == "list"
-    with socket.socket() as again:  # cleaned up: the port is free again
+    with socket.socket() as again:  # cleaned up: nothing listens there any more
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection may be in TIME_WAIT
         again.bind(("127.0.0.1", port))
 
 
