@@ -62,9 +62,11 @@ class Codec:
 
 
 class Context:
-    def __init__(self, *, exactly_once: bool = False, batch_size: int = 2) -> None:
+    def __init__(
+        self, *, exactly_once: bool = False, batch_size: int = 2, interval_s: float = 3600.0
+    ) -> None:
         self.options = SimpleNamespace(
-            audit_batch_size=batch_size, audit_interval_s=3600.0, audit_buffer_max=100
+            audit_batch_size=batch_size, audit_interval_s=interval_s, audit_buffer_max=100
         )
         self.exactly_once = exactly_once
         self.topology = SimpleNamespace(audit_topic=TOPIC)
@@ -216,3 +218,41 @@ def test_close_stores_what_is_buffered_and_closes_the_store() -> None:
     assert store.inserts == [(["r0"], f"{TOPIC}-0-0-0")]
     assert ctx.committer.done_offsets == [(TOPIC, 0, 0)]
     assert store.closed
+
+
+async def until(condition: Any, bound_s: float = 10.0) -> None:
+    """Poll for a condition with a bound (no sleep as proof)."""
+    for _ in range(int(bound_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached within the bound")
+
+
+def test_the_registered_agent_inserts_a_full_batch_without_a_flush() -> None:
+    """DWF_AUDIT_BATCH_SIZE rows make a batch: inserted as soon as it is full."""
+    agent, ctx, store = make(batch_size=2)
+    ((_, _, _, each, _),) = ctx.added
+
+    async def main() -> None:
+        await each([msg(0, ["r0"]), msg(1, ["r1"]), msg(2, ["r2"])])
+        await until(lambda: len(store.inserts) == 1)
+        assert ctx.committer.done_offsets == [(TOPIC, 0, 0), (TOPIC, 0, 1)]  # r2's batch is not full
+        await agent.close()
+
+    asyncio.run(main())
+    assert store.inserts == [(["r0", "r1"], f"{TOPIC}-0-0-1"), (["r2"], f"{TOPIC}-0-2-2")]
+
+
+def test_a_batch_not_full_is_inserted_after_the_interval() -> None:
+    """DWF_AUDIT_BATCH_INTERVAL_S: rows wait at most that long for their batch to fill."""
+    agent, ctx, store = make(batch_size=50, interval_s=0.05)
+
+    async def main() -> None:
+        await agent.handle(msg(0, ["r0"]))
+        await until(lambda: len(store.inserts) == 1)
+        await agent.close()
+
+    asyncio.run(main())
+    assert store.inserts == [(["r0"], f"{TOPIC}-0-0-0")]
+    assert ctx.committer.done_offsets == [(TOPIC, 0, 0)]
