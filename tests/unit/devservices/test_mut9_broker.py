@@ -371,7 +371,12 @@ def _fake_maven(
 ) -> None:
     def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         calls.append(cmd)
-        assert kwargs["timeout"] == 900.0
+        assert (kwargs["timeout"], kwargs["capture_output"], kwargs["text"], kwargs["check"]) == (
+            900.0,
+            True,
+            True,
+            False,
+        )
         staging = Path(next(a for a in cmd if a.startswith("-DoutputDirectory=")).split("=", 1)[1])
         (staging / jar).write_bytes(b"PK")
         return subprocess.CompletedProcess(cmd, code, out, "maven said no" if code else "")
@@ -499,3 +504,144 @@ def test_metadata_ok_needs_a_broker_and_a_controller(
     [admin] = FakeAdmin.instances
     assert admin.args == ("127.0.0.1:7000", 2500)
     assert admin.closed  # closed whatever the answer
+
+
+# -- formatting the storage, the JVM command, the rendered config ----------------------------------------
+
+
+def test_fresh_storage_is_formatted_with_a_new_id_and_the_scram_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DWF_KAFKA_HEAP", raising=False)
+    monkeypatch.delenv("DWF_KAFKA_JAVA_OPTS", raising=False)
+    runs: list[tuple[list[str], dict[str, Any]]] = []
+
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        runs.append((cmd, kwargs))
+        return subprocess.CompletedProcess(cmd, 0, "Formatting ...", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    users = {"alice": "pw1", "bob": "pw2"}
+    cluster_id = broker._format_storage(
+        "/jdk/bin/java", tmp_path / "jars", tmp_path, tmp_path / "logs", users
+    )
+    [(cmd, kwargs)] = runs
+    assert cmd == [
+        "/jdk/bin/java",
+        "-Xmx512m",
+        "-Xms128m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={tmp_path / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={tmp_path}",
+        "-cp",
+        f"{tmp_path / 'jars'}/*",
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(tmp_path / "server.properties"),
+        "--add-scram",
+        "SCRAM-SHA-256=[name=alice,password=pw1]",
+        "--add-scram",
+        "SCRAM-SHA-512=[name=alice,password=pw1]",
+        "--add-scram",
+        "SCRAM-SHA-256=[name=bob,password=pw2]",
+        "--add-scram",
+        "SCRAM-SHA-512=[name=bob,password=pw2]",
+    ]
+    assert (kwargs["capture_output"], kwargs["text"], kwargs["timeout"], kwargs["check"]) == (
+        True,
+        True,
+        120,
+        False,
+    )
+    assert len(cluster_id) == 22 and not cluster_id.startswith("-")
+    fingerprint = tmp_path / "scram-users.sha256"
+    assert fingerprint.read_text() == hashlib.sha256(b"alice:pw1\nbob:pw2").hexdigest() + "\n"
+    assert fingerprint.stat().st_mode & 0o777 == 0o600
+
+
+def test_fresh_storage_without_users_adds_no_scram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[list[str]] = []
+
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        runs.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    broker._format_storage("java", tmp_path, tmp_path, tmp_path / "logs")
+    assert "--add-scram" not in runs[0]
+    assert not (tmp_path / "scram-users.sha256").exists()
+
+
+def test_a_failed_format_names_the_fix_and_hides_the_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(cmd, 1, "", "Invalid SCRAM user alice with password s3cret-pw\n")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    with pytest.raises(KafkaLauncherError) as err:
+        broker._format_storage("java", tmp_path, tmp_path, tmp_path / "logs", {"alice": "s3cret-pw"})
+    assert str(err.value) == (
+        f"formatting the Kafka storage in {tmp_path / 'logs'} failed (exit 1); if the folder holds data from "
+        f"another broker, remove {tmp_path} and retry:\nInvalid SCRAM user alice with password ***"
+    )
+    assert not (tmp_path / "scram-users.sha256").exists()
+
+
+def test_the_plain_node_config_whole(tmp_path: Path) -> None:
+    """The single KRaft node of the module docstring: every internal topic with one replica, small segments,
+    few threads for a 2-core machine."""
+    assert _props(broker.server_properties(9092, 9093, tmp_path / "logs")) == {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": "1@127.0.0.1:9093",
+        "listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(tmp_path / "logs"),
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "min.insync.replicas": "1",
+        "default.replication.factor": "1",
+        "num.partitions": "1",
+        "auto.create.topics.enable": "true",
+        "delete.topic.enable": "true",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.segment.bytes": "16777216",  # 16 MiB
+        "log.retention.hours": "24",
+        "log.retention.check.interval.ms": "60000",
+        "log.cleaner.dedupe.buffer.size": "16777216",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "num.recovery.threads.per.data.dir": "1",
+        "background.threads": "4",
+    }
+
+
+def test_a_tls_listener_without_its_keystore_is_refused_in_words(tmp_path: Path) -> None:
+    with pytest.raises(KafkaLauncherError) as err:
+        broker.server_properties(
+            9092, 9093, tmp_path, sasl_ssl_port=9096, sasl_users={"a": "b"}, keystore=tmp_path
+        )
+    assert str(err.value) == "a TLS listener needs the broker's keystore and its password"
+
+
+def test_the_jar_cache_defaults_under_the_home_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DWF_KAFKA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert broker.kafka_home() == tmp_path / ".cache" / "dana-wf" / "kafka" / broker.kafka_version()
+    monkeypatch.setenv("DWF_KAFKA_HOME", "~/kafka-here")
+    assert broker.kafka_home() == tmp_path / "kafka-here"
