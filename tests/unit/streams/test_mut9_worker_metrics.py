@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
@@ -91,7 +95,7 @@ def test_build_info_and_capacity_at_start() -> None:
     (sample,) = family.samples
     assert sample.labels["workflow"] == "claims-triage"
     assert sample.labels["workflow_version"] == "3"
-    assert sample.labels["version"]  # the installed package's version, "dev" in a source tree
+    assert sample.labels["version"] == version("dana-workflows")  # the engine's installed version
     assert value(w, "dwf_audit_buffer_capacity_rows") == 500
     assert len(ctx.tasks) == 1  # the periodic poll runs on the app's loop
 
@@ -221,6 +225,15 @@ def test_llm_model_falls_back_to_the_requested_one_and_cache_hits_and_skips() ->
     assert value(w, "dwf_llm_calls_total", **llm, status="timeout") == 1
     assert value(w, "dwf_llm_calls_total", **llm, status="ok") == 0  # the cached reply is no call
     assert value(w, "dwf_llm_cache_hits_total", **llm) == 1
+    assert value(w, "dwf_llm_rate_limited_total", **llm) == 0  # no 429 reported: none counted
+
+
+def test_an_llm_call_without_a_model_is_counted_under_an_empty_model() -> None:
+    w, _ = make()
+    step = LLMStepIR(name="summarize", prompt="p", output=())
+    rows = [llm_row("summarize", {"dwf.llm.outcome": "ok"})]
+    w.on_outcome(node("summarize", step=step), result(forwarded=True, rows=rows), [], 0.0)
+    assert value(w, "dwf_llm_calls_total", workflow=WF, step="summarize", model="", status="ok") == 1
 
 
 def test_a_non_llm_step_counts_no_llm_call() -> None:
@@ -299,3 +312,32 @@ def test_without_a_port_no_endpoint_and_stop_clears_readiness() -> None:
     w.health.set_ready(True)
     w.stop()
     assert not w.health.ready
+
+
+def test_with_a_port_the_endpoint_serves_the_metrics_and_says_where(caplog: pytest.LogCaptureFixture) -> None:
+    ctx = Ctx()
+    w = WorkerMetrics(ctx, port=0)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger=wm.__name__):
+        w.start()
+    try:
+        assert w.server is not None
+        assert f"metrics and health on {w.server.url} (/metrics, /healthz, /readyz)" in caplog.text
+        response = httpx.get(f"{w.server.url}/metrics", timeout=5)
+        assert 'dwf_build_info{version="' in response.text
+        assert "dwf_audit_buffer_capacity_rows 500.0" in response.text
+    finally:
+        w.stop()
+    assert w.server is None
+
+
+def test_a_taken_port_is_logged_and_the_worker_runs_on(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104 - the endpoint's own bind address
+        taken.listen()
+        port = taken.getsockname()[1]
+        w = WorkerMetrics(Ctx(), port=port)  # type: ignore[arg-type]
+        with caplog.at_level(logging.ERROR, logger=wm.__name__):
+            w.start()
+    assert w.server is None
+    assert "the worker runs without its metrics endpoint" in caplog.text
+    assert str(port) in caplog.text
