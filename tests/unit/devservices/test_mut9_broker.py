@@ -645,3 +645,19 @@ def test_the_jar_cache_defaults_under_the_home_cache(tmp_path: Path, monkeypatch
     assert broker.kafka_home() == tmp_path / ".cache" / "dana-wf" / "kafka" / broker.kafka_version()
     monkeypatch.setenv("DWF_KAFKA_HOME", "~/kafka-here")
     assert broker.kafka_home() == tmp_path / "kafka-here"
+
+
+def test_a_data_dir_of_an_earlier_run_is_started_again(tmp_path: Path, seams: Seams) -> None:
+    (tmp_path / "logs" / "__cluster_metadata-0").mkdir(parents=True)  # what a stopped broker leaves
+    (tmp_path / "broker.log").write_text("the earlier run\n")
+    info = broker.up(port=7000, data_dir=tmp_path)
+    assert info.pid == 4242
+    assert (tmp_path / "logs" / "__cluster_metadata-0").is_dir()
+
+
+def test_a_sasl_ssl_listener_without_users_names_both_options(tmp_path: Path, seams: Seams) -> None:
+    with pytest.raises(KafkaLauncherError) as err:
+        broker.up(port=7000, data_dir=tmp_path, sasl_ssl_port=7004)
+    assert str(err.value) == (
+        "a SASL_SSL listener needs both --sasl-ssl-port and --sasl-users (user:password[,user2:password2])"
+    )
