@@ -137,7 +137,11 @@ def test_the_input_can_be_an_avro_schema_next_to_the_spec(tmp_path: Path) -> Non
         "fields": [
             {"name": "claim_id", "type": "string", "doc": "the claim"},
             {"name": "amount", "type": ["null", "double"]},
-            {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
+            {
+                "name": "kind",
+                "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]},
+                "doc": "its kind",
+            },
         ],
     }
     (tmp_path / "claim.avsc").write_text(json.dumps(schema))
@@ -145,7 +149,7 @@ def test_the_input_can_be_an_avro_schema_next_to_the_spec(tmp_path: Path) -> Non
     assert [(f.name, f.type, f.optional, f.doc) for f in ir.input] == [
         ("claim_id", "string", False, "the claim"),
         ("amount", "double", True, ""),
-        ("kind", "string", False, ""),
+        ("kind", "string", False, "its kind"),
     ]
     assert ir.input[2].symbols == ("A", "B")
 
@@ -160,6 +164,24 @@ def test_an_avro_schema_with_a_non_primitive_field(tmp_path: Path) -> None:
             "input.schema.tags",
             "unsupported Avro type {'type': 'array'}",
             "use primitive fields (string, long, int, double, float, boolean)",
+        )
+    ]
+
+
+def test_an_avro_enum_without_symbols(tmp_path: Path) -> None:
+    schema = {
+        "type": "record",
+        "name": "C",
+        "fields": [{"name": "k", "type": {"type": "enum", "symbols": []}}],
+    }
+    (tmp_path / "c.avsc").write_text(json.dumps(schema))
+    text = f"workflow: w\ninput:\n  schema: c.avsc\nsteps:\n{STEP}"
+    assert problems(text, base_dir=tmp_path) == [
+        (
+            3,
+            "input.schema.k",
+            "an enum needs at least one value, and no empty ones",
+            "employment: enum(employed, unemployed, retired)",
         )
     ]
 
