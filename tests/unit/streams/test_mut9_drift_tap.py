@@ -1,0 +1,149 @@
+"""The step agents' side of drift in the Kafka runtime (streams/kafka/drift_agent.py, DriftTap): an event's
+monitored values ride in the `dwf-drift` header of the record forwarded to the next step's topic, or, where
+its journey ends, go to `<prefix>.<wf>.drift-values`; the values of the events a batch ends, per source
+partition, travel in one message (a JSON array in handling order, cut at VALUES_MESSAGE_BYTES); a record
+without the header is not counted (warned once); the entry starts the values from the input payload."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dana_workflows.streams.kafka import drift_agent
+from dana_workflows.streams.kafka.drift_agent import H_DRIFT, DriftTap
+from dana_workflows.streams.kafka.drift_agent import drift_values as _drift_values
+
+pytestmark = pytest.mark.unit
+
+VALUES = "acme.claims.drift-values"
+
+
+class Observer:
+    """DriftObserver's collecting side: the payload's `amount` under the step that exposes it."""
+
+    def __init__(self, time_field: str | None = "ts") -> None:
+        self.time_field = time_field
+
+    def values(self, into: dict[str, Any], payload: dict[str, Any], step: str | None) -> None:
+        into[step or "input"] = payload.get("amount")
+
+
+def drift_values(value: Any) -> list[dict[str, Any]]:
+    return _drift_values(value)
+
+
+def tap(time_field: str | None = "ts") -> DriftTap:
+    ctx: Any = SimpleNamespace(
+        workflow="claims",
+        options=SimpleNamespace(prefix="acme"),
+        topic=lambda boundary: f"acme.claims.{boundary}",
+    )
+    return DriftTap(ctx, Observer(time_field))  # type: ignore[arg-type]
+
+
+def test_the_values_topic_is_named_like_the_others() -> None:
+    assert tap().values_topic == VALUES
+
+
+def test_the_entry_starts_the_values_from_the_input_payload() -> None:
+    t = tap()
+    node: Any = SimpleNamespace(input="in", path="check")
+    env: Any = SimpleNamespace(payload={"amount": 5.0, "ts": 1700}, produced_at=42)
+    assert t.carried(node, env, None) == {"v": {"input": 5.0}, "p": 42, "t": 1700}
+    assert tap(time_field=None).carried(node, env, None) == {"v": {"input": 5.0}, "p": 42}
+
+
+def test_a_later_hop_reads_the_header_and_a_record_without_it_is_not_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = tap()
+    node: Any = SimpleNamespace(input="check-tag", path="tag")
+    carried = {"v": {"input": 5.0}, "p": 42}
+    msg = SimpleNamespace(headers=[(H_DRIFT, json.dumps(carried).encode())])
+    assert t.carried(node, None, msg) == carried  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger=drift_agent.__name__):
+        assert t.carried(node, None, SimpleNamespace(headers=[])) is None  # type: ignore[arg-type]
+        assert t.carried(node, None, SimpleNamespace(headers=None)) is None  # type: ignore[arg-type]
+    assert t.missing == 2
+    assert caplog.text.count("not counted in drift") == 1  # warned once
+    assert "tag" in caplog.text
+
+
+def test_a_forwarded_step_adds_the_values_it_exposes() -> None:
+    t = tap()
+    carried: dict[str, Any] = {"v": {"input": 5.0}, "p": 1}
+    node: Any = SimpleNamespace(path="tag")
+    forwarded: Any = SimpleNamespace(forwarded=True, envelope=SimpleNamespace(payload={"amount": 7.0}))
+    ended: Any = SimpleNamespace(forwarded=False, envelope=SimpleNamespace(payload={"amount": 9.0}))
+    t.passed(node, forwarded, carried)
+    t.passed(node, ended, {"v": {}})
+    assert carried["v"] == {"input": 5.0, "tag": 7.0}
+
+
+def edge(boundary: str, node: str | None) -> Any:
+    return SimpleNamespace(edge=SimpleNamespace(boundary=boundary, node=node))
+
+
+def test_values_ride_in_the_header_of_the_record_forwarded_to_the_next_step() -> None:
+    t = tap()
+    carried = {"v": {"input": 5.0}, "p": 1}
+    sends: list[Any] = [("acme.claims.audit", b"a", None), ("acme.claims.check-tag", b"e", [("x", b"1")])]
+    t.ended(carried, edge("check-tag", "tag"), sends)
+    assert sends[0] == ("acme.claims.audit", b"a", None)
+    topic, value, headers = sends[1]
+    assert (topic, value) == ("acme.claims.check-tag", b"e")
+    assert headers[0] == ("x", b"1")
+    assert headers[1][0] == H_DRIFT and json.loads(headers[1][1]) == carried
+    assert len(sends) == 2
+
+
+def test_where_the_journey_ends_the_values_go_to_drift_values() -> None:
+    t = tap()
+    carried = {"v": {"input": 5.0}, "p": 1}
+    results: list[Any] = [edge("out", None), SimpleNamespace(edge=None)]
+    for result in results:
+        sends: list[Any] = [("acme.claims.out", b"e", None)]
+        t.ended(carried, result, sends)
+        assert sends[0] == ("acme.claims.out", b"e", None)
+        assert sends[1][0] == VALUES and json.loads(sends[1][1]) == carried and sends[1][2] is None
+    # forwarded, but the payload did not fit the next schema: the record went to the dlq, the journey ended
+    sends = [("acme.claims.dlq", b"e", None)]
+    t.ended(carried, edge("check-tag", "tag"), sends)
+    assert [s[0] for s in sends] == ["acme.claims.dlq", VALUES]
+
+
+def test_a_batchs_values_are_one_message_per_source_partition_in_order() -> None:
+    t = tap()
+    events = [{"v": {"input": float(i)}, "p": i} for i in range(3)]
+    outs: list[Any] = [
+        ("acme.claims.out", b"k0", b"e0", None),
+        (VALUES, None, json.dumps(events[0]).encode(), None),
+        ("acme.claims.out", b"k1", b"e1", None),
+        (VALUES, None, json.dumps(events[1]).encode(), None),
+        (VALUES, None, json.dumps(events[2]).encode(), None),
+    ]
+    kept = t.batched("acme.claims.in", 3, outs)
+    assert kept[:2] == [outs[0], outs[2]]
+    ((topic, key, value, headers),) = kept[2:]
+    assert (topic, key, headers) == (VALUES, b"acme.claims.in:3", None)
+    assert drift_values(value) == events
+
+
+def test_a_batch_without_values_is_left_as_it_is() -> None:
+    outs: list[Any] = [("acme.claims.out", b"k0", b"e0", None), (VALUES, None, None, None)]
+    assert tap().batched("t", 0, outs) == outs
+
+
+def test_a_large_batch_of_values_is_cut_into_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = tap()
+    events = [{"v": {"input": float(i)}, "p": i} for i in range(5)]
+    encoded = [json.dumps(e).encode() for e in events]
+    # each event and its comma: cut once two of them reach the limit
+    monkeypatch.setattr(drift_agent, "VALUES_MESSAGE_BYTES", 2 * (len(encoded[0]) + 1))
+    kept = t.batched("in", 0, [(VALUES, None, v, None) for v in encoded])
+    assert [len(drift_values(v)) for _, _, v, _ in kept] == [2, 2, 1]
+    assert [e for _, _, v, _ in kept for e in drift_values(v)] == events
