@@ -271,3 +271,42 @@ def test_changed_parts_name_what_was_added_removed_or_changed() -> None:
         "rule:final.f": "added",
     }
     assert changed_parts(parse_spec(new), parse_spec(OLD))["step:final"] == "removed"
+
+
+def test_a_step_only_the_new_version_has_that_dead_letters_the_event() -> None:
+    new_spec = OLD.replace("steps:\n", 'steps:\n  - extra: {validate: [{id: x, rule: "amount > 50.0"}]}\n')
+    new = [received("r", 0), row("r", 1, "extra", "dlq")]
+    assert diff(routed("auto"), new, new_spec)[:2] == (("step:extra",), " -> dlq")
+
+
+def test_journeys_that_differ_in_no_single_step() -> None:
+    old = [received("r", 0), row("r", 1, "gone", "routed", "a"), row("r", 2, "sink", "completed", "out")]
+    new = [received("r", 0), row("r", 2, "sink", "completed", "out")]
+    assert diff(old, new)[:2] == (("step:?",), "the journeys differ in a way no single step explains")
+
+
+def test_a_rules_own_step_changing_elsewhere_is_not_an_upstream_change() -> None:
+    new_spec = OLD.replace(
+        '[{id: pos, rule: "amount > 0.0"}]', '[{id: pos, rule: "amount > 0.0"}, {id: b, rule: "true"}]'
+    )
+    old, new = rejected_by("pos", True)
+    assert diff(old, new, new_spec)[:2] == (
+        ("rule:check.pos",),
+        "pos: pass -> fail (same text in both versions)",
+    )
+
+
+def test_a_change_past_the_end_of_the_lines_has_no_line() -> None:
+    changes = compare(
+        journeys(routed("auto")), journeys(routed("review")), parse_spec(OLD), parse_spec(OLD), []
+    )
+    assert [c.line for c in changes] == [""]
+
+
+def test_changed_parts_look_inside_branches() -> None:
+    old = OLD.replace(
+        'review: "true"', 'review: {when: "true", steps: [{inner: {validate: [{id: i, rule: "true"}]}}]}'
+    )
+    new = old.replace('{id: i, rule: "true"}', '{id: i, rule: "false"}')
+    parts = changed_parts(parse_spec(old), parse_spec(new))
+    assert parts["step:inner"] == "changed" and parts["rule:inner.i"] == "changed"
