@@ -200,3 +200,18 @@ def test_chdb_without_directory() -> None:
     assert _error("chdb://?database=x") == (
         "audit DSN 'chdb://?database=x' has no directory; write chdb://.dwf/audit or chdb:///abs/dir"
     )
+
+
+def test_secure_flag_errors_and_names_are_kept_whole() -> None:
+    assert _error("clickhouse://u:pw@h?secure=maybe") == (
+        "audit DSN 'clickhouse://u:***@h?secure=maybe': option secure='maybe' must be true or false"
+    )
+    assert _error("chdb://d?database=a-b") == (
+        "audit DSN 'chdb://d?database=a-b': database name 'a-b' must be letters, digits and underscores "
+        "(not starting with a digit)"
+    )
+    assert _server("clickhouse://h/XRAY_X").database == "XRAY_X"  # only slashes are stripped
+
+
+def test_a_chdb_path_is_everything_after_the_first_scheme_separator() -> None:
+    assert parse_dsn("chdb://dir/x://y") == ChdbConfig(path=Path("dir/x://y"))
