@@ -27,11 +27,13 @@ class Broker:
     def __init__(self, status: WorkflowStatus | None = None, error: Exception | None = None) -> None:
         self.status, self.error = status, error
         self.calls: list[dict[str, Any]] = []
+        self.kwargs: dict[str, Any] | None = None
 
     def __call__(
         self, topology: Any, bootstrap: str, group: str, kwargs: dict[str, Any] | None = None
     ) -> Any:
         self.calls.append({"entry": topology.topic("in"), "bootstrap": bootstrap, "group": group})
+        self.kwargs = kwargs
         if self.error is not None:
             raise self.error
         return self.status
@@ -45,9 +47,14 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(monkeypatch: pytest.MonkeyPatch, broker: Broker, *args: str) -> tuple[int, str]:
+    code, raw = run_raw(monkeypatch, broker, *args)
+    return code, " ".join(raw.split())
+
+
+def run_raw(monkeypatch: pytest.MonkeyPatch, broker: Broker, *args: str) -> tuple[int, str]:
     monkeypatch.setattr(status_module, "read_status", broker)
     result = CliRunner().invoke(app, ["status", CLAIMS, *args])
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, result.output
 
 
 def test_defaults_come_from_the_settings_and_a_backlog_is_counted(
@@ -115,3 +122,41 @@ def test_a_bad_spec_is_refused_before_the_broker_is_asked(
         in " ".join(result.output.split())
     )
     assert broker.calls == []
+
+
+def test_the_lag_table_has_its_columns_and_numbers_to_the_right(
+    monkeypatch: pytest.MonkeyPatch, env: None
+) -> None:
+    entry = "pp.claims-triage.in"
+    broker = Broker(WorkflowStatus("g", entry, [PartitionLag(entry, 0, 7, 12, 5)], {"out": 7}, received=12))
+    code, raw = run_raw(monkeypatch, broker)
+    assert code == 0
+    header = next(line for line in raw.splitlines() if "partition" in line)
+    assert [cell.strip() for cell in header.strip("┃ ").split("┃")] == [
+        "topic",
+        "partition",
+        "committed",
+        "end",
+        "lag",
+    ]
+    row = next(line for line in raw.splitlines() if line.startswith("│ " + entry))
+    cells = row.strip("│").split("│")
+    assert cells[0] == f" {entry} "  # the topic to the left
+    assert (
+        cells[1] == " " * 9 + "0 " and cells[2] == " " * 9 + "7 "
+    )  # numbers to the right (width of the header)
+    assert "outcomes so far" in raw
+
+
+def test_the_clusters_security_settings_reach_the_broker_read_and_the_hint(
+    monkeypatch: pytest.MonkeyPatch, env: None
+) -> None:
+    monkeypatch.setenv("DWF_KAFKA_SECURITY_PROTOCOL", "SSL")
+    ok = Broker(WorkflowStatus("g", "pp.claims-triage.in"))
+    assert run(monkeypatch, ok)[0] == 0
+    assert ok.kwargs is not None and ok.kwargs.get("security_protocol") == "SSL"
+    code, out = run(monkeypatch, Broker(error=OSError("refused")), "--broker", "b:9")
+    assert code == 1
+    assert out.startswith("error: cannot connect to Kafka at b:9 with ") and out.endswith(
+        "are right (refused)"
+    )
