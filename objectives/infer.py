@@ -18,6 +18,7 @@ from dana_workflows.objectives.profilers import (
     categories,
     completeness,
     counters,
+    mappings,
     patterns,
     presence,
     ranges,
@@ -90,7 +91,9 @@ def candidates(
         elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
-    return out + presence.profile(cols, relations.profile(cols, settings), settings)
+    return mappings.profile(
+        cols, out + presence.profile(cols, relations.profile(cols, settings), settings), settings
+    )
 
 
 def _one_value_rule(found: list[Candidate]) -> list[Candidate]:

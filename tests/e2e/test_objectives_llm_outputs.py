@@ -49,7 +49,13 @@ async def test_llm_step_outputs_get_rules_that_land_in_its_enforce(
     assert result.exit_code == 0, result.output
     rules = {r.id: r for r in read_lock(lock_path(spec)).rules if r.target == TARGET}
     assert rules["risk_domain"].rule == 'risk in ["high", "low", "medium"]'  # the script's three answers
-    assert rules["confidence_domain"].rule == "confidence in [0.64, 0.86, 0.91]"  # and its three confidences
+    # and its three confidences, each fixed to one answer: the script's table (high 0.86, low 0.91,
+    # medium 0.64), offered in place of their list
+    assert (
+        rules["confidence_by_risk"].rule
+        == 'confidence == (risk == "high" ? 0.86 : risk == "low" ? 0.91 : 0.64)'
+    )
+    assert "confidence_domain" not in rules
 
     assert (
         CliRunner().invoke(app, ["objectives", "accept", str(spec), f"{TARGET}/risk_domain"]).exit_code == 0

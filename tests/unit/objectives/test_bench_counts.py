@@ -57,14 +57,18 @@ def test_a_later_batch_loads_builds_and_is_reported_apart() -> None:
 def test_figures_are_grouped_by_batch_and_summed() -> None:
     one, two, three = bench.Score(inferred=4, gold=3, matched=2), bench.Score(inferred=1), bench.Score(gold=5)
     four, five = bench.Score(gold=7, matched=1), bench.Score(inferred=2, gold=11, matched=2)
-    groups = dict(bench.grouped({1: one, 2: two, 3: three, 4: four, 5: five}))
+    six = bench.Score(inferred=3, gold=4, matched=1)
+    groups = dict(bench.grouped({1: one, 2: two, 3: three, 4: four, 5: five, 6: six}))
     assert (groups["first 36 (fitted-to)"].inferred, groups["first 36 (fitted-to)"].gold) == (5, 3)
     assert groups["batch 3 (seen, fitted-to)"].gold == 5
-    # batch 4 was developed on in the third round: seen, reported apart from the blind batch 5
+    # batch 4 was developed on in the third round: seen, reported apart from the later batches
     assert (groups["batch 4 (seen, fitted-to)"].gold, groups["batch 4 (seen, fitted-to)"].matched) == (7, 1)
-    assert (groups["blind (batch 5)"].inferred, groups["blind (batch 5)"].gold) == (2, 11)
-    assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (7, 26, 5)
-    assert [name for name, _ in bench.grouped({5: five})] == ["blind (batch 5)", "all"]
+    # batch 5 was developed on in the fourth round: seen, reported apart from the blind batch 6
+    assert (groups["batch 5 (seen, fitted-to)"].inferred, groups["batch 5 (seen, fitted-to)"].gold) == (2, 11)
+    assert (groups["blind (batch 6)"].inferred, groups["blind (batch 6)"].gold) == (3, 4)
+    assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (10, 30, 6)
+    assert [name for name, _ in bench.grouped({6: six})] == ["blind (batch 6)", "all"]
+    assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
 

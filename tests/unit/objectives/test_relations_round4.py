@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dana_workflows.objectives.cel_check import check_rule
-from dana_workflows.objectives.profilers import presence, ranges, relations
+from dana_workflows.objectives.profilers import mappings, presence, ranges, relations
 from dana_workflows.objectives.profilers.column import Column
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.refine import passes
@@ -217,3 +217,70 @@ def test_an_amount_spreading_by_factors_has_zero_as_its_floor() -> None:
     assert holds(cand.rule, {"amount": small})
     assert not holds(cand.rule, {"amount": 0.0}) and not holds(cand.rule, {"amount": -small})
     assert not holds(cand.rule, {"amount": max(amounts) * 100})  # a unit mistake lands past the top
+
+
+# --- a field set by a category (a table, as a conditional) ----------------------------------------
+
+
+def _reservations(n: int = 300, stray: bool = False) -> list[Column]:
+    """The London property charges in sterling, the others in euro."""
+    rng = random.Random(50)
+    codes = [rng.choice(["BER01", "BER02", "HAM01", "LON01", "MUC01"]) for _ in range(n)]
+    currency = ["GBP" if c == "LON01" else "EUR" for c in codes]
+    if stray:
+        currency[codes.index("BER01")] = "GBP"
+    channel = [rng.choice(["direct", "ota", "phone"]) for _ in range(n)]
+    return [
+        col("property_code", "string", codes),
+        col("currency", "string", currency),
+        col("channel", "string", channel),
+    ]
+
+
+def test_a_field_set_by_a_category_is_its_table_with_the_usual_value_last() -> None:
+    # currency has two values, a flag by another name: not a mapping target (relations says it)
+    assert mappings.mappings(_reservations(), S) == []
+    rng = random.Random(51)
+    tickets = _tickets()
+    priority = tickets[2].values
+    sla = [{1: 4, 2: 8, 3: 24, 4: 72, 5: 120}[p] for p in priority]
+    noise = [rng.choice([4, 8, 24]) for _ in priority]  # three values, unrelated to priority
+    cols = [tickets[2], col("sla_target_h", "long", sla), col("noise", "long", noise)]
+    (found,) = mappings.mappings(cols, S)
+    # priority and the SLA determine each other: the field listed first is the premise; each SLA
+    # comes from one priority, so the default is the highest priority's
+    assert (
+        found.rule == "sla_target_h == (priority == 1 ? 4 : priority == 2 ? 8 : priority == 3 ? 24 : "
+        "priority == 4 ? 72 : 120)"
+    )
+    assert holds(found.rule, {"priority": 2, "sla_target_h": 8, "noise": 4})
+    assert not holds(found.rule, {"priority": 2, "sla_target_h": 24, "noise": 4})
+
+
+def test_the_default_is_the_value_most_categories_map_to() -> None:
+    rng = random.Random(52)
+    country = [rng.choice(["AT", "DE", "FR", "NL", "PL"]) for _ in range(300)]
+    unit = [
+        "kWh" if c == "NL" else "EUR" if c in ("DE", "AT") else "PLN" if c == "PL" else "EUR" for c in country
+    ]
+    (found,) = mappings.mappings([col("country", "string", country), col("unit", "string", unit)], S)
+    assert found.rule == 'unit == (country == "NL" ? "kWh" : country == "PL" ? "PLN" : "EUR")'
+    assert holds(found.rule, {"country": "ES", "unit": "EUR"})  # a country never seen: the usual value
+
+
+def test_one_event_off_the_table_is_no_mapping_and_the_table_replaces_the_list() -> None:
+    rng = random.Random(53)
+    test = [rng.choice(["ALT", "AST", "CREAT", "GLUC", "HGB"]) for _ in range(300)]
+    unit = [{"ALT": "U/L", "AST": "U/L", "CREAT": "umol/L", "GLUC": "mmol/L", "HGB": "g/L"}[t] for t in test]
+    cols = [col("test", "string", test), col("unit", "string", unit)]
+    (found,) = mappings.mappings(cols, S)
+    off = list(unit)
+    off[test.index("GLUC")] = "mg/dL"
+    assert mappings.mappings([cols[0], col("unit", "string", off)], S) == []
+    domain = Candidate("unit_domain", "unit in ['U/L']", "domain", ("unit",), "", "", kind="domain")
+    other = Candidate("test_domain", "test in ['ALT']", "domain", ("test",), "", "", kind="domain")
+    implied = Candidate(
+        "i", "test != 'HGB' || unit == 'g/L'", "relation", ("test", "unit"), "", "", kind="implies"
+    )
+    kept = mappings.profile(cols, [domain, other, implied], S)
+    assert [c.id for c in kept] == ["test_domain", found.id]
