@@ -52,7 +52,7 @@ def test_a_valid_spec_compiles_to_its_steps() -> None:
 
 
 def test_the_default_registry_is_a_file_registry_under_the_data_dir(tmp_path: Path) -> None:
-    registry = registry_for(Settings(data_dir=tmp_path))
+    registry = registry_for(Settings(data_dir=tmp_path, schema_registry=None))  # not from the environment
     assert isinstance(registry, FileRegistry)
     assert (tmp_path / "schemas").is_dir()
 
