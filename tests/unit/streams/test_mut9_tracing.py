@@ -60,7 +60,7 @@ LLM = {
     "gen_ai.usage.input_tokens": 12,
     "dwf.llm.outcome": "ok",
     "dwf.llm.stop": ["a", "b"],
-    "dwf.llm.extra": {"k": 1},
+    "dwf.llm.extra": {"k": 1, "a": [1, 2]},
     "dwf.llm.none": None,
     "other.field": "not exported",
 }
@@ -179,7 +179,7 @@ def test_an_llm_row_has_a_client_span_with_the_genai_attributes() -> None:
         "gen_ai.usage.input_tokens": 12,
         "dwf.llm.outcome": "ok",
         "dwf.llm.stop": ("a", "b"),
-        "dwf.llm.extra": '{"k":1}',  # not a scalar: as compact JSON
+        "dwf.llm.extra": '{"a":[1,2],"k":1}',  # not a scalar: as compact JSON, keys sorted
     }
 
 
