@@ -28,7 +28,7 @@ pytestmark = pytest.mark.unit
 
 SPEC = """
 workflow: hops
-input: {amount: double, currency: string}
+input: {amount: double, currency: string, count: long?}
 steps:
   - check:
       validate:
@@ -38,6 +38,7 @@ steps:
       transform:
         set:
           big: {expr: "amount > 100.0", type: boolean}
+          ratio: {expr: "count == null ? 0 : 10 / count", type: long}
 """
 
 PRODUCED_AT = 1_700_000_000_000_000
@@ -48,7 +49,7 @@ class Section:
         self.log, self.where = log, (topic, partition)
 
     async def audit(self, rows: list[Any], now: bool = False) -> None:
-        self.log.append(("audit", self.where, [(r.step, r.kind) for r in rows]))
+        self.log.append(("audit", self.where, [(r.step, r.kind) for r in rows], list(rows)))
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Any = None) -> None:
         self.log.append(("send", self.where, topic, key, value, header_map(headers)))
@@ -126,7 +127,12 @@ def test_a_rejection_is_a_decision_naming_its_source_and_reasons(tmp_path: Path)
     msg = record(runtime, {"amount": -5.0, "currency": "GBP"}, offset=3, partition=1)
     handle(runtime, [msg])
     (send,) = [e for e in committer.log if e[0] == "send"]
-    _, where, topic, key, _, headers = send
+    _, where, topic, key, value, headers = send
+    assert runtime.context.codec.decode_mixed(value).payload == {
+        "amount": -5.0,
+        "currency": "GBP",
+        "count": None,
+    }
     assert where == (runtime.context.topic(ENTRY), 1)
     assert topic == runtime.context.topic("rejected")
     assert key == msg.run_id.encode()
@@ -201,3 +207,31 @@ def test_per_step_layout_sends_each_steps_output_to_the_next_steps_topic(tmp_pat
     assert send[2] not in (runtime.context.topic("out"), runtime.context.topic(ENTRY))
     tag = runtime.pipeline.nodes["tag"]
     assert send[2] == runtime.context.topic(tag.input)
+
+
+def test_a_step_that_fails_is_a_dlq_decision_naming_the_error(tmp_path: Path) -> None:
+    runtime, committer = offline(tmp_path)
+    msg = record(runtime, {"amount": 5.0, "currency": "USD", "count": 0}, offset=1)  # 10 / 0
+    handle(runtime, [msg])
+    (send,) = [e for e in committer.log if e[0] == "send"]
+    _, _, topic, key, value, headers = send
+    assert topic == runtime.context.topic("dlq")
+    assert key == msg.run_id.encode()
+    assert headers["dwf-kind"] == "decision"
+    assert headers["dwf-source-offset"] == "1"
+    assert "division by zero" in headers["dwf-error"]
+    env = runtime.context.codec.decode_mixed(value)
+    assert env.run_id == msg.run_id and env.payload["amount"] == 5.0
+    (audit,) = [e for e in committer.log if e[0] == "audit"]
+    assert audit[2][-1] == ("tag", "dlq")
+
+
+def test_a_redelivered_record_audits_identical_rows_under_at_least_once(tmp_path: Path) -> None:
+    """At-least-once: the steps' clock is the record's admission time, so a redelivery hashes the same."""
+    runtime, committer = offline(tmp_path)
+    msg = record(runtime, {"amount": 250.0, "currency": "USD"}, offset=7)
+    handle(runtime, [msg])
+    handle(runtime, [msg])
+    first, second = [e[3] for e in committer.log if e[0] == "audit"]
+    assert [r.hash for r in first] == [r.hash for r in second]
+    assert {r.ts_us for r in first} == {PRODUCED_AT + 7}
