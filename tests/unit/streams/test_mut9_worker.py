@@ -180,7 +180,7 @@ def test_a_crash_while_serving_exits_1_without_draining(
         assert asyncio.run(main()) == 1
     assert "drain" not in rt.calls
     assert rt.calls == [*START, *STOP]  # what was consumed is still stored, the rest redelivered
-    assert "worker stopped on an error: RuntimeError('agent died')" in caplog.text
+    assert "worker stopped on an error: RuntimeError('agent died')" in caplog.messages
 
 
 def test_a_crash_before_serving_exits_1(topics: list[tuple[Any, ...]]) -> None:
@@ -200,7 +200,7 @@ def test_the_app_stopping_on_its_own_is_an_error(
     with caplog.at_level(logging.ERROR, logger=worker.__name__):
         assert run(rt, asyncio.Event()) == 1
     assert "drain" not in rt.calls
-    assert "worker stopped on an error: RuntimeError('consumer fenced')" in caplog.text
+    assert "worker stopped on an error: RuntimeError('consumer fenced')" in caplog.messages
 
 
 def test_the_app_stopping_after_a_requested_stop_is_no_error(topics: list[tuple[Any, ...]]) -> None:
@@ -217,7 +217,7 @@ def test_audit_rows_not_stored_at_close_fail_the_exit_code(
     rt = Runtime(fail={"audit": "close"})
     with caplog.at_level(logging.ERROR, logger=worker.__name__):
         assert run(rt) == 1
-    assert "audit close failed" in caplog.text
+    assert "audit close failed" in caplog.messages  # the store's own error, as the line
     assert rt.calls == [*START, "drain", *STOP]
 
 
@@ -295,4 +295,4 @@ def test_run_worker_stops_cleanly_on_sigterm(
         code = asyncio.run(worker.run_worker("pipeline", "topology", options, "store"))  # type: ignore[arg-type]
     assert code == 0
     assert made == [("pipeline", "topology", options, "store")]
-    assert "worker ready: group claims-app, guarantee exactly_once, 3 agents" in caplog.text
+    assert "worker ready: group claims-app, guarantee exactly_once, 3 agents" in caplog.messages
