@@ -315,3 +315,8 @@ def test_file_paths_are_resolved_against_the_specs_folder(tmp_path: Path) -> Non
     assert kept.bypass.calibration == "/abs/cal.json"
     assert efficiency(spec(settings)).bypass.calibration == "cal.json"  # no folder given: as written
     assert efficiency(spec(block("bypass: {error_bound: 0.1}")), base_dir=tmp_path).bypass.calibration is None
+
+
+def test_a_novelty_entry_missing_a_setting_is_named_at_the_entry() -> None:
+    found = problems(spec(block("risk:", "  novelty:", "    - {field: text, monitor: m}")))
+    assert found == [(11, f"{E}.risk.novelty.0.baseline", "Field required", RISK_FIX)]

@@ -254,3 +254,23 @@ def test_each_bad_rule_is_named_by_its_index() -> None:
         "          - {when_error: schema, start_at: dlq}\n          - {when_error: schema}\n"
     )
     assert [(line, field) for line, field, _, _ in found] == [(11, f"{P}.rules[1]")]
+
+
+def test_a_retry_rung_that_is_not_a_mapping() -> None:
+    ((line, field, message, fix),) = problems("\n        ladder: [retry]\n        retry: 3\n")
+    assert (line, field, fix) == (8, f"{P}.retry", "retry: {max_attempts: 3, backoff_ms: 100}")
+    assert message.startswith("invalid retry rung: ")
+
+
+def test_a_rule_starting_at_a_rung_it_rules_out_is_named_at_start_at() -> None:
+    found = rule_problems(
+        "          - when_error: schema\n            never: [default]\n            start_at: default\n"
+    )
+    assert found == [
+        (
+            12,
+            f"{P}.rules[0].start_at",
+            "the rule starts at 'default' and also never uses it",
+            "drop one of the two",
+        )
+    ]
