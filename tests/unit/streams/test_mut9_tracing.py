@@ -299,3 +299,10 @@ def test_with_an_endpoint_the_store_is_traced(tmp_path: Path) -> None:
     traced = traced_store(Store(), Settings(data_dir=tmp_path, otlp_endpoint="http://c:4318"))  # type: ignore[arg-type]
     assert isinstance(traced, TracedStore)
     traced.tracing.provider.shutdown()
+
+
+def test_a_row_with_empty_details_is_a_plain_step_span() -> None:
+    spans, _ = spans_of(
+        [row("r1", 0, "ingest", "received", ts_us=1, details=""), row("r1", 1, "out", "completed", ts_us=2)]
+    )
+    assert sorted(s.name for s in spans) == ["event claims", "ingest", "out"]
