@@ -185,6 +185,7 @@ def test_a_writer_that_may_not_select_is_told_once(
     [warning] = [r.getMessage() for r in caplog.records]
     assert warning.startswith(f"audit writer writer may not SELECT from dwf.{AUDIT_TABLE}: ")
     assert f"GRANT SELECT(workflow, run_id, hash) ON dwf.{AUDIT_TABLE}" in warning
+    assert warning.endswith("lets it leave out rows stored already (docs/audit.md, roles)")
 
 
 def test_present_names_the_stored_rows_and_other_refusals_propagate(server: ScriptedServer) -> None:
@@ -235,3 +236,54 @@ def test_a_chdb_dsn_is_refused_by_name(server: ScriptedServer) -> None:
     with pytest.raises(DsnError) as err:
         ServerAuditStore.from_dsn("chdb://.dwf/audit")
     assert str(err.value) == "ServerAuditStore needs a clickhouse:// DSN, got 'chdb://.dwf/audit'"
+
+
+def test_the_first_insert_sets_the_schema_up_once(server: ScriptedServer) -> None:
+    store = ServerAuditStore()
+    store.insert(audit_chain("r", 1))
+    store.insert(audit_chain("s", 1))
+    sqls = [sql.split(" ")[0] + " " + sql.split(" ")[1] for sql, _, _ in server.calls]
+    assert sqls == [
+        "SELECT version()",
+        "EXISTS TABLE",
+        "CREATE DATABASE",
+        "CREATE TABLE",
+        "INSERT INTO",
+        "INSERT INTO",
+    ]
+
+
+def test_each_unsure_batch_is_remembered_by_its_own_key(server: ScriptedServer) -> None:
+    server.version = "18.16.1"
+    store = ServerAuditStore()
+    a, b = audit_chain("a", 2), audit_chain("b", 2)
+    server.fail_inserts, server.commit_before_failing = 1, True
+    with pytest.raises(ConnectionError):
+        store.insert(a)
+    store.insert(b)  # another batch in between: a stays unsure
+    store.insert(a)  # a's retry: found stored, not inserted twice
+    assert server.stored == [r.hash for r in [*a, *b]]
+    server.fail_inserts, server.commit_before_failing = 1, False
+    c = audit_chain("c", 2)
+    server.stored.append(c[0].hash)  # half of c got in before
+    with pytest.raises(ConnectionError):
+        store.insert(c)
+    store.insert(c)  # the retry adds the missing row and c is sure again...
+    store.insert(c)  # ...so a deliberate re-insert is not filtered
+    assert server.stored.count(c[1].hash) == 2
+
+
+def test_the_readonly_probe_runs_once_for_a_normal_user_and_the_table_is_named(
+    server: ScriptedServer,
+) -> None:
+    store = ServerAuditStore()
+    store.query("SELECT n FROM t")
+    store.query("SELECT n FROM t")
+    assert [c[0] for c in server.calls].count("SELECT 1") == 1
+    store.present(audit_chain("r", 1))
+    assert server.calls[-1][0].startswith(f"SELECT hash FROM dwf.{AUDIT_TABLE} WHERE ")
+
+
+def test_only_the_first_stack_trace_marker_cuts_the_message(caplog: pytest.LogCaptureFixture) -> None:
+    exc = ServerException("DB::Exception: bad value Stack trace: a Stack trace: b", code=6)
+    assert server_message(exc) == "bad value (code 6)"
