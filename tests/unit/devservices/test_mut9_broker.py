@@ -23,34 +23,9 @@ import pytest
 
 from dana_workflows.devservices.kafka import broker
 from dana_workflows.devservices.kafka.errors import KafkaLauncherError
+from tests.unit.devservices.launcher_fakes import FakeClock, FakeProc
 
 pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    """monotonic() and sleep() for broker.time: sleeping advances the clock, nothing waits."""
-
-    def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, dt: float) -> None:
-        self.sleeps.append(dt)
-        self.now += dt
-
-
-@dataclass
-class FakeProc:
-    pid: int = 4242
-    exit_code: int | None = None
-    returncode: int | None = None
-
-    def poll(self) -> int | None:
-        self.returncode = self.exit_code
-        return self.exit_code
 
 
 @dataclass

@@ -23,39 +23,16 @@ import pytest
 
 from dana_workflows.devservices.clickhouse import server as clickhouse
 from dana_workflows.devservices.clickhouse.server import ClickHouseLocalError, LocalClickHouse
+from tests.unit.devservices.launcher_fakes import FakeClock, FakeProc
 
 pytestmark = pytest.mark.unit
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, dt: float) -> None:
-        self.sleeps.append(dt)
-        self.now += dt
-
-
-@dataclass
-class FakeProc:
-    pid: int = 777
-    exit_code: int | None = None
-    returncode: int | None = None
-
-    def poll(self) -> int | None:
-        self.returncode = self.exit_code
-        return self.exit_code
-
-
 @dataclass
 class World:
-    clock: FakeClock = field(default_factory=FakeClock)
+    clock: FakeClock = field(default_factory=lambda: FakeClock(1000.0))
     popen: list[tuple[list[str], dict[str, Any]]] = field(default_factory=list)
-    proc: FakeProc = field(default_factory=FakeProc)
+    proc: FakeProc = field(default_factory=lambda: FakeProc(pid=777))
     kills: list[tuple[int, int]] = field(default_factory=list)
     alive_answers: list[bool] = field(default_factory=list)
     pings: list[float] = field(default_factory=list)

@@ -18,24 +18,14 @@ import pytest
 from dana_workflows.devservices.llama import server
 from dana_workflows.devservices.llama.errors import LocalModelError
 from dana_workflows.devservices.llama.model import MODEL_ID
+from tests.unit.devservices.launcher_fakes import FakeProc
 
 pytestmark = pytest.mark.unit
 
 
 @dataclass
-class FakeProc:
-    pid: int = 5151
-    exit_code: int | None = None
-    returncode: int | None = None
-
-    def poll(self) -> int | None:
-        self.returncode = self.exit_code
-        return self.exit_code
-
-
-@dataclass
 class Seams:
-    proc: FakeProc = field(default_factory=FakeProc)
+    proc: FakeProc = field(default_factory=lambda: FakeProc(pid=5151))
     started: list[tuple[list[str], Path, Path, bool]] = field(default_factory=list)
     health: list[bool] = field(default_factory=lambda: [False, False, True])
     probed: list[str] = field(default_factory=list)
