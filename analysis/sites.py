@@ -34,7 +34,9 @@ class Site:
 
 
 def sites(ir: WorkflowIR) -> Iterator[Site]:
-    """Every expression in spec order: steps (branches included), then the objective's constraints."""
+    """Every expression in spec order: steps (branches included), then the objective's constraints.
+    Within a transform the `set` entries come in the IR's order (typed entries first, then untyped ones):
+    every entry reads the event as it came in (docs/spec.md), so their order changes no verdict."""
     fields = {f.name: f for f in ir.input}
     final = yield from _steps(ir.steps, fields, "steps")
     for i, rule in enumerate(ir.objective.constraints):
