@@ -94,14 +94,9 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "dana_workflows/sinks/verify.py",
             "dana_workflows/sinks/sql_verify.py",
         ),
-        (
-            "tests/unit/sinks/test_audit_chain.py",
-            "tests/unit/sinks/test_sql_verify.py",
-            "tests/unit/sinks/test_verify_adversarial.py",
-            "tests/unit/sinks/test_audit_hash_vectors.py",
-            "tests/unit/sinks/test_verify_findings_text.py",
-            "tests/unit/sinks/test_batching.py",
-        ),
+        # the room's whole unit-test folder: a list of files missed tests written later for these modules
+        # (test_verify_continued.py, the presence query's), which then counted as "reached by no test"
+        ("tests/unit/sinks",),
     ),
     "CEL fast path": (
         ("dana_workflows/workflow/cel_native.py",),
@@ -116,23 +111,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "dana_workflows/processors/llm/cache.py",
             "dana_workflows/processors/llm/prompt.py",
         ),
-        (
-            "tests/unit/processors/test_processors.py",
-            "tests/unit/processors/test_executor_recovery_rows.py",
-            "tests/unit/processors/test_executor_step_rows.py",
-            "tests/unit/processors/test_step_messages.py",
-            "tests/unit/processors/test_processors_edges.py",
-            "tests/unit/processors/test_route_conditions.py",
-            "tests/unit/processors/test_boundary.py",
-            "tests/unit/processors/test_audit_fastpath.py",
-            "tests/unit/processors/test_ingest_declared_range.py",
-            "tests/unit/processors/test_hostile_lines.py",
-            "tests/unit/processors/test_llm_limits.py",
-            "tests/unit/processors/test_llm_retry.py",
-            "tests/unit/processors/test_llm_output.py",
-            "tests/unit/processors/test_llm_cache.py",
-            "tests/unit/processors/test_llm_prompt.py",
-        ),
+        ("tests/unit/processors",),  # the room's folder, as for sinks
     ),
     "kafka commit bookkeeping": (
         ("dana_workflows/streams/kafka/commit.py", "dana_workflows/streams/kafka/frontier.py"),
