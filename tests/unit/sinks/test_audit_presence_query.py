@@ -88,3 +88,32 @@ def test_the_table_is_qualified_by_the_stores_database_or_dwf() -> None:
     assert store_database(object()) == "dwf"
     assert events_table(SimpleNamespace(database="audit_prod")) == "audit_prod.events"
     assert events_table(object()) == "dwf.events"
+
+
+def test_a_row_as_a_tuple_and_a_dict_follows_the_tables_column_order() -> None:
+    """docs/audit.md's column order, written out by hand: the insert and the hash both depend on it."""
+    row = AuditRow(
+        workflow="claims",
+        workflow_version=3,
+        run_id="r1",
+        seq=7,
+        event_id="e7",
+        step="check",
+        kind="rejected",
+        decision="reject",
+        reason="too big",
+        rule_results='[{"id":"max"}]',
+        attempt=2,
+        duration_us=150,
+        details='{"k":1}',
+        ts_us=1_700_000_000_000_000,
+        prev_hash="a" * 64,
+        hash="b" * 64,
+    )
+    values = ("claims", 3, "r1", 7, "e7", "check", "rejected", "reject", "too big", '[{"id":"max"}]', 2, 150)
+    values += ('{"k":1}', 1_700_000_000_000_000, "a" * 64, "b" * 64)
+    names = ("workflow", "workflow_version", "run_id", "seq", "event_id", "step", "kind", "decision")
+    names += ("reason", "rule_results", "attempt", "duration_us", "details", "ts_us", "prev_hash", "hash")
+    assert row.as_tuple() == values
+    assert list(row.as_dict().items()) == list(zip(names, values, strict=True))
+    assert AuditRow.from_mapping(row.as_dict()) == row
