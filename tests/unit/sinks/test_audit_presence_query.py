@@ -110,10 +110,11 @@ def test_a_row_as_a_tuple_and_a_dict_follows_the_tables_column_order() -> None:
         prev_hash="a" * 64,
         hash="b" * 64,
     )
-    values = ("claims", 3, "r1", 7, "e7", "check", "rejected", "reject", "too big", '[{"id":"max"}]', 2, 150)
-    values += ('{"k":1}', 1_700_000_000_000_000, "a" * 64, "b" * 64)
-    names = ("workflow", "workflow_version", "run_id", "seq", "event_id", "step", "kind", "decision")
-    names += ("reason", "rule_results", "attempt", "duration_us", "details", "ts_us", "prev_hash", "hash")
+    values: tuple[object, ...] = ("claims", 3, "r1", 7, "e7", "check", "rejected", "reject", "too big")
+    values += ('[{"id":"max"}]', 2, 150, '{"k":1}', 1_700_000_000_000_000, "a" * 64, "b" * 64)
+    names: tuple[str, ...] = ("workflow", "workflow_version", "run_id", "seq", "event_id", "step", "kind")
+    names += ("decision", "reason", "rule_results", "attempt", "duration_us", "details", "ts_us")
+    names += ("prev_hash", "hash")
     assert row.as_tuple() == values
     assert list(row.as_dict().items()) == list(zip(names, values, strict=True))
     assert AuditRow.from_mapping(row.as_dict()) == row
