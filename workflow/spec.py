@@ -235,14 +235,15 @@ def _check_names_and_fields(
     seen: set[str] = set()
     final = _check_steps(steps, fields, c, seq, "steps", seen)
     check_knowledge(steps, fields, knowledge or KnowledgeIR(), c)
+    # each constraint is named by its place in the file (a refused constraint before it is not in the IR),
+    # with its line: the written entries by id, the first of an id kept
     written = objective_node.get("constraints") if isinstance(objective_node, CommentedMap) else None
+    by_id: dict[str, tuple[int, CommentedMap]] = {}
+    for j, entry in enumerate(written if isinstance(written, CommentedSeq) else ()):
+        if isinstance(entry, CommentedMap):
+            by_id.setdefault(str(entry.get("id")), (j, entry))
     for i, rule in enumerate(objective.constraints):
-        # named by its place in the file (a refused constraint before it is not in the IR), with its line
-        index, node = i, None
-        for j, entry in enumerate(written if isinstance(written, CommentedSeq) else ()):
-            if isinstance(entry, CommentedMap) and str(entry.get("id")) == rule.id:
-                index, node = j, entry
-                break
+        index, node = by_id.get(rule.id, (i, None))
         _check_reads(rule.expr, final, c, node, f"objective.constraints[{index}].rule")
 
 

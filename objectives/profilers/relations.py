@@ -679,6 +679,11 @@ def _offset(
     return c
 
 
+def _as_double(c: Column) -> str:
+    """A numeric field in a rule that compares it within a tolerance: whole numbers made double."""
+    return f"double({c.name})" if c.field.type in ("int", "long") else c.name
+
+
 def products(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
     """A total that is the product of two other fields on every sample event (`total == nights * rate`).
 
@@ -717,8 +722,8 @@ def _product_candidate(total: Column, a: Column, b: Column, settings: InferenceS
     if integer:
         body = f"{a.name} * {b.name} == {total.name}"
     else:
-        left = " * ".join(f"double({c.name})" if c.field.type in ("int", "long") else c.name for c in (a, b))
-        right = f"double({total.name})" if total.field.type in ("int", "long") else total.name
+        left = " * ".join(_as_double(c) for c in (a, b))
+        right = _as_double(total)
         t = literal(tol, "double")
         body = f"{left} - {right} <= {t} && {right} - {left} <= {t}"
     return Candidate(
@@ -802,12 +807,9 @@ def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float,
     if chance > settings.relation_chance:
         return None
 
-    def num(c: Column) -> str:
-        return f"double({c.name})" if c.field.type in ("int", "long") else c.name
-
-    kx = f"{literal(k, 'double')} * {num(b)}"
+    kx = f"{literal(k, 'double')} * {_as_double(b)}"
     t = literal(tol, "double")
-    body = f"{num(a)} - {kx} <= {t} && {kx} - {num(a)} <= {t}"
+    body = f"{_as_double(a)} - {kx} <= {t} && {kx} - {_as_double(a)} <= {t}"
     return k, Candidate(
         id=f"{a.name}_rate",
         rule=_null_guard((b, a), body),
@@ -886,12 +888,9 @@ def _rated_sum_fit(
         if chance > settings.relation_chance:
             return None
 
-        def num(c: Column) -> str:
-            return f"double({c.name})" if c.field.type in ("int", "long") else c.name
-
-        made = f"{literal(c1, 'double')} * {num(a)} + {literal(c2, 'double')} * {num(b)}"
+        made = f"{literal(c1, 'double')} * {_as_double(a)} + {literal(c2, 'double')} * {_as_double(b)}"
         lit = literal(tol, "double")
-        body = f"{num(total)} - ({made}) <= {lit} && {made} - {num(total)} <= {lit}"
+        body = f"{_as_double(total)} - ({made}) <= {lit} && {made} - {_as_double(total)} <= {lit}"
         return _digits(c1) + _digits(c2), Candidate(
             id=f"{total.name}_rated_sum",
             rule=_null_guard((a, b, total), body),
