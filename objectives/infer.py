@@ -16,6 +16,7 @@ from dana_workflows.objectives.domain_packs import DomainPack
 from dana_workflows.objectives.priors import apply_priors
 from dana_workflows.objectives.profilers import (
     categories,
+    check_digits,
     completeness,
     counters,
     mappings,
@@ -84,6 +85,7 @@ def candidates(
             + types.profile(col, settings)
             + ranges.profile(col, settings)
             + categories.profile(col, settings)
+            + check_digits.profile(col, settings)
         )
         if counters.running_number(col, settings):
             # a counter's shape is its padding, and its errors lie across events: an observation

@@ -1,0 +1,172 @@
+"""The fifth round: check digits found by a library of registry schemes, offered beyond chance.
+
+The sample values are made by each registry's published rule, written out here independently of the
+profiler; the expected verdicts on known numbers come from the registries' own examples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from dana_workflows.objectives.cel_check import check_rule
+from dana_workflows.objectives.profilers import check_digits
+from dana_workflows.objectives.profilers.column import Column
+from dana_workflows.objectives.refine import passes
+from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.cel_expr import compile_expr
+from dana_workflows.workflow.ir import FieldIR
+
+pytestmark = pytest.mark.unit
+S = InferenceSettings()
+
+
+def col(name: str, values: Sequence[Any], optional: bool = False) -> Column:
+    return Column(FieldIR(name=name, type="string", optional=optional), list(values))
+
+
+def holds(rule: str, name: str, value: str | None) -> bool:
+    return passes(compile_expr(rule), {name: value})
+
+
+def imo(rng: random.Random) -> str:
+    """SOLAS XI-1/3: six digits weighted 7 to 2, the sum's last digit is the seventh."""
+    d = [rng.randint(0, 9) for _ in range(6)]
+    return "".join(map(str, d)) + str(sum(x * w for x, w in zip(d, [7, 6, 5, 4, 3, 2], strict=True)) % 10)
+
+
+def gtin13(rng: random.Random) -> str:
+    """GS1: twelve digits weighted 1, 3, 1, ... from the left; the check completes the sum to a ten."""
+    d = [rng.randint(0, 9) for _ in range(12)]
+    s = sum(x * (1 if i % 2 == 0 else 3) for i, x in enumerate(d))
+    return "".join(map(str, d)) + str((10 - s % 10) % 10)
+
+
+def npi(rng: random.Random) -> str:
+    """CMS NPI: Luhn over the number prefixed by 80840 (nine digits and a check digit)."""
+    d = [rng.choice([1, 2])] + [rng.randint(0, 9) for _ in range(8)]
+    full = [8, 0, 8, 4, 0, *d]
+    s = 0
+    for i, x in enumerate(reversed(full)):  # the digit next to the check is doubled
+        s += sum(divmod(2 * x, 10)) if i % 2 == 0 else x
+    return "".join(map(str, d)) + str((10 - s % 10) % 10)
+
+
+def pzn8(rng: random.Random) -> str:
+    """IFA PZN-8: seven digits weighted 1 to 7, the sum mod 11; a remainder of 10 is never issued."""
+    while True:
+        d = [rng.randint(0, 9) for _ in range(7)]
+        c = sum((i + 1) * x for i, x in enumerate(d)) % 11
+        if c < 10:
+            return "".join(map(str, d)) + str(c)
+
+
+def lanr(rng: random.Random) -> str:
+    """KBV LANR: six digits weighted 4, 9, ...; the check completes to a ten; then a 2-digit group."""
+    d = [rng.randint(0, 9) for _ in range(6)]
+    c = (10 - sum(x * (4 if i % 2 == 0 else 9) for i, x in enumerate(d)) % 10) % 10
+    return "".join(map(str, d)) + str(c) + rng.choice(["01", "03", "23", "08", "47"])
+
+
+def offered(values: Sequence[Any], name: str = "x", optional: bool = False) -> str:
+    found = check_digits.profile(col(name, values, optional), S)
+    assert len(found) == 1, found
+    assert check_rule(found[0].rule, {name: FieldIR(name=name, type="string", optional=optional)}) == ""
+    return found[0].rule
+
+
+def test_imo_numbers_get_their_scheme() -> None:
+    rng = random.Random(1)
+    rule = offered([imo(rng) for _ in range(300)], "imo_number")
+    assert holds(rule, "imo_number", "9074729")  # a registered IMO number: 139 -> 9
+    assert not holds(rule, "imo_number", "9074728")  # one digit wrong
+    assert not holds(rule, "imo_number", "9047729")  # two digits swapped
+    assert not holds(rule, "imo_number", "IMO9074729")  # not a number
+
+
+def test_gtin13_gets_the_gs1_scheme() -> None:
+    rng = random.Random(2)
+    rule = offered([gtin13(rng) for _ in range(300)], "gtin")
+    assert holds(rule, "gtin", "4006381333931")
+    assert not holds(rule, "gtin", "4006381333932")
+    assert not holds(rule, "gtin", "4006381339331")  # adjacent 3 and 9 swapped
+
+
+def test_npi_gets_luhn_over_its_prefix() -> None:
+    rng = random.Random(3)
+    rule = offered([npi(rng) for _ in range(300)], "npi")
+    assert holds(rule, "npi", "1234567893")  # the CMS example
+    assert not holds(rule, "npi", "1234567894")
+    assert not holds(rule, "npi", "1234567839")
+
+
+def test_pzn_gets_rising_weights_mod_11() -> None:
+    rng = random.Random(4)
+    rule = offered([pzn8(rng) for _ in range(300)], "pzn")
+    assert holds(rule, "pzn", "01234562")  # 0+2+6+12+20+30+42 = 112, 112 mod 11 = 2
+    assert not holds(rule, "pzn", "01234563")
+
+
+def test_a_check_digit_before_a_trailing_group_is_found_at_its_position() -> None:
+    rng = random.Random(5)
+    rule = offered([lanr(rng) for _ in range(300)], "lanr")
+    # 123456: 4 + 18 + 12 + 36 + 20 + 54 = 144 -> check 6; the trailing group is free
+    assert holds(rule, "lanr", "123456601")
+    assert holds(rule, "lanr", "123456699")
+    assert not holds(rule, "lanr", "123456501")
+
+
+def test_random_digits_have_no_scheme() -> None:
+    rng = random.Random(6)
+    values = ["".join(str(rng.randint(0, 9)) for _ in range(9)) for _ in range(300)]
+    assert check_digits.profile(col("account_no", values), S) == []
+
+
+def test_a_few_values_cannot_exclude_chance() -> None:
+    rng = random.Random(7)
+    values = [imo(rng) for _ in range(300)]
+    assert len(check_digits.profile(col("imo", values[:300]), S)) == 1
+    # min_values (20) values: 0.1^20 per scheme, times the schemes tried, is within the 1% budget ...
+    assert len(check_digits.profile(col("imo", values[:20]), S)) == 1
+    # ... but with a budget that needs more evidence than 20 values give, nothing is offered
+    strict = InferenceSettings(relation_chance=1e-25)
+    assert check_digits.profile(col("imo", values[:20]), strict) == []
+    assert len(check_digits.profile(col("imo", values), strict)) == 1
+
+
+def test_constant_digits_are_not_a_check_digit() -> None:
+    # every scheme holds on 00000 (a sum of zeros, check 0), but an unrelated digit would match too
+    assert check_digits.profile(col("code", ["00000"] * 300), S) == []
+    assert check_digits.find_scheme([[0, 0, 0, 0, 0]] * 300, S) is None
+
+
+def test_only_digit_strings_of_one_length() -> None:
+    rng = random.Random(8)
+    values = [imo(rng) for _ in range(300)]
+    assert check_digits.profile(col("x", [*values[:-1], "IMO" + values[-1]]), S) == []
+    assert check_digits.profile(col("x", [*values[:-1], values[-1] + "0"]), S) == []
+    assert check_digits.profile(col("x", ["123", "456"] * 150), S) == []  # a 3-digit code
+    ints = Column(FieldIR(name="x", type="long"), [int(v) for v in values])
+    assert check_digits.profile(ints, S) == []
+
+
+def test_an_optional_id_lets_null_through() -> None:
+    rng = random.Random(9)
+    values: list[str | None] = [imo(rng) for _ in range(300)]
+    values[::7] = [None] * len(values[::7])
+    rule = offered(values, "imo", optional=True)
+    assert holds(rule, "imo", None)
+    assert holds(rule, "imo", "9074729")
+    assert not holds(rule, "imo", "9074728")
+
+
+def test_scheme_arithmetic_matches_the_registries() -> None:
+    luhn = next(s for s in check_digits.schemes_for(15) if s.luhn and s.offset == 0)
+    card = [int(c) for c in "4111111111111111"]
+    assert luhn.check(card[:15]) == card[15]
+    gs1 = check_digits.schemes_for(12)[0]
+    ean = [int(c) for c in "4006381333931"]
+    assert gs1.check(ean[:12]) == 1
+    assert gs1.weights == (1, 3) * 6
