@@ -69,6 +69,18 @@ UNIT_FAMILIES: dict[str, frozenset[str]] = {
 }
 
 
+# A quotient measures one thing per another (a concentration, a speed, a dose per area): two of them
+# share a unit, not a kind; nitrite and chlorine in mg/l, or bacteria and cells per ml, bound nothing
+# of each other. Read from a word that says so, or from a name that ends in two units (`mg_l`).
+QUOTIENT_WORDS = frozenset(["per", "speed", "velocity", "rate", "density", "concentration"])
+UNIT_WORDS = (
+    UNIT_FAMILIES["mass"]
+    | UNIT_FAMILIES["length"]
+    | UNIT_FAMILIES["duration"]
+    | frozenset(["ug", "l", "ml", "dl", "ha", "m2", "m3", "h", "kwh", "mol", "mmol", "cfu"])
+)
+
+
 def words(name: str) -> list[str]:
     """snake_case and camelCase split into lower-case words: `grossPay_eur` -> gross, pay, eur."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
@@ -80,8 +92,17 @@ def families(name: str) -> set[str]:
     return {family for family, vocabulary in UNIT_FAMILIES.items() if ws & vocabulary}
 
 
+def quotient(name: str) -> bool:
+    """The name measures one quantity per another: `nitrite_mg_l`, `wind_speed_ms`, `cells_per_ml`."""
+    ws = words(name)
+    return bool(set(ws) & QUOTIENT_WORDS) or (len(ws) > 2 and ws[-1] in UNIT_WORDS and ws[-2] in UNIT_WORDS)
+
+
 def same_kind(a: str, b: str) -> bool:
-    """Both names say the same kind of quantity, or end in the same word (`systolic_bp`, `diastolic_bp`)."""
+    """Both names say the same kind of quantity, or end in the same word (`systolic_bp`, `diastolic_bp`);
+    never for a quotient (a concentration or a speed), whose order must show itself beyond chance."""
+    if quotient(a) or quotient(b):
+        return False
     if families(a) & families(b):
         return True
     wa, wb = words(a), words(b)

@@ -1,4 +1,5 @@
-"""The fifth round: check digits found by a library of registry schemes, offered beyond chance.
+"""The fifth round: check digits found by a library of registry schemes, offered beyond chance; and
+quotients (concentrations, speeds) are not one kind by their names.
 
 The sample values are made by each registry's published rule, written out here independently of the
 profiler; the expected verdicts on known numbers come from the registries' own examples."""
@@ -170,3 +171,59 @@ def test_scheme_arithmetic_matches_the_registries() -> None:
     ean = [int(c) for c in "4006381333931"]
     assert gs1.check(ean[:12]) == 1
     assert gs1.weights == (1, 3) * 6
+
+
+# --- quotients are not one kind by their names (objectives/profilers/units.py) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("nitrite_mg_l", "free_chlorine_mg_l"),  # two substances in one concentration unit
+        ("plate_count_cfu_ml", "somatic_cells_per_ml"),  # bacteria and cells per ml
+        ("wind_speed_ms", "labour_hours"),  # a speed in m/s is not a duration in ms
+    ],
+)
+def test_quotients_share_a_unit_not_a_kind(a: str, b: str) -> None:
+    from dana_workflows.objectives.profilers import units
+
+    assert units.quotient(a)
+    assert not units.same_kind(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("diastolic_bp", "systolic_bp"),
+        ("fee", "amount"),
+        ("saturates_g", "fat_g"),
+        ("tso_hours", "tsn_hours"),
+    ],
+)
+def test_plain_quantities_of_one_kind_still_are(a: str, b: str) -> None:
+    from dana_workflows.objectives.profilers import units
+
+    assert not units.quotient(a) and not units.quotient(b)
+    assert units.same_kind(a, b)
+
+
+def test_an_order_of_two_concentrations_needs_the_chance_test() -> None:
+    from dana_workflows.objectives.profilers import relations
+
+    rng = random.Random(10)
+    # unrelated concentrations whose ranges overlap a little: the order holds on the sample by where
+    # the ranges lie (nitrite under 0.1, chlorine 0.09-0.6 with its low values rare)
+    nitrite = [round(rng.uniform(0.0, 0.1), 3) for _ in range(300)]
+    chlorine = [max(n, round(rng.uniform(0.09, 0.6), 3)) for n in nitrite]
+    assert max(nitrite) > min(chlorine)  # the ranges overlap: they alone do not imply the order
+    cols = [
+        Column(FieldIR(name="nitrite_mg_l", type="double"), nitrite),
+        Column(FieldIR(name="free_chlorine_mg_l", type="double"), chlorine),
+    ]
+    assert not any(c.kind == "order" for c in relations.orders(cols, S))
+    # the same numbers under names of one plain kind are offered by the names
+    plain = [
+        Column(FieldIR(name="discount_amount", type="double"), nitrite),
+        Column(FieldIR(name="fee_amount", type="double"), chlorine),
+    ]
+    assert any(c.kind == "order" for c in relations.orders(plain, S))
