@@ -26,7 +26,8 @@ from dana_workflows.workflow.ir import FieldIR
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MIN_PREMISE = 10  # events where an implication's premise holds
 MIN_CONTRAST = 5  # events where its conclusion fails (else it is a plain fact about the conclusion)
-MAX_ADDENDS = 3
+MAX_ADDENDS = 4
+BALANCE_PARTS = 3  # a balance (one part taken away) of three parts; a plain sum of up to MAX_ADDENDS
 MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
 MAX_RATE_DIGITS = 3  # a rate or a constant set by policy is written with few digits (19%, 7%, 0.075, 1.5)
 
@@ -544,8 +545,9 @@ def _implication(found: list[Found]) -> Candidate:
 
 
 def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    """Totals of 2-3 parts (`net + vat == gross`), and balances of three where one part is taken away
-    (`output_vat + other_vat - input_vat == net_vat`: inflows less an outflow).
+    """Totals of 2-4 parts (`net + vat == gross`; a bill of food, drinks, VAT and tip), and balances of
+    three where one part is taken away (`output_vat + other_vat - input_vat == net_vat`: inflows less
+    an outflow).
 
     A sum that follows from those already found says nothing new (`dow + payload + fuel == takeoff`
     beside `dow + payload == zfw` and `zfw + fuel == takeoff`), and one that does not is a finding of
@@ -557,7 +559,7 @@ def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]
     out = []
     kept = _Span()
     for size in range(2, MAX_ADDENDS + 1):
-        for taken_away in (False, True) if size == MAX_ADDENDS else (False,):
+        for taken_away in (False, True) if size == BALANCE_PARTS else (False,):
             # a balance goes below zero where its parts do not: such a field is tried as the total first
             totals = (
                 sorted(numeric, key=lambda c: not any(v < 0 for v in c.present)) if taken_away else numeric

@@ -227,3 +227,44 @@ def test_an_order_of_two_concentrations_needs_the_chance_test() -> None:
         Column(FieldIR(name="fee_amount", type="double"), chlorine),
     ]
     assert any(c.kind == "order" for c in relations.orders(plain, S))
+
+
+# --- totals of four parts (objectives/profilers/relations.py MAX_ADDENDS) ---------------------------
+
+
+def test_a_total_of_four_parts_is_one_sum() -> None:
+    from dana_workflows.objectives.profilers import relations
+
+    rng = random.Random(11)
+    food = [round(rng.uniform(5, 300), 2) for _ in range(300)]
+    drinks = [round(rng.uniform(2, 200), 2) for _ in range(300)]
+    vat = [round(0.07 * f + 0.19 * d, 2) for f, d in zip(food, drinks, strict=True)]
+    tip = [round(rng.uniform(0, 30), 2) for _ in range(300)]
+    total = [round(f + d + v + t, 2) for f, d, v, t in zip(food, drinks, vat, tip, strict=True)]
+    cols = [
+        Column(FieldIR(name=n, type="double"), vs)
+        for n, vs in (
+            ("food_net", food),
+            ("beverage_net", drinks),
+            ("vat", vat),
+            ("tip", tip),
+            ("total", total),
+        )
+    ]
+    found = [c for c in relations.sums(cols, S) if c.kind == "sum"]
+    assert [set(c.fields) for c in found] == [{"food_net", "beverage_net", "vat", "tip", "total"}]
+    rule = found[0].rule
+    event = {"food_net": 100.0, "beverage_net": 50.0, "vat": 16.5, "tip": 10.0}
+    assert holds_event(rule, event | {"total": 176.5})
+    assert not holds_event(rule, event | {"total": 166.5})  # the tip left out
+    # a part that is always zero adds nothing: no four-part sum where the fourth part never moves
+    cols[3] = Column(FieldIR(name="tip", type="double"), [0.0] * 300)
+    cols[4] = Column(
+        FieldIR(name="total", type="double"),
+        [round(f + d + v, 2) for f, d, v in zip(food, drinks, vat, strict=True)],
+    )
+    assert all(len(c.fields) == 4 for c in relations.sums(cols, S) if c.kind == "sum")
+
+
+def holds_event(rule: str, event: dict[str, Any]) -> bool:
+    return passes(compile_expr(rule), event)
