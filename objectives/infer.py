@@ -13,6 +13,7 @@ from typing import Any
 
 from dana_workflows.objectives.cel_check import check_rule
 from dana_workflows.objectives.domain_packs import DomainPack
+from dana_workflows.objectives.duplicates import duplicates
 from dana_workflows.objectives.priors import apply_priors
 from dana_workflows.objectives.profilers import (
     categories,
@@ -147,6 +148,7 @@ def infer_boundary(
             result.proposals.append(proposal)
     _interval_dates_by_order(result, by_name)
     _derived_totals_without_range(result)
+    _one_finding_once(result, boundary.sample.events)
     _keep_within_budget(result, boundary, settings)
     return result
 
@@ -167,6 +169,20 @@ def _derived_totals_without_range(result: BoundaryResult) -> None:
             result.observations.append(
                 Observation(result.target, p.fields[0], "derived", f"set by a relation: {p.rule} not offered")
             )
+
+
+def _one_finding_once(result: BoundaryResult, events: Sequence[Mapping[str, Any]]) -> None:
+    """Two rules that say one thing within the sample's values are offered once (objectives/duplicates.py)."""
+    for dropped, kept in duplicates(result.proposals, events):
+        result.proposals.remove(dropped)
+        result.observations.append(
+            Observation(
+                result.target,
+                dropped.fields[0] if dropped.fields else "",
+                "same finding",
+                f"{dropped.rule} says what {kept.rule} says on every recombination of the sample",
+            )
+        )
 
 
 def _interval_dates_by_order(result: BoundaryResult, cols: Mapping[str, Column]) -> None:

@@ -15,6 +15,7 @@ import pytest
 from dana_workflows.objectives.cel_check import check_rule
 from dana_workflows.objectives.profilers import check_digits
 from dana_workflows.objectives.profilers.column import Column
+from dana_workflows.objectives.proposal import Proposal
 from dana_workflows.objectives.refine import passes
 from dana_workflows.objectives.settings import InferenceSettings
 from dana_workflows.workflow.cel_expr import compile_expr
@@ -268,3 +269,103 @@ def test_a_total_of_four_parts_is_one_sum() -> None:
 
 def holds_event(rule: str, event: dict[str, Any]) -> bool:
     return passes(compile_expr(rule), event)
+
+
+# --- one finding said once across profilers (objectives/duplicates.py) -----------------------------
+
+
+def proposal(rule: str, kind: str) -> Proposal:
+    return Proposal(
+        id=rule,
+        target="input",
+        rule=rule,
+        message="",
+        profile="relation",
+        fields=(),
+        basis="",
+        support=300,
+        sample_violations=0,
+        holdout_violations=0,
+        confidence=0.9,
+        kind=kind,
+    )
+
+
+def _site_reports() -> list[dict[str, Any]]:
+    rng = random.Random(12)
+    out = []
+    for _ in range(300):
+        incidents = rng.choice([0, 0, 0, 1, 2])
+        out.append({"incidents": incidents, "lost_time_incidents": rng.randint(0, min(incidents, 1))})
+    return out
+
+
+def test_an_implication_that_says_what_an_order_says_goes() -> None:
+    from dana_workflows.objectives.duplicates import duplicates
+
+    order = proposal("lost_time_incidents <= incidents", "order")
+    implies = proposal("incidents > 0 || lost_time_incidents == 0", "implies")
+    # on counts of 0-2 with lost time 0-1 both reject exactly (lost 1, incidents 0)
+    assert duplicates([implies, order], _site_reports()) == [(implies, order)]
+
+
+def test_a_contrapositive_is_the_same_finding() -> None:
+    from dana_workflows.objectives.duplicates import duplicates
+
+    rng = random.Random(13)
+    events = []
+    for _ in range(300):
+        exempt = rng.random() < 0.2
+        events.append(
+            {"exemption": exempt, "copayment": 0.0 if exempt else rng.choice([0.0, 5.0, 7.5, 10.0])}
+        )
+    first = proposal("!exemption || copayment == 0.0", "implies")
+    contra = proposal("copayment <= 0.0 || !exemption", "implies")
+    # the copayment is never negative, so the two differ nowhere within the sample's values; of two
+    # implications of one length the one listed first stays
+    assert duplicates([first, contra], events) == [(contra, first)]
+    assert duplicates([contra, first], events) == [(first, contra)]
+    # a copayment that can be negative tells them apart
+    events[0] = {"exemption": False, "copayment": -2.0}
+    assert duplicates([first, contra], events) == []
+
+
+def test_rules_that_differ_on_a_recombination_both_stay() -> None:
+    from dana_workflows.objectives.duplicates import duplicates
+
+    events = _site_reports()
+    order = proposal("lost_time_incidents <= incidents", "order")
+    stricter = proposal("incidents > 0 || lost_time_incidents == 0", "implies")
+    other = proposal("lost_time_incidents == 0 || incidents >= 2", "implies")  # rejects (1, 1) too
+    assert duplicates([order, other], events) == []
+    assert duplicates([order, stricter, other], events) == [(stricter, order)]
+
+
+def test_rules_that_reject_nothing_are_not_merged() -> None:
+    from dana_workflows.objectives.duplicates import duplicates
+
+    events = _site_reports()
+    a = proposal("incidents >= 0 || lost_time_incidents == 5", "implies")
+    b = proposal("lost_time_incidents >= 0 || incidents == 5", "implies")
+    assert duplicates([a, b], events) == []
+    # and rules of one field are the value profiles' business (one value rule per field), never
+    # compared here, even where they reject the same sample events (incidents of 2)
+    one_field = [proposal("incidents <= 1", "range"), proposal("incidents in [0, 1]", "domain")]
+    assert duplicates(one_field, events) == []
+
+
+def test_inference_offers_the_order_and_notes_the_implication_it_makes_moot() -> None:
+    import json
+
+    from dana_workflows.objectives.infer import Boundary, infer_boundary
+    from dana_workflows.objectives.sample import parse_sample
+
+    fields = [FieldIR(name="incidents", type="int"), FieldIR(name="lost_time_incidents", type="int")]
+    events = _site_reports()
+    sample = parse_sample([json.dumps(e) for e in events[:200]], fields, "sample")
+    holdout = parse_sample([json.dumps(e) for e in events[200:]], fields, "holdout")
+    result = infer_boundary(Boundary("input", {f.name: f for f in fields}, sample, holdout), None, S)
+    rules = [p.rule for p in result.proposals]
+    assert "lost_time_incidents <= incidents" in rules
+    assert not any("incidents > 0 ||" in r or "lost_time_incidents == 0 ||" in r for r in rules)
+    assert [o.kind for o in result.observations if o.kind == "same finding"] == ["same finding"]
