@@ -25,7 +25,18 @@ from dana_workflows.workflow.cel_expr import compile_expr
 
 RECOMBINED = 2000
 # Which of two equal rules stays: what the fields are to each other before a case split of them.
-_KIND_ORDER = ("sum", "balance", "product", "rate", "rated_sum", "order", "presence", "mapping", "implies")
+_KIND_ORDER = (
+    "sum",
+    "balance",
+    "product",
+    "rate",
+    "rated_sum",
+    "order",
+    "presence",
+    "mapping",
+    "bands",
+    "implies",
+)
 
 
 def _rank(p: Proposal) -> tuple[int, int]:

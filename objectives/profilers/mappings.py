@@ -12,17 +12,21 @@ Written as one conditional: the value most premise values map to is the default 
 ties going to the group of the highest premise value, so a premise value the sample never showed
 maps to the usual value. Of two fields that determine each other, the one listed first in the schema
 is the premise (a record names its key before what the key sets).
+
+The same finding from a measured quantity: a category whose values sit in bands of a number (a grade
+by its score) is offered as the bands (`_bands`), and it too stands in place of the category's list.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from dana_workflows.objectives.profilers.column import Column, literal, support_factor
-from dana_workflows.objectives.profilers.relations import small_domain
+from dana_workflows.objectives.profilers.relations import roundest, small_domain
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
 
@@ -108,10 +112,75 @@ def mappings(cols: Sequence[Column], settings: InferenceSettings) -> list[Candid
     return out
 
 
+def _bands(x: Column, y: Column, pairs: int, settings: InferenceSettings) -> Candidate | None:
+    """y, a category of a few values, set by bands of the measured quantity x (a grade by its score, a
+    severity by its CVSS score): sorted by x, the events show each y value in one unbroken run, and the
+    runs do not share an x. Unrelated, a random order of the labels would put them in k runs with
+    chance k! prod(n_i!) / n! (the arrangements that are runs among all), at most `relation_chance`
+    over the pairs searched. Each cut is the roundest number in the gap between two runs, the value
+    on it belonging to the upper band (a score of 90 is an A), as a policy writes its bands."""
+    if x.has_nulls or y.has_nulls or not x.numeric or y.field.type != "string":
+        return None
+    labels = small_domain(y)
+    if len(labels) < MIN_TARGET_VALUES or small_domain(x):
+        return None  # a few x values make a table (mappings), not bands
+    rows = sorted(zip(x.values, y.values, strict=True), key=lambda r: r[0])
+    runs: list[tuple[Any, Any, Any]] = []  # (label, lowest x, highest x)
+    for v, label in rows:
+        if runs and runs[-1][0] == label:
+            runs[-1] = (label, runs[-1][1], v)
+        else:
+            runs.append((label, v, v))
+    if len(runs) != len(labels) or any(a[2] == b[1] for a, b in itertools.pairwise(runs)):
+        return None  # a label in two runs, or one x value in two bands
+    n = len(rows)
+    counts = Counter(y.values)
+    log_chance = (
+        math.lgamma(len(runs) + 1) + sum(math.lgamma(c + 1) for c in counts.values()) - math.lgamma(n + 1)
+    )
+    if log_chance > math.log(settings.relation_chance / pairs):
+        return None
+    # in a gap of whole numbers the roundest cut is a whole number: the gap's top is one
+    cuts = [roundest(a[2], b[1], closed_low=False) for a, b in itertools.pairwise(runs)]
+    t = x.field.type
+    branches = "".join(
+        f"{x.name} < {literal(c, t)} ? {literal(run[0], 'string')} : "
+        for c, run in zip(cuts, runs, strict=False)
+    )
+    rule = f"{y.name} == ({branches}{literal(runs[-1][0], 'string')})"
+    return Candidate(
+        id=f"{y.name}_by_{x.name}_bands",
+        rule=rule,
+        profile="relation",
+        fields=(x.name, y.name),
+        message=f"{y.name} is set by bands of {x.name}",
+        basis=f"sorted by {x.name}, each of the {len(runs)} values of {y.name} is one unbroken run on all "
+        f"{n} events (chance {math.exp(log_chance):.1g} if unrelated); cuts the roundest in each gap",
+        strength=support_factor(n),
+        support=n,
+        kind="bands",
+    )
+
+
+def bands(cols: Sequence[Column], settings: InferenceSettings, taken: set[str]) -> list[Candidate]:
+    """One banding per category no mapping sets: by the first measured quantity that bands it."""
+    pairs = max(1, len(cols) * (len(cols) - 1))
+    out: dict[str, Candidate] = {}
+    for x, y in itertools.permutations(cols, 2):
+        if y.name in taken or y.name in out:
+            continue
+        cand = _bands(x, y, pairs, settings)
+        if cand is not None:
+            out[y.name] = cand
+    return list(out.values())
+
+
 def profile(cols: Sequence[Column], found: list[Candidate], settings: InferenceSettings) -> list[Candidate]:
-    """The candidates found, with each mapping in place of its field's list of values (its image) and
-    of the implications between its two fields (one category value implying one target value)."""
+    """The candidates found, with each mapping (or banding) in place of its field's list of values (its
+    image) and of the implications between its two fields (one category value implying one target
+    value)."""
     maps = mappings(cols, settings)
+    maps += bands(cols, settings, {m.fields[1] for m in maps})
     mapped = {m.fields[1] for m in maps}
     pairs = [set(m.fields) for m in maps]
     kept = [

@@ -15,7 +15,7 @@ import pytest
 from dana_workflows.objectives.cel_check import check_rule
 from dana_workflows.objectives.profilers import check_digits
 from dana_workflows.objectives.profilers.column import Column
-from dana_workflows.objectives.proposal import Proposal
+from dana_workflows.objectives.proposal import Candidate, Proposal
 from dana_workflows.objectives.refine import passes
 from dana_workflows.objectives.settings import InferenceSettings
 from dana_workflows.workflow.cel_expr import compile_expr
@@ -369,3 +369,113 @@ def test_inference_offers_the_order_and_notes_the_implication_it_makes_moot() ->
     assert "lost_time_incidents <= incidents" in rules
     assert not any("incidents > 0 ||" in r or "lost_time_incidents == 0 ||" in r for r in rules)
     assert [o.kind for o in result.observations if o.kind == "same finding"] == ["same finding"]
+
+
+# --- a category set by bands of a measured quantity (objectives/profilers/mappings.py) --------------
+
+
+def _grade(score: float) -> str:
+    """The policy: 90 and above an A, 80 a B, 70 a C, 60 a D, below 60 an F."""
+    return "A" if score >= 90 else "B" if score >= 80 else "C" if score >= 70 else "D" if score >= 60 else "F"
+
+
+def _exams(n: int = 300, seed: int = 14) -> list[Column]:
+    rng = random.Random(seed)
+    scores = [round(rng.uniform(30, 100), 1) for _ in range(n)]
+    return [
+        Column(FieldIR(name="score", type="double"), scores),
+        Column(FieldIR(name="grade", type="string"), [_grade(s) for s in scores]),
+    ]
+
+
+def test_a_grade_by_score_gets_the_policy_bands() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    found = mappings.bands(_exams(), S, set())
+    assert [c.fields for c in found] == [("score", "grade")]
+    rule = found[0].rule
+    for score, grade, ok in [
+        (90.0, "A", True),  # a cut belongs to the upper band
+        (89.9, "A", False),
+        (89.9, "B", True),
+        (59.9, "F", True),
+        (60.0, "F", False),
+        (95.0, "B", False),
+        (75.0, "E", False),  # a grade the policy does not have
+    ]:
+        assert holds_event(rule, {"score": score, "grade": grade}) is ok, (score, grade)
+
+
+def test_bands_replace_the_category_list() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    cols = _exams()
+    domain = Candidate(
+        id="grade_domain",
+        rule='grade in ["A", "B", "C", "D", "F"]',
+        profile="domain",
+        fields=("grade",),
+        message="",
+        basis="",
+        kind="domain",
+    )
+    kinds = [c.kind for c in mappings.profile(cols, [domain], S)]
+    assert kinds == ["bands"]
+
+
+def test_a_label_out_of_its_band_or_unrelated_labels_give_no_bands() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    cols = _exams()
+    stray = list(cols[1].values)
+    i = next(k for k, s in enumerate(cols[0].values) if 80 <= s < 90)
+    stray[i] = "A"  # one B graded an A: the runs break
+    assert mappings.bands([cols[0], Column(cols[1].field, stray)], S, set()) == []
+    rng = random.Random(15)
+    shuffled = list(cols[1].values)
+    rng.shuffle(shuffled)
+    assert mappings.bands([cols[0], Column(cols[1].field, shuffled)], S, set()) == []
+    # a field a mapping already sets is left to it
+    assert mappings.bands(cols, S, {"grade"}) == []
+
+
+def test_bands_need_more_events_than_chance_allows() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    # 3 grades of 4 events each in runs: 3! 4! 4! 4! / 12! = 82944 / 479001600 = 1.7e-4 of arrangements
+    scores = [50.0, 52.0, 55.0, 58.0, 61.0, 63.0, 65.0, 68.0, 71.0, 73.0, 75.0, 78.0]
+    cols = [
+        Column(FieldIR(name="score", type="double"), scores),
+        Column(FieldIR(name="grade", type="string"), [_grade(s) for s in scores]),
+    ]
+    assert mappings._bands(cols[0], cols[1], 1, InferenceSettings(relation_chance=1e-4)) is None
+    assert mappings._bands(cols[0], cols[1], 1, InferenceSettings(relation_chance=2e-4)) is not None
+
+
+def test_a_score_of_a_few_values_is_a_table_not_bands() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    rng = random.Random(16)
+    scores = [rng.choice([1, 2, 3, 4, 5]) for _ in range(300)]
+    labels = ["low" if s <= 2 else "mid" if s <= 4 else "high" for s in scores]
+    cols = [
+        Column(FieldIR(name="priority", type="int"), scores),
+        Column(FieldIR(name="band", type="string"), labels),
+    ]
+    assert mappings.bands(cols, S, set()) == []
+
+
+def test_integer_cuts_are_whole_numbers() -> None:
+    from dana_workflows.objectives.profilers import mappings
+
+    rng = random.Random(17)
+    delays = [rng.randint(-300, 900) for _ in range(300)]
+    labels = ["early" if d < -60 else "on_time" if d < 360 else "late" for d in delays]
+    cols = [
+        Column(FieldIR(name="delay_s", type="long"), delays),
+        Column(FieldIR(name="punctuality", type="string"), labels),
+    ]
+    [found] = mappings.bands(cols, S, set())
+    assert "." not in found.rule.split("?")[0]
+    assert holds_event(found.rule, {"delay_s": 100, "punctuality": "on_time"})
+    assert not holds_event(found.rule, {"delay_s": 2000, "punctuality": "on_time"})
