@@ -104,16 +104,18 @@ def schemes_for(m: int) -> list[Scheme]:
     return out
 
 
-def _digit(name: str, length: int, i: int) -> str:
-    """Digit i (from the left) of an all-digit string of `length` characters, in integer arithmetic."""
+def _digit(number: str, length: int, i: int) -> str:
+    """Digit i (from the left) of a number of `length` digits, in integer arithmetic."""
     power = length - 1 - i
-    return f"int({name}) % 10" if power == 0 else f"int({name}) / {10**power} % 10"
+    return f"{number} % 10" if power == 0 else f"{number} / {10**power} % 10"
 
 
-def rule_of(name: str, length: int, position: int, scheme: Scheme) -> str:
+def rule_of(name: str, length: int, position: int, scheme: Scheme, text: bool = True) -> str:
+    """The scheme in CEL over the field: `int(x)` for digits held as text, `x` for a whole number."""
+    number = f"int({name})" if text else name
     terms: list[str] = [str(scheme.offset)] if scheme.offset else []
     for i, w in enumerate(scheme.weights):
-        d = _digit(name, length, i)
+        d = _digit(number, length, i)
         if scheme.luhn and w == 2:
             terms.append(f"({d}) * 2 / 10 + ({d}) * 2 % 10")
         elif w == 1:
@@ -124,7 +126,7 @@ def rule_of(name: str, length: int, position: int, scheme: Scheme) -> str:
     computed = f"({' + '.join(terms)}) % {m}"
     if scheme.complement:
         computed = f"({m} - {computed}) % {m}"
-    return f"{computed} == {_digit(name, length, position)}"
+    return f"{computed} == {_digit(number, length, position)}"
 
 
 def _chance(checks: Sequence[int], computed: Sequence[int]) -> float:
@@ -154,11 +156,15 @@ def find_scheme(rows: list[list[int]], settings: InferenceSettings) -> tuple[int
 
 
 def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
-    present = col.present
-    if col.field.type != "string" or len(present) < settings.min_values:
+    """A string of digits, or a whole number (an id declared as a long), all of one length."""
+    text = col.field.type == "string"
+    if not text and col.field.type not in ("int", "long"):
+        return []
+    present = [v if text else str(v) for v in col.present]
+    if len(present) < settings.min_values:
         return []
     if not all(isinstance(v, str) and re.fullmatch("[0-9]+", v) for v in present):
-        return []
+        return []  # a negative number is no registry's id
     length = len(present[0])
     if not MIN_DIGITS <= length <= MAX_DIGITS or any(len(v) != length for v in present):
         return []
@@ -170,7 +176,7 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     return [
         Candidate(
             id=f"{col.name}_check_digit",
-            rule=guarded(col, rule_of(col.name, length, position, scheme)),
+            rule=guarded(col, rule_of(col.name, length, position, scheme, text)),
             profile="check digit",
             fields=(col.name,),
             message=f"{col.name}'s check digit ({where}) must fit {scheme.name}",

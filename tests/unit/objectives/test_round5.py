@@ -150,8 +150,21 @@ def test_only_digit_strings_of_one_length() -> None:
     assert check_digits.profile(col("x", [*values[:-1], "IMO" + values[-1]]), S) == []
     assert check_digits.profile(col("x", [*values[:-1], values[-1] + "0"]), S) == []
     assert check_digits.profile(col("x", ["123", "456"] * 150), S) == []  # a 3-digit code
-    ints = Column(FieldIR(name="x", type="long"), [int(v) for v in values])
-    assert check_digits.profile(ints, S) == []
+    doubles = Column(FieldIR(name="x", type="double"), [float(v) for v in values])
+    assert check_digits.profile(doubles, S) == []
+    negative = Column(FieldIR(name="x", type="long"), [-int(v) for v in values])
+    assert check_digits.profile(negative, S) == []
+
+
+def test_an_id_declared_as_a_whole_number_gets_the_scheme_without_int() -> None:
+    rng = random.Random(18)
+    values = [imo(rng) for _ in range(300)]
+    values = [v for v in values if v[0] != "0"]  # a number has no leading zero: one length
+    [found] = check_digits.profile(Column(FieldIR(name="imo", type="long"), [int(v) for v in values]), S)
+    assert "int(" not in found.rule
+    assert check_rule(found.rule, {"imo": FieldIR(name="imo", type="long")}) == ""
+    assert passes(compile_expr(found.rule), {"imo": 9074729})
+    assert not passes(compile_expr(found.rule), {"imo": 9074728})
 
 
 def test_an_optional_id_lets_null_through() -> None:
