@@ -492,3 +492,33 @@ def test_integer_cuts_are_whole_numbers() -> None:
     assert "." not in found.rule.split("?")[0]
     assert holds_event(found.rule, {"delay_s": 100, "punctuality": "on_time"})
     assert not holds_event(found.rule, {"delay_s": 2000, "punctuality": "on_time"})
+
+
+# --- bounds the world sets, in the core pack (objectives/domains/core.yaml) -------------------------
+
+
+def _core_rules(name: str, type_: str, values: Sequence[Any]) -> dict[str, str]:
+    from dana_workflows.objectives.domain_packs import load_pack
+    from dana_workflows.objectives.infer import candidates
+
+    column = Column(FieldIR(name=name, type=type_), list(values))  # type: ignore[arg-type]
+    return {c.kind: c.rule for c in candidates([column], load_pack("core"), S)}
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "values", "bound"),
+    [
+        ("latitude", "double", [round(-80 + i * 0.55, 2) for i in range(300)], "latitude <= 90.0"),
+        ("pickup_lng", "double", [round(-170 + i * 1.15, 2) for i in range(300)], "pickup_lng <= 180.0"),
+        ("ip_port", "long", [1024 + (i * 211) % 64000 for i in range(300)], "ip_port <= 65535"),
+        ("cvss_base_score", "double", [round(0.1 + (i % 99) / 10, 1) for i in range(300)], "<= 10.0"),
+    ],
+)
+def test_world_bounds_clip_a_learned_range(name: str, type_: str, values: list[Any], bound: str) -> None:
+    rule = _core_rules(name, type_, values)["range"]
+    assert rule.endswith(bound), rule
+
+
+def test_a_port_that_is_a_place_gets_no_number_bound() -> None:
+    rules = _core_rules("port", "string", ["DEHAM", "NLRTM", "BEANR", "SGSIN"] * 75)
+    assert "range" not in rules and "65535" not in " ".join(rules.values())
