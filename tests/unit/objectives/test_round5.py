@@ -136,6 +136,8 @@ def test_a_few_values_cannot_exclude_chance() -> None:
     strict = InferenceSettings(relation_chance=1e-25)
     assert check_digits.profile(col("imo", values[:20]), strict) == []
     assert len(check_digits.profile(col("imo", values), strict)) == 1
+    # under min_values (20) values nothing is tried at all
+    assert check_digits.profile(col("imo", values[:19]), S) == []
 
 
 def test_constant_digits_are_not_a_check_digit() -> None:
