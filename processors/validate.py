@@ -1,4 +1,9 @@
-"""validate: business rules as a filter stage. A failing `reject` rule sends the event to `rejected`."""
+"""validate: business rules as a filter stage. A failing `reject` rule sends the event to `rejected`.
+
+`process` checks the rules in one loop instead of two comprehensions (each a function call on CPython 3.11):
+-7.0k of 742k instructions an event on the claims example (docs/performance.md, "Session 10: shared
+processing").
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,12 @@ class ValidateProcessor:
 
     async def process(self, env: Envelope, ctx: StepContext) -> Outcome:
         payload = env.payload
-        results = [rule.check(payload) for rule in self.rules]
-        reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed and r.severity == "reject"]
+        results = []
+        reasons = []
+        # one loop, not two comprehensions: on 3.11 each comprehension is a function call of its own
+        for rule in self.rules:
+            result = rule.check(payload)
+            results.append(result)
+            if not result.passed and result.severity == "reject":
+                reasons.append(f"{result.rule_id}: {result.message}")
         return Outcome(REJECT if reasons else EMIT, env, reasons, results)

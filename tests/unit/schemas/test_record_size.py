@@ -34,6 +34,35 @@ def test_a_record_over_the_limit_is_refused_before_sending_with_its_size(tmp_pat
         serde.roundtrip(big, sid)
 
 
+def test_the_limit_itself_fits_and_one_byte_more_does_not(tmp_path: Path) -> None:
+    # encode and roundtrip check the size before building their message (schemas/serde.py): at exactly
+    # MAX_VALUE_BYTES a record goes, one byte over it is refused, by both
+    serde, sid = _serde(tmp_path)
+    probe = len(serde.encode(envelope(amount=1.0, note="x" * (MAX_VALUE_BYTES - 2_000), count=1), sid))
+    at_limit = envelope(amount=1.0, note="x" * (MAX_VALUE_BYTES - 2_000 + MAX_VALUE_BYTES - probe), count=1)
+    assert len(serde.encode(at_limit, sid)) == MAX_VALUE_BYTES  # the string's length prefix kept its size
+    assert serde.roundtrip(at_limit, sid).payload == at_limit.payload
+    over = envelope(amount=1.0, note=at_limit.payload["note"] + "x", count=1)
+    with pytest.raises(RecordTooLargeError, match=r"1,000,001 bytes encoded"):
+        serde.encode(over, sid)
+    with pytest.raises(RecordTooLargeError, match=r"1,000,001 bytes encoded"):
+        serde.roundtrip(over, sid)
+
+
+def test_a_roundtrip_that_cannot_read_its_own_bytes_says_poison(tmp_path: Path) -> None:
+    serde, sid = _serde(tmp_path)
+    env = envelope(amount=1.0, note="n", count=1)
+    serde.roundtrip(env, sid)  # compiles the codec: its reader is what the next call uses
+    header = next(h for h, (s, _) in serde._readers.items() if s == sid)
+
+    def unreadable(data: bytes, offset: int) -> object:
+        raise EOFError("cut short")
+
+    serde._readers[header] = (sid, unreadable)
+    with pytest.raises(PoisonMessageError, match=rf"not valid Avro for schema {sid}: EOFError: cut short"):
+        serde.roundtrip(env, sid)
+
+
 def test_a_dlq_record_of_a_huge_payload_is_bounded_and_names_its_size(tmp_path: Path) -> None:
     codec = WireCodec(FileRegistry(tmp_path))
     env = envelope(amount=1.0, note="y" * 1_200_000, count=1)

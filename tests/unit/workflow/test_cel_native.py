@@ -15,7 +15,7 @@ import pytest
 
 from dana_workflows.processors.rules import CompiledRule
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
-from dana_workflows.workflow.cel_native import Defer, compile_native
+from dana_workflows.workflow.cel_native import Defer, _build, compile_native
 from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.ir import RuleIR
 
@@ -58,6 +58,26 @@ MORE_EXPRESSIONS = [
     "-1 - x",
     "x * 2 > y",
     "!(x < y) && size(y) > 0",
+    # a comparison with a literal (cel_native._against_literal), each relation and side, at the grid's
+    # own values (1, 1.5, 'a', null), so a flipped or mirrored relation answers differently from CEL
+    "x > 1.5",
+    "x >= 1.5",
+    "x < 1",
+    "x <= 1",
+    "1.5 < x",
+    "1.5 <= x",
+    "1 > x",
+    "1 >= x",
+    "x < 'b'",
+    "'a' >= x",
+    "x > 'é'",  # a literal CEL orders by code point, not ASCII: the general path
+    "x == 'a'",
+    "'a' != x",
+    "x == 1.5",
+    "1 == x",
+    "x != true",
+    "null == x",
+    "size(x) >= 1",
 ]
 
 MISSING = object()  # the variable is left out of the scope
@@ -195,3 +215,56 @@ def test_each_deferral_is_a_fresh_exception() -> None:
             native({"x": None})
         caught.append(info.value)
     assert caught[0] is not caught[1]
+
+
+@pytest.mark.parametrize(
+    ("source", "closure"),
+    [
+        ("x > 1.5", "_against_literal.<locals>.comparison"),
+        ("1 >= x", "_against_literal.<locals>.comparison"),
+        ("x == 'a'", "_against_literal.<locals>.equality"),
+        ("null != x", "_against_literal.<locals>.equality"),
+        ("x > 'é'", "_operator.<locals>.comparison"),  # not ASCII: compared by the general closure
+        ("x < y", "_operator.<locals>.comparison"),
+    ],
+)
+def test_a_literal_side_gets_the_specialised_closure(source: str, closure: str) -> None:
+    # the grid above compares these with CEL; this says which closure it compared
+    tree = parse_subset(source)
+    assert tree is not None
+    assert _build(tree).__qualname__ == closure
+
+
+@pytest.mark.parametrize(
+    ("source", "scope", "expected"),
+    [
+        ("x > 1.5", {"x": 1.5}, False),
+        ("x >= 1.5", {"x": 1.5}, True),
+        ("1.5 < x", {"x": 2.0}, True),
+        ("1.5 < x", {"x": 1.0}, False),
+        ("1.5 <= x", {"x": 1.5}, True),
+        ("2 > x", {"x": 1}, True),
+        ("2 > x", {"x": 3}, False),
+        ("'b' >= x", {"x": "a"}, True),
+        ("x == 'a'", {"x": "a"}, True),
+        ("'a' != x", {"x": "a"}, False),
+    ],
+)
+def test_literal_comparisons_answer_natively(source: str, scope: dict[str, Any], expected: bool) -> None:
+    native = compile_expr(source).native
+    assert native is not None
+    assert native(scope) is expected
+
+
+def test_one_variable_expressions_take_the_one_name_guard() -> None:
+    one, two = compile_native("x > 1", ("x",)), compile_native("x > y", ("x", "y"))
+    assert one is not None and two is not None
+    assert one.__qualname__ == "_guarded_one.<locals>.native"
+    assert two.__qualname__ == "_guarded.<locals>.native"
+    for value in ("\ud800", 2**63, b"x", [1]):  # what CEL converts its own way, or not at all
+        with pytest.raises(Defer):
+            one({"x": value})
+    assert one({"x": 2}) is True
+    assert one({"x": 2**63 - 1}) is True  # the int64 bounds themselves are plain values: no deferral
+    low = compile_native("x < 1", ("x",))
+    assert low is not None and low({"x": -(2**63)}) is True
