@@ -64,7 +64,8 @@ def refine(
 
 
 def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings) -> Candidate | None:
-    if cand.kind == "range" and "lo" in cand.refine and isinstance(value, int | float):
+    # a range, or a count's run of whole numbers (categories.filled_run), widens past the value
+    if cand.kind in ("range", "domain") and "lo" in cand.refine and isinstance(value, int | float):
         lo, hi = float(cand.refine["lo"]), float(cand.refine["hi"])
         lo_open = bool(cand.refine.get("lo_open")) and value > lo  # a good event at the floor closes it
         margin = settings.range_tolerance * max(hi - lo, 1.0) / 2

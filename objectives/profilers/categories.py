@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dana_workflows.objectives.profilers.column import Column, guarded, literal, support_factor
+from dana_workflows.objectives.profilers.ranges import range_rule
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
 
@@ -45,6 +46,8 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     unseen = unseen_share(counts, n)
     if unseen > settings.rare_share:
         return []
+    if filled_run(col, sorted(counts), settings):
+        return [_run_range(col, sorted(counts), n, unseen)]
     values = sorted(counts, key=lambda v: (-counts[v], v))
     rare = [v for v in values if counts[v] < settings.min_category_count]
     basis = f"{k} distinct values in {n}"
@@ -64,3 +67,32 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             refine={"values": sorted(counts)},
         )
     ]
+
+
+def filled_run(col: Column, values: list[object], settings: InferenceSettings) -> bool:
+    """A count of more values than a menu, seen on at least half the whole numbers between its
+    smallest and largest but not on all of them: the numbers it skips are gaps of the sample (a team
+    that lost 20 games is as possible as one that lost 19 or 21), not values the field excludes."""
+    if col.field.type not in ("int", "long") or len(values) <= settings.max_menu_values:
+        return False
+    whole = [v for v in values if isinstance(v, int)]
+    span = whole[-1] - whole[0] + 1 if whole else 0
+    return len(values) < span and 2 * len(values) >= span
+
+
+def _run_range(col: Column, values: list[object], n: int, unseen: float) -> Candidate:
+    whole = [v for v in values if isinstance(v, int)]
+    lo, hi = float(whole[0]), float(whole[-1])
+    t = col.field.type
+    return Candidate(
+        id=f"{col.name}_domain",
+        rule=range_rule(col, lo, hi),
+        profile="domain",
+        fields=(col.name,),
+        message=f"{col.name} must lie in [{literal(lo, t)}, {literal(hi, t)}]",
+        basis=f"{len(values)} distinct whole numbers in {n}, the gaps between them filled",
+        strength=support_factor(n) * (1.0 - unseen),
+        support=n,
+        kind="domain",  # it stands for the field's values, so the range profiler's rule gives way
+        refine={"lo": lo, "hi": hi, "lo_open": False},
+    )

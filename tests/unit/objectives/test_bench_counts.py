@@ -65,9 +65,14 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     assert (groups["batch 4 (seen, fitted-to)"].gold, groups["batch 4 (seen, fitted-to)"].matched) == (7, 1)
     # batch 5 was developed on in the fourth round: seen, reported apart from the blind batch 6
     assert (groups["batch 5 (seen, fitted-to)"].inferred, groups["batch 5 (seen, fitted-to)"].gold) == (2, 11)
-    assert (groups["blind (batch 6)"].inferred, groups["blind (batch 6)"].gold) == (3, 4)
+    assert (groups["batch 6 (seen, fitted-to)"].inferred, groups["batch 6 (seen, fitted-to)"].gold) == (3, 4)
     assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (10, 30, 6)
-    assert [name for name, _ in bench.grouped({6: six})] == ["blind (batch 6)", "all"]
+    assert [name for name, _ in bench.grouped({6: six})] == ["batch 6 (seen, fitted-to)", "all"]
+    # batch 7 was read in the sixth round; batch 8 is its blind set, each reported apart
+    seven, eight = bench.Score(inferred=1, gold=2), bench.Score(inferred=5, gold=6, matched=4)
+    named = dict(bench.grouped({7: seven, 8: eight}))
+    assert list(named) == ["batch 7 (seen, fitted-to)", "blind (batch 8)", "all"]
+    assert (named["blind (batch 8)"].matched, named["all"].gold) == (4, 8)
     assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
