@@ -260,6 +260,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
             out.append(_Premise(p, p.name, text, negated, chosen))
         return out
     t = p.field.type
+    cuts = _cut_share(values)
     below = 0  # the longest run of values from the bottom under which c held
     while below < len(values) - 1 and held[values[below]]:
         below += 1
@@ -267,7 +268,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
         top = values[below - 1]
         chosen = frozenset(values[:below])
         text, negated = f"{p.name} <= {literal(top, t)}", f"{guard}{p.name} > {literal(top, t)}"
-        out.append(_Premise(p, f"{p.name}_le", text, negated, chosen, reach=1))
+        out.append(_Premise(p, f"{p.name}_le", text, negated, chosen, chance_share=cuts, reach=1))
     above = 0
     while above < len(values) - 1 and held[values[-1 - above]]:
         above += 1
@@ -275,7 +276,7 @@ def _premises_for(p: Column, c: _Conclusion, settings: InferenceSettings) -> lis
         bottom = values[-above]
         chosen = frozenset(values[-above:])
         text, negated = f"{p.name} >= {literal(bottom, t)}", f"{guard}{p.name} < {literal(bottom, t)}"
-        out.append(_Premise(p, f"{p.name}_ge", text, negated, chosen, reach=1))
+        out.append(_Premise(p, f"{p.name}_ge", text, negated, chosen, chance_share=cuts, reach=1))
     return out
 
 
@@ -315,6 +316,7 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
         return []
     t = p.field.type
     guard = f"{p.name} == null || " if p.has_nulls else ""
+    cuts = _cut_share(values)
     out = []
     i = len(values)
     while held[values[i - 1]]:
@@ -326,7 +328,15 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
         lit = literal(cut, t)
         chosen = frozenset(v for v in values if v > cut)
         out.append(
-            _Premise(p, f"{p.name}_gt", f"{p.name} > {lit}", f"{guard}{p.name} <= {lit}", chosen, reach=2)
+            _Premise(
+                p,
+                f"{p.name}_gt",
+                f"{p.name} > {lit}",
+                f"{guard}{p.name} <= {lit}",
+                chosen,
+                chance_share=cuts,
+                reach=2,
+            )
         )
     j = 0
     while held[values[j]]:
@@ -338,9 +348,23 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
         lit = literal(cut, t)
         chosen = frozenset(v for v in values if v < cut)
         out.append(
-            _Premise(p, f"{p.name}_lt", f"{p.name} < {lit}", f"{guard}{p.name} >= {lit}", chosen, reach=2)
+            _Premise(
+                p,
+                f"{p.name}_lt",
+                f"{p.name} < {lit}",
+                f"{guard}{p.name} >= {lit}",
+                chosen,
+                chance_share=cuts,
+                reach=2,
+            )
         )
     return out
+
+
+def _cut_share(values: Sequence[Any]) -> float:
+    """A threshold is picked among the cuts between the sorted values (the widest run under which the
+    conclusion held), so its chance is one of that many tries: each gets 1/cuts of the budget."""
+    return 1.0 / max(len(values) - 1, 1)
 
 
 def _boolean_premise(p: Column) -> list[_Premise]:

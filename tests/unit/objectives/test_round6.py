@@ -142,3 +142,34 @@ def test_consecutive_counts_few_values_and_sparse_menus_stay_lists() -> None:
     half = num("goals", _counts([*range(0, 22, 2)[:10], 21]))
     assert categories.filled_run(half, sorted(set(half.present)), S)
     assert not categories.filled_run(num("d", [1.0] * 20, "double"), [1.0] * 11, S)
+
+
+# -- a threshold premise is one of the cuts its values allow ------------------------------------
+
+
+def _threshold_case(top: list[int], rest: list[int]) -> list[Column]:
+    # c holds on every event of the top values (10 events) and on 50 of the other 90: q = 0.6, and
+    # 0.6^10 = 0.006 is within 1% for one try, not for the 99 cuts between 100 distinct values
+    values = top + rest
+    holds = [True] * len(top) + [i < 50 for i in range(len(rest))]
+    return [num("p", values), Column(FieldIR(name="c", type="boolean", optional=False), holds)]
+
+
+def test_a_premise_of_one_cut_keeps_the_whole_budget() -> None:
+    cols = _threshold_case([1] * 10, [0] * 90)  # p in {0, 1}: one cut
+    rules = [c.rule for c in relations.implications(cols, S)]
+    assert any(failing(r, [{"p": 1, "c": False}]) for r in rules)
+
+
+def test_a_threshold_picked_among_many_cuts_shares_the_budget() -> None:
+    cols = _threshold_case(list(range(90, 100)), list(range(90)))  # 100 distinct values: 99 cuts
+    rules = [c.rule for c in relations.implications(cols, S)]
+    # the top run (p >= 90, chance 0.006 > 0.01 / 99) is not offered; the bottom one (p < 50 under
+    # which c held on all 50 events, 0.6^50) may be, and it admits p = 95 with c false
+    assert all(not failing(r, [{"p": 95, "c": False}]) for r in rules)
+
+
+def test_cut_share_is_one_over_the_gaps_between_values() -> None:
+    assert relations._cut_share([0, 1]) == 1.0
+    assert relations._cut_share([5]) == 1.0
+    assert relations._cut_share(list(range(100))) == pytest.approx(1 / 99)
