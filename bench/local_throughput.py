@@ -13,12 +13,25 @@ too: the writer's chdb work runs on the second core.
 --also adds runs of the same runtime with chdb inside this process on the inserter thread (what
 `dana-wf run` did before the writer process), with the rows kept in memory (no store), and with the
 JSON-lines output files `dana-wf run` writes as well (files).
+
+    python bench/local_throughput.py --shared [--events N] [--repeat R]
+
+--shared measures only the processing both runtimes share (the executor, CEL, audit rows, the Avro
+boundaries, drift), with the rows kept in memory and a fixed clock: the CPU per event of each repeat
+(`time.process_time`) and a digest of every audit row, which two checkouts must print identically (same
+rows, same hashes). With --warmup W it first runs W other events outside any asyncio task and then the
+measured events in one `asyncio.run`, so callgrind can count the instructions of the measured events
+alone (docs/performance.md, "Session 10: shared processing"):
+
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='task_step*' \
+        python bench/local_throughput.py --shared --events 500 --warmup 300 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import resource
 import shutil
@@ -33,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dana_workflows.core.settings import Settings  # noqa: E402
+from dana_workflows.processors.base import StepContext  # noqa: E402
 from dana_workflows.processors.ingest import check_field, empty_provenance  # noqa: E402
 from dana_workflows.processors.pipeline import Pipeline  # noqa: E402
 from dana_workflows.schemas.envelope import Envelope  # noqa: E402
@@ -141,6 +155,42 @@ def framework(
     )
 
 
+def shared(pipeline: Pipeline, topo: Topology, lines: list[str], warmup: list[str]) -> tuple[float, str, int]:
+    """The shared processing alone: CPU seconds of the run, a digest of its rows, their count.
+
+    A fixed clock and untimed steps (durations written as 0), so the rows, and their digest, depend on the
+    code and the input only. The warm-up runs outside any asyncio task (the measured run is the only
+    `task_step` a callgrind toggle sees)."""
+    if warmup:
+        warm = LocalRuntime(pipeline, topo, None, collect_rows([]), ctx=_fixed_context()).run(warmup)
+        try:
+            warm.send(None)  # the runtime never suspends on an in-memory sink: one send runs it all
+        except StopIteration:
+            pass
+        else:
+            warm.close()
+            raise RuntimeError("the warm-up run suspended; run without --warmup")
+    kept: list[AuditRow] = []
+    runtime = LocalRuntime(pipeline, topo, None, collect_rows(kept), ctx=_fixed_context())
+    cpu0 = time.process_time()
+    asyncio.run(runtime.run(lines))
+    cpu = time.process_time() - cpu0
+    digest = hashlib.sha256()
+    for row in kept:
+        digest.update(repr(row.as_tuple()).encode())
+    return cpu, digest.hexdigest()[:16], len(kept)
+
+
+def _fixed_context() -> StepContext:
+    now = [1_767_225_600_000_000]
+
+    def clock() -> int:
+        now[0] += 7
+        return now[0]
+
+    return StepContext(clock=clock, timed=False)
+
+
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
@@ -162,9 +212,32 @@ def main() -> None:
         default=Settings().audit_batch_size,
         help="audit rows per insert (DWF_AUDIT_BATCH_SIZE, as dana-wf run uses it)",
     )
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="only the processing both runtimes share: CPU per event and a digest of the audit rows",
+    )
+    ap.add_argument("--warmup", type=int, default=0, help="with --shared: events run first, outside asyncio")
     args = ap.parse_args()
-    lines = EVENTS.read_text().splitlines()[: args.events]
+    every = EVENTS.read_text().splitlines()
+    lines = every[: args.events]
     pipeline = load_pipeline(SPEC)
+    if args.shared:
+        work = Path(tempfile.mkdtemp(prefix="dwf-bench-"))
+        try:
+            topo = Topology(pipeline, FileRegistry(work / "schemas"))
+            warmup = every[len(every) - args.warmup :] if args.warmup else []
+            results = [shared(pipeline, topo, lines, warmup) for _ in range(args.repeat)]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        per_event = sorted(cpu / len(lines) * 1e6 for cpu, _, _ in results)
+        print(f"events: {len(lines)}, repeats: {args.repeat}, rows kept in memory, fixed clock")
+        print(
+            f"shared processing, CPU per event: median {statistics.median(per_event):.1f} µs, "
+            f"min {per_event[0]:.1f} (each: {' '.join(f'{x:.1f}' for x in per_event)})"
+        )
+        print(f"audit rows: {results[0][2]}, digest of the rows: {results[0][1]}")
+        return
     variants = ["process", *[v for v in args.also.split(",") if v]]
     work = Path(tempfile.mkdtemp(prefix="dwf-bench-"))
     try:
