@@ -173,3 +173,11 @@ def test_cut_share_is_one_over_the_gaps_between_values() -> None:
     assert relations._cut_share([0, 1]) == 1.0
     assert relations._cut_share([5]) == 1.0
     assert relations._cut_share(list(range(100))) == pytest.approx(1 / 99)
+
+
+def test_a_premise_never_decided_is_no_evidence() -> None:
+    p = num("p", [None] * 20, optional=True)
+    c = Column(FieldIR(name="c", type="boolean", optional=False), [True] * 20)
+    conclusion = relations._Conclusion(c, "c", "c", lambda v: v is True)
+    rows = list(zip(p.values, c.values, strict=True))
+    assert relations.chance_of_implication(rows, premise_on(p, {1}), conclusion) == 1.0
