@@ -5,8 +5,9 @@ Both runtimes call exactly this, which is why they decide the same and audit the
 Hand-written fast paths, each measured on the claims example as instructions per event (callgrind, 500
 events; docs/performance.md, "Session 10: shared processing"): the first attempt runs inline in `execute`
 instead of in the `_attempt` coroutine (-4.9k of 742k), and `_finish` renders rule results in one loop
-instead of two comprehensions (-3.8k). Rows, decisions and hashes are unchanged (the executor, parity and
-audit tests).
+instead of two comprehensions (-3.8k); `_forward` builds its StepResult positionally, with no keyword and
+no default factory (-4.8k of 678k, bench/local_throughput.py --shared --warmup 300 under callgrind).
+Rows, decisions and hashes are unchanged (the executor, parity and audit tests).
 """
 
 from __future__ import annotations
@@ -339,4 +340,4 @@ def _forward(
     env.event_id = f"{env.run_id}/{edge.boundary}"
     if edge.node is None:
         rows.append(transition(env, "completed", edge.boundary, rows[-1].ts_us, decision=edge.boundary))
-    return StepResult(edge.boundary, env, edge, rows, outcome=outcome)
+    return StepResult(edge.boundary, env, edge, rows, [], None, outcome)  # positional: cheaper per step

@@ -9,7 +9,8 @@ answer only where CEL's answer is certain (same-typed operands, no overflow, no 
 Two specialised forms, measured together at -7.4k of 742k instructions an event on the claims example
 (docs/performance.md, "Session 10: shared processing"): a comparison with a literal side checks the literal
 once, when it is compiled (`_against_literal`), and an expression that reads one variable is guarded without
-a loop (`_guarded_one`).
+a loop (`_guarded_one`). Two nested string calls (`upper(trim(currency))`, three an event on the claims
+example) run as one closure (`_string_pair`): -2.4k of 678k.
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def _build(node: Node) -> Native:
     if kind == "var":
         return _variable(node[1])
     if kind == "call":
-        return _call(node[1], _build(node[2]))
+        arg = node[2]
+        if node[1] in _STRING_CALLS and arg[0] == "call" and arg[1] in _STRING_CALLS:  # upper(trim(x))
+            return _string_pair(_STRING_CALLS[node[1]], _STRING_CALLS[arg[1]], _build(arg[2]))
+        return _call(node[1], _build(arg))
     if kind == "not":
         return _not(_build(node[1]))
     if kind == "neg":
@@ -159,6 +163,21 @@ def _call(name: str, arg: Native) -> Native:
         raise Defer
 
     return string_call
+
+
+def _string_pair(outer: Callable[[str], str], inner: Callable[[str], str], arg: Native) -> Native:
+    """`outer(inner(x))` for two string calls, as one closure: a string stays a string through both,
+    null stays null, anything else defers, as the two nested `string_call`s would."""
+
+    def string_pair(scope: Scope) -> str | None:
+        value = arg(scope)
+        if type(value) is str:
+            return outer(inner(value))
+        if value is None:
+            return None
+        raise Defer
+
+    return string_pair
 
 
 def _not(arg: Native) -> Native:

@@ -78,6 +78,8 @@ MORE_EXPRESSIONS = [
     "x != true",
     "null == x",
     "size(x) >= 1",
+    "upper(lower(x))",  # two string calls as one closure (cel_native._string_pair): the order matters
+    "lower(trim(x)) == 'a'",
 ]
 
 MISSING = object()  # the variable is left out of the scope
@@ -226,6 +228,8 @@ def test_each_deferral_is_a_fresh_exception() -> None:
         ("null != x", "_against_literal.<locals>.equality"),
         ("x > 'é'", "_operator.<locals>.comparison"),  # not ASCII: compared by the general closure
         ("x < y", "_operator.<locals>.comparison"),
+        ("upper(trim(x))", "_string_pair.<locals>.string_pair"),
+        ("size(trim(x))", "_call.<locals>.size"),
     ],
 )
 def test_a_literal_side_gets_the_specialised_closure(source: str, closure: str) -> None:
@@ -268,3 +272,12 @@ def test_one_variable_expressions_take_the_one_name_guard() -> None:
     assert one({"x": 2**63 - 1}) is True  # the int64 bounds themselves are plain values: no deferral
     low = compile_native("x < 1", ("x",))
     assert low is not None and low({"x": -(2**63)}) is True
+
+
+def test_two_string_calls_answer_natively_and_keep_null() -> None:
+    native = compile_expr("upper(trim(x))").native
+    assert native is not None
+    assert native({"x": " eur "}) == "EUR"
+    assert native({"x": None}) is None  # null through both calls, without asking CEL
+    with pytest.raises(Defer):
+        native({"x": 3})
