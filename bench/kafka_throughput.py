@@ -12,7 +12,7 @@ timestamp minus the event's admission time), as separate figures. Rows:
   chdb audit store and with the rows kept in memory;
 * ``worker ...``: ``dana-wf worker`` processes (fused by default; ``per-step`` = the old layout, one
   topic and agent per step), at-least-once / exactly-once, with and without the audit sink, 1 and 2
-  workers in one group;
+  workers in one group (2 workers find the backlog only once both hold an input partition: GroupBacklog);
 * ``raw aiokafka`` / ``raw confluent``: a program with no processing that moves the same messages with a
   client: consumes the input records, produces one output of the same size each and, per batch and
   partition, one audit message as large as the worker's audit rows for those events (measured from the
@@ -219,6 +219,73 @@ def in_process(pipeline: Pipeline, topology: Topology, lines: list[str], tmp: Pa
 
 
 # -- the worker ---------------------------------------------------------------------------------------------
+class GroupBacklog:
+    """A pre-produced backlog that several workers find only once their group has formed.
+
+    Workers started together still join the group a few hundred ms apart (each start takes seconds); the
+    first one alone takes every partition and drains a 5,000-event backlog in about a second, before the
+    second one's join moves half of them away. A row measured from the first output to the last then
+    measures that join, not two workers. So: the backlog's records are read back and the group's offsets
+    set past them (before any worker runs, while the group is empty), and once every worker holds an
+    input partition the same bytes (keys, values, headers, partitions) are produced again in one flush,
+    with librdkafka (some 100,000 records/s here): the workers find a backlog, as one worker does.
+    """
+
+    def __init__(self, broker: str, topic: str, group: str) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        self.broker, self.topic, self.group = broker, topic, group
+        self.admin: Any = None
+        reader = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+        try:
+            ends = {
+                p: reader.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in range(PARTITIONS)
+            }
+            reader.assign([TopicPartition(topic, p, 0) for p in ends])
+            self.records: list[tuple[int, Any, Any, Any]] = []
+            seen = dict.fromkeys(ends, 0)
+            deadline = time.monotonic() + 60
+            while any(seen[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+                for msg in reader.consume(1000, 0.5):
+                    if msg.error() is None:
+                        self.records.append((msg.partition(), msg.key(), msg.value(), msg.headers()))
+                        seen[msg.partition()] = msg.offset() + 1
+            reader.commit(offsets=[TopicPartition(topic, p, o) for p, o in ends.items()], asynchronous=False)
+        finally:
+            reader.close()
+
+    def shared(self, workers: int) -> bool:
+        """Every one of ``workers`` members of the (stable) group holds a partition of the topic."""
+        from confluent_kafka.admin import AdminClient
+
+        if self.admin is None:
+            self.admin = AdminClient({"bootstrap.servers": self.broker})
+        try:
+            description = self.admin.describe_consumer_groups([self.group])[self.group].result(10)
+        except Exception:  # the group does not exist yet
+            return False
+        holders = [
+            m
+            for m in description.members
+            if any(tp.topic == self.topic for tp in m.assignment.topic_partitions)
+        ]
+        return str(description.state).endswith("STABLE") and len(holders) == workers
+
+    def release_when_shared(self, workers: int, timeout_s: float, alive: Callable[[], bool]) -> None:
+        from confluent_kafka import Producer
+
+        deadline = time.monotonic() + timeout_s
+        while not self.shared(workers):
+            if time.monotonic() > deadline or not alive():
+                raise RuntimeError(f"{workers} workers did not share {self.topic} within {timeout_s:.0f} s")
+            time.sleep(0.2)
+        producer = Producer({"bootstrap.servers": self.broker, "linger.ms": 5, "acks": "all"})
+        for partition, key, value, headers in self.records:
+            producer.produce(self.topic, value, key, partition=partition, headers=headers)
+            producer.poll(0)
+        producer.flush(60)
+
+
 def worker_name(guarantee: str, audit: bool, fuse: bool, workers: int, max_batch: int = 500) -> str:
     layout = "fused" if fuse else "per-step"
     sink = "audit sink" if audit else "no audit sink"
@@ -240,6 +307,9 @@ def worker_backlog(
     pipeline = load_pipeline(CLAIMS_SPEC)
     topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
     asyncio.run(produce_lines(pipeline, topology, broker, lines, partitions=PARTITIONS))  # the backlog
+    group = f"{prefix}-{pipeline.workflow.name}"
+    # several workers: the backlog is held back until the group has formed (see GroupBacklog)
+    held = GroupBacklog(broker, topology.topic("in"), group) if workers > 1 else None
     entry = pipeline.entry_node.emit
     first_hop = [] if fuse or entry is None else [topology.topic(entry.boundary)]
     outputs = Outputs(broker, terminal_topics(pipeline, topology), starts=first_hop)
@@ -281,6 +351,8 @@ def worker_backlog(
         return True
 
     try:
+        if held is not None:
+            held.release_when_shared(workers, 120, alive)
         outputs.wait_start(120, alive)
         outputs.wait(len(lines), 600, alive)
         cpu_end = sum(cpu_seconds(p.pid) for p in procs)

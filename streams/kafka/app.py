@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import faust
 
@@ -24,6 +25,7 @@ from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.extras import KafkaExtras
+from dana_workflows.streams.kafka.lean_wait import install as install_lean_wait
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
 from dana_workflows.streams.kafka.resume_agent import ResumeAgent
 from dana_workflows.streams.kafka.steps import StepAgents
@@ -34,6 +36,17 @@ from dana_workflows.streams.topology import Topology
 __all__ = ["AT_LEAST_ONCE", "EXACTLY_ONCE", "KafkaOptions", "KafkaRuntime", "all_topics"]
 
 log = logging.getLogger(__name__)
+
+# How long the broker may hold a fetch of the group consumer that finds no new record. faust builds that
+# consumer with 1,500 ms (hard-coded, no setting). aiokafka has one fetch in flight per broker and leaves
+# out a partition whose fetched records are still being handed over, so while an agent works through a
+# fetched chunk the next fetch carries only the idle partitions (resume, drift-values, changelogs) and the
+# broker holds it for the whole wait: the busy partition's next fetch, and every ListOffsets on that
+# connection (the committer's start offsets at a revocation, faust's recovery highwaters, the watchdog),
+# queue behind it. A worker with one input partition, as each of two workers on two partitions has,
+# stalled up to 1.5 s per chunk, and a rebalance took ~3 s (docs/performance.md, session 10). An idle
+# worker pays one empty fetch per wait instead: 10 requests/s.
+FETCH_MAX_WAIT_MS = 100
 
 
 class KafkaRuntime:
@@ -125,6 +138,32 @@ class KafkaRuntime:
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------------
+    def prepare_consumer(self) -> None:
+        """The group consumer's fetch wait and lean delivery (below). Call after ``app.in_worker`` is set
+        and before ``app.start()``: this builds faust's consumer, which reads ``in_transaction``
+        (exactly-once, read_committed) once, when it is built."""
+        self.bound_fetch_wait()
+        self.lean_delivery()
+
+    def bound_fetch_wait(self, wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
+        """Give the group consumer faust is about to start a fetch wait of ``wait_ms`` (see
+        FETCH_MAX_WAIT_MS); aiokafka reads it when its consumer starts (see ``prepare_consumer``)."""
+        consumer: Any = self.app.consumer  # faust's aiokafka Consumer (ConsumerT has no _thread)
+        thread = consumer._thread
+        create = thread._create_worker_consumer
+
+        def create_bounded(transport: Any) -> Any:
+            consumer = create(transport)
+            consumer._fetch_max_wait_ms = wait_ms  # what AIOKafkaConsumer(fetch_max_wait_ms=...) sets
+            return consumer
+
+        thread._create_worker_consumer = create_bounded
+
+    def lean_delivery(self) -> None:
+        """faust's fetcher hands records over through ``lean_wait_first`` (lean_wait.py: one task a
+        record instead of four)."""
+        install_lean_wait(self.app.consumer)
+
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.commit_interval_s)

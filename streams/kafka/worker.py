@@ -46,6 +46,7 @@ async def serve(
         await runtime.audit.start()
     app = runtime.app
     app.in_worker = True  # faust only runs transactions (exactly-once) inside a worker
+    runtime.prepare_consumer()  # after in_worker: faust's consumer, built here, reads it once
     await app.start()
     if on_ready is not None:
         on_ready(runtime)

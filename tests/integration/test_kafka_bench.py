@@ -58,3 +58,16 @@ def test_the_worker_and_the_raw_program_move_every_event(kafka_bootstrap: str, t
     assert per_event > 0
     raw = bench.raw_backlog(kafka_bootstrap, lines, "aiokafka", per_event, tmp_path)
     assert raw.events == accepted
+
+
+def test_two_workers_drain_a_backlog_they_find_once_both_hold_partitions(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The 2-worker row: the backlog reaches the input topic again only once the group has formed with
+    each worker holding an input partition (bench.GroupBacklog; it raises if they never do), the group
+    starts past the first copy, and every admitted event reaches one outcome, none twice."""
+    bench = load_bench()
+    lines = claims_lines(EVENTS, seed=5)
+    accepted = admitted(lines)
+    worker = bench.worker_backlog(kafka_bootstrap, lines, "at_least_once", False, True, 2, tmp_path)
+    assert worker.events == accepted

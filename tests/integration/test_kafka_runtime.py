@@ -1,9 +1,11 @@
-"""The Kafka runtime on a real broker: exactly-once end to end with a graceful SIGTERM shutdown, and the
-stall watchdog noticing an agent that stopped taking records while its input has lag."""
+"""The Kafka runtime on a real broker: exactly-once end to end with a graceful SIGTERM shutdown, the
+stall watchdog noticing an agent that stopped taking records while its input has lag, and the group
+consumer's fetch wait."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,44 @@ async def test_watchdog_flags_an_agent_that_stopped_fetching(
             await asyncio.sleep(0.2)
         assert reason is not None and topology.topic("normalize") in reason and "stalled" in reason
         assert not runtime.watchdog.healthy
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def test_the_group_consumer_holds_a_fetch_of_idle_partitions_100_ms(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """faust starts its group consumer with a fetch wait of 1,500 ms. aiokafka has one fetch in flight per
+    broker, and while an agent works through fetched records the next fetch carries only the idle
+    partitions (resume, drift values, changelogs), which the broker holds for the whole wait: the busy
+    partition's next fetch and the ListOffsets of a revocation queue behind it. With two workers on two
+    partitions each worker ran at a fraction of one (docs/performance.md, session 10). The worker's
+    consumer waits 100 ms (docs/kafka-runtime.md, "Workers"), and still handles every event."""
+    pipeline = load_pipeline(CLAIMS_SPEC)
+    topology = Topology(pipeline, FileRegistry(tmp_path / "schemas"), prefix=topic_prefix)
+    options = KafkaOptions(
+        bootstrap=kafka_bootstrap,
+        partitions=2,
+        prefix=topic_prefix,
+        data_dir=tmp_path,
+        session_timeout_s=6,
+        commit_interval_s=0.5,
+        metrics_port=None,
+    )
+    runtime = KafkaRuntime(pipeline, topology, options, audit_store=None)
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(runtime, stop, on_ready=lambda _: ready.set()))
+    try:
+        await asyncio.wait_for(ready.wait(), 60)
+        consumer = runtime.app.consumer._thread._consumer  # the aiokafka consumer the worker fetches with
+        assert consumer._fetcher._fetch_max_wait_ms == 100
+        lines = claims_lines(30, seed=4)
+        await produce_lines(pipeline, topology, kafka_bootstrap, lines, partitions=2)
+        outcomes = await wait_for_outcomes(kafka_bootstrap, topology, len(lines), 60)
+        runs = {json.loads(d)["run_id"] for ds in outcomes.values() for d in ds}
+        assert len(runs) == len(lines)
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)

@@ -80,9 +80,14 @@ class Runtime:
         self.app = App(self.calls, fail.get("app"))
         self.broker_view = Part("broker_view", self.calls, fail.get("broker_view"))
         self.crashed: BaseException | None = None
+        self.in_worker_at_prepare: bool | None = None
 
     async def drain(self) -> None:
         self.calls.append("drain")
+
+    def prepare_consumer(self) -> None:
+        self.calls.append("prepare_consumer")
+        self.in_worker_at_prepare = self.app.in_worker
 
 
 @pytest.fixture
@@ -108,7 +113,7 @@ def run(runtime: Runtime, stop: asyncio.Event | None = None, **kw: Any) -> int:
     return asyncio.run(main())
 
 
-START = ["extras.start", "audit.start", "app.start"]
+START = ["extras.start", "audit.start", "prepare_consumer", "app.start"]
 STOP = ["app.stop", "audit.close", "extras.stop", "broker_view.close"]
 
 
@@ -128,6 +133,8 @@ def test_a_requested_stop_starts_everything_in_order_then_drains_and_exits_0(
     ]
     assert rt.calls == [*START, "drain", *STOP]
     assert rt.app.in_worker_at_start is True
+    # faust's consumer is built in prepare_consumer and reads in_worker then (exactly-once)
+    assert rt.in_worker_at_prepare is True
 
 
 def test_on_ready_is_called_with_the_runtime_after_the_app_started(topics: list[tuple[Any, ...]]) -> None:
@@ -234,7 +241,15 @@ def test_without_an_audit_store_there_is_no_audit_sink_to_start_or_close(
 ) -> None:
     rt = Runtime(audit=False)
     assert run(rt) == 0
-    assert rt.calls == ["extras.start", "app.start", "drain", "app.stop", "extras.stop", "broker_view.close"]
+    assert rt.calls == [
+        "extras.start",
+        "prepare_consumer",
+        "app.start",
+        "drain",
+        "app.stop",
+        "extras.stop",
+        "broker_view.close",
+    ]
 
 
 @pytest.fixture
