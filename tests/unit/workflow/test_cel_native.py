@@ -281,3 +281,18 @@ def test_two_string_calls_answer_natively_and_keep_null() -> None:
     assert native({"x": None}) is None  # null through both calls, without asking CEL
     with pytest.raises(Defer):
         native({"x": 3})
+
+
+def test_a_literal_of_another_type_keeps_the_general_closures() -> None:
+    # the parser makes no such literal today; were it to, the general closures decide as before
+    from dana_workflows.workflow.cel_native import _against_literal
+
+    def read(scope: Any) -> Any:
+        return scope["x"]
+
+    equality = _against_literal("==", read, b"a", literal_first=False)
+    order = _against_literal("<", read, b"a", literal_first=True)
+    assert equality.__qualname__ == "_operator.<locals>.equality"
+    assert order.__qualname__ == "_operator.<locals>.comparison"
+    with pytest.raises(Defer):  # CEL decides bytes
+        equality({"x": b"a"})
