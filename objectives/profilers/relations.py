@@ -142,6 +142,8 @@ class _Premise:
     # flag), 1 a cut on a small scale, 2 a cut on a measured quantity (put in a gap the sample only
     # brackets), 3 an order of two fields
     reach: int = 0
+    # `p != null`: whether the field is there is the premise, decided on every event
+    on_presence: bool = False
 
     def holds(self, value: Any) -> bool:
         return value is not None and value in self.covers
@@ -367,6 +369,19 @@ def _cut_share(values: Sequence[Any]) -> float:
     return 1.0 / max(len(values) - 1, 1)
 
 
+def _presence_premise(p: Column) -> list[_Premise]:
+    """A field that is sometimes absent: its being there is a premise (a scheduled drug needs a
+    prescriber's registration), judged over all events, as the value premises are where it is set."""
+    if not p.has_nulls or not p.present:
+        return []
+    name = p.name
+    return [
+        _Premise(
+            p, f"{name}_set", f"{name} != null", f"{name} == null", frozenset(p.present), on_presence=True
+        )
+    ]
+
+
 def _boolean_premise(p: Column) -> list[_Premise]:
     if p.field.type != "boolean":
         return []
@@ -380,7 +395,7 @@ def chance_of_implication(rows: Sequence[tuple[Any, Any]], premise: _Premise, c:
     # unrelated is judged where the premise can be decided: a premise on a field that is sometimes
     # null (or an order of two such) holds only where it is set, and how often the conclusion holds
     # there is the base rate (a conclusion tied to that field's presence holds there always: no evidence)
-    decided = [y for x, y in rows if x is not None]
+    decided = [y for x, y in rows if premise.on_presence or x is not None]
     if not decided:
         return 1.0
     q = sum(1 for y in decided if c.test(y)) / len(decided)
@@ -402,12 +417,14 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
             (p, q)
             for p in cols
             if p is not c.column
-            for q in _boolean_premise(p) + _premises_for(p, c, settings)
+            for q in _boolean_premise(p) + _presence_premise(p) + _premises_for(p, c, settings)
         ]
         tried += [(q.column, q) for q in orders_as_premises if c.column.name not in q.fields]
         for p, premise in tried:
             rows = list(zip(p.values, c.column.values, strict=True))
             held = [c.test(y) for x, y in rows if premise.holds(x)]
+            if premise.on_presence and all(x is not None for x, y in rows if c.test(y)):
+                continue  # set exactly where c holds: an equivalence, which the presence profiler says
             if len(held) < MIN_PREMISE or contrast < MIN_CONTRAST or not all(held):
                 continue
             chance = chance_of_implication(rows, premise, c)

@@ -181,3 +181,36 @@ def test_a_premise_never_decided_is_no_evidence() -> None:
     conclusion = relations._Conclusion(c, "c", "c", lambda v: v is True)
     rows = list(zip(p.values, c.values, strict=True))
     assert relations.chance_of_implication(rows, premise_on(p, {1}), conclusion) == 1.0
+
+
+# -- a field's being there as a premise ----------------------------------------------------------
+
+
+def _prescriptions() -> list[Column]:
+    # 40 scheduled drugs, each with the prescriber's registration; 60 unscheduled, 30 of them with one
+    schedule = ["CII"] * 20 + ["CIV"] * 20 + [None] * 60
+    registration = ["AB1234563"] * 40 + ["AB1234563"] * 30 + [None] * 30
+    return [
+        Column(FieldIR(name="dea_schedule", type="string", optional=True), schedule),
+        Column(FieldIR(name="prescriber_dea", type="string", optional=True), registration),
+    ]
+
+
+def test_a_field_being_set_is_a_premise_judged_over_all_events() -> None:
+    # registration set on 70 of 100, and on all 40 scheduled: 0.7^40 = 6e-7 if unrelated; where the
+    # schedule is set the registration always is, so no value of it is evidence: its presence is
+    rules = [c.rule for c in relations.implications(_prescriptions(), S)]
+    assert "dea_schedule == null || prescriber_dea != null" in rules
+    rule = "dea_schedule == null || prescriber_dea != null"
+    events: list[dict[str, Any]] = [
+        {"dea_schedule": "CII", "prescriber_dea": None},
+        {"dea_schedule": None, "prescriber_dea": None},
+        {"dea_schedule": "CV", "prescriber_dea": "AB1234563"},
+    ]
+    assert failing(rule, events) == [0]
+
+
+def test_the_presence_premise_is_one_way_only() -> None:
+    # the registration is set on 30 unscheduled events: its presence implies nothing about a schedule
+    rules = [c.rule for c in relations.implications(_prescriptions(), S)]
+    assert not any(r.startswith("prescriber_dea == null ||") for r in rules)
