@@ -71,8 +71,8 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     # batch 7 was read in the sixth round; batch 8 is its blind set, each reported apart
     seven, eight = bench.Score(inferred=1, gold=2), bench.Score(inferred=5, gold=6, matched=4)
     named = dict(bench.grouped({7: seven, 8: eight}))
-    assert list(named) == ["batch 7 (seen, fitted-to)", "blind (batch 8)", "all"]
-    assert (named["blind (batch 8)"].matched, named["all"].gold) == (4, 8)
+    assert list(named) == ["batch 7 (seen, fitted-to)", "batch 8 (blind to rounds 1-6)", "all"]
+    assert (named["batch 8 (blind to rounds 1-6)"].matched, named["all"].gold) == (4, 8)
     assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
