@@ -15,6 +15,12 @@ nothing to do with the others, one event would match with q = sum_d P(check = d)
 
 The rule is written in the project's CEL with integer arithmetic on `int(x)` (a digit is `int(x) /
 10^k % 10`), the way the suite's experts wrote theirs: a value that is not a number breaks it.
+
+A mod-11 check is 10 on about one value in eleven. The PZN never issues such numbers; the ISBN-10 and
+the ISSN write the 10 as X, which `int(x)` cannot read (and the project's CEL has no substring to cut
+it off), so their rule would reject a valid `080442957X`. A sample of digits only tells the two apart
+when an X-registry would have shown an X in it: (10/11)^n within `relation_chance` (n >= 49 at 1%);
+a shorter one gets no mod-11 scheme on a string. A whole number (an id declared as a long) holds no X.
 """
 
 from __future__ import annotations
@@ -172,6 +178,8 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     if found is None:
         return []
     position, scheme, chance = found
+    if text and scheme.modulus == 11 and (10 / 11) ** len(present) > settings.relation_chance:
+        return []  # too few values to tell "10 is never issued" (PZN) from "10 is written X" (ISBN-10)
     where = "last digit" if position == length - 1 else f"digit {position + 1} of {length}"
     return [
         Candidate(

@@ -179,6 +179,33 @@ def test_an_optional_id_lets_null_through() -> None:
     assert not holds(rule, "imo", "9074728")
 
 
+def isbn10(rng: random.Random) -> str:
+    """ISO 2108 ISBN-10: nine digits weighted 10 to 2; the check completes the sum to a multiple of 11,
+    a check of 10 written X."""
+    d = [rng.randint(0, 9) for _ in range(9)]
+    c = (11 - sum(x * w for x, w in zip(d, range(10, 1, -1), strict=True)) % 11) % 11
+    return "".join(map(str, d)) + ("X" if c == 10 else str(c))
+
+
+def test_a_short_sample_without_an_x_does_not_reject_isbns_ending_in_x() -> None:
+    # 30 ISBN-10s that happen to have no X (one in eleven has): the sample cannot tell the ISBN's X
+    # from a registry that never issues a 10, and int() cannot read the X, so no mod-11 rule is offered
+    rng = random.Random(21)
+    values = [v for v in (isbn10(rng) for _ in range(60)) if not v.endswith("X")][:30]
+    found = check_digits.profile(col("isbn", values), S)
+    assert all(holds(c.rule, "isbn", "080442957X") for c in found)  # a valid ISBN-10 (199 -> X)
+    assert all(holds(c.rule, "isbn", "0306406152") for c in found)
+    # a sample long enough that an X-registry would have shown an X (10/11)^n <= 1%: the PZN's scheme
+    rng = random.Random(22)
+    pzns = [pzn8(rng) for _ in range(49)]
+    rule = offered(pzns, "pzn")
+    assert holds(rule, "pzn", "01234562") and not holds(rule, "pzn", "01234563")
+    assert check_digits.profile(col("pzn", pzns[:48]), S) == []
+    # an ISBN-10 sample holding its X's is not digits only: nothing offered, nothing wrongly rejected
+    rng = random.Random(23)
+    assert check_digits.profile(col("isbn", [isbn10(rng) for _ in range(300)]), S) == []
+
+
 def test_scheme_arithmetic_matches_the_registries() -> None:
     luhn = next(s for s in check_digits.schemes_for(15) if s.luhn and s.offset == 0)
     card = [int(c) for c in "4111111111111111"]
