@@ -34,6 +34,7 @@ from dana_workflows.workflow.objectives_lock import (
     LockError,
     ObjectivesLock,
     lock_path,
+    lock_problems,
     read_lock,
     target_fields,
     write_lock,
@@ -70,9 +71,17 @@ def _lock(spec: Path, ir: WorkflowIR, must_exist: bool = True) -> ObjectivesLock
             raise fail(f"{path}: no lock file yet; run `dana-wf objectives infer {spec} --sample FILE` first")
         return ObjectivesLock(workflow=ir.name)
     try:
-        return read_lock(path)
+        lock = read_lock(path)
     except LockError as exc:
         raise fail(f"{exc} ({FALLBACK} until it is fixed)") from None
+    problems = lock_problems(lock, ir)
+    if problems:  # what `run` and `validate` say: a review listing these rules as enforced would mislead
+        err.print(
+            f"warning: {path} is ignored when the spec loads, {FALLBACK}:", markup=False, highlight=False
+        )
+        for problem in problems:
+            err.print(f"  - {problem}", markup=False, highlight=False)
+    return lock
 
 
 @app.command()
