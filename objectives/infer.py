@@ -79,6 +79,11 @@ def columns_of(fields: Mapping[str, FieldIR], events: Sequence[Mapping[str, Any]
 def candidates(
     cols: Sequence[Column], pack: DomainPack | None, settings: InferenceSettings
 ) -> list[Candidate]:
+    return mappings.profile(cols, profiled(cols, pack, settings), settings)
+
+
+def profiled(cols: Sequence[Column], pack: DomainPack | None, settings: InferenceSettings) -> list[Candidate]:
+    """Every profiler's candidates, before tables and bands stand in place of their fields' lists."""
     out: list[Candidate] = []
     for col in cols:
         found = (
@@ -94,9 +99,7 @@ def candidates(
         elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
-    return mappings.profile(
-        cols, out + presence.profile(cols, relations.profile(cols, settings), settings), settings
-    )
+    return out + presence.profile(cols, relations.profile(cols, settings), settings)
 
 
 def _one_value_rule(found: list[Candidate]) -> list[Candidate]:
@@ -139,11 +142,21 @@ def infer_boundary(
                 )
             )
     seen: set[str] = set()
-    for cand in [*candidates(cols, pack, settings), *extra]:
+    found = profiled(cols, pack, settings)
+    offered = mappings.profile(cols, found, settings)
+    # a table or bands stand in place of their field's list of values; refused (a held-out event broke
+    # a cut), the list is offered after all, or the field would be left with no rule on its values
+    kept = {id(c) for c in offered}
+    lists = {c.fields[0]: c for c in found if c.kind == "domain" and c.fields and id(c) not in kept}
+    for cand in [*offered, *extra]:
         if cand.rule in seen:
             continue
         seen.add(cand.rule)
         proposal = _offer(cand, by_name, boundary, settings, result)
+        if proposal is None and cand.kind in ("mapping", "bands") and cand.fields[-1] in lists:
+            cand = lists.pop(cand.fields[-1])
+            seen.add(cand.rule)
+            proposal = _offer(cand, by_name, boundary, settings, result)
         if proposal is not None:
             result.proposals.append(proposal)
     _interval_dates_by_order(result, by_name)
