@@ -73,12 +73,10 @@ UNIT_FAMILIES: dict[str, frozenset[str]] = {
 # share a unit, not a kind; nitrite and chlorine in mg/l, or bacteria and cells per ml, bound nothing
 # of each other. Read from a word that says so, or from a name that ends in two units (`mg_l`).
 QUOTIENT_WORDS = frozenset(["per", "speed", "velocity", "rate", "density", "concentration"])
-UNIT_WORDS = (
-    UNIT_FAMILIES["mass"]
-    | UNIT_FAMILIES["length"]
-    | UNIT_FAMILIES["duration"]
-    | frozenset(["ug", "l", "ml", "dl", "ha", "m2", "m3", "h", "kwh", "mol", "mmol", "cfu"])
-)
+# The families name quantities as well as units: `net_weight_kg` is a weight in kg, not one per kg.
+QUANTITY_WORDS = frozenset(["weight", "length", "width", "height", "distance"])
+UNIT_WORDS = (UNIT_FAMILIES["mass"] | UNIT_FAMILIES["length"] | UNIT_FAMILIES["duration"]) - QUANTITY_WORDS
+UNIT_WORDS |= frozenset(["ug", "l", "ml", "dl", "ha", "m2", "m3", "h", "kwh", "mol", "mmol", "cfu"])
 
 
 def words(name: str) -> list[str]:

@@ -241,6 +241,12 @@ def test_quotients_share_a_unit_not_a_kind(a: str, b: str) -> None:
         ("fee", "amount"),
         ("saturates_g", "fat_g"),
         ("tso_hours", "tsn_hours"),
+        # a quantity's name then its unit is no quotient: a weight in kg, a length in m, a stay in nights
+        ("net_weight_kg", "gross_weight_kg"),
+        ("tare_weight_kg", "max_weight_kg"),
+        ("beam_width_m", "total_length_m"),
+        ("trip_distance_km", "odometer_km"),
+        ("stay_length_nights", "booked_nights"),
     ],
 )
 def test_plain_quantities_of_one_kind_still_are(a: str, b: str) -> None:
