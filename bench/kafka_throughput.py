@@ -89,13 +89,32 @@ def pct(values: Sequence[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a live process (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        raise RuntimeError(f"process {pid} exited early: see its log in the bench's temp dir") from None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+LOG_TAIL = 30  # lines of a measured program's log quoted when it exits before its row ends
+
+
+class ProgramExited(RuntimeError):
+    """A measured program (worker, raw client, Quix app) stopped before its row ended."""
+
+
+def exited_early(proc: subprocess.Popen[bytes], log: Path) -> ProgramExited:
+    """The error for a program that stopped on its own: its exit code, its log's path and last lines (a
+    measured program runs until the bench stops it, so any exit before that is a failure to look at)."""
+    lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL:] if log.exists() else []
+    tail = "\n".join(lines) if lines else "(the log is empty)"
+    return ProgramExited(
+        f"process {proc.pid} exited early with code {proc.returncode}; its log is {log}, ending:\n{tail}"
+    )
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes], log: Path) -> float:
+    """user + system CPU time of a live process (Linux /proc); ProgramExited if it is not running."""
+    if proc.poll() is None:
+        # a zombie still has its stat; poll() reaps it, so the file can only vanish once poll() saw the exit
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    proc.wait()
+    raise exited_early(proc, log)
 
 
 # -- watching outputs ----------------------------------------------------------------------------------------
@@ -327,6 +346,7 @@ def worker_backlog(
     audit_arg = (audit_dsn or f"chdb://{tmp / prefix}") if audit else None
     extra = ([] if fuse else ["--per-step-topics"]) + ["--max-batch", str(max_batch)]
     procs = []
+    logs = [tmp / f"{prefix}-{i}.log" for i in range(workers)]
     for i in range(workers):
         # each worker its own chdb directory (embedded chdb: one process per directory)
         dsn = f"{audit_arg}-{i}" if audit_arg and audit_arg.startswith("chdb://") else audit_arg
@@ -339,15 +359,18 @@ def worker_backlog(
                 audit=dsn,
                 partitions=PARTITIONS,
                 extra=extra,
-                log_name=f"{prefix}-{i}.log",
+                log_name=logs[i].name,
             )
         )
     samples: list[tuple[float, float]] = []  # (wall clock, the workers' CPU seconds), every poll
 
+    def cpu() -> float:
+        return sum(cpu_seconds(p, log) for p, log in zip(procs, logs, strict=True))
+
     def alive() -> bool:
         if any(p.poll() is not None for p in procs):
             return False
-        samples.append((time.time(), sum(cpu_seconds(p.pid) for p in procs)))
+        samples.append((time.time(), cpu()))
         return True
 
     try:
@@ -355,7 +378,7 @@ def worker_backlog(
             held.release_when_shared(workers, 120, alive)
         outputs.wait_start(120, alive)
         outputs.wait(len(lines), 600, alive)
-        cpu_end = sum(cpu_seconds(p.pid) for p in procs)
+        cpu_end = cpu()  # ProgramExited (with the log's end) if a worker stopped early
     finally:
         for p in procs:
             stop_worker(p)
@@ -465,12 +488,13 @@ def raw_backlog(broker: str, lines: list[str], client: str, audit_bytes: int, tm
     accepted = asyncio.run(_count(broker, [in_topic]))
     outputs = Outputs(broker, [out_topic])
     args = {"in": in_topic, "out": out_topic, "audit": audit_topic, "audit_bytes": audit_bytes}
-    proc = program(f"raw-{client}", broker, args, tmp / f"{prefix}.log")
+    log = tmp / f"{prefix}.log"
+    proc = program(f"raw-{client}", broker, args, log)
     try:
         start = outputs.wait_start(60, lambda: proc.poll() is None)
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0 = cpu_seconds(proc, log)
         outputs.wait(accepted, 300, lambda: proc.poll() is None)
-        cpu = cpu_seconds(proc.pid) - cpu0
+        cpu = cpu_seconds(proc, log) - cpu0
     finally:
         stop(proc)
         outputs.close()
@@ -520,12 +544,13 @@ def quix_backlog(broker: str, lines: list[str], hops: int, tmp: Path) -> Figure:
     asyncio.run(_produce_raw(broker, topics[0], lines))
     outputs = Outputs(broker, [out, rejected], starts=topics[1:2])
     args = {"topics": topics, "out": out, "rejected": rejected, "group": prefix}
-    proc = program("quix", broker, args, tmp / f"{prefix}.log")
+    log = tmp / f"{prefix}.log"
+    proc = program("quix", broker, args, log)
     try:
         start = outputs.wait_start(120, lambda: proc.poll() is None)
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0 = cpu_seconds(proc, log)
         outputs.wait(len(lines), 300, lambda: proc.poll() is None)
-        cpu = cpu_seconds(proc.pid) - cpu0
+        cpu = cpu_seconds(proc, log) - cpu0
     finally:
         stop(proc)
         outputs.close()
@@ -854,6 +879,7 @@ def main() -> None:
         print("quixstreams is not installed (pip install quixstreams): no quix rows")
         skip.add("quix")
     tmp = Path(tempfile.mkdtemp(prefix="dwf-kbench-"))
+    print(f"logs of the measured programs in {tmp} (kept after the run)", flush=True)
     started_broker = None
     if not a.broker:
         from dana_workflows.devservices.kafka import broker

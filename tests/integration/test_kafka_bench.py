@@ -4,6 +4,7 @@ every event it is given, on the real broker, and the raw programs send the audit
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -71,3 +72,33 @@ def test_two_workers_drain_a_backlog_they_find_once_both_hold_partitions(
     accepted = admitted(lines)
     worker = bench.worker_backlog(kafka_bootstrap, lines, "at_least_once", False, True, 2, tmp_path)
     assert worker.events == accepted
+
+
+def test_a_program_that_exits_early_is_reported_with_its_exit_code_and_log(tmp_path: Path) -> None:
+    """A measured program runs until the bench stops it: one that exits first makes the row fail with its
+    exit code, its log's path and the log's last lines (the bench's temp dir is easy to lose)."""
+    bench = load_bench()
+    log = tmp_path / "w-0.log"
+    script = "import sys; [print('line', i) for i in range(100)]; print('the cause'); sys.exit(3)"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT)
+    proc.wait()
+    with pytest.raises(bench.ProgramExited) as caught:
+        bench.cpu_seconds(proc, log)
+    message = str(caught.value)
+    assert f"process {proc.pid} exited early with code 3" in message
+    assert str(log) in message
+    assert message.endswith("the cause")
+    assert "line 99" in message and "line 0\n" not in message  # the end of the log, not all of it
+
+
+def test_a_running_program_has_its_cpu_time(tmp_path: Path) -> None:
+    bench = load_bench()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert bench.cpu_seconds(proc, tmp_path / "none.log") >= 0.0
+    finally:
+        proc.kill()
+        proc.wait()
+    with pytest.raises(bench.ProgramExited, match="the log is empty"):
+        bench.cpu_seconds(proc, tmp_path / "none.log")
