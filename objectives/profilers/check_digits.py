@@ -132,7 +132,14 @@ def rule_of(name: str, length: int, position: int, scheme: Scheme, text: bool = 
     computed = f"({' + '.join(terms)}) % {m}"
     if scheme.complement:
         computed = f"({m} - {computed}) % {m}"
-    return f"{computed} == {_digit(number, length, position)}"
+    # The digit arithmetic reads a number of exactly `length` digits: pin the length first, so that a
+    # digit too many or too few, or a sign, fails the rule instead of being read as other digits
+    # (19074729 would pass IMO's check on its last seven digits). `&&` lets the pin stop `int()` too.
+    if text:
+        pin = f"{name}.matches('^[0-9]{{{length}}}$')"
+    else:
+        pin = f"{name} >= {10 ** (length - 1)} && {name} < {10**length}"
+    return f"{pin} && {computed} == {_digit(number, length, position)}"
 
 
 def _chance(checks: Sequence[int], computed: Sequence[int]) -> float:

@@ -86,6 +86,10 @@ def test_imo_numbers_get_their_scheme() -> None:
     assert not holds(rule, "imo_number", "9074728")  # one digit wrong
     assert not holds(rule, "imo_number", "9047729")  # two digits swapped
     assert not holds(rule, "imo_number", "IMO9074729")  # not a number
+    # an IMO number has seven digits: one more or a sign is not one, whatever its last seven digits
+    assert not holds(rule, "imo_number", "19074729")
+    assert not holds(rule, "imo_number", "-9074729")
+    assert not holds(rule, "imo_number", "074729")
 
 
 def test_gtin13_gets_the_gs1_scheme() -> None:
@@ -167,6 +171,10 @@ def test_an_id_declared_as_a_whole_number_gets_the_scheme_without_int() -> None:
     assert check_rule(found.rule, {"imo": FieldIR(name="imo", type="long")}) == ""
     assert passes(compile_expr(found.rule), {"imo": 9074729})
     assert not passes(compile_expr(found.rule), {"imo": 9074728})
+    # seven digits and no sign: 19074729 and -9074729 end in a valid IMO number but are none
+    assert not passes(compile_expr(found.rule), {"imo": 19074729})
+    assert not passes(compile_expr(found.rule), {"imo": -9074729})
+    assert not passes(compile_expr(found.rule), {"imo": 0})
 
 
 def test_an_optional_id_lets_null_through() -> None:
