@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,11 @@ from dana_workflows.processors.pipeline import DLQ, REJECTED, Pipeline  # noqa: 
 from dana_workflows.schemas.registry import FileRegistry  # noqa: E402
 from dana_workflows.schemas.serde import EnvelopeSerde  # noqa: E402
 from dana_workflows.streams.app_builder import load_pipeline  # noqa: E402
-from dana_workflows.streams.kafka.admin import ensure_topics  # noqa: E402
+from dana_workflows.streams.kafka.admin import (  # noqa: E402
+    BrokerUnavailableError,
+    delete_topics,
+    ensure_topics,
+)
 from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES  # noqa: E402
 from dana_workflows.streams.kafka.producer import produce_lines  # noqa: E402
 from dana_workflows.streams.kafka.wire import WireCodec  # noqa: E402
@@ -115,6 +120,20 @@ def cpu_seconds(proc: subprocess.Popen[bytes], log: Path) -> float:
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     proc.wait()
     raise exited_early(proc, log)
+
+
+@contextlib.contextmanager
+def own_topics(broker: str, prefix: str) -> Iterator[None]:
+    """Delete the row's topics (``prefix.*``, and the worker app's internal ``prefix-*``) when it ends,
+    whether it succeeded or failed: a row makes 5-20 topics, and rows never deleting them filled the
+    shared broker to 10,189 topics until it ran out of heap (docs/performance.md, session 10)."""
+    try:
+        yield
+    finally:
+        try:
+            asyncio.run(delete_topics(broker, (f"{prefix}.", f"{prefix}-")))
+        except BrokerUnavailableError as exc:  # keep the row's own error, if any, the one raised
+            print(f"  could not delete the topics {prefix}.*, {prefix}-*: {exc}", file=sys.stderr, flush=True)
 
 
 # -- watching outputs ----------------------------------------------------------------------------------------
@@ -323,88 +342,95 @@ def worker_backlog(
     max_batch: int = 500,
 ) -> Figure:
     prefix = f"b{uuid.uuid4().hex[:6]}"
-    pipeline = load_pipeline(CLAIMS_SPEC)
-    topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
-    asyncio.run(produce_lines(pipeline, topology, broker, lines, partitions=PARTITIONS))  # the backlog
-    group = f"{prefix}-{pipeline.workflow.name}"
-    # several workers: the backlog is held back until the group has formed (see GroupBacklog)
-    held = GroupBacklog(broker, topology.topic("in"), group) if workers > 1 else None
-    entry = pipeline.entry_node.emit
-    first_hop = [] if fuse or entry is None else [topology.topic(entry.boundary)]
-    outputs = Outputs(broker, terminal_topics(pipeline, topology), starts=first_hop)
-    before = 0
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # what produce itself sent to rejected/dlq (ingest verdicts)
-        outputs.poll(0.2)
-        before = outputs.count
-    outputs.restart_clock()
-    audit_dsn = (
-        f"clickhouse://{os.environ['DWF_BENCH_CLICKHOUSE']}"
-        if audit and "DWF_BENCH_CLICKHOUSE" in os.environ
-        else None
-    )
-    audit_arg = (audit_dsn or f"chdb://{tmp / prefix}") if audit else None
-    extra = ([] if fuse else ["--per-step-topics"]) + ["--max-batch", str(max_batch)]
-    procs = []
-    logs = [tmp / f"{prefix}-{i}.log" for i in range(workers)]
-    for i in range(workers):
-        # each worker its own chdb directory (embedded chdb: one process per directory)
-        dsn = f"{audit_arg}-{i}" if audit_arg and audit_arg.startswith("chdb://") else audit_arg
-        procs.append(
-            start_worker(
-                tmp,
-                broker,
-                prefix,
-                guarantee,
-                audit=dsn,
-                partitions=PARTITIONS,
-                extra=extra,
-                log_name=logs[i].name,
-            )
+    with own_topics(broker, prefix):  # deleted at the end, the row failed or not
+        pipeline = load_pipeline(CLAIMS_SPEC)
+        topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
+        asyncio.run(produce_lines(pipeline, topology, broker, lines, partitions=PARTITIONS))  # the backlog
+        group = f"{prefix}-{pipeline.workflow.name}"
+        # several workers: the backlog is held back until the group has formed (see GroupBacklog)
+        held = GroupBacklog(broker, topology.topic("in"), group) if workers > 1 else None
+        entry = pipeline.entry_node.emit
+        first_hop = [] if fuse or entry is None else [topology.topic(entry.boundary)]
+        outputs = Outputs(broker, terminal_topics(pipeline, topology), starts=first_hop)
+        before = 0
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # what produce itself sent to rejected/dlq (ingest verdicts)
+            outputs.poll(0.2)
+            before = outputs.count
+        outputs.restart_clock()
+        audit_dsn = (
+            f"clickhouse://{os.environ['DWF_BENCH_CLICKHOUSE']}"
+            if audit and "DWF_BENCH_CLICKHOUSE" in os.environ
+            else None
         )
-    samples: list[tuple[float, float]] = []  # (wall clock, the workers' CPU seconds), every poll
+        audit_arg = (audit_dsn or f"chdb://{tmp / prefix}") if audit else None
+        extra = ([] if fuse else ["--per-step-topics"]) + ["--max-batch", str(max_batch)]
+        procs = []
+        logs = [tmp / f"{prefix}-{i}.log" for i in range(workers)]
+        for i in range(workers):
+            # each worker its own chdb directory (embedded chdb: one process per directory)
+            dsn = f"{audit_arg}-{i}" if audit_arg and audit_arg.startswith("chdb://") else audit_arg
+            procs.append(
+                start_worker(
+                    tmp,
+                    broker,
+                    prefix,
+                    guarantee,
+                    audit=dsn,
+                    partitions=PARTITIONS,
+                    extra=extra,
+                    log_name=logs[i].name,
+                )
+            )
+        samples: list[tuple[float, float]] = []  # (wall clock, the workers' CPU seconds), every poll
 
-    def cpu() -> float:
-        return sum(cpu_seconds(p, log) for p, log in zip(procs, logs, strict=True))
+        def cpu() -> float:
+            return sum(cpu_seconds(p, log) for p, log in zip(procs, logs, strict=True))
 
-    def alive() -> bool:
-        if any(p.poll() is not None for p in procs):
-            return False
-        samples.append((time.time(), cpu()))
-        return True
+        def alive() -> bool:
+            if any(p.poll() is not None for p in procs):
+                return False
+            samples.append((time.time(), cpu()))
+            return True
 
-    try:
-        if held is not None:
-            held.release_when_shared(workers, 120, alive)
-        outputs.wait_start(120, alive)
-        outputs.wait(len(lines), 600, alive)
-        cpu_end = cpu()  # ProgramExited (with the log's end) if a worker stopped early
-    finally:
-        for p in procs:
-            stop_worker(p)
-        outputs.close()
-    n = outputs.count - before
-    # span and CPU from the first output's send to the last's (outputs' timestamps, see Outputs)
-    cpu0 = max((c for t, c in samples if t <= outputs.first_ts), default=samples[0][1] if samples else 0.0)
-    return Figure(
-        worker_name(guarantee, audit, fuse, workers, max_batch),
-        n,
-        outputs.last_ts - outputs.first_ts,
-        (cpu_end - cpu0) / max(1, n) * 1e6,
-    )
+        try:
+            if held is not None:
+                held.release_when_shared(workers, 120, alive)
+            outputs.wait_start(120, alive)
+            outputs.wait(len(lines), 600, alive)
+            cpu_end = cpu()  # ProgramExited (with the log's end) if a worker stopped early
+        finally:
+            for p in procs:
+                stop_worker(p)
+            outputs.close()
+        n = outputs.count - before
+        # span and CPU from the first output's send to the last's (outputs' timestamps, see Outputs)
+        cpu0 = max(
+            (c for t, c in samples if t <= outputs.first_ts), default=samples[0][1] if samples else 0.0
+        )
+        return Figure(
+            worker_name(guarantee, audit, fuse, workers, max_batch),
+            n,
+            outputs.last_ts - outputs.first_ts,
+            (cpu_end - cpu0) / max(1, n) * 1e6,
+        )
 
 
 def worker_latency(broker: str, lines: list[str], rate: float, tmp: Path) -> Figure:
     prefix = f"l{uuid.uuid4().hex[:6]}"
-    pipeline = load_pipeline(CLAIMS_SPEC)
-    topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
-    asyncio.run(produce_lines(pipeline, topology, broker, lines[:1], partitions=PARTITIONS))  # topics
-    outputs = Outputs(broker, [topology.topic(b) for b in pipeline.terminals], keep=latency_of(topology))
-    proc = start_worker(tmp, broker, prefix, partitions=PARTITIONS, log_name=f"{prefix}.log")
-    kept = under_load(
-        outputs, proc, stop_worker, lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
-    )
-    return Figure("worker fused, at_least_once, no audit sink", len(kept), latencies_ms=kept)
+    with own_topics(broker, prefix):  # deleted at the end, the row failed or not
+        pipeline = load_pipeline(CLAIMS_SPEC)
+        topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
+        asyncio.run(produce_lines(pipeline, topology, broker, lines[:1], partitions=PARTITIONS))  # topics
+        outputs = Outputs(broker, [topology.topic(b) for b in pipeline.terminals], keep=latency_of(topology))
+        proc = start_worker(tmp, broker, prefix, partitions=PARTITIONS, log_name=f"{prefix}.log")
+        kept = under_load(
+            outputs,
+            proc,
+            stop_worker,
+            lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs),
+        )
+        return Figure("worker fused, at_least_once, no audit sink", len(kept), latencies_ms=kept)
 
 
 def under_load(
@@ -480,46 +506,53 @@ def raw_backlog(broker: str, lines: list[str], client: str, audit_bytes: int, tm
     """The same messages as the fused worker, moved by a bare client: per event one output of the
     input's size, per batch and partition one audit message of the events' audit bytes."""
     prefix = f"r{uuid.uuid4().hex[:6]}"
-    pipeline = load_pipeline(CLAIMS_SPEC)
-    topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
-    asyncio.run(produce_lines(pipeline, topology, broker, lines, partitions=PARTITIONS))
-    in_topic, out_topic, audit_topic = topology.topic("in"), f"{prefix}.raw.out", f"{prefix}.raw.audit"
-    asyncio.run(ensure_topics(broker, [out_topic, audit_topic], PARTITIONS, 1))
-    accepted = asyncio.run(_count(broker, [in_topic]))
-    outputs = Outputs(broker, [out_topic])
-    args = {"in": in_topic, "out": out_topic, "audit": audit_topic, "audit_bytes": audit_bytes}
-    log = tmp / f"{prefix}.log"
-    proc = program(f"raw-{client}", broker, args, log)
-    try:
-        start = outputs.wait_start(60, lambda: proc.poll() is None)
-        cpu0 = cpu_seconds(proc, log)
-        outputs.wait(accepted, 300, lambda: proc.poll() is None)
-        cpu = cpu_seconds(proc, log) - cpu0
-    finally:
-        stop(proc)
-        outputs.close()
-    return Figure(
-        f"raw {client} (same messages)",
-        outputs.count,
-        outputs.last_at - start,
-        cpu / max(1, outputs.count) * 1e6,
-    )
+    with own_topics(broker, prefix):  # deleted at the end, the row failed or not
+        pipeline = load_pipeline(CLAIMS_SPEC)
+        topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
+        asyncio.run(produce_lines(pipeline, topology, broker, lines, partitions=PARTITIONS))
+        in_topic, out_topic, audit_topic = topology.topic("in"), f"{prefix}.raw.out", f"{prefix}.raw.audit"
+        asyncio.run(ensure_topics(broker, [out_topic, audit_topic], PARTITIONS, 1))
+        accepted = asyncio.run(_count(broker, [in_topic]))
+        outputs = Outputs(broker, [out_topic])
+        args = {"in": in_topic, "out": out_topic, "audit": audit_topic, "audit_bytes": audit_bytes}
+        log = tmp / f"{prefix}.log"
+        proc = program(f"raw-{client}", broker, args, log)
+        try:
+            start = outputs.wait_start(60, lambda: proc.poll() is None)
+            cpu0 = cpu_seconds(proc, log)
+            outputs.wait(accepted, 300, lambda: proc.poll() is None)
+            cpu = cpu_seconds(proc, log) - cpu0
+        finally:
+            stop(proc)
+            outputs.close()
+        return Figure(
+            f"raw {client} (same messages)",
+            outputs.count,
+            outputs.last_at - start,
+            cpu / max(1, outputs.count) * 1e6,
+        )
 
 
 def raw_latency(broker: str, lines: list[str], rate: float, audit_bytes: int, tmp: Path) -> Figure:
     prefix = f"s{uuid.uuid4().hex[:6]}"
-    pipeline = load_pipeline(CLAIMS_SPEC)
-    topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
-    asyncio.run(produce_lines(pipeline, topology, broker, lines[:1], partitions=PARTITIONS))
-    out_topic, audit_topic = f"{prefix}.raw.out", f"{prefix}.raw.audit"
-    asyncio.run(ensure_topics(broker, [out_topic, audit_topic], PARTITIONS, 1))
-    outputs = Outputs(broker, [out_topic], keep=latency_of(topology))
-    args = {"in": topology.topic("in"), "out": out_topic, "audit": audit_topic, "audit_bytes": audit_bytes}
-    proc = program("raw-aiokafka", broker, args, tmp / f"{prefix}.log")
-    kept = under_load(
-        outputs, proc, stop, lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
-    )
-    return Figure("raw aiokafka (same messages)", len(kept), latencies_ms=kept)
+    with own_topics(broker, prefix):  # deleted at the end, the row failed or not
+        pipeline = load_pipeline(CLAIMS_SPEC)
+        topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix=prefix)
+        asyncio.run(produce_lines(pipeline, topology, broker, lines[:1], partitions=PARTITIONS))
+        out_topic, audit_topic = f"{prefix}.raw.out", f"{prefix}.raw.audit"
+        asyncio.run(ensure_topics(broker, [out_topic, audit_topic], PARTITIONS, 1))
+        outputs = Outputs(broker, [out_topic], keep=latency_of(topology))
+        args = {
+            "in": topology.topic("in"),
+            "out": out_topic,
+            "audit": audit_topic,
+            "audit_bytes": audit_bytes,
+        }
+        proc = program("raw-aiokafka", broker, args, tmp / f"{prefix}.log")
+        kept = under_load(
+            outputs, proc, stop, lambda: steady_load(pipeline, topology, broker, lines[1:], rate, outputs)
+        )
+        return Figure("raw aiokafka (same messages)", len(kept), latencies_ms=kept)
 
 
 async def _count(broker: str, topics: list[str]) -> int:
@@ -538,24 +571,25 @@ async def _count(broker: str, topics: list[str]) -> int:
 
 def quix_backlog(broker: str, lines: list[str], hops: int, tmp: Path) -> Figure:
     prefix = f"q{uuid.uuid4().hex[:6]}"
-    topics = [f"{prefix}.quix.in", *[f"{prefix}.quix.{h}" for h in QUIX_HOPS[: hops - 1]]]
-    out, rejected = f"{prefix}.quix.out", f"{prefix}.quix.rejected"
-    asyncio.run(ensure_topics(broker, [*topics, out, rejected], PARTITIONS, 1))
-    asyncio.run(_produce_raw(broker, topics[0], lines))
-    outputs = Outputs(broker, [out, rejected], starts=topics[1:2])
-    args = {"topics": topics, "out": out, "rejected": rejected, "group": prefix}
-    log = tmp / f"{prefix}.log"
-    proc = program("quix", broker, args, log)
-    try:
-        start = outputs.wait_start(120, lambda: proc.poll() is None)
-        cpu0 = cpu_seconds(proc, log)
-        outputs.wait(len(lines), 300, lambda: proc.poll() is None)
-        cpu = cpu_seconds(proc, log) - cpu0
-    finally:
-        stop(proc)
-        outputs.close()
-    name = "quix, fused (1 hop)" if hops == 1 else f"quix, {hops} hops"
-    return Figure(name, outputs.count, outputs.last_at - start, cpu / max(1, outputs.count) * 1e6)
+    with own_topics(broker, prefix):  # deleted at the end, the row failed or not
+        topics = [f"{prefix}.quix.in", *[f"{prefix}.quix.{h}" for h in QUIX_HOPS[: hops - 1]]]
+        out, rejected = f"{prefix}.quix.out", f"{prefix}.quix.rejected"
+        asyncio.run(ensure_topics(broker, [*topics, out, rejected], PARTITIONS, 1))
+        asyncio.run(_produce_raw(broker, topics[0], lines))
+        outputs = Outputs(broker, [out, rejected], starts=topics[1:2])
+        args = {"topics": topics, "out": out, "rejected": rejected, "group": prefix}
+        log = tmp / f"{prefix}.log"
+        proc = program("quix", broker, args, log)
+        try:
+            start = outputs.wait_start(120, lambda: proc.poll() is None)
+            cpu0 = cpu_seconds(proc, log)
+            outputs.wait(len(lines), 300, lambda: proc.poll() is None)
+            cpu = cpu_seconds(proc, log) - cpu0
+        finally:
+            stop(proc)
+            outputs.close()
+        name = "quix, fused (1 hop)" if hops == 1 else f"quix, {hops} hops"
+        return Figure(name, outputs.count, outputs.last_at - start, cpu / max(1, outputs.count) * 1e6)
 
 
 async def _produce_raw(broker: str, topic: str, lines: list[str]) -> None:
@@ -879,7 +913,7 @@ def main() -> None:
         print("quixstreams is not installed (pip install quixstreams): no quix rows")
         skip.add("quix")
     tmp = Path(tempfile.mkdtemp(prefix="dwf-kbench-"))
-    print(f"logs of the measured programs in {tmp} (kept after the run)", flush=True)
+    print(f"logs of the measured programs in {tmp} (removed at the end unless a row fails)", flush=True)
     started_broker = None
     if not a.broker:
         from dana_workflows.devservices.kafka import broker
@@ -887,17 +921,29 @@ def main() -> None:
         started_broker = tmp / "kafka"
         info = broker.up(broker.free_port(), broker.free_port(), data_dir=started_broker, wait_s=90)
         a.broker = info.bootstrap
+    failed = True
     try:
         runs = []
         for i in range(a.repeat):
             print(f"run {i + 1}/{a.repeat}", flush=True)
             runs.append(measure(a.broker, a.events, skip, tmp, a.latency_rate, a.latency_seconds))
+        failed = False
     finally:
         if started_broker is not None:
             from dana_workflows.devservices.kafka import broker
 
             broker.down(started_broker)
+        print(clean_up(tmp, failed), file=sys.stderr if failed else sys.stdout, flush=True)
     report(runs, a.events)
+
+
+def clean_up(tmp: Path, failed: bool) -> str:
+    """Remove the bench's temp dir (logs, schemas, chdb audit dirs) after a run whose rows all ended; keep
+    it after a failed row, whose programs' logs say why. What was done, as a line to print."""
+    if failed:
+        return f"a row failed: its programs' logs are kept in {tmp}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    return f"removed {tmp}"
 
 
 if __name__ == "__main__":

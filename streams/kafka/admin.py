@@ -11,7 +11,13 @@ import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 
 from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.streams.kafka.security import KafkaSecurity, client_security
@@ -35,15 +41,12 @@ def broker_hint(bootstrap: str, security: KafkaSecurity | None = None) -> str:
     )
 
 
-async def ensure_topics(
-    bootstrap: str,
-    topics: Iterable[str],
-    partitions: int,
-    replication: int,
-    timeout_s: float = 30.0,
-    security: KafkaSecurity | None = None,
-) -> None:
-    security = security or client_security()
+# connected, then no answer to a request: a broker out of heap or shutting down is as down as one not started
+_UNANSWERED = (RequestTimedOutError, KafkaConnectionError, NodeNotReadyError)
+
+
+async def _started_admin(bootstrap: str, timeout_s: float, security: KafkaSecurity) -> AIOKafkaAdminClient:
+    """A bootstrapped admin client; BrokerUnavailableError (one line, with the fix) if none answers."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         request_timeout_ms=int(timeout_s * 1000),
@@ -54,20 +57,41 @@ async def ensure_topics(
     except (KafkaError, TimeoutError, OSError):
         # KafkaConnectionError, and what a failed TLS handshake or SASL exchange raises
         raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
+    return admin
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int,
+    replication: int,
+    timeout_s: float = 30.0,
+    security: KafkaSecurity | None = None,
+) -> None:
+    security = security or client_security()
+    admin = await _started_admin(bootstrap, timeout_s, security)
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in dict.fromkeys(topics) if t not in existing]
-        if missing:
-            # another worker may create them at the same time
-            with contextlib.suppress(TopicAlreadyExistsError):
-                # max.message.bytes = the producers' max_request_size (schemas/record_size.py): one limit
-                limits = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
-                await admin.create_topics(
-                    [NewTopic(t, partitions, replication, topic_configs=limits) for t in missing]
-                )
-        await _wait_for_metadata(admin, missing, timeout_s)
+        await _create_missing(admin, topics, partitions, replication, timeout_s)
+    except _UNANSWERED:
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
     finally:
         await admin.close()
+
+
+async def _create_missing(
+    admin: AIOKafkaAdminClient, topics: Iterable[str], partitions: int, replication: int, timeout_s: float
+) -> None:
+    existing = set(await admin.list_topics())
+    missing = [t for t in dict.fromkeys(topics) if t not in existing]
+    if missing:
+        # another worker may create them at the same time
+        with contextlib.suppress(TopicAlreadyExistsError):
+            # max.message.bytes = the producers' max_request_size (schemas/record_size.py): one limit
+            limits = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+            await admin.create_topics(
+                [NewTopic(t, partitions, replication, topic_configs=limits) for t in missing]
+            )
+    await _wait_for_metadata(admin, missing, timeout_s)
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float) -> None:
@@ -78,3 +102,24 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, topics: list[str], time
         if all(t in known for t in topics):
             return
         await asyncio.sleep(0.2)
+
+
+async def delete_topics(
+    bootstrap: str, starts: tuple[str, ...], timeout_s: float = 30.0, security: KafkaSecurity | None = None
+) -> list[str]:
+    """Delete every topic whose name starts with one of ``starts`` (a run's own topics: a worker's are
+    ``<prefix>.<workflow>.<boundary>`` and its app's internal ``<prefix>-<workflow>-...``); the names deleted.
+
+    Topics are never removed by the runtime itself; this is for runs that make throw-away topics (the
+    benchmarks, tests), which otherwise pile up until the broker runs out of heap."""
+    security = security or client_security()
+    admin = await _started_admin(bootstrap, timeout_s, security)
+    try:
+        mine = sorted(t for t in await admin.list_topics() if t.startswith(starts))
+        if mine:
+            await admin.delete_topics(mine, timeout_ms=int(timeout_s * 1000))
+        return mine
+    except _UNANSWERED:
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
+    finally:
+        await admin.close()

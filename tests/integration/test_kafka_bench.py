@@ -3,6 +3,7 @@ every event it is given, on the real broker, and the raw programs send the audit
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from dana_workflows.processors.ingest import admit
 from dana_workflows.streams.app_builder import load_pipeline
+from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES
 from tests.integration.kafka_support import CLAIMS_SPEC, claims_lines
 
@@ -102,3 +104,53 @@ def test_a_running_program_has_its_cpu_time(tmp_path: Path) -> None:
         proc.wait()
     with pytest.raises(bench.ProgramExited, match="the log is empty"):
         bench.cpu_seconds(proc, tmp_path / "none.log")
+
+
+def topics(broker: str) -> set[str]:
+    from confluent_kafka.admin import AdminClient
+
+    return set(AdminClient({"bootstrap.servers": broker}).list_topics(timeout=30).topics)
+
+
+def test_a_row_leaves_no_topic_behind(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Each row deletes the topics it made (all named after its prefix) when it ends: rows that did not
+    filled the shared broker with 10,189 topics until it ran out of heap. A worker row and a raw-client row
+    (the two ways rows make topics: the worker's ensure_topics, the bench's own) leave the broker's topics
+    as they found them, and they did make topics (events moved through them)."""
+    bench = load_bench()
+    lines = claims_lines(EVENTS, seed=8)
+    before = topics(kafka_bootstrap)
+    worker = bench.worker_backlog(kafka_bootstrap, lines, "at_least_once", False, True, 1, tmp_path)
+    assert worker.events > 0
+    raw = bench.raw_backlog(kafka_bootstrap, lines, "aiokafka", 100, tmp_path)
+    assert raw.events > 0
+    assert topics(kafka_bootstrap) - before == set()
+
+
+def test_a_failed_row_deletes_its_topics_too(kafka_bootstrap: str) -> None:
+    bench = load_bench()
+    prefix = "kbtest-failed"
+    others = [f"{prefix}x.in", f"{prefix}x-claims-changelog"]  # another row's prefix, not this one's
+    mine = [f"{prefix}.claims.in", f"{prefix}.claims.audit", f"{prefix}-claims-drift-changelog"]
+    asyncio.run(ensure_topics(kafka_bootstrap, [*mine, *others], 1, 1))
+    with pytest.raises(RuntimeError, match="the row failed"), bench.own_topics(kafka_bootstrap, prefix):
+        raise RuntimeError("the row failed")
+    left = topics(kafka_bootstrap)
+    assert not left & set(mine)
+    assert set(others) <= left
+    assert sorted(
+        asyncio.run(bench.delete_topics(kafka_bootstrap, (f"{prefix}x.", f"{prefix}x-")))
+    ) == sorted(others)
+    assert not topics(kafka_bootstrap) & set(others)
+
+
+def test_the_temp_dir_is_removed_unless_a_row_failed(tmp_path: Path) -> None:
+    bench = load_bench()
+    kept, removed = tmp_path / "kept", tmp_path / "removed"
+    for d in (kept, removed):
+        (d / "schemas").mkdir(parents=True)
+        (d / "b123456-0.log").write_text("worker log")
+    assert str(kept) in bench.clean_up(kept, failed=True)
+    assert (kept / "b123456-0.log").read_text() == "worker log"
+    bench.clean_up(removed, failed=False)
+    assert not removed.exists()

@@ -9,7 +9,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidReplicationFactorError,
+    KafkaConnectionError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 
 from dana_workflows.schemas.record_size import MAX_MESSAGE_BYTES
 from dana_workflows.streams.kafka import admin as admin_module
@@ -135,6 +141,22 @@ def test_a_failure_while_creating_still_closes_the_client() -> None:
     with pytest.raises(RuntimeError, match="broker went away"):
         ensure(["a"])
     assert Admin.instances[0].closed
+
+
+@pytest.mark.parametrize("error", [RequestTimedOutError(), KafkaConnectionError(), NodeNotReadyError()])
+def test_a_broker_that_connects_then_stops_answering_is_unavailable(error: BaseException) -> None:
+    """Bootstrapped, then no answer (a broker out of heap, or shutting down): the same one line as a broker
+    that is not there, and the client closed."""
+    Admin.create_error = error
+    with pytest.raises(BrokerUnavailableError, match="no Kafka broker answers at broker:9092"):
+        ensure(["a"])
+    assert Admin.instances[0].closed
+
+
+def test_a_broker_that_answers_with_an_error_is_not_called_down() -> None:
+    Admin.create_error = InvalidReplicationFactorError()
+    with pytest.raises(InvalidReplicationFactorError):
+        ensure(["a"])
 
 
 @pytest.mark.parametrize("error", [KafkaConnectionError(), OSError("refused"), TimeoutError()])
