@@ -96,17 +96,7 @@ def _guarded(body: Native, names: tuple[str, ...]) -> Native:
 
     def native(scope: Scope) -> Any:
         for name in names:
-            value: Any = scope.get(name)  # a missing one is read lazily, as CEL does
-            kind: type = type(value)
-            if kind is str:
-                if not (value.isascii() or _is_utf8(value)):
-                    raise Defer
-            elif not (
-                kind is float
-                or kind is bool
-                or value is None
-                or (kind is int and INT64_MIN <= value <= INT64_MAX)
-            ):
+            if not _plain(scope.get(name)):  # a missing one is read lazily, as CEL does
                 raise Defer
         return body(scope)
 
@@ -117,21 +107,19 @@ def _guarded_one(body: Native, name: str) -> Native:
     """_guarded's check for an expression that reads one variable."""
 
     def native(scope: Scope) -> Any:
-        value: Any = scope.get(name)
-        kind: type = type(value)
-        if kind is str:
-            if not (value.isascii() or _is_utf8(value)):
-                raise Defer
-        elif not (
-            kind is float
-            or kind is bool
-            or value is None
-            or (kind is int and INT64_MIN <= value <= INT64_MAX)
-        ):
+        if not _plain(scope.get(name)):
             raise Defer
         return body(scope)
 
     return native
+
+
+def _plain(value: Any) -> bool:
+    """A value CEL binds as it is: a string it can encode, a double, a bool, null, an int within 64 bits."""
+    kind: type = type(value)
+    if kind is str:
+        return value.isascii() or _is_utf8(value)
+    return kind is float or kind is bool or value is None or (kind is int and INT64_MIN <= value <= INT64_MAX)
 
 
 def _is_utf8(text: str) -> bool:
