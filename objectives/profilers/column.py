@@ -50,8 +50,11 @@ def literal(value: Any, type_: str) -> str:
 
 
 def guarded(col: Column, body: str) -> str:
-    """A rule on a field that may be null: null passes here (completeness rules speak about nulls)."""
-    return f"{col.name} == null || ({body})" if col.has_nulls else body
+    """A rule on a field that may be null: null passes here (completeness rules speak about nulls).
+    A field declared optional is guarded even when every sample event set it: the rule must still
+    evaluate on an event without it (the gates try null), and whether it may be absent is the
+    completeness rule's to say (`x != null`, offered apart), not a value rule's."""
+    return f"{col.name} == null || ({body})" if col.has_nulls or col.field.optional else body
 
 
 def support_factor(n: int) -> float:

@@ -27,7 +27,8 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
         )
     if col.field.type == "string" and len(present) >= settings.min_values and all(present):
         body = f"size({col.name}) > 0"
-        rule = f"{col.name} == null || {body}" if col.has_nulls else body
+        # guarded like a value rule (column.guarded): an optional field may be absent, not empty
+        rule = f"{col.name} == null || {body}" if col.has_nulls or col.field.optional else body
         out.append(
             Candidate(
                 id=f"{col.name}_nonempty",
