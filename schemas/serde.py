@@ -91,12 +91,9 @@ class EnvelopeSerde:
                 buf = io.BytesIO()
                 buf.write(_HEADER.pack(MAGIC, sid))
                 fastavro.schemaless_writer(buf, self.registry.parsed(sid), env.to_record())
-                return check_value_size(buf.getvalue(), f"the record for schema {sid}")
+                return _sized(buf.getvalue(), sid)
             write, header = self._writers[sid]
-        data = write(env.to_record(), header)
-        if len(data) > MAX_VALUE_BYTES:  # the message is built only for a record over the limit
-            check_value_size(data, f"the record for schema {sid}")
-        return data
+        return _sized(write(env.to_record(), header), sid)
 
     def roundtrip(self, env: Envelope, sid: int) -> Envelope:
         """Encode with schema `sid` and decode those bytes again: what a consumer of the topic gets.
@@ -108,9 +105,7 @@ class EnvelopeSerde:
             write, header = self._writers[sid]
         except KeyError:
             return self.decode(self.encode(env, sid))[1]
-        data = write(env.to_record(), header)
-        if len(data) > MAX_VALUE_BYTES:  # the check of encode, without its message built per call
-            check_value_size(data, f"the record for schema {sid}")
+        data = _sized(write(env.to_record(), header), sid)
         try:
             rec = self._readers[header][1](data, 5)
         except Exception as exc:
@@ -162,6 +157,14 @@ class EnvelopeSerde:
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
             raise _poison(data, sid, exc) from None
         return sid, Envelope.from_record(rec)
+
+
+def _sized(data: bytes, sid: int) -> bytes:
+    """``data`` when a topic can take it (record_size.check_value_size); its message is built only for a
+    record over the limit, not at every step boundary."""
+    if len(data) > MAX_VALUE_BYTES:
+        check_value_size(data, f"the record for schema {sid}")
+    return data
 
 
 def _poison(data: bytes, sid: int, exc: Exception) -> PoisonMessageError:

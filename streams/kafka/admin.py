@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -45,8 +45,12 @@ def broker_hint(bootstrap: str, security: KafkaSecurity | None = None) -> str:
 _UNANSWERED = (RequestTimedOutError, KafkaConnectionError, NodeNotReadyError)
 
 
-async def _started_admin(bootstrap: str, timeout_s: float, security: KafkaSecurity) -> AIOKafkaAdminClient:
-    """A bootstrapped admin client; BrokerUnavailableError (one line, with the fix) if none answers."""
+@contextlib.asynccontextmanager
+async def _admin(
+    bootstrap: str, timeout_s: float, security: KafkaSecurity
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A bootstrapped admin client, closed after use; BrokerUnavailableError (one line, with the fix) if
+    no broker answers, at the start or to a request made with it."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         request_timeout_ms=int(timeout_s * 1000),
@@ -57,7 +61,12 @@ async def _started_admin(bootstrap: str, timeout_s: float, security: KafkaSecuri
     except (KafkaError, TimeoutError, OSError):
         # KafkaConnectionError, and what a failed TLS handshake or SASL exchange raises
         raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
-    return admin
+    try:
+        yield admin
+    except _UNANSWERED:
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
+    finally:
+        await admin.close()
 
 
 async def ensure_topics(
@@ -68,14 +77,8 @@ async def ensure_topics(
     timeout_s: float = 30.0,
     security: KafkaSecurity | None = None,
 ) -> None:
-    security = security or client_security()
-    admin = await _started_admin(bootstrap, timeout_s, security)
-    try:
+    async with _admin(bootstrap, timeout_s, security or client_security()) as admin:
         await _create_missing(admin, topics, partitions, replication, timeout_s)
-    except _UNANSWERED:
-        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
-    finally:
-        await admin.close()
 
 
 async def _create_missing(
@@ -112,14 +115,8 @@ async def delete_topics(
 
     Topics are never removed by the runtime itself; this is for runs that make throw-away topics (the
     benchmarks, tests), which otherwise pile up until the broker runs out of heap."""
-    security = security or client_security()
-    admin = await _started_admin(bootstrap, timeout_s, security)
-    try:
+    async with _admin(bootstrap, timeout_s, security or client_security()) as admin:
         mine = sorted(t for t in await admin.list_topics() if t.startswith(starts))
         if mine:
             await admin.delete_topics(mine, timeout_ms=int(timeout_s * 1000))
         return mine
-    except _UNANSWERED:
-        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
-    finally:
-        await admin.close()
