@@ -910,6 +910,201 @@ static PyObject *plan_decode(PlanObject *pl, PyObject *data, Py_ssize_t offset, 
     return out;
 }
 
+/* ------------------------------------------------------------------ canonical copy
+ *
+ * copy(record, limit) -> what decode(encode(record)) returns, built without the bytes, or None when that
+ * cannot be shown cheaply: then the caller encodes and decodes (EnvelopeSerde.roundtrip), which gives the
+ * values, or raises the errors, of the real crossing. A value is copied only where the encoder takes it as
+ * it is and the decoder gives an equal value of the same type back: exact dict/list/str/int/float/bool/None/
+ * bytes, ints in range, strings without lone surrogates. Everything else (a float field, a general union, a
+ * subclass, a Mapping, a missing required field, anything a helper would convert or refuse) is "not shown".
+ * Containers are new objects (in the decoder's order: record fields in schema order, map entries in
+ * iteration order); immutable scalars are shared. The encoded size is counted on the way, so a record the
+ * topic could not take (over `limit` body bytes) is "not shown" either and gets its size error from encode.
+ * No Python code runs here except the equality of a dict key that collides with a field name's hash.
+ *
+ * canon returns a new reference; NULL without an exception means "not shown", with one an error.
+ */
+
+static inline Py_ssize_t varint_size(uint64_t n) {
+    Py_ssize_t k = 1;
+    while (n > 0x7F) {
+        n >>= 7;
+        k++;
+    }
+    return k;
+}
+
+/* The UTF-8 length of an exact str, or -1 when it holds a lone surrogate (the encoder refuses it). */
+static Py_ssize_t utf8_size(PyObject *v) {
+    if (PyUnicode_READY(v) < 0) { /* a legacy string that cannot be made ready: let encode say */
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (PyUnicode_IS_ASCII(v)) return n;
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) size += 1;
+        else if (c < 0x800) size += 2;
+        else if (c >= 0xD800 && c <= 0xDFFF) return -1;
+        else if (c < 0x10000) size += 3;
+        else size += 4;
+    }
+    return size;
+}
+
+static PyObject *canon_str(PyObject *v, Py_ssize_t *size) {
+    if (!PyUnicode_CheckExact(v)) return NULL;
+    Py_ssize_t n = utf8_size(v);
+    if (n < 0) return NULL;
+    *size += varint_size((uint64_t)n << 1) + n;
+    return Py_NewRef(v);
+}
+
+static PyObject *canon(Node *nd, PyObject *v, Py_ssize_t *size);
+
+static PyObject *canon_array(Node *nd, PyObject *v, Py_ssize_t *size) {
+    if (!PyList_CheckExact(v)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i >= PyList_GET_SIZE(v)) goto not_shown; /* shrunk by a key's __eq__: let encode say */
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(v, i));
+        PyObject *x = canon(nd->child, item, size);
+        Py_DECREF(item);
+        if (x == NULL) goto not_shown;
+        PyList_SET_ITEM(out, i, x);
+    }
+    if (PyList_GET_SIZE(v) != n) goto not_shown;
+    *size += (n ? varint_size((uint64_t)n << 1) : 0) + 1;
+    return out;
+not_shown:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *canon_map(Node *nd, PyObject *v, Py_ssize_t *size) {
+    if (!PyDict_CheckExact(v)) return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(v);
+    PyObject *out = _PyDict_NewPresized(n);
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *k, *val;
+    while (PyDict_Next(v, &pos, &k, &val)) {
+        Py_INCREF(k);
+        Py_INCREF(val);
+        PyObject *key = canon_str(k, size);
+        PyObject *x = key != NULL ? canon(nd->child, val, size) : NULL;
+        int rc = x != NULL ? PyDict_SetItem(out, key, x) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(x);
+        Py_DECREF(k);
+        Py_DECREF(val);
+        if (rc < 0 || PyDict_GET_SIZE(v) != n) goto not_shown;
+    }
+    *size += (n ? varint_size((uint64_t)n << 1) : 0) + 1;
+    return out;
+not_shown:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *canon_record(Node *nd, PyObject *v, Py_ssize_t *size) {
+    if (!PyDict_CheckExact(v)) return NULL;
+    PyObject *out = _PyDict_NewPresized(nd->n);
+    if (out == NULL) return NULL;
+    Py_INCREF(v); /* a colliding key's __eq__ could drop the caller's last reference */
+    for (Py_ssize_t i = 0; i < nd->n; i++) {
+        Field *f = &nd->fields[i];
+        PyObject *x = PyDict_GetItemWithError(v, f->name);
+        if (x == NULL) {
+            if (PyErr_Occurred() || f->required) goto not_shown; /* encode raises its own error */
+            x = f->dflt;
+        }
+        Py_INCREF(x);
+        PyObject *y = canon(f->node, x, size);
+        Py_DECREF(x);
+        if (y == NULL) goto not_shown;
+        int rc = PyDict_SetItem(out, f->name, y);
+        Py_DECREF(y);
+        if (rc < 0) goto not_shown;
+    }
+    Py_DECREF(v);
+    return out;
+not_shown:
+    Py_DECREF(v);
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *canon(Node *nd, PyObject *v, Py_ssize_t *size) {
+    switch (nd->op) {
+    case OP_NULL:
+        return v == Py_None ? Py_NewRef(v) : NULL;
+    case OP_BOOLEAN:
+        if (v != Py_True && v != Py_False) return NULL;
+        *size += 1;
+        return Py_NewRef(v);
+    case OP_INT:
+    case OP_LONG:
+    case OP_TIMESTAMP: {
+        if (!PyLong_CheckExact(v)) return NULL;
+        int overflow = 0;
+        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || (nd->op == OP_INT && (n < INT32_MIN || n > INT32_MAX))) return NULL;
+        *size += varint_size(((uint64_t)n << 1) ^ (uint64_t)(n >> 63));
+        return Py_NewRef(v);
+    }
+    case OP_DOUBLE: /* 8 bytes that decode to the same bits: the value as it is */
+        if (!PyFloat_CheckExact(v)) return NULL;
+        *size += 8;
+        return Py_NewRef(v);
+    case OP_STRING:
+        return canon_str(v, size);
+    case OP_BYTES:
+        if (!PyBytes_CheckExact(v)) return NULL;
+        *size += varint_size((uint64_t)PyBytes_GET_SIZE(v) << 1) + PyBytes_GET_SIZE(v);
+        return Py_NewRef(v);
+    case OP_ARRAY:
+        return canon_array(nd, v, size);
+    case OP_MAP:
+        return canon_map(nd, v, size);
+    case OP_RECORD:
+        return canon_record(nd, v, size);
+    case OP_NULLABLE:
+        *size += 1;
+        return v == Py_None ? Py_NewRef(v) : canon(nd->child, v, size);
+    default: /* OP_FLOAT rounds to 32 bits; OP_UNION picks its branch in Python: encode and decode */
+        return NULL;
+    }
+}
+
+static PyObject *Plan_copy(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "copy(record, limit) takes 2 arguments");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    if (self->root->op != OP_RECORD) Py_RETURN_NONE; /* None would be ambiguous for other roots */
+    Py_ssize_t size = 0;
+    PyObject *out = canon(self->root, args[0], &size);
+    if (out == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (size > limit) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ Python surface */
 
 static PyObject *Plan_encode(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -948,6 +1143,9 @@ static PyMethodDef Plan_methods[] = {
      "decode(data, offset=0) -> (value, end offset)"},
     {"decode_all", (PyCFunction)(void (*)(void))Plan_decode_all, METH_FASTCALL,
      "decode_all(data, offset=0) -> value; ValueError when bytes are left after it"},
+    {"copy", (PyCFunction)(void (*)(void))Plan_copy, METH_FASTCALL,
+     "copy(record, limit) -> decode_all(encode(record)) built without the bytes, or None when not shown "
+     "(a value encode would convert or refuse, a union, a float, a body over limit bytes)"},
     {NULL, NULL, 0, NULL},
 };
 

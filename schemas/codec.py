@@ -844,6 +844,13 @@ class AvroCodec:
         """decode(data, offset) for bytes, as the cheapest callable (the C plan's decode_all)."""
         return self.decode if self.plan is None else self.plan.decode_all
 
+    @property
+    def copier(self) -> Callable[[Mapping[str, Any], int], Any] | None:
+        """copy(record, limit): what decode(encode(record)) returns, built without the bytes, or None when
+        the C executor cannot show it is (then encode and decode); None where the accelerator does not
+        run (or is an older build without it). See "canonical copy" in schemas/_avrofast.c."""
+        return None if self.plan is None else getattr(self.plan, "copy", None)
+
 
 def compile_schema(schema: Any, *, accelerate: bool | None = None) -> AvroCodec:
     """Compile a schema (JSON dict, fastavro-parsed or not) into an AvroCodec.

@@ -30,6 +30,8 @@ _HEADER = struct.Struct(">bI")
 
 _Write = Callable[[Mapping[str, Any], bytes], bytes]  # (record, header) -> wire bytes
 _Read = Callable[[bytes, int], Any]  # (wire bytes, body offset) -> record
+_Copy = Callable[[Mapping[str, Any], int], Any]  # (record, body size limit) -> decoded record or None
+_BODY_LIMIT = MAX_VALUE_BYTES - _HEADER.size  # the largest Avro body _sized lets through with its header
 
 
 class PoisonMessageError(ValueError):
@@ -68,6 +70,7 @@ class EnvelopeSerde:
         # event crossing a boundary costs two dict lookups besides the codec itself.
         self._writers: dict[int, tuple[_Write, bytes]] = {}
         self._readers: dict[bytes, tuple[int, _Read]] = {}
+        self._copiers: dict[int, _Copy] = {}  # sid -> the C executor's canonical copy, where it has one
 
     def _codec(self, sid: int) -> AvroCodec | None:
         """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
@@ -81,6 +84,8 @@ class EnvelopeSerde:
             header = _HEADER.pack(MAGIC, sid)
             self._writers[sid] = (codec.encoder, header)
             self._readers[header] = (sid, codec.decoder)
+            if codec.copier is not None:
+                self._copiers[sid] = codec.copier
         return codec
 
     def encode(self, env: Envelope, sid: int) -> bytes:
@@ -100,7 +105,17 @@ class EnvelopeSerde:
 
         The local runtime's step boundary; one call instead of encode + decode saves slicing and
         looking up the header it just wrote. Errors are encode's and decode's.
+
+        With the C executor, the record is first copied as the decoder would return it, without the bytes
+        (AvroCodec.copier): the same values, ~3x cheaper. Where the copy cannot show that (a value the
+        encoder would convert or refuse, a record over the size limit), the bytes are written and read.
         """
+        copy = self._copiers.get(sid)
+        if copy is not None:
+            rec = env.to_record()
+            same = copy(rec, _BODY_LIMIT)
+            if same is not None:
+                return Envelope.from_record(same)
         try:
             write, header = self._writers[sid]
         except KeyError:

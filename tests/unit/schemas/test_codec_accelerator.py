@@ -13,6 +13,7 @@ import enum
 import math
 import random
 import shutil
+import struct
 import sysconfig
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping
@@ -306,3 +307,209 @@ def test_decode_error_messages_match_the_python_codec(data: bytes, message: str)
     for accelerate in (False, True):
         with pytest.raises((ValueError, EOFError), match=message):
             compile_schema(schema, accelerate=accelerate).decode(data)
+
+
+# ---------------------------------------------------------------- canonical copy (Plan.copy)
+# copy(record, limit) must return exactly what decoding the record's encoding returns (same types, same
+# order, same float bits), or None where it does not show that; the generated Python codec's encode and
+# decode are the oracle. EnvelopeSerde.roundtrip relies on it at every step boundary.
+
+UNLIMITED = 1 << 40
+
+
+def identical(a: Any, b: Any) -> bool:
+    """Equal values of the same types, dicts in the same key order, floats to the bit (NaN included)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def containers(value: Any) -> set[int]:
+    """The ids of every dict and list inside value (value included)."""
+    if isinstance(value, dict):
+        return {id(value)}.union(*(containers(v) for v in value.values()))
+    if isinstance(value, list):
+        return {id(value)}.union(*(containers(v) for v in value))
+    return set()
+
+
+def _check_copy(py: AvroCodec, c: AvroCodec, rec: Any, limit: int = UNLIMITED) -> Any:
+    """c's copy of rec, checked against py's decode(encode(rec)); None when the copy did not show it."""
+    copy = c.copier
+    assert copy is not None
+    got = copy(rec, limit)
+    if got is None:
+        return None
+    expected = outcome(lambda: py.decode(py.encode(rec)))
+    assert expected[0] == "ok", (rec, expected)  # a record encode refuses is never copied
+    assert identical(got, expected[1]), (got, expected[1])
+    assert not containers(got) & containers(rec)  # new dicts and lists: the next step may change them
+    return got
+
+
+@needs_c
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: ".".join(x for x in p if x))
+def test_copy_is_the_decoded_encoding_or_none_for_odd_values(path: tuple[str | None, str]) -> None:
+    py, c = _codecs()
+    parent, key = path
+    for value in [*POOL, "missing"]:
+        rec = _good()
+        target = rec
+        if parent is not None:
+            target = rec[parent] = dict(rec[parent])
+        if value == "missing":
+            target.pop(key, None)
+        else:
+            target[key] = value
+        _check_copy(py, c, rec)
+
+
+# the fields the copy takes on: a float field (rounded to 32 bits) and a general union are never copied
+COPY_FIELDS = [f for f in FIELDS if f.type != "float"]
+
+
+def _copy_codecs() -> tuple[AvroCodec, AvroCodec]:
+    base = envelope_schema("w", "b", COPY_FIELDS)
+    schema = {**base, "fields": [*base["fields"], *(f for f in EXTRA if f["name"] != "u")]}
+    return compile_schema(schema, accelerate=False), compile_schema(schema, accelerate=True)
+
+
+def _with(path: tuple[str | None, str], value: Any) -> dict[str, Any]:
+    rec = _good()
+    del rec["payload"]["f"], rec["u"]
+    parent, key = path
+    target = rec if parent is None else rec[parent]
+    if value == "missing":
+        del target[key]
+    else:
+        target[key] = value
+    return rec
+
+
+# Which values the copy takes as they are, from the Avro spec and the encoder's contract (codec.py's
+# module doc): exact types in range are what decoding gives back; anything the encoder converts
+# (an int for a double, a subclass), refuses, or writes a default for is encoded and decoded instead.
+COPIED = [
+    (("payload", "i"), 2**31 - 1), (("payload", "i"), -(2**31)), (("payload", "l"), 2**63 - 1),
+    (("payload", "l"), -(2**63)), (("payload", "d"), -0.0), (("payload", "d"), math.inf),
+    (("payload", "s"), "é🎉ሴ"), (("payload", "o"), None), (("payload", "o"), "missing"),
+    (("payload", "b"), False), ((None, "raw"), b""), ((None, "m"), {"k": None, "é": 2**40}),
+    ((None, "xs"), [0.5] * 70), (("provenance", "knowledge_versions"), {"k" * 70: "v"}),
+    ((None, "ts"), None), ((None, "recs"), "missing"),
+]  # fmt: skip
+NOT_COPIED = [
+    (("payload", "i"), 2**31), (("payload", "i"), -(2**31) - 1), (("payload", "l"), 2**63),
+    (("payload", "l"), -(2**63) - 1), (("payload", "i"), True), (("payload", "d"), 2),
+    (("payload", "d"), Real(1.5)), (("payload", "b"), 1), (("payload", "o"), 3),
+    (("payload", "s"), "bad \ud800"), (("payload", "s"), Text("sub")), (("payload", "s"), "missing"),
+    ((None, "raw"), bytearray(b"x")), ((None, "xs"), (1.0,)), ((None, "xs"), [1.0, 2]),
+    ((None, "m"), OrderedDict(a=1)), ((None, "m"), {1: 2}), ((None, "m"), {"a": 1.5}),
+    ((None, "recs"), [Weird({"k": "v"})]), ((None, "recs"), [{}]), ((None, "tail"), "missing"),
+    ((None, "produced_at"), datetime(2024, 6, 1, tzinfo=UTC)), ((None, "payload"), Weird({})),
+]  # fmt: skip
+
+
+@needs_c
+@pytest.mark.parametrize(("path", "value"), COPIED, ids=repr)
+def test_values_decoding_gives_back_as_they_are_are_copied(path: tuple[str | None, str], value: Any) -> None:
+    py, c = _copy_codecs()
+    assert _check_copy(py, c, _with(("payload", "s"), "x")) is not None  # the record without the change
+    assert _check_copy(py, c, _with(path, value)) is not None
+
+
+@needs_c
+@pytest.mark.parametrize(("path", "value"), NOT_COPIED, ids=repr)
+def test_values_the_encoder_converts_or_refuses_are_not_copied(
+    path: tuple[str | None, str], value: Any
+) -> None:
+    _, c = _copy_codecs()
+    assert c.copier is not None
+    assert c.copier(_with(("payload", "s"), "x"), UNLIMITED) is not None
+    assert c.copier(_with(path, value), UNLIMITED) is None
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("kind", "value"), [("float", 0.25), (["null", "string", "long"], "y"), (["string", "null"], "y")]
+)
+def test_floats_and_unions_are_encoded_and_decoded(kind: Any, value: Any) -> None:
+    """A float is rounded to 32 bits and a union's branch is picked in Python: never copied. ["string",
+    "null"] is a nullable union with null second: its null is copied, a string too."""
+    schema = {"type": "record", "name": "R", "fields": [{"name": "x", "type": kind}]}
+    py, c = compile_schema(schema, accelerate=False), compile_schema(schema, accelerate=True)
+    copied = _check_copy(py, c, {"x": value})
+    assert (copied is not None) == (kind == ["string", "null"])
+    if kind == ["string", "null"]:
+        assert _check_copy(py, c, {"x": None}) == {"x": None}
+
+
+def test_copy_is_only_offered_for_records() -> None:
+    if not ACCELERATOR_BUILT:
+        pytest.skip(f"C accelerator not built: {ACCELERATOR_ERROR}")
+    copier = compile_schema({"type": "array", "items": "long"}, accelerate=True).copier
+    assert copier is not None and copier([1], UNLIMITED) is None  # None would be ambiguous at the top
+
+
+@needs_c
+def test_copy_counts_the_encoded_size_to_the_byte() -> None:
+    """limit is the largest body the caller takes: a record of exactly that many bytes is copied, one
+    byte more is not (the caller encodes it and the size check refuses it). Strings of 1-4 UTF-8 bytes a
+    character, lengths and counts past one varint byte, ints of 1-10 varint bytes, every kind of field."""
+    py, c = _copy_codecs()
+    rng = random.Random(5)
+    records = []
+    for i in range(40):
+        rec = random_envelope(rng, COPY_FIELDS)
+        rec.update(
+            raw=b"\x00" * rng.randrange(200),
+            m={"a": 2**62, "b": -64, "é" * i: 63},
+            md={f"k{j}": 0.5 for j in range(rng.choice([0, 1, 70]))},
+            recs=[{"k": "aé€🎉" * i}],
+            tail=-(2**31),
+            ts=rng.choice([None, 0, -(2**63)]),
+        )
+        records.append(rec)
+    for rec in records:
+        size = len(py.encode(rec))
+        assert _check_copy(py, c, rec, size) is not None, rec
+        assert c.copier is not None and c.copier(rec, size - 1) is None, rec
+
+
+@needs_c
+def test_copy_of_random_envelopes_over_random_schemas() -> None:
+    from .test_codec import random_fields
+
+    rng = random.Random(20261207)
+    shown = 0
+    for i in range(60):
+        fields = random_fields(rng)
+        schema = envelope_schema("claims-triage", f"step{i}", fields)
+        py, c = compile_schema(schema, accelerate=False), compile_schema(schema, accelerate=True)
+        for _ in range(8):
+            shown += _check_copy(py, c, random_envelope(rng, fields)) is not None
+    assert shown > 100  # most random envelopes are copied (those with a float field or a union are not)
+
+
+def test_the_python_codec_has_no_copier() -> None:
+    assert compile_schema(_schema(), accelerate=False).copier is None
+
+
+@needs_c
+def test_a_missing_field_without_a_default_is_not_copied() -> None:
+    """Even where None would fit it (a "null" field): the encoder refuses the record, so must the copy."""
+    schema = {
+        "type": "record",
+        "name": "R",
+        "fields": [{"name": "n", "type": "null"}, {"name": "s", "type": "string"}],
+    }
+    py, c = compile_schema(schema, accelerate=False), compile_schema(schema, accelerate=True)
+    assert _check_copy(py, c, {"n": None, "s": "x"}) == {"n": None, "s": "x"}
+    assert c.copier is not None and c.copier({"s": "x"}, UNLIMITED) is None
+    with pytest.raises(ValueError, match="no value and no default for n"):
+        c.encode({"s": "x"})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -118,3 +119,37 @@ def test_schema_evolution_resolves_into_the_reader_schema(registry: FileRegistry
     data = serde.encode(envelope(amount=2.0), old)
     _, decoded = serde.decode_as(data, new)
     assert decoded.payload == {"amount": 2.0, "note": None}
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["c", "python"])
+def test_roundtrip_is_what_a_consumer_decodes_copied_or_not(
+    registry: FileRegistry, monkeypatch: pytest.MonkeyPatch, pure: bool
+) -> None:
+    """With the C codec a fitting record is copied without its bytes (AvroCodec.copier); the envelope that
+    comes back is the one decode(encode()) gives, with payload and provenance of its own; a value the
+    schema converts (an int for a double) or refuses goes through the bytes, with their result or error."""
+    from dana_workflows.schemas.codec import ACCELERATOR_BUILT, PURE_ENV
+
+    if not pure and not ACCELERATOR_BUILT:
+        pytest.skip("C accelerator not built")
+    monkeypatch.setenv(PURE_ENV, "1" if pure else "0")
+    sid = registry.register(envelope_schema("claims-triage", "check", FIELDS))
+    serde = EnvelopeSerde(registry)
+    for original in (envelope(amount=12.5, note="é", count=3), envelope(amount=2, count=-(2**63))):
+        crossed = serde.roundtrip(original, sid)
+        assert crossed == serde.decode(serde.encode(original, sid))[1]
+        assert crossed.payload is not original.payload and crossed.provenance is not original.provenance
+        assert crossed.provenance["rule_results"][0] is not original.provenance["rule_results"][0]
+        assert crossed.provenance["knowledge_versions"] is not original.provenance["knowledge_versions"]
+    assert serde.roundtrip(envelope(amount=2, count=1), sid).payload == {
+        "amount": 2.0,
+        "note": None,
+        "count": 1,
+    }
+    assert type(serde.roundtrip(envelope(amount=2, count=1), sid).payload["amount"]) is float
+    assert bool(serde._copiers) is not pure
+    for bad in (envelope(amount="n/a", count=3), envelope(amount=1.0, count=2**63), envelope(amount=1.0)):
+        with pytest.raises((TypeError, ValueError)) as refused:
+            serde.encode(bad, sid)
+        with pytest.raises(type(refused.value), match=re.escape(str(refused.value))):
+            serde.roundtrip(bad, sid)
