@@ -27,6 +27,10 @@ ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MIN_PREMISE = 10  # events where an implication's premise holds
 MIN_CONTRAST = 5  # events where its conclusion fails (else it is a plain fact about the conclusion)
 MAX_ADDENDS = 4
+# A bill of five or more lines (base fee, water, wastewater, stormwater, VAT): parts that never go below
+# zero nor above the total, tried only when few columns qualify (the combinations grow fast)
+MAX_LONG_ADDENDS = 8
+MAX_LONG_CANDIDATES = 16
 BALANCE_PARTS = 3  # a balance (one part taken away) of three parts; a plain sum of up to MAX_ADDENDS
 MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
 MAX_RATE_DIGITS = 3  # a rate or a constant set by policy is written with few digits (19%, 7%, 0.075, 1.5)
@@ -602,7 +606,8 @@ def _implication(found: list[Found]) -> Candidate:
 
 
 def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    """Totals of 2-4 parts (`net + vat == gross`; a bill of food, drinks, VAT and tip), and balances of
+    """Totals of 2-4 parts (`net + vat == gross`; a bill of food, drinks, VAT and tip), of 5-8 parts
+    that never go below zero (`_long_sums`: a water bill's five lines), and balances of
     three where one part is taken away (`output_vat + other_vat - input_vat == net_vat`: inflows less
     an outflow).
 
@@ -631,7 +636,47 @@ def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]
                         if cand is not None:
                             out.append(cand)
                             kept.add(coefs)
+    for total in numeric:
+        for parts in _long_sums(total, numeric, settings):
+            coefs = {p.name: 1 for p in parts} | {total.name: -1}
+            if kept.spans(coefs):
+                continue
+            cand = _sum_candidate(total, parts, settings)
+            if cand is not None:
+                out.append(cand)
+                kept.add(coefs)
     return out
+
+
+def _long_sums(
+    total: Column, numeric: Sequence[Column], settings: InferenceSettings
+) -> list[tuple[Column, ...]]:
+    """Sets of 5..MAX_LONG_ADDENDS parts whose sum is `total` on the first events where all are set.
+
+    Only parts of the total's type that are never below zero, never above the total and not always
+    zero can add up to it without a part taken away; a bill's lines are such parts. With more than
+    MAX_LONG_CANDIDATES of them none is tried (a table of many small counts is not a bill).
+    """
+    tol = settings.sum_tolerance
+    parts = []
+    for c in numeric:
+        if c is total or c.field.type != total.field.type:
+            continue
+        pairs = _both(c, total)
+        if pairs and all(0 <= v <= t + tol for v, t in pairs) and any(v != 0 for v, _ in pairs):
+            parts.append(c)
+    if len(parts) < 5 or len(parts) > MAX_LONG_CANDIDATES:
+        return []
+    cols = (*parts, total)
+    probe = [r for r in zip(*(c.values for c in cols), strict=True) if None not in r][:8]
+    if not probe:
+        return []
+    found = []
+    for size in range(5, min(MAX_LONG_ADDENDS, len(parts)) + 1):
+        for chosen in itertools.combinations(range(len(parts)), size):
+            if all(abs(sum(r[i] for i in chosen) - r[-1]) <= tol for r in probe):
+                found.append(tuple(parts[i] for i in chosen))
+    return found
 
 
 class _Span:

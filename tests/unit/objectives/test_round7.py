@@ -1,0 +1,123 @@
+"""The seventh round: totals of five or more parts.
+
+Expected values come from the definitions (a bill's total is the sum of its lines; a part that goes
+below zero or above the total is no line of a plain sum), worked out here by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from dana_workflows.objectives.profilers import relations
+from dana_workflows.objectives.profilers.column import Column
+from dana_workflows.objectives.refine import passes
+from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.workflow.cel_expr import compile_expr
+from dana_workflows.workflow.ir import FieldIR
+
+pytestmark = pytest.mark.unit
+S = InferenceSettings()
+
+
+def holds_event(rule: str, event: dict[str, Any]) -> bool:
+    return passes(compile_expr(rule), event)
+
+
+def double(name: str, values: list[float]) -> Column:
+    return Column(FieldIR(name=name, type="double"), values)
+
+
+LINES = ("base_fee", "water_charge", "wastewater_charge", "stormwater_charge", "vat_amount")
+
+
+def water_bills(n: int = 300, seed: int = 7) -> dict[str, list[float]]:
+    rng = random.Random(seed)
+    bills: dict[str, list[float]] = {k: [] for k in (*LINES, "consumption_m3", "total_amount")}
+    for _ in range(n):
+        m3 = round(rng.uniform(20, 300), 1)
+        base = rng.choice([60.0, 84.0, 120.0])
+        water = round(m3 * 2.07, 2)
+        waste = round(m3 * 2.61, 2)
+        storm = round(rng.uniform(10, 90), 2)
+        vat = round(0.07 * (base + water), 2)
+        for k, v in zip((*LINES, "consumption_m3"), (base, water, waste, storm, vat, m3), strict=True):
+            bills[k].append(v)
+        bills["total_amount"].append(round(base + water + waste + storm + vat, 2))
+    return bills
+
+
+def test_a_total_of_five_lines_is_one_sum() -> None:
+    bills = water_bills()
+    cols = [double(k, v) for k, v in bills.items()]
+    found = [c for c in relations.sums(cols, S) if c.kind == "sum"]
+    assert [set(c.fields) for c in found] == [{*LINES, "total_amount"}]
+    rule = found[0].rule
+    event = {"base_fee": 60.0, "water_charge": 20.7, "wastewater_charge": 26.1, "stormwater_charge": 15.0}
+    event |= {"vat_amount": 5.65, "consumption_m3": 10.0}
+    assert holds_event(rule, event | {"total_amount": 127.45})
+    assert not holds_event(rule, event | {"total_amount": 112.45})  # the stormwater line left out
+    assert not holds_event(rule, event | {"total_amount": 127.47})  # 0.02 off: beyond the cents' tolerance
+    assert holds_event(rule, event | {"total_amount": 127.46})  # 0.01 off: rounding of the lines
+
+
+def test_six_lines_are_found_and_a_subtotal_makes_the_long_sum_moot() -> None:
+    bills = water_bills(seed=3)
+    rng = random.Random(5)
+    meter_rent = [rng.choice([1.5, 2.5, 4.0]) for _ in bills["total_amount"]]
+    bills["total_amount"] = [round(t + r, 2) for t, r in zip(bills["total_amount"], meter_rent, strict=True)]
+    bills["meter_rent"] = meter_rent
+    cols = [double(k, v) for k, v in bills.items()]
+    found = [set(c.fields) for c in relations.sums(cols, S) if c.kind == "sum"]
+    assert found == [{*LINES, "meter_rent", "total_amount"}]
+    # with a subtotal of the charges (net) beside it, the total is net + VAT + the rest: the six-line
+    # sum follows from the two short ones and is not said again
+    net = [
+        round(b + w + s + m, 2)
+        for b, w, s, m in zip(
+            bills["base_fee"], bills["water_charge"], bills["wastewater_charge"], meter_rent, strict=True
+        )
+    ]
+    cols.append(double("net_charges", net))
+    found = [set(c.fields) for c in relations.sums(cols, S) if c.kind == "sum"]
+    assert {"base_fee", "water_charge", "wastewater_charge", "meter_rent", "net_charges"} in found
+    assert {*LINES, "meter_rent", "total_amount"} not in found
+    assert all(len(f) <= 5 for f in found)
+
+
+def test_a_part_that_goes_below_zero_or_above_the_total_is_no_line() -> None:
+    bills = water_bills(seed=9)
+    # a credit (negative on some bills) in place of the stormwater line: no plain sum of lines
+    rng = random.Random(2)
+    credit = [round(rng.uniform(-30, 30), 2) for _ in bills["total_amount"]]
+    total = [
+        round(t - s + c, 2)
+        for t, s, c in zip(bills["total_amount"], bills["stormwater_charge"], credit, strict=True)
+    ]
+    cols = [double(k, v) for k, v in bills.items() if k not in ("stormwater_charge", "total_amount")]
+    cols += [double("credit", credit), double("total_amount", total)]
+    assert [c for c in relations.sums(cols, S) if c.kind == "sum"] == []
+    # the same lines all at or above zero are found again (so it was the sign that kept them out)
+    shifted = [round(c + 30.0, 2) for c in credit]
+    total2 = [round(t + 30.0, 2) for t in total]
+    cols = [*cols[:-2], double("credit", shifted), double("total_amount", total2)]
+    assert len([c for c in relations.sums(cols, S) if c.kind == "sum"]) == 1
+
+
+def test_too_many_candidate_lines_are_not_searched() -> None:
+    # 17 small counts under a large total: more candidates than MAX_LONG_CANDIDATES (16), none tried,
+    # although five of them add up to the total
+    rng = random.Random(4)
+    counts = {f"c{i}": [rng.randint(0, 9) for _ in range(100)] for i in range(17)}
+    total = [sum(counts[f"c{i}"][j] for i in range(5)) + 100 for j in range(100)]
+    ints = [Column(FieldIR(name=k, type="long"), v) for k, v in counts.items()]
+    big = Column(FieldIR(name="big", type="long"), [t + 1000 for t in total])
+    assert relations._long_sums(big, [*ints, big], S) == []
+    # 16 candidates are searched: c0..c4 plus a constant 100 is not a plain sum, c0..c4 + c5 (=100) is
+    counts2 = {k: v for k, v in list(counts.items())[:15]}
+    counts2["hundred"] = [100] * 100
+    ints2 = [Column(FieldIR(name=k, type="long"), v) for k, v in counts2.items()]
+    tot = Column(FieldIR(name="total", type="long"), total)
+    found = relations._long_sums(tot, [*ints2, tot], S)
+    assert [sorted(c.name for c in parts) for parts in found] == [["c0", "c1", "c2", "c3", "c4", "hundred"]]
