@@ -1105,6 +1105,50 @@ static PyObject *Plan_copy(PlanObject *self, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* copy_into(source, target, limit) -> True, or None when not shown: copy's rule for a record root whose
+ * fields are read as attributes of source and set as attributes of target (an object made without its
+ * __init__), so the caller's record dict and its rebuilding from the decoded dict are not needed. target is
+ * set only when every field is shown; an attribute source lacks is "not shown". */
+static PyObject *Plan_copy_into(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "copy_into(source, target, limit) takes 3 arguments");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    Node *nd = self->root;
+    if (nd->op != OP_RECORD) Py_RETURN_NONE;
+    PyObject *values = PyTuple_New(nd->n);
+    if (values == NULL) return NULL;
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < nd->n; i++) {
+        PyObject *x = PyObject_GetAttr(args[0], nd->fields[i].name);
+        if (x == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) goto fail;
+            PyErr_Clear();
+            goto not_shown;
+        }
+        PyObject *y = canon(nd->fields[i].node, x, &size);
+        Py_DECREF(x);
+        if (y == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            goto not_shown;
+        }
+        PyTuple_SET_ITEM(values, i, y);
+    }
+    if (size > limit) goto not_shown;
+    for (Py_ssize_t i = 0; i < nd->n; i++)
+        if (PyObject_SetAttr(args[1], nd->fields[i].name, PyTuple_GET_ITEM(values, i)) < 0) goto fail;
+    Py_DECREF(values);
+    Py_RETURN_TRUE;
+not_shown:
+    Py_DECREF(values);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(values);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ Python surface */
 
 static PyObject *Plan_encode(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1146,6 +1190,9 @@ static PyMethodDef Plan_methods[] = {
     {"copy", (PyCFunction)(void (*)(void))Plan_copy, METH_FASTCALL,
      "copy(record, limit) -> decode_all(encode(record)) built without the bytes, or None when not shown "
      "(a value encode would convert or refuse, a union, a float, a body over limit bytes)"},
+    {"copy_into", (PyCFunction)(void (*)(void))Plan_copy_into, METH_FASTCALL,
+     "copy_into(source, target, limit) -> True after setting target's attributes to copy's fields read "
+     "from source's attributes, or None when not shown (target untouched)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -851,6 +851,12 @@ class AvroCodec:
         run (or is an older build without it). See "canonical copy" in schemas/_avrofast.c."""
         return None if self.plan is None else getattr(self.plan, "copy", None)
 
+    @property
+    def attribute_copier(self) -> Callable[[Any, Any, int], bool | None] | None:
+        """copy_into(source, target, limit): copier's rule with a record's fields read from source's
+        attributes and set on target's (True), or None when not shown and target is untouched."""
+        return None if self.plan is None else getattr(self.plan, "copy_into", None)
+
 
 def compile_schema(schema: Any, *, accelerate: bool | None = None) -> AvroCodec:
     """Compile a schema (JSON dict, fastavro-parsed or not) into an AvroCodec.

@@ -7,6 +7,7 @@ message only for a record over the limit, and `roundtrip` decodes without the `_
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 from collections.abc import Callable, Mapping
@@ -31,7 +32,19 @@ _HEADER = struct.Struct(">bI")
 _Write = Callable[[Mapping[str, Any], bytes], bytes]  # (record, header) -> wire bytes
 _Read = Callable[[bytes, int], Any]  # (wire bytes, body offset) -> record
 _Copy = Callable[[Mapping[str, Any], int], Any]  # (record, body size limit) -> decoded record or None
+_CopyInto = Callable[[Envelope, Envelope, int], "bool | None"]  # (source, target, limit) -> True or None
 _BODY_LIMIT = MAX_VALUE_BYTES - _HEADER.size  # the largest Avro body _sized lets through with its header
+_ENVELOPE_FIELDS = frozenset(f.name for f in dataclasses.fields(Envelope))
+_new_envelope = object.__new__
+
+
+def _envelope_fields(schema: Any) -> bool:
+    """Whether a schema's record fields are the Envelope's, one to one: then a decoded record of it sets
+    every attribute of an Envelope and nothing else, and the copy can go attribute to attribute."""
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list):
+        return False
+    return sorted(str(f.get("name")) for f in fields) == sorted(_ENVELOPE_FIELDS)
 
 
 class PoisonMessageError(ValueError):
@@ -71,6 +84,9 @@ class EnvelopeSerde:
         self._writers: dict[int, tuple[_Write, bytes]] = {}
         self._readers: dict[bytes, tuple[int, _Read]] = {}
         self._copiers: dict[int, _Copy] = {}  # sid -> the C executor's canonical copy, where it has one
+        self._copiers_into: dict[
+            int, _CopyInto
+        ] = {}  # ... the same, attribute to attribute (envelope fields)
 
     def _codec(self, sid: int) -> AvroCodec | None:
         """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
@@ -84,7 +100,9 @@ class EnvelopeSerde:
             header = _HEADER.pack(MAGIC, sid)
             self._writers[sid] = (codec.encoder, header)
             self._readers[header] = (sid, codec.decoder)
-            if codec.copier is not None:
+            if codec.attribute_copier is not None and _envelope_fields(codec.schema):
+                self._copiers_into[sid] = codec.attribute_copier
+            elif codec.copier is not None:
                 self._copiers[sid] = codec.copier
         return codec
 
@@ -110,6 +128,11 @@ class EnvelopeSerde:
         (AvroCodec.copier): the same values, ~3x cheaper. Where the copy cannot show that (a value the
         encoder would convert or refuse, a record over the size limit), the bytes are written and read.
         """
+        copy_into = self._copiers_into.get(sid)
+        if copy_into is not None:
+            out = _new_envelope(Envelope)
+            if copy_into(env, out, _BODY_LIMIT):
+                return out
         copy = self._copiers.get(sid)
         if copy is not None:
             rec = env.to_record()

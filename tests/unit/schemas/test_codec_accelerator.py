@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -513,3 +513,23 @@ def test_a_missing_field_without_a_default_is_not_copied() -> None:
     assert c.copier is not None and c.copier({"s": "x"}, UNLIMITED) is None
     with pytest.raises(ValueError, match="no value and no default for n"):
         c.encode({"s": "x"})
+
+
+@needs_c
+def test_copy_into_sets_the_copied_fields_as_attributes_or_leaves_the_target_alone() -> None:
+    py, c = _copy_codecs()
+    copy_into = c.attribute_copier
+    assert copy_into is not None
+    rec = {**_with(("payload", "s"), "é"), "md": {"x": 0.5}}  # every field given: attributes have no defaults
+    size = len(py.encode(rec))
+    source, target = SimpleNamespace(**rec), SimpleNamespace()
+    assert copy_into(source, target, size) is True
+    assert identical(vars(target), py.decode(py.encode(rec)))  # the fields in schema order, as decoded
+    assert not containers(vars(target)) & containers(rec)
+    for bad, limit in [(SimpleNamespace(**rec), size - 1), (SimpleNamespace(**{**rec, "tail": 2**31}), size)]:
+        untouched = SimpleNamespace()
+        assert copy_into(bad, untouched, limit) is None and vars(untouched) == {}
+    del source.tail  # an attribute the source lacks: not shown (the record's encoder would refuse it)
+    assert copy_into(source, SimpleNamespace(), UNLIMITED) is None
+    array_root = compile_schema({"type": "array", "items": "long"}, accelerate=True).attribute_copier
+    assert array_root is not None and array_root([1], SimpleNamespace(), UNLIMITED) is None

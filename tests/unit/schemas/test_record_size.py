@@ -59,7 +59,7 @@ def test_a_roundtrip_that_cannot_read_its_own_bytes_says_poison(tmp_path: Path) 
         raise EOFError("cut short")
 
     serde._readers[header] = (sid, unreadable)
-    serde._copiers.pop(sid, None)  # the copy skips the bytes (test_serde.py): this is about reading them
+    serde._copiers_into.pop(sid, None)  # the copy skips the bytes (test_serde.py): this is about reading them
     with pytest.raises(PoisonMessageError, match=rf"not valid Avro for schema {sid}: EOFError: cut short"):
         serde.roundtrip(env, sid)
 
