@@ -31,6 +31,7 @@ from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
+from tests.fixtures.kafka import delete_test_topics
 from tests.fixtures.llm_server import LLMServerHandle
 from tests.integration.kafka_support import (
     group_offsets,
@@ -133,6 +134,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("llm-faults")
     with worker_with_test_server(tmp, lambda server: Worker(tmp, kafka_bootstrap, server)) as started:
         yield started
+    delete_test_topics(kafka_bootstrap, started.prefix)
 
 
 def by_model(requests: list[dict[str, Any]]) -> Counter[tuple[str, int]]:

@@ -29,6 +29,7 @@ from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.streams.app_builder import load_pipeline
 from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.topology import Topology
+from tests.fixtures.kafka import delete_test_topics
 from tests.fixtures.ladder_workflow import FALLBACK, PRIMARY, ladder_events, ladder_spec
 from tests.fixtures.llm_server import LLMServerHandle
 from tests.integration.kafka_support import (
@@ -118,6 +119,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("ladder")
     with worker_with_test_server(tmp, lambda server: Worker(tmp, kafka_bootstrap, server)) as started:
         yield started
+    delete_test_topics(kafka_bootstrap, started.prefix)
 
 
 def where(got: Ends) -> dict[str, str]:
@@ -212,12 +214,12 @@ async def test_each_rung_attempt_is_counted_in_the_metrics(worker: Worker) -> No
 
 
 async def test_a_model_nobody_answers_is_transport_and_climbs_to_the_default(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, topic_prefix: str
 ) -> None:
     """A worker whose endpoint is a port where nothing listens (the discard port): every call fails to
     connect. The ladder climbs retry -> fallback model -> default; the high-amount claim goes to review.
     (The local runtime's twin: test_a_connection_failure_is_transport in test_recovery_ladder_local.py.)"""
-    prefix = f"t{uuid.uuid4().hex[:8]}"
+    prefix = topic_prefix
     spec = tmp_path / "ladder.yaml"
     spec.write_text(ladder_spec(TIMEOUT_S))
     pipeline = load_pipeline(spec)
