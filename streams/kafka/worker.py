@@ -17,6 +17,7 @@ from dana_workflows.processors.pipeline import Pipeline
 from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
+from dana_workflows.streams.kafka.gc_tuning import settle_after_startup
 from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ async def serve(
     app.in_worker = True  # faust only runs transactions (exactly-once) inside a worker
     runtime.prepare_consumer()  # after in_worker: faust's consumer, built here, reads it once
     await app.start()
+    settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
     if on_ready is not None:
         on_ready(runtime)
     while not stop.is_set() and not app.should_stop and runtime.crashed is None:
