@@ -148,6 +148,7 @@ class _Premise:
     reach: int = 0
     # `p != null`: whether the field is there is the premise, decided on every event
     on_presence: bool = False
+    cut: float | None = None  # the cut of a threshold on a measured quantity (reach 2)
 
     def holds(self, value: Any) -> bool:
         return value is not None and value in self.covers
@@ -342,6 +343,7 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
                 chosen,
                 chance_share=cuts,
                 reach=2,
+                cut=cut,
             )
         )
     j = 0
@@ -362,6 +364,7 @@ def _threshold_premises(p: Column, c: _Conclusion) -> list[_Premise]:
                 chosen,
                 chance_share=cuts,
                 reach=2,
+                cut=cut,
             )
         )
     return out
@@ -425,6 +428,13 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
         ]
         tried += [(q.column, q) for q in orders_as_premises if c.column.name not in q.fields]
         for p, premise in tried:
+            if premise.reach == 2 and premise.cut != 0 and c.column.field.type == "string" and c.side:
+                # a cut in a measured quantity concluding a category's value: the category is there
+                # before the number (a parcel's product, a crew member's role, a meter's kind) and
+                # sets the number's range, so the cut is only where the sample's groups part, a data
+                # range in disguise; a flag decided at a threshold (a receipt above 25) stays, and so
+                # does a cut at zero, the quantity's presence (a fine only on a returned loan)
+                continue
             rows = list(zip(p.values, c.column.values, strict=True))
             held = [c.test(y) for x, y in rows if premise.holds(x)]
             if premise.on_presence and all(x is not None for x, y in rows if c.test(y)):

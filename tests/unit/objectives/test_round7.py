@@ -121,3 +121,62 @@ def test_too_many_candidate_lines_are_not_searched() -> None:
     tot = Column(FieldIR(name="total", type="long"), total)
     found = relations._long_sums(tot, [*ints2, tot], S)
     assert [sorted(c.name for c in parts) for parts in found] == [["c0", "c1", "c2", "c3", "c4", "hundred"]]
+
+
+# --- a cut in a measured quantity concluding a category's value (relations.implications) ------------
+
+
+def parcels(n: int = 300, seed: int = 6) -> tuple[Column, Column, Column]:
+    """Small parcels (at most 1 kg) and standard ones; a signature asked above 25 kg and for half below."""
+    rng = random.Random(seed)
+    product = [rng.choice(["small", "standard"]) for _ in range(n)]
+    weight = [round(rng.uniform(0.05, 1.0) if p == "small" else rng.uniform(0.3, 31.5), 2) for p in product]
+    signed = [w > 25.0 or rng.random() < 0.5 for w in weight]
+    return (
+        Column(FieldIR(name="product", type="string"), product),
+        Column(FieldIR(name="weight_kg", type="double"), weight),
+        Column(FieldIR(name="signed", type="boolean"), signed),
+    )
+
+
+def test_a_cut_in_a_measured_quantity_does_not_conclude_a_category() -> None:
+    product, weight, _ = parcels()
+    # every parcel over 1 kg is a standard one: the product sets the weight's range, and the cut is
+    # where the sample's two groups part, not a rule of its own
+    rules = [c.rule for c in relations.implications([product, weight], S)]
+    assert not any("weight_kg" in r and "product ==" in r for r in rules)
+
+
+def test_a_cut_in_a_measured_quantity_still_concludes_a_flag() -> None:
+    _, weight, signed = parcels()
+    rules = [c.rule for c in relations.implications([weight, signed], S)]
+    # the cut the roundest in the gap between the last unsigned weight and the next (24.7)
+    assert any(r.startswith("weight_kg <= 2") and r.endswith(" || signed") for r in rules)
+
+
+def test_a_cut_at_zero_is_the_quantitys_presence_and_still_concludes_a_category() -> None:
+    # a fine is charged only when a loan comes back late: no fine on an open loan
+    rng = random.Random(9)
+    status = [rng.choice(["open", "returned", "returned"]) for _ in range(300)]
+    fine = [
+        round(rng.uniform(0.25, 10.0), 2) if s == "returned" and rng.random() < 0.3 else 0.0 for s in status
+    ]
+    cols = [
+        Column(FieldIR(name="loan_status", type="string"), status),
+        Column(FieldIR(name="fine_amount", type="double"), fine),
+    ]
+    rules = [c.rule for c in relations.implications(cols, S)]
+    assert 'fine_amount <= 0.0 || loan_status == "returned"' in rules
+
+
+def test_a_category_premise_still_concludes_a_category() -> None:
+    # not the cut: a category's value under which another category's value always held stays
+    rng = random.Random(4)
+    kind = [rng.choice(["ev", "ev", "diesel", "petrol"]) for _ in range(300)]
+    unit = ["kWh" if k == "ev" else "L" for k in kind]
+    cols = [
+        Column(FieldIR(name="kind", type="string"), kind),
+        Column(FieldIR(name="unit", type="string"), unit),
+    ]
+    rules = [c.rule for c in relations.implications(cols, S)]
+    assert any(r.startswith('kind != "ev" || unit == "kWh"') or 'unit == "kWh"' in r for r in rules)
