@@ -54,6 +54,7 @@ struct Node {
     Field *fields;
     Node **branches;
     PyObject *picker;    /* UNION */
+    int scalars;         /* RECORD: every field's value is copied as it is (no container, no union) */
 };
 
 typedef struct {
@@ -164,6 +165,12 @@ static Node *build_node(PyObject *t, int depth) {
             nd->fields[i].required = req;
             nd->fields[i].node = build_node(PyTuple_GET_ITEM(f, 1), depth + 1);
             if (nd->fields[i].node == NULL) return bad_plan(nd, "");
+        }
+        nd->scalars = 1;
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            Node *fn = nd->fields[i].node;
+            if (fn->op == OP_NULLABLE) fn = fn->child;
+            if (fn->op >= OP_ARRAY || fn->op == OP_FLOAT) nd->scalars = 0;
         }
         break;
     }
@@ -1014,8 +1021,37 @@ not_shown:
     return NULL;
 }
 
+/* A record of scalars whose dict holds exactly its fields, in the schema's order (a payload that crossed a
+ * boundary before): the decoded record is a copy of that dict, which PyDict_Copy makes in one go. 0 and
+ * *out set (NULL: not shown, or an error), or -1 when the dict is not in that shape (build it field by
+ * field). */
+static int canon_record_as_is(Node *nd, PyObject *v, Py_ssize_t *size, PyObject **out) {
+    if (!nd->scalars || PyDict_GET_SIZE(v) != nd->n) return -1;
+    Py_ssize_t pos = 0, i = 0, counted = 0;
+    PyObject *k, *x;
+    while (PyDict_Next(v, &pos, &k, &x)) {
+        if (i >= nd->n) return -1;
+        PyObject *name = nd->fields[i].name;
+        if (k != name && (!PyUnicode_CheckExact(k) || PyUnicode_Compare(k, name) != 0)) return -1;
+        PyObject *y = canon(nd->fields[i].node, x, &counted); /* a scalar: x itself, or not shown */
+        if (y == NULL) {
+            *out = NULL;
+            return 0;
+        }
+        Py_DECREF(y);
+        if (y != x) return -1; /* not a scalar after all (nd->scalars is only a shortcut): field by field */
+        i++;
+    }
+    if (i != nd->n) return -1;
+    *size += counted;
+    *out = PyDict_Copy(v);
+    return 0;
+}
+
 static PyObject *canon_record(Node *nd, PyObject *v, Py_ssize_t *size) {
     if (!PyDict_CheckExact(v)) return NULL;
+    PyObject *as_is;
+    if (canon_record_as_is(nd, v, size, &as_is) == 0) return as_is;
     PyObject *out = _PyDict_NewPresized(nd->n);
     if (out == NULL) return NULL;
     Py_INCREF(v); /* a colliding key's __eq__ could drop the caller's last reference */

@@ -533,3 +533,30 @@ def test_copy_into_sets_the_copied_fields_as_attributes_or_leaves_the_target_alo
     assert copy_into(source, SimpleNamespace(), UNLIMITED) is None
     array_root = compile_schema({"type": "array", "items": "long"}, accelerate=True).attribute_copier
     assert array_root is not None and array_root([1], SimpleNamespace(), UNLIMITED) is None
+
+
+@needs_c
+def test_a_record_of_scalars_is_copied_in_the_schemas_order_whatever_its_dicts_shape() -> None:
+    """A payload dict holding exactly its fields in the schema's order is copied whole (PyDict_Copy); any
+    other shape is rebuilt field by field. Both give what decoding gives: the schema's order, no extras."""
+    py, c = _copy_codecs()
+    in_order = _with(("payload", "s"), "x")["payload"]
+    assert list(in_order) == [f.name for f in COPY_FIELDS]
+    shapes = [
+        in_order,
+        dict(reversed(in_order.items())),  # same fields, another order
+        {**in_order, "extra": 1},  # one more key than fields
+        {k: v for k, v in in_order.items() if k != "o"},  # one fewer: "o" takes its default
+        {"".join(k): v for k, v in in_order.items()},  # equal keys that are other str objects
+        {**{k: v for k, v in in_order.items() if k != "o"}, "x": 1.0},  # right size, "o" not there
+    ]
+    for payload in shapes:
+        rec = _with(("payload", "s"), "x")
+        rec["payload"] = payload
+        copied = _check_copy(py, c, rec, len(py.encode(rec)))
+        assert copied is not None and list(copied["payload"]) == [f.name for f in COPY_FIELDS], payload
+        assert c.copier is not None and c.copier(rec, len(py.encode(rec)) - 1) is None
+    bad = {**in_order, "i": 2**31}  # in shape, but a value out of range: not shown
+    assert (
+        c.copier is not None and c.copier({**_with(("payload", "s"), "x"), "payload": bad}, UNLIMITED) is None
+    )
