@@ -180,3 +180,34 @@ def test_a_category_premise_still_concludes_a_category() -> None:
     ]
     rules = [c.rule for c in relations.implications(cols, S)]
     assert any(r.startswith('kind != "ev" || unit == "kWh"') or 'unit == "kWh"' in r for r in rules)
+
+
+# --- without a domain, the priors every domain shares (objectives/infer.py) ---------------------------
+
+
+def _latitudes(pack: Any) -> list[str]:
+    import json
+
+    from dana_workflows.objectives.infer import Boundary, infer_boundary
+    from dana_workflows.objectives.sample import parse_sample
+
+    rng = random.Random(21)
+    fields = [FieldIR(name="latitude", type="double")]
+    events = [{"latitude": round(rng.uniform(-80.0, 88.0), 4)} for _ in range(300)]
+    sample = parse_sample([json.dumps(e) for e in events[:200]], fields, "sample")
+    holdout = parse_sample([json.dumps(e) for e in events[200:]], fields, "holdout")
+    result = infer_boundary(Boundary("input", {f.name: f for f in fields}, sample, holdout), pack, S)
+    return [p.rule for p in result.proposals]
+
+
+def test_without_a_domain_the_world_bounds_a_latitude() -> None:
+    from dana_workflows.objectives.domain_packs import load_pack
+
+    rules = _latitudes(None)
+    # a latitude lies in [-90, 90] whatever the sample: the learned range (88 + 25% of the span) is
+    # clipped there, as with the core pack named
+    assert rules == _latitudes(load_pack("core"))
+    [rule] = rules
+    assert holds_event(rule, {"latitude": 90.0})
+    assert not holds_event(rule, {"latitude": 90.5})
+    assert not holds_event(rule, {"latitude": -90.5})
