@@ -68,11 +68,11 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     assert (groups["batch 6 (seen, fitted-to)"].inferred, groups["batch 6 (seen, fitted-to)"].gold) == (3, 4)
     assert (groups["all"].inferred, groups["all"].gold, groups["all"].matched) == (10, 30, 6)
     assert [name for name, _ in bench.grouped({6: six})] == ["batch 6 (seen, fitted-to)", "all"]
-    # batch 7 was read in the sixth round; batch 8 is its blind set, each reported apart
-    seven, eight = bench.Score(inferred=1, gold=2), bench.Score(inferred=5, gold=6, matched=4)
-    named = dict(bench.grouped({7: seven, 8: eight}))
-    assert list(named) == ["batch 7 (seen, fitted-to)", "batch 8 (blind to rounds 1-6)", "all"]
-    assert (named["batch 8 (blind to rounds 1-6)"].matched, named["all"].gold) == (4, 8)
+    # batch 8 was read in the seventh round; batch 9 is its blind set, each reported apart
+    eight, nine = bench.Score(inferred=1, gold=2), bench.Score(inferred=5, gold=6, matched=4)
+    named = dict(bench.grouped({8: eight, 9: nine}))
+    assert list(named) == ["batch 8 (seen, fitted-to)", "batch 9 (blind to rounds 1-7)", "all"]
+    assert (named["batch 9 (blind to rounds 1-7)"].matched, named["all"].gold) == (4, 8)
     assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
