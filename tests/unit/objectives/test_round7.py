@@ -211,3 +211,23 @@ def test_without_a_domain_the_world_bounds_a_latitude() -> None:
     assert holds_event(rule, {"latitude": 90.0})
     assert not holds_event(rule, {"latitude": 90.5})
     assert not holds_event(rule, {"latitude": -90.5})
+
+
+def test_a_sum_that_holds_on_the_first_events_only_is_no_sum() -> None:
+    # the five lines add up to the total on the first 8 bills (the probe) but not on the later ones
+    bills = water_bills(seed=15)
+    bills["total_amount"] = [t if i < 8 else round(t + 1.0, 2) for i, t in enumerate(bills["total_amount"])]
+    cols = [double(k, v) for k, v in bills.items()]
+    assert len(relations._long_sums(cols[-1], cols, S)) == 1  # the probe passes it on
+    assert [c for c in relations.sums(cols, S) if c.kind == "sum"] == []  # every event decides
+
+
+def test_lines_never_set_together_are_not_probed() -> None:
+    # each line is missing on every fifth bill, in turn: no bill has all candidate lines set
+    bills = water_bills(seed=16)
+    cols = []
+    for j, name in enumerate((*LINES, "consumption_m3")):
+        vals: list[Any] = [None if i % 6 == j else v for i, v in enumerate(bills[name])]
+        cols.append(Column(FieldIR(name=name, type="double", optional=True), vals))
+    total = double("total_amount", bills["total_amount"])
+    assert relations._long_sums(total, [*cols, total], S) == []
