@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -63,6 +64,9 @@ typedef struct {
     PyObject *helpers[H_COUNT];
     PyObject *top_field; /* "<top level>" */
     PyObject *no_field;  /* "" */
+    PyTypeObject *slots_type;   /* copy_into: the class whose slot offsets are cached (a strong ref), or NULL */
+    unsigned int slots_version; /* ... its tp_version_tag then: a changed class is looked up again */
+    Py_ssize_t *slot_offsets;   /* ... the root record's fields as byte offsets of its __slots__ */
 } PlanObject;
 
 static PyTypeObject PlanType;
@@ -211,6 +215,8 @@ static void Plan_dealloc(PlanObject *self) {
     for (int i = 0; i < H_COUNT; i++) Py_XDECREF(self->helpers[i]);
     Py_XDECREF(self->top_field);
     Py_XDECREF(self->no_field);
+    Py_XDECREF(self->slots_type);
+    PyMem_Free(self->slot_offsets);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1145,6 +1151,36 @@ static PyObject *Plan_copy(PlanObject *self, PyObject *const *args, Py_ssize_t n
  * fields are read as attributes of source and set as attributes of target (an object made without its
  * __init__), so the caller's record dict and its rebuilding from the decoded dict are not needed. target is
  * set only when every field is shown; an attribute source lacks is "not shown". */
+/* The root record's fields as __slots__ of class t, for copy_into: each a writable object slot (a member
+ * descriptor) of a class with the generic attribute access, so reading and setting it is what getattr and
+ * setattr would do. Cached per class and version. Returns the offsets, or NULL (error set or not: a field is
+ * no such slot, or the class cannot be cached) when the attributes must be read by name. */
+static Py_ssize_t *slot_offsets(PlanObject *pl, PyTypeObject *t) {
+    if (pl->slots_type == t && t->tp_version_tag == pl->slots_version &&
+        PyType_HasFeature(t, Py_TPFLAGS_VALID_VERSION_TAG))
+        return pl->slot_offsets;
+    if (t->tp_getattro != PyObject_GenericGetAttr || t->tp_setattro != PyObject_GenericSetAttr) return NULL;
+    Node *nd = pl->root;
+    Py_ssize_t *offs = PyMem_Calloc(nd->n ? (size_t)nd->n : 1, sizeof(Py_ssize_t));
+    if (offs == NULL) return (Py_ssize_t *)PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nd->n; i++) {
+        PyObject *d = _PyType_Lookup(t, nd->fields[i].name); /* borrowed; sets no error */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) goto none;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY)) goto none;
+        offs[i] = m->offset;
+    }
+    if (!PyType_HasFeature(t, Py_TPFLAGS_VALID_VERSION_TAG)) goto none; /* _PyType_Lookup assigns one */
+    Py_XSETREF(pl->slots_type, (PyTypeObject *)Py_NewRef(t));
+    pl->slots_version = t->tp_version_tag;
+    PyMem_Free(pl->slot_offsets);
+    pl->slot_offsets = offs;
+    return offs;
+none:
+    PyMem_Free(offs);
+    return NULL;
+}
+
 static PyObject *Plan_copy_into(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "copy_into(source, target, limit) takes 3 arguments");
@@ -1157,8 +1193,26 @@ static PyObject *Plan_copy_into(PlanObject *self, PyObject *const *args, Py_ssiz
     PyObject *values = PyTuple_New(nd->n);
     if (values == NULL) return NULL;
     Py_ssize_t size = 0;
+    /* the same class on both sides, fields that are its slots: read and set them in place. The offsets are
+     * copied here, as the cache may be replaced by a nested call (a key's __eq__ can run any code). */
+    Py_ssize_t local[64], *offs = NULL;
+    if (nd->n <= 64 && Py_IS_TYPE(args[1], Py_TYPE(args[0]))) {
+        Py_ssize_t *cached = slot_offsets(self, Py_TYPE(args[0]));
+        if (cached == NULL && PyErr_Occurred()) goto fail;
+        if (cached != NULL) {
+            memcpy(local, cached, (size_t)nd->n * sizeof(Py_ssize_t));
+            offs = local;
+        }
+    }
     for (Py_ssize_t i = 0; i < nd->n; i++) {
-        PyObject *x = PyObject_GetAttr(args[0], nd->fields[i].name);
+        PyObject *x;
+        if (offs != NULL) {
+            x = *(PyObject **)((char *)args[0] + offs[i]);
+            if (x == NULL) goto not_shown; /* an unset slot: getattr would raise AttributeError */
+            Py_INCREF(x);
+        } else {
+            x = PyObject_GetAttr(args[0], nd->fields[i].name);
+        }
         if (x == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError)) goto fail;
             PyErr_Clear();
@@ -1173,8 +1227,17 @@ static PyObject *Plan_copy_into(PlanObject *self, PyObject *const *args, Py_ssiz
         PyTuple_SET_ITEM(values, i, y);
     }
     if (size > limit) goto not_shown;
-    for (Py_ssize_t i = 0; i < nd->n; i++)
-        if (PyObject_SetAttr(args[1], nd->fields[i].name, PyTuple_GET_ITEM(values, i)) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < nd->n; i++) {
+        PyObject *y = PyTuple_GET_ITEM(values, i);
+        if (offs != NULL) { /* what the member descriptor's __set__ does (PyMember_SetOne) */
+            PyObject **slot = (PyObject **)((char *)args[1] + offs[i]);
+            PyObject *old = *slot;
+            *slot = Py_NewRef(y);
+            Py_XDECREF(old);
+        } else if (PyObject_SetAttr(args[1], nd->fields[i].name, y) < 0) {
+            goto fail;
+        }
+    }
     Py_DECREF(values);
     Py_RETURN_TRUE;
 not_shown:

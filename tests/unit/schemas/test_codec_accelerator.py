@@ -560,3 +560,68 @@ def test_a_record_of_scalars_is_copied_in_the_schemas_order_whatever_its_dicts_s
     assert (
         c.copier is not None and c.copier({**_with(("payload", "s"), "x"), "payload": bad}, UNLIMITED) is None
     )
+
+
+def _slotted(names: list[str], extra: dict[str, Any] | None = None) -> type:
+    """A class with one __slots__ entry per name (Envelope's shape), plus class attributes."""
+    return type("Slotted", (), {"__slots__": tuple(names), **(extra or {})})
+
+
+@needs_c
+def test_copy_into_a_slotted_class_reads_and_sets_its_slots_as_getattr_and_setattr_would() -> None:
+    py, c = _copy_codecs()
+    copy_into = c.attribute_copier
+    assert copy_into is not None
+    rec = {**_with(("payload", "s"), "é"), "md": {"x": 0.5}}
+    expected = py.decode(py.encode(rec))
+    names = list(expected)
+    cls = _slotted(names[::-1])  # slots in another order than the fields
+
+    def source(of: type = cls, **changes: Any) -> Any:
+        obj = object.__new__(of)
+        for k, v in {**rec, **changes}.items():
+            setattr(obj, k, v)
+        return obj
+
+    for attempt in range(2):  # the second call uses the cached slot offsets
+        target = object.__new__(cls)
+        assert copy_into(source(), target, UNLIMITED) is True, attempt
+        got = {n: getattr(target, n) for n in names}
+        assert identical(got, expected) and not containers(got) & containers(rec)
+    cls.marker = 1  # the class changed (its version tag too): looked up again, same result
+    target = object.__new__(cls)
+    assert copy_into(source(), target, UNLIMITED) is True
+    assert identical({n: getattr(target, n) for n in names}, expected)
+    unset, untouched = source(), object.__new__(cls)
+    delattr(unset, "tail")  # an unset slot is "not shown", as getattr's AttributeError is
+    assert copy_into(unset, untouched, UNLIMITED) is None
+    delattr(unset, "ts")  # ... a nullable one too (not taken for null)
+    unset.tail = 9
+    assert copy_into(unset, untouched, UNLIMITED) is None
+    assert not any(hasattr(untouched, n) for n in names)
+    # a field that is a property, a class that reads its attributes its own way, two different classes:
+    # the attributes are read and set by name, with what getattr gives
+    with_property = _slotted(
+        [n for n in names if n != "tail"], {"tail": property(lambda self: 5, lambda self, v: None)}
+    )
+    target = object.__new__(with_property)
+    assert copy_into(source(with_property, tail=None), target, UNLIMITED) is True
+    assert target.attempt == expected["attempt"] and target.tail == 5
+
+    def shouting(self: Any, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        return value.upper() if name == "event_id" else value
+
+    loud = _slotted(names, {"__getattribute__": shouting})
+    target = object.__new__(loud)
+    assert copy_into(source(loud), target, UNLIMITED) is True
+    assert object.__getattribute__(target, "event_id") == rec["event_id"].upper()
+    other = object.__new__(_slotted(["aaa", *names]))  # slots are laid out sorted: every offset moves
+    assert copy_into(source(), other, UNLIMITED) is True
+    assert identical({n: getattr(other, n) for n in names}, expected)
+    made, seen = source(), []
+    assert copy_into(made, object.__new__(cls), UNLIMITED) is True  # cls's slots cached again
+    cls.tail = property(lambda self: 5, lambda self, v: seen.append(v))  # replaces the slot's descriptor
+    assert made.tail == 5  # a lookup on the changed class, which gives it a new version tag
+    assert copy_into(made, object.__new__(cls), UNLIMITED) is True
+    assert seen == [5]  # read and set by name now: not the slot's 9 through the cached offset
