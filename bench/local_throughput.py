@@ -24,7 +24,10 @@ measured events in one `asyncio.run`, so callgrind can count the instructions of
 alone (docs/performance.md, "Session 10: shared processing"):
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='task_step*' \
-        python bench/local_throughput.py --shared --events 500 --warmup 300 --repeat 1
+        "$(python -c 'import sys; print(sys.executable)')" bench/local_throughput.py --shared --events 500 \
+        --warmup 300 --repeat 1
+
+(the interpreter itself: valgrind does not follow a pyenv shim's exec, and then counts nothing of the run)
 """
 
 from __future__ import annotations
