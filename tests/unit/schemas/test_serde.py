@@ -172,3 +172,13 @@ def test_a_schema_with_fields_beyond_the_envelopes_is_copied_as_a_record(registr
     assert crossed == serde.decode(serde.encode(original, sid))[1] == original
     assert crossed.payload is not original.payload
     assert sid in serde._copiers and sid not in serde._copiers_into
+
+
+def test_only_a_schema_with_the_envelopes_fields_is_copied_attribute_to_attribute() -> None:
+    from dana_workflows.schemas.serde import _envelope_fields
+
+    base = envelope_schema("claims-triage", "check", FIELDS)
+    assert _envelope_fields(base)
+    assert not _envelope_fields({**base, "fields": [*base["fields"], {"name": "extra", "type": "long"}]})
+    assert not _envelope_fields({**base, "fields": base["fields"][:-1]})  # chain_hash missing
+    assert not _envelope_fields("string") and not _envelope_fields({"type": "record"})
