@@ -2,7 +2,9 @@
 
 `encode` and `roundtrip` (every step boundary, five an event on the claims example) build the size error's
 message only for a record over the limit, and `roundtrip` decodes without the `_decode_compiled` call:
--18.9k of 742k instructions an event (docs/performance.md, "Session 10: shared processing").
+-18.9k of 742k instructions an event (docs/performance.md, "Session 10: shared processing"). Since session 11
+`roundtrip` copies instead where the C executor shows the copy equals the decoded bytes: 676.6k -> 571.9k
+instructions an event (docs/performance.md, "Session 11: shared processing").
 """
 
 from __future__ import annotations
@@ -83,10 +85,10 @@ class EnvelopeSerde:
         # event crossing a boundary costs two dict lookups besides the codec itself.
         self._writers: dict[int, tuple[_Write, bytes]] = {}
         self._readers: dict[bytes, tuple[int, _Read]] = {}
-        self._copiers: dict[int, _Copy] = {}  # sid -> the C executor's canonical copy, where it has one
-        self._copiers_into: dict[
-            int, _CopyInto
-        ] = {}  # ... the same, attribute to attribute (envelope fields)
+        # sid -> the C executor's canonical copy (roundtrip), where it has one: envelope to envelope when
+        # the schema's fields are the Envelope's, else record dict to record dict
+        self._copiers_into: dict[int, _CopyInto] = {}
+        self._copiers: dict[int, _Copy] = {}
 
     def _codec(self, sid: int) -> AvroCodec | None:
         """The compiled codec for a schema id (compiled once); raises UnknownSchemaError."""
@@ -124,9 +126,10 @@ class EnvelopeSerde:
         The local runtime's step boundary; one call instead of encode + decode saves slicing and
         looking up the header it just wrote. Errors are encode's and decode's.
 
-        With the C executor, the record is first copied as the decoder would return it, without the bytes
-        (AvroCodec.copier): the same values, ~3x cheaper. Where the copy cannot show that (a value the
-        encoder would convert or refuse, a record over the size limit), the bytes are written and read.
+        With the C executor, the envelope is first copied as the decoder would return it, without the bytes
+        (AvroCodec.attribute_copier, AvroCodec.copier): the same values at about a third of the cost. Where
+        the copy cannot show that (a value the encoder would convert or refuse, a record over the size
+        limit), the bytes are written and read, with their values and errors.
         """
         copy_into = self._copiers_into.get(sid)
         if copy_into is not None:
