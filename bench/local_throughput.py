@@ -58,6 +58,7 @@ from dana_workflows.schemas.serde import EnvelopeSerde  # noqa: E402
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore  # noqa: E402
 from dana_workflows.sinks.chdb_store import ChdbAuditStore  # noqa: E402
 from dana_workflows.streams.app_builder import load_pipeline, open_audit_store  # noqa: E402
+from dana_workflows.streams.gc_tuning import settled_collector  # noqa: E402
 from dana_workflows.streams.local.inserter import BackgroundInserter  # noqa: E402
 from dana_workflows.streams.local.outputs import OutputFiles  # noqa: E402
 from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
@@ -143,7 +144,8 @@ def framework(
         sink = inserter.submit if sink_store else collect_rows(kept)
         runtime = LocalRuntime(pipeline, topo, outputs, sink, audit_batch=batch)
         started = time.perf_counter()
-        summary = asyncio.run(runtime.run(lines))
+        with settled_collector():  # as `dana-wf run` does for its run (streams/gc_tuning.py)
+            summary = asyncio.run(runtime.run(lines))
         if sink_store is not None:
             inserter.close()
         seconds = time.perf_counter() - started

@@ -19,6 +19,7 @@ from dana_workflows.processors.pipeline import REVIEW, Pipeline
 from dana_workflows.sinks.audit_model import AuditRow, AuditStore
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import open_audit_store, topology_for
+from dana_workflows.streams.gc_tuning import settled_collector
 from dana_workflows.streams.local.input_lines import read_input_lines as read_input_lines
 from dana_workflows.streams.local.inserter import BackgroundInserter
 from dana_workflows.streams.local.outputs import OutputFiles
@@ -73,24 +74,27 @@ async def run_local(
             runtime.continue_from(heads)
         completed = False
         try:
-            if quiet or len(lines) < PROGRESS_MIN_EVENTS:
-                summary = await runtime.run(lines)
-            else:
-                with Progress(
-                    TextColumn("[bold]{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeRemainingColumn(),
-                    console=console,
-                    transient=True,
-                ) as bar:
-                    task = bar.add_task(pipeline.workflow.name, total=len(lines))
+            # the run keeps its rows alive until the chain is verified: young collections over them
+            # are its cost, so the collector is settled for the run and put back after (gc_tuning.py)
+            with settled_collector():
+                if quiet or len(lines) < PROGRESS_MIN_EVENTS:
+                    summary = await runtime.run(lines)
+                else:
+                    with Progress(
+                        TextColumn("[bold]{task.description}"),
+                        BarColumn(),
+                        MofNCompleteColumn(),
+                        TimeRemainingColumn(),
+                        console=console,
+                        transient=True,
+                    ) as bar:
+                        task = bar.add_task(pipeline.workflow.name, total=len(lines))
 
-                    def advance(i: int) -> None:  # every 256 events: per event it cost ~5% of the run
-                        if i & 255 == 255:
-                            bar.update(task, completed=i + 1)
+                        def advance(i: int) -> None:  # every 256 events: per event it cost ~5% of the run
+                            if i & 255 == 255:
+                                bar.update(task, completed=i + 1)
 
-                    summary = await runtime.run(lines, on_event=advance)
+                        summary = await runtime.run(lines, on_event=advance)
             completed = True
         finally:
             for close in closers:

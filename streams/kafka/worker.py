@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from dana_workflows.processors.pipeline import Pipeline
 from dana_workflows.sinks.audit_model import AuditStore
+from dana_workflows.streams.gc_tuning import settle_after_startup
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
-from dana_workflows.streams.kafka.gc_tuning import settle_after_startup
 from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,15 @@ def quiet_logs(level: int = logging.WARNING) -> None:
 
 
 async def serve(
-    runtime: KafkaRuntime, stop: asyncio.Event, on_ready: Callable[[KafkaRuntime], None] | None = None
+    runtime: KafkaRuntime,
+    stop: asyncio.Event,
+    on_ready: Callable[[KafkaRuntime], None] | None = None,
+    *,
+    settle_gc: bool = False,
 ) -> int:
-    """Run until ``stop`` is set or the app crashes; return the exit code."""
+    """Run until ``stop`` is set or the app crashes; return the exit code. ``settle_gc``: this process
+    is the worker (``run_worker``), so its collector is settled for good after start-up (gc_tuning.py);
+    a caller serving inside a process of its own (a test) keeps its collector as it is."""
     o = runtime.options
     await ensure_topics(
         o.bootstrap, all_topics(runtime.topology), o.partitions, o.replication, security=o.security
@@ -49,7 +55,8 @@ async def serve(
     app.in_worker = True  # faust only runs transactions (exactly-once) inside a worker
     runtime.prepare_consumer()  # after in_worker: faust's consumer, built here, reads it once
     await app.start()
-    settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
+    if settle_gc:
+        settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
     if on_ready is not None:
         on_ready(runtime)
     while not stop.is_set() and not app.should_stop and runtime.crashed is None:
@@ -86,6 +93,7 @@ async def run_worker(
     return await serve(
         runtime,
         stop,
+        settle_gc=True,
         on_ready=lambda rt: log.warning(
             "worker ready: group %s, guarantee %s, %d agents",
             rt.app.conf.id,

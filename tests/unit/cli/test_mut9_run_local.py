@@ -85,3 +85,32 @@ def test_report_hints_name_the_store_unless_it_is_the_default() -> None:
         "  report of a completed event: dana-wf audit report r4",
         "  report of an event sent to dlq: dana-wf audit report r5 --audit 'chdb:///tmp/x'",
     ]
+
+
+def test_the_run_settles_the_collector_and_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # during the run: the raised young threshold (streams/gc_tuning.py); after it: the process's own
+    import gc
+
+    from dana_workflows.streams.gc_tuning import YOUNG_THRESHOLD
+    from dana_workflows.streams.local.runtime import LocalRuntime
+
+    seen: list[tuple[int, int, int]] = []
+    real_run = LocalRuntime.run
+
+    async def spying_run(self: LocalRuntime, *args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold())
+        return await real_run(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalRuntime, "run", spying_run)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        code, _ = run(tmp_path, [1.0, -1.0])
+        assert code == 0
+        assert seen == [(YOUNG_THRESHOLD, 10, 10)]
+        assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -1,5 +1,5 @@
-"""The worker's collector after start-up (streams/kafka/gc_tuning.py): start-up's objects frozen, the
-first threshold raised, the older two as they were."""
+"""A runtime's collector after start-up (streams/gc_tuning.py): start-up's objects frozen, the first
+threshold raised, the older two as they were; for a block only, then put back as it was."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dana_workflows.streams.kafka.gc_tuning import YOUNG_THRESHOLD, settle_after_startup
+from dana_workflows.streams.gc_tuning import YOUNG_THRESHOLD, settle_after_startup, settled_collector
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +51,20 @@ def test_a_cycle_made_after_startup_is_still_collected(restored_gc: None) -> Non
     a.other, b.other = b, a
     del a, b
     assert gc.collect() >= 2
+
+
+def test_a_settled_block_puts_the_collector_back_as_it_was(restored_gc: None) -> None:
+    gc.set_threshold(700, 11, 12)
+    alive = [object() for _ in range(3)]  # noqa: F841
+    with settled_collector(4_000) as inside:
+        assert inside == (4_000, 11, 12) == gc.get_threshold()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (700, 11, 12)
+    assert gc.get_freeze_count() == 0  # start-up's objects back in the collector's sight
+
+
+def test_a_settled_block_that_raises_still_puts_the_collector_back(restored_gc: None) -> None:
+    gc.set_threshold(700, 11, 12)
+    with pytest.raises(RuntimeError), settled_collector(4_000):
+        raise RuntimeError("the run failed")
+    assert gc.get_threshold() == (700, 11, 12) and gc.get_freeze_count() == 0
