@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from types import ModuleType
 
@@ -129,7 +130,7 @@ def test_a_row_leaves_no_topic_behind(kafka_bootstrap: str, tmp_path: Path) -> N
 
 def test_a_failed_row_deletes_its_topics_too(kafka_bootstrap: str) -> None:
     bench = load_bench()
-    prefix = "kbtest-failed"
+    prefix = f"kbtest-failed{uuid.uuid4().hex[:6]}"  # two runs at once never delete each other's
     others = [f"{prefix}x.in", f"{prefix}x-claims-changelog"]  # another row's prefix, not this one's
     mine = [f"{prefix}.claims.in", f"{prefix}.claims.audit", f"{prefix}-claims-drift-changelog"]
     asyncio.run(ensure_topics(kafka_bootstrap, [*mine, *others], 1, 1))

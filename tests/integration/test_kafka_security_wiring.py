@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from dana_workflows.streams.kafka.admin import BrokerUnavailableError, ensure_topics
+from dana_workflows.streams.kafka.admin import BrokerUnavailableError, delete_topics, ensure_topics
 from dana_workflows.streams.kafka.security import KafkaSecurity
 from tests.integration.kafka_support import CLAIMS_SPEC
 
@@ -35,6 +35,7 @@ async def test_plaintext_admin_creates_topics(kafka_bootstrap: str) -> None:
         assert topic in await admin.list_topics()
     finally:
         await admin.close()
+        await delete_topics(kafka_bootstrap, (topic,))  # a test's topics do not outlive it
 
 
 @pytest.mark.parametrize("security", [SASL, KafkaSecurity("SSL")], ids=["sasl", "ssl"])
@@ -65,8 +66,11 @@ async def test_broker_view_consumer_speaks_the_configured_protocol(kafka_bootstr
     plain = BrokerView(None, kafka_bootstrap, read_committed=False)
     topic = f"dwf-sec-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, [topic], 1, 1, timeout_s=20, security=KafkaSecurity())
-    assert await plain.scan({(topic, 0): (0, 0)}, timeout_s=1) == {(topic, 0): (-1, {})}
-    await plain.close()
+    try:
+        assert await plain.scan({(topic, 0): (0, 0)}, timeout_s=1) == {(topic, 0): (-1, {})}
+    finally:
+        await plain.close()
+        await delete_topics(kafka_bootstrap, (topic,))
 
 
 def test_worker_command_uses_the_settings(
