@@ -428,12 +428,20 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
         ]
         tried += [(q.column, q) for q in orders_as_premises if c.column.name not in q.fields]
         for p, premise in tried:
-            if premise.reach == 2 and premise.cut != 0 and c.column.field.type == "string" and c.side:
-                # a cut in a measured quantity concluding a category's value: the category is there
-                # before the number (a parcel's product, a crew member's role, a meter's kind) and
-                # sets the number's range, so the cut is only where the sample's groups part, a data
-                # range in disguise; a flag decided at a threshold (a receipt above 25) stays, and so
-                # does a cut at zero, the quantity's presence (a fine only on a returned loan)
+            if (
+                premise.reach == 2
+                and premise.cut != 0
+                and c.column.field.type == "string"
+                and c.side
+                and not _decides(premise, c)
+            ):
+                # a cut in a measured quantity concluding a category's value on one side only: the
+                # category is there before the number (a parcel's product, a crew member's role, a
+                # meter's kind) and sets the number's range, so the cut is only where the sample's
+                # groups part, a data range in disguise. A verdict decided at a threshold (fail above
+                # 0.5 mm, pass at or below) is a flag by another name and stays, as a boolean flag
+                # (a receipt above 25) does, and so does a cut at zero, the quantity's presence (a
+                # fine only on a returned loan)
                 continue
             rows = list(zip(p.values, c.column.values, strict=True))
             held = [c.test(y) for x, y in rows if premise.holds(x)]
@@ -457,6 +465,15 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
 
 
 Found = tuple[_Premise, _Conclusion, int, float]  # premise, conclusion, events under it, chance
+
+
+def _decides(premise: _Premise, c: _Conclusion) -> bool:
+    """Whether the premise's field decides the two-valued category on every sample event where both
+    are set: c's value where the premise holds, the other value where it does not (a verdict from a
+    deviation's threshold), not only one side of the cut (small parcels light, light parcels of both
+    kinds)."""
+    rows = zip(premise.column.values, c.column.values, strict=True)
+    return all(premise.holds(x) == c.test(y) for x, y in rows if x is not None and y is not None)
 
 
 def _restated(by_premise: dict[tuple[str, str], list[Found]]) -> list[Found]:

@@ -154,6 +154,25 @@ def test_a_cut_in_a_measured_quantity_still_concludes_a_flag() -> None:
     assert any(r.startswith("weight_kg <= 2") and r.endswith(" || signed") for r in rules)
 
 
+def test_a_verdict_of_two_strings_decided_at_a_threshold_is_a_flag_and_still_concluded() -> None:
+    # a part fails when its deviation is above 0.5 mm and passes otherwise: the number decides the
+    # verdict both ways, so the verdict is a flag by another name (as `failed` would be), not a category
+    # that sets the number's range
+    rng = random.Random(3)
+    dev = [round(rng.uniform(0.0, 1.2), 3) for _ in range(300)]
+    verdict = ["fail" if d > 0.5 else "pass" for d in dev]
+    cols = [
+        Column(FieldIR(name="deviation_mm", type="double"), dev),
+        Column(FieldIR(name="verdict", type="string"), verdict),
+    ]
+    rules = [c.rule for c in relations.implications(cols, S) if "verdict" in c.fields]
+    assert rules, "no rule ties the verdict to the deviation"
+    # a part well inside the tolerance marked failed breaks the rule; passed, or well out and failed, holds
+    assert not all(holds_event(r, {"deviation_mm": 0.2, "verdict": "fail"}) for r in rules)
+    assert all(holds_event(r, {"deviation_mm": 0.2, "verdict": "pass"}) for r in rules)
+    assert all(holds_event(r, {"deviation_mm": 0.9, "verdict": "fail"}) for r in rules)
+
+
 def test_a_cut_at_zero_is_the_quantitys_presence_and_still_concludes_a_category() -> None:
     # a fine is charged only when a loan comes back late: no fine on an open loan
     rng = random.Random(9)
