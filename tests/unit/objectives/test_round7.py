@@ -6,6 +6,7 @@ below zero or above the total is no line of a plain sum), worked out here by han
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -121,6 +122,46 @@ def test_seventeen_candidate_lines_are_not_searched_though_five_add_up() -> None
     assert [sorted(c.name for c in parts) for parts in found] == [["c0", "c1", "c2", "c3", "c4"]]
 
 
+def _bill_beside(extra: Callable[[list[int], int], list[Any]], kind: str = "long") -> list[list[str]]:
+    """Twelve candidate lines l0..l11 (2..9 each), a total of l0..l4, and five more columns of `kind`
+    made by `extra(total, k)`: the long sums found, as sorted names."""
+    rng = random.Random(8)
+    lines = {f"l{i}": [rng.randint(2, 9) for _ in range(100)] for i in range(12)}
+    total = [sum(lines[f"l{i}"][j] for i in range(5)) for j in range(100)]
+    cols = [Column(FieldIR(name=k, type="long"), v) for k, v in lines.items()]
+    cols += [Column(FieldIR(name=f"x{k}", type=kind), extra(total, k)) for k in range(5)]
+    tot = Column(FieldIR(name="total", type="long"), total)
+    return [sorted(c.name for c in p) for p in relations._long_sums(tot, [*cols, tot], S)]
+
+
+FIVE = [["l0", "l1", "l2", "l3", "l4"]]
+
+
+def test_columns_above_the_total_are_no_lines_and_do_not_count_to_the_cap() -> None:
+    # five meter readings always above the bill's total are no lines: 12 candidates, not 17
+    assert _bill_beside(lambda total, k: [t + 100 + k for t in total]) == FIVE
+
+
+def test_columns_always_zero_are_no_lines_and_do_not_count_to_the_cap() -> None:
+    assert _bill_beside(lambda total, k: [0] * len(total)) == FIVE
+
+
+def test_columns_of_another_type_are_no_lines_and_do_not_count_to_the_cap() -> None:
+    # five double columns within the total's range: CEL adds only like types, so no line of a long total
+    assert _bill_beside(lambda total, k: [float(k) + 0.5] * len(total), kind="double") == FIVE
+
+
+def test_long_lines_under_a_double_total_are_no_long_sum() -> None:
+    # the five lines add up to the total's value, but the total is a double: `l0 + ... + l4` is a long,
+    # and CEL does not add or compare a long with a double, so no rule can say it
+    rng = random.Random(11)
+    lines = {f"l{i}": [rng.randint(2, 9) for _ in range(100)] for i in range(5)}
+    total = [float(sum(lines[f"l{i}"][j] for i in range(5))) for j in range(100)]
+    cols = [Column(FieldIR(name=k, type="long"), v) for k, v in lines.items()]
+    tot = Column(FieldIR(name="total", type="double"), total)
+    assert relations._long_sums(tot, [*cols, tot], S) == []
+
+
 # --- a cut in a measured quantity concluding a category's value (relations.implications) ------------
 
 
@@ -169,6 +210,23 @@ def test_a_verdict_of_two_strings_decided_at_a_threshold_is_a_flag_and_still_con
     assert not all(holds_event(r, {"deviation_mm": 0.2, "verdict": "fail"}) for r in rules)
     assert all(holds_event(r, {"deviation_mm": 0.2, "verdict": "pass"}) for r in rules)
     assert all(holds_event(r, {"deviation_mm": 0.9, "verdict": "fail"}) for r in rules)
+
+
+def test_a_cut_concluding_that_a_string_field_is_set_still_gives_a_rule() -> None:
+    # a receipt's number is required above 25 (and some below carry one too): that the field is set is
+    # no category's value, so the cut in the amount concludes it
+    rng = random.Random(12)
+    amount = [round(rng.uniform(1.0, 80.0), 2) for _ in range(300)]
+    receipt = [f"R{i:05d}" if a > 25.0 or rng.random() < 0.5 else None for i, a in enumerate(amount)]
+    cols = [
+        Column(FieldIR(name="amount", type="double"), amount),
+        Column(FieldIR(name="receipt_no", type="string", optional=True), receipt),
+    ]
+    rules = [c.rule for c in relations.implications(cols, S) if c.fields == ("amount", "receipt_no")]
+    assert rules, "no rule ties the receipt to the amount"
+    assert not all(holds_event(r, {"amount": 60.0, "receipt_no": None}) for r in rules)
+    assert all(holds_event(r, {"amount": 60.0, "receipt_no": "R1"}) for r in rules)
+    assert all(holds_event(r, {"amount": 10.0, "receipt_no": None}) for r in rules)
 
 
 def test_a_cut_at_zero_is_the_quantitys_presence_and_still_concludes_a_category() -> None:
@@ -240,7 +298,7 @@ def test_a_sum_that_holds_on_the_first_events_only_is_no_sum() -> None:
 
 
 def test_lines_never_set_together_are_not_probed() -> None:
-    # each line is missing on every fifth bill, in turn: no bill has all candidate lines set
+    # each line is missing on every sixth bill, in turn (six columns): no bill has all candidate lines set
     bills = water_bills(seed=16)
     cols = []
     for j, name in enumerate((*LINES, "consumption_m3")):
