@@ -31,6 +31,7 @@ MAX_ADDENDS = 4
 # zero nor above the total, tried only when few columns qualify (the combinations grow fast)
 MAX_LONG_ADDENDS = 8
 MAX_LONG_CANDIDATES = 16
+LONG_PROBE = 8  # the events a set of 5-8 parts is first tried on; every event decides after
 BALANCE_PARTS = 3  # a balance (one part taken away) of three parts; a plain sum of up to MAX_ADDENDS
 MAX_PREMISE_VALUES = 10  # a premise column keeps to this many values (a category, a small scale)
 MAX_RATE_DIGITS = 3  # a rate or a constant set by policy is written with few digits (19%, 7%, 0.075, 1.5)
@@ -678,7 +679,8 @@ def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]
 def _long_sums(
     total: Column, numeric: Sequence[Column], settings: InferenceSettings
 ) -> list[tuple[Column, ...]]:
-    """Sets of 5..MAX_LONG_ADDENDS parts whose sum is `total` on the first events where all are set.
+    """Sets of 5..MAX_LONG_ADDENDS parts whose sum is `total` on the first LONG_PROBE events where
+    those parts and the total are set.
 
     Only parts of the total's type that are never below zero, never above the total and not always
     zero can add up to it without a part taken away; a bill's lines are such parts. With more than
@@ -694,16 +696,36 @@ def _long_sums(
             parts.append(c)
     if len(parts) < 5 or len(parts) > MAX_LONG_CANDIDATES:
         return []
-    cols = (*parts, total)
-    probe = [r for r in zip(*(c.values for c in cols), strict=True) if None not in r][:8]
-    if not probe:
-        return []
+    # each set of parts is probed on the first events where those parts and the total are set, so a
+    # column set only on some bills (a card fee shown on card payments) does not keep other lines out
+    rows = [
+        (sum(1 << i for i, v in enumerate(r[:-1]) if v is not None), r)
+        for r in zip(*(c.values for c in (*parts, total)), strict=True)
+        if r[-1] is not None
+    ]
     found = []
     for size in range(5, min(MAX_LONG_ADDENDS, len(parts)) + 1):
         for chosen in itertools.combinations(range(len(parts)), size):
-            if all(abs(sum(r[i] for i in chosen) - r[-1]) <= tol for r in probe):
+            if _probe_adds_up(chosen, rows, tol):
                 found.append(tuple(parts[i] for i in chosen))
     return found
+
+
+def _probe_adds_up(chosen: tuple[int, ...], rows: list[tuple[int, tuple[Any, ...]]], tol: float) -> bool:
+    """Whether the chosen parts add up to the total (a row's last value) on the first LONG_PROBE rows
+    that set them all (a row's mask has bit i for each part i it sets); parts never set together do
+    not: nothing says they add up."""
+    need = sum(1 << i for i in chosen)
+    seen = 0
+    for mask, r in rows:
+        if mask & need != need:
+            continue
+        if abs(sum(r[i] for i in chosen) - r[-1]) > tol:
+            return False
+        seen += 1
+        if seen == LONG_PROBE:
+            break
+    return seen > 0
 
 
 class _Span:

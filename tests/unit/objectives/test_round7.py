@@ -297,12 +297,56 @@ def test_a_sum_that_holds_on_the_first_events_only_is_no_sum() -> None:
     assert [c for c in relations.sums(cols, S) if c.kind == "sum"] == []  # every event decides
 
 
-def test_lines_never_set_together_are_not_probed() -> None:
-    # each line is missing on every sixth bill, in turn (six columns): no bill has all candidate lines set
+def test_lines_each_missing_on_some_bills_are_probed_where_they_are_set() -> None:
+    # each column is missing on every sixth bill, in turn (six columns): no bill sets them all, but
+    # the five lines are all set on one bill in six, and there they add up to the total
     bills = water_bills(seed=16)
     cols = []
     for j, name in enumerate((*LINES, "consumption_m3")):
         vals: list[Any] = [None if i % 6 == j else v for i, v in enumerate(bills[name])]
         cols.append(Column(FieldIR(name=name, type="double", optional=True), vals))
     total = double("total_amount", bills["total_amount"])
-    assert relations._long_sums(total, [*cols, total], S) == []
+    found = relations._long_sums(total, [*cols, total], S)
+    assert [sorted(c.name for c in parts) for parts in found] == [sorted(LINES)]
+
+
+def test_two_optional_columns_never_set_together_do_not_hide_the_bills_lines() -> None:
+    # a card surcharge shown on card payments and a transfer fee on transfers, both paid separately
+    # (not lines of the bill): the five lines still add up to the total
+    bills = water_bills()
+    n = len(bills["total_amount"])
+    cols = [double(k, v) for k, v in bills.items()]
+    cols += [
+        Column(
+            FieldIR(name="card_fee_info", type="double", optional=True),
+            [1.5 if i % 2 == 0 else None for i in range(n)],
+        ),
+        Column(
+            FieldIR(name="transfer_fee_info", type="double", optional=True),
+            [None if i % 2 == 0 else 0.5 for i in range(n)],
+        ),
+    ]
+    found = [set(c.fields) for c in relations.sums(cols, S) if c.kind == "sum"]
+    assert found == [{*LINES, "total_amount"}]
+
+
+def test_lines_never_set_together_are_no_sum() -> None:
+    # a payment fee on the bill: a card fee on card payments (even bills), a transfer fee on transfers
+    # (odd bills); the total is the five lines plus whichever fee is set. Each fee with the five lines
+    # is a sum; no set of parts holding both fees is, as no bill shows them together
+    bills = water_bills(seed=17)
+    n = len(bills["total_amount"])
+    card = [1.5 if i % 2 == 0 else None for i in range(n)]
+    transfer = [None if i % 2 == 0 else 0.5 for i in range(n)]
+    total = [
+        round(t + (c if c is not None else f or 0.0), 2)
+        for t, c, f in zip(bills["total_amount"], card, transfer, strict=True)
+    ]
+    cols = [double(k, v) for k, v in bills.items() if k != "total_amount"]
+    cols += [
+        Column(FieldIR(name="card_fee", type="double", optional=True), card),
+        Column(FieldIR(name="transfer_fee", type="double", optional=True), transfer),
+    ]
+    tot = double("total_amount", total)
+    found = [sorted(c.name for c in parts) for parts in relations._long_sums(tot, [*cols, tot], S)]
+    assert found == [sorted([*LINES, "card_fee"]), sorted([*LINES, "transfer_fee"])]
