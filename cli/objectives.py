@@ -106,7 +106,7 @@ def infer(
     ir = _spec(spec)
     settings = InferenceSettings(min_sample=min_sample)
     try:
-        pack: DomainPack | None = load_pack(domain, (packs,) if packs else ()) if domain else None
+        pack: DomainPack = load_pack(domain or "core", (packs,) if packs else ())  # a user's core overrides
         whole = load_sample(sample, ir.input, settings.min_sample)
         if holdout is not None:
             learn, held = whole, load_sample(holdout, ir.input)
