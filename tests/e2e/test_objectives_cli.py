@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from dana_workflows.cli.main import app
 from dana_workflows.workflow.ir import ValidateStepIR
 from dana_workflows.workflow.objectives_lock import lock_path, read_lock
 from dana_workflows.workflow.spec import load_spec
+from tests.fixtures.claims_sample import good_claims
 
 pytestmark = pytest.mark.e2e
 CLAIMS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims"
@@ -20,24 +20,7 @@ CLAIMS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims"
 
 def _good_claims(n: int) -> list[str]:
     """Claims that pass the example's own rules (the known-good sample)."""
-    out = []
-    for line in (CLAIMS / "events.jsonl").read_text().splitlines():
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if (
-            isinstance(ev.get("amount"), float)
-            and ev["amount"] > 0
-            and ev.get("policy_id")
-            and str(ev.get("currency", "")).strip().upper() in ("USD", "EUR", "GBP")
-            and "claim_id" in ev
-            and isinstance(ev.get("policy_limit"), float)
-        ):
-            out.append(line)
-        if len(out) == n:
-            break
-    return out
+    return good_claims(n)
 
 
 @pytest.fixture

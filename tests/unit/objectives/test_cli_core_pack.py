@@ -6,7 +6,6 @@ name, objectives/domain_packs.available), and without the user's packs nothing c
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from dana_workflows.cli.objectives import app
 from dana_workflows.workflow.objectives_lock import lock_path, read_lock
+from tests.fixtures.claims_sample import good_claims
 
 pytestmark = pytest.mark.unit
 CLAIMS = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims"
@@ -26,18 +26,7 @@ CORE = (
 
 def _claims(tmp_path: Path) -> Path:
     shutil.copy(CLAIMS / "claims.yaml", tmp_path / "claims.yaml")
-    good = []
-    for line in (CLAIMS / "events.jsonl").read_text().splitlines():
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if (
-            isinstance(ev.get("amount"), float)
-            and ev["amount"] > 0
-            and isinstance(ev.get("policy_limit"), float)
-        ):
-            good.append(line)
+    good = good_claims(300)
     (tmp_path / "sample.jsonl").write_text("\n".join(good[:300]) + "\n")
     return tmp_path / "claims.yaml"
 

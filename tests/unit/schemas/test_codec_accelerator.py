@@ -189,6 +189,19 @@ PATHS = [
 ]  # fmt: skip
 
 
+def _good_with(parent: str | None, key: str, value: object) -> dict[str, Any]:
+    """A good record with one field (top-level or in ``parent``) set to ``value``, or left out ("missing")."""
+    rec = _good()
+    target = rec
+    if parent is not None:
+        target = rec[parent] = dict(rec[parent])
+    if value == "missing":
+        target.pop(key, None)
+    else:
+        target[key] = value
+    return rec
+
+
 @needs_c
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: ".".join(x for x in p if x))
 def test_same_bytes_or_same_error_for_odd_values(path: tuple[str | None, str]) -> None:
@@ -196,14 +209,7 @@ def test_same_bytes_or_same_error_for_odd_values(path: tuple[str | None, str]) -
     assert (py.implementation, c.implementation) == ("python", "c")
     parent, key = path
     for value in [*POOL, "missing"]:
-        rec = _good()
-        target = rec
-        if parent is not None:
-            target = rec[parent] = dict(rec[parent])
-        if value == "missing":
-            target.pop(key, None)
-        else:
-            target[key] = value
+        rec = _good_with(parent, key, value)
         expected = outcome(lambda r=rec: py.encode(r))
         assert outcome(lambda r=rec: c.encode(r)) == expected, (path, value)
 
@@ -359,14 +365,7 @@ def test_copy_is_the_decoded_encoding_or_none_for_odd_values(path: tuple[str | N
     py, c = _codecs()
     parent, key = path
     for value in [*POOL, "missing"]:
-        rec = _good()
-        target = rec
-        if parent is not None:
-            target = rec[parent] = dict(rec[parent])
-        if value == "missing":
-            target.pop(key, None)
-        else:
-            target[key] = value
+        rec = _good_with(parent, key, value)
         _check_copy(py, c, rec)
 
 
