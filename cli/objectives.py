@@ -12,7 +12,7 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import fail
 from dana_workflows.objectives.boundaries import boundaries
-from dana_workflows.objectives.domain_packs import DomainPack, PackError, load_pack
+from dana_workflows.objectives.domain_packs import DomainPack, PackError, pack_for
 from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.review import (
@@ -106,7 +106,7 @@ def infer(
     ir = _spec(spec)
     settings = InferenceSettings(min_sample=min_sample)
     try:
-        pack: DomainPack = load_pack(domain or "core", (packs,) if packs else ())  # a user's core overrides
+        pack: DomainPack = pack_for(domain, (packs,) if packs else ())  # a user's core overrides
         whole = load_sample(sample, ir.input, settings.min_sample)
         if holdout is not None:
             learn, held = whole, load_sample(holdout, ir.input)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,22 @@ def load_pack(name: str, extra_dirs: tuple[Path, ...] = ()) -> DomainPack:
         priors.extend(_resolve(pack, files[current]))
         current = _parent_of(pack)
     return DomainPack(name, chain, priors)
+
+
+def pack_for(domain: str | None, extra_dirs: tuple[Path, ...] = ()) -> DomainPack:
+    """The pack inference applies: `domain`, or without one the core pack (a user's core.yaml in
+    `extra_dirs` overrides the built-in one). The one home of "no domain means core", for the CLI and
+    for library callers passing no pack; the built-in core is read once per process (its files ship
+    with the package), a user's directory on every call (the user may edit it between runs)."""
+    name = domain or ROOT_PACK
+    if not extra_dirs:
+        return _builtin(name)
+    return load_pack(name, extra_dirs)
+
+
+@functools.lru_cache(maxsize=16)
+def _builtin(name: str) -> DomainPack:
+    return load_pack(name)
 
 
 def _parent_of(pack: PackFile) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.objectives.cel_check import check_rule
-from dana_workflows.objectives.domain_packs import DomainPack, load_pack
+from dana_workflows.objectives.domain_packs import DomainPack, pack_for
 from dana_workflows.objectives.duplicates import duplicates
 from dana_workflows.objectives.priors import apply_priors
 from dana_workflows.objectives.profilers import (
@@ -127,7 +127,7 @@ def infer_boundary(
     result = BoundaryResult(boundary.target, holdout_size=len(boundary.holdout))
     if pack is None:
         # without a domain, the priors every domain shares (a latitude within +-90, an ISO currency)
-        pack = load_pack("core")
+        pack = pack_for(None)
     cols = columns_of(boundary.fields, boundary.sample.events)
     by_name = {c.name: c for c in cols}
     for col in cols:
