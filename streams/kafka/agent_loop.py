@@ -151,3 +151,32 @@ class AgentRegistry:
             if track_offsets:
                 for m in taken:
                     stats.last_offsets[m.partition] = m.offset
+
+    async def consume_intake(
+        self,
+        intake: Any,
+        stats: AgentStats,
+        lock: asyncio.Lock,
+        handle: Handler,
+        *,
+        drop: Callable[[Any], bool],
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        """Take batches of the records the fetch loop queued in ``intake`` (intake.py: the step agents'
+        records, not through faust's per-record delivery) and run ``handle`` on them under ``lock``. A
+        batch taken before the intake was closed (a revocation) is not handled: it is fetched again."""
+        loop = asyncio.get_running_loop()
+        while True:
+            taken, generation = await intake.take(stats.topic, max_batch)
+            stats.events += len(taken)
+            stats.last_event_at = loop.time()
+            batch = [m for m in taken if not drop(m)]
+            if not batch:
+                continue
+            async with lock:
+                if intake.generation != generation:
+                    log.info("%d records taken before a rebalance: left to be fetched again", len(batch))
+                    continue
+                await self.guarded(handle(batch))
+            for m in batch:
+                stats.last_offsets[m.partition] = m.offset

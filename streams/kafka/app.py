@@ -25,6 +25,8 @@ from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.extras import KafkaExtras
+from dana_workflows.streams.kafka.fetch_divert import use_intake
+from dana_workflows.streams.kafka.intake import Intake
 from dana_workflows.streams.kafka.lean_wait import install as install_lean_wait
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
 from dana_workflows.streams.kafka.resume_agent import ResumeAgent
@@ -63,6 +65,10 @@ class KafkaRuntime:
         self.topology = topology
         self.options = options
         self.app = self._make_app()
+        # the step agents' records below faust's per-record delivery (intake.py, fetch_divert.py)
+        self.intake = Intake() if options.intake else None
+        if self.intake is not None:
+            use_intake(self.app, self.intake, lambda keys: self.broker_view.starts(keys))
         self.state = WorkerState()
         agents = AgentRegistry(self.state, crash=self.app.crash)
         self.broker_view = BrokerView(
@@ -79,7 +85,15 @@ class KafkaRuntime:
             audit_topic=topology.audit_topic,
         )
         self.context = AgentContext(
-            self.app, options, pipeline, topology, codec, self.committer, agents, self.state
+            self.app,
+            options,
+            pipeline,
+            topology,
+            codec,
+            self.committer,
+            agents,
+            self.state,
+            intake=self.intake,
         )
         # LLM client + cache table, drift tap + agent, metrics (extras.py)
         self.extras = KafkaExtras(self.context)

@@ -9,6 +9,7 @@ lists declared by their owner, registered at construction, never callbacks patch
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.streams.kafka.agent_loop import AgentRegistry, AgentStats, Handler, WorkerState
 from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.faults import DroppedRecords
+from dana_workflows.streams.kafka.intake import Intake
 from dana_workflows.streams.kafka.options import KafkaOptions
 from dana_workflows.streams.kafka.wire import WireCodec, source_headers
 from dana_workflows.streams.topology import Topology
@@ -58,6 +60,7 @@ class AgentContext:
     state: WorkerState
     faults: DroppedRecords = field(default_factory=DroppedRecords)  # test-only: DWF_FAULT_DROP_RECORDS
     on_poison: list[Callable[[Any], None]] = field(default_factory=list)  # e.g. a metric per poison record
+    intake: Intake | None = None  # the step agents' records below faust's delivery (intake.py), if on
 
     @property
     def exactly_once(self) -> bool:
@@ -87,22 +90,49 @@ class AgentContext:
         )
 
     def add_agent(
-        self, channel: Any, name: str, stats: AgentStats, handle: Handler, *, track_offsets: bool = True
+        self,
+        channel: Any,
+        name: str,
+        stats: AgentStats,
+        handle: Handler,
+        *,
+        track_offsets: bool = True,
+        batched: bool = False,
     ) -> None:
         """A faust agent on ``channel`` that hands batches of records to ``handle`` (agent_loop.py); the
-        committer hands a record faust dropped to the same ``handle``, under the same lock."""
+        committer hands a record faust dropped to the same ``handle``, under the same lock. ``batched``
+        (the step agents, when the worker has an intake): its records come from the intake (intake.py),
+        a fetched list at a time; the agent still iterates faust's stream, which subscribes the topic and
+        gets nothing."""
         lock = self.agents.add(stats.topic, handle)
+        intake = self.intake if batched else None
+        if intake is not None:
+            intake.add_topic(stats.topic)
 
         async def agent(stream: Any) -> None:
-            await self.agents.consume(
-                stream,
-                stats,
-                lock,
-                handle,
-                drop=self.faults.drop,
-                track_offsets=track_offsets,
-                max_batch=self.options.max_batch,
-            )
+            loops = [
+                self.agents.consume(
+                    stream,
+                    stats,
+                    lock,
+                    handle,
+                    drop=self.faults.drop,
+                    track_offsets=track_offsets,
+                    max_batch=self.options.max_batch,
+                )
+            ]
+            if intake is not None:
+                loops.append(
+                    self.agents.consume_intake(
+                        intake, stats, lock, handle, drop=self.faults.drop, max_batch=self.options.max_batch
+                    )
+                )
+            tasks = [asyncio.ensure_future(loop) for loop in loops]
+            try:
+                await asyncio.gather(*tasks)  # an error in either ends the agent, as faust's own would
+            finally:
+                for task in tasks:
+                    task.cancel()
 
         agent.__name__ = name.replace(".", "_").replace("-", "_")
         self.app.agent(channel, name=f"{self.app.conf.id}.{name}")(agent)

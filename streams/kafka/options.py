@@ -6,6 +6,7 @@ worker, so the worker's parts read their options without importing the worker.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class KafkaOptions:
     # fused, an llm step still gets its own topic and agent: the chain stops before it (separate scaling)
     llm_hops: bool = False
     max_batch: int = 500  # records an agent takes at once when they wait in its channel (agent_loop.py)
+    # the step agents take fetched records in batches below faust's per-record delivery (intake.py);
+    # DWF_KAFKA_INTAKE=0 keeps faust's delivery (the path before session 12, for A/Bs and as a fallback)
+    intake: bool = field(default_factory=lambda: os.environ.get("DWF_KAFKA_INTAKE", "1") != "0")
 
     def __post_init__(self) -> None:
         if self.guarantee not in (AT_LEAST_ONCE, EXACTLY_ONCE):

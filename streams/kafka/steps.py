@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+import weakref
+from typing import Any, cast
+
+from faust.streams import _current_event
 
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.processors.base import StepContext
@@ -47,6 +50,9 @@ class StepAgents:
         self.boundaries = Boundaries(self.serde, ctx.topology.topics)
         pipeline = ctx.pipeline
         self.hops = hop_boundaries(pipeline, ctx.options.fuse, ctx.options.llm_hops)
+        # a step writes a faust table (the LLM reply cache) only with llm steps: then each record runs
+        # as faust's current event (see RecordEvent)
+        self.tables = extras.llm is not None
         self.nodes = [node for node in pipeline.nodes.values() if node.input in self.hops]
         for node in self.nodes:
             self._add(node)
@@ -59,7 +65,7 @@ class StepAgents:
         async def handle(batch: Batch) -> None:
             await self.handle(node, step_ctx, now_us, batch)
 
-        self.ctx.add_agent(self.ctx.raw_topic(topic), f"step_{node.path}", stats, handle)
+        self.ctx.add_agent(self.ctx.raw_topic(topic), f"step_{node.path}", stats, handle, batched=True)
 
     def _step_context(self) -> tuple[StepContext, list[int]]:
         now_us = [0]
@@ -80,11 +86,16 @@ class StepAgents:
                 except PoisonMessageError as exc:
                     handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
                 else:
+                    event = RecordEvent(msg) if self.tables else None
+                    if event is not None:
+                        _current_event.set(weakref.ref(cast(Any, event)))  # read as .message only
                     rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
                     key = env.run_id.encode()
                     handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
                 parts.setdefault((msg.topic, msg.partition), []).append(handled)
         finally:
+            if self.tables:
+                _current_event.set(None)
             self.extras.on_batch()  # the step metrics of the records handled, counted once per batch
         await self.commit_handled(parts)
 
@@ -151,6 +162,19 @@ class StepAgents:
     def _decision(self, boundary: str, error: str, env: Envelope, msg: Any, sid: int) -> Send:
         headers = source_headers("decision", msg.topic, msg.partition, msg.offset, error, sid)
         return (self.ctx.topic(boundary), self.ctx.codec.encode_mixed(env), headers)
+
+
+class RecordEvent:
+    """faust's current event while a record runs its hop: a faust table written there (the LLM reply
+    cache) sends the change to the changelog partition of ``message``, the record's partition (faust's
+    ``_send_changelog`` reads ``event.message.partition``; with no current event it refuses the write).
+    faust's stream sets one for each record it delivers; records from the intake (intake.py) and records
+    handed back by the committer come without one."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
 
 
 def hop_boundaries(pipeline: Pipeline, fuse: bool, llm_hops: bool) -> frozenset[str]:
