@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dana_workflows.processors import audit_trail
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.processors.ingest import admit, check_field
@@ -45,7 +46,12 @@ def test_row_fields_are_the_columns() -> None:
         {"attempt": True, "duration_us": 3.5},  # not ints: still str() of each
     ],
 )
-def test_transition_matches_the_plain_row(kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize("digest", ["as loaded", "hashlib"])
+def test_transition_matches_the_plain_row(
+    kwargs: dict[str, Any], digest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if digest == "hashlib":  # the path of a CPU without the SHA extensions (or no C extension)
+        monkeypatch.setattr(audit_trail, "NATIVE_HEX", None)
     env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
     row = transition(env, "emitted", "step", 1764062000000000, **kwargs)
     rule_results = kwargs.get("rule_results")

@@ -1,0 +1,54 @@
+"""SHA-256 hex digests of bytes, for the audit rows' hash chain (~7 digests an event).
+
+`sha256_hex(data)` is `hashlib.sha256(data).hexdigest()`. Where the C extension (schemas/_avrofast.c) is built
+and the CPU has the x86 SHA extensions, it is the extension's `sha256_hex`: ~0.3 us for a ~200-byte row
+against ~0.7-0.9 us through hashlib, most of which is OpenSSL 3's per-call context set-up and the copy
+`hexdigest` makes of it, not the hashing (docs/performance.md, "Session 12: shared processing"). Everywhere
+else (no extension, another CPU or architecture, valgrind) it is hashlib's. The extension's function is
+checked against hashlib when this module loads, on the lengths around the block and padding boundaries, and
+is not used if any differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+HexDigest = Callable[[bytes], str]
+
+# lengths at which the padding changes shape (55/56: one or two final blocks; 63/64/65: a block's edge)
+_CHECK_LENGTHS = (0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 200, 1000)
+
+
+def hashlib_hex(data: bytes) -> str:
+    """The reference: hashlib's (OpenSSL's) SHA-256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def choose(candidate: HexDigest | None) -> HexDigest:
+    """`candidate` where it gives hashlib's digest on every checked length, else hashlib's own."""
+    if candidate is None:
+        return hashlib_hex
+    for n in _CHECK_LENGTHS:
+        data = bytes((i * 131 + n) % 256 for i in range(n))
+        try:
+            if candidate(data) != hashlib_hex(data):
+                return hashlib_hex
+        except Exception:  # a broken build must not stop the audit: hashlib is always right
+            return hashlib_hex
+    return candidate
+
+
+def _native() -> HexDigest | None:
+    try:
+        from dana_workflows.schemas import _avrofast
+    except ImportError:
+        return None
+    found: HexDigest | None = getattr(_avrofast, "sha256_hex", None)  # offered only with the SHA extensions
+    return found
+
+
+sha256_hex: HexDigest = choose(_native())
+# The extension's function when it is in use, else None: a hot caller (processors/audit_trail.py) can call
+# hashlib itself on the fallback path, one Python frame less than through hashlib_hex.
+NATIVE_HEX: HexDigest | None = None if sha256_hex is hashlib_hex else sha256_hex
