@@ -16,5 +16,8 @@ class Plan:
 def encode(plan: Plan, record: Any, prefix: bytes = ...) -> bytes: ...
 def decode(plan: Plan, data: bytes | bytearray | memoryview, offset: int = ...) -> tuple[Any, int]: ...
 
-# Offered only where the CPU has the x86 SHA extensions (schemas/sha256.py picks it or hashlib's)
+# Offered only where the CPU has the x86 SHA extensions (schemas/sha256.py picks it or hashlib's);
+# SHA_NI_BUILT is set by every x86 build with GCC or Clang, which can offer it
+SHA_NI_BUILT: int
+
 def sha256_hex(data: bytes) -> str: ...
