@@ -38,7 +38,8 @@ from dana_workflows.workflow.ir import FieldIR
 # One rule per field says what its values are; the most specific wins (a domain says more than a
 # pattern, a pattern more than "not empty", a domain of whole numbers more than their range).
 _VALUE_KINDS = ("domain", "pattern", "nonempty")
-# What a running number is not offered (objectives/profilers/counters.py): its shape, in any form.
+# What a running number is not offered (objectives/profilers/counters.py): a learned shape or a
+# "not empty"; its format is the counter's own (counters.counter_format).
 _COUNTER_FREE = frozenset({"pattern", "nonempty", "types"})
 
 
@@ -94,8 +95,9 @@ def profiled(cols: Sequence[Column], pack: DomainPack | None, settings: Inferenc
             + check_digits.profile(col, settings)
         )
         if counters.running_number(col, settings):
-            # a counter's shape is its padding, and its errors lie across events: an observation
+            # a counter's format is its prefix and padding; its other errors lie across events
             found = [c for c in found if c.kind not in _COUNTER_FREE]
+            found += [c for c in [counters.counter_format(col, settings)] if c is not None]
         elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
@@ -141,7 +143,8 @@ def infer_boundary(
                     boundary.target,
                     col.name,
                     "running number",
-                    "a counter's values (one prefix, digits in a narrow window): no format rule offered",
+                    "a counter's values (one prefix, digits in a narrow window): duplicates and gaps"
+                    " lie across events, which no per-event rule sees",
                 )
             )
     seen: set[str] = set()

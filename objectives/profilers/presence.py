@@ -135,10 +135,48 @@ def equivalences(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
     return out
 
 
+def _premise_of(cand: Candidate) -> str:
+    """`(result == "cancelled")` of `(result == "cancelled") == (inspector_id == null)`."""
+    return cand.rule.rsplit(" == (", 1)[0]
+
+
+def together_under_one_premise(eqs: list[Candidate]) -> list[Candidate]:
+    """The equivalences of several fields with one premise, as one rule: a cancelled inspection has no
+    date, no inspector and no time on site; the fields come and go together as one part of the record
+    (a seat's block, row and number; a release's time, days and bill), and a reviewer writes them as one
+    rule. The rule is the conjunction of the equivalences, so it says exactly what they said apart."""
+    groups: dict[str, list[Candidate]] = {}
+    for e in eqs:
+        # a premise equivalence is `y_present_iff_p` on (p, y); two fields set together keep their own
+        by_premise = e.id == f"{e.fields[1]}_present_iff_{e.fields[0]}"
+        groups.setdefault(_premise_of(e) if by_premise else e.id, []).append(e)
+    out: list[Candidate] = []
+    for group in groups.values():
+        if len(group) == 1:
+            out += group
+            continue
+        premise = group[0].fields[0]
+        ys = [e.fields[1] for e in group]
+        out.append(
+            Candidate(
+                id=f"{'_'.join(ys)}_present_iff_{premise}",
+                rule=" && ".join(e.rule for e in group),
+                profile="relation",
+                fields=(premise, *ys),
+                message=f"{', '.join(ys)} follow {premise} together: " + "; ".join(e.message for e in group),
+                basis="; ".join(e.basis for e in group),
+                strength=min(e.strength for e in group),
+                support=min(e.support for e in group),
+                kind="presence",
+            )
+        )
+    return out
+
+
 def profile(cols: Sequence[Column], found: list[Candidate], settings: InferenceSettings) -> list[Candidate]:
     """The relations found, with the presence equivalences in place of what they say: an implication
     between the two fields of an equivalence (either direction, any conclusion) restates it."""
     eqs = equivalences(cols, settings)
     pairs = [set(e.fields) for e in eqs]
     kept = [c for c in found if c.kind != "implies" or not any(set(c.fields) <= pair for pair in pairs)]
-    return kept + eqs
+    return kept + together_under_one_premise(eqs)

@@ -83,11 +83,14 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
         if orderable(a) not in ("", "date")
         and orderable(a) == orderable(b)
         and not units.same_kind(a.name, b.name)
+        and not units.other_units(a.name, b.name)
     )
     for a, b in itertools.permutations(cols, 2):
         kind = orderable(a)
         if not kind or kind != orderable(b):
             continue
+        if units.other_units(a.name, b.name):
+            continue  # milligrams against grams, minutes against litres: no order compares them as written
         pairs = _both(a, b)
         if len(pairs) < settings.min_values or not all(x <= y for x, y in pairs):
             continue
@@ -206,7 +209,11 @@ def _order_premises(cols: Sequence[Column], settings: InferenceSettings) -> list
     four.
     """
     numeric = [c for c in cols if c.numeric and len(c.present) >= settings.min_values]
-    pairs = [(a, b) for a, b in itertools.permutations(numeric, 2) if a.field.type == b.field.type]
+    pairs = [
+        (a, b)
+        for a, b in itertools.permutations(numeric, 2)
+        if a.field.type == b.field.type and not units.other_units(a.name, b.name)
+    ]
     out = []
     for a, b in pairs:  # both ways round: `a <= b` and `b <= a` differ where a == b
         values = [None if x is None or y is None else x <= y for x, y in zip(a.values, b.values, strict=True)]

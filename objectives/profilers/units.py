@@ -96,6 +96,38 @@ def quotient(name: str) -> bool:
     return bool(set(ws) & QUOTIENT_WORDS) or (len(ws) > 2 and ws[-1] in UNIT_WORDS and ws[-2] in UNIT_WORDS)
 
 
+# A name's last word that is a unit says in what the number is written; synonyms are one unit. Two
+# names ending in different units (`mpe_mg` and `nominal_g`, `distance_m` and `diameter_cm`, `cycle_min`
+# and `fuel_l`) hold numbers no order compares as they stand: a different scale of one kind, or two kinds.
+_SAME_UNIT = {
+    "sec": "s",
+    "secs": "s",
+    "seconds": "s",
+    "mins": "min",
+    "minutes": "min",
+    "hrs": "h",
+    "hours": "h",
+    "lbs": "lb",
+    "percent": "pct",
+    "percentage": "pct",
+}
+_SUFFIX_UNITS = (UNIT_WORDS | _SAME_UNIT.keys() | {"pct"}) - {"days", "nights", "weeks", "months"}
+
+
+def unit(name: str) -> str:
+    """The unit a name ends in (`net_weight_kg` -> kg, `hold_minutes` -> min), or "" when none."""
+    ws = words(name)
+    if len(ws) < 2 or ws[-1] not in _SUFFIX_UNITS or quotient(name):
+        return ""
+    return _SAME_UNIT.get(ws[-1], ws[-1])
+
+
+def other_units(a: str, b: str) -> bool:
+    """Both names end in a unit, and not the same one: their numbers are not compared as written."""
+    ua, ub = unit(a), unit(b)
+    return bool(ua and ub and ua != ub)
+
+
 def same_kind(a: str, b: str) -> bool:
     """Both names say the same kind of quantity, or end in the same word (`systolic_bp`, `diastolic_bp`);
     never for a quotient (a concentration or a speed), whose order must show itself beyond chance."""

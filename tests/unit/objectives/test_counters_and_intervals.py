@@ -56,12 +56,14 @@ def _dates(rng: random.Random) -> tuple[str, str, str]:
     return f"2025-03-{start:02d}", f"2025-03-{start + rng.randint(0, 8):02d}", booked
 
 
-def test_a_running_id_gets_an_observation_not_a_format() -> None:
+def test_a_running_id_gets_an_observation_and_its_counters_format() -> None:
     rng = random.Random(3)
     rows = [{"claim_id": f"C{i:06d}", "policy": f"P{rng.randint(0, 99999):05d}"} for i in range(400)]
     result = _infer(rows, {"claim_id": "string", "policy": "string"})
-    ruled = {p.fields[0] for p in result.proposals}
-    assert "claim_id" not in ruled and "policy" in ruled
+    [rule] = [p.rule for p in result.proposals if p.fields == ("claim_id",)]
+    # the counter's prefix as written, then its six padded digits (round 8: counters.counter_format)
+    assert rule == 'claim_id.matches("^C[0-9]{6}$")'
+    assert any(p.fields == ("policy",) for p in result.proposals)
     assert any(o.field == "claim_id" and o.kind == "running number" for o in result.observations)
 
 
