@@ -14,14 +14,16 @@ too: the writer's chdb work runs on the second core.
 `dana-wf run` did before the writer process), with the rows kept in memory (no store), and with the
 JSON-lines output files `dana-wf run` writes as well (files).
 
-    python bench/local_throughput.py --shared [--events N] [--repeat R]
+    python bench/local_throughput.py --shared [--events N] [--repeat R] [--settled]
 
 --shared measures only the processing both runtimes share (the executor, CEL, audit rows, the Avro
 boundaries, drift), with the rows kept in memory and a fixed clock: the CPU per event of each repeat
 (`time.process_time`) and a digest of every audit row, which two checkouts must print identically (same
-rows, same hashes). With --warmup W it first runs W other events outside any asyncio task and then the
-measured events in one `asyncio.run`, so callgrind can count the instructions of the measured events
-alone (docs/performance.md, "Session 10: shared processing"):
+rows, same hashes). --settled runs them with the collector settled as both runtimes settle it
+(streams/gc_tuning.py; the default keeps CPython's thresholds, as sessions 10 and 11 measured). With
+--warmup W it first runs W other events outside any asyncio task and then the measured events in one
+`asyncio.run`, so callgrind can count the instructions of the measured events alone (docs/performance.md,
+"Session 10: shared processing"):
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='task_step*' \
         "$(python -c 'import sys; print(sys.executable)')" bench/local_throughput.py --shared --events 500 \
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import resource
@@ -160,12 +163,15 @@ def framework(
     )
 
 
-def shared(pipeline: Pipeline, topo: Topology, lines: list[str], warmup: list[str]) -> tuple[float, str, int]:
+def shared(
+    pipeline: Pipeline, topo: Topology, lines: list[str], warmup: list[str], settled: bool = False
+) -> tuple[float, str, int]:
     """The shared processing alone: CPU seconds of the run, a digest of its rows, their count.
 
     A fixed clock and untimed steps (durations written as 0), so the rows, and their digest, depend on the
     code and the input only. The warm-up runs outside any asyncio task (the measured run is the only
-    `task_step` a callgrind toggle sees)."""
+    `task_step` a callgrind toggle sees). settled: the measured run with the collector settled as both
+    runtimes settle it (streams/gc_tuning.py), instead of CPython's default thresholds."""
     if warmup:
         warm = LocalRuntime(pipeline, topo, None, collect_rows([]), ctx=_fixed_context()).run(warmup)
         try:
@@ -177,9 +183,10 @@ def shared(pipeline: Pipeline, topo: Topology, lines: list[str], warmup: list[st
             raise RuntimeError("the warm-up run suspended; run without --warmup")
     kept: list[AuditRow] = []
     runtime = LocalRuntime(pipeline, topo, None, collect_rows(kept), ctx=_fixed_context())
-    cpu0 = time.process_time()
-    asyncio.run(runtime.run(lines))
-    cpu = time.process_time() - cpu0
+    with settled_collector() if settled else contextlib.nullcontext():
+        cpu0 = time.process_time()
+        asyncio.run(runtime.run(lines))
+        cpu = time.process_time() - cpu0
     digest = hashlib.sha256()
     for row in kept:
         digest.update(repr(row.as_tuple()).encode())
@@ -223,6 +230,12 @@ def main() -> None:
         help="only the processing both runtimes share: CPU per event and a digest of the audit rows",
     )
     ap.add_argument("--warmup", type=int, default=0, help="with --shared: events run first, outside asyncio")
+    ap.add_argument(
+        "--settled",
+        action="store_true",
+        help="with --shared: the collector settled as the runtimes settle it (streams/gc_tuning.py); "
+        "default: CPython's thresholds, as sessions 10 and 11 measured",
+    )
     args = ap.parse_args()
     every = EVENTS.read_text().splitlines()
     lines = every[: args.events]
@@ -232,11 +245,15 @@ def main() -> None:
         try:
             topo = Topology(pipeline, FileRegistry(work / "schemas"))
             warmup = every[len(every) - args.warmup :] if args.warmup else []
-            results = [shared(pipeline, topo, lines, warmup) for _ in range(args.repeat)]
+            results = [shared(pipeline, topo, lines, warmup, args.settled) for _ in range(args.repeat)]
         finally:
             shutil.rmtree(work, ignore_errors=True)
         per_event = sorted(cpu / len(lines) * 1e6 for cpu, _, _ in results)
-        print(f"events: {len(lines)}, repeats: {args.repeat}, rows kept in memory, fixed clock")
+        collector = "settled as the runtimes settle it" if args.settled else "CPython's defaults"
+        print(
+            f"events: {len(lines)}, repeats: {args.repeat}, rows kept in memory, fixed clock, "
+            f"collector: {collector}"
+        )
         print(
             f"shared processing, CPU per event: median {statistics.median(per_event):.1f} µs, "
             f"min {per_event[0]:.1f} (each: {' '.join(f'{x:.1f}' for x in per_event)})"
