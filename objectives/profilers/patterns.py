@@ -68,7 +68,20 @@ def learned_regex(values: list[str]) -> str | None:
     for i, cls in enumerate(seq):
         lengths = {s[i][1] for s in shapes}
         pieces.append(_piece(cls, min(lengths), max(lengths)))
+    head = _constant_head(values, seq)
+    if head:
+        pieces[0] = head
     return "^" + "".join(pieces) + "$"
+
+
+def _constant_head(values: list[str], seq: tuple[str, ...]) -> str:
+    """The leading letters when every value starts with the same ones (`WZ` of meter serials `WZ12345678`,
+    `DE` of German IBANs): a constant of the format, written as itself, not as any letters of that
+    length (a serial of another maker or an IBAN of another country has the shape but not the head)."""
+    if seq[0] not in ("A", "a"):
+        return ""
+    heads = {v[: runs(v)[0][1]] for v in values}
+    return heads.pop() if len(heads) == 1 else ""
 
 
 def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:

@@ -43,7 +43,7 @@ def test_domain_tolerates_rare_values_but_not_an_open_tail() -> None:
 def test_patterns_learn_ids_and_know_formats() -> None:
     ids = [f"AB{i:06d}" for i in range(100)]
     (cand,) = patterns.profile(col("policy", "string", ids), S)
-    assert cand.rule == 'policy.matches("^[A-Z]{2}[0-9]{6}$")'
+    assert cand.rule == 'policy.matches("^AB[0-9]{6}$")'  # every id starts AB: a constant head (round 8)
     dates = [f"2025-0{1 + i % 9}-1{i % 9}" for i in range(50)]
     (iso,) = patterns.profile(col("d", "string", dates), S)
     assert "(0[1-9]|1[0-2])" in iso.rule  # recognised as a date, not a learned shape

@@ -166,3 +166,24 @@ def test_fields_that_follow_one_premise_are_one_rule_and_a_lone_one_keeps_its_ow
     )
     assert not holds_event(rule, {**done, "inspector_id": None})
     assert not holds_event(rule, {**done, "minutes": None})
+
+
+# --- a learned format keeps the letters every value starts with (objectives/profilers/patterns.py) --------
+
+
+def test_a_shape_keeps_a_constant_head_of_letters() -> None:
+    import random
+
+    from dana_workflows.objectives.profilers import patterns
+
+    rng = random.Random(6)
+    serials = [f"WZ{rng.randint(0, 10**8 - 1):08d}" for _ in range(300)]
+    [cand] = patterns.profile(col("meter_serial", list(serials)), S)
+    assert cand.rule == 'meter_serial.matches("^WZ[0-9]{8}$")'
+    assert holds_event(cand.rule, {"meter_serial": "WZ00000001"})
+    assert not holds_event(cand.rule, {"meter_serial": "XY00000001"})  # the shape, another maker's head
+    # heads that differ, or share only their first letter, stay a class of letters
+    mixed = [f"{rng.choice(['AB', 'AC', 'BD'])}{rng.randint(0, 9999):04d}" for _ in range(300)]
+    assert patterns.learned_regex(mixed) == "^[A-Z]{2}[0-9]{4}$"
+    assert patterns.learned_regex(["de:1", "de:2"]) == "^de:[0-9]$"
+    assert patterns.learned_regex(["1A", "2A"]) == "^[0-9][A-Z]$"  # only a head of letters is kept
