@@ -62,6 +62,7 @@ class DivertingConsumer(faust_aiokafka.Consumer):
         set_flag = self.diag.set_flag
         unset_flag = self.diag.unset_flag
         acks_enabled_for = self.app.topics.acks_enabled_for
+        commit_every = self._commit_every
         to_message = self._to_message
         app = self.app
 
@@ -121,6 +122,9 @@ class DivertingConsumer(faust_aiokafka.Consumer):
                             gap = offset - (r_offset or 0)
                             if gap > 1 and r_offset and acks_enabled_for(message.topic):
                                 await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
                             await self.wait_first(callback(message), self.suspend_flow.wait())
                             set_read_offset(tp, offset)
                 else:
