@@ -268,6 +268,35 @@ async def test_the_agent_handles_current_batches_and_leaves_one_taken_before_a_c
     assert stats.last_offsets == {0: 2}
 
 
+async def test_a_batch_of_only_dropped_records_hands_nothing_over() -> None:
+    async def crash(exc: BaseException) -> None:
+        return None
+
+    registry = AgentRegistry(WorkerState(), crash)
+    handled: list[list[int]] = []
+
+    async def handle(batch: list[Any]) -> None:
+        handled.append([r.offset for r in batch])
+
+    intake = opened(K, start=0)
+    stats = AgentStats("in")
+    lock = registry.add("in", handle)
+    loop = asyncio.ensure_future(
+        registry.consume_intake(intake, stats, lock, handle, drop=lambda r: r.offset < 2, max_batch=10)
+    )
+    intake.offer(K, recs(K, 0, 1))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert handled == [] and stats.events == 2 and stats.last_offsets == {}
+    intake.offer(K, recs(K, 2))
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if handled:
+            break
+    loop.cancel()
+    assert handled == [[2]]
+
+
 # -- the consumer and its hooks ------------------------------------------------------------------------------
 def test_stop_flow_closes_the_intake_and_due_seeks_go_to_the_client() -> None:
     consumer: Any = object.__new__(DivertingConsumer)
