@@ -17,7 +17,7 @@ from typing import Any
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
-from dana_workflows.schemas.sha256 import NATIVE_HEX
+from dana_workflows.schemas.sha256 import JOINED_HEX, NATIVE_HEX
 from dana_workflows.sinks.audit_model import AuditRow
 
 _sha256 = hashlib.sha256
@@ -57,13 +57,24 @@ def transition(
     # row_digest from the values at hand, before the row exists (this runs ~7 times per event): the
     # f-string of sinks.audit_model.content_text written out here, which saves a 15-argument call per
     # row (tests/unit/processors/test_audit_fastpath.py holds the two to the same text)
-    content = (
-        f"{workflow}\x1f{version!s}\x1f{run_id}\x1f{seq!s}\x1f{event_id}\x1f{step}\x1f{kind}\x1f"
-        f"{decision}\x1f{reason}\x1f{rule_results_json}\x1f{attempt!s}\x1f{duration_us!s}\x1f"
-        f"{details_json}\x1f{ts_us!s}\x1f{prev_hash}".encode()
-    )
-    # SHA-256 of the C extension where the CPU has the SHA extensions (schemas/sha256.py), else hashlib's
-    digest = NATIVE_HEX(content) if NATIVE_HEX is not None else _sha256(content).hexdigest()
+    # With the C extension on a CPU with the SHA extensions (schemas/sha256.py), the columns are hashed as
+    # they are, without writing their joined text; it answers None for a value it leaves to the f-string
+    # below (a bool, a float, a lone surrogate), which is also the path without it.
+    digest = (
+        None
+        if JOINED_HEX is None
+        else JOINED_HEX(
+            workflow, version, run_id, seq, event_id, step, kind, decision, reason, rule_results_json,
+            attempt, duration_us, details_json, ts_us, prev_hash,
+        )
+    )  # fmt: skip
+    if digest is None:
+        content = (
+            f"{workflow}\x1f{version!s}\x1f{run_id}\x1f{seq!s}\x1f{event_id}\x1f{step}\x1f{kind}\x1f"
+            f"{decision}\x1f{reason}\x1f{rule_results_json}\x1f{attempt!s}\x1f{duration_us!s}\x1f"
+            f"{details_json}\x1f{ts_us!s}\x1f{prev_hash}".encode()
+        )
+        digest = NATIVE_HEX(content) if NATIVE_HEX is not None else _sha256(content).hexdigest()
     env.chain_seq = seq + 1
     env.chain_hash = digest
     # Every field set directly: calling the dataclass __init__ (type_call -> slot_tp_init -> a

@@ -1413,6 +1413,64 @@ static void sha256_blocks(uint32_t state[8], const unsigned char *data, size_t b
     _mm_storeu_si128((__m128i *)&state[4], s1);
 }
 
+/* A SHA-256 fed in pieces: whole blocks go straight to sha256_blocks, the rest waits in `buf`. */
+typedef struct {
+    uint32_t state[8];
+    unsigned char buf[64];
+    size_t used;      /* bytes waiting in buf, < 64 */
+    uint64_t length;  /* bytes fed so far */
+} Sha256;
+
+static void sha_start(Sha256 *s) {
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->state, h0, sizeof h0);
+    s->used = 0;
+    s->length = 0;
+}
+
+static void sha_feed(Sha256 *s, const unsigned char *p, size_t n) {
+    s->length += n;
+    if (s->used > 0) {
+        size_t take = 64 - s->used < n ? 64 - s->used : n;
+        memcpy(s->buf + s->used, p, take);
+        s->used += take;
+        p += take;
+        n -= take;
+        if (s->used < 64) return;
+        sha256_blocks(s->state, s->buf, 1);
+        s->used = 0;
+    }
+    if (n >= 64) {
+        sha256_blocks(s->state, p, n / 64);
+        p += n - n % 64;
+        n %= 64;
+    }
+    memcpy(s->buf, p, n);
+    s->used = n;
+}
+
+/* The padding (0x80, zeros, the bit length big-endian: one block, or two when over 55 bytes wait) and
+ * the digest as 64 lowercase hex digits, as hexdigest() writes them. */
+static PyObject *sha_hex(Sha256 *s) {
+    unsigned char last[128];
+    size_t tail = s->used, total = tail < 56 ? 64 : 128;
+    memcpy(last, s->buf, tail);
+    last[tail] = 0x80;
+    memset(last + tail + 1, 0, total - tail - 1);
+    uint64_t bits = s->length * 8;
+    for (int i = 0; i < 8; i++) last[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sha256_blocks(s->state, last, total / 64);
+    PyObject *out = PyUnicode_New(64, 127);
+    if (out == NULL) return NULL;
+    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(out);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        for (int k = 0; k < 8; k++) hex[8 * i + k] = (Py_UCS1)digits[(s->state[i] >> (28 - 4 * k)) & 0xF];
+    }
+    return out;
+}
+
 /* sha256_hex(data: bytes) -> str: hashlib.sha256(data).hexdigest(), for exact bytes. */
 static PyObject *mod_sha256_hex(PyObject *m, PyObject *data) {
     (void)m;
@@ -1420,36 +1478,67 @@ static PyObject *mod_sha256_hex(PyObject *m, PyObject *data) {
         PyErr_Format(PyExc_TypeError, "sha256_hex takes bytes, not %.100s", Py_TYPE(data)->tp_name);
         return NULL;
     }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(data);
-    size_t n = (size_t)PyBytes_GET_SIZE(data);
-    uint32_t state[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    sha256_blocks(state, p, n / 64);
-    /* the tail, 0x80, zeros and the bit length (big-endian): one block, or two when the tail is over 55 */
-    unsigned char last[128];
-    size_t tail = n % 64, total = tail < 56 ? 64 : 128;
-    memcpy(last, p + n - tail, tail);
-    last[tail] = 0x80;
-    memset(last + tail + 1, 0, total - tail - 1);
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++) last[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_blocks(state, last, total / 64);
-    PyObject *out = PyUnicode_New(64, 127);
-    if (out == NULL) return NULL;
-    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(out);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        for (int k = 0; k < 8; k++) hex[8 * i + k] = (Py_UCS1)digits[(state[i] >> (28 - 4 * k)) & 0xF];
-    }
-    return out;
+    Sha256 s;
+    sha_start(&s);
+    sha_feed(&s, (const unsigned char *)PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
+    return sha_hex(&s);
 }
-#endif
+
+/* joined_sha256_hex(*parts) -> str | None: sha256("\x1f".join(f"{p}" for p in parts).encode()).hexdigest()
+ * without the joined text, for parts that are exact str or exact int (an int's text is its decimal
+ * digits); None for any other part, or a str that is not valid UTF-8 (a lone surrogate): the caller then
+ * writes the text and hashes it, with its conversions and its errors. processors/audit_trail.py hashes
+ * an audit row's 15 columns this way (sinks.audit_model.content_text). */
+static PyObject *mod_joined_sha256_hex(PyObject *m, PyObject *const *parts, Py_ssize_t nparts) {
+    (void)m;
+    Sha256 s;
+    sha_start(&s);
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        PyObject *v = parts[i];
+        if (i > 0) sha_feed(&s, (const unsigned char *)"\x1f", 1);
+        if (PyUnicode_CheckExact(v)) {
+            if (PyUnicode_IS_ASCII(v)) {
+                sha_feed(&s, PyUnicode_1BYTE_DATA(v), (size_t)PyUnicode_GET_LENGTH(v));
+                continue;
+            }
+            Py_ssize_t n;
+            const char *utf8 = PyUnicode_AsUTF8AndSize(v, &n);
+            if (utf8 == NULL) {  /* not text .encode() takes: the caller's path raises its error */
+                PyErr_Clear();
+                Py_RETURN_NONE;
+            }
+            sha_feed(&s, (const unsigned char *)utf8, (size_t)n);
+        } else if (PyLong_CheckExact(v)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow != 0 || (x == -1 && PyErr_Occurred())) {
+                PyErr_Clear();
+                Py_RETURN_NONE;
+            }
+            char digits[24];
+            size_t at = sizeof digits;
+            unsigned long long mag = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+            do {
+                digits[--at] = (char)('0' + mag % 10);
+                mag /= 10;
+            } while (mag > 0);
+            if (x < 0) digits[--at] = '-';
+            sha_feed(&s, (const unsigned char *)digits + at, sizeof digits - at);
+        } else {
+            Py_RETURN_NONE;  /* a bool, a float, a subclass...: converted by the caller's f-string */
+        }
+    }
+    return sha_hex(&s);
+}
 
 static PyMethodDef sha_methods[] = {
     {"sha256_hex", (PyCFunction)mod_sha256_hex, METH_O,
      "sha256_hex(data: bytes) -> str: hashlib.sha256(data).hexdigest() (offered only with the SHA extensions)"},
+    {"joined_sha256_hex", (PyCFunction)(void (*)(void))mod_joined_sha256_hex, METH_FASTCALL,
+     "joined_sha256_hex(*parts) -> str | None: the hex SHA-256 of the parts' text joined by \\x1f, or None"},
     {NULL, NULL, 0, NULL},
 };
+#endif
 
 static PyMethodDef module_methods[] = {
     {"encode", (PyCFunction)(void (*)(void))mod_encode, METH_FASTCALL,

@@ -46,10 +46,12 @@ def test_row_fields_are_the_columns() -> None:
         {"attempt": True, "duration_us": 3.5},  # not ints: still str() of each
     ],
 )
-@pytest.mark.parametrize("digest", ["as loaded", "hashlib"])
+@pytest.mark.parametrize("digest", ["as loaded", "f-string", "hashlib"])
 def test_transition_matches_the_plain_row(
     kwargs: dict[str, Any], digest: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if digest != "as loaded":  # the text written and hashed, by the extension's SHA-256 or by hashlib
+        monkeypatch.setattr(audit_trail, "JOINED_HEX", None)
     if digest == "hashlib":  # the path of a CPU without the SHA extensions (or no C extension)
         monkeypatch.setattr(audit_trail, "NATIVE_HEX", None)
     env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
@@ -137,3 +139,18 @@ def test_each_workflow_gets_its_own_field_plan() -> None:
     assert admit(a, '{"x": "1"}', 0, 0).accepted
     assert not admit(b, '{"x": "1"}', 0, 0).accepted
     assert admit(a, '{"x": "1"}', 0, 0).accepted
+
+
+@pytest.mark.parametrize("digest", ["as loaded", "hashlib"])
+@pytest.mark.parametrize("field", ["reason", "decision"])
+def test_a_lone_surrogate_fails_the_row_on_every_path(
+    field: str, digest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not text any sink can store: the row is refused as str.encode refuses it, and the chain stays put
+    if digest == "hashlib":
+        monkeypatch.setattr(audit_trail, "JOINED_HEX", None)
+        monkeypatch.setattr(audit_trail, "NATIVE_HEX", None)
+    env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
+    with pytest.raises(UnicodeEncodeError, match="surrogates not allowed"):
+        transition(env, "emitted", "step", 1, **{field: "bad \ud800 text"})
+    assert (env.chain_seq, env.chain_hash) == (5, "ab" * 32)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,83 @@ def test_without_the_extension_hashlib_is_used(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delattr(package, "_avrofast", raising=False)  # else `from ... import` finds it there
     assert sha256._native() is None
     assert sha256.choose(sha256._native()) is sha256.hashlib_hex
+
+
+def _extension_joined():  # type: ignore[no-untyped-def]
+    from dana_workflows.schemas import _avrofast
+
+    found = getattr(_avrofast, "joined_sha256_hex", None)
+    if found is None:
+        pytest.skip("the C extension offers no joined_sha256_hex on this CPU")
+    return found
+
+
+def test_joined_equals_the_joined_text_hashed_by_hashlib() -> None:
+    joined = _extension_joined()
+    rng = random.Random(5)
+    alphabet = [*range(32, 127), 0, 9, 31, 0xE9, 0x20AC, 0xFFFD, 0x1F600, 0x10FFFF]
+    for _ in range(2000):
+        parts: list[Any] = []
+        for _ in range(rng.randint(0, 16)):
+            if rng.random() < 0.5:
+                parts.append("".join(chr(rng.choice(alphabet)) for _ in range(rng.randint(0, 140))))
+            else:
+                parts.append(
+                    rng.choice([0, 1, -1, 9, 10, -10, 2**63 - 1, -(2**63), rng.randint(-(10**18), 10**18)])
+                )
+        # the expected text: what transition's f-string writes for str and int columns, joined by \x1f
+        expected = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+        assert joined(*parts) == expected, parts
+
+
+class _Text(str):
+    def __format__(self, spec: str) -> str:
+        return "formatted"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [True, False, 1.5, None, 2**63, -(2**63) - 1, "\ud800", b"x", _Text("a")],
+)
+def test_joined_leaves_other_values_to_the_caller(odd: Any) -> None:
+    # a bool's text is True, a float's its repr, a str subclass may format itself, a lone surrogate is no
+    # UTF-8, an int past 64 bits is not read here: each is the f-string's to write (or refuse)
+    joined = _extension_joined()
+    assert joined("a", odd, 3) is None
+    assert joined("a", 3) is not None
+
+
+def test_choose_joined_keeps_a_candidate_only_when_it_agrees() -> None:
+    def correct(*parts: Any) -> str | None:
+        if any(type(p) not in (str, int) for p in parts):
+            return None
+        return sha256.joined_reference(*parts)
+
+    def no_separator(*parts: Any) -> str | None:
+        return (
+            None
+            if any(type(p) is bool for p in parts)
+            else sha256.hashlib_hex("".join(map(str, parts)).encode())
+        )
+
+    def takes_bools(*parts: Any) -> str | None:
+        return sha256.joined_reference(*parts)
+
+    def raises(*parts: Any) -> str | None:
+        raise TypeError("broken build")
+
+    assert sha256.choose_joined(correct) is correct
+    assert sha256.choose_joined(None) is None
+    assert sha256.choose_joined(no_separator) is None
+    assert sha256.choose_joined(takes_bools) is None
+    assert sha256.choose_joined(raises) is None
+
+
+def test_without_the_extension_there_is_no_joined_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import dana_workflows.schemas as package
+
+    monkeypatch.setitem(sys.modules, "dana_workflows.schemas._avrofast", None)
+    monkeypatch.delattr(package, "_avrofast", raising=False)
+    assert sha256._joined() is None
