@@ -3,7 +3,7 @@
 faust's ``Consumer._drain_messages`` turns every fetched record into a faust message and awaits its
 delivery to the conductor inside ``wait_first`` (docs/kafka-runtime.md, "Throughput"). Here the loop
 fetches the same way (``_wait_next_records``: active partitions, flow control, the same client call), then
-hands each partition's list of a diverted topic (the fused step agents' sources) to ``Intake.offer`` in one
+hands each partition's list of a diverted topic (the step agents' sources) to ``Intake.offer`` in one
 call, and delivers every other record (changelogs, drift values, audit, resume) faust's way, line for line
 as faust-streaming 0.15.3 does (read offsets, gaps, the generation check of ``getmany``, ``wait_first``).
 
@@ -33,9 +33,10 @@ ROOM_WAIT_S = 0.1  # how often a loop waiting for room looks whether it should s
 class DivertingConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.intake = Intake()  # diverts nothing until ``attach`` gives it the runtime's
+        self.intake = Intake()  # diverts nothing; ``DivertingTransport`` gives it the runtime's
 
     def stop_flow(self) -> None:
+        """faust's first step of a revocation (and of a stop): nothing queued is handled from here on."""
         super().stop_flow()
         self.intake.close()
 

@@ -1,9 +1,10 @@
-"""The fused step agents' records, taken from the fetch a batch at a time, in a queue this runtime owns.
+"""The step agents' records, taken from the fetch a batch at a time, in a queue this runtime owns.
 
 faust hands a fetched record to its agent one at a time (its fetcher, ``wait_first``, conductor, channel
 and stream: several futures and event-loop turns a record, a quarter of a worker's CPU, docs/performance.md
 session 11). For the step agents' source topics the worker's consumer (``fetch_divert.py``) puts a whole
-fetched list of a partition here instead, and the agent takes up to ``max_batch`` records at once.
+fetched list of a partition here instead, and the agent takes up to ``max_batch`` records at once (each
+topic's agent only its own topic's records: the per-step layout has one agent per step topic).
 
 The rules that keep every record handled once, learned from how faust lost records (docs/kafka-runtime.md,
 "Dropped records"; faust's ``flow_control.resume()`` after recovery emptied channel queues whose records the
