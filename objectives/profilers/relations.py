@@ -469,7 +469,18 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
     kept: dict[tuple[str, str], list[Found]] = {}
     for f in found:
         kept.setdefault((f[0].text, f[0].negated), []).append(f)
-    return [_implication(group) for group in kept.values()] + equivalences
+    groups = list(kept.values())
+    if not settings.value_implications:
+        # decided after the redundancy passes, so a value finding dropped here does not bring back
+        # a narrower one it had made redundant; an equivalence concludes a flag's side, a value
+        groups = [g for g in groups if any(_concludes_presence(c) for _, c, _, _ in g)]
+        equivalences = []
+    return [_implication(group) for group in groups] + equivalences
+
+
+def _concludes_presence(c: _Conclusion) -> bool:
+    """The conclusion is that a field is there (`permit_no != null`), not what its value is."""
+    return c.id == c.column.name and c.text == f"{c.column.name} != null"
 
 
 Found = tuple[_Premise, _Conclusion, int, float]  # premise, conclusion, events under it, chance

@@ -22,7 +22,8 @@ from dana_workflows.workflow.cel_expr import compile_expr
 from dana_workflows.workflow.ir import FieldIR
 
 pytestmark = pytest.mark.unit
-S = InferenceSettings()
+# these check the value implications too, which are off by default since round 9 (test_round9.py)
+S = InferenceSettings(value_implications=True)
 
 
 def col(name: str, values: Sequence[Any], optional: bool = False) -> Column:

@@ -24,7 +24,8 @@ from dana_workflows.objectives.settings import InferenceSettings
 from dana_workflows.workflow.ir import FieldIR
 
 pytestmark = pytest.mark.unit
-S = InferenceSettings()
+# these check the value implications too, which are off by default since round 9 (test_round9.py)
+S = InferenceSettings(value_implications=True)
 
 
 def num(name: str, values: Sequence[Any], type_: str = "int", optional: bool = False) -> Column:

@@ -16,7 +16,8 @@ from dana_workflows.workflow.ir import FieldIR
 from tests.unit.objectives.test_round7 import holds_event
 
 pytestmark = pytest.mark.unit
-S = InferenceSettings()
+# these check the value implications too, which are off by default since round 9 (test_round9.py)
+S = InferenceSettings(value_implications=True)
 
 
 def col(name: str, values: list[str | None], optional: bool = False) -> Column:
