@@ -163,6 +163,16 @@ def infer_boundary(
             cand = lists.pop(cand.fields[-1])
             seen.add(cand.rule)
             proposal = _offer(cand, by_name, boundary, settings, result)
+        if proposal is None and cand.kind == "presence" and cand.refine.get("parts"):
+            # a premise's fields grouped as one rule: one good event breaking one part drops that part
+            # only, as it did before the grouping; the group's refusal is said by the part it broke
+            result.refused = [r for r in result.refused if r.rule != cand.rule]
+            for part in cand.refine["parts"]:
+                seen.add(part.rule)
+                accepted = _offer(part, by_name, boundary, settings, result)
+                if accepted is not None:
+                    result.proposals.append(accepted)
+            continue
         if proposal is not None:
             result.proposals.append(proposal)
     _interval_dates_by_order(result, by_name)

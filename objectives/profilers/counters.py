@@ -64,7 +64,8 @@ def running_number(col: Column, settings: InferenceSettings) -> bool:
 
 def counter_format(col: Column, settings: InferenceSettings) -> Candidate | None:
     """A running number's format: its prefix as written, then its digits (exact width when all are padded
-    alike). None for a field that is not a running number, or whose prefix a regex would have to escape."""
+    alike; one width with no leading zero is a floor, the counter grows past it). None for a field that
+    is not a running number, or whose prefix a regex would have to escape."""
     if not running_number(col, settings):
         return None
     matched = [_NUMBERED.match(v) for v in col.present if isinstance(v, str)]
@@ -73,7 +74,11 @@ def counter_format(col: Column, settings: InferenceSettings) -> Candidate | None
     if not _PLAIN_PREFIX.match(prefix):
         return None
     widths = {len(d) for _, d in parts}
-    digits = f"[0-9]{{{widths.pop()}}}" if len(widths) == 1 else "[0-9]+"
+    # exact width only with proof of padding (a value whose digits start with 0): INV9700..INV9999 in
+    # one decade does not say the counter stops at INV9999, its next id is INV10000
+    padded = any(d.startswith("0") for _, d in parts)
+    width = widths.pop() if len(widths) == 1 else 0
+    digits = f"[0-9]{{{width}}}" if width and padded else f"[0-9]{{{width},}}" if width else "[0-9]+"
     regex = f"^{prefix}{digits}$"
     n = len(col.present)
     return Candidate(

@@ -168,6 +168,8 @@ def together_under_one_premise(eqs: list[Candidate]) -> list[Candidate]:
                 strength=min(e.strength for e in group),
                 support=min(e.support for e in group),
                 kind="presence",
+                # refused whole (a held-out good event breaks one part), the parts are offered one by one
+                refine={"parts": list(group)},
             )
         )
     return out
