@@ -225,6 +225,8 @@ GROUPS = (
     ("batch 9 (seen, fitted-to)", frozenset({9})),
     # batch 10 was blind until ee7bb31's figure (measured once by the lead); the eighth round read it
     ("batch 10 (seen, fitted-to)", frozenset({10})),
+    # batch 11 was the eighth round's blind set (run once by the lead, 952a4fb); the ninth round read it
+    ("batch 11 (seen, fitted-to)", frozenset({11})),
 )
 
 
