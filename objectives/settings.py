@@ -37,8 +37,8 @@ class InferenceSettings:
     # equivalences `(a <= b) == (!flag)`) are offered only when this is on. Off: an implication is
     # offered when it concludes some field's presence (a field required in a case). Values that go
     # together in a sample are mostly its categories' habits, tested over every pair of fields; the
-    # ninth round (docs/objectives.md) counted 27 of 151 such offers matching an expert's rule on
-    # batches 6-11, against 22 of 62 for the ones that conclude a presence.
+    # ninth round (docs/objectives.md) counted 29 of 160 such offers matching an expert's rule on
+    # batches 6-11, against 22 of 64 for the ones that conclude a presence.
     value_implications: bool = False
     # Refinement: the false-alarm budget of the offered set on held-out clean events.
     max_false_alarm_rate: float = 0.01
