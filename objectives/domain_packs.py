@@ -8,6 +8,7 @@ directory of their own, and theirs win over a built-in pack of the same name.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import fnmatch
 import functools
@@ -139,7 +140,9 @@ def pack_for(domain: str | None, extra_dirs: tuple[Path, ...] = ()) -> DomainPac
     with the package), a user's directory on every call (the user may edit it between runs)."""
     name = domain or ROOT_PACK
     if not extra_dirs:
-        return _builtin(name)
+        # each caller its own copy (0.5 ms against 80 ms to read the files): a caller that edits its
+        # pack's lists does not change the next caller's priors
+        return copy.deepcopy(_builtin(name))
     return load_pack(name, extra_dirs)
 
 

@@ -136,3 +136,26 @@ def test_set_together_pairs_sharing_a_field_stay_pairs() -> None:
         (("return_type", "reason_code"), "(return_type == null) == (reason_code == null)"),
         (("return_type", "return_note"), "(return_type == null) == (return_note == null)"),
     ]
+
+
+# --- 5, 6. pack_for reads the domain it is given; each caller gets its own pack (domain_packs.py) ------
+
+
+def test_pack_for_a_domain_is_that_domain_then_core() -> None:
+    from dana_workflows.objectives.domain_packs import pack_for
+
+    assert pack_for("finance").chain == ["finance", "core"]
+    assert pack_for("finance:lending").chain == ["finance:lending", "finance", "core"]
+    assert pack_for(None).chain == ["core"]
+
+
+def test_a_caller_editing_its_pack_does_not_change_the_next_callers() -> None:
+    from dana_workflows.objectives.domain_packs import pack_for
+
+    first = pack_for("finance")
+    n = len(first.priors)
+    assert n > 0
+    first.priors.clear()
+    first.chain.append("mine")
+    again = pack_for("finance")
+    assert len(again.priors) == n and again.chain == ["finance", "core"]
