@@ -1,42 +1,64 @@
-"""faust's fetch loop with the step agents' records diverted, a fetched list per partition, to the intake.
+"""The fetched records of the step agents' topics diverted, a fetched list per partition, to the intake.
 
-faust's ``Consumer._drain_messages`` turns every fetched record into a faust message and awaits its
-delivery to the conductor inside ``wait_first`` (docs/kafka-runtime.md, "Throughput"). Here the loop
-fetches the same way (``_wait_next_records``: active partitions, flow control, the same client call), then
-hands each partition's list of a diverted topic (the step agents' sources) to ``Intake.offer`` in one
-call, and delivers every other record (changelogs, drift values, audit, resume) faust's way, line for line
-as faust-streaming 0.15.3 does (read offsets, gaps, the generation check of ``getmany``, ``wait_first``).
+faust's fetch loop (``Consumer._drain_messages``) turns every fetched record into a faust message and awaits
+its delivery to the conductor inside ``wait_first`` (docs/kafka-runtime.md, "Throughput"). Its loop stays
+faust's own: this consumer overrides only the fetch it calls (``_wait_next_records``: active partitions, flow
+control, the client's ``getmany``). Each partition's list of a diverted topic (the fused step agents'
+sources) goes to ``Intake.offer`` in one call, and the fetch returns the rest (changelogs, drift values,
+audit, resume), which faust's loop then delivers its way (read offsets, gaps, the generation check, commit
+every N, ``wait_first``).
 
-Before each fetch the loop seeks the client for the partitions whose seek the intake says is due (after a
-reopen, or after records it had to drop), and it waits while the intake is full (faust's channel would
-block the loop the same way). ``stop_flow`` (faust's first step of a revocation, and of a stop) closes the
-intake; the end of recovery (``App.on_rebalance_end``) reopens it. See intake.py for why.
+Before each fetch the consumer seeks the client for the partitions whose seek the intake says is due (after
+a reopen, or after records it had to drop), and it waits while the intake is full (faust's channel would
+block its loop the same way). A fetch answered after faust stopped the flow is faust's to seek back; the
+diverted partitions among it are marked discarded (their seek is due). ``stop_flow`` (faust's first step of
+a revocation, and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``) reopens it.
+See intake.py for why.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, cast
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
 
-from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from mode import Service
 
 from dana_workflows.streams.kafka.frontier import Key
 from dana_workflows.streams.kafka.intake import Intake
 
-ROOM_WAIT_S = 0.1  # how often a loop waiting for room looks whether it should stop
+ROOM_WAIT_S = 0.1  # how often a fetch waiting for room looks whether the consumer stops
+
+RecordMap = Mapping[TP, list[Any]]
+
+
+def divert(intake: Intake, records: RecordMap, flow_active: bool) -> RecordMap:
+    """What faust's loop still gets of a fetch: with the flow active, every record of a topic the intake
+    diverts goes to the intake (a partition's list in one call) and the rest is returned; with the flow
+    stopped nothing is queued, the diverted partitions are marked discarded (seek due) and the fetch is
+    returned whole (faust's ``getmany`` seeks back to the committed offsets and delivers none of it)."""
+    diverts = intake.diverts
+    if not flow_active:
+        for tp in records:
+            if diverts(tp.topic):
+                intake.discarded((tp.topic, tp.partition))
+        return records
+    rest: dict[TP, list[Any]] = {}
+    for tp, recs in records.items():
+        if not diverts(tp.topic):
+            rest[tp] = recs
+        elif recs:
+            intake.offer((tp.topic, tp.partition), recs)
+    return rest
 
 
 class DivertingConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.intake = Intake()  # diverts nothing; ``DivertingTransport`` gives it the runtime's
+        self.intake = Intake()  # diverts nothing until ``attach`` gives it the runtime's
 
     def stop_flow(self) -> None:
-        """faust's first step of a revocation (and of a stop): nothing queued is handled from here on."""
         super().stop_flow()
         self.intake.close()
 
@@ -52,100 +74,15 @@ class DivertingConsumer(faust_aiokafka.Consumer):
                 continue
             intake.sought((topic, partition), offset)
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (the Kafka tests run it)
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         intake = self.intake
-        diverts = intake.diverts
-        callback = self.callback
-        consumer_should_stop = cast(Service, self)._stopped.is_set
-        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
-        get_read_offset = self._read_offset.__getitem__
-        set_read_offset = self._read_offset.__setitem__
-        set_flag = self.diag.set_flag
-        unset_flag = self.diag.unset_flag
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        commit_every = self._commit_every
-        to_message = self._to_message
-        app = self.app
-
-        yield_every = 100
-        num_since_yield = 0
-        sleep = asyncio.sleep
-
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                while intake.full() and not (consumer_should_stop() or fetcher_should_stop()):
-                    await intake.wait_room(ROOM_WAIT_S)
-                self._seek_due()
-                set_flag(CONSUMER_FETCHING)
-                records, active_partitions = await self._wait_next_records(1.0)
-                await self.sleep(0)
-                if records is None or self.should_stop or not records:
-                    unset_flag(CONSUMER_FETCHING)
-                    continue
-                generation_id = app.consumer_generation_id
-                if not self.flow_active:
-                    # faust's getmany: fetched while the flow stopped; seek back to committed offsets
-                    for tp in records:
-                        if diverts(tp.topic):
-                            intake.discarded((tp.topic, tp.partition))
-                    try:
-                        await self.perform_seek()
-                    except Exception as ex:
-                        self.log.warning(f"exception performing seek when flow not active {ex}")
-                    unset_flag(CONSUMER_FETCHING)
-                    continue
-                others = {}
-                for tp, recs in records.items():
-                    if diverts(tp.topic):
-                        if recs:
-                            intake.offer((tp.topic, tp.partition), recs)
-                    else:
-                        others[tp] = recs
-                if others:
-                    for tp, record in self.scheduler.iterate(others):
-                        if not self.flow_active or app.consumer_generation_id != generation_id:
-                            break
-                        if not (
-                            active_partitions is None
-                            or tp in active_partitions
-                            or tp in self._buffered_partitions
-                        ):
-                            continue
-                        app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                        message = to_message(tp, record)
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            await self.wait_first(callback(message), self.suspend_flow.wait())
-                            set_read_offset(tp, offset)
-                else:
-                    await sleep(0)  # a fetch of only diverted records: let the agents take them
-                unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
-            unset_flag(CONSUMER_FETCHING)
+        while intake.full() and not self.should_stop:
+            await intake.wait_room(ROOM_WAIT_S)
+        self._seek_due()
+        records, active_partitions = await super()._wait_next_records(timeout)
+        if not records:
+            return records, active_partitions
+        return divert(intake, records, self.flow_active), active_partitions
 
 
 class DivertingTransport(faust_aiokafka.Transport):

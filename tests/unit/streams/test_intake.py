@@ -11,10 +11,16 @@ from typing import Any
 
 import faust
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from dana_workflows.streams.kafka.agent_loop import AgentRegistry, AgentStats, WorkerState
-from dana_workflows.streams.kafka.fetch_divert import DivertingConsumer, DivertingTransport, use_intake
+from dana_workflows.streams.kafka.fetch_divert import (
+    DivertingConsumer,
+    DivertingTransport,
+    divert,
+    use_intake,
+)
 from dana_workflows.streams.kafka.frontier import Key
 from dana_workflows.streams.kafka.intake import Intake
 
@@ -377,3 +383,63 @@ def test_with_a_table_written_by_steps_each_record_runs_as_fausts_current_event(
     seen.clear()
     handle(runtime, msgs)
     assert seen == [(1, 3), (0, 4)]  # the changelog partition of each write is its own record's
+
+
+# -- the fetch: diverted below faust's loop, which stays faust's ---------------------------------------------
+def test_a_fetch_with_the_flow_active_queues_the_diverted_lists_and_returns_the_rest() -> None:
+    intake = opened(K, K1, start=0)
+    fetched = {TP("in", 0): recs(K, 0, 1), TP("in", 1): [], TP("audit", 0): recs(("audit", 0), 5)}
+    rest = divert(intake, fetched, flow_active=True)
+    assert list(rest) == [TP("audit", 0)] and [r.offset for r in rest[TP("audit", 0)]] == [5]
+    assert intake.queued() == 2 and intake.seeks_due() == {}
+
+
+def test_a_fetch_after_the_flow_stopped_queues_nothing_and_marks_the_diverted_partitions() -> None:
+    intake = opened(K, start=0)
+    fetched = {TP("in", 0): recs(K, 0, 1), TP("audit", 0): recs(("audit", 0), 5)}
+    rest = divert(intake, fetched, flow_active=False)
+    assert rest is fetched  # faust's getmany seeks back and delivers none of it
+    assert intake.queued() == 0
+    assert intake.seeks_due() == {K: 0}  # the client read past the position: a seek back is due
+
+
+async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch: pytest.MonkeyPatch) -> None:
+    intake = opened(K, start=0, room=2)
+    intake.offer(K, recs(K, 0, 1))  # full
+    intake.discarded(K1)  # K1 is not open: nothing due for it
+    events: list[str] = []
+
+    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
+        events.append("fetch")
+        return {TP("in", 0): recs(K, 2), TP("audit", 0): recs(("audit", 0), 9)}, {TP("in", 0)}
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    consumer: Any = object.__new__(DivertingConsumer)
+    consumer.intake = intake
+    consumer.flow_active = True
+    consumer._stopped = asyncio.Event()
+    consumer._crashed = asyncio.Event()
+    consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
+    consumer.log = SimpleNamespace(info=lambda *a: None)
+    fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not fetch.done() and events == []  # no fetch while the queue is full
+    await offsets_taken(intake)  # the agent takes: room again
+    rest, active = await asyncio.wait_for(fetch, 5)
+    assert events == ["fetch"] and active == {TP("in", 0)}
+    assert list(rest) == [TP("audit", 0)]
+    assert await offsets_taken(intake) == [(K, 2)]
+
+
+async def test_an_empty_fetch_is_returned_as_faust_gave_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
+        return None, None
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    consumer: Any = object.__new__(DivertingConsumer)
+    consumer.intake = opened(K)
+    consumer._stopped = asyncio.Event()
+    consumer._crashed = asyncio.Event()
+    consumer.flow_active = True
+    assert await consumer._wait_next_records(1.0) == (None, None)
