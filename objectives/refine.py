@@ -1,8 +1,10 @@
 """Refinement: a rule that rejects a known-good event is widened to admit it, or dropped, and says so.
 
-Ranges widen past the event's value by the tolerance, domains take the value in, anything else
-(a pattern, a relation, a prior, a model's rule) is dropped: a rule that is wrong about a good event
-is not trusted to be right about the next one. Each change names the event that made it.
+Ranges widen past the event's value by the tolerance, domains take the value in, a learned or counter's
+format widens to the shape of the sample and the event (another head its class of letters, another
+length `+`); anything else (a known format, a relation, a prior, a model's rule) is dropped: a rule
+that is wrong about a good event is not trusted to be right about the next one. Each change names the
+event that made it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dana_workflows.objectives.profilers import patterns
 from dana_workflows.objectives.profilers.categories import domain_rule
-from dana_workflows.objectives.profilers.column import Column, literal, nice_ceil, nice_floor
+from dana_workflows.objectives.profilers.column import Column, guarded, literal, nice_ceil, nice_floor
 from dana_workflows.objectives.profilers.ranges import range_rule
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
@@ -86,7 +89,28 @@ def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings
     if cand.kind == "domain" and "values" in cand.refine:
         values = sorted({*cand.refine["values"], value})
         return _replace(cand, domain_rule(col, values), {"values": values}, cand.message)
+    if cand.kind == "pattern" and cand.refine.get("how") in _LEARNED and isinstance(value, str):
+        return _widen_pattern(cand, col, value)
     return None
+
+
+_LEARNED = ("learned", "counter")  # a known format (an ISO date, an email) is what the value is: not widened
+
+
+def _widen_pattern(cand: Candidate, col: Column, value: str) -> Candidate | None:
+    """A learned or counter's format widened to the shape of the sample and the good events it refused:
+    another head becomes its class of letters (`WZ` -> `[A-Z]{2}`), another length of a run `+`
+    (`[0-9]{4}` -> `[0-9]+`); a good event of another shape drops the rule (learned_regex: None)."""
+    admitted = [*cand.refine.get("admitted", []), value]
+    regex = patterns.learned_regex([*(v for v in col.present if isinstance(v, str)), *admitted])
+    if regex is None:  # otherwise it covers every value given it, so it admits `value`
+        return None
+    return _replace(
+        cand,
+        guarded(col, f"{col.name}.matches({literal(regex, 'string')})"),
+        {**cand.refine, "regex": regex, "admitted": admitted},
+        f"{col.name} must match {regex}",
+    )
 
 
 def _replace(cand: Candidate, rule: str, refine: dict[str, Any], message: str) -> Candidate:

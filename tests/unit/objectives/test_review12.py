@@ -159,3 +159,52 @@ def test_a_caller_editing_its_pack_does_not_change_the_next_callers() -> None:
     first.chain.append("mine")
     again = pack_for("finance")
     assert len(again.priors) == n and again.chain == ["finance", "core"]
+
+
+# --- 7. a learned or counter's format widens before it is dropped (refine.py) ---------------------------
+
+
+def _refined(cand: object, column: Column, good: list[str]) -> tuple[str | None, list[str]]:
+    from dana_workflows.objectives.proposal import Candidate
+    from dana_workflows.objectives.refine import refine
+
+    assert isinstance(cand, Candidate)
+    events = [{column.name: v} for v in good]
+    out = refine(cand, column, events, lambda i: f"h line {i + 1}", S)
+    return (out.candidate.rule if out.candidate else None), out.notes
+
+
+def test_a_learned_format_widens_to_another_head_and_length() -> None:
+    rng = random.Random(6)
+    serial = Column(
+        FieldIR(name="meter_serial", type="string"),
+        [f"WZ{rng.randint(0, 10**8 - 1):08d}" for _ in range(300)],
+    )
+    [cand] = patterns.profile(serial, S)
+    assert cand.rule == 'meter_serial.matches("^WZ[0-9]{8}$")'
+    rule, notes = _refined(cand, serial, ["WZ00000001", "XY00000001"])
+    assert rule == 'meter_serial.matches("^[A-Z]{2}[0-9]{8}$")'  # another maker: the head's class
+    assert notes == ["widened to admit the known-good event h line 2 (meter_serial='XY00000001')"]
+    # two refusals in turn: each widening keeps the good events admitted before it
+    rule, notes = _refined(cand, serial, ["XY00000001", "WZ123"])
+    assert rule == 'meter_serial.matches("^[A-Z]{2}[0-9]+$")'
+    assert holds_event(rule, {"meter_serial": "XY00000001"}) and len(notes) == 2
+    # a good event of another shape: no format covers both, the rule is dropped
+    rule, notes = _refined(cand, serial, ["12-AB"])
+    assert rule is None and notes[-1].startswith("dropped")
+
+
+def test_a_counters_format_widens_to_a_longer_counter() -> None:
+    column = Column(FieldIR(name="invoice", type="string"), [f"INV{i:04d}" for i in range(300)])
+    cand = counters.counter_format(column, S)
+    assert cand is not None and cand.rule == 'invoice.matches("^INV[0-9]{4}$")'
+    rule, _ = _refined(cand, column, ["INV0301", "INV10000"])
+    assert rule == 'invoice.matches("^INV[0-9]+$")'
+    assert not holds_event(rule, {"invoice": "CRN0001"})  # the head stays: only the length widened
+
+
+def test_a_known_format_is_not_widened() -> None:
+    dates = Column(FieldIR(name="day", type="string"), [f"2026-01-{d:02d}" for d in range(1, 29)] * 10)
+    [cand] = patterns.profile(dates, S)
+    rule, notes = _refined(cand, dates, ["2026-13-01"])
+    assert rule is None and notes[-1].startswith("dropped")
