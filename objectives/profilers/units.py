@@ -115,7 +115,12 @@ _SUFFIX_UNITS = (UNIT_WORDS | _SAME_UNIT.keys() | {"pct"}) - {"days", "nights", 
 
 
 def unit(name: str) -> str:
-    """The unit a name ends in (`net_weight_kg` -> kg, `hold_minutes` -> min), or "" when none."""
+    """The unit a name ends in (`net_weight_kg` -> kg, `hold_minutes` -> min), or "" when none.
+
+    Read from the name alone, so a last word that is also another word is read as the unit: `dose_min`
+    (a minimum beside `dose_max`) as minutes, `revenue_m` (millions) as metres. The cost is one order
+    not offered (`dose_min` against `dose_mg`, other units) and `dose_min` in the duration family; a
+    `<stem>_max` sibling would tell, but the siblings are the caller's (relations.py), not this name's."""
     ws = words(name)
     if len(ws) < 2 or ws[-1] not in _SUFFIX_UNITS or quotient(name):
         return ""
