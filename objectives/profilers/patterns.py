@@ -94,7 +94,7 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     regex = learned_regex(present)
     if regex is None or len(set(present)) < 5:
         return []
-    exact = "+" not in regex
+    exact = "+" not in regex.replace("[+]", "")  # a run of any length, not a written plus sign
     strength = 1.0 if exact else 0.8
     shape = "the same shape" if exact else "the same runs of letters, digits and marks"
     return [_candidate(col, regex, f"all {len(present)} values have {shape}", strength, "learned")]

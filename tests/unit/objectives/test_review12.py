@@ -101,6 +101,8 @@ def test_a_constant_mark_head_stays_a_class_not_a_bare_quantifier() -> None:
     values = [f"+44{rng.randint(0, 9999):04d}" for _ in range(300)]
     assert patterns.learned_regex(values) == "^[+][0-9]{6}$"
     rule = _learned(values)
+    [cand] = patterns.profile(Column(FieldIR(name="phone", type="string"), list(values)), S)
+    assert cand.basis == "all 300 values have the same shape"  # `[+]` is a sign, not a run of any length
     assert all(holds_event(rule, {"phone": v}) for v in values[:20])
     assert not holds_event(rule, {"phone": "440001"})
 
