@@ -4,8 +4,8 @@
 content written as one f-string in place of a call of `sinks.audit_model.content_text` (-5.2k of 742k
 instructions an event on the claims example, docs/performance.md, "Session 10: shared processing");
 tests/unit/processors/test_audit_fastpath.py holds its rows and hashes to the plain definition. The digest
-is schemas.sha256's: the C extension's SHA-256 where the CPU has the SHA extensions, hashlib's elsewhere
-(~0.4-0.5 us less a row; "Session 12: shared processing").
+is schemas.sha256's: the C extension's SHA-256 (schemas/_sha256ni.c) where the CPU has the SHA extensions,
+hashlib's elsewhere (~0.4-0.5 us less a row; "Session 12: shared processing").
 """
 
 from __future__ import annotations

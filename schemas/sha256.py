@@ -1,20 +1,28 @@
 """SHA-256 hex digests of bytes, for the audit rows' hash chain (~7 digests an event).
 
-`sha256_hex(data)` is `hashlib.sha256(data).hexdigest()`. Where the C extension (schemas/_avrofast.c) is built
-and the CPU has the x86 SHA extensions, it is the extension's `sha256_hex`: ~0.3 us for a ~200-byte row
-against ~0.7-0.9 us through hashlib, most of which is OpenSSL 3's per-call context set-up and the copy
-`hexdigest` makes of it, not the hashing (docs/performance.md, "Session 12: shared processing"). Everywhere
-else (no extension, another CPU or architecture, valgrind) it is hashlib's. The extension's function is
-checked against hashlib when this module loads, on the lengths around the block and padding boundaries, and
-is not used if any differs.
+`sha256_hex(data)` is `hashlib.sha256(data).hexdigest()`. Where the optional C extension schemas/_sha256ni.c
+(module dana_workflows.schemas._sha256ni) is built and the CPU has the x86 SHA extensions, it is the
+extension's `sha256_hex`: ~0.3 us for a ~200-byte row against ~0.7-0.9 us through hashlib, most of which is
+OpenSSL 3's per-call context set-up and the copy `hexdigest` makes of it, not the hashing
+(docs/performance.md, "Session 12: shared processing"). Everywhere else (no extension, another CPU or
+architecture, valgrind) it is hashlib's. The extension's function is checked against hashlib when this module
+loads, on the lengths around the block and padding boundaries, and is not used if any differs; that refusal is
+logged once as a warning, since it means a broken build.
+
+DWF_AVRO_PURE does not turn this off: it selects the Avro codec's generated Python code (schemas/codec.py), a
+codec switch, not "no C at all" (hashlib is C too); this extension is a separate module with its own check.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 
 HexDigest = Callable[[bytes], str]
+
+log = logging.getLogger(__name__)
+_MODULE = "dana_workflows.schemas._sha256ni"
 
 # lengths at which the padding changes shape (55/56: one or two final blocks; 63/64/65: a block's edge)
 _CHECK_LENGTHS = (0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 200, 1000)
@@ -33,18 +41,35 @@ def choose(candidate: HexDigest | None) -> HexDigest:
         data = bytes((i * 131 + n) % 256 for i in range(n))
         try:
             if candidate(data) != hashlib_hex(data):
-                return hashlib_hex
-        except Exception:  # a broken build must not stop the audit: hashlib is always right
-            return hashlib_hex
+                return _refused("sha256_hex", f"a wrong digest of {n} bytes", _HEX_FALLBACK)
+        except Exception as exc:  # a broken build must not stop the audit: hashlib is always right
+            return _refused("sha256_hex", f"{type(exc).__name__}: {exc}", _HEX_FALLBACK)
     return candidate
+
+
+_HEX_FALLBACK = "the audit rows are hashed by hashlib.sha256 instead"
+_JOINED_FALLBACK = "the audit rows' joined text is written and hashed by sha256_hex instead"
+
+
+def _refused(name: str, why: str, fallback: str) -> HexDigest:
+    # A refusal means a broken build, not a missing one (that is silent: the extension is optional). It is
+    # logged once: choose() and choose_joined() each run once, when this module loads.
+    log.warning(
+        "%s.%s failed its check against hashlib (%s): %s; rebuild it with pip install -e .",
+        _MODULE,
+        name,
+        why,
+        fallback,
+    )
+    return hashlib_hex
 
 
 def _native() -> HexDigest | None:
     try:
-        from dana_workflows.schemas import _avrofast
-    except ImportError:
+        from dana_workflows.schemas import _sha256ni
+    except ImportError:  # not built (optional = true in pyproject.toml): hashlib, nothing to warn about
         return None
-    found: HexDigest | None = getattr(_avrofast, "sha256_hex", None)  # offered only with the SHA extensions
+    found: HexDigest | None = getattr(_sha256ni, "sha256_hex", None)  # offered only with the SHA extensions
     return found
 
 
@@ -76,21 +101,24 @@ def choose_joined(candidate: JoinedHex | None) -> JoinedHex | None:
         return None
     try:
         if candidate(True) is not None:
+            _refused("joined_sha256_hex", "a digest for a bool", _JOINED_FALLBACK)
             return None
         for parts in _JOINED_CHECKS:
             if candidate(*parts) != joined_reference(*parts):
+                _refused("joined_sha256_hex", f"a wrong digest of {len(parts)} parts", _JOINED_FALLBACK)
                 return None
-    except Exception:  # a broken build must not stop the audit
+    except Exception as exc:  # a broken build must not stop the audit
+        _refused("joined_sha256_hex", f"{type(exc).__name__}: {exc}", _JOINED_FALLBACK)
         return None
     return candidate
 
 
 def _joined() -> JoinedHex | None:
     try:
-        from dana_workflows.schemas import _avrofast
+        from dana_workflows.schemas import _sha256ni
     except ImportError:
         return None
-    found: JoinedHex | None = getattr(_avrofast, "joined_sha256_hex", None)
+    found: JoinedHex | None = getattr(_sha256ni, "joined_sha256_hex", None)
     return found
 
 

@@ -1,4 +1,5 @@
-"""schemas.sha256: the C extension's SHA-256 (x86 SHA extensions) where it is in use, hashlib's elsewhere.
+"""schemas.sha256: the C extension's SHA-256 (schemas/_sha256ni.c, x86 SHA extensions) where it is in use,
+hashlib's elsewhere.
 
 Expected digests come from FIPS 180-2's examples and from hashlib (OpenSSL), never from the function under
 test; the lengths cover every shape of the padding (one or two final blocks) and several full blocks.
@@ -7,17 +8,33 @@ test; the lengths cover every shape of the padding (one or two final blocks) and
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dana_workflows.schemas as package
 from dana_workflows.schemas import sha256
-from dana_workflows.schemas.codec import ACCELERATOR_BUILT
 
 pytestmark = pytest.mark.unit
+
+MODULE = "dana_workflows.schemas._sha256ni"
+NOT_BUILT = "the C extension schemas/_sha256ni.c is not built"
+
+
+def _extension():  # type: ignore[no-untyped-def]
+    # optional = true in pyproject.toml: a build without it skips the extension's own tests
+    return pytest.importorskip(MODULE, reason=NOT_BUILT)
+
+
+def _without_the_extension(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, MODULE, None)  # import raises ImportError
+    monkeypatch.delattr(package, "_sha256ni", raising=False)  # else `from ... import` finds it there
+
 
 # FIPS 180-2, appendix B: "abc", the 448-bit message, and the empty message
 KNOWN = [
@@ -52,20 +69,19 @@ def test_the_extension_is_used_exactly_where_the_cpu_has_the_sha_extensions() ->
     flags = _cpu_flags()
     if not flags:
         pytest.skip("no /proc/cpuinfo flags to compare with")
-    if ACCELERATOR_BUILT:
-        from dana_workflows.schemas import _avrofast
-
-        if not hasattr(_avrofast, "SHA_NI_BUILT"):
-            pytest.skip(f"{_avrofast.__file__} predates sha256_hex: rebuild it (pip install -e .)")
-    has = {"sha_ni", "ssse3", "sse4_1"} <= flags and ACCELERATOR_BUILT
+    try:
+        from dana_workflows.schemas import _sha256ni
+    except ImportError:
+        built = False
+    else:
+        built = getattr(_sha256ni, "SHA_NI_BUILT", 0) == 1  # 0 on a build for another architecture
+    has = {"sha_ni", "ssse3", "sse4_1"} <= flags and built
     assert (sha256.NATIVE_HEX is not None) == has
     assert (sha256.sha256_hex is not sha256.hashlib_hex) == has
 
 
 def _extension_hex():  # type: ignore[no-untyped-def]
-    from dana_workflows.schemas import _avrofast
-
-    found = getattr(_avrofast, "sha256_hex", None)
+    found = getattr(_extension(), "sha256_hex", None)
     if found is None:
         pytest.skip("the C extension offers no sha256_hex on this CPU")
     return found
@@ -117,20 +133,13 @@ def test_choose_keeps_a_candidate_only_when_it_agrees_with_hashlib() -> None:
 
 
 def test_without_the_extension_hashlib_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    import dana_workflows.schemas as package
-
-    monkeypatch.setitem(sys.modules, "dana_workflows.schemas._avrofast", None)  # import raises ImportError
-    monkeypatch.delattr(package, "_avrofast", raising=False)  # else `from ... import` finds it there
+    _without_the_extension(monkeypatch)
     assert sha256._native() is None
     assert sha256.choose(sha256._native()) is sha256.hashlib_hex
 
 
 def _extension_joined():  # type: ignore[no-untyped-def]
-    from dana_workflows.schemas import _avrofast
-
-    found = getattr(_avrofast, "joined_sha256_hex", None)
+    found = getattr(_extension(), "joined_sha256_hex", None)
     if found is None:
         pytest.skip("the C extension offers no joined_sha256_hex on this CPU")
     return found
@@ -198,10 +207,58 @@ def test_choose_joined_keeps_a_candidate_only_when_it_agrees() -> None:
 
 
 def test_without_the_extension_there_is_no_joined_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    import dana_workflows.schemas as package
-
-    monkeypatch.setitem(sys.modules, "dana_workflows.schemas._avrofast", None)
-    monkeypatch.delattr(package, "_avrofast", raising=False)
+    _without_the_extension(monkeypatch)
     assert sha256._joined() is None
+
+
+def test_the_extension_tests_skip_on_a_build_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the extension is optional: its tests must skip, saying why, not fail with ImportError
+    _without_the_extension(monkeypatch)
+    for helper in (_extension_hex, _extension_joined):
+        with pytest.raises(pytest.skip.Exception, match=r"schemas/_sha256ni\.c is not built"):
+            helper()
+
+
+def test_the_avro_codec_extension_does_no_hashing() -> None:
+    # one job a module: the SHA-256 lives in _sha256ni, the codec's extension only runs plans
+    avrofast = pytest.importorskip(
+        "dana_workflows.schemas._avrofast", reason="the codec extension is not built"
+    )
+    assert not any("sha" in name.lower() for name in dir(avrofast))
+
+
+def _sha_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.name == sha256.__name__ and r.levelno == logging.WARNING
+    ]
+
+
+def test_a_refused_extension_is_logged_once_naming_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    def wrong(data: bytes) -> str:
+        return "0" * 64
+
+    def raises(*parts: Any) -> str | None:
+        raise TypeError("broken build")
+
+    caplog.set_level(logging.WARNING, logger=sha256.__name__)
+    assert sha256.choose(wrong) is sha256.hashlib_hex
+    (message,) = _sha_warnings(caplog)
+    assert "_sha256ni.sha256_hex" in message and "wrong digest of 0 bytes" in message
+    assert "hashed by hashlib.sha256 instead" in message
+
+    caplog.clear()
+    assert sha256.choose_joined(raises) is None
+    (message,) = _sha_warnings(caplog)
+    assert "_sha256ni.joined_sha256_hex" in message and "TypeError: broken build" in message
+    assert "written and hashed by sha256_hex instead" in message
+
+
+def test_an_accepted_or_absent_extension_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=sha256.__name__)
+    assert sha256.choose(sha256.hashlib_hex) is sha256.hashlib_hex
+    assert sha256.choose(None) is sha256.hashlib_hex
+    assert sha256.choose_joined(None) is None
+    assert sha256.choose_joined(
+        lambda *p: None if any(type(x) is bool for x in p) else sha256.joined_reference(*p)
+    )
+    assert _sha_warnings(caplog) == []
