@@ -161,7 +161,8 @@ def copy_tree(workdir: Path, ref: str | None = "HEAD") -> None:
             target = link.resolve()
             link.unlink()
             shutil.copytree(target, link, symlinks=False)
-    for built in (ROOT / "schemas").glob("_avrofast*.so"):  # the C accelerator, built by pip install -e .
+    built_extensions = [*(ROOT / "schemas").glob("_avrofast*.so"), *(ROOT / "schemas").glob("_sha256ni*.so")]
+    for built in built_extensions:  # the C accelerators (codec, SHA-256), built by pip install -e .
         shutil.copy2(built, workdir / "dana_workflows" / "schemas" / built.name)
 
 
