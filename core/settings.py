@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     topic_replication: int = 1
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     topic_prefix: str = "dwf"
+    # the step agents take fetched records in batches below faust's per-record delivery
+    # (streams/kafka/intake.py); false keeps faust's delivery (the path before session 12: A/Bs, a fallback)
+    kafka_intake: bool = True
 
     # Audit
     audit_dsn: str = "chdb://.dwf/audit"

@@ -6,7 +6,6 @@ worker, so the worker's parts read their options without importing the worker.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,8 @@ class KafkaOptions:
     llm_hops: bool = False
     max_batch: int = 500  # records an agent takes at once when they wait in its channel (agent_loop.py)
     # the step agents take fetched records in batches below faust's per-record delivery (intake.py);
-    # DWF_KAFKA_INTAKE=0 keeps faust's delivery (the path before session 12, for A/Bs and as a fallback)
-    intake: bool = field(default_factory=lambda: os.environ.get("DWF_KAFKA_INTAKE", "1") != "0")
+    # Settings.kafka_intake (DWF_KAFKA_INTAKE=false) keeps faust's delivery
+    intake: bool = True
 
     def __post_init__(self) -> None:
         if self.guarantee not in (AT_LEAST_ONCE, EXACTLY_ONCE):
@@ -68,6 +67,7 @@ class KafkaOptions:
             "audit_interval_s": settings.audit_batch_interval_s,
             "audit_buffer_max": settings.audit_buffer_max,
             "metrics_port": settings.metrics_port,
+            "intake": settings.kafka_intake,
             "security": KafkaSecurity.from_settings(settings),
         }
         base.update({k: v for k, v in overrides.items() if v is not None})

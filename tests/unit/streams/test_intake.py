@@ -443,3 +443,13 @@ async def test_an_empty_fetch_is_returned_as_faust_gave_it(monkeypatch: pytest.M
     consumer._crashed = asyncio.Event()
     consumer.flow_active = True
     assert await consumer._wait_next_records(1.0) == (None, None)
+
+
+def test_the_intake_is_on_by_default_and_the_setting_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dana_workflows.core.settings import Settings
+    from dana_workflows.streams.kafka.options import KafkaOptions
+
+    monkeypatch.delenv("DWF_KAFKA_INTAKE", raising=False)
+    assert KafkaOptions.from_settings(Settings()).intake is True
+    monkeypatch.setenv("DWF_KAFKA_INTAKE", "false")
+    assert KafkaOptions.from_settings(Settings()).intake is False
