@@ -19,6 +19,7 @@ See intake.py for why.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
@@ -27,6 +28,8 @@ from faust.types import TP
 
 from dana_workflows.streams.kafka.frontier import Key
 from dana_workflows.streams.kafka.intake import Intake
+
+log = logging.getLogger(__name__)
 
 ROOM_WAIT_S = 0.1  # how often a fetch waiting for room looks whether the consumer stops
 
@@ -56,11 +59,17 @@ def divert(intake: Intake, records: RecordMap, flow_active: bool) -> RecordMap:
 class DivertingConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.intake = Intake()  # diverts nothing until ``attach`` gives it the runtime's
+        self.intake = Intake()  # diverts nothing until the transport gives it the runtime's (use_intake)
 
     def stop_flow(self) -> None:
         super().stop_flow()
         self.intake.close()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # faust calls stop_flow at a revocation only while the consumer still has an assignment; the intake
+        # closes at every revocation, before faust's own handling of it
+        self.intake.close()
+        await super().on_partitions_revoked(revoked)
 
     def _seek_due(self) -> None:
         """Seek the client where the intake's partitions must be read from next (aiokafka drops what it
@@ -107,8 +116,13 @@ def use_intake(app: Any, intake: Intake, starts: Callable[[list[Key]], Awaitable
 
     def rebalance_end() -> None:
         on_rebalance_end()
-        assigned = [(tp.topic, tp.partition) for tp in app.consumer.assignment()]
-        task = asyncio.ensure_future(intake.reopen(assigned, starts))
+        generation = intake.generation  # now: a close before the task runs must void this reopen
+        try:
+            assigned = [(tp.topic, tp.partition) for tp in app.consumer.assignment()]
+        except Exception as exc:  # the consumer is stopping: nothing to reopen
+            log.info("no reopen after recovery: %r", exc)
+            return
+        task = asyncio.ensure_future(intake.reopen(assigned, starts, generation))
         reopening.add(task)
         task.add_done_callback(reopening.discard)
 

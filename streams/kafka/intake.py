@@ -142,16 +142,20 @@ class Intake:
         if generation != self.generation:
             return False
         for key, start in starts.items():
-            if key[0] in self.topics:
+            # an open partition keeps its position and queue (a second reopen of one assignment)
+            if key[0] in self.topics and key not in self._parts:
                 self._parts[key] = _Partition(position=start)
         return True
 
     async def reopen(
-        self, assigned: Iterable[Key], starts: Callable[[list[Key]], Awaitable[dict[Key, int]]]
+        self,
+        assigned: Iterable[Key],
+        starts: Callable[[list[Key]], Awaitable[dict[Key, int]]],
+        generation: int,
     ) -> bool:
-        """After recovery: look up where each assigned partition of our topics starts, then ``open``.
-        Retried until it succeeds or the partitions are revoked again."""
-        generation = self.generation
+        """After recovery of an assignment of ``generation`` (read when recovery ended, not when this task
+        first runs: a close in between must win): look up where each assigned partition of our topics
+        starts, then ``open``. Retried until it succeeds or the partitions are revoked again."""
         keys = sorted(k for k in assigned if k[0] in self.topics)
         if not keys:
             return False
@@ -173,11 +177,18 @@ class Intake:
         """Up to ``max_batch`` queued records of ``topic`` (each partition's in offset order) and the
         generation they were taken in. Waits until there is one."""
         ready = self._ready[topic]
-        while not self._sizes[topic]:
-            ready.clear()
-            await ready.wait()
+        while True:
+            while not self._sizes[topic]:
+                ready.clear()
+                await ready.wait()
+            parts = [p for k, p in self._parts.items() if p.queued and k[0] == topic]
+            if parts:
+                break
+            # the counts say queued, the partitions hold nothing: a bookkeeping bug, never a reason to
+            # stop the agent; count again from the queues themselves
+            log.error("intake of %s: %d counted, none queued; recounted", topic, self._sizes[topic])
+            self._recount()
         batch: list[Any] = []
-        parts = [p for k, p in self._parts.items() if p.queued and k[0] == topic]
         self._rotation = (self._rotation + 1) % len(parts)
         parts = parts[self._rotation :] + parts[: self._rotation]
         share = max(1, max_batch // len(parts))
@@ -201,3 +212,10 @@ class Intake:
 
     def queued(self) -> int:
         return self._size
+
+    def _recount(self) -> None:
+        for topic in self._sizes:
+            self._sizes[topic] = sum(len(p.queued) for k, p in self._parts.items() if k[0] == topic)
+        self._size = sum(self._sizes.values())
+        if self._size < self.room:
+            self._roomy.set()

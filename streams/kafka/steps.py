@@ -86,16 +86,11 @@ class StepAgents:
                 except PoisonMessageError as exc:
                     handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
                 else:
-                    event = RecordEvent(msg) if self.tables else None
-                    if event is not None:
-                        _current_event.set(weakref.ref(cast(Any, event)))  # read as .message only
                     rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
                     key = env.run_id.encode()
                     handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
                 parts.setdefault((msg.topic, msg.partition), []).append(handled)
         finally:
-            if self.tables:
-                _current_event.set(None)
             self.extras.on_batch()  # the step metrics of the records handled, counted once per batch
         await self.commit_handled(parts)
 
@@ -115,6 +110,20 @@ class StepAgents:
                 log.info("%s", exc)
 
     async def _run_hop(
+        self, node: Node, ctx: StepContext, now_us: list[int], msg: Any, sid: int, env: Envelope
+    ) -> tuple[list[AuditRow], list[Send]]:
+        """``_hop``, as faust's current event where a step writes a table: every caller (the step agents,
+        the committer's hand-backs through them, the resume agent) runs a record's hop through here."""
+        if not self.tables:
+            return await self._hop(node, ctx, now_us, msg, sid, env)
+        event = RecordEvent(msg)  # held here: the context keeps only a weak reference
+        _current_event.set(weakref.ref(cast(Any, event)))  # read as .message only
+        try:
+            return await self._hop(node, ctx, now_us, msg, sid, env)
+        finally:
+            _current_event.set(None)
+
+    async def _hop(
         self, node: Node, ctx: StepContext, now_us: list[int], msg: Any, sid: int, env: Envelope
     ) -> tuple[list[AuditRow], list[Send]]:
         """One envelope, step after step, until it reaches a topic (a hop boundary, a terminal, rejected
@@ -168,8 +177,8 @@ class RecordEvent:
     """faust's current event while a record runs its hop: a faust table written there (the LLM reply
     cache) sends the change to the changelog partition of ``message``, the record's partition (faust's
     ``_send_changelog`` reads ``event.message.partition``; with no current event it refuses the write).
-    faust's stream sets one for each record it delivers; records from the intake (intake.py) and records
-    handed back by the committer come without one."""
+    faust's stream sets one for each record it delivers; records from the intake (intake.py), records
+    handed back by the committer and the resume agent's records come without one (``_run_hop`` sets it)."""
 
     __slots__ = ("__weakref__", "message")
 

@@ -146,7 +146,7 @@ async def test_reopen_opens_our_assigned_partitions_at_their_start() -> None:
         asked.append(keys)
         return {k: 40 + k[1] for k in keys}
 
-    assert await intake.reopen([K1, ("audit", 0), K], starts)
+    assert await intake.reopen([K1, ("audit", 0), K], starts, intake.generation)
     assert asked == [[K, K1]]
     assert intake.seeks_due() == {K: 40, K1: 41}
 
@@ -164,15 +164,15 @@ async def test_reopen_retries_a_failed_lookup_and_gives_up_at_a_close(monkeypatc
             raise ConnectionError("busy")
         return dict.fromkeys(keys, 0)
 
-    assert await intake.reopen([K], flaky) and calls == 3
+    assert await intake.reopen([K], flaky, intake.generation) and calls == 3
 
     async def revoked_meanwhile(keys: list[Key]) -> dict[Key, int]:
         intake.close()
         raise ConnectionError("rebalancing")
 
-    assert not await intake.reopen([K], revoked_meanwhile)
+    assert not await intake.reopen([K], revoked_meanwhile, intake.generation)
     assert intake.seeks_due() == {}
-    assert not await intake.reopen([("audit", 0)], flaky)  # nothing of ours assigned
+    assert not await intake.reopen([("audit", 0)], flaky, intake.generation)  # nothing of ours
 
 
 # -- taking --------------------------------------------------------------------------------------------------
@@ -365,14 +365,14 @@ def test_with_a_table_written_by_steps_each_record_runs_as_fausts_current_event(
     runtime, _ = offline(tmp_path)
     steps = runtime.steps
     seen: list[tuple[int, int] | None] = []
-    run_hop = steps._run_hop
+    hop = steps._hop
 
     async def spy(*args: Any) -> Any:
         event = current_event()
         seen.append(None if event is None else (event.message.partition, event.message.offset))
-        return await run_hop(*args)
+        return await hop(*args)
 
-    steps._run_hop = spy
+    steps._hop = spy
     msgs = [
         record(runtime, {"amount": 5.0, "currency": "USD"}, offset=3, partition=1),
         record(runtime, {"amount": 7.0, "currency": "EUR"}, offset=4, partition=0),
@@ -383,6 +383,61 @@ def test_with_a_table_written_by_steps_each_record_runs_as_fausts_current_event(
     seen.clear()
     handle(runtime, msgs)
     assert seen == [(1, 3), (0, 4)]  # the changelog partition of each write is its own record's
+    assert current_event() is None  # and none is left behind after a record
+
+
+# -- the intake's bookkeeping across rebalances (review findings) -------------------------------------------
+async def test_a_reopen_scheduled_before_a_close_opens_nothing() -> None:
+    intake = Intake()
+    intake.add_topic("in")
+    generation = intake.generation  # what recovery's end reads when it schedules the reopen
+
+    async def starts(keys: list[Key]) -> dict[Key, int]:
+        return dict.fromkeys(keys, 0)
+
+    pending = asyncio.ensure_future(intake.reopen([K], starts, generation))
+    intake.close()  # a revocation before the reopen's task first runs
+    assert not await pending
+    assert intake.seeks_due() == {}
+
+
+async def test_a_second_open_of_one_assignment_keeps_what_is_queued() -> None:
+    intake = opened(K, start=0)
+    intake.offer(K, recs(K, 0, 1, 2))
+    assert intake.open({K: 0}, intake.generation)  # recovery ended twice for one assignment
+    assert intake.queued() == 3 and intake.seeks_due() == {}
+    assert await offsets_taken(intake) == [(K, 0), (K, 1), (K, 2)]
+    intake.offer(K, recs(K, 2, 3))  # the position survived: 2 was queued already
+    assert await offsets_taken(intake) == [(K, 3)]
+
+
+async def test_a_take_whose_counts_drifted_recounts_instead_of_failing() -> None:
+    intake = opened(K, start=0)
+    intake._sizes["in"] += 2  # a bookkeeping bug: counted, nothing queued
+    intake._size += 2
+    taking = asyncio.ensure_future(offsets_taken(intake))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not taking.done()  # recounted to nothing and waits (it divided by zero before)
+    assert intake.queued() == 0
+    intake.offer(K, recs(K, 0))
+    assert await asyncio.wait_for(taking, 5) == [(K, 0)]
+
+
+async def test_every_revocation_closes_the_intake(monkeypatch: pytest.MonkeyPatch) -> None:
+    revoked_by_faust: list[Any] = []
+
+    async def faust_revoked(self: Any, revoked: Any) -> None:
+        revoked_by_faust.append(revoked)
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "on_partitions_revoked", faust_revoked)
+    consumer: Any = object.__new__(DivertingConsumer)
+    consumer.intake = opened(K, start=0)
+    consumer.intake.offer(K, recs(K, 0))
+    generation = consumer.intake.generation
+    await consumer.on_partitions_revoked({TP("in", 0)})
+    assert consumer.intake.generation == generation + 1 and consumer.intake.queued() == 0
+    assert revoked_by_faust == [{TP("in", 0)}]
 
 
 # -- the fetch: diverted below faust's loop, which stays faust's ---------------------------------------------
@@ -406,7 +461,7 @@ def test_a_fetch_after_the_flow_stopped_queues_nothing_and_marks_the_diverted_pa
 async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch: pytest.MonkeyPatch) -> None:
     intake = opened(K, start=0, room=2)
     intake.offer(K, recs(K, 0, 1))  # full
-    intake.discarded(K1)  # K1 is not open: nothing due for it
+    assert intake.open({K1: 5}, intake.generation)  # K1 opened: its seek is due before the next fetch
     events: list[str] = []
 
     async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
@@ -427,7 +482,7 @@ async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch:
     assert not fetch.done() and events == []  # no fetch while the queue is full
     await offsets_taken(intake)  # the agent takes: room again
     rest, active = await asyncio.wait_for(fetch, 5)
-    assert events == ["fetch"] and active == {TP("in", 0)}
+    assert events == ["seek 1@5", "fetch"] and active == {TP("in", 0)}
     assert list(rest) == [TP("audit", 0)]
     assert await offsets_taken(intake) == [(K, 2)]
 
