@@ -21,7 +21,8 @@ import math
 import os
 import re
 
-from dana_workflows.objectives.profilers.column import Column, guarded, literal, support_factor
+from dana_workflows.objectives.profilers.column import Column
+from dana_workflows.objectives.profilers.patterns import pattern_candidate
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
 
@@ -81,15 +82,5 @@ def counter_format(col: Column, settings: InferenceSettings) -> Candidate | None
     digits = f"[0-9]{{{width}}}" if width and padded else f"[0-9]{{{width},}}" if width else "[0-9]+"
     regex = f"^{prefix}{digits}$"
     n = len(col.present)
-    return Candidate(
-        id=f"{col.name}_pattern",
-        rule=guarded(col, f"{col.name}.matches({literal(regex, 'string')})"),
-        profile="pattern",
-        fields=(col.name,),
-        message=f"{col.name} must match {regex}",
-        basis=f"all {n} values are one counter's: prefix {prefix!r}, then its digits",
-        strength=support_factor(n),
-        support=n,
-        kind="pattern",
-        refine={"regex": regex, "how": "counter"},
-    )
+    basis = f"all {n} values are one counter's: prefix {prefix!r}, then its digits"
+    return pattern_candidate(col, regex, basis, 1.0, "counter")

@@ -90,17 +90,19 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
         return []
     for what, known in KNOWN_FORMATS:
         if all(re.fullmatch(known, v) for v in present):
-            return [_candidate(col, known, f"all {len(present)} values are {what}", 1.0, "format")]
+            return [pattern_candidate(col, known, f"all {len(present)} values are {what}", 1.0, "format")]
     regex = learned_regex(present)
     if regex is None or len(set(present)) < 5:
         return []
     exact = "+" not in regex.replace("[+]", "")  # a run of any length, not a written plus sign
     strength = 1.0 if exact else 0.8
     shape = "the same shape" if exact else "the same runs of letters, digits and marks"
-    return [_candidate(col, regex, f"all {len(present)} values have {shape}", strength, "learned")]
+    return [pattern_candidate(col, regex, f"all {len(present)} values have {shape}", strength, "learned")]
 
 
-def _candidate(col: Column, regex: str, basis: str, strength: float, how: str) -> Candidate:
+def pattern_candidate(col: Column, regex: str, basis: str, strength: float, how: str) -> Candidate:
+    """The format rule of ``col``: ``regex`` over its present values (``how`` says how the regex was made,
+    for refinement: learned, counter, known)."""
     return Candidate(
         id=f"{col.name}_pattern",
         rule=guarded(col, f"{col.name}.matches({literal(regex, 'string')})"),
