@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 HexDigest = Callable[[bytes], str]
 
@@ -64,12 +65,18 @@ def _refused(name: str, why: str, fallback: str) -> HexDigest:
     return hashlib_hex
 
 
-def _native() -> HexDigest | None:
+def _extension_function(name: str) -> Any:
+    """The extension's function ``name``, or None: not built (optional = true in pyproject.toml: hashlib,
+    nothing to warn about), or built without it (its functions are offered only with the SHA extensions)."""
     try:
         from dana_workflows.schemas import _sha256ni
-    except ImportError:  # not built (optional = true in pyproject.toml): hashlib, nothing to warn about
+    except ImportError:
         return None
-    found: HexDigest | None = getattr(_sha256ni, "sha256_hex", None)  # offered only with the SHA extensions
+    return getattr(_sha256ni, name, None)
+
+
+def _native() -> HexDigest | None:
+    found: HexDigest | None = _extension_function("sha256_hex")
     return found
 
 
@@ -114,11 +121,7 @@ def choose_joined(candidate: JoinedHex | None) -> JoinedHex | None:
 
 
 def _joined() -> JoinedHex | None:
-    try:
-        from dana_workflows.schemas import _sha256ni
-    except ImportError:
-        return None
-    found: JoinedHex | None = getattr(_sha256ni, "joined_sha256_hex", None)
+    found: JoinedHex | None = _extension_function("joined_sha256_hex")
     return found
 
 
