@@ -63,18 +63,19 @@ class KafkaExtras:
         self.metrics.on_outcome(node, result, sends, seconds)
 
     def batched(self, topic: str, partition: int, outs: list[Out]) -> list[Out]:
-        """A batch's sends from one source partition as they go out: the events' drift values in one
-        message (``DriftTap.batched``)."""
+        """A batch's sends from one source partition as they go out, with the drift values of the events
+        whose journeys ended in its records in one message (``DriftTap.batched``)."""
         return self.drift_tap.batched(topic, partition, outs) if self.drift_tap is not None else outs
 
     def on_batch(self) -> None:
         """A batch's records ran their hops: count their step metrics (worker_metrics.py)."""
         self.metrics.flush()
 
-    def on_end(self, journey: dict[str, Any] | None, result: StepResult, sends: Sends) -> None:
-        """A hop's end, before its sends go out: the drift values ride on, or end their journey."""
+    def on_end(self, journey: dict[str, Any] | None, result: StepResult, sends: Sends, msg: Any) -> None:
+        """A hop's end (of the record ``msg``), before its sends go out: the drift values ride on, or end
+        their journey and wait for the batch's drift-values message of ``msg``'s partition (``batched``)."""
         if self.drift_tap is not None and journey is not None:
-            self.drift_tap.ended(journey, result, sends)
+            self.drift_tap.ended(journey, result, sends, (msg.topic, msg.partition))
 
     async def start(self) -> None:
         """Before the app starts: the drift values topic (one partition), then the metrics endpoint."""

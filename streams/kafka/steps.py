@@ -148,7 +148,7 @@ class StepAgents:
             else:
                 sends = self._outcome(result, rows, ctx, msg, sid)
             self.extras.on_step(node, result, sends, seconds, journey)
-            self.extras.on_end(journey, result, sends)
+            self.extras.on_end(journey, result, sends, msg)
             return rows, sends
 
     def _outcome(

@@ -5,14 +5,16 @@ by more than one row."""
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
+import fastavro
 import pytest
 
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.app_builder import load_pipeline
-from dana_workflows.streams.kafka.wire import WireCodec
+from dana_workflows.streams.kafka.wire import AUDIT_ROW_SCHEMA, WireCodec
 from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows
 from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import CLAIMS_SPEC, claims_lines
@@ -44,3 +46,34 @@ def test_rows_below_the_limit_are_one_message(tmp_path: Path) -> None:
     (message,) = codec.audit_messages(rows[:3], 1 << 20)
     assert [r.as_dict() for r in codec.decode_rows(message)] == [r.as_dict() for r in rows[:3]]
     assert codec.audit_messages([], 1 << 20) == []
+
+
+def test_a_message_ends_with_the_row_that_brings_it_to_the_limit(tmp_path: Path) -> None:
+    """Where the cuts fall: a message takes rows until their encodings' bytes reach ``limit`` (that row
+    included), the next message starts after it; a limit one byte higher moves the cut one row on."""
+    codec, rows = claims_rows(tmp_path)
+    rows = rows[:40]
+    sizes = [len(codec.encode_row_body(r)) for r in rows]
+    first_three = sum(sizes[:3])
+    for limit, expected in (
+        (first_three, 3),  # the third row brings the message to the limit exactly
+        (first_three + 1, 4),  # one byte more: the fourth row does
+        (1, 1),  # every row reaches a limit of one byte: a message per row
+    ):
+        messages = codec.audit_messages(rows, limit)
+        assert len(codec.decode_rows(messages[0])) == expected, limit
+        assert [r.as_dict() for m in messages for r in codec.decode_rows(m)] == [r.as_dict() for r in rows]
+    assert len(codec.audit_messages(rows, 1)) == len(rows)
+    assert len(codec.audit_messages(rows, sum(sizes))) == 1  # only the last row reaches it
+    assert len(codec.audit_messages(rows, sum(sizes) - sizes[-1])) == 2
+
+
+def test_a_rows_body_is_what_fastavro_writes_for_it(tmp_path: Path) -> None:
+    """The compiled encoder, fed the record built from the row's attributes, writes fastavro's bytes for
+    ``AuditRow.as_dict``: the record builder reads every column the schema has."""
+    codec, rows = claims_rows(tmp_path)
+    for row in rows[:20]:
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, fastavro.parse_schema(AUDIT_ROW_SCHEMA), row.as_dict())
+        assert codec.encode_row_body(row) == buf.getvalue()
+    assert codec.row_bodies(rows[:20]) == [codec.encode_row_body(r) for r in rows[:20]]

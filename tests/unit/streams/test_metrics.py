@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from dana_workflows.streams.health import Health, MetricsServer
-from dana_workflows.streams.prometheus import Metrics
+from dana_workflows.streams.prometheus import STEP_BUCKETS, Metrics, observe_many
 
 pytestmark = pytest.mark.unit
 
@@ -183,3 +186,40 @@ def test_a_batch_counted_at_once_scrapes_as_its_events_one_by_one() -> None:
         assert batched.value(name, **labels) == one.value(name, **labels) > 0, name
     total = batched.value("dwf_step_duration_seconds_sum", workflow="claims", step="triage")
     assert total == pytest.approx(sum(durations))
+
+
+def histogram_samples(registry: Any) -> dict[tuple[str, str], float]:
+    """A histogram's samples by (name, le), its _created left out (a clock reading)."""
+    return {
+        (s.name, s.labels.get("le", "")): s.value
+        for family in registry.collect()
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_observe_many_counts_each_amount_into_the_bucket_observe_would() -> None:
+    """``observe_many`` against prometheus_client's own ``observe`` of each amount, one at a time:
+    amounts on a bucket's bound (le is inclusive), between bounds, below the first, past the last,
+    zero and negative; and nothing observed is nothing counted."""
+    amounts = [*STEP_BUCKETS, *(b * 0.999 for b in STEP_BUCKETS), *(b * 1.001 for b in STEP_BUCKETS)]
+    amounts += [0.0, -0.5, 1e-9, 1e6, 0.003, 0.003]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    one_h = Histogram("h", "d", ["step"], buckets=STEP_BUCKETS, registry=one).labels("s")
+    many_h = Histogram("h", "d", ["step"], buckets=STEP_BUCKETS, registry=many).labels("s")
+    for amount in amounts:
+        one_h.observe(amount)
+    observe_many(many_h, amounts)
+    observe_many(many_h, [])
+    expected = histogram_samples(one)
+    got = histogram_samples(many)
+    assert got.pop(("h_sum", "")) == pytest.approx(expected.pop(("h_sum", "")))
+    assert got == expected
+    assert expected[("h_bucket", "0.0005")] == 5  # 0.0005 itself (le is inclusive), just below, 0, -0.5, 1e-9
+
+
+def test_observe_many_falls_back_to_observe_where_the_internals_differ() -> None:
+    seen: list[float] = []
+    stand_in: Any = SimpleNamespace(observe=seen.append)  # no _upper_bounds/_buckets/_sum
+    observe_many(stand_in, [0.1, 0.2])
+    assert seen == [0.1, 0.2]

@@ -92,45 +92,52 @@ def test_values_ride_in_the_header_of_the_record_forwarded_to_the_next_step() ->
     t = tap()
     carried = {"v": {"input": 5.0}, "p": 1}
     sends: list[Any] = [("acme.claims.audit", b"a", None), ("acme.claims.check-tag", b"e", [("x", b"1")])]
-    t.ended(carried, edge("check-tag", "tag"), sends)
+    t.ended(carried, edge("check-tag", "tag"), sends, ("acme.claims.in", 0))
     assert sends[0] == ("acme.claims.audit", b"a", None)
     topic, value, headers = sends[1]
     assert (topic, value) == ("acme.claims.check-tag", b"e")
     assert headers[0] == ("x", b"1")
     assert headers[1][0] == H_DRIFT and json.loads(headers[1][1]) == carried
     assert len(sends) == 2
+    assert t.batched("acme.claims.in", 0, []) == []  # nothing waits for drift-values
 
 
 def test_where_the_journey_ends_the_values_go_to_drift_values() -> None:
     t = tap()
-    carried = {"v": {"input": 5.0}, "p": 1}
     results: list[Any] = [edge("out", None), SimpleNamespace(edge=None)]
-    for result in results:
+    for i, result in enumerate(results):
+        carried = {"v": {"input": 5.0}, "p": i}
         sends: list[Any] = [("acme.claims.out", b"e", None)]
-        t.ended(carried, result, sends)
-        assert sends[0] == ("acme.claims.out", b"e", None)
-        assert sends[1][0] == VALUES and json.loads(sends[1][1]) == carried and sends[1][2] is None
+        t.ended(carried, result, sends, ("acme.claims.in", 0))
+        assert sends == [("acme.claims.out", b"e", None)]  # the values wait for the batch's message
     # forwarded, but the payload did not fit the next schema: the record went to the dlq, the journey ended
     sends = [("acme.claims.dlq", b"e", None)]
-    t.ended(carried, edge("check-tag", "tag"), sends)
-    assert [s[0] for s in sends] == ["acme.claims.dlq", VALUES]
+    t.ended({"v": {}, "p": 2}, edge("check-tag", "tag"), sends, ("acme.claims.in", 0))
+    assert sends == [("acme.claims.dlq", b"e", None)]
+    ((topic, key, value, headers),) = t.batched("acme.claims.in", 0, [])
+    assert (topic, key, headers) == (VALUES, b"acme.claims.in:0", None)
+    assert [e["p"] for e in drift_values(value)] == [0, 1, 2]
+    assert t.batched("acme.claims.in", 0, []) == []  # taken once
 
 
 def test_a_batchs_values_are_one_message_per_source_partition_in_order() -> None:
     t = tap()
-    events = [{"v": {"input": float(i)}, "p": i} for i in range(3)]
-    outs: list[Any] = [
-        ("acme.claims.out", b"k0", b"e0", None),
-        (VALUES, None, json.dumps(events[0]).encode(), None),
-        ("acme.claims.out", b"k1", b"e1", None),
-        (VALUES, None, json.dumps(events[1]).encode(), None),
-        (VALUES, None, json.dumps(events[2]).encode(), None),
-    ]
+    events = [{"v": {"input": float(i)}, "p": i} for i in range(4)]
+    done = edge("out", None)
+    t.ended(events[0], done, [], ("acme.claims.in", 3))
+    t.ended(events[1], done, [], ("acme.claims.in", 1))
+    t.ended(events[2], done, [], ("acme.claims.in", 3))
+    t.ended(events[3], done, [], ("acme.claims.in", 3))
+    outs: list[Any] = [("acme.claims.out", b"k0", b"e0", None), ("acme.claims.out", b"k1", b"e1", None)]
     kept = t.batched("acme.claims.in", 3, outs)
-    assert kept[:2] == [outs[0], outs[2]]
+    assert kept[:2] == outs
     ((topic, key, value, headers),) = kept[2:]
     assert (topic, key, headers) == (VALUES, b"acme.claims.in:3", None)
-    assert drift_values(value) == events
+    assert drift_values(value) == [events[0], events[2], events[3]]
+    # the bytes each event's own encoding gives, joined in an array (what a message per event carried)
+    assert value == b"[" + b",".join(drift_agent._dumps(e) for e in drift_values(value)) + b"]"
+    ((_, key, value, _),) = t.batched("acme.claims.in", 1, [])
+    assert key == b"acme.claims.in:1" and drift_values(value) == [events[1]]
 
 
 def test_a_batch_without_values_is_left_as_it_is() -> None:
@@ -141,9 +148,27 @@ def test_a_batch_without_values_is_left_as_it_is() -> None:
 def test_a_large_batch_of_values_is_cut_into_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     t = tap()
     events = [{"v": {"input": float(i)}, "p": i} for i in range(5)]
-    encoded = [json.dumps(e).encode() for e in events]
+    encoded = [drift_agent._dumps(e) for e in events]
+    for event in events:
+        t.ended(event, edge("out", None), [], ("in", 0))
     # each event and its comma: cut once two of them reach the limit
     monkeypatch.setattr(drift_agent, "VALUES_MESSAGE_BYTES", 2 * (len(encoded[0]) + 1))
-    kept = t.batched("in", 0, [(VALUES, None, v, None) for v in encoded])
-    assert [len(drift_values(v)) for _, _, v, _ in kept] == [2, 2, 1]
-    assert [e for _, _, v, _ in kept for e in drift_values(v)] == events
+    kept = t.batched("in", 0, [("out", b"k", b"e", None)])
+    assert kept[0] == ("out", b"k", b"e", None)
+    assert [len(drift_values(v)) for _, _, v, _ in kept[1:]] == [2, 2, 1]
+    assert [e for _, _, v, _ in kept[1:] for e in drift_values(v)] == events
+
+
+def test_values_one_byte_below_the_limit_stay_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message ends with the event that brings the events' sizes (one separator each) to the limit:
+    one message while only the last one does, a cut where an earlier one does."""
+    events = [{"v": {"input": float(i)}, "p": i} for i in range(3)]
+    sizes = [len(drift_agent._dumps(e)) + 1 for e in events]
+    for limit, messages in ((sum(sizes) + 1, 1), (sum(sizes), 1), (sizes[0] + sizes[1], 2)):
+        t = tap()
+        for event in events:
+            t.ended(event, edge("out", None), [], ("in", 0))
+        monkeypatch.setattr(drift_agent, "VALUES_MESSAGE_BYTES", limit)
+        kept = t.batched("in", 0, [])
+        assert len(kept) == messages
+        assert [e for _, _, v, _ in kept for e in drift_values(v)] == events
