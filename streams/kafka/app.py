@@ -191,9 +191,19 @@ class KafkaRuntime:
         deadline = loop.time() + timeout_s
         while not self.state.idle() and loop.time() < deadline:
             await asyncio.sleep(0.02)
+        await self._revocations_done(deadline)
         if self.audit is not None:
             await self.audit.flush()
         if self.state.crashed is None:
             # the group's next owner starts after these; a gap is not healed any more (see commit.py)
             await self.committer.commit(stable=True, revoking=True)
+        await self._revocations_done(deadline)  # one that began during the commit above
         log.info("drained: %s", self.committer.summary())
+
+    async def _revocations_done(self, deadline: float) -> None:
+        """A revocation under way commits through the consumer thread: the app's stop, which follows the
+        drain, must not stop that thread under it (faust's stop then waited 60 s for the thread,
+        docs/kafka-runtime.md, "Stopping during a rebalance")."""
+        left = max(0.0, deadline - asyncio.get_running_loop().time())
+        if not await self.committer.revocations_done(left):
+            log.warning("a revocation was still under way when the drain's time was up")

@@ -36,6 +36,10 @@ time (the consumer is paused) is committed up to under at-least-once; under exac
 aborted and its partitions are redone from their committed offsets. A record that reaches its sends after
 the revocation sends nothing and is left to the next owner (or to this worker again). What this worker
 handled stays known while a partition stays with it, so a redelivery after the rebalance is skipped.
+
+Stopping (SIGTERM) during a rebalance: the drain waits for a commit in flight and for a revocation handler
+that runs (its commit goes through the consumer thread, which must not stop under it), then commits the
+rest; a revocation's commit that the thread cancels anyway leaves its offsets uncommitted (redelivered).
 """
 
 from __future__ import annotations
@@ -96,6 +100,9 @@ class Committer:
         self._missing: dict[Key, set[int]] = {}  # never-handled records found at the last commit
         self._commit_lock = asyncio.Lock()  # the commit loop, a drain and a revocation may all commit
         self.generation = 0  # bumped at each revocation; sections of an older one send and register nothing
+        self._revoking = 0  # revocation handlers running (a drain waits for them: ``revocations_done``)
+        self._no_revocation = asyncio.Event()
+        self._no_revocation.set()
         self.clock = clock  # when the last commit happened (the watchdog compares it with its own clock)
         self.last_commit_at = clock()
         self.handled: Counter[Key] = Counter()  # records registered per source partition (for logs)
@@ -178,11 +185,14 @@ class Committer:
         ``revoking``: the consumer is paused, a gap cannot be healed now (see the module docstring)."""
         if self.broken is not None:
             return
-        if not self._touched and revoking:
-            self.last_commit_at = self.clock()
-            return
         try:
             async with self._commit_lock:
+                # checked under the lock: a commit in flight has taken the offsets out of ``_touched``
+                # already, and a drain or a revocation that returned before it ended would let the
+                # consumer stop (or the partitions go) while it is still under way
+                if not self._touched and revoking:
+                    self.last_commit_at = self.clock()
+                    return
                 await self._settle(heal=not revoking)
                 if self.exactly_once:
                     committed = await self._commit_transactions(revoking)
@@ -335,7 +345,11 @@ class Committer:
             return
         from faust.types import TP
 
-        ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
+        try:
+            ok = await self.app.consumer._commit({TP(t, p): o for (t, p), o in offsets.items()})
+        except BaseException:  # e.g. cancelled by the consumer's stop: not committed, still pending
+            self._touched.update(offsets)
+            raise
         if not ok:
             self._touched.update(offsets)
             log.warning("offset commit failed (rebalance?): %s partitions will be redelivered", len(offsets))
@@ -413,7 +427,32 @@ class Committer:
     # -- rebalance -----------------------------------------------------------------------------------------
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """faust's on_partitions_revoked signal: the consumer still owns ``revoked`` (its fetching is
-        stopped), so what was handled can be committed now instead of being redone by the next owner."""
+        stopped), so what was handled can be committed now instead of being redone by the next owner.
+
+        It runs inside the consumer thread's rebalance callback (aiokafka's coordinator waits for it), and its
+        commit goes back through that thread: the consumer must not be stopped while it runs (a drain waits
+        for it, ``revocations_done``), and if the thread cancels the commit anyway it returns (see
+        ``_commit_on_revoke``)."""
+        self._revoking += 1
+        self._no_revocation.clear()
+        try:
+            await self._revoke()
+        finally:
+            self._revoking -= 1
+            if not self._revoking:
+                self._no_revocation.set()
+
+    async def revocations_done(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until no revocation handler runs; False if one still does."""
+        if self._no_revocation.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._no_revocation.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _revoke(self) -> None:
         self.state.rebalances += 1  # records an agent took but has not begun to handle are left (agent_loop)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.revoke_timeout_s
@@ -425,7 +464,7 @@ class Committer:
             except Exception as exc:  # not stored = not committed: the next owner redelivers them
                 log.warning("before the revoke commit: %s: %s", type(exc).__name__, exc)
         touched = sorted(self._touched)
-        await self.commit(stable=True, revoking=True)
+        await self._commit_on_revoke()
         # a record still in hand sends and registers nothing from here on: it is delivered again
         self.generation += 1
         log.info(
@@ -434,6 +473,25 @@ class Committer:
             ", ".join(f"{t}[{p}]@{self.frontier.commit_floor((t, p))}" for t, p in touched)
             or "nothing pending",
         )
+
+    async def _commit_on_revoke(self) -> None:
+        """The revocation's commit. When the consumer thread stops while the commit's call waits in it,
+        the thread cancels that call and the CancelledError arrives here as the call's *result*, while this
+        task itself was not cancelled (``cancelling()`` is 0). Raised on, it would go back into aiokafka's
+        coordinator, which lets only ``Exception`` from a listener pass: the coordinator's task ends
+        cancelled, the consumer's stop raises, and mode never sets the thread's shutdown event, so faust's
+        stop waited 60 s for it (docs/kafka-runtime.md, "Stopping during a rebalance"). Nothing was
+        committed: the next owner redelivers from the committed offsets. A cancellation of this task itself
+        still propagates."""
+        try:
+            await self.commit(stable=True, revoking=True)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            log.warning(
+                "the revocation's commit was cancelled by the consumer's stop: what it held is redelivered"
+            )
 
     async def _on_partitions_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         """Keep what is known of partitions that stayed here; forget the others (their owner moves on)."""
