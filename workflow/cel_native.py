@@ -1,23 +1,26 @@
-"""Simple CEL expressions as Python closures: the same answers as the CEL library, several times faster.
+"""Simple CEL expressions as generated Python functions: the same answers as the CEL library, faster.
 
 A call into the CEL library costs a few microseconds, more when the expression calls a Python
-function (`upper`, `trim`), and a spec evaluates a dozen expressions per event. The closures here
+function (`upper`, `trim`), and a spec evaluates a dozen expressions per event. The functions here
 answer only where CEL's answer is certain (same-typed operands, no overflow, no NaN ordering, ASCII
 `size`); everywhere else — nulls into operators, mixed types, a missing variable — they raise
 `Defer` and the caller asks the CEL library, so results, errors and error messages never differ.
 
-Two specialised forms, measured together at -7.4k of 742k instructions an event on the claims example
-(docs/performance.md, "Session 10: shared processing"): a comparison with a literal side checks the literal
-once, when it is compiled (`_against_literal`), and an expression that reads one variable is guarded without
-a loop (`_guarded_one`). Two nested string calls (`upper(trim(currency))`, three an event on the claims
-example) run as one closure (`_string_pair`): -2.4k of 678k. The one-name guard checks the common plain
-values (ASCII text, double, bool, null) itself and calls `_plain` only for the rest: -3.0k of 574k
-("Session 12: shared processing").
+Each expression becomes one Python function, written as source and compiled once (`native_source`): its
+variables read once at the top, each operator's checks and operation written out inline as statements,
+literals and their checks fixed when it is compiled (a comparison with a literal checks the literal's type
+then, not on every event). Until session 13 the same rules were a tree of closures, one Python call per
+node (`upper(trim(currency)) == 'EUR' ? amount * 1.1 : ...` was eight calls an evaluation). One frame an
+expression instead: the claims example's nine expressions 4.4 -> 1.9 µs together (timeit, bound values), and
+562.8k -> 545.4k instructions an event (-3.1%, callgrind; docs/performance.md, "Session 13: shared
+processing").
+
+The scope is read with `scope.get` (a variable that is missing is CEL's to report: the function defers
+where it reads one); the scopes are the event's payload or the values a rule bound from it, both dicts.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,92 +36,263 @@ class Defer(Exception):
 
 _NONE = type(None)
 _EQUALITY_TYPES = frozenset({str, int, float, bool, _NONE})
-_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_ORDER = ("<", "<=", ">", ">=")
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}  # a < b is b > a
-_STRING_CALLS: dict[str, Callable[[str], str]] = {"upper": str.upper, "lower": str.lower, "trim": str.strip}
+_STRING_METHODS = {"upper": "upper", "lower": "lower", "trim": "strip"}  # CEL name -> str method
+_MISSING = object()  # a variable the scope does not hold
 
 
 def compile_native(source: str, cel_variables: tuple[str, ...]) -> Native | None:
-    """A closure for `source`, or None when it is outside the subset or reads other variables than CEL
+    """A function for `source`, or None when it is outside the subset or reads other variables than CEL
     says it does (a guard against the two parsers ever disagreeing)."""
     tree = parse_subset(source)
     if tree is None or variables_of(tree) != set(cel_variables):
         return None
-    return _guarded(_build(tree), cel_variables)
+    return native_function(tree, cel_variables, source)
 
 
-def _build(node: Node) -> Native:
-    kind = node[0]
-    if kind == "lit":
-        value = node[1]
-        return lambda scope: value
-    if kind == "var":
-        return _variable(node[1])
-    if kind == "call":
-        arg = node[2]
-        if node[1] in _STRING_CALLS and arg[0] == "call" and arg[1] in _STRING_CALLS:  # upper(trim(x))
-            return _string_pair(_STRING_CALLS[node[1]], _STRING_CALLS[arg[1]], _build(arg[2]))
-        return _call(node[1], _build(arg))
-    if kind == "not":
-        return _not(_build(node[1]))
-    if kind == "neg":
-        return _negate(_build(node[1]))
-    if kind == "op":
-        left, right = node[2], node[3]
-        if node[1] in _ORDER or node[1] in ("==", "!="):
+def native_function(tree: Node, names: tuple[str, ...], label: str) -> Native:
+    """The compiled function of `tree` (as `native_source` writes it); `label` names it in tracebacks."""
+    text, constants = native_source(tree, names)
+    namespace: dict[str, Any] = {
+        "Defer": Defer,
+        "_MISSING": _MISSING,
+        "_plain": _plain,
+        "_EQUALITY_TYPES": _EQUALITY_TYPES,
+        "_INT64_MIN": INT64_MIN,
+        "_INT64_MAX": INT64_MAX,
+        **constants,
+    }
+    exec(compile(text, f"<cel native: {label}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    native: Native = namespace["native"]
+    return native
+
+
+def native_source(tree: Node, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """The Python source of the function for `tree` reading `names`, and the constants it refers to."""
+    out = _Writer(names)
+    # CEL binds every variable before it evaluates, even one a `||` never reads: a value it cannot convert
+    # (a lone surrogate) or converts its own way (ints past 64 bits become doubles; bytes, lists, maps)
+    # fails or changes the whole expression. Only plain values go on (the guard below, for each variable).
+    for name, local in out.locals.items():
+        out.line(1, f"{local} = scope.get({name!r}, _MISSING)")
+        out.line(1, f"kind = type({local})")
+        # the common plain values checked inline, the rest by _plain; a missing one is read where used
+        out.line(
+            1,
+            f"if not ((kind is str and {local}.isascii()) or kind is float or kind is bool "
+            f"or {local} is None or {local} is _MISSING or _plain({local})):",
+        )
+        out.line(2, "raise Defer")
+    result = out.value(tree, 1)
+    out.line(1, f"return {result}")
+    return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
+
+
+class _Writer:
+    """Writes the statements of one expression: `value` emits what computes a node and returns the Python
+    expression (a local or a constant) that holds its value afterwards."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {}
+        self.literal_kinds: dict[str, type] = {}  # constant -> its type, known when the source is written
+        self.locals = {name: f"v{i}" for i, name in enumerate(names)}
+        self.count = 0
+
+    def line(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def constant(self, value: Any) -> str:
+        name = f"k{len(self.constants)}"
+        self.constants[name] = value
+        self.literal_kinds[name] = type(value)
+        return name
+
+    def temp(self) -> str:
+        self.count += 1
+        return f"t{self.count}"
+
+    def value(self, node: Node, at: int) -> str:
+        kind = node[0]
+        if kind == "lit":
+            return self.constant(node[1])
+        if kind == "var":
+            local = self.locals[node[1]]
+            self.line(at, f"if {local} is _MISSING:  # CEL reports the undeclared variable")
+            self.line(at + 1, "raise Defer")
+            return local
+        if kind == "call":
+            return self.call(node[1], self.value(node[2], at), at)
+        if kind == "not":
+            a = self.value(node[1], at)
+            t = self.temp()
+            self.line(at, f"if type({a}) is not bool:")
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = not {a}")
+            return t
+        if kind == "neg":
+            a = self.value(node[1], at)
+            t = self.temp()
+            self.line(at, f"if not (type({a}) is float or (type({a}) is int and {a} != _INT64_MIN)):")
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = -{a}")
+            return t
+        if kind == "op":
+            return self.operator(node[1], node[2], node[3], at)
+        if kind == "in":
+            return self.membership(node[1], node[2], at)
+        if kind in ("and", "or"):
+            return self.logical(kind == "or", node[1], node[2], at)
+        return self.conditional(node[1], node[2], node[3], at)
+
+    def call(self, name: str, a: str, at: int) -> str:
+        t = self.temp()
+        if name == "size":
+            self.line(at, f"if type({a}) is not str or not {a}.isascii():  # CEL's size counts UTF-8 bytes")
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = len({a})")
+            return t
+        self.line(at, f"if type({a}) is str:")
+        self.line(at + 1, f"{t} = {a}.{_STRING_METHODS[name]}()")
+        self.line(at, f"elif {a} is None:  # cel_expr.EXTRA_FUNCTIONS map null to null")
+        self.line(at + 1, f"{t} = None")
+        self.line(at, "else:")
+        self.line(at + 1, "raise Defer")
+        return t
+
+    def operator(self, symbol: str, left: Node, right: Node, at: int) -> str:
+        if symbol in _ORDER or symbol in ("==", "!="):
             if right[0] == "lit" and left[0] != "lit":
-                return _against_literal(node[1], _build(left), right[1], literal_first=False)
+                return self.against_literal(symbol, left, right[1], at, literal_first=False)
             if left[0] == "lit" and right[0] != "lit":
-                return _against_literal(node[1], _build(right), left[1], literal_first=True)
-        return _operator(node[1], _build(left), _build(right))
-    if kind == "in":
-        return _membership(_build(node[1]), node[2])
-    if kind in ("and", "or"):
-        return _logical(kind == "or", _build(node[1]), _build(node[2]))
-    return _conditional(_build(node[1]), _build(node[2]), _build(node[3]))
+                return self.against_literal(symbol, right, left[1], at, literal_first=True)
+        return self.general(symbol, self.value(left, at), self.value(right, at), at)
 
+    def general(self, symbol: str, a: str, b: str, at: int) -> str:
+        t = self.temp()
+        if symbol in ("==", "!="):
+            # mixed types: CEL has its own (numeric, heterogeneous) rules
+            self.line(at, f"if type({a}) is not type({b}) or type({a}) not in _EQUALITY_TYPES:")
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = {a} == {b}" if symbol == "==" else f"{t} = not ({a} == {b})")
+            return t
+        if symbol in _ORDER:
+            self.line(at, f"kind = type({a})")
+            self.line(
+                at,
+                f"if not (kind is type({b}) and (kind is int "
+                f"or (kind is float and {a} == {a} and {b} == {b})"  # CEL refuses to order NaN
+                f" or (kind is str and {a}.isascii() and {b}.isascii()))):",
+            )
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = {a} {symbol} {b}")
+            return t
+        # arithmetic: CEL does not mix int and double; its int division truncates and checks zero
+        known = self.literal_kinds.get(b, self.literal_kinds.get(a))
+        if known is not None:  # a literal side (`amount * 1.1`): its type is known now, one branch is written
+            other = a if b in self.literal_kinds else b
+            self.line(at, f"if type({other}) is not {self.constant(known)}:")
+            self.line(at + 1, "raise Defer")
+            if known is float:
+                if symbol == "/":
+                    self.line(at, f"if {b} == 0.0:")
+                    self.line(at + 1, "raise Defer")
+                self.line(at, f"{t} = {a} {symbol} {b}")
+            elif known is int and symbol != "/":
+                self.line(at, f"{t} = {a} {symbol} {b}")
+                self.line(at, f"if not (_INT64_MIN <= {t} <= _INT64_MAX):")
+                self.line(at + 1, "raise Defer")
+            elif known is str and symbol == "+":
+                self.line(at, f"{t} = {a} + {b}")
+            else:  # no operation of CEL's that this path answers
+                self.line(at, "raise Defer")
+            return t
+        self.line(at, f"kind = type({a})")
+        self.line(at, f"if kind is not type({b}):")
+        self.line(at + 1, "raise Defer")
+        self.line(at, "if kind is float" + (f" and not ({b} == 0.0):" if symbol == "/" else ":"))
+        self.line(at + 1, f"{t} = {a} {symbol} {b}")
+        if symbol != "/":
+            self.line(at, "elif kind is int:")
+            self.line(at + 1, f"{t} = {a} {symbol} {b}")
+            self.line(at + 1, f"if not (_INT64_MIN <= {t} <= _INT64_MAX):")
+            self.line(at + 2, "raise Defer")
+        if symbol == "+":
+            self.line(at, "elif kind is str:")
+            self.line(at + 1, f"{t} = {a} + {b}")
+        self.line(at, "else:")
+        self.line(at + 1, "raise Defer")
+        return t
 
-def _variable(name: str) -> Native:
-    def read(scope: Scope) -> Any:
-        try:
-            return scope[name]
-        except KeyError:  # CEL reports the undeclared variable
-            raise Defer from None
+    def against_literal(
+        self, symbol: str, operand: Node, literal: Any, at: int, *, literal_first: bool
+    ) -> str:
+        """A comparison of an expression with a literal (`amount > 0.0`, `route != 'auto_pay'`): what
+        `general` does, with the literal's own checks made once, here, instead of on every event."""
+        kind = type(literal)
+        if symbol in ("==", "!="):
+            if kind not in _EQUALITY_TYPES:
+                return self.general(symbol, self.value(operand, at), self.constant(literal), at)
+            a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
+            t = self.temp()
+            self.line(at, f"if type({a}) is not {expected}:  # mixed types: CEL has its own rules")
+            self.line(at + 1, "raise Defer")
+            self.line(at, f"{t} = {a} == {k}" if symbol == "==" else f"{t} = not ({a} == {k})")
+            return t
+        if not (kind is int or (kind is float and literal == literal) or (kind is str and literal.isascii())):
+            # a literal CEL would not order: the general checks (which defer on it)
+            return self.general(symbol, self.value(operand, at), self.constant(literal), at)
+        # `0.0 < amount` is `amount > 0.0`: these literals and the values compared with them are ordered
+        order = _MIRRORED[symbol] if literal_first else symbol
+        a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
+        t = self.temp()
+        extra = f" or {a} != {a}" if kind is float else f" or not {a}.isascii()" if kind is str else ""
+        self.line(at, f"if type({a}) is not {expected}{extra}:  # CEL refuses to order NaN")
+        self.line(at + 1, "raise Defer")
+        self.line(at, f"{t} = {a} {order} {k}")
+        return t
 
-    return read
+    def membership(self, item: Node, values: tuple[Any, ...], at: int) -> str:
+        a = self.value(item, at)
+        kinds = {type(v) for v in values}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind not in (str, int):  # mixed or other literals: CEL decides
+            self.line(at, "raise Defer")
+            return "None"
+        members, expected = self.constant(frozenset(values)), self.constant(kind)
+        t = self.temp()
+        self.line(at, f"if type({a}) is not {expected}:")
+        self.line(at + 1, "raise Defer")
+        self.line(at, f"{t} = {a} in {members}")
+        return t
 
+    def logical(self, is_or: bool, left: Node, right: Node, at: int) -> str:
+        # `true || …` is true and `false && …` is false, whatever the right side is; an error or non-bool
+        # on either side: CEL's commutative error rules apply
+        a = self.value(left, at)
+        t = self.temp()
+        self.line(at, f"if {a} is {is_or}:")
+        self.line(at + 1, f"{t} = {a}")
+        self.line(at, f"elif {a} is {not is_or}:")
+        b = self.value(right, at + 1)
+        self.line(at + 1, f"if type({b}) is not bool:")
+        self.line(at + 2, "raise Defer")
+        self.line(at + 1, f"{t} = {b}")
+        self.line(at, "else:")
+        self.line(at + 1, "raise Defer")
+        return t
 
-def _guarded(body: Native, names: tuple[str, ...]) -> Native:
-    """CEL converts every bound variable before it evaluates, even one a `||` never reads: a value it
-    cannot convert (a lone surrogate) or converts its own way (ints past 64 bits become doubles;
-    bytes, lists, maps) fails or changes the whole expression. Only plain values take the fast path."""
-
-    if len(names) == 1:  # most rules read one field: no loop (the claims example: 8 of 9 expressions)
-        return _guarded_one(body, names[0])
-
-    def native(scope: Scope) -> Any:
-        for name in names:
-            if not _plain(scope.get(name)):  # a missing one is read lazily, as CEL does
-                raise Defer
-        return body(scope)
-
-    return native
-
-
-def _guarded_one(body: Native, name: str) -> Native:
-    """_guarded's check for an expression that reads one variable."""
-
-    def native(scope: Scope) -> Any:
-        value: Any = scope.get(name)
-        kind = type(value)
-        # the common plain values checked here, the rest by _plain: one call less an evaluation
-        if (kind is str and value.isascii()) or kind is float or kind is bool or value is None:
-            return body(scope)
-        if not _plain(value):
-            raise Defer
-        return body(scope)
-
-    return native
+    def conditional(self, cond: Node, then: Node, otherwise: Node, at: int) -> str:
+        c = self.value(cond, at)
+        t = self.temp()
+        self.line(at, f"if {c} is True:")
+        self.line(at + 1, f"{t} = {self.value(then, at + 1)}")
+        self.line(at, f"elif {c} is False:")
+        self.line(at + 1, f"{t} = {self.value(otherwise, at + 1)}")
+        self.line(at, "else:")
+        self.line(at + 1, "raise Defer")
+        return t
 
 
 def _plain(value: Any) -> bool:
@@ -135,187 +309,3 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _call(name: str, arg: Native) -> Native:
-    if name == "size":
-
-        def size(scope: Scope) -> int:
-            value = arg(scope)
-            if type(value) is str and value.isascii():  # CEL's size counts UTF-8 bytes
-                return len(value)
-            raise Defer
-
-        return size
-    fn = _STRING_CALLS[name]
-
-    def string_call(scope: Scope) -> str | None:
-        value = arg(scope)
-        if type(value) is str:
-            return fn(value)
-        if value is None:  # dana_workflows.workflow.cel_expr.EXTRA_FUNCTIONS map null to null
-            return None
-        raise Defer
-
-    return string_call
-
-
-def _string_pair(outer: Callable[[str], str], inner: Callable[[str], str], arg: Native) -> Native:
-    """`outer(inner(x))` for two string calls, as one closure: a string stays a string through both,
-    null stays null, anything else defers, as the two nested `string_call`s would."""
-
-    def string_pair(scope: Scope) -> str | None:
-        value = arg(scope)
-        if type(value) is str:
-            return outer(inner(value))
-        if value is None:
-            return None
-        raise Defer
-
-    return string_pair
-
-
-def _not(arg: Native) -> Native:
-    def negation(scope: Scope) -> bool:
-        value = arg(scope)
-        if type(value) is bool:
-            return not value
-        raise Defer
-
-    return negation
-
-
-def _negate(arg: Native) -> Native:
-    def minus(scope: Scope) -> int | float:
-        value = arg(scope)
-        if type(value) is float or (type(value) is int and value != INT64_MIN):
-            return -value
-        raise Defer
-
-    return minus
-
-
-def _operator(symbol: str, left: Native, right: Native) -> Native:
-    if symbol in ("==", "!="):
-        same = symbol == "=="
-
-        def equality(scope: Scope) -> bool:
-            a, b = left(scope), right(scope)
-            if type(a) is type(b) and type(a) in _EQUALITY_TYPES:
-                return (a == b) is same
-            raise Defer  # mixed types: CEL has its own (numeric, heterogeneous) rules
-
-        return equality
-    if symbol in _ORDER:
-        order = _ORDER[symbol]
-
-        def comparison(scope: Scope) -> bool:
-            a, b = left(scope), right(scope)
-            kind = type(a)
-            if kind is type(b) and (
-                kind is int
-                or (kind is float and a == a and b == b)  # CEL refuses to order NaN
-                or (kind is str and a.isascii() and b.isascii())
-            ):
-                return bool(order(a, b))
-            raise Defer
-
-        return comparison
-    return _arithmetic(symbol, left, right)
-
-
-def _against_literal(symbol: str, operand: Native, literal: Any, *, literal_first: bool) -> Native:
-    """A comparison of an expression with a literal (`amount > 0.0`, `route != 'auto_pay'`): what
-    `_operator` does, with the literal's own checks made once, here, instead of on every event."""
-    kind = type(literal)
-    if symbol in ("==", "!="):
-        same = symbol == "=="
-        if kind not in _EQUALITY_TYPES:
-            return _operator(symbol, operand, lambda scope: literal)
-
-        def equality(scope: Scope) -> bool:
-            value = operand(scope)
-            if type(value) is kind:
-                return (value == literal) is same
-            raise Defer  # mixed types: CEL has its own (numeric, heterogeneous) rules
-
-        return equality
-    if not (kind is int or (kind is float and literal == literal) or (kind is str and literal.isascii())):
-        return _operator(symbol, operand, lambda scope: literal)  # a literal CEL would not order
-    # `0.0 < amount` is `amount > 0.0`: these literals and the values compared with them are totally ordered
-    order = _ORDER[_MIRRORED[symbol] if literal_first else symbol]
-
-    def comparison(scope: Scope) -> bool:
-        value = operand(scope)
-        if type(value) is kind and (
-            kind is int
-            or (kind is float and value == value)  # CEL refuses to order NaN
-            or (kind is str and value.isascii())
-        ):
-            return bool(order(value, literal))
-        raise Defer
-
-    return comparison
-
-
-def _arithmetic(symbol: str, left: Native, right: Native) -> Native:
-    apply = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[symbol]
-
-    def arithmetic(scope: Scope) -> Any:
-        a, b = left(scope), right(scope)
-        kind = type(a)
-        if kind is not type(b):
-            raise Defer  # CEL does not mix int and double
-        if kind is float and not (symbol == "/" and b == 0.0):
-            return apply(a, b)
-        if kind is int and symbol != "/":  # CEL's int division truncates and checks zero
-            result = apply(a, b)
-            if INT64_MIN <= result <= INT64_MAX:
-                return result
-        if kind is str and symbol == "+":
-            return a + b
-        raise Defer
-
-    return arithmetic
-
-
-def _membership(item: Native, values: tuple[Any, ...]) -> Native:
-    kinds = {type(v) for v in values}
-    kind = kinds.pop() if len(kinds) == 1 else None
-    members = frozenset(values) if kind in (str, int) else None
-
-    def membership(scope: Scope) -> bool:
-        value = item(scope)
-        if members is not None and type(value) is kind:
-            return value in members
-        raise Defer
-
-    return membership
-
-
-def _logical(is_or: bool, left: Native, right: Native) -> Native:
-    decisive = is_or  # `true || …` is true and `false && …` is false, whatever the right side is
-
-    def logical(scope: Scope) -> bool:
-        a = left(scope)
-        if a is decisive:
-            return a
-        if a is (not decisive):
-            b = right(scope)
-            if type(b) is bool:
-                return b
-        raise Defer  # an error or non-bool on either side: CEL's commutative error rules apply
-
-    return logical
-
-
-def _conditional(cond: Native, then: Native, otherwise: Native) -> Native:
-    def conditional(scope: Scope) -> Any:
-        chosen = cond(scope)
-        if chosen is True:
-            return then(scope)
-        if chosen is False:
-            return otherwise(scope)
-        raise Defer
-
-    return conditional

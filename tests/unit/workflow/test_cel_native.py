@@ -15,8 +15,8 @@ import pytest
 
 from dana_workflows.processors.rules import CompiledRule
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
-from dana_workflows.workflow.cel_native import Defer, _build, compile_native
-from dana_workflows.workflow.cel_parse import parse_subset
+from dana_workflows.workflow.cel_native import Defer, compile_native, native_function, native_source
+from dana_workflows.workflow.cel_parse import parse_subset, variables_of
 from dana_workflows.workflow.ir import RuleIR
 
 pytestmark = pytest.mark.unit
@@ -58,7 +58,7 @@ MORE_EXPRESSIONS = [
     "-1 - x",
     "x * 2 > y",
     "!(x < y) && size(y) > 0",
-    # a comparison with a literal (cel_native._against_literal), each relation and side, at the grid's
+    # a comparison with a literal (cel_native._Writer.against_literal), each relation and side, at the grid's
     # own values (1, 1.5, 'a', null), so a flipped or mirrored relation answers differently from CEL
     "x > 1.5",
     "x >= 1.5",
@@ -78,8 +78,19 @@ MORE_EXPRESSIONS = [
     "x != true",
     "null == x",
     "size(x) >= 1",
-    "upper(lower(x))",  # two string calls as one closure (cel_native._string_pair): the order matters
+    "upper(lower(x))",  # two string calls: the order matters
     "lower(trim(x)) == 'a'",
+    # arithmetic with a literal side (its type fixed when the function is written), each type and side
+    "x * 2.5",
+    "2 - x",
+    "x / 2.0",
+    "1.5 / x",
+    "x / 2",
+    "x + 'a'",
+    "x + true",
+    "x - 'a'",
+    "null + x",
+    "x + 1.5 > y",
 ]
 
 MISSING = object()  # the variable is left out of the scope
@@ -219,24 +230,39 @@ def test_each_deferral_is_a_fresh_exception() -> None:
     assert caught[0] is not caught[1]
 
 
+def source_of(expression: str) -> str:
+    tree = parse_subset(expression)
+    assert tree is not None
+    return native_source(tree, tuple(sorted(variables_of(tree))))[0]
+
+
 @pytest.mark.parametrize(
-    ("source", "closure"),
+    ("source", "written"),
     [
-        ("x > 1.5", "_against_literal.<locals>.comparison"),
-        ("1 >= x", "_against_literal.<locals>.comparison"),
-        ("x == 'a'", "_against_literal.<locals>.equality"),
-        ("null != x", "_against_literal.<locals>.equality"),
-        ("x > 'é'", "_operator.<locals>.comparison"),  # not ASCII: compared by the general closure
-        ("x < y", "_operator.<locals>.comparison"),
-        ("upper(trim(x))", "_string_pair.<locals>.string_pair"),
-        ("size(trim(x))", "_call.<locals>.size"),
+        # a literal side: the operand's type checked against the literal's, fixed when the source is written
+        ("x > 1.5", "t1 = v0 > k0"),
+        ("1 >= x", "t1 = v0 <= k0"),  # mirrored: `1 >= x` is `x <= 1`
+        ("x == 'a'", "t1 = v0 == k0"),
+        ("null != x", "t1 = not (v0 == k0)"),
+        ("x * 2.5", "t1 = v0 * k0"),
+        ("2 - x", "t1 = k0 - v0"),
+        # the general checks, written out for both sides
+        ("x > 'é'", "kind is str and v0.isascii() and k0.isascii()"),  # not ASCII: the general comparison
+        ("x < y", "kind is str and v0.isascii() and v1.isascii()"),
+        ("x * y", "elif kind is int:"),
+        ("upper(trim(x))", "t2 = t1.upper()"),
+        ("size(trim(x))", "t2 = len(t1)"),
     ],
 )
-def test_a_literal_side_gets_the_specialised_closure(source: str, closure: str) -> None:
-    # the grid above compares these with CEL; this says which closure it compared
-    tree = parse_subset(source)
-    assert tree is not None
-    assert _build(tree).__qualname__ == closure
+def test_each_form_is_written_as_its_own_statements(source: str, written: str) -> None:
+    # the grid above compares these with CEL; this says which form it compared
+    assert written in source_of(source)
+
+
+def test_a_literal_side_is_not_type_checked_per_event() -> None:
+    text = source_of("x > 1.5")
+    assert "type(k0)" not in text and "kind is type(" not in text
+    assert "type(k0)" not in source_of("x * 1.1")
 
 
 @pytest.mark.parametrize(
@@ -260,18 +286,22 @@ def test_literal_comparisons_answer_natively(source: str, scope: dict[str, Any],
     assert native(scope) is expected
 
 
-def test_one_variable_expressions_take_the_one_name_guard() -> None:
+def test_the_guard_defers_on_what_cel_converts_its_own_way() -> None:
     one, two = compile_native("x > 1", ("x",)), compile_native("x > y", ("x", "y"))
     assert one is not None and two is not None
-    assert one.__qualname__ == "_guarded_one.<locals>.native"
-    assert two.__qualname__ == "_guarded.<locals>.native"
     for value in ("\ud800", 2**63, b"x", [1]):  # what CEL converts its own way, or not at all
         with pytest.raises(Defer):
             one({"x": value})
+        with pytest.raises(Defer):  # also a variable the expression's answer does not need yet
+            two({"x": 2, "y": value})
     assert one({"x": 2}) is True
     assert one({"x": 2**63 - 1}) is True  # the int64 bounds themselves are plain values: no deferral
     low = compile_native("x < 1", ("x",))
     assert low is not None and low({"x": -(2**63)}) is True
+    either = compile_native("true || x", ("x",))
+    assert either is not None
+    with pytest.raises(Defer):  # CEL converts every bound variable first, even one `||` never reads
+        either({"x": "\ud800"})
 
 
 def test_two_string_calls_answer_natively_and_keep_null() -> None:
@@ -283,16 +313,21 @@ def test_two_string_calls_answer_natively_and_keep_null() -> None:
         native({"x": 3})
 
 
-def test_a_literal_of_another_type_keeps_the_general_closures() -> None:
-    # the parser makes no such literal today; were it to, the general closures decide as before
-    from dana_workflows.workflow.cel_native import _against_literal
+def test_a_literal_of_another_type_keeps_the_general_checks() -> None:
+    # the parser makes no such literal today; were it to, the general checks decide as before
+    equality = native_function(("op", "==", ("var", "x"), ("lit", b"a")), ("x",), "bytes")
+    order = native_function(("op", "<", ("lit", b"a"), ("var", "x")), ("x",), "bytes")
+    for native in (equality, order):
+        with pytest.raises(Defer):  # CEL decides bytes
+            native({"x": b"a"})
 
-    def read(scope: Any) -> Any:
-        return scope["x"]
 
-    equality = _against_literal("==", read, b"a", literal_first=False)
-    order = _against_literal("<", read, b"a", literal_first=True)
-    assert equality.__qualname__ == "_operator.<locals>.equality"
-    assert order.__qualname__ == "_operator.<locals>.comparison"
-    with pytest.raises(Defer):  # CEL decides bytes
-        equality({"x": b"a"})
+def test_a_double_divided_by_a_literal_side_answers_natively_except_by_zero() -> None:
+    native = compile_native("1.5 / x", ("x",))
+    assert native is not None
+    assert native({"x": 1.0}) == 1.5
+    assert native({"x": 0.5}) == 3.0
+    with pytest.raises(Defer):  # CEL's division by zero is CEL's to report
+        native({"x": 0.0})
+    with pytest.raises(Defer):  # an int divided by a double: CEL does not mix them
+        native({"x": 1})
