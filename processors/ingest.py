@@ -19,6 +19,7 @@ from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.processors.recorded_input import received_details, recording_for
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
+from dana_workflows.schemas.sha256 import sha256_hex
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.workflow.ir import FieldIR, WorkflowIR
 from dana_workflows.workflow.spec_enum import describe
@@ -83,7 +84,7 @@ def in_declared_range(f: FieldIR, value: Any) -> tuple[Any, str | None]:
 
 def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int, epoch: int = 0) -> Admission:
     _, name, version, fields = _plan(ir)
-    run_id = run_id_for(name, ordinal, raw, epoch)
+    run_id = run_id_for(name, ordinal, raw, epoch, sha256_hex)
     payload: dict[str, Any] = {}  # filled below, in place
     env = Envelope(
         f"{run_id}/in", run_id, name, version, INGEST, payload, ts_us, 0, empty_provenance(), 0, GENESIS_HASH

@@ -10,6 +10,7 @@ import pytest
 
 from dana_workflows.core.run_ids import input_id, run_id_for
 from dana_workflows.processors.ingest import admit
+from dana_workflows.schemas.sha256 import sha256_hex
 from dana_workflows.workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
@@ -39,3 +40,15 @@ def test_admission_records_the_epoch_only_when_there_is_one() -> None:
     assert again.envelope.run_id == run_id_for("w", 0, '{"a": 1}', 1)
     assert json.loads(first.rows[0].details) == {"input": '{"a": 1}', "ordinal": 0}
     assert json.loads(again.rows[0].details) == {"epoch": 1, "input": '{"a": 1}', "ordinal": 0}
+
+
+@pytest.mark.parametrize(
+    "line", ['{"a": 1}', "", "é😀 not json", "\udcff bytes that are not UTF-8", "x" * 1000, '{"a": 2}\x00']
+)
+def test_admission_hashes_the_id_with_the_chosen_sha256_to_the_documented_formula(line: str) -> None:
+    # admission hands run_id_for schemas.sha256's digest (the C extension's where the CPU has SHA-NI);
+    # the id is still sha256(workflow \x00 position \x00 line), as hashlib computes it
+    key = f"w\x007\x00{line}".encode("utf-8", "surrogatepass")
+    expected = hashlib.sha256(key).hexdigest()[:24]
+    assert run_id_for("w", 7, line, 0, sha256_hex) == expected == run_id_for("w", 7, line)
+    assert admit(parse_spec(SPEC), line, 7, 5).envelope.run_id == expected
