@@ -148,8 +148,7 @@ def together_under_one_premise(eqs: list[Candidate]) -> list[Candidate]:
     groups: dict[str, list[Candidate]] = {}
     for e in eqs:
         # a premise equivalence is `y_present_iff_p` on (p, y); two fields set together keep their own
-        by_premise = e.id == f"{e.fields[1]}_present_iff_{e.fields[0]}"
-        groups.setdefault(_premise_of(e) if by_premise else e.id, []).append(e)
+        groups.setdefault(_premise_of(e) if _by_premise(e) else e.id, []).append(e)
     out: list[Candidate] = []
     for group in groups.values():
         if len(group) == 1:
@@ -175,10 +174,32 @@ def together_under_one_premise(eqs: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def _by_premise(e: Candidate) -> bool:
+    """`y_present_iff_p` on (p, y): y is set exactly under some values of p (not two fields together)."""
+    return e.id == f"{e.fields[1]}_present_iff_{e.fields[0]}"
+
+
+def _presence_said(implication: Candidate, when: set[str]) -> bool:
+    """Every field the implication says is there has a premise equivalence of its own: the case in
+    which the field is set is already said (the strongest finding about it, both directions), and
+    another premise for it is a correlate of that case (a construction type beside the occupancy
+    group that decides a contractor's licence). What the implication adds is its values, which are
+    offered only with `value_implications` (relations.implications)."""
+    present = implication.refine.get("present", [])
+    return bool(present) and all(name in when for name in present)
+
+
 def profile(cols: Sequence[Column], found: list[Candidate], settings: InferenceSettings) -> list[Candidate]:
     """The relations found, with the presence equivalences in place of what they say: an implication
-    between the two fields of an equivalence (either direction, any conclusion) restates it."""
+    between the two fields of an equivalence (either direction, any conclusion) restates it, and so
+    does one whose every concluded presence has a premise equivalence (_presence_said)."""
     eqs = equivalences(cols, settings)
     pairs = [set(e.fields) for e in eqs]
-    kept = [c for c in found if c.kind != "implies" or not any(set(c.fields) <= pair for pair in pairs)]
+    when = {e.fields[1] for e in eqs if _by_premise(e)}
+    kept = [
+        c
+        for c in found
+        if c.kind != "implies"
+        or not (any(set(c.fields) <= pair for pair in pairs) or _presence_said(c, when))
+    ]
     return kept + together_under_one_premise(eqs)

@@ -96,6 +96,8 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
             continue
         if not any(x < y for x, y in pairs) or _ranges_imply(a, b):
             continue
+        if kind != "date" and _share_implies(pairs, settings):
+            continue
         # an order is offered between two dates, two quantities of one kind (by their names), or
         # fields whose values show it beyond what their ranges alone would give
         if kind == "date":
@@ -135,6 +137,23 @@ def _without_transitive(found: list[Candidate]) -> list[Candidate]:
 def _ranges_imply(a: Column, b: Column) -> bool:
     """max(a) < min(b) in the sample: the order is a consequence of the ranges, not a relation."""
     return bool(a.present and b.present and max(a.present) < min(b.present))
+
+
+def share_reached(pairs: Sequence[tuple[Any, Any]]) -> float | None:
+    """The largest share a / b of two non-negative quantities on the events (b > 0 on each); None
+    where a share means nothing (a negative value, a zero or negative b)."""
+    if not pairs or any(x < 0 or y <= 0 for x, y in pairs):
+        return None
+    return float(max(x / y for x, y in pairs))
+
+
+def _share_implies(pairs: Sequence[tuple[Any, Any]], settings: InferenceSettings) -> bool:
+    """a <= b where a never reaches `order_min_share` of b on the sample: the order is a consequence of
+    a share (a tax, a fee, a part much smaller than its whole), as max(a) < min(b) is of the ranges;
+    a bound the sample never came near is a bound it did not test. The relative form of
+    _ranges_imply: the margin is a factor, not a gap between ranges."""
+    share = share_reached(pairs)
+    return share is not None and share < settings.order_min_share
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +667,8 @@ def _implication(found: list[Found]) -> Candidate:
         strength=max(support_factor(held), 1.0 - chance),
         support=held,
         kind="implies",
+        # the fields it says are there: what the presence profiler weighs it by (presence.profile)
+        refine={"present": [c.column.name for c in conclusions if _concludes_presence(c)]},
     )
 
 

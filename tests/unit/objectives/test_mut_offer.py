@@ -74,9 +74,10 @@ def test_a_rule_that_rejects_a_held_out_event_is_dropped_naming_it() -> None:
 
 
 def test_confidence_under_the_minimum_is_refused() -> None:
-    r = _run([_cand("weak", "amount > 0.0", strength=0.49)])
-    assert r.proposals == [] and r.refused[0].why == "confidence 0.49 under 0.5"
-    assert _run([_cand("ok", "amount > 0.0", strength=0.5)]).proposals[0].confidence == 0.5
+    floor = QUIET.min_confidence
+    r = _run([_cand("weak", "amount > 0.0", strength=floor - 0.01)])
+    assert r.proposals == [] and r.refused[0].why == f"confidence {floor - 0.01:.2f} under {floor}"
+    assert _run([_cand("ok", "amount > 0.0", strength=floor)]).proposals[0].confidence == floor
 
 
 def test_the_same_rule_twice_is_offered_once() -> None:
