@@ -10,10 +10,12 @@ every N, ``wait_first``).
 
 Before each fetch the consumer seeks the client for the partitions whose seek the intake says is due (after
 a reopen, or after records it had to drop), and it waits while the intake is full (faust's channel would
-block its loop the same way). A fetch answered after faust stopped the flow is faust's to seek back; the
-diverted partitions among it are marked discarded (their seek is due). ``stop_flow`` (faust's first step of
-a revocation, and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``) reopens it.
-See intake.py for why.
+block its loop the same way; the wait ends when the consumer or faust's fetcher stops, and a cancellation
+of the fetcher's task is never swallowed, intake.py ``wait_room``). A fetch during which the intake was
+closed (a revocation: the generation moved) hands none of its diverted records over. A fetch answered
+after faust stopped the flow is faust's to seek back; the diverted partitions among it are marked
+discarded (their seek is due). ``stop_flow`` (faust's first step of a revocation, and of a stop) closes
+the intake; the end of recovery (``App.on_rebalance_end``) reopens it. See intake.py for why.
 """
 
 from __future__ import annotations
@@ -36,21 +38,29 @@ ROOM_WAIT_S = 0.1  # how often a fetch waiting for room looks whether the consum
 RecordMap = Mapping[TP, list[Any]]
 
 
-def divert(intake: Intake, records: RecordMap, flow_active: bool) -> RecordMap:
-    """What faust's loop still gets of a fetch: with the flow active, every record of a topic the intake
-    diverts goes to the intake (a partition's list in one call) and the rest is returned; with the flow
-    stopped nothing is queued, the diverted partitions are marked discarded (seek due) and the fetch is
-    returned whole (faust's ``getmany`` seeks back to the committed offsets and delivers none of it)."""
+def divert(intake: Intake, records: RecordMap, flow_active: bool, fetched_in: int) -> RecordMap:
+    """What faust's loop still gets of a fetch begun in intake generation ``fetched_in``: with the flow
+    active, every record of a topic the intake diverts goes to the intake (a partition's list in one call;
+    it queues only for a partition open in the current generation and sought there) and the rest is
+    returned. A fetch that spans a revocation (the generation moved while it waited in the consumer
+    thread) brings records of the older assignment: the diverted ones are dropped, whatever is open now,
+    and their partitions' seek is due (a new owner, or this worker again, reads them from the committed
+    offset). With the flow stopped nothing is queued, the diverted partitions are marked discarded (seek
+    due) and the fetch is returned whole (faust's ``getmany`` seeks back to the committed offsets and
+    delivers none of it)."""
     diverts = intake.diverts
     if not flow_active:
         for tp in records:
             if diverts(tp.topic):
                 intake.discarded((tp.topic, tp.partition))
         return records
+    old = intake.generation != fetched_in
     rest: dict[TP, list[Any]] = {}
     for tp, recs in records.items():
         if not diverts(tp.topic):
             rest[tp] = recs
+        elif old:
+            intake.discarded((tp.topic, tp.partition), len(recs))
         elif recs:
             intake.offer((tp.topic, tp.partition), recs)
     return rest
@@ -83,15 +93,22 @@ class DivertingConsumer(faust_aiokafka.Consumer):
                 continue
             intake.sought((topic, partition), offset)
 
+    def _stopping(self) -> bool:
+        """The consumer or faust's fetcher stops: faust's fetch loop (``_drain_messages``) ends at either,
+        and a wait for room ends too, without relying on the fetcher task's cancellation."""
+        app: Any = self.app  # faust's App (AppT has no _fetcher)
+        return bool(self.should_stop or app._fetcher._stopped.is_set())
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         intake = self.intake
-        while intake.full() and not self.should_stop:
+        while intake.full() and not self._stopping():
             await intake.wait_room(ROOM_WAIT_S)
         self._seek_due()
+        fetched_in = intake.generation  # a revocation during the fetch makes what it brings old
         records, active_partitions = await super()._wait_next_records(timeout)
         if not records:
             return records, active_partitions
-        return divert(intake, records, self.flow_active), active_partitions
+        return divert(intake, records, self.flow_active, fetched_in), active_partitions
 
 
 class DivertingTransport(faust_aiokafka.Transport):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -95,8 +96,10 @@ class Intake:
         if self._size >= self.room:
             self._roomy.clear()
 
-    def discarded(self, key: Key) -> None:
-        """The fetch loop read records of ``key`` it could not offer: the client must go back."""
+    def discarded(self, key: Key, count: int = 0) -> None:
+        """The fetch loop read records of ``key`` it could not offer (``count`` of them dropped here): the
+        client must go back."""
+        self.dropped += count
         part = self._parts.get(key)
         if part is not None:
             part.seek_due = True
@@ -115,11 +118,13 @@ class Intake:
         return self._size >= self.room
 
     async def wait_room(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until the queue is below ``room``."""
-        try:
-            await asyncio.wait_for(self._roomy.wait(), timeout)
-        except TimeoutError:
-            return
+        """Wait (at most ``timeout``) until the queue is below ``room``. A cancellation of the waiting task
+        always ends it: ``asyncio.timeout``, not ``wait_for``, which in Python 3.11 returns the inner result
+        when the room and the cancel come in one loop turn, as they do when faust stops the fetcher at a
+        rebalance right after ``stop_flow`` closed the intake (fetch_divert.py)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._roomy.wait()
 
     # -- rebalances ------------------------------------------------------------------------------------------
     def close(self) -> int:

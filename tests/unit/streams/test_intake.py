@@ -444,7 +444,7 @@ async def test_every_revocation_closes_the_intake(monkeypatch: pytest.MonkeyPatc
 def test_a_fetch_with_the_flow_active_queues_the_diverted_lists_and_returns_the_rest() -> None:
     intake = opened(K, K1, start=0)
     fetched = {TP("in", 0): recs(K, 0, 1), TP("in", 1): [], TP("audit", 0): recs(("audit", 0), 5)}
-    rest = divert(intake, fetched, flow_active=True)
+    rest = divert(intake, fetched, flow_active=True, fetched_in=intake.generation)
     assert list(rest) == [TP("audit", 0)] and [r.offset for r in rest[TP("audit", 0)]] == [5]
     assert intake.queued() == 2 and intake.seeks_due() == {}
 
@@ -452,7 +452,7 @@ def test_a_fetch_with_the_flow_active_queues_the_diverted_lists_and_returns_the_
 def test_a_fetch_after_the_flow_stopped_queues_nothing_and_marks_the_diverted_partitions() -> None:
     intake = opened(K, start=0)
     fetched = {TP("in", 0): recs(K, 0, 1), TP("audit", 0): recs(("audit", 0), 5)}
-    rest = divert(intake, fetched, flow_active=False)
+    rest = divert(intake, fetched, flow_active=False, fetched_in=intake.generation)
     assert rest is fetched  # faust's getmany seeks back and delivers none of it
     assert intake.queued() == 0
     assert intake.seeks_due() == {K: 0}  # the client read past the position: a seek back is due
@@ -476,6 +476,7 @@ async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch:
     consumer._crashed = asyncio.Event()
     consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
     consumer.log = SimpleNamespace(info=lambda *a: None)
+    consumer.app = SimpleNamespace(_fetcher=SimpleNamespace(_stopped=asyncio.Event()))
     fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
     for _ in range(5):
         await asyncio.sleep(0)
@@ -508,3 +509,110 @@ def test_the_intake_is_on_by_default_and_the_setting_turns_it_off(monkeypatch: p
     assert KafkaOptions.from_settings(Settings()).intake is True
     monkeypatch.setenv("DWF_KAFKA_INTAKE", "false")
     assert KafkaOptions.from_settings(Settings()).intake is False
+
+
+# -- the fetch loop's per-fetch checks and its stop ----------------------------------------------------------
+def diverting_consumer(intake: Intake, events: list[str]) -> Any:
+    """A DivertingConsumer without faust's start-up: its flags, a client seek that records, an app whose
+    fetcher is running."""
+    consumer: Any = object.__new__(DivertingConsumer)
+    consumer.intake = intake
+    consumer.flow_active = True
+    consumer._stopped = asyncio.Event()
+    consumer._crashed = asyncio.Event()
+    consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
+    consumer.log = SimpleNamespace(info=lambda *a: None)
+    consumer.app = SimpleNamespace(_fetcher=SimpleNamespace(_stopped=asyncio.Event()))
+    return consumer
+
+
+def test_a_fetch_that_spans_a_revocation_hands_nothing_over() -> None:
+    intake = opened(K, K1, start=0)
+    fetched_in = intake.generation
+    intake.close()  # partitions revoked while the fetch was in flight ...
+    assert intake.open({K: 0, K1: 0}, intake.generation)  # ... and assigned again
+    for key, offset in intake.seeks_due().items():
+        intake.sought(key, offset)  # even sought: what the fetch brought is of the older assignment
+    fetched = {TP("in", 0): recs(K, 0, 1), TP("audit", 0): recs(("audit", 0), 5)}
+    rest = divert(intake, fetched, flow_active=True, fetched_in=fetched_in)
+    assert intake.queued() == 0 and intake.dropped == 2
+    assert intake.seeks_due() == {K: 0}  # read again from the position, in this generation
+    assert list(rest) == [TP("audit", 0)]  # not diverted: faust's loop applies its own checks
+    # a fetch of the current generation is queued
+    assert divert(intake, {TP("in", 1): recs(K1, 0)}, True, intake.generation) == {}
+    assert intake.queued() == 1
+
+
+def test_records_of_a_partition_not_open_are_not_queued() -> None:
+    intake = opened(K, start=0)  # K1 is not ours (revoked, or assigned to another worker)
+    rest = divert(intake, {TP("in", 0): recs(K, 0), TP("in", 1): recs(K1, 0, 1)}, True, intake.generation)
+    assert rest == {}
+    assert intake.queued() == 1 and intake.dropped == 2
+    assert intake.seeks_due() == {}
+
+
+async def test_the_consumer_fetch_drops_what_a_revocation_during_the_fetch_made_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    intake = opened(K, start=0)
+    events: list[str] = []
+
+    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
+        events.append("fetch")
+        intake.close()  # a rebalance while the fetch waited in the consumer thread
+        assert intake.open({K: 0}, intake.generation)
+        intake.sought(K, 0)
+        return {TP("in", 0): recs(K, 0, 1)}, {TP("in", 0)}
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    consumer = diverting_consumer(intake, events)
+    rest, _ = await consumer._wait_next_records(1.0)
+    assert intake.queued() == 0 and rest == {}
+    assert intake.seeks_due() == {K: 0}
+
+
+@pytest.mark.parametrize("stopping", ["consumer", "fetcher"])
+async def test_a_stop_while_the_fetch_waits_for_room_ends_the_wait(
+    monkeypatch: pytest.MonkeyPatch, stopping: str
+) -> None:
+    intake = opened(K, start=0, room=2)
+    intake.offer(K, recs(K, 0, 1))  # full: the agent takes nothing (it drains, or is stuck)
+    events: list[str] = []
+
+    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
+        events.append("fetch")
+        return {}, set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    consumer = diverting_consumer(intake, events)
+    fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
+    await asyncio.sleep(0.05)
+    assert not fetch.done()
+    (consumer._stopped if stopping == "consumer" else consumer.app._fetcher._stopped).set()
+    # faust's fetch when stopping returns what it has; no cancellation needed
+    assert await asyncio.wait_for(fetch, 5) == ({}, set())
+    assert events == ["fetch"]
+
+
+async def test_a_fetch_cancelled_as_room_comes_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust stops the fetcher at a rebalance by cancelling its task right after ``stop_flow`` closed the
+    intake (which makes room): the cancel must end the fetch, not be swallowed by the room wait (Python
+    3.11's ``wait_for`` returns the inner result when both happen in one loop turn). Swallowed, the fetch
+    went on into faust's wait for the flow to resume, and faust waited for the cancelled task without end."""
+    intake = opened(K, start=0, room=2)
+    intake.offer(K, recs(K, 0, 1))
+    events: list[str] = []
+
+    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
+        events.append("fetch")
+        return {}, set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    consumer = diverting_consumer(intake, events)
+    fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
+    await asyncio.sleep(0.01)
+    intake.close()  # room
+    fetch.cancel()  # in the same turn
+    with pytest.raises(asyncio.CancelledError):
+        await fetch
+    assert events == []
