@@ -458,6 +458,20 @@ def test_a_fetch_after_the_flow_stopped_queues_nothing_and_marks_the_diverted_pa
     assert intake.seeks_due() == {K: 0}  # the client read past the position: a seek back is due
 
 
+def diverting_consumer(intake: Intake, events: list[str]) -> Any:
+    """A DivertingConsumer without faust's start-up: its flags, a client seek that records, an app whose
+    fetcher is running."""
+    consumer: Any = object.__new__(DivertingConsumer)
+    consumer.intake = intake
+    consumer.flow_active = True
+    consumer._stopped = asyncio.Event()
+    consumer._crashed = asyncio.Event()
+    consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
+    consumer.log = SimpleNamespace(info=lambda *a: None)
+    consumer.app = SimpleNamespace(_fetcher=SimpleNamespace(_stopped=asyncio.Event()))
+    return consumer
+
+
 async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch: pytest.MonkeyPatch) -> None:
     intake = opened(K, start=0, room=2)
     intake.offer(K, recs(K, 0, 1))  # full
@@ -469,14 +483,7 @@ async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch:
         return {TP("in", 0): recs(K, 2), TP("audit", 0): recs(("audit", 0), 9)}, {TP("in", 0)}
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
-    consumer: Any = object.__new__(DivertingConsumer)
-    consumer.intake = intake
-    consumer.flow_active = True
-    consumer._stopped = asyncio.Event()
-    consumer._crashed = asyncio.Event()
-    consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
-    consumer.log = SimpleNamespace(info=lambda *a: None)
-    consumer.app = SimpleNamespace(_fetcher=SimpleNamespace(_stopped=asyncio.Event()))
+    consumer = diverting_consumer(intake, events)
     fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
     for _ in range(5):
         await asyncio.sleep(0)
@@ -512,20 +519,6 @@ def test_the_intake_is_on_by_default_and_the_setting_turns_it_off(monkeypatch: p
 
 
 # -- the fetch loop's per-fetch checks and its stop ----------------------------------------------------------
-def diverting_consumer(intake: Intake, events: list[str]) -> Any:
-    """A DivertingConsumer without faust's start-up: its flags, a client seek that records, an app whose
-    fetcher is running."""
-    consumer: Any = object.__new__(DivertingConsumer)
-    consumer.intake = intake
-    consumer.flow_active = True
-    consumer._stopped = asyncio.Event()
-    consumer._crashed = asyncio.Event()
-    consumer._thread = SimpleNamespace(seek=lambda tp, offset: events.append(f"seek {tp.partition}@{offset}"))
-    consumer.log = SimpleNamespace(info=lambda *a: None)
-    consumer.app = SimpleNamespace(_fetcher=SimpleNamespace(_stopped=asyncio.Event()))
-    return consumer
-
-
 def test_a_fetch_that_spans_a_revocation_hands_nothing_over() -> None:
     intake = opened(K, K1, start=0)
     fetched_in = intake.generation
@@ -571,34 +564,9 @@ async def test_the_consumer_fetch_drops_what_a_revocation_during_the_fetch_made_
     assert intake.seeks_due() == {K: 0}
 
 
-@pytest.mark.parametrize("stopping", ["consumer", "fetcher"])
-async def test_a_stop_while_the_fetch_waits_for_room_ends_the_wait(
-    monkeypatch: pytest.MonkeyPatch, stopping: str
-) -> None:
-    intake = opened(K, start=0, room=2)
-    intake.offer(K, recs(K, 0, 1))  # full: the agent takes nothing (it drains, or is stuck)
-    events: list[str] = []
-
-    async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
-        events.append("fetch")
-        return {}, set()
-
-    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
-    consumer = diverting_consumer(intake, events)
-    fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
-    await asyncio.sleep(0.05)
-    assert not fetch.done()
-    (consumer._stopped if stopping == "consumer" else consumer.app._fetcher._stopped).set()
-    # faust's fetch when stopping returns what it has; no cancellation needed
-    assert await asyncio.wait_for(fetch, 5) == ({}, set())
-    assert events == ["fetch"]
-
-
-async def test_a_fetch_cancelled_as_room_comes_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """faust stops the fetcher at a rebalance by cancelling its task right after ``stop_flow`` closed the
-    intake (which makes room): the cancel must end the fetch, not be swallowed by the room wait (Python
-    3.11's ``wait_for`` returns the inner result when both happen in one loop turn). Swallowed, the fetch
-    went on into faust's wait for the flow to resume, and faust waited for the cancelled task without end."""
+async def fetch_waiting_for_room(monkeypatch: pytest.MonkeyPatch) -> tuple[Intake, Any, list[str], Any]:
+    """A full intake (its agent takes nothing: it drains, or is stuck) and the consumer's fetch waiting for
+    room; faust's own fetch (recorded in the events) answers nothing."""
     intake = opened(K, start=0, room=2)
     intake.offer(K, recs(K, 0, 1))
     events: list[str] = []
@@ -610,7 +578,28 @@ async def test_a_fetch_cancelled_as_room_comes_is_cancelled(monkeypatch: pytest.
     monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
     consumer = diverting_consumer(intake, events)
     fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert not fetch.done()
+    return intake, consumer, events, fetch
+
+
+@pytest.mark.parametrize("stopping", ["consumer", "fetcher"])
+async def test_a_stop_while_the_fetch_waits_for_room_ends_the_wait(
+    monkeypatch: pytest.MonkeyPatch, stopping: str
+) -> None:
+    _, consumer, events, fetch = await fetch_waiting_for_room(monkeypatch)
+    (consumer._stopped if stopping == "consumer" else consumer.app._fetcher._stopped).set()
+    # faust's fetch when stopping returns what it has; no cancellation needed
+    assert await asyncio.wait_for(fetch, 5) == ({}, set())
+    assert events == ["fetch"]
+
+
+async def test_a_fetch_cancelled_as_room_comes_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust stops the fetcher at a rebalance by cancelling its task right after ``stop_flow`` closed the
+    intake (which makes room): the cancel must end the fetch, not be swallowed by the room wait (Python
+    3.11's ``wait_for`` returns the inner result when both happen in one loop turn). Swallowed, the fetch
+    went on into faust's wait for the flow to resume, and faust waited for the cancelled task without end."""
+    intake, _, events, fetch = await fetch_waiting_for_room(monkeypatch)
     intake.close()  # room
     fetch.cancel()  # in the same turn
     with pytest.raises(asyncio.CancelledError):
