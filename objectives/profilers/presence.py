@@ -113,8 +113,10 @@ def _together(a: Column, b: Column, settings: InferenceSettings) -> Candidate | 
 
 
 def equivalences(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]:
-    """One premise equivalence per optional field (the premise with the fewest values in its named
-    side), then fields set together where no common premise already says it."""
+    """One premise equivalence per optional field (a category or a flag before a number, then the
+    premise with the fewest values in its named side), then fields set together where no common premise
+    already says it. A number that decides a presence by its value (a loan period of 14 days, an ERG
+    guide 126) stands in for the category that sets both (the material type, the hazard class)."""
     out: list[Candidate] = []
     premise_of: dict[str, str] = {}
     for y in cols:
@@ -122,7 +124,8 @@ def equivalences(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
             continue
         found = [c for p in cols if p is not y for c in [_premise_equivalence(p, y, settings)] if c]
         if found:
-            best = min(found, key=lambda c: (c.rule.count(","), len(c.rule), c.rule))
+            numeric = {c.name for c in cols if c.numeric}
+            best = min(found, key=lambda c: (c.fields[0] in numeric, c.rule.count(","), len(c.rule), c.rule))
             out.append(best)
             premise_of[y.name] = best.fields[0]
     optional = [c for c in cols if c.has_nulls]

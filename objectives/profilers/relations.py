@@ -1,8 +1,9 @@
 """Cross-field relations the sample supports: a <= b, a implies b, parts that sum to a total.
 
 Only relations that say something are kept: an order the fields' ranges already imply is dropped (and
-one a share implies: a part that never reaches half its whole), an implication needs its premise to hold often and its conclusion to fail sometimes, and a sum must
-hold on every sample event where its fields are set.
+one a share implies: a part that never reaches half its whole), an implication needs its premise to
+hold often and its conclusion to fail sometimes, and a sum must hold on every sample event where its
+fields are set.
 """
 
 from __future__ import annotations

@@ -200,3 +200,16 @@ def test_only_the_presences_are_named_not_the_values() -> None:
     (found,) = [c for c in relations.implications(cols, DEFAULT) if c.fields[0] == "status"]
     assert found.rule == 'status != "returned" || (returned_on != null && closed)'
     assert found.refine["present"] == ["returned_on"]
+
+
+def test_a_category_names_the_case_before_a_number_it_sets() -> None:
+    # magazines carry an ISSN; the loan period (14 days) follows the material type, so both decide it
+    kinds = [("book", 28, None), ("magazine", 14, "1234-5678"), ("dvd", 7, None)]
+    rows = [kinds[i % 3] for i in range(300)]
+    cols = [
+        col("material_type", "string", [r[0] for r in rows]),
+        col("loan_period_days", "long", [r[1] for r in rows]),
+        col("issn", "string", [r[2] for r in rows], optional=True),
+    ]
+    rules = {c.rule for c in presence.equivalences(cols, DEFAULT)}
+    assert rules == {'(material_type == "magazine") == (issn != null)'}
