@@ -78,12 +78,11 @@ def native_source(tree: Node, names: tuple[str, ...]) -> tuple[str, dict[str, An
         out.line(1, f"{local} = scope.get({name!r}, _MISSING)")
         out.line(1, f"kind = type({local})")
         # the common plain values checked inline, the rest by _plain; a missing one is read where used
-        out.line(
+        out.defer_if(
             1,
-            f"if not ((kind is str and {local}.isascii()) or kind is float or kind is bool "
-            f"or {local} is None or {local} is _MISSING or _plain({local})):",
+            f"not ((kind is str and {local}.isascii()) or kind is float or kind is bool "
+            f"or {local} is None or {local} is _MISSING or _plain({local}))",
         )
-        out.line(2, "raise Defer")
     result = out.value(tree, 1)
     out.line(1, f"return {result}")
     return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
@@ -113,29 +112,35 @@ class _Writer:
         self.count += 1
         return f"t{self.count}"
 
+    def defer_if(self, at: int, condition: str) -> None:
+        """`if condition: raise Defer`: the fast path cannot vouch for CEL's answer there."""
+        self.line(at, f"if {condition}:")
+        self.line(at + 1, "raise Defer")
+
+    def otherwise_defer(self, at: int) -> None:
+        self.line(at, "else:")
+        self.line(at + 1, "raise Defer")
+
     def value(self, node: Node, at: int) -> str:
         kind = node[0]
         if kind == "lit":
             return self.constant(node[1])
         if kind == "var":
             local = self.locals[node[1]]
-            self.line(at, f"if {local} is _MISSING:  # CEL reports the undeclared variable")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"{local} is _MISSING")  # CEL reports the undeclared variable
             return local
         if kind == "call":
             return self.call(node[1], self.value(node[2], at), at)
         if kind == "not":
             a = self.value(node[1], at)
             t = self.temp()
-            self.line(at, f"if type({a}) is not bool:")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"type({a}) is not bool")
             self.line(at, f"{t} = not {a}")
             return t
         if kind == "neg":
             a = self.value(node[1], at)
             t = self.temp()
-            self.line(at, f"if not (type({a}) is float or (type({a}) is int and {a} != _INT64_MIN)):")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"not (type({a}) is float or (type({a}) is int and {a} != _INT64_MIN))")
             self.line(at, f"{t} = -{a}")
             return t
         if kind == "op":
@@ -149,16 +154,14 @@ class _Writer:
     def call(self, name: str, a: str, at: int) -> str:
         t = self.temp()
         if name == "size":
-            self.line(at, f"if type({a}) is not str or not {a}.isascii():  # CEL's size counts UTF-8 bytes")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"type({a}) is not str or not {a}.isascii()")  # CEL's size counts UTF-8 bytes
             self.line(at, f"{t} = len({a})")
             return t
         self.line(at, f"if type({a}) is str:")
         self.line(at + 1, f"{t} = {a}.{_STRING_METHODS[name]}()")
         self.line(at, f"elif {a} is None:  # cel_expr.EXTRA_FUNCTIONS map null to null")
         self.line(at + 1, f"{t} = None")
-        self.line(at, "else:")
-        self.line(at + 1, "raise Defer")
+        self.otherwise_defer(at)
         return t
 
     def operator(self, symbol: str, left: Node, right: Node, at: int) -> str:
@@ -173,56 +176,48 @@ class _Writer:
         t = self.temp()
         if symbol in ("==", "!="):
             # mixed types: CEL has its own (numeric, heterogeneous) rules
-            self.line(at, f"if type({a}) is not type({b}) or type({a}) not in _EQUALITY_TYPES:")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"type({a}) is not type({b}) or type({a}) not in _EQUALITY_TYPES")
             self.line(at, f"{t} = {a} == {b}" if symbol == "==" else f"{t} = not ({a} == {b})")
             return t
         if symbol in _ORDER:
             self.line(at, f"kind = type({a})")
-            self.line(
+            self.defer_if(
                 at,
-                f"if not (kind is type({b}) and (kind is int "
+                f"not (kind is type({b}) and (kind is int "
                 f"or (kind is float and {a} == {a} and {b} == {b})"  # CEL refuses to order NaN
-                f" or (kind is str and {a}.isascii() and {b}.isascii()))):",
+                f" or (kind is str and {a}.isascii() and {b}.isascii())))",
             )
-            self.line(at + 1, "raise Defer")
             self.line(at, f"{t} = {a} {symbol} {b}")
             return t
         # arithmetic: CEL does not mix int and double; its int division truncates and checks zero
         known = self.literal_kinds.get(b, self.literal_kinds.get(a))
         if known is not None:  # a literal side (`amount * 1.1`): its type is known now, one branch is written
             other = a if b in self.literal_kinds else b
-            self.line(at, f"if type({other}) is not {self.constant(known)}:")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"type({other}) is not {self.constant(known)}")
             if known is float:
                 if symbol == "/":
-                    self.line(at, f"if {b} == 0.0:")
-                    self.line(at + 1, "raise Defer")
+                    self.defer_if(at, f"{b} == 0.0")
                 self.line(at, f"{t} = {a} {symbol} {b}")
             elif known is int and symbol != "/":
                 self.line(at, f"{t} = {a} {symbol} {b}")
-                self.line(at, f"if not (_INT64_MIN <= {t} <= _INT64_MAX):")
-                self.line(at + 1, "raise Defer")
+                self.defer_if(at, f"not (_INT64_MIN <= {t} <= _INT64_MAX)")
             elif known is str and symbol == "+":
                 self.line(at, f"{t} = {a} + {b}")
             else:  # no operation of CEL's that this path answers
                 self.line(at, "raise Defer")
             return t
         self.line(at, f"kind = type({a})")
-        self.line(at, f"if kind is not type({b}):")
-        self.line(at + 1, "raise Defer")
+        self.defer_if(at, f"kind is not type({b})")
         self.line(at, "if kind is float" + (f" and not ({b} == 0.0):" if symbol == "/" else ":"))
         self.line(at + 1, f"{t} = {a} {symbol} {b}")
         if symbol != "/":
             self.line(at, "elif kind is int:")
             self.line(at + 1, f"{t} = {a} {symbol} {b}")
-            self.line(at + 1, f"if not (_INT64_MIN <= {t} <= _INT64_MAX):")
-            self.line(at + 2, "raise Defer")
+            self.defer_if(at + 1, f"not (_INT64_MIN <= {t} <= _INT64_MAX)")
         if symbol == "+":
             self.line(at, "elif kind is str:")
             self.line(at + 1, f"{t} = {a} + {b}")
-        self.line(at, "else:")
-        self.line(at + 1, "raise Defer")
+        self.otherwise_defer(at)
         return t
 
     def against_literal(
@@ -236,8 +231,7 @@ class _Writer:
                 return self.general(symbol, self.value(operand, at), self.constant(literal), at)
             a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
             t = self.temp()
-            self.line(at, f"if type({a}) is not {expected}:  # mixed types: CEL has its own rules")
-            self.line(at + 1, "raise Defer")
+            self.defer_if(at, f"type({a}) is not {expected}")  # mixed types: CEL has its own rules
             self.line(at, f"{t} = {a} == {k}" if symbol == "==" else f"{t} = not ({a} == {k})")
             return t
         if not (kind is int or (kind is float and literal == literal) or (kind is str and literal.isascii())):
@@ -248,8 +242,7 @@ class _Writer:
         a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
         t = self.temp()
         extra = f" or {a} != {a}" if kind is float else f" or not {a}.isascii()" if kind is str else ""
-        self.line(at, f"if type({a}) is not {expected}{extra}:  # CEL refuses to order NaN")
-        self.line(at + 1, "raise Defer")
+        self.defer_if(at, f"type({a}) is not {expected}{extra}")  # CEL refuses to order NaN
         self.line(at, f"{t} = {a} {order} {k}")
         return t
 
@@ -262,8 +255,7 @@ class _Writer:
             return "None"
         members, expected = self.constant(frozenset(values)), self.constant(kind)
         t = self.temp()
-        self.line(at, f"if type({a}) is not {expected}:")
-        self.line(at + 1, "raise Defer")
+        self.defer_if(at, f"type({a}) is not {expected}")
         self.line(at, f"{t} = {a} in {members}")
         return t
 
@@ -276,11 +268,9 @@ class _Writer:
         self.line(at + 1, f"{t} = {a}")
         self.line(at, f"elif {a} is {not is_or}:")
         b = self.value(right, at + 1)
-        self.line(at + 1, f"if type({b}) is not bool:")
-        self.line(at + 2, "raise Defer")
+        self.defer_if(at + 1, f"type({b}) is not bool")
         self.line(at + 1, f"{t} = {b}")
-        self.line(at, "else:")
-        self.line(at + 1, "raise Defer")
+        self.otherwise_defer(at)
         return t
 
     def conditional(self, cond: Node, then: Node, otherwise: Node, at: int) -> str:
@@ -290,8 +280,7 @@ class _Writer:
         self.line(at + 1, f"{t} = {self.value(then, at + 1)}")
         self.line(at, f"elif {c} is False:")
         self.line(at + 1, f"{t} = {self.value(otherwise, at + 1)}")
-        self.line(at, "else:")
-        self.line(at + 1, "raise Defer")
+        self.otherwise_defer(at)
         return t
 
 
