@@ -35,6 +35,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 import fastavro
+import orjson
 
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
@@ -126,7 +127,7 @@ class DriftTap:
         if not events:
             return outs
         key = f"{topic}:{partition}".encode()
-        whole = _dumps(events)  # the same bytes as the events' own encodings joined in an array
+        whole = _dumps_events(events)
         if len(whole) - 1 < VALUES_MESSAGE_BYTES:  # -1: the cut counts each event with one separator
             return [*outs, (self.values_topic, key, whole, None)]
         kept = list(outs)
@@ -260,6 +261,21 @@ class DriftAgent:
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _dumps_events(events: list[dict[str, Any]]) -> bytes:
+    """A batch's drift values as one JSON array that ``json.loads`` reads back as ``_dumps`` of it
+    would be read, by orjson (~10x faster than the standard encoder, ~2 µs an event in a worker:
+    docs/performance.md, session 13). orjson writes NaN and infinities as null, where the standard
+    encoder writes NaN/Infinity and the drift agent reads them back as such: a batch whose array has a
+    null anywhere (a NaN, or a None, or "null" in a text) is encoded by the standard encoder, as is one
+    orjson refuses (an integer beyond 64 bits, a non-str key). The bytes may differ from ``_dumps``
+    (floats in shortest form such as 1e-7 for 1e-07, non-ASCII text as UTF-8), the values read do not."""
+    try:
+        data = orjson.dumps(events, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _dumps(events)
+    return data if b"null" not in data else _dumps(events)
 
 
 def attach_drift(ctx: AgentContext, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:

@@ -123,6 +123,29 @@ class AuditBatchBuilder:
         self._rows += bodies
         self.size += sum(map(len, bodies))
 
+    def extend(self, rows: list[AuditRow], limit: int) -> list[bytes]:
+        """Add ``rows`` and take a message each time the rows held reach ``limit`` bytes: a message ends
+        with the first row that brings it to ``limit`` or past it (cut between rows, so one message may
+        pass the limit by one row's size). The rows after the last cut stay in the builder. The same
+        messages as ``add([row])`` row by row with a ``take()`` whenever ``size >= limit``; the cuts are
+        found by bisecting the running total of the rows' sizes, one step per message, not per row
+        (every audit row of a worker goes through here: docs/performance.md, session 13)."""
+        bodies = self.codec.row_bodies(rows)
+        totals = list(accumulate(map(len, bodies)))  # bytes of the new rows up to and including each
+        messages: list[bytes] = []
+        start, base = 0, -self.size  # the open message's bytes up to new row i: totals[i] - base
+        while start < len(bodies):
+            end = bisect_left(totals, base + limit, start)  # the first new row that reaches the limit
+            if end == len(bodies):
+                break
+            self._rows += bodies[start : end + 1]
+            messages.append(self.take())
+            start, base = end + 1, totals[end]
+        if start < len(bodies):
+            self._rows += bodies[start:]
+            self.size = totals[-1] - base
+        return messages
+
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -234,20 +257,12 @@ class WireCodec:
 
     def audit_messages(self, rows: list[AuditRow], limit: int) -> list[bytes]:
         """The rows as AuditBatch messages of about ``limit`` bytes at most (cut between rows, so one
-        message may pass the limit by one row's size: keep ``limit`` well below the broker's).
-
-        A message ends with the first row that brings its rows' bytes to ``limit`` or past it; the cuts
-        are found by bisecting the running total of the rows' sizes, one step per message, not per row
-        (every row of a worker's batch goes through here: docs/performance.md, session 13)."""
-        bodies = self.row_bodies(rows)
-        ends = list(accumulate(map(len, bodies)))  # bytes of the rows up to and including each
-        messages: list[bytes] = []
-        start, before = 0, 0  # the message's first row; the bytes of the rows before it
-        while start < len(bodies):
-            # the first row at which the message's bytes (ends[i] - before) reach the limit, or the last
-            stop = min(bisect_left(ends, before + limit, start), len(bodies) - 1) + 1
-            messages.append(_frame(self.batch_sid, bodies[start:stop]))
-            start, before = stop, ends[stop - 1]
+        message may pass the limit by one row's size: keep ``limit`` well below the broker's), cut as
+        ``AuditBatchBuilder.extend`` cuts."""
+        batch = AuditBatchBuilder(self)
+        messages = batch.extend(rows, limit)
+        if len(batch):
+            messages.append(batch.take())
         return messages
 
     def encode_rows(self, rows: list[AuditRow]) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 from pathlib import Path
 
 import fastavro
@@ -14,7 +15,7 @@ import pytest
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.app_builder import load_pipeline
-from dana_workflows.streams.kafka.wire import AUDIT_ROW_SCHEMA, WireCodec
+from dana_workflows.streams.kafka.wire import AUDIT_ROW_SCHEMA, AuditBatchBuilder, WireCodec
 from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows
 from dana_workflows.streams.topology import Topology
 from tests.integration.kafka_support import CLAIMS_SPEC, claims_lines
@@ -77,3 +78,28 @@ def test_a_rows_body_is_what_fastavro_writes_for_it(tmp_path: Path) -> None:
         fastavro.schemaless_writer(buf, fastavro.parse_schema(AUDIT_ROW_SCHEMA), row.as_dict())
         assert codec.encode_row_body(row) == buf.getvalue()
     assert codec.row_bodies(rows[:20]) == [codec.encode_row_body(r) for r in rows[:20]]
+
+
+def test_extend_cuts_as_adding_row_by_row_and_taking_at_the_limit_would(tmp_path: Path) -> None:
+    """``AuditBatchBuilder.extend`` against the rule it replaces in a caller's loop (rows added one at a
+    time, a message taken whenever the builder's size reaches the limit), with rows already held from an
+    earlier call, over many limits and ways to split the rows into calls."""
+    codec, rows = claims_rows(tmp_path)
+    rows = rows[:120]
+    sizes = [len(codec.encode_row_body(r)) for r in rows]
+    rng = random.Random(5)
+    for limit in (1, sizes[0], sizes[0] + 1, 700, 2048, sum(sizes) // 3, sum(sizes), 1 << 30):
+        for _ in range(6):
+            cuts = sorted(rng.sample(range(1, len(rows)), 3))
+            calls = [rows[a:b] for a, b in zip([0, *cuts], [*cuts, len(rows)], strict=True)]
+            reference, expected = AuditBatchBuilder(codec), []
+            built, got = AuditBatchBuilder(codec), []
+            for call in calls:
+                for row in call:
+                    reference.add([row])
+                    if reference.size >= limit:
+                        expected.append(reference.take())
+                got += built.extend(call, limit)
+                assert built.size == reference.size and len(built) == len(reference), limit
+            assert got == expected, limit
+            assert built.take() == reference.take()

@@ -172,3 +172,21 @@ def test_values_one_byte_below_the_limit_stay_one_message(monkeypatch: pytest.Mo
         kept = t.batched("in", 0, [])
         assert len(kept) == messages
         assert [e for _, _, v, _ in kept for e in drift_values(v)] == events
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, 1e-7, 1e16, "é \u2028 text", None, float("nan"), float("inf"), float("-inf"), 2**70, [1, "a"]],
+)
+def test_a_batchs_values_read_back_as_the_standard_encoder_wrote_them(value: Any) -> None:
+    """The batch's message is read by the drift agent (``drift_values``) as the standard encoder's
+    encoding of the same events would be: NaN and the infinities stay what they are (orjson alone would
+    write null), None stays None, an integer beyond 64 bits and non-ASCII text survive."""
+    t = tap()
+    events = [{"v": {"x": value, "y": "USD"}, "p": 7}, {"v": {"x": 2.0}, "p": 8}]
+    for event in events:
+        t.ended(event, edge("out", None), [], ("in", 0))
+    ((_, _, data, _),) = t.batched("in", 0, [])
+    read = drift_values(data)
+    expected = drift_values(drift_agent._dumps(events))
+    assert repr(read) == repr(expected)  # repr: nan == nan is False
