@@ -2,7 +2,10 @@
 
 `check` builds a decided rule's RuleResult with its slots set directly, not through the dataclass __init__
 (five an event on the claims example: -4.7k of 571k instructions an event, docs/performance.md, "Session 12:
-shared processing"); tests/unit/processors/test_hot_constructors.py holds it to the plain constructor.
+shared processing"); tests/unit/processors/test_hot_constructors.py holds it to the plain constructor. Where
+the CEL fast path answers, one generated function returns the values the rule read and its answer
+(`CompiledExpr.native_bound`), in place of the `bindings`, `evaluate_bound` and fast-path calls ("Session 13:
+shared processing"); tests/unit/workflow/test_cel_native.py holds the pair to the general path's.
 """
 
 from __future__ import annotations
@@ -37,13 +40,20 @@ class CompiledRule:
     def check(self, scope: Mapping[str, Any]) -> RuleResult:
         """A rule that cannot be evaluated on this event (missing value, wrong type) fails, with why."""
         expr = self.expr
-        values = expr.bindings(scope)
-        try:
-            ok = expr.evaluate_bound(values, scope)
-        except EvaluationError as exc:
-            return RuleResult(
-                self.id, self.step, False, self.severity, f"{self.message}{ERROR_MARK}{exc})", values
-            )
+        bound = expr.native_bound
+        if bound is not None:
+            try:  # the values and the answer in one call, where the fast path vouches for CEL's answer
+                values, ok = bound(scope)
+            except Exception:  # Defer, or anything unforeseen: bind, and the CEL library decides
+                bound = None
+        if bound is None:
+            values = expr.bindings(scope)
+            try:
+                ok = expr.evaluate_bound(values, scope)
+            except EvaluationError as exc:
+                return RuleResult(
+                    self.id, self.step, False, self.severity, f"{self.message}{ERROR_MARK}{exc})", values
+                )
         if not isinstance(ok, bool):
             msg = f"{self.message}{ERROR_MARK}rule returned {type(ok).__name__}, not a bool)"
             return RuleResult(self.id, self.step, False, self.severity, msg, values)

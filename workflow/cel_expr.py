@@ -55,6 +55,8 @@ class CompiledExpr:
     variables: tuple[str, ...]
     uses_functions: bool
     native: Native | None = None
+    # the fast path returning (values bound, result) in one call (cel_native.compile_native, bound=True)
+    native_bound: Native | None = None
 
     @property
     def fields_read(self) -> tuple[str, ...]:
@@ -121,6 +123,7 @@ def compile_expr(source: str) -> CompiledExpr:
         variables=variables,
         uses_functions=bool(functions & EXTRA_FUNCTIONS.keys()),
         native=compile_native(source, variables) if native_enabled() else None,
+        native_bound=compile_native(source, variables, bound=True) if native_enabled() else None,
     )
 
 

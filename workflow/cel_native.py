@@ -42,18 +42,20 @@ _STRING_METHODS = {"upper": "upper", "lower": "lower", "trim": "strip"}  # CEL n
 _MISSING = object()  # a variable the scope does not hold
 
 
-def compile_native(source: str, cel_variables: tuple[str, ...]) -> Native | None:
+def compile_native(source: str, cel_variables: tuple[str, ...], *, bound: bool = False) -> Native | None:
     """A function for `source`, or None when it is outside the subset or reads other variables than CEL
-    says it does (a guard against the two parsers ever disagreeing)."""
+    says it does (a guard against the two parsers ever disagreeing). bound: the function returns the pair
+    (values bound, result), the values as `CompiledExpr.bindings` binds them, so a rule that records what it
+    read gets both in one call (processors/rules.py)."""
     tree = parse_subset(source)
     if tree is None or variables_of(tree) != set(cel_variables):
         return None
-    return native_function(tree, cel_variables, source)
+    return native_function(tree, cel_variables, source, bound=bound)
 
 
-def native_function(tree: Node, names: tuple[str, ...], label: str) -> Native:
+def native_function(tree: Node, names: tuple[str, ...], label: str, *, bound: bool = False) -> Native:
     """The compiled function of `tree` (as `native_source` writes it); `label` names it in tracebacks."""
-    text, constants = native_source(tree, names)
+    text, constants = native_source(tree, names, bound=bound)
     namespace: dict[str, Any] = {
         "Defer": Defer,
         "_MISSING": _MISSING,
@@ -68,8 +70,9 @@ def native_function(tree: Node, names: tuple[str, ...], label: str) -> Native:
     return native
 
 
-def native_source(tree: Node, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
-    """The Python source of the function for `tree` reading `names`, and the constants it refers to."""
+def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) -> tuple[str, dict[str, Any]]:
+    """The Python source of the function for `tree` reading `names`, and the constants it refers to
+    (bound: it returns (values, result), see compile_native)."""
     out = _Writer(names)
     # CEL binds every variable before it evaluates, even one a `||` never reads: a value it cannot convert
     # (a lone surrogate) or converts its own way (ints past 64 bits become doubles; bytes, lists, maps)
@@ -84,7 +87,17 @@ def native_source(tree: Node, names: tuple[str, ...]) -> tuple[str, dict[str, An
             f"or {local} is None or {local} is _MISSING or _plain({local}))",
         )
     result = out.value(tree, 1)
-    out.line(1, f"return {result}")
+    if not bound:
+        out.line(1, f"return {result}")
+    elif len(names) == 1:  # the values present in the scope, in the variables' order (CompiledExpr.bindings)
+        local = out.locals[names[0]]
+        out.line(1, f"return ({{{names[0]!r}: {local}}} if {local} is not _MISSING else {{}}), {result}")
+    else:
+        out.line(1, "values = {}")
+        for name, local in out.locals.items():
+            out.line(1, f"if {local} is not _MISSING:")
+            out.line(2, f"values[{name!r}] = {local}")
+        out.line(1, f"return values, {result}")
     return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
 
 

@@ -135,7 +135,7 @@ def outcome(expr: CompiledExpr, scope: dict[str, Any]) -> tuple[str, Any]:
 
 
 def cel_only(expr: CompiledExpr) -> CompiledExpr:
-    return dataclasses.replace(expr, native=None)
+    return dataclasses.replace(expr, native=None, native_bound=None)
 
 
 def scopes(names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -331,3 +331,33 @@ def test_a_double_divided_by_a_literal_side_answers_natively_except_by_zero() ->
         native({"x": 0.0})
     with pytest.raises(Defer):  # an int divided by a double: CEL does not mix them
         native({"x": 1})
+
+
+@pytest.mark.parametrize("source", CLAIMS_EXPRESSIONS + MORE_EXPRESSIONS)
+def test_the_bound_form_returns_the_bindings_and_the_fast_answer(source: str) -> None:
+    # CompiledRule.check takes (values, answer) from native_bound in one call: the values must be what
+    # bindings() gives (the same keys in the same order, the same objects) and the answer the fast path's
+    expr = compile_expr(source)
+    assert expr.native is not None and expr.native_bound is not None
+    for scope in scopes(expr.variables):
+        values = expr.bindings(scope)
+        try:
+            expected = expr.native(values)
+        except Exception as exc:
+            with pytest.raises(type(exc)):
+                expr.native_bound(scope)
+            continue
+        got_values, got = expr.native_bound(scope)
+        assert list(got_values.items()) == list(values.items()), scope
+        assert type(got) is type(expected) and (got == expected or (got != got and expected != expected)), (
+            scope
+        )
+
+
+@pytest.mark.parametrize("source", CLAIMS_EXPRESSIONS + MORE_EXPRESSIONS)
+def test_a_rule_checks_alike_with_and_without_the_fast_path(source: str) -> None:
+    # every result a rule records (passed, message, values: also a non-bool answer's message and an error's)
+    rule = CompiledRule.of(RuleIR(id="r", expr=source, message="no"), "s")
+    slow = dataclasses.replace(rule, expr=cel_only(rule.expr))
+    for scope in scopes(rule.expr.variables):
+        assert repr(rule.check(scope)) == repr(slow.check(scope)), scope
