@@ -230,6 +230,8 @@ GROUPS = (
     ("batch 11 (seen, fitted-to)", frozenset({11})),
     # batch 12 was the ninth round's blind set (run once by the lead, 196e1a4); the tenth round read it
     ("batch 12 (seen, fitted-to)", frozenset({12})),
+    # batch 13 was the tenth round's blind set (run once by the lead, f242410); read by any later round
+    ("batch 13 (seen, fitted-to)", frozenset({13})),
 )
 
 
