@@ -7,7 +7,8 @@ events; docs/performance.md, "Session 10: shared processing"): the first attempt
 instead of in the `_attempt` coroutine (-4.9k of 742k), and `_finish` renders rule results in one loop
 instead of two comprehensions (-3.8k); `_forward` builds its StepResult positionally, with no keyword and
 no default factory (-4.8k of 678k, bench/local_throughput.py --shared --warmup 300 under callgrind); since
-session 12 it sets the forwarded StepResult's slots directly, without the __init__ call (-4.1k of 566k).
+session 12 it sets the forwarded StepResult's slots directly, without the __init__ call (-4.1k of 566k); since
+session 13 an untimed context (the Kafka worker at-least-once) reads no clock (-1.8k of 538k).
 Rows, decisions and hashes are unchanged (the executor, parity and audit tests).
 """
 
@@ -86,12 +87,13 @@ async def execute(node: Node, env: Envelope, ctx: StepContext, *, owned: bool = 
     # The first attempt is _attempt written out here: one coroutine less per step (~0.5 µs a step, four
     # steps an event on the claims example; docs/performance.md, "Session 10: shared processing").
     trial = env if owned else _fresh(env, 0)
-    started = perf_counter_ns()
+    timed = ctx.timed  # untimed (the Kafka worker at-least-once, the benches): no clock read at all
+    started = perf_counter_ns() if timed else 0
     try:
         outcome = await node.processor.process(trial, ctx)
     except Exception as exc:  # a step that raises goes down its recovery ladder, never crashes the run
         outcome = _raised(trial, exc)
-    took = (perf_counter_ns() - started) // 1000 if ctx.timed else 0
+    took = (perf_counter_ns() - started) // 1000 if timed else 0
     if outcome.kind is not FAIL:
         return _finish(node, outcome, took, [], ctx)
     return await _recover(node, env, ctx, outcome, took)

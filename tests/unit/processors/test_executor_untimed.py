@@ -9,6 +9,7 @@ injected and gives the same readings to both runs.
 
 from __future__ import annotations
 
+import time
 from itertools import count
 from typing import Any
 
@@ -85,3 +86,15 @@ async def test_timed_rows_keep_the_durations_a_step_reports() -> None:
     rows = await rows_of(run_node(), timed=True)
     durations: dict[str, Any] = {r.kind: r.duration_us for r in rows if r.kind in ("perceive", "operate")}
     assert durations == {"perceive": 20, "operate": 2000}
+
+
+async def test_a_timed_step_row_holds_the_time_the_attempt_took() -> None:
+    # the step row's duration is the first attempt's own time: at most what passed around the call
+    # (a clock read only on one side would write the time since the machine started)
+    node = compile_pipeline(parse_spec(RETRIED)).entry_node
+    ticks = count(1_000_000)
+    before = time.perf_counter_ns()
+    result = await execute(node, arriving(), StepContext(clock=lambda: next(ticks), timed=True))
+    elapsed_us = (time.perf_counter_ns() - before) // 1000
+    assert [r.kind for r in result.rows] == ["emitted", "completed"]
+    assert 0 <= result.rows[0].duration_us <= elapsed_us
