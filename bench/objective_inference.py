@@ -15,9 +15,9 @@ developed on in the fourth (fitted-to now); 6 was the blind set of the fourth ro
 on in the fifth; 7 was the fifth round's blind set and was read in the sixth (fitted-to now); 8 was the
 sixth round's blind set, kept outside the repository until the lead ran it once (after c6e3937), and
 the seventh round was developed on it (fitted-to now); 9 and 10 were the blind sets of the seventh
-round and of its review fixes, and the eighth round was developed on them (fitted-to now); 11 and 12
-were the blind sets of the eighth and ninth rounds, read by the ninth and tenth. Develop with
---batch (1-12): a run without it
+round and of its review fixes, and the eighth round was developed on them (fitted-to now); 11, 12 and
+13 were the blind sets of the eighth, ninth and tenth rounds, read by the ninth, tenth and eleventh.
+Develop with --batch (1-13): a run without it
 reads every file in suite/, a blind batch committed later included. The figures are printed for each
 group and for all together.
 

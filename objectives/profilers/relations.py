@@ -85,13 +85,14 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
         and orderable(a) == orderable(b)
         and not units.same_kind(a.name, b.name)
         and not units.other_units(a.name, b.name)
+        and not units.money_against_unit(a.name, b.name)
     )
     for a, b in itertools.permutations(cols, 2):
         kind = orderable(a)
         if not kind or kind != orderable(b):
             continue
-        if units.other_units(a.name, b.name):
-            continue  # milligrams against grams, minutes against litres: no order compares them as written
+        if units.other_units(a.name, b.name) or units.money_against_unit(a.name, b.name):
+            continue  # milligrams against grams, a charge against cubic metres: not compared as written
         pairs = _both(a, b)
         if len(pairs) < settings.min_values or not all(x <= y for x, y in pairs):
             continue
@@ -153,8 +154,18 @@ def _share_implies(pairs: Sequence[tuple[Any, Any]], settings: InferenceSettings
     a share (a tax, a fee, a part much smaller than its whole), as max(a) < min(b) is of the ranges;
     a bound the sample never came near is a bound it did not test. The relative form of
     _ranges_imply: the margin is a factor, not a gap between ranges."""
-    share = share_reached(pairs)
+    share = share_reached(non_negative_part(pairs))
     return share is not None and share < settings.order_min_share
+
+
+def non_negative_part(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """The events where a signed a (a balance, an adjustment, a difference) is not below zero, when b
+    is positive on every event: where a < 0 <= b the order holds by the sign alone and says nothing of
+    how near a comes to b, so the share is judged on the rest. With a b that is zero or negative
+    somewhere the pairs are left whole (no share means anything there)."""
+    if any(y <= 0 for _, y in pairs):
+        return list(pairs)
+    return [(x, y) for x, y in pairs if x >= 0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,13 @@ def other_units(a: str, b: str) -> bool:
     return bool(ua and ub and ua != ub)
 
 
+def money_against_unit(a: str, b: str) -> bool:
+    """One name says money (`energy_charge_gbp`, `vat_amount`) and the other ends in a unit of measure
+    (`volume_m3`, `consumption_m3`, `weight_lb`): a sum of money is never bounded by a measured
+    quantity as written, whatever their numbers do in a sample (a tariff relates them, not an order)."""
+    return any("money" in families(x) and not unit(x) and unit(y) for x, y in ((a, b), (b, a)))
+
+
 def same_kind(a: str, b: str) -> bool:
     """Both names say the same kind of quantity, or end in the same word (`systolic_bp`, `diastolic_bp`);
     never for a quotient (a concentration or a speed), whose order must show itself beyond chance."""
