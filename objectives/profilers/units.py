@@ -147,5 +147,10 @@ def same_kind(a: str, b: str) -> bool:
         return False
     if families(a) & families(b):
         return True
+    if families(a) or families(b):
+        # one name says what it measures and the other does not say the same: a shared last word is
+        # then a unit or a currency (`days_past_due` and `escrow_due`, `price_usd` and `gross_usd`,
+        # `min_nm` and `mean_nm`), not the kind, so the order must show itself beyond chance
+        return False
     wa, wb = words(a), words(b)
     return len(wa) > 1 and len(wb) > 1 and wa[-1] == wb[-1]

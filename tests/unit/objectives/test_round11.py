@@ -1,4 +1,4 @@
-"""Round 11 (docs/objectives.md), two changes to the orders a <= b offered between numbers.
+"""Round 11 (docs/objectives.md), three changes to the orders a <= b offered between numbers.
 
 A signed smaller side is judged by its share on the events where it is not below zero: where a < 0 <= b
 the order holds by the sign alone, so an adjustment or a balance that goes both ways below a premium
@@ -6,6 +6,10 @@ is ordered only when its positive values come within `order_min_share` of the pr
 
 A sum of money is not ordered against a quantity named in a unit of measure (`energy_charge_gbp`
 against `volume_m3`): however the numbers fall in the sample, no order compares them as written.
+
+Two names that end in the same word are of one kind only when neither says a kind the other does not:
+`days_past_due` (a duration) and `escrow_due` share `due`, `price_usd` (money) and `gross_usd` share a
+currency; their order is then judged by the chance test, as any order the names do not vouch for.
 
 The samples hold each order on every event with overlapping ranges (so `_ranges_imply` does not
 decide), and the money-against-unit pairs pass the chance test, so the name is what refuses them."""
@@ -30,11 +34,11 @@ def test_a_signed_adjustment_that_stays_small_is_not_ordered() -> None:
     # an audit adjustment of -20% .. +20% of the premium: below it by its size and its sign, never near it
     adjustment = [round(p * (((i * 7) % 41) - 20) / 100, 2) for i, p in enumerate(premium)]
     assert min(adjustment) < 0 < max(adjustment) and max(adjustment) > min(premium)
-    cols = [col("audit_adjustment_usd", "double", adjustment), col("premium_usd", "double", premium)]
+    cols = [col("audit_adjustment_amount", "double", adjustment), col("premium_amount", "double", premium)]
     assert _order_rules(cols) == set()
     # the share of its positive part is the test: at a tenth the adjustment (20% of premium) is ordered
     assert _order_rules(cols, InferenceSettings(order_min_share=0.1)) == {
-        "audit_adjustment_usd <= premium_usd"
+        "audit_adjustment_amount <= premium_amount"
     }
 
 
@@ -86,3 +90,25 @@ def test_money_is_not_ordered_against_a_measured_quantity() -> None:
     # the same numbers under names of one unit are ordered: the names, not the values, refuse them
     same = [col("energy_used_m3", "double", charge), col("volume_m3", "double", volume)]
     assert _order_rules(same) == {"energy_used_m3 <= volume_m3"}
+
+
+def test_a_shared_last_word_vouches_only_where_no_name_says_another_kind() -> None:
+    assert units.same_kind("systolic_bp", "diastolic_bp")  # one family: as before
+    assert units.same_kind("cs2_quantity", "cs4_quantity")
+    assert units.same_kind("inventory_rf", "operating_rf")  # no family on either: the last word tells
+    assert not units.same_kind("days_past_due", "escrow_due")  # a duration against an unnamed due
+    assert not units.same_kind("price_usd", "gross_usd")  # money against a currency alone
+    assert not units.same_kind("min_nm", "mean_nm")
+
+
+def test_a_currency_alone_does_not_vouch_for_an_order() -> None:
+    gross = _premiums()
+    # prices drawn apart from the gross, below it on every event: their ranges give the order by chance
+    price = [min(round(20.0 + (i * 53) % 1100, 2), g) for i, g in enumerate(gross)]
+    assert relations.chance_of_order(list(zip(price, gross, strict=True))) > 0.01
+    assert max(price) > min(gross)
+    assert _order_rules([col("price_usd", "double", price), col("gross_usd", "double", gross)]) == set()
+    # under two money names the same numbers are ordered: the names vouch there
+    assert _order_rules([col("price", "double", price), col("gross_amount", "double", gross)]) == {
+        "price <= gross_amount"
+    }
