@@ -1,7 +1,7 @@
 """CEL expressions compiled once: the language for rules, conditions and derived fields.
 
 A compiled expression binds only the variables it reads, so per-event cost stays at a few
-microseconds however wide the payload is. Simple expressions also get a Python closure
+microseconds however wide the payload is. Simple expressions also get a generated Python function
 (dana_workflows.workflow.cel_native) that answers where CEL's answer is certain and defers to CEL elsewhere;
 DWF_CEL_NATIVE=0 turns it off (to compare, or to rule it out).
 """

@@ -47,10 +47,15 @@ def compile_native(source: str, cel_variables: tuple[str, ...], *, bound: bool =
     says it does (a guard against the two parsers ever disagreeing). bound: the function returns the pair
     (values bound, result), the values as `CompiledExpr.bindings` binds them, so a rule that records what it
     read gets both in one call (processors/rules.py)."""
-    tree = parse_subset(source)
-    if tree is None or variables_of(tree) != set(cel_variables):
+    try:
+        tree = parse_subset(source)
+        if tree is None or variables_of(tree) != set(cel_variables):
+            return None
+        return native_function(tree, cel_variables, source, bound=bound)
+    except (SyntaxError, RecursionError):
+        # deeper than Python nests (a block per right-nested `||`/`&&`/`?:` branch stops at 100 levels) or
+        # recurses: CEL itself still evaluates it, so the expression simply runs on CEL alone
         return None
-    return native_function(tree, cel_variables, source, bound=bound)
 
 
 def native_function(tree: Node, names: tuple[str, ...], label: str, *, bound: bool = False) -> Native:

@@ -361,3 +361,21 @@ def test_a_rule_checks_alike_with_and_without_the_fast_path(source: str) -> None
     slow = dataclasses.replace(rule, expr=cel_only(rule.expr))
     for scope in scopes(rule.expr.variables):
         assert repr(rule.check(scope)) == repr(slow.check(scope)), scope
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # 49 right-nested `||`/`?:` pairs: one Python block each, past Python's 100 levels of indentation
+        "x || (x ? " * 49 + "y" + " : false)" * 49,
+        # a flat chain of 500 terms: the subset's parser and variable walk recurse past Python's limit
+        " || ".join(["x"] * 500),
+    ],
+)
+def test_an_expression_too_deep_for_python_runs_on_cel_alone(source: str) -> None:
+    """CEL accepts these; the fast path cannot be written for them, so the expression still compiles and
+    answers from the CEL library instead of failing the spec with a traceback."""
+    assert compile_native(source, ("x", "y") if "?" in source else ("x",)) is None
+    compiled = compile_expr(source)
+    assert compiled.native is None
+    assert compiled.evaluate({"x": False, "y": False}) is False
