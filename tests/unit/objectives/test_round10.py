@@ -213,3 +213,30 @@ def test_a_category_names_the_case_before_a_number_it_sets() -> None:
     ]
     rules = {c.rule for c in presence.equivalences(cols, DEFAULT)}
     assert rules == {'(material_type == "magazine") == (issn != null)'}
+
+
+def _share_pair(part_at_most: float) -> list[Column]:
+    """A part at a quarter of its whole on every event but one, where it is `part_at_most` of it."""
+    net = _amounts()
+    part = [round(0.25 * v, 2) for v in net]
+    net[0], part[0] = 100.0, round(100.0 * part_at_most, 2)
+    return [col("discount_amount", "double", part), col("net_amount", "double", net)]
+
+
+def test_a_part_that_reaches_exactly_half_is_ordered_and_just_under_is_not() -> None:
+    # "reaches at least half": 50.00 of 100.00 on one event is enough, 49.99 is not
+    assert _order_rules(_share_pair(0.5)) == {"discount_amount <= net_amount"}
+    assert _order_rules(_share_pair(0.4999)) == set()
+
+
+def test_a_flag_names_the_case_before_a_number_it_sets() -> None:
+    # the flag's rule is the longer one: only the flag-before-number preference picks it
+    kinds = [(False, 28, None), (True, 14, "1234-5678"), (False, 7, None)]
+    rows = [kinds[i % 3] for i in range(300)]
+    cols = [
+        col("is_a_periodical_serial_publication", "boolean", [r[0] for r in rows]),
+        col("d", "long", [r[1] for r in rows]),
+        col("issn", "string", [r[2] for r in rows], optional=True),
+    ]
+    rules = {c.rule for c in presence.equivalences(cols, DEFAULT)}
+    assert rules == {"is_a_periodical_serial_publication == (issn != null)"}
