@@ -263,6 +263,9 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _dumps_events(events: list[dict[str, Any]]) -> bytes:
     """A batch's drift values as one JSON array that ``json.loads`` reads back as ``_dumps`` of it
     would be read, by orjson (~10x faster than the standard encoder, ~2 µs an event in a worker:
@@ -272,7 +275,10 @@ def _dumps_events(events: list[dict[str, Any]]) -> bytes:
     orjson refuses (an integer beyond 64 bits, a non-str key). The bytes may differ from ``_dumps``
     (floats in shortest form such as 1e-7 for 1e-07, non-ASCII text as UTF-8), the values read do not."""
     try:
-        data = orjson.dumps(events, option=orjson.OPT_SORT_KEYS)
+        # datetimes and dataclasses passed through: the standard encoder refuses them, so orjson must too
+        # (the fallback below then raises as ``_dumps`` does on the other two paths, never an ISO string here
+        # where the header path fails)
+        data = orjson.dumps(events, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _dumps(events)
     return data if b"null" not in data else _dumps(events)

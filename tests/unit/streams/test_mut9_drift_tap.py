@@ -190,3 +190,15 @@ def test_a_batchs_values_read_back_as_the_standard_encoder_wrote_them(value: Any
     read = drift_values(data)
     expected = drift_values(drift_agent._dumps(events))
     assert repr(read) == repr(expected)  # repr: nan == nan is False
+
+
+def test_a_value_the_standard_encoder_refuses_is_refused_in_a_batch_too() -> None:
+    """A datetime (a user schema's timestamp logical type) fails the header path and the cut path with
+    the standard encoder's TypeError; the batch's encoding must not turn it into an ISO string instead."""
+    import datetime as dt
+
+    events = [{"v": {"x": dt.datetime(2024, 1, 1)}, "p": 7}]
+    with pytest.raises(TypeError):
+        drift_agent._dumps(events)
+    with pytest.raises(TypeError):
+        drift_agent._dumps_events(events)
