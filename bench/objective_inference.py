@@ -16,8 +16,8 @@ on in the fifth; 7 was the fifth round's blind set and was read in the sixth (fi
 sixth round's blind set, kept outside the repository until the lead ran it once (after c6e3937), and
 the seventh round was developed on it (fitted-to now); 9 and 10 were the blind sets of the seventh
 round and of its review fixes, and the eighth round was developed on them (fitted-to now); 11, 12 and
-13 were the blind sets of the eighth, ninth and tenth rounds, read by the ninth, tenth and eleventh.
-Develop with --batch (1-13): a run without it
+13 were the blind sets of the eighth, ninth and tenth rounds, read by the ninth, tenth and eleventh; 14
+the eleventh round's. Develop with --batch (1-14): a run without it
 reads every file in suite/, a blind batch committed later included. The figures are printed for each
 group and for all together.
 
@@ -232,6 +232,8 @@ GROUPS = (
     ("batch 12 (seen, fitted-to)", frozenset({12})),
     # batch 13 was the tenth round's blind set (run once by the lead, f242410); read by any later round
     ("batch 13 (seen, fitted-to)", frozenset({13})),
+    # batch 14 was the eleventh round's blind set (run once by the lead, b19d1af); read by any later round
+    ("batch 14 (seen, fitted-to)", frozenset({14})),
 )
 
 
