@@ -202,17 +202,24 @@ def test_only_the_presences_are_named_not_the_values() -> None:
     assert found.refine["present"] == ["returned_on"]
 
 
-def test_a_category_names_the_case_before_a_number_it_sets() -> None:
-    # magazines carry an ISSN; the loan period (14 days) follows the material type, so both decide it
-    kinds = [("book", 28, None), ("magazine", 14, "1234-5678"), ("dvd", 7, None)]
-    rows = [kinds[i % 3] for i in range(300)]
+def _issn_rules(kind: tuple[str, str, list[Any]], number: str) -> set[str]:
+    """The presence rules of an ISSN set for one of three kinds (`kind`: name, type, the three values)
+    whose loan period, a number named `number`, is 28, 14 or 7 days: both the kind and the number
+    decide the ISSN's presence."""
+    name, type_, values = kind
+    rows = [(values[i % 3], (28, 14, 7)[i % 3], (None, "1234-5678", None)[i % 3]) for i in range(300)]
     cols = [
-        col("material_type", "string", [r[0] for r in rows]),
-        col("loan_period_days", "long", [r[1] for r in rows]),
+        col(name, type_, [r[0] for r in rows]),
+        col(number, "long", [r[1] for r in rows]),
         col("issn", "string", [r[2] for r in rows], optional=True),
     ]
-    rules = {c.rule for c in presence.equivalences(cols, DEFAULT)}
-    assert rules == {'(material_type == "magazine") == (issn != null)'}
+    return {c.rule for c in presence.equivalences(cols, DEFAULT)}
+
+
+def test_a_category_names_the_case_before_a_number_it_sets() -> None:
+    # magazines carry an ISSN; the loan period (14 days) follows the material type, so both decide it
+    material = ("material_type", "string", ["book", "magazine", "dvd"])
+    assert _issn_rules(material, "loan_period_days") == {'(material_type == "magazine") == (issn != null)'}
 
 
 def _share_pair(part_at_most: float) -> list[Column]:
@@ -231,12 +238,5 @@ def test_a_part_that_reaches_exactly_half_is_ordered_and_just_under_is_not() -> 
 
 def test_a_flag_names_the_case_before_a_number_it_sets() -> None:
     # the flag's rule is the longer one: only the flag-before-number preference picks it
-    kinds = [(False, 28, None), (True, 14, "1234-5678"), (False, 7, None)]
-    rows = [kinds[i % 3] for i in range(300)]
-    cols = [
-        col("is_a_periodical_serial_publication", "boolean", [r[0] for r in rows]),
-        col("d", "long", [r[1] for r in rows]),
-        col("issn", "string", [r[2] for r in rows], optional=True),
-    ]
-    rules = {c.rule for c in presence.equivalences(cols, DEFAULT)}
-    assert rules == {"is_a_periodical_serial_publication == (issn != null)"}
+    flag = ("is_a_periodical_serial_publication", "boolean", [False, True, False])
+    assert _issn_rules(flag, "d") == {"is_a_periodical_serial_publication == (issn != null)"}
