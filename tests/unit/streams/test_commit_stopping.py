@@ -86,6 +86,24 @@ async def test_a_revocation_is_under_way_until_its_handler_returns(tmp_path: Pat
     assert held.offsets == [{IN: 1}]
 
 
+async def test_a_drain_cancelled_as_the_revocation_ends_is_cancelled(tmp_path: Path) -> None:
+    """The revocation's end and a cancellation of the waiting drain in one loop turn: the cancel wins
+    (Python 3.11's ``wait_for`` returned True there, and a cancelled drain would have gone on to commit)."""
+    rig = Rig(tmp_path)
+    held = HeldCommit(rig)
+    rig.handled(IN, 0)
+    revoking = asyncio.ensure_future(rig.app.on_partitions_revoked.send([IN]))
+    await held.began.wait()
+    waiting = asyncio.ensure_future(rig.committer.revocations_done(5.0))
+    await turns(3)
+    rig.committer._no_revocation.set()  # the handler's end, as its finally does it
+    waiting.cancel()  # in the same turn
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    held.release()
+    await revoking
+
+
 async def test_a_revocation_commit_cancelled_by_the_thread_ends_the_handler(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
