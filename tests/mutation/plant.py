@@ -40,8 +40,10 @@ BUGS = (
     Bug(
         "CEL fast path: <= compiled as <",
         "workflow/cel_native.py",
-        '"<=": operator.le,',
-        '"<=": operator.lt,',
+        # the fast path writes each operator into its generated source (session 13): `<=` written as `<`
+        "    def operator(self, symbol: str, left: Node, right: Node, at: int) -> str:\n",
+        "    def operator(self, symbol: str, left: Node, right: Node, at: int) -> str:\n"
+        '        symbol = "<" if symbol == "<=" else symbol\n',
         ("tests/unit/workflow/test_cel_native_boundaries.py",),
     ),
     Bug(
