@@ -16,6 +16,12 @@ class InferenceSettings:
     q_low: float = 0.005
     q_high: float = 0.995
     range_tolerance: float = 0.25
+    # An edge of the sample is a cut (the bound is the edge, no tolerance past it) when the extreme
+    # value is seen at least this many times, and at least this share of the mean number of times a
+    # distinct value is seen: a tail thins out towards its extreme, a cut does not
+    # (objectives/profilers/ranges.py cut_edges).
+    edge_min_repeats: int = 3
+    edge_repeat_share: float = 0.5
     # Categorical domains: at most this many distinct values, each seen at least `min_category_count`
     # times or together making up at most `rare_share` of the values (rare values are tolerated).
     max_categories: int = 25

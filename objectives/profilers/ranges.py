@@ -13,6 +13,13 @@ Its floor is zero (refused as above when the sample shows no zero), not the log 
 a quantity thins out towards zero rather than stopping at a smallest value (a donation of 0.50 is
 as good as one of 0.56, the sample's smallest), so its only edge there is its sign; the top is where
 a unit mistake (cents read as euros, grams as kilograms) lands, a factor past the sample.
+
+An edge the sample piles up at is a cut, and the bound is the edge itself, with no tolerance past it
+(`cut_edges`). A tail thins out towards its extreme, so the sample's smallest or largest value is
+among its rarest; where the extreme value is seen several times, and about as often as a typical
+value of the field, the values do not thin out there: they stop (a legal minimum age, a scale's
+first and last point, a sensor or a form that clips, a policy's cap). The next good value is not
+past a cut, and a value past it is what the cut is there to refuse.
 """
 
 from __future__ import annotations
@@ -102,6 +109,25 @@ def bounds(values: Sequence[float], settings: InferenceSettings, integer: bool) 
     return nice_floor(lo, integer), nice_ceil(hi, integer)
 
 
+def cut_edges(ordered: Sequence[float], settings: InferenceSettings) -> tuple[float | None, float | None]:
+    """The sample's smallest and largest values where each is a cut (see above), else None: the
+    extreme value seen at least `edge_min_repeats` times and at least `edge_repeat_share` of the mean
+    number of times a distinct value is seen."""
+    if not ordered:
+        return None, None
+    typical = len(ordered) / len(set(ordered))
+
+    def cut(edge: float) -> float | None:
+        seen = ordered.count(edge)
+        return (
+            edge
+            if seen >= settings.edge_min_repeats and seen >= settings.edge_repeat_share * typical
+            else None
+        )
+
+    return cut(ordered[0]), cut(ordered[-1])
+
+
 def zero_refused(values: Sequence[float], lo: float, settings: InferenceSettings) -> bool:
     """A floor of zero that zero itself does not reach: n values without a zero, where a zero of the
     false-alarm budget's frequency would have shown up with 95% probability."""
@@ -135,6 +161,9 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
         return []
     integer = col.field.type in INTEGER_TYPES
     lo, hi = bounds(present, settings, integer)
+    lo_cut, hi_cut = cut_edges(sorted(present), settings)
+    lo = lo if lo_cut is None else float(lo_cut)
+    hi = hi if hi_cut is None else float(hi_cut)
     lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
     scale = " on the log scale" if log_scale(sorted(present), settings) else ""
@@ -148,7 +177,12 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             f"{literal(hi, col.field.type)}]",
             basis=f"quantiles {pct} of {len(present)} values, "
             f"widened by {settings.range_tolerance:.0%} of the span{scale}"
-            + (", zero never seen" if lo_open else ""),
+            + (", zero never seen" if lo_open else "")
+            + "".join(
+                f", {side} edge {literal(v, col.field.type)} is a cut (the values pile up there)"
+                for side, v in (("low", lo_cut), ("high", hi_cut))
+                if v is not None
+            ),
             strength=support_factor(len(present)),
             support=len(present),
             kind="range",

@@ -1,0 +1,74 @@
+"""Round 12 (docs/objectives.md): an edge the sample piles up at is a cut, and the range's bound there.
+
+A tail thins out towards its extreme, so a sample's smallest or largest value is among its rarest. An
+extreme value seen several times, and about as often as a typical value of the field, says the values
+stop there (a legal minimum age, a scale's last point, a sensor that clips): the bound is the edge,
+with no tolerance past it. An edge the values thin out towards keeps the tolerance."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dana_workflows.objectives.profilers import ranges
+from dana_workflows.objectives.refine import refine
+from dana_workflows.objectives.settings import InferenceSettings
+from tests.unit.objectives.test_range_scale_and_menus import col
+
+pytestmark = pytest.mark.unit
+S = InferenceSettings()
+NO_CUTS = InferenceSettings(edge_min_repeats=10_000)
+
+
+def test_a_flat_count_up_to_both_edges_is_cut_at_them() -> None:
+    # ages of adult members, 18 to 70, each age about as often as any other: both ends are cuts
+    ages = [18 + (i * 7) % 53 for i in range(300)]
+    (cand,) = ranges.profile(col("member_age", "long", ages), S)
+    assert cand.rule == "member_age >= 18 && member_age <= 70"
+    assert cand.refine == {"lo": 18.0, "hi": 70.0, "lo_open": False}
+    assert "low edge 18 is a cut" in cand.basis and "high edge 70 is a cut" in cand.basis
+    # without the cut, the tolerance widens past both edges (the rule this round replaces)
+    (wide,) = ranges.profile(col("member_age", "long", ages), NO_CUTS)
+    assert wide.refine["lo"] < 18 and wide.refine["hi"] > 70
+
+
+def test_a_clipped_measurement_is_cut_at_its_clip_only() -> None:
+    # a donor's weight, recorded from 52 kg up (the clip piles the low values at 52.0); the top thins out
+    rng = random.Random(5)
+    weights = [round(max(52.0, rng.gauss(78, 13)), 1) for _ in range(300)]
+    ordered = sorted(weights)
+    assert ordered.count(52.0) >= 3 and ordered.count(ordered[-1]) == 1
+    (cand,) = ranges.profile(col("weight_kg", "double", weights), S)
+    assert cand.refine["lo"] == 52.0 and cand.rule.startswith("weight_kg >= 52.0 &&")
+    assert cand.refine["hi"] > ordered[-1]  # no cut at the top: the tolerance stands
+
+
+def test_a_tapering_tail_is_no_cut() -> None:
+    rng = random.Random(7)
+    heights = [round(rng.gauss(170, 9), 1) for _ in range(300)]
+    assert ranges.cut_edges(sorted(heights), S) == (None, None)
+    (cand,) = ranges.profile(col("height_cm", "double", heights), S)
+    assert cand.refine["lo"] < min(heights) and cand.refine["hi"] > max(heights)
+
+
+def test_cut_edges_needs_the_repeats_and_the_share_of_a_typical_count() -> None:
+    # 10 distinct values, 100 events: a typical value is seen 10 times, so a cut needs 5 (0.5 of 10)
+    middle = [v for v in range(2, 10) for _ in range(11)]  # 88 events on 2..9
+    edges = [1] * 5 + [10] * 7
+    assert ranges.cut_edges(sorted(middle + edges), S) == (1, 10)
+    thin = [1] * 4 + [10] * 8  # 4 < 0.5 * 10: the low edge thins out
+    assert ranges.cut_edges(sorted(middle + thin), S) == (None, 10)
+    # many distinct values seen once each: three at the edge are a cut, two are not (edge_min_repeats)
+    spread = [float(v) for v in range(10, 200)]
+    assert ranges.cut_edges(sorted([5.0] * 3 + spread), S) == (5.0, None)
+    assert ranges.cut_edges(sorted([5.0] * 2 + spread), S) == (None, None)
+    assert ranges.cut_edges([], S) == (None, None)
+
+
+def test_a_good_event_past_a_cut_widens_the_range() -> None:
+    ages = col("member_age", "long", [18 + (i * 7) % 53 for i in range(300)])
+    (cand,) = ranges.profile(ages, S)
+    out = refine(cand, ages, [{"member_age": 40}, {"member_age": 17}], lambda i: f"event #{i}", S)
+    assert out.candidate is not None and out.candidate.refine["lo"] <= 17
+    assert "member_age=17" in out.notes[0]
