@@ -60,8 +60,15 @@ def asymmetry(ordered: Sequence[float], settings: InferenceSettings) -> float:
 
 
 def spreads_by_factors(ordered: Sequence[float], settings: InferenceSettings) -> bool:
-    """Positive values that are more symmetric in logarithms than as they are (a right-skewed spread)."""
+    """Positive values that are more symmetric in logarithms than as they are (a right-skewed spread),
+    over at least a factor of `factor_spread` between the outer quantiles. Values within a narrower
+    ratio (a temperature in Fahrenheit, a barometric pressure, a rail gauge) sit around a level far
+    from zero: they do not thin out towards zero, and over such a ratio the logarithm is nearly linear,
+    so which scale is more symmetric says nothing. Their floor is the linear tolerance's, not the sign,
+    and a unit mistake that divides (Fahrenheit read as Celsius, millimetres as metres) falls under it."""
     if not ordered or ordered[0] <= 0:
+        return False
+    if quantile(ordered, settings.q_high) < settings.factor_spread * quantile(ordered, settings.q_low):
         return False
     logs = [math.log(v) for v in ordered]
     return abs(asymmetry(logs, settings)) < abs(asymmetry(ordered, settings))

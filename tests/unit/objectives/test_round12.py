@@ -7,6 +7,7 @@ with no tolerance past it. An edge the values thin out towards keeps the toleran
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -15,6 +16,7 @@ from dana_workflows.objectives.profilers import ranges
 from dana_workflows.objectives.refine import refine
 from dana_workflows.objectives.settings import InferenceSettings
 from tests.unit.objectives.test_range_scale_and_menus import col
+from tests.unit.objectives.test_round5 import holds_event
 
 pytestmark = pytest.mark.unit
 S = InferenceSettings()
@@ -72,3 +74,38 @@ def test_a_good_event_past_a_cut_widens_the_range() -> None:
     out = refine(cand, ages, [{"member_age": 40}, {"member_age": 17}], lambda i: f"event #{i}", S)
     assert out.candidate is not None and out.candidate.refine["lo"] <= 17
     assert "member_age=17" in out.notes[0]
+
+
+# --- a quantity spreads by factors only over a factor of two ----------------------------------------
+
+
+def _fahrenheit() -> list[float]:
+    # water temperatures around 40 F: right-skewed (log-normal) but within a ratio of 1.6
+    rng = random.Random(0)
+    return [round(math.exp(rng.gauss(3.7, 0.07)), 1) for _ in range(300)]
+
+
+def test_a_narrow_right_skewed_measurement_is_not_read_on_the_log_scale() -> None:
+    temps = _fahrenheit()
+    ordered = sorted(temps)
+    # the asymmetry test alone would read it on the log scale, with its floor at the sign
+    assert ranges.spreads_by_factors(ordered, InferenceSettings(factor_spread=1.0))
+    assert not ranges.spreads_by_factors(ordered, S)
+    (cand,) = ranges.profile(col("water_temp_f", "double", temps), S)
+    assert "log scale" not in cand.basis
+    lo = cand.refine["lo"]
+    assert 25.0 < lo < ordered[0]  # the linear tolerance's floor: a level far from zero
+    # a unit mistake that divides (40 F read as 4.4 C) falls under the floor
+    assert not holds_event(cand.rule, {"water_temp_f": 4.4})
+    assert holds_event(cand.rule, {"water_temp_f": ordered[0]})
+    (old,) = ranges.profile(col("water_temp_f", "double", temps), InferenceSettings(factor_spread=1.0))
+    assert old.refine["lo"] == 0.0 and "log scale" in old.basis
+
+
+def test_a_spread_over_a_factor_of_two_is_still_read_on_the_log_scale() -> None:
+    rng = random.Random(3)
+    amounts = sorted(round(math.exp(rng.gauss(6.0, 0.8)), 2) for _ in range(300))
+    q_lo, q_hi = ranges.quantile(amounts, S.q_low), ranges.quantile(amounts, S.q_high)
+    assert q_hi >= 2 * q_lo
+    assert ranges.spreads_by_factors(amounts, S)
+    assert not ranges.spreads_by_factors(amounts, InferenceSettings(factor_spread=q_hi / q_lo + 0.01))
