@@ -86,8 +86,8 @@ class StepAgents:
                 except PoisonMessageError as exc:
                     handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
                 else:
+                    key = env.run_id.encode()  # env is the hop's from here on (owned by its first step)
                     rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
-                    key = env.run_id.encode()
                     handled = (msg, rows, [(t, key, v, h) for t, v, h in sends])
                 parts.setdefault((msg.topic, msg.partition), []).append(handled)
         finally:
@@ -133,7 +133,10 @@ class StepAgents:
         while True:
             now_us[0] = env.produced_at
             started = time.perf_counter()
-            result = await execute(node, env, ctx)
+            # owned: env is fresh from a decode (the agent's, the resume agent's) or from the boundary's
+            # copy below, and nothing reads it after this step, so the first attempt runs on it, without
+            # the executor's copy (~23k instructions a record of ~708k, docs/performance.md, session 14)
+            result = await execute(node, env, ctx, owned=True)
             seconds = time.perf_counter() - started
             rows.extend(result.rows)
             edge = result.edge
