@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from dana_workflows.objectives.profilers import ranges
 from dana_workflows.objectives.refine import refine
 from dana_workflows.objectives.settings import InferenceSettings
 from tests.unit.objectives.test_range_scale_and_menus import col
-from tests.unit.objectives.test_round5 import holds_event
+from tests.unit.objectives.test_round5 import _core_rules, holds_event
 
 pytestmark = pytest.mark.unit
 S = InferenceSettings()
@@ -109,3 +110,50 @@ def test_a_spread_over_a_factor_of_two_is_still_read_on_the_log_scale() -> None:
     assert q_hi >= 2 * q_lo
     assert ranges.spreads_by_factors(amounts, S)
     assert not ranges.spreads_by_factors(amounts, InferenceSettings(factor_spread=q_hi / q_lo + 0.01))
+
+
+# --- the calendar, the clock and fixed scales in the core pack (objectives/domains/core.yaml) --------
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "values", "bound"),
+    [
+        # values thinning out at both ends (no cut): the learned top is past the prior's
+        ("iso_week", "long", [10 + i % 31 + i % 11 for i in range(300)], "iso_week <= 53"),
+        (
+            "soil_ph",
+            "double",
+            [round(2.0 + (i % 37) / 5 + (i % 7) / 2, 2) for i in range(300)],
+            "soil_ph <= 14.0",
+        ),
+        (
+            "wind_direction",
+            "long",
+            [30 + (i * 7) % 251 + i % 61 for i in range(300)],
+            "wind_direction <= 360",
+        ),
+        (
+            "survival_probability",
+            "double",
+            [round(0.2 + (i % 41) / 60 + (i % 5) / 50, 4) for i in range(300)],
+            "survival_probability <= 1.0",
+        ),
+    ],
+)
+def test_calendar_and_scale_priors_clip_a_learned_top(
+    name: str, type_: str, values: list[Any], bound: str
+) -> None:
+    ordered = sorted(values)
+    assert ranges.cut_edges(ordered, S) == (None, None)
+    learned = ranges.profile(col(name, type_, values), S)[0].refine["hi"]
+    prior_top = float(bound.rsplit(" ", 1)[1])
+    assert learned > prior_top  # the pack is what brings the top down
+    rules = _core_rules(name, type_, values)
+    assert rules["range"].endswith(bound), rules["range"]
+
+
+def test_a_sample_past_the_calendar_keeps_its_learned_range() -> None:
+    # week numbers up to 60: not ISO weeks (a project's weeks); the sample says the prior is wrong
+    weeks = [20 + i % 31 + i % 11 for i in range(300)]
+    assert max(weeks) > 53
+    assert "<= 53" not in _core_rules("iso_week", "long", weeks)["range"]
