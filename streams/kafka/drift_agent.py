@@ -110,7 +110,7 @@ class DriftTap:
             target = self.ctx.topic(result.edge.boundary)
             for i, (topic, value, headers) in enumerate(sends):
                 if topic == target:  # absent when the payload did not fit the next schema (dlq)
-                    sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, _dumps(carried))])
+                    sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, values_json(carried))])
                     return
         ended = self._ended.get(source)
         if ended is None:
@@ -127,14 +127,14 @@ class DriftTap:
         if not events:
             return outs
         key = f"{topic}:{partition}".encode()
-        whole = _dumps_events(events)
+        whole = values_json(events)
         if len(whole) - 1 < VALUES_MESSAGE_BYTES:  # -1: the cut counts each event with one separator
             return [*outs, (self.values_topic, key, whole, None)]
         kept = list(outs)
         parts: list[bytes] = []
         size = 0
         for event in events:
-            part = _dumps(event)
+            part = values_json(event)
             parts.append(part)
             size += len(part) + 1
             if size >= VALUES_MESSAGE_BYTES:
@@ -266,22 +266,24 @@ def _dumps(value: Any) -> bytes:
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _dumps_events(events: list[dict[str, Any]]) -> bytes:
-    """A batch's drift values as one JSON array that ``json.loads`` reads back as ``_dumps`` of it
-    would be read, by orjson (~10x faster than the standard encoder, ~2 µs an event in a worker:
-    docs/performance.md, session 13). orjson writes NaN and infinities as null, where the standard
-    encoder writes NaN/Infinity and the drift agent reads them back as such: a batch whose array has a
-    null anywhere (a NaN, or a None, or "null" in a text) is encoded by the standard encoder, as is one
-    orjson refuses (an integer beyond 64 bits, a non-str key). The bytes may differ from ``_dumps``
-    (floats in shortest form such as 1e-7 for 1e-07, non-ASCII text as UTF-8), the values read do not."""
+def values_json(value: Any) -> bytes:
+    """Drift values as JSON, the one encoding of all three places they are written: an event's values
+    carried in the ``dwf-drift`` header of a forwarded record, a batch's values as one array, and one
+    event's values in a message the array is cut into. ``json.loads`` reads it back as it reads ``_dumps``
+    (the standard encoder's compact, sorted JSON) of the same value. By orjson (~10x faster than the
+    standard encoder, ~2 µs an event in a worker: docs/performance.md, session 13), except where orjson
+    would differ: it writes NaN and infinities as null, where the standard encoder writes NaN/Infinity and
+    the drift agent reads them back as such, so a value whose encoding has a null anywhere (a NaN, a None,
+    or "null" in a text) is encoded by the standard encoder, as is one orjson refuses (an integer beyond 64
+    bits, a non-str key). The bytes may differ from ``_dumps`` (floats in shortest form such as 1e-7 for
+    1e-07, non-ASCII text as UTF-8), the values read do not."""
     try:
         # datetimes and dataclasses passed through: the standard encoder refuses them, so orjson must too
-        # (the fallback below then raises as ``_dumps`` does on the other two paths, never an ISO string here
-        # where the header path fails)
-        data = orjson.dumps(events, option=_ORJSON_OPTIONS)
+        # (the fallback below then raises as ``_dumps`` does, never an ISO string)
+        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return _dumps(events)
-    return data if b"null" not in data else _dumps(events)
+        return _dumps(value)
+    return data if b"null" not in data else _dumps(value)
 
 
 def attach_drift(ctx: AgentContext, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:

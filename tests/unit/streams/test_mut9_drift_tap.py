@@ -102,6 +102,19 @@ def test_values_ride_in_the_header_of_the_record_forwarded_to_the_next_step() ->
     assert t.batched("acme.claims.in", 0, []) == []  # nothing waits for drift-values
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), None, 2**70, "é \u2028", 1e-7])
+def test_the_header_values_read_back_as_the_standard_encoder_wrote_them(value: Any) -> None:
+    """The header's values have the one encoding of drift values (``values_json``): NaN, the infinities,
+    None, a big integer and non-ASCII text read back as the standard encoder's JSON of them reads."""
+    t = tap()
+    carried = {"v": {"x": value}, "p": 1}
+    sends: list[Any] = [("acme.claims.check-tag", b"e", None)]
+    t.ended(carried, edge("check-tag", "tag"), sends, ("acme.claims.in", 0))
+    ((name, raw),) = sends[0][2]
+    assert name == H_DRIFT and raw == drift_agent.values_json(carried)
+    assert repr(json.loads(raw)) == repr(json.loads(drift_agent._dumps(carried)))  # repr: nan != nan
+
+
 def test_where_the_journey_ends_the_values_go_to_drift_values() -> None:
     t = tap()
     results: list[Any] = [edge("out", None), SimpleNamespace(edge=None)]
@@ -201,4 +214,4 @@ def test_a_value_the_standard_encoder_refuses_is_refused_in_a_batch_too() -> Non
     with pytest.raises(TypeError):
         drift_agent._dumps(events)
     with pytest.raises(TypeError):
-        drift_agent._dumps_events(events)
+        drift_agent.values_json(events)
