@@ -1165,7 +1165,8 @@ static Py_ssize_t *slot_offsets(PlanObject *pl, PyTypeObject *t) {
     if (offs == NULL) return (Py_ssize_t *)PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < nd->n; i++) {
         PyObject *d = _PyType_Lookup(t, nd->fields[i].name); /* borrowed; sets no error */
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) goto none;
+        /* a member descriptor of t's own layout (one of another class, set as an attribute, is not) */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) || !PyType_IsSubtype(t, PyDescr_TYPE(d))) goto none;
         PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
         if (m->type != T_OBJECT_EX || (m->flags & READONLY)) goto none;
         offs[i] = m->offset;
@@ -1248,6 +1249,120 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ records read from attributes
+ *
+ * encode_attrs(objects) -> [encode(record of each object)], where an object's record is its attributes named
+ * as the root record's fields: the bytes and errors of encode({name: getattr(o, name) for name in fields})
+ * without building that dict (a worker encodes every audit row it writes: sinks/audit_model.AuditRow, a
+ * slots dataclass, ~7 an event). The attributes are read through the slot offsets copy_into caches where the
+ * class allows it (what getattr would read), else by name; each value goes through the same enc() as a dict's.
+ * One difference in order only: an object lacking an attribute raises AttributeError when its field is
+ * reached, after the fields before it were encoded, where the dict display would raise before any encoding
+ * (both raise, no bytes come out). */
+
+static int enc_attrs(PlanObject *pl, PyObject *o, Buf *b) {
+    Node *nd = pl->root;
+    Py_ssize_t local[64], *offs = NULL;
+    if (nd->n <= 64) {
+        Py_ssize_t *cached = slot_offsets(pl, Py_TYPE(o));
+        if (cached == NULL && PyErr_Occurred()) return -1;
+        if (cached != NULL) { /* copied: a helper called below may replace the cache */
+            memcpy(local, cached, (size_t)nd->n * sizeof(Py_ssize_t));
+            offs = local;
+        }
+    }
+    for (Py_ssize_t i = 0; i < nd->n; i++) {
+        Field *f = &nd->fields[i];
+        PyObject *x = offs != NULL ? *(PyObject **)((char *)o + offs[i]) : NULL;
+        if (x != NULL) {
+            Py_INCREF(x);
+        } else { /* by name, or an unset slot: getattr raises its AttributeError */
+            x = PyObject_GetAttr(o, f->name);
+            if (x == NULL) return -1;
+        }
+        int rc = enc(pl, f->node, x, f->name, b);
+        Py_DECREF(x);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *Plan_encode_attrs(PlanObject *self, PyObject *objects) {
+    if (self->root->op != OP_RECORD) {
+        PyErr_SetString(PyExc_TypeError, "encode_attrs needs a plan whose schema is a record");
+        return NULL;
+    }
+    PyObject *items = PySequence_Tuple(objects); /* a list a helper could change while we walk it */
+    if (items == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        Py_DECREF(items);
+        return NULL;
+    }
+    Buf b;
+    b.data = b.stack;
+    b.cap = (Py_ssize_t)sizeof(b.stack);
+    b.heap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        b.len = 0;
+        PyObject *body = NULL;
+        if (enc_attrs(self, PyTuple_GET_ITEM(items, i), &b) == 0) body = PyBytes_FromStringAndSize(b.data, b.len);
+        if (body == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, body);
+    }
+    if (b.heap) PyMem_Free(b.data);
+    Py_DECREF(items);
+    return out;
+}
+
+/* ------------------------------------------------------------------ Kafka's murmur2
+ *
+ * murmur2(key) -> the 32-bit hash (unsigned) that Kafka's producers pick a keyed record's partition with:
+ * org.apache.kafka.common.utils.Utils.murmur2 (MurmurHash2, seed 0x9747b28c, the key's bytes read
+ * little-endian four at a time, the last 1-3 bytes mixed in as Java's switch falls through), what aiokafka's
+ * pure-Python aiokafka.partitioner.murmur2 returns. The partition is (murmur2(key) & 0x7fffffff) % count
+ * (streams/kafka/partitioner.py). Here because aiokafka's costs ~3-6 us a key, one per record a worker sends. */
+
+static PyObject *mod_murmur2(PyObject *m, PyObject *key) {
+    (void)m;
+    Py_buffer view;
+    if (PyObject_GetBuffer(key, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *d = (const unsigned char *)view.buf;
+    const Py_ssize_t len = view.len;
+    const uint32_t mix = 0x5bd1e995;
+    uint32_t h = 0x9747b28cu ^ (uint32_t)len;
+    for (Py_ssize_t i = 0; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)d[i] | ((uint32_t)d[i + 1] << 8) | ((uint32_t)d[i + 2] << 16) |
+                     ((uint32_t)d[i + 3] << 24);
+        k *= mix;
+        k ^= k >> 24;
+        k *= mix;
+        h *= mix;
+        h ^= k;
+    }
+    const unsigned char *tail = d + (len & ~(Py_ssize_t)3);
+    switch (len & 3) {
+    case 3:
+        h ^= (uint32_t)tail[2] << 16;
+        /* fall through */
+    case 2:
+        h ^= (uint32_t)tail[1] << 8;
+        /* fall through */
+    case 1:
+        h ^= (uint32_t)tail[0];
+        h *= mix;
+    }
+    h ^= h >> 13;
+    h *= mix;
+    h ^= h >> 15;
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong((unsigned long)h);
+}
+
 /* ------------------------------------------------------------------ Python surface */
 
 static PyObject *Plan_encode(PlanObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1292,6 +1407,9 @@ static PyMethodDef Plan_methods[] = {
     {"copy_into", (PyCFunction)(void (*)(void))Plan_copy_into, METH_FASTCALL,
      "copy_into(source, target, limit) -> True after setting target's attributes to copy's fields read "
      "from source's attributes, or None when not shown (target untouched)"},
+    {"encode_attrs", (PyCFunction)Plan_encode_attrs, METH_O,
+     "encode_attrs(objects) -> [encode({field: getattr(o, field) for each field of the record}) for o in "
+     "objects], without the dicts"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1337,6 +1455,8 @@ static PyMethodDef module_methods[] = {
      "encode(plan, record, prefix=b'') -> bytes"},
     {"decode", (PyCFunction)(void (*)(void))mod_decode, METH_FASTCALL,
      "decode(plan, data, offset=0) -> (value, end offset)"},
+    {"murmur2", (PyCFunction)mod_murmur2, METH_O,
+     "murmur2(key: bytes-like) -> Kafka's murmur2 hash of the key (unsigned 32-bit), as aiokafka.partitioner's"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -759,6 +759,12 @@ _FAST, ACCELERATOR_ERROR = _load_accelerator()
 ACCELERATOR_BUILT = _FAST is not None
 
 
+def accelerator_function(name: str) -> Callable[..., Any] | None:
+    """A module-level function of the C extension (``murmur2``: streams/kafka/partitioner.py), or None
+    where the extension is not built or is an older build without it (then the caller's Python one runs)."""
+    return None if _FAST is None else getattr(_FAST, name, None)
+
+
 def accelerated_by_default() -> bool:
     """True when compile_schema uses the C executor: it is built and DWF_AVRO_PURE does not forbid it."""
     return ACCELERATOR_BUILT and os.environ.get(PURE_ENV, "") in ("", "0")
@@ -856,6 +862,13 @@ class AvroCodec:
         """copy_into(source, target, limit): copier's rule with a record's fields read from source's
         attributes and set on target's (True), or None when not shown and target is untouched."""
         return None if self.plan is None else getattr(self.plan, "copy_into", None)
+
+    @property
+    def attribute_encoder(self) -> Callable[[Sequence[Any]], list[bytes]] | None:
+        """encode_attrs(objects): ``[encode({f: getattr(o, f) for f in the record's fields}) for o in
+        objects]``, the same bytes and errors without the dicts (a record schema only); None where the
+        accelerator does not run this codec (or is an older build without it): build the dicts then."""
+        return None if self.plan is None else getattr(self.plan, "encode_attrs", None)
 
 
 def compile_schema(schema: Any, *, accelerate: bool | None = None) -> AvroCodec:

@@ -29,6 +29,7 @@ from dana_workflows.streams.kafka.fetch_divert import use_intake
 from dana_workflows.streams.kafka.intake import Intake
 from dana_workflows.streams.kafka.lean_wait import install as install_lean_wait
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
+from dana_workflows.streams.kafka.partitioner import PARTITIONER
 from dana_workflows.streams.kafka.resume_agent import ResumeAgent
 from dana_workflows.streams.kafka.steps import StepAgents
 from dana_workflows.streams.kafka.watchdog import StallWatchdog
@@ -139,6 +140,9 @@ class KafkaRuntime:
             stream_wait_empty=False,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            # Kafka's partition of a key with the C murmur2 (partitioner.py): the partitions aiokafka's
+            # default picks, as batch_send and `dana-wf produce` pick them
+            producer_partitioner=PARTITIONER,
             # throughput: sends are batched per partition for up to 5 ms (one request instead of one per
             # record), and a fetch may bring 4 MB per partition (docs/kafka-runtime.md, "Throughput")
             producer_linger=0.005,

@@ -6,8 +6,9 @@ producer's linger a second time (5 ms, app.py), after the audit message's own: t
 event's path where the raw client pays one (docs/performance.md, Kafka runtime), and a coroutine and a
 future per message. Here they are appended to one ``BatchBuilder`` per topic-partition (aiokafka's
 batch API), each closed, so the sender takes it at once, and submitted with ``send_batch``: one future
-per batch. A message's partition is the one ``send`` would choose: aiokafka's ``DefaultPartitioner``
-(murmur2 of the key, what faust's producer uses) over the topic's partitions.
+per batch. A message's partition is the one ``send`` would choose: the producers' ``Murmur2Partitioner``
+(Kafka's murmur2 of the key, partitioner.py; the partitioner faust's producer is given, app.py) over the
+topic's partitions.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka.errors import KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner
+
+from dana_workflows.streams.kafka.partitioner import PARTITIONER
 
 Message = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]  # topic, key, value, headers
 
-_PARTITIONER = DefaultPartitioner()
 _LOCKS: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], asyncio.Lock]] = weakref.WeakKeyDictionary()
 SUBMIT_TIMEOUT_S = 60.0  # a batch the producer cannot take for this long: the worker stops (commit.py)
 
@@ -44,7 +45,7 @@ async def send_batches(
         parts = partitions.get(topic)
         if parts is None:
             parts = partitions[topic] = list(await producer.partitions_for(topic))
-        partition: int = _PARTITIONER(key, parts, parts)
+        partition = PARTITIONER(key, parts, parts)
         tp = (topic, partition)
         batch = open_batches.get(tp)
         if batch is None:

@@ -27,6 +27,7 @@ from dana_workflows.schemas.serde import EnvelopeSerde
 from dana_workflows.streams.kafka.admin import BrokerUnavailableError, broker_hint, ensure_topics
 from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES
 from dana_workflows.streams.kafka.options import all_topics
+from dana_workflows.streams.kafka.partitioner import PARTITIONER
 from dana_workflows.streams.kafka.security import client_security
 from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec, source_headers
 from dana_workflows.streams.topology import Topology
@@ -68,6 +69,7 @@ async def produce_lines(
         enable_idempotence=True,
         linger_ms=5,
         max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes (admin.py)
+        partitioner=PARTITIONER,  # the workers' partition of a run id (partitioner.py)
         **security.aiokafka_kwargs(),
     )
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
+from dana_workflows.schemas.codec import ACCELERATOR_BUILT, PURE_ENV
 from dana_workflows.schemas.registry import FileRegistry
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.app_builder import load_pipeline
@@ -78,6 +79,21 @@ def test_a_rows_body_is_what_fastavro_writes_for_it(tmp_path: Path) -> None:
         fastavro.schemaless_writer(buf, fastavro.parse_schema(AUDIT_ROW_SCHEMA), row.as_dict())
         assert codec.encode_row_body(row) == buf.getvalue()
     assert codec.row_bodies(rows[:20]) == [codec.encode_row_body(r) for r in rows[:20]]
+
+
+def test_the_rows_bodies_are_the_same_with_and_without_the_c_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``row_bodies`` reads the rows' attributes in C where the accelerator runs (one call a batch), else
+    encodes the dicts of ``_row_record``: the same bytes either way, so the audit messages are too."""
+    codec, rows = claims_rows(tmp_path)
+    monkeypatch.setenv(PURE_ENV, "1")
+    pure = WireCodec(codec.registry)
+    assert pure._rows_encoder is None
+    assert pure.row_bodies(rows) == codec.row_bodies(rows)
+    assert pure.audit_messages(rows, 4096) == codec.audit_messages(rows, 4096)
+    if ACCELERATOR_BUILT:
+        assert codec._rows_encoder is not None
 
 
 def test_extend_cuts_as_adding_row_by_row_and_taking_at_the_limit_would(tmp_path: Path) -> None:
