@@ -133,9 +133,9 @@ class StepAgents:
         while True:
             now_us[0] = env.produced_at
             started = time.perf_counter()
-            # owned: env is fresh from a decode (the agent's, the resume agent's) or from the boundary's
-            # copy below, and nothing reads it after this step, so the first attempt runs on it, without
-            # the executor's copy (~23k instructions a record of ~708k, docs/performance.md, session 14)
+            # owned: env is fresh, from the record's decode (handle) or a boundary's copy (the resume
+            # agent's, or the one below), and nothing reads it after this step, so the first attempt runs
+            # on it, without the executor's copy (~23k instructions a record of ~708k, docs/performance.md)
             result = await execute(node, env, ctx, owned=True)
             seconds = time.perf_counter() - started
             rows.extend(result.rows)
