@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dana_workflows.processors.executor import StepResult
@@ -39,13 +38,24 @@ Send = tuple[str, bytes, list[tuple[str, bytes]] | None]  # topic, value, header
 Sends = list[Send]
 
 
-@dataclass
-class _Tally:
-    """A batch's counts, per step (events in, durations), per step and outcome, per rejecting rule."""
+# A step's outcomes, as indexes into its counts (``_StepTally.counts``) and as the names ``event_out`` takes.
+EMIT, ROUTE, REJECT, TO_DLQ, TO_REVIEW = range(5)
+OUTCOME_NAMES = ("emit", "route", "reject", "dlq", "review")
 
-    seconds: dict[str, list[float]] = field(default_factory=dict)
-    out: dict[tuple[str, str], int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
+
+class _StepTally:
+    """One step's records since the last flush: their durations and their counts by outcome. Made once per
+    step, the first time it runs, with what its node decides for every record (a forwarded record is a
+    ``route`` on a step with branches, else an ``emit``; an llm step's calls are counted from its rows)."""
+
+    __slots__ = ("counts", "forward", "llm", "seconds", "step")
+
+    def __init__(self, node: Node) -> None:
+        self.step = node.path
+        self.forward = ROUTE if node.branches else EMIT
+        self.llm = isinstance(node.step, LLMStepIR)
+        self.seconds: list[float] = []
+        self.counts = [0] * len(OUTCOME_NAMES)
 
 
 def llm_status(details: dict[str, Any]) -> str:
@@ -74,7 +84,9 @@ class WorkerMetrics:
         self.health = Health(watchdog=lambda: self._watchdog())
         self.server: MetricsServer | None = None
         self.dlq_topic = ctx.topic(DLQ)
-        self._tally = _Tally()
+        self._steps: dict[str, _StepTally] = {}  # by node path, in the order the steps first ran
+        self._order: list[tuple[_StepTally, int]] = []  # since the last flush: each step's outcomes
+        self._rejected: dict[str, int] = {}  # since the last flush, by rule
         ir = ctx.pipeline.workflow
         try:
             from importlib.metadata import version
@@ -119,49 +131,62 @@ class WorkerMetrics:
     # -- per record, counted per batch ----------------------------------------------------------------------
     # prometheus_client's labels() lookup cost ~10% of a fused worker's CPU when it ran for every step of
     # every record (docs/performance.md, Kafka runtime): the records of a batch are tallied here and counted
-    # by ``flush`` at the batch's end, one labels() call per step and outcome
+    # by ``flush`` at the batch's end, one labels() call per step and outcome. The tally itself runs once a
+    # step of every record (~10% of the worker's hop as a dict of lists and tuple keys, docs/performance.md,
+    # session 14): so a list append and an int in a list, on a tally object looked up once by the step's path.
     def on_outcome(self, node: Node, result: StepResult, sends: Sends, seconds: float) -> None:
-        tally, step = self._tally, node.path
-        tally.seconds.setdefault(step, []).append(seconds)
-        if result.forwarded:
-            if any(topic == self.dlq_topic for topic, _, _ in sends):  # did not fit the next schema
-                outcome = "dlq"
-            else:
-                outcome = "route" if node.branches else "emit"
+        tally = self._steps.get(node.path)
+        if tally is None:
+            tally = self._steps[node.path] = _StepTally(node)
+        tally.seconds.append(seconds)
+        if result.edge is not None:  # forwarded (StepResult.forwarded, without the property's call)
+            outcome = tally.forward
+            for topic, _, _ in sends:  # sends: the hop's outcome when it ends at this step, else none
+                if topic == self.dlq_topic:  # did not fit the next schema
+                    outcome = TO_DLQ
         elif result.boundary == REVIEW:
-            outcome = "review"
+            outcome = TO_REVIEW
         elif result.boundary == REJECTED:
-            outcome = "reject"
+            outcome = REJECT
+            rejected = self._rejected
             for r in result.envelope.provenance.get("rule_results") or []:
                 if not r["passed"] and r["severity"] == "reject":
-                    tally.rejected[r["rule_id"]] = tally.rejected.get(r["rule_id"], 0) + 1
+                    rejected[r["rule_id"]] = rejected.get(r["rule_id"], 0) + 1
         else:
-            outcome = "dlq"
-        tally.out[step, outcome] = tally.out.get((step, outcome), 0) + 1
+            outcome = TO_DLQ
+        counts = tally.counts
+        if counts[outcome]:
+            counts[outcome] += 1
+        else:  # the outcome's first in this batch: flush counts outcomes in the order they first came,
+            counts[outcome] = 1  # so a scrape lists a family's series in the order they first happened
+            self._order.append((tally, outcome))
         for row in result.rows:
             if row.kind == "recovery":  # the ladder's rung attempts (processors/executor.py)
                 d = json.loads(row.details)
                 self.metrics.recovery(
                     self.workflow, row.step, row.decision, str(d.get("error_class")), bool(d.get("succeeded"))
                 )
-        if isinstance(node.step, LLMStepIR):
-            self._llm(step, result)
+        if tally.llm:
+            self._llm(tally.step, result)
 
     def flush(self) -> None:
         """Count what the batch's records tallied (the step agents call it when a batch is handled)."""
-        tally, m, wf = self._tally, self.metrics, self.workflow
-        if not tally.seconds:
-            return
-        for step, seconds in tally.seconds.items():
-            m.event_in(wf, step, len(seconds))
-            m.observe_steps(wf, step, seconds)
-        for (step, outcome), n in tally.out.items():
-            m.event_out(wf, step, outcome, n)
-            if outcome == "dlq":
-                m.dlq(wf, step, n)
-        for rule, n in tally.rejected.items():
-            m.rejected(wf, rule, n)
-        self._tally = _Tally()
+        m, wf = self.metrics, self.workflow
+        for tally in self._steps.values():
+            if tally.seconds:  # else the step ran no record of this batch: nothing to count, no series
+                m.event_in(wf, tally.step, len(tally.seconds))
+                m.observe_steps(wf, tally.step, tally.seconds)
+                tally.seconds = []
+        for tally, outcome in self._order:
+            n, tally.counts[outcome] = tally.counts[outcome], 0
+            m.event_out(wf, tally.step, OUTCOME_NAMES[outcome], n)
+            if outcome == TO_DLQ:
+                m.dlq(wf, tally.step, n)
+        self._order = []
+        if self._rejected:
+            for rule, n in self._rejected.items():
+                m.rejected(wf, rule, n)
+            self._rejected = {}
 
     def _llm(self, step: str, result: StepResult) -> None:
         # an llm step's phase rows (perceive, operate, enforce: processors/executor.py) repeat the call's

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW
 from dana_workflows.streams.kafka import worker_metrics as wm
 from dana_workflows.streams.kafka.worker_metrics import WorkerMetrics, llm_status
@@ -59,12 +60,13 @@ def result(
     rows: list[Any] | None = None,
     phases: tuple[str, ...] = (),
 ) -> Any:
-    return SimpleNamespace(
-        forwarded=forwarded,
-        boundary=boundary,
-        envelope=SimpleNamespace(provenance={"rule_results": rules} if rules is not None else {}),
+    """A step's result as the executor makes it (forwarded: an edge to the next step)."""
+    return StepResult(
+        boundary,
+        SimpleNamespace(provenance={"rule_results": rules} if rules is not None else {}),  # type: ignore[arg-type]
+        edge=SimpleNamespace(boundary=boundary) if forwarded else None,  # type: ignore[arg-type]
         rows=rows or [],
-        outcome=SimpleNamespace(phases=[SimpleNamespace(name=p) for p in phases]),
+        outcome=SimpleNamespace(phases=[SimpleNamespace(name=p) for p in phases]),  # type: ignore[arg-type]
     )
 
 
