@@ -11,10 +11,12 @@ A prior the sample contradicts is not offered (and the sample violations are sho
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dana_workflows.objectives.domain_packs import DomainPack, Prior
 from dana_workflows.objectives.profilers.categories import domain_rule
 from dana_workflows.objectives.profilers.column import Column, guarded, literal, support_factor
-from dana_workflows.objectives.profilers.ranges import range_rule
+from dana_workflows.objectives.profilers.ranges import interval, range_rule
 from dana_workflows.objectives.proposal import Candidate
 
 
@@ -55,24 +57,36 @@ def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candi
         cand = _candidate(col, prior, rule, "range")
         cand.refine = {"lo": float(p_lo), "hi": float(p_hi)}
         return [*found, cand]
-    lo, hi = float(learned.refine["lo"]), float(learned.refine["hi"])
-    new_lo = max(lo, p_lo) if p_lo is not None else lo
-    new_hi = min(hi, p_hi) if p_hi is not None else hi
+    lo, hi = learned.refine["lo"], learned.refine["hi"]
+    # a one-sided prior (a count is never negative) says the field's sign, not its extent: a cut stands
+    cuts = learned.refine.get("cuts", []) if p_lo is not None and p_hi is not None else []
+    # a cut inside the prior's bound is where this sample's values stopped, not where the field's do:
+    # the prior says what the field can be (week 53 exists though a sample of weeks stops at 52)
+    new_lo = lo if p_lo is None else p_lo if "low" in cuts else max(lo, p_lo)
+    new_hi = hi if p_hi is None else p_hi if "high" in cuts else min(hi, p_hi)
+    # a cut the prior leaves open still stands; one at the prior's own bound is that bound (a parent
+    # pack's wider prior, applied next, does not reopen it)
+    bounded = [side for side, p in (("low", p_lo), ("high", p_hi)) if p is not None]
+    kept = [side for side in cuts if side not in bounded]
     if (new_lo, new_hi) == (lo, hi):
-        return found
+        refined = {k: v for k, v in learned.refine.items() if k != "cuts"} | ({"cuts": kept} if kept else {})
+        return [replace(c, refine=refined) if c is learned else c for c in found]
     lo_open = bool(learned.refine.get("lo_open")) and new_lo == lo  # the learned floor still stands
-    t = col.field.type
+    over_cut = [
+        side for side, old, new in (("low", lo, new_lo), ("high", hi, new_hi)) if side in cuts and new != old
+    ]
+    how = "the cut" + ("s" if len(over_cut) > 1 else "") + " replaced by" if over_cut else "clipped to"
     clipped = Candidate(
         id=learned.id,
         rule=range_rule(col, new_lo, new_hi, lo_open),
         profile=learned.profile,
         fields=learned.fields,
-        message=f"{col.name} must lie in [{literal(new_lo, t)}, {literal(new_hi, t)}]",
-        basis=f"{learned.basis}, clipped to {prior.spec.why or 'the domain'} ({_source(prior)})",
+        message=f"{col.name} must lie in {interval(col, new_lo, new_hi, lo_open)}",
+        basis=f"{learned.basis}, {how} {prior.spec.why or 'the domain'} ({_source(prior)})",
         strength=learned.strength,
         support=learned.support,
         kind="range",
-        refine={"lo": new_lo, "hi": new_hi, "lo_open": lo_open},
+        refine={"lo": new_lo, "hi": new_hi, "lo_open": lo_open, **({"cuts": kept} if kept else {})},
     )
     return [clipped if c is learned else c for c in found]
 

@@ -16,7 +16,7 @@ from typing import Any
 from dana_workflows.objectives.profilers import patterns
 from dana_workflows.objectives.profilers.categories import domain_rule
 from dana_workflows.objectives.profilers.column import Column, guarded, literal, nice_ceil, nice_floor
-from dana_workflows.objectives.profilers.ranges import range_rule
+from dana_workflows.objectives.profilers.ranges import interval, range_rule
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
@@ -57,7 +57,9 @@ def refine(
         first = bad[0]
         value = good[first].get(cand.fields[0]) if cand.fields else None
         what = f"{name_of(first)} ({cand.fields[0]}={value!r})" if cand.fields else name_of(first)
-        widened = _widen(cand, column, value, settings) if column is not None and value is not None else None
+        widened = (
+            _widen(cand, column, value, settings, what) if column is not None and value is not None else None
+        )
         if widened is None:
             notes.append(f"dropped: it rejected the known-good event {what}")
             return Refined(None, notes)
@@ -66,26 +68,42 @@ def refine(
     return Refined(None, [*notes, "dropped: widening did not converge"])  # pragma: no cover - defensive
 
 
-def _widen(cand: Candidate, col: Column, value: Any, settings: InferenceSettings) -> Candidate | None:
+def _widen(
+    cand: Candidate, col: Column, value: Any, settings: InferenceSettings, what: str
+) -> Candidate | None:
     # a range, or a count's run of whole numbers (categories.filled_run), widens past the value
     if cand.kind in ("range", "domain") and "lo" in cand.refine and isinstance(value, int | float):
-        lo, hi = float(cand.refine["lo"]), float(cand.refine["hi"])
+        lo, hi = cand.refine["lo"], cand.refine["hi"]  # a side not widened keeps its value and its type
         lo_open = bool(cand.refine.get("lo_open")) and value > lo  # a good event at the floor closes it
-        margin = settings.range_tolerance * max(hi - lo, 1.0) / 2
+        margin = settings.range_tolerance * max(float(hi - lo), 1.0) / 2
         integer = col.field.type in ("int", "long")
+        cuts = list(cand.refine.get("cuts", []))
         if value < lo:
             lo = nice_floor(value - margin, integer)
             if col.present and min(col.present) >= 0 > lo and value >= 0:
                 lo = 0.0
         if value > hi:
             hi = nice_ceil(value + margin, integer)
-        t = col.field.type
-        return _replace(
+        # a cut the good event lies past was not one: the basis says so, naming the event
+        passed = [
+            side
+            for side in cuts
+            if (value < cand.refine["lo"] if side == "low" else value > cand.refine["hi"])
+        ]
+        refined = {"lo": lo, "hi": hi, "lo_open": lo_open}
+        if kept := [side for side in cuts if side not in passed]:
+            refined["cuts"] = kept
+        widened = _replace(
             cand,
             range_rule(col, lo, hi, lo_open),
-            {"lo": lo, "hi": hi, "lo_open": lo_open},
-            f"{col.name} must lie in {'(' if lo_open else '['}{literal(lo, t)}, {literal(hi, t)}]",
+            refined,
+            f"{col.name} must lie in {interval(col, lo, hi, lo_open)}",
         )
+        if passed:
+            widened.basis += "".join(
+                f"; the {side} cut widened to admit the known-good event {what}" for side in passed
+            )
+        return widened
     if cand.kind == "domain" and "values" in cand.refine:
         values = sorted({*cand.refine["values"], value})
         return _replace(cand, domain_rule(col, values), {"values": values}, cand.message)

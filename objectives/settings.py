@@ -16,14 +16,15 @@ class InferenceSettings:
     q_low: float = 0.005
     q_high: float = 0.995
     range_tolerance: float = 0.25
-    # An edge of the sample is a cut (the bound is the edge, no tolerance past it) when the extreme
-    # value is seen at least this many times, and at least this share of the mean number of times a
-    # distinct value is seen: a tail thins out towards its extreme, a cut does not
-    # (objectives/profilers/ranges.py cut_edges).
     # A positive quantity is read on the log scale (its floor the sign) only when its outer quantiles
     # are at least this factor apart: within a narrower ratio it sits around a level, far from zero
     # (objectives/profilers/ranges.py spreads_by_factors).
     factor_spread: float = 2.0
+    # An edge of the sample is a cut (the bound is the edge, no tolerance past it) when the extreme
+    # value is seen at least this many times, and at least this share of the mean number of times a
+    # distinct value is seen: a tail thins out towards its extreme, a cut does not
+    # (objectives/profilers/ranges.py cut_edges). A pack's closed range prior replaces a cut inside
+    # it (objectives/priors.py): the sample stopped there, the field does not.
     edge_min_repeats: int = 3
     edge_repeat_share: float = 0.5
     # Categorical domains: at most this many distinct values, each seen at least `min_category_count`

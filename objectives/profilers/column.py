@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from dana_workflows.workflow.ir import FieldIR
@@ -35,18 +36,33 @@ class Column:
         return any(v is None for v in self.values)
 
 
-def literal(value: Any, type_: str) -> str:
-    """A CEL literal of the field's own type: a double always carries a point, CEL does not convert."""
+def literal(value: Any, type_: str, bound: str = "") -> str:
+    """A CEL literal of the field's own type: a double always carries a point, CEL does not convert.
+
+    A double is written to 10 significant digits, rounded to the nearest; a bound (`bound` "low" or
+    "high") is rounded away from the values it keeps instead, so that it never refuses the value it
+    was taken from (a low edge at 2/3 written 0.6666666667 would refuse 2/3 itself)."""
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if type_ in INTEGER_TYPES:
         return str(int(value))
-    text = format(float(value), ".10g")
+    number = float(value)
+    text = format(number, ".10g")
+    if (bound == "low" and float(text) > number) or (bound == "high" and float(text) < number):
+        text = _rounded_away(number, ROUND_FLOOR if bound == "low" else ROUND_CEILING)
     if not any(c in text for c in ".en"):
         text += ".0"
     return text.replace("e+", "e")
+
+
+def _rounded_away(number: float, rounding: str) -> str:
+    """`number` to 10 significant digits in one direction; the double the text reads back as lies on
+    the same side of `number` (rounding to the nearest double keeps the order of the two)."""
+    exact = Decimal(number)  # the double's exact binary value, not its shortest repr
+    step = Decimal(1).scaleb(exact.adjusted() - 9)
+    return format(exact.quantize(step, rounding=rounding).normalize(), "g")
 
 
 def guarded(col: Column, body: str) -> str:

@@ -145,8 +145,14 @@ def zero_refused(values: Sequence[float], lo: float, settings: InferenceSettings
 
 def range_rule(col: Column, lo: float, hi: float, lo_open: bool = False) -> str:
     t = col.field.type
-    low = f"{col.name} > {literal(lo, t)}" if lo_open else f"{col.name} >= {literal(lo, t)}"
-    return guarded(col, f"{low} && {col.name} <= {literal(hi, t)}")
+    low = f"{col.name} > {literal(lo, t, 'low')}" if lo_open else f"{col.name} >= {literal(lo, t, 'low')}"
+    return guarded(col, f"{low} && {col.name} <= {literal(hi, t, 'high')}")
+
+
+def interval(col: Column, lo: float, hi: float, lo_open: bool = False) -> str:
+    """The range as the message shows it, with the rule's own bounds."""
+    t = col.field.type
+    return f"{'(' if lo_open else '['}{literal(lo, t, 'low')}, {literal(hi, t, 'high')}]"
 
 
 TIME_NAMES = re.compile(
@@ -169,8 +175,10 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     integer = col.field.type in INTEGER_TYPES
     lo, hi = bounds(present, settings, integer)
     lo_cut, hi_cut = cut_edges(sorted(present), settings)
-    lo = lo if lo_cut is None else float(lo_cut)
-    hi = hi if hi_cut is None else float(hi_cut)
+    # a cut is the sample's own value, kept as it is: an integer past 2**53 is not a float
+    lo = lo if lo_cut is None else lo_cut
+    hi = hi if hi_cut is None else hi_cut
+    cuts = [side for side, v in (("low", lo_cut), ("high", hi_cut)) if v is not None]
     lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
     scale = " on the log scale" if log_scale(sorted(present), settings) else ""
@@ -180,8 +188,7 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             rule=range_rule(col, lo, hi, lo_open),
             profile="range",
             fields=(col.name,),
-            message=f"{col.name} must lie in {'(' if lo_open else '['}{literal(lo, col.field.type)}, "
-            f"{literal(hi, col.field.type)}]",
+            message=f"{col.name} must lie in {interval(col, lo, hi, lo_open)}",
             basis=f"quantiles {pct} of {len(present)} values, "
             f"widened by {settings.range_tolerance:.0%} of the span{scale}"
             + (", zero never seen" if lo_open else "")
@@ -193,6 +200,6 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             strength=support_factor(len(present)),
             support=len(present),
             kind="range",
-            refine={"lo": lo, "hi": hi, "lo_open": lo_open},
+            refine={"lo": lo, "hi": hi, "lo_open": lo_open, **({"cuts": cuts} if cuts else {})},
         )
     ]

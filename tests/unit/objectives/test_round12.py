@@ -29,7 +29,7 @@ def test_a_flat_count_up_to_both_edges_is_cut_at_them() -> None:
     ages = [18 + (i * 7) % 53 for i in range(300)]
     (cand,) = ranges.profile(col("member_age", "long", ages), S)
     assert cand.rule == "member_age >= 18 && member_age <= 70"
-    assert cand.refine == {"lo": 18.0, "hi": 70.0, "lo_open": False}
+    assert cand.refine == {"lo": 18, "hi": 70, "lo_open": False, "cuts": ["low", "high"]}
     assert "low edge 18 is a cut" in cand.basis and "high edge 70 is a cut" in cand.basis
     # without the cut, the tolerance widens past both edges (the rule this round replaces)
     (wide,) = ranges.profile(col("member_age", "long", ages), NO_CUTS)
