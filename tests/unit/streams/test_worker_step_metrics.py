@@ -270,3 +270,29 @@ def test_the_fused_hop_counts_each_step_of_each_record(tmp_path: Path) -> None:
     assert value("dwf_step_duration_seconds_count", step="triage") == 4
     assert value("dwf_step_duration_seconds_bucket", step="triage", le="+Inf") == 4
     assert value("dwf_dlq_total", step="check") == 0
+
+
+def test_each_flush_counts_only_the_outcomes_of_its_own_batch() -> None:
+    """A flush hands the prometheus objects one count per step and outcome that came in its batch, and
+    none for an outcome that came only in earlier batches (those were counted by their own flush): the
+    work of a flush follows the batch, not everything the worker has seen since it started."""
+    w = WorkerMetrics(Ctx(), port=None)  # type: ignore[arg-type]
+    outs: list[tuple[str, str, int]] = []
+    dlqs: list[tuple[str, int]] = []
+    w.metrics.event_out = lambda _wf, step, outcome="emit", n=1: outs.append((step, outcome, n))  # type: ignore[method-assign]
+    w.metrics.dlq = lambda _wf, step, n=1: dlqs.append((step, n))  # type: ignore[method-assign]
+    batch, n = 7, 84
+    for start in range(0, n, batch):
+        want: Counter[tuple[str, str]] = Counter()  # in the order the outcomes first came in this batch
+        for i in range(start, start + batch):
+            for k, (step, result, sends, outcome) in enumerate(journey(i)):
+                w.on_outcome(step, result, sends, duration(i, k))
+                want[step.path, outcome] += 1
+        outs.clear()
+        dlqs.clear()
+        w.flush()
+        assert outs == [(s, o, c) for (s, o), c in want.items()]
+        assert dlqs == [(s, c) for (s, o), c in want.items() if o == "dlq"]
+    outs.clear()
+    w.flush()  # a batch with no records: nothing to count
+    assert outs == []
