@@ -76,10 +76,10 @@ class Hop:
     batch: int
 
 
-def build(records: int, batch: int = 500, metrics: bool = True) -> Hop:
+def build(tmp: Path, records: int, batch: int = 500, metrics: bool = True) -> Hop:
+    """The hop with its schemas and data folder in ``tmp`` (the caller's, removed when it is done)."""
     from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime
 
-    tmp = Path(tempfile.mkdtemp(prefix="dwf-hop-"))
     pipeline = load_pipeline(CLAIMS / "claims.yaml")
     topology = Topology(pipeline, FileRegistry(tmp / "schemas"), prefix="hop")
     options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp, metrics_port=None)
@@ -144,16 +144,17 @@ class Measured:
 
 
 def measure(records: int, repeat: int, batch: int = 500, metrics: bool = True, warmup: int = 0) -> Measured:
-    hop = build(records, batch, metrics)
-    if warmup:
-        warm(hop, warmup)
-    us, outs = [], []
-    for _ in range(repeat):
-        started = time.process_time()
-        outs = asyncio.run(run(hop, hop.data))
-        us.append((time.process_time() - started) / len(hop.data) * 1e6)
-    wf = hop.steps.ctx.pipeline.workflow.name
-    counted = hop.metrics.metrics.value("dwf_events_in_total", workflow=wf, step=hop.entry.path)
+    with tempfile.TemporaryDirectory(prefix="dwf-hop-") as tmp:
+        hop = build(Path(tmp), records, batch, metrics)
+        if warmup:
+            warm(hop, warmup)
+        us, outs = [], []
+        for _ in range(repeat):
+            started = time.process_time()
+            outs = asyncio.run(run(hop, hop.data))
+            us.append((time.process_time() - started) / len(hop.data) * 1e6)
+        wf = hop.steps.ctx.pipeline.workflow.name
+        counted = hop.metrics.metrics.value("dwf_events_in_total", workflow=wf, step=hop.entry.path)
     return Measured(len(hop.data), us, digest(outs), counted)
 
 

@@ -26,3 +26,10 @@ def test_the_bench_counts_every_record_of_every_repeat() -> None:
     bare = bench.measure(records=60, repeat=1, batch=7, metrics=False)
     assert bare.counted == 0
     assert (bare.records, bare.digest) == (measured.records, measured.digest)
+
+
+def test_the_bench_leaves_no_folder_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(bench.tempfile, "tempdir", None)  # read TMPDIR again
+    bench.measure(records=10, repeat=1, batch=3)
+    assert list(tmp_path.iterdir()) == []
