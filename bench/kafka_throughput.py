@@ -16,7 +16,8 @@ timestamp minus the event's admission time), as separate figures. Rows:
 * ``raw aiokafka`` / ``raw confluent``: a program with no processing that moves the same messages with a
   client: consumes the input records, produces one output of the same size each and, per batch and
   partition, one audit message as large as the worker's audit rows for those events (measured from the
-  local runtime's rows), commits every second;
+  local runtime's rows), commits every second; the aiokafka one keys its sends with the worker's partitioner
+  (streams/kafka/partitioner.py), so a send costs it what it costs the worker;
 * ``quix``: a Quix Streams application (quixstreams is a bench-only dependency: ``pip install
   quixstreams``) doing the claims workflow's logic by hand on JSON (normalize, the four rules, the route,
   the objective), fused in one hop and with the same four hops; it writes no audit rows, no drift.
@@ -60,6 +61,7 @@ from dana_workflows.streams.kafka.admin import (  # noqa: E402
     ensure_topics,
 )
 from dana_workflows.streams.kafka.commit import AUDIT_MESSAGE_BYTES  # noqa: E402
+from dana_workflows.streams.kafka.partitioner import PARTITIONER  # noqa: E402
 from dana_workflows.streams.kafka.producer import produce_lines  # noqa: E402
 from dana_workflows.streams.kafka.wire import WireCodec  # noqa: E402
 from dana_workflows.streams.local.runtime import LocalRuntime, collect_rows  # noqa: E402
@@ -595,7 +597,7 @@ def quix_backlog(broker: str, lines: list[str], hops: int, tmp: Path) -> Figure:
 async def _produce_raw(broker: str, topic: str, lines: list[str]) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5, partitioner=PARTITIONER)
     await producer.start()
     try:
         futures = [
@@ -636,7 +638,13 @@ async def _raw_aiokafka(broker: str, a: dict[str, Any]) -> None:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        partitioner=PARTITIONER,  # the worker's (partitioner.py), not aiokafka's pure-Python murmur2
+    )
     await consumer.start()
     await producer.start()
     pending: list[Any] = []
