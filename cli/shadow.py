@@ -96,6 +96,7 @@ async def tap(
     from dana_workflows.schemas.serde import EnvelopeSerde
     from dana_workflows.streams.kafka.admin import ensure_topics
     from dana_workflows.streams.kafka.options import all_topics
+    from dana_workflows.streams.kafka.partitioner import PARTITIONER
     from dana_workflows.streams.kafka.wire import AuditBatchBuilder, WireCodec
 
     security = options.security.aiokafka_kwargs()
@@ -125,7 +126,12 @@ async def tap(
         enable_auto_commit=False,
         **security,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=options.bootstrap, acks="all", **security)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=options.bootstrap,
+        acks="all",
+        partitioner=PARTITIONER,  # the run id's partition as the workers pick it (partitioner.py)
+        **security,
+    )
     await consumer.start()
     await producer.start()
     forwarded = 0

@@ -1,13 +1,14 @@
 """The partition of a keyed record: Kafka's own rule, with the murmur2 hash in C.
 
-Every producer of the project (the workers' faust producer, their batched sends in ``batch_send``, and
-``dana-wf produce``) must put a key on the partition a Java client would: the key's murmur2 hash, its
-sign bit cleared, modulo the topic's partition count (``org.apache.kafka.clients.producer.internals.
-BuiltInPartitioner.partitionForKey``), so that one run's records stay on one partition whichever program
-wrote them. aiokafka's ``DefaultPartitioner`` does that with a pure-Python murmur2, ~3-6 µs a key, one per
-record a worker sends (~3% of a worker's samples: docs/performance.md, session 13). ``Murmur2Partitioner``
-is the same rule with ``schemas/_avrofast.c``'s ``murmur2`` (the same 32-bit values, unit-tested against
-aiokafka's and the Java client's), and aiokafka's own murmur2 where the extension is not built.
+Every producer of the project (the workers' faust producer, their batched sends in ``batch_send``, ``dana-wf
+produce``, the resume topic's sends (``dana-wf dlq replay``, ``review decide``) and the shadow tap) must put a
+key on the partition a Java client would: the key's murmur2 hash, its sign bit cleared, modulo the topic's
+partition count (``org.apache.kafka.clients.producer.internals.BuiltInPartitioner.partitionForKey``), so that
+one run's records stay on one partition whichever program wrote them. aiokafka's ``DefaultPartitioner`` does
+that with a pure-Python murmur2, one per record a worker sends (its cost a key and share of a worker's
+samples: docs/kafka-runtime.md, "The partition of a key"). ``Murmur2Partitioner`` is the same rule with
+``schemas/_avrofast.c``'s ``murmur2`` (the same 32-bit values, unit-tested against aiokafka's and the Java
+client's), and aiokafka's own murmur2 where the extension is not built.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.options import all_topics
+from dana_workflows.streams.kafka.partitioner import PARTITIONER
 from dana_workflows.streams.kafka.security import KafkaSecurity
 from dana_workflows.streams.kafka.topic_reader import read_records
 from dana_workflows.streams.kafka.wire import WireCodec, header_map
@@ -63,7 +64,12 @@ async def send_resumed(
     run id, acknowledged by all in-sync replicas before this returns)."""
     await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
     codec = WireCodec(topology.registry)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **security.aiokafka_kwargs())
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        partitioner=PARTITIONER,  # the run id's partition as the workers pick it (partitioner.py)
+        **security.aiokafka_kwargs(),
+    )
     await producer.start()
     try:
         for env, row, point in items:

@@ -141,3 +141,86 @@ def test_dana_wf_produce_is_given_the_partitioner(tmp_path: Path, monkeypatch: p
     with pytest.raises(RuntimeError, match="stop here"):
         asyncio.run(producer_module.produce_lines(pipeline, topo, "broker:9092", []))
     assert made[0]["partitioner"] is PARTITIONER
+
+
+class _StopAtStart(Exception):
+    pass
+
+
+def _claims_topology(tmp_path: Path) -> Topology:
+    return Topology(compile_pipeline(parse_spec(CLAIMS_SPEC.read_text())), FileRegistry(tmp_path / "schemas"))
+
+
+async def _no_topics(*_: Any, **__: Any) -> None:
+    return None
+
+
+def _recording_producer(made: list[Any]) -> type:
+    """aiokafka's own producer class, built as the code under test builds it, stopped before it connects."""
+    from aiokafka import AIOKafkaProducer
+
+    class Recorded(AIOKafkaProducer):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._closed = True  # never opened: nothing for its finalizer to warn about
+            made.append(self)
+
+        async def start(self) -> None:
+            raise _StopAtStart
+
+    return Recorded
+
+
+def test_the_resume_topics_producer_is_given_the_partitioner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dana-wf resume` puts a run's envelope on the partition its worker reads (docs/kafka-runtime.md)."""
+    from dana_workflows.streams.kafka import resume_topics
+    from dana_workflows.streams.kafka.security import KafkaSecurity
+
+    made: list[Any] = []
+    monkeypatch.setattr(resume_topics, "AIOKafkaProducer", _recording_producer(made))
+    monkeypatch.setattr(resume_topics, "ensure_topics", _no_topics)
+    with pytest.raises(_StopAtStart):
+        asyncio.run(
+            resume_topics.send_resumed(
+                "127.0.0.1:9", _claims_topology(tmp_path), [], KafkaSecurity(), partitions=1, replication=1
+            )
+        )
+    assert made[0]._partitioner is PARTITIONER
+
+
+def test_the_shadow_taps_producer_is_given_the_partitioner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shadow tap re-keys the live events onto the shadow's input: on the partition its worker reads."""
+    import aiokafka
+
+    from dana_workflows.cli import shadow
+    from dana_workflows.streams.kafka import admin
+    from dana_workflows.streams.kafka.options import KafkaOptions
+
+    made: list[Any] = []
+
+    class Consumer:
+        def __init__(self, *_: Any, **__: Any) -> None:
+            pass
+
+        async def start(self) -> None:
+            raise _StopAtStart
+
+        async def stop(self) -> None:
+            return None
+
+    monkeypatch.setattr(aiokafka, "AIOKafkaProducer", _recording_producer(made))
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(admin, "ensure_topics", _no_topics)
+    topo = _claims_topology(tmp_path)
+    options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp_path, metrics_port=None)
+
+    async def run() -> int:
+        return await shadow.tap(topo, topo, options, asyncio.Event())
+
+    with pytest.raises(_StopAtStart):
+        asyncio.run(run())
+    assert made[0]._partitioner is PARTITIONER
