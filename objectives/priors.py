@@ -58,16 +58,22 @@ def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candi
         cand.refine = {"lo": float(p_lo), "hi": float(p_hi)}
         return [*found, cand]
     lo, hi = learned.refine["lo"], learned.refine["hi"]
-    # a one-sided prior (a count is never negative) says the field's sign, not its extent: a cut stands
-    cuts = learned.refine.get("cuts", []) if p_lo is not None and p_hi is not None else []
-    # a cut inside the prior's bound is where this sample's values stopped, not where the field's do:
-    # the prior says what the field can be (week 53 exists though a sample of weeks stops at 52)
+    # A cut inside the bound of a prior that names this field is where this sample's values stopped,
+    # not where the field's do: the prior says what the field can be (week 53 exists though a sample
+    # of weeks stops at 52; a borrower up to the lending pack's 120). A prior matched by a pattern
+    # names a kind of quantity (any `*_age`, any `*_pct`), and its bounds are the kind's: a driver's
+    # age from 21 or a seed lot's purity from 97.6% is this field's own edge within them, which the
+    # cut shows. A one-sided prior (a count is never negative) says a sign, not an extent.
+    names_field = col.name.lower() in (n.lower() for n in prior.spec.names)
+    closed = p_lo is not None and p_hi is not None
+    found_cuts = learned.refine.get("cuts", [])
+    cuts = found_cuts if names_field and closed else []
     new_lo = lo if p_lo is None else p_lo if "low" in cuts else max(lo, p_lo)
     new_hi = hi if p_hi is None else p_hi if "high" in cuts else min(hi, p_hi)
     # a cut the prior leaves open still stands; one at the prior's own bound is that bound (a parent
     # pack's wider prior, applied next, does not reopen it)
     bounded = [side for side, p in (("low", p_lo), ("high", p_hi)) if p is not None]
-    kept = [side for side in cuts if side not in bounded]
+    kept = [side for side in found_cuts if side not in cuts or side not in bounded]
     if (new_lo, new_hi) == (lo, hi):
         refined = {k: v for k, v in learned.refine.items() if k != "cuts"} | ({"cuts": kept} if kept else {})
         return [replace(c, refine=refined) if c is learned else c for c in found]

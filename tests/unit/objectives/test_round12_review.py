@@ -110,10 +110,29 @@ def test_a_sample_of_weeks_stopping_at_52_keeps_week_53() -> None:
 def test_low_and_high_cuts_inside_the_calendar_give_way_to_it() -> None:
     # days of the year 5-300 drawn flat (a season's sample): both edges pile up, the calendar stands
     days = [5 + (i * 7) % 296 for i in range(1184)]
-    (cand,) = ranges.profile(col("harvest_day_of_year", "int", days), S)
+    (cand,) = ranges.profile(col("day_of_year", "int", days), S)
     assert cand.refine["cuts"] == ["low", "high"]
-    got = rules("harvest_day_of_year", "int", days)
-    assert got["range"] == "harvest_day_of_year >= 1 && harvest_day_of_year <= 366"
+    got = rules("day_of_year", "int", days)
+    assert got["range"] == "day_of_year >= 1 && day_of_year <= 366"
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "rule"),
+    [
+        # a driver from 21 (a rental's minimum age) within any human age's 0-130 (core `*_age`)
+        ("driver_age", [21 + (i * 7) % 50 for i in range(300)], "driver_age >= 21 && driver_age <= 70"),
+        # a weekly harvest day within the calendar's 1-366, named by the pattern `*_day_of_year`
+        (
+            "harvest_day_of_year",
+            [5 + (i * 7) % 296 for i in range(1184)],
+            "harvest_day_of_year >= 5 && harvest_day_of_year <= 300",
+        ),
+    ],
+)
+def test_a_cut_stands_inside_a_prior_that_names_a_kind_not_the_field(
+    name: str, values: list[int], rule: str
+) -> None:
+    assert rules(name, "int", values)["range"] == rule
 
 
 def test_a_cut_the_prior_leaves_open_still_stands() -> None:
@@ -121,6 +140,8 @@ def test_a_cut_the_prior_leaves_open_still_stands() -> None:
     landings = [3 + (i * 7) % 40 for i in range(300)]
     got = rules("landing_count", "long", landings)
     assert got["range"].startswith("landing_count >= 3 &&")
+    # a minimum order of 3: the core prior names `quantity` itself, but says only its sign
+    assert rules("quantity", "long", landings)["range"].startswith("quantity >= 3 &&")
 
 
 def test_a_lending_age_cut_gives_way_to_the_packs_bound() -> None:
