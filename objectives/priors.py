@@ -70,10 +70,9 @@ def _with_range(col: Column, prior: Prior, found: list[Candidate]) -> list[Candi
     cuts = found_cuts if names_field and closed else []
     new_lo = lo if p_lo is None else p_lo if "low" in cuts else max(lo, p_lo)
     new_hi = hi if p_hi is None else p_hi if "high" in cuts else min(hi, p_hi)
-    # a cut the prior leaves open still stands; one at the prior's own bound is that bound (a parent
-    # pack's wider prior, applied next, does not reopen it)
-    bounded = [side for side, p in (("low", p_lo), ("high", p_hi)) if p is not None]
-    kept = [side for side in found_cuts if side not in cuts or side not in bounded]
+    # a cut the prior does not replace still stands; one it replaced is the prior's bound now, no cut
+    # (a parent pack's wider prior, applied next, does not reopen it)
+    kept = [side for side in found_cuts if side not in cuts]
     if (new_lo, new_hi) == (lo, hi):
         refined = {k: v for k, v in learned.refine.items() if k != "cuts"} | ({"cuts": kept} if kept else {})
         return [replace(c, refine=refined) if c is learned else c for c in found]

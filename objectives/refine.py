@@ -78,18 +78,14 @@ def _widen(
         margin = settings.range_tolerance * max(float(hi - lo), 1.0) / 2
         integer = col.field.type in ("int", "long")
         cuts = list(cand.refine.get("cuts", []))
+        # a cut the good event lies past was not one: the basis says so, naming the event
+        passed = [side for side in cuts if (value < lo if side == "low" else value > hi)]
         if value < lo:
             lo = nice_floor(value - margin, integer)
             if col.present and min(col.present) >= 0 > lo and value >= 0:
                 lo = 0.0
         if value > hi:
             hi = nice_ceil(value + margin, integer)
-        # a cut the good event lies past was not one: the basis says so, naming the event
-        passed = [
-            side
-            for side in cuts
-            if (value < cand.refine["lo"] if side == "low" else value > cand.refine["hi"])
-        ]
         refined = {"lo": lo, "hi": hi, "lo_open": lo_open}
         if kept := [side for side in cuts if side not in passed]:
             refined["cuts"] = kept

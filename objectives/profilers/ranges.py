@@ -173,15 +173,16 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     if not col.numeric or len(present) < settings.min_values or is_clock(col):
         return []
     integer = col.field.type in INTEGER_TYPES
-    lo, hi = bounds(present, settings, integer)
-    lo_cut, hi_cut = cut_edges(sorted(present), settings)
+    ordered = sorted(present)
+    lo, hi = bounds(ordered, settings, integer)
+    lo_cut, hi_cut = cut_edges(ordered, settings)
     # a cut is the sample's own value, kept as it is: an integer past 2**53 is not a float
     lo = lo if lo_cut is None else lo_cut
     hi = hi if hi_cut is None else hi_cut
-    cuts = [side for side, v in (("low", lo_cut), ("high", hi_cut)) if v is not None]
+    cuts = {side: v for side, v in (("low", lo_cut), ("high", hi_cut)) if v is not None}
     lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
-    scale = " on the log scale" if log_scale(sorted(present), settings) else ""
+    scale = " on the log scale" if log_scale(ordered, settings) else ""
     return [
         Candidate(
             id=f"{col.name}_range",
@@ -194,12 +195,11 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             + (", zero never seen" if lo_open else "")
             + "".join(
                 f", {side} edge {literal(v, col.field.type)} is a cut (the values pile up there)"
-                for side, v in (("low", lo_cut), ("high", hi_cut))
-                if v is not None
+                for side, v in cuts.items()
             ),
             strength=support_factor(len(present)),
             support=len(present),
             kind="range",
-            refine={"lo": lo, "hi": hi, "lo_open": lo_open, **({"cuts": cuts} if cuts else {})},
+            refine={"lo": lo, "hi": hi, "lo_open": lo_open, **({"cuts": list(cuts)} if cuts else {})},
         )
     ]
