@@ -2,7 +2,8 @@
  * dana_workflows.schemas._sha256ni; schemas/sha256.py chooses it, tests/unit/schemas/test_sha256.py holds it
  * to hashlib).
  *
- * One job: two entry points, sha256_hex(bytes) and joined_sha256_hex(*parts), over one streaming state.
+ * One job: two entry points, sha256_hex(bytes) and joined_sha256_hex(*parts), over one streaming state,
+ * and sealed_row(*columns), joined_sha256_hex's digest with the audit row made around it (bind_row first).
  * They are module functions only where the build targets x86 with GCC/Clang (SHA_NI_BUILT = 1) and CPUID
  * says the CPU runs the SHA extensions; on any other build or CPU the module imports without them and
  * schemas/sha256.py uses hashlib. Its own extension, apart from the Avro codec's schemas/_avrofast.c, so
@@ -10,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -212,7 +214,71 @@ static PyObject *mod_joined_sha256_hex(PyObject *m, PyObject *const *parts, Py_s
     return sha_hex(&s);
 }
 
+/* ---- the audit row sealed in one call ------------------------------------------------------------
+ *
+ * processors/audit_trail.py `transition` writes ~7 audit rows an event: the columns' digest
+ * (joined_sha256_hex) and then a row object with its 16 slots stored one by one from Python, ~0.12 us a
+ * row of the ~0.27 us transition spends outside the hashing (docs/performance.md, "Session 15"). Here the
+ * row is made as `AuditRow.__new__(AuditRow)` makes it (the type's tp_alloc) and its slots are stored
+ * where the class's member descriptors say they are, in the same call that hashes the columns.
+ * bind_row(cls, columns) names the class and its column slots once (it refuses a class whose column is not
+ * a plain writable object slot of its own); sealed_row(*15 columns) then returns the row, its hash the
+ * joined digest of those 15, or None where joined_sha256_hex says None (the caller's path decides). */
+#define ROW_COLUMNS 16
+static PyTypeObject *row_type = NULL;
+static Py_ssize_t row_offsets[ROW_COLUMNS];
+
+static PyObject *mod_bind_row(PyObject *m, PyObject *args) {
+    (void)m;
+    PyObject *cls, *names;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &cls, &PyTuple_Type, &names)) return NULL;
+    PyTypeObject *t = (PyTypeObject *)cls;
+    if (PyTuple_GET_SIZE(names) != ROW_COLUMNS || t->tp_itemsize != 0 || t->tp_alloc == NULL ||
+        t->tp_dict == NULL) {
+        PyErr_SetString(PyExc_ValueError, "bind_row takes a class with slots and its 16 column names");
+        return NULL;
+    }
+    Py_ssize_t offsets[ROW_COLUMNS];
+    for (Py_ssize_t i = 0; i < ROW_COLUMNS; i++) {
+        PyObject *d = PyDict_GetItemWithError(t->tp_dict, PyTuple_GET_ITEM(names, i));
+        if (d == NULL && PyErr_Occurred()) return NULL;
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX ||
+            (((PyMemberDescrObject *)d)->d_member->flags & READONLY)) {
+            PyErr_Format(PyExc_ValueError, "bind_row: column %zd is not a writable object slot", i);
+            return NULL;
+        }
+        offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    memcpy(row_offsets, offsets, sizeof offsets);
+    Py_XSETREF(row_type, (PyTypeObject *)Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_sealed_row(PyObject *m, PyObject *const *parts, Py_ssize_t nparts) {
+    if (row_type == NULL || nparts != ROW_COLUMNS - 1) {
+        PyErr_SetString(PyExc_TypeError, "sealed_row takes the 15 hashed columns, after bind_row");
+        return NULL;
+    }
+    PyObject *digest = mod_joined_sha256_hex(m, parts, nparts);
+    if (digest == NULL || digest == Py_None) return digest;
+    PyObject *row = row_type->tp_alloc(row_type, 0);
+    if (row == NULL) {
+        Py_DECREF(digest);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ROW_COLUMNS - 1; i++) {
+        *(PyObject **)((char *)row + row_offsets[i]) = Py_NewRef(parts[i]);
+    }
+    *(PyObject **)((char *)row + row_offsets[ROW_COLUMNS - 1]) = digest; /* the reference is the row's */
+    return row;
+}
+
 static PyMethodDef sha_methods[] = {
+    {"bind_row", (PyCFunction)mod_bind_row, METH_VARARGS,
+     "bind_row(cls, columns): the audit row class and its 16 column slots, for sealed_row"},
+    {"sealed_row", (PyCFunction)(void (*)(void))mod_sealed_row, METH_FASTCALL,
+     "sealed_row(*columns) -> row | None: a row of the bound class, its hash the joined digest, or None"},
     {"sha256_hex", (PyCFunction)mod_sha256_hex, METH_O,
      "sha256_hex(data: bytes) -> str: hashlib.sha256(data).hexdigest() (offered only with the SHA extensions)"},
     {"joined_sha256_hex", (PyCFunction)(void (*)(void))mod_joined_sha256_hex, METH_FASTCALL,

@@ -46,11 +46,16 @@ def test_row_fields_are_the_columns() -> None:
         {"attempt": True, "duration_us": 3.5},  # not ints: still str() of each
     ],
 )
-@pytest.mark.parametrize("digest", ["as loaded", "f-string", "hashlib"])
+@pytest.mark.parametrize("digest", ["as loaded", "joined", "f-string", "hashlib"])
 def test_transition_matches_the_plain_row(
     kwargs: dict[str, Any], digest: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if digest != "as loaded":  # the text written and hashed, by the extension's SHA-256 or by hashlib
+    if digest != "as loaded":  # the slots stored by transition itself (as without the extension)
+        monkeypatch.setattr(audit_trail, "SEALED_ROW", None)
+    if digest in (
+        "f-string",
+        "hashlib",
+    ):  # the text written and hashed, by the extension's SHA-256 or hashlib
         monkeypatch.setattr(audit_trail, "JOINED_HEX", None)
     if digest == "hashlib":  # the path of a CPU without the SHA extensions (or no C extension)
         monkeypatch.setattr(audit_trail, "NATIVE_HEX", None)
@@ -148,9 +153,141 @@ def test_a_lone_surrogate_fails_the_row_on_every_path(
 ) -> None:
     # not text any sink can store: the row is refused as str.encode refuses it, and the chain stays put
     if digest == "hashlib":
+        monkeypatch.setattr(audit_trail, "SEALED_ROW", None)
         monkeypatch.setattr(audit_trail, "JOINED_HEX", None)
         monkeypatch.setattr(audit_trail, "NATIVE_HEX", None)
     env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
     with pytest.raises(UnicodeEncodeError, match="surrogates not allowed"):
         transition(env, "emitted", "step", 1, **{field: "bad \ud800 text"})
     assert (env.chain_seq, env.chain_hash) == (5, "ab" * 32)
+
+
+# -- the row sealed in one C call (schemas/_sha256ni.c sealed_row, chosen by audit_trail.choose_sealed) -----
+
+sealed_built = pytest.mark.skipif(
+    audit_trail.SEALED_ROW is None, reason="no _sha256ni.sealed_row here (no build, or no SHA extensions)"
+)
+
+# the rows the import-time check builds, and a row of empty columns and a negative time
+ODD_ROWS = [*audit_trail._SEAL_CHECKS, ("", 0, "", 1, "", "", "", "", "", "", 0, 0, "", -1, "")]
+
+
+def _expected(parts: tuple[Any, ...]) -> AuditRow:
+    row = AuditRow(*parts)
+    row.hash = row_digest(row)
+    return row
+
+
+@sealed_built
+@pytest.mark.parametrize("parts", ODD_ROWS)
+def test_sealed_row_is_the_plain_row(parts: tuple[Any, ...]) -> None:
+    import gc
+
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+    row = sealed(*parts)
+    assert type(row) is AuditRow
+    assert row.as_tuple() == _expected(parts).as_tuple()
+    assert all(getattr(row, c) is p for c, p in zip(COLUMNS, parts, strict=False))  # the objects given
+    assert gc.is_tracked(row)  # a container like any AuditRow: the collector sees its references
+
+
+@sealed_built
+@pytest.mark.parametrize(
+    "odd",
+    [True, 2.5, 2**63, "bad \ud800 text", type("S", (str,), {})("sub")],
+    ids=["bool", "float", "int over int64", "lone surrogate", "str subclass"],
+)
+def test_sealed_row_leaves_other_values_to_the_python_path(odd: Any) -> None:
+    # None: transition then writes the text with its own conversions (or raises its error)
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+    assert sealed(*ODD_ROWS[0][:8], odd, *ODD_ROWS[0][9:]) is None
+
+
+@sealed_built
+def test_transition_uses_the_sealed_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+
+    def counted(*parts: Any) -> AuditRow | None:
+        calls.append(len(parts))
+        return sealed(*parts)
+
+    monkeypatch.setattr(audit_trail, "SEALED_ROW", counted)
+    env = Envelope("run/in", "run", "wf", 3, "in", {}, chain_seq=5, chain_hash="ab" * 32)
+    row = transition(env, "emitted", "step", 1, decision="pass")
+    assert calls == [15]
+    assert row.as_tuple() == _expected(("wf", 3, "run", 5, "run/in", "step", "emitted", "pass", "", "[]",
+                                        0, 0, "{}", 1, "ab" * 32)).as_tuple()  # fmt: skip
+    assert (env.chain_seq, env.chain_hash) == (6, row.hash)
+
+
+@sealed_built
+def test_bind_row_refuses_a_class_without_the_column_slots() -> None:
+    from dana_workflows.schemas import _sha256ni
+
+    @dataclasses.dataclass  # no slots: its columns are no member descriptors
+    class Loose:
+        workflow: str = ""
+
+    try:
+        with pytest.raises(ValueError, match="column 0"):
+            _sha256ni.bind_row(Loose, COLUMNS)  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="16 column names"):
+            _sha256ni.bind_row(AuditRow, COLUMNS[:-1])  # type: ignore[attr-defined]
+    finally:
+        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+
+
+class _Module:
+    """A stand-in for the extension module, offering what a test gives it."""
+
+    def __init__(self, **functions: Any) -> None:
+        self.__dict__.update(functions)
+
+
+def test_choose_sealed_takes_a_function_that_makes_the_plain_rows() -> None:
+    bound: list[tuple[Any, ...]] = []
+
+    def sealed(*parts: Any) -> AuditRow | None:
+        if any(type(p) is bool for p in parts):
+            return None
+        return _expected(parts)
+
+    module = _Module(bind_row=lambda cls, cols: bound.append((cls, cols)), sealed_row=sealed)
+    assert audit_trail.choose_sealed(module) is sealed
+    assert bound == [(AuditRow, COLUMNS)]
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["wrong hash", "wrong class", "a row for a bool", "bind raises", "not offered"],
+)
+def test_choose_sealed_refuses_a_function_that_differs(why: str, caplog: pytest.LogCaptureFixture) -> None:
+    def sealed(*parts: Any) -> Any:
+        if why == "a row for a bool":
+            return _expected(tuple(0 if type(p) is bool else p for p in parts))
+        if any(type(p) is bool for p in parts):
+            return None
+        row = _expected(parts)
+        if why == "wrong hash":
+            row.hash = "0" * 64
+        if why == "wrong class":  # the same values in another class (a bind to the wrong type)
+            return _Module(**row.as_dict())
+        return row
+
+    def bind(cls: type, cols: tuple[str, ...]) -> None:
+        if why == "bind raises":
+            raise ValueError("no slots")
+
+    module = _Module(bind_row=bind) if why == "not offered" else _Module(bind_row=bind, sealed_row=sealed)
+    chosen = audit_trail.choose_sealed(module)
+    assert chosen is None
+    assert ("failed its check" in caplog.text) == (why != "not offered")
+
+
+def test_no_sealed_row_without_the_checked_joined_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_trail, "JOINED_HEX", None)
+    assert audit_trail._sealed() is None
