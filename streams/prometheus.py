@@ -8,10 +8,8 @@ docs/operations.md lists them and helm/dana-workflows/files/ holds the dashboard
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter as Tally
+from bisect import bisect_right
 from collections.abc import Iterable
-from itertools import repeat
 from typing import Any, cast
 
 from prometheus_client import (
@@ -299,5 +297,15 @@ def observe_many(child: Histogram, amounts: list[float]) -> None:
         return
     cast(Any, child)._raise_if_not_observable()  # a parent with labels refuses, as observe does
     total.inc(sum(amounts))
-    for index, n in Tally(map(bisect_left, repeat(bounds), amounts)).items():
-        buckets[index].inc(n)
+    # One sort, then one bisect per bound instead of one per amount (~19 ns an amount against ~64, a batch of
+    # 100-500: docs/performance.md, "Session 15"): the amounts up to a bound, less those up to the bound
+    # before, are that bucket's. A step's durations sit in the first bucket or two, so the loop ends there.
+    ordered = sorted(amounts)
+    counted, last = 0, len(ordered)
+    for index, bound in enumerate(bounds):
+        upto = bisect_right(ordered, bound)
+        if upto > counted:
+            buckets[index].inc(upto - counted)
+            counted = upto
+            if counted == last:
+                return

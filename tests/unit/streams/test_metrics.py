@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -216,6 +218,35 @@ def test_observe_many_counts_each_amount_into_the_bucket_observe_would() -> None
     assert got.pop(("h_sum", "")) == pytest.approx(expected.pop(("h_sum", "")))
     assert got == expected
     assert expected[("h_bucket", "0.0005")] == 5  # 0.0005 itself (le is inclusive), just below, 0, -0.5, 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from([*STEP_BUCKETS, 0.0, -1.0]),  # on a bound: le is inclusive
+                st.floats(min_value=-1.0, max_value=100.0, allow_nan=False),
+                st.floats(min_value=0.0, max_value=0.002),  # where a step's durations sit
+            ),
+            max_size=40,
+        ),
+        max_size=4,
+    )
+)
+def test_observe_many_in_any_order_counts_as_observe(batches: list[list[float]]) -> None:
+    # amounts in any order, ties, several batches into one histogram: each bucket's count as one observe
+    # an amount gives (the counts are integers: exact; the sum is a float sum, to rounding)
+    one, many = CollectorRegistry(), CollectorRegistry()
+    one_h = Histogram("h", "d", ["step"], buckets=STEP_BUCKETS, registry=one).labels("s")
+    many_h = Histogram("h", "d", ["step"], buckets=STEP_BUCKETS, registry=many).labels("s")
+    for batch in batches:
+        for amount in batch:
+            one_h.observe(amount)
+        observe_many(many_h, batch)
+    expected, got = histogram_samples(one), histogram_samples(many)
+    assert got.pop(("h_sum", "")) == pytest.approx(expected.pop(("h_sum", "")), abs=1e-9)
+    assert got == expected
 
 
 def test_observe_many_falls_back_to_observe_where_the_internals_differ() -> None:
