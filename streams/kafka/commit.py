@@ -66,6 +66,32 @@ log = logging.getLogger(__name__)
 AUDIT_MESSAGE_BYTES = 256 * 1024  # an AuditBatch is cut here, well below the broker's 1 MB message limit
 
 
+class AlreadyBegunFilter(logging.Filter):
+    """Drops faust's warning that a transaction it begins after a rebalance is begun already.
+
+    Every commit here (the revocation's too) begins the partition group's next transaction at once, so
+    that a record handled right after it has a transaction to send into (``_commit_transactions``). faust
+    then begins the transactions of the partitions it kept, finds them begun, and logs a WARNING per
+    group and rebalance ("Exception in begin_transaction ... IN_TRANSACTION -> IN_TRANSACTION") that says
+    nothing is wrong. Any other exception in faust's begin_transaction is still logged."""
+
+    ALREADY_BEGUN = "TransactionState.IN_TRANSACTION -> TransactionState.IN_TRANSACTION"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Exception in begin_transaction") and self.ALREADY_BEGUN in message)
+
+
+FAUST_PRODUCER_LOG = "faust.transport.drivers.aiokafka"
+
+
+def quiet_already_begun() -> None:
+    """Install the filter once on faust's producer logger (idempotent)."""
+    logger = logging.getLogger(FAUST_PRODUCER_LOG)
+    if not any(isinstance(f, AlreadyBegunFilter) for f in logger.filters):
+        logger.addFilter(AlreadyBegunFilter())
+
+
 class DeliveryError(RuntimeError):
     """A send was not acknowledged by the broker: the records that made it must not be committed."""
 
@@ -117,6 +143,8 @@ class Committer:
         self._taken_before: dict[str, int] = {}
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
         app.on_partitions_assigned.connect(self._on_partitions_assigned)
+        if exactly_once:
+            quiet_already_begun()
 
     @property
     def broken(self) -> BaseException | None:

@@ -115,6 +115,10 @@ async def test_two_workers_share_the_partitions(
         -2000:
     ]
 
+    for name in ("a", "b"):  # the transactions kept over a rebalance begin once (commit.AlreadyBegunFilter)
+        log_text = (tmp_path / f"{name}.log").read_text()
+        assert "IN_TRANSACTION -> TransactionState.IN_TRANSACTION" not in log_text
+
     outcomes: dict[str, list[str]] = defaultdict(list)
     for decisions in got.values():
         for d in decisions:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dana_workflows.devservices.kafka import broker
+from tests.integration.kafka_support import open_transactions, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +109,32 @@ async def test_transactional_producer_commits_and_aborts(kafka_bootstrap: str, t
     finally:
         await consumer.stop()
     assert [value for _, value in got] == [b"committed-1", b"committed-2", b"committed-3"]
+
+
+async def test_an_open_transaction_hides_later_records_from_read_committed(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Why ``wait_consumed`` first waits for ``open_transactions`` to be empty: a plain record written after
+    a transaction's first record is invisible to read_committed readers until that transaction ends."""
+    topic = f"{topic_prefix}.lso"
+    txn = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic_prefix}.lso")
+    plain = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await txn.start()
+    await plain.start()
+    try:
+        await (await plain.send(topic, b"before", partition=0))
+        assert await open_transactions(kafka_bootstrap, topic) == []
+        await txn.begin_transaction()
+        await (await txn.send(topic, b"in-transaction", partition=0))
+        await (await plain.send(topic, b"after", partition=0))
+        assert await open_transactions(kafka_bootstrap, topic) == [0]
+        assert [r.value for r in await read_topic(kafka_bootstrap, topic)] == [b"before"]
+        await txn.abort_transaction()
+        assert await open_transactions(kafka_bootstrap, topic) == []
+        assert [r.value for r in await read_topic(kafka_bootstrap, topic)] == [b"before", b"after"]
+    finally:
+        await txn.stop()
+        await plain.stop()
 
 
 def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
