@@ -20,6 +20,14 @@ among its rarest; where the extreme value is seen several times, and about as of
 value of the field, the values do not thin out there: they stop (a legal minimum age, a scale's
 first and last point, a sensor or a form that clips, a policy's cap). The next good value is not
 past a cut, and a value past it is what the cut is there to refuse.
+
+An edge just short of a round number of the field's scale is that number (`round_edges`). A legal or
+physical limit (a dive to 40 m, a vessel of 400 m, a potential down to -1,200 mV) is a round number far
+more often than a sample's extreme is: where the values run up to a limit, the sample's extreme lies
+within about one spacing of its top values below it. Without a limit there, the extreme would land
+that close to a multiple of the scale's step only by chance, about (distance + resolution) / step; the
+round number is the bound when that chance is at most `relation_chance`, the chance the relations
+allow a coincidence they offer a rule on. Otherwise the quantiles' tolerance stands.
 """
 
 from __future__ import annotations
@@ -135,6 +143,47 @@ def cut_edges(ordered: Sequence[float], settings: InferenceSettings) -> tuple[fl
     return cut(ordered[0]), cut(ordered[-1])
 
 
+def resolution(values: Sequence[float], most: int = 6) -> float | None:
+    """The step the values are written to (1 for whole numbers, 0.1 for one decimal), up to `most`
+    decimals; None when they carry more (a measurement of full precision has no written step)."""
+    for places in range(most + 1):
+        unit = 10.0**-places
+        if all(abs(v / unit - round(v / unit)) < 1e-6 for v in values):
+            return unit
+    return None
+
+
+# the spacing near an edge is the mean gap over this many values next to it: one gap is too noisy
+_EDGE_SPACINGS = 5
+
+
+def round_edges(ordered: Sequence[float], settings: InferenceSettings) -> tuple[float | None, float | None]:
+    """The round numbers the sample's smallest and largest values stop at (see above), else None.
+
+    The step is the power of ten under the sample's span (a span of 338 m has step 100); the round
+    number is the nearest multiple of it at or past the extreme, and it stands when the extreme lies
+    within the mean spacing of the `_EDGE_SPACINGS` values next to it and the chance of lying that close by
+    coincidence, (distance + resolution) / step, is at most `relation_chance`."""
+    top = _EDGE_SPACINGS
+    unit = resolution(ordered)
+    span = ordered[-1] - ordered[0] if ordered else 0.0
+    if unit is None or span <= 0 or len(ordered) < max(settings.min_values, top + 1):
+        return None, None
+    power = math.floor(math.log10(span))
+    step = 10.0**power
+
+    def edge(extreme: float, inner: float, towards: int) -> float | None:
+        multiple = (math.ceil if towards > 0 else math.floor)(round(extreme / step, 9))
+        limit = round(multiple * step, max(0, -power))  # 0.3, not 0.30000000000000004
+        distance = abs(limit - extreme)
+        spacing = abs(extreme - inner) / top
+        if distance > spacing or (distance + unit) / step > settings.relation_chance:
+            return None
+        return limit
+
+    return edge(ordered[0], ordered[top], -1), edge(ordered[-1], ordered[-1 - top], 1)
+
+
 def zero_refused(values: Sequence[float], lo: float, settings: InferenceSettings) -> bool:
     """A floor of zero that zero itself does not reach: n values without a zero, where a zero of the
     false-alarm budget's frequency would have shown up with 95% probability."""
@@ -179,6 +228,13 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
     # a cut is the sample's own value, kept as it is: an integer past 2**53 is not a float
     lo = lo if lo_cut is None else lo_cut
     hi = hi if hi_cut is None else hi_cut
+    lo_round, hi_round = round_edges(ordered, settings)
+    # a round limit only narrows: it never widens a cut (the sample's own edge), the sign's floor, nor
+    # the tolerance's bound where the quantiles left a stray extreme out
+    lo_round = lo_round if lo_round is not None and lo < lo_round else None
+    hi_round = hi_round if hi_round is not None and hi_round < hi else None
+    lo = lo if lo_round is None else lo_round
+    hi = hi if hi_round is None else hi_round
     cuts = {side: v for side, v in (("low", lo_cut), ("high", hi_cut)) if v is not None}
     lo_open = zero_refused(present, lo, settings)
     pct = f"{settings.q_low:.1%}..{settings.q_high:.1%}"
@@ -196,6 +252,11 @@ def profile(col: Column, settings: InferenceSettings) -> list[Candidate]:
             + "".join(
                 f", {side} edge {literal(v, col.field.type)} is a cut (the values pile up there)"
                 for side, v in cuts.items()
+            )
+            + "".join(
+                f", {side} edge at the round number {literal(v, col.field.type)} (the values run up to it)"
+                for side, v in (("low", lo_round), ("high", hi_round))
+                if v is not None
             ),
             strength=support_factor(len(present)),
             support=len(present),
