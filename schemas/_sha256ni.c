@@ -248,7 +248,18 @@ static PyObject *mod_bind_row(PyObject *m, PyObject *args) {
             PyErr_Format(PyExc_ValueError, "bind_row: column %zd is not a writable object slot", i);
             return NULL;
         }
-        offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        /* the class's own slot, once: a descriptor of another class (set on this one as an attribute) has
+         * that class's offset, past this row's end, and a name given twice would store two references in
+         * one slot (one never released) */
+        Py_ssize_t at = ((PyMemberDescrObject *)d)->d_member->offset;
+        int ok = PyDescr_TYPE(d) == t && at >= (Py_ssize_t)sizeof(PyObject) &&
+                 at <= t->tp_basicsize - (Py_ssize_t)sizeof(PyObject *);
+        for (Py_ssize_t k = 0; ok && k < i; k++) ok = offsets[k] != at;
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "bind_row: column %zd is not a slot of its own in this class", i);
+            return NULL;
+        }
+        offsets[i] = at;
     }
     memcpy(row_offsets, offsets, sizeof offsets);
     Py_XSETREF(row_type, (PyTypeObject *)Py_NewRef(cls));
@@ -262,15 +273,22 @@ static PyObject *mod_sealed_row(PyObject *m, PyObject *const *parts, Py_ssize_t 
     }
     PyObject *digest = mod_joined_sha256_hex(m, parts, nparts);
     if (digest == NULL || digest == Py_None) return digest;
-    PyObject *row = row_type->tp_alloc(row_type, 0);
+    /* the class and its offsets as they are now: tp_alloc may run a collection (CPython 3.11 collects in
+     * the allocation), whose finalizers or callbacks may call bind_row or let another thread do it; the row
+     * is of `type` and gets `type`'s offsets, and `type` lives until the row holds it */
+    PyTypeObject *type = (PyTypeObject *)Py_NewRef(row_type);
+    Py_ssize_t offsets[ROW_COLUMNS];
+    memcpy(offsets, row_offsets, sizeof offsets);
+    PyObject *row = type->tp_alloc(type, 0);
+    Py_DECREF(type);
     if (row == NULL) {
         Py_DECREF(digest);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < ROW_COLUMNS - 1; i++) {
-        *(PyObject **)((char *)row + row_offsets[i]) = Py_NewRef(parts[i]);
+        *(PyObject **)((char *)row + offsets[i]) = Py_NewRef(parts[i]);
     }
-    *(PyObject **)((char *)row + row_offsets[ROW_COLUMNS - 1]) = digest; /* the reference is the row's */
+    *(PyObject **)((char *)row + offsets[ROW_COLUMNS - 1]) = digest; /* the reference is the row's */
     return row;
 }
 

@@ -8,6 +8,8 @@ it. Here both must agree with the slow, obvious versions.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +183,6 @@ def _expected(parts: tuple[Any, ...]) -> AuditRow:
 @sealed_built
 @pytest.mark.parametrize("parts", ODD_ROWS)
 def test_sealed_row_is_the_plain_row(parts: tuple[Any, ...]) -> None:
-    import gc
-
     sealed = audit_trail.SEALED_ROW
     assert sealed is not None
     row = sealed(*parts)
@@ -239,6 +239,78 @@ def test_bind_row_refuses_a_class_without_the_column_slots() -> None:
             _sha256ni.bind_row(AuditRow, COLUMNS[:-1])  # type: ignore[attr-defined]
     finally:
         _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+
+
+@sealed_built
+def test_bind_row_refuses_a_slot_that_is_not_the_class_own_once() -> None:
+    # sealed_row stores at the offsets bind_row read: a slot of a bigger class, set on a small one as an
+    # attribute, lies past the small row's end (the store overwrote the heap); a name given twice would
+    # put two references in one slot and release one
+    from dana_workflows.schemas import _sha256ni
+
+    class Big:
+        __slots__ = tuple(f"s{i}" for i in range(40))
+
+    class Small:
+        __slots__ = ()
+
+    for i, column in enumerate(COLUMNS):
+        setattr(Small, column, Big.__dict__[f"s{i + 20}"])
+    try:
+        with pytest.raises(ValueError, match="column 0 is not a slot of its own"):
+            _sha256ni.bind_row(Small, COLUMNS)  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="column 1 is not a slot of its own"):
+            _sha256ni.bind_row(AuditRow, ("workflow",) * 16)  # type: ignore[attr-defined]
+    finally:
+        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+
+
+@sealed_built
+def test_sealed_row_holds_each_column_once_while_the_row_lives() -> None:
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+    parts = tuple(f"column {i}: ü" if isinstance(p, str) else p + 10**12 for i, p in enumerate(ODD_ROWS[0]))
+    before = [sys.getrefcount(p) for p in parts]
+    rows = [sealed(*parts) for _ in range(1000)]
+    held = [sys.getrefcount(p) for p in parts]
+    assert [h - b for h, b in zip(held, before, strict=True)] == [1000] * 15
+    assert all(sys.getrefcount(row.hash) == 2 for row in rows)  # the row's and getrefcount's argument
+    del rows
+    assert [sys.getrefcount(p) for p in parts] == before
+
+
+@sealed_built
+def test_a_bind_during_the_row_allocation_does_not_misplace_its_columns() -> None:
+    # CPython 3.11 collects inside the allocation: a collection's callback (or a finalizer, or another
+    # thread it lets in) that binds another class must not leave a row filled at that class's offsets.
+    # Slots lie in the order of their sorted names: "aaa" first moves every other column by one slot.
+    from dana_workflows.schemas import _sha256ni
+
+    other_columns = ("aaa", *COLUMNS[1:])
+    Other = dataclasses.make_dataclass("Other", other_columns, slots=True)
+    binds = [(Other, other_columns), (AuditRow, COLUMNS)]
+
+    def rebind(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            binds.reverse()
+            _sha256ni.bind_row(*binds[0])  # type: ignore[attr-defined]
+
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+    parts, thresholds = ODD_ROWS[1], gc.get_threshold()
+    gc.callbacks.append(rebind)
+    gc.set_threshold(1)
+    try:
+        rows = [sealed(*parts) for _ in range(200)]
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(rebind)
+        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+    assert {type(row) for row in rows} == {AuditRow, Other}  # the binding changed under the calls
+    digest = _expected(parts).hash
+    for row in rows:
+        names = COLUMNS if type(row) is AuditRow else other_columns
+        assert [getattr(row, c) for c in names] == [*parts, digest]
 
 
 class _Module:
