@@ -8,7 +8,7 @@ docs/operations.md lists them and helm/dana-workflows/files/ holds the dashboard
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -284,7 +284,7 @@ def observe_many(child: Histogram, amounts: list[float]) -> None:
     into the first bucket whose upper bound is >= it; the sum grows by the amounts) with one ``inc``
     per bucket hit and one for the sum, instead of a Python call, a lock and a scan of the bounds per
     amount: a Kafka worker observes every step of every record (~4% of its CPU one at a time,
-    docs/performance.md, session 13). Amounts must not be NaN (observe counts a NaN in no bucket). Reads
+    docs/performance.md, session 13). A NaN counts in the first bucket (observe counts it in none). Reads
     prometheus_client's Histogram internals (0.20-0.26); where they are not there, one observe each."""
     bounds = getattr(child, "_upper_bounds", None)
     buckets = getattr(child, "_buckets", None)
@@ -296,7 +296,12 @@ def observe_many(child: Histogram, amounts: list[float]) -> None:
     if not amounts:
         return
     cast(Any, child)._raise_if_not_observable()  # a parent with labels refuses, as observe does
-    total.inc(sum(amounts))
+    amount_sum = sum(amounts)
+    total.inc(amount_sum)
+    if amount_sum != amount_sum:  # a NaN among them (or +inf and -inf): around a NaN sorted() orders nothing
+        for amount in amounts:  # so one bisect each, as before session 15 (a NaN lands in the first bucket)
+            buckets[bisect_left(bounds, amount)].inc(1)
+        return
     # One sort, then one bisect per bound instead of one per amount (~19 ns an amount against ~64, a batch of
     # 100-500: docs/performance.md, "Session 15"): the amounts up to a bound, less those up to the bound
     # before, are that bucket's. A step's durations sit in the first bucket or two, so the loop ends there.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -247,6 +248,22 @@ def test_observe_many_in_any_order_counts_as_observe(batches: list[list[float]])
     expected, got = histogram_samples(one), histogram_samples(many)
     assert got.pop(("h_sum", "")) == pytest.approx(expected.pop(("h_sum", "")), abs=1e-9)
     assert got == expected
+
+
+def test_observe_many_with_a_nan_counts_the_other_amounts_as_observe() -> None:
+    # sorted() leaves a list with a NaN out of order (56437b0 then counted 7.0 and 50.0 in the first
+    # bucket); the other amounts land as observe puts them, the NaN in the first bucket as before session 15
+    # (bisect_left of a NaN is 0; observe puts it in none), the sum NaN as observe's
+    amounts = [0.0003, math.nan, 7.0, 0.003, math.nan, 50.0, 0.0004]
+    one = Histogram("h", "d", buckets=STEP_BUCKETS, registry=CollectorRegistry())
+    many = Histogram("h", "d", buckets=STEP_BUCKETS, registry=CollectorRegistry())
+    for amount in amounts:
+        one.observe(amount)
+    observe_many(many, amounts)
+    expected = [b.get() for b in cast(Any, one)._buckets]
+    expected[0] += 2
+    assert [b.get() for b in cast(Any, many)._buckets] == expected
+    assert math.isnan(cast(Any, many)._sum.get())
 
 
 def test_observe_many_falls_back_to_observe_where_the_internals_differ() -> None:
