@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from dana_workflows.processors import audit_trail
 from dana_workflows.processors.audit_trail import transition
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.processors.ingest import admit, check_field
+from dana_workflows.schemas import sha256
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
 from dana_workflows.sinks.audit_model import COLUMNS, AuditRow, row_digest
@@ -206,6 +208,25 @@ def test_sealed_row_leaves_other_values_to_the_python_path(odd: Any) -> None:
 
 
 @sealed_built
+def test_sealed_row_refuses_other_lengths_and_a_call_before_bind_row() -> None:
+    # it reads parts[0..14] and the bound class's offsets: a shorter call would read past its arguments
+    sealed = audit_trail.SEALED_ROW
+    assert sealed is not None
+    for parts in (ODD_ROWS[0][:-1], (*ODD_ROWS[0], "")):
+        with pytest.raises(TypeError, match="takes the 15 hashed columns"):
+            sealed(*parts)
+    with pytest.raises(TypeError, match="no keyword arguments"):
+        sealed(*ODD_ROWS[0][:-1], prev_hash="")
+    # a fresh process: the module imported, nothing bound yet (this one bound AuditRow at import)
+    unbound = (
+        "from dana_workflows.schemas import _sha256ni\n"
+        "try:\n    _sha256ni.sealed_row(*[''] * 15)\nexcept TypeError as e:\n    print(e)"
+    )
+    done = subprocess.run([sys.executable, "-c", unbound], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "sealed_row takes the 15 hashed columns, after bind_row"
+
+
+@sealed_built
 def test_transition_uses_the_sealed_row(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     sealed = audit_trail.SEALED_ROW
@@ -234,11 +255,12 @@ def test_bind_row_refuses_a_class_without_the_column_slots() -> None:
 
     try:
         with pytest.raises(ValueError, match="column 0"):
-            _sha256ni.bind_row(Loose, COLUMNS)  # type: ignore[attr-defined]
-        with pytest.raises(ValueError, match="16 column names"):
-            _sha256ni.bind_row(AuditRow, COLUMNS[:-1])  # type: ignore[attr-defined]
+            _sha256ni.bind_row(Loose, COLUMNS)
+        for names in (COLUMNS[:-1], (*COLUMNS, "workflow")):
+            with pytest.raises(ValueError, match="16 column names"):
+                _sha256ni.bind_row(AuditRow, names)
     finally:
-        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+        _sha256ni.bind_row(AuditRow, COLUMNS)
 
 
 @sealed_built
@@ -256,13 +278,27 @@ def test_bind_row_refuses_a_slot_that_is_not_the_class_own_once() -> None:
 
     for i, column in enumerate(COLUMNS):
         setattr(Small, column, Big.__dict__[f"s{i + 20}"])
+    # another class's slots inside this one's size: the last lies where this class keeps __weakref__
+    names = (*COLUMNS[:-1], "zz")
+
+    class Donor:
+        __slots__ = (*names[:-1], "zy", "zz")
+
+    class Host:
+        __slots__ = (*(f"h{i}" for i in range(16)), "__weakref__")
+
+    for name in names:
+        setattr(Host, name, Donor.__dict__[name])
+    assert Host.__weakrefoffset__ == 144 == Host.__basicsize__ - 8  # zz's offset in Donor as well
     try:
         with pytest.raises(ValueError, match="column 0 is not a slot of its own"):
-            _sha256ni.bind_row(Small, COLUMNS)  # type: ignore[attr-defined]
+            _sha256ni.bind_row(Small, COLUMNS)
+        with pytest.raises(ValueError, match="column 0 is not a slot of its own"):
+            _sha256ni.bind_row(Host, names)
         with pytest.raises(ValueError, match="column 1 is not a slot of its own"):
-            _sha256ni.bind_row(AuditRow, ("workflow",) * 16)  # type: ignore[attr-defined]
+            _sha256ni.bind_row(AuditRow, ("workflow",) * 16)
     finally:
-        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+        _sha256ni.bind_row(AuditRow, COLUMNS)
 
 
 @sealed_built
@@ -271,7 +307,7 @@ def test_sealed_row_holds_each_column_once_while_the_row_lives() -> None:
     assert sealed is not None
     parts = tuple(f"column {i}: ü" if isinstance(p, str) else p + 10**12 for i, p in enumerate(ODD_ROWS[0]))
     before = [sys.getrefcount(p) for p in parts]
-    rows = [sealed(*parts) for _ in range(1000)]
+    rows: list[Any] = [sealed(*parts) for _ in range(1000)]
     held = [sys.getrefcount(p) for p in parts]
     assert [h - b for h, b in zip(held, before, strict=True)] == [1000] * 15
     assert all(sys.getrefcount(row.hash) == 2 for row in rows)  # the row's and getrefcount's argument
@@ -293,7 +329,7 @@ def test_a_bind_during_the_row_allocation_does_not_misplace_its_columns() -> Non
     def rebind(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             binds.reverse()
-            _sha256ni.bind_row(*binds[0])  # type: ignore[attr-defined]
+            _sha256ni.bind_row(*binds[0])
 
     sealed = audit_trail.SEALED_ROW
     assert sealed is not None
@@ -305,12 +341,20 @@ def test_a_bind_during_the_row_allocation_does_not_misplace_its_columns() -> Non
     finally:
         gc.set_threshold(*thresholds)
         gc.callbacks.remove(rebind)
-        _sha256ni.bind_row(AuditRow, COLUMNS)  # type: ignore[attr-defined]
+        _sha256ni.bind_row(AuditRow, COLUMNS)
     assert {type(row) for row in rows} == {AuditRow, Other}  # the binding changed under the calls
     digest = _expected(parts).hash
     for row in rows:
         names = COLUMNS if type(row) is AuditRow else other_columns
         assert [getattr(row, c) for c in names] == [*parts, digest]
+
+
+def test_a_built_sealed_row_is_taken() -> None:
+    # choose_sealed refuses a sealed_row that fails its check with only a warning, and the tests above then
+    # skip: where the extension offers it (and the checked joined digest), it must have been taken
+    sha256ni = pytest.importorskip("dana_workflows.schemas._sha256ni")
+    offered = sha256.JOINED_HEX is not None and hasattr(sha256ni, "sealed_row")
+    assert (audit_trail.SEALED_ROW is not None) == offered
 
 
 class _Module:
