@@ -236,6 +236,9 @@ GROUPS = (
     ("batch 14 (seen, fitted-to)", frozenset({14})),
     # batch 15 was the twelfth round's blind set (run once by the lead, 5312cc1); read by any later round
     ("batch 15 (seen, fitted-to)", frozenset({15})),
+    # batch 16 was the thirteenth round's blind set (run once by the lead at 72feff9; the twelfth round's
+    # method at 8edaa69 on the same files gave the same figures); read by any later round
+    ("batch 16 (seen, fitted-to)", frozenset({16})),
 )
 
 
