@@ -25,9 +25,11 @@ An edge just short of a round number of the field's scale is that number (`round
 physical limit (a dive to 40 m, a vessel of 400 m, a potential down to -1,200 mV) is a round number far
 more often than a sample's extreme is: where the values run up to a limit, the sample's extreme lies
 within about one spacing of its top values below it. Without a limit there, the extreme would land
-that close to a multiple of the scale's step only by chance, about (distance + resolution) / step; the
-round number is the bound when that chance is at most `relation_chance`, the chance the relations
-allow a coincidence they offer a rule on. Otherwise the quantiles' tolerance stands.
+that close to a multiple of the scale's step only by chance, about (distance + resolution) / step, the
+resolution being the grid the values are written on (0.1 for one decimal, 100 for amounts in hundreds);
+the round number is the bound when that chance is at most `relation_chance`, the chance the relations
+allow a coincidence they offer a rule on. Otherwise the quantiles' tolerance stands. This holds on the
+log scale too: a round floor there replaces the sign's.
 """
 
 from __future__ import annotations
@@ -144,12 +146,17 @@ def cut_edges(ordered: Sequence[float], settings: InferenceSettings) -> tuple[fl
 
 
 def resolution(values: Sequence[float], most: int = 6) -> float | None:
-    """The step the values are written to (1 for whole numbers, 0.1 for one decimal), up to `most`
-    decimals; None when they carry more (a measurement of full precision has no written step)."""
+    """The step the values are written to (1 for whole numbers, 0.1 for one decimal, 10 for weights
+    in tens, 0.5 for half points: the greatest common step of the values), up to `most` decimals;
+    None when they carry more (a measurement of full precision has no written step). A grid coarser
+    than the decimal places is what the chance of landing on a round number counts in: values in
+    hundreds land on a multiple of 1,000 one time in ten, not one in a thousand."""
     for places in range(most + 1):
-        unit = 10.0**-places
-        if all(abs(v / unit - round(v / unit)) < 1e-6 for v in values):
-            return unit
+        scale: int = 10**places  # an int: a whole number past 2**53 is scaled exactly
+        # a double carries about 16 digits: 30,013.500001 scaled by a million is off by 4e-6
+        if all(abs(v * scale - round(v * scale)) < 1e-9 + abs(v * scale) * 1e-12 for v in values):
+            grid: int = math.gcd(*(round(v * scale) for v in values)) or 1
+            return grid / scale
     return None
 
 
@@ -163,25 +170,42 @@ def round_edges(ordered: Sequence[float], settings: InferenceSettings) -> tuple[
     The step is the power of ten under the sample's span (a span of 338 m has step 100); the round
     number is the nearest multiple of it at or past the extreme, and it stands when the extreme lies
     within the mean spacing of the `_EDGE_SPACINGS` values next to it and the chance of lying that close by
-    coincidence, (distance + resolution) / step, is at most `relation_chance`."""
+    coincidence, (distance + resolution) / step, is at most `relation_chance`. The resolution is that
+    of the distinct values next to the edge: the extreme is written as they are (ages in whole years
+    at the top of a sample whose infants' ages carry months land on a multiple of ten one time in ten,
+    not one in a thousand)."""
     top = _EDGE_SPACINGS
-    unit = resolution(ordered)
     span = ordered[-1] - ordered[0] if ordered else 0.0
-    if unit is None or span <= 0 or len(ordered) < max(settings.min_values, top + 1):
+    if resolution(ordered) is None or span <= 0 or len(ordered) < max(settings.min_values, top + 1):
         return None, None
+    distinct = sorted(set(ordered))
     power = math.floor(math.log10(span))
     step = 10.0**power
+    # whole numbers stay whole: a float limit past 2**53 may lie on the wrong side of the value
+    whole = power >= 0 and all(isinstance(v, int) for v in ordered)
 
-    def edge(extreme: float, inner: float, towards: int) -> float | None:
+    def edge(extreme: float, inner: float, near: Sequence[float], towards: int) -> float | None:
         multiple = (math.ceil if towards > 0 else math.floor)(round(extreme / step, 9))
-        limit = round(multiple * step, max(0, -power))  # 0.3, not 0.30000000000000004
+        limit: float = (
+            (-(-int(extreme) // 10**power) if towards > 0 else int(extreme) // 10**power) * 10**power
+            if whole
+            else round(multiple * step, max(0, -power))  # 0.3, not 0.30000000000000004
+        )
         distance = abs(limit - extreme)
         spacing = abs(extreme - inner) / top
-        if distance > spacing or (distance + unit) / step > settings.relation_chance:
+        # the rounding to nine places (0.7 / 0.1 is 6.999999999999999) must not put the limit inside
+        # the sample: the extreme is a good value, and a limit short of it would refuse it
+        if (limit - extreme) * towards < 0:
+            return None
+        unit = resolution(near)
+        if unit is None or distance > spacing or (distance + unit) / step > settings.relation_chance:
             return None
         return limit
 
-    return edge(ordered[0], ordered[top], -1), edge(ordered[-1], ordered[-1 - top], 1)
+    return (
+        edge(ordered[0], ordered[top], distinct[: top + 1], -1),
+        edge(ordered[-1], ordered[-1 - top], distinct[-1 - top :], 1),
+    )
 
 
 def zero_refused(values: Sequence[float], lo: float, settings: InferenceSettings) -> bool:
