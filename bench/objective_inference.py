@@ -239,6 +239,9 @@ GROUPS = (
     # batch 16 was the thirteenth round's blind set (run once by the lead at 72feff9; the twelfth round's
     # method at 8edaa69 on the same files gave the same figures); read by any later round
     ("batch 16 (seen, fitted-to)", frozenset({16})),
+    # batch 17 was the fourteenth round's blind set; that round kept no method change, so it is the
+    # thirteenth round's second blind reading (3edacc9, run once by the lead); read by any later round
+    ("batch 17 (seen, fitted-to)", frozenset({17})),
 )
 
 
