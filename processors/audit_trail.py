@@ -21,7 +21,7 @@ from dana_workflows.processors.base import RuleResult
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.sha256 import JOINED_HEX, NATIVE_HEX
-from dana_workflows.sinks.audit_model import COLUMNS, AuditRow, content_text
+from dana_workflows.sinks.audit_model import COLUMNS, AuditRow, row_digest
 
 log = logging.getLogger(__name__)
 _sha256 = hashlib.sha256
@@ -54,9 +54,9 @@ _SEAL_CHECKS: tuple[tuple[Any, ...], ...] = (
 
 
 def _plain_row(parts: tuple[Any, ...]) -> AuditRow:
-    """The plain definition: the dataclass, hashed over sinks.audit_model.content_text."""
+    """The plain definition: the dataclass, hashed by sinks.audit_model.row_digest."""
     row = AuditRow(*parts)
-    row.hash = _sha256(content_text(*parts).encode()).hexdigest()
+    row.hash = row_digest(row)
     return row
 
 

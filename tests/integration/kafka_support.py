@@ -225,13 +225,15 @@ async def group_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int
 
 async def open_transactions(bootstrap: str, topic: str) -> list[int]:
     """Partitions of ``topic`` whose last stable offset is behind their end: a transaction is open there."""
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    if not tps:
+        return []
     ends: list[dict[TopicPartition, int]] = []
     for isolation in ("read_committed", "read_uncommitted"):
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation)
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-            ends.append(await consumer.end_offsets(tps) if tps else {})
+            ends.append(await consumer.end_offsets(tps))
         finally:
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer.stop()
