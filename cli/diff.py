@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
-from dana_workflows.cli.specs import pipeline_or_exit
+from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.cli.times import time_option_us
 from dana_workflows.sinks.audit_model import store_database
@@ -95,8 +95,7 @@ def diff(
 def _file_lines(path: Path) -> list[str]:
     from dana_workflows.cli.run import read_input_lines
 
-    if not path.exists():
-        raise fail(f"input file {path} does not exist", EXIT_USAGE)
+    input_file_or_exit(path)
     lines = read_input_lines(
         path
     )  # blank lines kept: each event keeps the position (and run id) it has in a run

@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.cli.times import SinceOpt, time_option_us
 
 app = typer.Typer(no_args_is_help=True, help="LLM call efficiency: reports and bypass calibration.")
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)
 
 AuditOpt = Annotated[str | None, typer.Option("--audit", help="audit DSN (default: DWF_AUDIT_DSN)")]

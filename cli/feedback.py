@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.core.clock import wall_clock_us
 
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)
 
 

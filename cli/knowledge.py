@@ -14,14 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import fail
+from dana_workflows.cli.conventions import OutputConsole, fail
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.knowledge.quality import LOW
 from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
 from dana_workflows.sinks.audit_model import store_database
 
 app = typer.Typer(no_args_is_help=True, help="Sync, list, show and diff knowledge sources.")
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)
 
 DsnOpt = Annotated[str | None, typer.Option("--dsn", help="knowledge store DSN (default: DWF_KNOWLEDGE_DSN)")]

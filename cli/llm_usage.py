@@ -15,11 +15,13 @@ _USAGE_KEY = "gen_ai.usage.input_tokens"
 
 @dataclass(frozen=True)
 class LLMUsage:
-    calls: int  # answers from the provider (cache hits excluded)
+    calls: int  # calls to the provider, failed ones included (cache hits excluded)
     cache_hits: int
     input_tokens: int
     output_tokens: int
     latency_ms: tuple[float, ...]  # per provider call
+    failed: int = 0  # calls that got no answer (endpoint down, refused, timed out): the step's retry decided
+    first_error: str = ""  # the first failed call's error: the cause, before a circuit breaker's echoes
 
     def line(self) -> str:
         if not self.latency_ms:
@@ -28,15 +30,17 @@ class LLMUsage:
             ordered = sorted(self.latency_ms)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
             latency = f"; latency p50 {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms"
+        failed = f", {self.failed} failed (first: {self.first_error})" if self.failed else ""
         return (
-            f"llm: {self.calls} calls, {self.cache_hits} from the cache; tokens {self.input_tokens:,} in, "
-            f"{self.output_tokens:,} out{latency}"
+            f"llm: {self.calls} calls, {self.cache_hits} from the cache{failed}; "
+            f"tokens {self.input_tokens:,} in, {self.output_tokens:,} out{latency}"
         )
 
 
 def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
     """The usage of every LLM answer among the rows; None when the run asked no model."""
-    calls = hits = tokens_in = tokens_out = 0
+    calls = hits = tokens_in = tokens_out = failed = 0
+    first_error = ""
     latency: list[float] = []
     for row in rows:
         if _USAGE_KEY not in row.details:  # cheap test before parsing: most rows are not LLM answers
@@ -46,10 +50,13 @@ def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
             hits += 1
             continue
         calls += 1
+        if details.get("dwf.llm.outcome") == "error":  # a run against a model that is down says so
+            failed += 1
+            first_error = first_error or str(details.get("dwf.llm.error") or "no reason recorded")
         tokens_in += int(details.get(_USAGE_KEY) or 0)
         tokens_out += int(details.get("gen_ai.usage.output_tokens") or 0)
         if details.get("dwf.llm.latency_ms") is not None:
             latency.append(float(details["dwf.llm.latency_ms"]))
     if calls == 0 and hits == 0:
         return None
-    return LLMUsage(calls, hits, tokens_in, tokens_out, tuple(latency))
+    return LLMUsage(calls, hits, tokens_in, tokens_out, tuple(latency), failed, first_error)

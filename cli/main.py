@@ -21,8 +21,8 @@ from dana_workflows.cli.conventions import (
     fail,
     version,
 )
-from dana_workflows.cli.specs import pipeline_or_exit
-from dana_workflows.cli.stores import open_audit_for_reading
+from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
+from dana_workflows.cli.stores import check_audit_server, open_audit_for_reading
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
@@ -182,11 +182,7 @@ def run(
     from dana_workflows.sinks.dsn import DsnError
 
     settings = load_settings()
-    if not input.exists():
-        raise fail(
-            f"input file {input} does not exist; generate one with docs/examples/claims/generate.py",
-            EXIT_USAGE,
-        )
+    input_file_or_exit(input)
     pipeline = pipeline_or_exit(spec)
     server = None
     if llm_script is not None:
@@ -198,7 +194,10 @@ def run(
         except ValueError as exc:
             raise fail(str(exc)) from None
         settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
+    audit_dsn = None if no_audit or no_audit_sink else (audit or settings.audit_dsn)
     try:
+        if audit_dsn is not None:
+            check_audit_server(audit_dsn)
         summary_code = asyncio.run(
             run_local(
                 pipeline,
@@ -206,7 +205,7 @@ def run(
                 out,
                 fmt=format.value,
                 settings=settings,
-                audit_dsn=None if no_audit or no_audit_sink else (audit or settings.audit_dsn),
+                audit_dsn=audit_dsn,
                 console=console,
                 quiet=quiet,
             )

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import fail
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.objectives.boundaries import boundaries
 from dana_workflows.objectives.domain_packs import DomainPack, PackError, pack_for
 from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
@@ -42,7 +42,7 @@ from dana_workflows.workflow.objectives_lock import (
 from dana_workflows.workflow.spec import parse_spec
 
 app = typer.Typer(no_args_is_help=True, help="Infer, review and lock the workflow's objectives.")
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
@@ -53,15 +53,18 @@ FALLBACK = "the workflow runs on its explicit objectives"
 
 
 def _spec(spec: Path) -> WorkflowIR:
-    """The spec as written (without its lock file's rules: inference speaks about the spec itself)."""
+    """The spec as written (without its lock file's rules: inference speaks about the spec itself).
+
+    A spec that is missing or wrong is the user's file to fix: exit 2, as in every command that loads one
+    (cli/specs.py)."""
     try:
         text = spec.read_text(encoding="utf-8")
     except OSError as exc:
-        raise fail(f"{spec}: cannot read ({exc.strerror}); check the path") from None
+        raise fail(f"{spec}: cannot read ({exc.strerror}); check the path", EXIT_USAGE) from None
     try:
         return parse_spec(text, str(spec), base_dir=spec.parent)
     except SpecError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 def _lock(spec: Path, ir: WorkflowIR, must_exist: bool = True) -> ObjectivesLock:

@@ -16,7 +16,7 @@ from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import REVIEW, Pipeline
-from dana_workflows.sinks.audit_model import AuditRow, AuditStore
+from dana_workflows.sinks.audit_model import AuditRow, AuditStore, events_table
 from dana_workflows.sinks.verify import verify_rows
 from dana_workflows.streams.app_builder import open_audit_store, topology_for
 from dana_workflows.streams.gc_tuning import settled_collector
@@ -107,7 +107,9 @@ async def run_local(
                 inserter.close(give_up_after_s=None if completed else 30.0)
         chain_ok = verify_rows(written, heads.continued(pipeline.workflow.name)).ok
         if not quiet:
-            print_summary(console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok)
+            print_summary(
+                console, pipeline, summary, runtime.outputs, audit_dsn, chain_ok, settings.audit_dsn
+            )
             usage = llm_usage(written)
             if usage is not None:
                 console.print(usage.line(), highlight=False)
@@ -126,6 +128,7 @@ def print_summary(
     outputs: OutputFiles | None,
     audit_dsn: str | None,
     chain_ok: bool,
+    default_dsn: str | None = None,
 ) -> None:
     wf = pipeline.workflow
     console.print(
@@ -173,7 +176,17 @@ def print_summary(
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
     console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
     if audit_dsn:
-        console.print('  try: dana-wf audit sql "SELECT kind, count() FROM dwf.events GROUP BY kind"')
+        console.print(f"  try: {audit_sql_hint(audit_dsn, default_dsn)}", markup=False, highlight=False)
+
+
+def audit_sql_hint(audit_dsn: str, default_dsn: str | None = None) -> str:
+    """A first query of the run's store, as it can be pasted: the store's own database, and `--audit` when
+    the store is not the one `audit sql` opens by default (None: it is)."""
+    from dana_workflows.sinks.dsn import parse_dsn
+
+    table = events_table(parse_dsn(audit_dsn))
+    store = "" if default_dsn is None or audit_dsn == default_dsn else f" --audit '{audit_dsn}'"
+    return f'dana-wf audit sql "SELECT kind, count() FROM {table} GROUP BY kind"{store}'
 
 
 # The outcomes a first audit report is most often wanted for, in the order they are shown.

@@ -1,5 +1,6 @@
-"""Loading a workflow spec for a command: one place for the message and exit code of a spec that is missing,
-wrong or cannot be compiled (exit 2, cli/conventions.py: the user's file to fix)."""
+"""Loading a workflow spec and its events file for a command: one place for the message and exit code of a
+spec that is missing, wrong or cannot be compiled, or an input that is not there (exit 2, cli/conventions.py:
+the user's file to fix)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,15 @@ def pipeline_or_exit(spec: Path) -> Pipeline:
         return load_pipeline(spec)
     except SpecError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+
+
+def input_file_or_exit(path: Path) -> Path:
+    """`path` when it can be read as a file of events, else a typer.Exit(2) after one line naming it.
+
+    Only a directory is refused besides a missing path: a named pipe (`-i /dev/stdin`) is a file of events
+    too. The message names no generator: the input belongs to the user's workflow, not the claims example."""
+    if not path.exists():
+        raise fail(f"input file {path} does not exist", EXIT_USAGE)
+    if path.is_dir():
+        raise fail(f"input {path} is a directory; name a file of events, one JSON object a line", EXIT_USAGE)
+    return path

@@ -5,6 +5,8 @@ The audit commands only read: an embedded store that is not there is an error, n
 
 from __future__ import annotations
 
+import logging
+
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
@@ -31,8 +33,49 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
             missing_exit,
         )
     try:
-        return open_audit_store(target)
+        store = open_audit_store(target)
     except (AuditStoreError, DsnError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # clickhouse-driver's network errors, among others
         raise fail(f"cannot open the audit store {mask_text(target)}: {exc}") from None
+    return reachable_or_exit(store, target)
+
+
+def reachable_or_exit(store: AuditStore, target: str, *, refusal_ok: bool = False) -> AuditStore:
+    """`store` once it has answered a query, else a typer.Exit(1) after one line naming it.
+
+    A server store connects on its first query, so a server that is down, or a wrong password, would
+    otherwise surface as the driver's traceback in the middle of a command (`audit verify`, `audit report`,
+    `run --audit`). A reader refused `SELECT 1` is refused its own query too; a writer (`refusal_ok`) may
+    be an INSERT-only role, so for it a refusal only shows that the server is up."""
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+
+    driver_log = logging.getLogger("clickhouse_driver")
+    level = driver_log.level
+    driver_log.setLevel(logging.ERROR)  # its 'Failed to connect' warning has a traceback: we say it below
+    try:
+        store.query("SELECT 1")
+    except AuditStoreError as exc:
+        if not refusal_ok:
+            store.close()
+            raise fail(f"audit store {mask_text(target)}: {exc}") from None
+    except Exception as exc:  # clickhouse-driver's network errors: refused, timed out, reset
+        store.close()
+        raise fail(
+            f"cannot reach the audit store {mask_text(target)}: {exc}; is its server running? "
+            "(name another store with --audit or DWF_AUDIT_DSN)"
+        ) from None
+    finally:
+        driver_log.setLevel(level)
+    return store
+
+
+def check_audit_server(target: str) -> None:
+    """Before a command writes to a ClickHouse server (`run --audit clickhouse://...`): it answers, or exit 1.
+
+    An embedded store (chdb://) is left alone: the writer creates it, and it cannot be down."""
+    from dana_workflows.sinks.dsn import ClickHouseServerConfig, parse_dsn
+    from dana_workflows.streams.app_builder import open_audit_store
+
+    if isinstance(parse_dsn(target), ClickHouseServerConfig):
+        reachable_or_exit(open_audit_store(target), target, refusal_ok=True).close()

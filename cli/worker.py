@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dana_workflows.cli.conventions import Guarantee, LogLevel, fail
-from dana_workflows.cli.specs import pipeline_or_exit
+from dana_workflows.cli.conventions import Guarantee, LogLevel, OutputConsole, fail
+from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.core.settings import Settings, load_settings, log_level_name
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Run workflows on Kafka.")
-console = Console()
+console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
 err = Console(stderr=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="workflow spec (YAML)")]
@@ -190,8 +190,7 @@ def produce_command(
     from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
 
     settings = _settings()
-    if not input.exists():
-        raise fail(f"input file {input} does not exist; generate one with docs/examples/claims/generate.py")
+    input_file_or_exit(input)
     try:
         client_security(settings)  # a wrong TLS/SASL combination fails here, before any connection
     except KafkaSecurityError as exc:
@@ -227,6 +226,8 @@ def produce_command(
             )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None
+    if quiet:  # --help: "no progress bar and no summary"
+        return
     rate = summary.lines / summary.seconds if summary.seconds else 0.0
     console.print(
         f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "

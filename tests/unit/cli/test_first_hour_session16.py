@@ -1,0 +1,259 @@
+"""A new user's first hour, session 16: what the README and docs/cli.md promise for output into pipes,
+`--quiet`, a missing or wrong input, a spec that cannot be read, an audit server that is down, the run
+summary's hints and LLM line, and the docs that describe the Python API and the Kafka quickstart. Every
+expectation comes from the docs (docs/cli.md, docs/dsl.md, README), not from the code under test."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli.conventions import OutputConsole
+from dana_workflows.cli.llm_usage import llm_usage
+from dana_workflows.cli.main import app
+from dana_workflows.core.settings import Settings
+from dana_workflows.devservices.processes import free_port
+from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.workflow import dsl
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+LENDING = ROOT / "docs" / "examples" / "lending"
+runner = CliRunner()
+
+ORDERS = """\
+workflow: order-check
+input: {order_id: string, qty: long, price: double, country: string}
+steps:
+  - check_order:
+      validate:
+        - {id: qty_positive, rule: "qty > 0", message: "qty must be positive"}
+  - triage:
+      route:
+        big: "double(qty) * price >= 500.0"
+        normal: "true"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DWF_DATA_DIR", str(tmp_path / ".dwf"))
+    monkeypatch.setenv("DWF_SCHEMA_REGISTRY", f"file://{tmp_path / 'schemas'}")
+    monkeypatch.delenv("COLUMNS", raising=False)  # rich would take its width from here instead of the pipe
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Path:
+    spec = tmp_path / "orders.yaml"
+    spec.write_text(ORDERS)
+    events = [{"order_id": f"O{i}", "qty": i - 1, "price": 120.0, "country": "DE"} for i in range(6)]
+    (tmp_path / "orders.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return spec
+
+
+def _one_error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+# --- output into pipes (docs/cli.md: "When standard output is not a terminal, nothing is cut or wrapped")
+
+
+def test_objectives_review_into_a_pipe_keeps_every_rule_whole(tmp_path: Path) -> None:
+    work = tmp_path / "lending"
+    shutil.copytree(LENDING, work, ignore=shutil.ignore_patterns("*.lock.yaml", ".dwf"))
+    spec, sample = str(work / "lending.yaml"), str(work / "sample.jsonl")
+    res = runner.invoke(app, ["objectives", "infer", spec, "--sample", sample, "--domain", "finance:lending"])
+    assert res.exit_code == 0, res.output
+    # docs/objectives.md's walk-through: the term rule, written whole on the line that offers it
+    assert "+ input/term_months_domain: term_months in [12, 24, 36, 48, 60]" in res.output.splitlines()
+    review = runner.invoke(app, ["objectives", "review", spec])
+    assert review.exit_code == 0, review.output
+    assert "…" not in review.output  # no cell cut at 80 columns
+    assert any("term_months in [12, 24, 36, 48, 60]" in line for line in review.output.splitlines())
+
+
+@pytest.mark.parametrize("module", ["objectives", "worker", "knowledge", "feedback", "efficiency"])
+def test_every_command_prints_its_results_on_the_pipe_safe_console(module: str) -> None:
+    console = importlib.import_module(f"dana_workflows.cli.{module}").console
+    assert isinstance(console, OutputConsole)
+
+
+# --- dana-wf produce: --quiet says nothing; the summary is one line
+
+
+def _fake_produce(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dana_workflows.streams.kafka import producer
+
+    async def produce_lines(*_: Any, **__: Any) -> producer.ProduceSummary:
+        return producer.ProduceSummary(lines=6, outcomes={"in": 5, "rejected": 1, "dlq": 0}, audit_rows=12)
+
+    monkeypatch.setattr(producer, "produce_lines", produce_lines)
+
+
+def test_produce_quiet_prints_no_summary(orders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_produce(monkeypatch)
+    args = ["produce", str(orders), "-i", "orders.jsonl", "--broker", f"127.0.0.1:{free_port()}"]
+    loud = runner.invoke(app, [*args, "--prefix", "a-rather-long-topic-prefix-for-this-test"])
+    assert loud.exit_code == 0, loud.output
+    summary = [line for line in loud.output.splitlines() if "events to" in line]
+    assert len(summary) == 1 and summary[0].endswith(
+        "12 audit rows to a-rather-long-topic-prefix-for-this-test.audit"
+    )
+    quiet = runner.invoke(app, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.output.strip() == "", quiet.output  # --help: no summary
+
+
+# --- a missing or wrong input file: exit 2 (docs/cli.md), one line, no advice for another workflow
+
+
+def _broker(command: str) -> list[str]:
+    """produce's broker: a closed port, never reached when the input is refused first."""
+    return ["--broker", f"127.0.0.1:{free_port()}"] if command == "produce" else []
+
+
+@pytest.mark.parametrize("command", ["run", "produce"])
+def test_a_missing_input_is_a_usage_error_naming_only_the_path(orders: Path, command: str) -> None:
+    res = runner.invoke(app, [command, str(orders), "-i", "nope.jsonl", *_broker(command)])
+    assert res.exit_code == 2
+    assert _one_error_line(res.output) == "error: input file nope.jsonl does not exist"
+
+
+@pytest.mark.parametrize("command", ["run", "produce", "diff"])
+def test_a_directory_as_input_is_one_line_not_a_traceback(orders: Path, tmp_path: Path, command: str) -> None:
+    (tmp_path / "adir").mkdir()
+    args = [command, str(orders), *([str(orders)] if command == "diff" else []), "-i", "adir"]
+    res = runner.invoke(app, [*args, *_broker(command)])
+    assert res.exit_code == 2, res.output
+    assert "adir is a directory" in _one_error_line(res.output)
+
+
+# --- objectives: a spec that cannot be read or used is the user's file to fix, as for run and topology
+
+
+def test_objectives_on_a_missing_or_broken_spec_is_a_usage_error(orders: Path, tmp_path: Path) -> None:
+    for command in (["infer", "nope.yaml", "--sample", "orders.jsonl"], ["review", "nope.yaml"]):
+        res = runner.invoke(app, ["objectives", *command])
+        assert res.exit_code == 2, res.output
+        assert "nope.yaml: cannot read" in res.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(ORDERS.replace("validate:", "valdate:"))
+    res = runner.invoke(app, ["objectives", "review", str(broken)])
+    assert res.exit_code == 2 and "did you mean 'validate'?" in res.output
+    assert runner.invoke(app, ["topology", str(broken)]).exit_code == 2  # the same file, the same code
+
+
+# --- an audit server that is down: one line naming the store, exit 1, and a run that writes nothing
+
+
+def _down() -> str:
+    return f"clickhouse://default@127.0.0.1:{free_port()}/dwf"
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "report", "some-run"]])
+def test_reading_an_audit_server_that_is_down_is_one_line(command: list[str]) -> None:
+    dsn = _down()
+    res = runner.invoke(app, [*command, "--audit", dsn])
+    assert res.exit_code == 1
+    line = _one_error_line(res.output)
+    assert line.startswith(f"error: cannot reach the audit store {dsn}: ") and "Connection refused" in line
+
+
+def test_a_run_into_an_audit_server_that_is_down_stops_before_any_event(orders: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", str(orders), "-i", "orders.jsonl", "--audit", _down(), "--out", "out"])
+    assert res.exit_code == 1
+    assert "cannot reach the audit store" in _one_error_line(res.output)
+    assert not (tmp_path / "out").exists()  # nothing decided without its audit rows
+
+
+def test_a_wrong_password_is_one_line_with_the_password_masked() -> None:
+    class Refusing:
+        closed = False
+
+        def query(self, sql: str) -> None:
+            from dana_workflows.sinks.chdb_store import AuditStoreError
+
+            raise AuditStoreError("the server refused the query: Wrong password for user default. (code 193)")
+
+        def close(self) -> None:
+            self.closed = True
+
+    from dana_workflows.cli.stores import reachable_or_exit
+
+    store: Any = Refusing()
+    with pytest.raises(Exception) as caught:
+        reachable_or_exit(store, "clickhouse://default:s3cret@ch:9000/dwf")
+    assert type(caught.value).__name__ == "Exit" and store.closed
+    writer: Any = Refusing()  # an INSERT-only writer may be refused SELECT: the server is up, the run goes on
+    assert reachable_or_exit(writer, "clickhouse://w:pw@ch:9000/dwf", refusal_ok=True) is writer
+
+
+# --- the run summary: its hints paste as they are
+
+
+def test_the_audit_sql_hint_names_a_store_that_is_not_the_default() -> None:
+    from dana_workflows.cli.run import audit_sql_hint
+
+    default = Settings().audit_dsn
+    assert (
+        audit_sql_hint(default, default)
+        == 'dana-wf audit sql "SELECT kind, count() FROM dwf.events GROUP BY kind"'
+    )
+    server = "clickhouse://default@ch:9000/claims_audit"
+    assert audit_sql_hint(server, default) == (
+        'dana-wf audit sql "SELECT kind, count() FROM claims_audit.events GROUP BY kind"'
+        f" --audit '{server}'"
+    )
+
+
+def _llm_row(details: dict[str, object]) -> AuditRow:
+    return AuditRow("wf", 1, "run", 0, "e", "assess", "error", details=json.dumps(details))
+
+
+def test_the_llm_line_says_how_many_calls_failed_and_why() -> None:
+    down = "all models failed: m: connection error: Connection error."
+    rows = [
+        _llm_row({"gen_ai.usage.input_tokens": 0, "dwf.llm.outcome": "error", "dwf.llm.error": down}),
+        _llm_row(
+            {"gen_ai.usage.input_tokens": 0, "dwf.llm.outcome": "error", "dwf.llm.error": "circuit open"}
+        ),
+        _llm_row({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 4, "dwf.llm.outcome": "ok"}),
+    ]
+    usage = llm_usage(rows)
+    assert usage is not None
+    assert usage.line() == f"llm: 3 calls, 0 from the cache, 2 failed (first: {down}); tokens 10 in, 4 out"
+
+
+# --- docs that a first hour reads
+
+
+def test_dsl_md_names_every_option_of_route_it_cannot_take_as_a_branch() -> None:
+    text = (ROOT / "docs" / "dsl.md").read_text()
+    limits = text[text.index("## Limits of the Python form") :]
+    route_bullet = next(b for b in limits.split("\n- ") if b.startswith("`route()`"))
+    options = [
+        name for name, p in inspect.signature(dsl.route).parameters.items() if p.kind is not p.VAR_KEYWORD
+    ][1:]  # its name is positional
+    assert options and all(f"`{name}`" in route_bullet for name in options), route_bullet
+    assert "no `retry=`" not in text
+
+
+def test_readme_kafka_quickstart_keeps_the_worker_out_of_make_runs_audit_store() -> None:
+    text = (ROOT / "README.md").read_text()
+    kafka = text[text.index("## On Kafka") :]
+    worker = next(line for line in kafka.splitlines() if line.startswith("dana-wf worker "))
+    found = re.search(r"--audit (\S+)", worker)
+    assert found is not None, worker
+    assert found.group(1) != Settings().audit_dsn  # make run's store: the same run ids would fork there
