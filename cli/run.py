@@ -135,6 +135,8 @@ def print_summary(
         f"[bold]{wf.name}[/bold] v{wf.version}: {s.events} events in {s.seconds:.2f}s "
         f"({s.events_per_second:,.0f} events/s)"
     )
+    if s.events == 0:  # an empty file runs (a script may feed one), but a person should not read tables of 0s
+        console.print("[yellow]the input has no lines: nothing was run[/yellow]")
     t = Table(title="outcomes")
     t.add_column("outcome")
     t.add_column("events", justify="right")

@@ -9,6 +9,8 @@ from pathlib import Path
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
 from dana_workflows.processors.pipeline import Pipeline
 
+EVENT_SUFFIXES = (".jsonl", ".ndjson")  # what a file of events is called (a .json file may be a spec)
+
 
 def pipeline_or_exit(spec: Path) -> Pipeline:
     """The compiled workflow of `spec`, or a typer.Exit(2) after one line that names the problems."""
@@ -18,7 +20,9 @@ def pipeline_or_exit(spec: Path) -> Pipeline:
     try:  # a missing file too: the spec reader names it and says what to check
         return load_pipeline(spec)
     except SpecError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+        swapped = spec.suffix.lower() in EVENT_SUFFIXES  # `run events.jsonl -i spec.yaml`: YAML errors alone
+        hint = f"\n  ({spec} looks like events: the spec is the workflow's YAML, events go in --input)"
+        raise fail(str(exc) + (hint if swapped else ""), EXIT_USAGE) from None
 
 
 def input_file_or_exit(path: Path) -> Path:

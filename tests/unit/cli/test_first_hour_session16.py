@@ -257,3 +257,23 @@ def test_readme_kafka_quickstart_keeps_the_worker_out_of_make_runs_audit_store()
     found = re.search(r"--audit (\S+)", worker)
     assert found is not None, worker
     assert found.group(1) != Settings().audit_dsn  # make run's store: the same run ids would fork there
+
+
+@pytest.mark.parametrize("command", ["run", "topology"])
+def test_events_given_as_the_spec_say_which_argument_is_which(orders: Path, command: str) -> None:
+    args = [command, "orders.jsonl", *(["-i", str(orders)] if command == "run" else [])]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert res.output.rstrip().endswith(
+        "(orders.jsonl looks like events: the spec is the workflow's YAML, events go in --input)"
+    )
+    assert "looks like events" not in runner.invoke(app, [command, "nope.yaml", *args[2:]]).output
+
+
+def test_an_empty_input_runs_and_says_there_was_nothing(orders: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_text("")
+    res = runner.invoke(app, ["run", str(orders), "-i", "empty.jsonl", "--no-audit"])
+    assert res.exit_code == 0  # not an error: a script may feed an empty batch
+    assert res.output.splitlines()[1] == "the input has no lines: nothing was run"
+    full = runner.invoke(app, ["run", str(orders), "-i", "orders.jsonl", "--no-audit"])
+    assert "nothing was run" not in full.output
