@@ -11,6 +11,7 @@ from dana_workflows.workflow.ir import (
     AVRO_PRIMITIVES,
     BranchIR,
     DeriveIR,
+    LLMLimitsIR,
     LLMStepIR,
     RetryPolicyIR,
     RouteStepIR,
@@ -18,6 +19,7 @@ from dana_workflows.workflow.ir import (
     TransformStepIR,
     ValidateStepIR,
 )
+from dana_workflows.workflow.knowledge_ir import StepKnowledgeIR
 from dana_workflows.workflow.spec_efficiency import parse_llm_poet
 from dana_workflows.workflow.spec_fields import declared_range
 from dana_workflows.workflow.spec_recovery import parse_recovery
@@ -251,6 +253,18 @@ def _parse_route(name: str, body: CommentedMap, kind: str, path: str, c: Collect
     )
 
 
+# The keys an llm step's mapping takes: the IR's, less the step's name and kind (its key) and its
+# retry and recovery (beside llm:, not inside it); and those of the mappings inside it that pydantic
+# checks (efficiency, perceive and enforce have parsers of their own)
+LLM_KEYS = tuple(k for k in LLMStepIR.model_fields if k not in ("name", "kind", "retry", "recovery"))
+INNER_KEYS = {"limits": tuple(LLMLimitsIR.model_fields), "knowledge": tuple(StepKnowledgeIR.model_fields)}
+
+
+def _checked_level(where: tuple[int | str, ...]) -> bool:
+    """True for a key of the llm mapping itself or of a mapping in INNER_KEYS: where unknown_keys looked."""
+    return len(where) == 1 or (len(where) == 2 and where[0] in INNER_KEYS)
+
+
 def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR | None:
     node = body[kind]
     if not isinstance(node, CommentedMap):
@@ -262,16 +276,22 @@ def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: Collector
             "llm:\n  prompt: 'Assess {{ description }}'\n  output: {risk: string}",
         )
         return None
-    for reserved in ("name", "kind", "retry", "output_fields"):
+    for reserved in ("name", "kind", "retry", "recovery", "output_fields"):
         if reserved in node:
             c.add(
                 node,
                 reserved,
                 f"{path}.{kind}.{reserved}",
                 "unknown key",
-                "the step's name is its key; put retry: next to llm:, not inside it",
+                "the step's name is its key; put retry: and recovery: next to llm:, not inside it",
             )
             return None
+    # A misspelt key gets the did-you-mean every other mapping of the spec gives, not pydantic's "Extra
+    # inputs are not permitted" (which the loop below then skips for these two levels)
+    c.unknown_keys(node, LLM_KEYS, f"{path}.{kind}.")
+    for section, keys in INNER_KEYS.items():
+        if isinstance(node.get(section), CommentedMap):
+            c.unknown_keys(node[section], keys, f"{path}.{kind}.{section}.")
     data = dict(node)
     out = parse_fields(node.get("output"), node, "output", f"{path}.{kind}.output", c)
     data["output"] = tuple(out)
@@ -286,6 +306,8 @@ def _parse_llm(name: str, body: CommentedMap, kind: str, path: str, c: Collector
         return LLMStepIR(name=name, **data)
     except ValidationError as exc:
         for e in exc.errors():
+            if e["type"] == "extra_forbidden" and _checked_level(e["loc"]):
+                continue  # reported above by unknown_keys, with the closest key
             key = e["loc"][0] if e["loc"] else None
             c.add(
                 node,

@@ -140,6 +140,8 @@ def check_expr(expr: str, node: Any, key: Any, path: str, c: Collector) -> bool:
 def parse_retry(node: Any, parent: Any, path: str, c: Collector, default: RetryPolicyIR) -> RetryPolicyIR:
     if node is None:
         return default
+    if isinstance(node, dict) and not c.unknown_keys(node, tuple(RetryPolicyIR.model_fields), f"{path}."):
+        return default  # a misspelt key named with the closest one, as in every other mapping
     try:
         return RetryPolicyIR(**{**default.model_dump(), **dict(node)})
     except (ValidationError, TypeError) as exc:

@@ -369,7 +369,7 @@ def test_an_llm_that_is_not_a_mapping() -> None:
     ]
 
 
-@pytest.mark.parametrize("reserved", ["name", "kind", "retry", "output_fields"])
+@pytest.mark.parametrize("reserved", ["name", "kind", "retry", "recovery", "output_fields"])
 def test_keys_the_llm_mapping_reserves(reserved: str) -> None:
     steps = (
         f"  - a:\n      llm:\n        prompt: p\n        output: {{risk: string}}\n        {reserved}: 1\n"
@@ -379,7 +379,7 @@ def test_keys_the_llm_mapping_reserves(reserved: str) -> None:
             8,
             f"steps[0].a.llm.{reserved}",
             "unknown key",
-            "the step's name is its key; put retry: next to llm:, not inside it",
+            "the step's name is its key; put retry: and recovery: next to llm:, not inside it",
         )
     ]
 
@@ -457,3 +457,32 @@ def test_an_llm_without_output_and_a_bad_setting_are_named_at_their_lines() -> N
     assert [(line, field, fix) for line, field, _, fix in found] == [
         (8, "steps[0].a.llm.temperature", "see docs/spec.md#llm")
     ]
+
+
+def test_a_misspelt_llm_key_gets_the_closest_key_not_pydantics_words() -> None:
+    """docs/spec.md: an unknown key reads "unknown key" with a did-you-mean, in llm: as everywhere."""
+    found = problems("  - a:\n      llm:\n        promt: p\n        output: {risk: string}\n")
+    assert (6, "steps[0].a.llm.promt", "unknown key", "did you mean 'prompt'?") in found
+    assert not any("Extra inputs" in message for _, _, message, _ in found)
+
+
+def test_a_misspelt_limit_gets_the_closest_limit() -> None:
+    spec = "  - a:\n      llm:\n        prompt: p\n        output: {risk: string}\n        limits: {rmp: 5}\n"
+    assert problems(spec) == [(8, "steps[0].a.llm.limits.rmp", "unknown key", "did you mean 'rpm'?")]
+
+
+def test_a_misspelt_knowledge_key_gets_the_closest_key() -> None:
+    spec = "  - a:\n      llm:\n        prompt: p\n        output: {risk: string}\n"
+    spec += "        knowledge: {sorces: [x]}\n"
+    assert problems(spec) == [
+        (8, "steps[0].a.llm.knowledge.sorces", "unknown key", "did you mean 'sources'?")
+    ]
+
+
+def test_every_key_the_llm_ir_takes_is_accepted_in_the_mapping() -> None:
+    step = good(
+        "  - a:\n      llm: {prompt: p, output: {risk: string}, system: s, temperature: 0.5,\n"
+        "             limits: {rpm: 5, tpm: 100, concurrency: 2, timeout_s: 3.0, max_tokens: 64}}\n"
+    ).steps[0]
+    assert isinstance(step, LLMStepIR)
+    assert (step.system, step.temperature, step.limits.rpm, step.limits.max_tokens) == ("s", 0.5, 5, 64)

@@ -106,13 +106,19 @@ def test_a_rule_key_severity_and_message() -> None:
     [
         ("{max_attempts: 0}", "invalid retry policy: Input should be greater than or equal to 1"),
         ("{on_exhausted: later}", "invalid retry policy: Input should be 'dlq' or 'default'"),
-        ("{max_attemps: 2}", "invalid retry policy: Extra inputs are not permitted"),
     ],
 )
 def test_a_bad_retry_policy(retry: str, message: str) -> None:
     text = RETRY_HEAD + f"      retry: {retry}\n"
     assert problems(text) == [
         (6, "steps[0].v.retry", message, "retry: {max_attempts: 3, backoff_ms: 100, on_exhausted: dlq}")
+    ]
+
+
+def test_a_misspelt_retry_key_gets_the_closest_key() -> None:
+    text = RETRY_HEAD + "      retry: {max_attemps: 2}\n"
+    assert problems(text) == [
+        (6, "steps[0].v.retry.max_attemps", "unknown key", "did you mean 'max_attempts'?")
     ]
 
 
