@@ -11,9 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-from dana_workflows.cli.conventions import OutputConsole
+from dana_workflows.cli.conventions import OutputConsole, fail
+from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
+from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.drift.baseline import BaselineBuilder, write_baseline
 from dana_workflows.drift.observer import DriftObserver, DriftReport
+from dana_workflows.processors.pipeline import Pipeline
 from dana_workflows.sinks.audit_model import store_database
 
 app = typer.Typer(no_args_is_help=True, help="Drift baselines and reports.")
@@ -49,15 +52,12 @@ def baseline(
     out: Annotated[Path, typer.Option(help="baseline file to write")] = Path("baseline.json"),
 ) -> None:
     """Run the workflow over reference events and pin each monitor's distribution to a file."""
-    from dana_workflows.cli.specs import pipeline_or_exit
     from dana_workflows.core.settings import load_settings
     from dana_workflows.streams.app_builder import topology_for
     from dana_workflows.streams.local.runtime import LocalRuntime
 
-    pipeline = pipeline_or_exit(spec)
-    if not pipeline.workflow.drift.monitors:
-        console.print(f"[red]error:[/red] {spec} declares no drift monitors (add a `drift:` section)")
-        raise typer.Exit(1)
+    pipeline = _monitored_or_exit(spec)
+    input_file_or_exit(input)
     runtime = LocalRuntime(pipeline, topology_for(pipeline, load_settings()), None, lambda rows: None)
     assert runtime.drift is not None
     builder = BaselineBuilder(pipeline.workflow.name, pipeline.workflow.drift)
@@ -83,9 +83,8 @@ def report(
 ) -> None:
     """The score per window over time: an SVG chart with the thresholds, and terminal sparklines."""
     from dana_workflows.drift.report import terminal_summary, write_svg
-    from dana_workflows.workflow.spec import load_spec
 
-    ir = load_spec(spec)
+    ir = _monitored_or_exit(spec).workflow  # a spec without monitors has no records to wait for
     rows = _records_from_file(records) if records else _records_from_audit(ir.name, audit or dsn)
     if not rows:
         console.print(
@@ -98,15 +97,21 @@ def report(
     console.print(f"chart written to {svg}")
 
 
+def _monitored_or_exit(spec: Path) -> Pipeline:
+    """The spec's pipeline when it declares drift monitors; else one line and exit 1 (a spec that cannot be
+    read or used: exit 2, cli/specs.py)."""
+    pipeline = pipeline_or_exit(spec)
+    if not pipeline.workflow.drift.monitors:
+        raise fail(f"{spec} declares no drift monitors (add a `drift:` section, docs/drift.md)")
+    return pipeline
+
+
 def _records_from_file(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in input_file_or_exit(path).read_text().splitlines() if line.strip()]
 
 
 def _records_from_audit(workflow: str, dsn: str | None) -> list[dict[str, Any]]:
-    from dana_workflows.core.settings import load_settings
-    from dana_workflows.streams.app_builder import open_audit_store
-
-    store = open_audit_store(dsn or load_settings().audit_dsn)
+    store = open_audit_for_reading(dsn)  # a store that is not there or does not answer: one line
     try:
         db = store_database(store)
         safe = workflow.replace("'", "")

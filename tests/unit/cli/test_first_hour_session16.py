@@ -277,3 +277,39 @@ def test_an_empty_input_runs_and_says_there_was_nothing(orders: Path, tmp_path: 
     assert res.output.splitlines()[1] == "the input has no lines: nothing was run"
     full = runner.invoke(app, ["run", str(orders), "-i", "orders.jsonl", "--no-audit"])
     assert "nothing was run" not in full.output
+
+
+# --- dana-wf drift: the same conventions as every command (docs/cli.md)
+
+TALLY = """\
+workflow: tally
+input: {id: string, colour: string, ts: long}
+steps:
+  - keep:
+      validate:
+        - {id: has_id, rule: "size(id) > 0"}
+drift:
+  window: {kind: tumbling, size_s: 60, time_field: ts}
+  monitors:
+    - {id: colours, field: colour}
+"""
+
+
+def test_drift_commands_answer_mistakes_in_one_line(orders: Path, tmp_path: Path) -> None:
+    tally = tmp_path / "tally.yaml"
+    tally.write_text(TALLY)
+    cases = [
+        (["report", "nope.yaml"], 2, "nope.yaml: <file>: cannot read"),
+        (["report", str(orders)], 1, f"error: {orders} declares no drift monitors"),  # not "run it first"
+        (["report", str(tally), "--records", "nope.jsonl"], 2, "error: input file nope.jsonl does not exist"),
+        (["report", str(tally), "--audit", _down()], 1, "error: cannot reach the audit store"),
+        (["baseline", str(tally), "-i", "nope.jsonl"], 2, "error: input file nope.jsonl does not exist"),
+    ]
+    for args, code, said in cases:
+        res = runner.invoke(app, ["drift", *args])
+        assert (res.exit_code, said in res.output) == (code, True), res.output
+        assert isinstance(res.exception, SystemExit)  # a clean exit, not an exception's traceback
+    missing = tmp_path / "no-store"
+    res = runner.invoke(app, ["drift", "report", str(tally), "--audit", f"chdb://{missing}"])
+    assert res.exit_code == 1 and "no audit store at" in res.output
+    assert not missing.exists()  # a report reads: it never creates an empty store
