@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole
+from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole, fail
+from dana_workflows.cli.specs import pipeline_or_exit
 
 console = OutputConsole()
 err = OutputConsole(stderr=True, soft_wrap=True)
@@ -28,20 +29,17 @@ def status_command(
     from aiokafka.errors import KafkaError
 
     from dana_workflows.core.settings import load_settings
-    from dana_workflows.processors.pipeline import CompileError
-    from dana_workflows.streams.app_builder import load_pipeline, topology_for
+    from dana_workflows.streams.app_builder import topology_for
     from dana_workflows.streams.kafka.admin import broker_hint
     from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
     from dana_workflows.streams.status import read_status
-    from dana_workflows.workflow.errors import SpecError
 
     settings = load_settings()
+    pipeline = pipeline_or_exit(spec)  # the user's file to fix: exit 2, as for worker and produce
     try:
-        pipeline = load_pipeline(spec)
         security = client_security(settings)
-    except (SpecError, CompileError, KafkaSecurityError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_FAILURE) from None
+    except KafkaSecurityError as exc:
+        raise fail(str(exc)) from None
     topic_prefix = prefix or settings.topic_prefix
     topology = topology_for(pipeline, settings.model_copy(update={"topic_prefix": topic_prefix}))
     bootstrap = broker or settings.kafka_bootstrap_servers

@@ -313,3 +313,10 @@ def test_drift_commands_answer_mistakes_in_one_line(orders: Path, tmp_path: Path
     res = runner.invoke(app, ["drift", "report", str(tally), "--audit", f"chdb://{missing}"])
     assert res.exit_code == 1 and "no audit store at" in res.output
     assert not missing.exists()  # a report reads: it never creates an empty store
+
+
+def test_status_on_a_spec_it_cannot_read_is_a_usage_error_like_worker() -> None:
+    for command in ("status", "worker"):
+        res = runner.invoke(app, [command, "nope.yaml", "--broker", f"127.0.0.1:{free_port()}"])
+        assert res.exit_code == 2, (command, res.output)
+        assert "nope.yaml: <file>: cannot read" in res.output

@@ -116,7 +116,7 @@ def test_a_bad_spec_is_refused_before_the_broker_is_asked(
     broker = Broker(WorkflowStatus("g", "e"))
     monkeypatch.setattr(status_module, "read_status", broker)
     result = CliRunner().invoke(app, ["status", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the user's file to fix, as for worker and produce (docs/cli.md)
     assert (
         f"error: 1 problem in workflow spec: - {bad}:3: steps: a workflow needs a list of steps"
         in " ".join(result.output.split())
