@@ -1,5 +1,9 @@
 """The run summary's LLM line: calls, real token usage, cache hits and call latency, read from the run's own
-audit rows (the same numbers `dana-wf audit sql` shows), so a run against a real model says what it cost."""
+audit rows (the same numbers `dana-wf audit sql` shows), so a run against a real model says what it cost.
+
+An llm step's phase rows (perceive, operate, enforce: processors/llm/poet_record.py) repeat the call's fields
+of the step's own row; a call is counted once, from the step's row, as the worker's metrics count it
+(streams/kafka/worker_metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dana_workflows.processors.efficiency.monitor import PHASES
 from dana_workflows.sinks.audit_model import AuditRow
 
 _USAGE_KEY = "gen_ai.usage.input_tokens"
@@ -44,6 +49,8 @@ def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
     latency: list[float] = []
     for row in rows:
         if _USAGE_KEY not in row.details:  # cheap test before parsing: most rows are not LLM answers
+            continue
+        if row.kind in PHASES:  # the same call again, as one phase of the step's row below it
             continue
         details = json.loads(row.details)
         if details.get("dwf.llm.cache_hit"):

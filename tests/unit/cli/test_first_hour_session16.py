@@ -320,3 +320,19 @@ def test_status_on_a_spec_it_cannot_read_is_a_usage_error_like_worker() -> None:
         res = runner.invoke(app, [command, "nope.yaml", "--broker", f"127.0.0.1:{free_port()}"])
         assert res.exit_code == 2, (command, res.output)
         assert "nope.yaml: <file>: cannot read" in res.output
+
+
+def test_a_call_is_counted_once_though_its_operate_phase_row_repeats_it() -> None:
+    # what a POET step writes for one answered call: a perceive row, the operate row with the call's fields,
+    # an enforce row, then the step's own emitted row with the same fields (the README's offline LLM run:
+    # 2,797 operate rows and 2,797 emitted rows, and the summary said 5,594 calls)
+    call = {"gen_ai.usage.input_tokens": 250, "gen_ai.usage.output_tokens": 60, "dwf.llm.latency_ms": 20.0}
+    rows = [
+        AuditRow("wf", 1, "run", 3, "e", "assess", "perceive", details="{}"),
+        AuditRow("wf", 1, "run", 4, "e", "assess", "operate", decision="call", details=json.dumps(call)),
+        AuditRow("wf", 1, "run", 5, "e", "assess", "enforce", details="{}"),
+        AuditRow("wf", 1, "run", 6, "e", "assess", "emitted", decision="pass", details=json.dumps(call)),
+    ]
+    usage = llm_usage(rows)
+    assert usage is not None
+    assert (usage.calls, usage.input_tokens, usage.output_tokens) == (1, 250, 60)
