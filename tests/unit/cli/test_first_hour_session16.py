@@ -23,6 +23,7 @@ from dana_workflows.core.settings import Settings
 from dana_workflows.devservices.processes import free_port
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.workflow import dsl
+from tests.unit.cli.test_drift_cli import SPEC as TALLY  # a workflow with one drift monitor
 
 pytestmark = pytest.mark.unit
 
@@ -280,19 +281,6 @@ def test_an_empty_input_runs_and_says_there_was_nothing(orders: Path, tmp_path: 
 
 
 # --- dana-wf drift: the same conventions as every command (docs/cli.md)
-
-TALLY = """\
-workflow: tally
-input: {id: string, colour: string, ts: long}
-steps:
-  - keep:
-      validate:
-        - {id: has_id, rule: "size(id) > 0"}
-drift:
-  window: {kind: tumbling, size_s: 60, time_field: ts}
-  monitors:
-    - {id: colours, field: colour}
-"""
 
 
 def test_drift_commands_answer_mistakes_in_one_line(orders: Path, tmp_path: Path) -> None:
