@@ -251,10 +251,14 @@ def test_dsl_md_names_every_option_of_route_it_cannot_take_as_a_branch() -> None
     assert "no `retry=`" not in text
 
 
-def test_readme_kafka_quickstart_keeps_the_worker_out_of_make_runs_audit_store() -> None:
-    text = (ROOT / "README.md").read_text()
-    kafka = text[text.index("## On Kafka") :]
-    worker = next(line for line in kafka.splitlines() if line.startswith("dana-wf worker "))
+QUICKSTARTS = [("README.md", "## On Kafka"), ("docs/kafka-runtime.md", "```")]  # page, where its block starts
+
+
+@pytest.mark.parametrize(("page", "section"), QUICKSTARTS)
+def test_kafka_quickstarts_keep_the_worker_out_of_make_runs_audit_store(page: str, section: str) -> None:
+    text = (ROOT / page).read_text()
+    quickstart = text[text.index(section) :]
+    worker = next(line for line in quickstart.splitlines() if line.startswith("dana-wf worker "))
     found = re.search(r"--audit (\S+)", worker)
     assert found is not None, worker
     assert found.group(1) != Settings().audit_dsn  # make run's store: the same run ids would fork there
