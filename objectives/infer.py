@@ -20,6 +20,7 @@ from dana_workflows.objectives.profilers import (
     check_digits,
     completeness,
     counters,
+    formulas,
     mappings,
     patterns,
     presence,
@@ -101,7 +102,8 @@ def profiled(cols: Sequence[Column], pack: DomainPack | None, settings: Inferenc
         elif not any(c.kind == "pattern" for c in found):
             found += patterns.profile(col, settings)
         out += _one_value_rule(apply_priors(col, pack, found))
-    return out + presence.profile(cols, relations.profile(cols, settings), settings)
+    related = formulas.beside(relations.profile(cols, settings), cols, settings)
+    return out + presence.profile(cols, related, settings)
 
 
 def _one_value_rule(found: list[Candidate]) -> list[Candidate]:

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -987,15 +987,12 @@ def rates(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate
     return [cand for _, cand in found.values()]
 
 
-def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float, Candidate] | None:
-    rows = [(y, x) for y, x in zip(a.values, b.values, strict=True) if x is not None and y is not None]
-    if len(rows) < settings.min_values:
-        return None
-    tol = settings.sum_tolerance
-    if len({x for _, x in rows if x != 0}) < 2 or all(abs(y) <= tol for y, _ in rows):
-        return None
+def constant_bounds(pairs: Iterable[tuple[float, float]], tol: float) -> tuple[float, float] | None:
+    """The constants k with |y - k * x| <= tol on every pair (x, y), as an interval [lo, hi], or None
+    when no k fits them all (an x of zero allows any k, but only a y within tol of zero). Stops at the
+    first pair that leaves no k: on most pairs of fields that is the second or third."""
     lo, hi = -math.inf, math.inf
-    for y, x in rows:
+    for x, y in pairs:
         if x == 0:
             if abs(y) > tol:
                 return None
@@ -1004,6 +1001,20 @@ def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float,
         lo, hi = max(lo, low), min(hi, high)
         if lo > hi:
             return None
+    return lo, hi
+
+
+def _rate_fit(a: Column, b: Column, settings: InferenceSettings) -> tuple[float, Candidate] | None:
+    rows = [(y, x) for y, x in zip(a.values, b.values, strict=True) if x is not None and y is not None]
+    if len(rows) < settings.min_values:
+        return None
+    tol = settings.sum_tolerance
+    if len({x for _, x in rows if x != 0}) < 2 or all(abs(y) <= tol for y, _ in rows):
+        return None
+    bounds = constant_bounds(((x, y) for y, x in rows), tol)
+    if bounds is None:
+        return None
+    lo, hi = bounds
     k = roundest(lo, hi, closed_low=True) if lo < hi else lo
     if not lo <= k <= hi or k in (0.0, 1.0) or float(format(k, f".{MAX_RATE_DIGITS}g")) != k:
         return None
