@@ -328,3 +328,12 @@ def test_a_call_is_counted_once_though_its_operate_phase_row_repeats_it() -> Non
     usage = llm_usage(rows)
     assert usage is not None
     assert (usage.calls, usage.input_tokens, usage.output_tokens) == (1, 250, 60)
+
+
+def test_status_refuses_a_security_setting_that_cannot_work_in_one_line(
+    orders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWF_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")  # SASL without a mechanism or user
+    res = runner.invoke(app, ["status", str(orders), "--broker", f"127.0.0.1:{free_port()}"])
+    assert res.exit_code == 1  # not the user's file: a setting that stops the command (docs/cli.md)
+    assert "SASL" in _one_error_line(res.output) and isinstance(res.exception, SystemExit)
