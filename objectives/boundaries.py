@@ -19,8 +19,18 @@ from dana_workflows.workflow.ir import FieldIR, LLMStepIR, RouteStepIR, StepIR, 
 
 def boundaries(ir: WorkflowIR, sample: Sample, holdout: Sample) -> tuple[list[Boundary], list[str]]:
     """The boundaries to infer at, and a note for each step the sample cannot speak for."""
-    out = [Boundary(INPUT_TARGET, {f.name: f for f in ir.input}, sample, holdout)]
+    inputs = {f.name: f for f in ir.input}
     notes: list[str] = []
+    if sample.outputs or holdout.outputs:
+        # An output record's payload holds a field as the steps left it (`currency` upper-cased by
+        # normalize): a rule learned from it at the input would refuse the raw values the steps fix
+        for name, path in written_by_steps(ir.steps).items():
+            if inputs.pop(name, None) is not None:
+                notes.append(
+                    f"input field '{name}': the sample's output records hold it as step '{path}' set it, so "
+                    "no input rule is inferred for it (infer from input events for one)"
+                )
+    out = [Boundary(INPUT_TARGET, inputs, sample, holdout)]
     runs = (_through(ir.steps, sample.events), _through(ir.steps, holdout.events))
     for path, step in walk_steps(ir.steps):
         fields: list[FieldIR] = []
@@ -49,6 +59,16 @@ def walk_steps(steps: Sequence[StepIR], prefix: str = "") -> list[tuple[str, Ste
             for b in step.branches:
                 out += walk_steps(b.steps, f"{path}.{b.name}.")
     return out
+
+
+def written_by_steps(steps: Sequence[StepIR]) -> dict[str, str]:
+    """Each field a transform sets (derived or a function's output), with the path of the first step that sets it."""
+    written: dict[str, str] = {}
+    for path, step in walk_steps(steps):
+        if isinstance(step, TransformStepIR):
+            for name in [d.field for d in step.derive] + [f.name for f in step.function_outputs]:
+                written.setdefault(name, path)
+    return written
 
 
 def _through(steps: Sequence[StepIR], events: Sequence[Event]) -> list[Event]:

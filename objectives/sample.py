@@ -32,6 +32,9 @@ class Sample:
     events: list[Event]
     skipped: list[str] = field(default_factory=list)  # "line 7: not JSON", ...
     lines: list[int] = field(default_factory=list)  # the file line of each event, to name it
+    # events of the file read from output records of an earlier run: their payload holds the values as the
+    # steps left them, so a field a step rewrites is not the input's any more (objectives/boundaries.py)
+    outputs: int = 0
 
     def where(self, index: int) -> str:
         return (
@@ -91,6 +94,7 @@ def parse_sample(lines: Sequence[str], fields: Sequence[FieldIR], name: str, min
             continue
         if isinstance(raw.get("payload"), dict) and "event_id" in raw:
             raw = raw["payload"]  # an output record of an earlier run (.out.jsonl): its payload
+            sample.outputs += 1
         problem = _misfit(raw, fields)
         if problem:
             sample.skipped.append(f"line {n}: {problem}")
@@ -122,7 +126,7 @@ def _misfit(raw: Mapping[str, Any], fields: Sequence[FieldIR]) -> str:
 def split(whole: Sample, holdout_share: float = 0.3) -> tuple[Sample, Sample]:
     """Every k-th event to the held-out part: deterministic, and spread over the whole file."""
     k = max(2, round(1 / holdout_share))
-    parts = (Sample(whole.path, []), Sample(whole.path, []))
+    parts = (Sample(whole.path, [], outputs=whole.outputs), Sample(whole.path, [], outputs=whole.outputs))
     for i, event in enumerate(whole.events):
         part = parts[1] if i % k == k - 1 else parts[0]
         part.events.append(event)
