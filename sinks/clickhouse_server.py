@@ -135,13 +135,21 @@ class ServerAuditStore:
         return ddl.supports_dedup_token(self.server_version())
 
     def ensure_schema(self) -> None:
-        version = self.server_version()
-        # An INSERT-only writer has no DDL rights, even for CREATE ... IF NOT EXISTS: look first.
-        if self._execute(f"EXISTS TABLE {self.database}.{AUDIT_TABLE}")[0][0] == 1:
-            self._schema_ready = True
-            return
-        self._execute(ddl.create_database(self.database))
-        self._execute(ddl.create_events_table(self.database, version))
+        """The table, made if missing. A server's refusal here (a wrong password, no right to create the
+        table) is the user's to fix before any event: one AuditStoreError naming the store, not the
+        driver's exception with the server's stack trace."""
+        try:
+            version = self.server_version()
+            # An INSERT-only writer has no DDL rights, even for CREATE ... IF NOT EXISTS: look first.
+            if self._execute(f"EXISTS TABLE {self.database}.{AUDIT_TABLE}")[0][0] == 1:
+                self._schema_ready = True
+                return
+            self._execute(ddl.create_database(self.database))
+            self._execute(ddl.create_events_table(self.database, version))
+        except ServerException as exc:
+            raise AuditStoreError(
+                f"audit store {self!r}: the server refused: {server_message(exc)}"
+            ) from None
         self._schema_ready = True
 
     def insert(self, rows: Sequence[AuditRow], dedup_token: str | None = None) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from dana_workflows.sinks.audit_model import AUDIT_TABLE, COLUMNS, AuditRow, AuditStore
+from dana_workflows.sinks.chdb_store import AuditStoreError
 from dana_workflows.sinks.clickhouse_server import ServerAuditStore
 from dana_workflows.sinks.dsn import ClickHouseServerConfig
 from dana_workflows.sinks.stores import open_store
@@ -153,6 +155,23 @@ def test_dsn_opens_the_server_store(clickhouse_database: ClickHouseServerConfig)
         assert count(store) == 2
     finally:
         store.close()
+
+
+def test_a_refused_login_is_one_audit_store_error_naming_the_store(
+    clickhouse_database: ClickHouseServerConfig,
+) -> None:
+    """A wrong password: the run stops before any event with one line (the store, the server's reason), not
+    clickhouse-driver's ServerException with the server's stack trace (newcomer review F11)."""
+    wrong = clickhouse_database.model_copy(update={"password": SecretStr("not-the-password")})
+    store = ServerAuditStore.from_config(wrong)
+    try:
+        with pytest.raises(AuditStoreError) as refused:
+            store.ensure_schema()
+    finally:
+        store.close()
+    message = str(refused.value)
+    assert message.startswith(f"audit store ServerAuditStore({wrong.user}@{wrong.host}:{wrong.port}/")
+    assert "(code 193)" in message and "Stack trace" not in message and "not-the-password" not in message
 
 
 def test_server_version_gates_the_dedup_window(server_store: ServerAuditStore) -> None:
