@@ -27,8 +27,11 @@ class Observer:
 
     def __init__(self, time_field: str | None = "ts") -> None:
         self.time_field = time_field
+        self.steps = frozenset({None, "tag"})  # watched steps (None: the input), as DriftObserver.s
+        self.asked: list[str | None] = []
 
     def values(self, into: dict[str, Any], payload: dict[str, Any], step: str | None) -> None:
+        self.asked.append(step)
         into[step or "input"] = payload.get("amount")
 
 
@@ -82,6 +85,16 @@ def test_a_forwarded_step_adds_the_values_it_exposes() -> None:
     t.passed(node, forwarded, carried)
     t.passed(node, ended, {"v": {}})
     assert carried["v"] == {"input": 5.0, "tag": 7.0}
+
+
+def test_a_step_no_monitor_watches_is_not_asked_for_values() -> None:
+    t = tap()
+    carried: dict[str, Any] = {"v": {"input": 5.0}, "p": 1}
+    forwarded: Any = SimpleNamespace(forwarded=True, envelope=SimpleNamespace(payload={"amount": 7.0}))
+    t.passed(SimpleNamespace(path="route"), forwarded, carried)  # type: ignore[arg-type]
+    assert t.observer.asked == [] and carried["v"] == {"input": 5.0}  # skipped without a call
+    t.passed(SimpleNamespace(path="tag"), forwarded, carried)  # type: ignore[arg-type]
+    assert t.observer.asked == ["tag"]
 
 
 def edge(boundary: str, node: str | None) -> Any:

@@ -12,10 +12,13 @@ message that is not one (magic byte, schema id, length)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.registry import FileRegistry
@@ -113,6 +116,52 @@ def test_discard_drops_this_records_changes() -> None:
     assert state["a"] == 1 and "b" not in state
     section = RecordingSection()
     assert asyncio.run(state.flush(section)) == 0 and section.sent == []
+
+
+keys = st.sampled_from(["a", "b", "c"])
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), keys, st.one_of(st.none(), st.integers(-3, 3))),
+        st.tuples(st.just("del"), keys, st.none()),
+        st.tuples(st.just("read"), keys, st.none()),
+        st.tuples(st.just("flush"), keys, st.none()),
+    ),
+    max_size=12,
+)
+
+
+@given(ops, st.sampled_from([None, 0, "d"]))
+def test_get_answers_as_mappings_get_after_any_changes(steps: list[Any], default: Any) -> None:
+    """``TableState.get`` (its own, for speed) against ``Mapping.get``'s definition, ``self[key]`` or the
+    default: after any sets (None values included), deletes, reads and flushes."""
+    state = TableState(FakeTable({b"a": b"1", b"b": b"null"}))
+    for op, key, value in steps:
+        if op == "set":
+            state[key] = value
+        elif op == "del" and key in state:
+            del state[key]
+        elif op == "read" and key in state:
+            state[key]
+        elif op == "flush":
+            asyncio.run(state.flush(RecordingSection()))
+        for k in ("a", "b", "c"):
+            assert state.get(k, default) == Mapping.get(state, k, default)
+            assert state.get(k) == Mapping.get(state, k)
+
+
+def test_get_of_a_key_changed_or_read_already_does_not_read_again() -> None:
+    reads: list[str] = []
+
+    class Counted(TableState):
+        def __getitem__(self, key: str) -> Any:
+            reads.append(key)
+            return super().__getitem__(key)
+
+    state = Counted(FakeTable({b"a": b"1"}))
+    assert state.get("a") == 1 and reads == ["a"]  # from the store, once
+    state["b"] = 2
+    assert (state.get("a"), state.get("b"), state.get("c", 7)) == (1, 2, 7)
+    assert reads == ["a", "c"]  # "a" read already, "b" this record's change: no second read
 
 
 @pytest.mark.parametrize(
