@@ -66,7 +66,13 @@ def classify(exc: BaseException) -> CallError:
     if isinstance(exc, openai.APITimeoutError):
         return CallError(ErrorKind.TRANSIENT, "timed out")
     if isinstance(exc, openai.APIConnectionError):
-        return CallError(ErrorKind.TRANSIENT, f"connection error: {exc.message}")
+        # the address, so that a server that is down or a wrong base_url reads as such in the run's summary
+        where = f"{exc.request.url.scheme}://{exc.request.url.netloc.decode()}{exc.request.url.path}"
+        return CallError(
+            ErrorKind.TRANSIENT,
+            f"connection error: {exc.message} ({where} unreachable; check the endpoint's base_url, "
+            "e.g. DWF_LLM_DEFAULT__BASE_URL)",
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         headers = exc.response.headers

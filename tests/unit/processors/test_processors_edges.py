@@ -86,7 +86,8 @@ def test_a_failed_outcome_keeps_its_details() -> None:
 def test_llm_errors_are_classified_with_their_texts() -> None:
     assert classify(openai.APITimeoutError(REQ)) == CallError(ErrorKind.TRANSIENT, "timed out")
     connection = classify(openai.APIConnectionError(message="refused", request=REQ))
-    assert connection == CallError(ErrorKind.TRANSIENT, "connection error: refused")
+    unreachable = f"({REQ.url} unreachable; check the endpoint's base_url, e.g. DWF_LLM_DEFAULT__BASE_URL)"
+    assert connection == CallError(ErrorKind.TRANSIENT, f"connection error: refused {unreachable}")
     invalid = classify(openai.APIError("no choices", REQ, body=None))
     assert invalid == CallError(ErrorKind.TRANSIENT, "invalid response: no choices")
     response = httpx2.Response(503, request=REQ, headers={"retry-after": "7"})

@@ -267,7 +267,8 @@ def test_an_invalid_response_is_transient_and_anything_else_is_raised() -> None:
     assert classify(openai.APITimeoutError(REQ)).message == "timed out"
     assert (
         classify(openai.APIConnectionError(message="refused", request=REQ)).message
-        == "connection error: refused"
+        == f"connection error: refused ({REQ.url} unreachable; check the endpoint's base_url, "
+        "e.g. DWF_LLM_DEFAULT__BASE_URL)"
     )
     with pytest.raises(KeyError):
         classify(KeyError("x"))
