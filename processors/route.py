@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dana_workflows.processors.base import ROUTE, Outcome, RuleResult, StepContext
-from dana_workflows.processors.rules import ERROR_MARK
+from dana_workflows.processors.base import ROUTE, Outcome, RuleResult, StepContext, decided
+from dana_workflows.processors.rules import ERROR_MARK, first_try
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
 from dana_workflows.workflow.ir import RouteStepIR
@@ -15,13 +15,16 @@ class RouteProcessor:
     def __init__(self, step: RouteStepIR) -> None:
         self.name = step.name
         self.field = step.field
-        self.branches = [(b.name, compile_expr(b.when)) for b in step.branches]
+        self.branches = [(b.name, *first_try(compile_expr(b.when))) for b in step.branches]
 
     async def process(self, env: Envelope, ctx: StepContext) -> Outcome:
         payload = env.payload
-        for name, cond in self.branches:
+        for name, cond, first in self.branches:
             try:
-                taken = cond.evaluate(payload) is True
+                try:  # the fast path called here, not through cond.evaluate: one Python call less a branch
+                    taken = first(payload) is True
+                except Exception:  # it deferred (or failed): evaluate decides, as it always does
+                    taken = cond.evaluate(payload) is True
             except EvaluationError as exc:
                 result = RuleResult(
                     f"{self.name}.{name}",
@@ -37,7 +40,7 @@ class RouteProcessor:
             if taken:
                 env.payload = {**payload, self.field: name}
                 env.provenance["route"] = name
-                return Outcome(ROUTE, env, [], [], name)
+                return decided(ROUTE, env, [], [], name)
         result = RuleResult(
             f"{self.name}.no_branch", self.name, False, "reject", "no branch condition held", {}
         )

@@ -10,7 +10,7 @@ shared processing"); tests/unit/workflow/test_cel_native.py holds the pair to th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,3 +66,11 @@ class CompiledRule:
         result.message = "" if ok else self.message
         result.values = values
         return result
+
+
+def first_try(expr: CompiledExpr) -> tuple[CompiledExpr, Callable[[Any], Any]]:
+    """The expression and what to call first on a scope: its fast path (cel_native), which answers or
+    raises where CEL must decide, else `evaluate` itself. The transform and route steps call it directly,
+    and `evaluate` (the fast path again, then the CEL library) only where it raised: one Python call less
+    an expression where it answers (docs/performance.md, "Session 16: the processors' own work")."""
+    return expr, expr.native or expr.evaluate

@@ -6,7 +6,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from dana_workflows.processors.base import EMIT, Outcome, StepContext
+from dana_workflows.processors.base import EMIT, Outcome, StepContext, decided
+from dana_workflows.processors.rules import first_try
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.cel_expr import compile_expr
 from dana_workflows.workflow.ir import TransformStepIR
@@ -31,8 +32,8 @@ class TransformProcessor:
 
     def __init__(self, step: TransformStepIR) -> None:
         self.name = step.name
-        self.derive = [(d.field, compile_expr(d.expr), _caster(d.type)) for d in step.derive]
-        self.rename = dict(step.rename)
+        self.derive = [(d.field, *first_try(compile_expr(d.expr)), _caster(d.type)) for d in step.derive]
+        self.rename = tuple(step.rename.items())
         self.drop = tuple(step.drop)
         self.function = resolve_function(step.function) if step.function else None
 
@@ -40,9 +41,13 @@ class TransformProcessor:
         src = env.payload
         out = dict(src)
         # every derived field reads the incoming payload, so the order of `set` entries never matters
-        for name, expr, cast in self.derive:
-            out[name] = cast(expr.evaluate(src))
-        for old, new in self.rename.items():
+        for name, expr, first, cast in self.derive:
+            try:  # the fast path called here, not through expr.evaluate: one Python call less a field
+                value = first(src)
+            except Exception:  # it deferred (or failed): evaluate decides, as it always does
+                value = expr.evaluate(src)
+            out[name] = cast(value)
+        for old, new in self.rename:
             if old in out:
                 out[new] = out.pop(old)
         if self.function is not None:
@@ -50,7 +55,7 @@ class TransformProcessor:
         for name in self.drop:
             out.pop(name, None)
         env.payload = out
-        return Outcome(EMIT, env)
+        return decided(EMIT, env, [], [])
 
 
 def _caster(avro_type: str) -> Callable[[Any], Any]:

@@ -7,7 +7,7 @@ processing").
 
 from __future__ import annotations
 
-from dana_workflows.processors.base import EMIT, REJECT, Outcome, StepContext
+from dana_workflows.processors.base import EMIT, REJECT, Outcome, StepContext, decided
 from dana_workflows.processors.rules import CompiledRule
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.workflow.ir import EnforceStepIR, ValidateStepIR
@@ -30,4 +30,4 @@ class ValidateProcessor:
             results.append(result)
             if not result.passed and result.severity == "reject":
                 reasons.append(f"{result.rule_id}: {result.message}")
-        return Outcome(REJECT if reasons else EMIT, env, reasons, results)
+        return decided(REJECT if reasons else EMIT, env, reasons, results)

@@ -1,8 +1,9 @@
 """The objects built on every step of every event without their dataclass __init__ (the slots set
 directly: CompiledRule.check's RuleResult, the executor's forwarded StepResult; docs/performance.md,
-"Session 12: shared processing") hold what the plain constructor would: every field set, values as the
-processor contract and the executor's docstrings define them. A field added to either class must be set
-there too, which the first two tests say.
+"Session 12: shared processing"; the built-in processors' Outcome by base.decided, "Session 16: the
+processors' own work") hold what the plain constructor would: every field set, values as the processor
+contract and the executor's docstrings define them. A field added to any of these classes must be set
+there too, which the first three tests say.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from dana_workflows.processors.base import EMIT, RuleResult, StepContext
+from dana_workflows.processors.base import (
+    EMIT,
+    REJECT,
+    ROUTE,
+    Outcome,
+    OutcomeKind,
+    RuleResult,
+    StepContext,
+    decided,
+)
 from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import compile_pipeline
 from dana_workflows.processors.rules import CompiledRule
@@ -32,6 +42,92 @@ def test_rule_result_fields_are_the_ones_check_sets() -> None:
 def test_step_result_fields_are_the_ones_forward_sets() -> None:
     fields = tuple(f.name for f in dataclasses.fields(StepResult))
     assert fields == ("boundary", "envelope", "edge", "rows", "reasons", "error", "outcome")
+
+
+def test_outcome_fields_are_the_ones_decided_sets() -> None:
+    fields = tuple(f.name for f in dataclasses.fields(Outcome))
+    assert fields == (
+        "kind",
+        "envelope",
+        "reasons",
+        "rule_results",
+        "branch",
+        "error",
+        "details",
+        "phases",
+    )
+
+
+def _env(payload: dict[str, Any]) -> Envelope:
+    return Envelope("run/in", "run", "w", 1, "in", payload, 0, 0, {}, 0, GENESIS_HASH)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reasons", "branch"), [(EMIT, [], None), (REJECT, ["r1: no"], None), (ROUTE, [], "fast")]
+)
+def test_a_decided_outcome_is_the_plain_outcome(
+    kind: OutcomeKind, reasons: list[str], branch: str | None
+) -> None:
+    env = _env({"amount": 1.0})
+    results = [RuleResult("r1", "chk", kind is not REJECT, "reject", "", {"amount": 1.0})]
+    outcome = decided(kind, env, reasons, results, branch)
+    assert type(outcome) is Outcome
+    # what the constructor gives: no error, no phases, empty details (processors/base.py, Outcome)
+    assert outcome == Outcome(kind, env, reasons, results, branch)
+    assert outcome.error is None and outcome.phases == () and outcome.details == {}
+    assert outcome.envelope is env and outcome.reasons is reasons and outcome.rule_results is results
+
+
+def test_each_decided_outcome_has_its_own_details() -> None:
+    first, second = decided(EMIT, _env({}), [], []), decided(EMIT, _env({}), [], [])
+    first.details["dwf.eff"] = 1
+    assert second.details == {}
+
+
+def _no_init(self: Outcome, *args: Any, **kwargs: Any) -> None:
+    raise AssertionError("built by Outcome.__init__, not by base.decided")
+
+
+SPEC_STEPS = """
+workflow: w
+input: {amount: double, currency: string}
+steps:
+  - normalize: {transform: {set: {currency: "upper(currency)"}}}
+  - check: {validate: [{id: pos, rule: 'amount > 0.0'}]}
+  - triage: {route: {fast: 'amount < 10.0', slow: 'true'}}
+objective:
+  goal: g
+  constraints: [{id: small, rule: "route != 'fast' || amount < 5.0"}]
+"""
+
+
+@pytest.mark.parametrize("amount", [1.0, 7.0, 20.0, -1.0])
+def test_the_processors_decide_without_the_outcome_constructor(
+    amount: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transform, validate, route and enforce return their decided outcome through base.decided (the
+    slots set directly), which is what they must still do with Outcome.__init__ unusable."""
+    pipeline = compile_pipeline(parse_spec(SPEC_STEPS))
+    monkeypatch.setattr(Outcome, "__init__", _no_init)
+    ctx = StepContext(clock=lambda: 1_000, timed=False)
+    env = _env({"amount": amount, "currency": "eur"})
+    kinds = []
+    for node in pipeline.nodes.values():
+        outcome = asyncio.run(node.processor.process(env, ctx))
+        kinds.append((node.processor.kind, outcome.kind, outcome.branch))
+        env = outcome.envelope
+        if outcome.kind is REJECT:
+            break
+    # amount > 0 passes check; < 10 takes fast, else slow; the objective holds unless fast with >= 5
+    normalized, checked = ("transform", EMIT, None), ("validate", EMIT, None)
+    expected = {
+        1.0: [normalized, checked, ("route", ROUTE, "fast"), ("enforce", EMIT, None)],
+        7.0: [normalized, checked, ("route", ROUTE, "fast"), ("enforce", REJECT, None)],
+        20.0: [normalized, checked, ("route", ROUTE, "slow"), ("enforce", EMIT, None)],
+        -1.0: [normalized, ("validate", REJECT, None)],
+    }[amount]
+    assert kinds == expected
+    assert env.payload["currency"] == "EUR"
 
 
 def _rule(expr: str, severity: str = "reject") -> CompiledRule:
