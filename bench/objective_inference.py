@@ -242,6 +242,9 @@ GROUPS = (
     # batch 17 was the fourteenth round's blind set; that round kept no method change, so it is the
     # thirteenth round's second blind reading (3edacc9, run once by the lead); read by any later round
     ("batch 17 (seen, fitted-to)", frozenset({17})),
+    # batch 18 was the fifteenth round's blind set (56 datasets; run once by the lead at e860301, and the
+    # thirteenth round's method at 28a8ad6 on the same files); read by any later round
+    ("batch 18 (seen, fitted-to)", frozenset({18})),
 )
 
 
