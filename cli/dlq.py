@@ -21,6 +21,7 @@ from dana_workflows.cli.resume_run import (
     describe_outcomes,
     histories,
     open_writer,
+    poison_line,
     sent_already,
 )
 from dana_workflows.cli.times import SinceOpt, UntilOpt, time_option_us
@@ -64,6 +65,9 @@ def dlq_list(
     scope = Scope.open(spec, out, broker, prefix)
     columns = ("event", "step", "dlq at", "error", "replayable")
     console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row))
+    poison = poison_line(scope.where, scope.topology, DLQ, scope.settings)
+    if poison is not None:
+        console.print(poison)
 
 
 def _dlq_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:

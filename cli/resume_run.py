@@ -141,6 +141,27 @@ def latest_items(where: Where, topology: Topology, boundary: str, settings: Sett
     return {env.run_id: env for env in envs}
 
 
+def poison_line(where: Where, topology: Topology, boundary: str, settings: Settings) -> str | None:
+    """On a topic, the records a worker dead-lettered as they came (not envelopes, so not listed or
+    replayable): how many, and the first one's place and reason; None for a file or when there are none."""
+    if where.broker is None:
+        return None
+    from dana_workflows.streams.kafka.resume_topics import read_topic
+    from dana_workflows.streams.kafka.security import KafkaSecurity
+
+    topic = topology.topic(boundary)
+    security = KafkaSecurity.from_settings(settings)
+    _, poison = asyncio.run(read_topic(where.broker, topology, topic, security))
+    if not poison:
+        return None
+    first = poison[0]
+    return (
+        f"{len(poison)} poison record(s) on {topic} too: not envelopes, so not listed and not replayable; "
+        f"each one's dwf-error header says why (first: partition {first.partition} offset {first.offset}: "
+        f"{first.error})"
+    )
+
+
 def _from_decision(rec: dict[str, object]) -> Envelope:
     """An envelope from a decision record of an output file (no chain fields: the audit has the tail)."""
     return Envelope(

@@ -10,6 +10,7 @@ it there (``sent_runs``) until the worker has stored its journey (docs/review.md
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
@@ -21,22 +22,43 @@ from dana_workflows.streams.kafka.options import all_topics
 from dana_workflows.streams.kafka.partitioner import PARTITIONER
 from dana_workflows.streams.kafka.security import KafkaSecurity
 from dana_workflows.streams.kafka.topic_reader import read_records
-from dana_workflows.streams.kafka.wire import WireCodec, header_map
+from dana_workflows.streams.kafka.wire import H_ERROR, H_KIND, WireCodec, header_map
 from dana_workflows.streams.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonRecord:
+    """A record a worker dead-lettered as it came (not an envelope: it cannot be replayed), and why."""
+
+    partition: int
+    offset: int
+    error: str
+
+
+async def read_topic(
+    bootstrap: str, topology: Topology, topic: str, security: KafkaSecurity
+) -> tuple[list[Envelope], list[PoisonRecord]]:
+    """Every decision envelope on ``topic`` (dlq, review, resume), from its beginning to its current end
+    (committed records only), and apart from them the poison records (bytes kept as they came, with the
+    ``dwf-error`` header that says why)."""
+    codec = WireCodec(topology.registry)
+    envelopes: list[Envelope] = []
+    poison: list[PoisonRecord] = []
+    for record in await read_records(bootstrap, topic, security):
+        headers = header_map(record.headers)
+        if headers.get(H_KIND) == "poison":
+            poison.append(PoisonRecord(record.partition, record.offset, headers.get(H_ERROR, "")))
+            continue
+        envelopes.append(codec.decode_mixed(record.value))
+    return envelopes, poison
 
 
 async def read_envelopes(
     bootstrap: str, topology: Topology, topic: str, security: KafkaSecurity
 ) -> list[Envelope]:
-    """Every decision envelope on ``topic`` (dlq, review, resume), from its beginning to its current end
-    (committed records only); records that are not envelopes (poison bytes kept as they came) are left out."""
-    codec = WireCodec(topology.registry)
-    out: list[Envelope] = []
-    for record in await read_records(bootstrap, topic, security):
-        if header_map(record.headers).get("dwf-kind") == "poison":
-            continue
-        out.append(codec.decode_mixed(record.value))
-    return out
+    """The decision envelopes of ``read_topic``, the poison records left out."""
+    envelopes, _ = await read_topic(bootstrap, topology, topic, security)
+    return envelopes
 
 
 def sent_runs(envelopes: Sequence[Envelope], kind: str) -> dict[str, AuditRow]:
