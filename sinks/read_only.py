@@ -20,6 +20,7 @@ The ENGINE enforces read-only; the text check here is only the friendly first me
 
 from __future__ import annotations
 
+import difflib
 import re
 
 READ_ONLY_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS"})
@@ -47,6 +48,10 @@ def check_read_only(sql: str) -> str:
     statement = sql.strip().rstrip(";").rstrip()
     first = _first_word(statement)
     if first not in READ_ONLY_STATEMENTS:
+        close = difflib.get_close_matches(first, sorted(READ_ONLY_STATEMENTS), n=1, cutoff=0.75)
+        # a typo of a reading statement; no write is that close to one (DELETE to SELECT: 0.67, tested)
+        if close:
+            raise NotReadOnlyError(f"{first} is not a statement: did you mean {close[0]}?")
         raise NotReadOnlyError(
             f"only reading statements ({', '.join(sorted(READ_ONLY_STATEMENTS))}) run against the audit "
             f"log; {first or 'an empty statement'} is refused: audit rows are never changed or deleted"

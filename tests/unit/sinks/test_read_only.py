@@ -106,3 +106,26 @@ def test_reading_statements_pass_the_engine_parse(explain, sql: str) -> None:  #
 def test_what_readonly_does_not_stop_in_chdb_is_refused_from_the_parse(explain, sql: str, named: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotReadOnlyError, match=re.escape(named)):
         check_parsed(explain(sql))
+
+
+@pytest.mark.parametrize(
+    ("sql", "meant"), [("SELEC 1", "SELECT"), ("selet count() FROM t", "SELECT"), ("SHOWW TABLES", "SHOW")]
+)
+def test_a_misspelt_reading_statement_gets_the_closest_one_not_the_write_refusal(
+    sql: str, meant: str
+) -> None:
+    with pytest.raises(NotReadOnlyError) as err:
+        check_read_only(sql)
+    assert str(err.value) == f"{sql.split()[0].upper()} is not a statement: did you mean {meant}?"
+
+
+WRITES = ("INSERT", "ALTER", "DROP", "DELETE", "UPDATE", "CREATE", "TRUNCATE", "RENAME", "OPTIMIZE", "SYSTEM")
+WRITES += ("SET", "GRANT", "REVOKE", "ATTACH", "DETACH", "KILL", "EXCHANGE", "UNDROP", "REPLACE", "USE")
+
+
+@pytest.mark.parametrize("sql", [*(f"{w} x" for w in WRITES), "FOO bar"])
+def test_a_write_or_an_unknown_word_is_refused_as_before(sql: str) -> None:
+    """DELETE is as close to SELECT as a typo: a write is never offered a reading statement instead."""
+    with pytest.raises(NotReadOnlyError) as err:
+        check_read_only(sql)
+    assert str(err.value).endswith("is refused: audit rows are never changed or deleted")
