@@ -13,6 +13,7 @@ from rich.table import Table
 from dana_workflows.cli.conventions import EXIT_CHAIN_BROKEN, EXIT_OK
 from dana_workflows.cli.llm_usage import llm_usage
 from dana_workflows.core.clock import wall_clock_us
+from dana_workflows.core.masking import MASK, mask_text
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import REVIEW, Pipeline
@@ -174,11 +175,17 @@ def print_summary(
         )
         for line in s.drift_alerts[:10]:
             console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
-    where = audit_dsn or "disabled"
+    where = mask_text(audit_dsn) if audit_dsn else "disabled"  # a summary is pasted into tickets
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
     console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
     if audit_dsn:
         console.print(f"  try: {audit_sql_hint(audit_dsn, default_dsn)}", markup=False, highlight=False)
+        if mask_text(audit_dsn) != audit_dsn:
+            console.print(
+                f"  (the password is shown as {MASK}: put yours in its place, or set DWF_AUDIT_DSN)",
+                markup=False,
+                highlight=False,
+            )
 
 
 def audit_sql_hint(audit_dsn: str, default_dsn: str | None = None) -> str:
@@ -187,7 +194,7 @@ def audit_sql_hint(audit_dsn: str, default_dsn: str | None = None) -> str:
     from dana_workflows.sinks.dsn import parse_dsn
 
     table = events_table(parse_dsn(audit_dsn))
-    store = "" if default_dsn is None or audit_dsn == default_dsn else f" --audit '{audit_dsn}'"
+    store = "" if default_dsn is None or audit_dsn == default_dsn else f" --audit '{mask_text(audit_dsn)}'"
     return f'dana-wf audit sql "SELECT kind, count() FROM {table} GROUP BY kind"{store}'
 
 
@@ -213,7 +220,7 @@ def example_runs(rows: Sequence[AuditRow]) -> dict[str, str]:
 
 def print_report_hints(console: Console, runs: dict[str, str], audit_dsn: str, default_dsn: str) -> None:
     """How to open the report of one event per outcome: the run ids a first `audit report` needs."""
-    store = "" if audit_dsn == default_dsn else f" --audit '{audit_dsn}'"
+    store = "" if audit_dsn == default_dsn else f" --audit '{mask_text(audit_dsn)}'"
     for kind in REPORTED_KINDS:
         if kind in runs:
             console.print(

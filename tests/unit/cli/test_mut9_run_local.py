@@ -80,10 +80,12 @@ def test_report_hints_name_the_store_unless_it_is_the_default() -> None:
     runs = {"completed": "r4", "rejected": "r2"}
     print_report_hints(console, runs, "chdb://.dwf/audit", "chdb://.dwf/audit")
     print_report_hints(console, {"dlq": "r5"}, "chdb:///tmp/x", "chdb://.dwf/audit")
+    print_report_hints(console, {"dlq": "r6"}, "clickhouse://u:pw@h/db", "chdb://.dwf/audit")
     assert buf.getvalue().splitlines() == [
         "  report of a rejected event: dana-wf audit report r2",
         "  report of a completed event: dana-wf audit report r4",
         "  report of an event sent to dlq: dana-wf audit report r5 --audit 'chdb:///tmp/x'",
+        "  report of an event sent to dlq: dana-wf audit report r6 --audit 'clickhouse://u:**********@h/db'",
     ]
 
 

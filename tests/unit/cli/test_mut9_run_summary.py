@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from dana_workflows.cli.run import print_summary
+from dana_workflows.cli.run import audit_sql_hint, print_summary
 from dana_workflows.streams.local.runtime import RunSummary, StepStats
 
 pytestmark = pytest.mark.unit
@@ -51,6 +51,22 @@ def test_a_broken_chain_and_the_audit_store_hint() -> None:
         "audit: 7 rows -> chdb:///tmp/a; hash chains BROKEN",
         'try: dana-wf audit sql "SELECT kind, count() FROM dwf.events GROUP BY kind"',
     ]
+
+
+def test_a_password_in_the_audit_dsn_is_masked_in_the_summary_and_its_hints() -> None:
+    """A run's summary is pasted into tickets: the password never shows (newcomer review F16); the hints
+    say what to put in its place."""
+    dsn = "clickhouse://writer:s3cret@ch:9000/claims_audit?secure=1"
+    lines = printed(summary(), dsn=dsn)
+    assert not any("s3cret" in line for line in lines)
+    shown = "clickhouse://writer:**********@ch:9000/claims_audit?secure=1"
+    assert lines[-3:] == [
+        f"audit: 7 rows -> {shown}; hash chains verified",
+        'try: dana-wf audit sql "SELECT kind, count() FROM claims_audit.events GROUP BY kind"',
+        "(the password is shown as **********: put yours in its place, or set DWF_AUDIT_DSN)",
+    ]
+    assert audit_sql_hint(dsn, "chdb://.dwf/audit").endswith(f" --audit '{shown}'")
+    assert printed(summary(), dsn="clickhouse://writer@ch:9000/db")[-1].startswith("try: ")  # no password
 
 
 def test_rejections_by_rule_most_common_first() -> None:
