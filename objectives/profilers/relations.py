@@ -105,6 +105,13 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
         if kind == "date":
             why = "both dates"
         elif units.same_kind(a.name, b.name):
+            # the names make the pair one hypothesis (no share of the budget), but the sample must
+            # still show the order: where the two ranges barely overlap, unrelated values would
+            # have kept it too, and the bound is one the sample never tested (_ranges_imply's case,
+            # with a few crossing pairs in place of none)
+            chance = chance_of_order(pairs)
+            if chance > settings.relation_chance:
+                continue
             why = "quantities of one kind"
         else:
             chance = chance_of_order(pairs)
