@@ -100,8 +100,9 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
             continue
         if kind != "date" and _share_implies(pairs, settings):
             continue
-        # an order is offered between two dates, two quantities of one kind (by their names), or
-        # fields whose values show it beyond what their ranges alone would give
+        # an order is offered between two dates, or fields whose values show it beyond what their
+        # ranges alone would give: two quantities of one kind (by their names) as one test, any
+        # other pair as one of those searched
         if kind == "date":
             why = "both dates"
         elif units.same_kind(a.name, b.name):
