@@ -100,11 +100,19 @@ def orders(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidat
             continue
         if kind != "date" and _share_implies(pairs, settings):
             continue
-        # an order is offered between two dates, two quantities of one kind (by their names), or
-        # fields whose values show it beyond what their ranges alone would give
+        # an order is offered between two dates, or fields whose values show it beyond what their
+        # ranges alone would give: two quantities of one kind (by their names) as one test, any
+        # other pair as one of those searched
         if kind == "date":
             why = "both dates"
         elif units.same_kind(a.name, b.name):
+            # the names make the pair one hypothesis (no share of the budget), but the sample must
+            # still show the order: where the two ranges barely overlap, unrelated values would
+            # have kept it too, and the bound is one the sample never tested (_ranges_imply's case,
+            # with a few crossing pairs in place of none)
+            chance = chance_of_order(pairs)
+            if chance > settings.relation_chance:
+                continue
             why = "quantities of one kind"
         else:
             chance = chance_of_order(pairs)
