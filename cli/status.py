@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole, fail
+from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole, fail, quieted
 from dana_workflows.cli.specs import pipeline_or_exit
 
 console = OutputConsole()
@@ -45,7 +45,8 @@ def status_command(
     bootstrap = broker or settings.kafka_bootstrap_servers
     group_id = group or f"{topic_prefix}-{pipeline.workflow.name}"
     try:
-        status = read_status(topology, bootstrap, group_id, security.aiokafka_kwargs())
+        with quieted("aiokafka"):  # its "Unable connect to" line: the hint below says it once
+            status = read_status(topology, bootstrap, group_id, security.aiokafka_kwargs())
     except (KafkaError, OSError) as exc:  # the broker is not there, or refuses us: one line with the hint
         err.print(f"[red]error:[/red] {broker_hint(bootstrap, security)} ({exc})")
         raise typer.Exit(EXIT_FAILURE) from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail, quieted
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks.audit_model import AuditStore
@@ -50,11 +50,10 @@ def reachable_or_exit(store: AuditStore, target: str, *, refusal_ok: bool = Fals
     be an INSERT-only role, so for it a refusal only shows that the server is up."""
     from dana_workflows.sinks.chdb_store import AuditStoreError
 
-    driver_log = logging.getLogger("clickhouse_driver")
-    level = driver_log.level
-    driver_log.setLevel(logging.ERROR)  # its 'Failed to connect' warning has a traceback: we say it below
     try:
-        store.query("SELECT 1")
+        # the driver's 'Failed to connect' warning has a traceback: we say it below
+        with quieted("clickhouse_driver", level=logging.ERROR):
+            store.query("SELECT 1")
     except AuditStoreError as exc:
         if not refusal_ok:
             store.close()
@@ -65,8 +64,6 @@ def reachable_or_exit(store: AuditStore, target: str, *, refusal_ok: bool = Fals
             f"cannot reach the audit store {mask_text(target)}: {exc}; is its server running? "
             "(name another store with --audit or DWF_AUDIT_DSN)"
         ) from None
-    finally:
-        driver_log.setLevel(level)
     return store
 
 

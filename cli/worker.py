@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dana_workflows.cli.conventions import Guarantee, LogLevel, OutputConsole, fail
+from dana_workflows.cli.conventions import Guarantee, LogLevel, OutputConsole, fail, quieted
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.core.settings import Settings, load_settings, log_level_name
 
@@ -212,18 +212,19 @@ def produce_command(
     with progress, input.open(encoding="utf-8", errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
         try:
-            summary = asyncio.run(
-                produce_lines(
-                    pipeline,
-                    topology,
-                    bootstrap,
-                    fh,
-                    partitions=partitions or settings.topic_partitions,
-                    replication=replication or settings.topic_replication,
-                    source=str(input),
-                    on_line=lambda i: progress.update(task, completed=i + 1),
+            with quieted("aiokafka"):  # its connection and retry lines: the outcome is said below
+                summary = asyncio.run(
+                    produce_lines(
+                        pipeline,
+                        topology,
+                        bootstrap,
+                        fh,
+                        partitions=partitions or settings.topic_partitions,
+                        replication=replication or settings.topic_replication,
+                        source=str(input),
+                        on_line=lambda i: progress.update(task, completed=i + 1),
+                    )
                 )
-            )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None
     if quiet:  # --help: "no progress bar and no summary"
