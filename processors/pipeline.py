@@ -18,6 +18,7 @@ from dana_workflows.processors.route import RouteProcessor
 from dana_workflows.processors.transform import TransformProcessor
 from dana_workflows.processors.validate import ValidateProcessor
 from dana_workflows.workflow.ir import (
+    RESERVED_STEP_NAMES,
     EnforceStepIR,
     FieldIR,
     LLMStepIR,
@@ -38,7 +39,7 @@ RESUME = "resume"  # Kafka: reviewed and replayed events re-enter the worker her
 # Events a recovery ladder hands to a person (docs/recovery.md). Reserved only in a workflow whose ladder
 # has the review rung: many workflows route to a terminal branch of their own called review.
 REVIEW = "review"
-RESERVED_BOUNDARIES = frozenset({ENTRY, OUT, REJECTED, DLQ, RESUME, "audit", "drift"})
+RESERVED_BOUNDARIES = RESERVED_STEP_NAMES  # the spec refuses them with a line; compiling checks again
 
 
 class CompileError(ValueError):

@@ -15,6 +15,9 @@ from dana_workflows.workflow.recovery_ir import RecoveryIR
 
 AvroPrimitive = Literal["string", "long", "int", "double", "float", "boolean"]
 AVRO_PRIMITIVES: tuple[str, ...] = ("string", "long", "int", "double", "float", "boolean")
+# The boundaries every workflow has (processors/pipeline.py, streams/topology.py): a top-level step cannot
+# be named after one, since a step's name is its input boundary's
+RESERVED_STEP_NAMES = frozenset({"in", "out", "rejected", "dlq", "resume", "audit", "drift"})
 
 
 class _Model(BaseModel):

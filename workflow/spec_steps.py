@@ -9,6 +9,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from dana_workflows.workflow.ir import (
     AVRO_PRIMITIVES,
+    RESERVED_STEP_NAMES,
     BranchIR,
     DeriveIR,
     LLMLimitsIR,
@@ -62,6 +63,15 @@ def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
                 spath,
                 "a step needs its kind",
                 f"{name}:\n  validate: [...]  # or transform, route, llm",
+            )
+            continue
+        if path == "steps" and name in RESERVED_STEP_NAMES:  # branch steps are named <route>.<branch>.<step>
+            c.add(
+                item,
+                name,
+                spath,
+                f"step name '{name}' is reserved for a topic",
+                f"rename the step, e.g. {name}_step",
             )
             continue
         kinds = [k for k in body if k in STEP_KINDS]

@@ -8,7 +8,14 @@ from __future__ import annotations
 import pytest
 
 from dana_workflows.workflow.errors import SpecError
-from dana_workflows.workflow.ir import LLMStepIR, RouteStepIR, TransformStepIR, ValidateStepIR, WorkflowIR
+from dana_workflows.workflow.ir import (
+    RESERVED_STEP_NAMES,
+    LLMStepIR,
+    RouteStepIR,
+    TransformStepIR,
+    ValidateStepIR,
+    WorkflowIR,
+)
 from dana_workflows.workflow.spec import parse_spec
 
 pytestmark = pytest.mark.unit
@@ -486,3 +493,26 @@ def test_every_key_the_llm_ir_takes_is_accepted_in_the_mapping() -> None:
     ).steps[0]
     assert isinstance(step, LLMStepIR)
     assert (step.system, step.temperature, step.limits.rpm, step.limits.max_tokens) == ("s", 0.5, 5, 64)
+
+
+@pytest.mark.parametrize("name", sorted(RESERVED_STEP_NAMES))
+def test_a_top_level_step_named_after_a_topic_is_refused_at_its_line(name: str) -> None:
+    """A step's name is its input boundary's, and these boundaries every workflow has (newcomer review F19:
+    the refusal came from compiling, without a line, in another layout)."""
+    found = problems(f'  - ok: {{validate: [{{id: a, rule: "true"}}]}}\n  - {name}:\n      validate: []\n')
+    assert found == [
+        (
+            5,
+            f"steps[1].{name}",
+            f"step name '{name}' is reserved for a topic",
+            f"rename the step, e.g. {name}_step",
+        )
+    ]
+
+
+def test_a_step_inside_a_branch_may_take_such_a_name() -> None:
+    spec = '  - r:\n      route:\n        big:\n          when: "amount > 1.0"\n          steps:\n'
+    spec += '            - out: {validate: [{id: a, rule: "true"}]}\n        rest: "true"\n'
+    ir = good(spec)
+    branch = ir.steps[0].branches[0]  # type: ignore[union-attr]
+    assert [s.name for s in branch.steps] == ["out"]
