@@ -22,6 +22,7 @@ from dana_workflows.analysis.cel_types import BOOL, DYN, SPEC_KINDS, infer
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, ExpressionError, compile_expr
 from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.ir import FieldIR
+from dana_workflows.workflow.spec_support import closest
 
 RESERVED = frozenset({"null", "true", "false"})
 _DATA_DEPENDENT = (
@@ -49,7 +50,9 @@ def check_rule(expr: str, fields: Mapping[str, FieldIR]) -> str:
         return str(exc)
     unknown = [v for v in compiled.fields_read if v not in fields and v not in RESERVED]
     if unknown:
-        return f"reads {', '.join(repr(v) for v in unknown)}, not a field here"
+        meant = [(v, m) for v in unknown if (m := closest(v, fields)) is not None]
+        hint = f" (did you mean '{meant[0][1]}' for '{meant[0][0]}'?)" if meant else ""
+        return f"reads {', '.join(repr(v) for v in unknown)}, not a field here{hint}"
     tree = parse_subset(expr)
     if tree is not None:
         kind, problems = infer(tree, {name: SPEC_KINDS[f.type] for name, f in fields.items()})

@@ -46,9 +46,15 @@ def line_of(node: Any, key: Any = None) -> int:
         return 0
 
 
-def suggest(word: str, options: Any) -> str:
+def closest(word: str, options: Any) -> str | None:
+    """The option a misspelt `word` most likely meant, or None when none is close."""
     close = difflib.get_close_matches(word, list(options), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(sorted(options))}"
+    return close[0] if close else None
+
+
+def suggest(word: str, options: Any) -> str:
+    meant = closest(word, options)
+    return f"did you mean '{meant}'?" if meant else f"use one of: {', '.join(sorted(options))}"
 
 
 def loc(path: tuple[Any, ...]) -> str:

@@ -47,6 +47,14 @@ def test_a_rule_that_does_not_compile_says_so() -> None:
 
 def test_unknown_fields_are_named_in_order() -> None:
     assert check_rule("x > 1 && y < 2", FIELDS) == "reads 'x', 'y', not a field here"
+    # objectives edit with a misspelt field (newcomer review F22): the closest field, as `validate` names it
+    close = {"credit_score": FieldIR(name="credit_score", type="long")}
+    assert check_rule("credit_scor >= 300", close) == (
+        "reads 'credit_scor', not a field here (did you mean 'credit_score' for 'credit_scor'?)"
+    )
+    assert check_rule("zzz >= 300 && credit_scor < 1", close).endswith(
+        "(did you mean 'credit_score' for 'credit_scor'?)"
+    )
 
 
 def test_mixed_arithmetic_is_refused_with_the_fix() -> None:

@@ -33,7 +33,9 @@ def test_a_macro_variable_is_not_read_from_the_event() -> None:
 
 def test_the_rule_gate_accepts_a_macro_and_still_names_an_unknown_field() -> None:
     assert check_rule("[100, 200].exists(n, n == amount)", AMOUNT) == ""
-    assert check_rule("[100, 200].exists(n, n == amont)", AMOUNT) == "reads 'amont', not a field here"
+    assert check_rule("[100, 200].exists(n, n == amont)", AMOUNT) == (
+        "reads 'amont', not a field here (did you mean 'amount' for 'amont'?)"
+    )
 
 
 SPEC = """workflow: w
