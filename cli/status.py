@@ -72,8 +72,17 @@ def status_command(
     waiting = (
         "every event received has an outcome" if status.lag == 0 else f"{status.lag} records still to handle"
     )
+    # `produce` decides the lines it cannot admit (not JSON, a wrong type) itself: their outcomes are on
+    # rejected or dlq, and they never reach the entry topic
+    extra = status.decided - status.received
+    admitted = (
+        f" ({extra} more outcomes than events: lines `produce` could not admit are decided there and never "
+        f"reach {status.entry_topic})"
+        if extra > 0
+        else ""
+    )
     console.print(
-        f"{status.received} events on {status.entry_topic}, {status.decided} outcomes; {waiting}",
+        f"{status.received} events on {status.entry_topic}, {status.decided} outcomes{admitted}; {waiting}",
         markup=False,
         highlight=False,
     )

@@ -90,6 +90,22 @@ def test_options_override_the_broker_prefix_and_group(monkeypatch: pytest.Monkey
     assert out.endswith(f"4 events on {entry}, 4 outcomes; every event received has an outcome")
 
 
+def test_more_outcomes_than_events_says_produce_decided_the_rest(
+    monkeypatch: pytest.MonkeyPatch, env: None
+) -> None:
+    """Lines `produce` cannot admit go to rejected or dlq from the producer: 209 outcomes for 200 events is
+    not a double handling, and the summary says so (newcomer review F23)."""
+    entry = "pp.claims-triage.in"
+    decided = {"out": 190, "rejected": 13, "dlq": 6}
+    broker = Broker(WorkflowStatus("g", entry, [PartitionLag(entry, 0, 200, 200, 0)], decided, received=200))
+    code, out = run(monkeypatch, broker)
+    assert code == 0
+    assert out.endswith(
+        f"200 events on {entry}, 209 outcomes (9 more outcomes than events: lines `produce` could not admit "
+        f"are decided there and never reach {entry}); every event received has an outcome"
+    )
+
+
 def test_the_default_group_follows_a_prefix_given_on_the_command_line(
     monkeypatch: pytest.MonkeyPatch, env: None
 ) -> None:
