@@ -183,6 +183,15 @@ def produce_command(
     replication: Annotated[int | None, typer.Option(help="replication factor of created topics")] = None,
     prefix: Annotated[str | None, typer.Option(help="topic prefix (default dwf)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and no summary")] = False,
+    epoch: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="run the input again: N > 0 gives each event the run id <its id>-N, so a file produced "
+            "a second time is not a redelivery of the first time's runs (docs/audit.md, 'Running an input "
+            "again')",
+        ),
+    ] = 0,
 ) -> None:
     """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
@@ -223,6 +232,7 @@ def produce_command(
                         replication=replication or settings.topic_replication,
                         source=str(input),
                         on_line=lambda i: progress.update(task, completed=i + 1),
+                        epoch=epoch,
                     )
                 )
         except BrokerUnavailableError as exc:

@@ -55,8 +55,11 @@ async def produce_lines(
     source: str = "<stdin>",
     on_line: Callable[[int], None] | None = None,
     rate: float | None = None,
+    epoch: int = 0,
 ) -> ProduceSummary:
-    """``rate``: at most this many lines a second (a steady offered load), else as fast as possible."""
+    """``rate``: at most this many lines a second (a steady offered load), else as fast as possible.
+    ``epoch``: N > 0 runs the input again, each event under the run id ``<its id>-N`` (docs/audit.md,
+    "Running an input again"), as a later `dana-wf run` into the same store gets from its store."""
     security = client_security()  # the same DWF_KAFKA_* TLS/SASL as the workers, read once
     await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
     codec = WireCodec(topology.registry)
@@ -84,7 +87,7 @@ async def produce_lines(
         for ordinal, raw in enumerate(lines):
             line = raw.rstrip("\n")  # a blank line too: admission sends it to dlq, audited
             summary.lines += 1
-            adm = admit(ir, line, ordinal, clock())
+            adm = admit(ir, line, ordinal, clock(), epoch)
             env, rows = adm.envelope, adm.rows
             key = env.run_id.encode()
             headers = source_headers("decision", source, -1, ordinal, "; ".join(adm.reasons), None)
