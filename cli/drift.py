@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dana_workflows.cli.conventions import OutputConsole, fail
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.drift.baseline import BaselineBuilder, write_baseline
@@ -97,6 +97,9 @@ def report(
     console.print(f"chart written to {svg}")
 
 
+_RECORDS_FILE = "--records takes the drift records a run writes (dwf.<wf>.drift.jsonl), not its events"
+
+
 def _monitored_or_exit(spec: Path) -> Pipeline:
     """The spec's pipeline when it declares drift monitors; else one line and exit 1 (a spec that cannot be
     read or used: exit 2, cli/specs.py)."""
@@ -107,7 +110,28 @@ def _monitored_or_exit(spec: Path) -> Pipeline:
 
 
 def _records_from_file(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in input_file_or_exit(path).read_text().splitlines() if line.strip()]
+    """The drift records of a file, one JSON object a line; a line that is not one (an events file given
+    by mistake, a cut line) is the user's file to fix: one line naming it, exit 2, not a traceback."""
+    from dana_workflows.drift.report import collect
+
+    rows = []
+    for n, line in enumerate(input_file_or_exit(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise fail(f"{path} line {n}: not JSON ({exc.msg}); {_RECORDS_FILE}", EXIT_USAGE) from None
+        if not isinstance(row, dict):
+            raise fail(f"{path} line {n}: not a JSON object; {_RECORDS_FILE}", EXIT_USAGE)
+        rows.append(row)
+    try:  # what the report reads of each record (drift/report.collect), before any file is written
+        collect(rows)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(
+            f"{path}: not drift records ({type(exc).__name__}: {exc}); {_RECORDS_FILE}", EXIT_USAGE
+        ) from None
+    return rows
 
 
 def _records_from_audit(workflow: str, dsn: str | None) -> list[dict[str, Any]]:
