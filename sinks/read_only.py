@@ -35,6 +35,7 @@ HOST_FUNCTIONS = frozenset({"file"})
 # EXPLAIN AST's first line names the statement's node; these kinds only read.
 _READING_KIND = re.compile(r"(Select|Show|Describe|Explain|Exists)\w*")
 _FUNCTION_LINE = re.compile(r"\s*Function (\S+)")
+_KEYWORD = re.compile(r"\w*")
 
 
 class NotReadOnlyError(ValueError):
@@ -99,8 +100,12 @@ def _first_word(statement: str) -> str:
             text = text.partition("*/")[2]
         else:
             break
-    word = text.split(None, 1)[0] if text else ""
-    return word.upper()
+    # the statement's keyword: its letters, up to the first character that is not one (`SELECT*FROM t`,
+    # `SELECT(1)` are SELECTs; the engine, not this word, decides what runs); text that starts with no
+    # letter is named by its first token
+    keyword = _KEYWORD.match(text)
+    word = keyword.group() if keyword else ""
+    return (word or (text.split(None, 1)[0] if text.strip() else "")).upper()
 
 
 def _unquoted_semicolon(text: str) -> int:
