@@ -1,4 +1,5 @@
-"""A result written to its own step: a product or a ratio of two fields, times a round constant.
+"""A result written to its own step: a product or a ratio of two fields, times a round constant, or
+one field converted to another unit.
 
 `load_pct == load_kg * 100 / rated_capacity_kg`, `gor == gas_mcf * 1000 / oil_bbl`, `hprd == hours /
 census`, `co2_t == heat_mmbtu * ef_kg / 1000`: a derived field is computed from two others and then
@@ -21,6 +22,14 @@ misses them by up to half a step, and they have no constant beside a product nor
 - one formula per result and one per set of three fields, the fewest digits in the constant first,
   then the product before the ratio; a result a sum, a balance, a product, a rate or a rated sum
   already makes (`taken`), or three fields one of them joins (`said`), is left to it.
+
+A conversion (round 16): `outrigger_load_kn == 9.81 * outrigger_load_t`, `rated_capacity_lb ==
+2204.62 * rated_capacity_t`, `glucose_mmol_l == 0.0555 * glucose_mg_dl`: one field in another unit,
+written to its own step. `relations.rates` holds within a cent with at most MAX_RATE_DIGITS digits (a
+policy's rate); a unit's factor is a physical constant given to as many digits as its table has, so
+here k may have up to MAX_CONVERSION_DIGITS, the tolerance is the result's half step as above, and the
+same chance test and shared budget judge it (each conversion is one more try). k is not 1 (a copy is
+not a conversion, as a rate is not), and of `a == k * b` and `b == a / k` the rounder constant is kept.
 """
 
 from __future__ import annotations
@@ -47,13 +56,15 @@ from dana_workflows.objectives.settings import InferenceSettings
 TOTAL_KINDS = frozenset({"sum", "balance", "product", "rate", "rated_sum"})
 # half a step, plus room for the double's own error (66.65 written 66.7 is 0.05 off, give or take 1e-15)
 _ROOM = 1.001
+# a unit's factor, as its tables give it: 2204.62 lb per t, 18.016 mg/dl per mmol/l of glucose
+MAX_CONVERSION_DIGITS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class _Fit:
     result: Column
     a: Column
-    b: Column
+    b: Column | None  # None: a conversion, k * a
     ratio: bool  # k * a / b, else k * a * b
     k: float
     tol: float
@@ -68,19 +79,29 @@ def tolerance(result: Column, settings: InferenceSettings) -> float:
 
 
 def fit(
-    result: Column, a: Column, b: Column, ratio: bool, settings: InferenceSettings, tol: float | None = None
+    result: Column,
+    a: Column,
+    b: Column | None,
+    ratio: bool,
+    settings: InferenceSettings,
+    tol: float | None = None,
 ) -> _Fit | None:
-    """`result == k * a op b` within the result's tolerance on every sample event where all three are
-    set, k the roundest constant the events allow (at most MAX_RATE_DIGITS digits), else None."""
+    """`result == k * a op b` (or `k * a` when b is None) within the result's tolerance on every sample
+    event where all are set, k the roundest constant the events allow (at most MAX_RATE_DIGITS digits,
+    MAX_CONVERSION_DIGITS for a conversion), else None."""
     tol = tolerance(result, settings) if tol is None else tol
-    rows = [r for r in zip(a.values, b.values, result.values, strict=True) if None not in r]
+    rows = [
+        r
+        for r in zip(a.values, b.values if b is not None else [1] * len(a.values), result.values, strict=True)
+        if None not in r
+    ]
     if ratio and any(y == 0 for _, y, _ in rows):
         return None  # a ratio over a zero: the field is not made this way on every event
     made = ((x / y if ratio else x * y, t) for x, y, t in rows)
     bounds = constant_bounds(made, tol)  # first: on most triples an early event rules it out
     if bounds is None:
         return None
-    if len({x for x, _, _ in rows}) < 2 or len({y for _, y, _ in rows}) < 2:
+    if len({x for x, _, _ in rows}) < 2 or (b is not None and len({y for _, y, _ in rows}) < 2):
         return None  # a constant factor is a rate of the other one, found by relations.rates
     if len({t for _, _, t in rows}) < settings.min_values:
         # a result that keeps to a short menu (a bag of 60, 69 or 70 kg) is chosen, not made; and
@@ -88,20 +109,23 @@ def fit(
         return None
     lo, hi = bounds
     k = roundest(lo, hi, closed_low=True) if lo < hi else lo
+    digits = MAX_RATE_DIGITS if b is not None else MAX_CONVERSION_DIGITS
     # k == 0: every result lies within the tolerance of zero, which says nothing (zero is a multiple
-    # of every step, so the roundest constant of such a sample is zero)
-    if not lo <= k <= hi or k == 0 or float(format(k, f".{MAX_RATE_DIGITS}g")) != k:
+    # of every step, so the roundest constant of such a sample is zero); k == 1 without a second
+    # factor is a copy of a, not a conversion
+    if not lo <= k <= hi or k == 0 or (b is None and k == 1) or float(format(k, f".{digits}g")) != k:
         return None
     chance = chance_of_product([(k, x / y if ratio else x * y, t) for x, y, t in rows], tol)
     return _Fit(result, a, b, ratio, k, tol, len(rows), chance)
 
 
-def _tries(numeric: Sequence[Column], taken: set[str]) -> list[tuple[Column, Column, Column, bool]]:
-    out = []
+def _tries(numeric: Sequence[Column], taken: set[str]) -> list[tuple[Column, Column, Column | None, bool]]:
+    out: list[tuple[Column, Column, Column | None, bool]] = []
     for result in numeric:
         if result.name in taken:
             continue
         others = [c for c in numeric if c is not result]
+        out += [(result, a, None, False) for a in others]
         out += [(result, a, b, False) for a, b in itertools.combinations(others, 2)]
         if result.field.type not in INTEGER_TYPES:
             # a quotient is a measure (a rate per resident, a share); a whole number is counted: of
@@ -112,19 +136,20 @@ def _tries(numeric: Sequence[Column], taken: set[str]) -> list[tuple[Column, Col
 
 def _candidate(f: _Fit) -> Candidate:
     op = "/" if f.ratio else "*"
-    made = f"{_as_double(f.a)} {op} {_as_double(f.b)}"
+    made = f"{_as_double(f.a)} {op} {_as_double(f.b)}" if f.b is not None else _as_double(f.a)
     if f.k != 1:
         made = f"{literal(f.k, 'double')} * {made}"
     result, t = _as_double(f.result), literal(f.tol, "double")
     body = f"{result} - {made} <= {t} && {made} - {result} <= {t}"
-    if f.ratio:
+    factors = (f.a, f.b) if f.b is not None else (f.a,)
+    if f.ratio and f.b is not None:
         # over a zero the quotient is not defined (CEL refuses it): such an event is not judged here
         body = f"{f.b.name} == {literal(0, f.b.field.type)} || ({body})"
     return Candidate(
         id=f"{f.result.name}_formula",
-        rule=_null_guard((f.a, f.b, f.result), body),
+        rule=_null_guard((*factors, f.result), body),
         profile="relation",
-        fields=(f.a.name, f.b.name, f.result.name),
+        fields=(*(c.name for c in factors), f.result.name),
         message=f"{f.result.name} must equal {made}",
         basis=f"{f.result.name} = {made} on all {f.rows} events (within {t}, half the step it is written "
         f"to; the roundest constant all of them allow; chance {f.chance:.1g} if unrelated)",
@@ -139,7 +164,11 @@ def profile(
 ) -> list[Candidate]:
     """A formula for each result not `taken`, over three fields no relation in `said` already joins."""
     numeric = [c for c in cols if c.numeric]
-    tries = [t for t in _tries(numeric, taken) if not any({c.name for c in t[:3]} <= s for s in said)]
+    tries = [
+        t
+        for t in _tries(numeric, taken)
+        if not any({c.name for c in t[:3] if c is not None} <= s for s in said)
+    ]
     if not tries:
         return []
     share = settings.relation_chance / len(tries)
@@ -156,7 +185,7 @@ def profile(
     # `q == 1000 * t / g`): the one with the fewest digits in its constant, a product before a ratio
     one: dict[frozenset[str], tuple[tuple[int, bool, float], _Fit]] = {}
     for rank, f in best.values():
-        key = frozenset((f.a.name, f.b.name, f.result.name))
+        key = frozenset(c.name for c in (f.a, f.b, f.result) if c is not None)
         if key not in one or rank < one[key][0]:
             one[key] = (rank, f)
     return [_candidate(f) for _, f in one.values()]
