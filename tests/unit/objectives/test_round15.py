@@ -211,8 +211,9 @@ def test_a_quotient_over_a_zero_is_not_how_the_field_is_made() -> None:
 
 def test_the_chance_is_shared_over_every_formula_tried() -> None:
     cols = _cols(_lifts())
-    # three numbers: each result is tried as one product and two ratios, nine tries in all
-    share = S.relation_chance / 9
+    # three numbers: each result is tried as one product, two ratios and (round 16) a conversion of
+    # each of the other two, fifteen tries in all
+    share = S.relation_chance / 15
     for chance, found in ((share, True), (share * 1.01, False)):
         with mock.patch.object(formulas, "chance_of_product", return_value=chance):
             assert bool(formulas.profile(cols, S, set())) is found, chance
