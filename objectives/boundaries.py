@@ -31,7 +31,7 @@ def boundaries(ir: WorkflowIR, sample: Sample, holdout: Sample) -> tuple[list[Bo
                     "no input rule is inferred for it (infer from input events for one)"
                 )
     out = [Boundary(INPUT_TARGET, inputs, sample, holdout)]
-    runs = (_through(ir.steps, sample.events), _through(ir.steps, holdout.events))
+    runs = (_after_steps(ir.steps, sample), _after_steps(ir.steps, holdout))
     for path, step in walk_steps(ir.steps):
         fields: list[FieldIR] = []
         if isinstance(step, LLMStepIR):
@@ -62,13 +62,23 @@ def walk_steps(steps: Sequence[StepIR], prefix: str = "") -> list[tuple[str, Ste
 
 
 def written_by_steps(steps: Sequence[StepIR]) -> dict[str, str]:
-    """Each field a transform sets (derived or a function's output), with the path of the first step that sets it."""
+    """Each field a transform sets (derived or a function's output), with the path of the first step that
+    sets it."""
     written: dict[str, str] = {}
     for path, step in walk_steps(steps):
         if isinstance(step, TransformStepIR):
             for name in [d.field for d in step.derive] + [f.name for f in step.function_outputs]:
                 written.setdefault(name, path)
     return written
+
+
+def _after_steps(steps: Sequence[StepIR], sample: Sample) -> list[Event]:
+    """The sample's events as the steps leave them: output records already are (a transform applied
+    again would move a field it rewrites twice, `grams / 1000.0` of grams already divided), input
+    events go through the top-level transforms."""
+    if sample.outputs:
+        return [dict(e) for e in sample.events]
+    return _through(steps, sample.events)
 
 
 def _through(steps: Sequence[StepIR], events: Sequence[Event]) -> list[Event]:
