@@ -245,6 +245,9 @@ GROUPS = (
     # batch 18 was the fifteenth round's blind set (56 datasets; run once by the lead at e860301, and the
     # thirteenth round's method at 28a8ad6 on the same files); read by any later round
     ("batch 18 (seen, fitted-to)", frozenset({18})),
+    # batch 19 was the sixteenth round's blind set (run once by the lead at d375c4e, and the fifteenth and
+    # thirteenth rounds' methods on the same files); read by any later round
+    ("batch 19 (seen, fitted-to)", frozenset({19})),
 )
 
 

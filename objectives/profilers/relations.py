@@ -716,11 +716,13 @@ def sums(cols: Sequence[Column], settings: InferenceSettings) -> list[Candidate]
             for total in totals:
                 for parts in itertools.combinations([c for c in numeric if c is not total], size):
                     for minus in parts if taken_away else (None,):
-                        coefs = {p.name: -1 if p is minus else 1 for p in parts} | {total.name: -1}
-                        if kept.spans(coefs):
-                            continue
+                        # the sum's own test first: it refuses nearly every set on two events, while
+                        # the span's exact fractions cost more (the order does not change what is kept)
                         cand = _sum_candidate(total, parts, settings, minus)
-                        if cand is not None:
+                        if cand is None:
+                            continue
+                        coefs = {p.name: -1 if p is minus else 1 for p in parts} | {total.name: -1}
+                        if not kept.spans(coefs):
                             out.append(cand)
                             kept.add(coefs)
     for total in numeric:
@@ -827,10 +829,14 @@ def _sum_candidate(
         return None  # CEL adds only like types
     cols = (*parts, total)
     sign = [-1 if p is minus else 1 for p in parts]
-    rows = [r for r in zip(*(c.values for c in cols), strict=True) if None not in r]
+    tol = settings.sum_tolerance
+    complete = (r for r in zip(*(c.values for c in cols), strict=True) if None not in r)
+    head = list(itertools.islice(complete, 2))
+    if _refused_by_two(head, sign, tol, offset_allowed=minus is None and len(parts) == 2):
+        return None  # sums() tries every set of 2-4 parts for every total: most fail on their first events
+    rows = head + list(complete)
     if len(rows) < settings.min_values:
         return None
-    tol = settings.sum_tolerance
     sums_ = [sum(g * v for g, v in zip(sign, r[:-1], strict=True)) for r in rows]
     offset = 0.0
     if not all(abs(s - r[-1]) <= tol for s, r in zip(sums_, rows, strict=True)):
@@ -864,6 +870,22 @@ def _sum_candidate(
         kind="balance" if minus else "sum",
         refine={"offset": offset},
     )
+
+
+def _refused_by_two(
+    head: Sequence[tuple[Any, ...]], sign: Sequence[int], tol: float, *, offset_allowed: bool
+) -> bool:
+    """True when the first two complete events already rule a sum out, as _sum_candidate's full test
+    would (computed the same way, so the same floats): the first event's parts miss its total, and where
+    a constant may be added (`_offset`: every event's difference within 2 tol of every other's) the two
+    differences are further apart than that. A search over ~n^5 sets of parts stops there for nearly all
+    of them instead of summing every event (16 random numeric columns: 23 s before, session 16)."""
+    diffs: list[float] = [r[-1] - sum(g * v for g, v in zip(sign, r[:-1], strict=True)) for r in head]
+    if not diffs:
+        return False
+    if not offset_allowed:
+        return abs(diffs[0]) > tol
+    return len(diffs) == 2 and abs(diffs[0] - diffs[1]) > 2 * tol
 
 
 def _offset(
