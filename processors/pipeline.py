@@ -17,6 +17,10 @@ from dana_workflows.processors.recovery import REVIEW as REVIEW_RUNG
 from dana_workflows.processors.route import RouteProcessor
 from dana_workflows.processors.transform import TransformProcessor
 from dana_workflows.processors.validate import ValidateProcessor
+from dana_workflows.workflow.ir import DLQ as DLQ  # the boundary names' home is workflow/ir.py
+from dana_workflows.workflow.ir import ENTRY as ENTRY
+from dana_workflows.workflow.ir import OUT as OUT
+from dana_workflows.workflow.ir import REJECTED as REJECTED
 from dana_workflows.workflow.ir import (
     RESERVED_STEP_NAMES,
     EnforceStepIR,
@@ -29,13 +33,9 @@ from dana_workflows.workflow.ir import (
     ValidateStepIR,
     WorkflowIR,
 )
+from dana_workflows.workflow.ir import RESUME as RESUME
 from dana_workflows.workflow.payload_types import Fields, fields_after
 
-ENTRY = "in"
-OUT = "out"
-REJECTED = "rejected"
-DLQ = "dlq"
-RESUME = "resume"  # Kafka: reviewed and replayed events re-enter the worker here (processors/resume.py)
 # Events a recovery ladder hands to a person (docs/recovery.md). Reserved only in a workflow whose ladder
 # has the review rung: many workflows route to a terminal branch of their own called review.
 REVIEW = "review"

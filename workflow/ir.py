@@ -15,9 +15,14 @@ from dana_workflows.workflow.recovery_ir import RecoveryIR
 
 AvroPrimitive = Literal["string", "long", "int", "double", "float", "boolean"]
 AVRO_PRIMITIVES: tuple[str, ...] = ("string", "long", "int", "double", "float", "boolean")
-# The boundaries every workflow has (processors/pipeline.py, streams/topology.py): a top-level step cannot
-# be named after one, since a step's name is its input boundary's
-RESERVED_STEP_NAMES = frozenset({"in", "out", "rejected", "dlq", "resume", "audit", "drift"})
+# The boundaries every workflow has (processors/pipeline.py re-exports them, streams/topology.py names
+# their topics): a top-level step cannot be named after one, since a step's name is its input boundary's
+ENTRY = "in"
+OUT = "out"
+REJECTED = "rejected"
+DLQ = "dlq"
+RESUME = "resume"  # Kafka: reviewed and replayed events re-enter the worker here (processors/resume.py)
+RESERVED_STEP_NAMES = frozenset({ENTRY, OUT, REJECTED, DLQ, RESUME, "audit", "drift"})
 
 
 class _Model(BaseModel):
