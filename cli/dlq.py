@@ -20,6 +20,7 @@ from dana_workflows.cli.resume_run import (
     continue_events,
     describe_outcomes,
     histories,
+    items_and_poison,
     open_writer,
     poison_line,
     sent_already,
@@ -64,10 +65,11 @@ def dlq_list(
     """The dead-lettered events, when and where each failed, and whether it was replayed."""
     scope = Scope.open(spec, out, broker, prefix)
     columns = ("event", "step", "dlq at", "error", "replayable")
-    console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row))
-    poison = poison_line(scope.where, scope.topology, DLQ, scope.settings)
-    if poison is not None:
-        console.print(poison)
+    items, poison = items_and_poison(scope.where, scope.topology, DLQ, scope.settings)  # one read of a topic
+    console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row, items))
+    line = poison_line(scope.topology.topic(DLQ), poison)
+    if line is not None:
+        console.print(line)
 
 
 def _dlq_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:

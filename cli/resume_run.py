@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -31,6 +31,9 @@ from dana_workflows.sinks.reader import to_row
 from dana_workflows.streams.local.outputs import read_jsonl
 from dana_workflows.streams.local.resume import ResumeItem, resume_locally
 from dana_workflows.streams.topology import Topology
+
+if TYPE_CHECKING:  # the Kafka client is imported only by the commands that read a topic
+    from dana_workflows.streams.kafka.resume_topics import PoisonRecord
 
 OutOpt = Annotated[Path, typer.Option("--out", help="the run's output directory (local runtime)")]
 BrokerOpt = Annotated[
@@ -102,10 +105,11 @@ class Scope:
         audit: str | None,
         columns: Sequence[str],
         row_of: Callable[[str, Envelope, RunHistory | None], list[str]],
+        items: dict[str, Envelope] | None = None,
     ) -> Table | str:
-        """The items on ``boundary`` with their audit histories as a table, one row each, or the line
-        that says there are none."""
-        items = self.items(boundary)
+        """The items on ``boundary`` (read here unless given) with their audit histories as a table, one
+        row each, or the line that says there are none."""
+        items = self.items(boundary) if items is None else items
         if not items:
             return f"no {what} in {self.where.describe(self.topology, boundary)}"
         known = self.histories_of(audit, list(items))
@@ -141,17 +145,23 @@ def latest_items(where: Where, topology: Topology, boundary: str, settings: Sett
     return {env.run_id: env for env in envs}
 
 
-def poison_line(where: Where, topology: Topology, boundary: str, settings: Settings) -> str | None:
-    """On a topic, the records a worker dead-lettered as they came (not envelopes, so not listed or
-    replayable): how many, and the first one's place and reason; None for a file or when there are none."""
+def items_and_poison(
+    where: Where, topology: Topology, boundary: str, settings: Settings
+) -> tuple[dict[str, Envelope], list[PoisonRecord]]:
+    """`latest_items`, and on a topic the records a worker dead-lettered as they came (not envelopes, so not
+    listed or replayable), from one read of the topic; a file holds no such records."""
     if where.broker is None:
-        return None
+        return latest_items(where, topology, boundary, settings), []
     from dana_workflows.streams.kafka.resume_topics import read_topic
     from dana_workflows.streams.kafka.security import KafkaSecurity
 
-    topic = topology.topic(boundary)
     security = KafkaSecurity.from_settings(settings)
-    _, poison = asyncio.run(read_topic(where.broker, topology, topic, security))
+    envs, poison = asyncio.run(read_topic(where.broker, topology, topology.topic(boundary), security))
+    return {env.run_id: env for env in envs}, poison
+
+
+def poison_line(topic: str, poison: Sequence[PoisonRecord]) -> str | None:
+    """How many poison records `topic` holds, and the first one's place and reason; None for none."""
     if not poison:
         return None
     first = poison[0]

@@ -175,12 +175,12 @@ def print_summary(
         )
         for line in s.drift_alerts[:10]:
             console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
-    where = mask_text(audit_dsn) if audit_dsn else "disabled"  # a summary is pasted into tickets
+    shown = mask_text(audit_dsn) if audit_dsn else None  # a summary is pasted into tickets
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
-    console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
+    console.print(f"audit: {s.audit_rows} rows -> {shown or 'disabled'}; hash chains {status}")
     if audit_dsn:
         console.print(f"  try: {audit_sql_hint(audit_dsn, default_dsn)}", markup=False, highlight=False)
-        if mask_text(audit_dsn) != audit_dsn:
+        if shown != audit_dsn:
             console.print(
                 f"  (the password is shown as {MASK}: put yours in its place, or set DWF_AUDIT_DSN)",
                 markup=False,
