@@ -94,28 +94,53 @@ def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) ->
     result = out.value(tree, 1)
     if not bound:
         out.line(1, f"return {result}")
-    elif len(names) == 1:  # the values present in the scope, in the variables' order (CompiledExpr.bindings)
-        local = out.locals[names[0]]
-        out.line(1, f"return ({{{names[0]!r}: {local}}} if {local} is not _MISSING else {{}}), {result}")
-    else:
+        return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
+    # the values present in the scope, in the variables' order (CompiledExpr.bindings): one dict display
+    # where each is (a variable read outside any branch is, or the function deferred), else one store each
+    display = "{" + ", ".join(f"{name!r}: {local}" for name, local in out.locals.items()) + "}"
+    unsure = [local for name, local in out.locals.items() if name not in out.present]
+    if unsure:
+        out.line(1, f"if {' and '.join(f'{local} is not _MISSING' for local in unsure)}:")
+        out.line(2, f"return {display}, {result}")
         out.line(1, "values = {}")
         for name, local in out.locals.items():
-            out.line(1, f"if {local} is not _MISSING:")
-            out.line(2, f"values[{name!r}] = {local}")
+            if name in out.present:
+                out.line(1, f"values[{name!r}] = {local}")
+            else:
+                out.line(1, f"if {local} is not _MISSING:")
+                out.line(2, f"values[{name!r}] = {local}")
         out.line(1, f"return values, {result}")
+    else:
+        out.line(1, f"return {display}, {result}")
     return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
 
 
 class _Writer:
     """Writes the statements of one expression: `value` emits what computes a node and returns the Python
-    expression (a local or a constant) that holds its value afterwards."""
+    expression (a local or a constant) that holds its value afterwards.
+
+    A subexpression written twice in the source (`upper(trim(currency))` in each condition of the claims
+    example's ternaries) is computed once where the first computation is sure to have run: in the same
+    block or one that encloses it (`computed`, by the block path; a branch's values are not reused after
+    it). The expressions are pure, so the value is the same and a deferral would have happened the first
+    time. What is known when the source is written is not checked per event: a variable read outside any
+    branch is present at the end (`present`), and a comparison's, `!`'s, `in`'s or `size`'s result has a
+    known type (`kinds`), so a test of it against bool or int goes (docs/performance_session17_hop.md)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.literal_kinds: dict[str, type] = {}  # constant -> its type, known when the source is written
+        self.kinds: dict[str, type] = {}  # temp -> its type, known when the source is written
+        self.checked: dict[
+            str, tuple[tuple[int, ...], type]
+        ] = {}  # value -> (block path, type it was checked as)
         self.locals = {name: f"v{i}" for i, name in enumerate(names)}
+        self.present: set[str] = set()  # variables read (and found, or deferred) outside any branch
+        self.computed: dict[Any, tuple[tuple[int, ...], str]] = {}  # node's key -> (block path, its value)
+        self.path: tuple[int, ...] = ()  # the blocks the next statement is in (each branch its own number)
         self.count = 0
+        self.blocks = 0
 
     def line(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -126,9 +151,40 @@ class _Writer:
         self.literal_kinds[name] = type(value)
         return name
 
-    def temp(self) -> str:
+    def temp(self, kind: type | None = None) -> str:
         self.count += 1
-        return f"t{self.count}"
+        name = f"t{self.count}"
+        if kind is not None:
+            self.kinds[name] = kind
+        return name
+
+    def kind_of(self, a: str) -> type | None:
+        """The type `a` has here, where known: from its operation, or a check in this or an outer block."""
+        known = self.kinds.get(a)
+        if known is not None:
+            return known
+        seen = self.checked.get(a)
+        return seen[1] if seen is not None and self.path[: len(seen[0])] == seen[0] else None
+
+    def defer_unless_kind(self, at: int, a: str, kind: type, expected: str, extra: str = "") -> None:
+        """Defer unless `a` is of `kind` (the constant `expected`) and not `extra`; the type check is left
+        out where the type is known, and after it `a` is known to be of `kind` in this block."""
+        if self.kind_of(a) is not kind:
+            self.defer_if(at, f"type({a}) is not {expected}" + (f" or {extra}" if extra else ""))
+            self.checked[a] = (self.path, kind)
+        elif extra:
+            self.defer_if(at, extra)
+
+    def enter(self) -> tuple[int, ...]:
+        """A branch's block begins: what is computed in it is not reused outside it. Returns the path to
+        restore (`leave`)."""
+        outer = self.path
+        self.blocks += 1
+        self.path = (*outer, self.blocks)
+        return outer
+
+    def leave(self, outer: tuple[int, ...]) -> None:
+        self.path = outer
 
     def defer_if(self, at: int, condition: str) -> None:
         """`if condition: raise Defer`: the fast path cannot vouch for CEL's answer there."""
@@ -140,19 +196,30 @@ class _Writer:
         self.line(at + 1, "raise Defer")
 
     def value(self, node: Node, at: int) -> str:
-        kind = node[0]
-        if kind == "lit":
+        if node[0] == "lit":
             return self.constant(node[1])
+        key = _key(node)
+        seen = self.computed.get(key)
+        if seen is not None and self.path[: len(seen[0])] == seen[0]:  # computed here or in an outer block
+            return seen[1]
+        result = self.compute(node, at)
+        self.computed[key] = (self.path, result)
+        return result
+
+    def compute(self, node: Node, at: int) -> str:
+        kind = node[0]
         if kind == "var":
             local = self.locals[node[1]]
             self.defer_if(at, f"{local} is _MISSING")  # CEL reports the undeclared variable
+            if not self.path:
+                self.present.add(node[1])
             return local
         if kind == "call":
             return self.call(node[1], self.value(node[2], at), at)
         if kind == "not":
             a = self.value(node[1], at)
-            t = self.temp()
-            self.defer_if(at, f"type({a}) is not bool")
+            t = self.temp(bool)
+            self.defer_unless_kind(at, a, bool, "bool")
             self.line(at, f"{t} = not {a}")
             return t
         if kind == "neg":
@@ -174,6 +241,7 @@ class _Writer:
         if name == "size":
             self.defer_if(at, f"type({a}) is not str or not {a}.isascii()")  # CEL's size counts UTF-8 bytes
             self.line(at, f"{t} = len({a})")
+            self.kinds[t] = int
             return t
         self.line(at, f"if type({a}) is str:")
         self.line(at + 1, f"{t} = {a}.{_STRING_METHODS[name]}()")
@@ -196,8 +264,10 @@ class _Writer:
             # mixed types: CEL has its own (numeric, heterogeneous) rules
             self.defer_if(at, f"type({a}) is not type({b}) or type({a}) not in _EQUALITY_TYPES")
             self.line(at, f"{t} = {a} == {b}" if symbol == "==" else f"{t} = not ({a} == {b})")
+            self.kinds[t] = bool  # == of two values of one of those types
             return t
         if symbol in _ORDER:
+            self.kinds[t] = bool  # an order of two ints, two doubles (not NaN) or two ASCII strings
             self.line(at, f"kind = type({a})")
             self.defer_if(
                 at,
@@ -216,11 +286,14 @@ class _Writer:
                 if symbol == "/":
                     self.defer_if(at, f"{b} == 0.0")
                 self.line(at, f"{t} = {a} {symbol} {b}")
+                self.kinds[t] = float
             elif known is int and symbol != "/":
                 self.line(at, f"{t} = {a} {symbol} {b}")
                 self.defer_if(at, f"not (_INT64_MIN <= {t} <= _INT64_MAX)")
+                self.kinds[t] = int
             elif known is str and symbol == "+":
                 self.line(at, f"{t} = {a} + {b}")
+                self.kinds[t] = str
             else:  # no operation of CEL's that this path answers
                 self.line(at, "raise Defer")
             return t
@@ -248,8 +321,8 @@ class _Writer:
             if kind not in _EQUALITY_TYPES:
                 return self.general(symbol, self.value(operand, at), self.constant(literal), at)
             a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
-            t = self.temp()
-            self.defer_if(at, f"type({a}) is not {expected}")  # mixed types: CEL has its own rules
+            t = self.temp(bool)
+            self.defer_unless_kind(at, a, kind, expected)  # mixed types: CEL has its own rules
             self.line(at, f"{t} = {a} == {k}" if symbol == "==" else f"{t} = not ({a} == {k})")
             return t
         if not (kind is int or (kind is float and literal == literal) or (kind is str and literal.isascii())):
@@ -258,9 +331,9 @@ class _Writer:
         # `0.0 < amount` is `amount > 0.0`: these literals and the values compared with them are ordered
         order = _MIRRORED[symbol] if literal_first else symbol
         a, k, expected = self.value(operand, at), self.constant(literal), self.constant(kind)
-        t = self.temp()
-        extra = f" or {a} != {a}" if kind is float else f" or not {a}.isascii()" if kind is str else ""
-        self.defer_if(at, f"type({a}) is not {expected}{extra}")  # CEL refuses to order NaN
+        t = self.temp(bool)
+        extra = f"{a} != {a}" if kind is float else f"not {a}.isascii()" if kind is str else ""
+        self.defer_unless_kind(at, a, kind, expected, extra)  # CEL refuses to order NaN
         self.line(at, f"{t} = {a} {order} {k}")
         return t
 
@@ -272,8 +345,8 @@ class _Writer:
             self.line(at, "raise Defer")
             return "None"
         members, expected = self.constant(frozenset(values)), self.constant(kind)
-        t = self.temp()
-        self.defer_if(at, f"type({a}) is not {expected}")
+        t = self.temp(bool)
+        self.defer_unless_kind(at, a, kind, expected)
         self.line(at, f"{t} = {a} in {members}")
         return t
 
@@ -281,25 +354,46 @@ class _Writer:
         # `true || …` is true and `false && …` is false, whatever the right side is; an error or non-bool
         # on either side: CEL's commutative error rules apply
         a = self.value(left, at)
-        t = self.temp()
-        self.line(at, f"if {a} is {is_or}:")
+        t = self.temp(bool)
+        sure = self.kind_of(a) is bool  # a bool: no third case to defer
+        self.line(at, f"if {'' if is_or else 'not '}{a}:" if sure else f"if {a} is {is_or}:")
         self.line(at + 1, f"{t} = {a}")
-        self.line(at, f"elif {a} is {not is_or}:")
+        self.line(at, "else:" if sure else f"elif {a} is {not is_or}:")
+        outer = self.enter()
         b = self.value(right, at + 1)
-        self.defer_if(at + 1, f"type({b}) is not bool")
+        if self.kind_of(b) is not bool:
+            self.defer_if(at + 1, f"type({b}) is not bool")
+        self.leave(outer)
         self.line(at + 1, f"{t} = {b}")
-        self.otherwise_defer(at)
+        if not sure:
+            self.otherwise_defer(at)
         return t
 
     def conditional(self, cond: Node, then: Node, otherwise: Node, at: int) -> str:
         c = self.value(cond, at)
         t = self.temp()
-        self.line(at, f"if {c} is True:")
+        sure = self.kind_of(c) is bool  # a bool: no third case to defer
+        self.line(at, f"if {c}:" if sure else f"if {c} is True:")
+        outer = self.enter()
         self.line(at + 1, f"{t} = {self.value(then, at + 1)}")
-        self.line(at, f"elif {c} is False:")
+        self.leave(outer)
+        self.line(at, "else:" if sure else f"elif {c} is False:")
+        outer = self.enter()
         self.line(at + 1, f"{t} = {self.value(otherwise, at + 1)}")
-        self.otherwise_defer(at)
+        self.leave(outer)
+        if not sure:
+            self.otherwise_defer(at)
         return t
+
+
+def _key(node: Node) -> Any:
+    """A node as a key of `_Writer.computed`: equal for equal subexpressions, with each literal's type in
+    it (the tuples alone take 1, 1.0 and true for one literal)."""
+    if node[0] == "lit":
+        return ("lit", type(node[1]), repr(node[1]))
+    if node[0] == "in":
+        return ("in", _key(node[1]), tuple((type(v), repr(v)) for v in node[2]))
+    return tuple(_key(part) if isinstance(part, tuple) else part for part in node)
 
 
 def _plain(value: Any) -> bool:
