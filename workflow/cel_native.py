@@ -21,7 +21,7 @@ where it reads one); the scopes are the event's payload or the values a rule bou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dana_workflows.workflow.cel_parse import INT64_MAX, INT64_MIN, Node, parse_subset, variables_of
@@ -58,9 +58,36 @@ def compile_native(source: str, cel_variables: tuple[str, ...], *, bound: bool =
         return None
 
 
+def compile_natives(sources: Sequence[tuple[str, tuple[str, ...]]]) -> Native | None:
+    """One function for several expressions on one scope (a transform step's derived fields): their
+    results as a tuple, what they share computed once (the claims example's `currency` and `amount_usd`
+    both begin with `upper(trim(currency))`). It defers where any one of them would, and the caller then
+    evaluates each alone, so each field's answer and error stay its own expression's. None where one is
+    outside the subset, as `compile_native`."""
+    try:
+        trees = []
+        for source, cel_variables in sources:
+            tree = parse_subset(source)
+            if tree is None or variables_of(tree) != set(cel_variables):
+                return None
+            trees.append(tree)
+        names = tuple(dict.fromkeys(name for _, cel_variables in sources for name in cel_variables))
+        out = _Writer(names)
+        _read_variables(out)
+        results = [out.value(tree, 1) for tree in trees]  # in the fields' order, each at the top level
+        out.line(1, f"return ({', '.join(results)},)")
+        text = "def native(scope):\n" + "\n".join(out.lines) + "\n"
+        return _compiled(text, out.constants, " ; ".join(source for source, _ in sources))
+    except (SyntaxError, RecursionError):  # as compile_native: CEL alone, each field by itself
+        return None
+
+
 def native_function(tree: Node, names: tuple[str, ...], label: str, *, bound: bool = False) -> Native:
     """The compiled function of `tree` (as `native_source` writes it); `label` names it in tracebacks."""
-    text, constants = native_source(tree, names, bound=bound)
+    return _compiled(*native_source(tree, names, bound=bound), label)
+
+
+def _compiled(text: str, constants: dict[str, Any], label: str) -> Native:
     namespace: dict[str, Any] = {
         "Defer": Defer,
         "_MISSING": _MISSING,
@@ -79,18 +106,7 @@ def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) ->
     """The Python source of the function for `tree` reading `names`, and the constants it refers to
     (bound: it returns (values, result), see compile_native)."""
     out = _Writer(names)
-    # CEL binds every variable before it evaluates, even one a `||` never reads: a value it cannot convert
-    # (a lone surrogate) or converts its own way (ints past 64 bits become doubles; bytes, lists, maps)
-    # fails or changes the whole expression. Only plain values go on (the guard below, for each variable).
-    for name, local in out.locals.items():
-        out.line(1, f"{local} = scope.get({name!r}, _MISSING)")
-        out.line(1, f"kind = type({local})")
-        # the common plain values checked inline, the rest by _plain; a missing one is read where used
-        out.defer_if(
-            1,
-            f"not ((kind is str and {local}.isascii()) or kind is float or kind is bool "
-            f"or {local} is None or {local} is _MISSING or _plain({local}))",
-        )
+    _read_variables(out)
     result = out.value(tree, 1)
     if not bound:
         out.line(1, f"return {result}")
@@ -113,6 +129,21 @@ def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) ->
     else:
         out.line(1, f"return {display}, {result}")
     return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
+
+
+def _read_variables(out: _Writer) -> None:
+    # CEL binds every variable before it evaluates, even one a `||` never reads: a value it cannot convert
+    # (a lone surrogate) or converts its own way (ints past 64 bits become doubles; bytes, lists, maps)
+    # fails or changes the whole expression. Only plain values go on (the guard below, for each variable).
+    for name, local in out.locals.items():
+        out.line(1, f"{local} = scope.get({name!r}, _MISSING)")
+        out.line(1, f"kind = type({local})")
+        # the common plain values checked inline, the rest by _plain; a missing one is read where used
+        out.defer_if(
+            1,
+            f"not ((kind is str and {local}.isascii()) or kind is float or kind is bool "
+            f"or {local} is None or {local} is _MISSING or _plain({local}))",
+        )
 
 
 class _Writer:
