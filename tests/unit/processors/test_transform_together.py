@@ -152,3 +152,8 @@ async def test_a_value_cel_binds_its_own_way_is_left_to_each_field(payload: dict
         DeriveIR(field="b", expr="upper(trim(x))", type="string"),
     )
     assert await decided(step(derive), payload) == await decided(alone(derive), payload)
+
+
+def test_fields_too_deep_for_python_together_run_alone() -> None:
+    deep = "x || (x ? " * 49 + "y" + " : false)" * 49  # one Python block per nested branch: past 100 levels
+    assert compile_natives([(deep, ("x", "y")), ("x", ("x",))]) is None

@@ -210,3 +210,14 @@ def test_what_the_function_leaves_out_is_what_it_knows(source: str, scope: dict[
     except Defer:
         return
     assert answer(got) == expected
+
+
+def test_a_known_type_still_defers_on_what_cel_will_not_order() -> None:
+    # x checked as a double once; the second comparison still leaves a NaN to CEL
+    text = written("x > 1.5 && x < 2.5")
+    assert text.count("type(v0) is not") == 1 and text.count("v0 != v0") == 2, text
+    expr = compile_expr("x > 1.5 && x < 2.5")
+    assert expr.native is not None
+    assert expr.native({"x": 2.0}) is True and expr.native({"x": 3.0}) is False
+    with pytest.raises(Defer):
+        expr.native({"x": math.nan})
