@@ -50,6 +50,7 @@ IdsArg = Annotated[
     list[str] | None, typer.Argument(help="rule ids (or target/id when an id is in several targets)")
 ]
 FALLBACK = "the workflow runs on its explicit objectives"
+DEFAULTS = InferenceSettings()
 
 
 def _spec(spec: Path) -> WorkflowIR:
@@ -103,11 +104,20 @@ def infer(
         bool, typer.Option("--llm", help="also ask a model for rules (DWF_LLM_* settings)")
     ] = False,
     model: Annotated[str, typer.Option(help="model alias for --llm")] = "default",
+    llm_timeout: Annotated[
+        float,
+        typer.Option(help="seconds the model may take for one call with --llm (one call a target, no retry)"),
+    ] = DEFAULTS.llm_timeout_s,
+    llm_max_tokens: Annotated[
+        int, typer.Option(help="tokens of the model's answer for one target with --llm")
+    ] = DEFAULTS.llm_max_tokens,
     min_sample: Annotated[int, typer.Option(help="fewest usable sample events to infer from")] = 30,
 ) -> None:
     """Propose rules from a sample; new and changed proposals go to the lock file as a diff to review."""
     ir = _spec(spec)
-    settings = InferenceSettings(min_sample=min_sample)
+    settings = InferenceSettings(
+        min_sample=min_sample, llm_timeout_s=llm_timeout, llm_max_tokens=llm_max_tokens
+    )
     try:
         pack: DomainPack = pack_for(domain, (packs,) if packs else ())  # a user's core overrides
         whole = load_sample(sample, ir.input, settings.min_sample)
@@ -123,7 +133,8 @@ def infer(
     if llm:
         from dana_workflows.objectives.llm_proposals import propose_all
 
-        extra, llm_notes = propose_all(ir, bounds, model)
+        progress = _progress if err.is_terminal else None  # piped: the notes say it all at the end
+        extra, llm_notes = propose_all(ir, bounds, model, settings, progress)
         notes += llm_notes
     results = [infer_boundary(b, pack, settings, extra.get(b.target, ())) for b in bounds]
     proposals = [p for r in results for p in r.proposals]
@@ -133,6 +144,10 @@ def infer(
     _print_results(results, whole.skipped, notes)
     _print_changes(changes)
     console.print(f"lock file: {path} (review with `dana-wf objectives review {spec}`)")
+
+
+def _progress(text: str) -> None:
+    err.print(text, end="", markup=False, highlight=False)
 
 
 def _print_results(results: list[BoundaryResult], skipped: list[str], notes: list[str]) -> None:

@@ -31,7 +31,11 @@ CURRENCY_RULES = "\n".join(
     ]
 )
 SCRIPT_RULES: list[dict[str, Any]] = [
-    {"name": "currency", "match": {"contains": ["- currency: string"]}, "reply": {"rules": CURRENCY_RULES}},
+    {
+        "name": "currency",
+        "match": {"contains": ["- currency: string"], "where": "last_user"},  # after the worked example
+        "reply": {"rules": CURRENCY_RULES},
+    },
     {"name": "nothing", "reply": {"rules": ""}},
 ]
 
@@ -82,7 +86,7 @@ def test_the_prompt_carries_the_steps_own_instructions() -> None:
     ]
     sample = parse_sample([json.dumps(r) for r in rows], ir.input, "s")
     bounds, _ = boundaries(ir, sample, sample)
-    by_target = {b.target: prompt_for(ir, b) for b in bounds}
+    by_target = {b.target: prompt_for(ir, b)[0] for b in bounds}
     assert "Rate the fraud risk as low, medium or high" in by_target["step:triage.review.fraud_risk"]
     assert "amount_usd = upper(trim(currency))" in by_target["step:normalize"]
     assert "The step" not in by_target["input"]

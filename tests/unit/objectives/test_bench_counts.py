@@ -164,7 +164,11 @@ def llm_server_script() -> Any:
     from dana_workflows.devservices.llm_server.script import Script
 
     rules = [
-        {"name": "cards", "match": {"contains": ["- card_last4: string"]}, "reply": {"rules": MODEL_RULES}},
+        {
+            "name": "cards",
+            "match": {"contains": ["- card_last4: string"], "where": "last_user"},  # after the example
+            "reply": {"rules": MODEL_RULES},
+        },
         {"name": "nothing", "reply": {"rules": ""}},
     ]
     return Script.model_validate({"models": ["dwf-test-model"], "rules": rules})
