@@ -7,7 +7,7 @@ the same state mapping as the windows, so a restarted worker continues it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,16 @@ class DriftObserver:
                 if type(value) is str and len(value) > TEXT_CHARS:
                     value = carried_value(value, feature, buckets)
                 into[monitor_id] = value
+
+    def expect(self, sources: Iterable[str], arrival_us: int) -> None:
+        """The sources that will send: windows wait for each until it has sent or gone idle."""
+        self.monitor.expect(sources, arrival_us)
+
+    def from_source(self, source: str, arrival_us: int) -> None:
+        """The next ``observe`` calls are events of ``source`` in its order, arrived at ``arrival_us``:
+        windows close at the lowest watermark of the sources (drift/windows.py). The local runtime, one
+        source, never calls it."""
+        self.monitor.from_source(source, arrival_us)
 
     def observe(
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int

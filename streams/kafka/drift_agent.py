@@ -8,9 +8,14 @@ after its whole journey, with every value it collected; this runtime does the sa
   agent starts them from the input payload), adds the values its step exposes, and either passes them
   on in the header of the forwarded record, or, when the event's journey ends there (a terminal topic,
   a rejection, the dlq), adds them to ``<prefix>.<wf>.drift-values``: the values of the events a batch
-  ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``);
-* that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
-  workflow (as ``drift/monitor.py`` requires). It calls ``observe`` once per event and sends
+  ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``), keyed
+  by that source (``<topic>:<partition>``);
+* that topic has one partition, so one drift agent sees every event. The sources interleave there a batch
+  at a time (under a backlog a message spans hours of event time), so before each message's events the
+  agent names its source and arrival time (``DriftObserver.from_source``: the key, the message's
+  timestamp) and the windows close at the lowest of the sources' watermarks (drift/windows.py: expected
+  sources, ``hop_sources``, wait to be heard from; a silent one stops counting after an idle time). It
+  calls ``observe`` once per event and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
   one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
@@ -179,6 +184,8 @@ class DriftAgent:
         self.records_sid = ctx.topology.schema_id(DRIFT)
         self.records_schema = ctx.topology.registry.parsed(self.records_sid)
         self.stats = ctx.agents.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
+        self.sources = hop_sources(ctx)
+        self._expected = False  # the hop sources told to the observer (at the first keyed message)
         self.windows = 0
         self.alerts: list[str] = []
         self.late = 0
@@ -217,6 +224,7 @@ class DriftAgent:
                     poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
                     await self.ctx.send_poison(msg, poison)
                     continue
+                self._from_source(msg)
                 reports = []
                 for carried in events:
                     produced_at = int(carried["p"])
@@ -251,6 +259,18 @@ class DriftAgent:
             self.late += late
             if self.metrics is not None:
                 self.metrics.drift_late(self.workflow, late)
+
+    def _from_source(self, msg: Any) -> None:
+        """Tell the observer whose events follow: the message's key names the topic partition whose
+        records ended them (``DriftTap.batched``), its timestamp when it was sent (the arrival time the
+        idleness rule counts in: the same on a redelivery, unlike the wall clock). A message without a key
+        (a worker before batching) is the one source ""."""
+        key = getattr(msg, "key", None)
+        arrival = arrival_us(msg)
+        if key and not self._expected:
+            self.observer.expect(self.sources, arrival)
+            self._expected = True
+        self.observer.from_source(key.decode() if key else "", arrival)
 
     def published(self, report: DriftReport) -> None:
         """After the report's records and rows were sent: the windows it closed counted, their metrics,
@@ -292,6 +312,28 @@ def values_json(value: Any) -> bytes:
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _dumps(value)
     return data if b"null" not in data else _dumps(value)
+
+
+def arrival_us(msg: Any) -> int:
+    """When a drift-values message was sent, in microseconds: a faust message's timestamp is in seconds
+    (a float), a record the committer hands back from the broker's copy (an aiokafka ConsumerRecord, for
+    one faust dropped) has its milliseconds (an int); the wall clock for a message without one."""
+    stamp = getattr(msg, "timestamp", None)
+    if isinstance(stamp, float):
+        return round(stamp * 1_000_000)
+    if isinstance(stamp, int):
+        return stamp * 1000
+    return wall_clock_us()
+
+
+def hop_sources(ctx: AgentContext) -> list[str]:
+    """The drift-values sources a worker's step agents send from: each hop topic's partitions, named as
+    ``DriftTap.batched`` keys their messages."""
+    from dana_workflows.streams.kafka.steps import hop_boundaries  # steps.py imports this module
+
+    hops = hop_boundaries(ctx.pipeline, ctx.options.fuse, ctx.options.llm_hops)
+    topics = sorted(ctx.topic(boundary) for boundary in hops)
+    return [f"{topic}:{p}" for topic in topics for p in range(ctx.options.partitions)]
 
 
 def attach_drift(ctx: AgentContext, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:
