@@ -150,13 +150,14 @@ class WindowTracker:
         return dict(self._state.get(self._k_src) or {})
 
     def expect(self, sources: Iterable[str], arrival_us: int) -> None:
-        """Sources the runtime knows will send (its input partitions): until each has sent, or been idle
-        for ``idle_us`` after ``arrival_us``, windows wait for it. Sources already known are left as they
-        are (a restarted worker keeps what its state says)."""
-        known = self.sources()
-        new = {s: arrival_us for s in sources if s not in known}
-        if new:
-            self._state[self._k_src] = {**known, **new}
+        """Sources the runtime knows will send (its input partitions), as it starts: until each has sent,
+        or been idle for ``idle_us`` after ``arrival_us``, windows wait for it. A source the state knows
+        keeps its watermark and gets the idle time anew: a worker started after downtime works off a
+        backlog, whose first message would otherwise find every other source idle."""
+        seen = self.sources()
+        for source in sources:
+            seen[source] = max(arrival_us, seen.get(source, arrival_us))
+        self._state[self._k_src] = seen
 
     def from_source(self, source: str, arrival_us: int) -> None:
         """The events placed from now on come from ``source``, in its order, and arrived at

@@ -128,6 +128,23 @@ def test_a_restart_over_the_same_state_continues_the_sources() -> None:
     assert windows([*out, *second.flush()]) == in_order([e for s in streams.values() for e in s])
 
 
+def test_a_worker_started_after_downtime_waits_for_every_source_again() -> None:
+    """A restart is a backlog too: the sources' last arrivals in the state are old, and without a fresh
+    idle time each the first partition's first batch would find the others idle and close their windows."""
+    streams = two_partitions(1200)
+    runs = list(batches(streams, 150))
+    state: dict[str, Any] = {}
+    first = new_monitor(state)
+    first.expect(streams, 0)
+    out = through_sources(first, runs[:2], arrival_us=0)
+    later = 100 * IDLE_US  # the worker was down; its backlog arrives at once
+    second = new_monitor(state)
+    second.expect(streams, later)
+    out += through_sources(second, runs[2:], arrival_us=later)
+    assert second.late_events == 0
+    assert windows([*out, *second.flush()]) == in_order([e for s in streams.values() for e in s])
+
+
 def test_a_quiet_source_stops_holding_the_windows_after_the_idle_time() -> None:
     state: dict[str, Any] = {}
     monitor = new_monitor(state)
