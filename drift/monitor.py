@@ -329,6 +329,16 @@ class DriftMonitor:
             out.extend(self._close(start, "watermark"))
         return out
 
+    def advance(self, t_us: int) -> list[DriftRecord | LateEvent]:
+        """Move the watermark (with sources: the current source's) to ``t_us`` without an event; return
+        the records of the windows that closed."""
+        if not self._loaded:
+            self._load()
+        out: list[DriftRecord | LateEvent] = []
+        for start in self._tracker.advance(t_us):
+            out.extend(self._close(start, "watermark"))
+        return out
+
     def flush(self) -> list[DriftRecord]:
         """Close every open window now: the end of a finite input (the local runtime's last step)."""
         if not self._loaded:

@@ -98,6 +98,11 @@ class DriftObserver:
         items = self.monitor.observe(values, when)
         return self._report(items, clock_us) if items else _NOTHING  # most events close nothing
 
+    def progress(self, t_us: int, clock_us: int) -> DriftReport:
+        """The current source will send no event before ``t_us`` (its events went elsewhere up to there):
+        its watermark moves on without an event, closing the windows that waited only for it."""
+        return self._report(self.monitor.advance(t_us), clock_us)
+
     def _skipped(self, reason: str, clock_us: int) -> DriftReport:
         chain = self._chain()
         chain.event_id = f"{self.ir.name}.drift/skipped/{chain.chain_seq}"

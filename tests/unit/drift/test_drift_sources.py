@@ -217,3 +217,29 @@ def test_any_interleaving_of_ordered_sources_gives_the_in_order_windows(
     assert monitor.late_events == 0
     everything = [e for s in streams.values() for e in s]
     assert windows([*out, *monitor.flush()]) == in_order(everything, window_kind)
+
+
+def test_progress_without_events_closes_the_windows_a_source_held_even_first_after_a_restart() -> None:
+    """``advance``: a source says it passed a time without sending an event (the Kafka hops that forward
+    every record); first after a restart, the window it closes is scored against the reference the state
+    froze before it."""
+    state: dict[str, Any] = {}
+    monitor = new_monitor(state)
+    monitor.expect(["in:0", "in:1"], 0)
+    ahead = [(i * US_PER_S, KINDS[i % 3]) for i in range(0, 450, 2)]
+    behind = [(i * US_PER_S, KINDS[i % 3]) for i in range(1, 250, 2)]
+    out = through_sources(monitor, [("in:0", ahead), ("in:1", behind)])
+    assert [(r.window_start_us, r.reference) for r in out if isinstance(r, DriftRecord)] == [
+        (0, "building"),  # closed at 110 s and 210 s, in:1 at 249 s: they make the reference
+        (100 * US_PER_S, "building"),
+    ]
+    restarted = new_monitor(state)
+    restarted.from_source("in:1", 0)
+    assert restarted.advance(300 * US_PER_S) == []  # the window of 200 s closes at 310 s
+    restarted.from_source("in:1", 0)
+    closed = restarted.advance(420 * US_PER_S)
+    assert [(r.window_start_us, r.reference) for r in closed if isinstance(r, DriftRecord)] == [
+        (200 * US_PER_S, "windows"),  # scored against the reference frozen before the restart
+        (300 * US_PER_S, "windows"),
+    ]
+    assert restarted.watermark == 420 * US_PER_S and restarted.late_events == 0
