@@ -7,7 +7,10 @@ The monitor caches only what never changes once written (a frozen reference, a p
 and memos of pure functions (state key strings, text keys).
 
 State keys (``p`` is the key prefix, one per workflow):
-  ``p wm``                 watermark, the largest event time seen (int, microseconds)
+  ``p wm``                 watermark: the largest event time seen, or with sources the lowest of the
+                           counting sources' (int, microseconds; windows.py)
+  ``p src``                with sources: each source's last arrival time (``{source: int}``)
+  ``p s|<source>``         with sources: that source's watermark (int)
   ``p open``               starts of the open windows (sorted list of ints)
   ``p late``               late events seen (int)
   ``p w|<monitor>|<start>`` one window's counts: ``{"n": events, "c": {bin key: count}, "s": sketch?}``
@@ -20,7 +23,7 @@ so the same input gives the same records in every runtime.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -239,7 +242,8 @@ class _Watch:
 
 
 class DriftMonitor:
-    """Every drift monitor of one workflow, sharing one window definition and one watermark."""
+    """Every drift monitor of one workflow, sharing one window definition and one watermark (over its
+    sources, if the runtime names them: ``from_source``)."""
 
     def __init__(
         self,
@@ -287,6 +291,15 @@ class DriftMonitor:
     def late_events(self) -> int:
         return int(self._state.get(self._prefix + "late", 0))
 
+    def expect(self, sources: Iterable[str], arrival_us: int) -> None:
+        """The sources that will send (``WindowTracker.expect``): windows wait for each until it sent."""
+        self._tracker.expect(sources, arrival_us)
+
+    def from_source(self, source: str, arrival_us: int) -> None:
+        """The next events come from ``source``, arrived at ``arrival_us`` (``WindowTracker.from_source``):
+        a runtime with several sources calls it before each run of one source's events."""
+        self._tracker.from_source(source, arrival_us)
+
     def values_from(self, payload: Mapping[str, Any], step: str | None = None) -> dict[str, Any]:
         """The values of the monitors that observe ``step`` (None: the input) in this payload."""
         return {mid: payload.get(field) for mid, field, at in self._fields if at == step}
@@ -313,6 +326,16 @@ class DriftMonitor:
                 if value is not _ABSENT:
                     w.add(value, live)
         for start in self._tracker.advance(event_time_us):
+            out.extend(self._close(start, "watermark"))
+        return out
+
+    def advance(self, t_us: int) -> list[DriftRecord | LateEvent]:
+        """Move the watermark (with sources: the current source's) to ``t_us`` without an event; return
+        the records of the windows that closed."""
+        if not self._loaded:
+            self._load()
+        out: list[DriftRecord | LateEvent] = []
+        for start in self._tracker.advance(t_us):
             out.extend(self._close(start, "watermark"))
         return out
 

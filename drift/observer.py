@@ -7,7 +7,7 @@ the same state mapping as the windows, so a restarted worker continues it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,16 @@ class DriftObserver:
                     value = carried_value(value, feature, buckets)
                 into[monitor_id] = value
 
+    def expect(self, sources: Iterable[str], arrival_us: int) -> None:
+        """The sources that will send: windows wait for each until it has sent or gone idle."""
+        self.monitor.expect(sources, arrival_us)
+
+    def from_source(self, source: str, arrival_us: int) -> None:
+        """The next ``observe`` calls are events of ``source`` in its order, arrived at ``arrival_us``:
+        windows close at the lowest watermark of the sources (drift/windows.py). The local runtime, one
+        source, never calls it."""
+        self.monitor.from_source(source, arrival_us)
+
     def observe(
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int
     ) -> DriftReport:
@@ -87,6 +97,11 @@ class DriftObserver:
             return self._skipped(str(exc), clock_us)
         items = self.monitor.observe(values, when)
         return self._report(items, clock_us) if items else _NOTHING  # most events close nothing
+
+    def progress(self, t_us: int, clock_us: int) -> DriftReport:
+        """The current source will send no event before ``t_us`` (its events went elsewhere up to there):
+        its watermark moves on without an event, closing the windows that waited only for it."""
+        return self._report(self.monitor.advance(t_us), clock_us)
 
     def _skipped(self, reason: str, clock_us: int) -> DriftReport:
         chain = self._chain()

@@ -4,21 +4,32 @@ Split the Quix Streams way: the definition is pure arithmetic on event times (mi
 tracker keeps the watermark and the open windows in a plain MutableMapping, so the Kafka runtime can
 back it with a changelog-backed table and a restarted worker carries on where the last one stopped.
 
-A window ``[start, start + size)`` closes once the watermark (the largest event time seen) reaches
-``start + size + allowed_lateness``. An event whose window has already closed is late: it is reported
-(never silently dropped) and counted only in those of its windows that are still open.
+A window ``[start, start + size)`` closes once the watermark reaches ``start + size + allowed_lateness``.
+An event whose window has already closed is late: it is reported (never silently dropped) and counted only
+in those of its windows that are still open.
+
+The watermark, with one source (the local runtime, reading its input in order), is the largest event time
+seen. With several sources (the Kafka runtime: each topic partition whose records end events' journeys
+sends their values in order, and the sources interleave by batches), it is the MINIMUM of the sources'
+own watermarks, as Flink and Kafka Streams combine their input partitions': a source ahead of another by a
+batch's span of event time no longer closes the windows the other still fills. A source that sent nothing
+for ``idle_us`` of arrival time (the time its messages reached the drift agent) while another sent stops
+counting until it sends again (Flink's ``withIdleness``), so a stopped partition cannot hold the windows
+back for ever; a source the runtime expects (``expect``) but has not heard from holds them back as long.
+The combined watermark never moves back: events of a source that resumes behind it are late as always.
 """
 
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from dana_workflows.workflow.ir import WindowIR
 
 US_PER_S = 1_000_000
+SOURCE_IDLE_S = 30  # arrival time after which a silent source stops holding the windows back
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,25 +104,79 @@ def event_time_us(produced_at_us: int, payload: Mapping[str, Any], time_field: s
     return round(value * US_PER_S)
 
 
+_HELD = -(2**63)  # the floor while an expected source has sent nothing: below every event time
+
+
 class Assignment(NamedTuple):
     open: tuple[int, ...]  # starts of the windows the event counts in
     late: tuple[int, ...]  # starts of its windows that had already closed
 
 
 class WindowTracker:
-    """Watermark and open windows, kept under ``<prefix>wm`` and ``<prefix>open`` in ``state``.
+    """Watermark and open windows, kept under ``<prefix>wm`` and ``<prefix>open`` in ``state``; with
+    sources (``from_source``), each source's last arrival under ``<prefix>src`` (``{source: arrival_us}``)
+    and its own watermark under ``<prefix>s|<source>``.
 
-    Only JSON values are stored (an int and a list of ints), and every change is a fresh assignment,
-    so a faust table records it in its changelog.
+    Only JSON values are stored (ints, a list of ints, a dict of ints), and every change is a fresh
+    assignment, so a faust table records it in its changelog.
     """
 
-    def __init__(self, definition: WindowDefinition, state: MutableMapping[str, Any], prefix: str) -> None:
+    def __init__(
+        self,
+        definition: WindowDefinition,
+        state: MutableMapping[str, Any],
+        prefix: str,
+        idle_us: int = SOURCE_IDLE_S * US_PER_S,
+    ) -> None:
         self.definition = definition
         self._state = state
+        self._prefix = prefix
         self._k_wm = prefix + "wm"
         self._k_open = prefix + "open"
+        self._k_src = prefix + "src"
         self._close_after = definition.size_us + definition.lateness_us  # closes_at(s) == s + this
         self._tumbling = definition.step_us == definition.size_us
+        self.idle_us = idle_us
+        # the source of the events being placed (from_source): its watermark's key, and the lowest
+        # watermark of the other counting sources (None: none counts; _HELD: one has sent nothing yet)
+        self._own_key: str | None = None
+        self._floor: int | None = None
+
+    def _source_key(self, source: str) -> str:
+        return f"{self._prefix}s|{source}"
+
+    def sources(self) -> dict[str, int]:
+        """Each known source's last arrival time (microseconds)."""
+        return dict(self._state.get(self._k_src) or {})
+
+    def expect(self, sources: Iterable[str], arrival_us: int) -> None:
+        """Sources the runtime knows will send (its input partitions), as it starts: until each has sent,
+        or been idle for ``idle_us`` after ``arrival_us``, windows wait for it. A source the state knows
+        keeps its watermark and gets the idle time anew: a worker started after downtime works off a
+        backlog, whose first message would otherwise find every other source idle."""
+        seen = self.sources()
+        for source in sources:
+            seen[source] = max(arrival_us, seen.get(source, arrival_us))
+        self._state[self._k_src] = seen
+
+    def from_source(self, source: str, arrival_us: int) -> None:
+        """The events placed from now on come from ``source``, in its order, and arrived at
+        ``arrival_us``: the windows close at the minimum of the counting sources' watermarks."""
+        seen = self.sources()
+        seen[source] = max(arrival_us, seen.get(source, arrival_us))
+        self._state[self._k_src] = seen
+        active_since = max(seen.values()) - self.idle_us
+        floor: int | None = None
+        for other, last in seen.items():
+            if other == source or last < active_since:  # an idle source stops counting
+                continue
+            wm = self._state.get(self._source_key(other))
+            if wm is None:  # expected, not heard from yet: nothing closes
+                floor = _HELD
+                break
+            floor = int(wm) if floor is None else min(floor, int(wm))
+        self._own_key = self._source_key(source)
+        self._floor = floor
 
     @property
     def watermark(self) -> int | None:
@@ -156,7 +221,17 @@ class WindowTracker:
         return live, late
 
     def advance(self, t_us: int) -> list[int]:
-        """Move the watermark to ``t_us`` if later; return the starts of windows that closed, oldest first."""
+        """Move the watermark to ``t_us`` if later (with sources: the source's own watermark, and the
+        windows' to the lowest of the counting sources'); return the starts of windows that closed,
+        oldest first."""
+        if self._own_key is not None:
+            own = self._state.get(self._own_key)
+            if own is None or t_us > own:
+                self._state[self._own_key] = own = t_us
+            floor = self._floor
+            if floor == _HELD:
+                return []
+            t_us = own if floor is None or own < floor else floor
         wm = self._state.get(self._k_wm)
         if wm is not None and t_us <= wm:
             return []

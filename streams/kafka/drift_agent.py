@@ -8,9 +8,16 @@ after its whole journey, with every value it collected; this runtime does the sa
   agent starts them from the input payload), adds the values its step exposes, and either passes them
   on in the header of the forwarded record, or, when the event's journey ends there (a terminal topic,
   a rejection, the dlq), adds them to ``<prefix>.<wf>.drift-values``: the values of the events a batch
-  ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``);
-* that topic has one partition, so the drift agent sees one ordered stream and the watermark is one per
-  workflow (as ``drift/monitor.py`` requires). It calls ``observe`` once per event and sends
+  ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``), keyed
+  by that source (``<topic>:<partition>``); when records of the batch went on to the next hop, its last
+  message says how far in event time (header ``dwf-drift-progress``; an empty array if none ended there);
+* that topic has one partition, so one drift agent sees every event. The sources interleave there a batch
+  at a time (under a backlog a message spans hours of event time), so before each message's events the
+  agent names its source and arrival time (``DriftObserver.from_source``: the key, the message's
+  timestamp) and the windows close at the lowest of the sources' watermarks (drift/windows.py: expected
+  sources, ``hop_sources``, wait to be heard from; a silent one stops counting after an idle time; a
+  progress header moves the source's watermark without an event: ``DriftObserver.progress``). It
+  calls ``observe`` once per event and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
   one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
@@ -40,6 +47,7 @@ import orjson
 from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.drift.alerts import log_window
 from dana_workflows.drift.observer import DriftObserver, DriftReport
+from dana_workflows.drift.windows import event_time_us
 from dana_workflows.processors.executor import StepResult
 from dana_workflows.processors.pipeline import ENTRY, Node
 from dana_workflows.schemas.envelope import Envelope
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 H_DRIFT = "dwf-drift"
+H_PROGRESS = "dwf-drift-progress"  # on a drift-values message: its source passed this event time (us)
 VALUES_BOUNDARY = "drift-values"
 _HEADER = struct.Struct(">bI")
 
@@ -75,6 +84,8 @@ class DriftTap:
         # per source partition, the values of the events whose journeys ended in its records, in order,
         # until the batch's sends go out (``batched``)
         self._ended: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        # per source partition, the carried values of the batch's last record it forwarded (``ended``)
+        self._forwarded: dict[tuple[str, int], dict[str, Any]] = {}
 
     def carried(self, node: Node, env: Envelope, msg: Any) -> dict[str, Any] | None:
         """The values a record brings to its hop: from the input payload at the entry, else its header."""
@@ -112,11 +123,27 @@ class DriftTap:
             for i, (topic, value, headers) in enumerate(sends):
                 if topic == target:  # absent when the payload did not fit the next schema (dlq)
                     sends[i] = (topic, value, [*(headers or ()), (H_DRIFT, values_json(carried))])
+                    self._forwarded[source] = carried  # a dict set: the time is read once a batch
                     return
         ended = self._ended.get(source)
         if ended is None:
             ended = self._ended[source] = []
         ended.append(carried)
+
+    def _progress(self, source: tuple[str, int]) -> list[tuple[str, bytes]] | None:
+        """The header saying how far in event time ``source`` got with the records it forwarded to the
+        next hop (``H_PROGRESS``: the last one's event time, where the partition's reading stands), so a
+        hop where no journey ends (a middle step of the per-step layout) still moves its watermark and
+        does not hold the windows back. None: nothing forwarded, or its time is unusable."""
+        carried = self._forwarded.pop(source, None)
+        if carried is None:
+            return None
+        tf = self.time_field
+        try:
+            t = event_time_us(int(carried["p"]), {tf: carried.get("t")} if tf is not None else {}, tf)
+        except ValueError:  # no usable time: the drift agent skips the event as well
+            return None
+        return [(H_PROGRESS, str(t).encode())]
 
     def batched(self, topic: str, partition: int, outs: list[Out]) -> list[Out]:
         """The sends of a batch's records from one source partition, with the values of the events whose
@@ -125,12 +152,13 @@ class DriftTap:
         per event cost the worker a produce and a consume (faust's delivery) per event, and a JSON
         encoding per event ~2.5 µs more than one per batch (docs/performance.md)."""
         events = self._ended.pop((topic, partition), None)
-        if not events:
-            return outs
         key = f"{topic}:{partition}".encode()
+        last = self._progress((topic, partition))  # on the batch's last message, after all of its events
+        if not events:
+            return outs if last is None else [*outs, (self.values_topic, key, b"[]", last)]
         whole = values_json(events)
         if len(whole) - 1 < VALUES_MESSAGE_BYTES:  # -1: the cut counts each event with one separator
-            return [*outs, (self.values_topic, key, whole, None)]
+            return [*outs, (self.values_topic, key, whole, last)]
         kept = list(outs)
         parts: list[bytes] = []
         size = 0
@@ -142,7 +170,9 @@ class DriftTap:
                 kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", None))
                 parts, size = [], 0
         if parts:
-            kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", None))
+            kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", last))
+        elif last is not None:
+            kept[-1] = (*kept[-1][:3], last)
         return kept
 
 
@@ -179,6 +209,8 @@ class DriftAgent:
         self.records_sid = ctx.topology.schema_id(DRIFT)
         self.records_schema = ctx.topology.registry.parsed(self.records_sid)
         self.stats = ctx.agents.stats[f"<{DRIFT}>"] = AgentStats(tap.values_topic)
+        self.sources = hop_sources(ctx)
+        self._expected = False  # the hop sources told to the observer (at the first keyed message)
         self.windows = 0
         self.alerts: list[str] = []
         self.late = 0
@@ -213,10 +245,13 @@ class DriftAgent:
                     continue
                 try:
                     events = drift_values(msg.value)
+                    progress = header_map(getattr(msg, "headers", None)).get(H_PROGRESS)
+                    passed = None if progress is None else int(progress)
                 except (ValueError, KeyError, TypeError) as exc:
                     poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
                     await self.ctx.send_poison(msg, poison)
                     continue
+                self._from_source(msg)
                 reports = []
                 for carried in events:
                     produced_at = int(carried["p"])
@@ -224,6 +259,10 @@ class DriftAgent:
                     clock_us = produced_at if deterministic else wall_clock_us()
                     # the values as decoded: this message's own dict, read by observe and kept nowhere
                     reports.append(observe(carried["v"], time_payload, produced_at, clock_us))
+                if passed is not None:  # the source's records went on up to this event time
+                    reports.append(
+                        self.observer.progress(passed, passed if deterministic else wall_clock_us())
+                    )
                 observed.append((msg, reports))
         except BaseException:
             self.state.discard()
@@ -251,6 +290,18 @@ class DriftAgent:
             self.late += late
             if self.metrics is not None:
                 self.metrics.drift_late(self.workflow, late)
+
+    def _from_source(self, msg: Any) -> None:
+        """Tell the observer whose events follow: the message's key names the topic partition whose
+        records ended them (``DriftTap.batched``), its timestamp when it was sent (the arrival time the
+        idleness rule counts in: the same on a redelivery, unlike the wall clock). A message without a key
+        (a worker before batching) is the one source ""."""
+        key = getattr(msg, "key", None)
+        arrival = arrival_us(msg)
+        if key and not self._expected:
+            self.observer.expect(self.sources, arrival)
+            self._expected = True
+        self.observer.from_source(key.decode() if key else "", arrival)
 
     def published(self, report: DriftReport) -> None:
         """After the report's records and rows were sent: the windows it closed counted, their metrics,
@@ -292,6 +343,28 @@ def values_json(value: Any) -> bytes:
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _dumps(value)
     return data if b"null" not in data else _dumps(value)
+
+
+def arrival_us(msg: Any) -> int:
+    """When a drift-values message was sent, in microseconds: a faust message's timestamp is in seconds
+    (a float), a record the committer hands back from the broker's copy (an aiokafka ConsumerRecord, for
+    one faust dropped) has its milliseconds (an int); the wall clock for a message without one."""
+    stamp = getattr(msg, "timestamp", None)
+    if isinstance(stamp, float):
+        return round(stamp * 1_000_000)
+    if isinstance(stamp, int):
+        return stamp * 1000
+    return wall_clock_us()
+
+
+def hop_sources(ctx: AgentContext) -> list[str]:
+    """The drift-values sources a worker's step agents send from: each hop topic's partitions, named as
+    ``DriftTap.batched`` keys their messages."""
+    from dana_workflows.streams.kafka.steps import hop_boundaries  # steps.py imports this module
+
+    hops = hop_boundaries(ctx.pipeline, ctx.options.fuse, ctx.options.llm_hops)
+    topics = sorted(ctx.topic(boundary) for boundary in hops)
+    return [f"{topic}:{p}" for topic in topics for p in range(ctx.options.partitions)]
 
 
 def attach_drift(ctx: AgentContext, metrics: Metrics | None) -> tuple[DriftTap, DriftAgent] | None:
