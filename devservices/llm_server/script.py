@@ -105,7 +105,8 @@ class Faults(_M):
     quota: Fault = Fault()  # 429 insufficient_quota
     bad_request: Fault = Fault()  # 400 invalid_request_error
     server_error: Fault = Fault()  # 500
-    slow: SlowFault = SlowFault()  # sleeps delay_s before answering
+    slow: SlowFault = SlowFault()  # answers after delay_s, unless the client gave up before (then 499)
+    hang: Fault = Fault()  # never answers: holds the request until the client gives up (then 499)
     malformed_json: Fault = Fault()  # content is truncated JSON
     schema_break: Fault = Fault()  # content is a JSON object without the expected fields
     json_schema_unsupported: bool = False  # 400 on response_format json_schema (JSON mode still works)

@@ -20,11 +20,24 @@ from aiohttp import web
 
 from dana_workflows.devservices.llm_server.script import Faults, Rule, Script
 
-_FAULTS = ("quota", "bad_request", "server_error", "slow", "malformed_json", "schema_break")
+_FAULTS = ("quota", "bad_request", "server_error", "slow", "hang", "malformed_json", "schema_break")
+_GONE_POLL_S = 0.02  # how often a held request looks whether its client has hung up
 
 
 def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
+
+
+async def _until_the_client_hangs_up(request: web.Request) -> None:
+    """Wait until the client closes the connection: its timeout, however late on a loaded machine."""
+    transport = request.transport
+    while transport is not None and not transport.is_closing():
+        await asyncio.sleep(_GONE_POLL_S)
+
+
+def _gone() -> web.Response:
+    """What the log records for a request whose client hung up first (nginx's 499); nobody reads it."""
+    return _error(499, "the client gave up (test server)", "client_closed_request", None)
 
 
 def _error(
@@ -151,12 +164,13 @@ class LLMTestServer:
             "fault": None,
         }
         self.log.append(entry)
-        response = await self._answer(body, model, users, prompt_tokens, now, entry)
+        response = await self._answer(request, body, model, users, prompt_tokens, now, entry)
         entry["status"] = response.status
         return response
 
     async def _answer(
         self,
+        request: web.Request,
         body: dict[str, Any],
         model: str,
         users: list[str],
@@ -192,9 +206,19 @@ class LLMTestServer:
         if self._fires("server_error", model):
             entry["fault"] = "server_error"
             return _error(500, "The server had an error (test server)", "server_error", None)
+        if self._fires("hang", model):
+            # no reply at all, so a timeout test times out for sure and its limit can stay small
+            entry["fault"] = "hang"
+            await _until_the_client_hangs_up(request)
+            return _gone()
         if self._fires("slow", model):
             entry["fault"] = "slow"
-            await asyncio.sleep(self.script.faults.slow.delay_s)
+            try:
+                await asyncio.wait_for(_until_the_client_hangs_up(request), self.script.faults.slow.delay_s)
+            except TimeoutError:
+                pass  # the client waited the delay out: it gets its reply
+            else:
+                return _gone()  # nobody to answer: the handler ends now, not delay_s later
         if self.script.latency_ms:
             await asyncio.sleep(self.script.latency_ms / 1000.0)
         rule, content = self.script.reply_for_messages(body.get("messages") or [], model)
