@@ -235,6 +235,9 @@ class DriftAgent:
         committer = self.ctx.committer
         observed: list[tuple[Any, list[DriftReport]]] = []
         self.state.discard()
+        # the hop sources are told to the observer in the state's changes of a batch: if it raises
+        # before its section is done, those changes are lost and the next batch must tell them again
+        expected = self._expected
         tf = self.tap.time_field
         # at-least-once: rows must hash the same when redelivered, so the clock is the event's
         deterministic = self.ctx.deterministic
@@ -264,23 +267,24 @@ class DriftAgent:
                         self.observer.progress(passed, passed if deterministic else wall_clock_us())
                     )
                 observed.append((msg, reports))
+            if not observed:
+                return
+            first = observed[0][0]  # drift-values has one partition: the batch is one source partition
+            done = [report for _, reports in observed for report in reports]
+            async with committer.section(first.topic, first.partition) as section:
+                # ahead of the records and the table's changelog (commit.py)
+                await section.audit([row for report in done for row in report.rows])
+                key = self.workflow.encode()
+                for report in done:
+                    for record in report.records:
+                        await section.send(self.records_topic, key, self._encode(record.to_record()))
+                await self.state.flush(section)
+                for msg, _ in observed:
+                    section.done(msg.offset)
         except BaseException:
             self.state.discard()
+            self._expected = expected
             raise
-        if not observed:
-            return
-        first = observed[0][0]  # drift-values has one partition: the batch is one source partition
-        done = [report for _, reports in observed for report in reports]
-        async with committer.section(first.topic, first.partition) as section:
-            # ahead of the records and the table's changelog (commit.py)
-            await section.audit([row for report in done for row in report.rows])
-            key = self.workflow.encode()
-            for report in done:
-                for record in report.records:
-                    await section.send(self.records_topic, key, self._encode(record.to_record()))
-            await self.state.flush(section)
-            for msg, _ in observed:
-                section.done(msg.offset)
         late = 0
         for report in done:
             late += len(report.late)

@@ -103,3 +103,23 @@ def test_arrival_reads_faust_seconds_and_a_consumer_records_milliseconds(
     monkeypatch.setattr(drift_agent, "wall_clock_us", lambda: 42)
     assert arrival_us(SimpleNamespace(timestamp=None)) == 42
     assert arrival_us(SimpleNamespace()) == 42
+
+
+async def test_a_batch_that_raises_leaves_the_hop_sources_to_be_expected_again(tmp_path: Path) -> None:
+    # the first keyed message tells the observer the hop sources, in the batch's state changes; a batch
+    # that raises discards those changes, so the next must tell them again, or partitions not yet heard
+    # from stop holding the windows and their events come late
+    _, agent, _ = offline_kafka_runtime(SPEC, tmp_path)
+    msgs = messages(agent, backlog(2400, PARTITIONS), True, 0.01)
+    observe = agent.observer.observe
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the batch fails after its first keyed message")
+
+    agent.observer.observe = broken
+    with pytest.raises(RuntimeError):
+        await agent._each([msgs[0]])
+    agent.observer.observe = observe
+    for msg in msgs:  # redelivered from the failed one on
+        await agent._each([msg])
+    assert agent.late == 0
