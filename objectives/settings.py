@@ -67,13 +67,14 @@ class InferenceSettings:
     min_confidence: float = 0.4
     # `--llm` (objectives/llm_proposals.py): one call per target (the input, each step with fields), never
     # retried: a model that did not answer in time would not the second time either, and four attempts at
-    # the endpoint's 30 s made the shared SmolLM2-135M wait 2 min 5 s for nothing. The seconds one call may
-    # take (`--llm-timeout`; it replaces the endpoint's timeout_s for these calls), the tokens of its
-    # answer (`--llm-max-tokens`: about six rules; the shared local model writes 2-5 tokens a second on a
-    # busy machine, and reads a prompt at about 45), and the estimated tokens of the prompt (system, worked
-    # example and fields), which fit a small model's context (the local SmolLM2 serves 2,048 a slot):
-    # example values go first, then the fields that do not fit.
+    # the endpoint's 30 s made the shared SmolLM2-135M wait 2 min 5 s for nothing. The seconds one call
+    # may take (`--llm-timeout`; it replaces the endpoint's timeout_s for these calls); the tokens of its
+    # answer (`--llm-max-tokens`: three or four rules, enough for a small model's few; the shared local
+    # model writes 1.5-5 tokens a second on a busy machine, and a call cut by the timeout gives nothing,
+    # one cut at max_tokens its whole lines); the estimated tokens of the prompt (system, worked example
+    # and fields), which fit a small model's context (the local SmolLM2 serves 2,048 a slot): example
+    # values go first, then the fields that do not fit.
     llm_timeout_s: float = 90.0
-    llm_max_tokens: int = 120
+    llm_max_tokens: int = 80
     llm_prompt_tokens: int = 1200
     llm_examples: int = 3  # distinct values shown per field
