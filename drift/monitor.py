@@ -11,6 +11,8 @@ State keys (``p`` is the key prefix, one per workflow):
                            counting sources' (int, microseconds; windows.py)
   ``p src``                with sources: each source's last arrival time (``{source: int}``)
   ``p s|<source>``         with sources: that source's watermark (int)
+  ``p clk``                with sources: the idle clock, the latest arrival of a source that forwarded
+                           nothing to a later hop (int)
   ``p open``               starts of the open windows (sorted list of ints)
   ``p late``               late events seen (int)
   ``p w|<monitor>|<start>`` one window's counts: ``{"n": events, "c": {bin key: count}, "s": sketch?}``
@@ -295,10 +297,10 @@ class DriftMonitor:
         """The sources that will send (``WindowTracker.expect``): windows wait for each until it sent."""
         self._tracker.expect(sources, arrival_us)
 
-    def from_source(self, source: str, arrival_us: int) -> None:
+    def from_source(self, source: str, arrival_us: int, forwarded: bool = False) -> None:
         """The next events come from ``source``, arrived at ``arrival_us`` (``WindowTracker.from_source``):
         a runtime with several sources calls it before each run of one source's events."""
-        self._tracker.from_source(source, arrival_us)
+        self._tracker.from_source(source, arrival_us, forwarded)
 
     def values_from(self, payload: Mapping[str, Any], step: str | None = None) -> dict[str, Any]:
         """The values of the monitors that observe ``step`` (None: the input) in this payload."""

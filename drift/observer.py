@@ -81,11 +81,11 @@ class DriftObserver:
         """The sources that will send: windows wait for each until it has sent or gone idle."""
         self.monitor.expect(sources, arrival_us)
 
-    def from_source(self, source: str, arrival_us: int) -> None:
+    def from_source(self, source: str, arrival_us: int, forwarded: bool = False) -> None:
         """The next ``observe`` calls are events of ``source`` in its order, arrived at ``arrival_us``:
-        windows close at the lowest watermark of the sources (drift/windows.py). The local runtime, one
-        source, never calls it."""
-        self.monitor.from_source(source, arrival_us)
+        windows close at the lowest watermark of the sources (drift/windows.py; ``forwarded``: its batch
+        sent records on to a later hop). The local runtime, one source, never calls it."""
+        self.monitor.from_source(source, arrival_us, forwarded)
 
     def observe(
         self, values: Mapping[str, Any], input_payload: Mapping[str, Any], produced_at: int, clock_us: int

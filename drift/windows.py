@@ -16,6 +16,9 @@ batch's span of event time no longer closes the windows the other still fills. A
 for ``idle_us`` of arrival time (the time its messages reached the drift agent) while another sent stops
 counting until it sends again (Flink's ``withIdleness``), so a stopped partition cannot hold the windows
 back for ever; a source the runtime expects (``expect``) but has not heard from holds them back as long.
+Only the messages of a source that forwarded none of its records to a later hop move that idle clock: a
+source that forwarded records has them in flight at a later hop's source, whose silence (a slow batch: an
+LLM step) is then no sign of idleness, and letting it go idle would close windows ahead of those records.
 The combined watermark never moves back: events of a source that resumes behind it are late as always.
 """
 
@@ -114,8 +117,8 @@ class Assignment(NamedTuple):
 
 class WindowTracker:
     """Watermark and open windows, kept under ``<prefix>wm`` and ``<prefix>open`` in ``state``; with
-    sources (``from_source``), each source's last arrival under ``<prefix>src`` (``{source: arrival_us}``)
-    and its own watermark under ``<prefix>s|<source>``.
+    sources (``from_source``), each source's last arrival under ``<prefix>src`` (``{source: arrival_us}``),
+    its own watermark under ``<prefix>s|<source>`` and the idle clock under ``<prefix>clk``.
 
     Only JSON values are stored (ints, a list of ints, a dict of ints), and every change is a fresh
     assignment, so a faust table records it in its changelog.
@@ -134,6 +137,7 @@ class WindowTracker:
         self._k_wm = prefix + "wm"
         self._k_open = prefix + "open"
         self._k_src = prefix + "src"
+        self._k_clk = prefix + "clk"
         self._close_after = definition.size_us + definition.lateness_us  # closes_at(s) == s + this
         self._tumbling = definition.step_us == definition.size_us
         self.idle_us = idle_us
@@ -158,14 +162,27 @@ class WindowTracker:
         for source in sources:
             seen[source] = max(arrival_us, seen.get(source, arrival_us))
         self._state[self._k_src] = seen
+        self._tick(arrival_us)
 
-    def from_source(self, source: str, arrival_us: int) -> None:
+    def _tick(self, arrival_us: int) -> int:
+        """Move the idle clock (the latest arrival that can show a source idle) to ``arrival_us``."""
+        clock = self._state.get(self._k_clk)
+        if clock is None or arrival_us > clock:
+            self._state[self._k_clk] = clock = arrival_us
+        return int(clock)
+
+    def from_source(self, source: str, arrival_us: int, forwarded: bool = False) -> None:
         """The events placed from now on come from ``source``, in its order, and arrived at
-        ``arrival_us``: the windows close at the minimum of the counting sources' watermarks."""
+        ``arrival_us``: the windows close at the minimum of the counting sources' watermarks.
+        ``forwarded``: the source's batch sent records on to a later hop (a progress header), so its
+        arrival does not move the idle clock (they are in flight at another source)."""
         seen = self.sources()
         seen[source] = max(arrival_us, seen.get(source, arrival_us))
         self._state[self._k_src] = seen
-        active_since = max(seen.values()) - self.idle_us
+        clock = self._state.get(self._k_clk)
+        if not forwarded or clock is None:
+            clock = self._tick(arrival_us)
+        active_since = clock - self.idle_us
         floor: int | None = None
         for other, last in seen.items():
             if other == source or last < active_since:  # an idle source stops counting

@@ -15,7 +15,8 @@ after its whole journey, with every value it collected; this runtime does the sa
   at a time (under a backlog a message spans hours of event time), so before each message's events the
   agent names its source and arrival time (``DriftObserver.from_source``: the key, the message's
   timestamp) and the windows close at the lowest of the sources' watermarks (drift/windows.py: expected
-  sources, ``hop_sources``, wait to be heard from; a silent one stops counting after an idle time; a
+  sources, ``hop_sources``, wait to be heard from; a silent one stops counting after an idle time,
+  timed by the messages without a progress header: the others' records are in flight at a later hop; a
   progress header moves the source's watermark without an event: ``DriftObserver.progress``). It
   calls ``observe`` once per event and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
@@ -254,7 +255,7 @@ class DriftAgent:
                     poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
                     await self.ctx.send_poison(msg, poison)
                     continue
-                self._from_source(msg)
+                self._from_source(msg, forwarded=passed is not None)
                 reports = []
                 for carried in events:
                     produced_at = int(carried["p"])
@@ -295,7 +296,7 @@ class DriftAgent:
             if self.metrics is not None:
                 self.metrics.drift_late(self.workflow, late)
 
-    def _from_source(self, msg: Any) -> None:
+    def _from_source(self, msg: Any, forwarded: bool) -> None:
         """Tell the observer whose events follow: the message's key names the topic partition whose
         records ended them (``DriftTap.batched``), its timestamp when it was sent (the arrival time the
         idleness rule counts in: the same on a redelivery, unlike the wall clock). A message without a key
@@ -305,7 +306,7 @@ class DriftAgent:
         if key and not self._expected:
             self.observer.expect(self.sources, arrival)
             self._expected = True
-        self.observer.from_source(key.decode() if key else "", arrival)
+        self.observer.from_source(key.decode() if key else "", arrival, forwarded)
 
     def published(self, report: DriftReport) -> None:
         """After the report's records and rows were sent: the windows it closed counted, their metrics,

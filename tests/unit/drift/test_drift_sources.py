@@ -243,3 +243,29 @@ def test_progress_without_events_closes_the_windows_a_source_held_even_first_aft
         (300 * US_PER_S, "windows"),
     ]
     assert restarted.watermark == 420 * US_PER_S and restarted.late_events == 0
+
+
+def test_a_source_forwarding_to_a_later_hop_does_not_make_that_hop_idle() -> None:
+    """``hop:0`` forwards its records to ``end:0`` (its progress only); ``end:0`` ends them, and is busy
+    past the idle time while ``hop:0`` goes on. Its records are in flight at ``end:0``: the windows wait for
+    it (late would be events the in-order run counts). A source that ends journeys does move the clock."""
+    monitor = new_monitor({})
+    monitor.from_source("end:0", 0)
+    monitor.observe({"kinds": "a"}, 10 * US_PER_S)
+    for t in range(1, 5):  # forwarded up to 999 s, arriving until 4 x the idle time
+        monitor.from_source("hop:0", t * IDLE_US, forwarded=True)
+        assert monitor.advance(999 * US_PER_S) == []
+    assert monitor.watermark == 10 * US_PER_S
+    monitor.from_source("end:0", 4 * IDLE_US)
+    assert [r for r in through(monitor, 11, 500) if isinstance(r, LateEvent)] == []
+    # a source that ended its journeys (not forwarded) 30 s after end:0's last message: end:0 is idle
+    monitor.from_source("other:0", 5 * IDLE_US + 1)
+    out = monitor.advance(999 * US_PER_S)
+    assert monitor.watermark == 999 * US_PER_S and out  # min(hop:0, other:0): end:0 no longer counts
+
+
+def through(monitor: DriftMonitor, first_s: int, last_s: int) -> list[DriftRecord | LateEvent]:
+    out: list[DriftRecord | LateEvent] = []
+    for t in range(first_s, last_s):
+        out.extend(monitor.observe({"kinds": "a"}, t * US_PER_S))
+    return out

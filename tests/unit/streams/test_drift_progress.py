@@ -22,6 +22,7 @@ from tests.unit.streams.test_mut9_drift_tap import VALUES, drift_values, edge, t
 pytestmark = pytest.mark.unit
 
 US = 1_000_000
+PARTS = 4  # the entry hop's partitions (KafkaOptions' default): the sources the agent expects
 
 
 def forward(t: Any, carried: dict[str, Any], source: tuple[str, int]) -> None:
@@ -114,3 +115,25 @@ async def test_a_progress_header_that_is_no_number_is_poison(tmp_path: Path) -> 
     await agent._each([msg])
     assert [m for m, _ in poisoned] == [msg]
     assert agent.observer.monitor.watermark is None  # its events were not counted
+
+
+async def test_a_slow_later_hop_is_not_idle_while_the_earlier_hop_forwards_to_it(tmp_path: Path) -> None:
+    """The entry hop's four partitions forward every record to a later hop (progress only), a batch a
+    second; that hop ends the journeys half a second later, but is busy 40 s with one batch (an LLM step)
+    while the entry hop goes on: its progress messages are no sign that the later hop is idle, since the
+    records are in flight there. The events in order (the local runtime) count none late: neither may the
+    agent."""
+    _, agent, _ = offline_kafka_runtime(SPEC, tmp_path)
+    later = b"acme.later-hop:0"  # a source the agent does not expect: it joins when heard from
+    sent: list[tuple[float, bytes, list[tuple[str, int]], int | None]] = []
+    for b in range(60):  # round b: claims b*50 ... b*50+49, one a second
+        for p in range(PARTS):
+            sent.append((b, f"{agent.ctx.topic(ENTRY)}:{p}".encode(), [], (b + 1) * 50 - 1))
+        ended = [("abc"[i % 3], i) for i in range(b * 50, (b + 1) * 50)]
+        sent.append((b + 0.5 if not 5 <= b < 45 else 45.1 + b / 1000, later, ended, None))
+    for offset, (at, key, events, progress) in enumerate(sorted(sent, key=lambda m: m[0])):
+        msg = message(agent, 0, events, progress, offset)
+        msg.key, msg.timestamp = key, 1_700_000_000.0 + at
+        await agent._each([msg])
+    assert agent.late == 0  # without the rule below: 1,950, the later hop's claims 250 ... 2,199
+    assert agent.windows == 29  # windows of 0 s ... 2,800 s: closed at 110 s ... 2,910 s (< 2,999 s)
