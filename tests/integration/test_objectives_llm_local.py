@@ -1,16 +1,17 @@
 """`objectives infer --llm` against the real local model (SmolLM2-135M behind llama.cpp's server).
 
-What is asserted is the engine's behaviour with a real server, never the model's judgement: the call
-returns within the configured timeout (one call for the lending example's one target, not retried: the
-session-16 code made four attempts of 30 s), and whatever the model says, only rules that pass the gates
-(compile, read declared fields, type-check) are offered. Skipped only when DWF_TEST_LLM_LOCAL_URL is unset.
+What is asserted is the engine's behaviour with a real server, never the model's judgement (and never a
+wall time: the machine's load decides that): one call for the lending example's one target (the session-16
+code made four attempts of 30 s), a timeout named with its flag if the model is slower than the limit, and
+whatever the model says, only rules that pass the gates (compile, read declared fields, type-check) are
+offered. The answer is held to 32 tokens so the test costs seconds of the model's time, not a minute.
+Skipped only when DWF_TEST_LLM_LOCAL_URL is unset.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ LENDING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "lending"
 TIMEOUT_S = 120.0  # the configured per-call timeout; generous for a shared 2-core machine
 
 
-def test_infer_llm_on_the_lending_example_returns_within_its_timeout_and_offers_only_valid_cel(
+def test_infer_llm_on_the_lending_example_makes_one_call_and_offers_only_valid_cel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DWF_LLM_DEFAULT__BASE_URL", os.environ["DWF_TEST_LLM_LOCAL_URL"].rstrip("/"))
@@ -48,15 +49,10 @@ def test_infer_llm_on_the_lending_example_returns_within_its_timeout_and_offers_
     progress = tmp_path / "progress.txt"
     with progress.open("w") as f:  # the progress line a terminal shows: the call's own seconds
         monkeypatch.setattr(cli_objectives, "err", Console(file=f, force_terminal=True, width=400))
-        started = time.monotonic()
-        result = CliRunner().invoke(app, [*args, "--llm-timeout", f"{TIMEOUT_S:g}"])
-        elapsed = time.monotonic() - started
+        result = CliRunner().invoke(app, [*args, "--llm-timeout", f"{TIMEOUT_S:g}", "--llm-max-tokens", "32"])
     assert result.exit_code == 0, result.output
     (line,) = [x for x in progress.read_text().splitlines() if x.startswith("llm ")]  # one target, one call
-    call_s = float(line.rsplit(" in ", 1)[1].removesuffix(" s"))
-    # the HTTP timeout bounds the one attempt (no retry); a second of slack for the client's own work
-    assert call_s <= TIMEOUT_S + 1.0, line
-    assert elapsed < 2 * TIMEOUT_S, f"{elapsed:.0f} s for the command: more than one call's timeout"
+    assert line.startswith("llm 1/1 input: asking"), line
     flat = " ".join(result.output.split())
     if "did not answer within" in flat:  # a timeout is allowed on a busy machine, but it must say so
         assert f"{TIMEOUT_S:g} s (raise it with --llm-timeout" in flat and MODEL_ID in flat
