@@ -248,6 +248,9 @@ GROUPS = (
     # batch 19 was the sixteenth round's blind set (run once by the lead at d375c4e, and the fifteenth and
     # thirteenth rounds' methods on the same files); read by any later round
     ("batch 19 (seen, fitted-to)", frozenset({19})),
+    # batch 20 was the seventeenth round's blind set (85 datasets; run once by the lead at a1d3e25, and the
+    # sixteenth round's method at 3ec2a30 on the same files); read by any later round
+    ("batch 20 (seen, fitted-to)", frozenset({20})),
 )
 
 
