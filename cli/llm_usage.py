@@ -3,7 +3,10 @@ audit rows (the same numbers `dana-wf audit sql` shows), so a run against a real
 
 An llm step's phase rows (perceive, operate, enforce: processors/llm/poet_record.py) repeat the call's fields
 of the step's own row; a call is counted once, from the step's row, as the worker's metrics count it
-(streams/kafka/worker_metrics.py)."""
+(streams/kafka/worker_metrics.py). The step's row carries ``gen_ai.usage.*`` of its first call only: when it
+also carries the efficiency summary (``dwf.eff``: every call the event's step made, a verification or a
+send-back included), calls, cache hits and tokens come from that summary, the numbers `dana-wf efficiency
+report` adds up."""
 
 from __future__ import annotations
 
@@ -11,11 +14,34 @@ import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from dana_workflows.processors.efficiency.monitor import PHASES
+from dana_workflows.processors.efficiency.monitor import PHASES, SUMMARY_KEY
 from dana_workflows.sinks.audit_model import AuditRow
 
 _USAGE_KEY = "gen_ai.usage.input_tokens"
+
+
+def _counts(details: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(calls on the wire, cache hits, input tokens, output tokens) of one step row: from the efficiency
+    summary when the row has one, else from the one call the row records."""
+    summary = details.get(SUMMARY_KEY)
+    if isinstance(summary, dict):
+        tokens = summary.get("tokens") or {}
+        return (
+            sum(int(n) for n in (summary.get("calls") or {}).values()),
+            int((summary.get("avoided") or {}).get("cache", 0)),
+            int(tokens.get("input", 0)),
+            int(tokens.get("output", 0)),
+        )
+    if details.get("dwf.llm.cache_hit"):
+        return 0, 1, 0, 0
+    return (
+        1,
+        0,
+        int(details.get(_USAGE_KEY) or 0),
+        int(details.get("gen_ai.usage.output_tokens") or 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -53,15 +79,14 @@ def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
         if row.kind in PHASES:  # the same call again, as one phase of the step's row below it
             continue
         details = json.loads(row.details)
+        row_calls, row_hits, row_in, row_out = _counts(details)
+        calls, hits = calls + row_calls, hits + row_hits
+        tokens_in, tokens_out = tokens_in + row_in, tokens_out + row_out
         if details.get("dwf.llm.cache_hit"):
-            hits += 1
             continue
-        calls += 1
         if details.get("dwf.llm.outcome") == "error":  # a run against a model that is down says so
             failed += 1
             first_error = first_error or str(details.get("dwf.llm.error") or "no reason recorded")
-        tokens_in += int(details.get(_USAGE_KEY) or 0)
-        tokens_out += int(details.get("gen_ai.usage.output_tokens") or 0)
         if details.get("dwf.llm.latency_ms") is not None:
             latency.append(float(details["dwf.llm.latency_ms"]))
     if calls == 0 and hits == 0:
