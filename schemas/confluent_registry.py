@@ -238,9 +238,15 @@ class ConfluentRegistry:
             return call()
         except SchemaRegistryError as exc:
             status = exc.http_status_code
+            detail = mask_text(f"HTTP {status}, error {exc.error_code}: {exc.error_message}")
+            if status == 404 and not _registry_not_found(exc.error_code):
+                raise RegistryError(
+                    f"schema registry {self.url} answered HTTP 404 with no registry error code while {doing} "
+                    f"({detail}): is it a Confluent-compatible schema registry? Check DWF_SCHEMA_REGISTRY "
+                    "(the URL of the registry itself, e.g. http://host:8081)"
+                ) from None
             if status == 404 and missing_ok:
                 return None  # type: ignore[return-value]
-            detail = mask_text(f"HTTP {status}, error {exc.error_code}: {exc.error_message}")
             if status in (401, 403):
                 raise RegistryAuthError(
                     f"schema registry {self.url} refused the credentials while {doing} ({detail}): check "
@@ -261,6 +267,13 @@ class ConfluentRegistry:
             f"schema registry {self.url} is unreachable while {doing} ({detail}): start it, or point "
             "DWF_SCHEMA_REGISTRY at a reachable registry (unset: the embedded file registry)"
         )
+
+
+def _registry_not_found(error_code: object) -> bool:
+    """A registry's own "not found" (40401 subject, 40402 version, 40403 schema, 40408 no compatibility
+    set, ...): only such a 404 means "nothing registered yet". A web server that is no registry (a wrong
+    port, a proxy path) answers 404 without one, and must not read as an empty registry."""
+    return isinstance(error_code, int) and 40400 <= error_code < 40500
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

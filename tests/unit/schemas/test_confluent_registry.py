@@ -291,3 +291,24 @@ def test_other_registry_answers_are_named(
     with pytest.raises(error) as info:
         registry.register(MIXED_ENVELOPE_SCHEMA)
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("code", [None, -1])
+def test_a_web_server_that_is_no_registry_is_not_read_as_an_empty_one(
+    refusing_registry: str, code: Any
+) -> None:
+    # a wrong port or path (the LLM server, ClickHouse's HTTP port) answers 404 with no registry error code:
+    # `schemas check` said every subject was "new (not registered yet)" and passed
+    _Recorder.status, _Recorder.code = 404, code
+    registry = registry_for(Settings(schema_registry=refusing_registry))
+    with pytest.raises(RegistryError, match="no registry error code") as info:
+        registry.check(MIXED_ENVELOPE_SCHEMA, "dwf.MixedEnvelope")
+    assert "is it a Confluent-compatible schema registry? Check DWF_SCHEMA_REGISTRY" in str(info.value)
+
+
+def test_a_registry_404_with_its_own_code_is_a_subject_not_registered_yet(refusing_registry: str) -> None:
+    _Recorder.status, _Recorder.code = 404, 40401  # Confluent's "Subject not found"
+    verdict = registry_for(Settings(schema_registry=refusing_registry)).check(
+        MIXED_ENVELOPE_SCHEMA, "dwf.MixedEnvelope"
+    )
+    assert (verdict.versions, verdict.problems) == (0, [])
