@@ -24,7 +24,7 @@ from dana_workflows.cli.conventions import (
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import check_audit_server, open_audit_for_reading
 from dana_workflows.core.masking import mask_text
-from dana_workflows.core.settings import load_settings
+from dana_workflows.core.settings import UnknownSettingError, load_settings, misspelt_env_settings
 from dana_workflows.core.yaml_errors import yaml_error_line, yaml_error_problem
 from dana_workflows.workflow.errors import SpecError
 
@@ -69,6 +69,8 @@ def _root(
         load_settings()
     except ValidationError as exc:
         raise fail(f"invalid settings: {_safe_error(exc)}", EXIT_USAGE) from None
+    except UnknownSettingError as exc:
+        raise fail(f"config file (DWF_CONFIG_FILE): {exc}", EXIT_USAGE) from None
     except OSError as exc:
         raise fail(f"config file (DWF_CONFIG_FILE): {mask_text(str(exc))}", EXIT_USAGE) from None
     except YAMLError as exc:
@@ -77,6 +79,8 @@ def _root(
         raise fail(
             f"config file (DWF_CONFIG_FILE): {problem}{mask_text(yaml_error_problem(exc))}", EXIT_USAGE
         ) from None
+    for warning in misspelt_env_settings():  # ignored by the engine, which runs on the default instead
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _mount(module: str, name: str, help: str) -> None:

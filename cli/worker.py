@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dana_workflows.cli.conventions import Guarantee, LogLevel, OutputConsole, fail, quieted
+from dana_workflows.cli.conventions import EXIT_USAGE, Guarantee, LogLevel, OutputConsole, fail, quieted
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
-from dana_workflows.core.settings import Settings, load_settings, log_level_name
+from dana_workflows.core.settings import Settings, check_topic_prefix, load_settings, log_level_name
 
 if TYPE_CHECKING:
     from dana_workflows.processors.pipeline import Pipeline
@@ -206,6 +206,10 @@ def produce_command(
         raise fail(str(exc)) from None
     pipeline = pipeline_or_exit(spec)
     prefix = prefix or settings.topic_prefix
+    try:
+        check_topic_prefix(prefix, "--prefix")
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
     topology = _topology(pipeline, settings.model_copy(update={"topic_prefix": prefix}))
     bootstrap = broker or settings.kafka_bootstrap_servers
     total = count_lines(input)

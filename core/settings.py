@@ -5,6 +5,10 @@ Secrets are SecretStr so they are never printed by accident; `dana-wf config sho
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +16,23 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+REGISTRY_SCHEMES = ("file://", "http://", "https://", "mock://")
+REGISTRY_URL_HINT = (
+    "use file://<dir> (the embedded file registry; unset: file://<DWF_DATA_DIR>/schemas) or "
+    "http(s)://<host>:<port> (a Confluent-compatible registry)"
+)
+# Kafka's legal topic characters: a prefix with any other is refused by the broker only when the worker, a
+# minute into its start, creates its first internal topic
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_TOPIC_RULE = "topic names take only ASCII letters, digits, '.', '_' and '-'"
+
+
+def check_topic_prefix(prefix: str, where: str) -> str:
+    """The prefix, if Kafka takes it in a topic name; ValueError naming `where` (the option) otherwise."""
+    if not _TOPIC_CHARS.fullmatch(prefix):
+        raise ValueError(f"{where} {prefix!r}: {_TOPIC_RULE}")
+    return prefix
 
 
 def log_level_name(value: str, where: str) -> str:
@@ -57,7 +78,11 @@ class ModelRecord(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="DWF_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+        env_prefix="DWF_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,  # a refused value may be a secret or hold one (a URL's password)
     )
 
     # Kafka
@@ -129,6 +154,20 @@ class Settings(BaseSettings):
     def _known_log_level(cls, value: str) -> str:
         return log_level_name(value, "DWF_LOG_LEVEL")
 
+    @field_validator("schema_registry")
+    @classmethod
+    def _registry_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(REGISTRY_SCHEMES):
+            raise ValueError(REGISTRY_URL_HINT)  # the value itself may hold credentials: not repeated
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if not _TOPIC_CHARS.fullmatch(value):  # the error never repeats a setting's value (cli/config.py)
+            raise ValueError(_TOPIC_RULE)
+        return value
+
     def schema_registry_url(self) -> str:
         """The schema registry in use: DWF_SCHEMA_REGISTRY, else ``file://<data_dir>/schemas`` (so a
         read-only working directory is fine as long as data_dir is writable)."""
@@ -157,9 +196,38 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
         loaded = YAML(typ="safe").load(path.read_text())
         base = dict(loaded or {})
+        for key in base:
+            if key not in Settings.model_fields:
+                raise UnknownSettingError(f"{path}: {_not_a_setting(str(key), str(key))}")
     env_only = Settings()
     merged = _deep_merge(_deep_merge(base, env_only.model_dump(exclude_unset=True)), overrides)
     return Settings(**merged)
+
+
+class UnknownSettingError(ValueError):
+    """A config file key that is no setting: a typo that would otherwise leave the default in force."""
+
+
+def _not_a_setting(name: str, shown: str, prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, Settings.model_fields, n=1)
+    hint = f"; did you mean {prefix}{close[0].upper() if prefix else close[0]}?" if close else ""
+    return f"{shown} is not a setting{hint} (docs/configuration.md lists them)"
+
+
+def misspelt_env_settings(environ: Mapping[str, str] | None = None) -> Iterable[str]:
+    """A warning for each DWF_* variable that is no setting but close to one (DWF_AUDIT_DNS): the engine
+    ignores it and runs on the default. Variables far from every setting (DWF_CONFIG_FILE, the tests' and
+    the launchers' own) are not named."""
+    env = os.environ if environ is None else environ
+    for var in sorted(env):
+        if not var.upper().startswith("DWF_"):
+            continue
+        name = var[4:].lower().split("__")[0]
+        if name in Settings.model_fields or not difflib.get_close_matches(
+            name, Settings.model_fields, n=1, cutoff=0.85
+        ):
+            continue
+        yield _not_a_setting(name, var, prefix="DWF_")
 
 
 def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dana_workflows.core.masking import mask_text
-from dana_workflows.core.settings import Settings
+from dana_workflows.core.settings import REGISTRY_URL_HINT, Settings
 from dana_workflows.processors.pipeline import CompileError, Pipeline, compile_pipeline
 from dana_workflows.schemas.registry import FileRegistry, SchemaRegistry
 from dana_workflows.sinks.audit_model import AuditStore
@@ -34,10 +34,7 @@ def registry_for(settings: Settings) -> SchemaRegistry:
 
         return ConfluentRegistry.from_settings(settings)
     if not url.startswith("file://"):
-        raise ValueError(
-            f"DWF_SCHEMA_REGISTRY={mask_text(url)}: use file://<dir> (the embedded file registry; unset: "
-            "file://<DWF_DATA_DIR>/schemas) or http(s)://<host>:<port> (a Confluent-compatible registry)"
-        )
+        raise ValueError(f"DWF_SCHEMA_REGISTRY={mask_text(url)}: {REGISTRY_URL_HINT}")
     registry = FileRegistry(Path(url.removeprefix("file://")))
     registry.check_writable()
     return registry

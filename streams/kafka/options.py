@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dana_workflows.core.settings import Settings
+from dana_workflows.core.settings import Settings, check_topic_prefix
 from dana_workflows.streams.kafka.security import KafkaSecurity
 from dana_workflows.streams.topology import Topology
 
@@ -53,6 +53,18 @@ class KafkaOptions:
             raise ValueError(f"processing guarantee {self.guarantee!r}: use at_least_once or exactly_once")
         if self.max_batch < 1:
             raise ValueError(f"max batch {self.max_batch}: an agent takes at least one record at a time")
+        for name, value in (("partitions", self.partitions), ("replication", self.replication)):
+            if value < 1:  # faust's own "Topic cannot have zero partitions" came as a traceback
+                raise ValueError(f"--{name} {value}: a topic needs at least 1")
+        for name, seconds in (
+            ("session-timeout", self.session_timeout_s),
+            ("commit-interval", self.commit_interval_s),
+        ):
+            if (
+                seconds <= 0
+            ):  # the group coordinator's fatal InvalidSessionTimeoutError left the worker hanging
+                raise ValueError(f"--{name} {seconds:g}: give a number of seconds above 0")
+        check_topic_prefix(self.prefix, "--prefix")
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> KafkaOptions:

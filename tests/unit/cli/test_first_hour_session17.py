@@ -70,3 +70,91 @@ def test_a_rerun_counts_every_call_the_cache_answered() -> None:
     usage = llm_usage([_step_row(_REPLAYED)])
     assert usage is not None
     assert (usage.calls, usage.cache_hits, usage.input_tokens, usage.output_tokens) == (0, 2, 0, 0)
+
+
+# SR2, CFG1, W1, W2: settings and options that could never work are refused before anything runs
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        # a registry URL without its scheme: a traceback from run/topology, another message from schemas
+        ({"DWF_SCHEMA_REGISTRY": "127.0.0.1:8081"}, "DWF_SCHEMA_REGISTRY: Value error, use file://<dir>"),
+        # the broker refused it a minute into the worker's start, and the worker never exited
+        (
+            {"DWF_TOPIC_PREFIX": "bad prefix!"},
+            "DWF_TOPIC_PREFIX: Value error, topic names take only ASCII letters",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_work_is_refused_before_any_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    says: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, err = _main(monkeypatch, capsys, "topology", str(EXAMPLES / "claims" / "claims.yaml"))
+    assert code == 2
+    assert err.startswith(f"error: invalid settings: {says}")
+    assert "bad prefix!" not in err and "8081" not in err  # a setting's value is never repeated
+
+
+def test_a_config_file_key_that_is_no_setting_is_refused_with_the_closest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text("audit_dns: clickhouse://default@127.0.0.1:9000/dwf\n")
+    monkeypatch.setenv("DWF_CONFIG_FILE", str(config))
+    code, err = _main(monkeypatch, capsys, "config", "show")
+    assert code == 2
+    assert err.strip() == (
+        f"error: config file (DWF_CONFIG_FILE): {config}: audit_dns is not a setting; "
+        "did you mean audit_dsn? (docs/configuration.md lists them)"
+    )
+
+
+def test_a_misspelt_variable_is_named_and_the_others_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(
+        "DWF_AUDIT_DNS", "clickhouse://default@127.0.0.1:9000/dwf"
+    )  # the run used chdb instead
+    monkeypatch.setenv("DWF_KAFKA_HEAP", "1g")  # the broker launcher's own, far from every setting
+    code, err = _main(monkeypatch, capsys, "validate", str(EXAMPLES / "claims" / "claims.yaml"))
+    assert code == 0
+    assert err.strip() == (
+        "warning: DWF_AUDIT_DNS is not a setting; did you mean DWF_AUDIT_DSN? "
+        "(docs/configuration.md lists them)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (("--prefix", "bad prefix!"), "--prefix 'bad prefix!': topic names take only ASCII letters"),
+        (
+            ("--partitions", "0"),
+            "--partitions 0: a topic needs at least 1",
+        ),  # was faust's ValueError traceback
+        (("--session-timeout", "-1"), "--session-timeout -1: give a number of seconds above 0"),  # hung
+    ],
+)
+def test_worker_options_that_cannot_work_are_refused_at_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: tuple[str, str],
+    says: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = str(EXAMPLES / "claims" / "claims.yaml")
+    code, err = _main(monkeypatch, capsys, "worker", spec, "--broker", "127.0.0.1:1", "--no-audit", *option)
+    assert code == 1
+    assert err.strip().startswith(f"error: {says}")
+    code, err = _main(
+        monkeypatch, capsys, "produce", spec, "-i", spec, "--broker", "127.0.0.1:1", "--prefix", "a b"
+    )
+    assert code == 2 and err.strip().startswith("error: --prefix 'a b': topic names take only")
