@@ -15,6 +15,7 @@ from rich.table import Table
 
 from dana_workflows.cli.conventions import (
     EXIT_CHAIN_BROKEN,
+    EXIT_FAILURE,
     EXIT_USAGE,
     OutputConsole,
     OutputFormat,
@@ -369,3 +370,26 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a path the user named that cannot be written or read (a report's -o/--html/--json/--svg, --out,
+        # --write-schemas, --to): one line naming it, as for the input file (docs/cli.md), not a traceback
+        fix = _PATH_FIXES.get(type(exc), "fix: check the path")
+        fail(f"{exc.filename}: {exc.strerror or type(exc).__name__} ({fix})", EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
+    except RuntimeError as exc:
+        from dana_workflows.streams.kafka.admin import BrokerUnavailableError
+
+        if not isinstance(exc, BrokerUnavailableError):
+            raise
+        fail(str(exc))  # review/dlq --broker, like status and produce: no broker there, one line with the fix
+        sys.exit(EXIT_FAILURE)
+
+
+_PATH_FIXES: dict[type[OSError], str] = {
+    FileNotFoundError: "fix: create the folder it goes in, or name another path",
+    IsADirectoryError: "fix: name a file, not a folder",
+    NotADirectoryError: "fix: a part of the path is a file, not a folder; name another path",
+    PermissionError: "fix: name a path you may write, or change its permissions",
+}

@@ -4,15 +4,15 @@ Kafka topics), the events' audit histories, and continuing events in the chosen 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
-from dana_workflows.cli.conventions import EXIT_USAGE, fail
+from dana_workflows.cli.conventions import EXIT_USAGE, fail, quieted
 from dana_workflows.core.clock import Clock
 from dana_workflows.core.settings import Settings
 from dana_workflows.processors.base import StepContext
@@ -31,6 +31,8 @@ from dana_workflows.sinks.reader import to_row
 from dana_workflows.streams.local.outputs import read_jsonl
 from dana_workflows.streams.local.resume import ResumeItem, resume_locally
 from dana_workflows.streams.topology import Topology
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:  # the Kafka client is imported only by the commands that read a topic
     from dana_workflows.streams.kafka.resume_topics import PoisonRecord
@@ -141,8 +143,15 @@ def latest_items(where: Where, topology: Topology, boundary: str, settings: Sett
         from dana_workflows.streams.kafka.security import KafkaSecurity
 
         security = KafkaSecurity.from_settings(settings)
-        envs = asyncio.run(read_envelopes(where.broker, topology, topology.topic(boundary), security))
+        envs = _on_kafka(read_envelopes(where.broker, topology, topology.topic(boundary), security))
     return {env.run_id: env for env in envs}
+
+
+def _on_kafka(talk: Coroutine[Any, Any, _T]) -> _T:
+    """Run one exchange with the broker, aiokafka's own "Unable connect to ..." held back: a broker that is
+    down is said once, by BrokerUnavailableError's line with the fix (cli/main.py prints it)."""
+    with quieted("aiokafka"):
+        return asyncio.run(talk)
 
 
 def items_and_poison(
@@ -156,7 +165,7 @@ def items_and_poison(
     from dana_workflows.streams.kafka.security import KafkaSecurity
 
     security = KafkaSecurity.from_settings(settings)
-    envs, poison = asyncio.run(read_topic(where.broker, topology, topology.topic(boundary), security))
+    envs, poison = _on_kafka(read_topic(where.broker, topology, topology.topic(boundary), security))
     return {env.run_id: env for env in envs}, poison
 
 
@@ -238,7 +247,7 @@ def continue_events(
         from dana_workflows.streams.kafka.resume_topics import send_resumed
         from dana_workflows.streams.kafka.security import KafkaSecurity
 
-        asyncio.run(
+        _on_kafka(
             send_resumed(
                 where.broker,
                 topology,
@@ -292,7 +301,7 @@ def latest_all(where: Where, topology: Topology, settings: Settings) -> list[Env
     from dana_workflows.streams.kafka.security import KafkaSecurity
 
     security = KafkaSecurity.from_settings(settings)
-    return asyncio.run(read_envelopes(where.broker, topology, topology.resume_topic, security))
+    return _on_kafka(read_envelopes(where.broker, topology, topology.resume_topic, security))
 
 
 def describe_outcomes(outcomes: dict[str, str] | None, topology: Topology) -> list[str]:

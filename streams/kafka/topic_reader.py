@@ -11,8 +11,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from dana_workflows.streams.kafka.admin import BrokerUnavailableError, broker_hint
 from dana_workflows.streams.kafka.security import KafkaSecurity
 
 READ_TIMEOUT_S = 30.0
@@ -21,9 +23,13 @@ READ_TIMEOUT_S = 30.0
 async def partitions(bootstrap: str, topic: str, security: KafkaSecurity | None = None) -> list[int]:
     """The topic's partitions (none when it does not exist yet). The admin client is asked: a group-less
     consumer's own metadata knows only the topics it was assigned."""
-    kwargs = (security or KafkaSecurity()).aiokafka_kwargs()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
-    await admin.start()
+    security = security or KafkaSecurity()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
+    try:
+        await admin.start()
+    except (KafkaError, OSError):  # no broker there: the commands' one line with the fix (`dana-wf status`'s)
+        await admin.close()
+        raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
     try:
         described = await admin.describe_topics([topic])
     finally:

@@ -158,3 +158,48 @@ def test_worker_options_that_cannot_work_are_refused_at_once(
         monkeypatch, capsys, "produce", spec, "-i", spec, "--broker", "127.0.0.1:1", "--prefix", "a b"
     )
     assert code == 2 and err.strip().startswith("error: --prefix 'a b': topic names take only")
+
+
+# C1: an output path that cannot be written was a rich traceback (audit report --html, audit compliance -o,
+# diff --html/--json, drift report --svg, topology --write-schemas, run --out, audit checkpoint create --to)
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [("a-file/schemas", "Not a directory (fix: a part of the path is a file, not a folder"), (".", None)],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    says: str | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DWF_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "a-file").write_text("not a folder")
+    spec = str(EXAMPLES / "claims" / "claims.yaml")
+    code, err = _main(monkeypatch, capsys, "topology", spec, "--write-schemas", where)
+    if says is None:  # a folder that can be written: the command succeeds
+        assert code == 0 and err == ""
+        return
+    assert code == 2
+    assert err.strip() == f"error: {where}: {says}; name another path)"
+
+
+# R1: review/dlq --broker with no broker there was aiokafka's KafkaConnectionError traceback
+@pytest.mark.parametrize("command", [("dlq", "list"), ("review", "list")])
+def test_review_and_dlq_on_a_broker_that_is_down_say_it_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: tuple[str, str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DWF_DATA_DIR", str(tmp_path / "data"))
+    broker = f"127.0.0.1:{_closed_port()}"
+    spec = str(EXAMPLES / "claims" / "claims.yaml")
+    code, err = _main(monkeypatch, capsys, *command, spec, "--broker", broker, "--prefix", "nc17")
+    assert code == 1
+    assert err.strip() == (
+        f"error: no Kafka broker answers at {broker}: start the local one with `dana-wf kafka up`, or pass "
+        "--broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS)"
+    )
