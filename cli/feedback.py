@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.cli.stores import reachable_or_exit
 from dana_workflows.core.clock import wall_clock_us
 
 console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
@@ -30,10 +31,12 @@ def feedback(
     from dana_workflows.sinks.audit_model import sql_string
     from dana_workflows.streams.app_builder import open_audit_store
 
+    target = audit or load_settings().audit_dsn
     try:
-        store = open_audit_store(audit or load_settings().audit_dsn)
+        store = open_audit_store(target)
     except Exception as exc:
         raise fail(f"cannot open the audit store: {exc}") from None
+    store = reachable_or_exit(store, target)  # a server that is down: the audit readers' one line
     needle = sql_string('"step":"' + step + '"')  # the step as its efficiency summary names it
     try:
         found = store.query(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import OutputConsole, fail
+from dana_workflows.cli.conventions import OutputConsole, fail, quieted
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.knowledge.quality import LOW
 from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
@@ -35,16 +36,25 @@ def _when(ts_us: int) -> str:
 def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
     from dana_workflows.core.settings import Settings
 
-    try:
-        store = KnowledgeStore.open(dsn or Settings().knowledge_dsn)
-    except KnowledgeError as exc:
-        raise fail(str(exc)) from None
-    try:
-        yield store
-    except KnowledgeError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    target = dsn or Settings().knowledge_dsn
+    # clickhouse-driver logs "Failed to connect" with a traceback before the store's error: said once, below
+    with quieted("clickhouse_driver", level=logging.ERROR):
+        try:
+            store = KnowledgeStore.open(target)
+        except KnowledgeError as exc:
+            raise fail(f"{exc}{_server_hint(target, exc)}") from None
+        try:
+            yield store
+        except KnowledgeError as exc:
+            raise fail(f"{exc}{_server_hint(target, exc)}") from None
+        finally:
+            store.close()
+
+
+def _server_hint(target: str, exc: KnowledgeError) -> str:
+    if not target.startswith("clickhouse://") or "Connection refused" not in str(exc):
+        return ""
+    return "; is its server running? (name another store with --dsn or DWF_KNOWLEDGE_DSN)"
 
 
 @app.command()

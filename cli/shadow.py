@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, quieted
 from dana_workflows.sinks.audit_model import events_table
 
 if TYPE_CHECKING:
@@ -255,7 +255,10 @@ def report(
                     f"WHERE workflow = {sql_string(name)} "
                     "AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
                 )
-                rows = [tuple(r) for r in store.query(sql).rows]
+                with quieted(
+                    "clickhouse_driver", level=logging.ERROR
+                ):  # its traceback: said in one line below
+                    rows = [tuple(r) for r in store.query(sql).rows]
             finally:
                 store.close()
         except Exception as exc:  # a busy embedded store, a server that is down

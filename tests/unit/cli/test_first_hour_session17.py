@@ -4,6 +4,7 @@ mistake answered in one line that names the place and the fix, and the run summa
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -203,3 +204,38 @@ def test_review_and_dlq_on_a_broker_that_is_down_say_it_in_one_line(
         f"error: no Kafka broker answers at {broker}: start the local one with `dana-wf kafka up`, or pass "
         "--broker host:port (or set DWF_KAFKA_BOOTSTRAP_SERVERS)"
     )
+
+
+# K1, FB1, S1: a ClickHouse server that is down: clickhouse-driver's logged traceback came first
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("knowledge", "ls"), "error: knowledge store clickhouse://default@127.0.0.1:{port}/default: "),
+        (
+            ("feedback", "0123456789abcdef01234567", "--step", "assess", "--correct", "--audit", "{dsn}"),
+            "error: cannot reach the audit store clickhouse://default@127.0.0.1:{port}/default: ",
+        ),
+        (
+            ("shadow", "report", str(EXAMPLES / "claims" / "claims.yaml"), "--audit", "{dsn}"),
+            "error: cannot read the audit store clickhouse://default@127.0.0.1:{port}/default: ",
+        ),
+    ],
+)
+def test_a_clickhouse_server_that_is_down_is_one_line_without_the_drivers_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    argv: tuple[str, ...],
+    says: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    port = _closed_port()
+    dsn = f"clickhouse://default@127.0.0.1:{port}/default"
+    monkeypatch.setenv("DWF_KNOWLEDGE_DSN", dsn)
+    caplog.set_level(logging.DEBUG)
+    code, err = _main(monkeypatch, capsys, *(a.replace("{dsn}", dsn) for a in argv))
+    assert code == 1
+    assert err.startswith(says.replace("{port}", str(port))) and len(err.strip().splitlines()) == 1
+    assert "Connection refused" in err
+    assert [r for r in caplog.records if r.name.startswith("clickhouse_driver")] == []
