@@ -43,7 +43,7 @@ def diff(
         list[str] | None,
         typer.Option("--expect", help="an intended cause (route:triage, rule:check.*, constraint:x); repeat"),
     ] = None,
-    samples: Annotated[int, typer.Option(help="sample events shown per cause")] = 3,
+    samples: Annotated[int, typer.Option(min=0, help="sample events shown per cause")] = 3,
     html: Annotated[Path | None, typer.Option(help="also write an HTML page here")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write every changed decision here")] = None,
 ) -> None:

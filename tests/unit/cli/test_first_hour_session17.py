@@ -239,3 +239,14 @@ def test_a_clickhouse_server_that_is_down_is_one_line_without_the_drivers_traceb
     assert err.startswith(says.replace("{port}", str(port))) and len(err.strip().splitlines()) == 1
     assert "Connection refused" in err
     assert [r for r in caplog.records if r.name.startswith("clickhouse_driver")] == []
+
+
+def test_diff_refuses_a_negative_number_of_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # D1: `--samples -1` printed every changed event but one (changes[:-1])
+    monkeypatch.chdir(tmp_path)
+    spec = str(EXAMPLES / "claims" / "claims.yaml")
+    code, err = _main(monkeypatch, capsys, "diff", spec, spec, "-i", spec, "--samples", "-1")
+    assert code == 2
+    assert "Invalid value for '--samples'" in err and "greater than or equal to 0" in err
