@@ -66,15 +66,19 @@ def dlq_list(
     scope = Scope.open(spec, out, broker, prefix)
     columns = ("event", "step", "dlq at", "error", "replayable")
     items, poison = items_and_poison(scope.where, scope.topology, DLQ, scope.settings)  # one read of a topic
-    console.print(scope.table(DLQ, "dead-lettered events", audit, columns, _dlq_row, items))
+
+    def row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
+        return _dlq_row(scope.pipeline, run_id, env, history)
+
+    console.print(scope.table(DLQ, "dead-lettered events", audit, columns, row, items))
     line = poison_line(scope.topology.topic(DLQ), poison)
     if line is not None:
         console.print(line)
 
 
-def _dlq_row(run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
+def _dlq_row(pipeline: Pipeline, run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
     row = _last_dlq(history)
-    replayable = replay_refusal(history, run_id) is None
+    replayable = _refusal(pipeline, run_id, env, history) is None  # what `dlq replay` would say
     error = str(env.provenance.get("error") or "")
     return [run_id, env.step, utc_text(row.ts_us) if row else "", error, "yes" if replayable else "no"]
 
@@ -137,6 +141,18 @@ def _last_dlq(history: RunHistory | None) -> AuditRow | None:
     return history.last_of(DLQ_KIND) if history is not None else None
 
 
+def _refusal(pipeline: Pipeline, run_id: str, env: Envelope, history: RunHistory | None) -> str | None:
+    """Why the event cannot be replayed (its history, or no step to run again: dead at ingest), or None."""
+    refusal = replay_refusal(history, run_id)
+    dlq_row = _last_dlq(history)
+    if refusal is None and dlq_row is not None:
+        try:
+            replay_point(pipeline, env, dlq_row.reason)
+        except ResumeError as exc:
+            return str(exc)
+    return refusal
+
+
 def choose(
     candidates: dict[str, Candidate], events: list[str], since: int | None, until: int | None, source: str
 ) -> list[Candidate]:
@@ -164,15 +180,9 @@ def prepare(
     refusals: list[str] = []
     for c in chosen:
         run_id = c.envelope.run_id
-        refusal = replay_refusal(c.history, run_id)
+        refusal = _refusal(pipeline, run_id, c.envelope, c.history)
         if refusal is None and run_id in sent:
             refusal = f"event {run_id} was replayed already (sent to the worker, not finished yet)"
-        if refusal is None:
-            assert c.history is not None and c.dlq_row is not None
-            try:
-                replay_point(pipeline, c.envelope, c.dlq_row.reason)
-            except ResumeError as exc:
-                refusal = str(exc)
         if refusal is not None:
             refusals.append(refusal)
             continue

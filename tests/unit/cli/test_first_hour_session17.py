@@ -14,6 +14,7 @@ import pytest
 from dana_workflows.cli.llm_usage import llm_usage
 from dana_workflows.cli.main import main
 from dana_workflows.sinks.audit_model import AuditRow
+from tests.unit.cli.scoring_run import Scoring
 
 pytestmark = pytest.mark.unit
 
@@ -250,3 +251,24 @@ def test_diff_refuses_a_negative_number_of_samples(
     code, err = _main(monkeypatch, capsys, "diff", spec, spec, "-i", spec, "--samples", "-1")
     assert code == 2
     assert "Invalid value for '--samples'" in err and "greater than or equal to 0" in err
+
+
+def test_dlq_list_says_an_event_dead_at_ingest_is_not_replayable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R2: an unreadable input line was listed `replayable: yes`; `dlq replay` refused it (no step to rerun)
+    s = Scoring(tmp_path, monkeypatch)
+    s.events.write_text(s.events.read_text() + "not json\n")
+    ran = s.cli("run", str(s.spec), "--input", str(s.events), "--out", str(s.out), "--audit", s.audit, "-q")
+    assert ran.exit_code == 0, ran.output
+    dead = [json.loads(x) for x in (s.out / "dwf.scoring.dlq.jsonl").read_text().splitlines()]
+    by_id = {str(d["payload"].get("id")): str(d["run_id"]) for d in dead}
+    assert set(by_id) == {"b", "None"}  # the scorer failed on b; the last line was never an event
+    at_ingest = by_id["None"]
+    listed = s.cli("dlq", "list", *s.common())
+    assert listed.exit_code == 0, listed.output
+    rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if line.count("│") > 4}
+    assert rows[at_ingest].rstrip(" │").endswith("no")
+    assert rows[by_id["b"]].rstrip(" │").endswith("yes")  # a step failed: replayable
+    refused = s.cli("dlq", "replay", *s.common(), "--event", at_ingest)
+    assert refused.exit_code == 2 and "at ingest" in refused.output
