@@ -12,6 +12,7 @@ import random
 import pytest
 
 from dana_workflows.objectives.profilers import formulas
+from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.settings import InferenceSettings
 from tests.unit.objectives.test_round15 import _cols, _lifts
 
@@ -82,3 +83,28 @@ def test_a_relation_over_two_of_the_three_fields_leaves_the_formula_to_be_found(
     (cand,) = formulas.profile(cols, S, set(), [joined])
     assert cand.kind == "formula" and set(cand.fields) == {"load_pct", "load_kg", "rated_capacity_kg"}
     assert formulas.profile(cols, S, set(), [{"load_pct", "load_kg", "rated_capacity_kg"}]) == []
+
+
+def test_a_result_a_sum_already_makes_is_left_to_it() -> None:
+    # a sum's fields end with its total (relations: parts, then the total): load_pct as the total of two
+    # other fields is made by that sum, so no formula is offered for it, though one holds over three
+    # fields the sum does not join
+    data = _lifts()
+    rng = random.Random(8)
+    data["part"] = [round(rng.uniform(0.0, p), 1) for p in data["load_pct"]]
+    data["rest"] = [round(p - q, 1) for p, q in zip(data["load_pct"], data["part"], strict=True)]
+    cols = _cols(data)
+    total = Candidate(
+        id="s",
+        rule="true",
+        profile="relation",
+        fields=("part", "rest", "load_pct"),
+        message="",
+        basis="",
+        kind="sum",
+    )
+    found = formulas.beside([total], cols, S)
+    assert found[0] is total
+    assert not any(c.kind == "formula" and c.fields[-1] == "load_pct" for c in found[1:])
+    # without the sum, the formula for load_pct is found over the same columns
+    assert any(c.fields[-1] == "load_pct" for c in formulas.beside([], cols, S))
