@@ -119,7 +119,14 @@ def open_backend(dsn: str) -> SqlBackend:
     try:
         config = parse_dsn(dsn)
     except DsnError as exc:
-        raise KnowledgeError(str(exc).replace("audit DSN", "knowledge DSN")) from None
+        # the DSN parser speaks of the audit store; its example path is the audit's too (chdb serves one
+        # directory per process, so the knowledge store never shares it: docs/context.md)
+        text = (
+            str(exc)
+            .replace("audit DSN", "knowledge DSN")
+            .replace("chdb://.dwf/audit", "chdb://.dwf/knowledge")
+        )
+        raise KnowledgeError(text) from None
     if isinstance(config, ChdbConfig):
         return ChdbBackend(config.path, config.database)
     return ServerBackend(config)

@@ -272,3 +272,29 @@ def test_dlq_list_says_an_event_dead_at_ingest_is_not_replayable(
     assert rows[by_id["b"]].rstrip(" │").endswith("yes")  # a step failed: replayable
     refused = s.cli("dlq", "replay", *s.common(), "--event", at_ingest)
     assert refused.exit_code == 2 and "at ingest" in refused.output
+
+
+def test_a_bad_knowledge_dsn_gives_the_knowledge_stores_own_example() -> None:
+    # K4: the example after `use clickhouse:// or chdb://` was the audit store's path, which chdb cannot share
+    from dana_workflows.knowledge.backend import open_backend
+    from dana_workflows.knowledge.errors import KnowledgeError
+
+    with pytest.raises(KnowledgeError) as info:
+        open_backend("postgres://x")
+    assert "knowledge DSN 'postgres://x': unknown scheme 'postgres'" in str(info.value)
+    assert "chdb://.dwf/knowledge" in str(info.value) and ".dwf/audit" not in str(info.value)
+
+
+def test_main_passes_on_what_it_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # only an OSError naming a path and BrokerUnavailableError become one line; the rest stays a traceback
+    import dana_workflows.cli.main as cli_main
+
+    for exc in (OSError("no path"), RuntimeError("a bug")):
+
+        def boom(exc: Exception = exc) -> None:
+            raise exc
+
+        monkeypatch.setattr(cli_main, "app", boom)
+        with pytest.raises(type(exc)) as info:
+            cli_main.main()
+        assert info.value is exc
