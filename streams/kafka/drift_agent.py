@@ -10,7 +10,8 @@ after its whole journey, with every value it collected; this runtime does the sa
   a rejection, the dlq), adds them to ``<prefix>.<wf>.drift-values``: the values of the events a batch
   ends, per source partition, travel in one message (a JSON array, in order; ``DriftTap.batched``), keyed
   by that source (``<topic>:<partition>``); when records of the batch went on to the next hop, its last
-  message says how far in event time (header ``dwf-drift-progress``; an empty array if none ended there);
+  message says how far in event time (header ``dwf-drift-progress``; an empty array if none ended there)
+  and the messages before it, if the values were cut, are marked ``dwf-drift-forwarded``;
 * that topic has one partition, so one drift agent sees every event. The sources interleave there a batch
   at a time (under a backlog a message spans hours of event time), so before each message's events the
   agent names its source and arrival time (``DriftObserver.from_source``: the key, the message's
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 
 H_DRIFT = "dwf-drift"
 H_PROGRESS = "dwf-drift-progress"  # on a drift-values message: its source passed this event time (us)
+# on the messages before the last of a batch cut in several whose source forwarded records (the last has
+# H_PROGRESS): they are no sign that another source is idle either (drift/windows.py, idleness)
+H_FORWARDED = "dwf-drift-forwarded"
 VALUES_BOUNDARY = "drift-values"
 _HEADER = struct.Struct(">bI")
 
@@ -163,12 +167,13 @@ class DriftTap:
         kept = list(outs)
         parts: list[bytes] = []
         size = 0
+        earlier = None if last is None else [(H_FORWARDED, b"1")]
         for event in events:
             part = values_json(event)
             parts.append(part)
             size += len(part) + 1
             if size >= VALUES_MESSAGE_BYTES:
-                kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", None))
+                kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", earlier))
                 parts, size = [], 0
         if parts:
             kept.append((self.values_topic, key, b"[" + b",".join(parts) + b"]", last))
@@ -249,13 +254,14 @@ class DriftAgent:
                     continue
                 try:
                     events = drift_values(msg.value)
-                    progress = header_map(getattr(msg, "headers", None)).get(H_PROGRESS)
+                    headers = header_map(getattr(msg, "headers", None))
+                    progress = headers.get(H_PROGRESS)
                     passed = None if progress is None else int(progress)
                 except (ValueError, KeyError, TypeError) as exc:
                     poison = PoisonMessageError(f"not a drift values message: {exc}", msg.value)
                     await self.ctx.send_poison(msg, poison)
                     continue
-                self._from_source(msg, forwarded=passed is not None)
+                self._from_source(msg, forwarded=passed is not None or H_FORWARDED in headers)
                 reports = []
                 for carried in events:
                     produced_at = int(carried["p"])

@@ -14,7 +14,7 @@ import pytest
 from dana_workflows.processors.pipeline import ENTRY
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.streams.kafka import drift_agent
-from dana_workflows.streams.kafka.drift_agent import H_PROGRESS, values_json
+from dana_workflows.streams.kafka.drift_agent import H_FORWARDED, H_PROGRESS, values_json
 from dana_workflows.streams.topology import DRIFT
 from tests.unit.drift.test_drift_alerts import SPEC, offline_kafka_runtime
 from tests.unit.streams.test_mut9_drift_tap import VALUES, drift_values, edge, tap
@@ -63,7 +63,14 @@ def test_the_progress_rides_on_the_last_message_of_the_batchs_values(monkeypatch
         monkeypatch.setattr(drift_agent, "VALUES_MESSAGE_BYTES", limit)
         kept = t.batched("in", 0, [])
         assert [e for _, _, v, _ in kept for e in drift_values(v)] == events
-        assert [h for *_, h in kept] == [None] * (len(kept) - 1) + [[(H_PROGRESS, str(50 * US).encode())]]
+        progress = [(H_PROGRESS, str(50 * US).encode())]
+        assert [h for *_, h in kept] == [[(H_FORWARDED, b"1")]] * (len(kept) - 1) + [progress]
+    # a batch that forwarded nothing: no header on any part
+    monkeypatch.setattr(drift_agent, "VALUES_MESSAGE_BYTES", sizes[0])
+    t = tap()
+    for event in events:
+        t.ended(event, edge("out", None), [], ("in", 0))
+    assert [h for *_, h in t.batched("in", 0, [])] == [None] * 3
 
 
 def message(agent: Any, p: int, events: list[tuple[str, int]], progress: int | None, offset: int) -> Any:
@@ -117,23 +124,31 @@ async def test_a_progress_header_that_is_no_number_is_poison(tmp_path: Path) -> 
     assert agent.observer.monitor.watermark is None  # its events were not counted
 
 
-async def test_a_slow_later_hop_is_not_idle_while_the_earlier_hop_forwards_to_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut", [False, True])
+async def test_a_slow_later_hop_is_not_idle_while_the_earlier_hop_forwards_to_it(
+    tmp_path: Path, cut: bool
+) -> None:
     """The entry hop's four partitions forward every record to a later hop (progress only), a batch a
     second; that hop ends the journeys half a second later, but is busy 40 s with one batch (an LLM step)
     while the entry hop goes on: its progress messages are no sign that the later hop is idle, since the
     records are in flight there. The events in order (the local runtime) count none late: neither may the
-    agent."""
+    agent. ``cut``: each forwarding batch's values come in two messages (``VALUES_MESSAGE_BYTES``), the
+    first without the progress header but marked forwarded."""
     _, agent, _ = offline_kafka_runtime(SPEC, tmp_path)
     later = b"acme.later-hop:0"  # a source the agent does not expect: it joins when heard from
     sent: list[tuple[float, bytes, list[tuple[str, int]], int | None]] = []
     for b in range(60):  # round b: claims b*50 ... b*50+49, one a second
         for p in range(PARTS):
+            if cut:  # no progress: its message marked forwarded
+                sent.append((b, f"{agent.ctx.topic(ENTRY)}:{p}".encode(), [], None))
             sent.append((b, f"{agent.ctx.topic(ENTRY)}:{p}".encode(), [], (b + 1) * 50 - 1))
         ended = [("abc"[i % 3], i) for i in range(b * 50, (b + 1) * 50)]
         sent.append((b + 0.5 if not 5 <= b < 45 else 45.1 + b / 1000, later, ended, None))
     for offset, (at, key, events, progress) in enumerate(sorted(sent, key=lambda m: m[0])):
         msg = message(agent, 0, events, progress, offset)
         msg.key, msg.timestamp = key, 1_700_000_000.0 + at
+        if key != later and progress is None:
+            msg.headers = [(H_FORWARDED, b"1")]
         await agent._each([msg])
     assert agent.late == 0  # without the rule below: 1,950, the later hop's claims 250 ... 2,199
     assert agent.windows == 29  # windows of 0 s ... 2,800 s: closed at 110 s ... 2,910 s (< 2,999 s)
