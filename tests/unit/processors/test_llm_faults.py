@@ -109,14 +109,18 @@ async def test_5xx_exhausted_fails_the_step(llm_server: LLMServerHandle, client:
 
 
 async def test_timeout_retried(llm_server: LLMServerHandle) -> None:
-    llm_server.faults(slow={"first": 1, "delay_s": 1.0})
-    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url, timeout_s=0.3), retry=FAST)
+    # The first request is never answered (`hang`), so it times out for sure. The one limit serves both
+    # attempts: it is waited out once and must leave the retry's normal reply time on a loaded machine
+    # (0.3 s did not; at load 17 one normal reply in 150 took 1.3 s).
+    llm_server.faults(hang={"first": 1})
+    c = LLMClient(LLMEndpoint(base_url=llm_server.base_url, timeout_s=3.0), retry=FAST)
     try:
         out = await run(LLMProcessor(make_step(), "claims"), c)
     finally:
         await c.aclose()
     assert out.kind is OutcomeKind.EMIT
     assert llm_server.count() == 2 and out.details["dwf.llm.attempts"] == 2
+    assert [e["fault"] for e in llm_server.log()] == ["hang", None]  # the retry was answered
 
 
 async def test_429_retry_after_honoured(llm_server: LLMServerHandle, client: LLMClient) -> None:

@@ -29,10 +29,17 @@ pytestmark = pytest.mark.unit
 
 SPEC, EVENTS = RISK_SPEC, RISK_EVENTS
 
+# The client's limit where the server answers: a normal reply never comes near it, however loaded the machine.
+LIMIT_S = 30.0
+# The limit of the timeout case only: the server's `hang` fault never answers, so it fires for sure.
+TIMEOUT_S = 0.5
 
-async def run(tmp_path: Path, server: LLMServerHandle, retry: str, cache: bool = False) -> dict[str, Any]:
+
+async def run(
+    tmp_path: Path, server: LLMServerHandle, retry: str, cache: bool = False, limit_s: float = LIMIT_S
+) -> dict[str, Any]:
     client = LLMClient(
-        LLMEndpoint(base_url=server.base_url, timeout_s=0.5),
+        LLMEndpoint(base_url=server.base_url, timeout_s=limit_s),
         cache=SqliteLLMCache(tmp_path / "cache") if cache else None,
         retry=RetryConfig(max_attempts=2, base_s=0.01, max_s=0.02),
         breaker_threshold=3,
@@ -85,7 +92,9 @@ async def test_broken_replies_fall_back_to_the_symbolic_default(
 
 
 async def test_rate_limit_429s_are_waited_out_not_failed(tmp_path: Path, llm_server: LLMServerHandle) -> None:
-    llm_server.faults(rate_limit={"rpm": 2, "window_s": 0.3, "retry_after_ms": 100, "headers": False})
+    # 2 requests per 2 s window, Retry-After the time until the window lets one through: the third of the
+    # four requests meets a 429 unless three replies took 2 s (a 0.3 s window was missed when loaded)
+    llm_server.faults(rate_limit={"rpm": 2, "window_s": 2.0, "headers": False})
     res = await run(tmp_path, llm_server, "{max_attempts: 1}")
     assert len(res["out"]) == 5 and res["dlq"] == []
     assert llm_server.count(429) >= 1 and llm_server.count(200) == 4
@@ -100,12 +109,12 @@ async def test_rerun_is_served_from_the_cache(tmp_path: Path, llm_server: LLMSer
 
 
 @pytest.mark.parametrize(
-    ("faults", "expected_requests", "error_word"),
+    ("faults", "expected_requests", "error_word", "limit_s"),
     [
-        ({"quota": {"always": True}}, 4, "quota"),  # 429 insufficient_quota: never retried
-        ({"bad_request": {"always": True}}, 4, "400"),  # a request error: never retried
-        ({"slow": {"always": True, "delay_s": 1.0}}, 8, "timed out"),  # past the 0.5 s timeout: retried once
-        ({"schema_break": {"always": True}}, 8, "output"),  # one repair attempt, then the policy decides
+        ({"quota": {"always": True}}, 4, "quota", LIMIT_S),  # 429 insufficient_quota: never retried
+        ({"bad_request": {"always": True}}, 4, "400", LIMIT_S),  # a request error: never retried
+        ({"hang": {"always": True}}, 8, "timed out", TIMEOUT_S),  # never answered: timed out, retried once
+        ({"schema_break": {"always": True}}, 8, "output", LIMIT_S),  # one repair, then the policy decides
     ],
 )
 async def test_each_fault_reaches_the_recovery_policy(
@@ -114,9 +123,10 @@ async def test_each_fault_reaches_the_recovery_policy(
     faults: dict[str, Any],
     expected_requests: int,
     error_word: str,
+    limit_s: float,
 ) -> None:
     llm_server.faults(**faults)
-    res = await run(tmp_path, llm_server, "{max_attempts: 1, on_exhausted: dlq}")
+    res = await run(tmp_path, llm_server, "{max_attempts: 1, on_exhausted: dlq}", limit_s=limit_s)
     assert [r["payload"]["claim_id"] for r in res["out"]] == ["C2"]  # the rest did not pass silently
     assert len(res["dlq"]) == 4
     assert all(error_word in r["provenance"]["error"].lower() for r in res["dlq"][:1])
@@ -136,7 +146,7 @@ async def test_a_fallback_model_answers_when_the_primary_fails(
     pipeline = compile_pipeline(parse_spec(spec.replace("RETRY", "{max_attempts: 1}")))
     topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
     client = LLMClient(
-        LLMEndpoint(base_url=llm_server.base_url, timeout_s=0.5),
+        LLMEndpoint(base_url=llm_server.base_url, timeout_s=LIMIT_S),
         retry=RetryConfig(max_attempts=1, base_s=0.01, max_s=0.02),
     )
     rows: list[AuditRow] = []

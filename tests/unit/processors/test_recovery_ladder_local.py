@@ -29,17 +29,26 @@ pytestmark = pytest.mark.unit
 llm_server_script = llm_server_plugin.llm_server_script
 llm_server = llm_server_plugin.llm_server
 
-TIMEOUT_S = 0.3  # the step's limit; the slow fault answers after more than twice that
+# The step's limit where the server answers: a normal reply never comes near it, however loaded the machine
+# (a 0.3 s limit there turned a schema failure into a timeout rung under load 6-10 on 2 cores).
+LIMIT_S = 30.0
+# The step's limit in the timeout test only, where the server answers after SLOW_S: so far past the limit
+# that it fires for sure and may stay small (waited out once per call: 9 calls), yet under the client's
+# LIMIT_S, so a step whose limit were not applied would get the replies and fail the test.
+TIMEOUT_S = 0.3
+SLOW_S = 10.0
 
 
-async def run(tmp_path: Path, server: LLMServerHandle, case: str, **faults: Any) -> LocalRun:
+async def run(
+    tmp_path: Path, server: LLMServerHandle, case: str, limit_s: float = LIMIT_S, **faults: Any
+) -> LocalRun:
     server.faults(**faults)
     client = LLMClient(
-        LLMEndpoint(base_url=server.base_url, timeout_s=5.0),
+        LLMEndpoint(base_url=server.base_url, timeout_s=LIMIT_S),
         retry=RetryConfig(max_attempts=1, max_rate_limit_waits=2, base_s=0.01, max_s=0.02),
         breaker_threshold=1000,  # the breaker is the client's business: here every failure reaches the ladder
     )
-    return await run_with_llm(ladder_spec(TIMEOUT_S), ladder_events(case), tmp_path / case, client)
+    return await run_with_llm(ladder_spec(limit_s), ladder_events(case), tmp_path / case, client)
 
 
 def outcomes(res: LocalRun) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -157,7 +166,7 @@ async def test_server_errors_climb_retry_fallback_then_default(
 
 
 async def test_timeouts_climb_the_same_way(tmp_path: Path, llm_server: LLMServerHandle) -> None:
-    res = await run(tmp_path, llm_server, "slow", slow={"always": True, "delay_s": 3 * TIMEOUT_S})
+    res = await run(tmp_path, llm_server, "slow", limit_s=TIMEOUT_S, slow={"always": True, "delay_s": SLOW_S})
     got = outcomes(res)
     assert {cid: where for cid, (where, _) in got.items()} == {
         "slow-0": "out",
@@ -169,6 +178,9 @@ async def test_timeouts_climb_the_same_way(tmp_path: Path, llm_server: LLMServer
         ("fallback_model", "timeout", False),
         ("default", "timeout", True),
     ]
+    # per event: the first attempt and the retry on the primary, one attempt on the fallback; none answered
+    assert models_asked(llm_server) == {PRIMARY: 6, FALLBACK: 3}
+    assert {e["fault"] for e in llm_server.log()} == {"slow"}
 
 
 async def test_a_refused_request_goes_to_review(tmp_path: Path, llm_server: LLMServerHandle) -> None:
@@ -196,7 +208,7 @@ async def test_a_connection_failure_is_transport(tmp_path: Path) -> None:
         retry=RetryConfig(max_attempts=1, base_s=0.01, max_s=0.02),
         breaker_threshold=1000,
     )
-    res = await run_with_llm(ladder_spec(TIMEOUT_S), ladder_events("gone"), tmp_path, client)
+    res = await run_with_llm(ladder_spec(LIMIT_S), ladder_events("gone"), tmp_path, client)
     got = outcomes(res)
     assert got["gone-0"][0] == "out" and got["gone-0"][1]["payload"]["risk"] == "unknown"
     assert rungs(res, "gone", 0) == [

@@ -135,7 +135,9 @@ async def test_an_invalid_reply_twice_names_the_one_repair(
 
 
 async def test_the_call_timeout_never_exceeds_the_endpoints(llm_server: LLMServerHandle) -> None:
-    llm_server.faults(slow={"first": 1, "delay_s": 3.0})
+    # the reply comes after 20 s: far past the endpoint's 0.3 s (which fires for sure on a loaded machine,
+    # where 3 s left 2.7 s of margin), under the request's 30 s (a client that took that gets the reply)
+    llm_server.faults(slow={"first": 1, "delay_s": 20.0})
     c = LLMClient(LLMEndpoint(base_url=llm_server.base_url, timeout_s=0.3), retry=RetryConfig(max_attempts=1))
     try:
         res = await c.complete(_req(timeout_s=30.0))
