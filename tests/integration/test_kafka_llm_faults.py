@@ -43,7 +43,12 @@ from tests.integration.kafka_support import (
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 1.0  # the step's limits.timeout_s; the slow fault answers after twice that
+# The step's limits.timeout_s: every other test here needs its replies within it, and on a loaded 2-core
+# machine a normal reply took 1.3 s (1 in 150 at load 17), so not 1 s; the timeout test waits it out per call.
+TIMEOUT_S = 2.0
+# The slow fault's delay: so far past TIMEOUT_S that the step's limit fires for sure, yet under the
+# endpoint's 30 s default, so a step whose limit were not applied would get the replies and fail the test.
+SLOW_S = 20.0
 SPEC = f"""
 workflow: risk
 input: {{claim_id: string, description: string}}
@@ -100,7 +105,7 @@ class Worker:
         ]
         started = time.monotonic()
         await produce_lines(self.pipeline, self.topology, self.bootstrap, lines, partitions=2)
-        deadline = started + 60
+        deadline = started + 180  # only "eventually": the first batch waits for the worker's start too
         while True:
             got = {
                 b: [r for r in (json.loads(d) for d in ds) if r["payload"]["claim_id"] in ids]
@@ -217,7 +222,7 @@ async def test_malformed_json_reply_repaired_once_reaches_out(worker: Worker) ->
 
 
 async def test_timeouts_are_retried_then_the_policy(worker: Worker) -> None:
-    got = await worker.batch("slow", ["stolen bike"], slow={"always": True, "delay_s": 2 * TIMEOUT_S})
+    got = await worker.batch("slow", ["stolen bike"], slow={"always": True, "delay_s": SLOW_S})
     assert got["out"] == [] and len(got[DLQ]) == 1
     assert "timed out" in errors(got[DLQ])[0], errors(got[DLQ])
     requests = worker.requests()  # logged on arrival: the ones still sleeping count too
