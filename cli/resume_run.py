@@ -134,6 +134,12 @@ def topology_with_prefix(pipeline: Pipeline, settings: Settings, prefix: str | N
 def latest_items(where: Where, topology: Topology, boundary: str, settings: Settings) -> dict[str, Envelope]:
     """Run id -> the last envelope a boundary's output holds for it (a file or a topic)."""
     if where.broker is None:
+        if not where.out_dir.is_dir():  # a typo in --out, or another directory: not "nothing to do"
+            raise fail(
+                f"no folder {where.out_dir}: name the run's output folder with --out (dana-wf run writes "
+                "to .dwf/out in the directory it ran in), or read the Kafka topics with --broker",
+                EXIT_USAGE,
+            )
         path = where.out_dir / f"{topology.topic(boundary)}.jsonl"
         if not path.exists():
             return {}

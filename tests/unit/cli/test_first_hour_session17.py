@@ -298,3 +298,17 @@ def test_main_passes_on_what_it_does_not_answer(monkeypatch: pytest.MonkeyPatch)
         with pytest.raises(type(exc)) as info:
             cli_main.main()
         assert info.value is exc
+
+
+@pytest.mark.parametrize("command", [("review", "list"), ("dlq", "list")])
+def test_a_missing_out_folder_is_named_not_read_as_an_empty_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, str]
+) -> None:
+    # R3: `review list SPEC --out nowhere` said `no events to review in nowhere/...` (exit 0)
+    s = Scoring(tmp_path, monkeypatch)
+    listed = s.cli(*command, str(s.spec), "--out", str(tmp_path / "nowhere"), "--audit", s.audit)
+    assert listed.exit_code == 2
+    assert f"no folder {tmp_path / 'nowhere'}: name the run's output folder with --out" in listed.output
+    s.out.mkdir()  # a folder without the file: nothing there yet, as before
+    empty = s.cli(*command, *s.common())
+    assert empty.exit_code == 0 and "no " in empty.output
