@@ -107,7 +107,23 @@ def event_lines(events: Events) -> list[str]:
     """JSON lines: a file's lines, or each mapping serialised (a string is taken as one line as it is)."""
     if isinstance(events, str | Path):
         return read_input_lines(Path(events))
-    return [e if isinstance(e, str) else json.dumps(dict(e)) for e in events]
+    return [_line(number, e) for number, e in enumerate(events, start=1)]
+
+
+def _line(number: int, event: Any) -> str:
+    """One event as a JSON line; a TypeError naming the event's position and why when it cannot be one
+    (json's own message names neither, and one such event stopped the whole run at the first bad one)."""
+    if isinstance(event, str):
+        return event
+    if not isinstance(event, Mapping):
+        raise TypeError(f"event {number}: a mapping or a JSON line is expected, got {type(event).__name__}")
+    try:
+        return json.dumps(dict(event))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"event {number}: {exc} (give JSON values: str, int, float, bool, None, lists and dicts; a date "
+            "as an ISO string)"
+        ) from None
 
 
 async def run_async(
