@@ -51,6 +51,25 @@ def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
             store.close()
 
 
+@contextmanager
+def _reader(dsn: str | None) -> Iterator[KnowledgeStore | None]:
+    """The store for a command that only reads it; None (read as empty) when it is an embedded store that
+    does not exist yet, which opening would create (`knowledge ls` in a new directory left .dwf/knowledge)."""
+    from dana_workflows.core.settings import Settings
+    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
+
+    target = dsn or Settings().knowledge_dsn
+    try:
+        config = parse_dsn(target)
+    except DsnError:
+        config = None  # _store says what is wrong with it
+    if isinstance(config, ChdbConfig) and not Path(config.path).exists():
+        yield None
+        return
+    with _store(target) as store:
+        yield store
+
+
 def _server_hint(target: str, exc: KnowledgeError) -> str:
     if not target.startswith("clickhouse://") or "Connection refused" not in str(exc):
         return ""
@@ -108,9 +127,9 @@ def sync(
 @app.command("ls")
 def list_sources(dsn: DsnOpt = None) -> None:
     """The sources in the store: latest sync, chunk count, quality (LOW ones with their reasons)."""
-    with _store(dsn) as store:
-        latest = store.latest()
-        history = {s: len(store.history(s)) for s in latest}
+    with _reader(dsn) as store:
+        latest = store.latest() if store else {}
+        history = {s: len(store.history(s)) for s in latest} if store else {}
     if not latest:
         console.print("no knowledge synced yet: run `dana-wf knowledge sync SPEC`")
         return
@@ -131,8 +150,8 @@ def show(
     dsn: DsnOpt = None,
 ) -> None:
     """A source's chunks with their quality, or one chunk's text and every version it had."""
-    with _store(dsn) as store:
-        latest = store.latest()
+    with _reader(dsn) as store:
+        latest = store.latest() if store else {}
         if name in latest:
             rec = latest[name]
             per = rec.quality.get("chunks", {})
@@ -142,7 +161,7 @@ def show(
                 table.add_row(chunk_id, version, f"{q.get('score', 0):.2f}", ", ".join(q.get("missing", [])))
             console.print(table)
             return
-        versions = store.chunk_versions(name)
+        versions = store.chunk_versions(name) if store else []
     if not versions:
         raise fail(f"no source or chunk {name!r}; `dana-wf knowledge ls` lists the sources")
     current = latest.get(versions[0].source)
@@ -165,9 +184,9 @@ def diff(
     dsn: DsnOpt = None,
 ) -> None:
     """What changed in a source between two syncs: chunks added, removed, and changed (with the text diff)."""
-    with _store(dsn) as store:
-        history = store.history(source)
-        if not history:
+    with _reader(dsn) as store:
+        history = store.history(source) if store else []
+        if store is None or not history:
             raise fail(f"no syncs of source {source!r}; `dana-wf knowledge ls` lists the sources")
         b = _pick(history, new, len(history) - 1)
         a = _pick(history, old, len(history) - 2) if len(history) > 1 or old else None

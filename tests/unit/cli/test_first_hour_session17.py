@@ -312,3 +312,30 @@ def test_a_missing_out_folder_is_named_not_read_as_an_empty_queue(
     s.out.mkdir()  # a folder without the file: nothing there yet, as before
     empty = s.cli(*command, *s.common())
     assert empty.exit_code == 0 and "no " in empty.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "says"),
+    [
+        (("knowledge", "ls"), 0, "no knowledge synced yet: run `dana-wf knowledge sync SPEC`"),
+        (("knowledge", "show", "policies"), 1, "error: no source or chunk 'policies'"),
+        (("knowledge", "diff", "policies"), 1, "error: no syncs of source 'policies'"),
+    ],
+)
+def test_knowledge_readers_create_no_store(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+    code: int,
+    says: str,
+) -> None:
+    # K2: `knowledge ls` in a new directory said "no knowledge synced yet" and left .dwf/knowledge behind
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DWF_KNOWLEDGE_DSN", raising=False)
+    monkeypatch.setattr(sys, "argv", ["dana-wf", *argv])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    assert info.value.code == code and says in out.out + out.err
+    assert list(tmp_path.iterdir()) == []
