@@ -7,7 +7,8 @@ back and names the model and URL; every rule the model gives passes the gates be
 
 The scripted model answers from the prompt's content (the last user message: the worked example comes
 first): rules for the loan fields, prose for a workflow with a `remarks` field, a cut-off answer for one
-with a `memo` field; the slow model answers every prompt, but only after 3 s.
+with a `memo` field; the slow model answers every prompt, but only after 30 s
+(far past any limit the tests give it).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ SCRIPT = {
         },
         {"name": "none", "reply": {"rules": ""}},
     ],
-    "faults": {"slow": {"always": True, "models": ["slow-model"], "delay_s": 3.0}},
+    "faults": {"slow": {"always": True, "models": ["slow-model"], "delay_s": 30.0}},
 }
 FIELD_SPEC = """
 workflow: notes
