@@ -54,6 +54,8 @@ def diff(
 
     if (input is None) == (not from_audit):
         raise fail("give the events with --input FILE or --from-audit (one of the two)", EXIT_USAGE)
+    for cause in expect or []:
+        _known_cause_or_exit(cause)
     old_pipeline, new_pipeline = pipeline_or_exit(old), pipeline_or_exit(new)
     old_ir, new_ir = old_pipeline.workflow, new_pipeline.workflow
     if old_ir.name != new_ir.name:
@@ -149,3 +151,21 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     if not lines:
         raise fail(f"none of the {len(rows)} recorded inputs from {span} could be restored", EXIT_USAGE)
     return lines, f"the audit ({len(lines)} events, {span})"
+
+
+def _known_cause_or_exit(cause: str) -> None:
+    """An --expect whose kind is no cause's (rout:triage) matches nothing: a CI gate then fails on every
+    change, saying only that they are unexpected. A glob in the kind (`*`, `r*:x`) is taken as written."""
+    import difflib
+
+    from dana_workflows.cli.diff_replay import CAUSE_KINDS
+
+    kind = cause.split(":", 1)[0]
+    if kind in CAUSE_KINDS or any(c in kind for c in "*?["):
+        return
+    close = difflib.get_close_matches(kind, CAUSE_KINDS, n=1)
+    hint = f"did you mean '{close[0]}:'? " if close else ""
+    kinds = ", ".join(f"{k}:" for k in CAUSE_KINDS)
+    raise fail(
+        f"--expect {cause!r}: no cause starts with {kind!r} ({hint}causes are {kinds} ...)", EXIT_USAGE
+    )

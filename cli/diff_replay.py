@@ -36,6 +36,8 @@ from dana_workflows.workflow.ir import StepIR, WorkflowIR
 NO_CALLS_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, so no reply is ever new
 ENFORCE = "enforce_objective"
 TERMINAL = ("completed", "rejected", "dlq")
+# the kinds of cause a change is given (`<kind>:<where>`, made below; docs/changes.md lists them)
+CAUSE_KINDS = ("route", "rule", "constraint", "input", "step", "llm")
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,3 +339,28 @@ def test_knowledge_readers_create_no_store(
     out = capsys.readouterr()
     assert info.value.code == code and says in out.out + out.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("expect", "says"),
+    [
+        (
+            "rout:triage",
+            "--expect 'rout:triage': no cause starts with 'rout' (did you mean 'route:'? causes are",
+        ),
+        ("triage", "--expect 'triage': no cause starts with 'triage' (causes are route:, rule:, constraint:"),
+    ],
+)
+def test_diff_refuses_an_expect_no_cause_can_match(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    expect: str,
+    says: str,
+) -> None:
+    # D2: `--expect rout:triage` was taken; every change then read UNEXPECTED (exit 1), with no word why
+    monkeypatch.chdir(tmp_path)
+    spec = str(EXAMPLES / "claims" / "claims.yaml")
+    code, err = _main(monkeypatch, capsys, "diff", spec, spec, "-i", spec, "--expect", expect)
+    assert code == 2
+    assert err.startswith(f"error: {says}")
