@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -177,7 +178,8 @@ def print_summary(
             console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
     shown = mask_text(audit_dsn) if audit_dsn else None  # a summary is pasted into tickets
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
-    console.print(f"audit: {s.audit_rows} rows -> {shown or 'disabled'}; hash chains {status}")
+    where = escape(shown) if shown else "disabled"  # a path may hold brackets rich would read as styles
+    console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
     if audit_dsn:
         console.print(f"  try: {audit_sql_hint(audit_dsn, default_dsn)}", markup=False, highlight=False)
         if shown != audit_dsn:

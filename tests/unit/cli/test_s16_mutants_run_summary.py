@@ -42,11 +42,5 @@ def test_the_hint_names_a_bracketed_store_as_it_is() -> None:
     assert hint == [f"  try: {query} --audit '{BRACKETED}'"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/run.py print_summary, the `audit: N rows -> <store>` line (line 180 at 3ec2a30) prints the "
-    "store with rich markup on, so `[b]` in a path is read as a style and dropped; the hint below it "
-    "passes markup=False. Owner: cli/run.py",
-)
 def test_the_audit_line_names_a_bracketed_store_as_it_is() -> None:
     assert f"audit: 7 rows -> {BRACKETED}; hash chains verified" in _lines(BRACKETED, None)
