@@ -2,7 +2,7 @@
 
 Where a step derives several fields and each is in the CEL fast path, one generated function computes them
 all (`cel_native.compile_natives`: one call, the parts they share computed once); where it defers, each
-field is evaluated alone as before (docs/performance_session17_hop.md).
+field is evaluated alone as before (docs/performance.md, "Session 17: the hop").
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ class _Writer:
     it). The expressions are pure, so the value is the same and a deferral would have happened the first
     time. What is known when the source is written is not checked per event: a variable read outside any
     branch is present at the end (`present`), and a comparison's, `!`'s, `in`'s or `size`'s result has a
-    known type (`kinds`), so a test of it against bool or int goes (docs/performance_session17_hop.md)."""
+    known type (`kinds`), so a test of it against bool or int goes (docs/performance.md, "Session 17: the
+    hop")."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.lines: list[str] = []

@@ -1,5 +1,5 @@
 """A transform step's derived fields computed by one generated function (cel_native.compile_natives), and each
-alone where it defers (docs/performance_session17_hop.md).
+alone where it defers (docs/performance.md, "Session 17: the hop").
 
 The expected payloads and errors are those of the same step with each field evaluated alone (the step as it
 was, `together` off), which the CEL grid tests (tests/unit/workflow) hold to the CEL library.

@@ -1,5 +1,5 @@
 """Adversarial review of the CEL fast path's shared subexpressions and dropped type checks (session 17,
-REVIEW-C; workflow/cel_native.py, docs/performance_session17_hop.md).
+REVIEW-C; workflow/cel_native.py, docs/performance.md, "Session 17: the hop").
 
 Expressions are built so that one or two drawn parts occur many times, in every position the generator
 knows: both arms of nested ternaries, either side of `&&` and `||`, inside `in`, `!`, `-` and the calls,

@@ -1,5 +1,5 @@
 """The generated CEL functions compute a repeated subexpression once, and leave out the checks whose answer
-is known when the source is written (workflow/cel_native.py, docs/performance_session17_hop.md).
+is known when the source is written (workflow/cel_native.py, docs/performance.md, "Session 17: the hop").
 
 The expected answers are CEL's own (the library alone, `native` off), on expressions that repeat their parts
 inside and outside branches, for values of every kind, null and missing ones included; the generated
