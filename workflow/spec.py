@@ -42,7 +42,7 @@ from dana_workflows.workflow.spec_efficiency import (
     parse_workflow_efficiency,
 )
 from dana_workflows.workflow.spec_enum import enum_field, unknown_enum_literals
-from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge
+from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge, written_source_ids
 from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
@@ -117,7 +117,14 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
 
     if steps:
         _check_names_and_fields(
-            steps, {f.name: f for f in inputs}, objective, c, steps_node, knowledge, doc.get("objective")
+            steps,
+            {f.name: f for f in inputs},
+            objective,
+            c,
+            steps_node,
+            knowledge,
+            doc.get("objective"),
+            written_source_ids(doc.get("knowledge")),
         )
     if c.problems:
         raise SpecError(c.problems)
@@ -230,11 +237,12 @@ def _check_names_and_fields(
     seq: Any,
     knowledge: KnowledgeIR | None = None,
     objective_node: Any = None,
+    source_ids: frozenset[str] = frozenset(),
 ) -> None:
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
     final = _check_steps(steps, fields, c, seq, "steps", seen)
-    check_knowledge(steps, fields, knowledge or KnowledgeIR(), c)
+    check_knowledge(steps, fields, knowledge or KnowledgeIR(), c, source_ids)
     # each constraint is named by its place in the file (a refused constraint before it is not in the IR),
     # with its line: the written entries by id, the first of an id kept
     written = objective_node.get("constraints") if isinstance(objective_node, CommentedMap) else None

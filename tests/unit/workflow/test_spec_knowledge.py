@@ -82,7 +82,7 @@ def test_sections_must_add_up() -> None:
         ("{id: a, kind: clickhouse, key: k}", "needs exactly one of table, query"),
         ("{id: a, kind: clickhouse, table: t}", "needs key"),
         ("{id: a, kind: audit, by: policy_id}", "an audit source needs step"),
-        ("{id: a, path: x, trust: 2}", "knowledge.sources.0.trust"),
+        ("{id: a, path: x, trust: 2}", "knowledge.sources[0].trust"),
     ],
 )
 def test_source_problems(source: str, expected: str) -> None:
@@ -97,3 +97,27 @@ def test_duplicate_source_ids() -> None:
         "- {id: policies, kind: files, path: policies}\n    - {id: policies, kind: files, path: other}",
     )
     assert any("duplicate source ids ['policies']" in p for p in _problems(text))
+
+
+def test_one_bad_source_is_reported_alone_and_the_others_stay_declared() -> None:
+    """NEWCOMER2 K5: a bad kind dropped the whole list, so each step's declared source read "unknown"."""
+    text = _spec("{sources: [policies, bad, nope], require: [{id: t, source: bad}]}").replace(
+        "- {id: policies, kind: files, path: policies}",
+        "- {id: policies, kind: files, path: policies}\n    - {id: rows, kind: files, path: r.jsonl}"
+        "\n    - {id: bad, kind: filez, path: docs}",
+    )
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    got = [(p.line, p.field, p.message, p.fix) for p in info.value.problems]
+    assert got == [
+        (8, "knowledge.sources[2].kind", "unknown kind 'filez'", "did you mean 'files'?"),
+        (0, "steps.assess.llm.knowledge.sources", "unknown source 'nope'", "use one of: policies, rows"),
+    ], got
+
+
+def test_a_bad_kind_far_from_every_kind_lists_them() -> None:
+    text = BASE.replace("kind: files", "kind: s3").replace("KNOWLEDGE", "{}").replace("AFTER", "true")
+    assert "knowledge.sources[0].kind: unknown kind 's3'" in _problems(text)
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    assert info.value.problems[0].fix == "use one of: audit, clickhouse, files"
