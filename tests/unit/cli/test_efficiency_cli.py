@@ -107,3 +107,33 @@ def test_calibrate_refuses_a_spec_without_llm_steps(tmp_path: Path, audit: str) 
     )
     result = CliRunner().invoke(app, ["efficiency", "calibrate", str(spec), "--audit", audit])
     assert result.exit_code == 2 and "no llm step" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--correct", "--wrong"], "--correct and --wrong together: give one of them"),
+        (["--wrong", "--correct"], "--correct and --wrong together: give one of them"),
+        ([], "give --correct or --wrong"),
+    ],
+)
+def test_feedback_needs_exactly_one_verdict(audit: str, flags: list[str], expected: str) -> None:
+    """NEWCOMER2 FB2: `--correct --wrong` recorded `wrong` (click's last flag won) with no word."""
+    result = CliRunner().invoke(
+        app, ["feedback", "run-bypassed", "--step", "decide", *flags, "--audit", audit]
+    )
+    assert result.exit_code == 2 and expected in result.output, result.output
+    store = ChdbAuditStore(Path(audit.removeprefix("chdb://")))
+    try:
+        assert store.query("SELECT count() FROM dwf.events WHERE kind = 'feedback'").rows == [(0,)]
+    finally:
+        store.close()
+
+
+def test_feedback_on_a_misspelt_step_names_the_runs_step(audit: str) -> None:
+    runner = CliRunner()
+    near = runner.invoke(app, ["feedback", "run-bypassed", "--step", "decid", "--correct", "--audit", audit])
+    assert near.exit_code == 2, near.output
+    assert "no answer of an llm step 'decid' (fix: did you mean 'decide'?)" in near.output
+    far = runner.invoke(app, ["feedback", "run-bypassed", "--step", "zz", "--correct", "--audit", audit])
+    assert far.exit_code == 2 and "(fix: use one of: decide)" in far.output, far.output
