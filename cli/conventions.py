@@ -10,9 +10,6 @@ Exit codes (docs/cli.md lists them; scripts and CI rely on them):
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from importlib import metadata
 from typing import Any
@@ -20,6 +17,9 @@ from typing import Any
 import typer
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
+
+# its home is core, where the Python API's audit probe holds the driver's lines back too
+from dana_workflows.core.quiet import quieted as quieted
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -92,19 +92,3 @@ def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     rich markup and dropped."""
     _ERRORS.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
-
-
-@contextmanager
-def quieted(*loggers: str, level: int = logging.CRITICAL) -> Iterator[None]:
-    """Client libraries' own log lines held back while a short command talks to a server: aiokafka's
-    "Unable connect to ..." and its retry warnings, clickhouse-driver's "Failed to connect" with its
-    traceback. The command says what went wrong in one line of its own (docs/cli.md); a worker, which runs
-    for long, keeps them."""
-    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
-    for logger, _ in saved:
-        logger.setLevel(level)
-    try:
-        yield
-    finally:
-        for logger, before in saved:
-            logger.setLevel(before)

@@ -5,12 +5,12 @@ The audit commands only read: an embedded store that is not there is an error, n
 
 from __future__ import annotations
 
-import logging
-
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail, quieted
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks.audit_model import AuditStore
+
+NAME_ANOTHER = "--audit or DWF_AUDIT_DSN"  # how a command names another audit store
 
 
 def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) -> AuditStore:
@@ -42,37 +42,25 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
 
 
 def reachable_or_exit(store: AuditStore, target: str, *, refusal_ok: bool = False) -> AuditStore:
-    """`store` once it has answered a query, else a typer.Exit(1) after one line naming it.
-
-    A server store connects on its first query, so a server that is down, or a wrong password, would
-    otherwise surface as the driver's traceback in the middle of a command (`audit verify`, `audit report`,
-    `run --audit`). A reader refused `SELECT 1` is refused its own query too; a writer (`refusal_ok`) may
-    be an INSERT-only role, so for it a refusal only shows that the server is up."""
+    """`store` once it has answered a query, else a typer.Exit(1) after one line naming it
+    (sinks.stores.reach: the one home of that line, the Python API's too)."""
     from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.stores import reach
 
     try:
-        # the driver's 'Failed to connect' warning has a traceback: we say it below
-        with quieted("clickhouse_driver", level=logging.ERROR):
-            store.query("SELECT 1")
+        return reach(store, target, elsewhere=NAME_ANOTHER, refusal_ok=refusal_ok)
     except AuditStoreError as exc:
-        if not refusal_ok:
-            store.close()
-            raise fail(f"audit store {mask_text(target)}: {exc}") from None
-    except Exception as exc:  # clickhouse-driver's network errors: refused, timed out, reset
-        store.close()
-        raise fail(
-            f"cannot reach the audit store {mask_text(target)}: {exc}; is its server running? "
-            "(name another store with --audit or DWF_AUDIT_DSN)"
-        ) from None
-    return store
+        raise fail(str(exc)) from None
 
 
 def check_audit_server(target: str) -> None:
     """Before a command writes to a ClickHouse server (`run --audit clickhouse://...`): it answers, or exit 1.
 
     An embedded store (chdb://) is left alone: the writer creates it, and it cannot be down."""
-    from dana_workflows.sinks.dsn import ClickHouseServerConfig, parse_dsn
-    from dana_workflows.streams.app_builder import open_audit_store
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.stores import check_server
 
-    if isinstance(parse_dsn(target), ClickHouseServerConfig):
-        reachable_or_exit(open_audit_store(target), target, refusal_ok=True).close()
+    try:
+        check_server(target, elsewhere=NAME_ANOTHER)
+    except AuditStoreError as exc:
+        raise fail(str(exc)) from None

@@ -27,6 +27,7 @@ from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
+from dana_workflows.sinks.stores import check_server
 from dana_workflows.streams.app_builder import load_pipeline, open_audit_store, topology_for
 from dana_workflows.streams.local.input_lines import read_input_lines
 from dana_workflows.streams.local.outputs import OutputFiles
@@ -137,6 +138,8 @@ async def run_async(
     settings = settings or load_settings()
     pipeline = pipeline_of(workflow)
     lines = event_lines(events)
+    if audit is not None:  # a server that is down: AuditStoreError with the CLI's line, before any call
+        check_server(audit, elsewhere="audit=")
     rows: list[AuditRow] = []
     outputs = _Decisions()
     ctx = StepContext(clock=wall_clock_us, settings=settings)
@@ -168,7 +171,8 @@ def run(
     """Run `workflow` in this process over `events` (mappings, JSON lines, or a JSON-lines file).
 
     audit: a DSN (chdb://PATH, clickhouse://...) to store the audit rows in as well; they are always in
-    the result. LLM steps reach the endpoint of the settings (DWF_LLM_*), as `dana-wf run` does."""
+    the result; a ClickHouse server that does not answer raises AuditStoreError before the run. LLM steps
+    reach the endpoint of the settings (DWF_LLM_*), as `dana-wf run` does."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop running here: the usual case

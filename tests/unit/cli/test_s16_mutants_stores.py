@@ -11,8 +11,8 @@ import pytest
 import typer
 
 from dana_workflows.cli import stores
+from dana_workflows.sinks import stores as sink_stores
 from dana_workflows.sinks.chdb_store import AuditStoreError
-from dana_workflows.streams import app_builder
 
 pytestmark = pytest.mark.unit
 
@@ -38,11 +38,11 @@ class Store:
 def _opened(monkeypatch: pytest.MonkeyPatch, store: Store) -> list[str]:
     opened: list[str] = []
 
-    def open_audit_store(target: str) -> Store:
+    def open_store(target: str) -> Store:
         opened.append(target)
         return store
 
-    monkeypatch.setattr(app_builder, "open_audit_store", open_audit_store)
+    monkeypatch.setattr(sink_stores, "open_store", open_store)  # the probe's home (sinks.stores.reach)
     return opened
 
 

@@ -86,3 +86,26 @@ def test_the_audit_rows_are_stored_when_asked(tmp_path: Path) -> None:
 async def test_run_inside_an_event_loop_says_to_await_run_async() -> None:
     with pytest.raises(RuntimeError, match=r"await run_async\(\.\.\.\)"):
         run(ORDERS, EVENTS)
+
+
+def test_an_audit_server_that_is_down_raises_the_projects_error_before_the_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """NEWCOMER2 P2: the driver's NetworkError (and its logged traceback) came out of run(..., audit=)."""
+    import socket
+
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening, so refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        dsn = f"clickhouse://default:s3cret@127.0.0.1:{port}/default"
+        with pytest.raises(AuditStoreError) as caught:
+            run(ORDERS, EVENTS, audit=dsn)
+    message = str(caught.value)
+    assert message.startswith(
+        f"cannot reach the audit store clickhouse://default:**********@127.0.0.1:{port}/"
+    )
+    assert "s3cret" not in message
+    assert message.endswith("is its server running? (name another store with audit=)")
+    assert not [r for r in caplog.records if r.name.startswith("clickhouse_driver")]  # one line, ours
