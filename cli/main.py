@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -371,8 +372,8 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
     except OSError as exc:
-        if exc.filename is None:
-            raise
+        if exc.filename is None or not _named_on_command_line(exc.filename, sys.argv[1:]):
+            raise  # a file no argument named (a user's module, the engine): the traceback says where
         # a path the user named that cannot be written or read (a report's -o/--html/--json/--svg, --out,
         # --write-schemas, --to): one line naming it, as for the input file (docs/cli.md), not a traceback
         fix = _PATH_FIXES.get(type(exc), "fix: check the path")
@@ -385,6 +386,20 @@ def main() -> None:
             raise
         fail(str(exc))  # review/dlq --broker, like status and produce: no broker there, one line with the fix
         sys.exit(EXIT_FAILURE)
+
+
+def _named_on_command_line(filename: str | bytes | os.PathLike[str], argv: list[str]) -> bool:
+    """Whether the path is an argument (``--opt PATH`` or ``--opt=PATH``) or lies inside one (a file the
+    command writes in the --out folder named): only then is its OSError the user's to fix by naming
+    another path."""
+    target = Path(os.path.abspath(os.fsdecode(filename)))
+    for arg in argv:
+        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+        if value and not value.startswith("-"):
+            given = Path(os.path.abspath(value))
+            if target == given or given in target.parents:
+                return True
+    return False
 
 
 _PATH_FIXES: dict[type[OSError], str] = {

@@ -321,8 +321,11 @@ def test_pods_are_locked_down(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", list(VALUE_SETS))
 def test_env_is_accepted_by_the_settings_object(name: str, tmp_path: Path) -> None:
-    """Every DWF_* the chart sets is a real setting, and together they load into Settings."""
-    known = {row.env for row in describe()} | {"DWF_AUDIT_PASSWORD", "DWF_POD_NAME"}
+    """Every DWF_* the chart sets is a real setting, and together they load into Settings.
+
+    Nothing is let through that the engine does not read (NEWCOMER2 H1: DWF_POD_NAME was, and nothing
+    read it; a pod's identity is on its metrics as the `pod` label Prometheus gives every target)."""
+    known = {row.env for row in describe()} | {"DWF_AUDIT_PASSWORD"}
     values = effective_values(VALUE_SETS[name])
     for deployment in by_kind(render(VALUE_SETS[name], tmp_path), "Deployment"):
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
