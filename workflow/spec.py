@@ -42,7 +42,13 @@ from dana_workflows.workflow.spec_efficiency import (
     parse_workflow_efficiency,
 )
 from dana_workflows.workflow.spec_enum import enum_field, unknown_enum_literals
-from dana_workflows.workflow.spec_knowledge import check_knowledge, parse_knowledge, written_source_ids
+from dana_workflows.workflow.spec_knowledge import (
+    KnownSources,
+    check_step_knowledge,
+    knowledge_node,
+    parse_knowledge,
+    written_source_ids,
+)
 from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_position
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
@@ -241,8 +247,8 @@ def _check_names_and_fields(
 ) -> None:
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
-    final = _check_steps(steps, fields, c, seq, "steps", seen)
-    check_knowledge(steps, fields, knowledge or KnowledgeIR(), c, source_ids)
+    sources = KnownSources(knowledge or KnowledgeIR(), source_ids)
+    final = _check_steps(steps, fields, c, seq, "steps", seen, sources)
     # each constraint is named by its place in the file (a refused constraint before it is not in the IR),
     # with its line: the written entries by id, the first of an id kept
     written = objective_node.get("constraints") if isinstance(objective_node, CommentedMap) else None
@@ -256,7 +262,13 @@ def _check_names_and_fields(
 
 
 def _check_steps(
-    steps: list[StepIR], fields: Fields, c: Collector, seq: Any, path: str, seen: set[str]
+    steps: list[StepIR],
+    fields: Fields,
+    c: Collector,
+    seq: Any,
+    path: str,
+    seen: set[str],
+    sources: KnownSources,
 ) -> Fields:
     current = fields
     for i, step in enumerate(steps):
@@ -312,7 +324,7 @@ def _check_steps(
             for branch in step.branches:
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
                 bpath = f"{spath}.route.{branch.name}.steps"
-                after_branch = _check_steps(list(branch.steps), routed, c, None, bpath, seen)
+                after_branch = _check_steps(list(branch.steps), routed, c, None, bpath, seen, sources)
                 if not branch.terminal:
                     joining[branch.name] = after_branch
             for name, by_branch in branch_type_conflicts(joining).items():
@@ -328,6 +340,7 @@ def _check_steps(
             if step.when:
                 _check_reads(step.when, current, c, node, f"{spath}.llm.when")
             check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
+            check_step_knowledge(step, current, sources, c, knowledge_node(node, step.name), spath)
         current = fields_after(step, current)
     return current
 

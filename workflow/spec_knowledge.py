@@ -7,14 +7,13 @@ step, and that exposed fields have an Avro type. See docs/context.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR, LLMStepIR, StepIR
+from dana_workflows.workflow.ir import AVRO_PRIMITIVES, FieldIR, LLMStepIR
 from dana_workflows.workflow.knowledge_ir import KnowledgeIR, KnowledgeSourceIR, SourceKind
-from dana_workflows.workflow.payload_types import walk
 from dana_workflows.workflow.spec_support import Collector, loc, suggest
 
 HINT = "see docs/context.md"
@@ -74,41 +73,36 @@ def written_source_ids(node: Any) -> frozenset[str]:
     return frozenset(s["id"] for s in written if isinstance(s, dict) and isinstance(s.get("id"), str))
 
 
-def check_knowledge(
-    steps: Sequence[StepIR],
-    fields: dict[str, FieldIR],
-    knowledge: KnowledgeIR,
-    c: Collector,
-    written: frozenset[str] = frozenset(),
-) -> None:
-    """Every llm step's knowledge block (branches included), with the fields it receives.
+@dataclass(frozen=True)
+class KnownSources:
+    """The sources the steps may name: those declared (parsed), and the ids of entries that were refused
+    (reported at their own entry, so not again at each step that names them)."""
 
-    `written`: the source ids the spec writes (written_source_ids); a name among them that did not parse
-    is not reported again at each step that uses it.
-    """
-    for path, step, before in walk(tuple(steps), fields):
-        if isinstance(step, LLMStepIR):
-            check_step_knowledge(step, before, knowledge, c, None, f"steps.{path}", written)
+    knowledge: KnowledgeIR
+    written: frozenset[str] = frozenset()
+
+    def unknown(self, name: str) -> bool:
+        return name not in self.written and name not in {s.id for s in self.knowledge.sources}
+
+
+def knowledge_node(step_node: Any, name: str) -> Any:
+    """The `knowledge:` mapping of an llm step's YAML node (its line for the step's problems), else None."""
+    body = step_node.get(name) if isinstance(step_node, dict) else None
+    llm = body.get("llm") if isinstance(body, dict) else None
+    return llm.get("knowledge") if isinstance(llm, dict) else None
 
 
 def check_step_knowledge(
-    step: LLMStepIR,
-    fields: dict[str, FieldIR],
-    knowledge: KnowledgeIR,
-    c: Collector,
-    node: Any,
-    path: str,
-    written: frozenset[str] = frozenset(),
+    step: LLMStepIR, fields: dict[str, FieldIR], sources: KnownSources, c: Collector, node: Any, path: str
 ) -> None:
     """A step's knowledge block against the declared sources and the payload fields at that step."""
     sk = step.knowledge
     if sk is None:
         return
     where = f"{path}.llm.knowledge"
-    declared = {s.id for s in knowledge.sources}
-    refused = written - declared  # reported at their own entry
+    declared = {s.id for s in sources.knowledge.sources}
     for name in sk.sources:
-        if name not in declared and name not in refused:
+        if sources.unknown(name):
             c.add(
                 node,
                 None,
@@ -120,7 +114,7 @@ def check_step_knowledge(
     reads += [(f"{where}.remember", f) for f in sk.remember]
     for fact in sk.require:
         fpath = f"{where}.require.{fact.id}"
-        if fact.source not in declared and fact.source not in refused:
+        if sources.unknown(fact.source):
             c.add(
                 node,
                 None,

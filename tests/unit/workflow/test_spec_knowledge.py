@@ -53,17 +53,17 @@ def test_exposed_and_mix_fields_are_typed_fields_after_the_step() -> None:
 @pytest.mark.parametrize(
     ("knowledge", "expected"),
     [
-        ("{sources: [nope]}", "steps.assess.llm.knowledge.sources: unknown source 'nope'"),
+        ("{sources: [nope]}", "steps[0].assess.llm.knowledge.sources: unknown source 'nope'"),
         (
             "{require: [{id: t, source: other, where: {policy_id: policy_id}}]}",
-            "steps.assess.llm.knowledge.require.t.source: unknown source 'other'",
+            "steps[0].assess.llm.knowledge.require.t.source: unknown source 'other'",
         ),
-        ("{where: {policy_id: policy}}", "steps.assess.llm.knowledge.where.policy_id: reads 'policy'"),
+        ("{where: {policy_id: policy}}", "steps[0].assess.llm.knowledge.where.policy_id: reads 'policy'"),
         (
             "{require: [{id: t, source: policies, expose: {x: {meta: m, type: decimal}}}]}",
-            "steps.assess.llm.knowledge.require.t.expose.x.type: unknown type 'decimal'",
+            "steps[0].assess.llm.knowledge.require.t.expose.x.type: unknown type 'decimal'",
         ),
-        ("{remember: [customer]}", "steps.assess.llm.knowledge.remember: reads 'customer'"),
+        ("{remember: [customer]}", "steps[0].assess.llm.knowledge.remember: reads 'customer'"),
     ],
 )
 def test_step_knowledge_problems(knowledge: str, expected: str) -> None:
@@ -100,7 +100,8 @@ def test_duplicate_source_ids() -> None:
 
 
 def test_one_bad_source_is_reported_alone_and_the_others_stay_declared() -> None:
-    """NEWCOMER2 K5: a bad kind dropped the whole list, so each step's declared source read "unknown"."""
+    """NEWCOMER2 K5: a bad kind dropped the whole list, so each step's declared source read "unknown";
+    the step's problems had no line and a path style of their own (steps.assess, not steps[0].assess)."""
     text = _spec("{sources: [policies, bad, nope], require: [{id: t, source: bad}]}").replace(
         "- {id: policies, kind: files, path: policies}",
         "- {id: policies, kind: files, path: policies}\n    - {id: rows, kind: files, path: r.jsonl}"
@@ -111,7 +112,7 @@ def test_one_bad_source_is_reported_alone_and_the_others_stay_declared() -> None
     got = [(p.line, p.field, p.message, p.fix) for p in info.value.problems]
     assert got == [
         (8, "knowledge.sources[2].kind", "unknown kind 'filez'", "did you mean 'files'?"),
-        (0, "steps.assess.llm.knowledge.sources", "unknown source 'nope'", "use one of: policies, rows"),
+        (14, "steps[0].assess.llm.knowledge.sources", "unknown source 'nope'", "use one of: policies, rows"),
     ], got
 
 
