@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -196,9 +196,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
         loaded = YAML(typ="safe").load(path.read_text())
         base = dict(loaded or {})
-        for key in base:
-            if key not in Settings.model_fields:
-                raise UnknownSettingError(f"{path}: {_not_a_setting(str(key), str(key))}")
+        for unknown in _unknown_keys(base, Settings):
+            raise UnknownSettingError(f"{path}: {unknown}")
     env_only = Settings()
     merged = _deep_merge(_deep_merge(base, env_only.model_dump(exclude_unset=True)), overrides)
     return Settings(**merged)
@@ -208,10 +207,33 @@ class UnknownSettingError(ValueError):
     """A config file key that is no setting: a typo that would otherwise leave the default in force."""
 
 
-def _not_a_setting(name: str, shown: str, prefix: str = "") -> str:
-    close = difflib.get_close_matches(name, Settings.model_fields, n=1)
-    hint = f"; did you mean {prefix}{close[0].upper() if prefix else close[0]}?" if close else ""
+def _not_a_setting(
+    name: str, shown: str, prefix: str = "", fields: Iterable[str] = Settings.model_fields
+) -> str:
+    close = difflib.get_close_matches(name.lower(), list(fields), n=1)  # AUDIT_DSN: audit_dsn
+    hint = f"; did you mean {prefix}{close[0].upper() if prefix == 'DWF_' else close[0]}?" if close else ""
     return f"{shown} is not a setting{hint} (docs/configuration.md lists them)"
+
+
+def _unknown_keys(mapping: Mapping[Any, Any], model: type[BaseModel], where: str = "") -> Iterable[str]:
+    """The config file's keys that are no setting, nested ones included (llm_default.modle would leave the
+    default model in force as surely as a top-level typo); a list (models) is the model's own to check."""
+    for key, value in mapping.items():
+        field = model.model_fields.get(str(key))
+        if field is None:
+            yield _not_a_setting(str(key), f"{where}{key}", where, model.model_fields)
+            continue
+        if not isinstance(value, Mapping):
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _unknown_keys(value, annotation, f"{where}{key}.")
+        elif get_origin(annotation) is dict:
+            entry_model = get_args(annotation)[1]
+            if isinstance(entry_model, type) and issubclass(entry_model, BaseModel):
+                for name, entry in value.items():
+                    if isinstance(entry, Mapping):
+                        yield from _unknown_keys(entry, entry_model, f"{where}{key}.{name}.")
 
 
 def misspelt_env_settings(environ: Mapping[str, str] | None = None) -> Iterable[str]:
