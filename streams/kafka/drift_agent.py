@@ -56,6 +56,7 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import PoisonMessageError
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch
 from dana_workflows.streams.kafka.context import AgentContext, Out
+from dana_workflows.streams.kafka.hops import hop_boundaries
 from dana_workflows.streams.kafka.table_state import TableState
 from dana_workflows.streams.kafka.wire import header_map
 from dana_workflows.streams.topology import DRIFT, topic_name
@@ -371,8 +372,6 @@ def arrival_us(msg: Any) -> int:
 def hop_sources(ctx: AgentContext) -> list[str]:
     """The drift-values sources a worker's step agents send from: each hop topic's partitions, named as
     ``DriftTap.batched`` keys their messages."""
-    from dana_workflows.streams.kafka.steps import hop_boundaries  # steps.py imports this module
-
     hops = hop_boundaries(ctx.pipeline, ctx.options.fuse, ctx.options.llm_hops)
     topics = sorted(ctx.topic(boundary) for boundary in hops)
     return [f"{topic}:{p}" for topic in topics for p in range(ctx.options.partitions)]

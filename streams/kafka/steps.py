@@ -27,15 +27,15 @@ from dana_workflows.core.clock import wall_clock_us
 from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import StepResult, execute
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, REVIEW, Node, Pipeline
+from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW, Node
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch, PartitionRevokedError
 from dana_workflows.streams.kafka.context import AgentContext, Out
 from dana_workflows.streams.kafka.extras import KafkaExtras, Send
+from dana_workflows.streams.kafka.hops import hop_boundaries
 from dana_workflows.streams.kafka.wire import source_headers
-from dana_workflows.workflow.ir import LLMStepIR
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +187,3 @@ class RecordEvent:
 
     def __init__(self, message: Any) -> None:
         self.message = message
-
-
-def hop_boundaries(pipeline: Pipeline, fuse: bool, llm_hops: bool) -> frozenset[str]:
-    """The boundaries that stay topics between steps: every step's input in the per-step layout; fused,
-    the input, and with ``llm_hops`` the input of each llm step too."""
-    if not fuse:
-        return frozenset(pipeline.consumers)
-    llm = {node.input for node in pipeline.nodes.values() if isinstance(node.step, LLMStepIR)}
-    return frozenset({ENTRY, *(llm if llm_hops else ())})

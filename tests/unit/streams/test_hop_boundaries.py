@@ -1,4 +1,4 @@
-"""Where the Kafka worker keeps a topic between steps (streams/kafka/steps.py ``hop_boundaries``): fused,
+"""Where the Kafka worker keeps a topic between steps (streams/kafka/hops.py ``hop_boundaries``): fused,
 only the input; per step, every step's input; fused with ``--llm-hops``, also each llm step's input."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from dana_workflows.processors.pipeline import ENTRY, compile_pipeline
 from dana_workflows.streams.app_builder import load_pipeline
-from dana_workflows.streams.kafka.steps import hop_boundaries
+from dana_workflows.streams.kafka.hops import hop_boundaries
 from dana_workflows.workflow.spec import parse_spec
 from tests.integration.kafka_support import CLAIMS_SPEC
 
