@@ -124,10 +124,33 @@ def _step_context(ir: WorkflowIR, target: str) -> str:
     return ""
 
 
+def reply_fields(line: str) -> list[str]:
+    """A reply line's fields, `id | CEL rule | reason`, split at each lone `|` outside a string literal:
+    CEL's `||` and a `|` in a quoted regex (`matches("^(A|B)$")`) belong to the rule."""
+    fields, start, quote, i = [], 0, "", 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == "\\":
+                i += 1  # the escaped character cannot end the string
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "|":
+            if line[i + 1 : i + 2] == "|":
+                i += 1  # `||`: CEL's or
+            else:
+                fields.append(line[start:i].strip())
+                start = i + 1
+        i += 1
+    return [*fields, line[start:].strip()]
+
+
 def parse_reply(text: str) -> list[Candidate]:
     out = []
     for line in text.splitlines():
-        parts = [p.strip() for p in line.split("|")]
+        parts = reply_fields(line)
         if len(parts) < 2 or not _ID.match(parts[0]) or not parts[1]:
             continue
         out.append(
@@ -147,8 +170,8 @@ def parse_reply(text: str) -> list[Candidate]:
 def salvage(reply: str) -> str:
     """The usable lines of a `rules` string cut off mid-answer (at max_tokens): `{"rules": "a\\nb...`.
 
-    The cut line is kept only when its rule is whole (a `|` follows it); each kept line still goes
-    through every gate."""
+    The cut line is kept only when its rule is whole (a separator `|` follows it, not one of CEL's `||`
+    nor one inside a string); each kept line still goes through every gate."""
     found = _RULES_STRING.search(reply)
     if found is None:
         return ""
@@ -159,7 +182,7 @@ def salvage(reply: str) -> str:
         except json.JSONDecodeError:
             continue
         *whole, last = text.split("\n")
-        return "\n".join([*whole, last] if last.count("|") >= 2 else whole)
+        return "\n".join([*whole, last] if len(reply_fields(last)) >= 3 else whole)
     return ""
 
 
