@@ -18,11 +18,13 @@ from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.streams.gc_tuning import settle_after_startup
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
+from dana_workflows.streams.kafka.start_failure import failure_line, fatal_error
 from dana_workflows.streams.topology import Topology
 
 log = logging.getLogger(__name__)
 
 QUIET_LOGGERS = ("faust", "mode", "aiokafka", "kafka")
+STOP_APP_S = 60.0  # faust's own stop waits up to this for its consumer thread; a stuck one is not waited on
 
 
 def quiet_logs(level: int = logging.WARNING) -> None:
@@ -54,22 +56,23 @@ async def serve(
     app = runtime.app
     app.in_worker = True  # faust only runs transactions (exactly-once) inside a worker
     runtime.prepare_consumer()  # after in_worker: faust's consumer, built here, reads it once
-    await app.start()
-    if settle_gc:
-        settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
-    if on_ready is not None:
-        on_ready(runtime)
-    while not stop.is_set() and not app.should_stop and runtime.crashed is None:
+    started, failure = await _start(runtime, stop)
+    if started:
+        if settle_gc:
+            settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
+        if on_ready is not None:
+            on_ready(runtime)
+    while started and failure is None and not stop.is_set() and (failure := fatal_error(runtime)) is None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
     code = 0
-    if runtime.crashed is not None or (app.should_stop and not stop.is_set()):
+    if failure is not None:
         code = 1
-        log.error("worker stopped on an error: %r", runtime.crashed or app.crash_reason)
-    else:
+        log.error("%s", failure_line(failure, runtime, starting=not started))
+    elif started:
         await runtime.drain()
     with contextlib.suppress(Exception):
-        await app.stop()
+        await asyncio.wait_for(app.stop(), STOP_APP_S)
     if runtime.audit is not None:
         try:
             await runtime.audit.close()
@@ -80,6 +83,24 @@ async def serve(
         await runtime.extras.stop()  # metrics endpoint, LLM client
     await runtime.broker_view.close()
     return code
+
+
+async def _start(runtime: KafkaRuntime, stop: asyncio.Event) -> tuple[bool, BaseException | None]:
+    """Start the faust app: (started, the fatal error found). A refused group join leaves ``app.start()``
+    waiting for ever (start_failure.py), so it is not awaited alone: a fatal error found while it starts,
+    or SIGTERM, gives up on it."""
+    start = asyncio.ensure_future(runtime.app.start())
+    while True:
+        await asyncio.wait([start], timeout=0.5)
+        if start.done():
+            failure = None if start.cancelled() else start.exception()
+            return failure is None, failure  # a crash on the way is seen by the serving loop
+        failure = fatal_error(runtime)
+        if failure is not None or stop.is_set():
+            start.cancel()
+            with contextlib.suppress(BaseException):
+                await start
+            return False, failure
 
 
 async def run_worker(
