@@ -3,8 +3,9 @@ so far, and whether every event received has been decided (docs/kafka-runtime.md
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,8 +13,30 @@ from rich.table import Table
 from dana_workflows.cli.conventions import EXIT_FAILURE, OutputConsole, fail, quieted
 from dana_workflows.cli.specs import pipeline_or_exit
 
+if TYPE_CHECKING:
+    from dana_workflows.streams.status import NoEntryTopic
+
 console = OutputConsole()
 err = OutputConsole(stderr=True, soft_wrap=True)
+
+
+def no_topics_line(exc: NoEntryTopic, prefix: str, bootstrap: str) -> str:
+    """No entry topic under ``prefix``: the prefixes that have this workflow's entry topic, the close ones
+    first (a misspelt --prefix is the usual cause)."""
+    suffix = exc.entry_topic[len(prefix) :]  # ".<workflow>.in"
+    prefixes = sorted(t[: -len(suffix)] for t in exc.existing if t.endswith(suffix) and len(t) > len(suffix))
+    close = difflib.get_close_matches(prefix, prefixes, n=3)
+    if close:
+        hint = "did you mean " + " or ".join(repr(p) for p in close) + "?"
+    elif prefixes:
+        shown = ", ".join(prefixes[:5]) + (f" and {len(prefixes) - 5} more" if len(prefixes) > 5 else "")
+        hint = f"prefixes with this workflow's topics: {shown}"
+    else:
+        hint = "no prefix has this workflow's topics yet: `dana-wf produce` or a worker creates them"
+    return (
+        f"no topic {exc.entry_topic} on {bootstrap}: nothing was produced under prefix {prefix!r} "
+        f"(check --prefix; {hint})"
+    )
 
 
 def status_command(
@@ -32,7 +55,7 @@ def status_command(
     from dana_workflows.streams.app_builder import topology_for
     from dana_workflows.streams.kafka.admin import broker_hint
     from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
-    from dana_workflows.streams.status import read_status
+    from dana_workflows.streams.status import NoEntryTopic, read_status
 
     settings = load_settings()
     pipeline = pipeline_or_exit(spec)  # the user's file to fix: exit 2, as for worker and produce
@@ -47,6 +70,8 @@ def status_command(
     try:
         with quieted("aiokafka"):  # its "Unable connect to" line: the hint below says it once
             status = read_status(topology, bootstrap, group_id, security.aiokafka_kwargs())
+    except NoEntryTopic as exc:  # status only reads: it created nothing, and says where the topics are
+        raise fail(no_topics_line(exc, topic_prefix, bootstrap)) from None
     except (KafkaError, OSError) as exc:  # the broker is not there, or refuses us: one line with the hint
         err.print(f"[red]error:[/red] {broker_hint(bootstrap, security)} ({exc})")
         raise typer.Exit(EXIT_FAILURE) from None

@@ -54,8 +54,22 @@ class WorkflowStatus:
         return sum(p.lag for p in self.lags if p.topic == self.entry_topic)
 
 
-async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
-    """The topic's partitions; none when it does not exist (yet)."""
+class NoEntryTopic(LookupError):
+    """The workflow's entry topic is not on the broker: nothing was produced under this prefix (or a
+    misspelt one was given). ``existing``: the broker's topics, to suggest the prefixes near it."""
+
+    def __init__(self, entry_topic: str, existing: set[str]) -> None:
+        super().__init__(f"no topic {entry_topic}")
+        self.entry_topic = entry_topic
+        self.existing = existing
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topic: str, existing: set[str]) -> list[TopicPartition]:
+    """The topic's partitions; none when it does not exist (yet). Only a listed topic is described: a
+    metadata request naming a missing topic creates it on a broker with auto.create.topics.enable (its
+    default), and status only reads (NEWCOMER2 ST1)."""
+    if topic not in existing:
+        return []
     described = await admin.describe_topics([topic])
     return [
         TopicPartition(topic, p["partition"])
@@ -105,25 +119,29 @@ async def _count_from(
 async def workflow_status(
     topology: Topology, bootstrap: str, group: str, client_kwargs: dict[str, Any] | None = None
 ) -> WorkflowStatus:
-    """The group's lag on every topic it consumes (the entry topic always) and the outcomes so far."""
+    """The group's lag on every topic it consumes (the entry topic always) and the outcomes so far. Raises
+    NoEntryTopic, creating nothing, when the entry topic does not exist."""
     kwargs = client_kwargs or {}
     status = WorkflowStatus(group=group, entry_topic=topology.topic(ENTRY))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
     await admin.start()
     try:
+        existing = set(await admin.list_topics())
+        if status.entry_topic not in existing:
+            raise NoEntryTopic(status.entry_topic, existing)
         committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()}
         topics = {tp.topic for tp in committed} | {status.entry_topic}
-        consumed = [tp for t in sorted(topics) for tp in await _partitions(admin, t)]
+        consumed = [tp for t in sorted(topics) for tp in await _partitions(admin, t, existing)]
         starts = {tp: (committed[tp] if committed.get(tp, -1) >= 0 else None) for tp in consumed}
         lags = await _count_from(bootstrap, kwargs, starts)
         ends = await _end_offsets(bootstrap, kwargs, consumed)
         status.lags = [
             PartitionLag(tp.topic, tp.partition, starts[tp], ends[tp], lags[tp]) for tp in consumed
         ]
-        entry = await _partitions(admin, status.entry_topic)
+        entry = await _partitions(admin, status.entry_topic, existing)
         status.received = sum((await _count_from(bootstrap, kwargs, dict.fromkeys(entry))).values())
         for boundary in [*topology.pipeline.terminals, REJECTED, DLQ]:
-            parts = await _partitions(admin, topology.topic(boundary))
+            parts = await _partitions(admin, topology.topic(boundary), existing)
             status.outcomes[boundary] = sum(
                 (await _count_from(bootstrap, kwargs, dict.fromkeys(parts))).values()
             )

@@ -32,6 +32,7 @@ class Broker:
         self.groups: dict[str, dict[TopicPartition, int]] = {}
         self.consumers: list[Consumer] = []
         self.admins: list[Admin] = []
+        self.described: list[str] = []  # topics named in a metadata request (auto-created on a real one)
 
     def partition(self, topic: str, p: int, records: list[int], end: int, first: int = 0) -> TopicPartition:
         tp = TopicPartition(topic, p)
@@ -97,8 +98,12 @@ class Admin:
     async def list_consumer_group_offsets(self, group: str) -> dict[TopicPartition, Any]:
         return {tp: SimpleNamespace(offset=o) for tp, o in self.broker.groups.get(group, {}).items()}
 
+    async def list_topics(self) -> list[str]:
+        return sorted({tp.topic for tp in self.broker.records})
+
     async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
         (topic,) = topics
+        self.broker.described.append(topic)
         parts = [tp.partition for tp in self.broker.records if tp.topic == topic]
         if not parts:
             return [{"topic": topic, "error_code": 3, "partitions": []}]  # UNKNOWN_TOPIC_OR_PARTITION
@@ -196,6 +201,7 @@ def test_status_of_a_workflow(broker: Broker) -> None:
     assert got.received == 9
     assert got.outcomes == {"out": 5, "escalate": 0, "rejected": 2, "dlq": 0}
     assert got.decided == 7
+    assert "dwf.claims.escalate" not in broker.described and "dwf.claims.dlq" not in broker.described
     (admin,) = broker.admins
     assert admin.kwargs == {"bootstrap_servers": "broker:9092", "security_protocol": "PLAINTEXT"}
     assert admin.closed
@@ -214,3 +220,15 @@ def test_a_group_that_never_committed_lags_by_every_entry_record(broker: Broker)
     assert got.entry_lag == got.lag == 3
     assert got.received == 3
     assert got.decided == 0
+
+
+def test_no_entry_topic_is_said_and_no_missing_topic_is_named_to_the_broker(broker: Broker) -> None:
+    """A metadata request naming a missing topic creates it on a broker that auto-creates (NEWCOMER2 ST1)."""
+    broker.partition("other.claims.in", 0, [0], end=1)
+    with pytest.raises(status_module.NoEntryTopic) as caught:
+        read_status(topology(), "broker:9092", "claims-app")
+    assert caught.value.entry_topic == "dwf.claims.in"
+    assert caught.value.existing == {"other.claims.in"}
+    assert broker.described == []
+    (admin,) = broker.admins
+    assert admin.closed
