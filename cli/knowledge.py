@@ -32,11 +32,17 @@ def _when(ts_us: int) -> str:
     return datetime.fromtimestamp(ts_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _knowledge_dsn(dsn: str | None) -> str:
+    """--dsn, else knowledge_dsn of the settings every command reads (the config file included, as
+    `dana-wf run` reads it: a sync must write where the run looks)."""
+    from dana_workflows.core.settings import load_settings
+
+    return dsn or load_settings().knowledge_dsn
+
+
 @contextmanager
 def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
-    from dana_workflows.core.settings import Settings
-
-    target = dsn or Settings().knowledge_dsn
+    target = _knowledge_dsn(dsn)
     # clickhouse-driver logs "Failed to connect" with a traceback before the store's error: said once, below
     with quieted("clickhouse_driver", level=logging.ERROR):
         try:
@@ -55,10 +61,9 @@ def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
 def _reader(dsn: str | None) -> Iterator[KnowledgeStore | None]:
     """The store for a command that only reads it; None (read as empty) when it is an embedded store that
     does not exist yet, which opening would create (`knowledge ls` in a new directory left .dwf/knowledge)."""
-    from dana_workflows.core.settings import Settings
     from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
 
-    target = dsn or Settings().knowledge_dsn
+    target = _knowledge_dsn(dsn)
     try:
         config = parse_dsn(target)
     except DsnError:
@@ -83,7 +88,7 @@ def sync(
     dsn: DsnOpt = None,
 ) -> None:
     """Read every declared source, score it, and store what changed (a new version per changed chunk)."""
-    from dana_workflows.core.settings import Settings
+    from dana_workflows.core.settings import load_settings
     from dana_workflows.knowledge.sync import sync as run_sync
     from dana_workflows.sinks.stores import open_store
     from dana_workflows.workflow.errors import SpecError
@@ -95,7 +100,7 @@ def sync(
         raise fail(str(exc)) from None
     if not ir.knowledge.sources:
         raise fail(f"{spec} declares no knowledge sources; add a 'knowledge: {{sources: [...]}}' section")
-    settings = Settings()
+    settings = load_settings()  # the audit store its sources read by default: the config file's too
     opened: list[Any] = []
 
     def query_for(source_dsn: str | None) -> Any:

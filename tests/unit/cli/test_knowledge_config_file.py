@@ -1,0 +1,43 @@
+"""`dana-wf knowledge` reads its store from the settings every command reads, the config file included:
+knowledge_dsn in DWF_CONFIG_FILE was ignored by sync/ls/show/diff (they built Settings() from the
+environment only) while `dana-wf run` and `config show` used it, so a sync wrote where the run never read
+(REVIEW-N, seen reviewing af48751)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from dana_workflows.cli.main import main
+
+pytestmark = pytest.mark.unit
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["ls"], ["show", "docs"], ["diff", "docs"]])
+def test_the_config_files_knowledge_store_is_the_one_read(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DWF_KNOWLEDGE_DSN", raising=False)
+    dsn = f"clickhouse://default@127.0.0.1:{_closed_port()}/default"
+    (tmp_path / "dwf.yaml").write_text(f"knowledge_dsn: {dsn}\n")
+    monkeypatch.setenv("DWF_CONFIG_FILE", str(tmp_path / "dwf.yaml"))
+    monkeypatch.setattr(sys, "argv", ["dana-wf", "knowledge", *command])
+    with pytest.raises(SystemExit) as info:
+        main()
+    err = capsys.readouterr().err
+    assert info.value.code == 1  # the store named in the file was asked, and is down
+    assert f"knowledge store {dsn}" in err
+    assert not (tmp_path / ".dwf").exists()
