@@ -3,7 +3,7 @@
 The work is in dana_workflows.knowledge (assembly, validation, replay); this module only turns its
 answers into what the step passes around (RenderedPrompt, Outcome) and keeps, between the prompt and
 the answer of one event, what was prepared for it. The knowledge base is the process's one for the
-store ``DWF_KNOWLEDGE_DSN`` names, in both runtimes.
+store the settings name (``DWF_KNOWLEDGE_DSN``, or knowledge_dsn in the config file), in both runtimes.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ class LLMKnowledge:
 
     def _base(self) -> KnowledgeBase:
         if self.base is None:
-            from dana_workflows.core.settings import Settings
+            from dana_workflows.core.settings import load_settings
 
-            settings = Settings()
-            self.base = base_for(settings.knowledge_dsn, self.step.ir.max_age_s)
+            # the config file's knowledge_dsn too: the store `dana-wf knowledge sync` wrote to
+            self.base = base_for(load_settings().knowledge_dsn, self.step.ir.max_age_s)
         return self.base
 
     def attach(self, env: Envelope, rendered: RenderedPrompt, output: OutputSpec) -> RenderedPrompt | Outcome:

@@ -41,3 +41,25 @@ def test_the_config_files_knowledge_store_is_the_one_read(
     assert info.value.code == 1  # the store named in the file was asked, and is down
     assert f"knowledge store {dsn}" in err
     assert not (tmp_path / ".dwf").exists()
+
+
+def test_a_runs_llm_step_reads_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the other end: `dana-wf run`'s llm step opens the knowledge base the config file names, where sync wrote
+    from dana_workflows.processors.llm import knowledge_hook
+    from dana_workflows.workflow.ir import FieldIR, LLMStepIR
+    from dana_workflows.workflow.knowledge_ir import StepKnowledgeIR
+
+    monkeypatch.delenv("DWF_KNOWLEDGE_DSN", raising=False)
+    dsn = "clickhouse://default@kb.internal:9000/dwf"
+    (tmp_path / "dwf.yaml").write_text(f"knowledge_dsn: {dsn}\n")
+    monkeypatch.setenv("DWF_CONFIG_FILE", str(tmp_path / "dwf.yaml"))
+    opened: list[str] = []
+    monkeypatch.setattr(knowledge_hook, "base_for", lambda target, max_age: opened.append(target))
+    step = LLMStepIR(
+        name="assess",
+        prompt="p",
+        output=(FieldIR(name="covered", type="boolean"),),
+        knowledge=StepKnowledgeIR(budget=500),
+    )
+    knowledge_hook.LLMKnowledge(step, "wf")._base()
+    assert opened == [dsn]
