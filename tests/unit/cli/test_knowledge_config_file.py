@@ -5,21 +5,15 @@ environment only) while `dana-wf run` and `config show` used it, so a sync wrote
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
 from dana_workflows.cli.main import main
+from dana_workflows.devservices.processes import free_port
 
 pytestmark = pytest.mark.unit
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("command", [["ls"], ["show", "docs"], ["diff", "docs"]])
@@ -31,7 +25,7 @@ def test_the_config_files_knowledge_store_is_the_one_read(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DWF_KNOWLEDGE_DSN", raising=False)
-    dsn = f"clickhouse://default@127.0.0.1:{_closed_port()}/default"
+    dsn = f"clickhouse://default@127.0.0.1:{free_port()}/default"
     (tmp_path / "dwf.yaml").write_text(f"knowledge_dsn: {dsn}\n")
     monkeypatch.setenv("DWF_CONFIG_FILE", str(tmp_path / "dwf.yaml"))
     monkeypatch.setattr(sys, "argv", ["dana-wf", "knowledge", *command])
