@@ -211,7 +211,11 @@ def _not_a_setting(
     name: str, shown: str, prefix: str = "", fields: Iterable[str] = Settings.model_fields
 ) -> str:
     close = difflib.get_close_matches(name.lower(), list(fields), n=1)  # AUDIT_DSN: audit_dsn
-    hint = f"; did you mean {prefix}{close[0].upper() if prefix == 'DWF_' else close[0]}?" if close else ""
+    hint = (
+        f"; did you mean {prefix}{close[0].upper() if prefix.startswith('DWF_') else close[0]}?"
+        if close
+        else ""
+    )
     return f"{shown} is not a setting{hint} (docs/configuration.md lists them)"
 
 
@@ -225,15 +229,45 @@ def _unknown_keys(mapping: Mapping[Any, Any], model: type[BaseModel], where: str
             continue
         if not isinstance(value, Mapping):
             continue
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _unknown_keys(value, annotation, f"{where}{key}.")
-        elif get_origin(annotation) is dict:
-            entry_model = get_args(annotation)[1]
-            if isinstance(entry_model, type) and issubclass(entry_model, BaseModel):
-                for name, entry in value.items():
-                    if isinstance(entry, Mapping):
-                        yield from _unknown_keys(entry, entry_model, f"{where}{key}.{name}.")
+        nested, per_key = _nested(field.annotation)
+        if nested is not None and not per_key:
+            yield from _unknown_keys(value, nested, f"{where}{key}.")
+        elif nested is not None:
+            for name, entry in value.items():
+                if isinstance(entry, Mapping):
+                    yield from _unknown_keys(entry, nested, f"{where}{key}.{name}.")
+
+
+def _nested(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The settings model a field is (llm_default), or holds one of per key (llm_endpoints: True)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if get_origin(annotation) is dict:
+        entry = get_args(annotation)[1]
+        if isinstance(entry, type) and issubclass(entry, BaseModel):
+            return entry, True
+    return None, False
+
+
+def _unknown_env_part(var: str, parts: list[str]) -> str | None:
+    """The warning for a nested variable (DWF_LLM_DEFAULT__MODLE) whose part is no field of the model
+    the parts before it lead to; None when every part is one (or leads into a dict's free keys)."""
+    field, path, rest = Settings.model_fields[parts[0]], [parts[0]], parts[1:]
+    while rest:
+        nested, per_key = _nested(field.annotation)
+        if nested is None:
+            return None  # a scalar, or a dict's own keys (price_per_mtok__input)
+        if per_key:
+            path, rest = [*path, rest[0]], rest[1:]  # the entry's name (llm_endpoints__big)
+            if not rest:
+                return None
+        if not rest[0]:
+            return None  # DWF_LLM_DEFAULT__ with nothing after it sets nothing
+        if rest[0] not in nested.model_fields:
+            prefix = "DWF_" + "__".join(path).upper() + "__"
+            return _not_a_setting(rest[0], var, prefix, nested.model_fields)
+        field, path, rest = nested.model_fields[rest[0]], [*path, rest[0]], rest[1:]
+    return None
 
 
 def misspelt_env_settings(environ: Mapping[str, str] | None = None) -> Iterable[str]:
@@ -244,12 +278,13 @@ def misspelt_env_settings(environ: Mapping[str, str] | None = None) -> Iterable[
     for var in sorted(env):
         if not var.upper().startswith("DWF_"):
             continue
-        name = var[4:].lower().split("__")[0]
-        if name in Settings.model_fields or not difflib.get_close_matches(
-            name, Settings.model_fields, n=1, cutoff=0.85
-        ):
-            continue
-        yield _not_a_setting(name, var, prefix="DWF_")
+        parts = var[4:].lower().split("__")
+        if parts[0] in Settings.model_fields:
+            nested = _unknown_env_part(var, parts)  # every part under a setting is its own: any other a typo
+            if nested is not None:
+                yield nested
+        elif difflib.get_close_matches(parts[0], Settings.model_fields, n=1, cutoff=0.85):
+            yield _not_a_setting(parts[0], var, prefix="DWF_")
 
 
 def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

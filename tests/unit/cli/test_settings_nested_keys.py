@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from dana_workflows.core.settings import UnknownSettingError, load_settings
+from dana_workflows.core.settings import UnknownSettingError, load_settings, misspelt_env_settings
 
 pytestmark = pytest.mark.unit
 
@@ -69,3 +70,34 @@ def test_a_nested_key_that_is_no_setting_is_refused(tmp_path: Path, text: str, s
     with pytest.raises(UnknownSettingError) as info:
         load_settings(path)
     assert str(info.value) == f"{path}: {says} (docs/configuration.md lists them)"
+
+
+def test_an_entry_that_is_no_mapping_is_left_to_the_settings_validation(tmp_path: Path) -> None:
+    path = tmp_path / "dwf.yaml"
+    path.write_text("llm_endpoints:\n  big: 3\n")
+    with pytest.raises(ValidationError):  # `invalid settings: ...`, not a key that is no setting
+        load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "says"),
+    [
+        (
+            "DWF_LLM_DEFAULT__MODLE",
+            "DWF_LLM_DEFAULT__MODLE is not a setting; did you mean DWF_LLM_DEFAULT__MODEL?",
+        ),
+        (
+            "DWF_LLM_ENDPOINTS__BIG__BASE_UR",
+            "DWF_LLM_ENDPOINTS__BIG__BASE_UR is not a setting; did you mean "
+            "DWF_LLM_ENDPOINTS__BIG__BASE_URL?",
+        ),
+        ("DWF_LLM_DEFAULT__PRICE_PER_MTOK__INPUT", None),  # a dict's own keys are free
+        ("DWF_LLM_DEFAULT__BASE_URL", None),
+        ("DWF_LLM_DEFAULT__", None),  # no part after the delimiter: nothing set
+        ("DWF_AUDIT_DNS", "DWF_AUDIT_DNS is not a setting; did you mean DWF_AUDIT_DSN?"),
+        ("DWF_TEST_LLM_LOCAL_URL", None),  # far from every setting: the tests' own
+    ],
+)
+def test_a_nested_variable_that_is_no_setting_is_named(variable: str, says: str | None) -> None:
+    warnings = list(misspelt_env_settings({variable: "x"}))
+    assert warnings == ([] if says is None else [f"{says} (docs/configuration.md lists them)"])
