@@ -72,9 +72,10 @@ def test_a_nested_key_that_is_no_setting_is_refused(tmp_path: Path, text: str, s
     assert str(info.value) == f"{path}: {says} (docs/configuration.md lists them)"
 
 
-def test_an_entry_that_is_no_mapping_is_left_to_the_settings_validation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["llm_endpoints:\n  big: 3\n", "topic_partitions: {a: 1}\n"])
+def test_a_value_of_the_wrong_shape_is_left_to_the_settings_validation(tmp_path: Path, text: str) -> None:
     path = tmp_path / "dwf.yaml"
-    path.write_text("llm_endpoints:\n  big: 3\n")
+    path.write_text(text)
     with pytest.raises(ValidationError):  # `invalid settings: ...`, not a key that is no setting
         load_settings(path)
 
@@ -94,6 +95,7 @@ def test_an_entry_that_is_no_mapping_is_left_to_the_settings_validation(tmp_path
         ("DWF_LLM_DEFAULT__PRICE_PER_MTOK__INPUT", None),  # a dict's own keys are free
         ("DWF_LLM_DEFAULT__BASE_URL", None),
         ("DWF_LLM_DEFAULT__", None),  # no part after the delimiter: nothing set
+        ("DWF_LLM_ENDPOINTS__BIG", None),  # an entry as a whole (JSON)
         ("DWF_AUDIT_DNS", "DWF_AUDIT_DNS is not a setting; did you mean DWF_AUDIT_DSN?"),
         ("DWF_TEST_LLM_LOCAL_URL", None),  # far from every setting: the tests' own
     ],
