@@ -18,6 +18,11 @@ AT_LEAST_ONCE = "at_least_once"
 EXACTLY_ONCE = "exactly_once"
 
 
+# faust's broker_request_timeout (the worker leaves its default): its aiokafka driver refuses a session
+# timeout above it with ImproperlyConfigured while the app starts
+REQUEST_TIMEOUT_S = 90.0
+
+
 @dataclass
 class KafkaOptions:
     """What a worker needs beyond the spec; defaults from Settings, overridable per command."""
@@ -64,6 +69,11 @@ class KafkaOptions:
                 seconds <= 0
             ):  # the group coordinator's fatal InvalidSessionTimeoutError left the worker hanging
                 raise ValueError(f"--{name} {seconds:g}: give a number of seconds above 0")
+        if self.session_timeout_s > REQUEST_TIMEOUT_S:  # faust refused it only at start, after tracebacks
+            raise ValueError(
+                f"--session-timeout {self.session_timeout_s:g}: at most {REQUEST_TIMEOUT_S:g} s, the "
+                "worker's broker request timeout (faust's broker_request_timeout)"
+            )
         check_topic_prefix(self.prefix, "--prefix")
 
     @classmethod

@@ -142,6 +142,7 @@ def test_a_misspelt_variable_is_named_and_the_others_are_not(
             "--partitions 0: a topic needs at least 1",
         ),  # was faust's ValueError traceback
         (("--session-timeout", "-1"), "--session-timeout -1: give a number of seconds above 0"),  # hung
+        (("--session-timeout", "91"), "--session-timeout 91: at most 90 s"),  # faust's tracebacks at start
     ],
 )
 def test_worker_options_that_cannot_work_are_refused_at_once(
@@ -364,3 +365,12 @@ def test_diff_refuses_an_expect_no_cause_can_match(
     code, err = _main(monkeypatch, capsys, "diff", spec, spec, "-i", spec, "--expect", expect)
     assert code == 2
     assert err.startswith(f"error: {says}")
+
+
+def test_a_session_timeout_at_the_request_timeout_is_taken() -> None:
+    # faust refuses a session timeout *greater* than its broker_request_timeout (90 s): 90 itself starts
+    from dana_workflows.streams.kafka.options import KafkaOptions
+
+    assert KafkaOptions(bootstrap="127.0.0.1:1", session_timeout_s=90.0).session_timeout_s == 90.0
+    with pytest.raises(ValueError, match="at most 90 s"):
+        KafkaOptions(bootstrap="127.0.0.1:1", session_timeout_s=90.5)
