@@ -156,15 +156,14 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
 def _known_cause_or_exit(cause: str) -> None:
     """An --expect whose kind is no cause's (rout:triage) matches nothing: a CI gate then fails on every
     change, saying only that they are unexpected. A glob in the kind (`*`, `r*:x`) is taken as written."""
-    import difflib
-
     from dana_workflows.cli.diff_replay import CAUSE_KINDS
+    from dana_workflows.workflow.spec_support import closest
 
     kind = cause.split(":", 1)[0]
     if kind in CAUSE_KINDS or any(c in kind for c in "*?["):
         return
-    close = difflib.get_close_matches(kind, CAUSE_KINDS, n=1)
-    hint = f"did you mean '{close[0]}:'? " if close else ""
+    meant = closest(kind, CAUSE_KINDS)
+    hint = f"did you mean '{meant}:'? " if meant else ""
     kinds = ", ".join(f"{k}:" for k in CAUSE_KINDS)
     raise fail(
         f"--expect {cause!r}: no cause starts with {kind!r} ({hint}causes are {kinds} ...)", EXIT_USAGE

@@ -196,7 +196,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
         loaded = YAML(typ="safe").load(path.read_text())
         base = dict(loaded or {})
-        for unknown in _unknown_keys(base, Settings):
+        unknown = next(iter(_unknown_keys(base, Settings)), None)  # the first is named
+        if unknown is not None:
             raise UnknownSettingError(f"{path}: {unknown}")
     env_only = Settings()
     merged = _deep_merge(_deep_merge(base, env_only.model_dump(exclude_unset=True)), overrides)

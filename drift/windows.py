@@ -158,11 +158,16 @@ class WindowTracker:
         or been idle for ``idle_us`` after ``arrival_us``, windows wait for it. A source the state knows
         keeps its watermark and gets the idle time anew: a worker started after downtime works off a
         backlog, whose first message would otherwise find every other source idle."""
+        self._heard(sources, arrival_us)
+        self._tick(arrival_us)
+
+    def _heard(self, sources: Iterable[str], arrival_us: int) -> dict[str, int]:
+        """Record ``arrival_us`` as each source's last arrival (never moving one back); the sources known."""
         seen = self.sources()
         for source in sources:
             seen[source] = max(arrival_us, seen.get(source, arrival_us))
-        self._state[self._k_src] = seen
-        self._tick(arrival_us)
+        self._state[self._k_src] = seen  # a fresh assignment: the changelog records it
+        return seen
 
     def _tick(self, arrival_us: int) -> int:
         """Move the idle clock (the latest arrival that can show a source idle) to ``arrival_us``."""
@@ -176,9 +181,7 @@ class WindowTracker:
         ``arrival_us``: the windows close at the minimum of the counting sources' watermarks.
         ``forwarded``: the source's batch sent records on to a later hop (a progress header), so its
         arrival does not move the idle clock (they are in flight at another source)."""
-        seen = self.sources()
-        seen[source] = max(arrival_us, seen.get(source, arrival_us))
-        self._state[self._k_src] = seen
+        seen = self._heard((source,), arrival_us)
         clock = self._state.get(self._k_clk)
         if not forwarded or clock is None:
             clock = self._tick(arrival_us)

@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from dana_workflows.core.settings import Settings, load_settings
@@ -83,19 +83,17 @@ def prompt_for(
     fixed = estimate_tokens(SYSTEM, OUTPUT.instruction(), EXAMPLE_PROMPT, EXAMPLE_ANSWER)
     budget = settings.llm_prompt_tokens
     names = list(boundary.fields)
-    for examples in (settings.llm_examples, 0):
-        lines = [x for x in head if x] + [_field_line(boundary, n, examples) for n in names]
-        if fixed + estimate_tokens("\n".join(lines)) <= budget:
-            return "\n".join(lines), []
+    lines = [x for x in head if x] + [_field_line(boundary, n, settings.llm_examples) for n in names]
+    if fixed + estimate_tokens("\n".join(lines)) <= budget:
+        return "\n".join(lines), []
+    # without example values, as many fields as fit (the estimate only grows as lines are added)
     kept = [x for x in head if x]
     for i, name in enumerate(names):
-        if (
-            fixed + estimate_tokens("\n".join([*kept, _field_line(boundary, name, 0)]))
-            > settings.llm_prompt_tokens
-        ):
+        line = _field_line(boundary, name, 0)
+        if fixed + estimate_tokens("\n".join([*kept, line])) > budget:
             return "\n".join(kept), names[i:]
-        kept.append(_field_line(boundary, name, 0))
-    return "\n".join(kept), []  # pragma: no cover - the loop above returned: the lines did not fit
+        kept.append(line)
+    return "\n".join(kept), []
 
 
 def _field_line(boundary: Boundary, name: str, examples: int) -> str:
@@ -266,7 +264,7 @@ def client_for(settings: Settings, inference: InferenceSettings) -> LLMClient:
         settings.llm_default.model_copy(update=timeout),
         {name: e.model_copy(update=timeout) for name, e in settings.llm_endpoints.items()},
         store_prompts="store",
-        retry=replace(RetryConfig(), max_attempts=1),
+        retry=RetryConfig(max_attempts=1),
         repair_attempts=0,
     )
 

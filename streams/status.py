@@ -138,7 +138,7 @@ async def workflow_status(
         status.lags = [
             PartitionLag(tp.topic, tp.partition, starts[tp], ends[tp], lags[tp]) for tp in consumed
         ]
-        entry = await _partitions(admin, status.entry_topic, existing)
+        entry = [tp for tp in consumed if tp.topic == status.entry_topic]  # always among the consumed
         status.received = sum((await _count_from(bootstrap, kwargs, dict.fromkeys(entry))).values())
         for boundary in [*topology.pipeline.terminals, REJECTED, DLQ]:
             parts = await _partitions(admin, topology.topic(boundary), existing)

@@ -48,14 +48,19 @@ def compile_native(source: str, cel_variables: tuple[str, ...], *, bound: bool =
     (values bound, result), the values as `CompiledExpr.bindings` binds them, so a rule that records what it
     read gets both in one call (processors/rules.py)."""
     try:
-        tree = parse_subset(source)
-        if tree is None or variables_of(tree) != set(cel_variables):
-            return None
-        return native_function(tree, cel_variables, source, bound=bound)
+        tree = _subset_tree(source, cel_variables)
+        return None if tree is None else native_function(tree, cel_variables, source, bound=bound)
     except (SyntaxError, RecursionError):
         # deeper than Python nests (a block per right-nested `||`/`&&`/`?:` branch stops at 100 levels) or
         # recurses: CEL itself still evaluates it, so the expression simply runs on CEL alone
         return None
+
+
+def _subset_tree(source: str, cel_variables: tuple[str, ...]) -> Node | None:
+    """The parsed subset of `source`, or None when it is outside the subset or reads other variables than
+    CEL says it does."""
+    tree = parse_subset(source)
+    return tree if tree is not None and variables_of(tree) == set(cel_variables) else None
 
 
 def compile_natives(sources: Sequence[tuple[str, tuple[str, ...]]]) -> Native | None:
@@ -67,8 +72,8 @@ def compile_natives(sources: Sequence[tuple[str, tuple[str, ...]]]) -> Native | 
     try:
         trees = []
         for source, cel_variables in sources:
-            tree = parse_subset(source)
-            if tree is None or variables_of(tree) != set(cel_variables):
+            tree = _subset_tree(source, cel_variables)
+            if tree is None:
                 return None
             trees.append(tree)
         names = tuple(dict.fromkeys(name for _, cel_variables in sources for name in cel_variables))
@@ -76,7 +81,7 @@ def compile_natives(sources: Sequence[tuple[str, tuple[str, ...]]]) -> Native | 
         _read_variables(out)
         results = [out.value(tree, 1) for tree in trees]  # in the fields' order, each at the top level
         out.line(1, f"return ({', '.join(results)},)")
-        text = "def native(scope):\n" + "\n".join(out.lines) + "\n"
+        text = out.function_text()
         return _compiled(text, out.constants, " ; ".join(source for source, _ in sources))
     except (SyntaxError, RecursionError):  # as compile_native: CEL alone, each field by itself
         return None
@@ -110,7 +115,7 @@ def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) ->
     result = out.value(tree, 1)
     if not bound:
         out.line(1, f"return {result}")
-        return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
+        return out.function_text(), out.constants
     # the values present in the scope, in the variables' order (CompiledExpr.bindings): one dict display
     # where each is (a variable read outside any branch is, or the function deferred), else one store each
     display = "{" + ", ".join(f"{name!r}: {local}" for name, local in out.locals.items()) + "}"
@@ -128,7 +133,7 @@ def native_source(tree: Node, names: tuple[str, ...], *, bound: bool = False) ->
         out.line(1, f"return values, {result}")
     else:
         out.line(1, f"return {display}, {result}")
-    return "def native(scope):\n" + "\n".join(out.lines) + "\n", out.constants
+    return out.function_text(), out.constants
 
 
 def _read_variables(out: _Writer) -> None:
@@ -173,6 +178,10 @@ class _Writer:
         self.path: tuple[int, ...] = ()  # the blocks the next statement is in (each branch its own number)
         self.count = 0
         self.blocks = 0
+
+    def function_text(self) -> str:
+        """The generated function's source, its statements as written."""
+        return "def native(scope):\n" + "\n".join(self.lines) + "\n"
 
     def line(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)

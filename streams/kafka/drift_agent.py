@@ -41,6 +41,7 @@ import io
 import json
 import logging
 import struct
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import fastavro
@@ -146,7 +147,7 @@ class DriftTap:
             return None
         tf = self.time_field
         try:
-            t = event_time_us(int(carried["p"]), {tf: carried.get("t")} if tf is not None else {}, tf)
+            t = event_time_us(int(carried["p"]), time_payload(carried, tf), tf)
         except ValueError:  # no usable time: the drift agent skips the event as well
             return None
         return [(H_PROGRESS, str(t).encode())]
@@ -266,10 +267,10 @@ class DriftAgent:
                 reports = []
                 for carried in events:
                     produced_at = int(carried["p"])
-                    time_payload = {tf: carried.get("t")} if tf is not None else {}
+                    timed = time_payload(carried, tf)
                     clock_us = produced_at if deterministic else wall_clock_us()
                     # the values as decoded: this message's own dict, read by observe and kept nowhere
-                    reports.append(observe(carried["v"], time_payload, produced_at, clock_us))
+                    reports.append(observe(carried["v"], timed, produced_at, clock_us))
                 if passed is not None:  # the source's records went on up to this event time
                     reports.append(
                         self.observer.progress(passed, passed if deterministic else wall_clock_us())
@@ -355,6 +356,12 @@ def values_json(value: Any) -> bytes:
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _dumps(value)
     return data if b"null" not in data else _dumps(value)
+
+
+def time_payload(carried: Mapping[str, Any], time_field: str | None) -> dict[str, Any]:
+    """What ``event_time_us`` reads of a carried value (its event time under the workflow's time field):
+    one home for the tap's progress and the agent's events."""
+    return {time_field: carried.get("t")} if time_field is not None else {}
 
 
 def arrival_us(msg: Any) -> int:

@@ -65,9 +65,8 @@ class KafkaOptions:
             ("session-timeout", self.session_timeout_s),
             ("commit-interval", self.commit_interval_s),
         ):
-            if (
-                seconds <= 0
-            ):  # the group coordinator's fatal InvalidSessionTimeoutError left the worker hanging
+            # the group coordinator's fatal InvalidSessionTimeoutError left the worker hanging
+            if seconds <= 0:
                 raise ValueError(f"--{name} {seconds:g}: give a number of seconds above 0")
         if self.session_timeout_s > REQUEST_TIMEOUT_S:  # faust refused it only at start, after tracebacks
             raise ValueError(

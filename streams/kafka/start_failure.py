@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dana_workflows.streams.kafka.options import REQUEST_TIMEOUT_S
+
 # what to change, per error class aiokafka or faust raises; {session} and {group} from the worker's options
 FIXES = {
     "InvalidSessionTimeoutError": (
@@ -23,7 +25,9 @@ FIXES = {
     "InconsistentGroupProtocolError": (
         "another member of group {group} uses another partition assignor: give this worker its own --group"
     ),
-    "ImproperlyConfigured": "--session-timeout {session:g} s must be at most the request timeout (90 s)",
+    "ImproperlyConfigured": (
+        "--session-timeout {session:g} s must be at most the request timeout (" + f"{REQUEST_TIMEOUT_S:g} s)"
+    ),
 }
 
 

@@ -62,7 +62,7 @@ async def serve(
             settle_after_startup()  # what start-up built is out of the collector's sight (gc_tuning.py)
         if on_ready is not None:
             on_ready(runtime)
-    while started and failure is None and not stop.is_set() and (failure := fatal_error(runtime)) is None:
+    while started and not stop.is_set() and (failure := fatal_error(runtime)) is None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
     code = 0
