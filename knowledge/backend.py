@@ -117,16 +117,10 @@ class ServerBackend:
 
 def open_backend(dsn: str) -> SqlBackend:
     try:
-        config = parse_dsn(dsn)
+        # its own example directory, not the audit's: chdb serves one directory per process (docs/context.md)
+        config = parse_dsn(dsn, store="knowledge", chdb_example="chdb://.dwf/knowledge")
     except DsnError as exc:
-        # the DSN parser speaks of the audit store; its example path is the audit's too (chdb serves one
-        # directory per process, so the knowledge store never shares it: docs/context.md)
-        text = (
-            str(exc)
-            .replace("audit DSN", "knowledge DSN")
-            .replace("chdb://.dwf/audit", "chdb://.dwf/knowledge")
-        )
-        raise KnowledgeError(text) from None
+        raise KnowledgeError(str(exc)) from None
     if isinstance(config, ChdbConfig):
         return ChdbBackend(config.path, config.database)
     return ServerBackend(config)
