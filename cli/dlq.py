@@ -47,6 +47,11 @@ class Candidate:
     history: RunHistory | None
     dlq_row: AuditRow | None  # the event's last dlq row (its time decides --since/--until)
 
+    @classmethod
+    def of(cls, envelope: Envelope, history: RunHistory | None) -> Candidate:
+        """The event with its last dlq row: the one place that row is looked up (list and replay)."""
+        return cls(envelope, history, history.last_of(DLQ_KIND) if history is not None else None)
+
 
 def _in_range(row: AuditRow | None, since: int | None, until: int | None) -> bool:
     if row is None:
@@ -77,10 +82,11 @@ def dlq_list(
 
 
 def _dlq_row(pipeline: Pipeline, run_id: str, env: Envelope, history: RunHistory | None) -> list[str]:
-    row = _last_dlq(history)
-    replayable = _refusal(pipeline, run_id, env, history) is None  # what `dlq replay` would say
+    c = Candidate.of(env, history)
+    replayable = _refusal(pipeline, c) is None  # what `dlq replay` would say
     error = str(env.provenance.get("error") or "")
-    return [run_id, env.step, utc_text(row.ts_us) if row else "", error, "yes" if replayable else "no"]
+    at = utc_text(c.dlq_row.ts_us) if c.dlq_row else ""
+    return [run_id, env.step, at, error, "yes" if replayable else "no"]
 
 
 @app.command("replay")
@@ -109,10 +115,7 @@ def dlq_replay(
     store = open_writer(audit, scope.settings)
     try:
         known = histories(store, scope.workflow, list(items))
-        candidates = {
-            run_id: Candidate(env, known.get(run_id), _last_dlq(known.get(run_id)))
-            for run_id, env in items.items()
-        }
+        candidates = {run_id: Candidate.of(env, known.get(run_id)) for run_id, env in items.items()}
         chosen = choose(
             candidates, event or [], since_us, until_us, scope.where.describe(scope.topology, DLQ)
         )
@@ -137,17 +140,12 @@ def dlq_replay(
         )
 
 
-def _last_dlq(history: RunHistory | None) -> AuditRow | None:
-    return history.last_of(DLQ_KIND) if history is not None else None
-
-
-def _refusal(pipeline: Pipeline, run_id: str, env: Envelope, history: RunHistory | None) -> str | None:
+def _refusal(pipeline: Pipeline, c: Candidate) -> str | None:
     """Why the event cannot be replayed (its history, or no step to run again: dead at ingest), or None."""
-    refusal = replay_refusal(history, run_id)
-    dlq_row = _last_dlq(history)
-    if refusal is None and dlq_row is not None:
+    refusal = replay_refusal(c.history, c.envelope.run_id)
+    if refusal is None and c.dlq_row is not None:
         try:
-            replay_point(pipeline, env, dlq_row.reason)
+            replay_point(pipeline, c.envelope, c.dlq_row.reason)
         except ResumeError as exc:
             return str(exc)
     return refusal
@@ -180,7 +178,7 @@ def prepare(
     refusals: list[str] = []
     for c in chosen:
         run_id = c.envelope.run_id
-        refusal = _refusal(pipeline, run_id, c.envelope, c.history)
+        refusal = _refusal(pipeline, c)
         if refusal is None and run_id in sent:
             refusal = f"event {run_id} was replayed already (sent to the worker, not finished yet)"
         if refusal is not None:

@@ -42,11 +42,8 @@ def candidate(run: str, kinds: tuple[str, ...], ts: int, step: str = "score") ->
         AuditRow("wf", 1, run, seq, f"{run}/in", "score", kind, reason="boom", ts_us=ts, hash=f"{run}{seq}")
         for seq, kind in enumerate(kinds)
     ]
-    history = history_of(rows)
-    dlq = history.last_of("dlq") if history else None
-    return Candidate(
-        Envelope(f"{run}/in", run, "wf", 1, step, {"id": run}, provenance={"error": "boom"}), history, dlq
-    )
+    envelope = Envelope(f"{run}/in", run, "wf", 1, step, {"id": run}, provenance={"error": "boom"})
+    return Candidate.of(envelope, history_of(rows))
 
 
 def test_named_events_must_exist(pipeline: Pipeline) -> None:
