@@ -96,6 +96,7 @@ def calibrate(
 ) -> None:
     """Bypass thresholds per step and tier from recorded traffic and feedback; writes the next version
     and records it in the audit log."""
+    from dana_workflows.cli.specs import spec_or_exit
     from dana_workflows.core.settings import load_settings
     from dana_workflows.processors.efficiency.audit_log import CALIBRATION_KIND, append_row, efficiency_rows
     from dana_workflows.processors.efficiency.calibration import (
@@ -105,14 +106,9 @@ def calibrate(
     )
     from dana_workflows.processors.efficiency.calibration import calibrate as compute
     from dana_workflows.processors.efficiency.records import records_from_rows
-    from dana_workflows.workflow.errors import SpecError
-    from dana_workflows.workflow.spec import load_spec
     from dana_workflows.workflow.spec_efficiency import llm_steps_of
 
-    try:
-        ir = load_spec(spec)
-    except SpecError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+    ir = spec_or_exit(spec)
 
     steps = llm_steps_of(ir.steps)
     if not steps:

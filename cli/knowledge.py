@@ -88,16 +88,12 @@ def sync(
     dsn: DsnOpt = None,
 ) -> None:
     """Read every declared source, score it, and store what changed (a new version per changed chunk)."""
+    from dana_workflows.cli.specs import spec_or_exit
     from dana_workflows.core.settings import load_settings
     from dana_workflows.knowledge.sync import sync as run_sync
     from dana_workflows.sinks.stores import open_store
-    from dana_workflows.workflow.errors import SpecError
-    from dana_workflows.workflow.spec import load_spec
 
-    try:
-        ir = load_spec(spec)
-    except SpecError as exc:
-        raise fail(str(exc)) from None
+    ir = spec_or_exit(spec)  # a spec it cannot read is the user's file to fix: exit 2 (docs/cli.md)
     if not ir.knowledge.sources:
         raise fail(f"{spec} declares no knowledge sources; add a 'knowledge: {{sources: [...]}}' section")
     settings = load_settings()  # the audit store its sources read by default: the config file's too

@@ -197,8 +197,8 @@ def run(
 
         try:
             server = ServerThread(load_script(llm_script)).start()
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+        except ValueError as exc:  # a script missing or wrong: the user's file to fix
+            raise fail(str(exc), EXIT_USAGE) from None
         settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
     audit_dsn = None if no_audit or no_audit_sink else (audit or settings.audit_dsn)
     try:

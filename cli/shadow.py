@@ -230,17 +230,12 @@ def report(
     rounds: Annotated[int, typer.Option(hidden=True)] = 0,  # with --follow: stop after this many (tests)
 ) -> None:
     """Compare live and shadow decisions of the same events, from the audit store."""
+    from dana_workflows.cli.specs import pipeline_or_exit
     from dana_workflows.core.masking import mask_text
     from dana_workflows.core.settings import load_settings
     from dana_workflows.sinks.audit_model import sql_string
-    from dana_workflows.streams.app_builder import load_pipeline
-    from dana_workflows.workflow.errors import SpecError
 
-    try:
-        name = load_pipeline(spec).workflow.name
-    except (SpecError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+    name = pipeline_or_exit(spec).workflow.name
     dsn = audit or load_settings().audit_dsn
     console = Console(highlight=False, soft_wrap=True)
     done = 0

@@ -5,9 +5,16 @@ the user's file to fix)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
 
 from dana_workflows.cli.conventions import EXIT_USAGE, fail
 from dana_workflows.processors.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from dana_workflows.workflow.errors import SpecError
+    from dana_workflows.workflow.ir import WorkflowIR
 
 EVENT_SUFFIXES = (".jsonl", ".ndjson")  # what a file of events is called (a .json file may be a spec)
 
@@ -20,9 +27,25 @@ def pipeline_or_exit(spec: Path) -> Pipeline:
     try:  # a missing file too: the spec reader names it and says what to check
         return load_pipeline(spec)
     except SpecError as exc:
-        swapped = spec.suffix.lower() in EVENT_SUFFIXES  # `run events.jsonl -i spec.yaml`: YAML errors alone
-        hint = f"\n  ({spec} looks like events: the spec is the workflow's YAML, events go in --input)"
-        raise fail(str(exc) + (hint if swapped else ""), EXIT_USAGE) from None
+        raise _unusable(spec, exc) from None
+
+
+def spec_or_exit(spec: Path) -> WorkflowIR:
+    """The checked spec of `spec` (not compiled: for a command that reads only its declarations, such as
+    its knowledge sources or llm steps), or a typer.Exit(2) after one line that names the problems."""
+    from dana_workflows.workflow.errors import SpecError
+    from dana_workflows.workflow.spec import load_spec
+
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        raise _unusable(spec, exc) from None
+
+
+def _unusable(spec: Path, exc: SpecError) -> typer.Exit:
+    swapped = spec.suffix.lower() in EVENT_SUFFIXES  # `run events.jsonl -i spec.yaml`: YAML errors alone
+    hint = f"\n  ({spec} looks like events: the spec is the workflow's YAML, events go in --input)"
+    return fail(str(exc) + (hint if swapped else ""), EXIT_USAGE)
 
 
 def input_file_or_exit(path: Path) -> Path:

@@ -74,18 +74,18 @@ def test_sync_ls_show_diff(spec: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["show", "nope"], "no source or chunk 'nope'"),
-        (["diff", "nope"], "no syncs of source 'nope'"),
-        (["sync", "missing.yaml"], "cannot read"),
-        (["sync", "spec.yaml", "--source", "other"], "unknown sources ['other']"),
-        (["ls", "--dsn", "mysql://x"], "unknown scheme 'mysql'"),
+        (["show", "nope"], "no source or chunk 'nope'", 1),
+        (["diff", "nope"], "no syncs of source 'nope'", 1),
+        (["sync", "missing.yaml"], "cannot read", 2),  # a spec it cannot read: the user's file, as everywhere
+        (["sync", "spec.yaml", "--source", "other"], "unknown sources ['other']", 1),
+        (["ls", "--dsn", "mysql://x"], "unknown scheme 'mysql'", 1),
     ],
 )
-def test_bad_input_is_one_clear_message(spec: Path, args: list[str], message: str) -> None:
+def test_bad_input_is_one_clear_message(spec: Path, args: list[str], message: str, code: int) -> None:
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.output
     assert "Traceback" not in result.output
 
