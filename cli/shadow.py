@@ -231,6 +231,7 @@ def report(
 ) -> None:
     """Compare live and shadow decisions of the same events, from the audit store."""
     from dana_workflows.cli.specs import pipeline_or_exit
+    from dana_workflows.cli.stores import open_audit_for_reading
     from dana_workflows.core.masking import mask_text
     from dana_workflows.core.settings import load_settings
     from dana_workflows.sinks.audit_model import sql_string
@@ -240,25 +241,21 @@ def report(
     console = Console(highlight=False, soft_wrap=True)
     done = 0
     while True:
+        # the readers' one home: a server that is down is their line and hint; a missing embedded store is
+        # named, not created (exit 2 as "no shadow decisions" below: the user starts the shadow worker)
+        store = open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
+        sql = (
+            f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
+            f"WHERE workflow = {sql_string(name)} AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
+        )
         try:
-            from dana_workflows.streams.app_builder import open_audit_store
-
-            store = open_audit_store(dsn)
-            try:
-                sql = (
-                    f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
-                    f"WHERE workflow = {sql_string(name)} "
-                    "AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
-                )
-                with quieted(
-                    "clickhouse_driver", level=logging.ERROR
-                ):  # its traceback: said in one line below
-                    rows = [tuple(r) for r in store.query(sql).rows]
-            finally:
-                store.close()
-        except Exception as exc:  # a busy embedded store, a server that is down
+            with quieted("clickhouse_driver", level=logging.ERROR):  # its traceback: said in one line below
+                rows = [tuple(r) for r in store.query(sql).rows]
+        except Exception as exc:  # the query refused (a table missing, a server gone since it answered)
             err.print(f"[red]error:[/red] cannot read the audit store {mask_text(dsn)}: {exc}")
             raise typer.Exit(EXIT_FAILURE) from None
+        finally:
+            store.close()
         found = decisions(rows)
         shadowed = sum(1 for run in found if run.endswith(TAG))
         if not shadowed and not follow:

@@ -219,7 +219,7 @@ def test_review_and_dlq_on_a_broker_that_is_down_say_it_in_one_line(
         ),
         (
             ("shadow", "report", str(EXAMPLES / "claims" / "claims.yaml"), "--audit", "{dsn}"),
-            "error: cannot read the audit store clickhouse://default@127.0.0.1:{port}/default: ",
+            "error: cannot reach the audit store clickhouse://default@127.0.0.1:{port}/default: ",
         ),
     ],
 )

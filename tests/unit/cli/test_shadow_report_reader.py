@@ -1,0 +1,39 @@
+"""`dana-wf shadow report` opens the audit store as every other reader does (cli.stores): a server that is
+down is the readers' one line with their hint; an embedded store that is not there is named, not created."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli.main import app
+
+pytestmark = pytest.mark.unit
+
+SPEC = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_server_that_is_down_gets_the_readers_hint() -> None:
+    dsn = f"clickhouse://default@127.0.0.1:{_closed_port()}/default"
+    res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", dsn])
+    assert res.exit_code == 1
+    (line,) = res.output.strip().splitlines()
+    assert line.startswith(f"error: cannot reach the audit store {dsn}: ")
+    assert line.endswith("; is its server running? (name another store with --audit or DWF_AUDIT_DSN)")
+
+
+def test_an_embedded_store_that_is_not_there_is_named_and_not_created(tmp_path: Path) -> None:
+    where = tmp_path / "audit"
+    res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", f"chdb://{where}"])
+    assert res.exit_code == 2  # as before: nothing to compare is the user's to fix (start the shadow worker)
+    assert f"no audit store at {where}" in res.output
+    assert not where.exists()
