@@ -109,14 +109,21 @@ def infer(
         typer.Option(help="seconds the model may take for one call with --llm (one call a target, no retry)"),
     ] = DEFAULTS.llm_timeout_s,
     llm_max_tokens: Annotated[
-        int, typer.Option(help="tokens of the model's answer for one target with --llm")
-    ] = DEFAULTS.llm_max_tokens,
+        int | None,
+        typer.Option(
+            min=1,
+            help="tokens of the model's answer for one target with --llm (default: 400, a capable model's "
+            "whole answer; 80 for the bundled SmolLM2-135M, which runs on to any limit)",
+        ),
+    ] = None,
     min_sample: Annotated[int, typer.Option(help="fewest usable sample events to infer from")] = 30,
 ) -> None:
     """Propose rules from a sample; new and changed proposals go to the lock file as a diff to review."""
     ir = _spec(spec)
     settings = InferenceSettings(
-        min_sample=min_sample, llm_timeout_s=llm_timeout, llm_max_tokens=llm_max_tokens
+        min_sample=min_sample,
+        llm_timeout_s=llm_timeout,
+        llm_max_tokens=llm_max_tokens or (_answer_tokens(model) if llm else DEFAULTS.llm_max_tokens),
     )
     try:
         pack: DomainPack = pack_for(domain, (packs,) if packs else ())  # a user's core overrides
@@ -144,6 +151,17 @@ def infer(
     _print_results(results, whole.skipped, notes)
     _print_changes(changes)
     console.print(f"lock file: {path} (review with `dana-wf objectives review {spec}`)")
+
+
+def _answer_tokens(model: str) -> int:
+    """--llm-max-tokens when not given: the bundled SmolLM2-135M's 80 (its one good rule comes first; given
+    more room it runs on to the timeout), room for any other model's whole answer (llm_proposals)."""
+    from dana_workflows.core.settings import load_settings
+    from dana_workflows.devservices.llama.model import MODEL_ID
+    from dana_workflows.objectives.llm_proposals import WHOLE_ANSWER_TOKENS, served_model
+
+    bundled = served_model(load_settings(), model) == MODEL_ID
+    return DEFAULTS.llm_max_tokens if bundled else WHOLE_ANSWER_TOKENS
 
 
 def _progress(text: str) -> None:

@@ -50,6 +50,12 @@ EXAMPLE_RULES = (
 EXAMPLE_ANSWER = json.dumps({"rules": EXAMPLE_RULES})
 STEP_CONTEXT_CHARS = 400
 VALUE_CHARS = 40
+# `--llm-max-tokens` for any model but the bundled SmolLM2-135M (cli/objectives.py chooses): room for a
+# capable model's whole answer, six rules took ~115 tokens. The bundled model keeps llm_max_tokens (80,
+# objectives/settings.py): it copies the form for one line, then runs on to any limit it is given (at 400
+# it hit the 90 s timeout with no rule; a line cap in the output's JSON schema only moved the rambling to
+# the next line: 180 tokens, 71 s, docs/objectives.md).
+WHOLE_ANSWER_TOKENS = 400
 # what a note on an answer that held no rule suggests: the served model may be too small for the form
 LARGER = "; a larger model may follow the form: --model ALIAS or DWF_LLM_DEFAULT__MODEL"
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -233,8 +239,9 @@ def _read(
         return [], f"{head}: {who} answered {first!r}, not lines `id | CEL rule | reason`{LARGER}"
     if result.audit.get("error.type") == "timeout":
         return [], (
-            f"{head}: {who} did not answer within {settings.llm_timeout_s:g} s "
-            "(raise it with --llm-timeout, setting llm_timeout_s; the call is not retried)"
+            f"{head}: {who} did not answer within {settings.llm_timeout_s:g} s (raise it with "
+            f"--llm-timeout, setting llm_timeout_s, or lower --llm-max-tokens {settings.llm_max_tokens} for "
+            "a small model that runs on to it; the call is not retried)"
         )
     if result.audit.get("error.type") == "output_invalid":
         found = parse_reply(salvage(_reply_text(result.audit)))
@@ -253,6 +260,11 @@ def _read(
 def _reply_text(audit: dict[str, Any]) -> str:
     messages = audit.get("gen_ai.output.messages") or []
     return str(messages[0].get("content") or "") if messages else ""
+
+
+def served_model(settings: Settings, alias: str) -> str:
+    """The model an alias (`--model`) asks its endpoint for, resolved as the calls resolve it."""
+    return client_for(settings, InferenceSettings()).resolve(alias).model
 
 
 def client_for(settings: Settings, inference: InferenceSettings) -> LLMClient:
