@@ -12,19 +12,9 @@ from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.sinks.audit_scope import utc_text
 from dana_workflows.workflow.spec import parse_spec
+from tests.unit.cli.test_dlq_selection import SPEC  # the one-step workflow the dlq tests run
 
 pytestmark = pytest.mark.unit
-
-SPEC = """\
-workflow: wf
-version: 1
-input: {id: string}
-steps:
-  - score:
-      transform:
-        set:
-          score: {expr: "1.0", type: double}
-"""
 
 
 def _history(kinds: tuple[str, ...]) -> RunHistory:

@@ -3,27 +3,21 @@ down is the readers' one line with their hint; an embedded store that is not the
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
+from dana_workflows.devservices.processes import free_port
 
 pytestmark = pytest.mark.unit
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_server_that_is_down_gets_the_readers_hint() -> None:
-    dsn = f"clickhouse://default@127.0.0.1:{_closed_port()}/default"
+    dsn = f"clickhouse://default@127.0.0.1:{free_port()}/default"
     res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", dsn])
     assert res.exit_code == 1
     (line,) = res.output.strip().splitlines()
