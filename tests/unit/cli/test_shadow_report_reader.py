@@ -31,3 +31,29 @@ def test_an_embedded_store_that_is_not_there_is_named_and_not_created(tmp_path: 
     assert res.exit_code == 2  # as before: nothing to compare is the user's to fix (start the shadow worker)
     assert f"no audit store at {where}" in res.output
     assert not where.exists()
+
+
+def test_a_query_refused_after_the_store_answered_is_one_line_and_closes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dana_workflows.cli import stores
+
+    closed: list[bool] = []
+
+    class Refusing:
+        database = "dwf"
+
+        def query(self, sql: str) -> object:
+            raise RuntimeError("Code: 60. Table dwf.audit_events does not exist")
+
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(stores, "open_audit_for_reading", lambda dsn, missing_exit: Refusing())
+    res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", "clickhouse://h/dwf"])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "error: cannot read the audit store clickhouse://h/dwf: "
+        "Code: 60. Table dwf.audit_events does not exist"
+    )
+    assert closed == [True]
