@@ -231,31 +231,25 @@ def report(
 ) -> None:
     """Compare live and shadow decisions of the same events, from the audit store."""
     from dana_workflows.cli.specs import pipeline_or_exit
-    from dana_workflows.cli.stores import open_audit_for_reading
+    from dana_workflows.cli.stores import absent_embedded_store
     from dana_workflows.core.masking import mask_text
     from dana_workflows.core.settings import load_settings
-    from dana_workflows.sinks.audit_model import sql_string
 
     name = pipeline_or_exit(spec).workflow.name
     dsn = audit or load_settings().audit_dsn
     console = Console(highlight=False, soft_wrap=True)
     done = 0
+    waiting = False
     while True:
-        # the readers' one home: a server that is down is their line and hint; a missing embedded store is
-        # named, not created (exit 2 as "no shadow decisions" below: the user starts the shadow worker)
-        store = open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
-        sql = (
-            f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
-            f"WHERE workflow = {sql_string(name)} AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
-        )
-        try:
-            with quieted("clickhouse_driver", level=logging.ERROR):  # its traceback: said in one line below
-                rows = [tuple(r) for r in store.query(sql).rows]
-        except Exception as exc:  # the query refused (a table missing, a server gone since it answered)
-            err.print(f"[red]error:[/red] cannot read the audit store {mask_text(dsn)}: {exc}")
-            raise typer.Exit(EXIT_FAILURE) from None
-        finally:
-            store.close()
+        absent = absent_embedded_store(dsn) if follow else None
+        if absent is not None:
+            # a follower started before the workers: nothing decided yet, as in a store with no decisions;
+            # not created here (the workers create it, and chdb serves a directory to one process)
+            if not waiting:
+                err.print(f"no audit store at {absent.path} yet: waiting for the workers to write it")
+            waiting, rows = True, []
+        else:
+            rows = _decision_rows(dsn, name)
         found = decisions(rows)
         shadowed = sum(1 for run in found if run.endswith(TAG))
         if not shadowed and not follow:
@@ -276,6 +270,29 @@ def report(
         if not follow or (rounds and done >= rounds):
             raise typer.Exit(EXIT_OK)
         time.sleep(interval)
+
+
+def _decision_rows(dsn: str, name: str) -> list[tuple[Any, ...]]:
+    """The workflow's decision rows, or a typer.Exit after one line (cli.stores, the readers' one home: a
+    server that is down is their line and hint; a missing embedded store is named, not created, exit 2 as
+    "no shadow decisions": the user starts the shadow worker)."""
+    from dana_workflows.cli import stores
+    from dana_workflows.core.masking import mask_text
+    from dana_workflows.sinks.audit_model import sql_string
+
+    store = stores.open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
+    sql = (
+        f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
+        f"WHERE workflow = {sql_string(name)} AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
+    )
+    try:
+        with quieted("clickhouse_driver", level=logging.ERROR):  # its traceback: said in one line below
+            return [tuple(r) for r in store.query(sql).rows]
+    except Exception as exc:  # the query refused (a table missing, a server gone since it answered)
+        err.print(f"[red]error:[/red] cannot read the audit store {mask_text(dsn)}: {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None
+    finally:
+        store.close()
 
 
 async def run_shadow(

@@ -5,10 +5,15 @@ The audit commands only read: an embedded store that is not there is an error, n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE, fail
 from dana_workflows.core.masking import mask_text
 from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks.audit_model import AuditStore
+
+if TYPE_CHECKING:
+    from dana_workflows.sinks.dsn import ChdbConfig
 
 NAME_ANOTHER = "--audit or DWF_AUDIT_DSN"  # how a command names another audit store
 
@@ -18,17 +23,14 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
     one-line error that says what to do (bad DSN: exit 2; no embedded store: `missing_exit`; busy chdb,
     server down: exit 1)."""
     from dana_workflows.sinks.chdb_store import AuditStoreError
-    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
+    from dana_workflows.sinks.dsn import DsnError
     from dana_workflows.streams.app_builder import open_audit_store
 
     target = dsn or load_settings().audit_dsn
-    try:
-        config = parse_dsn(target)
-    except DsnError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    if isinstance(config, ChdbConfig) and not config.path.exists():
+    absent = absent_embedded_store(target)
+    if absent is not None:
         raise fail(
-            f"no audit store at {config.path} ({config}): run a workflow first (dana-wf run), "
+            f"no audit store at {absent.path} ({absent}): run a workflow first (dana-wf run), "
             "or name the store with --audit or DWF_AUDIT_DSN",
             missing_exit,
         )
@@ -39,6 +41,19 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
     except Exception as exc:  # clickhouse-driver's network errors, among others
         raise fail(f"cannot open the audit store {mask_text(target)}: {exc}") from None
     return reachable_or_exit(store, target)
+
+
+def absent_embedded_store(target: str) -> ChdbConfig | None:
+    """The embedded store `target` names when its directory is not there yet (opening would create it);
+    None for a server or a store that is there. A DSN that does not parse is a typer.Exit(2) after its
+    one line."""
+    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
+
+    try:
+        config = parse_dsn(target)
+    except DsnError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    return config if isinstance(config, ChdbConfig) and not config.path.exists() else None
 
 
 def reachable_or_exit(store: AuditStore, target: str, *, refusal_ok: bool = False) -> AuditStore:

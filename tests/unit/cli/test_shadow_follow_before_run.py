@@ -1,0 +1,42 @@
+"""`dana-wf shadow report --follow` started before the workers have written anything (docs/changes.md,
+shadow report): an embedded audit store that is not there yet is waited for, as a store with no shadow
+decisions yet is, and not created (the workers create it); without --follow it stays one error, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dana_workflows.cli import shadow
+from dana_workflows.cli.main import app
+
+pytestmark = pytest.mark.unit
+
+SPEC = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
+
+
+def test_a_follower_waits_for_a_store_that_is_not_there_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waited: list[float] = []
+    monkeypatch.setattr(shadow.time, "sleep", waited.append)
+    where = tmp_path / "audit"
+    args = ["shadow", "report", str(SPEC), "--audit", f"chdb://{where}", "--follow", "--interval", "7"]
+    res = CliRunner().invoke(app, [*args, "--rounds", "3"])
+    assert res.exit_code == 0, res.output
+    reports = [line for line in res.output.splitlines() if "events decided by both" in line]
+    assert len(reports) == 3  # one a round, as for a store with no decisions yet
+    assert all(": 0 events decided by both, 0 agree, 0 differ, 0 live" in line for line in reports)
+    assert res.output.count(f"no audit store at {where} yet") == 1  # said once, not every round
+    assert waited == [7.0, 7.0]  # it slept between rounds, and stopped after the third
+    assert not where.exists()  # not created: the workers create it
+
+
+def test_without_follow_it_is_still_one_error(tmp_path: Path) -> None:
+    where = tmp_path / "audit"
+    res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", f"chdb://{where}"])
+    assert res.exit_code == 2
+    assert f"no audit store at {where}" in res.output and "events decided" not in res.output
+    assert not where.exists()
