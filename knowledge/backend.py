@@ -13,8 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from dana_workflows.core.settings import Settings
 from dana_workflows.knowledge.errors import KnowledgeError
 from dana_workflows.sinks.dsn import ChdbConfig, ClickHouseServerConfig, DsnError, parse_dsn
+
+# the embedded store in a directory of its own, not the audit's (chdb serves one directory per process,
+# docs/context.md): the settings' default is its one home, the store's default and the errors' example
+DEFAULT_DSN: str = Settings.model_fields["knowledge_dsn"].default
 
 
 class SqlBackend(Protocol):
@@ -117,8 +122,7 @@ class ServerBackend:
 
 def open_backend(dsn: str) -> SqlBackend:
     try:
-        # its own example directory, not the audit's: chdb serves one directory per process (docs/context.md)
-        config = parse_dsn(dsn, store="knowledge", chdb_example="chdb://.dwf/knowledge")
+        config = parse_dsn(dsn, store="knowledge", chdb_example=DEFAULT_DSN)
     except DsnError as exc:
         raise KnowledgeError(str(exc)) from None
     if isinstance(config, ChdbConfig):

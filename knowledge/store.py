@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dana_workflows.knowledge.backend import SqlBackend, open_backend
+from dana_workflows.knowledge.backend import DEFAULT_DSN, SqlBackend, open_backend
 from dana_workflows.knowledge.chunks import Chunk
 from dana_workflows.sinks.audit_model import sql_string
 
@@ -26,7 +26,6 @@ SYNCS = "knowledge_syncs"
 USES = "knowledge_uses"
 CHUNK_COLUMNS = ("source", "chunk_id", "version", "text", "meta", "updated_us", "ingested_us")
 SYNC_COLUMNS = ("sync_id", "source", "ts_us", "manifest_hash", "manifest", "quality", "declaration")
-DEFAULT_DSN = "chdb://.dwf/knowledge"
 
 
 @dataclass(frozen=True, slots=True)
