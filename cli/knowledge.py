@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dana_workflows.cli.conventions import OutputConsole, fail, quieted
-from dana_workflows.knowledge.errors import KnowledgeError
+from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail, quieted
+from dana_workflows.knowledge.errors import KnowledgeDsnError, KnowledgeError
 from dana_workflows.knowledge.quality import LOW
 from dana_workflows.knowledge.store import KnowledgeStore, SyncRecord
 from dana_workflows.sinks.audit_model import store_database
@@ -47,6 +47,8 @@ def _store(dsn: str | None) -> Iterator[KnowledgeStore]:
     with quieted("clickhouse_driver", level=logging.ERROR):
         try:
             store = KnowledgeStore.open(target)
+        except KnowledgeDsnError as exc:  # a value the user can fix: a usage error (docs/cli.md)
+            raise fail(str(exc), EXIT_USAGE) from None
         except KnowledgeError as exc:
             raise fail(f"{exc}{_server_hint(target, exc)}") from None
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dana_workflows.core.settings import Settings
-from dana_workflows.knowledge.errors import KnowledgeError
+from dana_workflows.knowledge.errors import KnowledgeDsnError, KnowledgeError
 from dana_workflows.sinks.dsn import ChdbConfig, ClickHouseServerConfig, DsnError, parse_dsn
 
 # the embedded store in a directory of its own, not the audit's (chdb serves one directory per process,
@@ -124,7 +124,7 @@ def open_backend(dsn: str) -> SqlBackend:
     try:
         config = parse_dsn(dsn, store="knowledge", chdb_example=DEFAULT_DSN)
     except DsnError as exc:
-        raise KnowledgeError(str(exc)) from None
+        raise KnowledgeDsnError(str(exc)) from None
     if isinstance(config, ChdbConfig):
         return ChdbBackend(config.path, config.database)
     return ServerBackend(config)

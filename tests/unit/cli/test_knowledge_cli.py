@@ -80,7 +80,7 @@ def test_sync_ls_show_diff(spec: Path) -> None:
         (["diff", "nope"], "no syncs of source 'nope'", 1),
         (["sync", "missing.yaml"], "cannot read", 2),  # a spec it cannot read: the user's file, as everywhere
         (["sync", "spec.yaml", "--source", "other"], "unknown sources ['other']", 1),
-        (["ls", "--dsn", "mysql://x"], "unknown scheme 'mysql'", 1),
+        (["ls", "--dsn", "mysql://x"], "unknown scheme 'mysql'", 2),  # a DSN the user fixes, as for --audit
     ],
 )
 def test_bad_input_is_one_clear_message(spec: Path, args: list[str], message: str, code: int) -> None:
