@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.devservices.llama.model import MODEL_ID
 from dana_workflows.objectives.boundaries import boundaries
 from dana_workflows.objectives.domain_packs import DomainPack, PackError, pack_for
 from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
@@ -27,7 +28,7 @@ from dana_workflows.objectives.review import (
     written_rules,
 )
 from dana_workflows.objectives.sample import SampleError, load_sample, split
-from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.objectives.settings import WHOLE_ANSWER_TOKENS, InferenceSettings
 from dana_workflows.workflow.errors import SpecError
 from dana_workflows.workflow.ir import WorkflowIR
 from dana_workflows.workflow.objectives_lock import (
@@ -51,6 +52,9 @@ IdsArg = Annotated[
 ]
 FALLBACK = "the workflow runs on its explicit objectives"
 DEFAULTS = InferenceSettings()
+BUNDLED_TOKENS = DEFAULTS.answer_tokens(
+    MODEL_ID
+)  # the bundled model's budget (`dana-wf llm up`), for the help
 
 
 def _spec(spec: Path) -> WorkflowIR:
@@ -112,8 +116,9 @@ def infer(
         int | None,
         typer.Option(
             min=1,
-            help="tokens of the model's answer for one target with --llm (default: 400, a capable model's "
-            "whole answer; 80 for the bundled SmolLM2-135M, which runs on to any limit)",
+            help=f"tokens of the model's answer for one target with --llm (default: {WHOLE_ANSWER_TOKENS}, "
+            f"a capable model's whole answer; {BUNDLED_TOKENS} for the bundled {MODEL_ID}, which runs on "
+            "to any limit)",
         ),
     ] = None,
     min_sample: Annotated[int, typer.Option(help="fewest usable sample events to infer from")] = 30,
@@ -123,7 +128,7 @@ def infer(
     settings = InferenceSettings(
         min_sample=min_sample,
         llm_timeout_s=llm_timeout,
-        llm_max_tokens=llm_max_tokens or (_answer_tokens(model) if llm else DEFAULTS.llm_max_tokens),
+        llm_max_tokens=llm_max_tokens,  # None: by the model asked (InferenceSettings.answer_tokens)
     )
     try:
         pack: DomainPack = pack_for(domain, (packs,) if packs else ())  # a user's core overrides
@@ -151,17 +156,6 @@ def infer(
     _print_results(results, whole.skipped, notes)
     _print_changes(changes)
     console.print(f"lock file: {path} (review with `dana-wf objectives review {spec}`)")
-
-
-def _answer_tokens(model: str) -> int:
-    """--llm-max-tokens when not given: the bundled SmolLM2-135M's 80 (its one good rule comes first; given
-    more room it runs on to the timeout), room for any other model's whole answer (llm_proposals)."""
-    from dana_workflows.core.settings import load_settings
-    from dana_workflows.devservices.llama.model import MODEL_ID
-    from dana_workflows.objectives.llm_proposals import WHOLE_ANSWER_TOKENS, served_model
-
-    bundled = served_model(load_settings(), model) == MODEL_ID
-    return DEFAULTS.llm_max_tokens if bundled else WHOLE_ANSWER_TOKENS
 
 
 def _progress(text: str) -> None:

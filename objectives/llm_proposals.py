@@ -50,12 +50,6 @@ EXAMPLE_RULES = (
 EXAMPLE_ANSWER = json.dumps({"rules": EXAMPLE_RULES})
 STEP_CONTEXT_CHARS = 400
 VALUE_CHARS = 40
-# `--llm-max-tokens` for any model but the bundled SmolLM2-135M (cli/objectives.py chooses): room for a
-# capable model's whole answer, six rules took ~115 tokens. The bundled model keeps llm_max_tokens (80,
-# objectives/settings.py): it copies the form for one line, then runs on to any limit it is given (at 400
-# it hit the 90 s timeout with no rule; a line cap in the output's JSON schema only moved the rambling to
-# the next line: 180 tokens, 71 s, docs/objectives.md).
-WHOLE_ANSWER_TOKENS = 400
 # what a note on an answer that held no rule suggests: the served model may be too small for the form
 LARGER = "; a larger model may follow the form: --model ALIAS or DWF_LLM_DEFAULT__MODEL"
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -190,7 +184,7 @@ def salvage(reply: str) -> str:
     return ""
 
 
-def _request(prompt: str, model: str, settings: InferenceSettings) -> LLMRequest:
+def _request(prompt: str, model: str, tokens: int, settings: InferenceSettings) -> LLMRequest:
     return LLMRequest(
         models=(model,),
         prompt=EXAMPLE_PROMPT,
@@ -200,7 +194,7 @@ def _request(prompt: str, model: str, settings: InferenceSettings) -> LLMRequest
         ),
         output=OUTPUT,
         system=SYSTEM,
-        max_tokens=settings.llm_max_tokens,
+        max_tokens=tokens,
         timeout_s=settings.llm_timeout_s,
     )
 
@@ -210,8 +204,9 @@ async def propose(
 ) -> Answer:
     """The model's candidates for one boundary, or a note saying why there are none."""
     prompt, left_out = prompt_for(ir, boundary, settings)
-    result = await client.complete(_request(prompt, model, settings))
-    found, why_none = _read(result, client, boundary.target, model, settings)
+    tokens = settings.answer_tokens(client.resolve(model).model)  # by the model the alias asks for
+    result = await client.complete(_request(prompt, model, tokens, settings))
+    found, why_none = _read(result, client, boundary.target, model, tokens, settings)
     notes: tuple[str, ...] = (why_none,) if why_none else ()
     if left_out:
         notes += (
@@ -222,7 +217,7 @@ async def propose(
 
 
 def _read(
-    result: LLMResult, client: LLMClient, target: str, model: str, settings: InferenceSettings
+    result: LLMResult, client: LLMClient, target: str, model: str, tokens: int, settings: InferenceSettings
 ) -> tuple[list[Candidate], str]:
     """The candidates of a reply, and a note naming the model, its URL and the flag that would help."""
     endpoint = client.resolve(model)
@@ -240,14 +235,14 @@ def _read(
     if result.audit.get("error.type") == "timeout":
         return [], (
             f"{head}: {who} did not answer within {settings.llm_timeout_s:g} s (raise it with "
-            f"--llm-timeout, setting llm_timeout_s, or lower --llm-max-tokens {settings.llm_max_tokens} for "
+            f"--llm-timeout, setting llm_timeout_s, or lower --llm-max-tokens {tokens} for "
             "a small model that runs on to it; the call is not retried)"
         )
     if result.audit.get("error.type") == "output_invalid":
         found = parse_reply(salvage(_reply_text(result.audit)))
         cut = "length" in (result.audit.get("gen_ai.response.finish_reasons") or [])
         why = (
-            f"its answer was cut at {settings.llm_max_tokens} tokens (raise it with --llm-max-tokens)"
+            f"its answer was cut at {tokens} tokens (raise it with --llm-max-tokens)"
             if cut
             else f"its answer was not the JSON asked for ({result.error}){LARGER}"
         )
@@ -260,11 +255,6 @@ def _read(
 def _reply_text(audit: dict[str, Any]) -> str:
     messages = audit.get("gen_ai.output.messages") or []
     return str(messages[0].get("content") or "") if messages else ""
-
-
-def served_model(settings: Settings, alias: str) -> str:
-    """The model an alias (`--model`) asks its endpoint for, resolved as the calls resolve it."""
-    return client_for(settings, InferenceSettings()).resolve(alias).model
 
 
 def client_for(settings: Settings, inference: InferenceSettings) -> LLMClient:

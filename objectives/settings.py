@@ -69,12 +69,29 @@ class InferenceSettings:
     # retried: a model that did not answer in time would not the second time either, and four attempts at
     # the endpoint's 30 s made the shared SmolLM2-135M wait 2 min 5 s for nothing. The seconds one call
     # may take (`--llm-timeout`; it replaces the endpoint's timeout_s for these calls); the tokens of its
-    # answer (`--llm-max-tokens`: three or four rules, enough for a small model's few; the shared local
-    # model writes 1.5-5 tokens a second on a busy machine, and a call cut by the timeout gives nothing,
-    # one cut at max_tokens its whole lines); the estimated tokens of the prompt (system, worked example
-    # and fields), which fit a small model's context (the local SmolLM2 serves 2,048 a slot): example
-    # values go first, then the fields that do not fit.
+    # answer (`--llm-max-tokens`; None: by the model asked, answer_tokens below; a call cut by the timeout
+    # gives nothing, one cut at max_tokens its whole lines); the estimated tokens of the prompt (system,
+    # worked example and fields), which fit a small model's context (the local SmolLM2 serves 2,048 a
+    # slot): example values go first, then the fields that do not fit.
     llm_timeout_s: float = 90.0
-    llm_max_tokens: int = 80
+    llm_max_tokens: int | None = None
     llm_prompt_tokens: int = 1200
     llm_examples: int = 3  # distinct values shown per field
+
+    def answer_tokens(self, model: str) -> int:
+        """The tokens of `model`'s answer (the name its endpoint is asked for, an alias resolved):
+        `llm_max_tokens` when given, else the model's own budget (RUNS_ON_MODELS), else room for a whole
+        answer. The one home of the rule: `objectives infer` and Python callers of propose_all use it."""
+        if self.llm_max_tokens is not None:
+            return self.llm_max_tokens
+        return RUNS_ON_MODELS.get(model, WHOLE_ANSWER_TOKENS)
+
+
+# A capable model's whole answer: six rules took ~115 tokens (session 18); 80 cut them.
+WHOLE_ANSWER_TOKENS = 400
+# Models that copy the worked example's form for one line and then run on to any limit they are given,
+# with the budget that keeps a call within the timeout: the bundled SmolLM2-135M of `dana-wf llm up`
+# (devservices/llama/model.py MODEL_ID, above this room; a test holds the two names equal). With 400 it
+# ran to the 90 s timeout and offered nothing; with 120, 2 of 3 runs did; 80 offers its one good rule
+# (docs/objectives.md). More tokens do not help such a model: a capable one does (llm_proposals' notes).
+RUNS_ON_MODELS: dict[str, int] = {"SmolLM2-135M-Instruct": 80}
