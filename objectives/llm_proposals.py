@@ -26,7 +26,7 @@ from dana_workflows.core.settings import Settings, load_settings
 from dana_workflows.objectives.boundaries import walk_steps
 from dana_workflows.objectives.infer import Boundary
 from dana_workflows.objectives.proposal import Candidate
-from dana_workflows.objectives.settings import InferenceSettings
+from dana_workflows.objectives.settings import RUNS_ON_MODELS, InferenceSettings
 from dana_workflows.processors.llm import LLMClient, LLMRequest, LLMResult, OutputSpec, RetryConfig
 from dana_workflows.processors.llm.limits import estimate_tokens
 from dana_workflows.workflow.ir import FieldIR, LLMStepIR, TransformStepIR, WorkflowIR
@@ -242,7 +242,7 @@ def _read(
         found = parse_reply(salvage(_reply_text(result.audit)))
         cut = "length" in (result.audit.get("gen_ai.response.finish_reasons") or [])
         why = (
-            f"its answer was cut at {tokens} tokens (raise it with --llm-max-tokens)"
+            f"its answer was cut at {tokens} tokens ({_more_room(endpoint.model)})"
             if cut
             else f"its answer was not the JSON asked for ({result.error}){LARGER}"
         )
@@ -250,6 +250,17 @@ def _read(
             return found, f"{target}: {who}: {why}; its lines with a whole rule are used"
         return [], f"{head}: {who}: {why}"
     return [], f"{head}: {who}: {result.error or 'no answer'}"
+
+
+def _more_room(model: str) -> str:
+    """What helps an answer cut at its budget: more tokens, except for a model that runs on to any limit
+    (objectives/settings.py RUNS_ON_MODELS), which they only take to the timeout."""
+    if model in RUNS_ON_MODELS:
+        return (
+            "this model runs on to any limit, so more room only reaches the timeout; for a whole answer ask "
+            "a capable model: DWF_LLM_DEFAULT__BASE_URL and DWF_LLM_DEFAULT__MODEL, or --model ALIAS"
+        )
+    return "raise it with --llm-max-tokens"
 
 
 def _reply_text(audit: dict[str, Any]) -> str:
