@@ -241,15 +241,16 @@ def report(
     done = 0
     waiting = False
     while True:
+        # a follower started before the workers: a store or table they have not made yet is nothing decided
+        # yet, as in a store with no decisions; not created here (the workers create it, and chdb serves a
+        # directory to one process)
         absent = absent_embedded_store(dsn) if follow else None
-        if absent is not None:
-            # a follower started before the workers: nothing decided yet, as in a store with no decisions;
-            # not created here (the workers create it, and chdb serves a directory to one process)
+        rows = None if absent is not None else _decision_rows(dsn, name, follow)
+        if rows is None:
             if not waiting:
-                err.print(f"no audit store at {absent.path} yet: waiting for the workers to write it")
+                where = f"store at {absent.path}" if absent else f"table in {mask_text(dsn)}"
+                err.print(f"no audit {where} yet: waiting for the workers to write it", markup=False)
             waiting, rows = True, []
-        else:
-            rows = _decision_rows(dsn, name)
         found = decisions(rows)
         shadowed = sum(1 for run in found if run.endswith(TAG))
         if not shadowed and not follow:
@@ -272,21 +273,25 @@ def report(
         time.sleep(interval)
 
 
-def _decision_rows(dsn: str, name: str) -> list[tuple[Any, ...]]:
-    """The workflow's decision rows, or a typer.Exit after one line (cli.stores, the readers' one home: a
-    server that is down is their line and hint; a missing embedded store is named, not created, exit 2 as
-    "no shadow decisions": the user starts the shadow worker)."""
+def _decision_rows(dsn: str, name: str, follow: bool) -> list[tuple[Any, ...]] | None:
+    """The workflow's decision rows; None with `follow` when the store has no audit table yet; or a
+    typer.Exit after one line (cli.stores, the readers' one home: a server that is down is their line and
+    hint; a missing embedded store is named, not created, exit 2 as "no shadow decisions": the user starts
+    the shadow worker)."""
     from dana_workflows.cli import stores
     from dana_workflows.core.masking import mask_text
     from dana_workflows.sinks.audit_model import sql_string
 
     store = stores.open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
+    table = events_table(store)
     sql = (
-        f"SELECT run_id, step, kind, decision FROM {events_table(store)} "
+        f"SELECT run_id, step, kind, decision FROM {table} "
         f"WHERE workflow = {sql_string(name)} AND kind IN ('routed', 'completed', 'rejected', 'dlq')"
     )
     try:
         with quieted("clickhouse_driver", level=logging.ERROR):  # its traceback: said in one line below
+            if follow and not store.query(f"EXISTS TABLE {table}").rows[0][0]:
+                return None  # the workers have not made it yet (a server's database may not be there either)
             return [tuple(r) for r in store.query(sql).rows]
     except Exception as exc:  # the query refused (a table missing, a server gone since it answered)
         err.print(f"[red]error:[/red] cannot read the audit store {mask_text(dsn)}: {exc}")

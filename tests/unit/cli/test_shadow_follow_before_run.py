@@ -40,3 +40,54 @@ def test_without_follow_it_is_still_one_error(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert f"no audit store at {where}" in res.output and "events decided" not in res.output
     assert not where.exists()
+
+
+class _NoTableYet:
+    """A server store that answers, before the workers have made its table (`EXISTS TABLE` is 0 until
+    `made` is set, and the decisions' query is refused, as the server refuses a missing table)."""
+
+    database = "dwf"
+
+    def __init__(self, asked: list[str], made: bool) -> None:
+        self.asked, self.made = asked, made
+
+    def query(self, sql: str) -> object:
+        self.asked.append(sql)
+        if sql.startswith("EXISTS TABLE"):
+            return type("Result", (), {"rows": [(1 if self.made else 0,)]})()
+        if not self.made:
+            raise RuntimeError("the server refused the query: Database dwf doesn't exist. (code 81)")
+        return type("Result", (), {"rows": []})()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_follower_waits_for_a_server_table_the_workers_have_not_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dana_workflows.cli import stores
+
+    asked: list[str] = []
+    rounds = iter([False, False, True])  # the workers make the table before the third round
+    monkeypatch.setattr(shadow.time, "sleep", lambda s: None)
+    monkeypatch.setattr(
+        stores, "open_audit_for_reading", lambda dsn, missing_exit: _NoTableYet(asked, next(rounds))
+    )
+    dsn = "clickhouse://h/dwf"
+    res = CliRunner().invoke(
+        app, ["shadow", "report", str(SPEC), "--audit", dsn, "--follow", "--rounds", "3"]
+    )
+    assert res.exit_code == 0, res.output
+    assert len([line for line in res.output.splitlines() if "events decided by both" in line]) == 3
+    assert res.output.count(f"no audit table in {dsn} yet") == 1
+    assert sum(sql.startswith("SELECT run_id") for sql in asked) == 1  # read once the table is there
+
+
+def test_without_follow_a_missing_server_table_is_still_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dana_workflows.cli import stores
+
+    monkeypatch.setattr(stores, "open_audit_for_reading", lambda dsn, missing_exit: _NoTableYet([], False))
+    res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", "clickhouse://h/dwf"])
+    assert res.exit_code == 1
+    assert res.output.strip().startswith("error: cannot read the audit store clickhouse://h/dwf: ")
