@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, quieted
+from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, quieted
 from dana_workflows.sinks.audit_model import events_table
 
 if TYPE_CHECKING:
@@ -244,7 +244,13 @@ def report(
         # a follower started before the workers: a store or table they have not made yet is nothing decided
         # yet, as in a store with no decisions; not created here (the workers create it, and chdb serves a
         # directory to one process)
-        absent = absent_embedded_store(dsn) if follow else None
+        absent = absent_embedded_store(dsn)
+        if absent is not None and not follow:
+            raise fail(
+                f"no audit store at {absent.path} ({absent}): start `dana-wf worker NEW.yaml --shadow-of "
+                f"{spec}` with the live workers' audit store, or name it with --audit or DWF_AUDIT_DSN",
+                EXIT_USAGE,
+            )
         rows = None if absent is not None else _decision_rows(dsn, name, follow)
         if rows is None:
             if not waiting:

@@ -39,6 +39,9 @@ def test_without_follow_it_is_still_one_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", f"chdb://{where}"])
     assert res.exit_code == 2
     assert f"no audit store at {where}" in res.output and "events decided" not in res.output
+    # what to start, as for a store with no shadow decisions yet: the shadow worker, not `dana-wf run`
+    flat = " ".join(res.output.split())
+    assert f"start `dana-wf worker NEW.yaml --shadow-of {SPEC}`" in flat and "dana-wf run" not in flat
     assert not where.exists()
 
 
