@@ -13,19 +13,9 @@ from typer.testing import CliRunner
 from dana_workflows.cli.conventions import EXIT_FAILURE, EXIT_USAGE
 from dana_workflows.cli.main import app
 from dana_workflows.devservices.processes import free_port
+from tests.unit.cli.test_knowledge_cli import SPEC  # a spec with knowledge sources
 
 pytestmark = pytest.mark.unit
-
-SPEC = """
-workflow: kb-dsn
-input: {policy_id: string}
-knowledge:
-  sources:
-    - {id: policies, kind: files, path: policies}
-steps:
-  - assess:
-      llm: {prompt: "{{ policy_id }}", output: {ok: boolean}}
-"""
 
 COMMANDS = [("sync", "spec.yaml"), ("ls",), ("show", "policies"), ("diff", "policies")]
 MALFORMED = ["postgres://x", "localhost:9000", "chdb://", "clickhouse://h/db?sslmode=require"]
