@@ -340,7 +340,8 @@ class DriftMonitor:
         window gets are gathered over the run (per monitor and window, in order) and counted into the
         state once (``_Watch.count``) before a window closes and at the end, instead of a read and a write
         of the window per event and monitor; the watermark's keys are read and written once
-        (``WindowTracker.buffered``)."""
+        (``WindowTracker.buffered``). A run that raises leaves the state partly changed and its values
+        uncounted: the caller discards the run's changes (the drift agent's batch does, table_state.py)."""
         if not self._loaded:
             self._load()
         tracker = self._tracker
