@@ -101,9 +101,11 @@ class _Watch:
 
     # -- per event -------------------------------------------------------------------------------------
 
-    def add(self, value: Any, starts: Sequence[int]) -> None:
+    def count(self, starts: Sequence[int], values: Sequence[Any]) -> None:
+        """Count events' values (in their order) into the windows at ``starts``. A key the window lacks is
+        taken while the window has fewer than ``max_categories`` keys, else counted as ``<other>``: one
+        event at a time or a run at once, each key is decided where it first shows."""
         one = self._key
-        keys = (one(value),) if one is not None else self._tokens.keys(value)
         state = self._state
         cap = self.cfg.max_categories
         for start in starts:
@@ -115,16 +117,17 @@ class _Watch:
                 window = {"n": 0, "c": {}, "s": True} if self.sketching else {"n": 0, "c": {}}
             elif self.edges is not None and window.get("s"):
                 window = self._folded(window)
-            window["n"] += 1
+            window["n"] += len(values)
             counts = window["c"]
-            for key in keys:
-                c = counts.get(key)  # one lookup when the key is known (the common case)
-                if c is not None:
-                    counts[key] = c + 1
-                elif len(counts) < cap:
-                    counts[key] = 1
-                else:
-                    counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
+            for value in values:
+                for key in (one(value),) if one is not None else self._tokens.keys(value):
+                    c = counts.get(key)  # one lookup when the key is known (the common case)
+                    if c is not None:
+                        counts[key] = c + 1
+                    elif len(counts) < cap:
+                        counts[key] = 1
+                    else:
+                        counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
             state[wkey] = window
 
     def _window_key(self, start: int) -> str:
@@ -319,17 +322,69 @@ class DriftMonitor:
         out: list[DriftRecord | LateEvent] = []
         live, late = self._tracker.place(event_time_us)
         if late:
-            key = self._prefix + "late"
-            self._state[key] = int(self._state.get(key, 0)) + 1
-            out.append(LateEvent(self.workflow, event_time_us, self._tracker.watermark or 0, late, live))
+            out.append(self._late(event_time_us, live, late))
         if live:
             for w in self._watches:
                 value = values.get(w.id, _ABSENT)
                 if value is not _ABSENT:
-                    w.add(value, live)
+                    w.count(live, (value,))
         for start in self._tracker.advance(event_time_us):
             out.extend(self._close(start, "watermark"))
         return out
+
+    def observe_many(
+        self, events: Iterable[tuple[Mapping[str, Any], int]]
+    ) -> list[tuple[int, list[DriftRecord | LateEvent]]]:
+        """``observe`` of each ``(values, event_time_us)`` in order, as (position, what it returned) for
+        the events that returned something: the same state, records and late events. The values a
+        window gets are gathered over the run (per monitor and window, in order) and counted into the
+        state once (``_Watch.count``) before a window closes and at the end, instead of a read and a write
+        of the window per event and monitor; the watermark's keys are read and written once
+        (``WindowTracker.buffered``). A run that raises leaves the state partly changed and its values
+        uncounted: the caller discards the run's changes (the drift agent's batch does, table_state.py)."""
+        if not self._loaded:
+            self._load()
+        tracker = self._tracker
+        watches = tuple(enumerate(self._watches))
+        # (monitor index, window start) -> the values of the run's events in that window, in order
+        pending: dict[tuple[int, int], list[Any]] = {}
+        out: list[tuple[int, list[DriftRecord | LateEvent]]] = []
+        with tracker.buffered():  # the watermark's keys in a plain dict for the run
+            for i, (values, t) in enumerate(events):
+                items: list[DriftRecord | LateEvent] = []
+                live, late = tracker.place(t)
+                if late:
+                    items.append(self._late(t, live, late))
+                if live:
+                    for m, w in watches:
+                        value = values.get(w.id, _ABSENT)
+                        if value is not _ABSENT:
+                            for start in live:
+                                run = pending.get((m, start))
+                                if run is None:
+                                    pending[m, start] = [value]
+                                else:
+                                    run.append(value)
+                closed = tracker.advance(t)
+                if closed:  # counted before a window closes (and a reference freezes: new keys)
+                    self._count_pending(pending)
+                    for start in closed:
+                        items.extend(self._close(start, "watermark"))
+                if items:
+                    out.append((i, items))
+        self._count_pending(pending)
+        return out
+
+    def _count_pending(self, pending: dict[tuple[int, int], list[Any]]) -> None:
+        for (m, start), values in pending.items():
+            self._watches[m].count((start,), values)
+        pending.clear()
+
+    def _late(self, event_time_us: int, live: tuple[int, ...], late: tuple[int, ...]) -> LateEvent:
+        """Count a late event and report it."""
+        key = self._prefix + "late"
+        self._state[key] = int(self._state.get(key, 0)) + 1
+        return LateEvent(self.workflow, event_time_us, self._tracker.watermark or 0, late, live)
 
     def advance(self, t_us: int) -> list[DriftRecord | LateEvent]:
         """Move the watermark (with sources: the current source's) to ``t_us`` without an event; return

@@ -7,7 +7,7 @@ the same state mapping as the windows, so a restarted worker continues it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,37 @@ class DriftObserver:
             return self._skipped(str(exc), clock_us)
         items = self.monitor.observe(values, when)
         return self._report(items, clock_us) if items else _NOTHING  # most events close nothing
+
+    def observe_many(
+        self, events: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], int, int]]
+    ) -> list[DriftReport]:
+        """``observe`` of each ``(values, input_payload, produced_at, clock_us)`` in order, counted as one
+        run (``DriftMonitor.observe_many``): the reports that are not empty, in order, with the same
+        records, late events and rows (the chain in the same order) as one call per event."""
+        timed: list[tuple[Mapping[str, Any], int]] = []
+        positions: list[int] = []  # of the events in `timed`
+        skipped: dict[int, str] = {}
+        tf = self.time_field
+        for i, (values, payload, produced_at, _) in enumerate(events):
+            try:
+                timed.append((values, event_time_us(produced_at, payload, tf)))
+            except ValueError as exc:  # one event without a usable time must not stop the run
+                skipped[i] = str(exc)
+                continue
+            positions.append(i)
+        found: dict[int, list[DriftRecord | LateEvent] | str] = {
+            positions[j]: items for j, items in self.monitor.observe_many(timed)
+        }
+        if skipped:
+            found.update(skipped)
+            found = dict(sorted(found.items()))
+        out = []
+        for i, items in found.items():
+            clock_us = events[i][3]
+            out.append(
+                self._skipped(items, clock_us) if isinstance(items, str) else self._report(items, clock_us)
+            )
+        return out
 
     def progress(self, t_us: int, clock_us: int) -> DriftReport:
         """The current source will send no event before ``t_us`` (its events went elsewhere up to there):

@@ -25,7 +25,8 @@ The combined watermark never moves back: events of a source that resumes behind 
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -107,6 +108,7 @@ def event_time_us(produced_at_us: int, payload: Mapping[str, Any], time_field: s
     return round(value * US_PER_S)
 
 
+_UNSET = object()
 _HELD = -(2**63)  # the floor while an expected source has sent nothing: below every event time
 
 
@@ -140,6 +142,7 @@ class WindowTracker:
         self._k_clk = prefix + "clk"
         self._close_after = definition.size_us + definition.lateness_us  # closes_at(s) == s + this
         self._tumbling = definition.step_us == definition.size_us
+        self._step_us = definition.step_us
         self.idle_us = idle_us
         # the source of the events being placed (from_source): its watermark's key, and the lowest
         # watermark of the other counting sources (None: none counts; _HELD: one has sent nothing yet)
@@ -198,6 +201,28 @@ class WindowTracker:
         self._own_key = self._source_key(source)
         self._floor = floor
 
+    @contextmanager
+    def buffered(self) -> Iterator[None]:
+        """Place and advance a run of one source's events (``place``, ``advance``, ``watermark``; no other
+        call) against a plain dict of the keys they read and write (the watermark, the open windows, the
+        source's own watermark), written back to the state once at the end: a faust-table-backed state
+        (TableState) answers each read in Python, ~5 an event. A key is written back when it was set
+        during the run (each set is of a fresh object: a later time, a new list), so the state ends as
+        after each call in turn."""
+        real = self._state
+        keys = [self._k_wm, self._k_open]
+        if self._own_key is not None:
+            keys.append(self._own_key)
+        before = {key: value for key in keys if (value := real.get(key, _UNSET)) is not _UNSET}
+        self._state = local = dict(before)
+        try:
+            yield
+        finally:
+            self._state = real
+            for key, value in local.items():
+                if value is not before.get(key, _UNSET):
+                    real[key] = value
+
     @property
     def watermark(self) -> int | None:
         wm = self._state.get(self._k_wm)
@@ -215,30 +240,32 @@ class WindowTracker:
         state = self._state
         wm = state.get(self._k_wm)
         if self._tumbling:  # one window per event: no starts() tuple, no scan for late ones
-            start = t_us - t_us % self.definition.step_us
+            start = t_us - t_us % self._step_us
             if wm is not None and start + self._close_after <= wm:
                 return (), (start,)
             live: tuple[int, ...] = (start,)
-            late: tuple[int, ...] = ()
-        else:
-            starts = self.definition.starts(t_us)
-            live, late = starts, ()
-            if wm is not None and starts[0] + self._close_after <= wm:
-                late = tuple(s for s in starts if s + self._close_after <= wm)
-                live = starts[len(late) :]  # starts ascend, so the closed ones come first
+            opened = state.get(self._k_open)
+            if opened is None or start not in opened:  # mostly it is open: one scan of a short list
+                self._open(live, opened)
+            return live, ()
+        live = starts = self.definition.starts(t_us)
+        late: tuple[int, ...] = ()
+        if wm is not None and starts[0] + self._close_after <= wm:
+            late = tuple(s for s in starts if s + self._close_after <= wm)
+            live = starts[len(late) :]  # starts ascend, so the closed ones come first
         if live:
             opened = state.get(self._k_open)
-            if opened is None:
-                opened = []
-            for s in live:
-                if s not in opened:
-                    opened = list(opened)
-                    for s2 in live:
-                        if s2 not in opened:
-                            insort(opened, s2)
-                    state[self._k_open] = opened
-                    break
+            if opened is None or any(s not in opened for s in live):
+                self._open(live, opened)
         return live, late
+
+    def _open(self, starts: tuple[int, ...], opened: list[int] | None) -> None:
+        """Add the windows at ``starts`` not yet open to the open ones (a fresh sorted list)."""
+        fresh = list(opened or ())
+        for s in starts:
+            if s not in fresh:
+                insort(fresh, s)
+        self._state[self._k_open] = fresh
 
     def advance(self, t_us: int) -> list[int]:
         """Move the watermark to ``t_us`` if later (with sources: the source's own watermark, and the

@@ -111,15 +111,15 @@ async def test_a_batch_that_raises_leaves_the_hop_sources_to_be_expected_again(t
     # from stop holding the windows and their events come late
     _, agent, _ = offline_kafka_runtime(SPEC, tmp_path)
     msgs = messages(agent, backlog(2400, PARTITIONS), True, 0.01)
-    observe = agent.observer.observe
+    observe_many = agent.observer.observe_many  # the agent counts a message's events in one call
 
     def broken(*args: Any) -> Any:
         raise RuntimeError("the batch fails after its first keyed message")
 
-    agent.observer.observe = broken
+    agent.observer.observe_many = broken
     with pytest.raises(RuntimeError):
         await agent._each([msgs[0]])
-    agent.observer.observe = observe
+    agent.observer.observe_many = observe_many
     for msg in msgs:  # redelivered from the failed one on
         await agent._each([msg])
     assert agent.late == 0
