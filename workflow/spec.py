@@ -318,8 +318,9 @@ def _check_steps(
                 index, rule_node = rule_position(node, step.name, rule.id, j)
                 _check_reads(rule.expr, current, c, rule_node, f"{spath}.validate[{index}].rule")
         elif isinstance(step, RouteStepIR):
+            _check_route_field(step, current, c, node, spath)
             routed = dict(current)
-            routed[step.field] = FieldIR(name=step.field, type="string")
+            routed[step.field] = _route_field(step, [b.name for b in step.branches])
             joining: dict[str, Fields] = {}
             for branch in step.branches:
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
@@ -342,7 +343,36 @@ def _check_steps(
             check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
             check_step_knowledge(step, current, sources, c, knowledge_node(node, step.name), spath)
         current = fields_after(step, current)
+        plain = FieldIR(name=step.field, type="string") if isinstance(step, RouteStepIR) else None
+        if isinstance(step, RouteStepIR) and current.get(step.field) == plain:
+            # the route's field holds a branch name: a rule comparing it with any other text never matches
+            current[step.field] = _route_field(step, [b.name for b in step.branches if not b.terminal])
     return current
+
+
+# the route's field, as the checks see it: an enum of the branch names, so a rule or constraint comparing
+# it with a name no branch has (`decision != 'dispnse'`) is refused like an enum's typo
+_ROUTE_DOC = "the branch taken at route step "
+
+
+def _route_field(step: RouteStepIR, branches: list[str]) -> FieldIR:
+    return FieldIR(name=step.field, type="string", symbols=tuple(branches), doc=f"{_ROUTE_DOC}{step.name}")
+
+
+def _check_route_field(step: RouteStepIR, current: Fields, c: Collector, node: Any, spath: str) -> None:
+    """A route writes the chosen branch's name into its field: naming a field the event already has (an
+    input field, a derived one) would overwrite that value on every event. An earlier route's field may be
+    reused."""
+    existing = current.get(step.field)
+    if existing is None or existing.doc.startswith(_ROUTE_DOC):
+        return
+    c.add(
+        node,
+        step.name,
+        f"{spath}.as",
+        f"'{step.field}' is already a field here; the route would overwrite it with the branch's name",
+        f"name a new field for the branch: as: {step.name}_branch",
+    )
 
 
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
@@ -357,5 +387,11 @@ def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) 
         c.add(node, None, path, f"reads '{var}', which is not a field at this step", suggest(var, fields))
     for name, literal in unknown_enum_literals(expr, fields):  # a typo the rule would never match
         allowed = ", ".join(repr(v) for v in fields[name].symbols)
-        message = f"compares enum field '{name}' with {literal!r}, not one of its values"
+        doc = fields[name].doc
+        if doc.startswith(_ROUTE_DOC):
+            if not literal:  # `decision != ''`: a test that a branch was taken, not a branch's name
+                continue
+            message = f"compares '{name}' ({doc}) with {literal!r}, which no branch is"
+        else:
+            message = f"compares enum field '{name}' with {literal!r}, not one of its values"
         c.add(node, None, path, message, allowed)
