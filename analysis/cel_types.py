@@ -5,6 +5,8 @@ fails on every event with "No such overload". Here the same mistakes are found f
 declared types. The rules are the CEL library's own, as probed on it: arithmetic needs two ints, two
 doubles or (for `+`) two strings; an ordering compares numbers (int and double mix), strings or booleans;
 `&& || ! ?:` need booleans; `==`, `!=` and `in` take anything (values of other types are simply unequal).
+So `qty == '2'` runs, and is false on every event: an equality between a number, a string and a boolean
+(other than null) is refused here as the mistake it is (the number typed in quotes, as it came in a CSV).
 """
 
 from __future__ import annotations
@@ -92,6 +94,13 @@ class _Checker:
         if DYN in (lk, rk):
             return BOOL if symbol in _ORDERING or symbol in ("==", "!=") else DYN
         if symbol in ("==", "!="):
+            if lk != rk and NULL not in (lk, rk) and not (lk in NUMERIC and rk in NUMERIC):
+                always = "false" if symbol == "==" else "true"
+                return self.report(
+                    f"compares {lk} with {rk} in {render(node)}, which is {always} on every event "
+                    "(values of two types are never equal)",
+                    _equality_fix(node, lk, rk),
+                )
             return BOOL
         if symbol in _ORDERING:
             if (lk in NUMERIC and rk in NUMERIC) or (lk == rk and lk in (STRING, BOOL)):
@@ -112,6 +121,23 @@ def _ordering_fix(left: Node, symbol: str, right: Node, lk: str, rk: str) -> str
         return f"{render(left)} && {middle} {symbol} {render(right)}"
     if NULL in (lk, rk):
         return "test for null first: x != null && x < ..."
+    return "compare values of one type (numbers with numbers, text with text)"
+
+
+def _equality_fix(node: Node, lk: str, rk: str) -> str:
+    # a number in quotes (`qty == '2'`): the same comparison with the number itself
+    _, symbol, left, right = node
+    number = INT if INT in (lk, rk) else DOUBLE if DOUBLE in (lk, rk) else None
+    quoted = right if rk == STRING else left
+    if number is not None and quoted[0] == "lit":
+        try:
+            value: object = int(str(quoted[1])) if number == INT else float(str(quoted[1]))
+        except ValueError:
+            value = None
+        if value is not None:
+            unquoted: Node = ("lit", value)
+            fixed = (node[0], symbol, left, unquoted) if rk == STRING else (node[0], symbol, unquoted, right)
+            return f"write the number without quotes: {render(fixed)}"
     return "compare values of one type (numbers with numbers, text with text)"
 
 
