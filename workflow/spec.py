@@ -7,6 +7,7 @@ See docs/spec.md for the format and docs/spec.schema.json for editor support.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,7 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
             doc.get("objective"),
             written_source_ids(doc.get("knowledge")),
         )
+        _check_drift_monitors(drift, steps, {f.name: f for f in inputs}, c, doc.get("drift"))
     if c.problems:
         raise SpecError(c.problems)
     try:
@@ -225,6 +227,41 @@ def _parse_drift(node: Any, doc: Any, c: Collector) -> DriftIR:
         for e in exc.errors():
             c.add(doc, "drift", f"drift.{loc(e['loc'])}", e["msg"], "see docs/drift.md")
         return DriftIR()
+
+
+def _check_drift_monitors(
+    drift: DriftIR, steps: list[StepIR], inputs: Fields, c: Collector, node: Any
+) -> None:
+    """A monitor watches a field after a step (or of the input): a step or field that is not there would
+    make it watch nothing, silently, and `drift report` say there are no records."""
+    after: dict[str | None, Fields] = {None: inputs}
+    current = inputs
+    for step in steps:
+        current = after[step.name] = fields_after(step, current)
+    names = _step_names(steps)
+    monitors = node.get("monitors") if isinstance(node, CommentedMap) else None
+    for i, monitor in enumerate(drift.monitors):
+        entry = monitors[i] if isinstance(monitors, CommentedSeq) and i < len(monitors) else node
+        path = f"drift.monitors[{i}]"
+        if monitor.step is not None and monitor.step not in names:
+            c.add(entry, "step", f"{path}.step", f"no step '{monitor.step}'", suggest(monitor.step, names))
+            continue
+        fields = after.get(monitor.step)  # a step inside a route's branch: its fields are not tracked here
+        if fields is not None and monitor.field not in fields:
+            where = f"after step {monitor.step}" if monitor.step else "of the input"
+            message = f"'{monitor.field}' is not a field {where}"
+            c.add(entry, "field", f"{path}.field", message, suggest(monitor.field, fields))
+
+
+def _step_names(steps: Iterable[StepIR], prefix: str = "") -> list[str]:
+    """Every step a monitor can name: a step in a route's branch as `route.branch.step` (docs/drift.md)."""
+    names: list[str] = []
+    for step in steps:
+        names.append(f"{prefix}{step.name}")
+        if isinstance(step, RouteStepIR):
+            for branch in step.branches:
+                names.extend(_step_names(branch.steps, f"{prefix}{step.name}.{branch.name}."))
+    return names
 
 
 def _plain(node: Any) -> Any:
