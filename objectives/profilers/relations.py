@@ -512,9 +512,18 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
     if not settings.value_implications:
         # decided after the redundancy passes, so a value finding dropped here does not bring back
         # a narrower one it had made redundant; an equivalence concludes a flag's side, a value
-        groups = [g for g in groups if any(_concludes_presence(c) for _, c, _, _ in g)]
+        # a flag's premise stays (round 18: `!dg_on_board || notoc_issued`): over break-even on both
+        # halves of the suite, where a category's or a threshold's premise is a habit as often
+        groups = [g for g in groups if any(_concludes_presence(c) for _, c, _, _ in g) or _on_flag(g[0][0])]
         equivalences = []
     return [_implication(group) for group in groups] + equivalences
+
+
+def _on_flag(premise: _Premise) -> bool:
+    """The premise is that a boolean field is true (`dg_on_board`): the flag itself, not its presence
+    (`dg_on_board != null`) nor an order of two numbers (`a <= b`, a boolean column inside this module).
+    Only `_boolean_premise` writes the bare name of its column."""
+    return premise.text == premise.column.name
 
 
 def _concludes_presence(c: _Conclusion) -> bool:
