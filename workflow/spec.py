@@ -79,6 +79,10 @@ def load_spec(path: str | Path) -> WorkflowIR:
         raise SpecError(
             [SpecProblem(str(p), 0, "<file>", f"cannot read: {exc.strerror}", "check the path")]
         ) from None
+    except UnicodeDecodeError as exc:  # saved in Latin-1 or a Windows code page: name the byte and its line
+        line = exc.object[: exc.start].count(b"\n") + 1
+        problem = f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} cannot be read"
+        raise SpecError([SpecProblem(str(p), line, "<file>", problem, "save the file as UTF-8")]) from None
     return apply_objectives_lock(parse_spec(text, str(p), base_dir=p.parent), p)
 
 
