@@ -101,11 +101,25 @@ class _Watch:
 
     # -- per event -------------------------------------------------------------------------------------
 
-    def count(self, starts: Sequence[int], values: Sequence[Any]) -> None:
-        """Count events' values (in their order) into the windows at ``starts``. A key the window lacks is
-        taken while the window has fewer than ``max_categories`` keys, else counted as ``<other>``: one
-        event at a time or a run at once, each key is decided where it first shows."""
+    def add(self, value: Any, starts: Sequence[int]) -> None:
+        """Count one event's value into the windows at ``starts`` (the per-event ``observe``)."""
         one = self._key
+        self._tally(starts, (one(value),) if one is not None else self._tokens.keys(value), 1)
+
+    def count(self, starts: Sequence[int], values: Sequence[Any]) -> None:
+        """Count a run of events' values, in their order, into the windows at ``starts`` (observe_many)."""
+        one = self._key
+        if one is not None:
+            keys: Sequence[str] = list(map(one, values))
+        else:
+            keys = [key for value in values for key in self._tokens.keys(value)]
+        self._tally(starts, keys, len(values))
+
+    def _tally(self, starts: Sequence[int], keys: Sequence[str], n: int) -> None:
+        """The one home of the counting: ``n`` events whose ``keys`` come in order, into each window at
+        ``starts``. A key the window lacks is taken while the window has fewer than ``max_categories`` keys,
+        else counted as ``<other>``: one event at a time or a run at once, each key is decided where it
+        first shows. The keys are made once for all the windows (a hopping window's event is in several)."""
         state = self._state
         cap = self.cfg.max_categories
         for start in starts:
@@ -117,17 +131,16 @@ class _Watch:
                 window = {"n": 0, "c": {}, "s": True} if self.sketching else {"n": 0, "c": {}}
             elif self.edges is not None and window.get("s"):
                 window = self._folded(window)
-            window["n"] += len(values)
+            window["n"] += n
             counts = window["c"]
-            for value in values:
-                for key in (one(value),) if one is not None else self._tokens.keys(value):
-                    c = counts.get(key)  # one lookup when the key is known (the common case)
-                    if c is not None:
-                        counts[key] = c + 1
-                    elif len(counts) < cap:
-                        counts[key] = 1
-                    else:
-                        counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
+            for key in keys:
+                c = counts.get(key)  # one lookup when the key is known (the common case)
+                if c is not None:
+                    counts[key] = c + 1
+                elif len(counts) < cap:
+                    counts[key] = 1
+                else:
+                    counts[OTHER_KEY] = counts.get(OTHER_KEY, 0) + 1
             state[wkey] = window
 
     def _window_key(self, start: int) -> str:
@@ -327,7 +340,7 @@ class DriftMonitor:
             for w in self._watches:
                 value = values.get(w.id, _ABSENT)
                 if value is not _ABSENT:
-                    w.count(live, (value,))
+                    w.add(value, live)
         for start in self._tracker.advance(event_time_us):
             out.extend(self._close(start, "watermark"))
         return out
