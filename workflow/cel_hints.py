@@ -1,7 +1,8 @@
 """What to write instead, when a CEL expression is written the Python way.
 
-Spec authors often know Python: ``a and b``, ``not x``, ``1_000_000``, ``x is None``, ``True``. CEL's parser
-only says "mismatched input"; these hints name the CEL spelling. Text inside string literals is ignored."""
+Spec authors often know Python: ``a and b``, ``not x``, ``1_000_000``, ``x is None``, ``True``, or Excel and
+SQL: ``a = b``. CEL's parser only says "mismatched input"; these hints name the CEL spelling. Text inside
+string literals is ignored."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ _HABITS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bis\s+not\s+None\b|\bis\s+None\b"), "CEL compares with null: 'x != null', 'x == null'"),
     (re.compile(r"\bNone\b"), "CEL writes None as 'null'"),
     (re.compile(r"\bTrue\b|\bFalse\b"), "CEL writes True and False in lower case: 'true', 'false'"),
+    # a lone '=' (not part of == != <= >=), the comparison of Excel, SQL and the pharmacy's own forms
+    (re.compile(r"(?<![=!<>])=(?!=)"), "CEL writes the comparison '=' as '=='"),
 )
 
 
