@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.cli.times import time_option_us
 from dana_workflows.sinks.audit_model import store_database
+from dana_workflows.workflow.ir import RouteStepIR, StepIR, WorkflowIR
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
@@ -58,6 +60,8 @@ def diff(
         _known_cause_or_exit(cause)
     old_pipeline, new_pipeline = pipeline_or_exit(old), pipeline_or_exit(new)
     old_ir, new_ir = old_pipeline.workflow, new_pipeline.workflow
+    for cause in expect or []:
+        _named_in_a_version_or_exit(cause, (old_ir, new_ir))
     if old_ir.name != new_ir.name:
         raise fail(
             f"{old} is workflow '{old_ir.name}' and {new} is workflow '{new_ir.name}': a diff compares two "
@@ -151,6 +155,40 @@ def _audit_lines(workflow: str, since: str | None, until: str | None, dsn: str) 
     if not lines:
         raise fail(f"none of the {len(rows)} recorded inputs from {span} could be restored", EXIT_USAGE)
     return lines, f"the audit ({len(lines)} events, {span})"
+
+
+def _named_in_a_version_or_exit(cause: str, versions: tuple[WorkflowIR, WorkflowIR]) -> None:
+    """An --expect naming a step or constraint neither version has (route:triag) matches nothing either: the
+    gate would call the intended change unexpected. A rule cause's step is checked (its id may be a schema
+    check's or an inferred rule's); globs, and input:/llm: causes, are taken as written."""
+    from dana_workflows.workflow.spec_support import closest
+
+    kind, _, name = cause.partition(":")
+    if kind not in ("route", "step", "rule", "constraint") or any(c in name for c in "*?["):
+        return
+    if kind == "rule":
+        name = name.split(".", 1)[0]
+    known: set[str] = set() if kind in ("route", "constraint") else {"ingest", "enforce_objective"}
+    for ir in versions:
+        if kind == "constraint":
+            known.update(rule.id for rule in ir.objective.constraints)
+        else:
+            route_only = kind == "route"
+            known.update(s.name for s in _all_steps(ir.steps) if not route_only or isinstance(s, RouteStepIR))
+    if name in known:
+        return
+    what = {"rule": "step", "route": "route step"}.get(kind, kind)
+    meant = closest(name, known)
+    hint = f"did you mean '{meant}'?" if meant else f"one of: {', '.join(sorted(known)) or 'none'}"
+    raise fail(f"--expect {cause!r}: no {what} '{name}' in either version (fix: {hint})", EXIT_USAGE)
+
+
+def _all_steps(steps: Iterable[StepIR]) -> Iterator[StepIR]:
+    for step in steps:
+        yield step
+        if isinstance(step, RouteStepIR):
+            for branch in step.branches:
+                yield from _all_steps(branch.steps)
 
 
 def _known_cause_or_exit(cause: str) -> None:
