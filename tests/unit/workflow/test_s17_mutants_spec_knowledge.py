@@ -33,3 +33,29 @@ def test_a_misspelt_role_is_refused_as_a_role_not_as_a_kind() -> None:
     assert "kind" not in problem.message
     for role in ("knowledge", "examples", "memory"):  # the roles it takes
         assert role in problem.message
+
+
+BLOCK = """\
+workflow: kb
+input: {policy_id: string}
+knowledge:
+  sources:
+    - id: policies
+      kind: files
+      path: policies
+      role: exampels
+    - just-a-name
+steps:
+  - after: {validate: [{id: r, rule: "true"}]}
+"""
+
+
+def test_each_source_problem_has_the_line_of_what_is_wrong() -> None:
+    """The refused key's own line in a block-style entry (line 8, ``role:``), not the entry's first line;
+    an entry that is no mapping at all is reported at its own line (9), not a crash."""
+    with pytest.raises(SpecError) as info:
+        parse_spec(BLOCK)
+    found = {p.field: p.line for p in info.value.problems}
+    lines = BLOCK.splitlines()
+    assert found["knowledge.sources[0].role"] == 1 + lines.index("      role: exampels")
+    assert found["knowledge.sources[1]"] == 1 + lines.index("    - just-a-name")
