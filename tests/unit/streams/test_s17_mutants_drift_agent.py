@@ -10,34 +10,17 @@ the wall clock's.
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from dana_workflows.processors.pipeline import ENTRY
-from dana_workflows.streams.kafka.drift_agent import H_PROGRESS, values_json
 from tests.unit.drift.test_drift_alerts import SPEC, offline_kafka_runtime
+from tests.unit.streams.test_drift_progress import message  # a drift-values message from a partition
 
 pytestmark = pytest.mark.unit
 
 US = 1_000_000
 LAST_S = 1199  # the last event's time (s): partition 0's claims, one a second
-
-
-def message(
-    agent: Any, partition: int, events: list[tuple[str, int]], progress_s: int | None, offset: int
-) -> Any:
-    """A drift-values message from the entry hop's `partition` (as the step agents send them)."""
-    return SimpleNamespace(
-        value=values_json([{"v": {"kinds": k}, "p": ts * US, "t": ts} for k, ts in events]),
-        key=f"{agent.ctx.topic(ENTRY)}:{partition}".encode(),
-        headers=None if progress_s is None else [(H_PROGRESS, str(progress_s * US).encode())],
-        timestamp=1_700_000_000.0 + offset * 0.01,
-        topic=agent.tap.values_topic,
-        partition=0,
-        offset=offset,
-    )
 
 
 async def drift_rows(tmp_path: Path) -> list[Any]:
