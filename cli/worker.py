@@ -197,6 +197,7 @@ def produce_command(
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
     from dana_workflows.streams.kafka.producer import count_lines, produce_lines
     from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
+    from dana_workflows.streams.local.input_lines import INPUT_ENCODING
 
     settings = _settings()
     input_file_or_exit(input)
@@ -222,7 +223,7 @@ def produce_command(
         disable=quiet,
     )
     # surrogateescape: a line that is not UTF-8 goes to dlq with the reason (dana_workflows.processors.ingest)
-    with progress, input.open(encoding="utf-8", errors="surrogateescape") as fh:
+    with progress, input.open(encoding=INPUT_ENCODING, errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
         try:
             with quieted("aiokafka"):  # its connection and retry lines: the outcome is said below
