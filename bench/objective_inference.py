@@ -251,6 +251,9 @@ GROUPS = (
     # batch 20 was the seventeenth round's blind set (85 datasets; run once by the lead at a1d3e25, and the
     # sixteenth round's method at 3ec2a30 on the same files); read by any later round
     ("batch 20 (seen, fitted-to)", frozenset({20})),
+    # batch 21 was the eighteenth round's blind set (71 datasets; run once by the lead at b729d6b, and the
+    # seventeenth round's method at a144401 on the same files); read by any later round
+    ("batch 21 (seen, fitted-to)", frozenset({21})),
 )
 
 

@@ -73,8 +73,8 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     named = dict(bench.grouped({8: eight, 9: nine}))
     assert list(named) == ["batch 8 (seen, fitted-to)", "batch 9 (seen, fitted-to)", "all"]
     assert (named["batch 9 (seen, fitted-to)"].matched, named["all"].gold) == (4, 8)
-    # a batch committed after GROUPS was written (a blind batch 21) gets a line of its own, not only "all";
-    # batches 11-20, read by the later rounds and measured once blind each, are reported as seen
+    # a batch committed after GROUPS was written (a blind batch 22) gets a line of its own, not only "all";
+    # batches 11-21, read by the later rounds and measured once blind each, are reported as seen
     ten, eleven = bench.Score(gold=3, matched=1), bench.Score(inferred=2, gold=9, matched=2)
     twelve = bench.Score(inferred=1, gold=4, matched=1)
     thirteen = bench.Score(inferred=2, gold=3, matched=2)
@@ -86,6 +86,7 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     nineteen = bench.Score(inferred=2, gold=7, matched=2)
     twenty = bench.Score(inferred=1, gold=5, matched=1)
     twenty_one = bench.Score(inferred=3, gold=4, matched=2)
+    twenty_two = bench.Score(inferred=2, gold=6, matched=1)
     later = dict(
         bench.grouped(
             {
@@ -101,6 +102,7 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
                 19: nineteen,
                 20: twenty,
                 21: twenty_one,
+                22: twenty_two,
             }
         )
     )
@@ -116,15 +118,17 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
         "batch 18 (seen, fitted-to)",
         "batch 19 (seen, fitted-to)",
         "batch 20 (seen, fitted-to)",
-        "batch 21 (not in GROUPS)",
+        "batch 21 (seen, fitted-to)",
+        "batch 22 (not in GROUPS)",
         "all",
     ]
     assert (later["batch 12 (seen, fitted-to)"].gold, later["batch 15 (seen, fitted-to)"].gold) == (4, 5)
     assert (later["batch 16 (seen, fitted-to)"].gold, later["batch 17 (seen, fitted-to)"].gold) == (2, 6)
     assert (later["batch 18 (seen, fitted-to)"].gold, later["batch 19 (seen, fitted-to)"].gold) == (3, 7)
-    assert (later["batch 20 (seen, fitted-to)"].gold, later["batch 21 (not in GROUPS)"].gold) == (5, 4)
+    assert (later["batch 20 (seen, fitted-to)"].gold, later["batch 21 (seen, fitted-to)"].gold) == (5, 4)
+    assert later["batch 22 (not in GROUPS)"].gold == 6
     assert (later["batch 13 (seen, fitted-to)"].matched, later["batch 14 (seen, fitted-to)"].gold) == (2, 1)
-    assert later["all"].matched == 19
+    assert later["all"].matched == 20
     assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
