@@ -75,7 +75,10 @@ def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> l
         c.add(parent, key, path, "a mapping of field names to types", f"{key}:\n  amount: double")
         return []
     out: list[FieldIR] = []
+    split = _split_enums(node, path, c)
     for fname, ftype in node.items():
+        if fname in split:
+            continue
         if isinstance(ftype, CommentedMap):  # {type: long, min: 300, max: 850, sensitive: true}
             out.extend(declared_field(str(fname), ftype, f"{path}.{fname}", c))
             continue
@@ -84,13 +87,11 @@ def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> l
             continue
         parsed = parse_type(ftype)
         if parsed is None:
-            c.add(
-                node,
-                fname,
-                f"{path}.{fname}",
-                f"unknown type {ftype!r}",
-                f"use one of {', '.join(AVRO_PRIMITIVES)} (add '?' for optional, e.g. 'string?')",
-            )
+            fix = f"use one of {', '.join(AVRO_PRIMITIVES)} (add '?' for optional, e.g. 'string?')"
+            listed = ftype.strip() if isinstance(ftype, str) else ""
+            if listed.startswith("[") and listed.endswith("]"):  # `channel: "[web, branch]"`: one string
+                fix = f"an enum is a YAML list without quotes, {fname}: {listed}, or enum({listed[1:-1]})"
+            c.add(node, fname, f"{path}.{fname}", f"unknown type {ftype!r}", fix)
             continue
         if not str(fname).isidentifier():
             c.add(
@@ -99,6 +100,35 @@ def parse_fields(node: Any, parent: Any, key: str, path: str, c: Collector) -> l
             continue
         out.append(FieldIR(name=str(fname), type=parsed[0], optional=parsed[1]))  # type: ignore[arg-type]
     return out
+
+
+def _split_enums(node: CommentedMap, path: str, c: Collector) -> set[Any]:
+    """`output: {risk: enum(low, medium, high), note: string}`: in a { } mapping the commas split the enum
+    into `risk: 'enum(low'`, `medium: null`, `high): null`. One problem for it, naming the fix; the keys it
+    was split into (returned) are not reported again as fields of their own."""
+    keys, taken = list(node), set()
+    for i, key in enumerate(keys):
+        value = node[key]
+        if not (isinstance(value, str) and value.startswith("enum(") and ")" not in value) or key in taken:
+            continue
+        parts = [value[len("enum(") :]]
+        for later in keys[i + 1 :]:
+            if node[later] is not None:
+                break
+            taken.add(later)
+            parts.append(str(later).rstrip(")"))
+            if str(later).endswith(")"):
+                break
+        taken.add(key)
+        symbols = ", ".join(p.strip() for p in parts)
+        c.add(
+            node,
+            key,
+            f"{path}.{key}",
+            f"enum({symbols}) was split at its commas by the {{ }} mapping",
+            f'quote it, {key}: "enum({symbols})", or write it as a list, {key}: [{symbols}]',
+        )
+    return taken
 
 
 def parse_rule(
