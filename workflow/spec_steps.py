@@ -43,13 +43,7 @@ def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
     for i, item in enumerate(seq):
         ipath = f"{path}[{i}]"
         if not isinstance(item, CommentedMap) or len(item) != 1:
-            c.add(
-                seq,
-                i,
-                ipath,
-                "each step is a mapping with one key, its name",
-                "- check_claim:\n    validate: [...]",
-            )
+            c.add(seq, i, ipath, *_not_one_key(item))
             continue
         name, body = next(iter(item.items()))
         spath = f"{ipath}.{name}"
@@ -335,3 +329,22 @@ _STEP_PARSERS = {
     "route": _parse_route,
     "llm": _parse_llm,
 }
+
+
+def _not_one_key(item: Any) -> tuple[str, str]:
+    """The problem and fix for a step item that is not `- name: {kind: ...}`. The usual cause: the kind
+    written level with the name (`- check_order:` then `validate:` under the dash), which YAML reads as two
+    keys of the item, the name's own value empty."""
+    keys = list(item) if isinstance(item, CommentedMap) else []
+    if (
+        len(keys) > 1
+        and item[keys[0]] is None
+        and any(k in STEP_KINDS or k in STEP_OPTIONS for k in keys[1:])
+    ):
+        name, rest = keys[0], ", ".join(str(k) for k in keys[1:])
+        return (
+            f"{rest} is level with the step's name '{name}', not inside it",
+            f"indent {rest} two more spaces than '{name}:' (under the name, not under the dash)",
+        )
+    name = keys[0] if keys else item if isinstance(item, str) and item.isidentifier() else "check"
+    return "each step is a mapping with one key, its name", f"- {name}: {{validate: [...]}}"

@@ -38,11 +38,10 @@ def problems(steps: str) -> list[tuple[int, str, str, str]]:
 
 
 def test_a_step_that_is_not_a_one_key_mapping_is_refused_at_its_item() -> None:
-    fix = "- check_claim:\n    validate: [...]"
     msg = "each step is a mapping with one key, its name"
-    assert problems("  - just_a_name\n") == [(4, "steps[0]", msg, fix)]
+    assert problems("  - just_a_name\n") == [(4, "steps[0]", msg, "- just_a_name: {validate: [...]}")]
     two = '  - ok: {validate: [{id: a, rule: "true"}]}\n  - {a: 1, b: 2}\n'
-    assert problems(two) == [(5, "steps[1]", msg, fix)]
+    assert problems(two) == [(5, "steps[1]", msg, "- a: {validate: [...]}")]
 
 
 def test_a_step_name_must_be_an_identifier() -> None:
