@@ -55,7 +55,9 @@ class InferenceSettings:
     # offered when it concludes some field's presence (a field required in a case). Values that go
     # together in a sample are mostly its categories' habits, tested over every pair of fields; the
     # ninth round (docs/objectives.md) counted 29 of 160 such offers matching an expert's rule on
-    # batches 6-11, against 22 of 64 for the ones that conclude a presence.
+    # batches 6-11, against 22 of 64 for the ones that conclude a presence. One kind is offered with this
+    # off: a flag's truth as the premise (`!dg_on_board || notoc_issued`); the eighteenth round counted
+    # 5 of 7 matching on batches 19-20 and 6 of 14 on 6-18, where a category's premise held on neither.
     value_implications: bool = False
     # Refinement: the false-alarm budget of the offered set on held-out clean events.
     max_false_alarm_rate: float = 0.01
