@@ -54,7 +54,15 @@ from dana_workflows.workflow.spec_lines import follow_on, refused_field, rule_po
 from dana_workflows.workflow.spec_steps import STEP_KINDS as STEP_KINDS
 from dana_workflows.workflow.spec_steps import STEP_OPTIONS as STEP_OPTIONS
 from dana_workflows.workflow.spec_steps import parse_steps
-from dana_workflows.workflow.spec_support import Collector, line_of, loc, parse_fields, parse_rule, suggest
+from dana_workflows.workflow.spec_support import (
+    Collector,
+    closest,
+    line_of,
+    loc,
+    parse_fields,
+    parse_rule,
+    suggest,
+)
 
 TOP_KEYS = (
     "workflow",
@@ -364,6 +372,8 @@ def _check_steps(
             routed[step.field] = _route_field(step, [b.name for b in step.branches])
             joining: dict[str, Fields] = {}
             for branch in step.branches:
+                if _a_name_for_a_condition(branch.name, branch.when, current, c, node, spath):
+                    continue
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
                 bpath = f"{spath}.route.{branch.name}.steps"
                 after_branch = _check_steps(list(branch.steps), routed, c, None, bpath, seen, sources)
@@ -398,6 +408,23 @@ _ROUTE_DOC = "the branch taken at route step "
 
 def _route_field(step: RouteStepIR, branches: list[str]) -> FieldIR:
     return FieldIR(name=step.field, type="string", symbols=tuple(branches), doc=f"{_ROUTE_DOC}{step.name}")
+
+
+def _a_name_for_a_condition(
+    branch: str, when: str, current: Fields, c: Collector, node: Any, spath: str
+) -> bool:
+    """`review: nurse_check`: a name where the branch's condition goes, as if a branch jumped to a step.
+    A name close to a field's is left to the field check, which offers that field."""
+    if not when.isidentifier() or when in current or when in RESERVED_VARIABLES or closest(when, current):
+        return False
+    c.add(
+        node,
+        None,
+        f"{spath}.route.{branch}",
+        f"'{when}' is a name, not a condition: a branch's value says when it is taken",
+        f'{branch}: "true" (or a rule); to run steps on it: {branch}: {{when: "true", steps: [...]}}',
+    )
+    return True
 
 
 def _check_route_field(step: RouteStepIR, current: Fields, c: Collector, node: Any, spath: str) -> None:
