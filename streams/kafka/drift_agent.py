@@ -19,7 +19,8 @@ after its whole journey, with every value it collected; this runtime does the sa
   sources, ``hop_sources``, wait to be heard from; a silent one stops counting after an idle time,
   timed by the messages without a progress header: the others' records are in flight at a later hop; a
   progress header moves the source's watermark without an event: ``DriftObserver.progress``). It
-  calls ``observe`` once per event and sends
+  counts each message's events as one run (``DriftObserver.observe_many``: what ``observe`` once per event
+  gives, in order) and sends
   each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
   one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
@@ -236,7 +237,8 @@ class DriftAgent:
         await self._each([msg])
 
     async def _each(self, batch: Batch) -> None:
-        """``observe`` once per event, in order; then one section for the batch: its audit rows (ahead
+        """Each message's events counted as one run (``observe_many``: ``observe`` once per event, in order);
+        then one section for the batch: its audit rows (ahead
         of the rest), its drift records, the table's changes (each changed key once, table_state.py) and
         its offsets. Under exactly-once that is one transaction, so a restart counts exactly the messages
         whose offsets were committed."""
