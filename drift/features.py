@@ -48,13 +48,10 @@ def as_number(value: Any) -> float | None:
     """The value as a finite float, or None when it is not a number."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
-    if isinstance(value, int | float):
+    try:
         x = float(value)
-    else:
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past a float's range
+        return None
     return x if math.isfinite(x) else None
 
 

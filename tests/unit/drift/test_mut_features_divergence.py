@@ -113,6 +113,9 @@ def test_numbers_are_finite_floats_or_nothing() -> None:
     assert as_number(3) == 3.0 and as_number("3.5") == 3.5
     for bad in ("x", None, float("nan"), float("inf"), "-inf", [1]):
         assert as_number(bad) is None
+    # an int past a float's range has no finite float: None, not an OverflowError out of the drift agent
+    assert as_number(10**400) is None and as_number(-(10**400)) is None
+    assert as_number(2**1023) == float(2**1023)
 
 
 def test_the_fast_keyer_agrees_with_bin_key_and_names_the_specials() -> None:
