@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -55,7 +57,8 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
     if isinstance(value, bool) and f.type != "boolean":
         return None, f"'{f.name}' must be {f.type}, got boolean"
     if not isinstance(value, types):
-        return None, f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
+        reason = f"'{f.name}' must be {f.type}, got {type(value).__name__} {value!r:.40}"
+        return None, reason + _a_date_for_a_number(f, value)
     if f.type in ("double", "float"):
         try:
             number = float(value)
@@ -69,6 +72,22 @@ def check_field(f: FieldIR, value: Any) -> tuple[Any, str | None]:
     if f.type == "long" and isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
         return None, f"'{f.name}' is out of range for long"
     return in_declared_range(f, value)
+
+
+_DATE_LIKE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})")
+
+
+def _a_date_for_a_number(f: FieldIR, value: Any) -> str:
+    """A date written as text where a whole number is declared: times are epoch seconds here (docs/spec.md),
+    and an ISO date-time gets its epoch seconds, the value to send instead (UTC when it names no zone)."""
+    if f.type not in ("long", "int") or not isinstance(value, str) or not _DATE_LIKE.match(value):
+        return ""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return " (a time is a whole number of epoch seconds here, not a date in text)"
+    seconds = int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    return f" (a time is a whole number of epoch seconds here: {value.strip()} is {seconds})"
 
 
 def in_declared_range(f: FieldIR, value: Any) -> tuple[Any, str | None]:
