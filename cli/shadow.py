@@ -231,7 +231,7 @@ def report(
 ) -> None:
     """Compare live and shadow decisions of the same events, from the audit store."""
     from dana_workflows.cli.specs import pipeline_or_exit
-    from dana_workflows.cli.stores import absent_embedded_store
+    from dana_workflows.cli.stores import NAME_ANOTHER, absent_embedded_store
     from dana_workflows.core.masking import mask_text
     from dana_workflows.core.settings import load_settings
 
@@ -248,7 +248,7 @@ def report(
         if absent is not None and not follow:
             raise fail(
                 f"no audit store at {absent.path} ({absent}): start `dana-wf worker NEW.yaml --shadow-of "
-                f"{spec}` with the live workers' audit store, or name it with --audit or DWF_AUDIT_DSN",
+                f"{spec}` with the live workers' audit store, or name it with {NAME_ANOTHER}",
                 EXIT_USAGE,
             )
         rows = None if absent is not None else _decision_rows(dsn, name, follow)
@@ -282,8 +282,8 @@ def report(
 def _decision_rows(dsn: str, name: str, follow: bool) -> list[tuple[Any, ...]] | None:
     """The workflow's decision rows; None with `follow` when the store has no audit table yet; or a
     typer.Exit after one line (cli.stores, the readers' one home: a server that is down is their line and
-    hint; a missing embedded store is named, not created, exit 2 as "no shadow decisions": the user starts
-    the shadow worker)."""
+    hint). An embedded store that is not there is report's case before this is called (not created here);
+    one gone since is cli.stores' line, exit 2 as "no shadow decisions"."""
     from dana_workflows.cli import stores
     from dana_workflows.core.masking import mask_text
     from dana_workflows.sinks.audit_model import sql_string

@@ -31,7 +31,7 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
     if absent is not None:
         raise fail(
             f"no audit store at {absent.path} ({absent}): run a workflow first (dana-wf run), "
-            "or name the store with --audit or DWF_AUDIT_DSN",
+            f"or name the store with {NAME_ANOTHER}",
             missing_exit,
         )
     try:
