@@ -119,7 +119,8 @@ class _Watch:
         """The one home of the counting: ``n`` events whose ``keys`` come in order, into each window at
         ``starts``. A key the window lacks is taken while the window has fewer than ``max_categories`` keys,
         else counted as ``<other>``: one event at a time or a run at once, each key is decided where it
-        first shows. The keys are made once for all the windows (a hopping window's event is in several)."""
+        first shows. ``add`` keys an event once for all its windows (a hopping window's event is in
+        several); ``observe_many`` gathers values per window, so ``count`` keys them once a window."""
         state = self._state
         cap = self.cfg.max_categories
         for start in starts:

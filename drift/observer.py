@@ -106,23 +106,19 @@ class DriftObserver:
         records, late events and rows (the chain in the same order) as one call per event."""
         timed: list[tuple[Mapping[str, Any], int]] = []
         positions: list[int] = []  # of the events in `timed`
-        skipped: dict[int, str] = {}
+        # event position -> what it gave: the reason it was skipped, or the monitor's items
+        found: dict[int, list[DriftRecord | LateEvent] | str] = {}
         tf = self.time_field
         for i, (values, payload, produced_at, _) in enumerate(events):
             try:
                 timed.append((values, event_time_us(produced_at, payload, tf)))
             except ValueError as exc:  # one event without a usable time must not stop the run
-                skipped[i] = str(exc)
+                found[i] = str(exc)
                 continue
             positions.append(i)
-        found: dict[int, list[DriftRecord | LateEvent] | str] = {
-            positions[j]: items for j, items in self.monitor.observe_many(timed)
-        }
-        if skipped:
-            found.update(skipped)
-            found = dict(sorted(found.items()))
+        found.update((positions[j], items) for j, items in self.monitor.observe_many(timed))
         out = []
-        for i, items in found.items():
+        for i, items in sorted(found.items()):
             clock_us = events[i][3]
             out.append(
                 self._skipped(items, clock_us) if isinstance(items, str) else self._report(items, clock_us)
