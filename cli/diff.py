@@ -161,6 +161,8 @@ def _named_in_a_version_or_exit(cause: str, versions: tuple[WorkflowIR, Workflow
     """An --expect naming a step or constraint neither version has (route:triag) matches nothing either: the
     gate would call the intended change unexpected. A rule cause's step is checked (its id may be a schema
     check's or an inferred rule's); globs, and input:/llm: causes, are taken as written."""
+    from dana_workflows.cli.diff_replay import ENFORCE
+    from dana_workflows.processors.ingest import INGEST
     from dana_workflows.workflow.spec_support import closest
 
     kind, _, name = cause.partition(":")
@@ -168,7 +170,7 @@ def _named_in_a_version_or_exit(cause: str, versions: tuple[WorkflowIR, Workflow
         return
     if kind == "rule":
         name = name.split(".", 1)[0]
-    known: set[str] = set() if kind in ("route", "constraint") else {"ingest", "enforce_objective"}
+    known: set[str] = set() if kind in ("route", "constraint") else {INGEST, ENFORCE}
     for ir in versions:
         if kind == "constraint":
             known.update(rule.id for rule in ir.objective.constraints)
