@@ -16,7 +16,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from dana_workflows.core.settings import Settings
+
 DEFAULT_DATABASE = "dwf"
+# the audit store's embedded example is its default directory: the settings' default is its one home
+_AUDIT_CHDB_EXAMPLE: str = Settings.model_fields["audit_dsn"].default
 _SERVER_EXAMPLE = "clickhouse://user:password@host:9000/dwf"
 _SERVER_OPTIONS = ("secure", "verify", "ca_certs", "connect_timeout", "send_receive_timeout", "compression")
 _CHDB_OPTIONS = ("database",)
@@ -136,7 +140,7 @@ def _mask(dsn: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def parse_dsn(dsn: str, *, store: str = "audit", chdb_example: str = "chdb://.dwf/audit") -> StoreConfig:
+def parse_dsn(dsn: str, *, store: str = "audit", chdb_example: str = _AUDIT_CHDB_EXAMPLE) -> StoreConfig:
     """Parse a store's DSN into a typed config; DsnError names the store (``store``), the problem and the fix,
     giving ``chdb_example`` as the embedded store's example."""
     words = _Words(store, _mask(dsn), chdb_example)
