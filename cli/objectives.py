@@ -40,7 +40,7 @@ from dana_workflows.workflow.objectives_lock import (
     target_fields,
     write_lock,
 )
-from dana_workflows.workflow.spec import parse_spec
+from dana_workflows.workflow.spec import parse_spec, read_spec_text
 
 app = typer.Typer(no_args_is_help=True, help="Infer, review and lock the workflow's objectives.")
 console = OutputConsole()  # piped or redirected: whole lines, never cut at 80 columns
@@ -63,11 +63,7 @@ def _spec(spec: Path) -> WorkflowIR:
     A spec that is missing or wrong is the user's file to fix: exit 2, as in every command that loads one
     (cli/specs.py)."""
     try:
-        text = spec.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"{spec}: cannot read ({exc.strerror}); check the path", EXIT_USAGE) from None
-    try:
-        return parse_spec(text, str(spec), base_dir=spec.parent)
+        return parse_spec(read_spec_text(spec), str(spec), base_dir=spec.parent)
     except SpecError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
 

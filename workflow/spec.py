@@ -81,8 +81,14 @@ RESERVED_VARIABLES = frozenset({"null", "true", "false"})
 def load_spec(path: str | Path) -> WorkflowIR:
     """Parse and check a spec file; raise SpecError listing every problem."""
     p = Path(path)
+    return apply_objectives_lock(parse_spec(read_spec_text(p), str(p), base_dir=p.parent), p)
+
+
+def read_spec_text(p: Path) -> str:
+    """A spec file's text. A file that cannot be read, or is not UTF-8, is one SpecError naming it and
+    the line: every command that reads a spec (load_spec, the objectives commands) answers the same."""
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(
             [SpecProblem(str(p), 0, "<file>", f"cannot read: {exc.strerror}", "check the path")]
@@ -91,7 +97,6 @@ def load_spec(path: str | Path) -> WorkflowIR:
         line = exc.object[: exc.start].count(b"\n") + 1
         problem = f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} cannot be read"
         raise SpecError([SpecProblem(str(p), line, "<file>", problem, "save the file as UTF-8")]) from None
-    return apply_objectives_lock(parse_spec(text, str(p), base_dir=p.parent), p)
 
 
 def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) -> WorkflowIR:

@@ -148,7 +148,7 @@ def test_objectives_on_a_missing_or_broken_spec_is_a_usage_error(orders: Path, t
     for command in (["infer", "nope.yaml", "--sample", "orders.jsonl"], ["review", "nope.yaml"]):
         res = runner.invoke(app, ["objectives", *command])
         assert res.exit_code == 2, res.output
-        assert "nope.yaml: cannot read" in res.output
+        assert "nope.yaml: <file>: cannot read" in res.output  # the words every command says
     broken = tmp_path / "broken.yaml"
     broken.write_text(ORDERS.replace("validate:", "valdate:"))
     res = runner.invoke(app, ["objectives", "review", str(broken)])

@@ -49,14 +49,7 @@ def test_validate_says_so_in_one_line(
     assert "latin.yaml:6: <file>: not UTF-8 text" in out + err and "Traceback" not in out + err
 
 
-# cli/objectives.py reads the spec's text itself (its _spec), outside this fix's files
-OWN_READER = pytest.mark.xfail(strict=True, reason="cli/objectives.py reads the spec itself (reported)")
-
-
-@pytest.mark.parametrize(
-    ("command", "args"),
-    [pytest.param(c, a, marks=OWN_READER) if c == "objectives" else (c, a) for c, a in COMMANDS],
-)
+@pytest.mark.parametrize(("command", "args"), COMMANDS)
 def test_every_command_answers_one_line(
     latin: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, args: str
 ) -> None:
