@@ -172,7 +172,9 @@ def run(
     out: Annotated[Path, typer.Option(help="directory for output files")] = Path(".dwf/out"),
     format: Annotated[OutputFormat, typer.Option(help="how output topics are written")] = OutputFormat.jsonl,
     audit: AuditOpt = None,
-    no_audit: Annotated[bool, typer.Option("--no-audit", help="do not write the audit log")] = False,
+    no_audit: Annotated[
+        bool, typer.Option("--no-audit", help="build and check the audit rows but do not store them")
+    ] = False,
     no_audit_sink: Annotated[bool, typer.Option("--no-audit-sink", hidden=True)] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="no progress bar and no summary (the exit code still tells)")

@@ -178,8 +178,10 @@ def print_summary(
             console.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
     shown = mask_text(audit_dsn) if audit_dsn else None  # a summary is pasted into tickets
     status = "[green]verified[/green]" if chain_ok else "[red]BROKEN[/red]"
-    where = escape(shown) if shown else "disabled"  # a path may hold brackets rich would read as styles
-    console.print(f"audit: {s.audit_rows} rows -> {where}; hash chains {status}")
+    # --no-audit still builds every row and checks its chain in memory: not stored, rather than "disabled".
+    # escape: a path may hold brackets rich would read as styles
+    where = f"-> {escape(shown)}" if shown else "built, not stored (--no-audit)"
+    console.print(f"audit: {s.audit_rows} rows {where}; hash chains {status}")
     if audit_dsn:
         console.print(f"  try: {audit_sql_hint(audit_dsn, default_dsn)}", markup=False, highlight=False)
         if shown != audit_dsn:

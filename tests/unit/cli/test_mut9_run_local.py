@@ -52,7 +52,9 @@ def test_a_run_writes_its_outcomes_and_prints_its_summary(tmp_path: Path) -> Non
     code, lines = run(tmp_path, [1.0, -1.0, 2.0])
     assert code == 0
     assert lines[0].startswith("tiny v1: 3 events in ")
-    assert lines[-1].startswith("audit: ") and lines[-1].endswith("rows -> disabled; hash chains verified")
+    assert lines[-1].startswith("audit: ") and lines[-1].endswith(
+        "rows built, not stored (--no-audit); hash chains verified"
+    )
     out = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert out == ["dwf.tiny.out.jsonl", "dwf.tiny.rejected.jsonl"]
     assert len((tmp_path / "out" / "dwf.tiny.out.jsonl").read_text().splitlines()) == 2

@@ -41,7 +41,7 @@ def test_the_header_outcomes_and_audit_line() -> None:
     assert lines[0] == "claims-triage v3: 10 events in 2.00s (5 events/s)"
     # outcomes in name order, each with its file when there is one
     assert lines.index("out 7 /o/out.jsonl") < lines.index("rejected 3")
-    assert lines[-1] == "audit: 7 rows -> disabled; hash chains verified"
+    assert lines[-1] == "audit: 7 rows built, not stored (--no-audit); hash chains verified"
     assert not any("rejections by rule" in line for line in lines)
 
 
