@@ -511,9 +511,10 @@ def implications(cols: Sequence[Column], settings: InferenceSettings) -> list[Ca
     groups = list(kept.values())
     if not settings.value_implications:
         # decided after the redundancy passes, so a value finding dropped here does not bring back
-        # a narrower one it had made redundant; an equivalence concludes a flag's side, a value
-        # a flag's premise stays (round 18: `!dg_on_board || notoc_issued`): over break-even on both
-        # halves of the suite, where a category's or a threshold's premise is a habit as often
+        # a narrower one it had made redundant; an equivalence concludes a flag's side, a value.
+        # An implication on a flag's premise stays (round 18: `!dg_on_board || notoc_issued`): over
+        # break-even on both halves of the suite, where a category's or a threshold's premise is a
+        # habit as often
         groups = [g for g in groups if any(_concludes_presence(c) for _, c, _, _ in g) or _on_flag(g[0][0])]
         equivalences = []
     return [_implication(group) for group in groups] + equivalences
