@@ -237,6 +237,7 @@ def report(
 
     name = pipeline_or_exit(spec).workflow.name
     dsn = audit or load_settings().audit_dsn
+    start = f"start `dana-wf worker NEW.yaml --shadow-of {spec}`"  # the fix when it has decided nothing yet
     console = Console(highlight=False, soft_wrap=True)
     done = 0
     waiting = False
@@ -247,8 +248,8 @@ def report(
         absent = absent_embedded_store(dsn)
         if absent is not None and not follow:
             raise fail(
-                f"no audit store at {absent.path} ({absent}): start `dana-wf worker NEW.yaml --shadow-of "
-                f"{spec}` with the live workers' audit store, or name it with {NAME_ANOTHER}",
+                f"no audit store at {absent.path} ({absent}): {start} with the live workers' audit store, "
+                f"or name it with {NAME_ANOTHER}",
                 EXIT_USAGE,
             )
         rows = None if absent is not None else _decision_rows(dsn, name, follow)
@@ -261,8 +262,8 @@ def report(
         shadowed = sum(1 for run in found if run.endswith(TAG))
         if not shadowed and not follow:
             err.print(
-                f"[red]error:[/red] no shadow decisions of workflow '{name}' in {mask_text(dsn)} (fix: start "
-                f"`dana-wf worker NEW.yaml --shadow-of {spec}` with the same audit store)"
+                f"[red]error:[/red] no shadow decisions of workflow '{name}' in {mask_text(dsn)} "
+                f"(fix: {start} with the same audit store)"
             )
             raise typer.Exit(EXIT_USAGE)
         agree, moves, sample, pending = compare(found)
