@@ -20,8 +20,8 @@ after its whole journey, with every value it collected; this runtime does the sa
   timed by the messages without a progress header: the others' records are in flight at a later hop; a
   progress header moves the source's watermark without an event: ``DriftObserver.progress``). It
   counts each message's events as one run (``DriftObserver.observe_many``: what ``observe`` once per event
-  gives, in order) and sends
-  each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its audit rows to the audit topic.
+  gives, in order) and sends each closed window's DriftRecord (Avro) to ``<prefix>.<wf>.drift`` and its
+  audit rows to the audit topic.
   Then metrics: ``dwf_drift_psi`` per scored window, ``dwf_drift_alerts_total{workflow,monitor,level}`` and
   one log line (``drift/alerts.py``) per warn/alert window, ``dwf_drift_late_events_total``.
 
@@ -238,10 +238,9 @@ class DriftAgent:
 
     async def _each(self, batch: Batch) -> None:
         """Each message's events counted as one run (``observe_many``: ``observe`` once per event, in order);
-        then one section for the batch: its audit rows (ahead
-        of the rest), its drift records, the table's changes (each changed key once, table_state.py) and
-        its offsets. Under exactly-once that is one transaction, so a restart counts exactly the messages
-        whose offsets were committed."""
+        then one section for the batch: its audit rows (ahead of the rest), its drift records, the table's
+        changes (each changed key once, table_state.py) and its offsets. Under exactly-once that is one
+        transaction, so a restart counts exactly the messages whose offsets were committed."""
         committer = self.ctx.committer
         observed: list[tuple[Any, list[DriftReport]]] = []
         self.state.discard()
@@ -270,7 +269,7 @@ class DriftAgent:
                 for carried in events:
                     produced_at = int(carried["p"])
                     clock_us = produced_at if deterministic else wall_clock_us()
-                    # the values as decoded: this message's own dict, read by observe and kept nowhere
+                    # the values as decoded: this message's own dict, read by observe_many and kept nowhere
                     runs.append((carried["v"], time_payload(carried, tf), produced_at, clock_us))
                 # one run per message: its events' values counted into each window at once (observe_many)
                 reports = observe_many(runs)
