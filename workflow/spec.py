@@ -402,17 +402,21 @@ def _check_steps(
         plain = FieldIR(name=step.field, type="string") if isinstance(step, RouteStepIR) else None
         if isinstance(step, RouteStepIR) and current.get(step.field) == plain:
             # the route's field holds a branch name: a rule comparing it with any other text never matches
-            current[step.field] = _route_field(step, [b.name for b in step.branches if not b.terminal])
+            open_branches = [b.name for b in step.branches if not b.terminal]
+            ended = tuple(b.name for b in step.branches if b.terminal)
+            current[step.field] = _route_field(step, open_branches, ended)
     return current
 
 
 # the route's field, as the checks see it: an enum of the branch names, so a rule or constraint comparing
 # it with a name no branch has (`decision != 'dispnse'`) is refused like an enum's typo
 _ROUTE_DOC = "the branch taken at route step "
+_ENDED = "; ended: "  # after the route, the doc also names its terminal branches, for the message
 
 
-def _route_field(step: RouteStepIR, branches: list[str]) -> FieldIR:
-    return FieldIR(name=step.field, type="string", symbols=tuple(branches), doc=f"{_ROUTE_DOC}{step.name}")
+def _route_field(step: RouteStepIR, branches: list[str], ended: tuple[str, ...] = ()) -> FieldIR:
+    doc = f"{_ROUTE_DOC}{step.name}" + (f"{_ENDED}{','.join(ended)}" if ended else "")
+    return FieldIR(name=step.field, type="string", symbols=tuple(branches), doc=doc)
 
 
 def _a_name_for_a_condition(
@@ -464,7 +468,12 @@ def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) 
         if doc.startswith(_ROUTE_DOC):
             if not literal:  # `decision != ''`: a test that a branch was taken, not a branch's name
                 continue
-            message = f"compares '{name}' ({doc}) with {literal!r}, which no branch is"
+            route, _, ended = doc.partition(_ENDED)
+            message = f"compares '{name}' ({route}) with {literal!r}, " + (
+                "a terminal branch: its events end at their own topic and never reach this point"
+                if literal in ended.split(",")
+                else "which no branch is"
+            )
         else:
             message = f"compares enum field '{name}' with {literal!r}, not one of its values"
         c.add(node, None, path, message, allowed)

@@ -64,7 +64,21 @@ def test_a_rule_after_the_route_comparing_with_a_terminal_branch_is_refused() ->
     text = ORDERS.replace("decision in ['pharmacist_review', 'dispense']", "decision == 'hold'")
     [(line, field, message, _)] = problems(text)
     assert (line, field) == (20, "steps[1].after.validate[0].rule")
-    assert "with 'hold', which no branch is" in message
+    # 'hold' is a branch: the message says why its name is never seen here, not that no branch has it
+    assert message == (
+        "compares 'decision' (the branch taken at route step triage) with 'hold', a terminal branch: "
+        "its events end at their own topic and never reach this point"
+    )
+
+
+def test_a_constraint_comparing_with_a_terminal_branch_says_it_is_terminal() -> None:
+    text = ORDERS.replace("decision != 'dispense'", "decision != 'hold'")
+    [(line, field, message, fix)] = problems(text)
+    assert (line, field) == (9, "objective.constraints[0].rule")
+    assert message.endswith(
+        "with 'hold', a terminal branch: its events end at their own topic and never reach this point"
+    )
+    assert fix == "'pharmacist_review', 'dispense'"
 
 
 def test_a_rule_inside_a_branch_reads_the_branch_names() -> None:
