@@ -6,10 +6,11 @@ none is enforced until the user accepts it. The call goes through the project's 
 output validation), so a test server or any OpenAI-compatible endpoint answers it.
 
 Sized for a small local model (docs/objectives.md): one call per target, a prompt within
-`llm_prompt_tokens`, an answer within `llm_max_tokens`, a timeout of `llm_timeout_s` (`--llm-timeout`)
-and no retry; a worked example goes first as an earlier exchange, which a 135M model copies the form of
-where an instruction alone gets prose. When the call fails or the answer holds no rule, the note names the
-model, its URL and the flag that gives it more room.
+`llm_prompt_tokens`, an answer within `InferenceSettings.answer_tokens` (`llm_max_tokens` when given, else
+by the model), a timeout of `llm_timeout_s` (`--llm-timeout`) and no retry; a worked example goes first as
+an earlier exchange, which a 135M model copies the form of where an instruction alone gets prose. When the
+call fails or the answer holds no rule, the note names the model, its URL and what would help: a flag that
+gives it more room, or a capable model for one that runs on to any limit (RUNS_ON_MODELS).
 """
 
 from __future__ import annotations
