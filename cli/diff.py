@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +20,7 @@ from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import open_audit_for_reading
 from dana_workflows.cli.times import time_option_us
 from dana_workflows.sinks.audit_model import store_database
-from dana_workflows.workflow.ir import RouteStepIR, StepIR, WorkflowIR
+from dana_workflows.workflow.ir import RouteStepIR, WorkflowIR
 
 err = Console(stderr=True, soft_wrap=True)
 EXIT_UNEXPECTED = EXIT_FAILURE  # some changed decision is not in --expect
@@ -162,6 +161,7 @@ def _named_in_a_version_or_exit(cause: str, versions: tuple[WorkflowIR, Workflow
     gate would call the intended change unexpected. A rule cause's step is checked (its id may be a schema
     check's or an inferred rule's); globs, and input:/llm: causes, are taken as written."""
     from dana_workflows.cli.diff_replay import ENFORCE
+    from dana_workflows.objectives.boundaries import walk_steps
     from dana_workflows.processors.ingest import INGEST
     from dana_workflows.workflow.spec_support import closest
 
@@ -176,21 +176,16 @@ def _named_in_a_version_or_exit(cause: str, versions: tuple[WorkflowIR, Workflow
             known.update(rule.id for rule in ir.objective.constraints)
         else:
             route_only = kind == "route"
-            known.update(s.name for s in _all_steps(ir.steps) if not route_only or isinstance(s, RouteStepIR))
+            # a step in a branch by its path (triage.review.fraud), as the audit rows and the causes name it
+            steps = walk_steps(ir.steps)
+            known.update(path for path, s in steps if not route_only or isinstance(s, RouteStepIR))
     if name in known:
         return
     what = {"rule": "step", "route": "route step"}.get(kind, kind)
-    meant = closest(name, known)
+    in_a_branch = [k for k in sorted(known) if k.endswith(f".{name}")]  # a branch step's bare name
+    meant = in_a_branch[0] if in_a_branch else closest(name, known)
     hint = f"did you mean '{meant}'?" if meant else f"one of: {', '.join(sorted(known)) or 'none'}"
     raise fail(f"--expect {cause!r}: no {what} '{name}' in either version (fix: {hint})", EXIT_USAGE)
-
-
-def _all_steps(steps: Iterable[StepIR]) -> Iterator[StepIR]:
-    for step in steps:
-        yield step
-        if isinstance(step, RouteStepIR):
-            for branch in step.branches:
-                yield from _all_steps(branch.steps)
 
 
 def _known_cause_or_exit(cause: str) -> None:

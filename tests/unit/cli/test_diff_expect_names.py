@@ -59,3 +59,43 @@ def test_names_either_version_has_get_to_the_input(
     code, err = _main(monkeypatch, capsys, "diff", CLAIMS, CLAIMS, "-i", "nope.jsonl", "--expect", expect)
     assert code == 2
     assert "nope.jsonl" in err and "--expect" not in err
+
+
+BRANCHED = """\
+workflow: branched
+input: {amount: double}
+steps:
+  - triage:
+      route:
+        review:
+          when: "amount > 10.0"
+          steps:
+            - fraud:
+                validate:
+                  - {id: small, rule: "amount < 100.0"}
+        ok: "true"
+"""
+
+
+@pytest.mark.parametrize(
+    ("expect", "says"),
+    [
+        # a step inside a branch is named by its path, as the audit rows and diff's own causes name it
+        ("step:triage.review.fraud", "nope.jsonl"),
+        ("rule:triage.review.fraud.small", "nope.jsonl"),
+        # its bare name is in no cause, so it could never match
+        ("step:fraud", "no step 'fraud' in either version (fix: did you mean 'triage.review.fraud'?)"),
+    ],
+)
+def test_a_step_in_a_branch_is_named_by_its_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    expect: str,
+    says: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.yaml").write_text(BRANCHED)
+    got, err = _main(monkeypatch, capsys, "diff", "b.yaml", "b.yaml", "-i", "nope.jsonl", "--expect", expect)
+    assert got == 2  # past the names, the missing input is a usage error too
+    assert says in err, err
