@@ -150,7 +150,9 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
             doc.get("objective"),
             written_source_ids(doc.get("knowledge")),
         )
-        _check_drift_monitors(drift, steps, {f.name: f for f in inputs}, c, doc.get("drift"))
+        # the constraints run in a last stage, enforce_objective, that the runtime observes like a step
+        watched = [*steps, EnforceStepIR(rules=objective.constraints)] if objective.constraints else steps
+        _check_drift_monitors(drift, watched, {f.name: f for f in inputs}, c, doc.get("drift"))
     if c.problems:
         raise SpecError(c.problems)
     try:

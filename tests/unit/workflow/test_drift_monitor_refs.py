@@ -80,3 +80,28 @@ def test_an_input_monitor_reads_the_input_fields() -> None:
     text = SPEC.replace("{id: drug_mix, field: drug}", "{id: drug_mix, field: daily_mg}")
     [(line, field, message, _)] = problems(text)
     assert (line, field, message) == (18, "drift.monitors[0].field", "'daily_mg' is not a field of the input")
+
+
+def test_a_monitor_after_the_constraints_stage_is_accepted() -> None:
+    # with constraints, the pipeline ends in the stage enforce_objective (docs/spec.md "objective"); a monitor
+    # there watches the events that passed them, and the runtime observes it under that name
+    text = SPEC.replace(
+        "steps:\n", 'objective:\n  constraints: [{id: dosed, rule: "daily_mg > 0.0"}]\nsteps:\n', 1
+    )
+    text += "    - {id: kept, field: daily_mg, feature: numeric, step: enforce_objective}\n"
+    monitor = parse_spec(text, "orders.yaml").drift.monitors[-1]
+    assert (monitor.step, monitor.field) == ("enforce_objective", "daily_mg")
+    misspelt = text.replace(
+        "field: daily_mg, feature: numeric, step: enforce",
+        "field: daily_mgg, feature: numeric, step: enforce",
+    )
+    [(_, field, message, _)] = problems(misspelt)
+    assert (field, message) == (
+        "drift.monitors[4].field",
+        "'daily_mgg' is not a field after step enforce_objective",
+    )
+
+
+def test_without_constraints_there_is_no_constraints_stage_to_watch() -> None:
+    [(_, field, message, _)] = problems(SPEC + "    - {id: kept, field: daily_mg, step: enforce_objective}\n")
+    assert (field, message) == ("drift.monitors[4].step", "no step 'enforce_objective'")
