@@ -52,9 +52,8 @@ IdsArg = Annotated[
 ]
 FALLBACK = "the workflow runs on its explicit objectives"
 DEFAULTS = InferenceSettings()
-BUNDLED_TOKENS = DEFAULTS.answer_tokens(
-    MODEL_ID
-)  # the bundled model's budget (`dana-wf llm up`), for the help
+# the bundled model's answer budget (`dana-wf llm up`), for the help
+BUNDLED_TOKENS = DEFAULTS.answer_tokens(MODEL_ID)
 
 
 def _spec(spec: Path) -> WorkflowIR:
