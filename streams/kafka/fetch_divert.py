@@ -11,11 +11,17 @@ every N, ``wait_first``).
 Before each fetch the consumer seeks the client for the partitions whose seek the intake says is due (after
 a reopen, or after records it had to drop), and it waits while the intake is full (faust's channel would
 block its loop the same way; the wait ends when the consumer or faust's fetcher stops, and a cancellation
-of the fetcher's task is never swallowed, intake.py ``wait_room``). A fetch during which the intake was
-closed (a revocation: the generation moved) hands none of its diverted records over. A fetch answered
-after faust stopped the flow is faust's to seek back; the diverted partitions among it are marked
-discarded (their seek is due). ``stop_flow`` (faust's first step of a revocation, and of a stop) closes
-the intake; the end of recovery (``App.on_rebalance_end``) reopens it. See intake.py for why.
+of the fetcher's task is never swallowed, intake.py ``wait_room``). The fetch asks for a copy of faust's
+active partitions, not faust's own set: faust empties that set in place at a revocation (every partition
+paused) and aiokafka reads an empty set as no filter, so a fetch in flight across a rebalance took every
+assigned partition's records, the table changelog's too, from the offset recovery had just sought it to
+(docs/kafka-runtime.md, "The drift changelog's recovery stall"). A fetch answered after faust stopped the
+flow, or during which the intake was closed (a revocation: the generation moved), delivers nothing: the
+diverted partitions are marked discarded (their seek is due) and every other partition among it is sought
+back to its first fetched offset, since faust's own seek back (``perform_seek``) covers only partitions
+with a committed offset, which a changelog never has. ``stop_flow`` (faust's first step of a revocation,
+and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``) reopens it. See intake.py
+for why.
 """
 
 from __future__ import annotations
@@ -38,35 +44,44 @@ ROOM_WAIT_S = 0.1  # how often a fetch waiting for room looks whether the consum
 RecordMap = Mapping[TP, list[Any]]
 
 
-def divert(intake: Intake, records: RecordMap, flow_active: bool, fetched_in: int) -> RecordMap:
-    """What faust's loop still gets of a fetch begun in intake generation ``fetched_in``: with the flow
-    active, every record of a topic the intake diverts goes to the intake (a partition's list in one call;
-    it queues only for a partition open in the current generation and sought there) and the rest is
-    returned. A fetch that spans a revocation (the generation moved while it waited in the consumer
-    thread) brings records of the older assignment: the diverted ones are dropped, whatever is open now,
-    and their partitions' seek is due (a new owner, or this worker again, reads them from the committed
-    offset). With the flow stopped nothing is queued, the diverted partitions are marked discarded (seek
-    due) and the fetch is returned whole (faust's ``getmany`` seeks back to the committed offsets and
-    delivers none of it)."""
+def divert(
+    intake: Intake, records: RecordMap, flow_active: bool, fetched_in: int
+) -> tuple[RecordMap, dict[TP, int]]:
+    """What faust's loop still gets of a fetch begun in intake generation ``fetched_in``, and where the client
+    must be sought back (partition -> its first fetched offset) for records nobody gets.
+
+    With the flow active and no revocation since the fetch began, every record of a topic the intake
+    diverts goes to the intake (a partition's list in one call; it queues only for a partition open in the
+    current generation and sought there) and the rest is returned. Otherwise nothing is delivered: with the
+    flow stopped faust's ``getmany`` delivers none of a fetch and seeks back only the partitions with a
+    committed offset above 0 (aiokafka's ``seek_to_committed``), never a table's changelog, whose records
+    recovery waits for; a fetch that spans a revocation (the generation moved while it waited in the
+    consumer thread) brings records read before the rebalance's seeks, or of partitions not ours now. The
+    diverted partitions are marked discarded (the intake seeks them to its position, or reopens them) and
+    every other partition goes back to its first fetched offset, where the client stood before the fetch:
+    a later seek (faust's to the committed offset, recovery's) still wins, and one of a partition no
+    longer assigned fails harmlessly (its new owner reads it from the committed offset)."""
     diverts = intake.diverts
-    if not flow_active:
-        for tp in records:
+    if not flow_active or intake.generation != fetched_in:
+        back: dict[TP, int] = {}
+        for tp, recs in records.items():
             if diverts(tp.topic):
-                intake.discarded((tp.topic, tp.partition))
-        return records
-    old = intake.generation != fetched_in
+                intake.discarded((tp.topic, tp.partition), len(recs))
+            elif recs:
+                back[tp] = recs[0].offset
+        return {}, back
     rest: dict[TP, list[Any]] = {}
     for tp, recs in records.items():
         if not diverts(tp.topic):
             rest[tp] = recs
-        elif old:
-            intake.discarded((tp.topic, tp.partition), len(recs))
         elif recs:
             intake.offer((tp.topic, tp.partition), recs)
-    return rest
+    return rest, {}
 
 
 class DivertingConsumer(faust_aiokafka.Consumer):
+    _fetching: set[TP] | None = None  # the active partitions the last fetch asked for (a copy)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.intake = Intake()  # diverts nothing until the transport gives it the runtime's (use_intake)
@@ -99,6 +114,29 @@ class DivertingConsumer(faust_aiokafka.Consumer):
         app: Any = self.app  # faust's App (AppT has no _fetcher)
         return bool(self.should_stop or app._fetcher._stopped.is_set())
 
+    def _seek_back(self, back: Mapping[TP, int], fetched: RecordMap) -> None:
+        """Seek the client back to the first offset of records fetched and not delivered (``divert``)."""
+        for tp, offset in back.items():
+            self.log.info(
+                "%d fetched records of %s[%d] not delivered (flow stopped or revoked): seek back to %d",
+                len(fetched[tp]),
+                tp.topic,
+                tp.partition,
+                offset,
+            )
+            try:
+                self._thread.seek(tp, offset)
+            except Exception as exc:  # not assigned any more: its owner reads it from the committed offset
+                self.log.info("seek back %s[%d] -> %d: %r", tp.topic, tp.partition, offset, exc)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        # faust passes its live set of active partitions (``Consumer._get_active_partitions``), which it
+        # empties in place at a revocation while this fetch waits in the consumer thread; aiokafka's
+        # ``fetched_records`` reads an empty set as "every partition". A copy keeps the fetch to what was
+        # active when it began (faust fetches nothing when that is empty, consumer.py ``_wait_next_records``)
+        self._fetching = None if active_partitions is None else set(active_partitions)
+        return await super()._getmany(self._fetching, timeout)
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         intake = self.intake
         while intake.full() and not self._stopping():
@@ -108,7 +146,11 @@ class DivertingConsumer(faust_aiokafka.Consumer):
         records, active_partitions = await super()._wait_next_records(timeout)
         if not records:
             return records, active_partitions
-        return divert(intake, records, self.flow_active, fetched_in), active_partitions
+        rest, back = divert(intake, records, self.flow_active, fetched_in)
+        self._seek_back(back, records)
+        # faust delivers only records of partitions in the set returned: the one the fetch asked for, not
+        # faust's live set, which a pause during the fetch changed (records left out of it were read past)
+        return rest, self._fetching
 
 
 class DivertingTransport(faust_aiokafka.Transport):

@@ -444,18 +444,26 @@ async def test_every_revocation_closes_the_intake(monkeypatch: pytest.MonkeyPatc
 def test_a_fetch_with_the_flow_active_queues_the_diverted_lists_and_returns_the_rest() -> None:
     intake = opened(K, K1, start=0)
     fetched = {TP("in", 0): recs(K, 0, 1), TP("in", 1): [], TP("audit", 0): recs(("audit", 0), 5)}
-    rest = divert(intake, fetched, flow_active=True, fetched_in=intake.generation)
+    rest, back = divert(intake, fetched, flow_active=True, fetched_in=intake.generation)
     assert list(rest) == [TP("audit", 0)] and [r.offset for r in rest[TP("audit", 0)]] == [5]
-    assert intake.queued() == 2 and intake.seeks_due() == {}
+    assert intake.queued() == 2 and intake.seeks_due() == {} and back == {}
 
 
-def test_a_fetch_after_the_flow_stopped_queues_nothing_and_marks_the_diverted_partitions() -> None:
+def test_a_fetch_after_the_flow_stopped_delivers_nothing_and_every_partition_goes_back() -> None:
     intake = opened(K, start=0)
-    fetched = {TP("in", 0): recs(K, 0, 1), TP("audit", 0): recs(("audit", 0), 5)}
-    rest = divert(intake, fetched, flow_active=False, fetched_in=intake.generation)
-    assert rest is fetched  # faust's getmany seeks back and delivers none of it
-    assert intake.queued() == 0
+    changelog = ("t-drift-changelog", 0)
+    fetched = {
+        TP("in", 0): recs(K, 0, 1),
+        TP("audit", 0): recs(("audit", 0), 5),
+        TP(*changelog): recs(changelog, 40, 41),
+        TP("audit", 1): [],
+    }
+    rest, back = divert(intake, fetched, flow_active=False, fetched_in=intake.generation)
+    assert rest == {} and intake.queued() == 0  # faust's getmany delivers none of it anyway
     assert intake.seeks_due() == {K: 0}  # the client read past the position: a seek back is due
+    # faust's getmany seeks back only partitions with a committed offset above 0 (aiokafka's
+    # seek_to_committed), never a changelog: every other partition goes back to its first fetched offset
+    assert back == {TP("audit", 0): 5, TP(*changelog): 40}
 
 
 def diverting_consumer(intake: Intake, events: list[str]) -> Any:
@@ -480,9 +488,13 @@ async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch:
 
     async def faust_fetch(self: Any, timeout: float) -> tuple[Any, Any]:
         events.append("fetch")
-        return {TP("in", 0): recs(K, 2), TP("audit", 0): recs(("audit", 0), 9)}, {TP("in", 0)}
+        return await self._getmany({TP("in", 0), TP("audit", 0)}, timeout), {TP("in", 0)}
+
+    async def client_fetch(self: Any, active: set[TP], timeout: float) -> Any:
+        return {TP("in", 0): recs(K, 2), TP("audit", 0): recs(("audit", 0), 9)}
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_getmany", client_fetch)
     consumer = diverting_consumer(intake, events)
     fetch = asyncio.ensure_future(consumer._wait_next_records(1.0))
     for _ in range(5):
@@ -490,7 +502,8 @@ async def test_the_consumer_fetch_waits_for_room_seeks_then_diverts(monkeypatch:
     assert not fetch.done() and events == []  # no fetch while the queue is full
     await offsets_taken(intake)  # the agent takes: room again
     rest, active = await asyncio.wait_for(fetch, 5)
-    assert events == ["seek 1@5", "fetch"] and active == {TP("in", 0)}
+    # faust delivers by the set the fetch asked for (its own set may have changed meanwhile)
+    assert events == ["seek 1@5", "fetch"] and active == {TP("in", 0), TP("audit", 0)}
     assert list(rest) == [TP("audit", 0)]
     assert await offsets_taken(intake) == [(K, 2)]
 
@@ -527,19 +540,22 @@ def test_a_fetch_that_spans_a_revocation_hands_nothing_over() -> None:
     for key, offset in intake.seeks_due().items():
         intake.sought(key, offset)  # even sought: what the fetch brought is of the older assignment
     fetched = {TP("in", 0): recs(K, 0, 1), TP("audit", 0): recs(("audit", 0), 5)}
-    rest = divert(intake, fetched, flow_active=True, fetched_in=fetched_in)
+    rest, back = divert(intake, fetched, flow_active=True, fetched_in=fetched_in)
     assert intake.queued() == 0 and intake.dropped == 2
     assert intake.seeks_due() == {K: 0}  # read again from the position, in this generation
-    assert list(rest) == [TP("audit", 0)]  # not diverted: faust's loop applies its own checks
+    # not diverted: not delivered either (read before the rebalance's seeks), the client goes back for it
+    assert rest == {} and back == {TP("audit", 0): 5}
     # a fetch of the current generation is queued
-    assert divert(intake, {TP("in", 1): recs(K1, 0)}, True, intake.generation) == {}
+    assert divert(intake, {TP("in", 1): recs(K1, 0)}, True, intake.generation) == ({}, {})
     assert intake.queued() == 1
 
 
 def test_records_of_a_partition_not_open_are_not_queued() -> None:
     intake = opened(K, start=0)  # K1 is not ours (revoked, or assigned to another worker)
-    rest = divert(intake, {TP("in", 0): recs(K, 0), TP("in", 1): recs(K1, 0, 1)}, True, intake.generation)
-    assert rest == {}
+    rest, back = divert(
+        intake, {TP("in", 0): recs(K, 0), TP("in", 1): recs(K1, 0, 1)}, True, intake.generation
+    )
+    assert rest == {} and back == {}
     assert intake.queued() == 1 and intake.dropped == 2
     assert intake.seeks_due() == {}
 
