@@ -57,12 +57,13 @@ BUNDLED_TOKENS = DEFAULTS.answer_tokens(MODEL_ID)
 
 
 def _spec(spec: Path) -> WorkflowIR:
-    """The spec as written (without its lock file's rules: inference speaks about the spec itself).
+    """The spec as written (without its lock file's rules: inference speaks about the spec itself; a drift
+    monitor may still watch after a step the lock adds).
 
     A spec that is missing or wrong is the user's file to fix: exit 2, as in every command that loads one
     (cli/specs.py)."""
     try:
-        return parse_spec(read_spec_text(spec), str(spec), base_dir=spec.parent)
+        return parse_spec(read_spec_text(spec), str(spec), base_dir=spec.parent, lock_of=spec)
     except SpecError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
 

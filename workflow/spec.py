@@ -35,7 +35,15 @@ from dana_workflows.workflow.ir import (
     WorkflowIR,
 )
 from dana_workflows.workflow.knowledge_ir import KnowledgeIR
-from dana_workflows.workflow.objectives_lock import apply_objectives_lock
+from dana_workflows.workflow.objectives_lock import (
+    INPUT_STEP,
+    LockError,
+    apply_objectives_lock,
+    lock_path,
+    lock_problems,
+    merge_lock,
+    read_lock,
+)
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
@@ -81,7 +89,7 @@ RESERVED_VARIABLES = frozenset({"null", "true", "false"})
 def load_spec(path: str | Path) -> WorkflowIR:
     """Parse and check a spec file; raise SpecError listing every problem."""
     p = Path(path)
-    return apply_objectives_lock(parse_spec(read_spec_text(p), str(p), base_dir=p.parent), p)
+    return apply_objectives_lock(parse_spec(read_spec_text(p), str(p), base_dir=p.parent, lock_of=p), p)
 
 
 def read_spec_text(p: Path) -> str:
@@ -99,7 +107,12 @@ def read_spec_text(p: Path) -> str:
         raise SpecError([SpecProblem(str(p), line, "<file>", problem, "save the file as UTF-8")]) from None
 
 
-def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) -> WorkflowIR:
+def parse_spec(
+    text: str, file: str = "<string>", base_dir: Path | None = None, lock_of: Path | None = None
+) -> WorkflowIR:
+    """The spec as written. `lock_of`: the spec file whose objectives lock (docs/objectives.md) a drift
+    monitor may also watch after: its `input_objectives` and `<step>_objectives` steps run like written
+    ones."""
     c = Collector(file)
     try:
         doc = YAML(typ="rt").load(text)
@@ -151,7 +164,9 @@ def parse_spec(text: str, file: str = "<string>", base_dir: Path | None = None) 
             written_source_ids(doc.get("knowledge")),
         )
         # the constraints run in a last stage, enforce_objective, that the runtime observes like a step
-        watched = [*steps, EnforceStepIR(rules=objective.constraints)] if objective.constraints else steps
+        watched = _locked_steps(str(name), inputs, steps, lock_of) if lock_of and not c.problems else steps
+        if objective.constraints:
+            watched = [*watched, EnforceStepIR(rules=objective.constraints)]
         _check_drift_monitors(drift, watched, {f.name: f for f in inputs}, c, doc.get("drift"))
     if c.problems:
         raise SpecError(c.problems)
@@ -248,6 +263,20 @@ def _parse_drift(node: Any, doc: Any, c: Collector) -> DriftIR:
         return DriftIR()
 
 
+def _locked_steps(name: str, inputs: list[FieldIR], steps: list[StepIR], spec: Path) -> list[StepIR]:
+    """The steps the runtime runs: the spec's with those its objectives lock adds. A lock that is missing
+    or broken adds none (apply_objectives_lock, after the parse, says why it is ignored: not said twice)."""
+    path = lock_path(spec)
+    if not path.exists():
+        return steps
+    try:
+        lock = read_lock(path)
+    except LockError:
+        return steps
+    ir = WorkflowIR(name=name, input=tuple(inputs), steps=tuple(steps))
+    return steps if lock_problems(lock, ir) else list(merge_lock(ir, lock).steps)
+
+
 def _check_drift_monitors(
     drift: DriftIR, steps: list[StepIR], inputs: Fields, c: Collector, node: Any
 ) -> None:
@@ -263,13 +292,25 @@ def _check_drift_monitors(
         entry = monitors[i] if isinstance(monitors, CommentedSeq) and i < len(monitors) else node
         path = f"drift.monitors[{i}]"
         if monitor.step is not None and monitor.step not in names:
-            c.add(entry, "step", f"{path}.step", f"no step '{monitor.step}'", suggest(monitor.step, names))
+            c.add(entry, "step", f"{path}.step", f"no step '{monitor.step}'", _step_fix(monitor.step, names))
             continue
         fields = after.get(monitor.step)  # a step inside a route's branch: its fields are not tracked here
         if fields is not None and monitor.field not in fields:
             where = f"after step {monitor.step}" if monitor.step else "of the input"
             message = f"'{monitor.field}' is not a field {where}"
             c.add(entry, "field", f"{path}.field", message, suggest(monitor.field, fields))
+
+
+def _step_fix(step: str, names: list[str]) -> str:
+    """A misspelt step's closest name; a lock's step (input_objectives, <step>_objectives) is there only
+    while the lock file next to the spec holds accepted rules for it."""
+    meant = closest(step, names)
+    if meant or not (step == INPUT_STEP or step.endswith("_objectives")):
+        return suggest(step, names)
+    return (
+        f"'{step}' runs only while the objectives lock file next to the spec has accepted rules for it "
+        f"(dana-wf objectives review, accept); or watch one of: {', '.join(sorted(names))}"
+    )
 
 
 def _step_names(steps: Iterable[StepIR], prefix: str = "") -> list[str]:
