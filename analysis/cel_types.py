@@ -7,13 +7,16 @@ doubles or (for `+`) two strings; an ordering compares numbers (int and double m
 `&& || ! ?:` need booleans; `==`, `!=` and `in` take anything (values of other types are simply unequal).
 So `qty == '2'` runs, and is false on every event: an equality between a number, a string and a boolean
 (other than null) is refused here as the mistake it is (the number typed in quotes, as it came in a CSV).
+The conversions docs/expressions.md recommends are read too: `double(x)` and `int(x)` take a number or
+text (text that is not a number fails when it runs), `string(x)` a number or text; a boolean or null
+fails all three with "No such overload", as probed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dana_workflows.workflow.cel_parse import Node
+from dana_workflows.workflow.cel_parse import NATIVE_CALLS, Node, parse_subset
 
 # Kinds: the CEL types of the subset; "dyn" where the kind cannot be known statically (an error was
 # already reported below it), so one mistake is reported once.
@@ -23,6 +26,13 @@ SPEC_KINDS = {"string": STRING, "long": INT, "int": INT, "double": DOUBLE, "floa
 _ARITHMETIC = frozenset({"+", "-", "*", "/"})
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 _STRING_CALLS = frozenset({"upper", "lower", "trim"})
+CONVERSIONS = {"int": INT, "double": DOUBLE, "string": STRING}  # each call and the kind it gives
+_ANALYSED_CALLS = NATIVE_CALLS | frozenset(CONVERSIONS)
+
+
+def parse_analysed(expr: str) -> Node | None:
+    """The tree the analysis reads: the native subset and the conversions; None outside it."""
+    return parse_subset(expr, _ANALYSED_CALLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +93,22 @@ class _Checker:
 
     def call(self, name: str, arg: Node) -> str:
         k = self.kind(arg)
+        if name in CONVERSIONS:
+            return self.conversion(name, arg, k)
         if k not in (STRING, DYN, NULL):  # upper/lower/trim would run on str() of it: refused all the same
             fix = f"{name}(string({render(arg)}))" if name != "size" else "size() of a string"
             return self.report(f"{name}() needs a string, got {k} ({render(arg)})", fix)
         return INT if name == "size" else STRING
+
+    def conversion(self, name: str, arg: Node, k: str) -> str:
+        if k in (BOOL, NULL):
+            fix = (
+                f"{render(arg)} ? 'true' : 'false'"
+                if k == BOOL and name == STRING
+                else "convert a number or text"
+            )
+            return self.report(f"{name}() of {k} fails on every event ({render(arg)})", fix)
+        return CONVERSIONS[name]
 
     def operator(self, node: Node) -> str:
         _, symbol, left, right = node

@@ -13,9 +13,8 @@ from typing import Any
 
 import z3
 
-from dana_workflows.analysis.cel_types import BOOL, INT, SPEC_KINDS
+from dana_workflows.analysis.cel_types import BOOL, INT, SPEC_KINDS, parse_analysed
 from dana_workflows.analysis.symbolic import Encoder, Sym, Unsupported, cast, field_symbol, literal, opaque
-from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.ir import (
     DeriveIR,
     EnforceStepIR,
@@ -58,7 +57,7 @@ class Walker:
     unmodelled: list[str] = field(default_factory=list)  # site keys whose expression was made opaque
 
     def symbol(self, expr: str, env: dict[str, Sym], expected: str, key: str) -> Sym:
-        tree = parse_subset(expr)
+        tree = parse_analysed(expr)
         enc = Encoder(env, self.under, self.functions)
         try:
             if tree is None:

@@ -8,6 +8,9 @@ approximations, each chosen so that a "never" answer stays true:
   for the same text). Over-approximating like this keeps unsatisfiable answers sound; when an example
   event is wanted, the `under` mode instead fixes each call to return its argument and restricts that
   argument to text the call leaves unchanged, so a model is an event that exists.
+The conversions are exact between numbers (`double(n)` the same value, `int(d)` truncated toward zero and
+an error outside 64 bits, as the library does) and for `string(n)` of an int; `int` or `double` of text
+and `string` of a double are opaque values of the kind (anything, error included).
 An expression outside the subset (or mixing types, which the type check reports) becomes an opaque value
 of its expected kind: anything, error included. Every query is thus about a superset of real behaviour,
 and each example the solver gives is run through the real CEL library before it is shown (analysis.trace).
@@ -22,7 +25,16 @@ from typing import Any
 
 import z3
 
-from dana_workflows.analysis.cel_types import BOOL, DOUBLE, INT, NULL, NUMERIC, SPEC_KINDS, STRING
+from dana_workflows.analysis.cel_types import (
+    BOOL,
+    CONVERSIONS,
+    DOUBLE,
+    INT,
+    NULL,
+    NUMERIC,
+    SPEC_KINDS,
+    STRING,
+)
 from dana_workflows.workflow.cel_parse import INT64_MAX, INT64_MIN, Node
 
 _SORTS = {INT: z3.IntSort, DOUBLE: z3.RealSort, STRING: z3.StringSort, BOOL: z3.BoolSort}
@@ -151,6 +163,8 @@ class Encoder:
         return self.functions[name]
 
     def _call(self, name: str, a: Sym) -> Sym:
+        if name in CONVERSIONS:
+            return convert(a, CONVERSIONS[name])
         if a.kind == NULL and name != "size":
             return a
         if a.kind != STRING:
@@ -266,6 +280,31 @@ def _truncated_division(x: Any, y: Any) -> Any:
     return z3.If(y > 0, positive_divisor(x, y), -positive_divisor(x, -y))
 
 
+def convert(a: Sym, target: str) -> Sym:
+    """`int(a)`, `double(a)` or `string(a)` (CEL's conversions): null or a boolean has no overload (the
+    type check says so); an error or null argument is an error."""
+    ok = z3.And(a.ok, z3.Not(a.null))
+    if a.kind == target:
+        return Sym(target, a.value, z3.BoolVal(False), ok)
+    if target == DOUBLE and a.kind == INT:
+        return Sym(DOUBLE, z3.ToReal(a.value), z3.BoolVal(False), ok)
+    if target == INT and a.kind == DOUBLE:  # the library refuses -2**63 itself too: strictly inside
+        v = a.value
+        return Sym(INT, _truncated(v), z3.BoolVal(False), z3.And(ok, v > INT64_MIN, v < INT64_MAX + 1))
+    if target == STRING and a.kind == INT:
+        v = a.value
+        text = z3.If(v >= 0, z3.IntToStr(v), z3.Concat(z3.StringVal("-"), z3.IntToStr(-v)))
+        return Sym(STRING, text, z3.BoolVal(False), ok)
+    if a.kind in (BOOL, NULL):
+        raise Unsupported
+    return opaque(target, f"{target}()")  # text parsed as a number, a double's digits: not modelled
+
+
+def _truncated(v: Any) -> Any:
+    """A real truncated toward zero, as int() of a double does in CEL and in Python."""
+    return z3.If(v >= 0, z3.ToInt(v), -z3.ToInt(-v))
+
+
 def cast(s: Sym, spec_type: str) -> Sym:
     """The value a transform stores for a field of `spec_type` (processors.transform casts at the edge).
 
@@ -278,6 +317,5 @@ def cast(s: Sym, spec_type: str) -> Sym:
     if target == DOUBLE and s.kind == INT:
         return Sym(DOUBLE, z3.ToReal(s.value), z3.BoolVal(False), ok)
     if target == INT and s.kind == DOUBLE:  # int() truncates toward zero
-        v = s.value
-        return Sym(INT, z3.If(v >= 0, z3.ToInt(v), -z3.ToInt(-v)), z3.BoolVal(False), ok)
+        return Sym(INT, _truncated(s.value), z3.BoolVal(False), ok)
     return opaque(target, "cast")

@@ -1,7 +1,7 @@
 """Every expression of a workflow checked against the declared types of the fields it reads.
 
-Expressions of the parsed subset are checked statically (analysis.cel_types). The others (member calls
-such as `s.contains('x')`, macros, `%`, conversions) are run once by the CEL library on a sample event
+Expressions of the parsed subset, conversions included, are checked statically (analysis.cel_types). The
+others (member calls such as `s.contains('x')`, macros, `%`) are run once by the CEL library on a sample event
 of the declared types; a "No such overload" or "Unsupported operation" there is a type error too. That
 sample cannot follow both sides of `&&`, `||` or `?:`, so the note "not analysed" is kept for them.
 """
@@ -12,11 +12,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from dana_workflows.analysis.cel_types import BOOL, DYN, NUMERIC, SPEC_KINDS, STRING, infer
+from dana_workflows.analysis.cel_types import BOOL, DYN, NUMERIC, SPEC_KINDS, STRING, infer, parse_analysed
 from dana_workflows.analysis.findings import Finding
 from dana_workflows.analysis.sites import Site
 from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
-from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.payload_types import Fields
 
 _SAMPLES: dict[str, Any] = {"string": "a", "long": 1, "int": 1, "double": 1.5, "float": 1.5, "boolean": True}
@@ -26,7 +25,7 @@ _BOOLEAN_ROLES = ("rule", "condition", "constraint", "when")
 
 
 def type_findings(site: Site) -> Iterator[Finding]:
-    tree = parse_subset(site.expr)
+    tree = parse_analysed(site.expr)
     if tree is None:
         yield from _probe(site)
         return
@@ -85,7 +84,7 @@ def _probe(site: Site) -> Iterator[Finding]:
     yield Finding(
         "not-analysed",
         site.key,
-        f"'{site.expr}' is outside the subset the analysis reads (member calls, macros, %, conversions): "
+        f"'{site.expr}' is outside the subset the analysis reads (member calls, macros, %): "
         "its types were tried on one sample event only, and the solver treats its value as unknown",
     )
 

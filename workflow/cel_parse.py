@@ -3,7 +3,8 @@
 Only what spec authors write most is accepted: literals (int, double, plain quoted strings, true,
 false, null), variables, `! -`, `* / + -`, comparisons, `in [literal, ...]`, `&& ||`, `? :`, and the
 calls `upper lower trim size`. Anything else (member access, macros, escapes, uints, bytes, `%`)
-returns None, and the expression keeps running on the CEL library alone.
+returns None, and the expression keeps running on the CEL library alone. The static analysis reads a
+few more calls (the conversions `int double string`): it names them with `calls`.
 
 The tree is plain tuples: ("lit", value), ("var", name), ("call", name, arg), ("not", x), ("neg", x),
 ("op", symbol, left, right), ("in", x, values), ("and", a, b), ("or", a, b), ("cond", c, a, b).
@@ -47,8 +48,9 @@ def _tokens(source: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], calls: frozenset[str]) -> None:
         self.tokens = tokens
+        self.calls = calls
         self.pos = 0
 
     def peek(self) -> str | None:
@@ -141,7 +143,7 @@ class _Parser:
                 return ("lit", literal[text])
             if self.peek() != "(":
                 return ("var", text)
-            if text not in NATIVE_CALLS:
+            if text not in self.calls:
                 raise _Unsupported
             self.take("(")
             arg = self.expr()
@@ -163,10 +165,11 @@ def _number(text: str) -> int | float:
     return value
 
 
-def parse_subset(source: str) -> Node | None:
-    """The expression's tree, or None when it uses anything outside the subset."""
+def parse_subset(source: str, calls: frozenset[str] = NATIVE_CALLS) -> Node | None:
+    """The expression's tree, or None when it uses anything outside the subset (or a call not in
+    `calls`: the native evaluator's by default)."""
     try:
-        parser = _Parser(_tokens(source))
+        parser = _Parser(_tokens(source), calls)
         tree = parser.expr()
         if parser.pos != len(parser.tokens):
             raise _Unsupported

@@ -573,7 +573,20 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
                 '          handling: {expr: "double(items) * 0.5 + weight_kg", type: double, max: 1100.0}\n',
             )
         ],
-        [("not-analysed", "steps[1].price.transform.set.handling")],
+        # session 19: the analysis reads conversions, so this edit is what its numbers say: items up to
+        # 500 give 250.0 + weight_kg up to 1000.0, past the declared 1100.0 (it was `not-analysed` before)
+        [("out-of-range", "steps[1].price.transform.set.handling")],
+    ),
+    "not_analysed_modulo": (
+        "shipping",
+        [
+            (
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n",
+                "          domestic: {expr: \"destination == 'DE'\", type: boolean}\n"
+                '          even_items: {expr: "items % 2 == 0", type: boolean}\n',
+            )
+        ],
+        [("not-analysed", "steps[1].price.transform.set.even_items")],
     ),
     "out_of_range_triage_points": (
         "triage",

@@ -84,7 +84,7 @@ def test_outside_the_subset_one_sample_event_decides_or_it_is_not_analysed() -> 
         (
             "not-analysed",
             "'n % 2 == 0' is outside the subset the analysis reads "
-            "(member calls, macros, %, conversions): its types were tried on one sample event only, "
+            "(member calls, macros, %): its types were tried on one sample event only, "
             "and the solver treats its value as unknown",
             "",
         )
