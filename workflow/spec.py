@@ -345,7 +345,7 @@ def _check_names_and_fields(
     """Resolve untyped derived fields, and check every expression reads fields that exist at that point."""
     seen: set[str] = set()
     sources = KnownSources(knowledge or KnowledgeIR(), source_ids)
-    final = _check_steps(steps, fields, c, seq, "steps", seen, sources)
+    final = _check_steps(steps, fields, c, seq, "steps", seen, sources, set())
     # each constraint is named by its place in the file (a refused constraint before it is not in the IR),
     # with its line: the written entries by id, the first of an id kept
     written = objective_node.get("constraints") if isinstance(objective_node, CommentedMap) else None
@@ -366,6 +366,7 @@ def _check_steps(
     path: str,
     seen: set[str],
     sources: KnownSources,
+    routes_wrote: set[str],
 ) -> Fields:
     current = fields
     for i, step in enumerate(steps):
@@ -415,7 +416,7 @@ def _check_steps(
                 index, rule_node = rule_position(node, step.name, rule.id, j)
                 _check_reads(rule.expr, current, c, rule_node, f"{spath}.validate[{index}].rule")
         elif isinstance(step, RouteStepIR):
-            _check_route_field(step, current, c, node, spath)
+            _check_route_field(step, current, c, node, spath, routes_wrote)
             routed = dict(current)
             routed[step.field] = _route_field(step, [b.name for b in step.branches])
             joining: dict[str, Fields] = {}
@@ -424,7 +425,9 @@ def _check_steps(
                     continue
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
                 bpath = f"{spath}.route.{branch.name}.steps"
-                after_branch = _check_steps(list(branch.steps), routed, c, None, bpath, seen, sources)
+                after_branch = _check_steps(
+                    list(branch.steps), routed, c, None, bpath, seen, sources, routes_wrote
+                )
                 if not branch.terminal:
                     joining[branch.name] = after_branch
             for name, by_branch in branch_type_conflicts(joining).items():
@@ -479,18 +482,31 @@ def _a_name_for_a_condition(
     return True
 
 
-def _check_route_field(step: RouteStepIR, current: Fields, c: Collector, node: Any, spath: str) -> None:
+def _check_route_field(
+    step: RouteStepIR, current: Fields, c: Collector, node: Any, spath: str, routes_wrote: set[str]
+) -> None:
     """A route writes the chosen branch's name into its field: naming a field the event already has (an
-    input field, a derived one) would overwrite that value on every event. An earlier route's field may be
-    reused."""
+    input field, a derived one) would overwrite that value on every event. A field an earlier route wrote
+    may be reused, also when a transform rewrote it in between (two routes both `as: route` with a
+    relabelling between): the name is the routes', the transform's value is read before this route, and
+    a rule after it is checked against this route's branches. `routes_wrote`: every field a route wrote
+    so far in the walk."""
     existing = current.get(step.field)
-    if existing is None or existing.doc.startswith(_ROUTE_DOC):
+    reused = existing is None or existing.doc.startswith(_ROUTE_DOC) or step.field in routes_wrote
+    routes_wrote.add(step.field)
+    if reused:
         return
+    body = node.get(step.name) if isinstance(node, CommentedMap) else None
+    if isinstance(body, CommentedMap) and "as" in body:
+        key, where, default = "as", f"{spath}.as", ""
+    else:  # `as` not written: say the route writes its default field, at the step the user wrote
+        key, where, default = step.name, spath, f" (a route without `as:` writes to '{step.field}')"
     c.add(
-        node,
-        step.name,
-        f"{spath}.as",
-        f"'{step.field}' is already a field here; the route would overwrite it with the branch's name",
+        body if key == "as" else node,
+        key,
+        where,
+        f"'{step.field}' is already a field here; the route would overwrite it with the branch's name"
+        + default,
         f"name a new field for the branch: as: {step.name}_branch",
     )
 

@@ -110,7 +110,7 @@ def test_as_naming_an_input_field_is_refused() -> None:
     text = ORDERS.replace("as: decision", "as: route_of_admin").replace("decision", "route_of_admin")
     assert problems(text) == [
         (
-            12,
+            13,  # the line of `as:` itself (session 19: the key the user wrote, not the step's name)
             "steps[0].triage.as",
             "'route_of_admin' is already a field here; the route would overwrite it with the branch's name",
             "name a new field for the branch: as: triage_branch",
