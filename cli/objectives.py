@@ -13,6 +13,7 @@ from rich.table import Table
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
 from dana_workflows.devservices.llama.model import MODEL_ID
 from dana_workflows.objectives.boundaries import boundaries
+from dana_workflows.objectives.declared import rejected_by_the_spec
 from dana_workflows.objectives.domain_packs import DomainPack, PackError, pack_for
 from dana_workflows.objectives.infer import BoundaryResult, infer_boundary
 from dana_workflows.objectives.proposal import Candidate
@@ -137,6 +138,8 @@ def infer(
         raise fail(f"{exc}; nothing inferred, {FALLBACK}") from None
     lock = _lock(spec, ir, must_exist=False)
     bounds, notes = boundaries(ir, learn, held)
+    rejected = rejected_by_the_spec(ir, whole)
+    notes = [rejected, *notes] if rejected else notes
     extra: dict[str, list[Candidate]] = {}
     if llm:
         from dana_workflows.objectives.llm_proposals import propose_all

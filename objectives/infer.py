@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.objectives.cel_check import check_rule
+from dana_workflows.objectives.declared import without_declared_domains
 from dana_workflows.objectives.domain_packs import DomainPack, pack_for
 from dana_workflows.objectives.duplicates import duplicates
 from dana_workflows.objectives.priors import apply_priors
@@ -150,7 +151,7 @@ def infer_boundary(
                 )
             )
     seen: set[str] = set()
-    found = profiled(cols, pack, settings)
+    found = without_declared_domains(profiled(cols, pack, settings), boundary.fields)
     offered = mappings.profile(cols, found, settings)
     # a table or bands stand in place of their field's list of values; refused (a held-out event broke
     # a cut), the list is offered after all, or the field would be left with no rule on its values
