@@ -30,6 +30,7 @@ from dana_workflows.sinks.audit_model import events_table
 
 if TYPE_CHECKING:
     from dana_workflows.processors.pipeline import Pipeline
+    from dana_workflows.sinks.dsn import StoreConfig
     from dana_workflows.streams.kafka.options import KafkaOptions
     from dana_workflows.streams.topology import Topology
 
@@ -231,12 +232,13 @@ def report(
 ) -> None:
     """Compare live and shadow decisions of the same events, from the audit store."""
     from dana_workflows.cli.specs import pipeline_or_exit
-    from dana_workflows.cli.stores import NAME_ANOTHER, absent_embedded_store
+    from dana_workflows.cli.stores import NAME_ANOTHER, absent_embedded_store, store_config
     from dana_workflows.core.masking import mask_text
     from dana_workflows.core.settings import load_settings
 
     name = pipeline_or_exit(spec).workflow.name
     dsn = audit or load_settings().audit_dsn
+    config = store_config(dsn)  # once: each round asks only whether an embedded store is there yet
     start = f"start `dana-wf worker NEW.yaml --shadow-of {spec}`"  # the fix when it has decided nothing yet
     console = Console(highlight=False, soft_wrap=True)
     done = 0
@@ -245,14 +247,14 @@ def report(
         # a follower started before the workers: a store or table they have not made yet is nothing decided
         # yet, as in a store with no decisions; not created here (the workers create it, and chdb serves a
         # directory to one process)
-        absent = absent_embedded_store(dsn)
+        absent = absent_embedded_store(config)
         if absent is not None and not follow:
             raise fail(
                 f"no audit store at {absent.path} ({absent}): {start} with the live workers' audit store, "
                 f"or name it with {NAME_ANOTHER}",
                 EXIT_USAGE,
             )
-        rows = None if absent is not None else _decision_rows(dsn, name, follow)
+        rows = None if absent is not None else _decision_rows(dsn, config, name, follow)
         if rows is None:
             if not waiting:
                 where = f"store at {absent.path}" if absent else f"table in {mask_text(dsn)}"
@@ -280,16 +282,16 @@ def report(
         time.sleep(interval)
 
 
-def _decision_rows(dsn: str, name: str, follow: bool) -> list[tuple[Any, ...]] | None:
+def _decision_rows(dsn: str, config: StoreConfig, name: str, follow: bool) -> list[tuple[Any, ...]] | None:
     """The workflow's decision rows; None with `follow` when the store has no audit table yet; or a
     typer.Exit after one line (cli.stores, the readers' one home: a server that is down is their line and
-    hint). An embedded store that is not there is report's case before this is called (not created here);
-    one gone since is cli.stores' line, exit 2 as "no shadow decisions"."""
+    hint). An embedded store that is not there is report's case, checked once a round before this is
+    called (not created here): the store is opened from `config`, its DSN parsed once by report."""
     from dana_workflows.cli import stores
     from dana_workflows.core.masking import mask_text
     from dana_workflows.sinks.audit_model import sql_string
 
-    store = stores.open_audit_for_reading(dsn, missing_exit=EXIT_USAGE)
+    store = stores.open_found_audit(dsn, config)
     table = events_table(store)
     sql = (
         f"SELECT run_id, step, kind, decision FROM {table} "

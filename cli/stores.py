@@ -13,7 +13,7 @@ from dana_workflows.core.settings import load_settings
 from dana_workflows.sinks.audit_model import AuditStore
 
 if TYPE_CHECKING:
-    from dana_workflows.sinks.dsn import ChdbConfig
+    from dana_workflows.sinks.dsn import ChdbConfig, StoreConfig
 
 NAME_ANOTHER = "--audit or DWF_AUDIT_DSN"  # how a command names another audit store
 
@@ -22,20 +22,28 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
     """The audit store named by ``dsn`` (else the settings' DWF_AUDIT_DSN), or a typer.Exit after a
     one-line error that says what to do (bad DSN: exit 2; no embedded store: `missing_exit`; busy chdb,
     server down: exit 1)."""
-    from dana_workflows.sinks.chdb_store import AuditStoreError
-    from dana_workflows.sinks.dsn import DsnError
-    from dana_workflows.streams.app_builder import open_audit_store
-
     target = dsn or load_settings().audit_dsn
-    absent = absent_embedded_store(target)
+    config = store_config(target)
+    absent = absent_embedded_store(config)
     if absent is not None:
         raise fail(
             f"no audit store at {absent.path} ({absent}): run a workflow first (dana-wf run), "
             f"or name the store with {NAME_ANOTHER}",
             missing_exit,
         )
+    return open_found_audit(target, config)
+
+
+def open_found_audit(target: str, config: StoreConfig | None = None) -> AuditStore:
+    """The audit store `target` names (`config`: it parsed already), for a command that has made sure
+    itself that an embedded one is there (absent_embedded_store: shadow report, which waits for it or
+    names the worker to start), or a typer.Exit after one line (busy chdb, server down: exit 1)."""
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.dsn import DsnError
+    from dana_workflows.sinks.stores import open_store
+
     try:
-        store = open_audit_store(target)
+        store = open_store(target if config is None else config)
     except (AuditStoreError, DsnError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # clickhouse-driver's network errors, among others
@@ -43,16 +51,23 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
     return reachable_or_exit(store, target)
 
 
-def absent_embedded_store(target: str) -> ChdbConfig | None:
+def store_config(target: str) -> StoreConfig:
+    """`target` parsed, or a typer.Exit(2) after the one line saying what is wrong with it."""
+    from dana_workflows.sinks.dsn import DsnError, parse_dsn
+
+    try:
+        return parse_dsn(target)
+    except DsnError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+
+
+def absent_embedded_store(target: str | StoreConfig) -> ChdbConfig | None:
     """The embedded store `target` names when its directory is not there yet (opening would create it);
     None for a server or a store that is there. A DSN that does not parse is a typer.Exit(2) after its
     one line."""
-    from dana_workflows.sinks.dsn import ChdbConfig, DsnError, parse_dsn
+    from dana_workflows.sinks.dsn import ChdbConfig
 
-    try:
-        config = parse_dsn(target)
-    except DsnError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+    config = store_config(target) if isinstance(target, str) else target
     return config if isinstance(config, ChdbConfig) and not config.path.exists() else None
 
 

@@ -74,9 +74,7 @@ def test_a_follower_waits_for_a_server_table_the_workers_have_not_made(
     asked: list[str] = []
     rounds = iter([False, False, True])  # the workers make the table before the third round
     monkeypatch.setattr(shadow.time, "sleep", lambda s: None)
-    monkeypatch.setattr(
-        stores, "open_audit_for_reading", lambda dsn, missing_exit: _NoTableYet(asked, next(rounds))
-    )
+    monkeypatch.setattr(stores, "open_found_audit", lambda dsn, config: _NoTableYet(asked, next(rounds)))
     dsn = "clickhouse://h/dwf"
     res = CliRunner().invoke(
         app, ["shadow", "report", str(SPEC), "--audit", dsn, "--follow", "--rounds", "3"]
@@ -90,7 +88,7 @@ def test_a_follower_waits_for_a_server_table_the_workers_have_not_made(
 def test_without_follow_a_missing_server_table_is_still_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from dana_workflows.cli import stores
 
-    monkeypatch.setattr(stores, "open_audit_for_reading", lambda dsn, missing_exit: _NoTableYet([], False))
+    monkeypatch.setattr(stores, "open_found_audit", lambda dsn, config: _NoTableYet([], False))
     res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", "clickhouse://h/dwf"])
     assert res.exit_code == 1
     assert res.output.strip().startswith("error: cannot read the audit store clickhouse://h/dwf: ")

@@ -49,7 +49,7 @@ def test_a_query_refused_after_the_store_answered_is_one_line_and_closes_it(
         def close(self) -> None:
             closed.append(True)
 
-    monkeypatch.setattr(stores, "open_audit_for_reading", lambda dsn, missing_exit: Refusing())
+    monkeypatch.setattr(stores, "open_found_audit", lambda dsn, config: Refusing())
     res = CliRunner().invoke(app, ["shadow", "report", str(SPEC), "--audit", "clickhouse://h/dwf"])
     assert res.exit_code == 1
     assert res.output.strip() == (
