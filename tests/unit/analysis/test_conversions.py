@@ -15,7 +15,7 @@ import z3
 
 from dana_workflows.analysis.cel_types import BOOL, DOUBLE, INT, STRING, infer, parse_analysed
 from dana_workflows.analysis.report import analyse
-from dana_workflows.analysis.symbolic import Encoder, field_symbol
+from dana_workflows.analysis.symbolic import Encoder, Unsupported, field_symbol
 from dana_workflows.workflow.cel_expr import EvaluationError, compile_expr
 from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.spec import load_spec
@@ -171,3 +171,12 @@ def test_a_spec_with_conversions_is_analysed_without_a_note(tmp_path: Path) -> N
     # the solver reads through them: both rules hold on every event that reaches them
     never = sorted(f.key for f in findings if f.code == "never-fails")
     assert never == ["steps[2].sure.validate[0].rule", "steps[2].sure.validate[1].rule"]
+
+
+def test_a_conversion_of_a_boolean_is_left_to_the_type_check() -> None:
+    # the type check refuses it (above); the encoding makes it an opaque value, like any mixed kinds
+    tree = parse_analysed("string(f)")
+    assert tree is not None
+    env = {"f": field_symbol("f", "boolean", False)}
+    with pytest.raises(Unsupported):
+        Encoder(env, under=False, functions={}).node(tree)

@@ -101,3 +101,9 @@ def test_a_lock_changed_by_hand_adds_no_step(tmp_path: Path) -> None:
     lock = tmp_path / "meds.objectives.lock.yaml"
     lock.write_text(lock.read_text(encoding="utf-8").replace("1000.0", "2000.0"), encoding="utf-8")
     assert [p[2] for p in _problems(path)] == ["no step 'input_objectives'", "no step 'compute_objectives'"]
+
+
+def test_a_lock_that_is_not_yaml_adds_no_step(tmp_path: Path) -> None:
+    path = _spec(tmp_path, SPEC, *LOCKED)
+    (tmp_path / "meds.objectives.lock.yaml").write_text("rules: [unclosed\n", encoding="utf-8")
+    assert [p[2] for p in _problems(path)] == ["no step 'input_objectives'", "no step 'compute_objectives'"]
