@@ -25,7 +25,7 @@ from dana_workflows.streams.kafka.broker_view import BrokerView
 from dana_workflows.streams.kafka.commit import Committer
 from dana_workflows.streams.kafka.context import AgentContext
 from dana_workflows.streams.kafka.extras import KafkaExtras
-from dana_workflows.streams.kafka.fetch_divert import use_intake
+from dana_workflows.streams.kafka.fetch_divert import use_diverting_consumer, use_intake
 from dana_workflows.streams.kafka.intake import Intake
 from dana_workflows.streams.kafka.lean_wait import install as install_lean_wait
 from dana_workflows.streams.kafka.options import AT_LEAST_ONCE, EXACTLY_ONCE, KafkaOptions, all_topics
@@ -70,6 +70,8 @@ class KafkaRuntime:
         self.intake = Intake() if options.intake else None
         if self.intake is not None:
             use_intake(self.app, self.intake, lambda keys: self.broker_view.starts(keys))
+        else:  # faust delivers every record, through the consumer that fixes its fetch (fetch_divert.py)
+            use_diverting_consumer(self.app)
         self.state = WorkerState()
         agents = AgentRegistry(self.state, crash=self.app.crash)
         self.broker_view = BrokerView(

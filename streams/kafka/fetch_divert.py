@@ -19,9 +19,10 @@ assigned partition's records, the table changelog's too, from the offset recover
 flow, or during which the intake was closed (a revocation: the generation moved), delivers nothing: the
 diverted partitions are marked discarded (their seek is due) and every other partition among it is sought
 back to its first fetched offset, since faust's own seek back (``perform_seek``) covers only partitions
-with a committed offset, which a changelog never has. ``stop_flow`` (faust's first step of a revocation,
-and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``) reopens it. See intake.py
-for why.
+with a committed offset, which a changelog never has; it runs in the consumer thread and only for a
+partition nobody sought since the fetch took its records (``FetchThread``). ``stop_flow`` (faust's first
+step of a revocation, and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``)
+reopens it. See intake.py for why.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def divert(
     recovery waits for; a fetch that spans a revocation (the generation moved while it waited in the
     consumer thread) brings records read before the rebalance's seeks, or of partitions not ours now. The
     diverted partitions are marked discarded (the intake seeks them to its position, or reopens them) and
-    every other partition goes back to its first fetched offset, where the client stood before the fetch:
-    a later seek (faust's to the committed offset, recovery's) still wins, and one of a partition no
-    longer assigned fails harmlessly (its new owner reads it from the committed offset)."""
+    every other partition goes back to its first fetched offset, where the client stood before the fetch,
+    unless a seek since the fetch took its records chose its next offset (``seek_back_unmoved``): a later
+    seek (faust's to the committed offset, recovery's) still wins, and one of a partition no longer
+    assigned is left (its new owner reads it from the committed offset)."""
     diverts = intake.diverts
     if not flow_active or intake.generation != fetched_in:
         back: dict[TP, int] = {}
@@ -79,12 +81,81 @@ def divert(
     return rest, {}
 
 
+def position_of(client: Any, tp: TP) -> tuple[Any, int | None] | None:
+    """Where aiokafka's ``client`` stands in ``tp``: its partition state (a new one at every assignment) and
+    position, or None when ``tp`` is not assigned. Read in the consumer thread (aiokafka's state is that
+    thread's)."""
+    subscription = client._subscription.subscription
+    assignment = None if subscription is None else subscription.assignment
+    state = None if assignment is None else assignment.state_value(tp)
+    if state is None:
+        return None
+    return state, state.position if state.has_valid_position else None
+
+
+def seek_back_unmoved(client: Any, offsets: Mapping[TP, int], fetched_to: Mapping[TP, Any]) -> dict[TP, str]:
+    """Seek ``client`` to ``offsets`` (a fetch's first offsets) in each partition still where the fetch left
+    it (``fetched_to``, ``position_of`` once it took its records); return why the others were left. A seek
+    since then (recovery's ``seek_wait`` and faust's ``seek_to_committed`` run in the consumer thread, between
+    the fetch's answer and the main loop's turn to act on it), a reset or a new assignment (a new partition
+    state) chose the partition's next offset after the fetch: seeking back would undo it, backwards
+    (records read twice) or forwards past records recovery sought to read (lost to the table)."""
+    left: dict[TP, str] = {}
+    for tp, offset in offsets.items():
+        now, then = position_of(client, tp), fetched_to.get(tp)
+        if now is None:
+            left[tp] = "not assigned"  # its owner reads it from the committed offset
+        elif then is None or now[0] is not then[0] or now[1] != then[1]:
+            left[tp] = f"left at {now[1]}: sought, reset or reassigned since the fetch"
+        else:
+            try:
+                client.seek(tp, offset)
+            except Exception as exc:  # aiokafka refused it: the next assignment decides
+                left[tp] = repr(exc)
+    return left
+
+
+class FetchThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, keeping where each fetch left the client (to seek back only what nobody
+    sought since, ``seek_back_unmoved``)."""
+
+    fetched_to: Mapping[TP, Any] = {}  # position_of each partition of the last fetch, once it took them
+
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        records = await super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        # no await since the fetch took them: no seek in this thread came between
+        self.fetched_to = {tp: position_of(consumer, tp) for tp in records}
+        return records
+
+    async def seek_back(self, offsets: Mapping[TP, int]) -> dict[TP, str]:
+        """``seek_back_unmoved`` in the consumer thread, where the seeks it must not undo run."""
+        client, fetched_to = self._ensure_consumer(), self.fetched_to
+
+        async def unmoved() -> dict[TP, str]:  # call_thread takes a coroutine function
+            return seek_back_unmoved(client, offsets, fetched_to)
+
+        result: dict[TP, str] = await self.call_thread(unmoved)
+        return result
+
+
 class DivertingConsumer(faust_aiokafka.Consumer):
+    _thread: FetchThread
     _fetching: set[TP] | None = None  # the active partitions the last fetch asked for (a copy)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.intake = Intake()  # diverts nothing until the transport gives it the runtime's (use_intake)
+
+    def _new_consumer_thread(self) -> FetchThread:
+        return FetchThread(self, loop=self.loop, beacon=self.beacon)
 
     def stop_flow(self) -> None:
         super().stop_flow()
@@ -114,20 +185,20 @@ class DivertingConsumer(faust_aiokafka.Consumer):
         app: Any = self.app  # faust's App (AppT has no _fetcher)
         return bool(self.should_stop or app._fetcher._stopped.is_set())
 
-    def _seek_back(self, back: Mapping[TP, int], fetched: RecordMap) -> None:
-        """Seek the client back to the first offset of records fetched and not delivered (``divert``)."""
+    async def _seek_back(self, back: Mapping[TP, int], fetched: RecordMap) -> None:
+        """Seek the client back to the first offset of records fetched and not delivered (``divert``), each
+        partition only if nobody sought it since the fetch took its records (``FetchThread.seek_back``)."""
+        sought = await self._thread.seek_back(back)
         for tp, offset in back.items():
+            outcome = sought.get(tp)
             self.log.info(
-                "%d fetched records of %s[%d] not delivered (flow stopped or revoked): seek back to %d",
+                "%d fetched records of %s[%d] not delivered (flow stopped or revoked): seek back to %d: %s",
                 len(fetched[tp]),
                 tp.topic,
                 tp.partition,
                 offset,
+                "done" if outcome is None else outcome,
             )
-            try:
-                self._thread.seek(tp, offset)
-            except Exception as exc:  # not assigned any more: its owner reads it from the committed offset
-                self.log.info("seek back %s[%d] -> %d: %r", tp.topic, tp.partition, offset, exc)
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         # faust passes its live set of active partitions (``Consumer._get_active_partitions``), which it
@@ -147,7 +218,8 @@ class DivertingConsumer(faust_aiokafka.Consumer):
         if not records:
             return records, active_partitions
         rest, back = divert(intake, records, self.flow_active, fetched_in)
-        self._seek_back(back, records)
+        if back:
+            await self._seek_back(back, records)
         # faust delivers only records of partitions in the set returned: the one the fetch asked for, not
         # faust's live set, which a pause during the fetch changed (records left out of it were read past)
         return rest, self._fetching
@@ -163,13 +235,21 @@ class DivertingTransport(faust_aiokafka.Transport):
         return consumer
 
 
+def use_diverting_consumer(app: Any, intake: Intake | None = None) -> None:
+    """Before the app's first topic: its consumer is a ``DivertingConsumer`` diverting ``intake``'s topics,
+    or none (``intake`` None: faust delivers every record, DWF_KAFKA_INTAKE=false), so that its fetch asks
+    for a copy of the active partitions and seeks back what it does not deliver in both modes (the drift
+    changelog's recovery stall, docs/kafka-runtime.md)."""
+    transport = DivertingTransport(app.conf.broker_consumer, app)
+    transport.intake = Intake() if intake is None else intake  # an intake with no topic diverts nothing
+    app.transport = transport
+
+
 def use_intake(app: Any, intake: Intake, starts: Callable[[list[Key]], Awaitable[dict[Key, int]]]) -> None:
     """Before the app's first topic: its consumer diverts ``intake``'s topics there, closes the intake
     when faust stops the flow, and reopens it once recovery has completed (``App.on_rebalance_end``,
     called at the end of faust's ``Recovery._resume_streams``, after its seek and the flow's resume)."""
-    transport = DivertingTransport(app.conf.broker_consumer, app)
-    transport.intake = intake
-    app.transport = transport
+    use_diverting_consumer(app, intake)
     on_rebalance_end = app.on_rebalance_end
     reopening: set[asyncio.Future[bool]] = set()
 

@@ -20,6 +20,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from faust.types import TP
 
 from dana_workflows.streams.kafka.admin import ensure_topics
+from dana_workflows.streams.kafka.fetch_divert import position_of, seek_back_unmoved
 from tests.unit.streams.test_changelog_recovery_stall import consumer_over, revocation_then_recovery_seek
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,8 @@ class AiokafkaThread:
         self.consumer = consumer
         self.meanwhile: Callable[[], Awaitable[None]] | None = None
         self.answered: list[set[TP]] = []  # the partitions each fetch brought records of
+        self.after_take: Callable[[], None] | None = None  # a seek in the consumer thread after the take
+        self.fetched_to: dict[Any, Any] = {}
 
     def assignment(self) -> set[TP]:
         return {TP(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -53,25 +56,32 @@ class AiokafkaThread:
             if self.meanwhile is not None:
                 await self.meanwhile()
             records = await fetch
+            self.fetched_to = {tp: position_of(self.consumer, tp) for tp in records}  # as FetchThread does
+            if self.after_take is not None:
+                self.after_take()
             self.answered.append({TP(tp.topic, tp.partition) for tp in records})
             return records
 
     def seek(self, tp: TP, offset: int) -> None:
         self.consumer.seek(ak(tp), offset)
 
+    async def seek_back(self, offsets: Any) -> dict[TP, str]:
+        return seek_back_unmoved(self.consumer, offsets, self.fetched_to)
+
     async def seek_to_committed(self) -> Any:
         return await self.consumer.seek_to_committed()
 
 
 @pytest.mark.parametrize(
-    "active",
-    [("in", "audit"), ("changelog",)],
+    ("active", "seek_after_take"),
+    [(("in", "audit"), None), (("changelog",), None), (("changelog",), 42)],
     # worker a before b joins: the inputs active, the changelog it wrote paused (recovery done); or a
-    # rebalance during recovery: the changelog the one active partition, the fetch asks for it
-    ids=["inputs-active", "recovering-the-changelog"],
+    # rebalance during recovery: the changelog the one active partition, the fetch asks for it; and the
+    # same with a seek in the consumer thread (recovery's seek_wait) after the fetch took its records
+    ids=["inputs-active", "recovering-the-changelog", "a-seek-after-the-take"],
 )
 async def test_a_fetch_waiting_across_a_revocation_leaves_the_changelog_to_recovery(
-    kafka_bootstrap: str, topic_prefix: str, active: tuple[str, ...]
+    kafka_bootstrap: str, topic_prefix: str, active: tuple[str, ...], seek_after_take: int | None
 ) -> None:
     tps = {
         "in": TP(f"{topic_prefix}.claims-triage.in", 0),
@@ -104,6 +114,9 @@ async def test_a_fetch_waiting_across_a_revocation_leaves_the_changelog_to_recov
         client.meanwhile = revocation_then_recovery_seek(
             faust_consumer, client, tps["changelog"], RECOVERY_START
         )
+        if seek_after_take is not None:
+            client.after_take = lambda: consumer.seek(ak(tps["changelog"]), seek_after_take)
+        expected = RECOVERY_START if seek_after_take is None else seek_after_take
 
         delivered = [(tp, record.offset) async for tp, record in faust_consumer.getmany(1.5)]
 
@@ -113,9 +126,10 @@ async def test_a_fetch_waiting_across_a_revocation_leaves_the_changelog_to_recov
         assert client.answered == [{tps["changelog"]} if "changelog" in active else set()]
         # recovery reads the changelog from where it sought it (40..44 are still to come), audit goes back
         # to its committed offset (faust's perform_seek)
-        assert await consumer.position(ak(tps["changelog"])) == RECOVERY_START
+        # (or from a seek after the fetch took them: not undone)
+        assert await consumer.position(ak(tps["changelog"])) == expected
         assert await consumer.position(ak(tps["audit"])) == AUDIT_COMMITTED
         records = await consumer.getmany(ak(tps["changelog"]), timeout_ms=5000)
-        assert [r.offset for r in records.get(ak(tps["changelog"]), [])][:1] == [RECOVERY_START]
+        assert [r.offset for r in records.get(ak(tps["changelog"]), [])][:1] == [expected]
     finally:
         await consumer.stop()

@@ -20,10 +20,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
-from dana_workflows.streams.kafka.fetch_divert import DivertingConsumer
+from dana_workflows.streams.kafka.fetch_divert import (
+    DivertingConsumer,
+    FetchThread,
+    position_of,
+    seek_back_unmoved,
+)
 from dana_workflows.streams.kafka.intake import Intake
 
 pytestmark = pytest.mark.unit
@@ -35,18 +41,32 @@ RECOVERY_START = 40  # where recovery seeks the changelog (the table's persisted
 
 
 class FakeClientThread:
-    """faust's consumer thread over a fake broker: each partition's log end and the client's position.
-    ``meanwhile`` runs while a fetch waits (the rebalance), then the fetch drains what it may."""
+    """faust's consumer thread over a fake broker: each partition's log end and the client's position (an
+    aiokafka partition state per assigned partition, read by fetch_divert's ``position_of``). ``meanwhile``
+    runs while a fetch waits (the rebalance), then the fetch drains what it may; ``after_take`` runs once it
+    took them, before the main loop gets the answer (a seek in the consumer thread in between)."""
 
     def __init__(self, ends: dict[TP, int], positions: dict[TP, int], committed: dict[TP, int]) -> None:
         self.ends = ends
-        self.positions = positions
+        self.states = {
+            tp: SimpleNamespace(position=p, has_valid_position=True) for tp, p in positions.items()
+        }
         self.committed = committed
         self.asked: list[set[TP] | None] = []
         self.meanwhile: Callable[[], Awaitable[None]] | None = None
+        self.after_take: Callable[[], None] | None = None
+        self.fetched_to: dict[TP, Any] = {}
+        self._subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=self))
+
+    @property
+    def positions(self) -> dict[TP, int]:
+        return {tp: state.position for tp, state in self.states.items()}
+
+    def state_value(self, tp: TP) -> Any:
+        return self.states.get(tp)
 
     def assignment(self) -> set[TP]:
-        return set(self.positions)
+        return set(self.states)
 
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> dict[TP, list[Any]]:
         self.asked.append(active_partitions)
@@ -61,18 +81,24 @@ class FakeClientThread:
                     SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=o)
                     for o in range(position, self.ends[tp])
                 ]
-                self.positions[tp] = self.ends[tp]
+                self.states[tp].position = self.ends[tp]
+        self.fetched_to = {tp: position_of(self, tp) for tp in drained}  # as FetchThread._fetch_records
+        if self.after_take is not None:
+            self.after_take()
         return drained
 
     def seek(self, tp: TP, offset: int) -> None:
-        self.positions[tp] = offset
+        self.states[tp].position = offset
+
+    async def seek_back(self, offsets: dict[TP, int]) -> dict[TP, str]:
+        return seek_back_unmoved(self, offsets, self.fetched_to)
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
-        for tp in self.positions:
+        for tp in self.states:
             offset = self.committed.get(tp)
             if offset and offset > 0:
-                self.positions[tp] = offset
-        return {tp: self.committed.get(tp) for tp in self.positions}
+                self.states[tp].position = offset
+        return {tp: self.committed.get(tp) for tp in self.states}
 
 
 def consumer_over(client: Any, active: set[TP], step: TP, step_start: int) -> Any:
@@ -214,3 +240,77 @@ async def test_a_seek_back_of_a_partition_no_longer_assigned_is_skipped_and_the_
     assert await fetch_through_fausts_getmany(consumer) == []
     assert client.positions[CHANGELOG] == RECOVERY_START
     assert any("seek back" in str(a[0]) for a in logged)
+
+
+@pytest.mark.parametrize(
+    "recovery_start", [40, 20], ids=["recovery-seeks-past-the-fetch", "recovery-seeks-before-the-fetch"]
+)
+async def test_a_seek_in_the_consumer_thread_after_the_fetch_took_its_records_is_not_undone(
+    recovery_start: int,
+) -> None:
+    # recovery's seek_wait runs in the consumer thread (a second method-queue worker) and may come after
+    # the fetch took the changelog's records (30..44) but before the main loop's turn to seek them back
+    client, consumer = worker_a({CHANGELOG}, changelog_at=30)
+    rebalance = revocation_then_recovery_seek(consumer, client, recovery_start=30)  # no seek yet: 30 stays
+
+    client.meanwhile = rebalance
+    client.after_take = lambda: client.seek(CHANGELOG, recovery_start)  # recovery's seek, in the thread
+
+    assert await fetch_through_fausts_getmany(consumer) == []
+    # recovery's seek stands: not undone backwards (30: records read twice) nor forwards (30 past 20..29,
+    # records the table would miss)
+    assert client.positions[CHANGELOG] == recovery_start
+
+
+async def test_a_partition_reassigned_since_the_fetch_took_its_records_is_not_sought_back() -> None:
+    # the fetch took the changelog's records of the old assignment; by the main loop's turn aiokafka has a
+    # new partition state for it (a new assignment, its position from the committed offset or a reset)
+    client, consumer = worker_a({CHANGELOG}, changelog_at=30)
+    client.meanwhile = revocation_then_recovery_seek(consumer, client, recovery_start=30)
+
+    def reassigned() -> None:
+        client.states[CHANGELOG] = SimpleNamespace(position=45, has_valid_position=True)
+
+    client.after_take = reassigned
+
+    assert await fetch_through_fausts_getmany(consumer) == []
+    assert client.positions[CHANGELOG] == 45  # where the new assignment put it, though it equals the old end
+
+
+async def test_position_of_reads_no_position_for_a_partition_awaiting_its_reset_or_not_assigned() -> None:
+    client, _ = worker_a({CHANGELOG})
+    client.states[CHANGELOG].has_valid_position = False
+    state = client.states[CHANGELOG]
+    assert position_of(client, CHANGELOG) == (state, None)
+    assert position_of(client, TP("p.other", 0)) is None
+    assert seek_back_unmoved(client, {TP("p.other", 0): 3}, {}) == {TP("p.other", 0): "not assigned"}
+    client._subscription.subscription.assignment = None
+    assert position_of(client, CHANGELOG) is None
+    client._subscription.subscription = None
+    assert position_of(client, CHANGELOG) is None
+
+
+async def test_the_consumer_thread_keeps_where_a_fetch_left_the_client_and_seeks_back_only_what_stayed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, _ = worker_a({CHANGELOG, AUDIT}, changelog_at=30)
+
+    async def fausts_fetch(self: Any, consumer: Any, active: set[TP], **kwargs: Any) -> dict[TP, list[Any]]:
+        return await consumer.getmany(active, 1.0)  # the fake drains as aiokafka's fetched_records
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_fetch_records", fausts_fetch)
+    thread: Any = object.__new__(FetchThread)
+    thread._consumer = client
+
+    async def in_the_thread(fun: Any, *args: Any) -> Any:  # mode's call_thread awaits the function's result
+        return await fun(*args)
+
+    thread.call_thread = in_the_thread
+
+    records = await thread._fetch_records(client, {CHANGELOG, AUDIT}, timeout=1.0, max_records=None)
+    assert set(records) == {CHANGELOG, AUDIT}
+    assert thread.fetched_to == {CHANGELOG: (client.states[CHANGELOG], 45), AUDIT: (client.states[AUDIT], 8)}
+    client.seek(CHANGELOG, RECOVERY_START)  # recovery's seek before the seek back
+    left = await thread.seek_back({CHANGELOG: 30, AUDIT: 5})
+    assert client.positions[CHANGELOG] == RECOVERY_START and client.positions[AUDIT] == 5
+    assert set(left) == {CHANGELOG}

@@ -18,6 +18,7 @@ from dana_workflows.streams.kafka.agent_loop import AgentRegistry, AgentStats, W
 from dana_workflows.streams.kafka.fetch_divert import (
     DivertingConsumer,
     DivertingTransport,
+    FetchThread,
     divert,
     use_intake,
 )
@@ -346,6 +347,7 @@ async def test_use_intake_builds_a_diverting_consumer_and_reopens_after_recovery
     assert isinstance(app.transport, DivertingTransport)
     consumer = app.consumer
     assert isinstance(consumer, DivertingConsumer) and consumer.intake is intake
+    assert isinstance(consumer._thread, FetchThread)  # keeps where each fetch left the client
     consumer.assignment = lambda: {TP("in", 0), TP("audit", 0)}
     app.on_rebalance_end()
     assert ended == [True]
@@ -354,6 +356,30 @@ async def test_use_intake_builds_a_diverting_consumer_and_reopens_after_recovery
         if intake.seeks_due():
             break
     assert intake.seeks_due() == {K: 9}
+
+
+@pytest.mark.parametrize("intake_on", [True, False], ids=["intake-on", "intake-off"])
+def test_the_runtime_fetches_through_the_diverting_consumer_with_the_intake_on_or_off(
+    tmp_path: Any, intake_on: bool
+) -> None:
+    # the fetch fix (a copy of the active set, the seek back of what is not delivered) holds in both modes;
+    # with the intake off the consumer diverts nothing: faust delivers every record
+    from dana_workflows.processors.pipeline import ENTRY, compile_pipeline
+    from dana_workflows.schemas.registry import FileRegistry
+    from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime
+    from dana_workflows.streams.topology import Topology
+    from dana_workflows.workflow.spec import parse_spec
+    from tests.unit.streams.test_mut9_step_agents import SPEC
+
+    pipeline = compile_pipeline(parse_spec(SPEC))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    options = KafkaOptions(bootstrap="127.0.0.1:9", data_dir=tmp_path, metrics_port=None, intake=intake_on)
+    runtime = KafkaRuntime(pipeline, topo, options, audit_store=None)  # builds, never connects
+    consumer = runtime.app.consumer
+    assert isinstance(runtime.app.transport, DivertingTransport) and isinstance(consumer, DivertingConsumer)
+    assert (runtime.intake is not None) is intake_on
+    entry_topic = runtime.context.topic(ENTRY)
+    assert consumer.intake.diverts(entry_topic) is intake_on
 
 
 # -- faust's current event for table writes ------------------------------------------------------------------
