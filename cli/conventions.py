@@ -6,6 +6,7 @@ Exit codes (docs/cli.md lists them; scripts and CI rely on them):
 - 1 ``EXIT_FAILURE``: the command could not do its job (a store that is down or busy, no audit store)
 - 2 ``EXIT_USAGE``: a bad option, setting or file the user can fix (a missing input, an unreadable spec)
 - 3 ``EXIT_CHAIN_BROKEN``: the audit log failed verification (a changed, removed or reordered row)
+- 130 ``EXIT_INTERRUPTED``: stopped by Ctrl-C (SIGINT) before the end, as shells report it
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CHAIN_BROKEN = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
 
 # Wide enough that no table or line is ever cut or wrapped when the output goes to a file or a pipe.
 PIPE_WIDTH = 100_000

@@ -11,7 +11,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dana_workflows.cli.conventions import EXIT_USAGE, Guarantee, LogLevel, OutputConsole, fail, quieted
+from dana_workflows.cli.conventions import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Guarantee,
+    LogLevel,
+    OutputConsole,
+    fail,
+    quieted,
+)
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.core.settings import Settings, check_topic_prefix, load_settings, log_level_name
 
@@ -223,6 +231,13 @@ def produce_command(
         disable=quiet,
     )
     # surrogateescape: a line that is not UTF-8 goes to dlq with the reason (dana_workflows.processors.ingest)
+    sent = 0  # lines produced so far, for the line an interruption prints
+
+    def on_line(ordinal: int) -> None:
+        nonlocal sent
+        sent = ordinal + 1
+        progress.update(task, completed=sent)
+
     with progress, input.open(encoding=INPUT_ENCODING, errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
         try:
@@ -236,12 +251,18 @@ def produce_command(
                         partitions=partitions or settings.topic_partitions,
                         replication=replication or settings.topic_replication,
                         source=str(input),
-                        on_line=lambda i: progress.update(task, completed=i + 1),
+                        on_line=on_line,
                         epoch=epoch,
                     )
                 )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None
+        except KeyboardInterrupt:  # Ctrl-C: the lines sent went with their audit rows (producer.py)
+            raise fail(
+                f"interrupted: {sent} of {total} lines of {input} produced to {topology.topic('in')}, "
+                "each with its audit rows; the rest were not sent",
+                EXIT_INTERRUPTED,
+            ) from None
     if quiet:  # --help: "no progress bar and no summary"
         return
     rate = summary.lines / summary.seconds if summary.seconds else 0.0

@@ -122,12 +122,17 @@ async def produce_lines(
                 ahead = started + summary.lines / rate - time.perf_counter()
                 if ahead > 0:
                     await asyncio.sleep(ahead)
-        if len(audit):
-            pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
-        await producer.flush()
-        await asyncio.gather(*pending)
     finally:
-        await producer.stop()
+        # Also when interrupted (Ctrl-C cancels this task; an error at a later line): the ingest rows of every
+        # line sent so far go out before the producer stops, else the events already on `.in` reach the audit
+        # without their `received` rows and `audit verify` reads those runs as rows removed.
+        try:
+            if len(audit):
+                pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
+            await producer.flush()
+            await asyncio.gather(*pending)
+        finally:
+            await producer.stop()
     summary.seconds = time.perf_counter() - started
     return summary
 
