@@ -105,8 +105,10 @@ def seek_back_unmoved(client: Any, offsets: Mapping[TP, int], fetched_to: Mappin
         now, then = position_of(client, tp), fetched_to.get(tp)
         if now is None:
             left[tp] = "not assigned"  # its owner reads it from the committed offset
-        elif then is None or now[0] is not then[0] or now[1] != then[1]:
-            left[tp] = f"left at {now[1]}: sought, reset or reassigned since the fetch"
+        elif then is None or now[0] is not then[0]:
+            left[tp] = f"left at {now[1]}: assigned anew since the fetch"
+        elif now[1] != then[1]:
+            left[tp] = f"left at {now[1]}: sought (or reset) since the fetch left it at {then[1]}"
         else:
             try:
                 client.seek(tp, offset)
