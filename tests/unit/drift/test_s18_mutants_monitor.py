@@ -41,7 +41,7 @@ def restarted_state() -> dict[str, Any]:
     return state
 
 
-# the second window after the restart: all 'b', nothing like the reference's 'a'
+# the second window after the restart: 10 of 'b' (after the 'a' that closed window 0), unlike the reference
 SECOND = [({"kind": "b"}, (SIZE_S + 1 + i) * US_PER_S) for i in range(10)]
 CLOSING = ({"kind": "b"}, 2 * SIZE_S * US_PER_S)
 
