@@ -94,3 +94,18 @@ def check_audit_server(target: str) -> None:
         check_server(target, elsewhere=NAME_ANOTHER)
     except AuditStoreError as exc:
         raise fail(str(exc)) from None
+
+
+def open_audit_for_writing(target: str) -> AuditStore:
+    """The store `dana-wf worker` writes to, or a typer.Exit after one line: a DSN that does not parse
+    exit 2, a server that is down or refuses this user exit 1 (docs/cli.md), before any topic is made."""
+    from dana_workflows.sinks.chdb_store import AuditStoreError
+    from dana_workflows.sinks.dsn import DsnError
+    from dana_workflows.sinks.stores import open_writer
+
+    try:
+        return open_writer(target, elsewhere=NAME_ANOTHER)
+    except DsnError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    except AuditStoreError as exc:
+        raise fail(str(exc)) from None

@@ -123,7 +123,7 @@ def worker_command(
     ] = 500,
 ) -> None:
     """Run a workflow's agents on Kafka until SIGTERM (drains, stores the audit, commits, leaves)."""
-    from dana_workflows.streams.app_builder import open_audit_store
+    from dana_workflows.cli.stores import open_audit_for_writing
     from dana_workflows.streams.kafka.options import KafkaOptions
     from dana_workflows.streams.kafka.worker import quiet_logs, run_worker
 
@@ -164,7 +164,9 @@ def worker_command(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
     )
     log.info("Kafka %s, security %s", options.bootstrap, options.security.describe())
-    store = None if no_audit or no_audit_sink else open_audit_store(audit or settings.audit_dsn, writer=True)
+    audit_dsn = None if no_audit or no_audit_sink else (audit or settings.audit_dsn)
+    # before any topic or port: a DSN typo exit 2, a server down or refusing the writer exit 1, one line each
+    store = open_audit_for_writing(audit_dsn) if audit_dsn is not None else None
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
     from dana_workflows.streams.tracing import traced_store
 

@@ -78,3 +78,19 @@ def check_server(target: str, *, elsewhere: str) -> None:
     config = parse_dsn(target)
     if isinstance(config, ClickHouseServerConfig):
         reach(open_store(target), target, elsewhere=elsewhere, refusal_ok=True).close()
+
+
+def open_writer(target: str, *, elsewhere: str) -> AuditStore:
+    """The store a long-running writer (a Kafka worker, ``serve()``) streams rows into, checked before it
+    touches Kafka: a DSN that does not parse is a DsnError; a server that is down, or refuses this user its
+    table (a wrong password, no right to create it), an AuditStoreError with one line. Otherwise the worker
+    would find out after making its topics and opening its metrics port, as the driver's traceback."""
+    check_server(target, elsewhere=elsewhere)
+    store = open_store(target, writer=True)
+    if isinstance(parse_dsn(target), ClickHouseServerConfig):  # an embedded store is made by its writer
+        try:
+            store.ensure_schema()
+        except BaseException:
+            store.close()
+            raise
+    return store

@@ -27,7 +27,7 @@ from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.pipeline import Pipeline, compile_pipeline
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
-from dana_workflows.sinks.stores import check_server
+from dana_workflows.sinks.stores import check_server, open_writer
 from dana_workflows.streams.app_builder import load_pipeline, open_audit_store, topology_for
 from dana_workflows.streams.local.input_lines import read_input_lines
 from dana_workflows.streams.local.outputs import OutputFiles
@@ -215,5 +215,6 @@ def serve(
     topology = topology_for(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})
     )
-    store = None if audit == "" else open_audit_store(audit or settings.audit_dsn, writer=True)
+    # a DSN typo (DsnError) or a server down or refusing (AuditStoreError) is found before Kafka is touched
+    store = None if audit == "" else open_writer(audit or settings.audit_dsn, elsewhere="audit=")
     return asyncio.run(run_worker(pipeline, topology, options, traced_store(store, settings)))
