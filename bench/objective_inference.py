@@ -254,6 +254,9 @@ GROUPS = (
     # batch 21 was the eighteenth round's blind set (71 datasets; run once by the lead at b729d6b, and the
     # seventeenth round's method at a144401 on the same files); read by any later round
     ("batch 21 (seen, fitted-to)", frozenset({21})),
+    # batch 22 was the nineteenth round's blind set (70 datasets); that round kept no method change, so it
+    # is the eighteenth round's second blind reading (31faffb, run once by the lead); read by any later round
+    ("batch 22 (seen, fitted-to)", frozenset({22})),
 )
 
 

@@ -73,8 +73,8 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     named = dict(bench.grouped({8: eight, 9: nine}))
     assert list(named) == ["batch 8 (seen, fitted-to)", "batch 9 (seen, fitted-to)", "all"]
     assert (named["batch 9 (seen, fitted-to)"].matched, named["all"].gold) == (4, 8)
-    # a batch committed after GROUPS was written (a blind batch 22) gets a line of its own, not only "all";
-    # batches 11-21, read by the later rounds and measured once blind each, are reported as seen
+    # a batch committed after GROUPS was written (a blind batch 23) gets a line of its own, not only "all";
+    # batches 11-22, read by the later rounds and measured once blind each, are reported as seen
     ten, eleven = bench.Score(gold=3, matched=1), bench.Score(inferred=2, gold=9, matched=2)
     twelve = bench.Score(inferred=1, gold=4, matched=1)
     thirteen = bench.Score(inferred=2, gold=3, matched=2)
@@ -87,6 +87,7 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
     twenty = bench.Score(inferred=1, gold=5, matched=1)
     twenty_one = bench.Score(inferred=3, gold=4, matched=2)
     twenty_two = bench.Score(inferred=2, gold=6, matched=1)
+    twenty_three = bench.Score(inferred=1, gold=8, matched=1)
     later = dict(
         bench.grouped(
             {
@@ -103,6 +104,7 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
                 20: twenty,
                 21: twenty_one,
                 22: twenty_two,
+                23: twenty_three,
             }
         )
     )
@@ -119,16 +121,17 @@ def test_figures_are_grouped_by_batch_and_summed() -> None:
         "batch 19 (seen, fitted-to)",
         "batch 20 (seen, fitted-to)",
         "batch 21 (seen, fitted-to)",
-        "batch 22 (not in GROUPS)",
+        "batch 22 (seen, fitted-to)",
+        "batch 23 (not in GROUPS)",
         "all",
     ]
     assert (later["batch 12 (seen, fitted-to)"].gold, later["batch 15 (seen, fitted-to)"].gold) == (4, 5)
     assert (later["batch 16 (seen, fitted-to)"].gold, later["batch 17 (seen, fitted-to)"].gold) == (2, 6)
     assert (later["batch 18 (seen, fitted-to)"].gold, later["batch 19 (seen, fitted-to)"].gold) == (3, 7)
     assert (later["batch 20 (seen, fitted-to)"].gold, later["batch 21 (seen, fitted-to)"].gold) == (5, 4)
-    assert later["batch 22 (not in GROUPS)"].gold == 6
+    assert (later["batch 22 (seen, fitted-to)"].gold, later["batch 23 (not in GROUPS)"].gold) == (6, 8)
     assert (later["batch 13 (seen, fitted-to)"].matched, later["batch 14 (seen, fitted-to)"].gold) == (2, 1)
-    assert later["all"].matched == 20
+    assert later["all"].matched == 21
     assert [name for name, _ in bench.grouped({5: five})] == ["batch 5 (seen, fitted-to)", "all"]
     assert [name for name, _ in bench.grouped({4: four})] == ["batch 4 (seen, fitted-to)", "all"]
 
