@@ -181,7 +181,9 @@ class EnvelopeSerde:
         if magic != MAGIC:
             # data[0], not the signed header field: the byte as any hex dump shows it (0..255)
             raise PoisonMessageError(
-                f"magic byte is {data[0]} (0x{data[0]:02x}), expected 0 (not Confluent wire format)", data
+                f"magic byte is {data[0]} (0x{data[0]:02x}), expected 0 (not Confluent wire format)"
+                + _json_hint(data),
+                data,
             )
         try:
             codec = self._codec(sid)
@@ -198,6 +200,16 @@ class EnvelopeSerde:
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
             raise _poison(data, sid, exc) from None
         return sid, Envelope.from_record(rec)
+
+
+def _json_hint(data: bytes) -> str:
+    """The fix, for a JSON value: what a service's own producer sends first, and `dana-wf produce` reads."""
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return ""
+    return (
+        "; it is JSON text: a workflow's topics take Avro envelopes framed with their schema id; send JSON "
+        "events with `dana-wf produce SPEC --input FILE`, which admits them (docs/kafka-runtime.md, Topics)"
+    )
 
 
 def _sized(data: bytes, sid: int) -> bytes:
