@@ -265,6 +265,9 @@ def produce_command(
                 "each with its audit rows; the rest were not sent",
                 EXIT_INTERRUPTED,
             ) from None
+    note = _unread_input_note(topology, summary.created_topics, bootstrap, prefix)
+    if note is not None:  # a warning, not the summary: --quiet keeps it
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
     if quiet:  # --help: "no progress bar and no summary"
         return
     rate = summary.lines / summary.seconds if summary.seconds else 0.0
@@ -272,6 +275,32 @@ def produce_command(
         f"{summary.lines} events to {topology.topic('in')} in {summary.seconds:.1f}s ({rate:,.0f}/s): "
         + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
         + f"; {summary.audit_rows} audit rows to {topology.audit_topic}"
+    )
+
+
+def _unread_input_note(topology: Topology, created: list[str], bootstrap: str, prefix: str) -> str | None:
+    """When `produce` made the input topic itself, no worker has run this workflow under this prefix (a
+    worker makes its topics when it starts): a misspelt --prefix or workflow name sends the events where
+    nothing reads them, so say so and name the input topics like it on the broker."""
+    import difflib
+
+    from dana_workflows.streams.kafka.admin import BrokerUnavailableError, topic_names
+
+    entry = topology.topic("in")
+    if entry not in created:
+        return None
+    try:
+        with quieted("aiokafka"):
+            names = asyncio.run(topic_names(bootstrap))
+    except BrokerUnavailableError:  # gone since: the note goes without the names
+        names = []
+    alike = difflib.get_close_matches(entry, [n for n in names if n.endswith(".in") and n != entry], n=3)
+    workflow = topology.pipeline.workflow.name
+    return (
+        f"note: {entry} did not exist, so no worker has run workflow {workflow!r} under "
+        f"prefix {prefix!r} yet (a worker makes its topics when it starts): the events wait there until one "
+        "does. If a worker runs already, check --prefix (DWF_TOPIC_PREFIX) and the spec's `workflow:` name"
+        + (f"; input topics like it on this broker: {', '.join(alike)}" if alike else "")
     )
 
 

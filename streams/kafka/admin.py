@@ -76,14 +76,24 @@ async def ensure_topics(
     replication: int,
     timeout_s: float = 30.0,
     security: KafkaSecurity | None = None,
-) -> None:
+) -> list[str]:
+    """The topics missing among ``topics``, created; returns them (none when a worker, or an earlier
+    produce, had made them all)."""
     async with _admin(bootstrap, timeout_s, security or client_security()) as admin:
-        await _create_missing(admin, topics, partitions, replication, timeout_s)
+        return await _create_missing(admin, topics, partitions, replication, timeout_s)
+
+
+async def topic_names(
+    bootstrap: str, timeout_s: float = 30.0, security: KafkaSecurity | None = None
+) -> list[str]:
+    """Every topic on the broker, sorted."""
+    async with _admin(bootstrap, timeout_s, security or client_security()) as admin:
+        return sorted(await admin.list_topics())
 
 
 async def _create_missing(
     admin: AIOKafkaAdminClient, topics: Iterable[str], partitions: int, replication: int, timeout_s: float
-) -> None:
+) -> list[str]:
     existing = set(await admin.list_topics())
     missing = [t for t in dict.fromkeys(topics) if t not in existing]
     if missing:
@@ -95,6 +105,7 @@ async def _create_missing(
                 [NewTopic(t, partitions, replication, topic_configs=limits) for t in missing]
             )
     await _wait_for_metadata(admin, missing, timeout_s)
+    return missing
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float) -> None:

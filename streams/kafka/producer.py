@@ -41,6 +41,7 @@ class ProduceSummary:
     outcomes: dict[str, int] = field(default_factory=lambda: {"in": 0, REJECTED: 0, DLQ: 0})
     audit_rows: int = 0
     seconds: float = 0.0
+    created_topics: list[str] = field(default_factory=list)  # made here: no worker had made them yet
 
 
 async def produce_lines(
@@ -61,7 +62,7 @@ async def produce_lines(
     ``epoch``: N > 0 runs the input again, each event under the run id ``<its id>-N`` (docs/audit.md,
     "Running an input again"), as a later `dana-wf run` into the same store gets from its store."""
     security = client_security()  # the same DWF_KAFKA_* TLS/SASL as the workers, read once
-    await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
+    created = await ensure_topics(bootstrap, all_topics(topology), partitions, replication, security=security)
     codec = WireCodec(topology.registry)
     boundaries = Boundaries(EnvelopeSerde(topology.registry), topology.topics)
     ir = pipeline.workflow
@@ -79,7 +80,7 @@ async def produce_lines(
         await producer.start()
     except KafkaConnectionError:
         raise BrokerUnavailableError(broker_hint(bootstrap, security)) from None
-    summary = ProduceSummary()
+    summary = ProduceSummary(created_topics=created)
     started = time.perf_counter()
     pending: list[asyncio.Future[object]] = []
     audit, audit_key, audit_lines = AuditBatchBuilder(codec), f"ingest:{source}".encode(), 0

@@ -68,8 +68,9 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
     async def ensure_topics(
         bootstrap: str, names: list[str], partitions: int, replication: int, **_: Any
-    ) -> None:
+    ) -> list[str]:
         topics.append((bootstrap, list(names), partitions, replication))
+        return list(names)[:1]  # as if the first was missing
 
     Producer.instances, Producer.fail_start = [], False
     monkeypatch.setattr(producer_module, "AIOKafkaProducer", Producer)
@@ -102,6 +103,7 @@ def test_each_line_goes_where_admission_sends_it(tmp_path: Path, made: list[tupl
     seen: list[int] = []
     summary, producer, topo = produce(tmp_path, LINES, on_line=seen.append, partitions=6, replication=3)
     assert made == [("broker:9092", made[0][1], 6, 3)]
+    assert summary.created_topics == made[0][1][:1]  # what ensure_topics made, for the command's note
     assert topo.topic("in") in made[0][1] and topo.audit_topic in made[0][1]
     assert seen == [0, 1, 2, 3]
     assert summary.lines == 4

@@ -60,8 +60,8 @@ class SlowProducer:
 def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def ensure_topics(*_: Any, **__: Any) -> None:
-        pass
+    async def ensure_topics(*_: Any, **__: Any) -> list[str]:
+        return []
 
     SlowProducer.instances = []
     monkeypatch.setattr(producer_module, "AIOKafkaProducer", SlowProducer)
