@@ -42,6 +42,9 @@ class RuleResult:
     severity: str  # "reject" | "warn"
     message: str
     values: dict[str, Any] = field(default_factory=dict)
+    # the canonical JSON of to_record() up to its values, where the rule that made this result rendered
+    # it once for its verdict (CompiledRule.check; processors/rule_render.py); None: render it all
+    head: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_record(self) -> dict[str, Any]:
         """The Avro form (provenance.rule_results): values as a canonical JSON string."""

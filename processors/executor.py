@@ -8,7 +8,9 @@ instead of in the `_attempt` coroutine (-4.9k of 742k), and `_finish` renders ru
 instead of two comprehensions (-3.8k); `_forward` builds its StepResult positionally, with no keyword and
 no default factory (-4.8k of 678k, bench/local_throughput.py --shared --warmup 300 under callgrind); since
 session 12 it sets the forwarded StepResult's slots directly, without the __init__ call (-4.1k of 566k); since
-session 13 an untimed context (the Kafka worker at-least-once) reads no clock (-1.8k of 538k).
+session 13 an untimed context (the Kafka worker at-least-once) reads no clock (-1.8k of 538k); since
+session 19 the rule results' column is written from each rule's rendered head, no record dict made for a
+passing rule (processors/rule_render.py; docs/performance_session19.md).
 Rows, decisions and hashes are unchanged (the executor, parity and audit tests).
 """
 
@@ -34,7 +36,7 @@ from dana_workflows.processors.recovery import (
     classify_exception,
 )
 from dana_workflows.processors.recovery import DLQ as DLQ_RUNG
-from dana_workflows.schemas.canonical import canonical_json
+from dana_workflows.processors.rule_render import render_results
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.sinks.audit_model import AuditRow
 
@@ -284,18 +286,18 @@ def _finish(node: Node, outcome: Outcome, took: int, rows: list[AuditRow], ctx: 
     # so passing events do not drag every rule's record through each topic.
     rendered = "[]"
     warned = False
-    if outcome.rule_results:
-        records = []
-        failed = []
-        for result in outcome.rule_results:  # one loop, not two comprehensions (each a call on 3.11)
-            record = result.to_record()
-            records.append(record)
-            if not record["passed"]:
-                failed.append(record)
-        rendered = canonical_json(records)
+    results = outcome.rule_results
+    if results:
+        # the column from each result's head (processors/rule_render.py, its rule's, rendered once per
+        # verdict): a record dict is made only for the envelope's evidence, none for a passing rule
+        rendered = render_results(results)
         if kind is REJECT:
-            env.provenance["rule_results"] = records
+            env.provenance["rule_results"] = [result.to_record() for result in results]
         else:
+            failed = []
+            for result in results:
+                if not result.passed:
+                    failed.append(result.to_record())
             env.provenance["rule_results"] = failed
             warned = bool(failed)
     if kind is REJECT:

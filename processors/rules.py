@@ -6,15 +6,18 @@ shared processing"); tests/unit/processors/test_hot_constructors.py holds it to 
 the CEL fast path answers, one generated function returns the values the rule read and its answer
 (`CompiledExpr.native_bound`), in place of the `bindings`, `evaluate_bound` and fast-path calls ("Session 13:
 shared processing"); tests/unit/workflow/test_cel_native.py holds the pair to the general path's.
+Each result carries its rule's rendered record head for its verdict (``heads``, processors/rule_render.py),
+so the executor writes the audit column without a record dict per rule ("Session 19").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dana_workflows.processors.base import RuleResult
+from dana_workflows.processors.rule_render import record_head
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, compile_expr
 from dana_workflows.workflow.ir import RuleIR
 
@@ -30,6 +33,15 @@ class CompiledRule:
     severity: str
     message: str
     expr: CompiledExpr
+    # each verdict's record head (rule_render.record_head), indexed by `passed`: (failed, passed), rendered
+    # once here and handed on in each result check makes (RuleResult.head)
+    heads: tuple[bytes | None, bytes | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.heads = (
+            record_head(self.id, self.step, False, self.severity, self.message),
+            record_head(self.id, self.step, True, self.severity, ""),
+        )
 
     @classmethod
     def of(cls, rule: RuleIR, step: str) -> CompiledRule:
@@ -65,6 +77,7 @@ class CompiledRule:
         result.severity = self.severity
         result.message = "" if ok else self.message
         result.values = values
+        result.head = self.heads[ok]
         return result
 
 

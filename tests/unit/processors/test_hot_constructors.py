@@ -27,6 +27,7 @@ from dana_workflows.processors.base import (
 from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import compile_pipeline
 from dana_workflows.processors.rules import CompiledRule
+from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
 from dana_workflows.workflow.ir import RuleIR
 from dana_workflows.workflow.spec import parse_spec
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.unit
 
 def test_rule_result_fields_are_the_ones_check_sets() -> None:
     fields = tuple(f.name for f in dataclasses.fields(RuleResult))
-    assert fields == ("rule_id", "step", "passed", "severity", "message", "values")
+    assert fields == ("rule_id", "step", "passed", "severity", "message", "values", "head")
 
 
 def test_step_result_fields_are_the_ones_forward_sets() -> None:
@@ -149,6 +150,9 @@ def test_a_decided_rule_is_the_plain_rule_result(scope: dict[str, Any], passed: 
     assert result == expected
     assert result.passed is passed  # the bool the expression gave, not a truthy stand-in
     assert result.to_record() == expected.to_record()
+    # its record's rendered head for this verdict (processors/rule_render.py), which the plain one lacks
+    assert result.head is not None and expected.head is None
+    assert canonical_json([result.to_record()]).encode().startswith(b"[" + result.head)
 
 
 def test_each_check_has_its_own_values() -> None:
