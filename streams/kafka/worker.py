@@ -34,6 +34,9 @@ def quiet_logs(level: int = logging.WARNING) -> None:
     # faust's "consumer has not committed"/"not acked" warnings are about its own ack bookkeeping,
     # which this runtime does not use (streams/kafka/commit.py)
     logging.getLogger("faust.transport.consumer").setLevel(logging.ERROR)
+    # clickhouse-driver's "Failed to connect" warning carries a 13-line traceback at every retry while the
+    # audit server is down; the batching sink's retry line already names the store, the error and the wait
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
 
 async def serve(
