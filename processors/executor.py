@@ -10,7 +10,7 @@ no default factory (-4.8k of 678k, bench/local_throughput.py --shared --warmup 3
 session 12 it sets the forwarded StepResult's slots directly, without the __init__ call (-4.1k of 566k); since
 session 13 an untimed context (the Kafka worker at-least-once) reads no clock (-1.8k of 538k); since
 session 19 the rule results' column is written from each rule's rendered head, no record dict made for a
-passing rule (processors/rule_render.py; docs/performance_session19.md).
+passing rule (processors/rule_render.py; docs/performance.md, session 19).
 Rows, decisions and hashes are unchanged (the executor, parity and audit tests).
 """
 

@@ -12,7 +12,7 @@ orjson's bytes, which are ``[`` + the records joined by ``,`` + ``]``, and each 
 head + the values' string rendered + ``}``: the same text. A list with any result without a head (made
 elsewhere than ``check``, or a rule whose head orjson refuses) takes the general path whole.
 
-Measured on the claims example (five rule results an event): docs/performance_session19.md.
+Measured on the claims example (five rule results an event): docs/performance.md, session 19.
 tests/unit/processors/test_rule_render.py holds it to the general path (hypothesis).
 """
 

@@ -1,7 +1,7 @@
 """The rule results' audit column from the rules' rendered heads (processors/rule_render.py) is the general
 path's text, ``canonical_json([r.to_record() for r in results])``, for any results: made by a compiled rule
 (with a head), by hand (without), or both in one list; and the executor renders a passing step's results
-without making a record dict (docs/performance_session19.md)."""
+without making a record dict (docs/performance.md, session 19)."""
 
 from __future__ import annotations
 
