@@ -8,9 +8,10 @@ approximations, each chosen so that a "never" answer stays true:
   for the same text). Over-approximating like this keeps unsatisfiable answers sound; when an example
   event is wanted, the `under` mode instead fixes each call to return its argument and restricts that
   argument to text the call leaves unchanged, so a model is an event that exists.
-The conversions are exact between numbers (`double(n)` the same value, `int(d)` truncated toward zero and
-an error outside 64 bits, as the library does) and for `string(n)` of an int; `int` or `double` of text
-and `string` of a double are opaque values of the kind (anything, error included).
+The conversions are exact between numbers (`double(n)` the same value up to 2**53 and an unknown double
+beyond, where the library rounds; `int(d)` truncated toward zero and an error outside 64 bits, as the
+library does) and for `string(n)` of an int; `int` or `double` of text and `string` of a double are
+opaque values of the kind (anything, error included).
 An expression outside the subset (or mixing types, which the type check reports) becomes an opaque value
 of its expected kind: anything, error included. Every query is thus about a superset of real behaviour,
 and each example the solver gives is run through the real CEL library before it is shown (analysis.trace).
@@ -266,9 +267,21 @@ class Encoder:
 def _common(a: Sym, b: Sym) -> tuple[Any, Any]:
     if a.kind == b.kind:
         return a.value, b.value
-    x = z3.ToReal(a.value) if a.kind == INT else a.value
-    y = z3.ToReal(b.value) if b.kind == INT else b.value
+    x = as_double(a.value) if a.kind == INT else a.value
+    y = as_double(b.value) if b.kind == INT else b.value
     return x, y
+
+
+# An int beyond 2**53 becomes the nearest double in the library (double(2**53 + 1) is 2**53): the solver
+# is not told which, only that the same int gives the same double, so no claim rests on an exact value.
+_EXACT_DOUBLE = 2**53
+_ROUNDED = z3.Function("int_as_double", z3.IntSort(), z3.RealSort())
+
+
+def as_double(v: Any) -> Any:
+    """An int read as a double (`double(n)`, an int compared with a double, a cast): the same number up
+    to 2**53 either way, an unknown one beyond."""
+    return z3.If(z3.And(v >= -_EXACT_DOUBLE, v <= _EXACT_DOUBLE), z3.ToReal(v), _ROUNDED(v))
 
 
 def _truncated_division(x: Any, y: Any) -> Any:
@@ -287,7 +300,7 @@ def convert(a: Sym, target: str) -> Sym:
     if a.kind == target:
         return Sym(target, a.value, z3.BoolVal(False), ok)
     if target == DOUBLE and a.kind == INT:
-        return Sym(DOUBLE, z3.ToReal(a.value), z3.BoolVal(False), ok)
+        return Sym(DOUBLE, as_double(a.value), z3.BoolVal(False), ok)
     if target == INT and a.kind == DOUBLE:  # the library refuses -2**63 itself too: strictly inside
         v = a.value
         return Sym(INT, _truncated(v), z3.BoolVal(False), z3.And(ok, v > INT64_MIN, v < INT64_MAX + 1))
@@ -315,7 +328,7 @@ def cast(s: Sym, spec_type: str) -> Sym:
     if s.kind == target:
         return Sym(target, s.value, z3.BoolVal(False), ok)
     if target == DOUBLE and s.kind == INT:
-        return Sym(DOUBLE, z3.ToReal(s.value), z3.BoolVal(False), ok)
+        return Sym(DOUBLE, as_double(s.value), z3.BoolVal(False), ok)
     if target == INT and s.kind == DOUBLE:  # int() truncates toward zero
         return Sym(INT, _truncated(s.value), z3.BoolVal(False), ok)
     return opaque(target, "cast")
