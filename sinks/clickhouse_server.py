@@ -65,19 +65,22 @@ class ServerAuditStore:
         self.port = port
         self.database = database
         self.user = user
-        self._client = Client(
-            host,
-            port=port,
-            user=user,
-            password=secret.get_secret_value(),
-            secure=secure,
-            verify=verify,
-            ca_certs=ca_certs,
-            connect_timeout=connect_timeout,
-            send_receive_timeout=send_receive_timeout,
-            compression=compression,
-            client_name="dana-workflows",
-        )
+        connection: dict[str, Any] = {
+            "port": port,
+            "user": user,
+            "password": secret.get_secret_value(),
+            "secure": secure,
+            "verify": verify,
+            "ca_certs": ca_certs,
+            "connect_timeout": connect_timeout,
+            "send_receive_timeout": send_receive_timeout,
+            "compression": compression,
+            "client_name": "dana-workflows",
+        }
+        # in the server's default database: the writer creates the DSN's database, so it may not be there yet
+        self._client = Client(host, **connection)
+        self._connection = connection
+        self._users: Client | None = None  # user SQL's connection, made at the first query()
         self._lock = threading.Lock()  # one clickhouse-driver connection; it is not thread-safe
         self._version: tuple[int, ...] | None = None
         self._unsure: set[str] = set()  # batches whose last attempt failed with an unknown outcome
@@ -117,12 +120,13 @@ class ServerAuditStore:
     def table(self) -> str:
         return f"{self.database}.{AUDIT_TABLE}"
 
-    def _execute(self, sql: str, params: Any = None, **kwargs: Any) -> Any:
+    def _execute(self, sql: str, params: Any = None, *, on: Client | None = None, **kwargs: Any) -> Any:
+        client = on or self._client
         with self._lock:
             try:
-                return self._client.execute(sql, params, **kwargs)
+                return client.execute(sql, params, **kwargs)
             except BaseException:
-                self._client.disconnect()  # the next call starts a fresh connection
+                client.disconnect()  # the next call starts a fresh connection
                 raise
 
     def server_version(self) -> tuple[int, ...]:
@@ -209,15 +213,22 @@ class ServerAuditStore:
         and table functions (sinks.read_only); a refusal or a failure is one line, not a server trace."""
         try:
             check_read_only(sql)  # the friendly first message; the server's readonly is the guard
-            return self._read(sql)
+            return self._read(sql, on=self._users_client())
         except NotReadOnlyError as exc:
             raise AuditStoreError(str(exc)) from None
         except ServerException as exc:
             raise AuditStoreError(f"the server refused the query: {server_message(exc)}") from None
 
-    def _read(self, sql: str) -> QueryResult:
+    def _users_client(self) -> Client:
+        """User SQL (`audit sql`, the readers) runs in the DSN's database: `FROM events` is this store's
+        table, and a database that is not there is refused at once, in one line."""
+        if self._users is None:
+            self._users = Client(self.host, database=self.database, **self._connection)
+        return self._users
+
+    def _read(self, sql: str, on: Client | None = None) -> QueryResult:
         settings = None if self._readonly_by_profile() else READONLY_SETTINGS
-        rows, types = self._execute(sql, with_column_types=True, settings=settings)
+        rows, types = self._execute(sql, on=on, with_column_types=True, settings=settings)
         return QueryResult(columns=[name for name, _ in types], rows=[tuple(r) for r in rows])
 
     def _readonly_by_profile(self) -> bool:
@@ -237,6 +248,8 @@ class ServerAuditStore:
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()
+            if self._users is not None:
+                self._users.disconnect()
 
 
 def server_message(exc: ServerException) -> str:
