@@ -3,10 +3,12 @@
 faust's fetch loop (``Consumer._drain_messages``) turns every fetched record into a faust message and awaits
 its delivery to the conductor inside ``wait_first`` (docs/kafka-runtime.md, "Throughput"). Its loop stays
 faust's own: this consumer overrides only the fetch it calls (``_wait_next_records``: active partitions, flow
-control, the client's ``getmany``). Each partition's list of a diverted topic (the fused step agents'
-sources) goes to ``Intake.offer`` in one call, and the fetch returns the rest (changelogs, drift values,
-audit, resume), which faust's loop then delivers its way (read offsets, gaps, the generation check, commit
-every N, ``wait_first``).
+control, the client's ``getmany``; ``_getmany``: a copy of the active partitions) and its consumer
+thread's ``_fetch_records`` (``FetchThread``). Each partition's list of a diverted topic (the fused step
+agents' sources) goes to ``Intake.offer`` in one call, and the fetch returns the rest (changelogs, drift
+values, audit, resume), which faust's loop then delivers its way (read offsets, gaps, the generation
+check, commit every N, ``wait_first``). With DWF_KAFKA_INTAKE=false the same consumer runs with an intake
+that diverts nothing (``use_diverting_consumer``), for the fetch fix below.
 
 Before each fetch the consumer seeks the client for the partitions whose seek the intake says is due (after
 a reopen, or after records it had to drop), and it waits while the intake is full (faust's channel would
@@ -19,7 +21,7 @@ assigned partition's records, the table changelog's too, from the offset recover
 flow, or during which the intake was closed (a revocation: the generation moved), delivers nothing: the
 diverted partitions are marked discarded (their seek is due) and every other partition among it is sought
 back to its first fetched offset, since faust's own seek back (``perform_seek``) covers only partitions
-with a committed offset, which a changelog never has; it runs in the consumer thread and only for a
+with a committed offset above 0, which a changelog never has; it runs in the consumer thread and only for a
 partition nobody sought since the fetch took its records (``FetchThread``). ``stop_flow`` (faust's first
 step of a revocation, and of a stop) closes the intake; the end of recovery (``App.on_rebalance_end``)
 reopens it. See intake.py for why.
@@ -154,7 +156,7 @@ class DivertingConsumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.intake = Intake()  # diverts nothing until the transport gives it the runtime's (use_intake)
+        self.intake = Intake()  # diverts nothing until the transport gives it one (use_diverting_consumer)
 
     def _new_consumer_thread(self) -> FetchThread:
         return FetchThread(self, loop=self.loop, beacon=self.beacon)
