@@ -19,15 +19,9 @@ from dana_workflows.streams.kafka.producer import produce_lines
 from dana_workflows.streams.kafka.wire import WireCodec
 from dana_workflows.streams.topology import Topology
 from dana_workflows.workflow.spec import parse_spec
+from tests.unit.streams.test_mut9_producer import SPEC  # the one-step claims spec the producer tests use
 
 pytestmark = pytest.mark.unit
-
-SPEC = """
-workflow: claims
-input: {amount: double, currency: string}
-steps:
-  - check: {validate: [{id: positive, rule: "amount > 0.0"}]}
-"""
 
 
 class SlowProducer:
