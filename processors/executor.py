@@ -4,13 +4,14 @@ Both runtimes call exactly this, which is why they decide the same and audit the
 
 Hand-written fast paths, each measured on the claims example as instructions per event (callgrind, 500
 events; docs/performance.md, "Session 10: shared processing"): the first attempt runs inline in `execute`
-instead of in the `_attempt` coroutine (-4.9k of 742k), and `_finish` renders rule results in one loop
-instead of two comprehensions (-3.8k); `_forward` builds its StepResult positionally, with no keyword and
-no default factory (-4.8k of 678k, bench/local_throughput.py --shared --warmup 300 under callgrind); since
-session 12 it sets the forwarded StepResult's slots directly, without the __init__ call (-4.1k of 566k); since
-session 13 an untimed context (the Kafka worker at-least-once) reads no clock (-1.8k of 538k); since
-session 19 the rule results' column is written from each rule's rendered head, no record dict made for a
-passing rule (processors/rule_render.py; docs/performance.md, session 19).
+instead of in the `_attempt` coroutine (-4.9k of 742k), and `_finish` rendered rule results in one loop
+instead of two comprehensions (-3.8k; replaced in session 19, below); `_forward` builds its StepResult
+positionally, with no keyword and no default factory (-4.8k of 678k, bench/local_throughput.py --shared
+--warmup 300 under callgrind); since session 12 it sets the forwarded StepResult's slots directly, without
+the __init__ call (-4.1k of 566k); since session 13 an untimed context (the Kafka worker at-least-once)
+reads no clock (-1.8k of 538k); since session 19 the rule results' column is written from each rule's
+rendered head, no record dict made for a passing rule (processors/rule_render.py; docs/performance.md,
+session 19).
 Rows, decisions and hashes are unchanged (the executor, parity and audit tests).
 """
 
