@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dana_workflows.processors.base import RuleResult
+from dana_workflows.processors.rule_render import render_results
 from dana_workflows.schemas.canonical import canonical_json
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.sha256 import JOINED_HEX, NATIVE_HEX
@@ -117,7 +118,7 @@ def transition(
     of ``rule_results``/``details``.
     """
     if rule_results_json is None:
-        rule_results_json = canonical_json([r.to_record() for r in rule_results]) if rule_results else "[]"
+        rule_results_json = render_results(tuple(rule_results))
     if details_json is None:
         details_json = canonical_json(details) if details else "{}"
     workflow = env.workflow
