@@ -18,6 +18,7 @@ from dana_workflows.sinks.audit_model import AuditStore
 from dana_workflows.streams.gc_tuning import settle_after_startup
 from dana_workflows.streams.kafka.admin import ensure_topics
 from dana_workflows.streams.kafka.app import KafkaOptions, KafkaRuntime, all_topics
+from dana_workflows.streams.kafka.log_repeats import RepeatFilter
 from dana_workflows.streams.kafka.start_failure import failure_line, fatal_error
 from dana_workflows.streams.topology import Topology
 
@@ -29,6 +30,9 @@ STOP_APP_S = 60.0  # faust's own stop waits up to this for its consumer thread; 
 
 def quiet_logs(level: int = logging.WARNING) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # a broker down: one line a kind per window, not thousands
+        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+            handler.addFilter(RepeatFilter())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     # faust's "consumer has not committed"/"not acked" warnings are about its own ack bookkeeping,
