@@ -200,17 +200,24 @@ def serve(
     partitions: int | None = None,
     audit: str | None = None,
     settings: Settings | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Serve `workflow` on Kafka until SIGTERM or SIGINT, as `dana-wf worker` does: one agent per group of
     steps, the audit stored by this worker unless `audit` is "" (then other workers store it). Returns the
-    worker's exit code. Start several processes to share the partitions."""
+    worker's exit code. Start several processes to share the partitions; on one machine give each its own
+    `metrics_port` (0 picks a free one; default DWF_METRICS_PORT, 9108)."""
     from dana_workflows.streams.kafka.app import KafkaOptions
     from dana_workflows.streams.kafka.worker import run_worker
 
     settings = settings or load_settings()
     pipeline = pipeline_of(workflow)
     options = KafkaOptions.from_settings(
-        settings, bootstrap=broker, guarantee=guarantee, partitions=partitions, prefix=prefix
+        settings,
+        bootstrap=broker,
+        guarantee=guarantee,
+        partitions=partitions,
+        prefix=prefix,
+        metrics_port=metrics_port,
     )
     topology = topology_for(
         pipeline, settings.model_copy(update={"topic_prefix": options.prefix, "data_dir": options.data_dir})

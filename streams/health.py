@@ -84,7 +84,8 @@ class MetricsServer:
         except OSError as exc:
             raise OSError(
                 f"cannot serve metrics on {self._host}:{self._requested_port}: {exc.strerror}; "
-                "set DWF_METRICS_PORT to a free port"
+                "give the worker a free port with --metrics-port "
+                "(DWF_METRICS_PORT, serve(metrics_port=); 0 picks one)"
             ) from exc
         server.daemon_threads = True
         self._server = server
