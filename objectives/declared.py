@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from dana_workflows.analysis.trace import trace
+from dana_workflows.analysis.trace import compiled, trace
 from dana_workflows.objectives.proposal import Candidate
 from dana_workflows.objectives.sample import Sample
-from dana_workflows.workflow.cel_expr import compile_expr
 from dana_workflows.workflow.ir import (
     FieldIR,
     LLMStepIR,
@@ -41,11 +40,12 @@ def rejected_by_the_spec(ir: WorkflowIR, sample: Sample) -> str | None:
     answers: set[str] = set()
     _walk(ir.steps, "steps", rules, answers)
     rules.update({f"objective.constraints[{j}].rule": r for j, r in enumerate(ir.objective.constraints)})
+    counted = {key: r for key, r in rules.items() if not set(compiled(r.expr).fields_read) & answers}
     failed: Counter[str] = Counter()
     for event in sample.events:
         t = trace(ir, event)
-        rule = rules.get(t.at) if t.outcome == "rejected" else None
-        if rule is not None and not set(compile_expr(rule.expr).fields_read) & answers:
+        rule = counted.get(t.at) if t.outcome == "rejected" else None
+        if rule is not None:
             failed[rule.id] += 1
     if not failed:
         return None
