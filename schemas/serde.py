@@ -17,6 +17,7 @@ from typing import Any
 
 import fastavro
 import orjson
+from fastavro.read import SchemaResolutionError
 
 from dana_workflows.schemas.codec import (
     AvroCodec,
@@ -197,7 +198,16 @@ class EnvelopeSerde:
                 rec: Any = codec.decode(data, 5)
             else:
                 rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
-        except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, SchemaResolutionError...
+        except SchemaResolutionError as exc:  # read fine by its writer's schema, not into the reader's
+            raise PoisonMessageError(
+                f"{_poison(data, sid, exc)}; written under schema {sid}, which this worker's schema "
+                f"{reader_sid} cannot read: the spec changed while it waited? Drain a topic with workers of "
+                "the spec it was written under before starting workers of the new one (docs/changes.md, "
+                "Deploy)",
+                data,
+                sid,
+            ) from None
+        except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError...
             raise _poison(data, sid, exc) from None
         return sid, Envelope.from_record(rec)
 
