@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from dana_workflows.cli.main import app
 from dana_workflows.streams.kafka import admin, producer
+from tests.unit.cli.test_s16_mutants_produce import _produce  # produce of one claims line, broker b:1
 
 pytestmark = pytest.mark.unit
-
-CLAIMS = str(Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml")
 
 
 @pytest.fixture
@@ -33,12 +30,6 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     monkeypatch.setattr(producer, "produce_lines", produce_lines)
     monkeypatch.setattr(admin, "topic_names", topic_names)
     return state
-
-
-def _produce(tmp_path: Path, *args: str) -> Any:
-    events = tmp_path / "e.jsonl"
-    events.write_text('{"claim_id": "c1"}\n')
-    return CliRunner().invoke(app, ["produce", CLAIMS, "-i", str(events), "-b", "b:1", *args])
 
 
 def test_a_misspelt_prefix_is_noted_with_the_input_topics_like_it(
