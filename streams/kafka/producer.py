@@ -84,6 +84,7 @@ async def produce_lines(
     started = time.perf_counter()
     pending: list[asyncio.Future[object]] = []
     audit, audit_key, audit_lines = AuditBatchBuilder(codec), f"ingest:{source}".encode(), 0
+    unsent: bytes | None = None  # an audit batch taken from the builder, not yet given to the producer
     try:
         for ordinal, raw in enumerate(lines):
             line = raw.rstrip("\n")  # a blank line too: admission sends it to dlq, audited
@@ -109,16 +110,17 @@ async def produce_lines(
                 )
             )
             audit.add(rows)
+            summary.audit_rows += len(rows)
+            if on_line is not None:  # sent, its rows in hand: what an interruption reports as produced
+                on_line(ordinal)
             audit_lines += 1
             if audit_lines >= AUDIT_EVERY_LINES or audit.size >= AUDIT_MESSAGE_BYTES:
-                pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
-                audit_lines = 0
-            summary.audit_rows += len(rows)
+                unsent = audit.take()  # until the producer holds it: a cancel inside send leaves it here
+                pending.append(await producer.send(topology.audit_topic, unsent, key=audit_key))
+                unsent, audit_lines = None, 0
             if len(pending) > 5000:
                 await asyncio.gather(*pending)
                 pending.clear()
-            if on_line is not None:
-                on_line(ordinal)
             if rate is not None:  # the time this line is due at; sleep until then
                 ahead = started + summary.lines / rate - time.perf_counter()
                 if ahead > 0:
@@ -128,8 +130,9 @@ async def produce_lines(
         # line sent so far go out before the producer stops, else the events already on `.in` reach the audit
         # without their `received` rows and `audit verify` reads those runs as rows removed.
         try:
-            if len(audit):
-                pending.append(await producer.send(topology.audit_topic, audit.take(), key=audit_key))
+            for batch in (unsent, audit.take() if len(audit) else None):
+                if batch is not None:
+                    pending.append(await producer.send(topology.audit_topic, batch, key=audit_key))
             await producer.flush()
             await asyncio.gather(*pending)
         finally:

@@ -116,3 +116,53 @@ def test_the_command_says_how_many_lines_it_sent_and_exits_130(
     assert "interrupted: 2 of 3 lines of" in res.output
     assert "dwf.claims-triage.in, each with its audit rows" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_cancel_inside_an_audit_batch_send_keeps_that_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka's send awaits (metadata, buffer space) before it holds the record: a Ctrl-C landing there
+    must not lose the batch already taken from the builder."""
+
+    async def ensure_topics(*_: Any, **__: Any) -> list[str]:
+        return []
+
+    class CancelAtSecondAuditSend(SlowProducer):
+        audit_sends = 0
+
+        async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
+            if topic.endswith(".audit"):
+                CancelAtSecondAuditSend.audit_sends += 1
+                if CancelAtSecondAuditSend.audit_sends == 2:
+                    task = asyncio.current_task()
+                    assert task is not None
+                    task.cancel()  # lands at the sleep in SlowProducer.send: the batch is not held yet
+            return await super().send(topic, value, key, headers)
+
+    SlowProducer.instances = []
+    monkeypatch.setattr(producer_module, "AIOKafkaProducer", CancelAtSecondAuditSend)
+    monkeypatch.setattr(producer_module, "ensure_topics", ensure_topics)
+    monkeypatch.setattr(producer_module, "AUDIT_EVERY_LINES", 3)
+    pipeline = compile_pipeline(parse_spec(SPEC))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    lines = [json.dumps({"amount": float(i + 1), "currency": "USD"}) for i in range(20)]
+    clock = iter(range(1_000_000, 2_000_000))
+    seen: list[int] = []
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(
+            produce_lines(
+                pipeline, topo, "b:1", lines, clock=lambda: next(clock), source="c.jsonl", on_line=seen.append
+            )
+        )
+    (producer,) = SlowProducer.instances
+    serde, codec = EnvelopeSerde(topo.registry), WireCodec(topo.registry)
+    events = [serde.decode(v)[1].run_id for t, v in producer.sent if t == topo.topic("in")]
+    received = [
+        r.run_id
+        for t, v in producer.sent
+        if t == topo.audit_topic
+        for r in codec.decode_rows(v)
+        if r.kind == "received"
+    ]
+    assert len(events) == 6 and received == events  # lines 0-5, the second batch (3-5) kept
+    assert len(seen) == len(events)  # what the command reports as produced
