@@ -164,10 +164,10 @@ def parse_spec(
             written_source_ids(doc.get("knowledge")),
         )
         # the constraints run in a last stage, enforce_objective, that the runtime observes like a step
-        watched = _locked_steps(str(name), inputs, steps, lock_of) if lock_of and not c.problems else steps
+        watched, lock_state = _locked_steps(str(name), inputs, steps, lock_of, bool(c.problems))
         if objective.constraints:
             watched = [*watched, EnforceStepIR(rules=objective.constraints)]
-        _check_drift_monitors(drift, watched, {f.name: f for f in inputs}, c, doc.get("drift"))
+        _check_drift_monitors(drift, watched, {f.name: f for f in inputs}, c, doc.get("drift"), lock_state)
     if c.problems:
         raise SpecError(c.problems)
     try:
@@ -263,22 +263,32 @@ def _parse_drift(node: Any, doc: Any, c: Collector) -> DriftIR:
         return DriftIR()
 
 
-def _locked_steps(name: str, inputs: list[FieldIR], steps: list[StepIR], spec: Path) -> list[StepIR]:
-    """The steps the runtime runs: the spec's with those its objectives lock adds. A lock that is missing
-    or broken adds none (apply_objectives_lock, after the parse, says why it is ignored: not said twice)."""
-    path = lock_path(spec)
-    if not path.exists():
-        return steps
+_LOCK_UNREAD = "unread"  # the spec has other problems: its lock is not set against it yet
+
+
+def _locked_steps(
+    name: str, inputs: list[FieldIR], steps: list[StepIR], spec: Path | None, other_problems: bool
+) -> tuple[list[StepIR], str]:
+    """The steps the runtime runs: the spec's with those its objectives lock adds, and the lock's state
+    for the monitor check: "" (none, or merged), _LOCK_UNREAD (the spec has other problems: a step the
+    lock adds is judged once they are fixed), or why the lock is ignored (a broken lock adds no step;
+    apply_objectives_lock, after the parse, warns about it when the spec is otherwise valid)."""
+    path = lock_path(spec) if spec is not None else None
+    if path is None or not path.exists():
+        return steps, ""
+    if other_problems:
+        return steps, _LOCK_UNREAD
     try:
         lock = read_lock(path)
-    except LockError:
-        return steps
+    except LockError as exc:
+        return steps, str(exc)
     ir = WorkflowIR(name=name, input=tuple(inputs), steps=tuple(steps))
-    return steps if lock_problems(lock, ir) else list(merge_lock(ir, lock).steps)
+    problems = lock_problems(lock, ir)
+    return (steps, problems[0]) if problems else (list(merge_lock(ir, lock).steps), "")
 
 
 def _check_drift_monitors(
-    drift: DriftIR, steps: list[StepIR], inputs: Fields, c: Collector, node: Any
+    drift: DriftIR, steps: list[StepIR], inputs: Fields, c: Collector, node: Any, lock_state: str = ""
 ) -> None:
     """A monitor watches a field after a step (or of the input): a step or field that is not there would
     make it watch nothing, silently, and `drift report` say there are no records."""
@@ -292,7 +302,9 @@ def _check_drift_monitors(
         entry = monitors[i] if isinstance(monitors, CommentedSeq) and i < len(monitors) else node
         path = f"drift.monitors[{i}]"
         if monitor.step is not None and monitor.step not in names:
-            c.add(entry, "step", f"{path}.step", f"no step '{monitor.step}'", _step_fix(monitor.step, names))
+            fix = _step_fix(monitor.step, names, lock_state)
+            if fix:
+                c.add(entry, "step", f"{path}.step", f"no step '{monitor.step}'", fix)
             continue
         fields = after.get(monitor.step)  # a step inside a route's branch: its fields are not tracked here
         if fields is not None and monitor.field not in fields:
@@ -301,15 +313,22 @@ def _check_drift_monitors(
             c.add(entry, "field", f"{path}.field", message, suggest(monitor.field, fields))
 
 
-def _step_fix(step: str, names: list[str]) -> str:
+def _step_fix(step: str, names: list[str], lock_state: str) -> str:
     """A misspelt step's closest name; a lock's step (input_objectives, <step>_objectives) is there only
-    while the lock file next to the spec holds accepted rules for it."""
+    while the lock file next to the spec holds accepted rules for it, and is read; "" while the lock is
+    not read for the spec's other problems (nothing to say yet)."""
     meant = closest(step, names)
     if meant or not (step == INPUT_STEP or step.endswith("_objectives")):
         return suggest(step, names)
+    if lock_state == _LOCK_UNREAD:
+        return ""
+    rest = f"or watch one of: {', '.join(sorted(names))}"
+    if lock_state:
+        ignored = f"the objectives lock file next to the spec is ignored ({lock_state})"
+        return f"{ignored}: fix it or infer again; {rest}"
     return (
         f"'{step}' runs only while the objectives lock file next to the spec has accepted rules for it "
-        f"(dana-wf objectives review, accept); or watch one of: {', '.join(sorted(names))}"
+        f"(dana-wf objectives review, accept); {rest}"
     )
 
 
