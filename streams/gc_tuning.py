@@ -8,7 +8,7 @@ sight (it is never garbage: modules, the app, the topology), so later full colle
 the worker made since; a larger first threshold collects the youngest generation less often while a
 batch (up to 500 records and their audit rows) is alive. Cycles are still collected.
 
-The first threshold is 100,000 (session 19, docs/performance_session19_gc.md): the hop and the shared
+The first threshold is 100,000 (session 19, docs/performance.md, session 19): the hop and the shared
 processing make no cyclic garbage, so a young collection only walks rows that are still alive and frees
 nothing; at 100,000 the hop bench's 2,970 records held run none (10,000: two a run) and the shared run
 three instead of nine, ~1 µs an event less in both, the peak RSS the same. A worker's batch of 500

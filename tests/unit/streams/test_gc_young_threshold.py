@@ -1,4 +1,4 @@
-"""The young threshold session 19 kept (streams/gc_tuning.py, docs/performance_session19_gc.md): 100,000
+"""The young threshold session 19 kept (streams/gc_tuning.py, docs/performance.md, session 19): 100,000
 allocations net of frees, for the worker's life and for `dana-wf run`'s run; and no second freeze."""
 
 from __future__ import annotations
