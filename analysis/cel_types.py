@@ -27,6 +27,7 @@ _ARITHMETIC = frozenset({"+", "-", "*", "/"})
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 _STRING_CALLS = frozenset({"upper", "lower", "trim"})
 CONVERSIONS = {"int": INT, "double": DOUBLE, "string": STRING}  # each call and the kind it gives
+_FROM_BOOLEAN = {"int": "1 : 0", "double": "1.0 : 0.0", "string": "'true' : 'false'"}  # what to write
 _ANALYSED_CALLS = NATIVE_CALLS | frozenset(CONVERSIONS)
 
 
@@ -102,11 +103,7 @@ class _Checker:
 
     def conversion(self, name: str, arg: Node, k: str) -> str:
         if k in (BOOL, NULL):
-            fix = (
-                f"{render(arg)} ? 'true' : 'false'"
-                if k == BOOL and name == STRING
-                else "convert a number or text"
-            )
+            fix = f"{_wrapped(arg)} ? {_FROM_BOOLEAN[name]}" if k == BOOL else "convert a number or text"
             return self.report(f"{name}() of {k} fails on every event ({render(arg)})", fix)
         return CONVERSIONS[name]
 
