@@ -73,3 +73,34 @@ def test_the_worker_logs_through_the_filter_once(bare_root: logging.Logger) -> N
     assert bare_root.handlers  # basicConfig's (and pytest's own capture handlers)
     for handler in bare_root.handlers:
         assert [type(f) for f in handler.filters].count(RepeatFilter) == 1
+
+
+def test_two_handlers_each_show_the_line_once_with_the_count_once() -> None:
+    """A worker whose root logger has two handlers (a console and a file, or faust's and pytest's) gets a
+    filter on each: a line let through carries its count once, on both, and the second handler's filter
+    does not take the first one's note for a new kind."""
+    now = [0.0]
+    first, second = RepeatFilter(clock=lambda: now[0]), RepeatFilter(clock=lambda: now[0])
+    unable = "Unable connect to %r: %s"
+    shown: list[tuple[str, str]] = []
+    for t in range(0, 100):  # a 100 s outage, a retry a second
+        now[0] = float(t)
+        record = _record("aiokafka", unable, "b:1", "refused")
+        for name, f in (("console", first), ("file", second)):
+            if f.filter(record):
+                shown.append((name, record.getMessage()))
+    console = [m for n, m in shown if n == "console"]
+    assert console == [m for n, m in shown if n == "file"]  # both handlers show the same lines
+    assert len(console) == 10  # one a 10 s window
+    assert all(m.count("held back") <= 1 for m in console)
+
+
+def test_kinds_seen_once_are_not_kept_for_ever() -> None:
+    """A long-running worker: a message whose text varies (a preformatted line) is a new kind each time;
+    the filter keeps only the kinds of the current window, not every one since the start."""
+    now = [0.0]
+    f = RepeatFilter(window_s=10.0, clock=lambda: now[0])
+    for i in range(20_000):
+        now[0] = i * 0.01  # 100 new kinds a second for 200 s
+        assert f.filter(_record("aiokafka", f"Failed fetch messages at offset {i}"))  # a new kind: shown
+    assert f.kinds_held() <= 2 * 1_000 + 1  # the last window's kinds (and a margin), not 20,000
