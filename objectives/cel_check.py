@@ -3,8 +3,9 @@
 Three gates, in order, each with a reason a reviewer can read:
 
 1. it compiles (workflow.cel_expr, the same compiler the runtimes use) and reads only declared fields;
-2. where it lies in the parsed subset (workflow.cel_parse), its tree is type-checked statically against
-   the fields' declared types by analysis.cel_types (the one type checker `dana-wf validate` uses too):
+2. where it lies in the subset `dana-wf validate` reads (analysis.cel_types.parse_analysed: the parsed
+   subset of workflow.cel_parse and the conversions `int double string`), its tree is type-checked
+   statically against the fields' declared types by analysis.cel_types (validate's one type checker):
    CEL does not coerce, so `amount + 1 > 0.5` on a double is refused here, not on every event later;
 3. it is evaluated on witness values of every declared type (null too, for optional fields): it must
    return a bool, with no missing overload and no missing function. This reaches what the subset parser
@@ -18,9 +19,8 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dana_workflows.analysis.cel_types import BOOL, DYN, SPEC_KINDS, infer
+from dana_workflows.analysis.cel_types import BOOL, DYN, SPEC_KINDS, infer, parse_analysed
 from dana_workflows.workflow.cel_expr import CompiledExpr, EvaluationError, ExpressionError, compile_expr
-from dana_workflows.workflow.cel_parse import parse_subset
 from dana_workflows.workflow.ir import FieldIR
 from dana_workflows.workflow.spec_support import closest
 
@@ -53,7 +53,7 @@ def check_rule(expr: str, fields: Mapping[str, FieldIR]) -> str:
         meant = [(v, m) for v in unknown if (m := closest(v, fields)) is not None]
         hint = f" (did you mean '{meant[0][1]}' for '{meant[0][0]}'?)" if meant else ""
         return f"reads {', '.join(repr(v) for v in unknown)}, not a field here{hint}"
-    tree = parse_subset(expr)
+    tree = parse_analysed(expr)
     if tree is not None:
         kind, problems = infer(tree, {name: SPEC_KINDS[f.type] for name, f in fields.items()})
         if problems:
