@@ -60,6 +60,20 @@ class PoisonMessageError(ValueError):
         self.schema_id = schema_id
 
 
+class SpecChangedError(PoisonMessageError):
+    """Bytes their writer's schema reads but the reader's (the current spec's) cannot: an event written
+    under an older spec. ``envelope`` is the record as written (its run, its audit chain), ``unmet`` the
+    (field, why) the current spec asks that it lacks: a worker rejects it with these reasons instead of
+    sending it to dlq as bytes (docs/kafka-runtime.md, "A spec changed between restarts")."""
+
+    def __init__(
+        self, reason: str, raw: bytes, schema_id: int, envelope: Envelope, unmet: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(reason, raw, schema_id)
+        self.envelope = envelope
+        self.unmet = unmet
+
+
 # Compiled codecs by schema text, shared by every serde in the process: compiling takes ~5-10 ms a
 # schema, and a process may build several serdes (a worker's agents, the producer, benchmark repeats).
 _COMPILED: dict[tuple[bytes, bool], AvroCodec | None] = {}
@@ -198,18 +212,50 @@ class EnvelopeSerde:
                 rec: Any = codec.decode(data, 5)
             else:
                 rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
-        except SchemaResolutionError as exc:  # read fine by its writer's schema, not into the reader's
-            raise PoisonMessageError(
-                f"{_poison(data, sid, exc)}; written under schema {sid}, which this worker's schema "
-                f"{reader_sid} cannot read: the spec changed while it waited? Drain a topic with workers of "
-                "the spec it was written under before starting workers of the new one (docs/changes.md, "
-                "Deploy)",
-                data,
-                sid,
-            ) from None
+        except SchemaResolutionError as exc:  # not into the reader's schema; its writer's may read it
+            raise self._spec_changed(data, sid, reader_sid, exc) from None
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError...
             raise _poison(data, sid, exc) from None
         return sid, Envelope.from_record(rec)
+
+    def _spec_changed(
+        self, data: bytes, sid: int, reader_sid: int | None, exc: SchemaResolutionError
+    ) -> PoisonMessageError:
+        """Bytes schema ``reader_sid`` cannot resolve: a SpecChangedError with the record as its writer's
+        schema ``sid`` reads it (the event to decide under the current spec), or, where even that fails,
+        poison."""
+        reason = (
+            f"{_poison(data, sid, exc)}; written under schema {sid}, which this worker's schema "
+            f"{reader_sid} cannot read: the spec changed while it waited? Drain a topic with workers of "
+            "the spec it was written under before starting workers of the new one (docs/changes.md, "
+            "Deploy)"
+        )
+        try:
+            written = self._decode(data, None)[1]
+        except PoisonMessageError:
+            return PoisonMessageError(reason, data, sid)
+        reader = self.registry.lookup(reader_sid) if reader_sid is not None else {}
+        return SpecChangedError(reason, data, sid, written, _unmet(reader, written.payload, exc))
+
+
+def _payload_fields(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The payload record's fields of an envelope schema (none where it has no record payload)."""
+    for f in schema.get("fields", ()):
+        if f.get("name") == "payload" and isinstance(f.get("type"), dict):
+            return list(f["type"].get("fields", ()))
+    return []
+
+
+def _unmet(reader: Mapping[str, Any], payload: Mapping[str, Any], exc: Exception) -> list[tuple[str, str]]:
+    """What the reader schema asks of a record written before it, field by field: a field it requires
+    (no default) that the record does not have. Where the difference is elsewhere (a field's type),
+    fastavro's own words, under the field ``payload``."""
+    unmet = [
+        (str(f["name"]), f"'{f['name']}' is required (the event was written before the spec required it)")
+        for f in _payload_fields(reader)
+        if "default" not in f and f.get("name") not in payload
+    ]
+    return unmet or [("payload", f"not readable under the current spec: {exc}")]
 
 
 def _json_hint(data: bytes) -> str:

@@ -24,12 +24,13 @@ from typing import Any, cast
 from faust.streams import _current_event
 
 from dana_workflows.core.clock import wall_clock_us
-from dana_workflows.processors.base import StepContext
+from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.base import RuleResult, StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import StepResult, execute
 from dana_workflows.processors.pipeline import DLQ, REJECTED, REVIEW, Node
 from dana_workflows.schemas.envelope import Envelope
-from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError
+from dana_workflows.schemas.serde import EnvelopeSerde, PoisonMessageError, SpecChangedError
 from dana_workflows.sinks.audit_model import AuditRow
 from dana_workflows.streams.kafka.agent_loop import AgentStats, Batch, PartitionRevokedError
 from dana_workflows.streams.kafka.context import AgentContext, Out
@@ -77,14 +78,17 @@ class StepAgents:
     async def handle(self, node: Node, ctx: StepContext, now_us: list[int], batch: Batch) -> None:
         committer = self.ctx.committer
         parts: dict[tuple[str, int], list[Handled]] = {}
+        handled: Handled
         try:
             for msg in batch:
                 if committer.stale(msg):  # delivered twice around a rebalance (commit.py)
                     continue
                 try:
                     sid, env = self.serde.decode_as(msg.value, self.ctx.topology.schema_id(node.input))
+                except SpecChangedError as exc:  # written under an older spec: decided under this one
+                    handled = self._reject_unread(node, msg, exc)
                 except PoisonMessageError as exc:
-                    handled: Handled = (msg, [], [self.ctx.poison(msg, exc)])
+                    handled = (msg, [], [self.ctx.poison(msg, exc)])
                 else:
                     key = env.run_id.encode()  # env is the hop's from here on (owned by its first step)
                     rows, sends = await self._run_hop(node, ctx, now_us, msg, sid, env)
@@ -93,6 +97,29 @@ class StepAgents:
         finally:
             self.extras.on_batch()  # the step metrics of the records handled, counted once per batch
         await self.commit_handled(parts)
+
+    def _reject_unread(self, node: Node, msg: Any, exc: SpecChangedError) -> Handled:
+        """An event written under an older spec that this spec's input cannot read (a field it now requires):
+        rejected at the step it was waiting for, with one schema rule result per unmet field and the
+        audit row a step's reject writes, so its run ends with an outcome (newcomer4 N4-1)."""
+        env = exc.envelope
+        step = node.path
+        results = [
+            RuleResult(f"schema.{name}", step, False, "reject", why, {name: None}) for name, why in exc.unmet
+        ]
+        reasons = [f"{r.rule_id}: {r.message}" for r in results]
+        env.provenance["rule_results"] = [r.to_record() for r in results]
+        env.provenance["reasons"] = reasons
+        log.warning(
+            "record %s[%d]@%d (run %s) written under schema %s, rejected under this spec: %s",
+            msg.topic, msg.partition, msg.offset, env.run_id, exc.schema_id, "; ".join(reasons),
+        )  # fmt: skip
+        reason = "; ".join(reasons)
+        now = env.produced_at if self.ctx.deterministic else wall_clock_us()  # as _step_context's clock
+        row = transition(env, "rejected", step, now, decision="reject", reason=reason, rule_results=results)
+        assert exc.schema_id is not None  # a SpecChangedError always has its writer's schema
+        send = self._decision(REJECTED, reason, env, msg, exc.schema_id)
+        return (msg, [row], [(send[0], env.run_id.encode(), send[1], send[2])])
 
     async def commit_handled(self, parts: dict[tuple[str, int], list[Handled]]) -> None:
         """Per source partition, one section: the audit rows ahead of the outcomes, then the offsets."""
