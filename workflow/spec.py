@@ -439,16 +439,22 @@ def _check_steps(
             routed = dict(current)
             routed[step.field] = _route_field(step, [b.name for b in step.branches])
             joining: dict[str, Fields] = {}
+            joined_routes: set[str] = (
+                set()
+            )  # what routes wrote in the branches that join: for the steps after
             for branch in step.branches:
                 if _a_name_for_a_condition(branch.name, branch.when, current, c, node, spath):
                     continue
                 _check_reads(branch.when, current, c, node, f"{spath}.route.{branch.name}")
                 bpath = f"{spath}.route.{branch.name}.steps"
+                on_path = set(routes_wrote)  # a sibling branch's routes are not on this branch's path
                 after_branch = _check_steps(
-                    list(branch.steps), routed, c, None, bpath, seen, sources, routes_wrote
+                    list(branch.steps), routed, c, None, bpath, seen, sources, on_path
                 )
                 if not branch.terminal:
                     joining[branch.name] = after_branch
+                    joined_routes |= on_path
+            routes_wrote |= joined_routes
             for name, by_branch in branch_type_conflicts(joining).items():
                 typed = ", ".join(f"{t} in '{b}'" for b, t in by_branch.items())
                 c.add(
@@ -501,6 +507,9 @@ def _a_name_for_a_condition(
     return True
 
 
+_DEFAULT_ROUTE_FIELD = RouteStepIR.model_fields["field"].default  # where a route without `as:` writes
+
+
 def _check_route_field(
     step: RouteStepIR, current: Fields, c: Collector, node: Any, spath: str, routes_wrote: set[str]
 ) -> None:
@@ -516,7 +525,9 @@ def _check_route_field(
     if reused:
         return
     body = node.get(step.name) if isinstance(node, CommentedMap) else None
-    if isinstance(body, CommentedMap) and "as" in body:
+    # a step inside a branch has no node here: `as` was written when the field is not the default one
+    written = "as" in body if isinstance(body, CommentedMap) else step.field != _DEFAULT_ROUTE_FIELD
+    if written:
         key, where, default = "as", f"{spath}.as", ""
     else:  # `as` not written: say the route writes its default field, at the step the user wrote
         key, where, default = step.name, spath, f" (a route without `as:` writes to '{step.field}')"
