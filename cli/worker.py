@@ -234,11 +234,16 @@ def produce_command(
     )
     # surrogateescape: a line that is not UTF-8 goes to dlq with the reason (dana_workflows.processors.ingest)
     sent = 0  # lines produced so far, for the line an interruption prints
+    flushed = False  # the audit rows of those lines confirmed by the broker (not so after a second Ctrl-C)
 
     def on_line(ordinal: int) -> None:
         nonlocal sent
         sent = ordinal + 1
         progress.update(task, completed=sent)
+
+    def on_audit_flushed() -> None:
+        nonlocal flushed
+        flushed = True
 
     with progress, input.open(encoding=INPUT_ENCODING, errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
@@ -254,15 +259,23 @@ def produce_command(
                         replication=replication or settings.topic_replication,
                         source=str(input),
                         on_line=on_line,
+                        on_audit_flushed=on_audit_flushed,
                         epoch=epoch,
                     )
                 )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:  # Ctrl-C: the lines sent went with their audit rows (producer.py)
+            rows = (
+                "each with its audit rows"
+                if flushed or not sent  # else a second Ctrl-C stopped the finally sending them (producer.py)
+                else f"the audit rows of the last of them may not have reached {topology.audit_topic} "
+                "(interrupted again while they were sent), and `dana-wf audit verify` may read those runs as "
+                "rows removed"
+            )
             raise fail(
                 f"interrupted: {sent} of {total} lines of {input} produced to {topology.topic('in')}, "
-                "each with its audit rows; the rest were not sent",
+                f"{rows}; the rest were not sent",
                 EXIT_INTERRUPTED,
             ) from None
     note = _unread_input_note(topology, summary.created_topics, bootstrap, prefix)

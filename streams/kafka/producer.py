@@ -55,6 +55,7 @@ async def produce_lines(
     clock: Clock = wall_clock_us,
     source: str = "<stdin>",
     on_line: Callable[[int], None] | None = None,
+    on_audit_flushed: Callable[[], None] | None = None,
     rate: float | None = None,
     epoch: int = 0,
 ) -> ProduceSummary:
@@ -135,6 +136,8 @@ async def produce_lines(
                     pending.append(await producer.send(topology.audit_topic, batch, key=audit_key))
             await producer.flush()
             await asyncio.gather(*pending)
+            if on_audit_flushed is not None:  # the broker holds every row of every line on_line reported
+                on_audit_flushed()
         finally:
             await producer.stop()
     summary.seconds = time.perf_counter() - started

@@ -65,6 +65,8 @@ def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
     lines = [json.dumps({"amount": float(i + 1), "currency": "USD"}) for i in range(50)]
     clock = iter(range(1_000_000, 2_000_000))
 
+    flushed: list[bool] = []
+
     async def interrupted() -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -74,7 +76,14 @@ def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
                 task.cancel()
 
         await produce_lines(
-            pipeline, topo, "broker:9092", lines, clock=lambda: next(clock), source="c.jsonl", on_line=on_line
+            pipeline,
+            topo,
+            "broker:9092",
+            lines,
+            clock=lambda: next(clock),
+            source="c.jsonl",
+            on_line=on_line,
+            on_audit_flushed=lambda: flushed.append(True),
         )
 
     with pytest.raises(asyncio.CancelledError):
@@ -93,6 +102,7 @@ def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
     assert 0 < len(events) < len(lines)  # interrupted part way
     assert received == events  # every event sent has its ingest rows on the audit topic, in order
     assert producer.stopped
+    assert flushed == [True]  # what lets the command say so
 
 
 def test_the_command_says_how_many_lines_it_sent_and_exits_130(
@@ -102,9 +112,10 @@ def test_the_command_says_how_many_lines_it_sent_and_exits_130(
 
     from dana_workflows.cli.main import app
 
-    async def two_then_ctrl_c(*_: Any, on_line: Any, **__: Any) -> Any:
+    async def two_then_ctrl_c(*_: Any, on_line: Any, on_audit_flushed: Any, **__: Any) -> Any:
         on_line(0)
         on_line(1)
+        on_audit_flushed()  # the finally sent the pending audit rows and the broker confirmed them
         raise KeyboardInterrupt
 
     monkeypatch.setattr(producer_module, "produce_lines", two_then_ctrl_c)
@@ -166,3 +177,61 @@ def test_a_cancel_inside_an_audit_batch_send_keeps_that_batch(
     ]
     assert len(events) == 6 and received == events  # lines 0-5, the second batch (3-5) kept
     assert len(seen) == len(events)  # what the command reports as produced
+
+
+def test_a_second_ctrl_c_while_the_audit_rows_go_out_is_not_reported_as_their_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio.run raises KeyboardInterrupt at once on a second Ctrl-C, while the finally still sends (or, a
+    broker down, waits on) the pending audit rows: the line must not say every line went with its rows."""
+    from typer.testing import CliRunner
+
+    from dana_workflows.cli.main import app
+
+    async def ctrl_c_twice(*_: Any, on_line: Any, on_audit_flushed: Any, **__: Any) -> Any:
+        on_line(0)
+        on_line(1)
+        raise KeyboardInterrupt  # the second Ctrl-C: on_audit_flushed never ran
+
+    monkeypatch.setattr(producer_module, "produce_lines", ctrl_c_twice)
+    events = tmp_path / "e.jsonl"
+    events.write_text("{}\n{}\n{}\n")
+    claims = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
+    res = CliRunner().invoke(app, ["produce", str(claims), "-i", str(events), "-b", "b:1", "-q"])
+    assert res.exit_code == 130
+    assert "interrupted: 2 of 3 lines of" in res.output
+    assert "each with its audit rows" not in res.output
+    assert "may not have reached dwf.audit" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_audit_rows_the_broker_did_not_confirm_are_not_reported_flushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def ensure_topics(*_: Any, **__: Any) -> list[str]:
+        return []
+
+    class BrokerGoneAtFlush(SlowProducer):
+        async def flush(self) -> None:
+            raise RuntimeError("KafkaTimeoutError: batch expired")  # aiokafka, the broker down 40 s
+
+    SlowProducer.instances = []
+    monkeypatch.setattr(producer_module, "AIOKafkaProducer", BrokerGoneAtFlush)
+    monkeypatch.setattr(producer_module, "ensure_topics", ensure_topics)
+    pipeline = compile_pipeline(parse_spec(SPEC))
+    topo = Topology(pipeline, FileRegistry(tmp_path / "schemas"))
+    clock = iter(range(1_000_000, 2_000_000))
+    flushed: list[bool] = []
+    with pytest.raises(RuntimeError):
+        asyncio.run(
+            produce_lines(
+                pipeline,
+                topo,
+                "b:1",
+                ['{"amount": 1.0, "currency": "USD"}'],
+                clock=lambda: next(clock),
+                on_audit_flushed=lambda: flushed.append(True),
+            )
+        )
+    assert flushed == []
+    assert SlowProducer.instances[0].stopped
