@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -45,12 +46,25 @@ async def read_topic(
     envelopes: list[Envelope] = []
     poison: list[PoisonRecord] = []
     for record in await read_records(bootstrap, topic, security):
-        headers = header_map(record.headers)
-        if headers.get(H_KIND) == "poison":
-            poison.append(PoisonRecord(record.partition, record.offset, headers.get(H_ERROR, "")))
+        dead = _poison(record)
+        if dead is not None:
+            poison.append(dead)
             continue
         envelopes.append(codec.decode_mixed(record.value))
     return envelopes, poison
+
+
+async def read_poison(bootstrap: str, topic: str, security: KafkaSecurity) -> list[PoisonRecord]:
+    """The poison records on ``topic`` (its headers only: no envelope decoded), for `dana-wf status`."""
+    return [dead for record in await read_records(bootstrap, topic, security) if (dead := _poison(record))]
+
+
+def _poison(record: Any) -> PoisonRecord | None:
+    """A record a worker dead-lettered as bytes (``dwf-kind: poison``), or None for a decision."""
+    headers = header_map(record.headers)
+    if headers.get(H_KIND) != "poison":
+        return None
+    return PoisonRecord(record.partition, record.offset, headers.get(H_ERROR, ""))
 
 
 async def read_envelopes(

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
 from dana_workflows.streams import status as status_module
+from dana_workflows.streams.kafka import resume_topics
+from dana_workflows.streams.kafka.resume_topics import PoisonRecord
 from dana_workflows.streams.status import PartitionLag, WorkflowStatus
 
 pytestmark = pytest.mark.unit
@@ -24,8 +26,11 @@ CLAIMS = str(ROOT / "docs" / "examples" / "claims" / "claims.yaml")
 class Broker:
     """Stands in for the broker read: records the call, returns `status` or raises `error`."""
 
-    def __init__(self, status: WorkflowStatus | None = None, error: Exception | None = None) -> None:
-        self.status, self.error = status, error
+    def __init__(
+        self, status: WorkflowStatus | None = None, error: Exception | None = None, poison: int = 0
+    ) -> None:
+        self.status, self.error, self.poison = status, error, poison
+        self.poison_reads: list[str] = []  # the topics whose poison records were read
         self.calls: list[dict[str, Any]] = []
         self.kwargs: dict[str, Any] | None = None
 
@@ -53,6 +58,12 @@ def run(monkeypatch: pytest.MonkeyPatch, broker: Broker, *args: str) -> tuple[in
 
 def run_raw(monkeypatch: pytest.MonkeyPatch, broker: Broker, *args: str) -> tuple[int, str]:
     monkeypatch.setattr(status_module, "read_status", broker)
+
+    async def read_poison(bootstrap: str, topic: str, security: Any) -> list[PoisonRecord]:
+        broker.poison_reads.append(topic)
+        return [PoisonRecord(0, offset, "not valid Avro") for offset in range(broker.poison)]
+
+    monkeypatch.setattr(resume_topics, "read_poison", read_poison)
     result = CliRunner().invoke(app, ["status", CLAIMS, *args])
     return result.exit_code, result.output
 
@@ -131,6 +142,12 @@ def test_a_bad_spec_is_refused_before_the_broker_is_asked(
     bad.write_text("workflow: w\ninput: {amount: double}\nsteps: []\n")
     broker = Broker(WorkflowStatus("g", "e"))
     monkeypatch.setattr(status_module, "read_status", broker)
+
+    async def read_poison(bootstrap: str, topic: str, security: Any) -> list[PoisonRecord]:
+        broker.poison_reads.append(topic)
+        return [PoisonRecord(0, offset, "not valid Avro") for offset in range(broker.poison)]
+
+    monkeypatch.setattr(resume_topics, "read_poison", read_poison)
     result = CliRunner().invoke(app, ["status", str(bad)])
     assert result.exit_code == 2  # the user's file to fix, as for worker and produce (docs/cli.md)
     assert (
@@ -176,3 +193,41 @@ def test_the_clusters_security_settings_reach_the_broker_read_and_the_hint(
     assert out.startswith("error: cannot connect to Kafka at b:9 with ") and out.endswith(
         "are right (refused)"
     )
+
+
+def test_poison_on_the_dlq_is_not_called_an_outcome(monkeypatch: pytest.MonkeyPatch, env: None) -> None:
+    """newcomer4 N4-1: 1,981 events went to the dlq as poison (no audit outcome, not replayable) and status
+    ended `every event received has an outcome`; it now counts them apart, from the dlq's headers."""
+    entry = "pp.claims-triage.in"
+    decided = {"out": 5, "rejected": 0, "dlq": 3}
+    broker = Broker(
+        WorkflowStatus("g", entry, [PartitionLag(entry, 0, 8, 8, 0)], decided, received=8), poison=2
+    )
+    code, out = run(monkeypatch, broker)
+    assert code == 0
+    assert broker.poison_reads == ["pp.claims-triage.dlq"]
+    assert "every event received has an outcome" not in out
+    assert out.endswith(
+        f"8 events on {entry}, 8 outcomes; no record waits, but 2 record(s) on pp.claims-triage.dlq are "
+        "poison: bytes no worker could read, with no audit outcome and not replayable; "
+        "`dana-wf dlq list --broker` lists them with why (docs/kafka-runtime.md, Poison records)"
+    )
+    backlog = WorkflowStatus("g", entry, [PartitionLag(entry, 0, 6, 8, 2)], decided, received=8)
+    _, out = run(monkeypatch, Broker(backlog, poison=1))
+    assert "8 outcomes; 2 records still to handle, but 1 record(s) on pp.claims-triage.dlq are poison" in out
+
+
+def test_a_dlq_of_decisions_only_still_has_every_outcome(monkeypatch: pytest.MonkeyPatch, env: None) -> None:
+    entry = "pp.claims-triage.in"
+    with_dlq = Broker(
+        WorkflowStatus("g", entry, [PartitionLag(entry, 0, 4, 4, 0)], {"out": 3, "dlq": 1}, received=4)
+    )
+    _, out = run(monkeypatch, with_dlq)
+    assert with_dlq.poison_reads == ["pp.claims-triage.dlq"]
+    assert out.endswith("4 outcomes; every event received has an outcome")
+    without = Broker(
+        WorkflowStatus("g", entry, [PartitionLag(entry, 0, 4, 4, 0)], {"out": 4, "dlq": 0}, received=4)
+    )
+    _, out = run(monkeypatch, without)
+    assert without.poison_reads == []  # an empty dlq is not read
+    assert out.endswith("4 outcomes; every event received has an outcome")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dana_workflows.streams.kafka import resume_topics
-from dana_workflows.streams.kafka.resume_topics import PoisonRecord, read_envelopes, read_topic
+from dana_workflows.streams.kafka.resume_topics import PoisonRecord, read_envelopes, read_poison, read_topic
 from dana_workflows.streams.kafka.security import KafkaSecurity
 
 pytestmark = pytest.mark.unit
@@ -53,3 +53,11 @@ def test_poison_records_are_kept_apart_with_their_place_and_reason(topic: None) 
     assert envelopes == [("envelope", b"e1"), ("envelope", b"e2")]
     assert poison == [PoisonRecord(1, 4, "not JSON: Expecting value"), PoisonRecord(1, 5, "")]
     assert asyncio.run(read_envelopes("b:1", topology, "dwf.t.dlq", KafkaSecurity())) == envelopes
+
+
+def test_read_poison_gives_the_poison_records_alone_without_decoding(topic: None) -> None:
+    """`dana-wf status` counts these apart from the outcomes (newcomer4 N4-1); no envelope is decoded."""
+    assert asyncio.run(read_poison("b:1", "dwf.t.dlq", KafkaSecurity())) == [
+        PoisonRecord(1, 4, "not JSON: Expecting value"),
+        PoisonRecord(1, 5, ""),
+    ]
