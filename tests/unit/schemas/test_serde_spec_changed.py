@@ -67,3 +67,31 @@ def test_bytes_their_own_schema_cannot_read_stay_poison(tmp_path: Path) -> None:
     with pytest.raises(PoisonMessageError) as info:
         serde.decode_as(data[:12], new_sid)  # cut short: neither schema reads it
     assert not isinstance(info.value, SpecChangedError)
+
+
+def test_a_record_cut_after_its_payload_is_poison_naming_the_resolution(tmp_path: Path) -> None:
+    """The reader's schema fails on the payload before the cut shows; the writer's then fails on the cut:
+    no record to decide, so poison, with the resolution's words and both schemas."""
+    serde, old_sid, new_sid = _serde(tmp_path, [*OLD, FieldIR(name="region", type="string")])
+    _, data = _written(serde, old_sid)
+    seen = []
+    for end in range(len(data) - 1, 5, -1):
+        try:
+            serde.decode_as(data[:end], new_sid)
+        except SpecChangedError:
+            continue
+        except PoisonMessageError as exc:
+            seen.append(exc.reason)
+            if "SchemaResolutionError" in exc.reason:
+                assert f"which this worker's schema {new_sid} cannot read" in exc.reason
+                return
+    pytest.fail(f"no cut gave the resolution error: {seen[:3]}")
+
+
+def test_a_payload_that_is_not_a_record_has_no_fields_to_ask_for() -> None:
+    from dana_workflows.schemas.serde import _payload_fields, _unmet
+
+    assert _payload_fields({"fields": [{"name": "payload", "type": "string"}]}) == []
+    assert _unmet({"fields": []}, {}, ValueError("x")) == [
+        ("payload", "not readable under the current spec: x")
+    ]
