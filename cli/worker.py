@@ -204,6 +204,7 @@ def produce_command(
     ] = 0,
 ) -> None:
     """Admit each line (parse, type-check) and produce it to the workflow's input topic."""
+    from dana_workflows.cli.interrupts import run_interruptible
     from dana_workflows.streams.kafka.admin import BrokerUnavailableError
     from dana_workflows.streams.kafka.producer import count_lines, produce_lines
     from dana_workflows.streams.kafka.security import KafkaSecurityError, client_security
@@ -249,7 +250,7 @@ def produce_command(
         task = progress.add_task("produce", total=total)
         try:
             with quieted("aiokafka"):  # its connection and retry lines: the outcome is said below
-                summary = asyncio.run(
+                summary = run_interruptible(  # a second Ctrl-C: see cli/interrupts.py
                     produce_lines(
                         pipeline,
                         topology,
