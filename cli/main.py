@@ -1,12 +1,32 @@
 """The `dana-wf` command line."""
 
+# ruff: noqa: E402  - the Ctrl-C handling below goes in before the imports it covers
 from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C while the subcommands are still imported (seconds on a loaded machine): one line and exit 130,
+    as once they are (main), not Python's KeyboardInterrupt traceback from whichever import it hit."""
+    sys.stderr.write("error: interrupted while dana-wf was starting; nothing was done\n")
+    raise SystemExit(130)
+
+
+# Only where SIGINT is Python's own (a host that set its own handler keeps it), and only for this import:
+# the handler is put back at the end of this module.
+_SIGINT_BEFORE = signal.getsignal(signal.SIGINT)
+if _SIGINT_BEFORE is signal.default_int_handler:
+    with contextlib.suppress(ValueError):  # imported outside the main thread: no handler can be set there
+        signal.signal(signal.SIGINT, _interrupted_while_loading)
 
 import asyncio
 import importlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -366,6 +386,9 @@ _mount("dana_workflows.cli.schemas", "schemas", "Check and register topic schema
 _mount("dana_workflows.cli.review", "review", "Human review: list, show and decide events (docs/review.md).")
 _mount("dana_workflows.cli.dlq", "dlq", "Dead-lettered events: list and replay them (docs/review.md).")
 _mount("dana_workflows.cli.recovery", "recovery", "Recovery ladders: how well each rung works.")
+
+if signal.getsignal(signal.SIGINT) is _interrupted_while_loading:  # loaded: Ctrl-C is main()'s again
+    signal.signal(signal.SIGINT, _SIGINT_BEFORE)
 
 
 def main() -> None:
