@@ -51,6 +51,32 @@ class SlowProducer:
         self.stopped = True
 
 
+def _events_and_received(producer: SlowProducer, topo: Topology) -> tuple[list[str], list[str]]:
+    """The run ids of the events the producer sent to `.in`, and of the `received` rows on the audit topic."""
+    serde, codec = EnvelopeSerde(topo.registry), WireCodec(topo.registry)
+    events = [serde.decode(v)[1].run_id for t, v in producer.sent if t == topo.topic("in")]
+    received = [
+        r.run_id
+        for t, v in producer.sent
+        if t == topo.audit_topic
+        for r in codec.decode_rows(v)
+        if r.kind == "received"
+    ]
+    return events, received
+
+
+def _produce_three_lines(tmp_path: Path) -> Any:
+    """`dana-wf produce` of a three-line file, with produce_lines as the test patched it."""
+    from typer.testing import CliRunner
+
+    from dana_workflows.cli.main import app
+
+    events = tmp_path / "e.jsonl"
+    events.write_text("{}\n{}\n{}\n")
+    claims = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
+    return CliRunner().invoke(app, ["produce", str(claims), "-i", str(events), "-b", "b:1", "-q"])
+
+
 def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,15 +116,7 @@ def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
         asyncio.run(interrupted())
 
     (producer,) = SlowProducer.instances
-    serde, codec = EnvelopeSerde(topo.registry), WireCodec(topo.registry)
-    events = [serde.decode(v)[1].run_id for t, v in producer.sent if t == topo.topic("in")]
-    received = [
-        r.run_id
-        for t, v in producer.sent
-        if t == topo.audit_topic
-        for r in codec.decode_rows(v)
-        if r.kind == "received"
-    ]
+    events, received = _events_and_received(producer, topo)
     assert 0 < len(events) < len(lines)  # interrupted part way
     assert received == events  # every event sent has its ingest rows on the audit topic, in order
     assert producer.stopped
@@ -108,10 +126,6 @@ def test_an_interrupted_produce_sends_the_audit_rows_of_every_event_it_sent(
 def test_the_command_says_how_many_lines_it_sent_and_exits_130(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from dana_workflows.cli.main import app
-
     async def two_then_ctrl_c(*_: Any, on_line: Any, on_audit_flushed: Any, **__: Any) -> Any:
         on_line(0)
         on_line(1)
@@ -119,10 +133,7 @@ def test_the_command_says_how_many_lines_it_sent_and_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(producer_module, "produce_lines", two_then_ctrl_c)
-    events = tmp_path / "e.jsonl"
-    events.write_text("{}\n{}\n{}\n")
-    claims = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
-    res = CliRunner().invoke(app, ["produce", str(claims), "-i", str(events), "-b", "b:1", "-q"])
+    res = _produce_three_lines(tmp_path)
     assert res.exit_code == 130
     assert "interrupted: 2 of 3 lines of" in res.output
     assert "dwf.claims-triage.in, each with its audit rows" in res.output
@@ -166,15 +177,7 @@ def test_a_cancel_inside_an_audit_batch_send_keeps_that_batch(
             )
         )
     (producer,) = SlowProducer.instances
-    serde, codec = EnvelopeSerde(topo.registry), WireCodec(topo.registry)
-    events = [serde.decode(v)[1].run_id for t, v in producer.sent if t == topo.topic("in")]
-    received = [
-        r.run_id
-        for t, v in producer.sent
-        if t == topo.audit_topic
-        for r in codec.decode_rows(v)
-        if r.kind == "received"
-    ]
+    events, received = _events_and_received(producer, topo)
     assert len(events) == 6 and received == events  # lines 0-5, the second batch (3-5) kept
     assert len(seen) == len(events)  # what the command reports as produced
 
@@ -184,9 +187,6 @@ def test_a_second_ctrl_c_while_the_audit_rows_go_out_is_not_reported_as_their_de
 ) -> None:
     """asyncio.run raises KeyboardInterrupt at once on a second Ctrl-C, while the finally still sends (or, a
     broker down, waits on) the pending audit rows: the line must not say every line went with its rows."""
-    from typer.testing import CliRunner
-
-    from dana_workflows.cli.main import app
 
     async def ctrl_c_twice(*_: Any, on_line: Any, on_audit_flushed: Any, **__: Any) -> Any:
         on_line(0)
@@ -194,10 +194,7 @@ def test_a_second_ctrl_c_while_the_audit_rows_go_out_is_not_reported_as_their_de
         raise KeyboardInterrupt  # the second Ctrl-C: on_audit_flushed never ran
 
     monkeypatch.setattr(producer_module, "produce_lines", ctrl_c_twice)
-    events = tmp_path / "e.jsonl"
-    events.write_text("{}\n{}\n{}\n")
-    claims = Path(__file__).resolve().parents[3] / "docs" / "examples" / "claims" / "claims.yaml"
-    res = CliRunner().invoke(app, ["produce", str(claims), "-i", str(events), "-b", "b:1", "-q"])
+    res = _produce_three_lines(tmp_path)
     assert res.exit_code == 130
     assert "interrupted: 2 of 3 lines of" in res.output
     assert "each with its audit rows" not in res.output
