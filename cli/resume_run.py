@@ -231,11 +231,11 @@ def at_tail(env: Envelope, history: RunHistory, version: int) -> Envelope:
 
 
 def open_writer(dsn: str | None, settings: Settings) -> AuditStore:
-    """The audit store the decisions and replays are recorded in (it must hold the run already)."""
+    """The audit store the decisions and replays are recorded in (it must hold the run already); the
+    resumed events run their steps in this process, so an embedded store is kept out of it."""
     from dana_workflows.cli.stores import open_audit_for_reading
 
-    store = open_audit_for_reading(dsn or settings.audit_dsn)
-    return store
+    return open_audit_for_reading(dsn or settings.audit_dsn, steps_run_here=True)
 
 
 def continue_events(

@@ -18,10 +18,16 @@ if TYPE_CHECKING:
 NAME_ANOTHER = "--audit or DWF_AUDIT_DSN"  # how a command names another audit store
 
 
-def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) -> AuditStore:
+def open_audit_for_reading(
+    dsn: str | None, missing_exit: int = EXIT_FAILURE, *, steps_run_here: bool = False
+) -> AuditStore:
     """The audit store named by ``dsn`` (else the settings' DWF_AUDIT_DSN), or a typer.Exit after a
     one-line error that says what to do (bad DSN: exit 2; no embedded store: `missing_exit`; busy chdb,
-    server down: exit 1)."""
+    server down: exit 1).
+
+    `steps_run_here`: the command runs workflow steps in this process (`review decide`, `dlq replay`), so an
+    embedded store is served by its writer process, as `dana-wf run` serves it: chdb serves one directory
+    per process, and a step's own embedded store (an llm step's knowledge store) must still open here."""
     target = dsn or load_settings().audit_dsn
     config = store_config(target)
     absent = absent_embedded_store(config)
@@ -31,10 +37,10 @@ def open_audit_for_reading(dsn: str | None, missing_exit: int = EXIT_FAILURE) ->
             f"or name the store with {NAME_ANOTHER}",
             missing_exit,
         )
-    return open_found_audit(target, config)
+    return open_found_audit(target, config, writer=steps_run_here)
 
 
-def open_found_audit(target: str, config: StoreConfig | None = None) -> AuditStore:
+def open_found_audit(target: str, config: StoreConfig | None = None, *, writer: bool = False) -> AuditStore:
     """The audit store `target` names (`config`: it parsed already), for a command that has made sure
     itself that an embedded one is there (absent_embedded_store: shadow report, which waits for it or
     names the worker to start), or a typer.Exit after one line (busy chdb, server down: exit 1)."""
@@ -43,7 +49,7 @@ def open_found_audit(target: str, config: StoreConfig | None = None) -> AuditSto
     from dana_workflows.sinks.stores import open_store
 
     try:
-        store = open_store(target if config is None else config)
+        store = open_store(target if config is None else config, writer=writer)
     except (AuditStoreError, DsnError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # clickhouse-driver's network errors, among others
