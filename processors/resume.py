@@ -144,16 +144,25 @@ def parse_decision(items: Sequence[str], fields: Fields, step: str) -> dict[str,
 def check_complete(fields: Fields, payload: dict[str, Any], after: dict[str, Any], step: str) -> None:
     """A decision must leave every field the step writes set: a step that failed before writing its output
     (why most events reach review) has none, and a payload without them would not fit the next boundary's
-    schema, sending the event to dlq after a decision that is final. Raises ResumeError naming them."""
+    schema, sending the event to dlq after a decision that is final. Raises ResumeError naming them.
+
+    When the step wrote none of its fields, its optional ones must be named too (``field=null`` to leave one
+    empty on purpose): an llm step's answer fields are all optional (its ``when`` guard sets them null), so
+    a decision setting one of them would otherwise leave the rest null unasked, and the rules after the step
+    would reject the event on them, after a decision that is final."""
+    wrote_nothing = all(payload.get(name) is None for name in fields)
     unset = [
-        f"{name}:{f.type}"
+        name
         for name, f in fields.items()
-        if not f.optional and name not in after and payload.get(name) is None
+        if (wrote_nothing or not f.optional) and name not in after and payload.get(name) is None
     ]
     if unset:
+        named = ", ".join(f"{name}:{fields[name].type}" for name in unset)
+        may_be_empty = any(fields[name].optional for name in unset)
         raise ResumeError(
-            f"step '{step}' did not write {', '.join(unset)} (it failed before it could): the decision must "
-            f"set {'it' if len(unset) == 1 else 'them'}, e.g. --decision {unset[0].split(':')[0]}=..."
+            f"step '{step}' did not write {named} (it failed before it could): the decision must set "
+            f"{'it' if len(unset) == 1 else 'them'}, e.g. --decision {unset[0]}=..."
+            + (" (field=null leaves an optional one empty)" if may_be_empty else "")
         )
 
 
