@@ -60,6 +60,17 @@ class BypassDecision:
         return {"verify": self.verify, "tier": self.tier, "reason": self.reason, **self.inputs}
 
 
+def not_a_probability(confidence: float | None) -> str | None:
+    """Why a reported confidence cannot be compared with a floor or a threshold (both 0 to 1: the spec's
+    `confidence_floor`, a calibration's), else None. A small model writes percents (100) or anything
+    (1000); taken at face value such a number passes every threshold and bypasses verification."""
+    if confidence is None:
+        return "the model gave no confidence"
+    if not 0.0 <= confidence <= 1.0:  # NaN fails both comparisons too
+        return f"the model's confidence {confidence:g} is not a probability (0 to 1)"
+    return None
+
+
 def _raise(tier: str, to: str) -> str:
     return to if TIER_ORDER[to] > TIER_ORDER[tier] else tier
 
@@ -89,10 +100,11 @@ class RiskAssessor:
                 tier = _raise(tier, MEDIUM)
                 reasons.append(f"medium: {why}")
         floor = self.risk.confidence_floor
-        if signals.confidence is None:
+        unusable = not_a_probability(signals.confidence)
+        if unusable is not None:
             tier = _raise(tier, MEDIUM)
-            reasons.append("medium: the model gave no confidence")
-        elif signals.confidence < floor:
+            reasons.append(f"medium: {unusable}")
+        elif signals.confidence is not None and signals.confidence < floor:
             tier = _raise(tier, MEDIUM)
             reasons.append(f"medium: confidence {signals.confidence:g} < floor {floor:g}")
         for check in self._novelty:
@@ -122,6 +134,9 @@ def decide(assessment: Assessment, confidence: float | None, thresholds: Thresho
         return BypassDecision(True, tier, f"no bypass threshold for tier {tier}", inputs)
     if confidence is None:
         return BypassDecision(True, tier, "no confidence to compare with the threshold", inputs)
+    unusable = not_a_probability(confidence)
+    if unusable is not None:
+        return BypassDecision(True, tier, f"{unusable}: not compared with the threshold", inputs)
     if confidence >= threshold:
         return BypassDecision(False, tier, f"confidence {confidence:g} >= threshold {threshold:g}", inputs)
     return BypassDecision(True, tier, f"confidence {confidence:g} < threshold {threshold:g}", inputs)
