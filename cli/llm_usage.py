@@ -74,7 +74,9 @@ def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
     first_error = ""
     latency: list[float] = []
     for row in rows:
-        if _USAGE_KEY not in row.details:  # cheap test before parsing: most rows are not LLM answers
+        # cheap test before parsing: most rows are not LLM answers. A step row that failed after its
+        # calls (an answer that broke a rule after its send-back) has the summary and no usage of its own.
+        if _USAGE_KEY not in row.details and SUMMARY_KEY not in row.details:
             continue
         if row.kind in PHASES:  # the same call again, as one phase of the step's row below it
             continue
