@@ -246,6 +246,16 @@ def produce_command(
         nonlocal flushed
         flushed = True
 
+    def on_first_ctrl_c() -> None:  # the wait below can be long with the broker down: say what it is
+        progress.stop()
+        err.print(
+            f"interrupted at line {sent}: sending the audit rows of the lines sent (Ctrl-C again to stop "
+            "without waiting for them)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
     with progress, input.open(encoding=INPUT_ENCODING, errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
         try:
@@ -262,7 +272,8 @@ def produce_command(
                         on_line=on_line,
                         on_audit_flushed=on_audit_flushed,
                         epoch=epoch,
-                    )
+                    ),
+                    on_first=on_first_ctrl_c,
                 )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None
@@ -271,8 +282,8 @@ def produce_command(
                 "each with its audit rows"
                 if flushed or not sent  # else a second Ctrl-C stopped the finally sending them (producer.py)
                 else f"the audit rows of the last of them may not have reached {topology.audit_topic} "
-                "(interrupted again while they were sent), and `dana-wf audit verify` may read those runs as "
-                "rows removed"
+                "(not confirmed before the producer stopped: interrupted again, or the broker unreachable), "
+                "and `dana-wf audit verify` may read those runs as rows removed"
             )
             raise fail(
                 f"interrupted: {sent} of {total} lines of {input} produced to {topology.topic('in')}, "
