@@ -224,9 +224,17 @@ def diff(
 
 
 def _pick(history: list[SyncRecord], prefix: str | None, default: int) -> SyncRecord:
+    """The sync `prefix` starts the id of (`--from`/`--to`), else the one at `default`. A prefix that names
+    no sync, or more than one, is a usage error that lists the source's syncs: `knowledge ls` shows none
+    of their ids, and the id `sync` printed belongs to the store it synced into."""
     if prefix is None:
         return history[max(default, 0)]
     hits = [r for r in history if r.sync_id.startswith(prefix)]
-    if len(hits) != 1:
-        raise fail(f"sync {prefix!r} matches {len(hits)} syncs; give more of its id (see `knowledge ls`)")
-    return hits[0]
+    if len(hits) == 1:
+        return hits[0]
+    syncs = ", ".join(f"{r.sync_id[:8]} ({_when(r.ts_us)})" for r in reversed(history))
+    found = "no sync" if not hits else f"{len(hits)} syncs"
+    raise fail(
+        f"sync {prefix!r} matches {found} of source {history[0].source!r}; its syncs, latest first: {syncs}",
+        EXIT_USAGE,
+    )
