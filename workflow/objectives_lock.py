@@ -112,6 +112,11 @@ def read_lock(path: Path) -> ObjectivesLock:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LockError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:  # a lock saved in another encoding: one line, like a spec's (N11)
+        raise LockError(
+            f"{path}: byte {exc.start} is not UTF-8 ({exc.reason}); save the file as UTF-8 or delete it and "
+            "infer again"
+        ) from None
     except YAMLError as exc:
         raise LockError(f"{yaml_error_at(path, exc)}; fix it or delete the file and infer again") from None
     try:
