@@ -101,7 +101,15 @@ class CompiledExpr:
         except Exception as exc:  # the cel binding raises RuntimeError/ValueError/ZeroDivisionError
             missing = [v for v in self.variables if v not in scope]
             hint = f" (missing: {', '.join(missing)})" if missing else ""
-            raise EvaluationError(f"{self.source!r}: {exc}{hint}") from exc
+            # CEL's "No such overload" for `null <= 5.0` names types, not the field that had no value
+            nulls = [v for v in self.variables if v in scope and scope[v] is None]
+            lead = (
+                f"{', '.join(nulls)} {'is' if len(nulls) == 1 else 'are'} null here (a step left "
+                f"{'it' if len(nulls) == 1 else 'them'} empty; guard with {nulls[0]} != null): "
+                if nulls
+                else ""
+            )
+            raise EvaluationError(f"{self.source!r}: {lead}{exc}{hint}") from exc
 
 
 def compile_expr(source: str) -> CompiledExpr:
