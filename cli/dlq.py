@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.cli.llm_script import LLMScriptOpt, refuse_with_broker, scripted_llm
 from dana_workflows.cli.resume_run import (
     AuditOpt,
     BrokerOpt,
@@ -101,11 +102,13 @@ def dlq_replay(
     broker: BrokerOpt = None,
     prefix: PrefixOpt = None,
     audit: AuditOpt = None,
+    llm_script: LLMScriptOpt = None,
 ) -> None:
     """Run dead-lettered events again through the current version of the workflow, by id or time range.
 
     Each event is replayed once: its ``replayed`` audit row links to the dlq record, and the event's
     journey continues on its own hash chain to exactly one new outcome."""
+    refuse_with_broker(llm_script, broker)
     since_us, until_us = time_option_us(since, "--since"), time_option_us(until, "--until")
     if not event and since_us is None and until_us is None:
         raise fail("choose the events: --event ID (repeat it), or a time range --since/--until", EXIT_USAGE)
@@ -121,9 +124,10 @@ def dlq_replay(
         )
         sent = sent_already(scope.where, scope.topology, scope.settings, REPLAYED)
         resumed = prepare(pipeline, chosen, sent, bool(event), wall_clock_us)
-        outcomes = continue_events(
-            pipeline, scope.topology, scope.settings, scope.where, store, resumed, wall_clock_us
-        )
+        with scripted_llm(llm_script, scope.settings):
+            outcomes = continue_events(
+                pipeline, scope.topology, scope.settings, scope.where, store, resumed, wall_clock_us
+            )
     finally:
         store.close()
     console.print(

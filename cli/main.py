@@ -43,6 +43,7 @@ from dana_workflows.cli.conventions import (
     fail,
     version,
 )
+from dana_workflows.cli.llm_script import LLMScriptOpt
 from dana_workflows.cli.specs import input_file_or_exit, pipeline_or_exit
 from dana_workflows.cli.stores import check_audit_server, open_audit_for_reading
 from dana_workflows.core.masking import mask_text
@@ -199,12 +200,10 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="no progress bar and no summary (the exit code still tells)")
     ] = False,
-    llm_script: Annotated[
-        Path | None,
-        typer.Option(help="offline: serve llm steps from the local test server with this reply script"),
-    ] = None,
+    llm_script: LLMScriptOpt = None,
 ) -> None:
     """Run a workflow in this process over a file of events (no servers needed)."""
+    from dana_workflows.cli.llm_script import scripted_llm
     from dana_workflows.cli.run import run_local
     from dana_workflows.sinks.chdb_store import AuditStoreError
     from dana_workflows.sinks.dsn import DsnError
@@ -212,39 +211,27 @@ def run(
     settings = load_settings()
     input_file_or_exit(input)
     pipeline = pipeline_or_exit(spec)
-    server = None
-    if llm_script is not None:
-        from dana_workflows.devservices.llm_server.script import load_script
-        from dana_workflows.devservices.llm_server.server import ServerThread
-
-        try:
-            server = ServerThread(load_script(llm_script)).start()
-        except ValueError as exc:  # a script missing or wrong: the user's file to fix
-            raise fail(str(exc), EXIT_USAGE) from None
-        settings.llm_default = settings.llm_default.model_copy(update={"base_url": server.base_url})
     audit_dsn = None if no_audit or no_audit_sink else (audit or settings.audit_dsn)
-    try:
-        if audit_dsn is not None:
-            check_audit_server(audit_dsn)
-        summary_code = asyncio.run(
-            run_local(
-                pipeline,
-                input,
-                out,
-                fmt=format.value,
-                settings=settings,
-                audit_dsn=audit_dsn,
-                console=console,
-                quiet=quiet,
+    with scripted_llm(llm_script, settings):
+        try:
+            if audit_dsn is not None:
+                check_audit_server(audit_dsn)
+            summary_code = asyncio.run(
+                run_local(
+                    pipeline,
+                    input,
+                    out,
+                    fmt=format.value,
+                    settings=settings,
+                    audit_dsn=audit_dsn,
+                    console=console,
+                    quiet=quiet,
+                )
             )
-        )
-    except DsnError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except AuditStoreError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        if server is not None:
-            server.stop()
+        except DsnError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        except AuditStoreError as exc:
+            raise fail(str(exc)) from None
     raise typer.Exit(summary_code)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from dana_workflows.cli.conventions import EXIT_USAGE, OutputConsole, fail
+from dana_workflows.cli.llm_script import LLMScriptOpt, refuse_with_broker, scripted_llm
 from dana_workflows.cli.resume_run import (
     AuditOpt,
     BrokerOpt,
@@ -113,11 +114,13 @@ def review_decide(
     broker: BrokerOpt = None,
     prefix: PrefixOpt = None,
     audit: AuditOpt = None,
+    llm_script: LLMScriptOpt = None,
 ) -> None:
     """Decide an event under review: the step's output is replaced by the decision, the override is
     audited (who, when, why, before and after) and the event continues the workflow from that step."""
     import getpass
 
+    refuse_with_broker(llm_script, broker)
     scope = Scope.open(spec, out, broker, prefix)
     pipeline = scope.pipeline
     env = scope.item(REVIEW, event, LISTING)
@@ -155,9 +158,10 @@ def review_decide(
         except ResumeError as exc:
             raise fail(str(exc), EXIT_USAGE) from None
         item = ResumeItem(env, row, point)
-        outcomes = continue_events(
-            pipeline, scope.topology, scope.settings, scope.where, store, [item], wall_clock_us
-        )
+        with scripted_llm(llm_script, scope.settings):
+            outcomes = continue_events(
+                pipeline, scope.topology, scope.settings, scope.where, store, [item], wall_clock_us
+            )
     finally:
         store.close()
     console.print(f"decided: {event} at {node.path}: {row.decision} (audit row {row.seq})", highlight=False)
