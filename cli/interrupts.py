@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def run_interruptible(coro: Coroutine[Any, Any, T], on_first: Callable[[], None] | None = None) -> T:
+def run_interruptible(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[int], None] | None = None) -> T:
     """``coro``'s result; KeyboardInterrupt once it ends after a Ctrl-C, however it ends (a cancel, or an
     error of the finally the cancel ran, such as a flush to a broker that is down): the caller says what
-    was done. Without a Ctrl-C, its result or error as asyncio.run gives them. ``on_first`` runs at the
-    first Ctrl-C: the finally may wait (a broker down: the client's 40 s timeouts), so say so."""
+    was done. Without a Ctrl-C, its result or error as asyncio.run gives them. ``on_interrupt(n)`` runs at
+    the n-th Ctrl-C: the finally may wait (a broker down: the client's 40 s timeouts), so say for what."""
     with asyncio.Runner() as runner:
         loop = runner.get_loop()
         task = loop.create_task(coro)
@@ -29,8 +29,8 @@ def run_interruptible(coro: Coroutine[Any, Any, T], on_first: Callable[[], None]
         def on_sigint() -> None:
             nonlocal interrupts
             interrupts += 1
-            if interrupts == 1 and on_first is not None:
-                on_first()
+            if on_interrupt is not None:
+                on_interrupt(interrupts)
             task.cancel()  # the first stops the work; a next one the finally's wait (flush, delivery)
 
         try:

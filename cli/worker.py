@@ -246,15 +246,15 @@ def produce_command(
         nonlocal flushed
         flushed = True
 
-    def on_first_ctrl_c() -> None:  # the wait below can be long with the broker down: say what it is
+    def on_ctrl_c(count: int) -> None:  # the waits below can be long with the broker down: say what they are
         progress.stop()
-        err.print(
-            f"interrupted at line {sent}: sending the audit rows of the lines sent (Ctrl-C again to stop "
-            "without waiting for them)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        note = {
+            1: f"interrupted at line {sent}: sending the audit rows of the lines sent (Ctrl-C again to stop "
+            "waiting for them)",
+            2: "stopping the Kafka client, which waits for what it holds (Ctrl-C again to leave now)",
+        }.get(count)
+        if note is not None:
+            err.print(note, markup=False, highlight=False, soft_wrap=True)
 
     with progress, input.open(encoding=INPUT_ENCODING, errors="surrogateescape") as fh:
         task = progress.add_task("produce", total=total)
@@ -273,7 +273,7 @@ def produce_command(
                         on_audit_flushed=on_audit_flushed,
                         epoch=epoch,
                     ),
-                    on_first=on_first_ctrl_c,
+                    on_interrupt=on_ctrl_c,
                 )
         except BrokerUnavailableError as exc:
             raise fail(str(exc)) from None

@@ -41,11 +41,11 @@ async def _produce_interrupted_twice(delivered: list[str]) -> None:
 
 def test_a_second_ctrl_c_stops_the_wait_not_the_client_under_it() -> None:
     delivered: list[str] = []
-    told: list[str] = []
+    told: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        run_interruptible(_produce_interrupted_twice(delivered), on_first=lambda: told.append("wait"))
+        run_interruptible(_produce_interrupted_twice(delivered), on_interrupt=told.append)
     assert delivered == ["audit rows"]
-    assert told == ["wait"]  # the first Ctrl-C only: the command says what it waits for, and how to stop
+    assert told == [1, 2]  # each Ctrl-C, counted: the command says what it waits for next, and how to stop
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
