@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,6 +125,21 @@ async def run_local(
             store.close()
 
 
+STOPPED_REASONS_SHOWN = 5  # the most frequent; the rest are in `dlq list` / `review list`
+
+
+def stopped_reasons(counts: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(outcome, reason, events), most events first; reasons that differ only in their numbers (each
+    event's token count, an id) are one row, shown by its most frequent wording."""
+    totals: Counter[tuple[str, str]] = Counter()
+    wording: dict[tuple[str, str], str] = {}
+    for (boundary, reason), n in counts.most_common():
+        key = (boundary, re.sub(r"\d+", "#", reason))
+        wording.setdefault(key, reason)  # most_common first: the most frequent wording
+        totals[key] += n
+    return [(boundary, wording[(boundary, shape)], n) for (boundary, shape), n in totals.most_common()]
+
+
 def print_summary(
     console: Console,
     pipeline: Pipeline,
@@ -154,6 +171,17 @@ def print_summary(
         for rule, n in s.rejected_by_rule.most_common():
             r.add_row(rule, str(n))
         console.print(r)
+    if s.stopped_by_reason:  # why events stopped: one mistake (a model down, a budget) is one row
+        reasons = stopped_reasons(s.stopped_by_reason)
+        d = Table(title="dlq and review by reason")
+        for col in ("outcome", "reason", "events"):
+            d.add_column(col, justify="right" if col == "events" else "left")
+        for boundary, reason, n in reasons[:STOPPED_REASONS_SHOWN]:
+            d.add_row(boundary, escape(reason), str(n))
+        console.print(d)
+        if len(reasons) > STOPPED_REASONS_SHOWN:
+            more = len(reasons) - STOPPED_REASONS_SHOWN
+            console.print(f"  and {more} more reasons: dana-wf dlq list / dana-wf review list")
     for rule, n in s.errored_by_rule.most_common():
         if n * 2 > s.events:  # most events: almost always a type mistake (docs/changes.md)
             console.print(

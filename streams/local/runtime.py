@@ -21,7 +21,7 @@ from dana_workflows.processors.base import StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import execute
 from dana_workflows.processors.ingest import INGEST, admit
-from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, Pipeline
+from dana_workflows.processors.pipeline import DLQ, ENTRY, REJECTED, REVIEW, Pipeline
 from dana_workflows.processors.rules import ERROR_MARK
 from dana_workflows.schemas.envelope import Envelope
 from dana_workflows.schemas.serde import EnvelopeSerde
@@ -48,6 +48,8 @@ class RunSummary:
     seconds: float = 0.0
     rejected_by_rule: Counter[str] = field(default_factory=Counter)
     errored_by_rule: Counter[str] = field(default_factory=Counter)  # could not be computed (ERROR_MARK)
+    # (dlq or review, the reason) -> events: one configuration mistake sends every event there, for one reason
+    stopped_by_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
     drift_windows: int = 0
     drift_alerts: list[str] = field(default_factory=list)  # one line per window that warned or alerted
     late_events: int = 0
@@ -210,6 +212,9 @@ class LocalRuntime:
                     self.summary.rejected_by_rule[r["rule_id"]] += 1
                 if not r["passed"] and ERROR_MARK in r["message"]:
                     self.summary.errored_by_rule[r["rule_id"]] += 1
+        elif boundary in (DLQ, REVIEW):
+            reason = env.provenance.get("error") or (reasons[0] if reasons else "no reason recorded")
+            self.summary.stopped_by_reason[(boundary, str(reason))] += 1
         if self.outputs is not None:
             self.outputs.write(boundary, env)
 
