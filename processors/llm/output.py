@@ -99,7 +99,8 @@ class OutputSpec:
         try:
             data = json.loads(body)
         except json.JSONDecodeError as exc:
-            raise OutputError(f"the reply is not valid JSON ({exc.msg} at char {exc.pos})") from exc
+            at = "" if exc.msg.endswith(" at") else " at"  # "Unterminated string starting at": no second "at"
+            raise OutputError(f"the reply is not valid JSON ({exc.msg}{at} char {exc.pos})") from exc
         if not isinstance(data, dict):
             raise OutputError(f"the reply is JSON but not an object (got {type(data).__name__})")
         try:
