@@ -15,28 +15,19 @@ import pytest
 from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
+from tests.unit.cli.offline_llm import ANSWERS, REFUSES, SPEC
 
 pytestmark = pytest.mark.unit
-
-SPEC = """\
-workflow: offline
-input: {id: string, text: string}
-steps:
-  - label:
-      llm:
-        prompt: "Label {{ text }}"
-        output: {label: string}
-      retry: {max_attempts: 1}
-"""
-REFUSES = "models: [dwf-test-model]\nfaults: {bad_request: {always: true}}\nrules:\n  - reply: {label: ok}\n"
-ANSWERS = "models: [dwf-test-model]\nrules:\n  - reply: {label: ok}\n"
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x] if path.exists() else []
 
 
-def test_a_dead_letter_of_an_offline_run_is_replayed_offline(tmp_path: Path) -> None:
+def test_a_dead_letter_of_an_offline_run_is_replayed_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWF_LLM_CACHE_PATH", str(tmp_path / "llm-cache"))  # no answer cached by another run
     (tmp_path / "spec.yaml").write_text(SPEC)
     (tmp_path / "events.jsonl").write_text('{"id": "a", "text": "hello"}\n')
     (tmp_path / "refuses.yaml").write_text(REFUSES)

@@ -13,24 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from dana_workflows.cli.main import app
+from tests.unit.cli.offline_llm import REFUSES, SPEC
 
 pytestmark = pytest.mark.unit
-
-SPEC = """\
-workflow: stops
-input: {id: string, text: string}
-steps:
-  - label:
-      llm:
-        prompt: "Label {{ text }}"
-        output: {label: string}
-      retry: {max_attempts: 1}
-"""
-REFUSES = "models: [dwf-test-model]\nfaults: {bad_request: {always: true}}\nrules:\n  - reply: {label: ok}\n"
 
 
 def test_the_summary_names_the_reason_events_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setenv("DWF_LLM_CACHE_PATH", str(tmp_path / "llm-cache"))  # no answer cached by another run
     (tmp_path / "spec.yaml").write_text(SPEC)
     (tmp_path / "events.jsonl").write_text("".join(f'{{"id": "{i}", "text": "t{i}"}}\n' for i in range(3)))
     (tmp_path / "refuses.yaml").write_text(REFUSES)
