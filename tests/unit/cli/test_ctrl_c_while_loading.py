@@ -53,3 +53,12 @@ def test_after_the_imports_ctrl_c_is_python_s_again() -> None:
     import dana_workflows.cli.main  # noqa: F401
 
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_loading_handler_says_one_line_and_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    from dana_workflows.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as stopped:
+        cli_main._interrupted_while_loading(signal.SIGINT, None)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted while dana-wf was starting; nothing was done\n"

@@ -75,3 +75,17 @@ def test_without_a_ctrl_c_the_result_and_errors_are_the_coroutines() -> None:
     assert run_interruptible(ok()) == 7
     with pytest.raises(ValueError):
         run_interruptible(broken())
+
+
+def test_outside_the_main_thread_ctrl_c_is_left_to_python() -> None:
+    """No loop signal handler can be set off the main thread: the coroutine still runs, as asyncio.run."""
+    import threading
+
+    async def ok() -> int:
+        return 3
+
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(run_interruptible(ok())))
+    worker.start()
+    worker.join()
+    assert results == [3]
