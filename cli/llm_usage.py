@@ -51,8 +51,9 @@ class LLMUsage:
     input_tokens: int
     output_tokens: int
     latency_ms: tuple[float, ...]  # per provider call
-    failed: int = 0  # calls that got no answer (endpoint down, refused, timed out): the step's retry decided
+    failed: int = 0  # step runs that got no answer (endpoint down, refused, timed out): their retry decided
     first_error: str = ""  # the first failed call's error: the cause, before a circuit breaker's echoes
+    breaker_refused: int = 0  # of the failed: error circuit_open (the breaker had opened)
 
     def line(self) -> str:
         if not self.latency_ms:
@@ -61,7 +62,15 @@ class LLMUsage:
             ordered = sorted(self.latency_ms)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
             latency = f"; latency p50 {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms"
-        failed = f", {self.failed} failed (first: {self.first_error})" if self.failed else ""
+        # step runs, not calls: after 5 failed calls the breaker opens and refuses the next step runs
+        refused = (
+            f"{self.breaker_refused} refused by the open circuit breaker; " if self.breaker_refused else ""
+        )
+        failed = (
+            f", {self.failed} step runs got no answer ({refused}first: {self.first_error})"
+            if self.failed
+            else ""
+        )
         return (
             f"llm: {self.calls} calls, {self.cache_hits} from the cache{failed}; "
             f"tokens {self.input_tokens:,} in, {self.output_tokens:,} out{latency}"
@@ -70,7 +79,7 @@ class LLMUsage:
 
 def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
     """The usage of every LLM answer among the rows; None when the run asked no model."""
-    calls = hits = tokens_in = tokens_out = failed = 0
+    calls = hits = tokens_in = tokens_out = failed = refused = 0
     first_error = ""
     latency: list[float] = []
     for row in rows:
@@ -88,9 +97,10 @@ def llm_usage(rows: Iterable[AuditRow]) -> LLMUsage | None:
             continue
         if details.get("dwf.llm.outcome") == "error":  # a run against a model that is down says so
             failed += 1
+            refused += details.get("error.type") == "circuit_open"
             first_error = first_error or str(details.get("dwf.llm.error") or "no reason recorded")
         if details.get("dwf.llm.latency_ms") is not None:
             latency.append(float(details["dwf.llm.latency_ms"]))
     if calls == 0 and hits == 0:
         return None
-    return LLMUsage(calls, hits, tokens_in, tokens_out, tuple(latency), failed, first_error)
+    return LLMUsage(calls, hits, tokens_in, tokens_out, tuple(latency), failed, first_error, refused)

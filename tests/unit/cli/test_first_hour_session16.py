@@ -234,7 +234,9 @@ def test_the_llm_line_says_how_many_calls_failed_and_why() -> None:
     ]
     usage = llm_usage(rows)
     assert usage is not None
-    assert usage.line() == f"llm: 3 calls, 0 from the cache, 2 failed (first: {down}); tokens 10 in, 4 out"
+    assert usage.line() == (
+        f"llm: 3 calls, 0 from the cache, 2 step runs got no answer (first: {down}); tokens 10 in, 4 out"
+    )
 
 
 # --- docs that a first hour reads
