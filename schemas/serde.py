@@ -213,17 +213,27 @@ class EnvelopeSerde:
             else:
                 rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
         except SchemaResolutionError as exc:  # not into the reader's schema; its writer's may read it
+            assert reader_sid is not None  # only a reader's schema fails to resolve
             raise self._spec_changed(data, sid, reader_sid, exc) from None
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError...
             raise _poison(data, sid, exc) from None
         return sid, Envelope.from_record(rec)
 
     def _spec_changed(
-        self, data: bytes, sid: int, reader_sid: int | None, exc: SchemaResolutionError
+        self, data: bytes, sid: int, reader_sid: int, exc: SchemaResolutionError
     ) -> PoisonMessageError:
         """Bytes schema ``reader_sid`` cannot resolve: a SpecChangedError with the record as its writer's
-        schema ``sid`` reads it (the event to decide under the current spec), or, where even that fails,
-        poison."""
+        schema ``sid`` reads it (the event to decide under the current spec), or poison where even that
+        fails or the writer's envelope is another topic's (another workflow or boundary: not an older
+        version of this topic's events, and no run of this workflow to reject)."""
+        theirs, ours = self.registry.parsed(sid)["name"], self.registry.parsed(reader_sid)["name"]
+        if theirs != ours:
+            return PoisonMessageError(
+                f"{_poison(data, sid, exc)}; written as {theirs}, not as this topic's {ours}: a producer of "
+                "another topic wrote it here?",
+                data,
+                sid,
+            )
         reason = (
             f"{_poison(data, sid, exc)}; written under schema {sid}, which this worker's schema "
             f"{reader_sid} cannot read: the spec changed while it waited? Drain a topic with workers of "
@@ -234,7 +244,7 @@ class EnvelopeSerde:
             written = self._decode(data, None)[1]
         except PoisonMessageError:
             return PoisonMessageError(reason, data, sid)
-        reader = self.registry.lookup(reader_sid) if reader_sid is not None else {}
+        reader = self.registry.lookup(reader_sid)
         return SpecChangedError(reason, data, sid, written, _unmet(reader, written.payload, exc))
 
 

@@ -95,3 +95,18 @@ def test_a_payload_that_is_not_a_record_has_no_fields_to_ask_for() -> None:
     assert _unmet({"fields": []}, {}, ValueError("x")) == [
         ("payload", "not readable under the current spec: x")
     ]
+
+
+def test_a_record_of_another_workflows_schema_stays_poison(tmp_path: Path) -> None:
+    """A record framed with another workflow's envelope schema (a producer pointed at the wrong topic) is
+    not an older version of this topic's events: its writer reads it, but rejecting it here would write an
+    audit row continuing another workflow's run. It stays poison, naming both envelopes."""
+    registry = FileRegistry(tmp_path)
+    theirs = registry.register(envelope_schema("fraud", "in", OLD))
+    mine = registry.register(envelope_schema("claims", "in", [*OLD, FieldIR(name="region", type="string")]))
+    serde = EnvelopeSerde(registry)
+    env = Envelope("r1/in", "r1", "fraud", 3, "ingest", {"amount": 1.5, "note": None}, 7, 0, {}, 2, "ab" * 32)
+    with pytest.raises(PoisonMessageError) as info:
+        serde.decode_as(serde.encode(env, theirs), mine)
+    assert not isinstance(info.value, SpecChangedError)
+    assert "dwf.fraud.in.Envelope" in info.value.reason and "dwf.claims.in.Envelope" in info.value.reason
