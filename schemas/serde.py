@@ -258,14 +258,21 @@ def _payload_fields(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _unmet(reader: Mapping[str, Any], payload: Mapping[str, Any], exc: Exception) -> list[tuple[str, str]]:
     """What the reader schema asks of a record written before it, field by field: a field it requires
-    (no default) that the record does not have. Where the difference is elsewhere (a field's type),
-    fastavro's own words, under the field ``payload``."""
+    (no default) that the record does not have, or left null where the field now takes no null (an
+    optional field made required). Where the difference is elsewhere (a field's type), fastavro's own
+    words, under the field ``payload``."""
     unmet = [
         (str(f["name"]), f"'{f['name']}' is required (the event was written before the spec required it)")
         for f in _payload_fields(reader)
-        if "default" not in f and f.get("name") not in payload
+        if "default" not in f
+        and (f["name"] not in payload or (payload[f["name"]] is None and not _nullable(f["type"])))
     ]
     return unmet or [("payload", f"not readable under the current spec: {exc}")]
+
+
+def _nullable(avro_type: Any) -> bool:
+    """Whether a field of this Avro type may hold null (a spec's optional field: ``["null", T]``)."""
+    return avro_type == "null" or (isinstance(avro_type, list) and "null" in avro_type)
 
 
 def _json_hint(data: bytes) -> str:

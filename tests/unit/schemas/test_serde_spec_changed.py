@@ -110,3 +110,15 @@ def test_a_record_of_another_workflows_schema_stays_poison(tmp_path: Path) -> No
         serde.decode_as(serde.encode(env, theirs), mine)
     assert not isinstance(info.value, SpecChangedError)
     assert "dwf.fraud.in.Envelope" in info.value.reason and "dwf.claims.in.Envelope" in info.value.reason
+
+
+def test_a_field_made_required_that_the_event_left_null_is_named(tmp_path: Path) -> None:
+    """An optional field the new spec requires: an event that left it null cannot be read, and the reason
+    names the field (as for a field it lacks), not fastavro's union words under 'payload'."""
+    serde, old_sid, new_sid = _serde(tmp_path, [OLD[0], FieldIR(name="note", type="string")])
+    _, data = _written(serde, old_sid)  # note: None
+    with pytest.raises(SpecChangedError) as info:
+        serde.decode_as(data, new_sid)
+    assert info.value.unmet == [
+        ("note", "'note' is required (the event was written before the spec required it)")
+    ]
