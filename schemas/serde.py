@@ -66,6 +66,8 @@ class SpecChangedError(PoisonMessageError):
     (field, why) the current spec asks that it lacks: a worker rejects it with these reasons instead of
     sending it to dlq as bytes (docs/kafka-runtime.md, "A spec changed between restarts")."""
 
+    schema_id: int  # always known: the writer's schema read the record
+
     def __init__(
         self, reason: str, raw: bytes, schema_id: int, envelope: Envelope, unmet: list[tuple[str, str]]
     ) -> None:

@@ -108,16 +108,15 @@ class StepAgents:
             RuleResult(f"schema.{name}", step, False, "reject", why, {name: None}) for name, why in exc.unmet
         ]
         reasons = [f"{r.rule_id}: {r.message}" for r in results]
+        reason = "; ".join(reasons)
         env.provenance["rule_results"] = [r.to_record() for r in results]
         env.provenance["reasons"] = reasons
         log.warning(
             "record %s[%d]@%d (run %s) written under schema %s, rejected under this spec: %s",
-            msg.topic, msg.partition, msg.offset, env.run_id, exc.schema_id, "; ".join(reasons),
+            msg.topic, msg.partition, msg.offset, env.run_id, exc.schema_id, reason,
         )  # fmt: skip
-        reason = "; ".join(reasons)
         now = env.produced_at if self.ctx.deterministic else wall_clock_us()  # as _step_context's clock
         row = transition(env, "rejected", step, now, decision="reject", reason=reason, rule_results=results)
-        assert exc.schema_id is not None  # a SpecChangedError always has its writer's schema
         send = self._decision(REJECTED, reason, env, msg, exc.schema_id)
         return (msg, [row], [(send[0], env.run_id.encode(), send[1], send[2])])
 
