@@ -388,7 +388,8 @@ def _check_steps(
     routes_wrote: set[str],
 ) -> Fields:
     current = fields
-    for i, step in enumerate(steps):
+    for pos, step in enumerate(steps):
+        i = getattr(step, "__written_index__", pos)
         spath = f"{path}[{i}].{step.name}"
         node = seq[i] if isinstance(seq, CommentedSeq) and i < len(seq) else None
         if step.name in seen:
@@ -544,7 +545,7 @@ def _check_route_field(
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
     compiled = compile_expr(expr)
     for var in compiled.fields_read:
-        if var in fields or var in RESERVED_VARIABLES:
+        if var in fields or var in RESERVED_VARIABLES or var in c.dropped_fields:
             continue
         refused = refused_field(c.problems, var)
         if refused is not None:  # a follow-on error: say why the field is missing, and where

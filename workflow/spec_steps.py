@@ -41,51 +41,85 @@ STEP_OPTIONS = ("retry", "recovery", "description", "as")
 def parse_steps(seq: CommentedSeq, path: str, c: Collector) -> list[StepIR]:
     steps: list[StepIR] = []
     for i, item in enumerate(seq):
-        ipath = f"{path}[{i}]"
-        if not isinstance(item, CommentedMap) or len(item) != 1:
-            c.add(seq, i, ipath, *_not_one_key(item))
-            continue
-        name, body = next(iter(item.items()))
-        spath = f"{ipath}.{name}"
-        if not str(name).isidentifier():
-            c.add(item, name, spath, "step names must be identifiers", "use letters, digits and _")
-            continue
-        if not isinstance(body, CommentedMap):
-            c.add(
-                item,
-                name,
-                spath,
-                "a step needs its kind",
-                f"{name}:\n  validate: [...]  # or transform, route, llm",
-            )
-            continue
-        if path == "steps" and name in RESERVED_STEP_NAMES:  # branch steps are named <route>.<branch>.<step>
-            c.add(
-                item,
-                name,
-                spath,
-                f"step name '{name}' is reserved for a topic",
-                f"rename the step, e.g. {name}_step",
-            )
-            continue
-        kinds = [k for k in body if k in STEP_KINDS]
-        c.unknown_keys(body, STEP_KINDS + STEP_OPTIONS, f"{spath}.")
-        if len(kinds) != 1:
-            c.add(
-                item,
-                name,
-                spath,
-                f"a step has exactly one kind, found {len(kinds)}",
-                f"give one of {', '.join(STEP_KINDS)}",
-            )
-            continue
-        kind = kinds[0]
-        step = _STEP_PARSERS[kind](str(name), body, kind, spath, c)
-        if step is not None and "recovery" in body:
-            step = _with_recovery(step, body, kind, spath, c)
-        if step is not None:
-            steps.append(step)
+        before = len(steps)
+        _parse_one(seq, i, item, path, c, steps)
+        if len(steps) == before:
+            c.dropped_fields |= _written_fields(item)
+        else:  # the written place, so the checks after a dropped step name the right index and line
+            object.__setattr__(steps[-1], "__written_index__", i)
     return steps
+
+
+def _written_fields(item: Any) -> set[str]:
+    """The fields a written step item would write (best effort on a step its parser refused)."""
+    body = next(iter(item.values()), None) if isinstance(item, CommentedMap) and len(item) == 1 else None
+    if not isinstance(body, CommentedMap):
+        return set()
+    out: set[str] = set()
+    llm, transform, route = body.get("llm"), body.get("transform"), body.get("route")
+    if isinstance(llm, CommentedMap):
+        if isinstance(llm.get("output"), CommentedMap):
+            out |= {str(k) for k in llm["output"]}
+        know = llm.get("knowledge")
+        for req in know.get("require", ()) if isinstance(know, CommentedMap) else ():
+            if isinstance(req, CommentedMap) and isinstance(req.get("expose"), CommentedMap):
+                out |= {str(k) for k in req["expose"]}
+    if isinstance(transform, CommentedMap):
+        for key in ("set", "derive"):
+            if isinstance(transform.get(key), CommentedMap):
+                out |= {str(k) for k in transform[key]}
+        if isinstance(transform.get("rename"), CommentedMap):
+            out |= {str(v) for v in transform["rename"].values()}
+    if isinstance(route, CommentedMap):
+        out.add(str(body.get("as", "route")))
+    return out
+
+
+def _parse_one(seq: CommentedSeq, i: int, item: Any, path: str, c: Collector, steps: list[StepIR]) -> None:
+    ipath = f"{path}[{i}]"
+    if not isinstance(item, CommentedMap) or len(item) != 1:
+        c.add(seq, i, ipath, *_not_one_key(item))
+        return
+    name, body = next(iter(item.items()))
+    spath = f"{ipath}.{name}"
+    if not str(name).isidentifier():
+        c.add(item, name, spath, "step names must be identifiers", "use letters, digits and _")
+        return
+    if not isinstance(body, CommentedMap):
+        c.add(
+            item,
+            name,
+            spath,
+            "a step needs its kind",
+            f"{name}:\n  validate: [...]  # or transform, route, llm",
+        )
+        return
+    if path == "steps" and name in RESERVED_STEP_NAMES:  # branch steps are named <route>.<branch>.<step>
+        c.add(
+            item,
+            name,
+            spath,
+            f"step name '{name}' is reserved for a topic",
+            f"rename the step, e.g. {name}_step",
+        )
+        return
+    kinds = [k for k in body if k in STEP_KINDS]
+    c.unknown_keys(body, STEP_KINDS + STEP_OPTIONS, f"{spath}.")
+    if len(kinds) != 1:
+        c.add(
+            item,
+            name,
+            spath,
+            f"a step has exactly one kind, found {len(kinds)}",
+            f"give one of {', '.join(STEP_KINDS)}",
+        )
+        return
+    kind = kinds[0]
+    step = _STEP_PARSERS[kind](str(name), body, kind, spath, c)
+    if step is not None and "recovery" in body:
+        step = _with_recovery(step, body, kind, spath, c)
+    if step is not None:
+        steps.append(step)
 
 
 def _with_recovery(step: StepIR, body: CommentedMap, kind: str, path: str, c: Collector) -> StepIR:

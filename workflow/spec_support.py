@@ -21,6 +21,9 @@ class Collector:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[SpecProblem] = []
+        # fields a step refused by its own schema would have written: a later read of one is only an echo of
+        # that step's error, not reported again (docs/spec.md#errors-you-may-see)
+        self.dropped_fields: set[str] = set()
 
     def add(self, node: Any, key: Any, path: str, message: str, fix: str = "") -> None:
         self.problems.append(SpecProblem(self.file, line_of(node, key), path, message, fix))
