@@ -47,7 +47,9 @@ from dana_workflows.workflow.objectives_lock import (
 from dana_workflows.workflow.payload_types import Fields, branch_type_conflicts, fields_after
 from dana_workflows.workflow.spec_efficiency import (
     apply_workflow_efficiency,
+    check_fallback_read,
     check_llm_step,
+    note_fallback_unset,
     parse_workflow_efficiency,
 )
 from dana_workflows.workflow.spec_enum import enum_field, unknown_enum_literals
@@ -470,7 +472,11 @@ def _check_steps(
                 _check_reads(step.when, current, c, node, f"{spath}.llm.when")
             check_llm_step(step, current, c, node, spath, _check_reads)  # perceive, enforce, efficiency
             check_step_knowledge(step, current, sources, c, knowledge_node(node, step.name), spath)
-        current = fields_after(step, current)
+        before, current = current, fields_after(step, current)
+        for written in (k for k in current if current[k] is not before.get(k)):  # set again: not unset now
+            c.fallback_unset.pop(written, None)
+        if isinstance(step, LLMStepIR):
+            note_fallback_unset(step, c, spath)
         plain = FieldIR(name=step.field, type="string") if isinstance(step, RouteStepIR) else None
         if isinstance(step, RouteStepIR) and current.get(step.field) == plain:
             # the route's field holds a branch name: a rule comparing it with any other text never matches
@@ -545,6 +551,8 @@ def _check_route_field(
 def _check_reads(expr: str, fields: Fields, c: Collector, node: Any, path: str) -> None:
     compiled = compile_expr(expr)
     for var in compiled.fields_read:
+        if var in fields:
+            check_fallback_read(var, expr, c, node, path)
         if var in fields or var in RESERVED_VARIABLES or var in c.dropped_fields:
             continue
         refused = refused_field(c.problems, var)

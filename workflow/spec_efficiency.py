@@ -18,6 +18,7 @@ an unknown key, a rule that reads a field the step does not have.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from dana_workflows.workflow.efficiency_ir import (
     RiskIR,
 )
 from dana_workflows.workflow.ir import LLMStepIR, RouteStepIR, RuleIR, StepIR
+from dana_workflows.workflow.knowledge_fields import knowledge_fields
 from dana_workflows.workflow.spec_support import Collector, check_expr, parse_rule, suggest
 
 STEP_KEYS = ("mode", "risk", "bypass", "budget", "known_answers", "decision_fields", "confidence_field")
@@ -356,6 +358,37 @@ def check_llm_step(
                     f"'{name}' is not an output field of the step",
                     suggest(name, outputs),
                 )
+
+
+def note_fallback_unset(step: LLMStepIR, c: Collector, path: str) -> None:
+    """Remember the answer fields a budget fallback leaves unset (output fields it does not name are null,
+    exposed facts are not looked up): a later rule reading one fails on every event the budget refuses."""
+    fallback = step.efficiency.budget.fallback if step.efficiency.budget is not None else None
+    if fallback is None:
+        return
+    sets = tuple(sorted(fallback))
+    for f in step.output:
+        if f.name not in fallback:
+            c.fallback_unset[f.name] = (path, sets)
+    for f in knowledge_fields(step):  # a fallback sets output fields only: a fact's rule needs the guard
+        c.fallback_unset[f.name] = (path, ())
+
+
+def check_fallback_read(var: str, expr: str, c: Collector, node: Any, path: str) -> None:
+    """A read of a field an earlier budget fallback leaves unset, unless the rule tests it for null."""
+    if var not in c.fallback_unset or re.search(rf"\b{re.escape(var)}\s*[!=]=\s*null\b", expr):
+        return
+    step_path, sets = c.fallback_unset[var]
+    guard = f"guard the rule: '{var} != null && ...' (docs/efficiency.md#budgets)"
+    what = f"it sets only {', '.join(sets)}" if sets else "a fact of the step's knowledge, not looked up"
+    c.add(
+        node,
+        None,
+        path,
+        f"reads '{var}', which the budget fallback of {step_path} leaves null ({what}): the rule fails "
+        "on every event the budget refuses",
+        f"set {var} in {step_path}.llm.efficiency.budget.fallback, or {guard}" if sets else guard,
+    )
 
 
 def llm_steps_of(steps: tuple[StepIR, ...]) -> list[LLMStepIR]:

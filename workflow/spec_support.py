@@ -24,6 +24,8 @@ class Collector:
         # fields a step refused by its own schema would have written: a later read of one is only an echo of
         # that step's error, not reported again (docs/spec.md#errors-you-may-see)
         self.dropped_fields: set[str] = set()
+        # field -> (llm step path, fields its budget fallback sets) for fields that fallback leaves unset
+        self.fallback_unset: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def add(self, node: Any, key: Any, path: str, message: str, fix: str = "") -> None:
         self.problems.append(SpecProblem(self.file, line_of(node, key), path, message, fix))
