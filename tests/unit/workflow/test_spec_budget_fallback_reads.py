@@ -64,3 +64,46 @@ def test_a_field_set_again_by_a_later_step_is_not_reported() -> None:
         "  - triage:",
     )
     assert parse_spec(text, "t.yaml").name == "tickets"
+
+
+KNOWLEDGE_SPEC = """\
+workflow: tickets
+input:
+  plan: string
+  text: string
+knowledge:
+  sources:
+    - {id: sla, kind: files, path: kb/policies, trust: 0.95, shape: [plan, max_credit_usd]}
+steps:
+  - classify:
+      llm:
+        prompt: "Classify {{ text }}"
+        output: {category: string}
+        knowledge:
+          budget: BUDGET
+          require:
+            - id: sla_terms
+              source: sla
+              where: {plan: plan}
+              expose: {max_credit: {meta: max_credit_usd, type: double}}
+        efficiency:
+          budget: {tokens_per_hour: 3000, fallback: {category: other}}
+  - check:
+      validate:
+        - {id: bounded, rule: "max_credit > 0.0"}
+"""
+
+
+def test_a_knowledge_fact_is_left_null_by_the_fallback_and_its_fix_is_the_guard() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(KNOWLEDGE_SPEC.replace("BUDGET", "800"), "t.yaml")
+    [problem] = info.value.problems
+    assert problem.field == "steps[1].check.validate[0].rule"
+    assert "'max_credit'" in problem.message and "knowledge" in problem.message
+    assert problem.fix.startswith("guard the rule: 'max_credit != null")  # a fallback sets output fields only
+
+
+def test_a_dropped_llm_steps_exposed_fact_is_not_reported_again() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(KNOWLEDGE_SPEC.replace("BUDGET", "0"), "t.yaml")
+    assert [p.field for p in info.value.problems] == ["steps[0].classify.llm.knowledge.budget"]
