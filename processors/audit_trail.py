@@ -179,3 +179,16 @@ def transition(
     row.prev_hash = prev_hash
     row.hash = digest
     return row
+
+
+def rejected(env: Envelope, step: str, ts_us: int, results: list[RuleResult]) -> tuple[AuditRow, list[str]]:
+    """A schema check's reject (one home for ingest and a worker reading an event an older spec wrote):
+    every result and the failed ones' reasons in the envelope's provenance, and the ``rejected`` row.
+    Returns the row and the reasons."""
+    reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
+    env.provenance["rule_results"] = [r.to_record() for r in results]
+    env.provenance["reasons"] = reasons
+    row = transition(
+        env, "rejected", step, ts_us, decision="reject", reason="; ".join(reasons), rule_results=results
+    )
+    return row, reasons

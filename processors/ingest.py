@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from dana_workflows.core.run_ids import run_id_for
-from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.audit_trail import rejected, transition
 from dana_workflows.processors.base import RuleResult
 from dana_workflows.processors.recorded_input import received_details, recording_for
 from dana_workflows.schemas.envelope import GENESIS_HASH, Envelope
@@ -134,21 +134,9 @@ def admit(ir: WorkflowIR, raw: str, ordinal: int, ts_us: int, epoch: int = 0) ->
         payload[field_name] = value
     if failed:  # only then is every field's schema check recorded (the common path stays cheap)
         results = [_schema_result(f, data.get(f.name)) for f in ir.input]
-        reasons = [f"{r.rule_id}: {r.message}" for r in results if not r.passed]
         env.payload = dict(data)
-        env.provenance["rule_results"] = [r.to_record() for r in results]
-        env.provenance["reasons"] = reasons
-        rows.append(
-            transition(
-                env,
-                "rejected",
-                INGEST,
-                ts_us,
-                decision="reject",
-                reason="; ".join(reasons),
-                rule_results=results,
-            )
-        )
+        row, reasons = rejected(env, INGEST, ts_us, results)
+        rows.append(row)
         return Admission(env, False, rows, reasons)
     rows.append(transition(env, "emitted", INGEST, ts_us, decision="pass"))
     return Admission(env, True, rows, [])

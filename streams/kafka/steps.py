@@ -24,7 +24,7 @@ from typing import Any, cast
 from faust.streams import _current_event
 
 from dana_workflows.core.clock import wall_clock_us
-from dana_workflows.processors.audit_trail import transition
+from dana_workflows.processors.audit_trail import rejected
 from dana_workflows.processors.base import RuleResult, StepContext
 from dana_workflows.processors.boundary import Boundaries, Misfit
 from dana_workflows.processors.executor import StepResult, execute
@@ -107,16 +107,13 @@ class StepAgents:
         results = [
             RuleResult(f"schema.{name}", step, False, "reject", why, {name: None}) for name, why in exc.unmet
         ]
-        reasons = [f"{r.rule_id}: {r.message}" for r in results]
-        reason = "; ".join(reasons)
-        env.provenance["rule_results"] = [r.to_record() for r in results]
-        env.provenance["reasons"] = reasons
+        now = env.produced_at if self.ctx.deterministic else wall_clock_us()  # as _step_context's clock
+        row, _ = rejected(env, step, now, results)
+        reason = row.reason
         log.warning(
             "record %s[%d]@%d (run %s) written under schema %s, rejected under this spec: %s",
             msg.topic, msg.partition, msg.offset, env.run_id, exc.schema_id, reason,
         )  # fmt: skip
-        now = env.produced_at if self.ctx.deterministic else wall_clock_us()  # as _step_context's clock
-        row = transition(env, "rejected", step, now, decision="reject", reason=reason, rule_results=results)
         send = self._decision(REJECTED, reason, env, msg, exc.schema_id)
         return (msg, [row], [(send[0], env.run_id.encode(), send[1], send[2])])
 
